@@ -1,0 +1,114 @@
+/**
+ * Downloads a URL to a file so that a complete-looking file is always a complete file: the body
+ * streams into `${dest}.part`, is checked (HTTP status, Content-Length, and the expected size and
+ * sha256 when given), and only then renamed onto `dest`. Used for the SMILE CSV on figshare, PyPI
+ * wheels and the Hugging Face hub.
+ *
+ *   await downloadFile("https://ndownloader.figshare.com/files/4988956", "data/smile.csv",
+ *     { sha256: "d9288a57…", onProgress: (done, total) => console.log(done, total) });
+ *
+ * A `.part` left behind by an interrupted run is never taken for the file: it is overwritten by the
+ * next attempt, and `dest` only ever appears through the final rename.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as crypto from "crypto";
+
+export interface DownloadOptions {
+  /** Expected sha256 of the body, lower-case hex; a mismatch is an error and nothing is kept. */
+  sha256?: string;
+  /** Expected size in bytes. */
+  size?: number;
+  /** Extra request headers (for example an Authorization header for the hub). */
+  headers?: Record<string, string>;
+  /** Called as bytes arrive; `total` is the Content-Length when the server sent one. */
+  onProgress?: (done: number, total?: number) => void;
+}
+
+/** The sha256 of a file on disk, hex. */
+export function sha256File(file: string): string {
+  const hash = crypto.createHash("sha256");
+  const fd = fs.openSync(file, "r");
+  try {
+    const buf = Buffer.alloc(1 << 20);
+    let n: number;
+    while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) hash.update(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return hash.digest("hex");
+}
+
+/** Downloads `url` to `dest` atomically (see the file comment). Errors name the URL and the problem. */
+export async function downloadFile(url: string, dest: string, opts: DownloadOptions = {}): Promise<void> {
+  const part = `${dest}.part`;
+  fs.mkdirSync(path.dirname(path.resolve(dest)), { recursive: true });
+  const fail = (what: string): never => {
+    throw new Error(`Download of ${url} failed: ${what}`);
+  };
+
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: opts.headers, redirect: "follow" });
+  } catch (e) {
+    const cause = (e as { cause?: Error }).cause;
+    return fail(`${(e as Error).message}${cause ? ` (${cause.message})` : ""}`);
+  }
+  if (!res.ok) {
+    // Drain the body so the connection is released.
+    await res.body?.cancel().catch(() => undefined);
+    return fail(`HTTP ${res.status} ${res.statusText}`);
+  }
+  const lengthHeader = res.headers.get("content-length");
+  // A compressed transfer's Content-Length counts the compressed bytes, not what we write.
+  const encoded = (res.headers.get("content-encoding") ?? "identity") !== "identity";
+  const total = lengthHeader !== null && !encoded ? Number(lengthHeader) : undefined;
+  if (total !== undefined && opts.size !== undefined && total !== opts.size) {
+    await res.body?.cancel().catch(() => undefined);
+    return fail(`server announces ${total} bytes, expected ${opts.size}`);
+  }
+
+  const hash = crypto.createHash("sha256");
+  let done = 0;
+  // "w" truncates a stale .part from an earlier, interrupted run.
+  const fd = fs.openSync(part, "w");
+  try {
+    try {
+      if (!res.body) fail("no response body");
+      const reader = res.body!.getReader();
+      for (;;) {
+        const { done: finished, value } = await reader.read();
+        if (finished) break;
+        fs.writeSync(fd, value);
+        hash.update(value);
+        done += value.length;
+        opts.onProgress?.(done, total);
+      }
+    } catch (e) {
+      if ((e as Error).message.startsWith(`Download of ${url}`)) throw e;
+      const cause = (e as { cause?: Error }).cause;
+      fail(`connection broke after ${done} bytes${total !== undefined ? ` of ${total}` : ""}: ${(e as Error).message}${cause ? ` (${cause.message})` : ""}`);
+    }
+    fs.fsyncSync(fd);
+  } catch (e) {
+    fs.closeSync(fd);
+    fs.rmSync(part, { force: true });
+    throw e;
+  }
+  fs.closeSync(fd);
+
+  const problem =
+    total !== undefined && done !== total ? `got ${done} bytes, Content-Length said ${total}` :
+    opts.size !== undefined && done !== opts.size ? `got ${done} bytes, expected ${opts.size}` :
+    undefined;
+  const digest = hash.digest("hex");
+  const shaProblem =
+    opts.sha256 !== undefined && digest !== opts.sha256.toLowerCase()
+      ? `sha256 ${digest} does not match the expected ${opts.sha256.toLowerCase()}`
+      : undefined;
+  if (problem || shaProblem) {
+    fs.rmSync(part, { force: true });
+    fail((problem ?? shaProblem)!);
+  }
+  fs.renameSync(part, dest);
+}
