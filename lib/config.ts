@@ -1,0 +1,102 @@
+/**
+ * The training configuration: one typed object with a why-comment on every field, and the
+ * defaults the course run uses. Override by spread: `{ ...DEFAULT_CONFIG, lr: 3e-5 }`.
+ * The CLI (lib/cli.ts) turns every field into a flag; notebooks 05 and 06 explain them.
+ *
+ *   import { DEFAULT_CONFIG } from "./lib/config";
+ *   DEFAULT_CONFIG.lr   // 1e-4
+ */
+
+export interface TrainConfig {
+  /** Model folder or hub id (lib/models.ts resolveModel); undefined = the course default MiniLM. */
+  model?: string;
+  /** Longest tokenized tweet kept; the course used 256 (no SMILE tweet gets near it). */
+  maxLength: number;
+  /**
+   * "longest" pads each batch only to its longest tweet (most tweets are ~20-40 tokens, so this
+   * saves most of the compute); "max_length" pads every batch to maxLength as the course did.
+   */
+  padding: "longest" | "max_length";
+  /** Tweets per training step (the course used 32). */
+  batchSize: number;
+  /** Tweets per validation batch: no gradients are kept, so larger batches fit. */
+  evalBatchSize: number;
+  /** Passes over the training set. MiniLM needs fewer than the course's 10 for bert-base. */
+  epochs: number;
+  /** Peak learning rate. MiniLM is small and wants more than bert-base's 1e-5 (tuned on the course split). */
+  lr: number;
+  /** Adam's epsilon, added after the square root (the course's 1e-8). */
+  eps: number;
+  /** Adam's moment decay rates (the PyTorch/transformers defaults). */
+  betas: [number, number];
+  /** Decoupled weight decay (p -= lr*wd*p); 0 as in the course. Never applied to biases or LayerNorm weights. */
+  weightDecay: number;
+  /** Linear warm-up steps; if 0, warmupRatio decides. The course used 0. */
+  warmupSteps: number;
+  /** Warm-up as a fraction of all steps (used when warmupSteps is 0). */
+  warmupRatio: number;
+  /** Global gradient-norm clip (the course's clip_grad_norm_(..., 1.0)); 0 turns clipping off. */
+  clipNorm: number;
+  /** Batches whose gradients are summed before one optimizer step (1 = none, as the course). */
+  gradAccumulation: number;
+  /** One seed drives the split, sampling, dropout masks and the classifier head's initialisation. */
+  seed: number;
+  /** Fraction held out for validation (the course's test_size=0.15, stratified). */
+  testSize: number;
+  /** Stop each epoch after this many steps (0 = no limit); the notebooks' fast setting uses it. */
+  maxStepsPerEpoch: number;
+  /** Use at most this many training examples (0 = all); for quick runs. */
+  maxTrainExamples: number;
+  /** How many tokenized training samples to log before training (the HF script logs 3). */
+  logSamples: number;
+}
+
+export const DEFAULT_CONFIG: TrainConfig = {
+  model: undefined,
+  maxLength: 256,
+  padding: "longest",
+  batchSize: 32,
+  evalBatchSize: 64,
+  epochs: 4,
+  lr: 1e-4,
+  eps: 1e-8,
+  betas: [0.9, 0.999],
+  weightDecay: 0,
+  warmupSteps: 0,
+  warmupRatio: 0.1,
+  clipNorm: 1.0,
+  gradAccumulation: 1,
+  seed: 17,
+  testSize: 0.15,
+  maxStepsPerEpoch: 0,
+  maxTrainExamples: 0,
+  logSamples: 3,
+};
+
+/** The course notebook's own settings (bert-base-uncased), for comparison in notebook 05. */
+export const COURSE_CONFIG: TrainConfig = {
+  ...DEFAULT_CONFIG, padding: "max_length", batchSize: 32, epochs: 10, lr: 1e-5, warmupRatio: 0,
+};
+
+/** Checks a config and throws an error naming the first bad field. Returns it unchanged. */
+export function validateConfig(c: TrainConfig): TrainConfig {
+  const positiveInt = ["maxLength", "batchSize", "evalBatchSize", "epochs", "gradAccumulation"] as const;
+  for (const k of positiveInt) {
+    if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`config.${k} must be a positive integer, got ${c[k]}`);
+  }
+  const nonNegInt = ["warmupSteps", "maxStepsPerEpoch", "maxTrainExamples", "logSamples", "seed"] as const;
+  for (const k of nonNegInt) {
+    if (!Number.isInteger(c[k]) || c[k] < 0) throw new Error(`config.${k} must be a non-negative integer, got ${c[k]}`);
+  }
+  if (!(c.lr > 0) || !Number.isFinite(c.lr)) throw new Error(`config.lr must be a positive number, got ${c.lr}`);
+  if (!(c.eps > 0)) throw new Error(`config.eps must be positive, got ${c.eps}`);
+  if (!(c.weightDecay >= 0)) throw new Error(`config.weightDecay must be >= 0, got ${c.weightDecay}`);
+  if (!(c.clipNorm >= 0)) throw new Error(`config.clipNorm must be >= 0 (0 = off), got ${c.clipNorm}`);
+  if (!(c.warmupRatio >= 0 && c.warmupRatio < 1)) throw new Error(`config.warmupRatio must be in [0, 1), got ${c.warmupRatio}`);
+  if (!(c.testSize > 0 && c.testSize < 1)) throw new Error(`config.testSize must be in (0, 1), got ${c.testSize}`);
+  if (c.padding !== "longest" && c.padding !== "max_length") throw new Error(`config.padding must be "longest" or "max_length", got ${c.padding}`);
+  if (!Array.isArray(c.betas) || c.betas.length !== 2 || c.betas.some((b) => !(b >= 0 && b < 1))) {
+    throw new Error(`config.betas must be two numbers in [0, 1), got ${JSON.stringify(c.betas)}`);
+  }
+  return c;
+}
