@@ -1,0 +1,240 @@
+/**
+ * The building blocks of BERT in TensorFlow.js, written to be fast on the native (tensorflow) backend
+ * AND trainable on wasm. Taught in notebooks/04_model.ipynb; lib/bert.ts assembles them.
+ *
+ * Why not plain tfjs ops everywhere? Two facts measured on wasm (see NOTES.md):
+ *  - `matMul` with a transpose flag is 13–25× slower there than transposing first, and the automatic
+ *    gradient of `matMul` uses the flags. So `linear` and `bmm` carry their own gradient
+ *    (`tf.customGrad`) that transposes explicitly;
+ *  - wasm has no `UnsortedSegmentSum`, the gradient of `gather`. So `embedding` writes its gradient
+ *    with `scatterND` (which sums repeated ids).
+ * On native TensorFlow the flags are free, so "auto" mode uses the built-in gradients there.
+ * `setGradMode("explicit")` forces our own everywhere (the tests check both give the same numbers).
+ *
+ * Weights keep Hugging Face's layout: a linear layer's weight is [out, in], as `nn.Linear` stores it.
+ *
+ *   linear(tf.ones([2, 3]), tf.ones([4, 3]), tf.zeros([4])).shape  // [2, 4]
+ *   gelu(tf.tensor([-1, 0, 1])).arraySync()                        // [-0.15866, 0, 0.84134]
+ */
+import * as tf from "@tensorflow/tfjs";
+
+export type GradMode = "auto" | "explicit" | "builtin";
+let gradMode: GradMode = "auto";
+
+/** Chooses how gradients are computed: "auto" (explicit on wasm, built-in elsewhere), or forces one. */
+export function setGradMode(mode: GradMode): void { gradMode = mode; }
+export function getGradMode(): GradMode { return gradMode; }
+function explicit(): boolean {
+  return gradMode === "explicit" || (gradMode === "auto" && tf.getBackend() === "wasm");
+}
+
+type Saver = (tensors: tf.Tensor[]) => void;
+// tf.customGrad's typings want (...args: (Tensor | GradSaveFunc)[]); ours name their arguments.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const customGrad = (f: (...args: any[]) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[] }) =>
+  tf.customGrad(f as never) as unknown as (...inputs: tf.Tensor[]) => tf.Tensor;
+
+/** x [N, in] @ w[out, in]ᵀ + b, gradient with explicit transposes (no matMul flags). */
+const linearExplicit = customGrad((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, save: Saver) => {
+  save([x, w]);
+  return {
+    value: tf.add(tf.matMul(x, tf.transpose(w)), b),
+    gradFunc: (dy, [x, w]) => [tf.matMul(dy as tf.Tensor2D, w as tf.Tensor2D), tf.matMul(tf.transpose(dy), x as tf.Tensor2D), tf.sum(dy, 0)],
+  };
+});
+
+/**
+ * A fully connected layer as Hugging Face's `nn.Linear`: y = x wᵀ + b, with x [..., in], w [out, in],
+ * b [out]. Leading dimensions are kept: [batch, seq, in] → [batch, seq, out].
+ */
+export function linear(x: tf.Tensor, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor {
+  const [out, inF] = w.shape;
+  if (x.shape[x.rank - 1] !== inF) throw new Error(`linear: input's last dimension is ${x.shape[x.rank - 1]} but the weight [${w.shape}] expects ${inF}`);
+  return tf.tidy(() => {
+    const x2 = x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [-1, inF]) as tf.Tensor2D;
+    const y = explicit() ? linearExplicit(x2, w, b) : tf.add(tf.matMul(x2, w, false, true), b);
+    return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), out]);
+  });
+}
+
+/** Batched a [B, m, k] @ b [B, k, n], gradient with explicit transposes. */
+const bmmExplicit = customGrad((a: tf.Tensor3D, b: tf.Tensor3D, save: Saver) => {
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy, [a, b]) => [
+      tf.matMul(dy as tf.Tensor3D, tf.transpose(b, [0, 2, 1])),
+      tf.matMul(tf.transpose(a, [0, 2, 1]), dy as tf.Tensor3D),
+    ],
+  };
+});
+
+/** Batched matrix product a [B, m, k] @ b [B, k, n] (or bᵀ when `transposeB`, b [B, n, k]). */
+export function bmm(a: tf.Tensor3D, b: tf.Tensor3D, transposeB = false): tf.Tensor3D {
+  if (!explicit()) return tf.matMul(a, b, false, transposeB);
+  return tf.tidy(() => bmmExplicit(a, transposeB ? tf.transpose(b, [0, 2, 1]) : b) as tf.Tensor3D);
+}
+
+/**
+ * Embedding lookup: rows of `table` [vocab, dim] for integer `ids` of any shape → [...ids.shape, dim].
+ * Its gradient is a scatterND (repeated ids add up), which wasm has, where `gather`'s is missing.
+ */
+export function embedding(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
+  if (ids.dtype !== "int32") throw new Error(`embedding: ids must be int32, got ${ids.dtype}`);
+  const [vocab, dim] = table.shape;
+  return tf.tidy(() => {
+    const flat = tf.reshape(ids, [-1]) as tf.Tensor1D;
+    // Out-of-range ids would silently give zeros (native) or garbage: check once, cheaply.
+    const [lo, hi] = [tf.min(flat).dataSync()[0], tf.max(flat).dataSync()[0]];
+    if (flat.size > 0 && (lo < 0 || hi >= vocab)) throw new Error(`embedding: id ${lo < 0 ? lo : hi} is outside the table's ${vocab} rows`);
+    let rows: tf.Tensor;
+    if (!explicit()) rows = tf.gather(table, flat);
+    else {
+      const lookup = customGrad((t: tf.Tensor2D, idx: tf.Tensor1D, save: Saver) => {
+        save([idx]);
+        return {
+          value: tf.gather(t, idx),
+          // ids get no gradient, but customGrad wants a float32 one for every input.
+          gradFunc: (dy, [idx]) => [tf.scatterND(tf.reshape(idx, [-1, 1]), dy, [vocab, dim]), tf.zeros(idx.shape)],
+        };
+      });
+      rows = lookup(table, flat);
+    }
+    return tf.reshape(rows, [...ids.shape, dim]);
+  });
+}
+
+const SQRT1_2 = Math.SQRT1_2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/** Exact GELU as Hugging Face's "gelu": x·Φ(x) = 0.5·x·(1 + erf(x/√2)); gradient Φ(x) + x·φ(x). */
+export const gelu = customGrad((x: tf.Tensor, save: Saver) => {
+  save([x]);
+  return {
+    value: tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, SQRT1_2))))),
+    gradFunc: (dy, [x]) => tf.tidy(() => {
+      const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, SQRT1_2))));
+      const pdf = tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(tf.square(x), -0.5)));
+      return tf.mul(dy, tf.add(cdf, tf.mul(x, pdf)));
+    }),
+  };
+}) as (x: tf.Tensor) => tf.Tensor;
+
+/**
+ * LayerNorm over the last axis, as `nn.LayerNorm(hidden, eps)`: (x − mean)/√(var + eps)·γ + β.
+ * Its gradient is written out (fewer kernels than autodiff through `moments`).
+ */
+export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps = 1e-12): tf.Tensor {
+  const d = x.shape[x.rank - 1];
+  if (gamma.shape[0] !== d || beta.shape[0] !== d) throw new Error(`layerNorm: input's last dimension ${d} ≠ γ [${gamma.shape}] / β [${beta.shape}]`);
+  const f = customGrad((x: tf.Tensor, g: tf.Tensor1D, b: tf.Tensor1D, save: Saver) => {
+    const axis = x.rank - 1;
+    const [xhat, rstd] = tf.tidy(() => {
+      const { mean, variance } = tf.moments(x, axis, true);
+      const rstd = tf.rsqrt(tf.add(variance, eps));
+      return [tf.mul(tf.sub(x, mean), rstd), rstd];
+    });
+    save([xhat, rstd, g]);
+    const value = tf.tidy(() => tf.add(tf.mul(xhat, g), b));
+    return {
+      value,
+      gradFunc: (dy, [xhat, rstd, g]) => tf.tidy(() => {
+        const lead = Array.from({ length: dy.rank - 1 }, (_, i) => i);
+        const dxhat = tf.mul(dy, g);
+        const m1 = tf.mean(dxhat, axis, true);
+        const m2 = tf.mean(tf.mul(dxhat, xhat), axis, true);
+        const dx = tf.mul(rstd, tf.sub(tf.sub(dxhat, m1), tf.mul(xhat, m2)));
+        return [dx, tf.sum(tf.mul(dy, xhat), lead), tf.sum(dy, lead)];
+      }),
+    };
+  });
+  const out = f(x, gamma, beta);
+  return out;
+}
+
+/**
+ * A seeded dropout mask, made in JavaScript with a small fast generator (xorshift32): each element
+ * is 0 with probability `rate`, else 1/(1−rate). tf.randomUniform draws through seedrandom, several
+ * times slower, and BERT needs ~13 million draws per training step at batch 32 × 48.
+ */
+export function dropoutMask(shape: number[], rate: number, seed: number): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const keep = 1 - rate;
+  const scale = 1 / keep;
+  const threshold = Math.floor(rate * 4294967296); // drop when the u32 draw < rate·2³²
+  const out = new Float32Array(n);
+  // Mix the seed (splitmix-style) so that seeds 1, 2, 3 give unrelated streams; never 0.
+  let s = (Math.imul((seed | 0) ^ 0x9e3779b9, 0x85ebca6b) ^ 0xc2b2ae35) | 0 || 0x6d2b79f5;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
+    out[i] = (s >>> 0) < threshold ? 0 : scale;
+  }
+  return tf.tensor(out, shape);
+}
+
+/**
+ * Dropout as in training: zero each element with probability `rate` and scale the rest by 1/(1−rate).
+ * The same `seed` gives the same mask. Rate 0 returns `x` itself.
+ */
+export function dropout(x: tf.Tensor, rate: number, seed: number): tf.Tensor {
+  if (!(rate >= 0 && rate < 1)) throw new Error(`dropout: rate must be in [0, 1), got ${rate}`);
+  if (rate === 0) return x;
+  return tf.tidy(() => tf.mul(x, dropoutMask(x.shape, rate, seed)));
+}
+
+/** Smallest float32, the value Hugging Face adds to masked attention scores (torch.finfo(float32).min). */
+export const MASK_MIN = -3.4028234663852886e38;
+
+/**
+ * The additive attention mask: attention_mask [batch, seq] of 1/0 → [batch, 1, 1, seq] of 0 / MASK_MIN,
+ * broadcast over heads and query positions (HF's `get_extended_attention_mask`).
+ */
+export function additiveMask(attentionMask: tf.Tensor2D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [b, s] = attentionMask.shape;
+    return tf.reshape(tf.mul(tf.sub(1, tf.cast(attentionMask, "float32")), MASK_MIN), [b, 1, 1, s]);
+  });
+}
+
+/**
+ * Masked multi-head scaled dot-product attention. q, k, v: [batch, seq, hidden] (already projected);
+ * `mask` from `additiveMask`; `dropProbs` (optional) applies dropout to the attention probabilities.
+ * Returns the context [batch, seq, hidden] (heads concatenated) and, if asked, the probabilities.
+ */
+export function attention(
+  q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, mask: tf.Tensor4D, numHeads: number,
+  dropProbs?: (p: tf.Tensor) => tf.Tensor,
+): tf.Tensor3D {
+  const [b, s, h] = q.shape;
+  if (h % numHeads !== 0) throw new Error(`attention: hidden size ${h} is not a multiple of ${numHeads} heads`);
+  const dh = h / numHeads;
+  return tf.tidy(() => {
+    // [b, s, h] → [b·heads, s, dh]: one batched product for all heads.
+    const heads = (t: tf.Tensor) => tf.reshape(tf.transpose(tf.reshape(t, [b, s, numHeads, dh]), [0, 2, 1, 3]), [b * numHeads, s, dh]) as tf.Tensor3D;
+    const scores = tf.reshape(bmm(heads(tf.mul(q, 1 / Math.sqrt(dh))), heads(k), true), [b, numHeads, s, s]);
+    let probs: tf.Tensor = tf.softmax(tf.add(scores, mask));
+    if (dropProbs) probs = dropProbs(probs);
+    const ctx = bmm(tf.reshape(probs, [b * numHeads, s, s]) as tf.Tensor3D, heads(v));
+    return tf.reshape(tf.transpose(tf.reshape(ctx, [b, numHeads, s, dh]), [0, 2, 1, 3]), [b, s, h]) as tf.Tensor3D;
+  });
+}
+
+/**
+ * Mean cross-entropy of `logits` [batch, classes] against integer `labels` (as `nn.CrossEntropyLoss`).
+ * Uses a one-hot product rather than `gather`, so its gradient exists on wasm too.
+ *
+ *   crossEntropyLoss(tf.tensor2d([[2, 0], [0, 2]]), [0, 1]).dataSync()[0]  // 0.12693
+ */
+export function crossEntropyLoss(logits: tf.Tensor2D, labels: tf.Tensor1D | number[]): tf.Scalar {
+  const [n, c] = logits.shape;
+  return tf.tidy(() => {
+    const lab = Array.isArray(labels) ? tf.tensor1d(labels, "int32") : tf.cast(labels, "int32");
+    if (lab.shape[0] !== n) throw new Error(`crossEntropyLoss: ${n} rows of logits but ${lab.shape[0]} labels`);
+    if (Array.isArray(labels)) {
+      const bad = labels.find((l) => !Number.isInteger(l) || l < 0 || l >= c);
+      if (bad !== undefined) throw new Error(`crossEntropyLoss: label ${bad} is not a class id in [0, ${c})`);
+    }
+    const logp = tf.logSoftmax(logits);
+    return tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(lab as tf.Tensor1D, c), logp), 1))) as tf.Scalar;
+  });
+}
