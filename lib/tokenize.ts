@@ -1,0 +1,206 @@
+/**
+ * BERT's tokenizer, as the course uses it: text → WordPiece pieces → ids, with [CLS]/[SEP], padding,
+ * truncation, token_type_ids and the attention mask. Taught in notebooks/03_tokenize.ipynb.
+ *
+ * The text → pieces → ids step is @huggingface/transformers' tokenizer, loaded offline from a model
+ * folder's tokenizer.json. Truncation, special tokens and padding are done here, in a few plain
+ * lines, because transformers.js cuts over-long texts after adding [SEP] (losing it) where Python
+ * `transformers` cuts the text first and keeps [CLS] … [SEP]. test/tokenize.test.ts checks every id,
+ * mask and token type against Python (test/fixtures/reference/tokenizer.json).
+ *
+ *   const tok = await loadTokenizer("models/all-MiniLM-L6-v2");
+ *   tok.tokenize("Loved the #museum 😀")   // ["loved", "the", "#", "museum", "[UNK]"]
+ *   tok.encode(["Loved it!", "Meh"])      // { input_ids: [[101, 3866, 2009, 999, 102], [101, 2033, 2232, 102, 0]],
+ *                                         //   token_type_ids: [[0, 0, 0, 0, 0], [0, 0, 0, 0, 0]],
+ *                                         //   attention_mask: [[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]] }
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { BertTokenizer } from "@huggingface/transformers";
+
+/** A batch of encoded texts, one row per text (Hugging Face's names, so the model reads them as is). */
+export interface Encoded {
+  input_ids: number[][];
+  token_type_ids: number[][];
+  attention_mask: number[][];
+}
+
+export interface EncodeOptions {
+  /** Longest sequence kept or padded to, [CLS] and [SEP] included. Default: the model's limit (512). */
+  maxLength?: number;
+  /** "longest": pad to the batch's longest row (default); "max_length": to maxLength; false: no padding. */
+  padding?: "longest" | "max_length" | false;
+  /** Cut texts longer than maxLength, keeping [CLS] … [SEP] (default true: BERT cannot read more). */
+  truncation?: boolean;
+}
+
+/** One row of `describeEncoding`: what the model sees at one position. */
+export interface PositionInfo {
+  position: number;
+  token: string;
+  input_id: number;
+  token_type_id: number;
+  attention_mask: number;
+}
+
+/** A WordPiece (BERT) tokenizer loaded from a model folder. Create it with `loadTokenizer`. */
+export class Tokenizer {
+  readonly vocabSize: number;
+  readonly padTokenId: number;
+  readonly clsTokenId: number;
+  readonly sepTokenId: number;
+  readonly unkTokenId: number;
+  /** The longest input the model accepts (tokenizer_config.json's model_max_length, else 512). */
+  readonly modelMaxLength: number;
+  private readonly idToTokenMap: string[];
+
+  constructor(private readonly hf: BertTokenizer, readonly modelDir: string) {
+    const vocab = hf.get_vocab();
+    this.vocabSize = vocab.size;
+    this.idToTokenMap = [];
+    for (const [token, id] of vocab) this.idToTokenMap[id] = token;
+    const need = (name: string, id: number | undefined) => {
+      if (typeof id !== "number") {
+        throw new Error(`${path.join(modelDir, "tokenizer_config.json")}: no ${name} token in the vocabulary; a BERT tokenizer needs [CLS], [SEP] and [PAD]`);
+      }
+      return id;
+    };
+    this.padTokenId = need("pad", hf.pad_token_id);
+    this.clsTokenId = need("cls", hf.convert_tokens_to_ids(String(hf.config.cls_token ?? "[CLS]")));
+    this.sepTokenId = need("sep", hf.sep_token_id);
+    this.unkTokenId = need("unk", hf.unk_token_id);
+    const max = Number(hf.model_max_length);
+    // some configs say 1e30 for "no limit"; BERT's position embeddings stop at 512
+    this.modelMaxLength = Number.isFinite(max) && max > 0 && max < 1e6 ? max : 512;
+    // 1) the course relies on BERT's layout: [CLS] text [SEP]
+    const probe = hf.encode("a", { add_special_tokens: true });
+    const bare = hf.encode("a", { add_special_tokens: false });
+    if (probe.join() !== [this.clsTokenId, ...bare, this.sepTokenId].join()) {
+      throw new Error(`${path.join(modelDir, "tokenizer.json")}: not a BERT-style tokenizer (expected [CLS] text [SEP], got ids ${probe.join(", ")})`);
+    }
+  }
+
+  /** WordPiece pieces of one text, without [CLS]/[SEP]: `"Loved it"` → `["loved", "it"]`. */
+  tokenize(text: string): string[] {
+    return this.hf.tokenize(checkText(text, 0));
+  }
+
+  /** The vocabulary's token for each id (`[101, 3866]` → `["[CLS]", "loved"]`). */
+  idsToTokens(ids: readonly number[]): string[] {
+    return ids.map((id) => {
+      const t = this.idToTokenMap[id];
+      if (t === undefined) throw new Error(`token id ${id} is not in the vocabulary (0 … ${this.vocabSize - 1})`);
+      return t;
+    });
+  }
+
+  /**
+   * Encodes a batch of texts as the model reads them. Like Python `tokenizer(texts, padding=…,
+   * max_length=…, truncation=…)` for single sentences; never changes `texts`.
+   */
+  encode(texts: readonly string[], opts: EncodeOptions = {}): Encoded {
+    if (!Array.isArray(texts)) throw new Error(`encode expects an array of texts, got ${typeof texts}`);
+    const padding = opts.padding ?? "longest";
+    const truncation = opts.truncation ?? true;
+    const maxLength = opts.maxLength ?? this.modelMaxLength;
+    if (!Number.isInteger(maxLength) || maxLength < 2) {
+      throw new Error(`maxLength must be an integer of at least 2 ([CLS] and [SEP]), got ${maxLength}`);
+    }
+    if (padding !== "longest" && padding !== "max_length" && padding !== false) {
+      throw new Error(`padding must be "longest", "max_length" or false, got ${JSON.stringify(padding)}`);
+    }
+    // 1) pieces → ids, text only
+    const rows = texts.map((t, i) => this.hf.encode(checkText(t, i), { add_special_tokens: false }));
+    // 2) truncate the text (not the special tokens), then add [CLS] … [SEP]
+    const ids = rows.map((r, i) => {
+      if (r.length + 2 > maxLength) {
+        if (truncation) r = r.slice(0, maxLength - 2);
+        else if (padding === "max_length") {
+          throw new Error(`text ${i} has ${r.length + 2} tokens, more than maxLength ${maxLength}; pass truncation: true to cut it`);
+        }
+      }
+      return [this.clsTokenId, ...r, this.sepTokenId];
+    });
+    // 3) pad on the right with [PAD]; the mask says which positions are real
+    const target = padding === "max_length" ? maxLength : padding === "longest" ? Math.max(0, ...ids.map((r) => r.length)) : 0;
+    const out: Encoded = { input_ids: [], token_type_ids: [], attention_mask: [] };
+    for (const r of ids) {
+      const pad = Math.max(0, target - r.length);
+      out.input_ids.push(r.concat(new Array<number>(pad).fill(this.padTokenId)));
+      out.token_type_ids.push(new Array<number>(r.length + pad).fill(0)); // one sentence: all segment 0
+      out.attention_mask.push(new Array<number>(r.length).fill(1).concat(new Array<number>(pad).fill(0)));
+    }
+    return out;
+  }
+
+  /** Text back from ids; [CLS]/[SEP]/[PAD] dropped unless `skipSpecialTokens` is false. Lower-cased, accents gone. */
+  decode(ids: readonly number[], opts: { skipSpecialTokens?: boolean } = {}): string {
+    this.idsToTokens(ids); // clear error for an unknown id
+    if (ids.length === 0) return "";
+    return this.hf.decode(ids.slice(), { skip_special_tokens: opts.skipSpecialTokens ?? true });
+  }
+}
+
+function checkText(t: unknown, i: number): string {
+  if (typeof t !== "string") throw new Error(`text ${i} is ${t === null ? "null" : typeof t}, not a string`);
+  return t;
+}
+
+function readJson(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (e) {
+    throw new Error(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/**
+ * Loads the tokenizer of a model folder (tokenizer.json, plus tokenizer_config.json and
+ * special_tokens_map.json when present) without touching the network.
+ */
+export async function loadTokenizer(modelDir: string): Promise<Tokenizer> {
+  const file = path.join(modelDir, "tokenizer.json");
+  if (!fs.existsSync(modelDir)) throw new Error(`${modelDir}: model folder not found (run \`npm run setup\`, or pass another folder)`);
+  if (!fs.existsSync(file)) throw new Error(`${file} is missing: the tokenizer needs it (a Hugging Face "fast" tokenizer file)`);
+  const json = readJson(file);
+  const model = json.model as { type?: string } | undefined;
+  if (!model || model.type !== "WordPiece") {
+    throw new Error(`${file}: expected a WordPiece (BERT) tokenizer, found model type ${JSON.stringify(model?.type)}`);
+  }
+  const optional = (name: string) => (fs.existsSync(path.join(modelDir, name)) ? readJson(path.join(modelDir, name)) : {});
+  const config = { ...optional("special_tokens_map.json"), ...optional("tokenizer_config.json") };
+  let hf: BertTokenizer;
+  try {
+    hf = new BertTokenizer(json, config);
+  } catch (e) {
+    throw new Error(`${file}: cannot build the tokenizer (${(e as Error).message})`);
+  }
+  return new Tokenizer(hf, modelDir);
+}
+
+/**
+ * What the model sees for one row of an encoded batch, position by position: the token, its id,
+ * its segment and whether attention may look at it (1) or it is padding (0).
+ *
+ *   describeEncoding(tok, tok.encode(["Loved it!"], { padding: "max_length", maxLength: 6 }))
+ *   // [{ position: 0, token: "[CLS]", input_id: 101, token_type_id: 0, attention_mask: 1 }, …,
+ *   //  { position: 5, token: "[PAD]", input_id: 0, token_type_id: 0, attention_mask: 0 }]
+ */
+export function describeEncoding(tok: Tokenizer, enc: Encoded, row = 0): PositionInfo[] {
+  const ids = enc.input_ids[row];
+  if (!ids) throw new Error(`row ${row} is not in the batch (it has ${enc.input_ids.length} rows)`);
+  const tokens = tok.idsToTokens(ids);
+  return ids.map((id, position) => ({
+    position,
+    token: tokens[position],
+    input_id: id,
+    token_type_id: enc.token_type_ids[row][position],
+    attention_mask: enc.attention_mask[row][position],
+  }));
+}
