@@ -11,6 +11,7 @@
 import * as fs from "fs";
 import { readCsv } from "./csv";
 import { SMILE_CSV } from "./paths";
+import { stratifiedSplit, SplitOptions } from "./split";
 
 /** One row of the SMILE file. */
 export interface SmileRow {
@@ -94,4 +95,28 @@ export function withLabels<T extends SmileRow>(rows: readonly T[], dict: Record<
     if (label === undefined) throw new Error(`row id ${r.id}: category ${JSON.stringify(r.category)} is not in the label dict (${Object.keys(dict).join(", ")})`);
     return { ...r, label };
   });
+}
+
+/** The course's data, ready to tokenize: labelled rows split 85/15, stratified, seed 17. */
+export interface CourseData {
+  labelDict: Record<string, number>;
+  /** labels[i] is the name of label id i. */
+  labels: string[];
+  /** Training rows in file order (1258 for the SMILE file). */
+  train: LabelledRow[];
+  /** Validation rows in file order (223). */
+  val: LabelledRow[];
+}
+
+/**
+ * Everything notebooks 01–02 build, in one call: load, filter, number the labels, and split as
+ * `train_test_split(test_size=0.15, random_state=17, stratify=labels)`. Rows stay in file order
+ * (the order the course's DataFrame feeds them to the model).
+ */
+export function loadCourseData(file: string = SMILE_CSV, opts: SplitOptions = {}): CourseData {
+  const rows = filterForCourse(loadSmile(file));
+  const dict = labelDict(rows);
+  const labelled = withLabels(rows, dict);
+  const split = stratifiedSplit(labelled, labelled.map((r) => r.label), { testSize: opts.testSize ?? 0.15, seed: opts.seed ?? 17 });
+  return { labelDict: dict, labels: labelNames(dict), train: split.trainFileOrder, val: split.testFileOrder };
 }
