@@ -1,0 +1,274 @@
+/**
+ * BERT for sequence classification in TensorFlow.js, equal to Hugging Face's
+ * `BertForSequenceClassification` (checked against PyTorch fixtures in test/bert*.test.ts), and the
+ * loading/saving of its Hugging Face model folders. Taught in notebooks/04_model.ipynb.
+ *
+ * The model: embeddings (word + position + token type, LayerNorm, dropout) → N encoder layers
+ * (masked multi-head self-attention, dense + dropout + residual LayerNorm, GELU intermediate, dense +
+ * dropout + residual LayerNorm) → pooler (dense + tanh on [CLS]) → dropout → classifier.
+ * Dropout only when `training`; a `seed` makes every dropout mask reproducible.
+ *
+ *   const model = await loadBertForSequenceClassification("models/all-MiniLM-L6-v2", { labels, seed: 17 });
+ *   const logits = model.forward({ input_ids, attention_mask });   // [batch, 6]
+ *   const loss = crossEntropyLoss(logits, [0, 1]);                  // from lib/ops.ts
+ *   const { value, grads } = tf.variableGrads(() => crossEntropyLoss(model.forward(batch, { training: true, seed: step }), labels));
+ *
+ * Weights are tf.Variables named and shaped as in Hugging Face (`model.params`, linear weights [out, in]).
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as tf from "@tensorflow/tfjs";
+import { linear, embedding, gelu, layerNorm, dropout, attention, additiveMask } from "./ops";
+import { bertParamShapes, readBertCheckpoint, checkShape, toSafeTensors } from "./weights";
+import { writeSafetensors } from "./safetensors";
+import { writeJsonAtomic } from "./fsutil";
+
+export { crossEntropyLoss } from "./ops";
+
+export interface BertConfig {
+  vocab_size: number; hidden_size: number; num_hidden_layers: number; num_attention_heads: number;
+  intermediate_size: number; hidden_act: string; hidden_dropout_prob: number;
+  attention_probs_dropout_prob: number; max_position_embeddings: number; type_vocab_size: number;
+  layer_norm_eps: number; initializer_range: number; pad_token_id?: number; classifier_dropout?: number | null;
+  id2label?: Record<string, string>; label2id?: Record<string, number>;
+}
+
+/** int32 [batch, seq] tensors, Hugging Face's names. token_type_ids default to zeros. */
+export interface BertInputs { input_ids: tf.Tensor2D; attention_mask: tf.Tensor2D; token_type_ids?: tf.Tensor2D }
+
+export interface ForwardOptions {
+  /** Dropout on (as `model.train()`); off by default (`model.eval()`). */
+  training?: boolean;
+  /** Makes the dropout masks reproducible; a random one is drawn when training without it. */
+  seed?: number;
+}
+
+const NUMERIC_FIELDS = [
+  "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+  "hidden_dropout_prob", "attention_probs_dropout_prob", "max_position_embeddings", "type_vocab_size",
+  "layer_norm_eps", "initializer_range",
+] as const;
+
+/** Checks a parsed config.json is a BERT this module can run; returns it typed. `source` names it in errors. */
+export function validateConfig(raw: unknown, source = "config"): BertConfig {
+  const c = raw as Record<string, unknown>;
+  if (!c || typeof c !== "object") throw new Error(`${source}: not a JSON object`);
+  if (c.model_type !== undefined && c.model_type !== "bert")
+    throw new Error(`${source}: model_type is "${c.model_type}", not "bert": this model is not a BERT`);
+  for (const k of NUMERIC_FIELDS) {
+    if (typeof c[k] !== "number" || !Number.isFinite(c[k] as number)) throw new Error(`${source}: "${k}" is missing or not a number (${JSON.stringify(c[k])})`);
+  }
+  const hidden = c.hidden_size as number, heads = c.num_attention_heads as number;
+  if (hidden % heads !== 0) throw new Error(`${source}: hidden_size ${hidden} is not a multiple of num_attention_heads ${heads}`);
+  if (c.hidden_act !== "gelu") throw new Error(`${source}: hidden_act "${c.hidden_act}" is not supported (only "gelu", exact, as BERT uses)`);
+  if (c.position_embedding_type !== undefined && c.position_embedding_type !== "absolute")
+    throw new Error(`${source}: position_embedding_type "${c.position_embedding_type}" is not supported (only "absolute")`);
+  return c as unknown as BertConfig;
+}
+
+/** A 32-bit mix of two integers (murmur3's finaliser): distinct, unrelated seeds per dropout site. */
+function mixSeed(seed: number, site: number): number {
+  let h = (Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(site + 1, 0x85ebca77)) | 0;
+  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;
+  return h;
+}
+
+export class BertForSequenceClassification {
+  readonly config: BertConfig;
+  /** labels[i] is the name of class i (= config.id2label[i]). */
+  readonly labels: string[];
+  /** Every weight as a tf.Variable under its Hugging Face name, e.g. "bert.encoder.layer.0.attention.self.query.weight". */
+  readonly params: Map<string, tf.Variable>;
+
+  constructor(config: BertConfig, labels: string[], params: Map<string, tf.Variable>) {
+    this.config = { ...config, id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])), label2id: Object.fromEntries(labels.map((l, i) => [l, i])) };
+    this.labels = labels.slice();
+    for (const [name, shape] of bertParamShapes(config, labels.length)) {
+      const v = params.get(name);
+      if (!v) throw new Error(`BertForSequenceClassification: weight "${name}" is missing`);
+      checkShape(name, shape, v.shape, "BertForSequenceClassification");
+    }
+    this.params = params;
+  }
+
+  private p(name: string): tf.Variable { return this.params.get(name)!; }
+  private lin(x: tf.Tensor, name: string): tf.Tensor { return linear(x, this.p(`${name}.weight`) as tf.Variable<tf.Rank.R2>, this.p(`${name}.bias`) as tf.Variable<tf.Rank.R1>); }
+  private norm(x: tf.Tensor, name: string): tf.Tensor { return layerNorm(x, this.p(`${name}.weight`) as tf.Variable<tf.Rank.R1>, this.p(`${name}.bias`) as tf.Variable<tf.Rank.R1>, this.config.layer_norm_eps); }
+
+  private checkInputs(inputs: BertInputs): [number, number] {
+    const ids = inputs.input_ids;
+    if (!ids || ids.rank !== 2) throw new Error(`input_ids must be a 2-D [batch, seq] tensor, got shape [${ids?.shape}]`);
+    if (ids.dtype !== "int32") throw new Error(`input_ids must be int32, got ${ids.dtype}`);
+    const [b, s] = ids.shape;
+    for (const k of ["attention_mask", "token_type_ids"] as const) {
+      const t = inputs[k];
+      if (t && (t.shape.length !== 2 || t.shape[0] !== b || t.shape[1] !== s)) throw new Error(`${k} has shape [${t.shape}] but input_ids has [${ids.shape}]`);
+    }
+    if (!inputs.attention_mask) throw new Error("attention_mask is missing");
+    if (s > this.config.max_position_embeddings) throw new Error(`sequence length ${s} exceeds max_position_embeddings ${this.config.max_position_embeddings}`);
+    return [b, s];
+  }
+
+  /** The encoder's outputs: last_hidden_state [batch, seq, hidden] and pooler_output [batch, hidden]. */
+  hidden(inputs: BertInputs, opts: ForwardOptions = {}): { lastHiddenState: tf.Tensor3D; pooled: tf.Tensor2D } {
+    const [last, pooled] = tf.tidy(() => this.encode(inputs, opts, { site: 0 }));
+    return { lastHiddenState: last as tf.Tensor3D, pooled: pooled as tf.Tensor2D };
+  }
+
+  /** Logits [batch, num_labels]. Call inside tf.variableGrads / tf.grads to train. */
+  forward(inputs: BertInputs, opts: ForwardOptions = {}): tf.Tensor2D {
+    return tf.tidy(() => {
+      const state = { site: 0 };
+      const [, pooled] = this.encode(inputs, opts, state);
+      const rate = this.config.classifier_dropout ?? this.config.hidden_dropout_prob;
+      return this.lin(this.drop(pooled, rate, opts, state), "classifier") as tf.Tensor2D;
+    });
+  }
+
+  private drop(x: tf.Tensor, rate: number, opts: ForwardOptions & { seed?: number }, state: { site: number }): tf.Tensor {
+    const site = state.site++;
+    return opts.training && rate > 0 ? dropout(x, rate, mixSeed(opts.seed!, site)) : x;
+  }
+
+  private encode(inputs: BertInputs, opts: ForwardOptions, state: { site: number }): [tf.Tensor, tf.Tensor] {
+    const [b, s] = this.checkInputs(inputs);
+    const c = this.config;
+    // A training call without a seed still needs one seed for all its sites.
+    const o = { ...opts, seed: opts.seed ?? (opts.training ? Math.floor(Math.random() * 2 ** 31) : 0) };
+    // 1) embeddings: word + position (rows 0..s-1) + token type, then LayerNorm and dropout
+    const tt = inputs.token_type_ids ?? tf.zeros([b, s], "int32");
+    let h = tf.add(tf.add(
+      embedding(this.p("bert.embeddings.word_embeddings.weight") as tf.Variable<tf.Rank.R2>, inputs.input_ids),
+      tf.slice(this.p("bert.embeddings.position_embeddings.weight"), [0, 0], [s, c.hidden_size])),
+      embedding(this.p("bert.embeddings.token_type_embeddings.weight") as tf.Variable<tf.Rank.R2>, tt));
+    h = this.drop(this.norm(h, "bert.embeddings.LayerNorm"), c.hidden_dropout_prob, o, state);
+    const mask = additiveMask(inputs.attention_mask);
+    // 2) encoder layers
+    for (let i = 0; i < c.num_hidden_layers; i++) {
+      const l = `bert.encoder.layer.${i}`;
+      const q = this.lin(h, `${l}.attention.self.query`), k = this.lin(h, `${l}.attention.self.key`), v = this.lin(h, `${l}.attention.self.value`);
+      const ctx = attention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, mask, c.num_attention_heads,
+        (p) => this.drop(p, c.attention_probs_dropout_prob, o, state));
+      const a = this.norm(tf.add(this.drop(this.lin(ctx, `${l}.attention.output.dense`), c.hidden_dropout_prob, o, state), h), `${l}.attention.output.LayerNorm`);
+      const inter = gelu(this.lin(a, `${l}.intermediate.dense`));
+      h = this.norm(tf.add(this.drop(this.lin(inter, `${l}.output.dense`), c.hidden_dropout_prob, o, state), a), `${l}.output.LayerNorm`);
+    }
+    // 3) pooler: dense + tanh on the [CLS] token
+    const cls = tf.reshape(tf.slice(h, [0, 0, 0], [b, 1, c.hidden_size]), [b, c.hidden_size]);
+    const pooled = tf.tanh(this.lin(cls, "bert.pooler.dense"));
+    return [h, pooled];
+  }
+
+  /** Frees every weight. */
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    this.params.clear();
+  }
+}
+
+/** N(0, std²) values from a seeded generator, as Hugging Face's `_init_weights` draws them. */
+function normalInit(shape: number[], std: number, seed: number): tf.Tensor {
+  return tf.randomNormal(shape, 0, std, "float32", seed);
+}
+
+/**
+ * Initial value of one parameter as Hugging Face's `_init_weights`: weights of linear layers and
+ * embeddings N(0, initializer_range²) (the padding row zero), biases 0, LayerNorm weight 1.
+ */
+function initParam(name: string, shape: number[], c: BertConfig, seed: number): tf.Tensor {
+  if (/LayerNorm\.weight$/.test(name)) return tf.ones(shape);
+  if (/\.bias$/.test(name)) return tf.zeros(shape);
+  return tf.tidy(() => {
+    const w = normalInit(shape, c.initializer_range, seed);
+    if (name === "bert.embeddings.word_embeddings.weight" && c.pad_token_id !== undefined && c.pad_token_id < shape[0]) {
+      const keep = tf.oneHot(tf.tensor1d([c.pad_token_id], "int32"), shape[0]).reshape([shape[0], 1]);
+      return tf.mul(w, tf.sub(1, keep));
+    }
+    return w;
+  });
+}
+
+function checkLabels(labels: string[]): void {
+  if (!Array.isArray(labels) || labels.length < 1) throw new Error("labels must be a non-empty array of class names");
+  if (new Set(labels).size !== labels.length) throw new Error(`labels must be distinct: ${JSON.stringify(labels)}`);
+}
+
+/** A BERT with freshly initialised weights (seeded), for tests and from-scratch experiments. */
+export function randomBert(config: BertConfig, opts: { labels: string[]; seed: number }): BertForSequenceClassification {
+  const c = validateConfig(config);
+  checkLabels(opts.labels);
+  const params = new Map<string, tf.Variable>();
+  bertParamShapes(c, opts.labels.length).forEach(([name, shape], i) => {
+    const t = initParam(name, shape, c, mixSeed(opts.seed, i));
+    params.set(name, tf.variable(t, true));
+    t.dispose();
+  });
+  return new BertForSequenceClassification(c, opts.labels, params);
+}
+
+/**
+ * Loads config.json + model.safetensors from a Hugging Face model folder. The weights may have the
+ * "bert." prefix or not (sentence-transformers); extras (position_ids, pretraining heads) are ignored.
+ * A classifier head missing from the checkpoint is initialised N(0, initializer_range²) from `seed`,
+ * bias 0. Errors name the file and the weight at fault (missing, wrong shape).
+ */
+export async function loadBertForSequenceClassification(
+  modelDir: string, opts: { labels: string[]; seed: number },
+): Promise<BertForSequenceClassification> {
+  checkLabels(opts.labels);
+  const cfgFile = path.join(modelDir, "config.json");
+  if (!fs.existsSync(cfgFile)) throw new Error(`${modelDir}: no config.json (is this a Hugging Face model folder?)`);
+  let raw: unknown;
+  try { raw = JSON.parse(fs.readFileSync(cfgFile, "utf8")); } catch (e) { throw new Error(`${cfgFile}: not valid JSON (${(e as Error).message})`); }
+  const config = validateConfig(raw, cfgFile);
+  const weightsFile = path.join(modelDir, "model.safetensors");
+  if (!fs.existsSync(weightsFile)) throw new Error(`${modelDir}: no model.safetensors (only safetensors weights are read)`);
+  const shapes = bertParamShapes(config, opts.labels.length);
+  const { tensors } = readBertCheckpoint(weightsFile, new Set(shapes.map(([n]) => n)));
+  const hasHead = tensors.has("classifier.weight");
+  // A trained head must belong to these labels (generic LABEL_i names say nothing, so pass).
+  const ids = config.id2label ? Object.keys(config.id2label).sort((a, b) => Number(a) - Number(b)) : [];
+  const names = ids.map((k) => config.id2label![k]);
+  if (hasHead && names.length === opts.labels.length && !names.every((l) => /^LABEL_\d+$/.test(l)) && names.some((l, i) => l !== opts.labels[i]))
+    throw new Error(`${cfgFile}: the checkpoint's classifier was trained for labels ${JSON.stringify(names)}, not ${JSON.stringify(opts.labels)}`);
+  const params = new Map<string, tf.Variable>();
+  try {
+    shapes.forEach(([name, shape], i) => {
+      const t = tensors.get(name);
+      let value: tf.Tensor;
+      if (t) {
+        checkShape(name, shape, t.shape, weightsFile);
+        value = tf.tensor(t.data, t.shape, "float32");
+      } else if (name.startsWith("classifier.")) {
+        value = initParam(name, shape, config, mixSeed(opts.seed, i));
+      } else {
+        throw new Error(`${weightsFile}: weight "${name}" is missing (nor found without the "bert." prefix)`);
+      }
+      params.set(name, tf.variable(value, true));
+      value.dispose();
+    });
+  } catch (e) {
+    for (const v of params.values()) v.dispose();
+    throw e;
+  }
+  return new BertForSequenceClassification(config, opts.labels, params);
+}
+
+/**
+ * Saves a Hugging Face model folder: config.json (architectures ["BertForSequenceClassification"],
+ * id2label, label2id) and model.safetensors ("bert." names, [out, in] weights), each file written
+ * atomically. Python's `BertForSequenceClassification.from_pretrained(dir)` loads it.
+ */
+export async function saveBertForSequenceClassification(model: BertForSequenceClassification, dir: string): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  writeSafetensors(path.join(dir, "model.safetensors"), toSafeTensors(model.params), { format: "pt" });
+  const config = {
+    ...model.config,
+    architectures: ["BertForSequenceClassification"],
+    model_type: "bert",
+    id2label: Object.fromEntries(model.labels.map((l, i) => [String(i), l])),
+    label2id: Object.fromEntries(model.labels.map((l, i) => [l, i])),
+  };
+  delete (config as Record<string, unknown>)._name_or_path;
+  writeJsonAtomic(path.join(dir, "config.json"), config);
+}
