@@ -4,7 +4,7 @@
  * prefix, old gamma/beta names, extras such as position_ids ignored), and turning variables back into
  * safetensors. Used by lib/bert.ts; taught in notebooks/04_model.ipynb.
  *
- *   bertParamShapes(miniLmConfig, 6).length        // 103 parameters
+ *   bertParamShapes(miniLmConfig, 6).length        // 105 parameters
  *   bertParamShapes(miniLmConfig, 6)[0]            // ["bert.embeddings.word_embeddings.weight", [30522, 384]]
  */
 import * as tf from "@tensorflow/tfjs";
