@@ -1,0 +1,61 @@
+/**
+ * Speed of lib/bert.ts: forward + backward of a BERT (MiniLM's shape, pretrained weights if present)
+ * at batch × seq tokens, in training mode (dropout on), as the training loop runs it. Prints
+ * tokens/s per step after warm-up. Not a test: timings depend on the machine.
+ *
+ *   npx tsx scripts/bench-model.ts [--batch 32] [--seq 48] [--steps 5] [--mode auto|explicit|builtin] [--eval]
+ *   BERTLAB_BACKEND=wasm npx tsx scripts/bench-model.ts --steps 2
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../lib/backend";
+import { loadBertForSequenceClassification, randomBert, crossEntropyLoss, BertConfig } from "../lib/bert";
+import { setGradMode, GradMode } from "../lib/ops";
+import { MODELS_DIR } from "../lib/paths";
+
+/** all-MiniLM-L6-v2's config, for random weights when the model is not downloaded. */
+const MINILM_SHAPE: BertConfig = {
+  vocab_size: 30522, hidden_size: 384, num_hidden_layers: 6, num_attention_heads: 12, intermediate_size: 1536,
+  hidden_act: "gelu", hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, max_position_embeddings: 512,
+  type_vocab_size: 2, layer_norm_eps: 1e-12, initializer_range: 0.02, pad_token_id: 0,
+};
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : def;
+}
+
+async function main(): Promise<void> {
+  const backend = await initBackend();
+  const batch = Number(arg("batch", "32")), seq = Number(arg("seq", "48")), steps = Number(arg("steps", "5"));
+  const evalOnly = process.argv.includes("--eval");
+  setGradMode(arg("mode", "auto") as GradMode);
+  const dir = path.join(MODELS_DIR, "all-MiniLM-L6-v2");
+  const labels = ["happy", "not-relevant", "angry", "disgust", "sad", "surprise"];
+  const model = fs.existsSync(path.join(dir, "model.safetensors"))
+    ? await loadBertForSequenceClassification(dir, { labels, seed: 17 })
+    : randomBert(MINILM_SHAPE, { labels, seed: 17 });
+  // Random token ids, the last quarter of half the rows padded, as a real batch.
+  const ids = tf.tidy(() => tf.randomUniform([batch, seq], 1000, 30000, "int32", 1) as tf.Tensor2D);
+  const mask = tf.tidy(() => tf.concat([tf.ones([batch / 2, seq], "int32"), tf.concat([tf.ones([batch / 2, (3 * seq) / 4], "int32"), tf.zeros([batch / 2, seq / 4], "int32")], 1)], 0) as tf.Tensor2D);
+  const labelsT = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % labels.length), "int32");
+  const times: number[] = [];
+  for (let s = 0; s < steps + 1; s++) {
+    const t0 = performance.now();
+    if (evalOnly) {
+      const l = tf.tidy(() => crossEntropyLoss(model.forward({ input_ids: ids, attention_mask: mask }), labelsT));
+      l.dataSync(); l.dispose();
+    } else {
+      const { value, grads } = tf.variableGrads(() => crossEntropyLoss(model.forward({ input_ids: ids, attention_mask: mask }, { training: true, seed: s }), labelsT));
+      value.dataSync();
+      tf.dispose([value, ...Object.values(grads)]);
+    }
+    if (s > 0) times.push(performance.now() - t0); // step 0 is warm-up
+  }
+  const ms = times.reduce((a, b) => a + b, 0) / times.length;
+  console.log(`${backend.name} · grad mode ${arg("mode", "auto")} · ${evalOnly ? "forward only (eval)" : "forward+backward (training)"} · batch ${batch} × ${seq} · ${ms.toFixed(0)} ms/step · ${((batch * seq) / (ms / 1000)).toFixed(0)} tokens/s · tensors ${tf.memory().numTensors}`);
+  model.dispose();
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
