@@ -36,6 +36,20 @@ export interface BertConfig {
 /** int32 [batch, seq] tensors, Hugging Face's names. token_type_ids default to zeros. */
 export interface BertInputs { input_ids: tf.Tensor2D; attention_mask: tf.Tensor2D; token_type_ids?: tf.Tensor2D }
 
+/** Tokenizer output (number[][] rows, as lib/tokenize.ts's `encode` gives) as int32 input tensors. Dispose them after use. */
+export function toInputs(enc: { input_ids: number[][]; attention_mask: number[][]; token_type_ids?: number[][] }): BertInputs {
+  const w = enc.input_ids[0]?.length ?? 0;
+  for (const name of ["input_ids", "attention_mask", "token_type_ids"] as const) {
+    const rows = enc[name];
+    if (rows && rows.length !== enc.input_ids.length) throw new Error(`${name} has ${rows.length} rows but input_ids has ${enc.input_ids.length}`);
+    rows?.forEach((r, i) => { if (r.length !== w) throw new Error(`${name} row ${i} has ${r.length} ids but input_ids row 0 has ${w}: pad the batch first`); });
+  }
+  const t = (rows: number[][]) => tf.tensor2d(rows.flat(), [rows.length, w], "int32");
+  const out: BertInputs = { input_ids: t(enc.input_ids), attention_mask: t(enc.attention_mask) };
+  if (enc.token_type_ids) out.token_type_ids = t(enc.token_type_ids);
+  return out;
+}
+
 export interface ForwardOptions {
   /** Dropout on (as `model.train()`); off by default (`model.eval()`). */
   training?: boolean;

@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend";
 import {
   BertForSequenceClassification, BertConfig, loadBertForSequenceClassification, saveBertForSequenceClassification,
-  randomBert, crossEntropyLoss, validateConfig,
+  randomBert, crossEntropyLoss, validateConfig, toInputs,
 } from "../lib/bert";
 import { writeSafetensors, readSafetensors } from "../lib/safetensors";
 import { ROOT } from "../lib/paths";
@@ -239,4 +239,13 @@ print(json.dumps({"logits": out.tolist(), "labels": m.config.id2label}))
   assert.ok(maxAbsDiff(py.logits.flat(), ours.flat()) <= 1e-5, "Python logits equal ours");
   tf.dispose(Object.values(x));
   model.dispose();
+});
+
+test("toInputs: tokenizer rows → int32 tensors; ragged rows are an error", () => {
+  const x = toInputs({ input_ids: [[101, 7, 102], [101, 102, 0]], attention_mask: [[1, 1, 1], [1, 1, 0]] });
+  assert.equal(x.input_ids.dtype, "int32");
+  assert.deepEqual(x.attention_mask.shape, [2, 3]);
+  assert.equal(x.token_type_ids, undefined);
+  assert.throws(() => toInputs({ input_ids: [[1, 2], [1]], attention_mask: [[1, 1], [1]] }), /input_ids row 1 has 1 ids but input_ids row 0 has 2/);
+  tf.dispose([x.input_ids, x.attention_mask]);
 });
