@@ -111,3 +111,25 @@ test("loading: a missing tokenizer.json, a missing folder and a broken file are 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("paddingCost: longest per batch, fixed length, truncation; input unchanged", async () => {
+  const { paddingCost } = await import("../lib/tokenize");
+  const lengths = Object.freeze([5, 3, 8, 4]) as readonly number[];
+  const longest = paddingCost(lengths, { batchSize: 2, padding: "longest" });
+  // batches [5, 3] → 2 × 5 and [8, 4] → 2 × 8
+  assert.deepEqual(longest, { rows: 4, positions: 26, realTokens: 20, padTokens: 6, padFraction: 6 / 26, truncated: 0 });
+  const fixed = paddingCost(lengths, { batchSize: 3, padding: "max_length", maxLength: 6 });
+  // every row padded (or cut) to 6: the 8 becomes 6 real tokens
+  assert.deepEqual(fixed, { rows: 4, positions: 24, realTokens: 18, padTokens: 6, padFraction: 0.25, truncated: 1 });
+  assert.deepEqual(lengths, [5, 3, 8, 4]);
+  // agrees with the masks encode() makes
+  const tok = await tokenizer();
+  const texts = ["a", "a b c d e f", "hello there", "x y"];
+  const enc = tok.encode(texts);
+  const real = enc.attention_mask.flat().reduce((a, b) => a + b, 0);
+  const cost = paddingCost(texts.map((t) => tok.tokenize(t).length + 2), { batchSize: 4, padding: "longest" });
+  assert.equal(cost.realTokens, real);
+  assert.equal(cost.positions, enc.attention_mask.flat().length);
+  assert.throws(() => paddingCost([1], { batchSize: 0, padding: "longest" }), /batchSize must be a positive integer/);
+  assert.throws(() => paddingCost([3, 2, NaN], { batchSize: 2, padding: "longest" }), /lengths\[2\] = NaN is not a token count/);
+});
