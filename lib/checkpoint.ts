@@ -1,0 +1,128 @@
+/**
+ * Checkpoints of a training run, one per epoch, each a complete Hugging Face model folder
+ * (config.json with the label map, model.safetensors, tokenizer files) plus what resuming needs:
+ * optimizer moments (optimizer.bin), scheduler, sampler and metrics history (trainer_state.json).
+ * Each is written into a temporary folder and renamed into place (replaceDirAtomic), so a crash
+ * or a full disk mid-save leaves the previous checkpoint as it was.
+ *
+ *   runs/course/
+ *     metrics.json            config, labels, per-epoch loss and F1, timing
+ *     charts.html             loss and F1 curves
+ *     checkpoints/epoch-3/    config.json model.safetensors tokenizer.json vocab.txt ... trainer_state.json optimizer.bin
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { replaceDirAtomic, writeFileAtomic } from "./fsutil";
+import { BertForSequenceClassification, saveBertForSequenceClassification } from "./bert";
+import { AdamWState } from "./optim";
+import { ScheduleState } from "./optim";
+import { SamplerState } from "./loader";
+import { TrainConfig } from "./config";
+import { EvalMetrics } from "./metrics";
+
+/** One epoch of the metrics history. */
+export interface EpochRecord {
+  epoch: number;
+  trainLoss: number;
+  validation: EvalMetrics;
+  seconds: number;
+  steps: number;
+}
+
+export interface TrainerState {
+  epoch: number;
+  globalStep: number;
+  config: TrainConfig;
+  labels: string[];
+  scheduler: ScheduleState;
+  sampler: SamplerState;
+  history: EpochRecord[];
+  optimizer: { step: number; names: string[]; shapes: number[][] };
+}
+
+/** Tokenizer files copied next to the weights, so a checkpoint loads as a model folder on its own. */
+export const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"];
+
+export function checkpointsDir(runDir: string): string { return path.join(runDir, "checkpoints"); }
+
+/** Complete checkpoints of a run, oldest first (temporary folders start with "." and are skipped). */
+export function listCheckpoints(runDir: string): { epoch: number; dir: string }[] {
+  const d = checkpointsDir(runDir);
+  if (!fs.existsSync(d)) return [];
+  return fs.readdirSync(d)
+    .map((n) => /^epoch-(\d+)$/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ epoch: Number(m[1]), dir: path.join(d, m[0]) }))
+    .filter((c) => fs.existsSync(path.join(c.dir, "trainer_state.json")))
+    .sort((a, b) => a.epoch - b.epoch);
+}
+
+export function lastCheckpoint(runDir: string): { epoch: number; dir: string } | undefined {
+  const all = listCheckpoints(runDir);
+  return all[all.length - 1];
+}
+
+export interface SaveOptions {
+  /** Folder whose tokenizer files are copied in (the model's source folder). */
+  tokenizerDir?: string;
+  /** Keep only the newest `keep` checkpoints (0 = all). */
+  keep?: number;
+  /** Called before each file this module writes: tests make it throw to simulate a full disk. */
+  beforeWrite?: (file: string) => void;
+}
+
+/** Writes checkpoint `epoch-N` atomically and returns its folder. */
+export async function saveCheckpoint(
+  runDir: string, model: BertForSequenceClassification, state: TrainerState, optimizer: AdamWState, opts: SaveOptions = {},
+): Promise<string> {
+  const dir = path.join(checkpointsDir(runDir), `epoch-${state.epoch}`);
+  const write = (file: string, data: string | Uint8Array) => { opts.beforeWrite?.(path.basename(file)); writeFileAtomic(file, data); };
+  await replaceDirAtomic(dir, async (tmp) => {
+    await saveBertForSequenceClassification(model, tmp);
+    for (const f of TOKENIZER_FILES) {
+      const src = opts.tokenizerDir && path.join(opts.tokenizerDir, f);
+      if (src && fs.existsSync(src)) write(path.join(tmp, f), fs.readFileSync(src));
+    }
+    write(path.join(tmp, "optimizer.bin"), packMoments(optimizer));
+    // trainer_state.json last: its presence marks a checkpoint as complete (listCheckpoints).
+    const s: TrainerState = { ...state, optimizer: { step: optimizer.step, names: optimizer.names, shapes: optimizer.shapes } };
+    write(path.join(tmp, "trainer_state.json"), JSON.stringify(s, null, 2) + "\n");
+  });
+  if (opts.keep && opts.keep > 0) {
+    for (const old of listCheckpoints(runDir).slice(0, -opts.keep)) fs.rmSync(old.dir, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+/** Adam's moments as one float32 file: m then v for each parameter, in state.names order. */
+function packMoments(o: AdamWState): Uint8Array {
+  const total = o.moments.reduce((a, m) => a + m.m.length + m.v.length, 0);
+  const all = new Float32Array(total);
+  let off = 0;
+  for (const m of o.moments) { all.set(m.m, off); off += m.m.length; all.set(m.v, off); off += m.v.length; }
+  return new Uint8Array(all.buffer);
+}
+
+/** Reads a checkpoint's trainer state and optimizer moments (for resume). */
+export function readCheckpoint(dir: string): { state: TrainerState; optimizer: AdamWState } {
+  const stateFile = path.join(dir, "trainer_state.json");
+  if (!fs.existsSync(stateFile)) throw new Error(`${dir} is not a complete checkpoint (no trainer_state.json)`);
+  const state = JSON.parse(fs.readFileSync(stateFile, "utf8")) as TrainerState;
+  const buf = fs.readFileSync(path.join(dir, "optimizer.bin"));
+  const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  const sizes = state.optimizer.shapes.map((s) => s.reduce((a, b) => a * b, 1));
+  const expected = sizes.reduce((a, b) => a + 2 * b, 0);
+  if (all.length !== expected) throw new Error(`${dir}/optimizer.bin holds ${all.length} values, trainer_state.json describes ${expected}`);
+  let off = 0;
+  const moments = sizes.map((n) => {
+    const m = all.slice(off, off + n); off += n;
+    const v = all.slice(off, off + n); off += n;
+    return { m, v };
+  });
+  return { state, optimizer: { step: state.optimizer.step, names: state.optimizer.names, shapes: state.optimizer.shapes, moments } };
+}
+
+/** Does `runDir` already hold a run (metrics or checkpoints)? */
+export function holdsRun(runDir: string): boolean {
+  return fs.existsSync(path.join(runDir, "metrics.json")) || listCheckpoints(runDir).length > 0;
+}

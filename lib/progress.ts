@@ -1,0 +1,129 @@
+/**
+ * Progress of a training run: epochs and batches with elapsed time and ETA. The loop (lib/train.ts)
+ * emits events; a reporter turns them into lines on the CLI (stderr, one rewritten line with \r
+ * when it is a terminal) or into a few HTML lines in a notebook cell.
+ *
+ *   epoch 2/4 · step 30/40 · loss 0.412 · lr 6.1e-05 · 1m12s elapsed · ETA 1m40s
+ */
+import { plotHtml, resetPlotly, Figure } from "./plot";
+import { escapeHtml } from "./html";
+
+export type ProgressEvent =
+  | { type: "start"; epochs: number; stepsPerEpoch: number; startEpoch: number }
+  | { type: "step"; epoch: number; step: number; steps: number; loss: number; lr: number; gradNorm: number }
+  | { type: "evaluate"; epoch: number }
+  | { type: "epoch"; epoch: number; epochs: number; trainLoss: number; valLoss: number; f1Weighted: number; f1Macro: number; seconds: number }
+  | { type: "done"; seconds: number; interrupted: boolean };
+
+/** "1m05s", "42s", "1h02m". */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return "?";
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+/**
+ * Keeps the clock and turns events into lines. ETA = time per step so far × steps left
+ * (evaluation time is counted in the per-step time after the first epoch).
+ */
+export class ProgressTracker {
+  private t0 = Date.now();
+  private epochs = 1;
+  private stepsPerEpoch = 1;
+  private startEpoch = 1;
+  private done = 0;
+  constructor(private now: () => number = Date.now) { this.t0 = now(); }
+
+  elapsed(): number { return (this.now() - this.t0) / 1000; }
+
+  /** Returns the line for an event (or undefined for events that print nothing). */
+  line(e: ProgressEvent): string | undefined {
+    switch (e.type) {
+      case "start":
+        this.epochs = e.epochs; this.stepsPerEpoch = e.stepsPerEpoch; this.startEpoch = e.startEpoch; this.t0 = this.now();
+        return `training: ${e.epochs} epochs × ${e.stepsPerEpoch} steps${e.startEpoch > 1 ? ` (resuming at epoch ${e.startEpoch})` : ""}`;
+      case "step": {
+        this.done = (e.epoch - this.startEpoch) * this.stepsPerEpoch + e.step;
+        const total = (this.epochs - this.startEpoch + 1) * this.stepsPerEpoch;
+        const eta = (this.elapsed() / this.done) * (total - this.done);
+        return `epoch ${e.epoch}/${this.epochs} · step ${e.step}/${e.steps} · loss ${e.loss.toFixed(3)} · lr ${e.lr.toExponential(1)} · ${formatDuration(this.elapsed())} elapsed · ETA ${formatDuration(eta)}`;
+      }
+      case "evaluate":
+        return `epoch ${e.epoch}/${this.epochs} · evaluating…`;
+      case "epoch":
+        return `epoch ${e.epoch}/${e.epochs} done in ${formatDuration(e.seconds)} · train loss ${e.trainLoss.toFixed(4)} · val loss ${e.valLoss.toFixed(4)} · F1 weighted ${e.f1Weighted.toFixed(4)} · F1 macro ${e.f1Macro.toFixed(4)}`;
+      case "done":
+        return `${e.interrupted ? "stopped" : "finished"} after ${formatDuration(e.seconds)}`;
+    }
+  }
+}
+
+/**
+ * CLI reporter: steps rewrite one line with \r on a terminal (every `every` steps otherwise),
+ * epoch summaries stay. Writes to stderr so stdout stays clean for results.
+ */
+export function cliReporter(stream: NodeJS.WriteStream = process.stderr, every = 10): (e: ProgressEvent) => void {
+  const tracker = new ProgressTracker();
+  const tty = Boolean(stream.isTTY);
+  return (e) => {
+    const line = tracker.line(e);
+    if (line === undefined) return;
+    if (e.type === "step") {
+      if (tty) stream.write(`\r\x1b[K${line}`);
+      else if (e.step % every === 0 || e.step === e.steps) stream.write(line + "\n");
+    } else stream.write((tty ? "\r\x1b[K" : "") + line + "\n");
+  };
+}
+
+/**
+ * Notebook reporter: tslab cannot update an output in place, so it prints a short line every
+ * ~quarter epoch and a summary per epoch (a handful of lines per run).
+ */
+export function notebookReporter(log: (line: string) => void = console.log): (e: ProgressEvent) => void {
+  const tracker = new ProgressTracker();
+  return (e) => {
+    const line = tracker.line(e);
+    if (line === undefined) return;
+    if (e.type === "step" && e.step % Math.max(1, Math.ceil(e.steps / 4)) !== 0 && e.step !== 1) return;
+    log(line);
+  };
+}
+
+/** What runFigures needs from an epoch record (lib/checkpoint.ts EpochRecord has it). */
+export interface CurvePoint { epoch: number; trainLoss: number; validation: { loss: number; f1Weighted: number; f1Macro: number } }
+
+/**
+ * The training curves as plotly figures (for lib/plot.ts showPlot / plotHtml): loss per epoch
+ * (training and validation) and validation F1 (weighted and macro) per epoch.
+ */
+export function runFigures(history: CurvePoint[]): { data: object[]; layout: object }[] {
+  const x = history.map((h) => h.epoch);
+  const line = (name: string, y: number[]) => ({ type: "scatter", mode: "lines+markers", name, x, y });
+  return [
+    {
+      data: [line("training loss", history.map((h) => h.trainLoss)), line("validation loss", history.map((h) => h.validation.loss))],
+      layout: { title: { text: "Loss per epoch" }, xaxis: { title: { text: "epoch" }, dtick: 1 }, yaxis: { title: { text: "cross-entropy" } }, height: 320 },
+    },
+    {
+      data: [line("F1 weighted", history.map((h) => h.validation.f1Weighted)), line("F1 macro", history.map((h) => h.validation.f1Macro))],
+      layout: { title: { text: "Validation F1 per epoch" }, xaxis: { title: { text: "epoch" }, dtick: 1 }, yaxis: { title: { text: "F1" }, range: [0, 1] }, height: 320 },
+    },
+  ];
+}
+
+/**
+ * A self-contained HTML page of plotly figures (a run's charts.html, a sweep's sweep.html), drawn
+ * by lib/plot.ts's plotHtml. plotHtml inlines plotly.js only in the first chart of a process, so
+ * the page resets that before (the page needs its own copy) and after (so the next notebook chart
+ * inlines it again: the notebook's page has not seen this copy).
+ */
+export function chartsPage(title: string, figures: Figure[]): string {
+  resetPlotly();
+  try {
+    return `<!doctype html>\n<meta charset="utf-8">\n<title>${escapeHtml(title)}</title>\n<h1>${escapeHtml(title)}</h1>\n` + figures.map((f) => plotHtml(f)).join("\n");
+  } finally {
+    resetPlotly();
+  }
+}

@@ -1,0 +1,133 @@
+// The training loop on a tiny random BERT and a toy tokenizer: reproducibility, resume,
+// divergence, a full disk, bad data, memory. (The real-model run is scripts/course-run.ts.)
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../lib/backend";
+import { randomBert } from "../lib/bert";
+import { DEFAULT_CONFIG, TrainConfig } from "../lib/config";
+import { train, predict, checkData, TrainData, TokenizerLike, TrainingDivergedError } from "../lib/train";
+import { listCheckpoints, readCheckpoint } from "../lib/checkpoint";
+import { Rng } from "../lib/loader";
+import { tinyBertConfig } from "./helpers/tiny_bert";
+
+const LABELS = ["neg", "neu", "pos"];
+
+/** Words hashed into the vocabulary: enough for a model to learn which words mean what. */
+const toyTokenizer: TokenizerLike = {
+  padTokenId: 0,
+  encode(texts, opts = {}) {
+    const max = opts.maxLength ?? 64;
+    const input_ids = texts.map((t) => {
+      const ids = t.toLowerCase().split(/\s+/).filter(Boolean).map((w) => 1000 + ([...w].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % 20000));
+      return [101, ...ids.slice(0, max - 2), 102];
+    });
+    return { input_ids, attention_mask: input_ids.map((r) => r.map(() => 1)), token_type_ids: input_ids.map((r) => r.map(() => 0)) };
+  },
+};
+
+function toyData(n: number, seed: number): { texts: string[]; labels: string[] } {
+  const words: Record<string, string[]> = { neg: ["bad", "awful", "sad", "angry"], neu: ["table", "chair", "today", "bus"], pos: ["good", "great", "happy", "love"] };
+  const filler = ["the", "a", "is", "was", "so", "my", "day"];
+  const rng = new Rng(seed);
+  const texts: string[] = [], labels: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const label = LABELS[i % 3];
+    const w = [words[label][rng.int(4)], filler[rng.int(7)], filler[rng.int(7)], words[label][rng.int(4)]];
+    texts.push(w.slice(0, 2 + rng.int(3)).join(" ")); labels.push(label);
+  }
+  return { texts, labels };
+}
+
+const data: TrainData = { train: toyData(48, 1), validation: toyData(15, 2), labels: LABELS };
+const config: TrainConfig = { ...DEFAULT_CONFIG, epochs: 3, batchSize: 8, evalBatchSize: 16, lr: 1e-3, warmupRatio: 0.1, logSamples: 0 };
+const quiet = { log: () => {} };
+const tiny = (seed = config.seed) => randomBert(tinyBertConfig, { labels: LABELS, seed });
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-train-"));
+const losses = (h: { trainLoss: number; validation: { loss: number; f1Weighted: number } }[]) => h.map((r) => [r.trainLoss, r.validation.loss, r.validation.f1Weighted]);
+
+test("same seed → the same losses and metrics, epoch for epoch; a new seed differs; it learns", async () => {
+  await initBackend();
+  const a = await train(config, { data, model: tiny(), tokenizer: toyTokenizer, ...quiet });
+  const b = await train(config, { data, model: tiny(), tokenizer: toyTokenizer, ...quiet });
+  assert.deepEqual(losses(a.history), losses(b.history));
+  const c = await train({ ...config, seed: 18 }, { data, model: tiny(18), tokenizer: toyTokenizer, ...quiet });
+  assert.notDeepEqual(losses(a.history), losses(c.history));
+  assert.ok(a.history[2].trainLoss < a.history[0].trainLoss, `training loss fell: ${losses(a.history)}`);
+  const preds = predict(a.model, toyTokenizer, ["great happy love", "awful bad"]);
+  for (const p of preds) assert.ok(Math.abs(Object.values(p.probabilities).reduce((x, y) => x + y, 0) - 1) < 1e-5);
+  assert.deepEqual(Object.keys(preds[0].probabilities), LABELS);
+  [a, b, c].forEach((r) => r.model.dispose());
+});
+
+test("interrupt after epoch 1, resume: the same history as an uninterrupted run; a used run folder is refused", async () => {
+  await initBackend();
+  const dirA = tmp(), dirB = tmp();
+  const full = await train(config, { data, model: tiny(), tokenizer: toyTokenizer, runDir: dirA, ...quiet });
+  full.model.dispose();
+  const part = await train(config, { data, model: tiny(), tokenizer: toyTokenizer, runDir: dirB, stopAfterEpoch: 1, ...quiet });
+  part.model.dispose();
+  assert.equal(part.interrupted, true);
+  assert.equal(part.history.length, 1);
+  await assert.rejects(train(config, { data, model: tiny(), tokenizer: toyTokenizer, runDir: dirB, ...quiet }), /already holds a run/);
+  const resumed = await train(config, { data, tokenizer: toyTokenizer, runDir: dirB, resume: true, ...quiet });
+  resumed.model.dispose();
+  assert.deepEqual(losses(resumed.history), losses(full.history));
+  const metrics = JSON.parse(fs.readFileSync(path.join(dirB, "metrics.json"), "utf8"));
+  assert.equal(metrics.history.length, 3);
+  assert.ok(fs.readFileSync(path.join(dirB, "charts.html"), "utf8").includes("Validation F1"));
+  assert.deepEqual(listCheckpoints(dirB).map((c) => c.epoch), [2, 3]); // keeps the newest two
+  const cfgJson = JSON.parse(fs.readFileSync(path.join(dirB, "checkpoints/epoch-3/config.json"), "utf8"));
+  assert.deepEqual(cfgJson.id2label, { 0: "neg", 1: "neu", 2: "pos" });
+});
+
+test("NaN loss stops with a clear message and keeps the last good checkpoint", async () => {
+  await initBackend();
+  const dir = tmp();
+  const model = tiny();
+  const poison = (e: { type: string; epoch?: number; step?: number }) => {
+    if (e.type === "step" && e.epoch === 2 && e.step === 1) model.params.get("classifier.bias")!.assign(tf.tensor1d([NaN, 0, 0]));
+  };
+  await assert.rejects(train(config, { data, model, tokenizer: toyTokenizer, runDir: dir, onProgress: poison, ...quiet }),
+    (e: Error) => e instanceof TrainingDivergedError && /loss became NaN at epoch 2/.test(e.message) && /last good checkpoint kept: .*epoch-1/.test(e.message));
+  assert.deepEqual(listCheckpoints(dir).map((c) => c.epoch), [1]);
+  model.dispose();
+});
+
+test("a disk that fills mid-save leaves the previous checkpoint intact", async () => {
+  await initBackend();
+  const dir = tmp();
+  let saves = 0;
+  const full = (file: string) => { if (file === "optimizer.bin" && ++saves === 2) throw new Error("ENOSPC: no space left on device"); };
+  const model = tiny();
+  await assert.rejects(train(config, { data, model, tokenizer: toyTokenizer, runDir: dir, beforeWrite: full, ...quiet }), /ENOSPC/);
+  assert.deepEqual(listCheckpoints(dir).map((c) => c.epoch), [1]);
+  assert.equal(readCheckpoint(path.join(dir, "checkpoints/epoch-1")).state.epoch, 1);
+  assert.deepEqual(fs.readdirSync(path.join(dir, "checkpoints")), ["epoch-1"]); // no half-written folder left
+  model.dispose();
+});
+
+test("bad data and label maps give clear errors", async () => {
+  await initBackend();
+  assert.throws(() => checkData({ train: { texts: [], labels: [] }, validation: { texts: [], labels: [] } }), /training data is empty/);
+  assert.throws(() => checkData({ train: { texts: ["a", "b"], labels: ["x", "x"] }, validation: { texts: [], labels: [] } }), /single class \("x"\)/);
+  assert.throws(() => checkData({ train: { texts: ["a", "b"], labels: ["x", "y"] }, validation: { texts: ["c"], labels: ["z"] } }), /validation example 0 has label "z"/);
+  assert.throws(() => checkData({ train: { texts: ["a"], labels: ["x", "y"] }, validation: { texts: [], labels: [] } }), /1 texts but 2 labels/);
+  const m = randomBert(tinyBertConfig, { labels: ["neg", "pos", "other"], seed: 1 });
+  await assert.rejects(train(config, { data, model: m, tokenizer: toyTokenizer, ...quiet }), /label "neu" is missing from the model's label map/);
+  m.dispose();
+  await assert.rejects(train({ ...config, lr: -1 }, { data, model: tiny(), tokenizer: toyTokenizer, ...quiet }), /config.lr must be a positive number/);
+});
+
+test("training leaks no tensors and leaves its inputs alone", async () => {
+  await initBackend();
+  const before = tf.memory().numTensors;
+  const copy = JSON.parse(JSON.stringify(data));
+  const r = await train({ ...config, epochs: 1, gradAccumulation: 2 }, { data, model: tiny(), tokenizer: toyTokenizer, ...quiet });
+  r.model.dispose();
+  assert.equal(tf.memory().numTensors, before);
+  assert.deepEqual(data, copy);
+});
