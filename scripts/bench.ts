@@ -1,0 +1,308 @@
+/**
+ * bertlab's speed, measured against PyTorch: `npm run bench` (about 5 minutes on 2 cores).
+ *
+ * One workload for everyone: all-MiniLM-L6-v2 with a 6-label head, the SMILE course split, the
+ * training order of lib/loader.ts's RandomSampler (seed 17) cut into batches of 32, validation
+ * tweets for inference; each batch padded to its longest row. This file writes it once as token
+ * ids (out/bench/workload.json); then each tfjs backend (in its own child process, as a process
+ * keeps one backend) and PyTorch + transformers (scripts/bench_torch.py) run the same batches:
+ *   - training: the full step of lib/train.ts (forward + backward + clipping + AdamW), dropout on
+ *   - inference: eval mode, no gradients, batch 64 and batch 1, logits read back
+ * Ratios compare the same batches (a slow backend runs only the first few: see LIMITS).
+ * Results: a table on stdout and out/bench/bench-<time>.json.
+ *
+ *   npm run bench                          # pytorch, tensorflow (native), wasm
+ *   npm run bench -- --backends tensorflow # just one tfjs backend (PyTorch always runs)
+ *
+ * Timings mean something only on a quiet machine: the load average before each run is recorded,
+ * and a busy machine is flagged in the table.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { spawnSync } from "child_process";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../lib/backend";
+import { loadBertForSequenceClassification, BertForSequenceClassification } from "../lib/bert";
+import { makeBatch } from "../lib/loader";
+import { RandomSampler } from "../lib/loader";
+import { AdamW, clipGradNorm } from "../lib/optim";
+import { crossEntropy } from "../lib/train";
+import { DEFAULT_CONFIG } from "../lib/config";
+import { loadCourseData } from "../lib/smile";
+import { loadTokenizer } from "../lib/tokenize";
+import { MODELS_DIR, OUT_DIR, ROOT } from "../lib/paths";
+import { writeJsonAtomic } from "../lib/fsutil";
+
+interface Rows { input_ids: number[][]; labels: number[] }
+export interface Workload {
+  seed: number;
+  modelDir: string;
+  labels: string[];
+  train: {
+    batchSize: number;
+    optimizer: { lr: number; eps: number; betas: [number, number]; weightDecay: number; clipNorm: number };
+    epochBatches: number;
+    /** Not timed: lets each engine allocate and pick its kernels. */
+    warmup: Rows[];
+    /** One whole epoch of the course split, in the seeded order. */
+    timed: Rows[];
+  };
+  infer: { warmup: number[][][]; batch64: number[][][]; batch1: number[][] };
+}
+
+/** What each engine reports (bench_torch.py writes the same fields). */
+export interface EngineResult {
+  name: string;
+  engine: string;
+  threads: number;
+  reason?: string;
+  train: { stepSeconds: number[]; losses: number[] };
+  infer: { batch64Seconds: number[]; batch1Seconds: number[] };
+  peakRssMB: number;
+  tensorLeak?: number;
+  loadBefore?: number;
+}
+
+/** How much of the workload a backend runs: wasm is ~10-50× slower than native. */
+let LIMITS: Record<string, { trainSteps: number; batch64: number; batch1: number }> = {
+  tensorflow: { trainSteps: Infinity, batch64: Infinity, batch1: Infinity },
+  wasm: { trainSteps: 3, batch64: 1, batch1: 16 },
+  cpu: { trainSteps: 1, batch64: 1, batch1: 4 },
+};
+
+const QUICK = { trainSteps: 2, batch64: 1, batch1: 4 };
+const MODEL_DIR = path.join(MODELS_DIR, "all-MiniLM-L6-v2");
+const BENCH_DIR = path.join(OUT_DIR, "bench");
+
+async function makeWorkload(): Promise<Workload> {
+  const data = loadCourseData();
+  const tok = await loadTokenizer(MODEL_DIR);
+  const cfg = DEFAULT_CONFIG;
+  const enc = (rows: { text: string }[]) => tok.encode(rows.map((r) => r.text), { padding: false, truncation: true, maxLength: cfg.maxLength }).input_ids;
+  const trainIds = enc(data.train);
+  const order = new RandomSampler(trainIds.length, cfg.seed).epochIndices();
+  const timed: Rows[] = [];
+  for (let s = 0; s < order.length; s += cfg.batchSize) {
+    const idx = order.slice(s, s + cfg.batchSize);
+    timed.push({ input_ids: idx.map((i) => trainIds[i]), labels: idx.map((i) => data.train[i].label) });
+  }
+  const valIds = enc(data.val);
+  const batch64: number[][][] = [];
+  for (let s = 0; s < valIds.length; s += 64) batch64.push(valIds.slice(s, s + 64));
+  return {
+    seed: cfg.seed, modelDir: MODEL_DIR, labels: data.labels,
+    train: {
+      batchSize: cfg.batchSize,
+      optimizer: { lr: cfg.lr, eps: cfg.eps, betas: cfg.betas, weightDecay: cfg.weightDecay, clipNorm: cfg.clipNorm },
+      epochBatches: timed.length,
+      warmup: timed.slice(-2), // the epoch's last batches: short enough to be cheap, real all the same
+      timed,
+    },
+    infer: { warmup: [valIds.slice(0, 64), valIds.slice(0, 1), valIds.slice(1, 2)], batch64, batch1: valIds.slice(0, 64) },
+  };
+}
+
+/** One tfjs backend, in this (child) process. */
+async function runTfjs(w: Workload, name: string): Promise<EngineResult> {
+  const info = await initBackend(name);
+  const lim = LIMITS[name] ?? LIMITS.cpu;
+  const model = await loadBertForSequenceClassification(w.modelDir, { labels: w.labels, seed: w.seed });
+  const o = w.train.optimizer;
+  const opt = new AdamW(model.params, { lr: o.lr, eps: o.eps, betas: o.betas, weightDecay: o.weightDecay });
+  const trainable = [...model.params.values()].filter((v) => v.trainable);
+  const nameOf = new Map([...model.params].map(([k, v]) => [v.name, k]));
+  const batchOf = (rows: number[][], labels?: number[]) =>
+    makeBatch({ input_ids: rows }, labels, rows.map((_, i) => i), { batchSize: rows.length, padding: "longest", padTokenId: 0 });
+
+  // The step of lib/train.ts (steps 5-6 there), without logging and accumulation.
+  let seed = 0;
+  const step = (r: Rows): number => {
+    const b = batchOf(r.input_ids, r.labels);
+    const { value, grads } = tf.variableGrads(() => crossEntropy(model.forward(b, { training: true, seed: seed++ }), b.labels), trainable);
+    b.dispose();
+    const loss = (value.dataSync() as Float32Array)[0];
+    value.dispose();
+    const named: Record<string, tf.Tensor> = {};
+    for (const [vn, g] of Object.entries(grads)) named[nameOf.get(vn)!] = g;
+    const { grads: clipped } = clipGradNorm(named, o.clipNorm);
+    opt.step(clipped, o.lr);
+    tf.dispose([...Object.values(clipped), ...Object.values(named)]);
+    return loss;
+  };
+  const predict = (rows: number[][]): void => {
+    const b = batchOf(rows);
+    const logits = tf.tidy(() => model.forward(b, { training: false }));
+    logits.dataSync();
+    logits.dispose();
+    b.dispose();
+  };
+
+  for (const r of w.train.warmup) step(r);
+  const tensorsBefore = tf.memory().numTensors;
+  const stepSeconds: number[] = [], losses: number[] = [];
+  for (const r of w.train.timed.slice(0, lim.trainSteps)) {
+    const t0 = process.hrtime.bigint();
+    losses.push(step(r));
+    stepSeconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  for (const rows of w.infer.warmup) predict(rows);
+  const batch64Seconds: number[] = [];
+  for (const rows of w.infer.batch64.slice(0, lim.batch64)) {
+    const t0 = process.hrtime.bigint();
+    predict(rows);
+    batch64Seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  const batch1Seconds: number[] = [];
+  for (const row of w.infer.batch1.slice(0, lim.batch1)) {
+    const t0 = process.hrtime.bigint();
+    predict([row]);
+    batch1Seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  const tensorLeak = tf.memory().numTensors - tensorsBefore;
+  opt.dispose();
+  model.dispose();
+  const tfjsVersion = tf.version_core;
+  return {
+    name, engine: `tfjs ${tfjsVersion} ${info.package ?? name}`, threads: info.threads ?? 1, reason: info.reason,
+    train: { stepSeconds, losses }, infer: { batch64Seconds, batch1Seconds },
+    peakRssMB: process.resourceUsage().maxRSS / 1024, tensorLeak,
+  };
+}
+
+// ---------------------------------------------------------------- the parent: run, compare, print
+
+const sum = (a: number[]) => a.reduce((s, x) => s + x, 0);
+const median = (a: number[]) => { const s = [...a].sort((x, y) => x - y); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const tokens = (rows: number[][]) => ({ real: sum(rows.map((r) => r.length)), padded: rows.length * Math.max(...rows.map((r) => r.length)) });
+
+export interface Summary {
+  name: string; engine: string; threads: number; busy: boolean; loadBefore?: number;
+  trainSteps: number; realTokensPerSec: number; paddedTokensPerSec: number; secondsPerEpoch: number; meanLoss: number;
+  batch64TweetsPerSec: number; batch1TweetsPerSec: number; batch1MedianMs: number; peakRssMB: number;
+  /** Speed relative to PyTorch on exactly the same batches (> 1: faster than PyTorch). */
+  vsPytorch?: { train: number; batch64: number; batch1: number };
+  tensorLeak?: number;
+}
+
+export function summarise(w: Workload, r: EngineResult, torch?: EngineResult): Summary {
+  const n = r.train.stepSeconds.length;
+  const tb = w.train.timed.slice(0, n).map((b) => tokens(b.input_ids));
+  const secs = sum(r.train.stepSeconds);
+  const real = sum(tb.map((t) => t.real)), padded = sum(tb.map((t) => t.padded));
+  const epochPadded = sum(w.train.timed.map((b) => tokens(b.input_ids).padded));
+  const n64 = r.infer.batch64Seconds.length, n1 = r.infer.batch1Seconds.length;
+  const tweets64 = sum(w.infer.batch64.slice(0, n64).map((b) => b.length));
+  const s: Summary = {
+    name: r.name, engine: r.engine, threads: r.threads, loadBefore: r.loadBefore,
+    busy: (r.loadBefore ?? 0) > 0.5 * os.cpus().length,
+    trainSteps: n, realTokensPerSec: real / secs, paddedTokensPerSec: padded / secs,
+    // Measured when every batch ran; else scaled by padded tokens (step time ∝ padded tokens).
+    secondsPerEpoch: n === w.train.timed.length ? secs : (secs * epochPadded) / padded,
+    meanLoss: sum(r.train.losses) / n,
+    batch64TweetsPerSec: tweets64 / sum(r.infer.batch64Seconds),
+    batch1TweetsPerSec: n1 / sum(r.infer.batch1Seconds),
+    batch1MedianMs: median(r.infer.batch1Seconds) * 1000,
+    peakRssMB: r.peakRssMB, tensorLeak: r.tensorLeak,
+  };
+  if (torch) {
+    s.vsPytorch = {
+      train: sum(torch.train.stepSeconds.slice(0, n)) / secs,
+      batch64: sum(torch.infer.batch64Seconds.slice(0, n64)) / sum(r.infer.batch64Seconds),
+      batch1: median(torch.infer.batch1Seconds.slice(0, n1)) / median(r.infer.batch1Seconds),
+    };
+  }
+  return s;
+}
+
+export function table(rows: Summary[]): string {
+  const f = (x: number, d = 0) => x.toFixed(d);
+  const ratio = (x?: number) => (x === undefined ? "" : ` (${x.toFixed(2)}×)`);
+  const head = ["engine", "threads", "train tok/s real / padded", "s/epoch", "infer b64 tweets/s", "b1 tweets/s", "b1 median ms", "peak RSS MB"];
+  const body = rows.map((s) => [
+    `${s.name}${s.busy ? " (busy machine!)" : ""}`, String(s.threads),
+    `${f(s.realTokensPerSec)} / ${f(s.paddedTokensPerSec)}${ratio(s.vsPytorch?.train)}${s.trainSteps < 40 ? ` [${s.trainSteps} steps]` : ""}`,
+    f(s.secondsPerEpoch, 1), `${f(s.batch64TweetsPerSec, 1)}${ratio(s.vsPytorch?.batch64)}`,
+    f(s.batch1TweetsPerSec, 1), `${f(s.batch1MedianMs, 1)}${ratio(s.vsPytorch?.batch1)}`, f(s.peakRssMB),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join("  ");
+  return [line(head), widths.map((n) => "-".repeat(n)).join("  "), ...body.map(line)].join("\n");
+}
+
+function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv, out: string): EngineResult {
+  fs.rmSync(out, { force: true });
+  const loadBefore = os.loadavg()[0];
+  const r = spawnSync(cmd, args, { cwd: ROOT, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2", ...env }, stdio: ["ignore", "inherit", "pipe"], encoding: "utf8", timeout: 30 * 60_000 });
+  if (r.status !== 0 || !fs.existsSync(out)) {
+    const err = (r.stderr ?? "").split("\n").filter((l) => l && !/^(WARNING|I0000|W0000)/.test(l)).slice(-5).join("\n");
+    throw new Error(`${[cmd, ...args].join(" ")} failed (exit ${r.status ?? r.signal}):\n${err}`);
+  }
+  return { ...(JSON.parse(fs.readFileSync(out, "utf8")) as EngineResult), loadBefore };
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const opt = (n: string) => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] : undefined; };
+  const child = opt("--child");
+  // --quick: a smoke test of the harness (2 steps, 1 batch, 4 tweets each); not a measurement.
+  const quick = args.includes("--quick");
+  if (quick) LIMITS = { tensorflow: QUICK, wasm: QUICK, cpu: { ...QUICK, trainSteps: 1 }, pytorch: QUICK };
+  if (child) {
+    const w = JSON.parse(fs.readFileSync(opt("--workload")!, "utf8")) as Workload;
+    writeJsonAtomic(opt("--out")!, await runTfjs(w, child));
+    return;
+  }
+  if (!fs.existsSync(path.join(MODEL_DIR, "model.safetensors"))) throw new Error(`${MODEL_DIR}/model.safetensors is missing: run \`npm run setup\` first`);
+  const backends = (opt("--backends") ?? "tensorflow,wasm").split(",").filter(Boolean);
+  const python = opt("--python") ?? path.join(ROOT, ".venv", "bin", "python");
+  const w = await makeWorkload();
+  const wfile = path.join(BENCH_DIR, "workload.json");
+  writeJsonAtomic(wfile, w);
+  console.log(`workload: ${w.train.timed.length} training batches of ${w.train.batchSize} (${sum(w.train.timed.map((b) => b.labels.length))} tweets), ` +
+    `${w.infer.batch64.length} inference batches of ≤64, ${w.infer.batch1.length} single tweets; ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(2)}`);
+
+  const results: EngineResult[] = [];
+  const errors: string[] = [];
+  console.log("pytorch ...");
+  const limitArgs = quick ? ["--train-steps", String(QUICK.trainSteps), "--batch64", String(QUICK.batch64), "--batch1", String(QUICK.batch1)] : [];
+  const torch = runChild(python, [path.join(ROOT, "scripts", "bench_torch.py"), "--workload", wfile, "--out", path.join(BENCH_DIR, "pytorch.json"), ...limitArgs], {}, path.join(BENCH_DIR, "pytorch.json"));
+  results.push(torch);
+  for (const b of backends) {
+    console.log(`${b} ...`);
+    const out = path.join(BENCH_DIR, `${b}.json`);
+    try {
+      const childArgs = ["--import", "tsx", path.join(ROOT, "scripts", "bench.ts"), "--child", b, "--workload", wfile, "--out", out, ...(quick ? ["--quick"] : [])];
+      results.push(runChild(process.execPath, childArgs, { BERTLAB_BACKEND: b }, out));
+    } catch (e) {
+      errors.push(`${b}: ${(e as Error).message}`);
+      console.log(`  ${b} failed: ${(e as Error).message.split("\n").slice(-1)[0]}`);
+    }
+  }
+  const summaries = results.map((r) => summarise(w, r, r === torch ? undefined : torch));
+  console.log("\n" + table(summaries));
+  const native = summaries.find((s) => s.name === "tensorflow");
+  const floors = native?.vsPytorch && {
+    train: { floor: 0.7, ratio: native.vsPytorch.train, ok: native.vsPytorch.train >= 0.7 },
+    batch64: { floor: 1, ratio: native.vsPytorch.batch64, ok: native.vsPytorch.batch64 >= 1 },
+    batch1: { floor: 1, ratio: native.vsPytorch.batch1, ok: native.vsPytorch.batch1 >= 1 },
+  };
+  if (floors) {
+    console.log(`\nfloors (native vs PyTorch): training ${floors.train.ratio.toFixed(2)}× (≥0.7: ${floors.train.ok ? "met" : "NOT met"}), ` +
+      `inference batch 64 ${floors.batch64.ratio.toFixed(2)}× and batch 1 ${floors.batch1.ratio.toFixed(2)}× (≥1: ${floors.batch64.ok && floors.batch1.ok ? "met" : "NOT met"})`);
+  }
+  for (const s of summaries) if (s.tensorLeak) console.log(`warning: ${s.name} leaked ${s.tensorLeak} tensors during the timed part`);
+  for (const e of errors) console.log(`error: ${e}`);
+  const stamp = new Date().toISOString().replace(/:/g, "-").replace(/\.\d+Z$/, "Z");
+  const file = path.join(BENCH_DIR, `bench-${stamp}.json`);
+  writeJsonAtomic(file, {
+    date: new Date().toISOString(), host: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+    workload: { trainBatches: w.train.timed.length, batchSize: w.train.batchSize, infer64Batches: w.infer.batch64.length, batch1: w.infer.batch1.length, limits: LIMITS },
+    quick, summaries, floors, errors, raw: results,
+  });
+  console.log(`\nwritten: ${path.relative(ROOT, file)}`);
+}
+
+if (require.main === module) {
+  main().catch((e) => { console.error(`bench: ${(e as Error).message}`); process.exitCode = 1; });
+}
