@@ -301,11 +301,14 @@ export async function provision(opts: ProvisionOptions = {}): Promise<ProvisionR
   return { state, line: `bertlab backend: ${chosen} — ${reason}`, exitCode };
 }
 
+let wasmOk: boolean | undefined; // one check per process is enough
 function wasmStarts(): boolean {
+  if (wasmOk !== undefined) return wasmOk;
   const script = `const tf = require("@tensorflow/tfjs"); require("@tensorflow/tfjs-backend-wasm");
     tf.setBackend("wasm").then((ok) => { if (!ok) process.exit(3); console.log(tf.add(2, 3).dataSync()[0]); }).catch(() => process.exit(4));`;
   const r = spawnSync(process.execPath, ["-e", script], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
-  return r.status === 0 && r.stdout.trim() === "5";
+  wasmOk = r.status === 0 && r.stdout.trim() === "5";
+  return wasmOk;
 }
 
 function argValue(args: string[], name: string): string | undefined {
