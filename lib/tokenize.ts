@@ -174,7 +174,9 @@ export async function loadTokenizer(modelDir: string): Promise<Tokenizer> {
     throw new Error(`${file}: expected a WordPiece (BERT) tokenizer, found model type ${JSON.stringify(model?.type)}`);
   }
   const optional = (name: string) => (fs.existsSync(path.join(modelDir, name)) ? readJson(path.join(modelDir, name)) : {});
-  const config = { ...optional("special_tokens_map.json"), ...optional("tokenizer_config.json") };
+  // BERT's special tokens by their usual names, unless the folder's files say otherwise
+  const bertDefaults = { cls_token: "[CLS]", sep_token: "[SEP]", pad_token: "[PAD]", unk_token: "[UNK]", mask_token: "[MASK]" };
+  const config = { ...bertDefaults, ...optional("special_tokens_map.json"), ...optional("tokenizer_config.json") };
   let hf: BertTokenizer;
   try {
     hf = new BertTokenizer(json, config);

