@@ -66,7 +66,9 @@ export class Tokenizer {
       return id;
     };
     this.padTokenId = need("pad", hf.pad_token_id);
-    this.clsTokenId = need("cls", hf.convert_tokens_to_ids(String(hf.config.cls_token ?? "[CLS]")));
+    // tokenizer_config.json writes a token as a string or as { "__type": "AddedToken", "content": … }
+    const cls = hf.config.cls_token;
+    this.clsTokenId = need("cls", hf.convert_tokens_to_ids(String(cls && typeof cls === "object" ? cls.content : cls ?? "[CLS]")));
     this.sepTokenId = need("sep", hf.sep_token_id);
     this.unkTokenId = need("unk", hf.unk_token_id);
     const max = Number(hf.model_max_length);

@@ -147,3 +147,17 @@ test("a folder with only tokenizer.json (no tokenizer_config.json) encodes the s
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("special tokens written as AddedToken objects in tokenizer_config.json are understood", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-tok-"));
+  try {
+    fs.copyFileSync(path.join(MODEL, "tokenizer.json"), path.join(dir, "tokenizer.json"));
+    const added = (content: string) => ({ __type: "AddedToken", content, lstrip: false, rstrip: false, normalized: false, single_word: false });
+    fs.writeFileSync(path.join(dir, "tokenizer_config.json"), JSON.stringify({ cls_token: added("[CLS]"), sep_token: added("[SEP]"), pad_token: added("[PAD]"), unk_token: added("[UNK]"), model_max_length: 128 }));
+    const tok = await loadTokenizer(dir);
+    assert.deepEqual([tok.clsTokenId, tok.sepTokenId, tok.padTokenId, tok.unkTokenId, tok.modelMaxLength], [101, 102, 0, 100, 128]);
+    assert.deepEqual(tok.encode(["hi"]).input_ids, [[101, 7632, 102]]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
