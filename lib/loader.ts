@@ -158,8 +158,10 @@ export interface PaddingReport { realTokens: number; longestTokens: number; fixe
 
 /**
  * How many token positions the model processes for one epoch in `order`: padded to each batch's
- * longest row versus the course's fixed length. On the SMILE training set (batch 32, seed 17):
- * see notebook 05 for the measured numbers.
+ * longest row versus the course's fixed length. Measured on the SMILE training set (1258 tweets,
+ * batch 32, seed 17's first epoch order; notebook 05):
+ *   { realTokens: 44629, longestTokens: 72828, fixedTokens: 322048, savedVsFixed: 0.774 }
+ * i.e. padding to each batch's longest tweet computes on 77% fewer positions than 256 for all.
  */
 export function paddingReport(enc: EncodedRows, order: number[], batchSize: number, fixedLength = 256): PaddingReport {
   let real = 0, longest = 0;

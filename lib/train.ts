@@ -171,7 +171,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   if (saved && saved.state.config.seed !== cfg.seed) throw new Error(`the run in ${runDir} used seed ${saved.state.config.seed}, not ${cfg.seed}`);
 
   // 1) Data and sorted labels (a subset for quick runs, always the same one for a seed).
-  const labels = saved ? saved.state.labels : checkData(opts.data);
+  const labels = checkData(saved ? { ...opts.data, labels: saved.state.labels } : opts.data);
   const trainSet = cfg.maxTrainExamples > 0 ? subset(opts.data.train, cfg.maxTrainExamples) : opts.data.train;
   const label2id = new Map(labels.map((l, i) => [l, i]));
   const trainY = trainSet.labels.map((l) => label2id.get(l)!);

@@ -119,7 +119,9 @@ test("bad data and label maps give clear errors", async () => {
   const m = randomBert(tinyBertConfig, { labels: ["neg", "pos", "other"], seed: 1 });
   await assert.rejects(train(config, { data, model: m, tokenizer: toyTokenizer, ...quiet }), /label "neu" is missing from the model's label map/);
   m.dispose();
-  await assert.rejects(train({ ...config, lr: -1 }, { data, model: tiny(), tokenizer: toyTokenizer, ...quiet }), /config.lr must be a positive number/);
+  const m2 = tiny();
+  await assert.rejects(train({ ...config, lr: -1 }, { data, model: m2, tokenizer: toyTokenizer, ...quiet }), /config.lr must be a positive number/);
+  m2.dispose();
 });
 
 test("training leaks no tensors and leaves its inputs alone", async () => {

@@ -1,0 +1,82 @@
+// The bertlab CLI: flags, help, errors, and split → train → evaluate → predict → sweep on a
+// small CSV with a tiny random BERT folder (real tokenizer files from the course model).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { execFileSync } from "child_process";
+import { initBackend } from "../lib/backend";
+import { randomBert, saveBertForSequenceClassification } from "../lib/bert";
+import { main, configFromFlags, HELP } from "../lib/cli";
+import { DEFAULT_CONFIG } from "../lib/config";
+import { TOKENIZER_FILES } from "../lib/checkpoint";
+import { DEFAULT_MODEL_DIR } from "../lib/models";
+import { tinyBertConfig } from "./helpers/tiny_bert";
+
+test("every TrainConfig field is a documented flag; numbers are checked", () => {
+  for (const k of Object.keys(DEFAULT_CONFIG)) assert.ok(HELP.includes(`--${k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())}`), `--help lists ${k}`);
+  const c = configFromFlags({ lr: "3e-5", "batch-size": "8", betas: "0.8,0.99", padding: "max_length", model: "some/model" });
+  assert.deepEqual([c.lr, c.batchSize, c.betas, c.padding, c.model, c.epochs], [3e-5, 8, [0.8, 0.99], "max_length", "some/model", DEFAULT_CONFIG.epochs]);
+  assert.throws(() => configFromFlags({ lr: "fast" }), /--lr wants a number, got "fast"/);
+  assert.throws(() => configFromFlags({ betas: "0.9" }), /--betas wants two numbers/);
+});
+
+test("bin/bertlab.js --help runs through the shim", () => {
+  const out = execFileSync(process.execPath, [path.join(__dirname, "..", "bin", "bertlab.js"), "--help"], { encoding: "utf8" });
+  assert.match(out, /Commands:\n  split/);
+  assert.match(out, /--text-column NAME/);
+});
+
+test("split, train, evaluate, predict and sweep on a CSV with a tiny model", { skip: !fs.existsSync(path.join(DEFAULT_MODEL_DIR, "tokenizer.json")) && "needs the course model's tokenizer files" }, async () => {
+  await initBackend();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-cli-"));
+  const modelDir = path.join(dir, "tiny-model");
+  const m = randomBert(tinyBertConfig, { labels: ["neg", "neu", "pos"], seed: 1 });
+  await saveBertForSequenceClassification(m, modelDir);
+  m.dispose();
+  for (const f of TOKENIZER_FILES) if (fs.existsSync(path.join(DEFAULT_MODEL_DIR, f))) fs.copyFileSync(path.join(DEFAULT_MODEL_DIR, f), path.join(modelDir, f));
+  const words: Record<string, string[]> = { neg: ["awful", "bad day", "so angry"], neu: ["the bus", "a table", "on tuesday"], pos: ["great", "love it", "so happy"] };
+  const rows = ["id\ttweet\tmood"];
+  let id = 0;
+  for (let i = 0; i < 10; i++) for (const [label, ws] of Object.entries(words)) rows.push(`${++id}\t${ws[i % 3]} number ${i}\t${label}`);
+  const csv = path.join(dir, "data.tsv");
+  fs.writeFileSync(csv, rows.join("\n") + "\n");
+  const data = ["--csv", csv, "--text-column", "tweet", "--label-column", "mood", "--id-column", "id"];
+  const captured: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  const errWrite = process.stderr.write.bind(process.stderr);
+  (process.stdout as any).write = (s: string) => { captured.push(String(s)); return true; };
+  (process.stderr as any).write = () => true;
+  try {
+    assert.equal(await main(["split", ...data, "--out", path.join(dir, "split.json")]), 0);
+    const split = JSON.parse(fs.readFileSync(path.join(dir, "split.json"), "utf8"));
+    assert.equal(split.train_ids.length + split.val_ids.length, 30);
+    const runDir = path.join(dir, "run");
+    const hp = ["--model", modelDir, "--epochs", "2", "--batch-size", "8", "--lr", "1e-3", "--log-samples", "0"];
+    assert.equal(await main(["train", ...data, ...hp, "--run-dir", runDir]), 0);
+    const metrics = JSON.parse(fs.readFileSync(path.join(runDir, "metrics.json"), "utf8"));
+    assert.equal(metrics.history.length, 2);
+    assert.deepEqual(metrics.labels, ["neg", "neu", "pos"]);
+    await assert.rejects(main(["train", ...data, ...hp, "--run-dir", runDir]), /already holds a run/);
+    captured.length = 0;
+    assert.equal(await main(["evaluate", ...data, "--checkpoint", runDir]), 0);
+    assert.match(captured.join(""), /F1 weighted 0\.\d{4}/);
+    assert.match(captured.join(""), /Class: (neg|neu|pos) — Accuracy: \d+\/\d+/);
+    captured.length = 0;
+    assert.equal(await main(["predict", "--checkpoint", runDir, "so happy today", "awful"]), 0);
+    const preds = captured.join("").trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(preds.length, 2);
+    assert.ok(["neg", "neu", "pos"].includes(preds[0].label));
+    await assert.rejects(main(["predict", "--checkpoint", runDir]), /predict needs texts/);
+    assert.equal(await main(["sweep", ...data, ...hp, "--epochs", "1", "--seeds", "1,2", "--run-dir", path.join(dir, "sweep")]), 0);
+    const sweep = JSON.parse(fs.readFileSync(path.join(dir, "sweep", "sweep.json"), "utf8"));
+    assert.deepEqual(sweep.results.map((r: { seed: number }) => r.seed), [1, 2]);
+    assert.ok(fs.statSync(path.join(dir, "sweep", "sweep.html")).size > 1000);
+    await assert.rejects(main(["fly"]), /unknown command "fly"/);
+    await assert.rejects(main(["train", "--csv", csv, "--run-dir", path.join(dir, "x")]), /needs --text-column and --label-column/);
+  } finally {
+    (process.stdout as any).write = write;
+    (process.stderr as any).write = errWrite;
+  }
+});
