@@ -93,7 +93,7 @@ export function toSafeTensors(params: Map<string, tf.Variable>): Map<string, Saf
 /**
  * Parameter counts per block, for the notebook's table: embeddings, each encoder layer, pooler, classifier.
  *
- *   countParameters(model.params)  // { embeddings: 11890176, "layer 0": 1774464, ..., pooler: 147840, classifier: 2310 }
+ *   countParameters(model.params)  // { embeddings: 11918592, "layer 0": 1774464, ..., pooler: 147840, classifier: 2310 }
  */
 export function countParameters(params: Map<string, { shape: number[] }>): Record<string, number> {
   const out: Record<string, number> = {};
