@@ -14,6 +14,7 @@ import {
   randomBert, crossEntropyLoss, validateConfig, toInputs,
 } from "../lib/bert";
 import { writeSafetensors, readSafetensors } from "../lib/safetensors";
+import { setGradMode } from "../lib/ops";
 import { ROOT } from "../lib/paths";
 import { tinyBertConfig, tinyBertLabels, tinyBertWeights } from "./helpers/tiny_bert";
 
@@ -63,7 +64,9 @@ test("tiny BERT: hidden states, pooler output, logits and loss equal PyTorch's w
   model.dispose();
 });
 
-test("tiny BERT: every gradient equals PyTorch's (1e-3 relative rule)", () => {
+// "explicit" is what wasm runs (explicit transposes, scatterND); check it on this backend too.
+for (const mode of ["auto", "explicit"] as const) test(`tiny BERT: every gradient equals PyTorch's (1e-3 relative rule), grad mode ${mode}`, () => {
+  setGradMode(mode);
   const model = tinyModel();
   const x = inputs();
   const before = tf.memory().numTensors;
@@ -98,6 +101,7 @@ test("tiny BERT: every gradient equals PyTorch's (1e-3 relative rule)", () => {
   assert.equal(tf.memory().numTensors, before, "backward leaked tensors");
   tf.dispose(Object.values(x));
   model.dispose();
+  setGradMode("auto");
 });
 
 test("dropout: only in training; the same seed repeats, another seed differs; inputs untouched", () => {
