@@ -6,12 +6,14 @@
  *   const df = await smileFrame(rows);      // DataFrame [3085 × 3], ids as strings
  *   showPlot(countsFigure(categoryCounts(course), "Tweets per emotion"));
  *
- * About danfojs-node: it requires @tensorflow/tfjs-node, and importing tfjs-node *switches the
- * active TensorFlow.js backend to "tensorflow"* (its index calls tf.setBackend). `danfo()` loads it
- * lazily and switches back to the backend that was active before, so a notebook running on wasm
- * stays on wasm. Where tfjs-node's native binding is not built, danfo.js cannot load at all;
- * `danfo()` then throws a clear error and the plain functions here (counts, lengths, charts) still work.
+ * About danfojs-node: it requires @tensorflow/tfjs-node, whose import *switches the active
+ * TensorFlow.js backend to "tensorflow"* and fails outright where the native binding is not built.
+ * package.json's `overrides` asks npm to give danfo plain @tensorflow/tfjs instead, but npm dedupes
+ * it to the project's own tfjs-node. So `danfo()` loads danfo with its `require("@tensorflow/tfjs-node")`
+ * answered by @tensorflow/tfjs: danfo then computes on whichever backend is active (native, wasm or
+ * cpu), and loading it never changes that backend.
  */
+import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { escapeHtml, tableHtml } from "./html";
 import { plotText, Figure } from "./plot";
@@ -24,20 +26,27 @@ export type DataFrame = any;
 
 let dfd: Danfo | undefined;
 
-/** Loads danfojs-node once, keeping the TensorFlow.js backend that was active (see the file comment). */
+/** Loads danfojs-node once, on plain @tensorflow/tfjs (see the file comment). */
 export async function danfo(): Promise<Danfo> {
   if (dfd) return dfd;
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const Module = require("module");
+  const resolve = Module._resolveFilename;
+  const inDanfo = `${path.sep}danfojs-node${path.sep}`;
+  Module._resolveFilename = function (request: string, parent: { filename?: string } | undefined, ...rest: unknown[]) {
+    const redirected = request === "@tensorflow/tfjs-node" && parent?.filename?.includes(inDanfo) ? "@tensorflow/tfjs" : request;
+    return resolve.call(this, redirected, parent, ...rest);
+  };
   const before = tf.getBackend();
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     dfd = require("danfojs-node");
   } catch (e) {
-    throw new Error(`danfojs-node could not be loaded (it needs @tensorflow/tfjs-node's native binding; run scripts/setup.sh): ${(e as Error).message.split("\n")[0]}`);
+    throw new Error(`danfojs-node could not be loaded: ${(e as Error).message.split("\n")[0]}`);
+  } finally {
+    Module._resolveFilename = resolve;
   }
-  if (before && tf.getBackend() !== before) {
-    await tf.setBackend(before);
-    await tf.ready();
-  }
+  if (before && tf.getBackend() !== before) throw new Error(`loading danfojs-node switched the backend from ${before} to ${tf.getBackend()}`);
   return dfd;
 }
 

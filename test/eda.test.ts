@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "fs";
+import { execFileSync } from "child_process";
 import * as tf from "@tensorflow/tfjs";
 import { danfo, smileFrame, frameHtml, valueCounts, withShares, countsFigure, groupedCountsFigure, examples, textLengths, tweetHtml } from "../lib/eda";
 import { initBackend } from "../lib/backend";
@@ -16,7 +17,7 @@ const ROWS = [
   { id: "611857364396965892", text: "what?!", category: "happy|surprise" },
 ];
 
-test("loading danfo.js keeps the active backend (tfjs-node would switch it to tensorflow)", async () => {
+test("loading danfo.js keeps the active backend (it runs on plain tfjs, never loading tfjs-node)", async () => {
   // Before anything loads tfjs-node: choose the plain cpu backend, then load danfo.
   await tf.setBackend("cpu");
   await danfo();
@@ -89,4 +90,18 @@ test("the SMILE file: 3085 rows in the DataFrame, the course's counts", { skip: 
   assert.deepEqual(categoryCounts(course).map((c) => c.count), [1137, 214, 57, 35, 32, 6]);
   const lengths = textLengths(course.map((r) => r.text));
   assert.ok(lengths[0].max <= 200 && lengths[0].median > 20, JSON.stringify(lengths));
+});
+
+test("danfo.js loads where tfjs-node cannot (a machine left on wasm or cpu)", () => {
+  // A child process in which requiring tfjs-node fails, as it does without the native binding.
+  const script = `
+    const Module = require("module");
+    const resolve = Module._resolveFilename;
+    Module._resolveFilename = function (r, ...a) { if (r === "@tensorflow/tfjs-node") throw new Error("no native binding"); return resolve.call(this, r, ...a); };
+    const tf = require("@tensorflow/tfjs");
+    const { danfo } = require(${JSON.stringify(require.resolve("../lib/eda"))});
+    (async () => { await tf.setBackend("cpu"); const d = await danfo(); const df = new d.DataFrame([{ a: 1 }, { a: 2 }]);
+      console.log(JSON.stringify({ backend: tf.getBackend(), sum: df.column("a").sum() })); })();`;
+  const out = execFileSync(process.execPath, ["--import", "tsx", "-e", script], { encoding: "utf8" });
+  assert.deepEqual(JSON.parse(out.trim().split("\n").pop()!), { backend: "cpu", sum: 3 });
 });
