@@ -5,7 +5,7 @@
  *
  *   epoch 2/4 · step 30/40 · loss 0.412 · lr 6.1e-05 · 1m12s elapsed · ETA 1m40s
  */
-import { plotHtml, resetPlotly, Figure } from "./plot";
+import { plotHtml, plotlySource, resetPlotly, Figure } from "./plot";
 import { escapeHtml } from "./html";
 
 export type ProgressEvent =
@@ -115,15 +115,16 @@ export function runFigures(history: CurvePoint[]): { data: object[]; layout: obj
 
 /**
  * A self-contained HTML page of plotly figures (a run's charts.html, a sweep's sweep.html), drawn
- * by lib/plot.ts's plotHtml. plotHtml inlines plotly.js only in the first chart of a process, so
- * the page resets that before (the page needs its own copy) and after (so the next notebook chart
- * inlines it again: the notebook's page has not seen this copy).
+ * by lib/plot.ts's plotHtml. plotHtml inlines plotly.js only into the first chart of a kernel
+ * session; this page must carry its own copy without disturbing that bookkeeping, so that the
+ * notebook's next chart still inlines plotly.js exactly when the notebook page lacks it.
  */
 export function chartsPage(title: string, figures: Figure[]): string {
-  resetPlotly();
-  try {
-    return `<!doctype html>\n<meta charset="utf-8">\n<title>${escapeHtml(title)}</title>\n<h1>${escapeHtml(title)}</h1>\n` + figures.map((f) => plotHtml(f)).join("\n");
-  } finally {
-    resetPlotly();
-  }
+  const parts = figures.map((f) => plotHtml(f));
+  // plotHtml put plotly.js into the first part: this page got the process's first copy, which the
+  // notebook page never saw, so mark it not-inlined again. Otherwise add our own copy.
+  const gotCopy = parts.length > 0 && parts[0].startsWith("<script>if (!window.Plotly)");
+  if (gotCopy) resetPlotly();
+  const lib = gotCopy ? "" : `<script>${plotlySource()}</script>\n`;
+  return `<!doctype html>\n<meta charset="utf-8">\n<title>${escapeHtml(title)}</title>\n${lib}<h1>${escapeHtml(title)}</h1>\n` + parts.join("\n");
 }
