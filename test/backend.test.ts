@@ -158,6 +158,28 @@ describe("broken native bindings fall back to wasm with a message", { skip: real
   });
 });
 
+// Opt-in (BERTLAB_SLOW=1; downloads the 274 MB wheel once into CACHE_DIR/wheels, then ~20-60 s):
+// set-up from nothing, on a copy of tfjs-node without deps/, build/ and lib/.
+test("provisioning a stripped copy of tfjs-node builds a binding that loads", {
+  skip: process.env.BERTLAB_SLOW === "1" && realPkg ? false : "slow: set BERTLAB_SLOW=1", timeout: 15 * 60_000,
+}, async () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-provision-"));
+  try {
+    const dir = path.join(tmp, "tfjs-node");
+    fs.cpSync(realPkg as string, dir, { recursive: true, filter: (src) => !/^(deps|build|lib)$/.test(path.relative(realPkg as string, src)) });
+    assert.equal(fs.existsSync(path.join(dir, "deps")), false);
+    const t0 = Date.now();
+    const r = await provision({ packageDir: dir, stateFile: path.join(tmp, "state.json"), log: () => {} });
+    const seconds = (Date.now() - t0) / 1000;
+    assert.equal(r.state.chosen, "tensorflow", r.line);
+    assert.match(r.state.native.method ?? "", /PyPI build|install script/);
+    assert.ok(seconds < 300, `provisioning took ${seconds} s`);
+    assert.equal(checkNativeInChild(dir).ok, true);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
 test("forcing wasm or cpu skips native provisioning", async () => {
   const stateFile = path.join(os.tmpdir(), `bertlab-backend-forced-${process.pid}.json`);
   try {
