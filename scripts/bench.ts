@@ -179,7 +179,7 @@ const tokens = (rows: number[][]) => ({ real: sum(rows.map((r) => r.length)), pa
 
 export interface Summary {
   name: string; engine: string; threads: number; busy: boolean; loadBefore?: number;
-  trainSteps: number; realTokensPerSec: number; paddedTokensPerSec: number; secondsPerEpoch: number; meanLoss: number;
+  trainSteps: number; epochSteps: number; realTokensPerSec: number; paddedTokensPerSec: number; secondsPerEpoch: number; meanLoss: number;
   batch64TweetsPerSec: number; batch1TweetsPerSec: number; batch1MedianMs: number; peakRssMB: number;
   /** Speed relative to PyTorch on exactly the same batches (> 1: faster than PyTorch). */
   vsPytorch?: { train: number; batch64: number; batch1: number };
@@ -197,7 +197,7 @@ export function summarise(w: Workload, r: EngineResult, torch?: EngineResult): S
   const s: Summary = {
     name: r.name, engine: r.engine, threads: r.threads, loadBefore: r.loadBefore,
     busy: (r.loadBefore ?? 0) > 0.5 * os.cpus().length,
-    trainSteps: n, realTokensPerSec: real / secs, paddedTokensPerSec: padded / secs,
+    trainSteps: n, epochSteps: w.train.timed.length, realTokensPerSec: real / secs, paddedTokensPerSec: padded / secs,
     // Measured when every batch ran; else scaled by padded tokens (step time ∝ padded tokens).
     secondsPerEpoch: n === w.train.timed.length ? secs : (secs * epochPadded) / padded,
     meanLoss: sum(r.train.losses) / n,
@@ -222,7 +222,7 @@ export function table(rows: Summary[]): string {
   const head = ["engine", "threads", "train tok/s real / padded", "s/epoch", "infer b64 tweets/s", "b1 tweets/s", "b1 median ms", "peak RSS MB"];
   const body = rows.map((s) => [
     `${s.name}${s.busy ? " (busy machine!)" : ""}`, String(s.threads),
-    `${f(s.realTokensPerSec)} / ${f(s.paddedTokensPerSec)}${ratio(s.vsPytorch?.train)}${s.trainSteps < 40 ? ` [${s.trainSteps} steps]` : ""}`,
+    `${f(s.realTokensPerSec)} / ${f(s.paddedTokensPerSec)}${ratio(s.vsPytorch?.train)}${s.trainSteps < s.epochSteps ? ` [${s.trainSteps} steps]` : ""}`,
     f(s.secondsPerEpoch, 1), `${f(s.batch64TweetsPerSec, 1)}${ratio(s.vsPytorch?.batch64)}`,
     f(s.batch1TweetsPerSec, 1), `${f(s.batch1MedianMs, 1)}${ratio(s.vsPytorch?.batch1)}`, f(s.peakRssMB),
   ]);
