@@ -28,6 +28,20 @@ function explicit(): boolean {
   return gradMode === "explicit" || (gradMode === "auto" && tf.getBackend() === "wasm");
 }
 
+/**
+ * True while a gradient tape records (inside tf.grads / tf.variableGrads). When none does, the ops
+ * below take inference paths with fewer kernels: on native TensorFlow each kernel costs 10–50 µs
+ * through tfjs-node's binding whatever its size, so at batch 1 the count, not the arithmetic, sets
+ * the latency. (The tape is what matters, not `training`: tests take gradients of eval-mode forwards.)
+ */
+export function recording(): boolean {
+  // tfjs keeps no public flag for this; the engine's gradientDepth is what its own isTapeOn() reads.
+  return ((tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth ?? 0) > 0;
+}
+
+/** Native inference: no tape and the built-in kernels (flags free, broadcast matMul). */
+function fastInference(): boolean { return !explicit() && !recording(); }
+
 type Saver = (tensors: tf.Tensor[]) => void;
 // tf.customGrad's typings want (...args: (Tensor | GradSaveFunc)[]); ours name their arguments.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -50,6 +64,10 @@ const linearExplicit = customGrad((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1
 export function linear(x: tf.Tensor, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor {
   const [out, inF] = w.shape;
   if (x.shape[x.rank - 1] !== inF) throw new Error(`linear: input's last dimension is ${x.shape[x.rank - 1]} but the weight [${w.shape}] expects ${inF}`);
+  // [b, s, in] × [out, in]ᵀ as one broadcast BatchMatMul: the two reshapes around a 2-D product cost
+  // as much as the product at batch 1. Not under a tape: tfjs's gradient of a broadcast BatchMatMul
+  // gives dw the batch's shape, [b, out, in], and fails.
+  if (x.rank === 3 && fastInference()) return tf.tidy(() => tf.add(tf.matMul(x as tf.Tensor3D, w, false, true), b));
   return tf.tidy(() => {
     const x2 = x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [-1, inF]) as tf.Tensor2D;
     const y = explicit() ? linearExplicit(x2, w, b) : tf.add(tf.matMul(x2, w, false, true), b);
@@ -82,11 +100,16 @@ export function bmm(a: tf.Tensor3D, b: tf.Tensor3D, transposeB = false): tf.Tens
 export function embedding(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
   if (ids.dtype !== "int32") throw new Error(`embedding: ids must be int32, got ${ids.dtype}`);
   const [vocab, dim] = table.shape;
+  // Out-of-range ids would silently give zeros (native) or garbage. Checked in JavaScript: input ids
+  // come from JavaScript, so reading them back copies a few hundred ints and runs no kernel (a
+  // tf.min/tf.max check cost two kernels and two round trips per lookup).
+  const values = ids.dataSync();
+  for (let i = 0; i < values.length; i++) {
+    if (!(values[i] >= 0 && values[i] < vocab)) throw new Error(`embedding: id ${values[i]} is outside the table's ${vocab} rows`);
+  }
+  if (!recording()) return tf.gather(table, ids); // any shape of ids, no reshapes, when no gradient is wanted
   return tf.tidy(() => {
     const flat = tf.reshape(ids, [-1]) as tf.Tensor1D;
-    // Out-of-range ids would silently give zeros (native) or garbage: check once, cheaply.
-    const [lo, hi] = [tf.min(flat).dataSync()[0], tf.max(flat).dataSync()[0]];
-    if (flat.size > 0 && (lo < 0 || hi >= vocab)) throw new Error(`embedding: id ${lo < 0 ? lo : hi} is outside the table's ${vocab} rows`);
     let rows: tf.Tensor;
     if (!explicit()) rows = tf.gather(table, flat);
     else {
@@ -107,11 +130,21 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
 const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
+/** 0.5·x·(1 + erf(x/√2)), as 0.5x + 0.5x·erf(x/√2): five kernels. */
+const geluValue = (x: tf.Tensor) => tf.tidy(() => {
+  const half = tf.mul(x, 0.5);
+  return tf.add(half, tf.mul(half, tf.erf(tf.mul(x, SQRT1_2))));
+});
+
 /** Exact GELU as Hugging Face's "gelu": x·Φ(x) = 0.5·x·(1 + erf(x/√2)); gradient Φ(x) + x·φ(x). */
-export const gelu = customGrad((x: tf.Tensor, save: Saver) => {
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return recording() ? geluGrad(x) : geluValue(x);
+}
+
+const geluGrad = customGrad((x: tf.Tensor, save: Saver) => {
   save([x]);
   return {
-    value: tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, SQRT1_2))))),
+    value: geluValue(x),
     gradFunc: (dy, [x]) => tf.tidy(() => {
       const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, SQRT1_2))));
       const pdf = tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(tf.square(x), -0.5)));
@@ -121,19 +154,27 @@ export const gelu = customGrad((x: tf.Tensor, save: Saver) => {
 }) as (x: tf.Tensor) => tf.Tensor;
 
 /**
+ * [x̂, 1/σ] over the last axis: x̂ = (x − mean)·rsqrt(var + eps). Written out rather than with
+ * tf.moments, whose float32 Casts and keep-dims reshapes made 14 kernels of a LayerNorm's 17.
+ */
+function normalize(x: tf.Tensor, eps: number): [tf.Tensor, tf.Tensor] {
+  const axis = x.rank - 1;
+  const xc = tf.sub(x, tf.mean(x, axis, true));
+  const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), axis, true), eps));
+  return [tf.mul(xc, rstd), rstd];
+}
+
+/**
  * LayerNorm over the last axis, as `nn.LayerNorm(hidden, eps)`: (x − mean)/√(var + eps)·γ + β.
  * Its gradient is written out (fewer kernels than autodiff through `moments`).
  */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps = 1e-12): tf.Tensor {
   const d = x.shape[x.rank - 1];
   if (gamma.shape[0] !== d || beta.shape[0] !== d) throw new Error(`layerNorm: input's last dimension ${d} ≠ γ [${gamma.shape}] / β [${beta.shape}]`);
+  if (!recording()) return tf.tidy(() => tf.add(tf.mul(normalize(x, eps)[0], gamma), beta));
   const f = customGrad((x: tf.Tensor, g: tf.Tensor1D, b: tf.Tensor1D, save: Saver) => {
     const axis = x.rank - 1;
-    const [xhat, rstd] = tf.tidy(() => {
-      const { mean, variance } = tf.moments(x, axis, true);
-      const rstd = tf.rsqrt(tf.add(variance, eps));
-      return [tf.mul(tf.sub(x, mean), rstd), rstd];
-    });
+    const [xhat, rstd] = tf.tidy(() => normalize(x, eps));
     save([xhat, rstd, g]);
     const value = tf.tidy(() => tf.add(tf.mul(xhat, g), b));
     return {
@@ -190,10 +231,12 @@ export const MASK_MIN = -3.4028234663852886e38;
  * broadcast over heads and query positions (HF's `get_extended_attention_mask`).
  */
 export function additiveMask(attentionMask: tf.Tensor2D): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [b, s] = attentionMask.shape;
-    return tf.reshape(tf.mul(tf.sub(1, tf.cast(attentionMask, "float32")), MASK_MIN), [b, 1, 1, s]);
-  });
+  // Built in JavaScript from the mask's values (a copy of batch × seq numbers, no kernels; four before).
+  const [b, s] = attentionMask.shape;
+  const m = attentionMask.dataSync();
+  const out = new Float32Array(m.length);
+  for (let i = 0; i < m.length; i++) out[i] = (1 - m[i]) * MASK_MIN;
+  return tf.tensor4d(out, [b, 1, 1, s]);
 }
 
 /**
@@ -208,6 +251,16 @@ export function attention(
   const [b, s, h] = q.shape;
   if (h % numHeads !== 0) throw new Error(`attention: hidden size ${h} is not a multiple of ${numHeads} heads`);
   const dh = h / numHeads;
+  if (fastInference()) return tf.tidy(() => {
+    // Native, no tape: BatchMatMul takes [b, heads, s, dh] as it is (3 reshapes fewer per q/k/v/ctx).
+    // (TensorFlow's Einsum would also drop the 4 transposes, but measured slower at batch 1.)
+    const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [b, s, numHeads, dh]), [0, 2, 1, 3]);
+    const scores = tf.matMul(heads(tf.mul(q, 1 / Math.sqrt(dh))) as tf.Tensor4D, heads(k) as tf.Tensor4D, false, true);
+    let probs: tf.Tensor = tf.softmax(tf.add(scores, mask));
+    if (dropProbs) probs = dropProbs(probs);
+    const ctx = tf.matMul(probs as tf.Tensor4D, heads(v) as tf.Tensor4D);
+    return tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [b, s, h]) as tf.Tensor3D;
+  });
   return tf.tidy(() => {
     // [b, s, h] → [b·heads, s, dh]: one batched product for all heads.
     const heads = (t: tf.Tensor) => tf.reshape(tf.transpose(tf.reshape(t, [b, s, numHeads, dh]), [0, 2, 1, 3]), [b * numHeads, s, dh]) as tf.Tensor3D;
