@@ -122,6 +122,30 @@ test("dropout: only in training; the same seed repeats, another seed differs; in
   model.dispose();
 });
 
+test("the inference path (no gradient tape) gives the taped path's logits, with fewer kernels on native", async () => {
+  const model = tinyModel();
+  const x = inputs();
+  const before = tf.memory().numTensors;
+  const plain = tf.tidy(() => Array.from(model.forward(x).dataSync()));
+  let taped: number[] = [];
+  const { value, grads } = tf.variableGrads(() => {
+    const logits = model.forward(x);
+    taped = Array.from(logits.dataSync());
+    return tf.sum(logits) as tf.Scalar;
+  });
+  tf.dispose([value, ...Object.values(grads)]);
+  assert.ok(maxAbsDiff(plain, taped) <= 1e-6, `eval logits without and with a tape differ by ${maxAbsDiff(plain, taped)}`);
+  if (tf.getBackend() === "tensorflow") {
+    // Each kernel costs 10–50 µs through tfjs-node, which set batch-1 latency: 201 kernels before the
+    // no-tape paths (reshapes around every matMul, tf.moments' Casts, Min/Max id checks), 131 after.
+    const kernels = (await tf.profile(() => { tf.tidy(() => { model.forward(x); }); })).kernels.length;
+    assert.ok(kernels <= 131, `one eval forward of the tiny BERT ran ${kernels} kernels (131 expected)`);
+  }
+  assert.equal(tf.memory().numTensors, before, "leaked tensors");
+  tf.dispose(Object.values(x));
+  model.dispose();
+});
+
 test("bad inputs are named", () => {
   const model = tinyModel();
   const ids = tf.tensor2d([[101, 102]], undefined, "int32");
