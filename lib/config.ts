@@ -4,7 +4,20 @@
  * The CLI (lib/cli.ts) turns every field into a flag; notebooks 05 and 06 explain them.
  *
  *   import { DEFAULT_CONFIG } from "./lib/config";
- *   DEFAULT_CONFIG.lr   // 1e-4
+ *   DEFAULT_CONFIG.lr   // 1.5e-4
+ *
+ * How the defaults were chosen (scripts/course-run.ts, course split, seed 17, native backend;
+ * validation weighted F1 after the last epoch, per-epoch values in runs/<name>/metrics.json):
+ *   lr 1e-4,   6 epochs, batch 32            0.8325
+ *   lr 2e-4,   6 epochs, batch 32            0.8390  (epoch 5 of 6: 0.8504)
+ *   lr 3e-4,   6 epochs, batch 32            0.8145
+ *   lr 2e-4,  10 epochs, batch 32            0.8472
+ *   lr 1e-4,   5 epochs, batch 16            0.8327
+ *   lr 5e-5,   6 epochs, batch 16            0.8314
+ *   lr 1.5e-4, 8 epochs, batch 32, wd 0.01   0.8484  ← DEFAULT_CONFIG
+ * All with warm-up 10%, clip 1.0. PyTorch + transformers with the same recipe (lr 2e-4, 6 epochs)
+ * reached 0.8287, so ~0.83-0.85 is this model's level on this split, not a defect of the port;
+ * from epoch to epoch the score moves by ±0.02 (a handful of the 32 not-relevant tweets).
  */
 
 export interface TrainConfig {
@@ -29,9 +42,9 @@ export interface TrainConfig {
   eps: number;
   /** Adam's moment decay rates (the PyTorch/transformers defaults). */
   betas: [number, number];
-  /** Decoupled weight decay (p -= lr*wd*p); 0 as in the course. Never applied to biases or LayerNorm weights. */
+  /** Decoupled weight decay (p -= lr*wd*p); the course used 0, 0.01 helped a little over 8 epochs. Never on biases or LayerNorm weights. */
   weightDecay: number;
-  /** Linear warm-up steps; if 0, warmupRatio decides. The course used 0. */
+  /** Linear warm-up steps; if 0, warmupRatio decides. The course used none; 10% steadies the new head's first steps. */
   warmupSteps: number;
   /** Warm-up as a fraction of all steps (used when warmupSteps is 0). */
   warmupRatio: number;
@@ -57,11 +70,11 @@ export const DEFAULT_CONFIG: TrainConfig = {
   padding: "longest",
   batchSize: 32,
   evalBatchSize: 64,
-  epochs: 4,
-  lr: 1e-4,
+  epochs: 8,
+  lr: 1.5e-4,
   eps: 1e-8,
   betas: [0.9, 0.999],
-  weightDecay: 0,
+  weightDecay: 0.01,
   warmupSteps: 0,
   warmupRatio: 0.1,
   clipNorm: 1.0,
@@ -75,7 +88,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
 
 /** The course notebook's own settings (bert-base-uncased), for comparison in notebook 05. */
 export const COURSE_CONFIG: TrainConfig = {
-  ...DEFAULT_CONFIG, padding: "max_length", batchSize: 32, epochs: 10, lr: 1e-5, warmupRatio: 0,
+  ...DEFAULT_CONFIG, padding: "max_length", batchSize: 32, epochs: 10, lr: 1e-5, warmupRatio: 0, weightDecay: 0,
 };
 
 /** Checks a config and throws an error naming the first bad field. Returns it unchanged. */
