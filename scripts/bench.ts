@@ -276,7 +276,8 @@ async function main(): Promise<void> {
     console.log(`${label} ...`);
     const out = path.join(BENCH_DIR, "pytorch.json");
     const r = runChild(python, [path.join(ROOT, "scripts", "bench_torch.py"), "--workload", wfile, "--out", out, ...limitArgs], env, out);
-    torchRuns.push({ ...r, name: label, engine: `${r.engine}${"OMP_WAIT_POLICY" in env ? " (OMP_WAIT_POLICY=PASSIVE)" : ""}` });
+    const policy = "OMP_WAIT_POLICY" in env ? "PASSIVE" : process.env.OMP_WAIT_POLICY;
+    torchRuns.push({ ...r, name: policy && label === "pytorch" ? `pytorch OMP ${policy.toLowerCase()}` : label, engine: `${r.engine}${policy ? ` (OMP_WAIT_POLICY=${policy})` : ""}` });
   }
   const torch = torchRuns.reduce((a, b) => (sum(b.train.stepSeconds) + sum(b.infer.batch64Seconds) < sum(a.train.stepSeconds) + sum(a.infer.batch64Seconds) ? b : a));
   results.push(...torchRuns);
