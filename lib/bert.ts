@@ -18,7 +18,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { linear, embedding, gelu, layerNorm, dropout, attention, attentionPacked, additiveMask, fastInference, getGradMode } from "./ops";
+import { linear, embedding, gelu, layerNorm, dropout, attention, attentionPacked, additiveMask, fastInference } from "./ops";
 import { bertParamShapes, readBertCheckpoint, checkShape, toSafeTensors } from "./weights";
 import { writeSafetensors } from "./safetensors";
 import { writeJsonAtomic } from "./fsutil";
@@ -105,7 +105,7 @@ export class BertForSequenceClassification {
     this.params = params;
     // Native inference reads weights pre-transposed (and q/k/v packed): made now, so that loading,
     // not the first prediction, is where these tensors appear.
-    if (getGradMode() !== "explicit" && tf.getBackend() !== "wasm") tf.tidy(() => this.prepareInference());
+    if (fastInference()) tf.tidy(() => this.prepareInference());
   }
 
   /**
