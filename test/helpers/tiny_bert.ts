@@ -13,6 +13,7 @@
  * v = (state / 2^32 - 0.5) * 0.1 in float64, element = float32(v), or float32(1 + v) for names
  * ending in "LayerNorm.weight". Evaluation mode (no dropout) in the fixture.
  */
+import { bertParamShapes } from "../../lib/weights";
 
 /** The tiny model's config.json (hidden 32, 2 layers, 4 heads; BERT's real vocabulary size). */
 export const tinyBertConfig = {
@@ -38,37 +39,14 @@ export const tinyBertConfig = {
 /** The tiny model's labels, in id order. */
 export const tinyBertLabels = ["neg", "neu", "pos"];
 
-/** Hugging Face parameter names and shapes ([out, in] for linear weights), in sorted order. */
+/**
+ * Hugging Face parameter names and shapes ([out, in] for linear weights), in sorted order: the recipe's
+ * fill order. The names come from lib/weights.ts; test/tiny_bert.test.ts checks them against the
+ * fixture's list, which PyTorch wrote.
+ */
 export function tinyBertShapes(config = tinyBertConfig): Array<[string, number[]]> {
-  const h = config.hidden_size;
-  const shapes = new Map<string, number[]>();
-  const linear = (name: string, out: number, inp: number) => {
-    shapes.set(`${name}.weight`, [out, inp]);
-    shapes.set(`${name}.bias`, [out]);
-  };
-  const layerNorm = (name: string) => {
-    shapes.set(`${name}.weight`, [h]);
-    shapes.set(`${name}.bias`, [h]);
-  };
-  shapes.set("bert.embeddings.word_embeddings.weight", [config.vocab_size, h]);
-  shapes.set("bert.embeddings.position_embeddings.weight", [config.max_position_embeddings, h]);
-  shapes.set("bert.embeddings.token_type_embeddings.weight", [config.type_vocab_size, h]);
-  layerNorm("bert.embeddings.LayerNorm");
-  for (let i = 0; i < config.num_hidden_layers; i++) {
-    const l = `bert.encoder.layer.${i}`;
-    linear(`${l}.attention.self.query`, h, h);
-    linear(`${l}.attention.self.key`, h, h);
-    linear(`${l}.attention.self.value`, h, h);
-    linear(`${l}.attention.output.dense`, h, h);
-    layerNorm(`${l}.attention.output.LayerNorm`);
-    linear(`${l}.intermediate.dense`, config.intermediate_size, h);
-    linear(`${l}.output.dense`, h, config.intermediate_size);
-    layerNorm(`${l}.output.LayerNorm`);
-  }
-  linear("bert.pooler.dense", h, h);
-  linear("classifier", Object.keys(config.id2label).length, h);
   // plain string order (UTF-16 code units), which for these ASCII names is Python's sorted()
-  return [...shapes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return bertParamShapes(config, Object.keys(config.id2label).length).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** The weights by the recipe above: a fresh Map each call (about 1M values, ~20 ms). */
