@@ -32,6 +32,7 @@ const CONFIG_HELP: Record<keyof TrainConfig, string> = {
   evalBatchSize: "texts per validation batch",
   epochs: "passes over the training set",
   lr: "peak learning rate (AdamW)",
+  headLrScale: "lr multiplier for the classifier and pooler (they start untrained)",
   eps: "AdamW epsilon",
   betas: "AdamW betas as b1,b2",
   weightDecay: "decoupled weight decay (not on biases/LayerNorm)",

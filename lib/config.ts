@@ -38,6 +38,12 @@ export interface TrainConfig {
   epochs: number;
   /** Peak learning rate. MiniLM is small and wants more than bert-base's 1e-5 (tuned on the course split). */
   lr: number;
+  /**
+   * Learning-rate multiplier for the layers that start untrained: the new classifier and the pooler.
+   * all-MiniLM-L6-v2's pooler was never trained (sentence-transformers pools by mean; its bias is all
+   * zeros), so both start from scratch while the encoder only needs nudging. 1 = one lr for all, as the course.
+   */
+  headLrScale: number;
   /** Adam's epsilon, added after the square root (the course's 1e-8). */
   eps: number;
   /** Adam's moment decay rates (the PyTorch/transformers defaults). */
@@ -72,6 +78,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   evalBatchSize: 64,
   epochs: 8,
   lr: 1.5e-4,
+  headLrScale: 1,
   eps: 1e-8,
   betas: [0.9, 0.999],
   weightDecay: 0.01,
@@ -88,7 +95,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
 
 /** The course notebook's own settings (bert-base-uncased), for comparison in notebook 05. */
 export const COURSE_CONFIG: TrainConfig = {
-  ...DEFAULT_CONFIG, padding: "max_length", batchSize: 32, epochs: 10, lr: 1e-5, warmupRatio: 0, weightDecay: 0,
+  ...DEFAULT_CONFIG, padding: "max_length", batchSize: 32, epochs: 10, lr: 1e-5, headLrScale: 1, warmupRatio: 0, weightDecay: 0,
 };
 
 /** Checks a config and throws an error naming the first bad field. Returns it unchanged. */
@@ -102,6 +109,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
     if (!Number.isInteger(c[k]) || c[k] < 0) throw new Error(`config.${k} must be a non-negative integer, got ${c[k]}`);
   }
   if (!(c.lr > 0) || !Number.isFinite(c.lr)) throw new Error(`config.lr must be a positive number, got ${c.lr}`);
+  if (!(c.headLrScale > 0) || !Number.isFinite(c.headLrScale)) throw new Error(`config.headLrScale must be a positive number, got ${c.headLrScale}`);
   if (!(c.eps > 0)) throw new Error(`config.eps must be positive, got ${c.eps}`);
   if (!(c.weightDecay >= 0)) throw new Error(`config.weightDecay must be >= 0, got ${c.weightDecay}`);
   if (!(c.clipNorm >= 0)) throw new Error(`config.clipNorm must be >= 0 (0 = off), got ${c.clipNorm}`);

@@ -22,6 +22,8 @@ export interface AdamWOptions {
   weightDecay?: number;
   /** Parameters excluded from weight decay (default: biases and LayerNorm weights). */
   noDecay?: (name: string) => boolean;
+  /** A per-parameter learning-rate multiplier (default 1 for all): PyTorch's param groups with their own lr. */
+  lrScale?: (name: string) => number;
 }
 
 /** Optimizer state as plain data, for checkpoints: step count and both moments per parameter. */
@@ -49,6 +51,7 @@ export class AdamW {
   private m = new Map<string, tf.Variable>();
   private v = new Map<string, tf.Variable>();
   private decays: Map<string, boolean>;
+  private scales: Map<string, number>;
 
   constructor(readonly params: Map<string, tf.Variable>, opts: AdamWOptions) {
     this.lr = opts.lr;
@@ -57,6 +60,7 @@ export class AdamW {
     this.weightDecay = opts.weightDecay ?? 0;
     const noDecay = opts.noDecay ?? defaultNoDecay;
     this.decays = new Map([...params.keys()].map((k) => [k, !noDecay(k)]));
+    this.scales = new Map([...params.keys()].map((k) => [k, opts.lrScale ? opts.lrScale(k) : 1]));
   }
 
   get stepCount(): number { return this.t; }
@@ -83,11 +87,12 @@ export class AdamW {
         this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
       }
       const m = this.m.get(name)!, v = this.v.get(name)!;
-      const decay = this.decays.get(name) && this.weightDecay > 0 ? lr * this.weightDecay : 0;
+      const scale = this.scales.get(name)!;
+      const decay = this.decays.get(name) && this.weightDecay > 0 ? lr * scale * this.weightDecay : 0;
       tf.tidy(() => {
         const m1 = m.mul(b1).add(g.mul(1 - b1));
         const v1 = v.mul(b2).add(g.square().mul(1 - b2));
-        let p1 = p.sub(m1.div(v1.sqrt().add(this.eps)).mul(stepSize));
+        let p1 = p.sub(m1.div(v1.sqrt().add(this.eps)).mul(stepSize * scale));
         if (decay) p1 = p1.sub(p1.mul(decay));
         m.assign(m1); v.assign(v1); p.assign(p1);
       });

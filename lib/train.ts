@@ -97,6 +97,11 @@ export function checkData(data: TrainData): string[] {
   return labels;
 }
 
+/** The layers a classifier adds on top of the encoder (or, as MiniLM's pooler, that start untrained). */
+export function isHead(name: string): boolean {
+  return name.startsWith("classifier.") || name.startsWith("bert.pooler.");
+}
+
 /** Mean cross-entropy of logits [batch, classes] against int32 labels [batch]. */
 export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
   return tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(labels, logits.shape[1]), tf.logSoftmax(logits)), 1))) as tf.Scalar);
@@ -211,7 +216,10 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   const usedBatches = cfg.maxStepsPerEpoch > 0 ? Math.min(batchesPerEpoch, cfg.maxStepsPerEpoch * cfg.gradAccumulation) : batchesPerEpoch;
   const stepsPerEpoch = Math.ceil(usedBatches / cfg.gradAccumulation);
   const totalSteps = stepsPerEpoch * cfg.epochs;
-  const optimizer = new AdamW(model.params, { lr: cfg.lr, betas: cfg.betas, eps: cfg.eps, weightDecay: cfg.weightDecay });
+  const optimizer = new AdamW(model.params, {
+    lr: cfg.lr, betas: cfg.betas, eps: cfg.eps, weightDecay: cfg.weightDecay,
+    lrScale: (name) => (isHead(name) ? cfg.headLrScale : 1),
+  });
   const schedule = new LinearScheduleWithWarmup(cfg.lr, warmupStepsFor(totalSteps, cfg.warmupSteps, cfg.warmupRatio), totalSteps);
   const history: EpochRecord[] = saved ? saved.state.history : [];
   let globalStep = 0;

@@ -82,3 +82,24 @@ test("clipGradNorm is pure and leaks nothing; unknown gradient names are rejecte
   bad.nope.dispose(); p.get("w")!.dispose(); opt.dispose();
   assert.equal(tf.memory().numTensors, before);
 });
+
+test("lrScale: a parameter scaled by k moves exactly as with lr·k (param groups with their own lr)", async () => {
+  await initBackend();
+  const before = tf.memory().numTensors;
+  // tidy frees the literal tensors; the variables (their copies) survive it
+  const make = () => tf.tidy(() => new Map([["w", tf.variable(tf.tensor1d([0.5, -1, 2]))], ["b.bias", tf.variable(tf.tensor1d([0.1]))]]));
+  const scaled = make(), plain = make();
+  const a = new AdamW(scaled, { lr: 1e-2, weightDecay: 0.1, lrScale: (n) => (n === "w" ? 10 : 1) });
+  const b = new AdamW(plain, { lr: 1e-1, weightDecay: 0.1 });
+  for (let i = 0; i < 3; i++) {
+    const g = { w: tf.tensor1d([0.3, -0.2, 0.1 * (i + 1)]), "b.bias": tf.tensor1d([0.05]) };
+    a.step(g); b.step({ w: g.w });
+    tf.dispose(Object.values(g));
+  }
+  const w1 = scaled.get("w")!.arraySync() as number[], w2 = plain.get("w")!.arraySync() as number[];
+  w1.forEach((x, i) => assert.ok(Math.abs(x - w2[i]) < 1e-6, `w[${i}]: ${x} vs ${w2[i]}`));
+  assert.notDeepEqual(scaled.get("b.bias")!.arraySync(), [0.1]); // the unscaled one still moved, at lr 1e-2
+  a.dispose(); b.dispose();
+  tf.dispose([...scaled.values(), ...plain.values()]);
+  assert.equal(tf.memory().numTensors, before);
+});
