@@ -1,7 +1,7 @@
 /**
  * The optimizer side of the course's loop: AdamW as `transformers.AdamW` (correct_bias=True),
  * the linear schedule with warm-up, and global gradient-norm clipping. Checked step by step
- * against PyTorch in test/optim.test.ts (fixtures from scripts/make_train_fixtures.py).
+ * against PyTorch in test/optim.wasm.test.ts (fixtures from scripts/make_train_fixtures.py).
  * Notebook 05 writes one AdamW step inline first.
  *
  *   const opt = new AdamW(model.params, { lr: 1e-4 });

@@ -86,8 +86,12 @@ test("clipGradNorm is pure and leaks nothing; unknown gradient names are rejecte
 test("lrScale: a parameter scaled by k moves exactly as with lr·k (param groups with their own lr)", async () => {
   await initBackend();
   const before = tf.memory().numTensors;
-  // tidy frees the literal tensors; the variables (their copies) survive it
-  const make = () => tf.tidy(() => new Map([["w", tf.variable(tf.tensor1d([0.5, -1, 2]))], ["b.bias", tf.variable(tf.tensor1d([0.1]))]]));
+  const make = () => {
+    const w = tf.tensor1d([0.5, -1, 2]), b = tf.tensor1d([0.1]);
+    const params = new Map([["w", tf.variable(w)], ["b.bias", tf.variable(b)]]); // variables copy their values
+    tf.dispose([w, b]);
+    return params;
+  };
   const scaled = make(), plain = make();
   const a = new AdamW(scaled, { lr: 1e-2, weightDecay: 0.1, lrScale: (n) => (n === "w" ? 10 : 1) });
   const b = new AdamW(plain, { lr: 1e-1, weightDecay: 0.1 });
