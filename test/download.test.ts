@@ -7,8 +7,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as crypto from "crypto";
-import { AddressInfo } from "net";
 import { downloadFile, sha256File } from "../lib/download";
+import { listenLocal } from "./helpers/local_server";
 
 const BODY = Buffer.from("id,text,category\n1,hello,happy\n".repeat(2000));
 const SHA = crypto.createHash("sha256").update(BODY).digest("hex");
@@ -42,8 +42,7 @@ before(async () => {
       res.end("not found");
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = await listenLocal(server);
 });
 after(() => {
   server.close();

@@ -8,8 +8,8 @@ import * as os from "os";
 import * as path from "path";
 import * as crypto from "crypto";
 import { execFile } from "child_process";
-import { AddressInfo } from "net";
 import { fetchSmile, SMILE_FILE, SPLIT_FILE, SMILE_URL } from "../scripts/fetch-data";
+import { listenLocal } from "./helpers/local_server";
 
 const CSV = Buffer.from('1,"hello, world",happy\n2,"sad day",sad\n');
 const SHA = crypto.createHash("sha256").update(CSV).digest("hex");
@@ -26,8 +26,7 @@ before(async () => {
     res.writeHead(200, { "Content-Length": body.length });
     res.end(body);
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = await listenLocal(server);
 });
 after(() => {
   server.close();

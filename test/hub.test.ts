@@ -14,6 +14,7 @@ import { AddressInfo } from "net";
 import { downloadFromHub, hubCacheDir, isCompleteDownload, COMPLETE_MARKER, checkModelId } from "../lib/hub";
 import { resolveModel, validateModelDir, DEFAULT_MODEL, DEFAULT_MODEL_DIR } from "../lib/models";
 import { ROOT } from "../lib/paths";
+import { listenLocal } from "./helpers/local_server";
 
 const CONFIG = JSON.stringify({ model_type: "bert", num_hidden_layers: 2, hidden_size: 32, num_attention_heads: 4, vocab_size: 30522 });
 const WEIGHTS = Buffer.alloc(200_000, 7); // stands in for model.safetensors: only bytes matter here
@@ -53,8 +54,7 @@ before(async () => {
     }
     res.writeHead(200, { "Content-Length": body.length }).end(body);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  endpoint = await listenLocal(server);
 });
 
 after(() => {
