@@ -20,7 +20,7 @@ import { RandomSampler, SequentialSampler, batches, deriveSeed, numBatches, Enco
 import { AdamW, LinearScheduleWithWarmup, clipGradNorm, warmupStepsFor } from "./optim";
 import { scoreAll, EvalMetrics } from "./metrics";
 import { ProgressEvent } from "./progress";
-import { BertForSequenceClassification, loadBertForSequenceClassification } from "./bert";
+import { BertForSequenceClassification, loadBertForSequenceClassification, crossEntropyLoss } from "./bert";
 import { Encoded, EncodeOptions, loadTokenizer } from "./tokenize";
 import { resolveModel } from "./models";
 import { EpochRecord, TrainerState, saveCheckpoint, lastCheckpoint, readCheckpoint, holdsRun, SaveOptions } from "./checkpoint";
@@ -102,10 +102,6 @@ export function isHead(name: string): boolean {
   return name.startsWith("classifier.") || name.startsWith("bert.pooler.");
 }
 
-/** Mean cross-entropy of logits [batch, classes] against int32 labels [batch]. */
-export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
-  return tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(labels, logits.shape[1]), tf.logSoftmax(logits)), 1))) as tf.Scalar);
-}
 
 function encodeAll(tok: TokenizerLike, texts: string[], maxLength: number): EncodedRows {
   // No padding here: each batch is padded to its own longest row (or maxLength) by the loader.
@@ -125,7 +121,7 @@ export function evaluate(model: BertForSequenceClassification, enc: EncodedRows,
   for (const b of batches(enc, labelIds, order, opts)) {
     const [loss, probs] = tf.tidy(() => {
       const logits = model.forward(b, { training: false });
-      return [crossEntropy(logits, b.labels), tf.softmax(logits)];
+      return [crossEntropyLoss(logits, b.labels), tf.softmax(logits)];
     });
     lossSum += (loss.dataSync() as Float32Array)[0]; n++;
     const p = probs.arraySync() as number[][];
@@ -243,7 +239,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     for (const b of batches(trainEnc, trainY, order, { batchSize: cfg.batchSize, ...batchOpts })) {
       if (opts.signal?.aborted) { b.dispose(); interrupted = true; break; }
       const dropoutSeed = deriveSeed(cfg.seed, epoch, lossCount);
-      const { value, grads } = tf.variableGrads(() => crossEntropy(model!.forward(b, { training: true, seed: dropoutSeed }), b.labels), trainable);
+      const { value, grads } = tf.variableGrads(() => crossEntropyLoss(model!.forward(b, { training: true, seed: dropoutSeed }), b.labels), trainable);
       b.dispose();
       const loss = (value.dataSync() as Float32Array)[0];
       value.dispose();

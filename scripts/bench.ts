@@ -24,11 +24,10 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend";
-import { loadBertForSequenceClassification, BertForSequenceClassification } from "../lib/bert";
+import { loadBertForSequenceClassification, BertForSequenceClassification, crossEntropyLoss } from "../lib/bert";
 import { makeBatch } from "../lib/loader";
 import { RandomSampler } from "../lib/loader";
 import { AdamW, clipGradNorm } from "../lib/optim";
-import { crossEntropy } from "../lib/train";
 import { DEFAULT_CONFIG } from "../lib/config";
 import { loadCourseData } from "../lib/smile";
 import { loadTokenizer } from "../lib/tokenize";
@@ -120,7 +119,7 @@ async function runTfjs(w: Workload, name: string): Promise<EngineResult> {
   let seed = 0;
   const step = (r: Rows): number => {
     const b = batchOf(r.input_ids, r.labels);
-    const { value, grads } = tf.variableGrads(() => crossEntropy(model.forward(b, { training: true, seed: seed++ }), b.labels), trainable);
+    const { value, grads } = tf.variableGrads(() => crossEntropyLoss(model.forward(b, { training: true, seed: seed++ }), b.labels), trainable);
     b.dispose();
     const loss = (value.dataSync() as Float32Array)[0];
     value.dispose();
