@@ -76,14 +76,16 @@ export function resetPlotly(): void {
 
 /**
  * A figure as a self-contained HTML fragment: a div and a script that draws it with Plotly.
- * The first call in a process also inlines plotly.js (see the file comment).
+ * The first call in a process also inlines plotly.js (see the file comment), unless
+ * `includePlotly: false` (for a page that carries its own copy; the notebook's state is left alone).
  */
-export function plotHtml(fig: Figure): string {
+export function plotHtml(fig: Figure, opts: { includePlotly?: boolean } = {}): string {
   if (!fig || !Array.isArray(fig.data)) throw new Error("plotHtml: expected a figure { data: [...], layout?: {...} }");
   const id = `bertlab-plot-${Date.now().toString(36)}-${++counter}`;
   const layout = { margin: { t: 50, r: 20, b: 60, l: 60 }, ...(fig.layout ?? {}) };
-  const lib = inlined ? "" : `<script>if (!window.Plotly) {\n${plotlySource()}\n}</script>\n`;
-  inlined = true;
+  const include = opts.includePlotly !== false && !inlined;
+  const lib = include ? `<script>if (!window.Plotly) {\n${plotlySource()}\n}</script>\n` : "";
+  if (include) inlined = true;
   const draw =
     `<script>(function () {\n` +
     `  var el = document.getElementById(${scriptJson(id)});\n` +

@@ -5,7 +5,7 @@
  *
  *   epoch 2/4 · step 30/40 · loss 0.412 · lr 6.1e-05 · 1m12s elapsed · ETA 1m40s
  */
-import { plotHtml, plotlySource, resetPlotly, Figure } from "./plot";
+import { plotHtml, plotlySource, Figure } from "./plot";
 import { escapeHtml } from "./html";
 
 export type ProgressEvent =
@@ -120,11 +120,8 @@ export function runFigures(history: CurvePoint[]): { data: object[]; layout: obj
  * notebook's next chart still inlines plotly.js exactly when the notebook page lacks it.
  */
 export function chartsPage(title: string, figures: Figure[]): string {
-  const parts = figures.map((f) => plotHtml(f));
-  // plotHtml put plotly.js into the first part: this page got the process's first copy, which the
-  // notebook page never saw, so mark it not-inlined again. Otherwise add our own copy.
-  const gotCopy = parts.length > 0 && parts[0].startsWith("<script>if (!window.Plotly)");
-  if (gotCopy) resetPlotly();
-  const lib = gotCopy ? "" : `<script>${plotlySource()}</script>\n`;
+  // The page carries its own plotly.js; the notebook's once-per-kernel copy is not touched.
+  const parts = figures.map((f) => plotHtml(f, { includePlotly: false }));
+  const lib = `<script>${plotlySource()}</script>\n`;
   return `<!doctype html>\n<meta charset="utf-8">\n<title>${escapeHtml(title)}</title>\n${lib}<h1>${escapeHtml(title)}</h1>\n` + parts.join("\n");
 }
