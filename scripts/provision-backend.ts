@@ -28,6 +28,7 @@ import { spawnSync } from "child_process";
 import { ROOT, CACHE_DIR } from "../lib/paths";
 import { writeJsonAtomic, replaceDirAtomic } from "../lib/fsutil";
 import { BackendName, BackendState, backendStateFile, checkNativeInChild, firstErrorLine, nativeFingerprint, nativePackageDir } from "../lib/backend";
+import { pipDownload, pythonWithPip } from "./pip";
 
 /** The wheel whose C library we build against: its TensorFlow C API matches tfjs-node 4.22's binding. */
 export const WHEEL = {
@@ -105,13 +106,6 @@ function sha256File(file: string): string {
 }
 
 /** A Python with pip: the project's .venv, else python3. */
-function findPython(): string | undefined {
-  for (const py of [path.join(ROOT, ".venv", "bin", "python"), "python3", "python"]) {
-    if (spawnSync(py, ["-m", "pip", "--version"], { encoding: "utf8", timeout: 30_000 }).status === 0) return py;
-  }
-  return undefined;
-}
-
 /** npm's own node-gyp (npm ships it), and the Node headers folder so nothing is downloaded. */
 export function findNodeGyp(): { gyp?: string; nodedir?: string } {
   const prefix = path.resolve(path.dirname(process.execPath), "..");
@@ -144,21 +138,21 @@ export async function buildFromPypi(pkgDir: string, log: (s: string) => void): P
   if (os.platform() !== "linux" || os.arch() !== "x64") {
     throw new Error(`no PyPI build for ${os.platform()}-${os.arch()} (the wheel is Linux x86-64 only); skipped`);
   }
-  const py = findPython();
-  if (!py) throw new Error("no Python with pip (python3 -m pip) to download the wheel");
   // 1) the wheel, cached between projects; pip honours the machine's index settings.
   const wheelDir = path.join(CACHE_DIR, "wheels");
   const wheel = path.join(wheelDir, WHEEL.file);
   if (fs.existsSync(wheel) && sha256File(wheel) !== WHEEL.sha256) fs.rmSync(wheel);
   if (!fs.existsSync(wheel)) {
     log(`downloading ${WHEEL.name}==${WHEEL.version} with pip into ${wheelDir}`);
-    const r = run(py, ["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version", WHEEL.pythonVersion,
-      "--platform", WHEEL.platform, `${WHEEL.name}==${WHEEL.version}`, "-d", wheelDir], { timeoutMs: 20 * 60_000 });
-    if (!r.ok) throw new Error(`pip download ${WHEEL.name}==${WHEEL.version} failed: ${r.why}`);
-    if (!fs.existsSync(wheel)) throw new Error(`pip download finished but ${wheel} is missing`);
+    pipDownload(`${WHEEL.name}==${WHEEL.version}`, wheelDir, WHEEL.file, {
+      extraArgs: ["--python-version", WHEEL.pythonVersion, "--platform", WHEEL.platform],
+    });
     const sum = sha256File(wheel);
     if (sum !== WHEEL.sha256) throw new Error(`${wheel}: sha256 ${sum}, expected ${WHEEL.sha256}`);
   }
+  // The extraction below runs Python's zipfile (it streams the 750 MB library instead of holding it).
+  const py = pythonWithPip();
+  if (!py) throw new Error("no Python (python3) to unpack the wheel");
   // 2) only the C library and the headers, streamed out of the zip into a fresh deps/ (swapped in whole).
   log("extracting libtensorflow and headers from the wheel");
   const extract = `
