@@ -86,12 +86,16 @@ ${(Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[]).map((k) => `  --${kebab
 
 type Values = Record<string, string | boolean | undefined>;
 
+/** One string flag per config field (--batch-size, --head-lr-scale, ...), for parseArgs. */
+export function configFlagOptions(): Record<string, { type: "string" }> {
+  return Object.fromEntries(Object.keys(DEFAULT_CONFIG).map((k) => [kebab(k), { type: "string" as const }]));
+}
+
 function parse(argv: string[]): { command: string | undefined; values: Values; positionals: string[] } {
   const options: Record<string, { type: "string" | "boolean" }> = {
     ...DATA_FLAGS, "run-dir": { type: "string" }, resume: { type: "boolean" }, checkpoint: { type: "string" }, out: { type: "string" },
-    input: { type: "string" }, seeds: { type: "string" }, help: { type: "boolean" },
+    input: { type: "string" }, seeds: { type: "string" }, help: { type: "boolean" }, ...configFlagOptions(),
   };
-  for (const k of Object.keys(DEFAULT_CONFIG)) options[kebab(k)] = { type: "string" };
   const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   return { command: positionals[0], values: values as Values, positionals: positionals.slice(1) };
 }

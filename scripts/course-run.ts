@@ -12,17 +12,14 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
 import { initBackend } from "../lib/backend";
-import { configFromFlags, loadData } from "../lib/cli";
+import { configFromFlags, configFlagOptions, loadData } from "../lib/cli";
 import { RUNS_DIR } from "../lib/paths";
 import { train } from "../lib/train";
 import { cliReporter } from "../lib/progress";
 import { accuracyLines } from "../lib/metrics";
-import { DEFAULT_CONFIG } from "../lib/config";
 
 async function main() {
-  const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
-  const options: Record<string, { type: "string" | "boolean" }> = { "run-dir": { type: "string" }, force: { type: "boolean" } };
-  for (const k of Object.keys(DEFAULT_CONFIG)) options[kebab(k)] = { type: "string" };
+  const options: Record<string, { type: "string" | "boolean" }> = { "run-dir": { type: "string" }, force: { type: "boolean" }, ...configFlagOptions() };
   const { values } = parseArgs({ args: process.argv.slice(2), options, strict: true });
   const cfg = configFromFlags(values as Record<string, string>);
   const runDir = path.resolve(String(values["run-dir"] ?? path.join(RUNS_DIR, "course")));
