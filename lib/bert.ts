@@ -20,10 +20,11 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { linear, embedding, gelu, layerNorm, dropout, attention, attentionPacked, additiveMask, fastInference } from "./ops";
+import { linear, embedding, gelu, layerNorm, dropout, attention, attentionPacked, additiveMask, fastInference, checkIds } from "./ops";
 import { bertParamShapes, readBertCheckpoint, checkShape, toSafeTensors } from "./weights";
 import { writeSafetensors } from "./safetensors";
 import { writeJsonAtomic } from "./fsutil";
+import { bertGraph, GraphSession, GraphOutput } from "./bert_graph";
 
 export { crossEntropyLoss } from "./ops";
 
@@ -57,6 +58,16 @@ export interface ForwardOptions {
   training?: boolean;
   /** Makes the dropout masks reproducible; a random one is drawn when training without it. */
   seed?: number;
+  /**
+   * Eval mode on native TensorFlow runs the forward as one TensorFlow graph (lib/bert_graph.ts),
+   * unless this is false or `BERTLAB_GRAPH=0`; operation by operation otherwise (as under a gradient tape).
+   */
+  graph?: boolean;
+}
+
+/** Whether eval-mode forwards may use graph execution (`BERTLAB_GRAPH=0` turns it off). */
+export function graphInference(opts: ForwardOptions = {}): boolean {
+  return opts.graph !== false && process.env.BERTLAB_GRAPH !== "0" && !opts.training && fastInference() && GraphSession.available();
 }
 
 const NUMERIC_FIELDS = [
@@ -180,18 +191,61 @@ export class BertForSequenceClassification {
 
   /** The encoder's outputs: last_hidden_state [batch, seq, hidden] and pooler_output [batch, hidden]. */
   hidden(inputs: BertInputs, opts: ForwardOptions = {}): { lastHiddenState: tf.Tensor3D; pooled: tf.Tensor2D } {
-    const [last, pooled] = tf.tidy(() => this.encode(inputs, opts, { site: 0 }));
+    const [last, pooled] = (graphInference(opts) && this.runGraph(inputs, ["last_hidden_state", "pooled"]))
+      || tf.tidy(() => this.encode(inputs, opts, { site: 0 }));
     return { lastHiddenState: last as tf.Tensor3D, pooled: pooled as tf.Tensor2D };
   }
 
   /** Logits [batch, num_labels]. Call inside tf.variableGrads / tf.grads to train. */
   forward(inputs: BertInputs, opts: ForwardOptions = {}): tf.Tensor2D {
+    const viaGraph = graphInference(opts) && this.runGraph(inputs, ["logits"]);
+    if (viaGraph) return viaGraph[0] as tf.Tensor2D;
     return tf.tidy(() => {
       const state = { site: 0 };
       const [, pooled] = this.encode(inputs, opts, state);
       const rate = this.config.classifier_dropout ?? this.config.hidden_dropout_prob;
       return this.lin(this.drop(pooled, rate, opts, state), "classifier") as tf.Tensor2D;
     });
+  }
+
+  /** The graph session (lib/bert_graph.ts), or why there is none: then the forward runs op by op. */
+  private session?: GraphSession | { failed: string };
+
+  /**
+   * The eval-mode forward as one TensorFlow graph, fed this model's current weights; undefined
+   * (after one warning) if the graph cannot be loaded, so that prediction still works, op by op.
+   */
+  private runGraph(inputs: BertInputs, outputs: GraphOutput[]): tf.Tensor[] | undefined {
+    const [b, s] = this.checkInputs(inputs);
+    if (!this.session) {
+      try {
+        this.session = GraphSession.load(bertGraph(this.config, this.labels.length));
+      } catch (e) {
+        this.session = { failed: (e as Error).message };
+        console.warn(`bertlab: graph execution unavailable, predicting op by op instead (${this.session.failed})`);
+      }
+    }
+    const session = this.session;
+    if (!(session instanceof GraphSession)) return undefined;
+    checkIds(inputs.input_ids, this.config.vocab_size, "embedding");
+    if (inputs.token_type_ids) checkIds(inputs.token_type_ids, this.config.type_vocab_size, "embedding");
+    return tf.tidy(() => {
+      const feeds = {
+        input_ids: inputs.input_ids,
+        token_type_ids: inputs.token_type_ids ?? tf.zeros([b, s], "int32"),
+        mask: additiveMask(inputs.attention_mask),
+      };
+      const weights = session.graph.weights.map((key) => this.params.get(key) ?? this.inferenceCopy(key));
+      return session.run(feeds, weights, outputs);
+    });
+  }
+
+  /** A derived inference tensor by its key ("<linear>.weightT", "<layer>.qkv.weightT", "<layer>.qkv.bias"). */
+  private inferenceCopy(key: string): tf.Tensor {
+    const qkv = /^(.*)\.qkv\.(weightT|bias)$/.exec(key);
+    if (qkv) return this.qkv(qkv[1])[qkv[2] === "bias" ? 1 : 0];
+    if (key.endsWith(".weightT")) return this.weightT(key.slice(0, -".weightT".length));
+    throw new Error(`BertForSequenceClassification: the graph asks for an unknown weight "${key}"`);
   }
 
   private drop(x: tf.Tensor, rate: number, opts: ForwardOptions & { seed?: number }, state: { site: number }): tf.Tensor {

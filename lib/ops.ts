@@ -100,19 +100,25 @@ export function bmm(a: tf.Tensor3D, b: tf.Tensor3D, transposeB = false): tf.Tens
 }
 
 /**
+ * Throws unless every id is in [0, rows): out-of-range ids would silently give zeros (native) or
+ * garbage. Checked in JavaScript: input ids come from JavaScript, so reading them back copies a few
+ * hundred ints and runs no kernel (a tf.min/tf.max check cost two kernels and two round trips).
+ */
+export function checkIds(ids: tf.Tensor, rows: number, what: string): void {
+  const values = ids.dataSync();
+  for (let i = 0; i < values.length; i++) {
+    if (!(values[i] >= 0 && values[i] < rows)) throw new Error(`${what}: id ${values[i]} is outside the table's ${rows} rows`);
+  }
+}
+
+/**
  * Embedding lookup: rows of `table` [vocab, dim] for integer `ids` of any shape → [...ids.shape, dim].
  * Its gradient is a scatterND (repeated ids add up), which wasm has, where `gather`'s is missing.
  */
 export function embedding(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
   if (ids.dtype !== "int32") throw new Error(`embedding: ids must be int32, got ${ids.dtype}`);
   const [vocab, dim] = table.shape;
-  // Out-of-range ids would silently give zeros (native) or garbage. Checked in JavaScript: input ids
-  // come from JavaScript, so reading them back copies a few hundred ints and runs no kernel (a
-  // tf.min/tf.max check cost two kernels and two round trips per lookup).
-  const values = ids.dataSync();
-  for (let i = 0; i < values.length; i++) {
-    if (!(values[i] >= 0 && values[i] < vocab)) throw new Error(`embedding: id ${values[i]} is outside the table's ${vocab} rows`);
-  }
+  checkIds(ids, vocab, "embedding");
   if (!recording()) return tf.gather(table, ids); // any shape of ids, no reshapes, when no gradient is wanted
   return tf.tidy(() => {
     const flat = tf.reshape(ids, [-1]) as tf.Tensor1D;

@@ -45,12 +45,13 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-test("tiny BERT: hidden states, pooler output, logits and loss equal PyTorch's within 1e-5", () => {
+// graph: eval mode on native runs as one TensorFlow graph (lib/bert_graph.ts); false: op by op.
+for (const graph of [true, false]) test(`tiny BERT: hidden states, pooler output, logits and loss equal PyTorch's within 1e-5 (graph ${graph})`, () => {
   const model = tinyModel();
   const x = inputs();
   const before = tf.memory().numTensors;
-  const { lastHiddenState, pooled } = model.hidden(x);
-  const logits = model.forward(x);
+  const { lastHiddenState, pooled } = model.hidden(x, { graph });
+  const logits = model.forward(x, { graph });
   const loss = crossEntropyLoss(logits, FIX.labels);
   assert.deepEqual(lastHiddenState.shape, [3, 9, 32]);
   assert.deepEqual(logits.shape, [3, 3]);

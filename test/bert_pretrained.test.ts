@@ -40,16 +40,17 @@ function assertWithin(ours: ArrayLike<number>, ref: ArrayLike<number>, tol: numb
   for (let i = 0; i < ours.length; i++) assert.ok(Math.abs(ours[i] - ref[i]) <= tol, `${what}[${i}]: ${ours[i]} vs ${ref[i]}`);
 }
 
-test("MiniLM: hidden states, pooler output and logits within 1e-4 of PyTorch", { skip }, () => {
+// graph: eval mode on native runs as one TensorFlow graph (lib/bert_graph.ts); false: op by op.
+for (const graph of [true, false]) test(`MiniLM: hidden states, pooler output and logits within 1e-4 of PyTorch (graph ${graph})`, { skip }, () => {
   const before = tf.memory().numTensors;
   tf.tidy(() => {
-    const { lastHiddenState, pooled } = model.hidden(x);
+    const { lastHiddenState, pooled } = model.hidden(x, { graph });
     const [b, s, h] = lastHiddenState.shape;
     assert.deepEqual([b, s, h], FWD.last_hidden_state.shape);
     assertWithin(tf.slice(lastHiddenState, [0, 0, 0], [b, s, 16]).dataSync(), FWD.last_hidden_state.first16.flat(2), 1e-4, "last_hidden_state[..., :16]");
     assertWithin(tf.norm(lastHiddenState, "euclidean", 2).dataSync(), FWD.last_hidden_state.norm.flat(), 1e-4, "token norms");
     assertWithin(pooled.dataSync(), FWD.pooler_output.flat(), 1e-4, "pooler_output");
-    assertWithin(model.forward(x).dataSync(), FWD.logits.flat(), 1e-4, "logits");
+    assertWithin(model.forward(x, { graph }).dataSync(), FWD.logits.flat(), 1e-4, "logits");
   });
   assert.equal(tf.memory().numTensors, before, "leaked tensors");
 });

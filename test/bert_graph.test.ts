@@ -1,0 +1,131 @@
+// lib/bert_graph.ts: BERT inference as one TensorFlow graph equals the op-by-op forward (which the
+// reference tests check against PyTorch), with any batch shape, padding and token types, the current
+// weights after an optimizer step, no leaked tensors, clear errors, and a fallback when it cannot load.
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "fs";
+import * as path from "path";
+import { spawnSync } from "child_process";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../lib/backend";
+import { randomBert, BertConfig, BertForSequenceClassification, graphInference } from "../lib/bert";
+import { bertGraph, GraphSession, GRAPH_CACHE_DIR } from "../lib/bert_graph";
+import { ROOT } from "../lib/paths";
+import { tinyBertConfig, tinyBertLabels } from "./helpers/tiny_bert";
+
+const skip = process.env.BERTLAB_BACKEND && process.env.BERTLAB_BACKEND !== "tensorflow" ? "graphs run on native TensorFlow only" : false;
+let model: BertForSequenceClassification;
+
+before(async () => {
+  const info = await initBackend();
+  if (!skip) assert.equal(info.name, "tensorflow", "set-up provisions native TensorFlow here");
+  model = randomBert(tinyBertConfig as BertConfig, { labels: tinyBertLabels, seed: 3 });
+});
+
+/** A [batch, seq] batch of random ids whose rows end in padding of different lengths, token types 0/1. */
+function batch(b: number, s: number, seed: number) {
+  return tf.tidy(() => {
+    const lengths = Array.from({ length: b }, (_, i) => Math.max(1, s - i));
+    const mask = lengths.map((n) => Array.from({ length: s }, (_, j) => (j < n ? 1 : 0)));
+    return {
+      input_ids: tf.randomUniform([b, s], 1, 30000, "int32", seed) as tf.Tensor2D,
+      attention_mask: tf.tensor2d(mask, [b, s], "int32"),
+      token_type_ids: tf.tensor2d(mask.map((r) => r.map((_, j) => (j >= s / 2 ? 1 : 0))), [b, s], "int32"),
+    };
+  });
+}
+
+function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+}
+
+test("graph: eval-mode forwards run as a graph on native, never when training or under a tape", { skip }, () => {
+  assert.equal(GraphSession.available(), true);
+  assert.equal(graphInference(), true);
+  assert.equal(graphInference({ training: true }), false);
+  assert.equal(graphInference({ graph: false }), false);
+  let underTape: boolean | undefined;
+  const x = tf.scalar(2);
+  const dx = tf.grad((t: tf.Tensor) => { underTape = graphInference(); return tf.square(t); })(x);
+  assert.equal(underTape, false, "a gradient needs the op-by-op forward");
+  tf.dispose([x, dx]);
+});
+
+test("graph: logits, pooled and hidden states equal the op-by-op forward's within 1e-5, any batch shape", { skip }, () => {
+  for (const [b, s] of [[1, 1], [1, 9], [3, 7], [5, 16]] as const) {
+    const x = batch(b, s, b * 100 + s);
+    const before = tf.memory().numTensors;
+    const g = model.forward(x), e = model.forward(x, { graph: false });
+    assert.deepEqual(g.shape, [b, 3]);
+    assert.ok(maxDiff(g, e) <= 1e-5, `logits [${b}, ${s}]: ${maxDiff(g, e)}`);
+    const hg = model.hidden(x), he = model.hidden(x, { graph: false });
+    assert.deepEqual(hg.lastHiddenState.shape, [b, s, 32]);
+    assert.ok(maxDiff(hg.lastHiddenState, he.lastHiddenState) <= 1e-5, "last_hidden_state");
+    assert.ok(maxDiff(hg.pooled, he.pooled) <= 1e-5, "pooled");
+    tf.dispose([g, e, hg.lastHiddenState, hg.pooled, he.lastHiddenState, he.pooled]);
+    assert.equal(tf.memory().numTensors, before, `leaked tensors at [${b}, ${s}]`);
+    tf.dispose(Object.values(x));
+  }
+});
+
+test("graph: token_type_ids default to zeros, as op by op", { skip }, () => {
+  const x = batch(2, 5, 1);
+  const noTypes = { input_ids: x.input_ids, attention_mask: x.attention_mask };
+  const g = model.forward(noTypes), e = model.forward(noTypes, { graph: false });
+  assert.ok(maxDiff(g, e) <= 1e-5);
+  tf.dispose([g, e, ...Object.values(x)]);
+});
+
+test("graph: a changed weight is used at the next call (as after an optimizer step)", { skip }, () => {
+  const m = randomBert(tinyBertConfig as BertConfig, { labels: tinyBertLabels, seed: 4 });
+  const x = batch(2, 6, 2);
+  const a = m.forward(x);
+  for (const name of ["bert.encoder.layer.0.attention.self.query.weight", "bert.encoder.layer.1.intermediate.dense.weight", "classifier.bias"]) {
+    const v = m.params.get(name)!;
+    v.assign(tf.tidy(() => tf.add(v, 0.05)));
+  }
+  const g = m.forward(x), e = m.forward(x, { graph: false });
+  assert.ok(maxDiff(a, g) > 1e-3, "the logits moved");
+  assert.ok(maxDiff(g, e) <= 1e-5, "and equal the op-by-op forward with the new weights");
+  tf.dispose([a, g, e, ...Object.values(x)]);
+  m.dispose();
+});
+
+test("graph: one session per graph shape, its file in the cache folder", { skip }, () => {
+  const g = bertGraph(tinyBertConfig, 3);
+  assert.equal(g.weights.length, 2 + 3 + 2 * (2 + 2 * 3 + 2 * 2) + 2 * 2, "embedding tables and LayerNorm; per layer q/k/v packed, 3 linears, 2 LayerNorms; pooler, classifier");
+  assert.equal(GraphSession.load(g), GraphSession.load(bertGraph(tinyBertConfig, 3)), "the same graph reuses its session");
+  assert.notEqual(GraphSession.load(bertGraph(tinyBertConfig, 4)), GraphSession.load(g), "another head, another graph");
+  const files = fs.readdirSync(GRAPH_CACHE_DIR).map((d) => path.join(GRAPH_CACHE_DIR, d, "saved_model.pb"));
+  assert.ok(files.some((f) => fs.existsSync(f) && fs.readFileSync(f).equals(g.pb)));
+});
+
+test("graph: ids outside the vocabulary or token types outside type_vocab_size are named", { skip }, () => {
+  const x = batch(1, 3, 5);
+  const bad = tf.tensor2d([[5, 30522, 7]], [1, 3], "int32");
+  assert.throws(() => model.forward({ ...x, input_ids: bad }), /embedding: id 30522 is outside the table's 30522 rows/);
+  const badTypes = tf.tensor2d([[0, 2, 0]], [1, 3], "int32");
+  assert.throws(() => model.forward({ ...x, token_type_ids: badTypes }), /embedding: id 2 is outside the table's 2 rows/);
+  tf.dispose([bad, badTypes, ...Object.values(x)]);
+});
+
+test("graph: when the graph cannot be written or loaded, prediction warns once and runs op by op", { skip }, () => {
+  // BERTLAB_CACHE under a regular file: the graph's folder cannot be made.
+  const script = `
+    const tf = require("@tensorflow/tfjs");
+    const { initBackend } = require("./lib/backend");
+    const { randomBert } = require("./lib/bert");
+    const { tinyBertConfig, tinyBertLabels } = require("./test/helpers/tiny_bert");
+    initBackend().then(() => {
+      const m = randomBert(tinyBertConfig, { labels: tinyBertLabels, seed: 3 });
+      const x = { input_ids: tf.tensor2d([[101, 2000, 102]], [1, 3], "int32"), attention_mask: tf.ones([1, 3], "int32") };
+      const a = m.forward(x), b = m.forward(x), e = m.forward(x, { graph: false });
+      console.log(JSON.stringify({ backend: tf.getBackend(), same: tf.max(tf.abs(tf.sub(a, e))).dataSync()[0] <= 1e-6 && tf.max(tf.abs(tf.sub(b, e))).dataSync()[0] <= 1e-6 }));
+    });`;
+  const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], { cwd: ROOT, encoding: "utf8", env: { ...process.env, BERTLAB_CACHE: path.join(ROOT, "package.json", "cache") } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout.trim().split("\n").pop()!), { backend: "tensorflow", same: true });
+  const warnings = r.stderr.split("\n").filter((l) => l.includes("graph execution unavailable"));
+  assert.equal(warnings.length, 1, r.stderr);
+  assert.match(warnings[0], /predicting op by op instead \(.*(ENOTDIR|not a directory)/);
+});
