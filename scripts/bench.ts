@@ -7,11 +7,12 @@
  * ids (out/bench/workload.json); then each tfjs backend (in its own child process, as a process
  * keeps one backend) and PyTorch + transformers (scripts/bench_torch.py) run the same batches:
  *   - training: the full step of lib/train.ts (forward + backward + clipping + AdamW), dropout on
- *   - inference: eval mode, no gradients, batch 64 and batch 1, logits read back
+ *   - inference: eval mode, no gradients, batch 64 and batch 1, logits read back (on native: one
+ *     TensorFlow graph per batch, lib/bert_graph.ts; "tensorflow-ops" runs it op by op instead)
  * Ratios compare the same batches (a slow backend runs only the first few: see LIMITS).
  * Results: a table on stdout and out/bench/bench-<time>.json.
  *
- *   npm run bench                          # pytorch, tensorflow (native), wasm
+ *   npm run bench                          # pytorch, tensorflow (native), tensorflow-ops, wasm
  *   npm run bench -- --backends tensorflow # just one tfjs backend (PyTorch always runs)
  *
  * Timings mean something only on a quiet machine: the load average before each run is recorded,
@@ -24,7 +25,7 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend";
-import { loadBertForSequenceClassification, BertForSequenceClassification, crossEntropyLoss } from "../lib/bert";
+import { loadBertForSequenceClassification, BertForSequenceClassification, crossEntropyLoss, graphInference } from "../lib/bert";
 import { makeBatch } from "../lib/loader";
 import { RandomSampler } from "../lib/loader";
 import { AdamW, clipGradNorm } from "../lib/optim";
@@ -64,9 +65,20 @@ export interface EngineResult {
   loadBefore?: number;
 }
 
+/**
+ * The engines besides PyTorch: a tfjs backend, or "tensorflow-ops", native TensorFlow with graph
+ * inference off (BERTLAB_GRAPH=0), to show what lib/bert_graph.ts gains over running op by op.
+ */
+const VARIANTS: Record<string, { backend: string; env: Record<string, string> }> = {
+  "tensorflow-ops": { backend: "tensorflow", env: { BERTLAB_GRAPH: "0" } },
+};
+const variant = (name: string) => VARIANTS[name] ?? { backend: name, env: {} };
+
 /** How much of the workload a backend runs: wasm is ~10-50× slower than native. */
 let LIMITS: Record<string, { trainSteps: number; batch64: number; batch1: number }> = {
   tensorflow: { trainSteps: Infinity, batch64: Infinity, batch1: Infinity },
+  // training is the same code as "tensorflow" (graphs are for inference): a few steps suffice
+  "tensorflow-ops": { trainSteps: 3, batch64: Infinity, batch1: Infinity },
   wasm: { trainSteps: 3, batch64: 1, batch1: 16 },
   cpu: { trainSteps: 1, batch64: 1, batch1: 4 },
 };
@@ -105,7 +117,7 @@ async function makeWorkload(): Promise<Workload> {
 
 /** One tfjs backend, in this (child) process. */
 async function runTfjs(w: Workload, name: string): Promise<EngineResult> {
-  const info = await initBackend(name);
+  const info = await initBackend(variant(name).backend);
   const lim = LIMITS[name] ?? LIMITS.cpu;
   const model = await loadBertForSequenceClassification(w.modelDir, { labels: w.labels, seed: w.seed });
   const o = w.train.optimizer;
@@ -164,7 +176,7 @@ async function runTfjs(w: Workload, name: string): Promise<EngineResult> {
   model.dispose();
   const tfjsVersion = tf.version_core;
   return {
-    name, engine: `tfjs ${tfjsVersion} ${info.package ?? name}`, threads: info.threads ?? 1, reason: info.reason,
+    name, engine: `tfjs ${tfjsVersion} ${info.package ?? name}${info.name === "tensorflow" ? (graphInference() ? ", graph inference" : ", op-by-op inference") : ""}`, threads: info.threads ?? 1, reason: info.reason,
     train: { stepSeconds, losses }, infer: { batch64Seconds, batch1Seconds },
     peakRssMB: process.resourceUsage().maxRSS / 1024, tensorLeak,
   };
@@ -247,14 +259,14 @@ async function main(): Promise<void> {
   const child = opt("--child");
   // --quick: a smoke test of the harness (2 steps, 1 batch, 4 tweets each); not a measurement.
   const quick = args.includes("--quick");
-  if (quick) LIMITS = { tensorflow: QUICK, wasm: QUICK, cpu: { ...QUICK, trainSteps: 1 }, pytorch: QUICK };
+  if (quick) LIMITS = { tensorflow: QUICK, "tensorflow-ops": QUICK, wasm: QUICK, cpu: { ...QUICK, trainSteps: 1 }, pytorch: QUICK };
   if (child) {
     const w = JSON.parse(fs.readFileSync(opt("--workload")!, "utf8")) as Workload;
     writeJsonAtomic(opt("--out")!, await runTfjs(w, child));
     return;
   }
   if (!fs.existsSync(path.join(MODEL_DIR, "model.safetensors"))) throw new Error(`${MODEL_DIR}/model.safetensors is missing: run \`npm run setup\` first`);
-  const backends = (opt("--backends") ?? "tensorflow,wasm").split(",").filter(Boolean);
+  const backends = (opt("--backends") ?? "tensorflow,tensorflow-ops,wasm").split(",").filter(Boolean);
   const python = opt("--python") ?? path.join(ROOT, ".venv", "bin", "python");
   const w = await makeWorkload();
   const wfile = path.join(BENCH_DIR, "workload.json");
@@ -285,7 +297,7 @@ async function main(): Promise<void> {
     const out = path.join(BENCH_DIR, `${b}.json`);
     try {
       const childArgs = ["--import", "tsx", path.join(ROOT, "scripts", "bench.ts"), "--child", b, "--workload", wfile, "--out", out, ...(quick ? ["--quick"] : [])];
-      results.push(runChild(process.execPath, childArgs, { BERTLAB_BACKEND: b }, out));
+      results.push(runChild(process.execPath, childArgs, { BERTLAB_BACKEND: variant(b).backend, ...variant(b).env }, out));
     } catch (e) {
       errors.push(`${b}: ${(e as Error).message}`);
       console.log(`  ${b} failed: ${(e as Error).message.split("\n").slice(-1)[0]}`);
