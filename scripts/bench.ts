@@ -15,9 +15,10 @@
  *   npm run bench                          # pytorch, tensorflow (native), tensorflow-ops, wasm
  *   npm run bench -- --backends tensorflow # just one tfjs backend (PyTorch always runs)
  *
- * Timings mean something only on a quiet machine: the load average before each run is recorded,
- * and a busy machine is flagged in the table. On a shared machine, `nice -n -15 npm run bench`
- * (root) gives the benchmark the CPUs first; the niceness is recorded too.
+ * Timings mean something only on a quiet machine: the CPU time other processes used while each
+ * engine ran is recorded (from /proc), and a busy machine is flagged in the table. On a shared
+ * machine, `nice -n -15 npm run bench` (root) gives the benchmark the CPUs first; the niceness is
+ * recorded too.
  */
 import * as fs from "fs";
 import * as os from "os";
@@ -63,6 +64,8 @@ export interface EngineResult {
   peakRssMB: number;
   tensorLeak?: number;
   loadBefore?: number;
+  /** CPU cores' worth of work done by other processes while this engine ran (Linux only). */
+  otherCores?: number;
 }
 
 /**
@@ -189,7 +192,7 @@ const median = (a: number[]) => { const s = [...a].sort((x, y) => x - y); const 
 const tokens = (rows: number[][]) => ({ real: sum(rows.map((r) => r.length)), padded: rows.length * Math.max(...rows.map((r) => r.length)) });
 
 export interface Summary {
-  name: string; engine: string; threads: number; busy: boolean; loadBefore?: number;
+  name: string; engine: string; threads: number; busy: boolean; loadBefore?: number; otherCores?: number;
   trainSteps: number; epochSteps: number; realTokensPerSec: number; paddedTokensPerSec: number; secondsPerEpoch: number; meanLoss: number;
   batch64TweetsPerSec: number; batch1TweetsPerSec: number; batch1MedianMs: number; peakRssMB: number;
   /** Speed relative to PyTorch on exactly the same batches (> 1: faster than PyTorch). */
@@ -206,8 +209,10 @@ export function summarise(w: Workload, r: EngineResult, torch?: EngineResult): S
   const n64 = r.infer.batch64Seconds.length, n1 = r.infer.batch1Seconds.length;
   const tweets64 = sum(w.infer.batch64.slice(0, n64).map((b) => b.length));
   const s: Summary = {
-    name: r.name, engine: r.engine, threads: r.threads, loadBefore: r.loadBefore,
-    busy: (r.loadBefore ?? 0) > 0.5 * os.cpus().length,
+    name: r.name, engine: r.engine, threads: r.threads, loadBefore: r.loadBefore, otherCores: r.otherCores,
+    // Busy: others used over a quarter of a core meanwhile. Without /proc, the load average before
+    // the run decides (it also counts the engine that ran just before, so it errs towards "busy").
+    busy: r.otherCores !== undefined ? r.otherCores > 0.25 : (r.loadBefore ?? 0) > 0.5 * os.cpus().length,
     trainSteps: n, epochSteps: w.train.timed.length, realTokensPerSec: real / secs, paddedTokensPerSec: padded / secs,
     // Measured when every batch ran; else scaled by padded tokens (step time ∝ padded tokens).
     secondsPerEpoch: n === w.train.timed.length ? secs : (secs * epochPadded) / padded,
@@ -242,15 +247,37 @@ export function table(rows: Summary[]): string {
   return [line(head), widths.map((n) => "-".repeat(n)).join("  "), ...body.map(line)].join("\n");
 }
 
+/**
+ * CPU time so far, in clock ticks: all CPUs' busy and total time (/proc/stat) and that of this
+ * process's finished children (/proc/self/stat's cutime + cstime). Undefined off Linux.
+ */
+function cpuTicks(): { busy: number; total: number; children: number } | undefined {
+  try {
+    const cpu = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1, 9).map(Number);
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = cpu;
+    const self = fs.readFileSync("/proc/self/stat", "utf8");
+    const f = self.slice(self.lastIndexOf(")") + 2).split(" ").map(Number); // f[0] is field 3 (state)
+    return { busy: user + nice + system + irq + softirq + steal, total: user + nice + system + idle + iowait + irq + softirq + steal, children: f[13] + f[14] };
+  } catch {
+    return undefined;
+  }
+}
+
 function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv, out: string): EngineResult {
   fs.rmSync(out, { force: true });
   const loadBefore = os.loadavg()[0];
+  const t0 = cpuTicks();
   const r = spawnSync(cmd, args, { cwd: ROOT, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2", ...env }, stdio: ["ignore", "inherit", "pipe"], encoding: "utf8", timeout: 30 * 60_000 });
   if (r.status !== 0 || !fs.existsSync(out)) {
     const err = (r.stderr ?? "").split("\n").filter((l) => l && !/^(WARNING|I0000|W0000)/.test(l)).slice(-5).join("\n");
     throw new Error(`${[cmd, ...args].join(" ")} failed (exit ${r.status ?? r.signal}):\n${err}`);
   }
-  return { ...(JSON.parse(fs.readFileSync(out, "utf8")) as EngineResult), loadBefore };
+  const t1 = cpuTicks();
+  // Everything the CPUs did meanwhile, less the engine's own work, in cores.
+  const otherCores = t0 && t1 && t1.total > t0.total
+    ? Math.max(0, ((t1.busy - t0.busy) - (t1.children - t0.children)) / (t1.total - t0.total)) * os.cpus().length
+    : undefined;
+  return { ...(JSON.parse(fs.readFileSync(out, "utf8")) as EngineResult), loadBefore, otherCores };
 }
 
 async function main(): Promise<void> {

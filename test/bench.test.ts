@@ -60,3 +60,11 @@ test("the table flags a busy machine and partial runs", () => {
   assert.match(out, /\(0\.25×\) \[1 steps\]/);
   assert.equal(out.split("\n").length, 4);
 });
+
+test("busy means other processes' CPU use while the engine ran, when measured; else the load before", () => {
+  const s = (r: Partial<EngineResult>) => summarise(workload, { ...torch, ...r }).busy;
+  assert.equal(s({ loadBefore: 99, otherCores: 0.1 }), false, "a high load from the previous engine is not others' work");
+  assert.equal(s({ loadBefore: 0, otherCores: 0.6 }), true);
+  assert.equal(s({ loadBefore: 99 }), true, "no /proc: the load average decides");
+  assert.equal(s({ loadBefore: 0.2 }), false);
+});
