@@ -108,6 +108,7 @@ export function bertGraph(c: GraphConfig, numLabels: number): BertGraph {
 
 /** The parts of tfjs-node's backend used here (NodeJSKernelBackend; not in tfjs's public types). */
 interface NodeBackend {
+  isUsingGpuDevice: boolean;
   loadSavedModelMetaGraph(dir: string, tags: string): number;
   runSavedModel(id: number, inputs: tf.Tensor[], infos: { name: string; tfDtype: string }[], outputs: string[]): tf.Tensor[];
 }
@@ -125,9 +126,15 @@ export class GraphSession {
     this.infos = [feed("input_ids", "DT_INT32"), feed("token_type_ids", "DT_INT32"), feed("mask", "DT_FLOAT"), ...graph.weights.map((n) => feed(n, "DT_FLOAT"))];
   }
 
-  /** True when the active backend can run graphs (native TensorFlow through tfjs-node). */
+  /**
+   * True when the active backend can run graphs: native TensorFlow through tfjs-node on the CPU.
+   * Not with tfjs-node-gpu: a session reads its inputs on the host, so every call would copy all the
+   * weights from the GPU and back; there the op-by-op forward, which keeps them on the GPU, is used.
+   */
   static available(): boolean {
-    return tf.getBackend() === "tensorflow" && typeof (tf.backend() as unknown as Partial<NodeBackend>).runSavedModel === "function";
+    if (tf.getBackend() !== "tensorflow") return false;
+    const b = tf.backend() as unknown as Partial<NodeBackend>;
+    return typeof b.runSavedModel === "function" && b.isUsingGpuDevice !== true;
   }
 
   /** Loads `graph` (written to the cache folder first if it is not there). Throws when no native backend runs. */
