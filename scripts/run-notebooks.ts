@@ -65,6 +65,12 @@ export function runNotebook(notebook: string, opts: { full?: boolean; outDir?: s
     executed,
     log: `${exec.stdout ?? ""}${exec.stderr ?? ""}`.slice(-6000),
   };
+  // Signed as Jupyter signs a notebook it ran and saved: otherwise JupyterLab shows the charts (HTML
+  // and scripts in outputs) of a reopened executed notebook blank until it is trusted by hand.
+  if (run.ok) {
+    const trust = spawnSync(JUPYTER, ["trust", executed], { cwd: ROOT, env, encoding: "utf8" });
+    if (trust.status !== 0) console.warn(`  (could not sign ${name} as trusted: ${(trust.stderr || trust.stdout).trim().split("\n").pop()})`);
+  }
   if (run.ok && opts.html !== false) {
     const html = spawnSync(JUPYTER, ["nbconvert", "--to", "html", "--output-dir", outDir, executed], { cwd: ROOT, env, encoding: "utf8" });
     if (html.status !== 0) {

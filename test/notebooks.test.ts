@@ -1,13 +1,17 @@
 /**
  * Notebooks are tests too: each course notebook runs top to bottom on the real tslab kernel in the fast
- * setting (BERTLAB_FAST=1); any cell error fails its test with the cell and the error in the message.
+ * setting (BERTLAB_FAST=1); any cell error fails its test with the cell and the error in the message,
+ * a cell that shows nothing fails it too, and the executed copy must be signed as trusted.
  */
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
+import { spawnSync } from "child_process";
 import { listNotebooks, runNotebook } from "../scripts/run-notebooks";
-import { OUT_DIR } from "../lib/paths";
+import { OUT_DIR, ROOT } from "../lib/paths";
+
+const PYTHON = path.join(ROOT, ".venv", "bin", "python");
 
 const outDir = path.join(OUT_DIR, "test-notebooks");
 
@@ -20,5 +24,7 @@ for (const nb of listNotebooks()) {
     assert.equal(errors.length, 0, `${run.notebook} has error outputs`);
     const silent = executed.cells.filter((c: any) => c.cell_type === "code" && (c.outputs ?? []).length === 0);
     assert.equal(silent.length, 0, `${run.notebook}: ${silent.length} code cell(s) show nothing (house style: end each cell with a value)`);
+    const check = spawnSync(PYTHON, ["-c", "import sys, nbformat; from nbformat.sign import NotebookNotary; print(NotebookNotary().check_signature(nbformat.read(sys.argv[1], 4)))", run.executed], { encoding: "utf8" });
+    assert.equal(check.stdout.trim(), "True", `${run.notebook}: not signed as trusted, so JupyterLab would hide its charts (${check.stderr})`);
   });
 }
