@@ -15,7 +15,8 @@
  * paths: on native every kernel costs 10–50 µs through tfjs-node whatever its size, so a batch-1
  * forward of MiniLM was bound by its 525 kernels; these paths (3-D/4-D matMuls without reshapes,
  * LayerNorm without tf.moments, the id check and attention mask in JavaScript) bring it to 347, and
- * lib/bert.ts's pre-transposed, q/k/v-packed weights with `attentionPacked` to 299.
+ * lib/bert.ts's pre-transposed, q/k/v-packed weights with `attentionPacked` to 299. (On native,
+ * eval-mode forwards now go further still: lib/bert_graph.ts runs them as one TensorFlow graph.)
  *
  * Weights keep Hugging Face's layout: a linear layer's weight is [out, in], as `nn.Linear` stores it.
  *
