@@ -18,6 +18,12 @@ export const SMILE_CSV = path.join(DATA_DIR, "smile-annotations-final.csv");
 /** Model folders in Hugging Face layout (config.json, model.safetensors, tokenizer.json). */
 export const MODELS_DIR = process.env.BERTLAB_MODELS_DIR ?? path.join(ROOT, "models");
 
+/** The project's Python virtual environment (Jupyter's headless runner, the PyTorch reference), made by set-up. */
+export const VENV_DIR = path.join(ROOT, ".venv");
+
+/** Its Python interpreter. */
+export const VENV_PYTHON = path.join(VENV_DIR, "bin", "python");
+
 /** Download cache for the Hugging Face hub and PyPI wheels, shared between projects. */
 export const CACHE_DIR =
   process.env.BERTLAB_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "bertlab");

@@ -26,14 +26,14 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend";
-import { loadBertForSequenceClassification, BertForSequenceClassification, crossEntropyLoss, graphInference } from "../lib/bert";
+import { loadBertForSequenceClassification, crossEntropyLoss, graphInference } from "../lib/bert";
 import { makeBatch } from "../lib/loader";
 import { RandomSampler } from "../lib/loader";
 import { AdamW, clipGradNorm } from "../lib/optim";
 import { DEFAULT_CONFIG } from "../lib/config";
 import { loadCourseData } from "../lib/smile";
 import { loadTokenizer } from "../lib/tokenize";
-import { MODELS_DIR, OUT_DIR, ROOT } from "../lib/paths";
+import { MODELS_DIR, OUT_DIR, ROOT, VENV_PYTHON } from "../lib/paths";
 import { writeJsonAtomic } from "../lib/fsutil";
 
 interface Rows { input_ids: number[][]; labels: number[] }
@@ -294,7 +294,7 @@ async function main(): Promise<void> {
   }
   if (!fs.existsSync(path.join(MODEL_DIR, "model.safetensors"))) throw new Error(`${MODEL_DIR}/model.safetensors is missing: run \`npm run setup\` first`);
   const backends = (opt("--backends") ?? "tensorflow,tensorflow-ops,wasm").split(",").filter(Boolean);
-  const python = opt("--python") ?? path.join(ROOT, ".venv", "bin", "python");
+  const python = opt("--python") ?? VENV_PYTHON;
   const w = await makeWorkload();
   const wfile = path.join(BENCH_DIR, "workload.json");
   writeJsonAtomic(wfile, w);

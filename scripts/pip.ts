@@ -6,12 +6,12 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { ROOT } from "../lib/paths";
+import { VENV_PYTHON } from "../lib/paths";
 
 /** $PYTHON when set (taken as given), else the first of python3, the project's .venv, python whose pip works. */
 export function pythonWithPip(): string | undefined {
   if (process.env.PYTHON) return process.env.PYTHON;
-  const candidates = ["python3", path.join(ROOT, ".venv", "bin", "python"), "python"];
+  const candidates = ["python3", VENV_PYTHON, "python"];
   return candidates.find((py) => spawnSync(py, ["-m", "pip", "--version"], { encoding: "utf8", timeout: 30_000 }).status === 0);
 }
 

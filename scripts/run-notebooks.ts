@@ -9,10 +9,10 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { ROOT, OUT_DIR } from "../lib/paths";
+import { ROOT, OUT_DIR, VENV_DIR } from "../lib/paths";
 
 const NOTEBOOKS_DIR = path.join(ROOT, "notebooks");
-const JUPYTER = path.join(ROOT, ".venv", "bin", "jupyter");
+const JUPYTER = path.join(VENV_DIR, "bin", "jupyter");
 
 export interface NotebookRun {
   notebook: string;
@@ -45,7 +45,7 @@ export function runNotebook(notebook: string, opts: { full?: boolean; outDir?: s
     ...process.env,
     BERTLAB_FAST: opts.full ? "0" : "1",
     PATH: `${path.join(ROOT, "node_modules", ".bin")}${path.delimiter}${process.env.PATH ?? ""}`,
-    JUPYTER_PATH: path.join(ROOT, ".venv", "share", "jupyter"),
+    JUPYTER_PATH: path.join(VENV_DIR, "share", "jupyter"),
   };
   const started = Date.now();
   const exec = spawnSync(

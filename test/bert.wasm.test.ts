@@ -15,11 +15,10 @@ import {
 } from "../lib/bert";
 import { writeSafetensors, readSafetensors } from "../lib/safetensors";
 import { setGradMode } from "../lib/ops";
-import { ROOT } from "../lib/paths";
+import { VENV_PYTHON } from "../lib/paths";
 import { tinyBertConfig, tinyBertLabels, tinyBertWeights } from "./helpers/tiny_bert";
 
 const FIX = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/reference/tiny_bert.json"), "utf8"));
-const PY = path.join(ROOT, ".venv", "bin", "python");
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "bert-"));
 
 before(async () => { await initBackend(); });
@@ -258,8 +257,8 @@ test("randomBert: HF-style init, reproducible from the seed", () => {
   assert.equal(tf.memory().numTensors, before);
 });
 
-const havePy = fs.existsSync(PY);
-test("a saved folder loads in Python transformers with the same logits", { skip: havePy ? false : `no ${PY}: run scripts/setup.sh` }, async () => {
+const havePy = fs.existsSync(VENV_PYTHON);
+test("a saved folder loads in Python transformers with the same logits", { skip: havePy ? false : `no ${VENV_PYTHON}: run scripts/setup.sh` }, async () => {
   const model = tinyModel();
   const x = inputs();
   const ours = tf.tidy(() => model.forward(x).arraySync());
@@ -274,7 +273,7 @@ with torch.no_grad():
     out = m(**{k: torch.tensor(v) for k, v in i.items()}).logits
 print(json.dumps({"logits": out.tolist(), "labels": m.config.id2label}))
 `;
-  const r = spawnSync(PY, ["-c", script, dir, JSON.stringify(FIX.inputs)], { encoding: "utf8", env: { ...process.env, TRANSFORMERS_OFFLINE: "1", HF_HUB_OFFLINE: "1" } });
+  const r = spawnSync(VENV_PYTHON, ["-c", script, dir, JSON.stringify(FIX.inputs)], { encoding: "utf8", env: { ...process.env, TRANSFORMERS_OFFLINE: "1", HF_HUB_OFFLINE: "1" } });
   assert.equal(r.status, 0, r.stderr);
   const py = JSON.parse(r.stdout.trim().split("\n").pop()!);
   assert.deepEqual(py.labels, { 0: "neg", 1: "neu", 2: "pos" });

@@ -9,9 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import { listNotebooks, runNotebook } from "../scripts/run-notebooks";
-import { OUT_DIR, ROOT } from "../lib/paths";
-
-const PYTHON = path.join(ROOT, ".venv", "bin", "python");
+import { OUT_DIR, VENV_PYTHON } from "../lib/paths";
 
 const outDir = path.join(OUT_DIR, "test-notebooks");
 
@@ -24,7 +22,7 @@ for (const nb of listNotebooks()) {
     assert.equal(errors.length, 0, `${run.notebook} has error outputs`);
     const silent = executed.cells.filter((c: any) => c.cell_type === "code" && (c.outputs ?? []).length === 0);
     assert.equal(silent.length, 0, `${run.notebook}: ${silent.length} code cell(s) show nothing (house style: end each cell with a value)`);
-    const check = spawnSync(PYTHON, ["-c", "import sys, nbformat; from nbformat.sign import NotebookNotary; print(NotebookNotary().check_signature(nbformat.read(sys.argv[1], 4)))", run.executed], { encoding: "utf8" });
+    const check = spawnSync(VENV_PYTHON, ["-c", "import sys, nbformat; from nbformat.sign import NotebookNotary; print(NotebookNotary().check_signature(nbformat.read(sys.argv[1], 4)))", run.executed], { encoding: "utf8" });
     assert.equal(check.stdout.trim(), "True", `${run.notebook}: not signed as trusted, so JupyterLab would hide its charts (${check.stderr})`);
   });
 }

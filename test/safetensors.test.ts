@@ -6,9 +6,8 @@ import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import { parseSafetensors, serializeSafetensors, readSafetensors, writeSafetensors, readSafetensorsHeader, parseHeader } from "../lib/safetensors";
-import { ROOT } from "../lib/paths";
+import { VENV_PYTHON } from "../lib/paths";
 
-const PY = path.join(ROOT, ".venv", "bin", "python");
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "st-"));
 
 /** Builds a file by hand: header JSON + raw bytes. */
@@ -89,8 +88,8 @@ test("corrupt and truncated files give errors naming the file and the tensor", (
   assert.throws(() => parseSafetensors(rawFile({ i: { dtype: "I64", shape: [1], data_offsets: [0, 8] } }, new Uint8Array(big.buffer)), "i.st"), /tensor "i": I64 value 1099511627776 .* does not fit in int32/);
 });
 
-const havePy = fs.existsSync(PY);
-test("interoperates with Python's safetensors (both directions)", { skip: havePy ? false : `no ${PY}: run scripts/setup.sh` }, () => {
+const havePy = fs.existsSync(VENV_PYTHON);
+test("interoperates with Python's safetensors (both directions)", { skip: havePy ? false : `no ${VENV_PYTHON}: run scripts/setup.sh` }, () => {
   const dir = tmp();
   const fromPy = path.join(dir, "py.safetensors"), fromTs = path.join(dir, "ts.safetensors");
   writeSafetensors(fromTs, { "b.x": { dtype: "float32", shape: [2, 2], data: new Float32Array([0.5, 1, 2, 4]) } });
@@ -102,7 +101,7 @@ save_file({"w": torch.arange(6, dtype=torch.float32).reshape(2, 3) / 4, "h": tor
 t = load_file(sys.argv[2])
 print(json.dumps({k: v.tolist() for k, v in t.items()}))
 `;
-  const r = spawnSync(PY, ["-c", script, fromPy, fromTs], { encoding: "utf8" });
+  const r = spawnSync(VENV_PYTHON, ["-c", script, fromPy, fromTs], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), { "b.x": [[0.5, 1], [2, 4]] });
   const { tensors } = readSafetensors(fromPy);
