@@ -29,6 +29,7 @@ import { ROOT, CACHE_DIR } from "../lib/paths";
 import { writeJsonAtomic, replaceDirAtomic } from "../lib/fsutil";
 import { BackendName, BackendState, backendStateFile, checkNativeInChild, firstErrorLine, nativeFingerprint, nativePackageDir } from "../lib/backend";
 import { pipDownload, pythonWithPip } from "./pip";
+import { sha256File } from "../lib/download";
 
 /** The wheel whose C library we build against: its TensorFlow C API matches tfjs-node 4.22's binding. */
 export const WHEEL = {
@@ -92,20 +93,6 @@ function ownInstallScript(pkgDir: string, args: string[], timeoutMs: number) {
   }
 }
 
-function sha256File(file: string): string {
-  const r = spawnSync("sha256sum", [file], { encoding: "utf8" });
-  if (r.status === 0) return r.stdout.split(/\s+/)[0];
-  const crypto = require("crypto") as typeof import("crypto");
-  const h = crypto.createHash("sha256");
-  const fd = fs.openSync(file, "r");
-  const buf = Buffer.alloc(1 << 20);
-  let n: number;
-  while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) h.update(buf.subarray(0, n));
-  fs.closeSync(fd);
-  return h.digest("hex");
-}
-
-/** A Python with pip: the project's .venv, else python3. */
 /** npm's own node-gyp (npm ships it), and the Node headers folder so nothing is downloaded. */
 export function findNodeGyp(): { gyp?: string; nodedir?: string } {
   const prefix = path.resolve(path.dirname(process.execPath), "..");
