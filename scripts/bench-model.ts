@@ -4,14 +4,15 @@
  * tokens/s per step after warm-up. Not a test: timings depend on the machine.
  *
  *   npx tsx scripts/bench-model.ts [--batch 32] [--seq 48] [--steps 5] [--mode auto|explicit|builtin] [--eval]
- *   npx tsx scripts/bench-model.ts --batch 1 --seq 40 --steps 200 --eval   # one-tweet latency
+ *   npx tsx scripts/bench-model.ts --batch 1 --seq 40 --steps 200 --eval   # one-tweet latency (one graph on native)
+ *   BERTLAB_GRAPH=0 npx tsx scripts/bench-model.ts --batch 1 --seq 40 --steps 200 --eval   # the same, op by op
  *   BERTLAB_BACKEND=wasm npx tsx scripts/bench-model.ts --steps 2
  */
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend";
-import { loadBertForSequenceClassification, randomBert, crossEntropyLoss, BertConfig } from "../lib/bert";
+import { loadBertForSequenceClassification, randomBert, crossEntropyLoss, BertConfig, graphInference } from "../lib/bert";
 import { setGradMode, GradMode } from "../lib/ops";
 import { MODELS_DIR } from "../lib/paths";
 
@@ -42,8 +43,10 @@ async function main(): Promise<void> {
   const half = Math.floor(batch / 2), pad = Math.floor(seq / 4); // batch 1: no padded row
   const mask = tf.tidy(() => tf.concat([tf.ones([batch - half, seq], "int32"), tf.concat([tf.ones([half, seq - pad], "int32"), tf.zeros([half, pad], "int32")], 1)], 0) as tf.Tensor2D);
   const labelsT = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % labels.length), "int32");
-  // Kernels of one step: on native each costs 10–50 µs through tfjs-node, which dominates at batch 1.
-  const kernels = (await tf.profile(() => { tf.tidy(() => { model.forward({ input_ids: ids, attention_mask: mask }).dataSync(); }); })).kernels.length;
+  // Kernels of an op-by-op eval forward: on native each costs 10–50 µs through tfjs-node, which
+  // dominates at batch 1. (A graph forward is one session call, invisible to tf.profile.)
+  const kernels = (await tf.profile(() => { tf.tidy(() => { model.forward({ input_ids: ids, attention_mask: mask }, { graph: false }).dataSync(); }); })).kernels.length;
+  const evalHow = graphInference() ? "one graph" : "op by op";
   const times: number[] = [];
   for (let s = 0; s < steps + 1; s++) {
     const t0 = performance.now();
@@ -59,7 +62,7 @@ async function main(): Promise<void> {
   }
   const ms = times.reduce((a, b) => a + b, 0) / times.length;
   const median = times.slice().sort((a, b) => a - b)[times.length >> 1]; // robust beside other jobs
-  console.log(`${backend.name} · grad mode ${arg("mode", "auto")} · ${evalOnly ? "forward only (eval)" : "forward+backward (training)"} · batch ${batch} × ${seq} · ${ms.toFixed(ms < 100 ? 2 : 0)} ms/step (median ${median.toFixed(ms < 100 ? 2 : 0)}) · ${((batch * seq) / (ms / 1000)).toFixed(0)} tokens/s · ${kernels} kernels per eval forward · tensors ${tf.memory().numTensors}`);
+  console.log(`${backend.name} · grad mode ${arg("mode", "auto")} · ${evalOnly ? `forward only (eval, ${evalHow})` : "forward+backward (training)"} · batch ${batch} × ${seq} · ${ms.toFixed(ms < 100 ? 2 : 0)} ms/step (median ${median.toFixed(ms < 100 ? 2 : 0)}) · ${((batch * seq) / (ms / 1000)).toFixed(0)} tokens/s · ${kernels} kernels per op-by-op eval forward · tensors ${tf.memory().numTensors}`);
   model.dispose();
 }
 
