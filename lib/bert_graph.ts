@@ -16,7 +16,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { GraphBuilder, dtype, SignatureTensor } from "./tfgraph";
+import { GraphBuilder, dtype, Attr, SignatureTensor } from "./tfgraph";
 import { writeFileAtomic } from "./fsutil";
 import { CACHE_DIR } from "./paths";
 
@@ -71,9 +71,15 @@ export function bertGraph(c: GraphConfig, numLabels: number): BertGraph {
   const mask = g.placeholder("mask", "float32", [null, 1, 1, null]);
   const I32 = dtype("int32");
   const bs = g.op("Shape", [ids], { T: I32, out_type: I32 });            // [batch, seq]
-  const seq = g.op("StridedSlice", [bs, k([1]), k([2]), k([1])], { T: I32, Index: I32, begin_mask: { i: 0 }, end_mask: { i: 0 }, ellipsis_mask: { i: 0 }, new_axis_mask: { i: 0 }, shrink_axis_mask: { i: 0 } }); // [seq]
-  const gather = (table: string, idx: string) => g.op("GatherV2", [table, idx, g.constant([0], [], "int32")], { Tparams: F, Tindices: I32, Taxis: I32, batch_dims: { i: 0 } });
-  const concat = (parts: string[]) => g.op("ConcatV2", [...parts, g.constant([0], [], "int32")], { N: { i: parts.length }, T: I32, Tidx: I32 });
+  // x[begin:end] (stride 1) with TensorFlow's bit masks: bit i of begin/end_mask ignores that bound on axis i; shrink drops axis i.
+  const stridedSlice = (x: string, t: Attr, begin: number[], end: number[], masks: { begin?: number; end?: number; shrink?: number } = {}) =>
+    g.op("StridedSlice", [x, k(begin), k(end), k(begin.map(() => 1))], {
+      T: t, Index: I32, begin_mask: { i: masks.begin ?? 0 }, end_mask: { i: masks.end ?? 0 }, ellipsis_mask: { i: 0 }, new_axis_mask: { i: 0 }, shrink_axis_mask: { i: masks.shrink ?? 0 },
+    });
+  const seq = stridedSlice(bs, I32, [1], [2]);                            // [seq]
+  const axis0 = g.constant([0], [], "int32");
+  const gather = (table: string, idx: string) => g.op("GatherV2", [table, idx, axis0], { Tparams: F, Tindices: I32, Taxis: I32, batch_dims: { i: 0 } });
+  const concat = (parts: string[]) => g.op("ConcatV2", [...parts, axis0], { N: { i: parts.length }, T: I32, Tidx: I32 });
 
   // 1) embeddings: word + position (rows 0..seq-1) + token type, then LayerNorm; rows kept as [batch·seq, H]
   const positions = g.op("Slice", [w("bert.embeddings.position_embeddings.weight"), k([0, 0]), concat([seq, k([-1])])], { T: F, Index: I32 });
@@ -94,7 +100,7 @@ export function bertGraph(c: GraphConfig, numLabels: number): BertGraph {
   // 3) outputs: the hidden states, the pooler (dense + tanh on [CLS]) and the classifier
   const last = reshape(h, concat([bs, k([H])]));
   g.op("Identity", [last], { T: F }, "last_hidden_state");
-  const cls = g.op("StridedSlice", [last, k([0, 0, 0]), k([0, 1, 0]), k([1, 1, 1])], { T: F, Index: I32, begin_mask: { i: 5 }, end_mask: { i: 5 }, ellipsis_mask: { i: 0 }, new_axis_mask: { i: 0 }, shrink_axis_mask: { i: 2 } });
+  const cls = stridedSlice(last, F, [0, 0, 0], [0, 1, 0], { begin: 0b101, end: 0b101, shrink: 0b010 }); // last[:, 0, :]
   const pooled = g.op("Tanh", [dense(cls, "bert.pooler.dense")], { T: F }, "pooled");
   g.op("Identity", [dense(pooled, "classifier")], { T: F }, "logits");
 
