@@ -210,8 +210,8 @@ export class BertForSequenceClassification {
     });
   }
 
-  /** The graph session (lib/bert_graph.ts), or why there is none: then the forward runs op by op. */
-  private session?: GraphSession | { failed: string };
+  /** The graph session (lib/bert_graph.ts); null when it could not be loaded (warned once): then op by op. */
+  private session?: GraphSession | null;
 
   /**
    * The eval-mode forward as one TensorFlow graph, fed this model's current weights; undefined
@@ -219,16 +219,16 @@ export class BertForSequenceClassification {
    */
   private runGraph(inputs: BertInputs, outputs: GraphOutput[]): tf.Tensor[] | undefined {
     const [b, s] = this.checkInputs(inputs);
-    if (!this.session) {
+    if (this.session === undefined) {
       try {
         this.session = GraphSession.load(bertGraph(this.config, this.labels.length));
       } catch (e) {
-        this.session = { failed: (e as Error).message };
-        console.warn(`bertlab: graph execution unavailable, predicting op by op instead (${this.session.failed})`);
+        this.session = null;
+        console.warn(`bertlab: graph execution unavailable, predicting op by op instead (${(e as Error).message})`);
       }
     }
     const session = this.session;
-    if (!(session instanceof GraphSession)) return undefined;
+    if (!session) return undefined;
     checkIds(inputs.input_ids, this.config.vocab_size, "embedding");
     if (inputs.token_type_ids) checkIds(inputs.token_type_ids, this.config.type_vocab_size, "embedding");
     return tf.tidy(() => {
