@@ -37,7 +37,7 @@ export interface BertGraph {
   weights: string[];
 }
 
-const F = dtype("float32");
+const F = dtype("float32"), I32 = dtype("int32");
 
 /** Writes the eval-mode forward of a BERT for sequence classification with `numLabels` classes. */
 export function bertGraph(c: GraphConfig, numLabels: number): BertGraph {
@@ -45,13 +45,13 @@ export function bertGraph(c: GraphConfig, numLabels: number): BertGraph {
   const H = c.hidden_size, heads = c.num_attention_heads, dh = H / heads;
   const weights: string[] = [];
   const w = (key: string) => { weights.push(key); return g.placeholder(key, "float32"); };
-  const k = (values: number[], t: "float32" | "int32" = "int32") => g.constant(values, [values.length], t);
+  const k = (values: number[]) => g.constant(values, [values.length], "int32");
   const add = (a: string, b: string) => g.op("AddV2", [a, b], { T: F });
   const mul = (a: string, b: string) => g.op("Mul", [a, b], { T: F });
-  const reshape = (x: string, shape: string) => g.op("Reshape", [x, shape], { T: F, Tshape: dtype("int32") });
-  const transpose = (x: string, perm: number[]) => g.op("Transpose", [x, k(perm)], { T: F, Tperm: dtype("int32") });
+  const reshape = (x: string, shape: string) => g.op("Reshape", [x, shape], { T: F, Tshape: I32 });
+  const transpose = (x: string, perm: number[]) => g.op("Transpose", [x, k(perm)], { T: F, Tperm: I32 });
   const lastAxis = k([-1]);
-  const mean = (x: string) => g.op("Mean", [x, lastAxis], { T: F, Tidx: dtype("int32"), keep_dims: { b: true } });
+  const mean = (x: string) => g.op("Mean", [x, lastAxis], { T: F, Tidx: I32, keep_dims: { b: true } });
   const eps = g.constant([c.layer_norm_eps], []);
   // x [N, H] @ W [H, out] + b: MatMul + BiasAdd, the pair Grappler fuses into one kernel.
   const dense = (x: string, name: string) =>
@@ -69,7 +69,6 @@ export function bertGraph(c: GraphConfig, numLabels: number): BertGraph {
   const ids = g.placeholder("input_ids", "int32", [null, null]);
   const types = g.placeholder("token_type_ids", "int32", [null, null]);
   const mask = g.placeholder("mask", "float32", [null, 1, 1, null]);
-  const I32 = dtype("int32");
   const bs = g.op("Shape", [ids], { T: I32, out_type: I32 });            // [batch, seq]
   // x[begin:end] (stride 1) with TensorFlow's bit masks: bit i of begin/end_mask ignores that bound on axis i; shrink drops axis i.
   const stridedSlice = (x: string, t: Attr, begin: number[], end: number[], masks: { begin?: number; end?: number; shrink?: number } = {}) =>
