@@ -29,7 +29,7 @@ export function formatDuration(seconds: number): string {
  * (evaluation time is counted in the per-step time after the first epoch).
  */
 export class ProgressTracker {
-  private t0 = Date.now();
+  private t0: number;
   private epochs = 1;
   private stepsPerEpoch = 1;
   private startEpoch = 1;
