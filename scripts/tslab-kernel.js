@@ -3,5 +3,46 @@
 // import the library as "./lib/..." (tslab compiles with rootDir = cwd and refuses files outside it).
 const path = require("path");
 const root = path.resolve(__dirname, "..");
-process.chdir(root);
-require(path.join(root, "node_modules", "tslab", "dist", "main.js")).main();
+const tslabDir = path.join(root, "node_modules", "tslab");
+
+/**
+ * tslab 1.0.22 starts receiving on its zeromq sockets before binding them, and binds all five at
+ * once. zeromq 6 throws EBUSY ("Socket is blocked by a bind or unbind operation") from a send or
+ * receive on a socket whose bind has not finished: when the first kernel_info request arrives while
+ * the iopub socket is still binding, the reply throws and the kernel never answers (Jupyter: "Kernel
+ * didn't respond in 60 seconds": it failed a CI run once in about 100 kernel starts here; a stress
+ * run of 60 starts did not reproduce it). Here a send or receive waits for its socket's pending bind
+ * instead; test/tslab-kernel.test.ts shows both the EBUSY and the wait.
+ */
+function waitForBinds(zmq) {
+  const proto = zmq.Socket.prototype;
+  if (proto.bertlabWaitsForBinds) return;
+  const { bind, send, receive } = proto;
+  const pending = new WeakMap();
+  // The native methods are read-only (plain assignment silently does nothing) and `bind` cannot be
+  // redefined on Socket itself, so it is wrapped on each socket class (Publisher, Router, Reply, …).
+  const replace = (target, name, value) => Object.defineProperty(target, name, { value, configurable: true });
+  const trackedBind = function (address) {
+    const bound = bind.call(this, address);
+    pending.set(this, bound.then(() => pending.delete(this), () => pending.delete(this)));
+    return bound;
+  };
+  for (const C of Object.values(zmq)) {
+    if (typeof C === "function" && C.prototype instanceof zmq.Socket) replace(C.prototype, "bind", trackedBind);
+  }
+  const afterBind = (method) => function (...args) {
+    const p = pending.get(this);
+    return p ? p.then(() => method.apply(this, args)) : method.apply(this, args);
+  };
+  replace(proto, "send", afterBind(send));
+  replace(proto, "receive", afterBind(receive));
+  replace(proto, "bertlabWaitsForBinds", true);
+}
+
+module.exports = { waitForBinds };
+
+if (require.main === module) {
+  process.chdir(root);
+  waitForBinds(require(require.resolve("zeromq", { paths: [tslabDir] })));
+  require(path.join(tslabDir, "dist", "main.js")).main();
+}
