@@ -65,11 +65,16 @@ export interface ForwardOptions {
    * unless this is false or `BERTLAB_GRAPH=0`; operation by operation otherwise (as under a gradient tape).
    */
   graph?: boolean;
+  /**
+   * Also return every layer's attention probabilities [batch, heads, seq, seq] (as Hugging Face's
+   * `output_attentions`): `forward` then returns `{ logits, attentions }`. Runs op by op.
+   */
+  outputAttentions?: boolean;
 }
 
 /** Whether eval-mode forwards may use graph execution (`BERTLAB_GRAPH=0` turns it off). */
 export function graphInference(opts: ForwardOptions = {}): boolean {
-  return opts.graph !== false && process.env.BERTLAB_GRAPH !== "0" && !opts.training && fastInference() && GraphSession.available();
+  return opts.graph !== false && !opts.outputAttentions && process.env.BERTLAB_GRAPH !== "0" && !opts.training && fastInference() && GraphSession.available();
 }
 
 const NUMERIC_FIELDS = [
@@ -198,16 +203,23 @@ export class BertForSequenceClassification {
     return { lastHiddenState: last as tf.Tensor3D, pooled: pooled as tf.Tensor2D };
   }
 
-  /** Logits [batch, num_labels]. Call inside tf.variableGrads / tf.grads to train. */
-  forward(inputs: BertInputs, opts: ForwardOptions = {}): tf.Tensor2D {
+  /**
+   * Logits [batch, num_labels]. Call inside tf.variableGrads / tf.grads to train. With
+   * `outputAttentions`, `{ logits, attentions }`: one [batch, heads, seq, seq] tensor per layer.
+   */
+  forward(inputs: BertInputs, opts: ForwardOptions & { outputAttentions: true }): { logits: tf.Tensor2D; attentions: tf.Tensor4D[] };
+  forward(inputs: BertInputs, opts?: ForwardOptions): tf.Tensor2D;
+  forward(inputs: BertInputs, opts: ForwardOptions = {}): tf.Tensor2D | { logits: tf.Tensor2D; attentions: tf.Tensor4D[] } {
     const viaGraph = graphInference(opts) && this.runGraph(inputs, ["logits"]);
     if (viaGraph) return viaGraph[0] as tf.Tensor2D;
-    return tf.tidy(() => {
-      const state = { site: 0 };
+    const out = tf.tidy(() => {
+      const state = { site: 0, attentions: opts.outputAttentions ? [] as tf.Tensor[] : undefined };
       const [, pooled] = this.encode(inputs, opts, state);
       const rate = this.config.classifier_dropout ?? this.config.hidden_dropout_prob;
-      return this.lin(this.drop(pooled, rate, opts, state), "classifier") as tf.Tensor2D;
+      return [this.lin(this.drop(pooled, rate, opts, state), "classifier"), ...(state.attentions ?? [])];
     });
+    if (!opts.outputAttentions) return out[0] as tf.Tensor2D;
+    return { logits: out[0] as tf.Tensor2D, attentions: out.slice(1) as tf.Tensor4D[] };
   }
 
   /** The graph session (lib/bert_graph.ts); null when it could not be loaded (warned once): then op by op. */
@@ -255,7 +267,7 @@ export class BertForSequenceClassification {
     return opts.training && rate > 0 ? dropout(x, rate, mixSeed(opts.seed!, site)) : x;
   }
 
-  private encode(inputs: BertInputs, opts: ForwardOptions, state: { site: number }): [tf.Tensor, tf.Tensor] {
+  private encode(inputs: BertInputs, opts: ForwardOptions, state: { site: number; attentions?: tf.Tensor[] }): [tf.Tensor, tf.Tensor] {
     const [b, s] = this.checkInputs(inputs);
     const c = this.config;
     // A training call without a seed still needs one seed for all its sites.
@@ -271,7 +283,12 @@ export class BertForSequenceClassification {
     // 2) encoder layers
     for (let i = 0; i < c.num_hidden_layers; i++) {
       const l = `bert.encoder.layer.${i}`;
-      const dropProbs = (p: tf.Tensor) => this.drop(p, c.attention_probs_dropout_prob, o, state);
+      // Hugging Face returns the probabilities after attention dropout (equal to before it in eval mode).
+      const dropProbs = (p: tf.Tensor) => {
+        const d = this.drop(p, c.attention_probs_dropout_prob, o, state);
+        if (state.attentions) state.attentions.push(tf.keep(d)); // kept past attention()'s own tf.tidy
+        return d;
+      };
       let ctx: tf.Tensor3D;
       if (fastInference()) {
         const [w, bias] = this.qkv(l);

@@ -290,3 +290,27 @@ test("toInputs: tokenizer rows → int32 tensors; ragged rows are an error", () 
   assert.throws(() => toInputs({ input_ids: [[1, 2], [1]], attention_mask: [[1, 1], [1]] }), /input_ids row 1 has 1 ids but input_ids row 0 has 2/);
   tf.dispose([x.input_ids, x.attention_mask]);
 });
+
+test("tiny BERT: outputAttentions gives one [batch, heads, seq, seq] per layer, rows summing to 1, zero on padding", () => {
+  const model = tinyModel();
+  const x = inputs();
+  const before = tf.memory().numTensors;
+  const { logits, attentions } = model.forward(x, { outputAttentions: true });
+  const plain = model.forward(x, { graph: false });
+  assert.ok(maxAbsDiff(logits.dataSync(), plain.dataSync()) <= 1e-6, "same logits with and without attentions");
+  assert.equal(attentions.length, tinyBertConfig.num_hidden_layers);
+  const [b, s] = x.input_ids.shape;
+  const mask = FIX.inputs.attention_mask as number[][];
+  for (const a of attentions) {
+    assert.deepEqual(a.shape, [b, tinyBertConfig.num_attention_heads, s, s]);
+    const p = a.arraySync() as number[][][][];
+    p.forEach((heads, i) => heads.forEach((rows) => rows.forEach((row) => {
+      assert.ok(Math.abs(row.reduce((u, v) => u + v, 0) - 1) < 1e-5, "a row of probabilities sums to 1");
+      row.forEach((v, j) => { if (mask[i][j] === 0) assert.equal(v, 0, "padding gets no attention"); });
+    })));
+  }
+  tf.dispose([logits, plain, ...attentions]);
+  assert.equal(tf.memory().numTensors, before, "no tensor leaks");
+  tf.dispose(Object.values(x));
+  model.dispose();
+});
