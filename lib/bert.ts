@@ -3,10 +3,9 @@
  * `BertForSequenceClassification` (checked against PyTorch fixtures in test/bert*.test.ts), and the
  * loading/saving of its Hugging Face model folders. Taught in notebooks/04_model.ipynb.
  *
- * The model: embeddings (word + position + token type, LayerNorm, dropout) → N encoder layers
- * (masked multi-head self-attention, dense + dropout + residual LayerNorm, GELU intermediate, dense +
- * dropout + residual LayerNorm) → pooler (dense + tanh on [CLS]) → dropout → classifier.
- * Dropout only when `training`; a `seed` makes every dropout mask reproducible.
+ * The model is lib/bert_def.ts's forward pass (embeddings → N encoder layers → pooler → classifier),
+ * run here with the tfjs building blocks of lib/ops.ts. Dropout only when `training`; a `seed` makes
+ * every dropout mask reproducible.
  *
  *   const model = await loadBertForSequenceClassification("models/all-MiniLM-L6-v2", { labels, seed: 17 });
  *   const logits = model.forward({ input_ids, attention_mask });   // [batch, 6]
@@ -15,18 +14,20 @@
  *
  * Weights are tf.Variables named and shaped as in Hugging Face (`model.params`, linear weights [out, in]).
  * On native TensorFlow, prediction (eval mode, no gradient tape) runs the whole forward as one
- * TensorFlow graph (lib/bert_graph.ts: one call instead of ~300, batch-1 latency 11 → 5 ms), fed
- * copies of the weights laid out for speed (see `inferenceTensors`); `{ graph: false }` or
- * `BERTLAB_GRAPH=0` runs it op by op, as training always does.
+ * TensorFlow graph lowered from the same definition (lib/bert_graph.ts: one call instead of ~300), fed
+ * the model's weights; `{ graph: false }` or `BERTLAB_GRAPH=0` runs it op by op, as the tape always does.
  */
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { linear, embedding, gelu, layerNorm, dropout, attention, attentionPacked, additiveMask, fastInference, checkIds } from "./ops";
+import {
+  linear, embedding, gelu, layerNorm, dropout, attentionProbs, attentionContext, additiveMask, fastInference, checkIds, siteSeed,
+} from "./ops";
+import { bertForward, BertOps } from "./bert_def";
 import { bertParamShapes, readBertCheckpoint, checkShape, toSafeTensors } from "./weights";
 import { writeSafetensors } from "./safetensors";
 import { writeJsonAtomic } from "./fsutil";
-import { bertGraph, GraphSession, GraphOutput } from "./bert_graph";
+import { inferenceGraph, GraphSession, GraphOutput } from "./bert_graph";
 
 export { crossEntropyLoss } from "./ops";
 
@@ -100,13 +101,6 @@ export function validateConfig(raw: unknown, source = "config"): BertConfig {
   return c as unknown as BertConfig;
 }
 
-/** A 32-bit mix of two integers (murmur3's finaliser): distinct, unrelated seeds per dropout site. */
-function mixSeed(seed: number, site: number): number {
-  let h = (Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(site + 1, 0x85ebca77)) | 0;
-  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;
-  return h;
-}
-
 export class BertForSequenceClassification {
   readonly config: BertConfig;
   /** labels[i] is the name of class i (= config.id2label[i]). */
@@ -123,66 +117,10 @@ export class BertForSequenceClassification {
       checkShape(name, shape, v.shape, "BertForSequenceClassification");
     }
     this.params = params;
-    // Native inference reads weights pre-transposed (and q/k/v packed): made now, so that loading,
-    // not the first prediction, is where these tensors appear.
-    if (fastInference()) tf.tidy(() => this.prepareInference());
   }
 
-  /**
-   * Copies of the linear weights laid out for inference on native TensorFlow: [in, out] (a matMul
-   * without the transpose flag: 48 products of a batch-1 forward took 7.7 ms instead of 8.9), and
-   * per layer q, k, v packed into one [hidden, 3·hidden] product with 1/√dh folded into q. Derived
-   * from `params`; remade when a weight changes (tfjs gives an assigned variable a new dataId), so an
-   * optimizer step followed by evaluation costs one rebuild. Freed by dispose(). Never saved.
-   */
-  private readonly derived = new Map<string, { from: object[]; t: tf.Tensor }>();
-
-  private derive(key: string, sources: string[], make: (w: tf.Tensor[]) => tf.Tensor): tf.Tensor {
-    const vars = sources.map((n) => this.p(n));
-    const ids = vars.map((v) => (v as unknown as { dataId: object }).dataId);
-    const d = this.derived.get(key);
-    if (d && d.from.every((x, i) => x === ids[i])) return d.t;
-    const t = tf.keep(tf.tidy(() => make(vars)));
-    d?.t.dispose();
-    this.derived.set(key, { from: ids, t });
-    return t;
-  }
-
-  /** How many such inference copies the model holds (5 per layer + 2 on native once loaded; 0 on wasm). */
-  get inferenceTensors(): number { return this.derived.size; }
-
-  private weightT(name: string): tf.Tensor2D {
-    return this.derive(`${name}.weightT`, [`${name}.weight`], ([w]) => tf.transpose(w)) as tf.Tensor2D;
-  }
-
-  /** The packed [Wq/√dh; Wk; Wv]ᵀ and [bq/√dh; bk; bv] of layer `l`. */
-  private qkv(l: string): [tf.Tensor2D, tf.Tensor1D] {
-    const names = ["query", "key", "value"].map((n) => `${l}.attention.self.${n}`);
-    const scale = 1 / Math.sqrt(this.config.hidden_size / this.config.num_attention_heads);
-    const w = this.derive(`${l}.qkv.weightT`, names.map((n) => `${n}.weight`), ([q, k, v]) => tf.transpose(tf.concat([tf.mul(q, scale), k, v], 0)));
-    const b = this.derive(`${l}.qkv.bias`, names.map((n) => `${n}.bias`), ([q, k, v]) => tf.concat([tf.mul(q, scale), k, v], 0));
-    return [w as tf.Tensor2D, b as tf.Tensor1D];
-  }
-
-  private prepareInference(): void {
-    for (let i = 0; i < this.config.num_hidden_layers; i++) {
-      const l = `bert.encoder.layer.${i}`;
-      this.qkv(l);
-      for (const n of ["attention.output.dense", "intermediate.dense", "output.dense"]) this.weightT(`${l}.${n}`);
-    }
-    this.weightT("bert.pooler.dense");
-    this.weightT("classifier");
-  }
-
-  private p(name: string): tf.Variable { return this.params.get(name)!; }
-  private lin(x: tf.Tensor, name: string): tf.Tensor {
-    const b = this.p(`${name}.bias`) as tf.Variable<tf.Rank.R1>;
-    if (fastInference()) return tf.add(tf.matMul(x as tf.Tensor2D, this.weightT(name)), b);
-    return linear(x, this.p(`${name}.weight`) as tf.Variable<tf.Rank.R2>, b);
-  }
-  private norm(x: tf.Tensor, name: string): tf.Tensor { return layerNorm(x, this.p(`${name}.weight`) as tf.Variable<tf.Rank.R1>, this.p(`${name}.bias`) as tf.Variable<tf.Rank.R1>, this.config.layer_norm_eps); }
-
-  private checkInputs(inputs: BertInputs): [number, number] {
+  /** Checks the inputs' ranks, types and shapes; returns [batch, seq]. */
+  checkInputs(inputs: BertInputs): [number, number] {
     const ids = inputs.input_ids;
     if (!ids || ids.rank !== 2) throw new Error(`input_ids must be a 2-D [batch, seq] tensor, got shape [${ids?.shape}]`);
     if (ids.dtype !== "int32") throw new Error(`input_ids must be int32, got ${ids.dtype}`);
@@ -199,7 +137,7 @@ export class BertForSequenceClassification {
   /** The encoder's outputs: last_hidden_state [batch, seq, hidden] and pooler_output [batch, hidden]. */
   hidden(inputs: BertInputs, opts: ForwardOptions = {}): { lastHiddenState: tf.Tensor3D; pooled: tf.Tensor2D } {
     const [last, pooled] = (graphInference(opts) && this.runGraph(inputs, ["last_hidden_state", "pooled"]))
-      || tf.tidy(() => this.encode(inputs, opts, { site: 0 }));
+      || tf.tidy(() => { const o = this.eager(inputs, opts); return [o.lastHiddenState, o.pooled]; });
     return { lastHiddenState: last as tf.Tensor3D, pooled: pooled as tf.Tensor2D };
   }
 
@@ -213,13 +151,39 @@ export class BertForSequenceClassification {
     const viaGraph = graphInference(opts) && this.runGraph(inputs, ["logits"]);
     if (viaGraph) return viaGraph[0] as tf.Tensor2D;
     const out = tf.tidy(() => {
-      const state = { site: 0, attentions: opts.outputAttentions ? [] as tf.Tensor[] : undefined };
-      const [, pooled] = this.encode(inputs, opts, state);
-      const rate = this.config.classifier_dropout ?? this.config.hidden_dropout_prob;
-      return [this.lin(this.drop(pooled, rate, opts, state), "classifier"), ...(state.attentions ?? [])];
+      const o = this.eager(inputs, opts);
+      return [o.logits, ...(opts.outputAttentions ? o.attentions : [])];
     });
     if (!opts.outputAttentions) return out[0] as tf.Tensor2D;
     return { logits: out[0] as tf.Tensor2D, attentions: out.slice(1) as tf.Tensor4D[] };
+  }
+
+  /** lib/bert_def.ts's forward pass with tfjs operations (call inside tf.tidy). */
+  private eager(inputs: BertInputs, opts: ForwardOptions) {
+    const [b, s] = this.checkInputs(inputs);
+    const H = this.config.hidden_size;
+    // A training call without a seed still needs one seed for all its sites.
+    const seed = opts.seed ?? (opts.training ? Math.floor(Math.random() * 2 ** 31) : 0);
+    let site = 0;
+    const ops: BertOps<tf.Tensor> = {
+      param: (name) => this.params.get(name)!,
+      embed: (table, ids) => embedding(table as tf.Tensor2D, ids),
+      positions: (table) => tf.slice(table, [0, 0], [s, H]),
+      add: (x, y) => tf.add(x, y),
+      linear: (x, w, bias) => linear(x, w as tf.Tensor2D, bias as tf.Tensor1D),
+      layerNorm: (x, g, beta, eps) => layerNorm(x, g as tf.Tensor1D, beta as tf.Tensor1D, eps),
+      gelu,
+      tanh: (x) => tf.tanh(x),
+      dropout: (x, rate) => {
+        const at = site++;
+        return opts.training && rate > 0 ? dropout(x, rate, siteSeed(seed, at)) : x;
+      },
+      attentionProbs: (q, k, mask, heads) => attentionProbs(q as tf.Tensor3D, k as tf.Tensor3D, mask as tf.Tensor4D, heads),
+      attentionContext: (probs, v, heads) => attentionContext(probs as tf.Tensor4D, v as tf.Tensor3D, heads),
+      first: (h) => tf.reshape(tf.slice(h, [0, 0, 0], [b, 1, H]), [b, H]),
+    };
+    const token_type_ids = inputs.token_type_ids ?? tf.zeros([b, s], "int32");
+    return bertForward(ops, this.config, { input_ids: inputs.input_ids, token_type_ids, mask: additiveMask(inputs.attention_mask) });
   }
 
   /** The graph session (lib/bert_graph.ts); null when it could not be loaded (warned once): then op by op. */
@@ -233,7 +197,7 @@ export class BertForSequenceClassification {
     const [b, s] = this.checkInputs(inputs);
     if (this.session === undefined) {
       try {
-        this.session = GraphSession.load(bertGraph(this.config, this.labels.length));
+        this.session = GraphSession.load(inferenceGraph(this.config));
       } catch (e) {
         this.session = null;
         console.warn(`bertlab: graph execution unavailable, predicting op by op instead (${(e as Error).message})`);
@@ -249,68 +213,12 @@ export class BertForSequenceClassification {
         token_type_ids: inputs.token_type_ids ?? tf.zeros([b, s], "int32"),
         mask: additiveMask(inputs.attention_mask),
       };
-      const weights = session.graph.weights.map((key) => this.params.get(key) ?? this.inferenceCopy(key));
-      return session.run(feeds, weights, outputs);
+      return session.run({ ...feeds, ...Object.fromEntries(this.params) }, outputs);
     });
-  }
-
-  /** A derived inference tensor by its key ("<linear>.weightT", "<layer>.qkv.weightT", "<layer>.qkv.bias"). */
-  private inferenceCopy(key: string): tf.Tensor {
-    const qkv = /^(.*)\.qkv\.(weightT|bias)$/.exec(key);
-    if (qkv) return this.qkv(qkv[1])[qkv[2] === "bias" ? 1 : 0];
-    if (key.endsWith(".weightT")) return this.weightT(key.slice(0, -".weightT".length));
-    throw new Error(`BertForSequenceClassification: the graph asks for an unknown weight "${key}"`);
-  }
-
-  private drop(x: tf.Tensor, rate: number, opts: ForwardOptions & { seed?: number }, state: { site: number }): tf.Tensor {
-    const site = state.site++;
-    return opts.training && rate > 0 ? dropout(x, rate, mixSeed(opts.seed!, site)) : x;
-  }
-
-  private encode(inputs: BertInputs, opts: ForwardOptions, state: { site: number; attentions?: tf.Tensor[] }): [tf.Tensor, tf.Tensor] {
-    const [b, s] = this.checkInputs(inputs);
-    const c = this.config;
-    // A training call without a seed still needs one seed for all its sites.
-    const o = { ...opts, seed: opts.seed ?? (opts.training ? Math.floor(Math.random() * 2 ** 31) : 0) };
-    // 1) embeddings: word + position (rows 0..s-1) + token type, then LayerNorm and dropout
-    const tt = inputs.token_type_ids ?? tf.zeros([b, s], "int32");
-    let h = tf.add(tf.add(
-      embedding(this.p("bert.embeddings.word_embeddings.weight") as tf.Variable<tf.Rank.R2>, inputs.input_ids),
-      tf.slice(this.p("bert.embeddings.position_embeddings.weight"), [0, 0], [s, c.hidden_size])),
-      embedding(this.p("bert.embeddings.token_type_embeddings.weight") as tf.Variable<tf.Rank.R2>, tt));
-    h = this.drop(this.norm(h, "bert.embeddings.LayerNorm"), c.hidden_dropout_prob, o, state);
-    const mask = additiveMask(inputs.attention_mask);
-    // 2) encoder layers
-    for (let i = 0; i < c.num_hidden_layers; i++) {
-      const l = `bert.encoder.layer.${i}`;
-      // Hugging Face returns the probabilities after attention dropout (equal to before it in eval mode).
-      const dropProbs = (p: tf.Tensor) => {
-        const d = this.drop(p, c.attention_probs_dropout_prob, o, state);
-        if (state.attentions) state.attentions.push(tf.keep(d)); // kept past attention()'s own tf.tidy
-        return d;
-      };
-      let ctx: tf.Tensor3D;
-      if (fastInference()) {
-        const [w, bias] = this.qkv(l);
-        ctx = attentionPacked(tf.add(tf.matMul(h as tf.Tensor3D, w), bias) as tf.Tensor3D, mask, c.num_attention_heads, dropProbs);
-      } else {
-        const q = this.lin(h, `${l}.attention.self.query`), k = this.lin(h, `${l}.attention.self.key`), v = this.lin(h, `${l}.attention.self.value`);
-        ctx = attention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, mask, c.num_attention_heads, dropProbs);
-      }
-      const a = this.norm(tf.add(this.drop(this.lin(ctx, `${l}.attention.output.dense`), c.hidden_dropout_prob, o, state), h), `${l}.attention.output.LayerNorm`);
-      const inter = gelu(this.lin(a, `${l}.intermediate.dense`));
-      h = this.norm(tf.add(this.drop(this.lin(inter, `${l}.output.dense`), c.hidden_dropout_prob, o, state), a), `${l}.output.LayerNorm`);
-    }
-    // 3) pooler: dense + tanh on the [CLS] token
-    const cls = tf.reshape(tf.slice(h, [0, 0, 0], [b, 1, c.hidden_size]), [b, c.hidden_size]);
-    const pooled = tf.tanh(this.lin(cls, "bert.pooler.dense"));
-    return [h, pooled];
   }
 
   /** Frees every weight. */
   dispose(): void {
-    for (const d of this.derived.values()) d.t.dispose();
-    this.derived.clear();
     for (const v of this.params.values()) v.dispose();
     this.params.clear();
   }
@@ -349,7 +257,7 @@ export function randomBert(config: BertConfig, opts: { labels: string[]; seed: n
   checkLabels(opts.labels);
   const params = new Map<string, tf.Variable>();
   bertParamShapes(c, opts.labels.length).forEach(([name, shape], i) => {
-    const t = initParam(name, shape, c, mixSeed(opts.seed, i));
+    const t = initParam(name, shape, c, siteSeed(opts.seed, i));
     params.set(name, tf.variable(t, true));
     t.dispose();
   });
@@ -390,7 +298,7 @@ export async function loadBertForSequenceClassification(
         checkShape(name, shape, t.shape, weightsFile);
         value = tf.tensor(t.data, t.shape, "float32");
       } else if (name.startsWith("classifier.")) {
-        value = initParam(name, shape, config, mixSeed(opts.seed, i));
+        value = initParam(name, shape, config, siteSeed(opts.seed, i));
       } else {
         throw new Error(`${weightsFile}: weight "${name}" is missing (nor found without the "bert." prefix)`);
       }

@@ -1,114 +1,206 @@
 /**
- * BERT inference as one TensorFlow graph, for the native backend: the forward pass of lib/bert.ts
- * (eval mode: no dropout) written as a graph (lib/tfgraph.ts) and run in a TensorFlow session by
- * tfjs-node, one call per batch instead of ~300. The weights are the graph's inputs, fed from the
- * model's own tensors at every call: the graph file holds no weights, one graph serves every model
- * of the same shape, and a fine-tuned weight is used the moment it changes.
+ * BERT as one TensorFlow graph, for the native backend: lib/bert_def.ts's forward pass, recorded
+ * (lib/graph_ir.ts) and lowered block by block to TensorFlow operations (lib/tfgraph.ts), then run in a
+ * TensorFlow session by tfjs-node: one call per batch instead of ~300 (inference) or ~1,000 (a
+ * training step). The weights are the graph's inputs, fed from the model's own tensors at every call:
+ * the graph file holds no weights, one graph serves every model of the same shape, and a fine-tuned
+ * weight is used the moment it changes.
  *
- *   const g = bertGraph(config, labels.length);   // { pb, weights: ["bert.embeddings.word_embeddings.weight", …] }
- *   const s = GraphSession.load(g);               // written to a cache folder once, loaded once per process
- *   const [logits] = s.run({ input_ids, token_type_ids, mask }, weightTensors, ["logits"]);
+ *   const s = GraphSession.load(inferenceGraph(config));       // written to a cache folder once, loaded once per process
+ *   const [logits] = s.run({ input_ids, token_type_ids, mask, ...weights }, ["logits"]);
+ *   const t = GraphSession.load(trainingGraph(config));        // + the loss and every weight's gradient
  *
- * Equal to the eager forward within float32 rounding (test/bert_graph.test.ts: 1e-5 on logits),
- * and so to PyTorch's (test/bert_pretrained.test.ts runs both paths against the fixtures).
+ * The training graph adds reverse-mode gradients over the recorded blocks (lib/bert_graph_grad.ts: one
+ * rule per block), so the backward pass is derived, not written again. Equal to the eager forward and
+ * the tape's gradients within float32 rounding (test/bert_graph.test.ts), and so to PyTorch's.
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { GraphBuilder, dtype, Attr, SignatureTensor } from "./tfgraph";
+import { GraphBuilder, dtype, Attr, GraphDType } from "./tfgraph";
+import { recordBert, IrGraph, IrNode } from "./graph_ir";
+import { BertShape } from "./bert_def";
+import { addGradients } from "./bert_graph_grad";
 import { writeFileAtomic } from "./fsutil";
 import { CACHE_DIR } from "./paths";
 
-/** The shape fields of a BERT config the graph depends on (lib/bert.ts's BertConfig has them). */
-export interface GraphConfig { hidden_size: number; num_hidden_layers: number; num_attention_heads: number; layer_norm_eps: number }
-
 /** The graph's outputs: logits [batch, labels], pooled [batch, hidden], last_hidden_state [batch, seq, hidden]. */
-export type GraphOutput = "logits" | "pooled" | "last_hidden_state";
+export type GraphOutput = "logits" | "pooled" | "last_hidden_state" | "loss" | `grad/${string}`;
 
 export interface BertGraph {
   /** The SavedModel protocol buffer (saved_model.pb). */
   pb: Uint8Array;
-  /**
-   * The weights to feed, in order, by key: a Hugging Face parameter name, or a copy laid out for
-   * inference that lib/bert.ts derives — `<linear>.weightT` ([in, out]), and per layer
-   * `<layer>.qkv.weightT` / `<layer>.qkv.bias` (q, k, v packed, q scaled by 1/√head size).
-   */
-  weights: string[];
+  /** What the graph is fed, in order: the inputs, dropout masks ("dropout/<site>"), then weights by Hugging Face name. */
+  feeds: { name: string; dtype: GraphDType }[];
+  /** Training graphs: the dropout sites to feed masks for, with their rates and what they drop. */
+  dropouts: { site: number; rate: number; of: IrNode["op"] }[];
 }
 
 const F = dtype("float32"), I32 = dtype("int32");
 
-/** Writes the eval-mode forward of a BERT for sequence classification with `numLabels` classes. */
-export function bertGraph(c: GraphConfig, numLabels: number): BertGraph {
-  const g = new GraphBuilder();
-  const H = c.hidden_size, heads = c.num_attention_heads, dh = H / heads;
-  const weights: string[] = [];
-  const w = (key: string) => { weights.push(key); return g.placeholder(key, "float32"); };
-  const k = (values: number[]) => g.constant(values, [values.length], "int32");
-  const add = (a: string, b: string) => g.op("AddV2", [a, b], { T: F });
-  const mul = (a: string, b: string) => g.op("Mul", [a, b], { T: F });
-  const reshape = (x: string, shape: string) => g.op("Reshape", [x, shape], { T: F, Tshape: I32 });
-  const transpose = (x: string, perm: number[]) => g.op("Transpose", [x, k(perm)], { T: F, Tperm: I32 });
-  const lastAxis = k([-1]);
-  const mean = (x: string) => g.op("Mean", [x, lastAxis], { T: F, Tidx: I32, keep_dims: { b: true } });
-  const eps = g.constant([c.layer_norm_eps], []);
-  // x [N, H] @ W [H, out] + b: MatMul + BiasAdd, the pair Grappler fuses into one kernel.
-  const dense = (x: string, name: string) =>
-    g.op("BiasAdd", [g.op("MatMul", [x, w(`${name}.weightT`)], { T: F, transpose_a: { b: false }, transpose_b: { b: false } }), w(`${name}.bias`)], { T: F });
-  // (x − mean)·rsqrt(var + eps)·γ + β over the last axis, as lib/ops.ts's layerNorm.
-  const layerNorm = (x: string, name: string) => {
-    const xc = g.op("Sub", [x, mean(x)], { T: F });
-    const rstd = g.op("Rsqrt", [add(mean(g.op("Square", [xc], { T: F })), eps)], { T: F });
-    return add(mul(mul(xc, rstd), w(`${name}.weight`)), w(`${name}.bias`));
-  };
-  const half = g.constant([0.5], []), one = g.constant([1], []), invSqrt2 = g.constant([Math.SQRT1_2], []);
-  const gelu = (x: string) => mul(x, mul(add(g.op("Erf", [mul(x, invSqrt2)], { T: F }), one), half));
+/**
+ * TensorFlow operations for the building blocks, with hidden values kept as rows [batch·seq, hidden]
+ * (plain 2-D MatMul + BiasAdd, the pair Grappler fuses). `aux` keeps intermediates the gradient rules reuse.
+ */
+export class TfLowering {
+  readonly g = new GraphBuilder();
+  /** The TensorFlow tensor holding each recorded node's value. */
+  readonly value = new Map<number, string>();
+  readonly aux = new Map<number, Record<string, string>>();
+  readonly feeds: { name: string; dtype: GraphDType }[] = [];
+  readonly H: number;
+  readonly heads: number;
+  readonly dh: number;
+  // Shapes known only at run time, from the input ids' shape.
+  readonly bs: string; readonly batch: string; readonly seq: string;
+  readonly rows: string; readonly bsH: string; readonly split: string;
 
-  // Inputs: ids and token types [batch, seq], the additive mask [batch, 1, 1, seq] (lib/ops.ts's additiveMask).
-  const ids = g.placeholder("input_ids", "int32", [null, null]);
-  const types = g.placeholder("token_type_ids", "int32", [null, null]);
-  const mask = g.placeholder("mask", "float32", [null, 1, 1, null]);
-  const bs = g.op("Shape", [ids], { T: I32, out_type: I32 });            // [batch, seq]
-  // x[begin:end] (stride 1) with TensorFlow's bit masks: bit i of begin/end_mask ignores that bound on axis i; shrink drops axis i.
-  const stridedSlice = (x: string, t: Attr, begin: number[], end: number[], masks: { begin?: number; end?: number; shrink?: number } = {}) =>
-    g.op("StridedSlice", [x, k(begin), k(end), k(begin.map(() => 1))], {
-      T: t, Index: I32, begin_mask: { i: masks.begin ?? 0 }, end_mask: { i: masks.end ?? 0 }, ellipsis_mask: { i: 0 }, new_axis_mask: { i: 0 }, shrink_axis_mask: { i: masks.shrink ?? 0 },
-    });
-  const seq = stridedSlice(bs, I32, [1], [2]);                            // [seq]
-  const axis0 = g.constant([0], [], "int32");
-  const gather = (table: string, idx: string) => g.op("GatherV2", [table, idx, axis0], { Tparams: F, Tindices: I32, Taxis: I32, batch_dims: { i: 0 } });
-  const concat = (parts: string[]) => g.op("ConcatV2", [...parts, axis0], { N: { i: parts.length }, T: I32, Tidx: I32 });
-
-  // 1) embeddings: word + position (rows 0..seq-1) + token type, then LayerNorm; rows kept as [batch·seq, H]
-  const positions = g.op("Slice", [w("bert.embeddings.position_embeddings.weight"), k([0, 0]), concat([seq, k([-1])])], { T: F, Index: I32 });
-  const emb = add(add(gather(w("bert.embeddings.word_embeddings.weight"), ids), positions), gather(w("bert.embeddings.token_type_embeddings.weight"), types));
-  let h = layerNorm(reshape(emb, k([-1, H])), "bert.embeddings.LayerNorm");
-  const split = concat([bs, k([3, heads, dh])]);                          // [batch, seq, 3, heads, dh]
-  const rows = k([-1, H]);
-  // 2) encoder layers
-  for (let i = 0; i < c.num_hidden_layers; i++) {
-    const l = `bert.encoder.layer.${i}`;
-    const qkv = transpose(reshape(dense(h, `${l}.qkv`), split), [2, 0, 3, 1, 4]); // [3, batch, heads, seq, dh]
-    const q = g.op("Unpack", [qkv], { T: F, num: { i: 3 }, axis: { i: 0 } });
-    const probs = g.op("Softmax", [add(g.op("BatchMatMulV2", [q, `${q}:1`], { T: F, adj_x: { b: false }, adj_y: { b: true } }), mask)], { T: F });
-    const ctx = reshape(transpose(g.op("BatchMatMulV2", [probs, `${q}:2`], { T: F, adj_x: { b: false }, adj_y: { b: false } }), [0, 2, 1, 3]), rows);
-    const a = layerNorm(add(dense(ctx, `${l}.attention.output.dense`), h), `${l}.attention.output.LayerNorm`);
-    h = layerNorm(add(dense(gelu(dense(a, `${l}.intermediate.dense`)), `${l}.output.dense`), a), `${l}.output.LayerNorm`);
+  constructor(readonly ir: IrGraph, c: BertShape) {
+    this.H = c.hidden_size; this.heads = c.num_attention_heads; this.dh = this.H / this.heads;
+    const ids = this.input("input_ids", "int32", [null, null]);
+    this.value.set(ir.inputs.input_ids, ids);
+    this.value.set(ir.inputs.token_type_ids, this.input("token_type_ids", "int32", [null, null]));
+    this.value.set(ir.inputs.mask, this.input("mask", "float32", [null, 1, 1, null]));
+    this.bs = this.g.op("Shape", [ids], { T: I32, out_type: I32 });
+    this.batch = this.stridedSlice(this.bs, I32, [0], [1]);
+    this.seq = this.stridedSlice(this.bs, I32, [1], [2]);
+    this.rows = this.k([-1, this.H]);
+    this.bsH = this.concat([this.bs, this.k([this.H])]);
+    this.split = this.concat([this.bs, this.k([this.heads, this.dh])]);
   }
-  // 3) outputs: the hidden states, the pooler (dense + tanh on [CLS]) and the classifier
-  const last = reshape(h, concat([bs, k([H])]));
-  g.op("Identity", [last], { T: F }, "last_hidden_state");
-  const cls = stridedSlice(last, F, [0, 0, 0], [0, 1, 0], { begin: 0b101, end: 0b101, shrink: 0b010 }); // last[:, 0, :]
-  const pooled = g.op("Tanh", [dense(cls, "bert.pooler.dense")], { T: F }, "pooled");
-  g.op("Identity", [dense(pooled, "classifier")], { T: F }, "logits");
 
-  const t = (name: string, shape: (number | null)[]): SignatureTensor => ({ name, dtype: "float32", shape });
-  const pb = g.savedModel({
-    inputs: { input_ids: { name: ids, dtype: "int32", shape: [null, null] }, token_type_ids: { name: types, dtype: "int32", shape: [null, null] }, mask: t(mask, [null, 1, 1, null]) },
-    outputs: { logits: t("logits", [null, numLabels]), pooled: t("pooled", [null, H]), last_hidden_state: t("last_hidden_state", [null, null, H]) },
-  });
-  return { pb, weights };
+  input(name: string, t: GraphDType, shape: (number | null)[] | null = null): string {
+    this.feeds.push({ name, dtype: t });
+    return this.g.placeholder(name, t, shape);
+  }
+
+  k(values: number[]): string { return this.g.constant(values, [values.length], "int32"); }
+  scalar(v: number): string { return this.g.constant([v], []); }
+  op(op: string, inputs: string[], attrs: Record<string, Attr> = { T: F }, name?: string): string { return this.g.op(op, inputs, attrs, name); }
+  add(a: string, b: string): string { return this.op("AddV2", [a, b]); }
+  sub(a: string, b: string): string { return this.op("Sub", [a, b]); }
+  mul(a: string, b: string): string { return this.op("Mul", [a, b]); }
+  reshape(x: string, shape: string): string { return this.op("Reshape", [x, shape], { T: F, Tshape: I32 }); }
+  transpose(x: string, perm: number[]): string { return this.op("Transpose", [x, this.k(perm)], { T: F, Tperm: I32 }); }
+  mean(x: string): string { return this.op("Mean", [x, this.k([-1])], { T: F, Tidx: I32, keep_dims: { b: true } }); }
+  sum(x: string, axes: number[], keep = false): string { return this.op("Sum", [x, this.k(axes)], { T: F, Tidx: I32, keep_dims: { b: keep } }); }
+  matMul(a: string, b: string, ta = false, tb = false): string {
+    return this.op("MatMul", [a, b], { T: F, transpose_a: { b: ta }, transpose_b: { b: tb } });
+  }
+  bmm(a: string, b: string, adjX = false, adjY = false): string {
+    return this.op("BatchMatMulV2", [a, b], { T: F, adj_x: { b: adjX }, adj_y: { b: adjY } });
+  }
+  concat(parts: string[]): string {
+    return this.op("ConcatV2", [...parts, this.g.constant([0], [], "int32")], { N: { i: parts.length }, T: I32, Tidx: I32 });
+  }
+  /** x[begin:end] (stride 1) with TensorFlow's bit masks: bit i of begin/end ignores that bound on axis i; shrink drops axis i. */
+  stridedSlice(x: string, t: Attr, begin: number[], end: number[], masks: { begin?: number; end?: number; shrink?: number } = {}): string {
+    return this.op("StridedSlice", [x, this.k(begin), this.k(end), this.k(begin.map(() => 1))], {
+      T: t, Index: I32, begin_mask: { i: masks.begin ?? 0 }, end_mask: { i: masks.end ?? 0 }, ellipsis_mask: { i: 0 },
+      new_axis_mask: { i: 0 }, shrink_axis_mask: { i: masks.shrink ?? 0 },
+    });
+  }
+  /** Rows [batch·seq, hidden] → per head [batch, heads, seq, head size], and back. */
+  heads4(x: string): string { return this.transpose(this.reshape(x, this.split), [0, 2, 1, 3]); }
+  merge(x: string): string { return this.reshape(this.transpose(x, [0, 2, 1, 3]), this.rows); }
+
+  /** Lowers every recorded node, in order. */
+  lower(): this {
+    for (const n of this.ir.nodes) if (!this.value.has(n.id)) this.value.set(n.id, this.node(n));
+    return this;
+  }
+
+  private node(n: IrNode): string {
+    const x = n.inputs.map((i) => this.value.get(i)!);
+    switch (n.op) {
+      case "param": return this.input(n.name!, "float32");
+      case "embed":
+        return this.op("GatherV2", [x[0], this.reshape32(x[1]), this.g.constant([0], [], "int32")], { Tparams: F, Tindices: I32, Taxis: I32, batch_dims: { i: 0 } });
+      case "positions": {
+        // Rows 0..seq-1, tiled over the batch so that they line up with the [batch·seq, hidden] rows.
+        const rows = this.op("Slice", [x[0], this.k([0, 0]), this.concat([this.seq, this.k([-1])])], { T: F, Index: I32 });
+        return this.op("Tile", [rows, this.concat([this.batch, this.k([1])])], { T: F, Tmultiples: I32 });
+      }
+      case "add": return this.add(x[0], x[1]);
+      case "linear": return this.op("BiasAdd", [this.matMul(x[0], x[1], false, true), x[2]]);
+      case "layerNorm": {
+        // (x − mean)·rsqrt(var + eps)·γ + β over the last axis, as lib/ops.ts's layerNorm.
+        const xc = this.sub(x[0], this.mean(x[0]));
+        const rstd = this.op("Rsqrt", [this.add(this.mean(this.op("Square", [xc])), this.scalar(n.eps!))]);
+        const xhat = this.mul(xc, rstd);
+        this.aux.set(n.id, { xhat, rstd });
+        return this.add(this.mul(xhat, x[1]), x[2]);
+      }
+      case "gelu": {
+        // 0.5x + 0.5x·erf(x/√2), as lib/ops.ts's gelu.
+        const half = this.mul(x[0], this.scalar(0.5));
+        return this.add(half, this.mul(half, this.op("Erf", [this.mul(x[0], this.scalar(Math.SQRT1_2))])));
+      }
+      case "tanh": return this.op("Tanh", [x[0]]);
+      case "dropout": {
+        // The mask is fed (made in JavaScript from the seed, exactly as the eager model makes it), any shape of the right size.
+        const mask = this.reshape(this.input(`dropout/${n.site}`, "float32"), this.op("Shape", [x[0]], { T: F, out_type: I32 }));
+        this.aux.set(n.id, { mask });
+        return this.mul(x[0], mask);
+      }
+      case "attentionProbs": {
+        const qh = this.heads4(this.mul(x[0], this.scalar(1 / Math.sqrt(this.dh))));
+        const kh = this.heads4(x[1]);
+        this.aux.set(n.id, { qh, kh });
+        return this.op("Softmax", [this.add(this.bmm(qh, kh, false, true), x[2])]);
+      }
+      case "attentionContext": {
+        const vh = this.heads4(x[1]);
+        this.aux.set(n.id, { vh });
+        return this.merge(this.bmm(x[0], vh));
+      }
+      case "first": // h[:, 0, :]
+        return this.stridedSlice(this.reshape(x[0], this.bsH), F, [0, 0, 0], [0, 1, 0], { begin: 0b101, end: 0b101, shrink: 0b010 });
+      case "input": throw new Error(`graph: input "${n.name}" is not one of the model's inputs`);
+    }
+  }
+
+  private reshape32(ids: string): string { return this.op("Reshape", [ids, this.k([-1])], { T: I32, Tshape: I32 }); }
+
+  /** Names the standard outputs (Identity nodes "logits", "pooled", "last_hidden_state"). */
+  nameOutputs(): void {
+    const o = this.ir.outputs;
+    this.op("Identity", [this.value.get(o.logits)!], { T: F }, "logits");
+    this.op("Identity", [this.value.get(o.pooled)!], { T: F }, "pooled");
+    this.op("Identity", [this.reshape(this.value.get(o.lastHiddenState)!, this.bsH)], { T: F }, "last_hidden_state");
+  }
+
+  savedModel(): BertGraph {
+    const pb = this.g.savedModel({ inputs: {}, outputs: {} });
+    const dropouts = this.ir.dropouts.map((d) => ({ site: d.site!, rate: d.rate!, of: this.ir.nodes[d.inputs[0]].op }));
+    return { pb, feeds: this.feeds.slice(), dropouts };
+  }
+}
+
+/** The eval-mode forward (no dropout): outputs logits, pooled, last_hidden_state. */
+export function inferenceGraph(c: BertShape): BertGraph {
+  const t = new TfLowering(recordBert(c, { training: false }), c).lower();
+  t.nameOutputs();
+  return t.savedModel();
+}
+
+/**
+ * The training step's graph: the train-mode forward (dropout masks fed), the loss
+ * −Σ targets·log softmax(logits) with `targets` [batch, labels] fed (one-hot rows divided by the batch
+ * size give the mean cross-entropy; class weights fold in the same way), and "grad/<weight>" for every weight.
+ */
+export function trainingGraph(c: BertShape): BertGraph {
+  const t = new TfLowering(recordBert(c, { training: true }), c).lower();
+  t.nameOutputs();
+  const logits = t.value.get(t.ir.outputs.logits)!;
+  const targets = t.input("targets", "float32", [null, null]);
+  const logp = t.op("LogSoftmax", [logits], { T: F }, "log_probs");
+  t.op("Neg", [t.sum(t.mul(targets, logp), [0, 1])], { T: F }, "loss");
+  // d loss / d logits = softmax(logits)·Σ targets − targets, row by row.
+  const dlogits = t.sub(t.mul(t.op("Exp", [logp]), t.sum(targets, [1], true)), targets);
+  addGradients(t, dlogits);
+  return t.savedModel();
 }
 
 /** The parts of tfjs-node's backend used here (NodeJSKernelBackend; not in tfjs's public types). */
@@ -127,8 +219,7 @@ export class GraphSession {
   private readonly infos: { name: string; tfDtype: string }[];
 
   private constructor(private readonly backend: NodeBackend, private readonly id: number, readonly graph: BertGraph) {
-    const feed = (name: string, t: string) => ({ name: `${name}:0`, tfDtype: t });
-    this.infos = [feed("input_ids", "DT_INT32"), feed("token_type_ids", "DT_INT32"), feed("mask", "DT_FLOAT"), ...graph.weights.map((n) => feed(n, "DT_FLOAT"))];
+    this.infos = graph.feeds.map((f) => ({ name: `${f.name}:0`, tfDtype: f.dtype === "int32" ? "DT_INT32" : "DT_FLOAT" }));
   }
 
   /**
@@ -150,7 +241,7 @@ export class GraphSession {
     if (cached) return cached;
     const dir = path.join(GRAPH_CACHE_DIR, hash);
     const file = path.join(dir, "saved_model.pb");
-    // Rewritten unless byte-identical: a damaged or half-copied cache file heals itself (40 KB for MiniLM).
+    // Rewritten unless byte-identical: a damaged or half-copied cache file heals itself.
     if (!fs.existsSync(file) || !fs.readFileSync(file).equals(graph.pb)) writeFileAtomic(file, graph.pb);
     const backend = tf.backend() as unknown as NodeBackend;
     const session = new GraphSession(backend, backend.loadSavedModelMetaGraph(dir, "serve"), graph);
@@ -158,12 +249,11 @@ export class GraphSession {
     return session;
   }
 
-  /**
-   * Runs the graph: `inputs` int32 ids and token types [batch, seq] and the float32 additive mask
-   * [batch, 1, 1, seq]; `weights` in the order of `graph.weights`. Returns the asked outputs.
-   */
-  run(inputs: { input_ids: tf.Tensor; token_type_ids: tf.Tensor; mask: tf.Tensor }, weights: tf.Tensor[], outputs: GraphOutput[]): tf.Tensor[] {
-    if (weights.length !== this.graph.weights.length) throw new Error(`graph: ${weights.length} weights fed, the graph takes ${this.graph.weights.length}`);
-    return this.backend.runSavedModel(this.id, [inputs.input_ids, inputs.token_type_ids, inputs.mask, ...weights], this.infos, outputs.map((o) => `${o}:0`));
+  /** Runs the graph on `feeds` (every name of `graph.feeds`); returns the asked outputs. */
+  run(feeds: Record<string, tf.Tensor>, outputs: GraphOutput[]): tf.Tensor[] {
+    const missing = this.graph.feeds.filter((f) => !feeds[f.name]).map((f) => f.name);
+    if (missing.length) throw new Error(`graph: not fed ${missing.slice(0, 3).join(", ")}${missing.length > 3 ? ` and ${missing.length - 3} more` : ""}`);
+    const inputs = this.graph.feeds.map((f) => feeds[f.name]);
+    return this.backend.runSavedModel(this.id, inputs, this.infos, outputs.map((o) => `${o}:0`));
   }
 }

@@ -14,9 +14,8 @@
  * When no gradient tape records (`recording()` false: evaluation, prediction), the ops take shorter
  * paths: on native every kernel costs 10–50 µs through tfjs-node whatever its size, so a batch-1
  * forward of MiniLM was bound by its 525 kernels; these paths (3-D/4-D matMuls without reshapes,
- * LayerNorm without tf.moments, the id check and attention mask in JavaScript) bring it to 347, and
- * lib/bert.ts's pre-transposed, q/k/v-packed weights with `attentionPacked` to 299. (On native,
- * eval-mode forwards now go further still: lib/bert_graph.ts runs them as one TensorFlow graph.)
+ * LayerNorm without tf.moments, the id check and attention mask in JavaScript) bring it to ~350.
+ * (On native, eval-mode forwards go further: lib/bert_graph.ts runs them as one TensorFlow graph.)
  *
  * Weights keep Hugging Face's layout: a linear layer's weight is [out, in], as `nn.Linear` stores it.
  *
@@ -227,6 +226,16 @@ export function dropoutMask(shape: number[], rate: number, seed: number): tf.Ten
 }
 
 /**
+ * A 32-bit mix of two integers (murmur3's finaliser): distinct, unrelated seeds per dropout site (the
+ * model's dropout calls, counted in order) and per initialised weight, all from one run seed.
+ */
+export function siteSeed(seed: number, site: number): number {
+  let h = (Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(site + 1, 0x85ebca77)) | 0;
+  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;
+  return h;
+}
+
+/**
  * Dropout as in training: zero each element with probability `rate` and scale the rest by 1/(1−rate).
  * The same `seed` gives the same mask. Rate 0 returns `x` itself.
  */
@@ -252,54 +261,47 @@ export function additiveMask(attentionMask: tf.Tensor2D): tf.Tensor4D {
   return tf.tensor4d(out, [b, 1, 1, s]);
 }
 
-/**
- * Masked multi-head scaled dot-product attention. q, k, v: [batch, seq, hidden] (already projected);
- * `mask` from `additiveMask`; `dropProbs` (optional) applies dropout to the attention probabilities.
- * Returns the context [batch, seq, hidden] (heads concatenated) and, if asked, the probabilities.
- */
-export function attention(
-  q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, mask: tf.Tensor4D, numHeads: number,
-  dropProbs?: (p: tf.Tensor) => tf.Tensor,
-): tf.Tensor3D {
-  const [b, s, h] = q.shape;
+/** [batch, seq, hidden] → per-head [batch, heads, seq, head size] (4-D: native without a tape) or [batch·heads, seq, head size]. */
+function splitHeads(t: tf.Tensor, numHeads: number, flat: boolean): tf.Tensor {
+  const [b, s, h] = t.shape;
   if (h % numHeads !== 0) throw new Error(`attention: hidden size ${h} is not a multiple of ${numHeads} heads`);
-  const dh = h / numHeads;
-  if (fastInference()) return tf.tidy(() => {
-    // Native, no tape: BatchMatMul takes [b, heads, s, dh] as it is (3 reshapes fewer per q/k/v/ctx).
-    // (TensorFlow's Einsum would also drop the 4 transposes, but measured slower at batch 1.)
-    const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [b, s, numHeads, dh]), [0, 2, 1, 3]);
-    const scores = tf.matMul(heads(tf.mul(q, 1 / Math.sqrt(dh))) as tf.Tensor4D, heads(k) as tf.Tensor4D, false, true);
-    let probs: tf.Tensor = tf.softmax(tf.add(scores, mask));
-    if (dropProbs) probs = dropProbs(probs);
-    const ctx = tf.matMul(probs as tf.Tensor4D, heads(v) as tf.Tensor4D);
-    return tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [b, s, h]) as tf.Tensor3D;
-  });
-  return tf.tidy(() => {
-    // [b, s, h] → [b·heads, s, dh]: one batched product for all heads.
-    const heads = (t: tf.Tensor) => tf.reshape(tf.transpose(tf.reshape(t, [b, s, numHeads, dh]), [0, 2, 1, 3]), [b * numHeads, s, dh]) as tf.Tensor3D;
-    const scores = tf.reshape(bmm(heads(tf.mul(q, 1 / Math.sqrt(dh))), heads(k), true), [b, numHeads, s, s]);
-    let probs: tf.Tensor = tf.softmax(tf.add(scores, mask));
-    if (dropProbs) probs = dropProbs(probs);
-    const ctx = bmm(tf.reshape(probs, [b * numHeads, s, s]) as tf.Tensor3D, heads(v));
-    return tf.reshape(tf.transpose(tf.reshape(ctx, [b, numHeads, s, dh]), [0, 2, 1, 3]), [b, s, h]) as tf.Tensor3D;
-  });
+  const perHead = tf.transpose(tf.reshape(t, [b, s, numHeads, h / numHeads]), [0, 2, 1, 3]);
+  return flat ? tf.reshape(perHead, [b * numHeads, s, h / numHeads]) : perHead;
 }
 
 /**
- * Attention from one packed projection, for inference on native: `qkv` [batch, seq, 3·hidden] holds
- * q (already scaled by 1/√dh), k and v side by side, as x @ [Wq/√dh; Wk; Wv]ᵀ gives them. One
- * reshape, one transpose and one Unpack split the heads of all three (9 kernels fewer per layer).
+ * Masked multi-head attention probabilities softmax(q kᵀ/√dh + mask): q, k [batch, seq, hidden] (already
+ * projected), `mask` from `additiveMask` → [batch, heads, seq, seq]. Padding columns get exactly 0.
  */
-export function attentionPacked(qkv: tf.Tensor3D, mask: tf.Tensor4D, numHeads: number, dropProbs?: (p: tf.Tensor) => tf.Tensor): tf.Tensor3D {
-  const [b, s, h3] = qkv.shape;
-  const h = h3 / 3, dh = h / numHeads;
-  if (!Number.isInteger(dh)) throw new Error(`attentionPacked: ${h3} is not 3 × heads (${numHeads}) × head size`);
+export function attentionProbs(q: tf.Tensor3D, k: tf.Tensor3D, mask: tf.Tensor4D, numHeads: number): tf.Tensor4D {
+  const [b, s, h] = q.shape;
+  const dh = h / numHeads;
   return tf.tidy(() => {
-    const [q, k, v] = tf.unstack(tf.transpose(tf.reshape(qkv, [b, s, 3, numHeads, dh]), [2, 0, 3, 1, 4])) as tf.Tensor4D[];
-    let probs: tf.Tensor = tf.softmax(tf.add(tf.matMul(q, k, false, true), mask));
-    if (dropProbs) probs = dropProbs(probs);
-    return tf.reshape(tf.transpose(tf.matMul(probs as tf.Tensor4D, v), [0, 2, 1, 3]), [b, s, h]) as tf.Tensor3D;
+    const qs = tf.mul(q, 1 / Math.sqrt(dh));
+    // Native, no tape: BatchMatMul takes [b, heads, s, dh] as it is (3 reshapes fewer per q/k/v/ctx).
+    // (TensorFlow's Einsum would also drop the transposes, but measured slower at batch 1.)
+    const scores = fastInference()
+      ? tf.matMul(splitHeads(qs, numHeads, false) as tf.Tensor4D, splitHeads(k, numHeads, false) as tf.Tensor4D, false, true)
+      : tf.reshape(bmm(splitHeads(qs, numHeads, true) as tf.Tensor3D, splitHeads(k, numHeads, true) as tf.Tensor3D, true), [b, numHeads, s, s]);
+    return tf.softmax(tf.add(scores, mask)) as tf.Tensor4D;
   });
+}
+
+/** The attention's output: probs [batch, heads, seq, seq] @ v per head, heads concatenated → [batch, seq, hidden]. */
+export function attentionContext(probs: tf.Tensor4D, v: tf.Tensor3D, numHeads: number): tf.Tensor3D {
+  const [b, s, h] = v.shape;
+  const dh = h / numHeads;
+  return tf.tidy(() => {
+    const ctx = fastInference()
+      ? tf.matMul(probs, splitHeads(v, numHeads, false) as tf.Tensor4D)
+      : tf.reshape(bmm(tf.reshape(probs, [b * numHeads, s, s]) as tf.Tensor3D, splitHeads(v, numHeads, true) as tf.Tensor3D), [b, numHeads, s, dh]);
+    return tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [b, s, h]) as tf.Tensor3D;
+  });
+}
+
+/** Masked multi-head scaled dot-product attention, both steps: q, k, v [batch, seq, hidden] → [batch, seq, hidden]. */
+export function attention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, mask: tf.Tensor4D, numHeads: number): tf.Tensor3D {
+  return tf.tidy(() => attentionContext(attentionProbs(q, k, mask, numHeads), v, numHeads));
 }
 
 /**

@@ -1,6 +1,7 @@
-// lib/bert_graph.ts: BERT inference as one TensorFlow graph equals the op-by-op forward (which the
-// reference tests check against PyTorch), with any batch shape, padding and token types, the current
-// weights after an optimizer step, no leaked tensors, clear errors, and a fallback when it cannot load.
+// lib/bert_graph.ts: BERT as one TensorFlow graph, lowered from lib/bert_def.ts's definition. Inference equals
+// the op-by-op forward (which the reference tests check against PyTorch), with any batch shape, padding and token
+// types, the current weights after an optimizer step, no leaked tensors, clear errors, and a fallback when it cannot
+// load; the training graph's loss and gradients equal the tape's with the same dropout masks.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
@@ -8,8 +9,9 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend";
-import { randomBert, BertConfig, BertForSequenceClassification, graphInference } from "../lib/bert";
-import { bertGraph, GraphSession, GRAPH_CACHE_DIR } from "../lib/bert_graph";
+import { randomBert, BertConfig, BertForSequenceClassification, graphInference, crossEntropyLoss } from "../lib/bert";
+import { inferenceGraph, trainingGraph, GraphSession, GRAPH_CACHE_DIR } from "../lib/bert_graph";
+import { graphLossAndGrads } from "../lib/train_graph";
 import { ROOT } from "../lib/paths";
 import { tinyBertConfig, tinyBertLabels } from "./helpers/tiny_bert";
 
@@ -92,10 +94,12 @@ test("graph: a changed weight is used at the next call (as after an optimizer st
 });
 
 test("graph: one session per graph shape, its file in the cache folder", { skip }, () => {
-  const g = bertGraph(tinyBertConfig, 3);
-  assert.equal(g.weights.length, 2 + 3 + 2 * (2 + 2 * 3 + 2 * 2) + 2 * 2, "embedding tables and LayerNorm; per layer q/k/v packed, 3 linears, 2 LayerNorms; pooler, classifier");
-  assert.equal(GraphSession.load(g), GraphSession.load(bertGraph(tinyBertConfig, 3)), "the same graph reuses its session");
-  assert.notEqual(GraphSession.load(bertGraph(tinyBertConfig, 4)), GraphSession.load(g), "another head, another graph");
+  const g = inferenceGraph(tinyBertConfig);
+  const weights = g.feeds.filter((f) => !["input_ids", "token_type_ids", "mask"].includes(f.name));
+  assert.equal(weights.length, 41, "every Hugging Face weight of the tiny BERT, by name");
+  assert.ok(weights.some((f) => f.name === "bert.encoder.layer.1.attention.self.key.weight"));
+  assert.equal(GraphSession.load(g), GraphSession.load(inferenceGraph(tinyBertConfig)), "the same graph reuses its session");
+  assert.notEqual(GraphSession.load(inferenceGraph({ ...tinyBertConfig, num_hidden_layers: 1 })), GraphSession.load(g), "another shape, another graph");
   const files = fs.readdirSync(GRAPH_CACHE_DIR).map((d) => path.join(GRAPH_CACHE_DIR, d, "saved_model.pb"));
   assert.ok(files.some((f) => fs.existsSync(f) && fs.readFileSync(f).equals(g.pb)));
 });
@@ -128,4 +132,38 @@ test("graph: when the graph cannot be written or loaded, prediction warns once a
   const warnings = r.stderr.split("\n").filter((l) => l.includes("graph execution unavailable"));
   assert.equal(warnings.length, 1, r.stderr);
   assert.match(warnings[0], /predicting op by op instead \(.*(ENOTDIR|not a directory)/);
+});
+
+test("training graph: loss and all 41 gradients equal the tape's (same dropout masks) within 1e-4 relative", { skip }, () => {
+  const m = randomBert({ ...tinyBertConfig, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1 } as BertConfig, { labels: tinyBertLabels, seed: 5 });
+  for (const [b, s] of [[1, 1], [3, 7], [5, 16]] as const) {
+    const x = batch(b, s, 7 * b + s);
+    const labels = Array.from({ length: b }, (_, i) => i % 3);
+    const before = tf.memory().numTensors;
+    const tape = tf.variableGrads(() => crossEntropyLoss(m.forward(x, { training: true, seed: 11 }), labels));
+    const graph = graphLossAndGrads(m, x, labels, { seed: 11 });
+    assert.ok(graph, "the training graph loads");
+    const rel = (a: tf.Tensor, e: tf.Tensor) => tf.tidy(() => tf.div(tf.max(tf.abs(tf.sub(a, e))), tf.add(tf.max(tf.abs(e)), 1e-8)).dataSync()[0]);
+    assert.ok(Math.abs(graph.value.dataSync()[0] - tape.value.dataSync()[0]) <= 1e-5, `loss [${b}, ${s}]`);
+    assert.equal(Object.keys(graph.grads).length, 41);
+    const hfName = new Map([...m.params].map(([n, v]) => [v.name, n]));
+    for (const [vn, g] of Object.entries(tape.grads)) {
+      const name = hfName.get(vn)!;
+      const r = rel(graph.grads[name], g);
+      // key biases: their true gradient is 0 (softmax ignores a shift per row); both sides hold rounding noise
+      if (name.endsWith("attention.self.key.bias")) assert.ok(maxDiff(graph.grads[name], g) <= 1e-6, name);
+      else assert.ok(r <= 1e-4, `${name} [${b}, ${s}]: ${r}`);
+    }
+    tf.dispose([tape.value, graph.value, ...Object.values(tape.grads), ...Object.values(graph.grads)]);
+    assert.equal(tf.memory().numTensors, before, `leaked tensors at [${b}, ${s}]`);
+    tf.dispose(Object.values(x));
+  }
+  m.dispose();
+});
+
+test("training graph: one graph per shape, a dropout mask per site", { skip }, () => {
+  const g = trainingGraph(tinyBertConfig);
+  // embeddings 1, per layer 3 (attention probs, attention output, output), classifier 1
+  assert.equal(g.dropouts.length, 1 + 3 * tinyBertConfig.num_hidden_layers + 1);
+  assert.deepEqual(g.dropouts.filter((d) => d.of === "attentionProbs").map((d) => d.site), [1, 4]);
 });

@@ -1,0 +1,85 @@
+/**
+ * A training step's loss and gradients from one TensorFlow graph call (lib/bert_graph.ts's training
+ * graph) instead of ~1,000 eager kernels under the gradient tape. Same numbers as the tape: the dropout
+ * masks are made in JavaScript from the same seed and sites as the eager model makes them, and fed.
+ *
+ *   const r = graphLossAndGrads(model, batch, [0, 3, 1], { seed: step });   // undefined: use the tape
+ *   if (r) { optimizer.step(clipGradNorm(r.grads, 1).grads, lr); }
+ *
+ * The loss is the (class-weighted) cross-entropy. Other losses (focal, multi-label) use the tape.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { BertForSequenceClassification, BertInputs } from "./bert";
+import { GraphSession, trainingGraph } from "./bert_graph";
+import { additiveMask, checkIds, dropoutMask, siteSeed } from "./ops";
+
+/** Whether training steps may run as a graph: native TensorFlow on the CPU, unless `BERTLAB_GRAPH=0`. */
+export function graphTraining(): boolean {
+  return process.env.BERTLAB_GRAPH !== "0" && GraphSession.available();
+}
+
+const sessions = new WeakMap<BertForSequenceClassification, GraphSession | null>();
+
+function sessionFor(model: BertForSequenceClassification): GraphSession | null {
+  let s = sessions.get(model);
+  if (s === undefined) {
+    try {
+      s = GraphSession.load(trainingGraph(model.config));
+    } catch (e) {
+      s = null;
+      console.warn(`bertlab: the training graph is unavailable, training with the gradient tape instead (${(e as Error).message})`);
+    }
+    sessions.set(model, s);
+  }
+  return s;
+}
+
+/**
+ * Cross-entropy targets: row i is one-hot at labels[i], scaled so that the loss is the weighted mean
+ * Σ w[yᵢ]·nllᵢ / Σ w[yᵢ] (PyTorch's CrossEntropyLoss with `weight`; all weights 1: the plain mean).
+ */
+export function crossEntropyTargets(labels: number[], numLabels: number, classWeights?: number[]): tf.Tensor2D {
+  const w = labels.map((y) => {
+    if (!Number.isInteger(y) || y < 0 || y >= numLabels) throw new Error(`label ${y} is not a class id in [0, ${numLabels})`);
+    return classWeights ? classWeights[y] : 1;
+  });
+  const total = w.reduce((a, b) => a + b, 0);
+  const t = new Float32Array(labels.length * numLabels);
+  labels.forEach((y, i) => { t[i * numLabels + y] = w[i] / total; });
+  return tf.tensor2d(t, [labels.length, numLabels]);
+}
+
+/**
+ * The train-mode loss and every weight's gradient (by Hugging Face name) for one batch, from the graph;
+ * undefined when graphs cannot run here (one warning), so that the caller takes the tape.
+ */
+export function graphLossAndGrads(
+  model: BertForSequenceClassification, inputs: BertInputs, labels: number[],
+  opts: { seed: number; classWeights?: number[] },
+): { value: tf.Scalar; grads: Record<string, tf.Tensor> } | undefined {
+  if (!graphTraining()) return undefined;
+  const session = sessionFor(model);
+  if (!session) return undefined;
+  const [b, s] = model.checkInputs(inputs);
+  const c = model.config;
+  checkIds(inputs.input_ids, c.vocab_size, "embedding");
+  if (inputs.token_type_ids) checkIds(inputs.token_type_ids, c.type_vocab_size, "embedding");
+  if (labels.length !== b) throw new Error(`${b} rows of input_ids but ${labels.length} labels`);
+  const names = [...model.params.keys()];
+  const out = tf.tidy(() => {
+    const feeds: Record<string, tf.Tensor> = {
+      input_ids: inputs.input_ids,
+      token_type_ids: inputs.token_type_ids ?? tf.zeros([b, s], "int32"),
+      mask: additiveMask(inputs.attention_mask),
+      targets: crossEntropyTargets(labels, model.labels.length, opts.classWeights),
+      ...Object.fromEntries(model.params),
+    };
+    // Element counts as the eager model's tensors have them: [b, heads, s, s], [b, hidden] or [b, s, hidden].
+    for (const d of session.graph.dropouts) {
+      const shape = d.of === "attentionProbs" ? [b, c.num_attention_heads, s, s] : d.of === "tanh" ? [b, c.hidden_size] : [b, s, c.hidden_size];
+      feeds[`dropout/${d.site}`] = dropoutMask(shape, d.rate, siteSeed(opts.seed, d.site));
+    }
+    return session.run(feeds, ["loss", ...names.map((n) => `grad/${n}` as const)]);
+  });
+  return { value: out[0] as tf.Scalar, grads: Object.fromEntries(names.map((n, i) => [n, out[i + 1]])) };
+}
