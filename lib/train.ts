@@ -26,6 +26,7 @@ import { resolveModel } from "./models";
 import { EpochRecord, TrainerState, saveCheckpoint, lastCheckpoint, readCheckpoint, holdsRun, SaveOptions } from "./checkpoint";
 import { writeJsonAtomic, writeFileAtomic } from "./fsutil";
 import { runFigures, chartsPage } from "./progress";
+import { lossAndGrads } from "./train_graph";
 
 /** What the loop needs from a tokenizer (lib/tokenize.ts's Tokenizer has it). */
 export interface TokenizerLike {
@@ -224,8 +225,6 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     globalStep = saved.state.globalStep;
   }
   const batchOpts = { padding: cfg.padding, maxLength: cfg.maxLength, padTokenId: tokenizer.padTokenId };
-  const trainable = [...model.params.values()].filter((v) => v.trainable);
-  const nameOf = new Map([...model.params].map(([k, v]) => [v.name, k]));
   if (runDir) writeJsonAtomic(path.join(runDir, "run.json"), { config: cfg, labels, model: cfg.model ?? "default", startedAt: new Date().toISOString() });
 
   const startEpoch = (saved?.state.epoch ?? 0) + 1;
@@ -239,21 +238,22 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     for (const b of batches(trainEnc, trainY, order, { batchSize: cfg.batchSize, ...batchOpts })) {
       if (opts.signal?.aborted) { b.dispose(); interrupted = true; break; }
       const dropoutSeed = deriveSeed(cfg.seed, epoch, lossCount);
-      const { value, grads } = tf.variableGrads(() => crossEntropyLoss(model!.forward(b, { training: true, seed: dropoutSeed }), b.labels), trainable);
+      // One graph call on native TensorFlow, else the gradient tape (lib/train_graph.ts).
+      const { value, grads: named0 } = lossAndGrads(model!, b, b.labels.arraySync() as number[], { seed: dropoutSeed });
       b.dispose();
       const loss = (value.dataSync() as Float32Array)[0];
       value.dispose();
       if (!Number.isFinite(loss)) {
-        tf.dispose(Object.values(grads)); if (accum) tf.dispose(Object.values(accum));
+        tf.dispose(Object.values(named0)); if (accum) tf.dispose(Object.values(accum));
         optimizer.dispose();
         const keep = runDir ? lastCheckpoint(runDir) : undefined;
         throw new TrainingDivergedError(`loss became ${loss} at epoch ${epoch}, batch ${lossCount + 1} (lr ${schedule.lr().toExponential(2)}): try a lower --lr; ${keep ? `last good checkpoint kept: ${keep.dir}` : "no checkpoint was saved yet"}`);
       }
       lossSum += loss; lossCount++;
-      // Gradients come back keyed by variable name: map them to Hugging Face names (scaled for accumulation).
+      // Gradients by Hugging Face name, scaled for accumulation.
       const named: Record<string, tf.Tensor> = {};
-      for (const [vn, g] of Object.entries(grads)) named[nameOf.get(vn)!] = cfg.gradAccumulation > 1 ? tf.tidy(() => g.div(cfg.gradAccumulation)) : g;
-      if (cfg.gradAccumulation > 1) tf.dispose(Object.values(grads));
+      for (const [n, g] of Object.entries(named0)) named[n] = cfg.gradAccumulation > 1 ? tf.tidy(() => g.div(cfg.gradAccumulation)) : g;
+      if (cfg.gradAccumulation > 1) tf.dispose(Object.values(named0));
       if (accum) { const sum = addGrads(accum, named); tf.dispose([...Object.values(accum), ...Object.values(named)]); accum = sum; } else accum = named;
       inAccum++;
       if (inAccum === cfg.gradAccumulation || lossCount === usedBatches) {

@@ -11,7 +11,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { BertForSequenceClassification, BertInputs } from "./bert";
 import { GraphSession, trainingGraph } from "./bert_graph";
-import { additiveMask, checkIds, dropoutMask, siteSeed } from "./ops";
+import { additiveMask, checkIds, crossEntropyLoss, dropoutMask, siteSeed } from "./ops";
 
 /** Whether training steps may run as a graph: native TensorFlow on the CPU, unless `BERTLAB_GRAPH=0`. */
 export function graphTraining(): boolean {
@@ -55,7 +55,7 @@ export function crossEntropyTargets(labels: number[], numLabels: number, classWe
  */
 export function graphLossAndGrads(
   model: BertForSequenceClassification, inputs: BertInputs, labels: number[],
-  opts: { seed: number; classWeights?: number[] },
+  opts: { seed: number; classWeights?: number[]; dropout?: boolean },
 ): { value: tf.Scalar; grads: Record<string, tf.Tensor> } | undefined {
   if (!graphTraining()) return undefined;
   const session = sessionFor(model);
@@ -77,9 +77,36 @@ export function graphLossAndGrads(
     // Element counts as the eager model's tensors have them: [b, heads, s, s], [b, hidden] or [b, s, hidden].
     for (const d of session.graph.dropouts) {
       const shape = d.of === "attentionProbs" ? [b, c.num_attention_heads, s, s] : d.of === "tanh" ? [b, c.hidden_size] : [b, s, c.hidden_size];
-      feeds[`dropout/${d.site}`] = dropoutMask(shape, d.rate, siteSeed(opts.seed, d.site));
+      // `dropout: false` (the reference tests: PyTorch's masks cannot be matched) keeps every element.
+      feeds[`dropout/${d.site}`] = opts.dropout === false ? tf.ones(shape) : dropoutMask(shape, d.rate, siteSeed(opts.seed, d.site));
     }
     return session.run(feeds, ["loss", ...names.map((n) => `grad/${n}` as const)]);
   });
   return { value: out[0] as tf.Scalar, grads: Object.fromEntries(names.map((n, i) => [n, out[i + 1]])) };
+}
+
+/**
+ * One training step's loss and gradients (by Hugging Face name): the graph where it runs (cross-entropy,
+ * optionally class-weighted), else the gradient tape over the eager forward with the same loss and seed.
+ * Only trainable weights get a gradient.
+ */
+export function lossAndGrads(
+  model: BertForSequenceClassification, inputs: BertInputs, labels: number[], opts: { seed: number; classWeights?: number[] },
+): { value: tf.Scalar; grads: Record<string, tf.Tensor> } {
+  const frozen = [...model.params].filter(([, v]) => !v.trainable).map(([n]) => n);
+  const viaGraph = graphLossAndGrads(model, inputs, labels, opts);
+  if (viaGraph) {
+    tf.dispose(frozen.map((n) => viaGraph.grads[n]));
+    for (const n of frozen) delete viaGraph.grads[n];
+    return viaGraph;
+  }
+  const nameOf = new Map([...model.params].map(([k, v]) => [v.name, k]));
+  const trainable = [...model.params.values()].filter((v) => v.trainable);
+  const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
+    const logits = model.forward(inputs, { training: true, seed: opts.seed });
+    if (!opts.classWeights) return crossEntropyLoss(logits, labels);
+    const targets = crossEntropyTargets(labels, model.labels.length, opts.classWeights);
+    return tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(logits)))) as tf.Scalar;
+  }), trainable);
+  return { value, grads: Object.fromEntries(Object.entries(grads).map(([vn, g]) => [nameOf.get(vn)!, g])) };
 }

@@ -7,6 +7,7 @@
  *   npx tsx scripts/bench-model.ts --batch 1 --seq 40 --steps 200 --eval   # one-tweet latency (one graph on native)
  *   BERTLAB_GRAPH=0 npx tsx scripts/bench-model.ts --batch 1 --seq 40 --steps 200 --eval   # the same, op by op
  *   BERTLAB_BACKEND=wasm npx tsx scripts/bench-model.ts --steps 2
+ *   BERTLAB_GRAPH=0 npx tsx scripts/bench-model.ts    # training under the gradient tape instead of one graph
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -14,6 +15,7 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend";
 import { loadBertForSequenceClassification, randomBert, crossEntropyLoss, BertConfig, graphInference } from "../lib/bert";
 import { setGradMode, GradMode } from "../lib/ops";
+import { graphLossAndGrads, graphTraining } from "../lib/train_graph";
 import { MODELS_DIR } from "../lib/paths";
 
 /** all-MiniLM-L6-v2's config, for random weights when the model is not downloaded. */
@@ -53,6 +55,10 @@ async function main(): Promise<void> {
     if (evalOnly) {
       const l = tf.tidy(() => crossEntropyLoss(model.forward({ input_ids: ids, attention_mask: mask }), labelsT));
       l.dataSync(); l.dispose();
+    } else if (graphTraining()) {
+      const { value, grads } = graphLossAndGrads(model, { input_ids: ids, attention_mask: mask }, labelsT.arraySync() as number[], { seed: s })!;
+      value.dataSync();
+      tf.dispose([value, ...Object.values(grads)]);
     } else {
       const { value, grads } = tf.variableGrads(() => crossEntropyLoss(model.forward({ input_ids: ids, attention_mask: mask }, { training: true, seed: s }), labelsT));
       value.dataSync();
@@ -62,7 +68,7 @@ async function main(): Promise<void> {
   }
   const ms = times.reduce((a, b) => a + b, 0) / times.length;
   const median = times.slice().sort((a, b) => a - b)[times.length >> 1]; // robust beside other jobs
-  console.log(`${backend.name} · grad mode ${arg("mode", "auto")} · ${evalOnly ? `forward only (eval, ${evalHow})` : "forward+backward (training)"} · batch ${batch} × ${seq} · ${ms.toFixed(ms < 100 ? 2 : 0)} ms/step (median ${median.toFixed(ms < 100 ? 2 : 0)}) · ${((batch * seq) / (ms / 1000)).toFixed(0)} tokens/s · ${kernels} kernels per op-by-op eval forward · tensors ${tf.memory().numTensors}`);
+  console.log(`${backend.name} · grad mode ${arg("mode", "auto")} · ${evalOnly ? `forward only (eval, ${evalHow})` : `forward+backward (training, ${graphTraining() ? "one graph" : "tape"})`} · batch ${batch} × ${seq} · ${ms.toFixed(ms < 100 ? 2 : 0)} ms/step (median ${median.toFixed(ms < 100 ? 2 : 0)}) · ${((batch * seq) / (ms / 1000)).toFixed(0)} tokens/s · ${kernels} kernels per op-by-op eval forward · tensors ${tf.memory().numTensors}`);
   model.dispose();
 }
 

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
+import { graphLossAndGrads, graphTraining } from "../lib/train_graph";
 import { initBackend } from "../lib/backend";
 import { loadBertForSequenceClassification, crossEntropyLoss, BertForSequenceClassification } from "../lib/bert";
 import { ROOT } from "../lib/paths";
@@ -34,6 +35,11 @@ before(async () => {
   };
 });
 
+/** Graph gradients come by Hugging Face name; the tape's by variable name: key them alike. */
+function renameByVariable(r: { value: tf.Scalar; grads: Record<string, tf.Tensor> }) {
+  return { value: r.value, grads: Object.fromEntries(Object.entries(r.grads).map(([n, g]) => [model.params.get(n)!.name, g])) };
+}
+
 function assertWithin(ours: ArrayLike<number>, ref: ArrayLike<number>, tol: number, what: string): void {
   assert.equal(ours.length, ref.length, `${what}: length`);
   for (let i = 0; i < ours.length; i++) assert.ok(Math.abs(ours[i] - ref[i]) <= tol, `${what}[${i}]: ${ours[i]} vs ${ref[i]}`);
@@ -54,9 +60,12 @@ for (const graph of [true, false]) test(`MiniLM: hidden states, pooler output an
   assert.equal(tf.memory().numTensors, before, "leaked tensors");
 });
 
-test("MiniLM: loss and gradients of all 105 parameters match PyTorch (1e-3 relative rule)", { skip }, () => {
+// tape: tfjs's gradient tape over the eager forward; graph: lib/train_graph.ts's training graph (native only).
+for (const how of ["tape", "graph"] as const) test(`MiniLM: loss and gradients of all 105 parameters match PyTorch (1e-3 relative rule, ${how})`, { skip: skip || (how === "graph" && !graphTraining() && "the training graph runs on native TensorFlow only") }, () => {
   const before = tf.memory().numTensors;
-  const { value, grads } = tf.variableGrads(() => crossEntropyLoss(model.forward(x), GRAD.labels));
+  const { value, grads } = how === "tape"
+    ? tf.variableGrads(() => crossEntropyLoss(model.forward(x), GRAD.labels))
+    : renameByVariable(graphLossAndGrads(model, x, GRAD.labels, { seed: 0, dropout: false })!);
   assert.ok(Math.abs(value.dataSync()[0] - GRAD.loss) <= 1e-4, `loss ${value.dataSync()[0]} vs ${GRAD.loss}`);
   let n = 0;
   for (const [name, ref] of Object.entries(GRAD.params) as [string, { shape: number[]; norm: number; indices: number[]; values: number[] }][]) {
@@ -78,3 +87,22 @@ test("MiniLM: loss and gradients of all 105 parameters match PyTorch (1e-3 relat
   tf.dispose([value, ...Object.values(grads)]);
   assert.equal(tf.memory().numTensors, before, "backward leaked tensors");
 });
+
+test("MiniLM: the training graph's loss and gradients equal the tape's with dropout on (same masks), 1e-4 relative", { skip: skip || (!graphTraining() && "the training graph runs on native TensorFlow only") }, () => {
+  const before = tf.memory().numTensors;
+  const tape = renameByName(tf.variableGrads(() => crossEntropyLoss(model.forward(x, { training: true, seed: 23 }), GRAD.labels)));
+  const graph = graphLossAndGrads(model, x, GRAD.labels, { seed: 23 })!;
+  assert.ok(Math.abs(graph.value.dataSync()[0] - tape.value.dataSync()[0]) <= 1e-5, "loss");
+  for (const [name, g] of Object.entries(tape.grads)) {
+    const [diff, scale] = tf.tidy(() => [tf.max(tf.abs(tf.sub(graph.grads[name], g))).dataSync()[0], tf.max(tf.abs(g)).dataSync()[0]]);
+    assert.ok(diff <= 1e-4 * scale + 1e-8, `${name}: max |Δ| ${diff} against max |g| ${scale}`);
+  }
+  tf.dispose([tape.value, graph.value, ...Object.values(tape.grads), ...Object.values(graph.grads)]);
+  assert.equal(tf.memory().numTensors, before, "leaked tensors");
+});
+
+/** The tape's gradients keyed by Hugging Face name, as the graph's are. */
+function renameByName(r: { value: tf.Scalar; grads: Record<string, tf.Tensor> }) {
+  const hf = new Map([...model.params].map(([n, v]) => [v.name, n]));
+  return { value: r.value, grads: Object.fromEntries(Object.entries(r.grads).map(([vn, g]) => [hf.get(vn)!, g])) };
+}
