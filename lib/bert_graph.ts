@@ -22,11 +22,12 @@ import { GraphBuilder, dtype, Attr, GraphDType } from "./tfgraph";
 import { recordBert, IrGraph, IrNode } from "./graph_ir";
 import { BertShape } from "./bert_def";
 import { addGradients } from "./bert_graph_grad";
+import { addAdamW } from "./optim_graph";
 import { writeFileAtomic } from "./fsutil";
 import { CACHE_DIR } from "./paths";
 
 /** The graph's outputs: logits [batch, labels], pooled [batch, hidden], last_hidden_state [batch, seq, hidden]. */
-export type GraphOutput = "logits" | "pooled" | "last_hidden_state" | "loss" | `grad/${string}`;
+export type GraphOutput = "logits" | "pooled" | "last_hidden_state" | "loss" | "grad_norm" | `${"grad" | "new" | "new_m" | "new_v"}/${string}`;
 
 export interface BertGraph {
   /** The SavedModel protocol buffer (saved_model.pb). */
@@ -189,8 +190,9 @@ export function inferenceGraph(c: BertShape): BertGraph {
  * The training step's graph: the train-mode forward (dropout masks fed), the loss
  * −Σ targets·log softmax(logits) with `targets` [batch, labels] fed (one-hot rows divided by the batch
  * size give the mean cross-entropy; class weights fold in the same way), and "grad/<weight>" for every weight.
+ * With `adamw`, also the clipped AdamW update of every weight (lib/optim_graph.ts): a whole optimizer step.
  */
-export function trainingGraph(c: BertShape): BertGraph {
+export function trainingGraph(c: BertShape, opts: { adamw?: boolean } = {}): BertGraph {
   const t = new TfLowering(recordBert(c, { training: true }), c).lower();
   t.nameOutputs();
   const logits = t.value.get(t.ir.outputs.logits)!;
@@ -200,6 +202,7 @@ export function trainingGraph(c: BertShape): BertGraph {
   // d loss / d logits = softmax(logits)·Σ targets − targets, row by row.
   const dlogits = t.sub(t.mul(t.op("Exp", [logp]), t.sum(targets, [1], true)), targets);
   addGradients(t, dlogits);
+  if (opts.adamw) addAdamW(t, t.ir.params);
   return t.savedModel();
 }
 

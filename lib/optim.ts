@@ -76,27 +76,48 @@ export class AdamW {
     for (const name of Object.keys(grads)) {
       if (!this.params.has(name)) throw new Error(`AdamW.step: gradient for unknown parameter "${name}"`);
     }
-    this.t++;
     const [b1, b2] = this.betas;
-    const stepSize = (lr * Math.sqrt(1 - b2 ** this.t)) / (1 - b1 ** this.t);
+    const k = this.beginStep(lr);
     for (const [name, p] of this.params) {
       const g = grads[name];
       if (!g) continue;
-      if (!this.m.has(name)) {
-        this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
-        this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
-      }
-      const m = this.m.get(name)!, v = this.v.get(name)!;
-      const scale = this.scales.get(name)!;
-      const decay = this.decays.get(name) && this.weightDecay > 0 ? lr * scale * this.weightDecay : 0;
+      const [m, v] = this.moments(name);
+      const { stepSize, decay } = k.get(name)!;
       tf.tidy(() => {
         const m1 = m.mul(b1).add(g.mul(1 - b1));
         const v1 = v.mul(b2).add(g.square().mul(1 - b2));
-        let p1 = p.sub(m1.div(v1.sqrt().add(this.eps)).mul(stepSize * scale));
+        let p1 = p.sub(m1.div(v1.sqrt().add(this.eps)).mul(stepSize));
         if (decay) p1 = p1.sub(p1.mul(decay));
         m.assign(m1); v.assign(v1); p.assign(p1);
       });
     }
+  }
+
+  /**
+   * Counts one step and returns each parameter's constants for it: the bias-corrected step size
+   * lr·√(1−b2ᵗ)/(1−b1ᵗ)·scale and the decoupled decay lr·scale·wd (0 where none). `step` uses them, and
+   * so does the training graph (lib/train_graph.ts), which runs the same update inside TensorFlow.
+   */
+  beginStep(lr = this.lr): Map<string, { stepSize: number; decay: number }> {
+    this.t++;
+    const [b1, b2] = this.betas;
+    const stepSize = (lr * Math.sqrt(1 - b2 ** this.t)) / (1 - b1 ** this.t);
+    return new Map([...this.params.keys()].map((name) => {
+      const scale = this.scales.get(name)!;
+      const decay = this.decays.get(name) && this.weightDecay > 0 ? lr * scale * this.weightDecay : 0;
+      return [name, { stepSize: stepSize * scale, decay }];
+    }));
+  }
+
+  /** A parameter's first and second moments (zeros before its first update), as variables the caller may assign. */
+  moments(name: string): [tf.Variable, tf.Variable] {
+    const p = this.params.get(name);
+    if (!p) throw new Error(`AdamW: unknown parameter "${name}"`);
+    if (!this.m.has(name)) {
+      this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+      this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+    }
+    return [this.m.get(name)!, this.v.get(name)!];
   }
 
   getState(): AdamWState {

@@ -26,7 +26,7 @@ import { resolveModel } from "./models";
 import { EpochRecord, TrainerState, saveCheckpoint, lastCheckpoint, readCheckpoint, holdsRun, SaveOptions } from "./checkpoint";
 import { writeJsonAtomic, writeFileAtomic } from "./fsutil";
 import { runFigures, chartsPage } from "./progress";
-import { lossAndGrads } from "./train_graph";
+import { lossAndGrads, graphTrainStep } from "./train_graph";
 
 /** What the loop needs from a tokenizer (lib/tokenize.ts's Tokenizer has it). */
 export interface TokenizerLike {
@@ -238,17 +238,30 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     for (const b of batches(trainEnc, trainY, order, { batchSize: cfg.batchSize, ...batchOpts })) {
       if (opts.signal?.aborted) { b.dispose(); interrupted = true; break; }
       const dropoutSeed = deriveSeed(cfg.seed, epoch, lossCount);
-      // One graph call on native TensorFlow, else the gradient tape (lib/train_graph.ts).
-      const { value, grads: named0 } = lossAndGrads(model!, b, b.labels.arraySync() as number[], { seed: dropoutSeed });
+      const labelsOf = b.labels.arraySync() as number[];
+      const diverged = (loss: number) => {
+        if (accum) tf.dispose(Object.values(accum));
+        optimizer.dispose();
+        const keep = runDir ? lastCheckpoint(runDir) : undefined;
+        return new TrainingDivergedError(`loss became ${loss} at epoch ${epoch}, batch ${lossCount + 1} (lr ${schedule.lr().toExponential(2)}): try a lower --lr; ${keep ? `last good checkpoint kept: ${keep.dir}` : "no checkpoint was saved yet"}`);
+      };
+      // On native TensorFlow a whole step (forward, backward, clip, AdamW) is one graph call (lib/train_graph.ts).
+      const lr0 = schedule.lr();
+      const fused = cfg.gradAccumulation === 1 ? graphTrainStep(model!, optimizer, b, labelsOf, { seed: dropoutSeed, lr: lr0, clipNorm: cfg.clipNorm }) : undefined;
+      if (fused) {
+        b.dispose();
+        if (!Number.isFinite(fused.loss)) throw diverged(fused.loss);
+        lossSum += fused.loss; lossCount++;
+        schedule.step(); step++; globalStep++;
+        emit({ type: "step", epoch, step, steps: stepsPerEpoch, loss: fused.loss, lr: lr0, gradNorm: fused.norm });
+        continue;
+      }
+      // Otherwise the loss and gradients (one graph call, or the gradient tape), then the optimizer op by op.
+      const { value, grads: named0 } = lossAndGrads(model!, b, labelsOf, { seed: dropoutSeed });
       b.dispose();
       const loss = (value.dataSync() as Float32Array)[0];
       value.dispose();
-      if (!Number.isFinite(loss)) {
-        tf.dispose(Object.values(named0)); if (accum) tf.dispose(Object.values(accum));
-        optimizer.dispose();
-        const keep = runDir ? lastCheckpoint(runDir) : undefined;
-        throw new TrainingDivergedError(`loss became ${loss} at epoch ${epoch}, batch ${lossCount + 1} (lr ${schedule.lr().toExponential(2)}): try a lower --lr; ${keep ? `last good checkpoint kept: ${keep.dir}` : "no checkpoint was saved yet"}`);
-      }
+      if (!Number.isFinite(loss)) { tf.dispose(Object.values(named0)); throw diverged(loss); }
       lossSum += loss; lossCount++;
       // Gradients by Hugging Face name, scaled for accumulation.
       const named: Record<string, tf.Tensor> = {};

@@ -10,7 +10,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { BertForSequenceClassification, BertInputs } from "./bert";
-import { GraphSession, trainingGraph } from "./bert_graph";
+import { GraphSession, GraphOutput, trainingGraph } from "./bert_graph";
+import { AdamW } from "./optim";
 import { additiveMask, checkIds, crossEntropyLoss, dropoutMask, siteSeed } from "./ops";
 
 /** Whether training steps may run as a graph: native TensorFlow on the CPU, unless `BERTLAB_GRAPH=0`. */
@@ -18,18 +19,19 @@ export function graphTraining(): boolean {
   return process.env.BERTLAB_GRAPH !== "0" && GraphSession.available();
 }
 
-const sessions = new WeakMap<BertForSequenceClassification, GraphSession | null>();
+const sessions = { grads: new WeakMap<BertForSequenceClassification, GraphSession | null>(), step: new WeakMap<BertForSequenceClassification, GraphSession | null>() };
 
-function sessionFor(model: BertForSequenceClassification): GraphSession | null {
-  let s = sessions.get(model);
+/** The model's training graph (`step`: with clipping and AdamW); null, after one warning, where it cannot load. */
+function sessionFor(model: BertForSequenceClassification, kind: keyof typeof sessions): GraphSession | null {
+  let s = sessions[kind].get(model);
   if (s === undefined) {
     try {
-      s = GraphSession.load(trainingGraph(model.config));
+      s = GraphSession.load(trainingGraph(model.config, { adamw: kind === "step" }));
     } catch (e) {
       s = null;
       console.warn(`bertlab: the training graph is unavailable, training with the gradient tape instead (${(e as Error).message})`);
     }
-    sessions.set(model, s);
+    sessions[kind].set(model, s);
   }
   return s;
 }
@@ -58,31 +60,70 @@ export function graphLossAndGrads(
   opts: { seed: number; classWeights?: number[]; dropout?: boolean },
 ): { value: tf.Scalar; grads: Record<string, tf.Tensor> } | undefined {
   if (!graphTraining()) return undefined;
-  const session = sessionFor(model);
+  const session = sessionFor(model, "grads");
   if (!session) return undefined;
+  const names = [...model.params.keys()];
+  const out = tf.tidy(() => session.run(stepFeeds(session, model, inputs, labels, opts), ["loss", ...names.map((n) => `grad/${n}` as const)]));
+  return { value: out[0] as tf.Scalar, grads: Object.fromEntries(names.map((n, i) => [n, out[i + 1]])) };
+}
+
+/** What every training graph is fed: inputs, targets, dropout masks and the weights (call inside tf.tidy). */
+function stepFeeds(
+  session: GraphSession, model: BertForSequenceClassification, inputs: BertInputs, labels: number[],
+  opts: { seed: number; classWeights?: number[]; dropout?: boolean },
+): Record<string, tf.Tensor> {
   const [b, s] = model.checkInputs(inputs);
   const c = model.config;
   checkIds(inputs.input_ids, c.vocab_size, "embedding");
   if (inputs.token_type_ids) checkIds(inputs.token_type_ids, c.type_vocab_size, "embedding");
   if (labels.length !== b) throw new Error(`${b} rows of input_ids but ${labels.length} labels`);
+  const feeds: Record<string, tf.Tensor> = {
+    input_ids: inputs.input_ids,
+    token_type_ids: inputs.token_type_ids ?? tf.zeros([b, s], "int32"),
+    mask: additiveMask(inputs.attention_mask),
+    targets: crossEntropyTargets(labels, model.labels.length, opts.classWeights),
+    ...Object.fromEntries(model.params),
+  };
+  // Element counts as the eager model's tensors have them: [b, heads, s, s], [b, hidden] or [b, s, hidden].
+  for (const d of session.graph.dropouts) {
+    const shape = d.of === "attentionProbs" ? [b, c.num_attention_heads, s, s] : d.of === "tanh" ? [b, c.hidden_size] : [b, s, c.hidden_size];
+    // `dropout: false` (the reference tests: PyTorch's masks cannot be matched) keeps every element.
+    feeds[`dropout/${d.site}`] = opts.dropout === false ? tf.ones(shape) : dropoutMask(shape, d.rate, siteSeed(opts.seed, d.site));
+  }
+  return feeds;
+}
+
+/**
+ * A whole optimizer step in one graph call: loss, gradients, clipping to `clipNorm` (0: none) and
+ * `optimizer`'s AdamW update at learning rate `lr`, written back into the model's weights and the
+ * optimizer's moments. Returns the loss and the gradient norm before clipping; undefined where the graph
+ * cannot run (the caller takes lossAndGrads + clipGradNorm + optimizer.step, which compute the same).
+ */
+export function graphTrainStep(
+  model: BertForSequenceClassification, optimizer: AdamW, inputs: BertInputs, labels: number[],
+  opts: { seed: number; lr: number; clipNorm: number; classWeights?: number[] },
+): { loss: number; norm: number } | undefined {
+  if (!graphTraining() || [...model.params.values()].some((v) => !v.trainable)) return undefined;
+  const session = sessionFor(model, "step");
+  if (!session) return undefined;
   const names = [...model.params.keys()];
+  const outputs = ["loss", "grad_norm", ...names.flatMap((n) => [`new/${n}`, `new_m/${n}`, `new_v/${n}`] as const)] as GraphOutput[];
   const out = tf.tidy(() => {
-    const feeds: Record<string, tf.Tensor> = {
-      input_ids: inputs.input_ids,
-      token_type_ids: inputs.token_type_ids ?? tf.zeros([b, s], "int32"),
-      mask: additiveMask(inputs.attention_mask),
-      targets: crossEntropyTargets(labels, model.labels.length, opts.classWeights),
-      ...Object.fromEntries(model.params),
-    };
-    // Element counts as the eager model's tensors have them: [b, heads, s, s], [b, hidden] or [b, s, hidden].
-    for (const d of session.graph.dropouts) {
-      const shape = d.of === "attentionProbs" ? [b, c.num_attention_heads, s, s] : d.of === "tanh" ? [b, c.hidden_size] : [b, s, c.hidden_size];
-      // `dropout: false` (the reference tests: PyTorch's masks cannot be matched) keeps every element.
-      feeds[`dropout/${d.site}`] = opts.dropout === false ? tf.ones(shape) : dropoutMask(shape, d.rate, siteSeed(opts.seed, d.site));
-    }
-    return session.run(feeds, ["loss", ...names.map((n) => `grad/${n}` as const)]);
+    const feeds = stepFeeds(session, model, inputs, labels, opts);
+    const k = optimizer.beginStep(opts.lr);
+    feeds.hyper = tf.tensor1d(names.flatMap((n) => [k.get(n)!.stepSize, k.get(n)!.decay]));
+    const [b1, b2] = optimizer.betas;
+    feeds.adam = tf.tensor1d([b1, 1 - b1, b2, 1 - b2, optimizer.eps, opts.clipNorm]);
+    for (const n of names) [feeds[`m/${n}`], feeds[`v/${n}`]] = optimizer.moments(n);
+    return session.run(feeds, outputs);
   });
-  return { value: out[0] as tf.Scalar, grads: Object.fromEntries(names.map((n, i) => [n, out[i + 1]])) };
+  const [loss, norm] = [out[0].dataSync()[0], out[1].dataSync()[0]];
+  names.forEach((n, i) => {
+    const [m, v] = optimizer.moments(n);
+    model.params.get(n)!.assign(out[2 + 3 * i]); m.assign(out[3 + 3 * i]); v.assign(out[4 + 3 * i]);
+  });
+  tf.dispose(out);
+  return { loss, norm };
 }
 
 /**

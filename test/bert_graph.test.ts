@@ -11,7 +11,8 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend";
 import { randomBert, BertConfig, BertForSequenceClassification, graphInference, crossEntropyLoss } from "../lib/bert";
 import { inferenceGraph, trainingGraph, GraphSession, GRAPH_CACHE_DIR } from "../lib/bert_graph";
-import { graphLossAndGrads } from "../lib/train_graph";
+import { graphLossAndGrads, graphTrainStep } from "../lib/train_graph";
+import { AdamW, clipGradNorm } from "../lib/optim";
 import { ROOT } from "../lib/paths";
 import { tinyBertConfig, tinyBertLabels } from "./helpers/tiny_bert";
 
@@ -166,4 +167,34 @@ test("training graph: one graph per shape, a dropout mask per site", { skip }, (
   // embeddings 1, per layer 3 (attention probs, attention output, output), classifier 1
   assert.equal(g.dropouts.length, 1 + 3 * tinyBertConfig.num_hidden_layers + 1);
   assert.deepEqual(g.dropouts.filter((d) => d.of === "attentionProbs").map((d) => d.site), [1, 4]);
+});
+
+test("training graph: clipping and AdamW inside the graph equal lib/optim.ts's on the same gradients within 1e-6", { skip }, () => {
+  const make = () => randomBert(tinyBertConfig as BertConfig, { labels: tinyBertLabels, seed: 8 });
+  const [a, e] = [make(), make()];
+  const opt = (m: BertForSequenceClassification) => new AdamW(m.params, { lr: 1e-3, weightDecay: 0.01, lrScale: (n) => (n.startsWith("classifier") ? 30 : 1) });
+  const [oa, oe] = [opt(a), opt(e)];
+  const x = batch(4, 9, 3);
+  const labels = [0, 1, 2, 1];
+  const before = tf.memory().numTensors;
+  // clip norm 0.05: below the gradients' norm, so clipping acts; then 1e9: it does not
+  for (const [step, clipNorm] of [[1, 0.05], [2, 0.05], [3, 1e9]] as const) {
+    const fused = graphTrainStep(a, oa, x, labels, { seed: step, lr: 1e-3, clipNorm });
+    assert.ok(fused, "the step graph loads");
+    const r = graphLossAndGrads(e, x, labels, { seed: step })!;
+    const { grads, norm } = clipGradNorm(r.grads, clipNorm);
+    oe.step(grads, 1e-3);
+    assert.ok(Math.abs(fused.loss - r.value.dataSync()[0]) <= 1e-6, `loss at step ${step}`);
+    assert.ok(Math.abs(fused.norm - norm) <= 1e-5 * norm, `norm at step ${step}: ${fused.norm} vs ${norm}`);
+    tf.dispose([r.value, ...Object.values(r.grads), ...Object.values(grads)]);
+  }
+  for (const [name, p] of a.params) {
+    assert.ok(maxDiff(p, e.params.get(name)!) <= 1e-6, `${name}: ${maxDiff(p, e.params.get(name)!)}`);
+    const [ma, va] = oa.moments(name), [me, ve] = oe.moments(name);
+    assert.ok(maxDiff(ma, me) <= 1e-6 && maxDiff(va, ve) <= 1e-6, `${name} moments`);
+  }
+  assert.equal(oa.stepCount, 3);
+  assert.equal(tf.memory().numTensors, before + 2 * 2 * a.params.size, "nothing leaked: only each optimizer's two moments per weight are new");
+  tf.dispose(Object.values(x));
+  [a, e].forEach((m) => m.dispose()); [oa, oe].forEach((o) => o.dispose());
 });
