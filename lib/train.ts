@@ -26,7 +26,7 @@ import { resolveModel } from "./models";
 import { EpochRecord, TrainerState, saveCheckpoint, lastCheckpoint, readCheckpoint, holdsRun, SaveOptions } from "./checkpoint";
 import { writeJsonAtomic, writeFileAtomic } from "./fsutil";
 import { runFigures, chartsPage } from "./progress";
-import { lossAndGrads, graphTrainStep } from "./train_graph";
+import { lossAndGrads, trainStep } from "./train_graph";
 
 /** What the loop needs from a tokenizer (lib/tokenize.ts's Tokenizer has it). */
 export interface TokenizerLike {
@@ -245,18 +245,18 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
         const keep = runDir ? lastCheckpoint(runDir) : undefined;
         return new TrainingDivergedError(`loss became ${loss} at epoch ${epoch}, batch ${lossCount + 1} (lr ${schedule.lr().toExponential(2)}): try a lower --lr; ${keep ? `last good checkpoint kept: ${keep.dir}` : "no checkpoint was saved yet"}`);
       };
-      // On native TensorFlow a whole step (forward, backward, clip, AdamW) is one graph call (lib/train_graph.ts).
-      const lr0 = schedule.lr();
-      const fused = cfg.gradAccumulation === 1 ? graphTrainStep(model!, optimizer, b, labelsOf, { seed: dropoutSeed, lr: lr0, clipNorm: cfg.clipNorm }) : undefined;
-      if (fused) {
+      if (cfg.gradAccumulation === 1) {
+        // 6) One step: loss, gradients, clipping, AdamW (one graph call on native TensorFlow: lib/train_graph.ts).
+        const lr = schedule.lr();
+        const { loss, norm } = trainStep(model!, optimizer, b, labelsOf, { seed: dropoutSeed, lr, clipNorm: cfg.clipNorm });
         b.dispose();
-        if (!Number.isFinite(fused.loss)) throw diverged(fused.loss);
-        lossSum += fused.loss; lossCount++;
+        if (!Number.isFinite(loss)) throw diverged(loss);
+        lossSum += loss; lossCount++;
         schedule.step(); step++; globalStep++;
-        emit({ type: "step", epoch, step, steps: stepsPerEpoch, loss: fused.loss, lr: lr0, gradNorm: fused.norm });
+        emit({ type: "step", epoch, step, steps: stepsPerEpoch, loss, lr, gradNorm: norm });
         continue;
       }
-      // Otherwise the loss and gradients (one graph call, or the gradient tape), then the optimizer op by op.
+      // With accumulation: each batch's loss and gradients (graph or tape), summed; the optimizer steps every k batches.
       const { value, grads: named0 } = lossAndGrads(model!, b, labelsOf, { seed: dropoutSeed });
       b.dispose();
       const loss = (value.dataSync() as Float32Array)[0];

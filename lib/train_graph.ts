@@ -11,7 +11,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { BertForSequenceClassification, BertInputs } from "./bert";
 import { GraphSession, GraphOutput, trainingGraph } from "./bert_graph";
-import { AdamW } from "./optim";
+import { AdamW, clipGradNorm } from "./optim";
 import { additiveMask, checkIds, crossEntropyLoss, dropoutMask, siteSeed } from "./ops";
 
 /** Whether training steps may run as a graph: native TensorFlow on the CPU, unless `BERTLAB_GRAPH=0`. */
@@ -150,4 +150,25 @@ export function lossAndGrads(
     return tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(logits)))) as tf.Scalar;
   }), trainable);
   return { value, grads: Object.fromEntries(Object.entries(grads).map(([vn, g]) => [nameOf.get(vn)!, g])) };
+}
+
+/**
+ * One optimizer step (no accumulation), the same arithmetic wherever it runs: one graph call on native
+ * TensorFlow (`graphTrainStep`), else `lossAndGrads` + `clipGradNorm` + `optimizer.step`. A loss that is
+ * not finite leaves the weights alone on the second path; the caller stops either way.
+ */
+export function trainStep(
+  model: BertForSequenceClassification, optimizer: AdamW, inputs: BertInputs, labels: number[],
+  opts: { seed: number; lr: number; clipNorm: number; classWeights?: number[] },
+): { loss: number; norm: number } {
+  const fused = graphTrainStep(model, optimizer, inputs, labels, opts);
+  if (fused) return fused;
+  const { value, grads } = lossAndGrads(model, inputs, labels, opts);
+  const loss = value.dataSync()[0];
+  value.dispose();
+  if (!Number.isFinite(loss)) { tf.dispose(Object.values(grads)); return { loss, norm: NaN }; }
+  const { grads: clipped, norm } = clipGradNorm(grads, opts.clipNorm);
+  optimizer.step(clipped, opts.lr);
+  tf.dispose([...Object.values(clipped), ...Object.values(grads)]);
+  return { loss, norm };
 }

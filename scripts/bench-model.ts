@@ -15,7 +15,8 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend";
 import { loadBertForSequenceClassification, randomBert, crossEntropyLoss, BertConfig, graphInference } from "../lib/bert";
 import { setGradMode, GradMode } from "../lib/ops";
-import { graphLossAndGrads, graphTraining } from "../lib/train_graph";
+import { graphTraining, trainStep } from "../lib/train_graph";
+import { AdamW } from "../lib/optim";
 import { MODELS_DIR } from "../lib/paths";
 
 /** all-MiniLM-L6-v2's config, for random weights when the model is not downloaded. */
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
   // dominates at batch 1. (A graph forward is one session call, invisible to tf.profile.)
   const kernels = (await tf.profile(() => { tf.tidy(() => { model.forward({ input_ids: ids, attention_mask: mask }, { graph: false }).dataSync(); }); })).kernels.length;
   const evalHow = graphInference() ? "one graph" : "op by op";
+  const optimizer = new AdamW(model.params, { lr: 1e-5 });
   const times: number[] = [];
   for (let s = 0; s < steps + 1; s++) {
     const t0 = performance.now();
@@ -56,9 +58,7 @@ async function main(): Promise<void> {
       const l = tf.tidy(() => crossEntropyLoss(model.forward({ input_ids: ids, attention_mask: mask }), labelsT));
       l.dataSync(); l.dispose();
     } else if (graphTraining()) {
-      const { value, grads } = graphLossAndGrads(model, { input_ids: ids, attention_mask: mask }, labelsT.arraySync() as number[], { seed: s })!;
-      value.dataSync();
-      tf.dispose([value, ...Object.values(grads)]);
+      trainStep(model, optimizer, { input_ids: ids, attention_mask: mask }, labelsT.arraySync() as number[], { seed: s, lr: 1e-5, clipNorm: 1 });
     } else {
       const { value, grads } = tf.variableGrads(() => crossEntropyLoss(model.forward({ input_ids: ids, attention_mask: mask }, { training: true, seed: s }), labelsT));
       value.dataSync();
@@ -68,8 +68,9 @@ async function main(): Promise<void> {
   }
   const ms = times.reduce((a, b) => a + b, 0) / times.length;
   const median = times.slice().sort((a, b) => a - b)[times.length >> 1]; // robust beside other jobs
-  console.log(`${backend.name} · grad mode ${arg("mode", "auto")} · ${evalOnly ? `forward only (eval, ${evalHow})` : `forward+backward (training, ${graphTraining() ? "one graph" : "tape"})`} · batch ${batch} × ${seq} · ${ms.toFixed(ms < 100 ? 2 : 0)} ms/step (median ${median.toFixed(ms < 100 ? 2 : 0)}) · ${((batch * seq) / (ms / 1000)).toFixed(0)} tokens/s · ${kernels} kernels per op-by-op eval forward · tensors ${tf.memory().numTensors}`);
+  console.log(`${backend.name} · grad mode ${arg("mode", "auto")} · ${evalOnly ? `forward only (eval, ${evalHow})` : graphTraining() ? "the training step (forward, backward, clip, AdamW) as one graph" : "forward+backward (training, tape)"} · batch ${batch} × ${seq} · ${ms.toFixed(ms < 100 ? 2 : 0)} ms/step (median ${median.toFixed(ms < 100 ? 2 : 0)}) · ${((batch * seq) / (ms / 1000)).toFixed(0)} tokens/s · ${kernels} kernels per op-by-op eval forward · tensors ${tf.memory().numTensors}`);
   model.dispose();
+  optimizer.dispose();
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

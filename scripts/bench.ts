@@ -29,7 +29,8 @@ import { initBackend } from "../lib/backend";
 import { loadBertForSequenceClassification, crossEntropyLoss, graphInference } from "../lib/bert";
 import { makeBatch } from "../lib/loader";
 import { RandomSampler } from "../lib/loader";
-import { AdamW, clipGradNorm } from "../lib/optim";
+import { AdamW } from "../lib/optim";
+import { trainStep } from "../lib/train_graph";
 import { DEFAULT_CONFIG } from "../lib/config";
 import { loadCourseData } from "../lib/smile";
 import { loadTokenizer } from "../lib/tokenize";
@@ -125,24 +126,15 @@ async function runTfjs(w: Workload, name: string): Promise<EngineResult> {
   const model = await loadBertForSequenceClassification(w.modelDir, { labels: w.labels, seed: w.seed });
   const o = w.train.optimizer;
   const opt = new AdamW(model.params, { lr: o.lr, eps: o.eps, betas: o.betas, weightDecay: o.weightDecay });
-  const trainable = [...model.params.values()].filter((v) => v.trainable);
-  const nameOf = new Map([...model.params].map(([k, v]) => [v.name, k]));
   const batchOf = (rows: number[][], labels?: number[]) =>
     makeBatch({ input_ids: rows }, labels, rows.map((_, i) => i), { batchSize: rows.length, padding: "longest", padTokenId: 0 });
 
-  // The step of lib/train.ts (steps 5-6 there), without logging and accumulation.
+  // The step of lib/train.ts (lib/train_graph.ts's trainStep: one graph call on native), without logging.
   let seed = 0;
   const step = (r: Rows): number => {
     const b = batchOf(r.input_ids, r.labels);
-    const { value, grads } = tf.variableGrads(() => crossEntropyLoss(model.forward(b, { training: true, seed: seed++ }), b.labels), trainable);
+    const { loss } = trainStep(model, opt, b, r.labels, { seed: seed++, lr: o.lr, clipNorm: o.clipNorm });
     b.dispose();
-    const loss = (value.dataSync() as Float32Array)[0];
-    value.dispose();
-    const named: Record<string, tf.Tensor> = {};
-    for (const [vn, g] of Object.entries(grads)) named[nameOf.get(vn)!] = g;
-    const { grads: clipped } = clipGradNorm(named, o.clipNorm);
-    opt.step(clipped, o.lr);
-    tf.dispose([...Object.values(clipped), ...Object.values(named)]);
     return loss;
   };
   const predict = (rows: number[][]): void => {
