@@ -68,8 +68,8 @@ export interface TrainConfig {
   gradAccumulation: number;
   /** One seed drives the split, sampling, dropout masks and the classifier head's initialisation. */
   seed: number;
-  /** Fraction held out for validation (the course's test_size=0.15, stratified). */
-  testSize: number;
+  /** Fraction held out for validation (the course's test_size=0.15, stratified) when no validation file is given. */
+  validationSize: number;
   /** Stop each epoch after this many steps (0 = no limit); the notebooks' fast setting uses it. */
   maxStepsPerEpoch: number;
   /** Use at most this many training examples (0 = all); for quick runs. */
@@ -95,7 +95,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   clipNorm: 1.0,
   gradAccumulation: 1,
   seed: 17,
-  testSize: 0.15,
+  validationSize: 0.15,
   maxStepsPerEpoch: 0,
   maxTrainExamples: 0,
   logSamples: 3,
@@ -122,7 +122,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   if (!(c.weightDecay >= 0)) throw new Error(`config.weightDecay must be >= 0, got ${c.weightDecay}`);
   if (!(c.clipNorm >= 0)) throw new Error(`config.clipNorm must be >= 0 (0 = off), got ${c.clipNorm}`);
   if (!(c.warmupRatio >= 0 && c.warmupRatio < 1)) throw new Error(`config.warmupRatio must be in [0, 1), got ${c.warmupRatio}`);
-  if (!(c.testSize > 0 && c.testSize < 1)) throw new Error(`config.testSize must be in (0, 1), got ${c.testSize}`);
+  if (!(c.validationSize > 0 && c.validationSize < 1)) throw new Error(`config.validationSize must be in (0, 1), got ${c.validationSize}`);
   if (c.padding !== "longest" && c.padding !== "max_length") throw new Error(`config.padding must be "longest" or "max_length", got ${c.padding}`);
   if (!Array.isArray(c.betas) || c.betas.length !== 2 || c.betas.some((b) => !(b >= 0 && b < 1))) {
     throw new Error(`config.betas must be two numbers in [0, 1), got ${JSON.stringify(c.betas)}`);
