@@ -14,6 +14,7 @@ import { initBackend } from "./backend";
 import { SMILE_CSV, RUNS_DIR } from "./paths";
 import { writeJsonAtomic, writeFileAtomic } from "./fsutil";
 import { train } from "./train";
+import { checkSelectMetric } from "./selection";
 import { predict, loadTrained, evaluateSet, reportLines } from "./evaluate";
 import { loadTrainData, readSet, textSet, DataSource, LoadedData } from "./data";
 import { cliReporter, chartsPage } from "./progress";
@@ -42,6 +43,8 @@ const CONFIG_HELP: Record<keyof TrainConfig, string> = {
   maxStepsPerEpoch: "stop each epoch after this many steps (0: no limit)",
   maxTrainExamples: "use at most this many training examples (0: all)",
   logSamples: "tokenized samples to print before training",
+  selectMetric: "keep the best epoch by f1_macro | f1_weighted | loss as checkpoints/best/ (none: the last)",
+  earlyStoppingPatience: "stop after this many epochs without a better --select-metric (0: never)",
 };
 
 const DATA_FLAGS = {
@@ -76,7 +79,7 @@ Data (default: the SMILE CSV at ${path.relative(process.cwd(), SMILE_CSV) || SMI
 Run and model:
   --run-dir DIR          where a run is written (default: runs/<command>-<seed>); refused if it holds a run
   --resume               continue the run in --run-dir from its last checkpoint
-  --checkpoint DIR       a saved model folder (evaluate, predict); a run folder means its last checkpoint
+  --checkpoint DIR       a saved model folder (evaluate, predict); a run folder means its best/ model, else its last checkpoint
   --out FILE             split: where to write the ids; evaluate: where to write the metrics (JSON)
   --input FILE           predict: texts, one per line
   --seeds LIST           sweep: comma-separated seeds
@@ -109,6 +112,7 @@ export function configFromFlags(values: Values): TrainConfig {
     const v = values[kebab(k)];
     if (typeof v !== "string") continue;
     if (k === "model") cfg.model = v;
+    else if (k === "selectMetric") cfg.selectMetric = checkSelectMetric(v);
     else if (typeof DEFAULT_CONFIG[k] === "string") (cfg as unknown as Record<string, string>)[k] = v;   // checked by validateConfig
     else if (k === "betas") {
       const b = v.split(",").map(Number);
@@ -167,6 +171,7 @@ export async function main(argv: string[]): Promise<number> {
       const run = await train(cfg, { data, runDir, resume: Boolean(values.resume), onProgress: cliReporter(), log: (l) => process.stderr.write(l + "\n") });
       const last = run.history[run.history.length - 1];
       if (last) out(JSON.stringify({ runDir, epoch: last.epoch, f1Weighted: last.validation.f1Weighted, f1Macro: last.validation.f1Macro, seconds: run.seconds }));
+      if (run.best) out(`best: ${run.best.why}`);
       if (run.test) out(`test (${data.test!.texts.length} texts): ${reportLines(run.test, run.labels).join("\n")}`);
       run.model.dispose();
       return 0;

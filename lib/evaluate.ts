@@ -14,7 +14,7 @@ import { SequentialSampler, batches, EncodedRows } from "./loader";
 import { scoreAll, accuracyLines, EvalMetrics } from "./metrics";
 import { BertForSequenceClassification, loadBertForSequenceClassification, crossEntropyLoss } from "./bert";
 import { loadTokenizer, TokenizerLike, encodeUnpadded } from "./tokenize";
-import { lastCheckpoint } from "./checkpoint";
+import { lastCheckpoint, bestDir } from "./checkpoint";
 import { DEFAULT_CONFIG } from "./config";
 import { TextSet, Part, where } from "./data";
 
@@ -88,9 +88,13 @@ export function predict(model: BertForSequenceClassification, tokenizer: Tokeniz
   }));
 }
 
-/** The model folder `dir` stands for: itself (it has config.json), or a run folder's last checkpoint. */
+/**
+ * The model folder `dir` stands for: itself (it has config.json), or for a run folder its
+ * checkpoints/best/ (written with --select-metric), else its last checkpoint.
+ */
 export function modelFolder(dir: string): string {
   if (fs.existsSync(path.join(dir, "config.json"))) return dir;
+  if (fs.existsSync(path.join(bestDir(dir), "config.json"))) return bestDir(dir);
   const last = lastCheckpoint(dir);
   if (!last) throw new Error(`${dir} is neither a model folder (config.json) nor a run folder with checkpoints`);
   return last.dir;

@@ -25,7 +25,10 @@ import { TrainData, TextSet, checkData } from "./data";
 import { evaluate, evaluateSet } from "./evaluate";
 import { EvalMetrics } from "./metrics";
 import { resolveModel } from "./models";
-import { EpochRecord, TrainerState, saveCheckpoint, lastCheckpoint, readCheckpoint, holdsRun, SaveOptions } from "./checkpoint";
+import {
+  EpochRecord, TrainerState, saveCheckpoint, lastCheckpoint, readCheckpoint, holdsRun, SaveOptions, saveBest, bestDir, loadWeightsInto,
+} from "./checkpoint";
+import { updateSelection, describeSelection, SelectionState, SelectionSummary } from "./selection";
 import { writeJsonAtomic, writeFileAtomic } from "./fsutil";
 import { runFigures, chartsPage } from "./progress";
 
@@ -58,8 +61,10 @@ export interface TrainResult {
   tokenizer: TokenizerLike;
   labels: string[];
   history: EpochRecord[];
-  /** The test set's metrics (when data.test is given), scored once by the final model. */
+  /** The test set's metrics (when data.test is given), scored once by the model the run returns. */
   test?: EvalMetrics;
+  /** With a selectMetric: the epoch whose weights `model` holds, and why (also in metrics.json). */
+  best?: SelectionSummary;
   seconds: number;
   interrupted: boolean;
   runDir?: string;
@@ -136,6 +141,9 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   });
   const schedule = new LinearScheduleWithWarmup(cfg.lr, warmupStepsFor(totalSteps, cfg.warmupSteps, cfg.warmupRatio), totalSteps);
   const history: EpochRecord[] = saved ? saved.state.history : [];
+  // Best epoch and patience so far (restored on resume), and this session's copy of the best weights.
+  let selection = saved?.state.selection;
+  let bestWeights: Map<string, tf.Tensor> | undefined;
   let globalStep = 0;
   if (saved) {
     optimizer.setState(saved.optimizer); schedule.setState(saved.state.scheduler); sampler.setState(saved.state.sampler);
@@ -149,7 +157,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   const startEpoch = (saved?.state.epoch ?? 0) + 1;
   emit({ type: "start", epochs: cfg.epochs, stepsPerEpoch, startEpoch });
   let interrupted = false;
-  for (let epoch = startEpoch; epoch <= cfg.epochs && !interrupted; epoch++) {
+  for (let epoch = startEpoch; epoch <= cfg.epochs && !interrupted && selection?.stoppedAfter === undefined; epoch++) {
     const te = Date.now();
     // 5) Train mode: dropout on, a fresh random order, fresh gradients every batch.
     const order = sampler.epochIndices().slice(0, usedBatches * cfg.batchSize);
@@ -191,27 +199,44 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     const ev = evaluate(model, valEnc, valY, { batchSize: cfg.evalBatchSize, ...batchOpts });
     const record: EpochRecord = { epoch, trainLoss: lossSum / lossCount, validation: ev.metrics, seconds: (Date.now() - te) / 1000, steps: step };
     history.push(record);
-    // 8) Checkpoint, metrics and charts (each written atomically).
+    // 8) Model selection: is this the best epoch so far; has patience run out?
+    let improved = false;
+    if (cfg.selectMetric !== "none") {
+      const u = updateSelection(selection, epoch, ev.metrics, { metric: cfg.selectMetric, patience: cfg.earlyStoppingPatience });
+      selection = u.state; improved = u.improved;
+      if (improved) { tf.dispose([...(bestWeights?.values() ?? [])]); bestWeights = snapshot(model); }
+    }
+    // 9) Checkpoint (and best/), metrics and charts (each written atomically).
     if (runDir) {
       const state: TrainerState = {
         epoch, globalStep, config: cfg, labels, scheduler: schedule.getState(), sampler: sampler.getState(), history,
-        optimizer: { step: 0, names: [], shapes: [] },
+        optimizer: { step: 0, names: [], shapes: [] }, ...(selection ? { selection } : {}),
       };
-      await saveCheckpoint(runDir, model, state, optimizer.getState(), { tokenizerDir: modelDir, keep: opts.keepCheckpoints ?? 2, beforeWrite: opts.beforeWrite });
-      writeRunFiles(runDir, cfg, labels, history, (Date.now() - t0) / 1000);
+      const dir = await saveCheckpoint(runDir, model, state, optimizer.getState(), { tokenizerDir: modelDir, keep: opts.keepCheckpoints ?? 2, beforeWrite: opts.beforeWrite });
+      if (improved) await saveBest(runDir, dir);
+      writeRunFiles(runDir, { cfg, labels, history, seconds: (Date.now() - t0) / 1000, selection });
     }
     emit({ type: "epoch", epoch, epochs: cfg.epochs, trainLoss: record.trainLoss, valLoss: ev.metrics.loss, f1Weighted: ev.metrics.f1Weighted, f1Macro: ev.metrics.f1Macro, seconds: record.seconds });
+    if (selection?.stoppedAfter !== undefined) log(`early stopping: ${describeSelection(selection, history, cfg.earlyStoppingPatience).why}`);
     if (opts.stopAfterEpoch === epoch && epoch < cfg.epochs) interrupted = true;
   }
   optimizer.dispose();
-  // 9) The test set, once, by the model the run ends with (it chose nothing).
+  // 10) A finished run returns the best epoch's weights (HF's load_best_model_at_end): this session's
+  // copy, or after a resume the checkpoints/best/ folder.
+  if (selection && !interrupted && selection.bestEpoch !== history[history.length - 1]?.epoch) {
+    if (bestWeights) for (const [name, v] of model.params) v.assign(bestWeights.get(name)!);
+    else if (runDir) loadWeightsInto(model, bestDir(runDir));
+  }
+  tf.dispose([...(bestWeights?.values() ?? [])]);
+  // 11) The test set, once, by the model the run returns (the test set chose nothing).
   const test = opts.data.test && !interrupted
     ? evaluateSet(model, tokenizer, opts.data.test, "test", { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize }).metrics
     : undefined;
   const seconds = (Date.now() - t0) / 1000;
-  if (runDir && test) writeRunFiles(runDir, cfg, labels, history, seconds, test);
+  if (runDir && test) writeRunFiles(runDir, { cfg, labels, history, seconds, selection, test });
   emit({ type: "done", seconds, interrupted });
-  return { model, tokenizer, labels, history, test, seconds, interrupted, runDir };
+  const best = selection && describeSelection(selection, history, cfg.earlyStoppingPatience);
+  return { model, tokenizer, labels, history, test, best, seconds, interrupted, runDir };
 }
 
 function addGrads(a: Record<string, tf.Tensor>, b: Record<string, tf.Tensor>): Record<string, tf.Tensor> {
@@ -227,12 +252,24 @@ function subset(set: TextSet, n: number): TextSet {
   return { texts: idx.map((i) => set.texts[i]), labels: idx.map((i) => set.labels[i]) };
 }
 
-/** metrics.json and charts.html of a run. */
-export function writeRunFiles(runDir: string, cfg: TrainConfig, labels: string[], history: EpochRecord[], seconds: number, test?: EvalMetrics): void {
+/** An independent copy of every weight (the variables change in place as training goes on). */
+function snapshot(model: BertForSequenceClassification): Map<string, tf.Tensor> {
+  return new Map([...model.params].map(([name, v]) => [name, tf.clone(v)]));
+}
+
+export interface RunFiles {
+  cfg: TrainConfig; labels: string[]; history: EpochRecord[]; seconds: number;
+  selection?: SelectionState; test?: EvalMetrics;
+}
+
+/** metrics.json (with the best epoch and why, and the test metrics when there are some) and charts.html of a run. */
+export function writeRunFiles(runDir: string, r: RunFiles): void {
+  const { cfg, labels, history, seconds, selection, test } = r;
   const last = history[history.length - 1];
   writeJsonAtomic(path.join(runDir, "metrics.json"), {
     config: cfg, labels, seconds, backend: tf.getBackend(),
     final: last && { epoch: last.epoch, f1Weighted: last.validation.f1Weighted, f1Macro: last.validation.f1Macro, accuracy: last.validation.accuracy, perClass: last.validation.perClass },
+    ...(selection ? { best: describeSelection(selection, history, cfg.earlyStoppingPatience) } : {}),
     ...(test ? { test } : {}),
     history,
   });
