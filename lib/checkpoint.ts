@@ -9,9 +9,11 @@
  *     metrics.json            config, labels, per-epoch loss and F1, timing
  *     charts.html             loss and F1 curves
  *     checkpoints/epoch-3/    config.json model.safetensors tokenizer.json vocab.txt ... trainer_state.json optimizer.bin
+ *     checkpoints/best/       the best epoch's model folder (with --select-metric; no optimizer.bin)
  */
 import * as fs from "fs";
 import * as path from "path";
+import * as tf from "@tensorflow/tfjs";
 import { replaceDirAtomic, writeFileAtomic } from "./fsutil";
 import { BertForSequenceClassification, saveBertForSequenceClassification } from "./bert";
 import { AdamWState } from "./optim";
@@ -19,6 +21,8 @@ import { ScheduleState } from "./optim";
 import { SamplerState } from "./loader";
 import { TrainConfig } from "./config";
 import { EvalMetrics } from "./metrics";
+import { SelectionState } from "./selection";
+import { readBertCheckpoint } from "./weights";
 
 /** One epoch of the metrics history. */
 export interface EpochRecord {
@@ -38,6 +42,8 @@ export interface TrainerState {
   sampler: SamplerState;
   history: EpochRecord[];
   optimizer: { step: number; names: string[]; shapes: number[][] };
+  /** Best epoch so far and the early-stopping counter (with a selectMetric), so that both survive resume. */
+  selection?: SelectionState;
 }
 
 /** Tokenizer files copied next to the weights, so a checkpoint loads as a model folder on its own. */
@@ -92,6 +98,30 @@ export async function saveCheckpoint(
     for (const old of listCheckpoints(runDir).slice(0, -opts.keep)) fs.rmSync(old.dir, { recursive: true, force: true });
   }
   return dir;
+}
+
+/** The best epoch's model folder of a run (written with a selectMetric). */
+export function bestDir(runDir: string): string { return path.join(checkpointsDir(runDir), "best"); }
+
+/** Copies checkpoint `from` to checkpoints/best/ atomically, leaving out the optimizer moments (a model, not a resume point). */
+export async function saveBest(runDir: string, from: string): Promise<string> {
+  const dir = bestDir(runDir);
+  await replaceDirAtomic(dir, (tmp) => {
+    for (const f of fs.readdirSync(from)) if (f !== "optimizer.bin") fs.copyFileSync(path.join(from, f), path.join(tmp, f));
+  });
+  return dir;
+}
+
+/** Assigns the weights saved in `dir`/model.safetensors to `model`'s variables (same architecture and labels). */
+export function loadWeightsInto(model: BertForSequenceClassification, dir: string): void {
+  const file = path.join(dir, "model.safetensors");
+  const { tensors } = readBertCheckpoint(file, new Set(model.params.keys()));
+  for (const [name, v] of model.params) {
+    const t = tensors.get(name);
+    if (!t) throw new Error(`${file}: weight "${name}" is missing`);
+    if (t.shape.join() !== v.shape.join()) throw new Error(`${file}: weight "${name}" has shape [${t.shape}], the model's is [${v.shape}]`);
+    tf.tidy(() => v.assign(tf.tensor(t.data, t.shape, "float32")));
+  }
 }
 
 /** Adam's moments as one float32 file: m then v for each parameter, in state.names order. */

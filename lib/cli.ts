@@ -13,13 +13,11 @@ import { DEFAULT_CONFIG, TrainConfig } from "./config";
 import { initBackend } from "./backend";
 import { SMILE_CSV, RUNS_DIR } from "./paths";
 import { writeJsonAtomic, writeFileAtomic } from "./fsutil";
-import { loadCourseData } from "./smile";
-import { readLabelledTexts } from "./csv";
-import { stratifiedSplit } from "./split";
-import { train, evaluate, predict, loadTrained, TrainData } from "./train";
+import { train } from "./train";
+import { checkSelectMetric } from "./selection";
+import { predict, loadTrained, evaluateSet, reportLines } from "./evaluate";
+import { loadTrainData, readSet, textSet, DataSource, LoadedData } from "./data";
 import { cliReporter, chartsPage } from "./progress";
-import { lastCheckpoint } from "./checkpoint";
-import { accuracyLines } from "./metrics";
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 
@@ -41,14 +39,17 @@ const CONFIG_HELP: Record<keyof TrainConfig, string> = {
   clipNorm: "clip the global gradient norm to this (0: off)",
   gradAccumulation: "batches per optimizer step",
   seed: "seed for split, sampling, dropout and the new head",
-  testSize: "fraction held out for validation (stratified)",
+  validationSize: "fraction held out for validation (stratified) when there is no --validation-csv",
   maxStepsPerEpoch: "stop each epoch after this many steps (0: no limit)",
   maxTrainExamples: "use at most this many training examples (0: all)",
   logSamples: "tokenized samples to print before training",
+  selectMetric: "keep the best epoch by f1_macro | f1_weighted | loss as checkpoints/best/ (none: the last)",
+  earlyStoppingPatience: "stop after this many epochs without a better --select-metric (0: never)",
 };
 
 const DATA_FLAGS = {
-  csv: { type: "string" }, "text-column": { type: "string" }, "label-column": { type: "string" }, "id-column": { type: "string" },
+  csv: { type: "string" }, "train-csv": { type: "string" }, "validation-csv": { type: "string" }, "test-csv": { type: "string" },
+  "text-column": { type: "string" }, "label-column": { type: "string" }, "id-column": { type: "string" },
   delimiter: { type: "string" }, "no-header": { type: "boolean" },
 } as const;
 
@@ -59,14 +60,18 @@ Usage: bertlab <command> [options]
 Commands:
   split      split the data (stratified) and write the ids to --out (JSON)
   train      fine-tune; checkpoints, metrics.json and charts.html go to --run-dir
-  evaluate   score a saved model on the validation split: F1 weighted/macro, per-class accuracy, confusion
+  evaluate   score a saved model on a whole file (--csv FILE; default: the course's validation split);
+             F1 weighted/macro, per-class accuracy, confusion; --out FILE writes them as JSON
   predict    label new texts: bertlab predict --checkpoint DIR "text" ... (or --input FILE, one text a line)
   sweep      train once per seed (--seeds 1,2,3) and chart the spread of F1
 
 Data (default: the SMILE CSV at ${path.relative(process.cwd(), SMILE_CSV) || SMILE_CSV}, as the course):
-  --csv FILE             any CSV/TSV with a header row
-  --text-column NAME     column holding the text (required with --csv)
-  --label-column NAME    column holding the label (required with --csv)
+  --csv FILE             any CSV/TSV with a header row; train splits it into train and validation
+  --train-csv FILE       a training file (split, unless --validation-csv is given too)
+  --validation-csv FILE  the validation file: no split is made
+  --test-csv FILE        a test file, scored once after training by the final model (→ metrics.json "test")
+  --text-column NAME     column holding the text (required with a file)
+  --label-column NAME    column holding the label (required with a file)
   --id-column NAME       optional id column (kept as strings)
   --delimiter C          default: from the extension (.tsv → tab) or sniffed
   --no-header            the file has no header: name columns by 0-based index
@@ -74,8 +79,8 @@ Data (default: the SMILE CSV at ${path.relative(process.cwd(), SMILE_CSV) || SMI
 Run and model:
   --run-dir DIR          where a run is written (default: runs/<command>-<seed>); refused if it holds a run
   --resume               continue the run in --run-dir from its last checkpoint
-  --checkpoint DIR       a saved model folder (evaluate, predict); a run dir means its last checkpoint
-  --out FILE             split: where to write the ids
+  --checkpoint DIR       a saved model folder (evaluate, predict); a run folder means its best/ model, else its last checkpoint
+  --out FILE             split: where to write the ids; evaluate: where to write the metrics (JSON)
   --input FILE           predict: texts, one per line
   --seeds LIST           sweep: comma-separated seeds
   --help                 this text
@@ -107,7 +112,8 @@ export function configFromFlags(values: Values): TrainConfig {
     const v = values[kebab(k)];
     if (typeof v !== "string") continue;
     if (k === "model") cfg.model = v;
-    else if (k === "padding") cfg.padding = v as TrainConfig["padding"];
+    else if (k === "selectMetric") cfg.selectMetric = checkSelectMetric(v);
+    else if (typeof DEFAULT_CONFIG[k] === "string") (cfg as unknown as Record<string, string>)[k] = v;   // checked by validateConfig
     else if (k === "betas") {
       const b = v.split(",").map(Number);
       if (b.length !== 2 || b.some((x) => !Number.isFinite(x))) throw new Error(`--betas wants two numbers like 0.9,0.999, got ${JSON.stringify(v)}`);
@@ -121,43 +127,26 @@ export function configFromFlags(values: Values): TrainConfig {
   return cfg;
 }
 
-/** The labelled data, split as the course does (stratified, cfg.testSize, cfg.seed). */
-export function loadData(values: Values, cfg: TrainConfig): TrainData & { ids: { train: string[]; validation: string[] } } {
-  if (!values.csv) {
-    const course = loadCourseData(SMILE_CSV, { testSize: cfg.testSize, seed: cfg.seed });
-    return {
-      labels: course.labels,
-      train: { texts: course.train.map((r) => r.text), labels: course.train.map((r) => r.category) },
-      validation: { texts: course.val.map((r) => r.text), labels: course.val.map((r) => r.category) },
-      ids: { train: course.train.map((r) => r.id), validation: course.val.map((r) => r.id) },
-    };
-  }
-  const file = String(values.csv);
-  if (!values["text-column"] || !values["label-column"]) throw new Error(`--csv ${file} needs --text-column and --label-column`);
-  const col = (v: string | boolean | undefined) => (values["no-header"] ? Number(v) : String(v));
-  const rows = readLabelledTexts(file, {
-    textColumn: col(values["text-column"]), labelColumn: col(values["label-column"]),
-    idColumn: values["id-column"] === undefined ? undefined : col(values["id-column"]),
-    delimiter: values.delimiter as string | undefined, header: !values["no-header"],
-  });
-  const labels = [...new Set(rows.map((r) => r.label))].sort();
-  const split = stratifiedSplit(rows, rows.map((r) => labels.indexOf(r.label)), { testSize: cfg.testSize, seed: cfg.seed });
-  const tr = split.trainFileOrder, va = split.testFileOrder;
+/** The data flags as a DataSource (columns are 0-based indices with --no-header). */
+export function dataSource(values: Values): DataSource {
+  const col = (v: string | boolean | undefined) => (v === undefined ? undefined : values["no-header"] ? Number(v) : String(v));
+  const str = (k: string) => (typeof values[k] === "string" ? (values[k] as string) : undefined);
   return {
-    labels,
-    train: { texts: tr.map((r) => r.text), labels: tr.map((r) => r.label) },
-    validation: { texts: va.map((r) => r.text), labels: va.map((r) => r.label) },
-    ids: { train: tr.map((r) => r.id), validation: va.map((r) => r.id) },
+    csv: str("csv"), trainCsv: str("train-csv"), validationCsv: str("validation-csv"), testCsv: str("test-csv"),
+    textColumn: col(values["text-column"]), labelColumn: col(values["label-column"]), idColumn: col(values["id-column"]),
+    delimiter: str("delimiter"), header: !values["no-header"],
   };
 }
 
-function checkpointDir(values: Values): string {
+/** The labelled data: the course's SMILE split, one file split as the course does, or separate files. */
+export function loadData(values: Values, cfg: TrainConfig): LoadedData {
+  return loadTrainData(dataSource(values), { validationSize: cfg.validationSize, seed: cfg.seed });
+}
+
+function checkpointArg(values: Values): string {
   const c = values.checkpoint;
   if (typeof c !== "string") throw new Error("this command needs --checkpoint DIR (a saved model folder or a run folder)");
-  if (fs.existsSync(path.join(c, "config.json"))) return c;
-  const last = lastCheckpoint(c);
-  if (!last) throw new Error(`${c} is neither a model folder (config.json) nor a run folder with checkpoints`);
-  return last.dir;
+  return c;
 }
 
 const out = (s: string) => process.stdout.write(s + "\n");
@@ -171,7 +160,7 @@ export async function main(argv: string[]): Promise<number> {
     case "split": {
       const data = loadData(values, cfg);
       const file = typeof values.out === "string" ? values.out : path.join(runDir, "split.json");
-      writeJsonAtomic(file, { testSize: cfg.testSize, seed: cfg.seed, labels: data.labels, train_ids: data.ids.train, val_ids: data.ids.validation });
+      writeJsonAtomic(file, { validationSize: cfg.validationSize, seed: cfg.seed, labels: data.labels, train_ids: data.ids.train, validation_ids: data.ids.validation });
       out(`${data.train.texts.length} training and ${data.validation.texts.length} validation rows → ${file}`);
       return 0;
     }
@@ -182,25 +171,23 @@ export async function main(argv: string[]): Promise<number> {
       const run = await train(cfg, { data, runDir, resume: Boolean(values.resume), onProgress: cliReporter(), log: (l) => process.stderr.write(l + "\n") });
       const last = run.history[run.history.length - 1];
       if (last) out(JSON.stringify({ runDir, epoch: last.epoch, f1Weighted: last.validation.f1Weighted, f1Macro: last.validation.f1Macro, seconds: run.seconds }));
+      if (run.best) out(`best: ${run.best.why}`);
+      if (run.test) out(`test (${data.test!.texts.length} texts): ${reportLines(run.test, run.labels).join("\n")}`);
       run.model.dispose();
       return 0;
     }
     case "evaluate": {
       await initBackend();
-      const dir = checkpointDir(values);
-      const { model, tokenizer } = await loadTrained(dir);
-      const data = loadData(values, cfg);
-      const ids = data.validation.labels.map((l) => {
-        const k = model.labels.indexOf(l);
-        if (k < 0) throw new Error(`label ${JSON.stringify(l)} is missing from the model's label map (${model.labels.join(", ")})`);
-        return k;
-      });
-      const enc = tokenizer.encode(data.validation.texts, { padding: false, truncation: true, maxLength: cfg.maxLength });
-      const ev = evaluate(model, enc, ids, { batchSize: cfg.evalBatchSize, padTokenId: tokenizer.padTokenId });
-      out(`checkpoint ${dir}: validation loss ${ev.metrics.loss.toFixed(4)} · F1 weighted ${ev.metrics.f1Weighted.toFixed(4)} · F1 macro ${ev.metrics.f1Macro.toFixed(4)} · accuracy ${ev.metrics.accuracy.toFixed(4)}`);
-      accuracyLines(ev.metrics.perClass).forEach(out);
-      out(`confusion (rows true, columns predicted; ${model.labels.join(", ")}):`);
-      ev.metrics.confusion.forEach((r, i) => out(`  ${model.labels[i].padEnd(14)} ${r.map((n) => String(n).padStart(4)).join("")}`));
+      const { model, tokenizer, dir } = await loadTrained(checkpointArg(values));
+      const file = typeof values.csv === "string" ? values.csv : undefined;
+      const set = file ? textSet(readSet(file, dataSource(values)), file) : loadData({}, cfg).validation;
+      const ev = evaluateSet(model, tokenizer, set, file ? "test" : "validation", { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize });
+      out(`checkpoint ${dir} on ${file ?? "the course's validation split"} (${set.texts.length} texts):`);
+      reportLines(ev.metrics, model.labels).forEach(out);
+      if (typeof values.out === "string") {
+        writeJsonAtomic(values.out, { checkpoint: dir, file: file ?? null, examples: set.texts.length, labels: model.labels, metrics: ev.metrics });
+        out(`metrics → ${values.out}`);
+      }
       model.dispose();
       return 0;
     }
@@ -210,7 +197,7 @@ export async function main(argv: string[]): Promise<number> {
         ? fs.readFileSync(values.input, "utf8").split(/\r?\n/).filter((l) => l.trim() !== "")
         : positionals;
       if (texts.length === 0) throw new Error("predict needs texts: bertlab predict --checkpoint DIR \"some text\" (or --input FILE)");
-      const { model, tokenizer } = await loadTrained(checkpointDir(values));
+      const { model, tokenizer } = await loadTrained(checkpointArg(values));
       for (const p of predict(model, tokenizer, texts, { maxLength: cfg.maxLength })) out(JSON.stringify(p));
       model.dispose();
       return 0;

@@ -27,6 +27,7 @@
  * is also where the score is measured (the course has no separate test set): read it as the course
  * reads its own, and see the seed sweep in the README for the spread.
  */
+import { SelectMetric, checkSelectMetric } from "./selection";
 
 export interface TrainConfig {
   /** Model folder or hub id (lib/models.ts resolveModel); undefined = the course default MiniLM. */
@@ -68,14 +69,22 @@ export interface TrainConfig {
   gradAccumulation: number;
   /** One seed drives the split, sampling, dropout masks and the classifier head's initialisation. */
   seed: number;
-  /** Fraction held out for validation (the course's test_size=0.15, stratified). */
-  testSize: number;
+  /** Fraction held out for validation (the course's test_size=0.15, stratified) when no validation file is given. */
+  validationSize: number;
   /** Stop each epoch after this many steps (0 = no limit); the notebooks' fast setting uses it. */
   maxStepsPerEpoch: number;
   /** Use at most this many training examples (0 = all); for quick runs. */
   maxTrainExamples: number;
   /** How many tokenized training samples to log before training (the HF script logs 3). */
   logSamples: number;
+  /**
+   * Which epoch's model the run keeps as checkpoints/best/ and returns: the one with the best
+   * validation f1_macro, f1_weighted or loss (HF's metric_for_best_model). "none" keeps the last, as
+   * the course did, though its F1 peaked at epoch 5 of 8.
+   */
+  selectMetric: "none" | SelectMetric;
+  /** Stop after this many epochs in a row without a better selectMetric (HF's EarlyStoppingCallback); 0 = never. */
+  earlyStoppingPatience: number;
 }
 
 export const DEFAULT_CONFIG: TrainConfig = {
@@ -95,10 +104,12 @@ export const DEFAULT_CONFIG: TrainConfig = {
   clipNorm: 1.0,
   gradAccumulation: 1,
   seed: 17,
-  testSize: 0.15,
+  validationSize: 0.15,
   maxStepsPerEpoch: 0,
   maxTrainExamples: 0,
   logSamples: 3,
+  selectMetric: "none",
+  earlyStoppingPatience: 0,
 };
 
 /** The course notebook's own settings (bert-base-uncased), for comparison in notebook 05. */
@@ -112,7 +123,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   for (const k of positiveInt) {
     if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`config.${k} must be a positive integer, got ${c[k]}`);
   }
-  const nonNegInt = ["warmupSteps", "maxStepsPerEpoch", "maxTrainExamples", "logSamples", "seed"] as const;
+  const nonNegInt = ["warmupSteps", "maxStepsPerEpoch", "maxTrainExamples", "logSamples", "seed", "earlyStoppingPatience"] as const;
   for (const k of nonNegInt) {
     if (!Number.isInteger(c[k]) || c[k] < 0) throw new Error(`config.${k} must be a non-negative integer, got ${c[k]}`);
   }
@@ -122,8 +133,12 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   if (!(c.weightDecay >= 0)) throw new Error(`config.weightDecay must be >= 0, got ${c.weightDecay}`);
   if (!(c.clipNorm >= 0)) throw new Error(`config.clipNorm must be >= 0 (0 = off), got ${c.clipNorm}`);
   if (!(c.warmupRatio >= 0 && c.warmupRatio < 1)) throw new Error(`config.warmupRatio must be in [0, 1), got ${c.warmupRatio}`);
-  if (!(c.testSize > 0 && c.testSize < 1)) throw new Error(`config.testSize must be in (0, 1), got ${c.testSize}`);
+  if (!(c.validationSize > 0 && c.validationSize < 1)) throw new Error(`config.validationSize must be in (0, 1), got ${c.validationSize}`);
   if (c.padding !== "longest" && c.padding !== "max_length") throw new Error(`config.padding must be "longest" or "max_length", got ${c.padding}`);
+  checkSelectMetric(c.selectMetric, "config.selectMetric");
+  if (c.earlyStoppingPatience > 0 && c.selectMetric === "none") {
+    throw new Error(`config.earlyStoppingPatience ${c.earlyStoppingPatience} needs a metric to watch: set selectMetric (--select-metric f1_macro|f1_weighted|loss)`);
+  }
   if (!Array.isArray(c.betas) || c.betas.length !== 2 || c.betas.some((b) => !(b >= 0 && b < 1))) {
     throw new Error(`config.betas must be two numbers in [0, 1), got ${JSON.stringify(c.betas)}`);
   }

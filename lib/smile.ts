@@ -105,7 +105,7 @@ export interface CourseData {
   /** Training rows in file order (1258 for the SMILE file). */
   train: LabelledRow[];
   /** Validation rows in file order (223). */
-  val: LabelledRow[];
+  validation: LabelledRow[];
 }
 
 /**
@@ -117,6 +117,6 @@ export function loadCourseData(file: string = SMILE_CSV, opts: SplitOptions = {}
   const rows = filterForCourse(loadSmile(file));
   const dict = labelDict(rows);
   const labelled = withLabels(rows, dict);
-  const split = stratifiedSplit(labelled, labelled.map((r) => r.label), { testSize: opts.testSize ?? 0.15, seed: opts.seed ?? 17 });
-  return { labelDict: dict, labels: labelNames(dict), train: split.trainFileOrder, val: split.testFileOrder };
+  const split = stratifiedSplit(labelled, labelled.map((r) => r.label), { validationSize: opts.validationSize ?? 0.15, seed: opts.seed ?? 17 });
+  return { labelDict: dict, labels: labelNames(dict), train: split.trainFileOrder, validation: split.validationFileOrder };
 }

@@ -6,18 +6,19 @@
  * `randomSplit` is the unstratified version, to show a rare class going missing.
  * Taught in notebooks/02_split.ipynb.
  *
- *   const s = stratifiedSplit(ids, labels, { testSize: 0.15, seed: 17 });
- *   s.train.length, s.test.length      // 1258, 223
+ *   const s = stratifiedSplit(ids, labels, { validationSize: 0.15, seed: 17 });
+ *   s.train.length, s.validation.length   // 1258, 223
  *   s.trainFileOrder[0]                // "614484565059596288" (the order rows have in the CSV)
  */
 import { RandomState } from "./random";
 
 export interface SplitOptions {
   /**
-   * A fraction in (0, 1) (the test set gets ceil(fraction × n) samples, as scikit-learn), or a
-   * whole number of samples (1 means one sample, as scikit-learn's int 1). Default 0.15, the course's.
+   * The held-out share: scikit-learn's `test_size`. A fraction in (0, 1) (validation gets
+   * ceil(fraction × n) samples, as scikit-learn), or a whole number of samples (1 means one sample,
+   * as scikit-learn's int 1). Default 0.15, the course's.
    */
-  testSize?: number;
+  validationSize?: number;
   /** The seed: scikit-learn's `random_state` (an int gives `RandomState(seed)`). Default 17. */
   seed?: number;
 }
@@ -25,32 +26,35 @@ export interface SplitOptions {
 export interface Split<T> {
   /** Training items in scikit-learn's return order. */
   train: T[];
-  /** Test (validation) items in scikit-learn's return order. */
-  test: T[];
+  /** Validation items in scikit-learn's return order (its "test" part). */
+  validation: T[];
   /** The same training items in input (file) order: the order the course feeds to the model. */
   trainFileOrder: T[];
-  testFileOrder: T[];
+  validationFileOrder: T[];
   /** Positions in the input: `train[k] === items[trainIndex[k]]`. */
   trainIndex: number[];
-  testIndex: number[];
+  validationIndex: number[];
 }
 
 type Label = number | string;
 
-/** scikit-learn's `_validate_shuffle_split` for a test size alone: [nTrain, nTest]. */
-export function splitSizes(nSamples: number, testSize: number): [number, number] {
-  const isCount = Number.isInteger(testSize) && testSize >= 1;
+/**
+ * scikit-learn's `_validate_shuffle_split` for a held-out size alone: [nTrain, nValidation]
+ * (the errors keep scikit-learn's words, where the held-out part is `test_size`).
+ */
+export function splitSizes(nSamples: number, validationSize: number): [number, number] {
+  const isCount = Number.isInteger(validationSize) && validationSize >= 1;
   if (isCount) {
-    if (testSize >= nSamples) throw new Error(`test_size=${testSize} should be either positive and smaller than the number of samples ${nSamples} or a float in the (0, 1) range`);
-  } else if (!(testSize > 0 && testSize < 1)) {
-    throw new Error(`testSize must be a fraction in (0, 1) or a whole number of samples in [1, ${nSamples}), got ${testSize}`);
+    if (validationSize >= nSamples) throw new Error(`test_size=${validationSize} should be either positive and smaller than the number of samples ${nSamples} or a float in the (0, 1) range`);
+  } else if (!(validationSize > 0 && validationSize < 1)) {
+    throw new Error(`validationSize must be a fraction in (0, 1) or a whole number of samples in [1, ${nSamples}), got ${validationSize}`);
   }
-  const nTest = isCount ? testSize : Math.ceil(testSize * nSamples);
-  const nTrain = nSamples - nTest;
+  const nValidation = isCount ? validationSize : Math.ceil(validationSize * nSamples);
+  const nTrain = nSamples - nValidation;
   if (nTrain <= 0) {
-    throw new Error(`With n_samples=${nSamples}, test_size=${testSize} and train_size=None, the resulting train set will be empty. Adjust any of the aforementioned parameters.`);
+    throw new Error(`With n_samples=${nSamples}, test_size=${validationSize} and train_size=None, the resulting train set will be empty. Adjust any of the aforementioned parameters.`);
   }
-  return [nTrain, nTest];
+  return [nTrain, nValidation];
 }
 
 /** Sorted distinct labels, as `np.unique` (numbers numerically, strings by code unit). */
@@ -91,30 +95,30 @@ function describe(l: Label): string {
   return typeof l === "string" ? `'${l}'` : String(l);
 }
 
-function assemble<T>(items: readonly T[], trainIndex: number[], testIndex: number[]): Split<T> {
+function assemble<T>(items: readonly T[], trainIndex: number[], validationIndex: number[]): Split<T> {
   const byPosition = (a: number, b: number) => a - b;
   const trainSorted = [...trainIndex].sort(byPosition);
-  const testSorted = [...testIndex].sort(byPosition);
+  const validationSorted = [...validationIndex].sort(byPosition);
   return {
     train: trainIndex.map((i) => items[i]),
-    test: testIndex.map((i) => items[i]),
+    validation: validationIndex.map((i) => items[i]),
     trainFileOrder: trainSorted.map((i) => items[i]),
-    testFileOrder: testSorted.map((i) => items[i]),
+    validationFileOrder: validationSorted.map((i) => items[i]),
     trainIndex,
-    testIndex,
+    validationIndex,
   };
 }
 
 /**
- * Splits `items` into train and test so that each class keeps its share in both, reproducing
+ * Splits `items` into train and validation so that each class keeps its share in both, reproducing
  * `train_test_split(items, test_size, random_state=seed, stratify=labels)` exactly.
- * Throws scikit-learn's errors: a class with a single member, or a test/train set smaller than
+ * Throws scikit-learn's errors: a class with a single member, or a validation/train set smaller than
  * the number of classes. Pure: the inputs are not changed.
  */
 export function stratifiedSplit<T>(items: readonly T[], labels: readonly Label[], opts: SplitOptions = {}): Split<T> {
-  const { testSize = 0.15, seed = 17 } = opts;
+  const { validationSize = 0.15, seed = 17 } = opts;
   if (items.length !== labels.length) throw new Error(`stratifiedSplit: ${items.length} items but ${labels.length} labels`);
-  const [nTrain, nTest] = splitSizes(items.length, testSize);
+  const [nTrain, nTest] = splitSizes(items.length, validationSize);
 
   // 1) classes in np.unique order, and each class's positions in input order (a stable argsort)
   const classes = uniqueSorted(labels);
@@ -131,32 +135,32 @@ export function stratifiedSplit<T>(items: readonly T[], labels: readonly Label[]
   if (nTrain < classes.length) throw new Error(`The train_size = ${nTrain} should be greater or equal to the number of classes = ${classes.length}`);
   if (nTest < classes.length) throw new Error(`The test_size = ${nTest} should be greater or equal to the number of classes = ${classes.length}`);
 
-  // 3) per-class train and test counts, drawn from one RandomState in scikit-learn's order
+  // 3) per-class train and validation ("test") counts, drawn from one RandomState in scikit-learn's order
   const rng = new RandomState(seed);
   const nI = approximateMode(classCounts, nTrain, rng);
   const tI = approximateMode(classCounts.map((c, i) => c - nI[i]), nTest, rng);
 
-  // 4) shuffle each class, take its train part then its test part
+  // 4) shuffle each class, take its train part then its validation part
   const train: number[] = [];
-  const test: number[] = [];
+  const validation: number[] = [];
   classes.forEach((_, i) => {
     const perm = rng.permutation(classCounts[i]);
     const shuffled = perm.map((p) => classIndices[i][p]);
     train.push(...shuffled.slice(0, nI[i]));
-    test.push(...shuffled.slice(nI[i], nI[i] + tI[i]));
+    validation.push(...shuffled.slice(nI[i], nI[i] + tI[i]));
   });
 
-  // 5) finally shuffle the train and test sets themselves
-  return assemble(items, rng.permutation(train), rng.permutation(test));
+  // 5) finally shuffle the train and validation sets themselves
+  return assemble(items, rng.permutation(train), rng.permutation(validation));
 }
 
 /**
  * An unstratified split, `train_test_split(items, test_size, random_state=seed)`: one permutation,
- * the first nTest positions are the test set. A rare class can end up entirely on one side.
+ * the first nTest positions are validation. A rare class can end up entirely on one side.
  */
 export function randomSplit<T>(items: readonly T[], opts: SplitOptions = {}): Split<T> {
-  const { testSize = 0.15, seed = 17 } = opts;
-  const [nTrain, nTest] = splitSizes(items.length, testSize);
+  const { validationSize = 0.15, seed = 17 } = opts;
+  const [nTrain, nTest] = splitSizes(items.length, validationSize);
   const perm = new RandomState(seed).permutation(items.length);
   return assemble(items, perm.slice(nTest, nTest + nTrain), perm.slice(0, nTest));
 }

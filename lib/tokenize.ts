@@ -250,3 +250,15 @@ export function paddingCost(
   const padTokens = positions - realTokens;
   return { rows: lengths.length, positions, realTokens, padTokens, padFraction: positions ? padTokens / positions : 0, truncated };
 }
+
+/** What training and evaluation need from a tokenizer (`Tokenizer` has it; tests pass a toy one). */
+export interface TokenizerLike {
+  encode(texts: string[], opts?: EncodeOptions): Encoded;
+  readonly padTokenId: number;
+  tokenize?(text: string): string[];
+}
+
+/** Token ids of `texts`, truncated to `maxLength` and not padded: the loader pads each batch to its own longest row. */
+export function encodeUnpadded(tok: TokenizerLike, texts: string[], maxLength: number): Encoded {
+  return tok.encode(texts, { padding: false, truncation: true, maxLength });
+}

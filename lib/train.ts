@@ -3,7 +3,7 @@
  * sorted labels, tokenize, a few logged samples, loaders, AdamW (no decay on biases/LayerNorm),
  * linear schedule sized from the total steps; per epoch: train mode (dropout) with fresh
  * gradients each batch, clip to norm 1.0, step, schedule; eval mode on validation; metrics;
- * checkpoint. Notebook 05 builds the loop inline first; notebook 06 evaluates and predicts.
+ * checkpoint. Notebook 05 builds the loop inline first; evaluation is lib/evaluate.ts (notebook 06).
  *
  *   const run = await train({ ...DEFAULT_CONFIG, epochs: 1 }, { data, runDir: "runs/demo" });
  *   run.history[0].validation.f1Weighted   // e.g. 0.86
@@ -16,32 +16,22 @@ import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { TrainConfig, DEFAULT_CONFIG, validateConfig } from "./config";
-import { RandomSampler, SequentialSampler, batches, deriveSeed, numBatches, EncodedRows } from "./loader";
+import { RandomSampler, batches, deriveSeed, numBatches } from "./loader";
 import { AdamW, LinearScheduleWithWarmup, clipGradNorm, warmupStepsFor } from "./optim";
-import { scoreAll, EvalMetrics } from "./metrics";
 import { ProgressEvent } from "./progress";
 import { BertForSequenceClassification, loadBertForSequenceClassification, crossEntropyLoss } from "./bert";
-import { Encoded, EncodeOptions, loadTokenizer } from "./tokenize";
+import { loadTokenizer, TokenizerLike, encodeUnpadded } from "./tokenize";
+import { TrainData, TextSet, checkData } from "./data";
+import { evaluate, evaluateSet } from "./evaluate";
+import { EvalMetrics } from "./metrics";
 import { resolveModel } from "./models";
-import { EpochRecord, TrainerState, saveCheckpoint, lastCheckpoint, readCheckpoint, holdsRun, SaveOptions } from "./checkpoint";
+import {
+  EpochRecord, TrainerState, saveCheckpoint, lastCheckpoint, readCheckpoint, holdsRun, SaveOptions, saveBest, bestDir, loadWeightsInto,
+} from "./checkpoint";
+import { updateSelection, describeSelection, SelectionState, SelectionSummary } from "./selection";
 import { writeJsonAtomic, writeFileAtomic } from "./fsutil";
 import { runFigures, chartsPage } from "./progress";
 import { lossAndGrads, trainStep } from "./train_graph";
-
-/** What the loop needs from a tokenizer (lib/tokenize.ts's Tokenizer has it). */
-export interface TokenizerLike {
-  encode(texts: string[], opts?: EncodeOptions): Encoded;
-  readonly padTokenId: number;
-  tokenize?(text: string): string[];
-}
-
-export interface TextSet { texts: string[]; labels: string[] }
-export interface TrainData {
-  train: TextSet;
-  validation: TextSet;
-  /** Label names in id order; default: the training labels sorted (as the HF script does). */
-  labels?: string[];
-}
 
 export interface TrainOptions {
   data: TrainData;
@@ -72,6 +62,10 @@ export interface TrainResult {
   tokenizer: TokenizerLike;
   labels: string[];
   history: EpochRecord[];
+  /** The test set's metrics (when data.test is given), scored once by the model the run returns. */
+  test?: EvalMetrics;
+  /** With a selectMetric: the epoch whose weights `model` holds, and why (also in metrics.json). */
+  best?: SelectionSummary;
   seconds: number;
   interrupted: boolean;
   runDir?: string;
@@ -80,82 +74,11 @@ export interface TrainResult {
 /** Thrown when the loss stops being a finite number; the last good checkpoint is kept. */
 export class TrainingDivergedError extends Error {}
 
-/** Checks the data and returns label names in id order. Errors name the problem. */
-export function checkData(data: TrainData): string[] {
-  const { train, validation } = data;
-  for (const [name, set] of [["training", train], ["validation", validation]] as const) {
-    if (set.texts.length !== set.labels.length) throw new Error(`${name} data has ${set.texts.length} texts but ${set.labels.length} labels`);
-  }
-  if (train.texts.length === 0) throw new Error("training data is empty: nothing to learn from");
-  const labels = data.labels ? [...data.labels] : [...new Set(train.labels)].sort();
-  if (new Set(train.labels).size < 2) throw new Error(`training data has a single class (${JSON.stringify(train.labels[0])}): a classifier needs at least two`);
-  const known = new Set(labels);
-  for (const [name, set] of [["training", train], ["validation", validation]] as const) {
-    set.labels.forEach((l, i) => {
-      if (!known.has(l)) throw new Error(`${name} example ${i} has label ${JSON.stringify(l)}, which is not in the label list (${labels.join(", ")})`);
-    });
-  }
-  return labels;
-}
-
 /** The layers a classifier adds on top of the encoder (or, as MiniLM's pooler, that start untrained). */
 export function isHead(name: string): boolean {
   return name.startsWith("classifier.") || name.startsWith("bert.pooler.");
 }
 
-
-function encodeAll(tok: TokenizerLike, texts: string[], maxLength: number): EncodedRows {
-  // No padding here: each batch is padded to its own longest row (or maxLength) by the loader.
-  return tok.encode(texts, { padding: false, truncation: true, maxLength });
-}
-
-export interface Evaluation { metrics: EvalMetrics; predictions: number[]; probabilities: number[][] }
-
-/**
- * Eval mode over a set: no dropout, no gradients; returns the course's metrics plus the
- * predictions. Loss = mean of the batch losses (the course's loss_val_total / len(loader)).
- */
-export function evaluate(model: BertForSequenceClassification, enc: EncodedRows, labelIds: number[], opts: { batchSize: number; padding?: "longest" | "max_length"; maxLength?: number; padTokenId?: number }): Evaluation {
-  const order = new SequentialSampler(enc.input_ids.length).epochIndices();
-  let lossSum = 0, n = 0;
-  const predictions: number[] = [], probabilities: number[][] = [];
-  for (const b of batches(enc, labelIds, order, opts)) {
-    const [loss, probs] = tf.tidy(() => {
-      const logits = model.forward(b, { training: false });
-      return [crossEntropyLoss(logits, b.labels), tf.softmax(logits)];
-    });
-    lossSum += (loss.dataSync() as Float32Array)[0]; n++;
-    const p = probs.arraySync() as number[][];
-    tf.dispose([loss, probs]); b.dispose();
-    for (const row of p) { probabilities.push(row); predictions.push(row.indexOf(Math.max(...row))); }
-  }
-  return { metrics: scoreAll(labelIds, predictions, model.labels, lossSum / n), predictions, probabilities };
-}
-
-export interface Prediction { text: string; label: string; probabilities: Record<string, number> }
-
-/** Labels and class probabilities for new texts (eval mode). */
-export function predict(model: BertForSequenceClassification, tokenizer: TokenizerLike, texts: string[], opts: { maxLength?: number; batchSize?: number } = {}): Prediction[] {
-  if (texts.length === 0) return [];
-  const enc = encodeAll(tokenizer, texts, opts.maxLength ?? DEFAULT_CONFIG.maxLength);
-  const ev = evaluate(model, enc, texts.map(() => 0), { batchSize: opts.batchSize ?? DEFAULT_CONFIG.evalBatchSize, padTokenId: tokenizer.padTokenId });
-  return texts.map((text, i) => ({
-    text,
-    label: model.labels[ev.predictions[i]],
-    probabilities: Object.fromEntries(model.labels.map((l, k) => [l, ev.probabilities[i][k]])),
-  }));
-}
-
-/** Loads a saved model folder (a checkpoint or `saveBertForSequenceClassification` output) with its tokenizer. */
-export async function loadTrained(dir: string): Promise<{ model: BertForSequenceClassification; tokenizer: TokenizerLike }> {
-  const cfgFile = path.join(dir, "config.json");
-  if (!fs.existsSync(cfgFile)) throw new Error(`${dir} has no config.json: not a saved model folder`);
-  const cfg = JSON.parse(fs.readFileSync(cfgFile, "utf8"));
-  if (!cfg.id2label) throw new Error(`${cfgFile} has no id2label: not a fine-tuned classifier`);
-  const labels = Object.keys(cfg.id2label).sort((a, b) => Number(a) - Number(b)).map((k) => cfg.id2label[k] as string);
-  const model = await loadBertForSequenceClassification(dir, { labels, seed: 0 });
-  return { model, tokenizer: await loadTokenizer(dir) };
-}
 
 /** The training loop. See the file comment for the order of things. */
 export async function train(config: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
@@ -200,8 +123,8 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   if (model.labels.join("\u0000") !== labels.join("\u0000")) throw new Error(`the model's labels (${model.labels.join(", ")}) are not in the data's order (${labels.join(", ")})`);
 
   // 3) Tokenize, and show a few samples as the HF script logs them.
-  const trainEnc = encodeAll(tokenizer, trainSet.texts, cfg.maxLength);
-  const valEnc = encodeAll(tokenizer, opts.data.validation.texts, cfg.maxLength);
+  const trainEnc = encodeUnpadded(tokenizer, trainSet.texts, cfg.maxLength);
+  const valEnc = encodeUnpadded(tokenizer, opts.data.validation.texts, cfg.maxLength);
   const sampleRng = new RandomSampler(trainSet.texts.length, deriveSeed(cfg.seed, 101));
   for (const i of sampleRng.epochIndices().slice(0, cfg.logSamples)) {
     log(`sample ${i}: label ${trainSet.labels[i]} · ${trainEnc.input_ids[i].length} tokens · ${JSON.stringify(trainSet.texts[i].slice(0, 80))}`);
@@ -219,6 +142,9 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   });
   const schedule = new LinearScheduleWithWarmup(cfg.lr, warmupStepsFor(totalSteps, cfg.warmupSteps, cfg.warmupRatio), totalSteps);
   const history: EpochRecord[] = saved ? saved.state.history : [];
+  // Best epoch and patience so far (restored on resume), and this session's copy of the best weights.
+  let selection = saved?.state.selection;
+  let bestWeights: Map<string, tf.Tensor> | undefined;
   let globalStep = 0;
   if (saved) {
     optimizer.setState(saved.optimizer); schedule.setState(saved.state.scheduler); sampler.setState(saved.state.sampler);
@@ -230,7 +156,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   const startEpoch = (saved?.state.epoch ?? 0) + 1;
   emit({ type: "start", epochs: cfg.epochs, stepsPerEpoch, startEpoch });
   let interrupted = false;
-  for (let epoch = startEpoch; epoch <= cfg.epochs && !interrupted; epoch++) {
+  for (let epoch = startEpoch; epoch <= cfg.epochs && !interrupted && selection?.stoppedAfter === undefined; epoch++) {
     const te = Date.now();
     // 5) Train mode: dropout on, a fresh random order, fresh gradients every batch.
     const order = sampler.epochIndices().slice(0, usedBatches * cfg.batchSize);
@@ -286,22 +212,44 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     const ev = evaluate(model, valEnc, valY, { batchSize: cfg.evalBatchSize, ...batchOpts });
     const record: EpochRecord = { epoch, trainLoss: lossSum / lossCount, validation: ev.metrics, seconds: (Date.now() - te) / 1000, steps: step };
     history.push(record);
-    // 8) Checkpoint, metrics and charts (each written atomically).
+    // 8) Model selection: is this the best epoch so far; has patience run out?
+    let improved = false;
+    if (cfg.selectMetric !== "none") {
+      const u = updateSelection(selection, epoch, ev.metrics, { metric: cfg.selectMetric, patience: cfg.earlyStoppingPatience });
+      selection = u.state; improved = u.improved;
+      if (improved) { tf.dispose([...(bestWeights?.values() ?? [])]); bestWeights = snapshot(model); }
+    }
+    // 9) Checkpoint (and best/), metrics and charts (each written atomically).
     if (runDir) {
       const state: TrainerState = {
         epoch, globalStep, config: cfg, labels, scheduler: schedule.getState(), sampler: sampler.getState(), history,
-        optimizer: { step: 0, names: [], shapes: [] },
+        optimizer: { step: 0, names: [], shapes: [] }, ...(selection ? { selection } : {}),
       };
-      await saveCheckpoint(runDir, model, state, optimizer.getState(), { tokenizerDir: modelDir, keep: opts.keepCheckpoints ?? 2, beforeWrite: opts.beforeWrite });
-      writeRunFiles(runDir, cfg, labels, history, (Date.now() - t0) / 1000);
+      const dir = await saveCheckpoint(runDir, model, state, optimizer.getState(), { tokenizerDir: modelDir, keep: opts.keepCheckpoints ?? 2, beforeWrite: opts.beforeWrite });
+      if (improved) await saveBest(runDir, dir);
+      writeRunFiles(runDir, { cfg, labels, history, seconds: (Date.now() - t0) / 1000, selection });
     }
     emit({ type: "epoch", epoch, epochs: cfg.epochs, trainLoss: record.trainLoss, valLoss: ev.metrics.loss, f1Weighted: ev.metrics.f1Weighted, f1Macro: ev.metrics.f1Macro, seconds: record.seconds });
+    if (selection?.stoppedAfter !== undefined) log(`early stopping: ${describeSelection(selection, history, cfg.earlyStoppingPatience).why}`);
     if (opts.stopAfterEpoch === epoch && epoch < cfg.epochs) interrupted = true;
   }
   optimizer.dispose();
+  // 10) A finished run returns the best epoch's weights (HF's load_best_model_at_end): this session's
+  // copy, or after a resume the checkpoints/best/ folder.
+  if (selection && !interrupted && selection.bestEpoch !== history[history.length - 1]?.epoch) {
+    if (bestWeights) for (const [name, v] of model.params) v.assign(bestWeights.get(name)!);
+    else if (runDir) loadWeightsInto(model, bestDir(runDir));
+  }
+  tf.dispose([...(bestWeights?.values() ?? [])]);
+  // 11) The test set, once, by the model the run returns (the test set chose nothing).
+  const test = opts.data.test && !interrupted
+    ? evaluateSet(model, tokenizer, opts.data.test, "test", { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize }).metrics
+    : undefined;
   const seconds = (Date.now() - t0) / 1000;
+  if (runDir && test) writeRunFiles(runDir, { cfg, labels, history, seconds, selection, test });
   emit({ type: "done", seconds, interrupted });
-  return { model, tokenizer, labels, history, seconds, interrupted, runDir };
+  const best = selection && describeSelection(selection, history, cfg.earlyStoppingPatience);
+  return { model, tokenizer, labels, history, test, best, seconds, interrupted, runDir };
 }
 
 function addGrads(a: Record<string, tf.Tensor>, b: Record<string, tf.Tensor>): Record<string, tf.Tensor> {
@@ -317,12 +265,25 @@ function subset(set: TextSet, n: number): TextSet {
   return { texts: idx.map((i) => set.texts[i]), labels: idx.map((i) => set.labels[i]) };
 }
 
-/** metrics.json and charts.html of a run. */
-export function writeRunFiles(runDir: string, cfg: TrainConfig, labels: string[], history: EpochRecord[], seconds: number): void {
+/** An independent copy of every weight (the variables change in place as training goes on). */
+function snapshot(model: BertForSequenceClassification): Map<string, tf.Tensor> {
+  return new Map([...model.params].map(([name, v]) => [name, tf.clone(v)]));
+}
+
+export interface RunFiles {
+  cfg: TrainConfig; labels: string[]; history: EpochRecord[]; seconds: number;
+  selection?: SelectionState; test?: EvalMetrics;
+}
+
+/** metrics.json (with the best epoch and why, and the test metrics when there are some) and charts.html of a run. */
+export function writeRunFiles(runDir: string, r: RunFiles): void {
+  const { cfg, labels, history, seconds, selection, test } = r;
   const last = history[history.length - 1];
   writeJsonAtomic(path.join(runDir, "metrics.json"), {
     config: cfg, labels, seconds, backend: tf.getBackend(),
     final: last && { epoch: last.epoch, f1Weighted: last.validation.f1Weighted, f1Macro: last.validation.f1Macro, accuracy: last.validation.accuracy, perClass: last.validation.perClass },
+    ...(selection ? { best: describeSelection(selection, history, cfg.earlyStoppingPatience) } : {}),
+    ...(test ? { test } : {}),
     history,
   });
   // Charts are a convenience: failing to draw them must not stop a run that has its checkpoint.

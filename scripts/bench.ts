@@ -103,7 +103,7 @@ async function makeWorkload(): Promise<Workload> {
     const idx = order.slice(s, s + cfg.batchSize);
     timed.push({ input_ids: idx.map((i) => trainIds[i]), labels: idx.map((i) => data.train[i].label) });
   }
-  const valIds = enc(data.val);
+  const valIds = enc(data.validation);
   const batch64: number[][][] = [];
   for (let s = 0; s < valIds.length; s += 64) batch64.push(valIds.slice(s, s + 64));
   return {

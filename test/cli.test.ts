@@ -51,7 +51,7 @@ test("split, train, evaluate, predict and sweep on a CSV with a tiny model", { s
   try {
     assert.equal(await main(["split", ...data, "--out", path.join(dir, "split.json")]), 0);
     const split = JSON.parse(fs.readFileSync(path.join(dir, "split.json"), "utf8"));
-    assert.equal(split.train_ids.length + split.val_ids.length, 30);
+    assert.equal(split.train_ids.length + split.validation_ids.length, 30);
     const runDir = path.join(dir, "run");
     const hp = ["--model", modelDir, "--epochs", "2", "--batch-size", "8", "--lr", "1e-3", "--log-samples", "0"];
     assert.equal(await main(["train", ...data, ...hp, "--run-dir", runDir]), 0);
@@ -73,6 +73,30 @@ test("split, train, evaluate, predict and sweep on a CSV with a tiny model", { s
     const sweep = JSON.parse(fs.readFileSync(path.join(dir, "sweep", "sweep.json"), "utf8"));
     assert.deepEqual(sweep.results.map((r: { seed: number }) => r.seed), [1, 2]);
     assert.ok(fs.statSync(path.join(dir, "sweep", "sweep.html")).size > 1000);
+    // separate train / validation / test files; evaluate scores a whole file and writes --out
+    const part = (name: string, from: number, to: number) => {
+      const f = path.join(dir, name);
+      fs.writeFileSync(f, [rows[0], ...rows.slice(1 + from, 1 + to)].join("\n") + "\n");
+      return f;
+    };
+    const files = ["--train-csv", part("train.tsv", 0, 21), "--validation-csv", part("dev.tsv", 21, 27), "--test-csv", part("test.tsv", 27, 30)];
+    const cols = ["--text-column", "tweet", "--label-column", "mood", "--id-column", "id"];
+    const sepDir = path.join(dir, "separate");
+    captured.length = 0;
+    assert.equal(await main(["train", ...files, ...cols, ...hp, "--epochs", "1", "--run-dir", sepDir]), 0);
+    const sepMetrics = JSON.parse(fs.readFileSync(path.join(sepDir, "metrics.json"), "utf8"));
+    assert.equal(sepMetrics.test.confusion.flat().reduce((a: number, b: number) => a + b, 0), 3);
+    assert.match(captured.join(""), /test \(3 texts\): loss \d/);
+    const outFile = path.join(dir, "eval.json");
+    captured.length = 0;
+    assert.equal(await main(["evaluate", "--checkpoint", sepDir, "--csv", path.join(dir, "dev.tsv"), ...cols, "--out", outFile]), 0);
+    const evaluated = JSON.parse(fs.readFileSync(outFile, "utf8"));
+    assert.equal(evaluated.examples, 6);
+    assert.equal(evaluated.metrics.confusion.flat().reduce((a: number, b: number) => a + b, 0), 6);
+    assert.match(captured.join(""), /dev\.tsv \(6 texts\)/);
+    const unknown = path.join(dir, "unknown.tsv");
+    fs.writeFileSync(unknown, `${rows[0]}\n99\tfine\tneu\n100\twhat\tmeh\n`);
+    await assert.rejects(main(["evaluate", "--checkpoint", sepDir, "--csv", unknown, ...cols]), /unknown\.tsv:3: label "meh" is not one the model knows \(neg, neu, pos\)/);
     await assert.rejects(main(["fly"]), /unknown command "fly"/);
     await assert.rejects(main(["train", "--csv", csv, "--run-dir", path.join(dir, "x")]), /needs --text-column and --label-column/);
   } finally {

@@ -18,21 +18,21 @@ const skipCourse = refFile && fs.existsSync(SMILE_CSV) ? false : `needs ${SMILE_
 test("the course's split equals scikit-learn's reference, in both orders", { skip: skipCourse }, () => {
   const ref = JSON.parse(fs.readFileSync(refFile!, "utf8"));
   const rows = withLabels(filterForCourse(loadSmile()), labelDict(filterForCourse(loadSmile())));
-  const s = stratifiedSplit(rows.map((r) => r.id), rows.map((r) => r.label), { testSize: 0.15, seed: 17 });
+  const s = stratifiedSplit(rows.map((r) => r.id), rows.map((r) => r.label), { validationSize: 0.15, seed: 17 });
   assert.equal(s.train.length, 1258);
-  assert.equal(s.test.length, 223);
+  assert.equal(s.validation.length, 223);
   assert.deepEqual(s.train, ref.train_ids_sklearn_order);
-  assert.deepEqual(s.test, ref.val_ids_sklearn_order);
+  assert.deepEqual(s.validation, ref.val_ids_sklearn_order);
   assert.deepEqual(s.trainFileOrder, ref.train_ids_file_order);
-  assert.deepEqual(s.testFileOrder, ref.val_ids_file_order);
-  const valLabels = s.testIndex.map((i) => rows[i].category);
+  assert.deepEqual(s.validationFileOrder, ref.val_ids_file_order);
+  const valLabels = s.validationIndex.map((i) => rows[i].category);
   const counts = Object.fromEntries(["happy", "not-relevant", "angry", "surprise", "sad", "disgust"].map((c) => [c, valLabels.filter((l) => l === c).length]));
   assert.deepEqual(counts, { happy: 171, "not-relevant": 32, angry: 9, surprise: 5, sad: 5, disgust: 1 });
   // the one-call version used by training
   const course = loadCourseData();
   assert.deepEqual(course.labelDict, ref.label_dict);
   assert.deepEqual(course.train.map((r) => r.id), ref.train_ids_file_order);
-  assert.deepEqual(course.val.map((r) => r.id), ref.val_ids_file_order);
+  assert.deepEqual(course.validation.map((r) => r.id), ref.val_ids_file_order);
   assert.deepEqual(course.labels, ["happy", "not-relevant", "angry", "disgust", "sad", "surprise"]);
 });
 
@@ -44,18 +44,18 @@ test("stratifiedSplit and randomSplit equal scikit-learn on synthetic labels", (
     const idx = labels.map((_, i) => i);
     const where = `${c.labels} test_size=${c.test_size} seed=${c.seed}`;
     if (c.error) {
-      assert.throws(() => stratifiedSplit(idx, labels, { testSize: c.test_size, seed: c.seed }), (e: Error) => e.message === c.error, where);
+      assert.throws(() => stratifiedSplit(idx, labels, { validationSize: c.test_size, seed: c.seed }), (e: Error) => e.message === c.error, where);
       errors++;
     } else {
-      const s = stratifiedSplit(idx, labels, { testSize: c.test_size, seed: c.seed });
+      const s = stratifiedSplit(idx, labels, { validationSize: c.test_size, seed: c.seed });
       assert.deepEqual(s.train, c.train, where);
-      assert.deepEqual(s.test, c.test, where);
+      assert.deepEqual(s.validation, c.test, where);
       assert.deepEqual(s.trainIndex, c.train, where);
       stratified++;
     }
-    const r = randomSplit(idx, { testSize: c.test_size, seed: c.seed });
+    const r = randomSplit(idx, { validationSize: c.test_size, seed: c.seed });
     assert.deepEqual(r.train, c.random_train, where);
-    assert.deepEqual(r.test, c.random_test, where);
+    assert.deepEqual(r.validation, c.random_test, where);
   }
   assert.ok(stratified >= 100 && errors >= 5, `${stratified} splits, ${errors} errors checked`);
 });
@@ -63,10 +63,10 @@ test("stratifiedSplit and randomSplit equal scikit-learn on synthetic labels", (
 test("errors match scikit-learn's", () => {
   for (const e of fx.errors) {
     const idx = e.labels.map((_: number, i: number) => i);
-    const call = () => stratifiedSplit(idx, e.labels, { testSize: e.test_size, seed: 0 });
+    const call = () => stratifiedSplit(idx, e.labels, { validationSize: e.test_size, seed: 0 });
     if (e.error.startsWith("The 'test_size' parameter")) {
       // scikit-learn's parameter validation: ours says the same thing in its own words
-      assert.throws(call, /testSize must be a fraction in \(0, 1\) or a whole number of samples/);
+      assert.throws(call, /validationSize must be a fraction in \(0, 1\) or a whole number of samples/);
     } else {
       assert.throws(call, (err: Error) => err.message === e.error, `${JSON.stringify(e.labels)} ${e.test_size}`);
     }
@@ -97,8 +97,8 @@ test("stratification holds for many seeds: each class's share within one sample,
   const total = countLabels(labels, classes);
   for (let seed = 0; seed < 400; seed++) {
     const testSize = seed % 2 ? 0.25 : 0.5;
-    const s = stratifiedSplit(labels.map((_, i) => i), labels, { testSize, seed });
-    const testCounts = countLabels(s.testIndex.map((i) => labels[i]), classes);
+    const s = stratifiedSplit(labels.map((_, i) => i), labels, { validationSize: testSize, seed });
+    const testCounts = countLabels(s.validationIndex.map((i) => labels[i]), classes);
     const trainCounts = countLabels(s.trainIndex.map((i) => labels[i]), classes);
     for (const k of classes.keys()) {
       assert.ok(Math.abs(testCounts[k] - total[k] * testSize) < 1, `seed ${seed} class ${k}`);
@@ -107,7 +107,7 @@ test("stratification holds for many seeds: each class's share within one sample,
       assert.equal(testCounts[k] + trainCounts[k], total[k]);
     }
     // a partition: no overlap, nothing lost
-    assert.equal(new Set([...s.trainIndex, ...s.testIndex]).size, labels.length);
+    assert.equal(new Set([...s.trainIndex, ...s.validationIndex]).size, labels.length);
   }
 });
 
@@ -115,12 +115,12 @@ test("pure: inputs are not changed; file order is input order", () => {
   const items = ["a", "b", "c", "d", "e", "f", "g", "h"];
   const labels = [0, 1, 0, 1, 0, 1, 0, 1];
   const [i0, l0] = [items.slice(), labels.slice()];
-  const s = stratifiedSplit(items, labels, { testSize: 0.25, seed: 1 });
-  const r = randomSplit(items, { testSize: 0.25, seed: 1 });
+  const s = stratifiedSplit(items, labels, { validationSize: 0.25, seed: 1 });
+  const r = randomSplit(items, { validationSize: 0.25, seed: 1 });
   assert.deepEqual(items, i0);
   assert.deepEqual(labels, l0);
   for (const sp of [s, r]) {
     assert.deepEqual(sp.trainFileOrder, items.filter((x) => sp.train.includes(x)));
-    assert.deepEqual(sp.testFileOrder, items.filter((x) => sp.test.includes(x)));
+    assert.deepEqual(sp.validationFileOrder, items.filter((x) => sp.validation.includes(x)));
   }
 });

@@ -9,38 +9,14 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend";
 import { randomBert } from "../lib/bert";
 import { DEFAULT_CONFIG, TrainConfig } from "../lib/config";
-import { train, predict, checkData, TrainData, TokenizerLike, TrainingDivergedError } from "../lib/train";
+import { train, TrainingDivergedError } from "../lib/train";
+import { predict } from "../lib/evaluate";
+import { checkData, TrainData } from "../lib/data";
 import { listCheckpoints, readCheckpoint } from "../lib/checkpoint";
-import { Rng } from "../lib/loader";
 import { tinyBertConfig } from "./helpers/tiny_bert";
+import { toyTokenizer, toyData, TOY_LABELS } from "./helpers/toy";
 
-const LABELS = ["neg", "neu", "pos"];
-
-/** Words hashed into the vocabulary: enough for a model to learn which words mean what. */
-const toyTokenizer: TokenizerLike = {
-  padTokenId: 0,
-  encode(texts, opts = {}) {
-    const max = opts.maxLength ?? 64;
-    const input_ids = texts.map((t) => {
-      const ids = t.toLowerCase().split(/\s+/).filter(Boolean).map((w) => 1000 + ([...w].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % 20000));
-      return [101, ...ids.slice(0, max - 2), 102];
-    });
-    return { input_ids, attention_mask: input_ids.map((r) => r.map(() => 1)), token_type_ids: input_ids.map((r) => r.map(() => 0)) };
-  },
-};
-
-function toyData(n: number, seed: number): { texts: string[]; labels: string[] } {
-  const words: Record<string, string[]> = { neg: ["bad", "awful", "sad", "angry"], neu: ["table", "chair", "today", "bus"], pos: ["good", "great", "happy", "love"] };
-  const filler = ["the", "a", "is", "was", "so", "my", "day"];
-  const rng = new Rng(seed);
-  const texts: string[] = [], labels: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const label = LABELS[i % 3];
-    const w = [words[label][rng.int(4)], filler[rng.int(7)], filler[rng.int(7)], words[label][rng.int(4)]];
-    texts.push(w.slice(0, 2 + rng.int(3)).join(" ")); labels.push(label);
-  }
-  return { texts, labels };
-}
+const LABELS = TOY_LABELS;
 
 const data: TrainData = { train: toyData(48, 1), validation: toyData(15, 2), labels: LABELS };
 const config: TrainConfig = { ...DEFAULT_CONFIG, epochs: 3, batchSize: 8, evalBatchSize: 16, lr: 1e-3, warmupRatio: 0.1, logSamples: 0 };
@@ -114,7 +90,7 @@ test("bad data and label maps give clear errors", async () => {
   await initBackend();
   assert.throws(() => checkData({ train: { texts: [], labels: [] }, validation: { texts: [], labels: [] } }), /training data is empty/);
   assert.throws(() => checkData({ train: { texts: ["a", "b"], labels: ["x", "x"] }, validation: { texts: [], labels: [] } }), /single class \("x"\)/);
-  assert.throws(() => checkData({ train: { texts: ["a", "b"], labels: ["x", "y"] }, validation: { texts: ["c"], labels: ["z"] } }), /validation example 0 has label "z"/);
+  assert.throws(() => checkData({ train: { texts: ["a", "b"], labels: ["x", "y"] }, validation: { texts: ["c"], labels: ["z"] } }), /validation example 0: label "z" occurs only in validation, never in the training data/);
   assert.throws(() => checkData({ train: { texts: ["a"], labels: ["x", "y"] }, validation: { texts: [], labels: [] } }), /1 texts but 2 labels/);
   const m = randomBert(tinyBertConfig, { labels: ["neg", "pos", "other"], seed: 1 });
   await assert.rejects(train(config, { data, model: m, tokenizer: toyTokenizer, ...quiet }), /label "neu" is missing from the model's label map/);

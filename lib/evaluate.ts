@@ -1,0 +1,112 @@
+/**
+ * Evaluation and prediction with a fine-tuned classifier: eval mode over a set (no dropout, no
+ * gradients) scored with lib/metrics.ts, labels for new texts, and loading a saved model folder or
+ * a run's model. Taught in notebooks/06_evaluate.ipynb; train() calls `evaluate` after every epoch.
+ *
+ *   const { model, tokenizer } = await loadTrained("runs/05_train");   // a run folder or a model folder
+ *   predict(model, tokenizer, ["What a wonderful exhibition!"])
+ *   // [{ text: "What a wonderful exhibition!", label: "happy", probabilities: { happy: 0.97, … } }]
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as tf from "@tensorflow/tfjs";
+import { SequentialSampler, batches, EncodedRows } from "./loader";
+import { scoreAll, accuracyLines, EvalMetrics } from "./metrics";
+import { BertForSequenceClassification, loadBertForSequenceClassification, crossEntropyLoss } from "./bert";
+import { loadTokenizer, TokenizerLike, encodeUnpadded } from "./tokenize";
+import { lastCheckpoint, bestDir } from "./checkpoint";
+import { DEFAULT_CONFIG } from "./config";
+import { TextSet, Part, where } from "./data";
+
+export interface EvalOptions { batchSize: number; padding?: "longest" | "max_length"; maxLength?: number; padTokenId?: number }
+
+export interface Evaluation { metrics: EvalMetrics; predictions: number[]; probabilities: number[][] }
+
+/**
+ * Eval mode over a set: no dropout, no gradients; returns the course's metrics plus the
+ * predictions. Loss = mean of the batch losses (the course's loss_val_total / len(loader)).
+ */
+export function evaluate(model: BertForSequenceClassification, enc: EncodedRows, labelIds: number[], opts: EvalOptions): Evaluation {
+  const order = new SequentialSampler(enc.input_ids.length).epochIndices();
+  let lossSum = 0, n = 0;
+  const predictions: number[] = [], probabilities: number[][] = [];
+  for (const b of batches(enc, labelIds, order, opts)) {
+    const [loss, probs] = tf.tidy(() => {
+      const logits = model.forward(b, { training: false });
+      return [crossEntropyLoss(logits, b.labels), tf.softmax(logits)];
+    });
+    lossSum += (loss.dataSync() as Float32Array)[0]; n++;
+    const p = probs.arraySync() as number[][];
+    tf.dispose([loss, probs]); b.dispose();
+    for (const row of p) { probabilities.push(row); predictions.push(row.indexOf(Math.max(...row))); }
+  }
+  return { metrics: scoreAll(labelIds, predictions, model.labels, lossSum / n), predictions, probabilities };
+}
+
+/** Each example's label id in `labels` (the model's); a label the model does not know names the file and line. */
+export function labelIds(set: TextSet, part: Part, labels: readonly string[]): number[] {
+  const id = new Map(labels.map((l, i) => [l, i]));
+  return set.labels.map((l, i) => {
+    const k = id.get(l);
+    if (k === undefined) throw new Error(`${where(set, part, i)}: label ${JSON.stringify(l)} is not one the model knows (${labels.join(", ")})`);
+    return k;
+  });
+}
+
+/** Tokenizes and scores a whole set (a validation split or a test file) in eval mode. */
+export function evaluateSet(
+  model: BertForSequenceClassification, tokenizer: TokenizerLike, set: TextSet, part: Part,
+  opts: { maxLength?: number; batchSize?: number } = {},
+): Evaluation {
+  if (set.texts.length === 0) throw new Error(`the ${part} set is empty: nothing to score`);
+  const ids = labelIds(set, part, model.labels);
+  const enc = encodeUnpadded(tokenizer, set.texts, opts.maxLength ?? DEFAULT_CONFIG.maxLength);
+  return evaluate(model, enc, ids, { batchSize: opts.batchSize ?? DEFAULT_CONFIG.evalBatchSize, padTokenId: tokenizer.padTokenId });
+}
+
+/** The report `bertlab evaluate` prints: loss and F1, the course's per-class lines, the confusion matrix. */
+export function reportLines(m: EvalMetrics, labels: readonly string[]): string[] {
+  return [
+    `loss ${m.loss.toFixed(4)} · F1 weighted ${m.f1Weighted.toFixed(4)} · F1 macro ${m.f1Macro.toFixed(4)} · accuracy ${m.accuracy.toFixed(4)}`,
+    ...accuracyLines(m.perClass),
+    `confusion (rows true, columns predicted; ${labels.join(", ")}):`,
+    ...m.confusion.map((r, i) => `  ${labels[i].padEnd(14)} ${r.map((n) => String(n).padStart(4)).join("")}`),
+  ];
+}
+
+export interface Prediction { text: string; label: string; probabilities: Record<string, number> }
+
+/** Labels and class probabilities for new texts (eval mode). */
+export function predict(model: BertForSequenceClassification, tokenizer: TokenizerLike, texts: string[], opts: { maxLength?: number; batchSize?: number } = {}): Prediction[] {
+  if (texts.length === 0) return [];
+  const enc = encodeUnpadded(tokenizer, texts, opts.maxLength ?? DEFAULT_CONFIG.maxLength);
+  const ev = evaluate(model, enc, texts.map(() => 0), { batchSize: opts.batchSize ?? DEFAULT_CONFIG.evalBatchSize, padTokenId: tokenizer.padTokenId });
+  return texts.map((text, i) => ({
+    text,
+    label: model.labels[ev.predictions[i]],
+    probabilities: Object.fromEntries(model.labels.map((l, k) => [l, ev.probabilities[i][k]])),
+  }));
+}
+
+/**
+ * The model folder `dir` stands for: itself (it has config.json), or for a run folder its
+ * checkpoints/best/ (written with --select-metric), else its last checkpoint.
+ */
+export function modelFolder(dir: string): string {
+  if (fs.existsSync(path.join(dir, "config.json"))) return dir;
+  if (fs.existsSync(path.join(bestDir(dir), "config.json"))) return bestDir(dir);
+  const last = lastCheckpoint(dir);
+  if (!last) throw new Error(`${dir} is neither a model folder (config.json) nor a run folder with checkpoints`);
+  return last.dir;
+}
+
+/** Loads a saved model (a model folder, a checkpoint, or a run folder: see `modelFolder`) with its tokenizer. */
+export async function loadTrained(dir: string): Promise<{ model: BertForSequenceClassification; tokenizer: TokenizerLike; dir: string }> {
+  const folder = modelFolder(dir);
+  const cfgFile = path.join(folder, "config.json");
+  const cfg = JSON.parse(fs.readFileSync(cfgFile, "utf8"));
+  if (!cfg.id2label) throw new Error(`${cfgFile} has no id2label: not a fine-tuned classifier`);
+  const labels = Object.keys(cfg.id2label).sort((a, b) => Number(a) - Number(b)).map((k) => cfg.id2label[k] as string);
+  const model = await loadBertForSequenceClassification(folder, { labels, seed: 0 });
+  return { model, tokenizer: await loadTokenizer(folder), dir: folder };
+}
