@@ -27,6 +27,7 @@ const CONFIG_HELP: Record<keyof TrainConfig, string> = {
   maxLength: "longest tokenized text kept",
   padding: "longest (pad each batch to its longest text) | max_length (pad all to --max-length)",
   batchSize: "texts per training step",
+  groupByLength: "batch texts of similar length together (Hugging Face's group_by_length): less padding",
   evalBatchSize: "texts per validation batch",
   epochs: "passes over the training set",
   lr: "peak learning rate (AdamW)",
@@ -91,9 +92,10 @@ ${(Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[]).map((k) => `  --${kebab
 
 type Values = Record<string, string | boolean | undefined>;
 
-/** One string flag per config field (--batch-size, --head-lr-scale, ...), for parseArgs. */
-export function configFlagOptions(): Record<string, { type: "string" }> {
-  return Object.fromEntries(Object.keys(DEFAULT_CONFIG).map((k) => [kebab(k), { type: "string" as const }]));
+/** One flag per config field, for parseArgs: --batch-size 8, --lr 3e-5; a yes/no field stands alone: --group-by-length. */
+export function configFlagOptions(): Record<string, { type: "string" | "boolean" }> {
+  const type = (v: unknown) => (typeof v === "boolean" ? "boolean" as const : "string" as const);
+  return Object.fromEntries(Object.entries(DEFAULT_CONFIG).map(([k, v]) => [kebab(k), { type: type(v) }]));
 }
 
 function parse(argv: string[]): { command: string | undefined; values: Values; positionals: string[] } {
@@ -110,6 +112,8 @@ export function configFromFlags(values: Values): TrainConfig {
   const cfg: TrainConfig = { ...DEFAULT_CONFIG };
   for (const k of Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[]) {
     const v = values[kebab(k)];
+    const flags = cfg as unknown as Record<string, boolean>;
+    if (typeof v === "boolean" && typeof DEFAULT_CONFIG[k] === "boolean") flags[k] = v;
     if (typeof v !== "string") continue;
     if (k === "model") cfg.model = v;
     else if (k === "selectMetric") cfg.selectMetric = checkSelectMetric(v);

@@ -70,6 +70,58 @@ export class SequentialSampler {
   epochIndices(): number[] { return Array.from({ length: this.size }, (_, i) => i); }
 }
 
+/**
+ * Hugging Face's get_length_grouped_indices, given its random permutation `perm`: cut `perm` into
+ * mega-batches of `megaBatchMult` batches (default: 50, or fewer so that there are 4 mega-batches,
+ * at least 1), sort each by length, longest first (stable: ties keep their order), then swap the
+ * longest example of all into the very first place, so that the largest batch comes first.
+ * Batches cut from the result hold tweets of similar length: little padding, some randomness left.
+ * SMILE's 1,258 training tweets at batch 32 make mega-batches of min(1258 / 128, 50) = 9 batches.
+ */
+export function lengthGroupedIndices(
+  lengths: number[], batchSize: number, perm: number[], megaBatchMult?: number,
+): number[] {
+  if (perm.length !== lengths.length) {
+    throw new Error(`permutation has ${perm.length} indices for ${lengths.length} lengths`);
+  }
+  if (!(Number.isInteger(batchSize) && batchSize >= 1)) {
+    throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
+  }
+  const mult = megaBatchMult ?? Math.max(1, Math.min(Math.floor(lengths.length / (batchSize * 4)), 50));
+  const size = mult * batchSize;
+  const megas: number[][] = [];
+  for (let s = 0; s < perm.length; s += size) {
+    megas.push(perm.slice(s, s + size).sort((a, b) => lengths[b] - lengths[a]));
+  }
+  if (megas.length === 0) return [];
+  // The first mega-batch holding the longest example (as torch.argmax: the first of equal maxima).
+  let top = 0;
+  megas.forEach((m, i) => { if (lengths[m[0]] > lengths[megas[top][0]]) top = i; });
+  [megas[0][0], megas[top][0]] = [megas[top][0], megas[0][0]];
+  return megas.flat();
+}
+
+/**
+ * `--group-by-length`: Hugging Face's LengthGroupedSampler. Each epoch the same seeded random order
+ * as RandomSampler, then grouped by length (lengthGroupedIndices), so that each batch pads to
+ * about its own tweets' length. Resumes like RandomSampler (same state).
+ */
+export class LengthGroupedSampler {
+  private readonly random: RandomSampler;
+  constructor(
+    readonly lengths: number[], readonly batchSize: number, readonly seed: number, readonly megaBatchMult?: number,
+  ) {
+    this.random = new RandomSampler(lengths.length, seed);
+  }
+  get size(): number { return this.lengths.length; }
+  /** The next epoch's order (advances the generator: call once per epoch). */
+  epochIndices(): number[] {
+    return lengthGroupedIndices(this.lengths, this.batchSize, this.random.epochIndices(), this.megaBatchMult);
+  }
+  getState(): SamplerState { return this.random.getState(); }
+  setState(s: SamplerState): void { this.random.setState(s); }
+}
+
 /** Token ids as the tokenizer returns them without padding (ragged rows). */
 export interface EncodedRows { input_ids: number[][]; attention_mask?: number[][]; token_type_ids?: number[][] }
 

@@ -16,7 +16,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { TrainConfig, DEFAULT_CONFIG, validateConfig } from "./config";
-import { RandomSampler, batches, deriveSeed, numBatches } from "./loader";
+import { RandomSampler, LengthGroupedSampler, batches, deriveSeed, numBatches } from "./loader";
 import { AdamW, LinearScheduleWithWarmup, clipGradNorm, warmupStepsFor } from "./optim";
 import { ProgressEvent } from "./progress";
 import { BertForSequenceClassification, loadBertForSequenceClassification, crossEntropyLoss } from "./bert";
@@ -131,7 +131,9 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   }
 
   // 4) Loaders, optimizer, schedule sized from the total number of optimizer steps.
-  const sampler = new RandomSampler(trainSet.texts.length, cfg.seed);
+  const sampler = cfg.groupByLength
+    ? new LengthGroupedSampler(trainEnc.input_ids.map((r) => r.length), cfg.batchSize, cfg.seed)
+    : new RandomSampler(trainSet.texts.length, cfg.seed);
   const batchesPerEpoch = numBatches(trainSet.texts.length, cfg.batchSize);
   const usedBatches = cfg.maxStepsPerEpoch > 0 ? Math.min(batchesPerEpoch, cfg.maxStepsPerEpoch * cfg.gradAccumulation) : batchesPerEpoch;
   const stepsPerEpoch = Math.ceil(usedBatches / cfg.gradAccumulation);

@@ -18,6 +18,8 @@ test("every TrainConfig field is a documented flag; numbers are checked", () => 
   for (const k of Object.keys(DEFAULT_CONFIG)) assert.ok(HELP.includes(`--${k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())}`), `--help lists ${k}`);
   const c = configFromFlags({ lr: "3e-5", "batch-size": "8", betas: "0.8,0.99", padding: "max_length", model: "some/model" });
   assert.deepEqual([c.lr, c.batchSize, c.betas, c.padding, c.model, c.epochs], [3e-5, 8, [0.8, 0.99], "max_length", "some/model", DEFAULT_CONFIG.epochs]);
+  assert.equal(configFromFlags({ "group-by-length": true }).groupByLength, true);
+  assert.equal(configFromFlags({}).groupByLength, false);
   assert.throws(() => configFromFlags({ lr: "fast" }), /--lr wants a number, got "fast"/);
   assert.throws(() => configFromFlags({ betas: "0.9" }), /--betas wants two numbers/);
 });
