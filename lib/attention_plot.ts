@@ -61,7 +61,11 @@ export function meanOverHeads(layer: number[][][]): number[][] {
   return layer[0].map((row, q) => row.map((_, k) => layer.reduce((s, h) => s + h[q][k], 0) / layer.length));
 }
 
-const round = (m: number[][]) => m.map((r) => r.map((v) => Math.round(v * 1e4) / 1e4));
+/** White for 0 to dark blue for 1, with most of the steps at small values (a typical row spreads out thin). */
+const COLORS = [[0, "#ffffff"], [0.04, "#deebf7"], [0.12, "#9ecae1"], [0.3, "#4292c6"], [0.6, "#08519c"], [1, "#08306b"]];
+
+// 3 decimals: the picture cannot show more, and a 60-token tweet's 6 layers × 13 head choices stay ~1.5 MB.
+const round = (m: number[][]) => m.map((r) => r.map((v) => Math.round(v * 1e3) / 1e3));
 
 /** Tick labels: position and token, escaped for plotly (a tweet's "<b>" stays text); positions keep repeated tokens apart. */
 function ticks(tokens: string[]): { tickvals: number[]; ticktext: string[] } {
@@ -81,7 +85,7 @@ export function attentionFigure(maps: AttentionMaps, opts: { title?: string; lay
   const hover = maps.tokens.map((q) => maps.tokens.map((k) => plotText(`${q} → ${k}`)));
   const data = maps.attentions.map((layer, l) => ({
     type: "heatmap", name: `layer ${l + 1}`, visible: l === show, z: round(meanOverHeads(layer)),
-    x: t.tickvals, y: t.tickvals, zmin: 0, zmax: 1, colorscale: "Blues", text: hover,
+    x: t.tickvals, y: t.tickvals, zmin: 0, zmax: 1, colorscale: COLORS, text: hover,
     hovertemplate: "%{text}: %{z:.3f}<extra></extra>", colorbar: { title: { text: "attention" } },
   }));
   const headOptions = ["mean", ...Array.from({ length: heads }, (_, h) => String(h + 1))];
@@ -90,18 +94,18 @@ export function attentionFigure(maps: AttentionMaps, opts: { title?: string; lay
     data,
     layout: {
       title: { text: plotText(opts.title ?? "Attention: rows look at columns") },
-      height: side + 80, width: side + 120,
-      xaxis: { ...t, title: { text: "looked at (key)" }, tickangle: -60, side: "top" },
+      height: side + 200, width: side + 120,
+      xaxis: { ...t, title: { text: "looked at (key)" }, tickangle: -60 },
       yaxis: { ...t, title: { text: "looking (query)" }, autorange: "reversed" },
-      margin: { t: 140, l: 110, r: 20, b: 90 },
+      margin: { t: 80, l: 110, r: 20, b: 200 },
       updatemenus: [{
-        type: "dropdown", x: 0, xanchor: "left", y: 1.0, yanchor: "bottom", pad: { b: 70 }, active: show,
+        type: "dropdown", x: 0, xanchor: "left", y: 1.02, yanchor: "bottom", active: show,
         buttons: Array.from({ length: layers }, (_, l) => ({
           label: `layer ${l + 1}`, method: "restyle", args: [{ visible: Array.from({ length: layers }, (_, j) => j === l) }],
         })),
       }],
       sliders: [{
-        active: 0, y: 0, yanchor: "top", pad: { t: 30 }, currentvalue: { prefix: "head: " },
+        active: 0, y: 0, yanchor: "top", pad: { t: 120 }, currentvalue: { prefix: "head: " },
         steps: headOptions.map((label, h) => ({
           label, method: "restyle",
           args: [{ z: maps.attentions.map((layer) => round(h === 0 ? meanOverHeads(layer) : layer[h - 1])) }],
@@ -117,7 +121,8 @@ export function clsAttentionFigure(maps: AttentionMaps, opts: { title?: string }
   const t = ticks(maps.tokens);
   const data = maps.attentions.map((layer, l) => ({
     type: "bar", name: `layer ${l + 1}`, x: t.tickvals, y: meanOverHeads(layer)[0].map((v) => Math.round(v * 1e4) / 1e4),
-    xaxis: "x", yaxis: l === 0 ? "y" : `y${l + 1}`, text: maps.tokens.map((k) => plotText(k)),
+    xaxis: "x", yaxis: l === 0 ? "y" : `y${l + 1}`, text: maps.tokens.map((k) => plotText(k)), textposition: "none",
+    marker: { color: "#4292c6" },
     hovertemplate: `layer ${l + 1}, [CLS] → %{text}: %{y:.3f}<extra></extra>`,
   }));
   const axes: Record<string, object> = {};

@@ -5,14 +5,16 @@
  * fine-tuned classifier. A systematic difference between the two sentences of a pair can only come
  * from the person words. Notebook 09_bias runs it on the course model and on a second seed.
  *
- *   const report = await probeBiasCheckpoint("runs/05_train/checkpoints/epoch-8");
- *   report.comparisons[0].emotions.anger
- *   // { n: 1440, meanA: 0.0213, meanB: 0.0198, meanDiff: 0.0015, ci95: [0.0009, 0.0021], p: 2.1e-6, … }
+ *   const report = await probeBiasCheckpoint("runs/05_train");   // a run folder: its last checkpoint
+ *   report.comparisons[0].emotions.anger   // (a 3-step model of the notebooks' fast setting)
+ *   // { n: 1440, meanA: 0.1335, meanB: 0.1344, meanDiff: -0.0010, ci95: [-0.0011, -0.0009], p: 4.0e-91, … }
  *
  * SMILE has no "fear" class, so the probe reads the classifier's angry, happy and sad probabilities
  * as the EEC's anger, joy and sadness (BIAS_EMOTION_MAP); a model without those labels is refused.
  */
+import * as fs from "fs";
 import * as path from "path";
+import { lastCheckpoint } from "./checkpoint";
 import { EEC_TEMPLATES, EEC_STATE_WORDS, EEC_SITUATION_WORDS, EEC_EMOTIONS, EEC_NOUN_PHRASES, EEC_NAMES, EecEmotion, EecPerson, namePerson } from "./eec";
 import { pairedTTest, PairedTTest } from "./stats";
 import { BertForSequenceClassification } from "./bert";
@@ -104,6 +106,8 @@ export interface BiasReport {
   labels: string[];
   emotionMap: Record<string, string>;
   templates: readonly string[];
+  /** 1: every pair was scored; n: every n-th (the notebooks' fast setting). */
+  every: number;
   sentences: number;
   comparisons: ComparisonResult[];
 }
@@ -122,11 +126,14 @@ export function checkEmotionLabels(labels: readonly string[], map: Readonly<Reco
  * whether the mean probability differs between the two groups (paired t-test, 95% CI).
  */
 export function probeBias(model: BertForSequenceClassification, tokenizer: TokenizerLike,
-  opts: { templates?: readonly string[]; emotionMap?: Record<string, string>; batchSize?: number; checkpoint?: string } = {}): BiasReport {
+  opts: { templates?: readonly string[]; emotionMap?: Record<string, string>; batchSize?: number; checkpoint?: string; every?: number } = {}): BiasReport {
   const map = opts.emotionMap ?? { ...BIAS_EMOTION_MAP };
   checkEmotionLabels(model.labels, map, opts.checkpoint ?? "the model");
   const templates = opts.templates ?? EEC_TEMPLATES;
-  const pairs = eecPairs(templates);
+  // `every: 4` scores pairs 0, 4, 8, … only (a quarter of the corpus, still every template and person): the fast setting.
+  const every = opts.every ?? 1;
+  if (!Number.isInteger(every) || every < 1) throw new Error(`probeBias: every must be a whole number ≥ 1, got ${every}`);
+  const pairs = eecPairs(templates).filter((_, i) => i % every === 0);
   const sentences = eecSentences(pairs);
   const scored = new Map(predict(model, tokenizer, sentences, { batchSize: opts.batchSize }).map((p) => [p.text, p]));
   const comparisons = [...new Set(pairs.map((p) => p.comparison))].map((name) => {
@@ -139,12 +146,13 @@ export function probeBias(model: BertForSequenceClassification, tokenizer: Token
   });
   return {
     method: "Equity Evaluation Corpus templates (Kiritchenko & Mohammad 2018); paired t-test per emotion, two-sided, 95% CI of mean(A − B)",
-    checkpoint: opts.checkpoint, labels: model.labels.slice(), emotionMap: map, templates, sentences: sentences.length, comparisons,
+    checkpoint: opts.checkpoint, labels: model.labels.slice(), emotionMap: map, templates, every, sentences: sentences.length, comparisons,
   };
 }
 
-/** Loads a saved model folder and probes it (the CLI's `bertlab probe-bias --checkpoint DIR`). */
-export async function probeBiasCheckpoint(dir: string, opts: { batchSize?: number } = {}): Promise<BiasReport> {
+/** Loads a saved model folder (or a run folder's last checkpoint) and probes it (`bertlab probe-bias --checkpoint DIR`). */
+export async function probeBiasCheckpoint(dir: string, opts: { batchSize?: number; every?: number } = {}): Promise<BiasReport> {
+  if (!fs.existsSync(path.join(dir, "config.json")) && lastCheckpoint(dir)) dir = lastCheckpoint(dir)!.dir;
   const { model, tokenizer } = await loadTrained(dir);
   try {
     return probeBias(model, tokenizer, { ...opts, checkpoint: dir });

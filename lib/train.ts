@@ -21,7 +21,7 @@ import { AdamW, LinearScheduleWithWarmup, clipGradNorm, warmupStepsFor } from ".
 import { scoreAll, EvalMetrics } from "./metrics";
 import { ProgressEvent } from "./progress";
 import { BertForSequenceClassification, loadBertForSequenceClassification, crossEntropyLoss } from "./bert";
-import { Encoded, EncodeOptions, loadTokenizer } from "./tokenize";
+import { Encoded, EncodeOptions, Tokenizer, loadTokenizer } from "./tokenize";
 import { resolveModel } from "./models";
 import { EpochRecord, TrainerState, saveCheckpoint, lastCheckpoint, readCheckpoint, holdsRun, SaveOptions } from "./checkpoint";
 import { writeJsonAtomic, writeFileAtomic } from "./fsutil";
@@ -146,7 +146,7 @@ export function predict(model: BertForSequenceClassification, tokenizer: Tokeniz
 }
 
 /** Loads a saved model folder (a checkpoint or `saveBertForSequenceClassification` output) with its tokenizer. */
-export async function loadTrained(dir: string): Promise<{ model: BertForSequenceClassification; tokenizer: TokenizerLike }> {
+export async function loadTrained(dir: string): Promise<{ model: BertForSequenceClassification; tokenizer: Tokenizer }> {
   const cfgFile = path.join(dir, "config.json");
   if (!fs.existsSync(cfgFile)) throw new Error(`${dir} has no config.json: not a saved model folder`);
   const cfg = JSON.parse(fs.readFileSync(cfgFile, "utf8"));

@@ -107,6 +107,9 @@ test("probeBias: deterministic; its statistics are the paired t-test of the mode
   const expected = pairedTTest(pairs.map((p) => score.get(p.a)!.probabilities.sad), pairs.map((p) => score.get(p.b)!.probabilities.sad));
   assert.deepEqual(r1.comparisons[0].emotions.sadness, expected);
   assert.equal(r1.comparisons[0].labelFlips, pairs.filter((p) => score.get(p.a)!.label !== score.get(p.b)!.label).length);
+  const quarter = probeBias(model, tokenizer, { every: 4 });
+  assert.deepEqual(quarter.comparisons.map((c) => c.pairs), [360, 720], "every 4th pair: the fast setting");
+  assert.throws(() => probeBias(model, tokenizer, { every: 0 }), /every must be a whole number ≥ 1, got 0/);
   const fig = biasFigure([{ name: "seed <3>", report: r1 }]) as any;
   assert.equal(fig.data[0].x.length, 6, "2 comparisons × 3 emotions");
   assert.equal(fig.data[0].name, "seed &lt;3&gt;");
