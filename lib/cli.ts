@@ -18,6 +18,7 @@ import { checkSelectMetric } from "./selection";
 import { predict, loadTrained, evaluateSet, reportLines } from "./evaluate";
 import { loadTrainData, readSet, textSet, DataSource, LoadedData } from "./data";
 import { cliReporter, chartsPage } from "./progress";
+import { probeBiasCheckpoint, writeBiasReport, biasSummaryLines } from "./bias";
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 
@@ -65,6 +66,8 @@ Commands:
              F1 weighted/macro, per-class accuracy, confusion; --out FILE writes them as JSON
   predict    label new texts: bertlab predict --checkpoint DIR "text" ... (or --input FILE, one text a line)
   sweep      train once per seed (--seeds 1,2,3) and chart the spread of F1
+  probe-bias score Equity Evaluation Corpus sentence pairs (female/male, African-/European-American names):
+             bertlab probe-bias --checkpoint DIR [--out FILE.json]; writes FILE.json and FILE.html
 
 Data (default: the SMILE CSV at ${path.relative(process.cwd(), SMILE_CSV) || SMILE_CSV}, as the course):
   --csv FILE             any CSV/TSV with a header row; train splits it into train and validation
@@ -81,7 +84,7 @@ Run and model:
   --run-dir DIR          where a run is written (default: runs/<command>-<seed>); refused if it holds a run
   --resume               continue the run in --run-dir from its last checkpoint
   --checkpoint DIR       a saved model folder (evaluate, predict); a run folder means its best/ model, else its last checkpoint
-  --out FILE             split: where to write the ids; evaluate: where to write the metrics (JSON)
+  --out FILE             split: the ids; evaluate: the metrics (JSON); probe-bias: the report (default RUN_DIR/bias.json)
   --input FILE           predict: texts, one per line
   --seeds LIST           sweep: comma-separated seeds
   --help                 this text
@@ -233,7 +236,15 @@ export async function main(argv: string[]): Promise<number> {
       out(`F1 weighted over seeds ${seeds.join(",")}: mean ${mean.toFixed(4)} ± ${sd.toFixed(4)} → ${path.join(runDir, "sweep.json")}`);
       return 0;
     }
+    case "probe-bias": {
+      await initBackend();
+      const report = await probeBiasCheckpoint(checkpointArg(values), { batchSize: cfg.evalBatchSize });
+      const files = writeBiasReport(report, typeof values.out === "string" ? values.out : path.join(runDir, "bias.json"));
+      biasSummaryLines(report).forEach(out);
+      out(`report → ${files.json}, chart → ${files.html}`);
+      return 0;
+    }
     default:
-      throw new Error(`unknown command ${JSON.stringify(command)}: use split, train, evaluate, predict or sweep (see --help)`);
+      throw new Error(`unknown command ${JSON.stringify(command)}: use split, train, evaluate, predict, sweep or probe-bias (see --help)`);
   }
 }

@@ -13,7 +13,7 @@ import * as tf from "@tensorflow/tfjs";
 import { SequentialSampler, batches, EncodedRows } from "./loader";
 import { scoreAll, accuracyLines, EvalMetrics } from "./metrics";
 import { BertForSequenceClassification, loadBertForSequenceClassification, crossEntropyLoss } from "./bert";
-import { loadTokenizer, TokenizerLike, encodeUnpadded } from "./tokenize";
+import { loadTokenizer, Tokenizer, TokenizerLike, encodeUnpadded } from "./tokenize";
 import { lastCheckpoint, bestDir } from "./checkpoint";
 import { DEFAULT_CONFIG } from "./config";
 import { TextSet, Part, where } from "./data";
@@ -101,7 +101,7 @@ export function modelFolder(dir: string): string {
 }
 
 /** Loads a saved model (a model folder, a checkpoint, or a run folder: see `modelFolder`) with its tokenizer. */
-export async function loadTrained(dir: string): Promise<{ model: BertForSequenceClassification; tokenizer: TokenizerLike; dir: string }> {
+export async function loadTrained(dir: string): Promise<{ model: BertForSequenceClassification; tokenizer: Tokenizer; dir: string }> {
   const folder = modelFolder(dir);
   const cfgFile = path.join(folder, "config.json");
   const cfg = JSON.parse(fs.readFileSync(cfgFile, "utf8"));

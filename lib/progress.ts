@@ -1,10 +1,12 @@
 /**
  * Progress of a training run: epochs and batches with elapsed time and ETA. The loop (lib/train.ts)
  * emits events; a reporter turns them into lines on the CLI (stderr, one rewritten line with \r
- * when it is a terminal) or into a few HTML lines in a notebook cell.
+ * when it is a terminal) or, in a notebook, into one progress line that updates in place (tslab's
+ * `newDisplay()`: Jupyter's update_display_data) and a line per epoch.
  *
  *   epoch 2/4 · step 30/40 · loss 0.412 · lr 6.1e-05 · 1m12s elapsed · ETA 1m40s
  */
+import * as fs from "fs";
 import { plotHtml, plotlySource, Figure } from "./plot";
 import { escapeHtml } from "./html";
 
@@ -37,6 +39,9 @@ export class ProgressTracker {
   constructor(private now: () => number = Date.now) { this.t0 = now(); }
 
   elapsed(): number { return (this.now() - this.t0) / 1000; }
+
+  /** Steps done since the start (or the resume) of the run. */
+  stepsDone(): number { return this.done; }
 
   /** Returns the line for an event (or undefined for events that print nothing). */
   line(e: ProgressEvent): string | undefined {
@@ -77,16 +82,78 @@ export function cliReporter(stream: NodeJS.WriteStream = process.stderr, every =
   };
 }
 
+/** What the notebook reporter needs of a display: tslab's `newDisplay()`, which overwrites its own output. */
+export interface UpdatableDisplay { html(s: string): void }
+
+export interface NotebookReporterOptions {
+  /** Lines that stay (start, epoch summaries, the end); default console.log. */
+  log?: (line: string) => void;
+  /**
+   * The one output that step lines overwrite. Default: tslab's `newDisplay()` (Jupyter's
+   * update_display_data, as tqdm uses); null, or no kernel to display in, prints a step line
+   * every ~quarter epoch instead.
+   */
+  display?: UpdatableDisplay | null;
+  /** Also append every line here; default BERTLAB_PROGRESS_FILE, which scripts/run-notebooks.ts sets to follow a run. */
+  progressFile?: string;
+  /** Milliseconds between two updates of the display (the last step of an epoch always shows). */
+  minIntervalMs?: number;
+  now?: () => number;
+}
+
+/** tslab's updatable display when this runs inside the tslab kernel, else null. */
+function kernelDisplay(): UpdatableDisplay | null {
+  try {
+    // Loaded here, not at the top: the library also runs outside a kernel (tests, the CLI).
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return (require("tslab") as { newDisplay(): UpdatableDisplay }).newDisplay();
+  } catch {
+    return null;
+  }
+}
+
 /**
- * Notebook reporter: tslab cannot update an output in place, so it prints a short line every
- * ~quarter epoch and a summary per epoch (a handful of lines per run).
+ * Notebook reporter: one progress line that updates in place (a bar and the step line, like tqdm
+ * in the course), and a line that stays for the start, every epoch and the end. Outside a kernel,
+ * or when the display cannot be shown, steps print every ~quarter epoch instead.
  */
-export function notebookReporter(log: (line: string) => void = console.log): (e: ProgressEvent) => void {
-  const tracker = new ProgressTracker();
+export function notebookReporter(opts: NotebookReporterOptions | ((line: string) => void) = {}): (e: ProgressEvent) => void {
+  const o: NotebookReporterOptions = typeof opts === "function" ? { log: opts, display: null } : opts;
+  const log = o.log ?? ((l: string) => console.log(l));
+  const now = o.now ?? Date.now;
+  const tracker = new ProgressTracker(now);
+  const file = o.progressFile ?? process.env.BERTLAB_PROGRESS_FILE;
+  let display = o.display === undefined ? kernelDisplay() : o.display;
+  let total = 1, lastShown = -Infinity;
+  const show = (line: string, done: number): boolean => {
+    if (!display) return false;
+    const bar = `<progress value="${done}" max="${total}" style="width:12em;vertical-align:middle"></progress>`;
+    try {
+      display.html(`<div class="bertlab-progress" style="font-family:monospace">${bar} ${escapeHtml(line)}</div>`);
+      return true;
+    } catch {
+      display = null; // tslab throws "Not ready" outside a running cell: print lines instead
+      return false;
+    }
+  };
   return (e) => {
     const line = tracker.line(e);
     if (line === undefined) return;
-    if (e.type === "step" && e.step % Math.max(1, Math.ceil(e.steps / 4)) !== 0 && e.step !== 1) return;
+    if (file) {
+      try { fs.appendFileSync(file, line + "\n"); } catch { /* following the run is a convenience */ }
+    }
+    if (e.type === "start") total = Math.max(1, (e.epochs - e.startEpoch + 1) * e.stepsPerEpoch);
+    const done = tracker.stepsDone();
+    if (e.type === "step") {
+      const due = e.step === e.steps || now() - lastShown >= (o.minIntervalMs ?? 250);
+      if (display && !due) return;
+      if (due && show(line, done)) { lastShown = now(); return; }
+      if (e.step % Math.max(1, Math.ceil(e.steps / 4)) !== 0 && e.step !== 1) return;
+      log(line);
+      return;
+    }
+    if (e.type === "evaluate") { show(line, done); return; }
+    if (e.type === "done" && show(line, done)) return; // the display keeps the last word
     log(line);
   };
 }

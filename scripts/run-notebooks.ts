@@ -5,8 +5,14 @@
  *   tsx scripts/run-notebooks.ts            # fast setting (BERTLAB_FAST=1), as CI runs them
  *   tsx scripts/run-notebooks.ts --full     # the full course (trains for real)
  *   tsx scripts/run-notebooks.ts 03 05      # only notebooks whose names start with these
+ *
+ * While a notebook runs, a status line says which cell is running and, in a training cell, the
+ * training's own progress: nbconvert (configured by scripts/nbconvert_progress.py) and the notebook's
+ * progress reporter (lib/progress.ts) append to the file named by BERTLAB_PROGRESS_FILE, which this
+ * runner follows.
  */
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
+import * as os from "os";
 import * as fs from "fs";
 import * as path from "path";
 import { ROOT, OUT_DIR, VENV_DIR } from "../lib/paths";
@@ -34,8 +40,40 @@ export function listNotebooks(prefixes: string[] = []): string[] {
     .map((f) => path.join(NOTEBOOKS_DIR, f));
 }
 
-/** Runs one notebook with nbconvert; never throws for a failing cell (see `ok` and `log`). */
-export function runNotebook(notebook: string, opts: { full?: boolean; outDir?: string; html?: boolean } = {}): NotebookRun {
+/** Where a running notebook is: the cell (0-based, of `cells`), its first line, and the latest training line. */
+export interface NotebookProgress { notebook: string; cell: number; cells: number; source: string; training?: string }
+
+/** Follows the progress file while nbconvert runs; calls `report` when something new arrives. */
+function followProgress(file: string, notebook: string, sources: string[], report: (p: NotebookProgress) => void): () => void {
+  let offset = 0, state: NotebookProgress | undefined;
+  const poll = () => {
+    let text: string;
+    try {
+      const buf = fs.readFileSync(file);
+      text = buf.subarray(offset).toString("utf8");
+      const end = text.lastIndexOf("\n");
+      if (end < 0) return;
+      text = text.slice(0, end);
+      offset += Buffer.byteLength(text, "utf8") + 1;
+    } catch { return; }
+    for (const line of text.split("\n")) {
+      const cell = /^@cell (\d+)$/.exec(line);
+      if (cell) {
+        const i = Number(cell[1]);
+        state = { notebook, cell: i, cells: sources.length, source: (sources[i] ?? "").split("\n")[0] };
+      } else if (state && line) state = { ...state, training: line };
+      if (state) report(state);
+    }
+  };
+  const timer = setInterval(poll, 500);
+  return () => { clearInterval(timer); poll(); };
+}
+
+/** Runs one notebook with nbconvert; never rejects for a failing cell (see `ok` and `log`). */
+export async function runNotebook(
+  notebook: string,
+  opts: { full?: boolean; outDir?: string; html?: boolean; onProgress?: (p: NotebookProgress) => void } = {},
+): Promise<NotebookRun> {
   if (!fs.existsSync(JUPYTER)) throw new Error(`${JUPYTER} is missing: run \`npm run setup\` first`);
   const outDir = opts.outDir ?? OUT_DIR;
   fs.mkdirSync(outDir, { recursive: true });
@@ -48,22 +86,38 @@ export function runNotebook(notebook: string, opts: { full?: boolean; outDir?: s
     JUPYTER_PATH: path.join(VENV_DIR, "share", "jupyter"),
   };
   const started = Date.now();
-  const exec = spawnSync(
-    JUPYTER,
-    [
-      "nbconvert", "--to", "notebook", "--execute",
-      "--ExecutePreprocessor.kernel_name=tslab",
-      `--ExecutePreprocessor.timeout=${opts.full ? 3600 : 900}`,
-      "--output-dir", outDir, "--output", name, notebook,
-    ],
-    { cwd: ROOT, env, encoding: "utf8", maxBuffer: 64 << 20 },
-  );
+  const progressDir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-progress-"));
+  const progressFile = path.join(progressDir, "progress.log");
+  fs.writeFileSync(progressFile, "");
+  const sources = (JSON.parse(fs.readFileSync(notebook, "utf8")).cells as { source: string | string[] }[])
+    .map((c) => (Array.isArray(c.source) ? c.source.join("") : c.source));
+  const stop = opts.onProgress ? followProgress(progressFile, name, sources, opts.onProgress) : () => {};
+  const exec = await new Promise<{ status: number | null; output: string }>((resolve) => {
+    const child = spawn(
+      JUPYTER,
+      [
+        "nbconvert", "--to", "notebook", "--execute", "--config", path.join(ROOT, "scripts", "nbconvert_progress.py"),
+        "--ExecutePreprocessor.kernel_name=tslab",
+        `--ExecutePreprocessor.timeout=${opts.full ? 3600 : 900}`,
+        "--output-dir", outDir, "--output", name, notebook,
+      ],
+      { cwd: ROOT, env: { ...env, BERTLAB_PROGRESS_FILE: progressFile }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let output = "";
+    const keep = (d: Buffer) => { output = (output + d.toString("utf8")).slice(-64000); };
+    child.stdout.on("data", keep);
+    child.stderr.on("data", keep);
+    child.on("error", (e) => resolve({ status: null, output: `${output}${e.message}` }));
+    child.on("close", (status) => resolve({ status, output }));
+  });
+  stop();
+  fs.rmSync(progressDir, { recursive: true, force: true });
   const run: NotebookRun = {
     notebook: name,
     ok: exec.status === 0,
     seconds: (Date.now() - started) / 1000,
     executed,
-    log: `${exec.stdout ?? ""}${exec.stderr ?? ""}`.slice(-6000),
+    log: exec.output.slice(-6000),
   };
   // Signed as Jupyter signs a notebook it ran and saved: otherwise JupyterLab shows the charts (HTML
   // and scripts in outputs) of a reopened executed notebook blank until it is trusted by hand.
@@ -83,7 +137,33 @@ export function runNotebook(notebook: string, opts: { full?: boolean; outDir?: s
   return run;
 }
 
-function main(): void {
+/**
+ * The status of a running notebook for a person watching: on a terminal, one line rewritten in
+ * place; in a log (CI), a line per cell and the training's lines at most every 15 s (epochs always).
+ */
+function progressPrinter(stream: NodeJS.WriteStream = process.stdout): { update(p: NotebookProgress): void; clear(): void } {
+  const tty = Boolean(stream.isTTY);
+  let lastCell = -1, lastTraining = "", lastPrinted = 0;
+  return {
+    update(p) {
+      const where = `cell ${p.cell + 1}/${p.cells}`;
+      if (tty) {
+        const status = `  ${p.notebook} · ${where}: ${p.training ?? p.source}`;
+        stream.write(`\r\x1b[K${status.slice(0, Math.max(20, (stream.columns ?? 120) - 1))}`);
+        return;
+      }
+      if (p.cell !== lastCell) { lastCell = p.cell; stream.write(`    ${where}: ${p.source.slice(0, 100)}\n`); }
+      if (p.training && p.training !== lastTraining) {
+        lastTraining = p.training;
+        const epochLine = !/ · step \d+\/\d+ · /.test(p.training);
+        if (epochLine || Date.now() - lastPrinted > 15000) { lastPrinted = Date.now(); stream.write(`      ${p.training}\n`); }
+      }
+    },
+    clear() { if (tty) stream.write("\r\x1b[K"); },
+  };
+}
+
+async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const full = args.includes("--full");
   const prefixes = args.filter((a) => !a.startsWith("--"));
@@ -92,9 +172,12 @@ function main(): void {
   console.log(`Running ${notebooks.length} notebooks (${full ? "full" : "fast"} setting) → ${OUT_DIR}`);
   const failed: string[] = [];
   for (const nb of notebooks) {
-    process.stdout.write(`  ${path.basename(nb)} ... `);
-    const run = runNotebook(nb, { full });
-    console.log(run.ok ? `ok (${run.seconds.toFixed(0)} s) → ${path.relative(ROOT, run.html ?? run.executed)}` : `FAILED (${run.seconds.toFixed(0)} s)`);
+    const printer = progressPrinter();
+    if (!process.stdout.isTTY) console.log(`  ${path.basename(nb)} ...`);
+    const run = await runNotebook(nb, { full, onProgress: printer.update });
+    printer.clear();
+    const result = run.ok ? `ok (${run.seconds.toFixed(0)} s) → ${path.relative(ROOT, run.html ?? run.executed)}` : `FAILED (${run.seconds.toFixed(0)} s)`;
+    console.log(`  ${path.basename(nb)} ... ${result}`);
     if (!run.ok) {
       console.log(run.log);
       failed.push(run.notebook);
@@ -107,4 +190,4 @@ function main(): void {
   console.log(`\nAll ${notebooks.length} notebooks ran top to bottom. Open ${path.relative(ROOT, OUT_DIR)}/*.html in a browser.`);
 }
 
-if (require.main === module) main();
+if (require.main === module) main().catch((e) => { console.error(e instanceof Error ? e.message : e); process.exit(1); });

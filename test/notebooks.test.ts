@@ -14,8 +14,8 @@ import { OUT_DIR, VENV_PYTHON } from "../lib/paths";
 const outDir = path.join(OUT_DIR, "test-notebooks");
 
 for (const nb of listNotebooks()) {
-  test(`notebook ${path.basename(nb)} runs top to bottom`, { timeout: 20 * 60_000 }, () => {
-    const run = runNotebook(nb, { outDir });
+  test(`notebook ${path.basename(nb)} runs top to bottom`, { timeout: 20 * 60_000 }, async () => {
+    const run = await runNotebook(nb, { outDir });
     assert.ok(run.ok, `${run.notebook} failed:\n${run.log}`);
     const executed = JSON.parse(fs.readFileSync(run.executed, "utf8"));
     const errors = executed.cells.flatMap((c: any) => (c.outputs ?? []).filter((o: any) => o.output_type === "error"));

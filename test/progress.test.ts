@@ -1,7 +1,10 @@
 // Progress lines, ETA, and chart pages that keep lib/plot.ts's "plotly.js inlined once" bookkeeping.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ProgressTracker, formatDuration, chartsPage, runFigures, notebookReporter } from "../lib/progress";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ProgressTracker, formatDuration, chartsPage, runFigures, notebookReporter, ProgressEvent } from "../lib/progress";
 import { plotHtml, resetPlotly } from "../lib/plot";
 
 test("durations and ETA", () => {
@@ -28,4 +31,47 @@ test("a chart page carries plotly.js once and leaves the notebook's next chart c
   const second = chartsPage("again", runFigures(h));      // notebook already has plotly now
   assert.ok(second.length > 100_000, "a later page has its own copy too");
   assert.ok(!plotHtml({ data: [] }).startsWith("<script>"), "and the notebook is not sent a second copy");
+});
+
+/** Two epochs of 20 steps, one step every 100 ms of a fake clock. */
+function run(report: (e: ProgressEvent) => void, clock: { t: number }): void {
+  report({ type: "start", epochs: 2, stepsPerEpoch: 20, startEpoch: 1 });
+  for (let epoch = 1; epoch <= 2; epoch++) {
+    for (let step = 1; step <= 20; step++) {
+      clock.t += 100;
+      report({ type: "step", epoch, step, steps: 20, loss: 1 / step, lr: 1e-4, gradNorm: 1 });
+    }
+    report({ type: "evaluate", epoch });
+    report({ type: "epoch", epoch, epochs: 2, trainLoss: 0.5, valLoss: 0.6, f1Weighted: 0.8, f1Macro: 0.4, seconds: 2 });
+  }
+  report({ type: "done", seconds: 4, interrupted: false });
+}
+
+test("notebook reporter: one display updated in place (throttled), lines only for the start and each epoch; every line to the progress file", () => {
+  const clock = { t: 0 };
+  const shown: string[] = [], lines: string[] = [];
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "progress-")), "progress.log");
+  run(notebookReporter({ log: (l) => lines.push(l), display: { html: (h) => shown.push(h) }, progressFile: file, minIntervalMs: 250, now: () => clock.t }), clock);
+  assert.deepEqual(lines.map((l) => l.split(" ").slice(0, 3).join(" ")), ["training: 2 epochs", "epoch 1/2 done", "epoch 2/2 done"]);
+  // steps every 100 ms, updates at most every 250 ms, plus each epoch's last step, "evaluating" and the end
+  assert.ok(shown.length >= 14 && shown.length <= 20, `${shown.length} updates`);
+  assert.match(shown[shown.length - 1], /<progress value="40" max="40"[^>]*><\/progress> finished after 4s/);
+  assert.ok(shown.some((h) => h.includes("epoch 2/2 · step 20/20")), "the last step shows");
+  assert.ok(shown.some((h) => h.includes('<progress value="20" max="40"')), "half way");
+  const logged = fs.readFileSync(file, "utf8").trim().split("\n");
+  assert.equal(logged.length, 1 + 40 + 2 * 2 + 1, "every line, steps included, goes to the progress file");
+});
+
+test("notebook reporter: a display that cannot show (no running cell) falls back to a few printed lines; text is escaped", () => {
+  const clock = { t: 0 };
+  const lines: string[] = [];
+  let tries = 0;
+  run(notebookReporter({ log: (l) => lines.push(l), display: { html: () => { tries++; throw new Error("Not ready"); } }, now: () => clock.t }), clock);
+  assert.equal(tries, 1, "tried once, then printed");
+  assert.equal(lines.filter((l) => l.includes(" · step ")).length, 2 * 5, "steps 1, 5, 10, 15 and 20 of each epoch");
+  const shown: string[] = [];
+  const r = notebookReporter({ display: { html: (h) => shown.push(h) }, log: () => {} });
+  r({ type: "start", epochs: 1, stepsPerEpoch: 1, startEpoch: 1 });
+  r({ type: "done", seconds: 1, interrupted: true });
+  assert.match(shown[0], /<div class="bertlab-progress"[^>]*><progress [^>]*><\/progress> stopped after 1s<\/div>/);
 });
