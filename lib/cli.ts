@@ -20,6 +20,7 @@ import { train, evaluate, predict, loadTrained, TrainData } from "./train";
 import { cliReporter, chartsPage } from "./progress";
 import { lastCheckpoint } from "./checkpoint";
 import { accuracyLines } from "./metrics";
+import { quizMain } from "./quiz_cli";
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 
@@ -62,6 +63,7 @@ Commands:
   evaluate   score a saved model on the validation split: F1 weighted/macro, per-class accuracy, confusion
   predict    label new texts: bertlab predict --checkpoint DIR "text" ... (or --input FILE, one text a line)
   sweep      train once per seed (--seeds 1,2,3) and chart the spread of F1
+  quiz       the course's graded quiz: questions, answers, where each is taught; --check FILE grades answers
 
 Data (default: the SMILE CSV at ${path.relative(process.cwd(), SMILE_CSV) || SMILE_CSV}, as the course):
   --csv FILE             any CSV/TSV with a header row
@@ -163,6 +165,7 @@ function checkpointDir(values: Values): string {
 const out = (s: string) => process.stdout.write(s + "\n");
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "quiz") return quizMain(argv.slice(1)); // its own flags: see bertlab quiz --help
   const { command, values, positionals } = parse(argv);
   if (values.help || !command) { out(HELP); return command || values.help ? 0 : 1; }
   const cfg = configFromFlags(values);
@@ -243,6 +246,6 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new Error(`unknown command ${JSON.stringify(command)}: use split, train, evaluate, predict or sweep (see --help)`);
+      throw new Error(`unknown command ${JSON.stringify(command)}: use split, train, evaluate, predict, sweep or quiz (see --help)`);
   }
 }
