@@ -19,6 +19,7 @@ import { predict, loadTrained, evaluateSet, reportLines } from "./evaluate";
 import { loadTrainData, readSet, textSet, DataSource, LoadedData } from "./data";
 import { cliReporter, chartsPage } from "./progress";
 import { probeBiasCheckpoint, writeBiasReport, biasSummaryLines } from "./bias";
+import { quizMain } from "./quiz_cli";
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 
@@ -68,6 +69,7 @@ Commands:
   sweep      train once per seed (--seeds 1,2,3) and chart the spread of F1
   probe-bias score Equity Evaluation Corpus sentence pairs (female/male, African-/European-American names):
              bertlab probe-bias --checkpoint DIR [--out FILE.json]; writes FILE.json and FILE.html
+  quiz       the course's graded quiz: questions, answers, where each is taught; --check FILE grades answers
 
 Data (default: the SMILE CSV at ${path.relative(process.cwd(), SMILE_CSV) || SMILE_CSV}, as the course):
   --csv FILE             any CSV/TSV with a header row; train splits it into train and validation
@@ -159,6 +161,7 @@ function checkpointArg(values: Values): string {
 const out = (s: string) => process.stdout.write(s + "\n");
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "quiz") return quizMain(argv.slice(1)); // its own flags: see bertlab quiz --help
   const { command, values, positionals } = parse(argv);
   if (values.help || !command) { out(HELP); return command || values.help ? 0 : 1; }
   const cfg = configFromFlags(values);
@@ -245,6 +248,6 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new Error(`unknown command ${JSON.stringify(command)}: use split, train, evaluate, predict, sweep or probe-bias (see --help)`);
+      throw new Error(`unknown command ${JSON.stringify(command)}: use split, train, evaluate, predict, sweep, probe-bias or quiz (see --help)`);
   }
 }
