@@ -35,7 +35,8 @@ const only = (process.env.BERTLAB_LAB_NOTEBOOKS ?? "").split(",").filter(Boolean
 const notebooks = listNotebooks(only).map((f) => path.basename(f));
 const skip = !findChromium() ? "no Chromium (set-up installs Debian's chromium as root)"
   : !fs.existsSync(path.join(VENV_DIR, "bin", "jupyter-lab")) ? "no JupyterLab in .venv (npm run setup)"
-  : !fs.existsSync(SMILE_CSV) || !fs.existsSync(path.join(DEFAULT_MODEL_DIR, "model.safetensors")) ? "no data or model (npm run setup)"
+  : !fs.existsSync(SMILE_CSV) || !fs.existsSync(path.join(DEFAULT_MODEL_DIR, "model.safetensors"))
+    ? "no data or model (npm run setup)"
   : false;
 
 const token = `bertlab-${process.pid}-${Date.now()}`;
@@ -76,11 +77,13 @@ before(async () => {
   base = `http://127.0.0.1:${port}`;
   const env = {
     ...process.env, BERTLAB_FAST: "1", JUPYTERLAB_SETTINGS_DIR: path.join(tmp, "settings"),
-    JUPYTERLAB_WORKSPACES_DIR: path.join(tmp, "workspaces"), JUPYTER_RUNTIME_DIR: path.join(tmp, "runtime"), BERTLAB_LAB_ROOT: tmp,
+    JUPYTERLAB_WORKSPACES_DIR: path.join(tmp, "workspaces"), JUPYTER_RUNTIME_DIR: path.join(tmp, "runtime"),
+    BERTLAB_LAB_ROOT: tmp,
   };
   delete (env as Record<string, string | undefined>).BERTLAB_SEED; // the seed check below starts from the course's
-  lab = spawn("bash", [path.join(ROOT, "scripts", "lab.sh"), "--no-browser", `--port=${port}`, "--ServerApp.port_retries=0",
-    "--ServerApp.ip=127.0.0.1", `--IdentityProvider.token=${token}`],
+  const args = ["--no-browser", `--port=${port}`, "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
+    `--IdentityProvider.token=${token}`];
+  lab = spawn("bash", [path.join(ROOT, "scripts", "lab.sh"), ...args],
   { cwd: ROOT, env, detached: true, stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   lab.stderr!.on("data", (d) => { log = (log + d).slice(-4000); });
@@ -140,37 +143,50 @@ async function chartStates(page: Page): Promise<{ id: string; svg: boolean; trac
 
 /** The heatmap picture (plotly draws a heatmap as one image) of an attention chart. */
 async function heatmapImage(chart: Locator): Promise<string> {
-  const images = await chart.locator("g.hm image").evaluateAll((els) => els.map((e) => e.getAttribute("href") ?? e.getAttribute("xlink:href") ?? ""));
-  return images.join("|");
+  const images = chart.locator("g.hm image");
+  // runs in the page: plotly draws a heatmap as an <image> whose href is the picture
+  const hrefs = await images.evaluateAll((els) =>
+    els.map((e) => e.getAttribute("href") ?? e.getAttribute("xlink:href")));
+  return hrefs.join("|");
 }
 
 for (const name of notebooks) {
-  test(`JupyterLab: ${name} runs in Chromium with the bertlab kernel, no errors, every chart drawn`, { skip, timeout: 25 * 60_000 }, async () => {
+  const title = `JupyterLab: ${name} runs in Chromium with the bertlab kernel, no errors, every chart drawn`;
+  test(title, { skip, timeout: 25 * 60_000 }, async () => {
     await withNotebookLock(async () => {
       const context = await browser!.newContext({ viewport: { width: 1400, height: 1800 } });
       const page = await context.newPage();
       try {
         // its own workspace: the default one would also reopen the previous test's notebook
-        await page.goto(`${base}/lab/workspaces/${name.replace(/\W/g, "-")}/tree/notebooks/${name}?reset&token=${token}`);
+        const workspace = name.replace(/\W/g, "-");
+        await page.goto(`${base}/lab/workspaces/${workspace}/tree/notebooks/${name}?reset&token=${token}`);
         await page.locator(`${NB} .jp-CodeCell`).first().waitFor({ timeout: 120_000 });
         // 1) the kernel JupyterLab started is ours, and it is ready
         const kernelName = page.locator(".jp-Toolbar-kernelName, .jp-KernelName").first();
-        await page.waitForFunction(() => /TypeScript \(bertlab\)/.test((globalThis as any).document.querySelector(".jp-Toolbar-kernelName, .jp-KernelName")?.textContent ?? ""), null, { timeout: 120_000 });
+        await page.waitForFunction(() => /TypeScript \(bertlab\)/.test(
+          (globalThis as any).document.querySelector(".jp-Toolbar-kernelName, .jp-KernelName")?.textContent ?? ""),
+        null, { timeout: 120_000 });
         assert.match((await kernelName.textContent()) ?? "", /TypeScript \(bertlab\)/);
-        await page.waitForFunction(() => (globalThis as any).document.querySelector(".jp-Notebook-ExecutionIndicator")?.getAttribute("data-status") === "idle", null, { timeout: 120_000 })
+        const idle = () => (globalThis as any).document.querySelector(".jp-Notebook-ExecutionIndicator")
+          ?.getAttribute("data-status") === "idle";
+        await page.waitForFunction(idle, null, { timeout: 120_000 })
           .catch(() => { /* older layouts have no indicator: running all cells below waits for the kernel anyway */ });
         // 2) Run → Run All Cells, as a learner would
         await runMenu(page, "Run All Cells");
         const done = await waitForRun(page, 20 * 60_000);
-        const stderr = await page.locator(`${NB} .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]`).allTextContents();
+        const errorOutput = `${NB} .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]`;
+        const stderr = await page.locator(errorOutput).allTextContents();
         await page.screenshot({ path: path.join(SHOTS, name.replace(/\.ipynb$/, ".png")), fullPage: true });
         assert.deepEqual(stderr, [], `${name}: a cell shows an error`);
         assert.ok(done.every((p) => /^\[\d+\]:$/.test(p)), `${name}: not every code cell ran: ${done.join(" ")}`);
-        const cells = JSON.parse(fs.readFileSync(path.join(tmp, "notebooks", name), "utf8")).cells as { cell_type: string; source: string[] }[];
+        const file = path.join(tmp, "notebooks", name);
+        const cells = JSON.parse(fs.readFileSync(file, "utf8")).cells as { cell_type: string; source: string[] }[];
         assert.equal(done.length, cells.filter((c) => c.cell_type === "code").length, "every code cell is in the page");
         // 3) every plotly chart drew
         const charts = await chartStates(page);
-        if (cells.some((c) => c.source.join("").includes("showPlot("))) assert.ok(charts.length > 0, `${name} draws charts`);
+        if (cells.some((c) => c.source.join("").includes("showPlot("))) {
+          assert.ok(charts.length > 0, `${name} draws charts`);
+        }
         const broken = charts.filter((c) => !c.svg || c.traces === 0);
         assert.deepEqual(broken, [], `${name}: ${broken.length} of ${charts.length} charts did not render`);
         if (name.startsWith("04_")) await checkAttentionSelector(page);
@@ -225,7 +241,9 @@ async function checkSeedRerun(page: Page): Promise<void> {
   await page.keyboard.press("Control+A");
   await page.keyboard.type('import { setup } from "./lib/notebook";\nconst course = await setup({ seed: 42 });');
   await page.keyboard.press("Control+Enter");
-  await page.waitForFunction(() => /seed 42/.test((globalThis as any).document.querySelector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell .jp-OutputArea")?.textContent ?? ""), null, { timeout: 120_000 });
+  const firstOutput = (selector: string) =>
+    /seed 42/.test((globalThis as any).document.querySelector(selector)?.textContent ?? "");
+  await page.waitForFunction(firstOutput, `${NB} .jp-CodeCell .jp-OutputArea`, { timeout: 120_000 });
   // then the training cell
   await cells.nth(trainAt).locator(".cm-content").click();
   await page.keyboard.press("Control+Enter");
@@ -234,5 +252,5 @@ async function checkSeedRerun(page: Page): Promise<void> {
   await cells.nth(trainAt).screenshot({ path: path.join(SHOTS, "05_train_seed42.png") });
   assert.match(after, /trainLoss/);
   const losses = (s: string) => [...s.matchAll(/trainLoss: ([\d.]+)/g)].map((m) => m[1]);
-  assert.notDeepEqual(losses(after), losses(before), `seed 42 trains differently: ${losses(before)} vs ${losses(after)}`);
+  assert.notDeepEqual(losses(after), losses(before), `seed 42 trains differently: ${losses(before)}, ${losses(after)}`);
 }
