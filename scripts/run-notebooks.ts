@@ -44,7 +44,7 @@ export function listNotebooks(prefixes: string[] = []): string[] {
 export interface NotebookProgress { notebook: string; cell: number; cells: number; source: string; training?: string }
 
 /** Follows the progress file while nbconvert runs; calls `report` when something new arrives. */
-function followProgress(
+export function followProgress(
   file: string, notebook: string, sources: string[], report: (p: NotebookProgress) => void,
 ): () => void {
   let offset = 0, state: NotebookProgress | undefined;
@@ -143,7 +143,7 @@ export async function runNotebook(
  * The status of a running notebook for a person watching: on a terminal, one line rewritten in
  * place; in a log (CI), a line per cell and the training's lines at most every 15 s (epochs always).
  */
-function progressPrinter(stream: NodeJS.WriteStream = process.stdout): {
+export function progressPrinter(stream: NodeJS.WriteStream = process.stdout): {
   update(p: NotebookProgress): void; clear(): void;
 } {
   const tty = Boolean(stream.isTTY);
@@ -184,7 +184,8 @@ async function main(): Promise<void> {
     const run = await runNotebook(nb, { full, onProgress: printer.update });
     printer.clear();
     const seconds = run.seconds.toFixed(0);
-    const result = run.ok ? `ok (${seconds} s) → ${path.relative(ROOT, run.html ?? run.executed)}` : `FAILED (${seconds} s)`;
+    const result = run.ok ? `ok (${seconds} s) → ${path.relative(ROOT, run.html ?? run.executed)}`
+      : `FAILED (${seconds} s)`;
     console.log(`  ${path.basename(nb)} ... ${result}`);
     if (!run.ok) {
       console.log(run.log);
