@@ -224,7 +224,7 @@ export function biasFigure(reports: { name: string; report: BiasReport }[]): Fig
       },
       // plotly markup: the group names escaped, then a line break of our own
       text: rows.map((r) => `${plotText(`${r.c.groupA} − ${r.c.groupB}`)}<br>p ${r.s.p.toPrecision(2)}, n ${r.s.n}`),
-      hovertemplate: "%{x}: %{y:.4f}<br>%{text}<extra></extra>",
+      textposition: "none", hovertemplate: "%{x}: %{y:.4f}<br>%{text}<extra></extra>",
     };
   });
   return {

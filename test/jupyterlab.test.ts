@@ -6,7 +6,7 @@
  * writes a failing cell's error to stderr, and Run All stops there); every plotly chart rendered an
  * SVG with data in it; in 04 the attention heatmap's layer dropdown and head slider change the picture;
  * in 05, `await setup({ seed: 42 })` in the first cell and a rerun of the training cell give other
- * numbers. Screenshots land in out/screenshots/.
+ * numbers. Screenshots land in out/screenshots/ (each notebook's end, and each chart).
  *
  * Cost: every notebook runs once more here (test/notebooks.test.ts runs them through nbconvert),
  * about as long as there, because only a browser shows whether charts draw and selectors work.
@@ -186,6 +186,10 @@ for (const name of notebooks) {
         const charts = await chartStates(page);
         if (cells.some((c) => c.source.join("").includes("showPlot("))) {
           assert.ok(charts.length > 0, `${name} draws charts`);
+        }
+        const stem = name.replace(/\.ipynb$/, "");
+        for (let i = 0; i < charts.length; i++) {
+          await page.locator(`${NB} .bertlab-plot`).nth(i).screenshot({ path: path.join(SHOTS, `${stem}_chart${i + 1}.png`) });
         }
         const broken = charts.filter((c) => !c.svg || c.traces === 0);
         assert.deepEqual(broken, [], `${name}: ${broken.length} of ${charts.length} charts did not render`);
