@@ -121,6 +121,7 @@ async function waitForRun(page: Page, timeoutMs: number): Promise<string[]> {
     const p = await prompts(page);
     if (p.some((s) => s === "[*]:")) started = true;
     else if (started || p.some((s) => /^\[\d+\]:$/.test(s))) return p;
+    if (!started && Date.now() - t0 > 60_000) throw new Error(`no cell started within a minute: ${p.join(" ")}`);
     if (Date.now() - t0 > timeoutMs) throw new Error(`cells still running after ${timeoutMs / 1000} s: ${p.join(" ")}`);
     await page.waitForTimeout(500);
   }
