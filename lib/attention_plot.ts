@@ -33,7 +33,10 @@ export interface AttentionMaps {
  * One text's attention in every layer and head (eval mode). `padTo` pads it with [PAD] to that
  * length, to show that padding receives no attention.
  */
-export function attentionOf(model: BertForSequenceClassification, tokenizer: Tokenizer, text: string, opts: { padTo?: number; maxLength?: number } = {}): AttentionMaps {
+export function attentionOf(
+  model: BertForSequenceClassification, tokenizer: Tokenizer, text: string,
+  opts: { padTo?: number; maxLength?: number } = {},
+): AttentionMaps {
   const maxLength = opts.maxLength ?? 256;
   let enc = tokenizer.encode([text], { truncation: true, maxLength });
   if (opts.padTo !== undefined) {
@@ -62,12 +65,14 @@ export function meanOverHeads(layer: number[][][]): number[][] {
 }
 
 /** White for 0 to dark blue for 1, with most of the steps at small values (a typical row spreads out thin). */
-const COLORS = [[0, "#ffffff"], [0.04, "#deebf7"], [0.12, "#9ecae1"], [0.3, "#4292c6"], [0.6, "#08519c"], [1, "#08306b"]];
+const COLORS = [
+  [0, "#ffffff"], [0.04, "#deebf7"], [0.12, "#9ecae1"], [0.3, "#4292c6"], [0.6, "#08519c"], [1, "#08306b"],
+];
 
 // 3 decimals: the picture cannot show more, and a 60-token tweet's 6 layers × 13 head choices stay ~1.5 MB.
 const round = (m: number[][]) => m.map((r) => r.map((v) => Math.round(v * 1e3) / 1e3));
 
-/** Tick labels: position and token, escaped for plotly (a tweet's "<b>" stays text); positions keep repeated tokens apart. */
+/** Tick labels: token and position, escaped for plotly (a tweet's "<b>" stays text); positions keep repeats apart. */
 function ticks(tokens: string[]): { tickvals: number[]; ticktext: string[] } {
   return { tickvals: tokens.map((_, i) => i), ticktext: tokens.map((t, i) => plotText(`${t} ·${i}`)) };
 }
@@ -101,7 +106,8 @@ export function attentionFigure(maps: AttentionMaps, opts: { title?: string; lay
       updatemenus: [{
         type: "dropdown", x: 0, xanchor: "left", y: 1.02, yanchor: "bottom", active: show,
         buttons: Array.from({ length: layers }, (_, l) => ({
-          label: `layer ${l + 1}`, method: "restyle", args: [{ visible: Array.from({ length: layers }, (_, j) => j === l) }],
+          label: `layer ${l + 1}`, method: "restyle",
+          args: [{ visible: Array.from({ length: layers }, (_, j) => j === l) }],
         })),
       }],
       sliders: [{
@@ -120,7 +126,7 @@ export function clsAttentionFigure(maps: AttentionMaps, opts: { title?: string }
   const layers = maps.attentions.length;
   const t = ticks(maps.tokens);
   const data = maps.attentions.map((layer, l) => ({
-    type: "bar", name: `layer ${l + 1}`, x: t.tickvals, y: meanOverHeads(layer)[0].map((v) => Math.round(v * 1e4) / 1e4),
+    type: "bar", name: `layer ${l + 1}`, x: t.tickvals, y: round(meanOverHeads(layer))[0],
     xaxis: "x", yaxis: l === 0 ? "y" : `y${l + 1}`, text: maps.tokens.map((k) => plotText(k)), textposition: "none",
     marker: { color: "#4292c6" },
     hovertemplate: `layer ${l + 1}, [CLS] → %{text}: %{y:.3f}<extra></extra>`,

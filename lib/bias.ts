@@ -13,7 +13,10 @@
  * as the EEC's anger, joy and sadness (BIAS_EMOTION_MAP); a model without those labels is refused.
  */
 import * as path from "path";
-import { EEC_TEMPLATES, EEC_STATE_WORDS, EEC_SITUATION_WORDS, EEC_EMOTIONS, EEC_NOUN_PHRASES, EEC_NAMES, EecEmotion, EecPerson, namePerson } from "./eec";
+import {
+  EEC_TEMPLATES, EEC_STATE_WORDS, EEC_SITUATION_WORDS, EEC_EMOTIONS, EEC_NOUN_PHRASES, EEC_NAMES,
+  EecEmotion, EecPerson, namePerson,
+} from "./eec";
 import { pairedTTest, PairedTTest } from "./stats";
 import { BertForSequenceClassification } from "./bert";
 import { TokenizerLike } from "./tokenize";
@@ -27,11 +30,13 @@ export const BIAS_EMOTION_MAP: Readonly<Record<string, string>> = { anger: "angr
 
 const PLACEHOLDERS = ["subject", "object", "reflexive", "state", "situation", "a"] as const;
 
-/** One filled template: which template, which emotion word (none for the four neutral ones), the text. */
-export interface EecSentence { template: number; emotion: EecEmotion | "none"; word: string | null; text: string }
-
 /** Two sentences that differ only in the person: `a` about group A's person, `b` about group B's. */
-export interface EecPair { comparison: string; personA: string; personB: string; template: number; emotion: EecEmotion | "none"; word: string | null; a: string; b: string }
+export interface EecPair {
+  comparison: string; personA: string; personB: string;
+  /** Index into the templates; the emotion word (null in the four neutral templates) and its emotion. */
+  template: number; emotion: EecEmotion | "none"; word: string | null;
+  a: string; b: string;
+}
 
 /** A comparison: which groups, and the persons paired one to one. */
 export interface Comparison { name: string; groupA: string; groupB: string; persons: [EecPerson, EecPerson][] }
@@ -48,40 +53,47 @@ export const EEC_COMPARISONS: readonly Comparison[] = [
 /** Checks every {placeholder} of every template is one this module fills; the error names the template. */
 export function checkTemplates(templates: readonly string[]): void {
   templates.forEach((t, i) => {
+    const fail = (why: string) => { throw new Error(`template ${i} ${JSON.stringify(t)}: ${why}`); };
     for (const m of t.matchAll(/\{([^{}]*)\}/g)) {
-      if (!(PLACEHOLDERS as readonly string[]).includes(m[1]))
-        throw new Error(`template ${i} ${JSON.stringify(t)}: unknown placeholder {${m[1]}} (known: ${PLACEHOLDERS.map((p) => `{${p}}`).join(", ")})`);
+      const known = PLACEHOLDERS.map((p) => `{${p}}`).join(", ");
+      if (!(PLACEHOLDERS as readonly string[]).includes(m[1])) fail(`unknown placeholder {${m[1]}} (known: ${known})`);
     }
-    if (/\{a\}(?! \{(state|situation)\})/.test(t)) throw new Error(`template ${i} ${JSON.stringify(t)}: {a} must stand right before {state} or {situation}`);
-    if (/[{}]/.test(t.replace(/\{[^{}]*\}/g, ""))) throw new Error(`template ${i} ${JSON.stringify(t)}: an unmatched { or }`);
-    if (t.includes("{state}") && t.includes("{situation}")) throw new Error(`template ${i} ${JSON.stringify(t)}: holds both {state} and {situation}; one emotion word per template`);
+    if (/\{a\}(?! \{(state|situation)\})/.test(t)) fail("{a} must stand right before {state} or {situation}");
+    if (/[{}]/.test(t.replace(/\{[^{}]*\}/g, ""))) fail("an unmatched { or }");
+    if (t.includes("{state}") && t.includes("{situation}")) {
+      fail("holds both {state} and {situation}; one emotion word per template");
+    }
   });
 }
 
 /** One template filled for one person and emotion word; the sentence starts with a capital. */
 export function fillTemplate(template: string, person: EecPerson, word: string | null): string {
-  const s = template.replace(/\{a\} \{(state|situation)\}/g, (_, k) => `${/^[aeiou]/i.test(word ?? "") ? "an" : "a"} {${k}}`)
+  const article = /^[aeiou]/i.test(word ?? "") ? "an" : "a";
+  const s = template.replace(/\{a\} \{(state|situation)\}/g, (_, k) => `${article} {${k}}`)
     .replace(/\{(subject|object|reflexive|state|situation)\}/g, (_, k: string) =>
       k === "state" || k === "situation" ? word ?? "" : person[k as keyof EecPerson]);
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
-/** The (template, emotion, word) slots: 4 × 20 state + 3 × 20 situation + 4 neutral = 144 with the EEC's templates. */
+/** The (template, emotion, word) slots: 4 × 20 state + 3 × 20 situation + 4 neutral = 144 for the EEC's templates. */
 type Slot = { template: number; emotion: EecEmotion | "none"; word: string | null };
 function slots(templates: readonly string[]): Slot[] {
   return templates.flatMap((t, template): Slot[] => {
-    const words = t.includes("{state}") ? EEC_STATE_WORDS : t.includes("{situation}") ? EEC_SITUATION_WORDS : undefined;
+    const words = t.includes("{state}") ? EEC_STATE_WORDS
+      : t.includes("{situation}") ? EEC_SITUATION_WORDS : undefined;
     if (!words) return [{ template, emotion: "none", word: null }];
     return EEC_EMOTIONS.flatMap((emotion) => words[emotion].map((word) => ({ template, emotion, word })));
   });
 }
 
-/** Every sentence pair of every comparison (4,320 with the EEC's templates: 1,440 by gender, 2,880 by race). */
-export function eecPairs(templates: readonly string[] = EEC_TEMPLATES, comparisons: readonly Comparison[] = EEC_COMPARISONS): EecPair[] {
+/** Every sentence pair of every comparison (4,320 for the EEC's templates: 1,440 by gender, 2,880 by race). */
+export function eecPairs(
+  templates: readonly string[] = EEC_TEMPLATES, comparisons: readonly Comparison[] = EEC_COMPARISONS,
+): EecPair[] {
   checkTemplates(templates);
   const all = slots(templates);
   return comparisons.flatMap((c) => c.persons.flatMap(([pa, pb]) => all.map((s) => ({
-    comparison: c.name, personA: pa.subject, personB: pb.subject, template: s.template, emotion: s.emotion, word: s.word,
+    comparison: c.name, personA: pa.subject, personB: pb.subject, ...s,
     a: fillTemplate(templates[s.template], pa, s.word), b: fillTemplate(templates[s.template], pb, s.word),
   }))));
 }
@@ -112,11 +124,14 @@ export interface BiasReport {
 }
 
 /** Refuses a model whose labels lack one the map reads, saying which labels the probe needs and why. */
-export function checkEmotionLabels(labels: readonly string[], map: Readonly<Record<string, string>> = BIAS_EMOTION_MAP, where = "the model"): void {
+export function checkEmotionLabels(
+  labels: readonly string[], map: Readonly<Record<string, string>> = BIAS_EMOTION_MAP, where = "the model",
+): void {
   const missing = Object.entries(map).filter(([, l]) => !labels.includes(l));
   if (missing.length === 0) return;
   const wanted = Object.entries(map).map(([e, l]) => `${l} → ${e}`).join(", ");
-  throw new Error(`${where} has labels ${JSON.stringify(labels)}, without ${missing.map(([e, l]) => `"${l}" (read as the EEC's ${e})`).join(", ")}: ` +
+  const lacking = missing.map(([e, l]) => `"${l}" (read as the EEC's ${e})`).join(", ");
+  throw new Error(`${where} has labels ${JSON.stringify(labels)}, without ${lacking}: ` +
     `the bias probe maps the classifier's SMILE labels to the corpus's emotions (${wanted}) and needs all of them`);
 }
 
@@ -124,33 +139,51 @@ export function checkEmotionLabels(labels: readonly string[], map: Readonly<Reco
  * Scores every pair with the model (eval mode: deterministic) and tests, per comparison and emotion,
  * whether the mean probability differs between the two groups (paired t-test, 95% CI).
  */
-export function probeBias(model: BertForSequenceClassification, tokenizer: TokenizerLike,
-  opts: { templates?: readonly string[]; emotionMap?: Record<string, string>; batchSize?: number; checkpoint?: string; every?: number } = {}): BiasReport {
+export interface ProbeOptions {
+  templates?: readonly string[];
+  /** EEC emotion → the classifier's label; default BIAS_EMOTION_MAP. */
+  emotionMap?: Record<string, string>;
+  batchSize?: number;
+  /** Named in the report and in errors. */
+  checkpoint?: string;
+  /** Score every n-th pair only (4: a quarter of the corpus, still every template and person; the fast setting). */
+  every?: number;
+}
+
+export function probeBias(
+  model: BertForSequenceClassification, tokenizer: TokenizerLike, opts: ProbeOptions = {},
+): BiasReport {
   const map = opts.emotionMap ?? { ...BIAS_EMOTION_MAP };
   checkEmotionLabels(model.labels, map, opts.checkpoint ?? "the model");
   const templates = opts.templates ?? EEC_TEMPLATES;
-  // `every: 4` scores pairs 0, 4, 8, … only (a quarter of the corpus, still every template and person): the fast setting.
   const every = opts.every ?? 1;
-  if (!Number.isInteger(every) || every < 1) throw new Error(`probeBias: every must be a whole number ≥ 1, got ${every}`);
+  if (!Number.isInteger(every) || every < 1) {
+    throw new Error(`probeBias: every must be a whole number ≥ 1, got ${every}`);
+  }
   const pairs = eecPairs(templates).filter((_, i) => i % every === 0);
   const sentences = eecSentences(pairs);
   const scored = new Map(predict(model, tokenizer, sentences, { batchSize: opts.batchSize }).map((p) => [p.text, p]));
   const comparisons = [...new Set(pairs.map((p) => p.comparison))].map((name) => {
     const ps = pairs.filter((p) => p.comparison === name);
     const c = EEC_COMPARISONS.find((x) => x.name === name)!;
+    const prob = (text: string, label: string) => scored.get(text)!.probabilities[label];
     const emotions = Object.fromEntries(Object.entries(map).map(([emotion, label]) =>
-      [emotion, pairedTTest(ps.map((p) => scored.get(p.a)!.probabilities[label]), ps.map((p) => scored.get(p.b)!.probabilities[label]))]));
+      [emotion, pairedTTest(ps.map((p) => prob(p.a, label)), ps.map((p) => prob(p.b, label)))]));
     const labelFlips = ps.filter((p) => scored.get(p.a)!.label !== scored.get(p.b)!.label).length;
     return { name, groupA: c.groupA, groupB: c.groupB, pairs: ps.length, labelFlips, emotions };
   });
   return {
-    method: "Equity Evaluation Corpus templates (Kiritchenko & Mohammad 2018); paired t-test per emotion, two-sided, 95% CI of mean(A − B)",
-    checkpoint: opts.checkpoint, labels: model.labels.slice(), emotionMap: map, templates, every, sentences: sentences.length, comparisons,
+    method: "Equity Evaluation Corpus templates (Kiritchenko & Mohammad 2018); " +
+      "paired t-test per emotion, two-sided, 95% CI of mean(A − B)",
+    checkpoint: opts.checkpoint, labels: model.labels.slice(), emotionMap: map, templates, every,
+    sentences: sentences.length, comparisons,
   };
 }
 
-/** Loads a saved model folder (or a run folder's last checkpoint) and probes it (`bertlab probe-bias --checkpoint DIR`). */
-export async function probeBiasCheckpoint(dir: string, opts: { batchSize?: number; every?: number } = {}): Promise<BiasReport> {
+/** Loads a saved model folder (a run folder: its best/ model, else its last checkpoint) and probes it (`bertlab probe-bias`). */
+export async function probeBiasCheckpoint(
+  dir: string, opts: Omit<ProbeOptions, "checkpoint"> = {},
+): Promise<BiasReport> {
   // A run folder means its best/ model, else its last checkpoint, as for evaluate and predict.
   const { model, tokenizer, dir: modelDir } = await loadTrained(dir);
   try {
@@ -165,7 +198,8 @@ const fmt = (x: number) => (x >= 0 ? "+" : "") + x.toFixed(4);
 /** One line per comparison and emotion: means, difference with CI, p-value. */
 export function biasSummaryLines(report: BiasReport): string[] {
   return report.comparisons.flatMap((c) => [
-    `${c.name}: ${c.groupA} (A) vs ${c.groupB} (B), ${c.pairs} sentence pairs, predicted label differs in ${c.labelFlips}`,
+    `${c.name}: ${c.groupA} (A) vs ${c.groupB} (B), ${c.pairs} sentence pairs, ` +
+      `predicted label differs in ${c.labelFlips}`,
     ...Object.entries(c.emotions).map(([e, s]) =>
       `  ${e.padEnd(8)} mean P A ${s.meanA.toFixed(4)} · B ${s.meanB.toFixed(4)} · A − B ${fmt(s.meanDiff)} ` +
       `(95% CI ${fmt(s.ci95[0])} … ${fmt(s.ci95[1])}) · p ${s.p.toPrecision(2)}`),
@@ -183,9 +217,13 @@ export function biasFigure(reports: { name: string; report: BiasReport }[]): Fig
       type: "bar", name: plotText(name),
       x: rows.map((r) => `${r.c.name}: ${r.e}`),
       y: rows.map((r) => r.s.meanDiff),
-      error_y: { type: "data", symmetric: false, array: rows.map((r) => r.s.ci95[1] - r.s.meanDiff), arrayminus: rows.map((r) => r.s.meanDiff - r.s.ci95[0]) },
-      text: rows.map((r) => plotText(`${r.c.groupA} − ${r.c.groupB}<br>p = ${r.s.p.toPrecision(2)}, ${r.s.n} pairs`)),
-      hovertemplate: "%{x}: %{y:.4f}<br>%{text}<extra></extra>",
+      error_y: {
+        type: "data", symmetric: false,
+        array: rows.map((r) => r.s.ci95[1] - r.s.meanDiff), arrayminus: rows.map((r) => r.s.meanDiff - r.s.ci95[0]),
+      },
+      // plotly markup: the group names escaped, then a line break of our own
+      text: rows.map((r) => `${plotText(`${r.c.groupA} − ${r.c.groupB}`)}<br>p ${r.s.p.toPrecision(2)}, n ${r.s.n}`),
+      textposition: "none", hovertemplate: "%{x}: %{y:.4f}<br>%{text}<extra></extra>",
     };
   });
   return {
@@ -198,7 +236,7 @@ export function biasFigure(reports: { name: string; report: BiasReport }[]): Fig
   };
 }
 
-/** Writes the report as JSON and its chart as a page beside it (`bias.json` → `bias.html`); returns both paths. */
+/** Writes the report as JSON and its chart as a page beside it (`bias.json` → `bias.html`); returns the paths. */
 export function writeBiasReport(report: BiasReport, jsonFile: string): { json: string; html: string } {
   const html = jsonFile.replace(/\.json$/i, "") + ".html";
   writeJsonAtomic(jsonFile, report);

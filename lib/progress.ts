@@ -94,7 +94,7 @@ export interface NotebookReporterOptions {
    * every ~quarter epoch instead.
    */
   display?: UpdatableDisplay | null;
-  /** Also append every line here; default BERTLAB_PROGRESS_FILE, which scripts/run-notebooks.ts sets to follow a run. */
+  /** Also append every line here; default BERTLAB_PROGRESS_FILE (scripts/run-notebooks.ts sets it to follow a run). */
   progressFile?: string;
   /** Milliseconds between two updates of the display (the last step of an epoch always shows). */
   minIntervalMs?: number;
@@ -117,7 +117,9 @@ function kernelDisplay(): UpdatableDisplay | null {
  * in the course), and a line that stays for the start, every epoch and the end. Outside a kernel,
  * or when the display cannot be shown, steps print every ~quarter epoch instead.
  */
-export function notebookReporter(opts: NotebookReporterOptions | ((line: string) => void) = {}): (e: ProgressEvent) => void {
+export function notebookReporter(
+  opts: NotebookReporterOptions | ((line: string) => void) = {},
+): (e: ProgressEvent) => void {
   const o: NotebookReporterOptions = typeof opts === "function" ? { log: opts, display: null } : opts;
   const log = o.log ?? ((l: string) => console.log(l));
   const now = o.now ?? Date.now;

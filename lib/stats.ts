@@ -99,10 +99,14 @@ const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / xs.lengt
 
 /** Paired t-test of a against b (scipy.stats.ttest_rel(a, b)), two-sided, with the 95% CI of mean(a - b). */
 export function pairedTTest(a: readonly number[], b: readonly number[]): PairedTTest {
-  if (a.length !== b.length) throw new Error(`pairedTTest: ${a.length} values in a but ${b.length} in b: pairs need both`);
+  if (a.length !== b.length) {
+    throw new Error(`pairedTTest: ${a.length} values in a but ${b.length} in b: pairs need both`);
+  }
   if (a.length < 2) throw new Error(`pairedTTest: ${a.length} pair(s); a t-test needs at least 2`);
   a.concat(b).forEach((v, i) => {
-    if (!Number.isFinite(v)) throw new Error(`pairedTTest: value ${i % a.length} of ${i < a.length ? "a" : "b"} is ${v}`);
+    if (!Number.isFinite(v)) {
+      throw new Error(`pairedTTest: value ${i % a.length} of ${i < a.length ? "a" : "b"} is ${v}`);
+    }
   });
   const d = a.map((x, i) => x - b[i]);
   const n = d.length, df = n - 1;
@@ -112,5 +116,8 @@ export function pairedTTest(a: readonly number[], b: readonly number[]): PairedT
   const allZero = d.every((x) => x === 0);
   const t = allZero ? NaN : se === 0 ? Math.sign(md) * Infinity : md / se;
   const half = studentTQuantile(0.975, df) * se;
-  return { n, meanA: mean(a), meanB: mean(b), meanDiff: md, sdDiff: sd, df, t, p: allZero ? 1 : studentTTwoSided(t, df), ci95: [md - half, md + half] };
+  return {
+    n, meanA: mean(a), meanB: mean(b), meanDiff: md, sdDiff: sd, df, t,
+    p: allZero ? 1 : studentTTwoSided(t, df), ci95: [md - half, md + half],
+  };
 }

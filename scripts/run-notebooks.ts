@@ -44,7 +44,9 @@ export function listNotebooks(prefixes: string[] = []): string[] {
 export interface NotebookProgress { notebook: string; cell: number; cells: number; source: string; training?: string }
 
 /** Follows the progress file while nbconvert runs; calls `report` when something new arrives. */
-function followProgress(file: string, notebook: string, sources: string[], report: (p: NotebookProgress) => void): () => void {
+export function followProgress(
+  file: string, notebook: string, sources: string[], report: (p: NotebookProgress) => void,
+): () => void {
   let offset = 0, state: NotebookProgress | undefined;
   const poll = () => {
     let text: string;
@@ -141,7 +143,9 @@ export async function runNotebook(
  * The status of a running notebook for a person watching: on a terminal, one line rewritten in
  * place; in a log (CI), a line per cell and the training's lines at most every 15 s (epochs always).
  */
-function progressPrinter(stream: NodeJS.WriteStream = process.stdout): { update(p: NotebookProgress): void; clear(): void } {
+export function progressPrinter(stream: NodeJS.WriteStream = process.stdout): {
+  update(p: NotebookProgress): void; clear(): void;
+} {
   const tty = Boolean(stream.isTTY);
   let lastCell = -1, lastTraining = "", lastPrinted = 0;
   return {
@@ -156,7 +160,10 @@ function progressPrinter(stream: NodeJS.WriteStream = process.stdout): { update(
       if (p.training && p.training !== lastTraining) {
         lastTraining = p.training;
         const epochLine = !/ · step \d+\/\d+ · /.test(p.training);
-        if (epochLine || Date.now() - lastPrinted > 15000) { lastPrinted = Date.now(); stream.write(`      ${p.training}\n`); }
+        if (epochLine || Date.now() - lastPrinted > 15000) {
+          lastPrinted = Date.now();
+          stream.write(`      ${p.training}\n`);
+        }
       }
     },
     clear() { if (tty) stream.write("\r\x1b[K"); },
@@ -176,7 +183,9 @@ async function main(): Promise<void> {
     if (!process.stdout.isTTY) console.log(`  ${path.basename(nb)} ...`);
     const run = await runNotebook(nb, { full, onProgress: printer.update });
     printer.clear();
-    const result = run.ok ? `ok (${run.seconds.toFixed(0)} s) → ${path.relative(ROOT, run.html ?? run.executed)}` : `FAILED (${run.seconds.toFixed(0)} s)`;
+    const seconds = run.seconds.toFixed(0);
+    const result = run.ok ? `ok (${seconds} s) → ${path.relative(ROOT, run.html ?? run.executed)}`
+      : `FAILED (${seconds} s)`;
     console.log(`  ${path.basename(nb)} ... ${result}`);
     if (!run.ok) {
       console.log(run.log);
@@ -190,4 +199,9 @@ async function main(): Promise<void> {
   console.log(`\nAll ${notebooks.length} notebooks ran top to bottom. Open ${path.relative(ROOT, OUT_DIR)}/*.html in a browser.`);
 }
 
-if (require.main === module) main().catch((e) => { console.error(e instanceof Error ? e.message : e); process.exit(1); });
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  });
+}

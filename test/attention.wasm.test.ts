@@ -17,18 +17,23 @@ import { tinyBertConfig, tinyBertLabels, tinyBertWeights } from "./helpers/tiny_
 
 const FIX = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/reference/attentions.json"), "utf8"));
 const MODEL_DIR = path.join(ROOT, FIX.minilm.model);
-const skip = fs.existsSync(path.join(MODEL_DIR, "model.safetensors")) ? false : `${MODEL_DIR} missing: run scripts/setup.sh`;
+const skip = fs.existsSync(path.join(MODEL_DIR, "model.safetensors")) ? false
+  : `${MODEL_DIR} missing: run scripts/setup.sh`;
 
 before(async () => { await initBackend(); });
 
 function tinyModel(): BertForSequenceClassification {
   const params = new Map<string, tf.Variable>();
-  for (const [name, { shape, values }] of tinyBertWeights()) params.set(name, tf.variable(tf.tensor(values, shape), true));
+  for (const [name, { shape, values }] of tinyBertWeights()) {
+    params.set(name, tf.variable(tf.tensor(values, shape), true));
+  }
   return new BertForSequenceClassification(tinyBertConfig as BertConfig, tinyBertLabels, params);
 }
 
 /** Our attentions for a fixture case vs PyTorch's, every probability within 1e-5; returns the worst difference. */
-function compare(model: BertForSequenceClassification, ref: { inputs: Record<string, number[][]>; shape: number[]; attentions: number[][][][][] }): number {
+interface AttentionCase { inputs: Record<string, number[][]>; shape: number[]; attentions: number[][][][][] }
+
+function compare(model: BertForSequenceClassification, ref: AttentionCase): number {
   const x = {
     input_ids: tf.tensor2d(ref.inputs.input_ids, undefined, "int32"),
     attention_mask: tf.tensor2d(ref.inputs.attention_mask, undefined, "int32"),
@@ -52,7 +57,9 @@ function compare(model: BertForSequenceClassification, ref: { inputs: Record<str
   const mask = ref.inputs.attention_mask;
   attentions.forEach((a) => {
     const v = a.arraySync() as number[][][][];
-    v.forEach((b, i) => b.forEach((h) => h.forEach((row) => row.forEach((p, k) => { if (mask[i][k] === 0) assert.equal(p, 0); }))));
+    v.forEach((b, i) => b.forEach((h) => h.forEach((row) => row.forEach((p, k) => {
+      if (mask[i][k] === 0) assert.equal(p, 0);
+    }))));
   });
   tf.dispose([logits, ...attentions]);
   assert.equal(tf.memory().numTensors, before, "forward with attentions leaked tensors");
@@ -68,7 +75,7 @@ test("tiny BERT: attention probabilities equal PyTorch's output_attentions withi
   model.dispose();
 });
 
-test("MiniLM: attention probabilities of all 6 layers × 12 heads equal PyTorch's within 1e-5, padding included", { skip }, async () => {
+test("MiniLM: 6 layers × 12 heads of attention equal PyTorch's within 1e-5, with padding", { skip }, async () => {
   assert.ok(FIX.minilm.inputs.attention_mask[0].includes(0), "the first text is padded");
   const model = await loadBertForSequenceClassification(MODEL_DIR, { labels: ["a", "b"], seed: 1 });
   const worst = compare(model, FIX.minilm);
@@ -79,7 +86,7 @@ test("MiniLM: attention probabilities of all 6 layers × 12 heads equal PyTorch'
 let tok: Tokenizer | undefined;
 async function tokenizer(): Promise<Tokenizer> { return (tok ??= await loadTokenizer(MODEL_DIR)); }
 
-test("attentionOf: tokens, zero on [PAD], rows sum to 1, no tensors left behind, text untouched", { skip }, async () => {
+test("attentionOf: tokens, zero on [PAD], rows sum to 1, no tensors left, text untouched", { skip }, async () => {
   const model = tinyModel();
   const text = "Loved <b>the</b> museum & café!";
   const before = tf.memory().numTensors;
@@ -104,17 +111,21 @@ test("attentionOf: tokens, zero on [PAD], rows sum to 1, no tensors left behind,
 /** A small hand-made AttentionMaps: 2 layers, 2 heads, 3 tokens, the last one padding. */
 function handMade(): AttentionMaps {
   const h = (a: number) => [[a, 1 - a, 0], [0.5, 0.5, 0], [1, 0, 0]];
-  return { text: "x", tokens: ["[CLS]", "<b>x</b>", "[PAD]"], mask: [1, 1, 0], attentions: [[h(0.2), h(0.4)], [h(0.6), h(1)]], probabilities: { a: 1 } };
+  return {
+    text: "x", tokens: ["[CLS]", "<b>x</b>", "[PAD]"], mask: [1, 1, 0],
+    attentions: [[h(0.2), h(0.4)], [h(0.6), h(1)]], probabilities: { a: 1 },
+  };
 }
 
-test("attentionFigure: one heatmap per layer, a layer dropdown, a head slider (mean + each head), escaped tokens", () => {
+test("attentionFigure: a heatmap per layer, a layer dropdown, a head slider (mean + each head), escaped tokens", () => {
   const maps = handMade();
   assert.deepEqual(meanOverHeads(maps.attentions[0])[0], [0.30000000000000004, 0.7, 0]);
   const fig = attentionFigure(maps) as any;
   assert.equal(fig.data.length, 2);
   assert.deepEqual(fig.data.map((d: any) => d.visible), [false, true], "the last layer shows first");
   assert.deepEqual(fig.data[1].z[0], [0.8, 0.2, 0], "mean over heads, padding column 0");
-  assert.deepEqual(fig.layout.updatemenus[0].buttons.map((b: any) => b.args[0].visible), [[true, false], [false, true]]);
+  const visible = fig.layout.updatemenus[0].buttons.map((b: any) => b.args[0].visible);
+  assert.deepEqual(visible, [[true, false], [false, true]]);
   const steps = fig.layout.sliders[0].steps;
   assert.deepEqual(steps.map((s: any) => s.label), ["mean", "1", "2"]);
   assert.deepEqual(steps[2].args[0].z[0][0], [0.4, 0.6, 0], "head 2 of layer 1");

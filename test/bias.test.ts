@@ -11,7 +11,9 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend";
 import { randomBert, saveBertForSequenceClassification } from "../lib/bert";
-import { eecPairs, eecSentences, checkTemplates, fillTemplate, probeBias, checkEmotionLabels, biasFigure, EEC_COMPARISONS } from "../lib/bias";
+import {
+  eecPairs, eecSentences, checkTemplates, fillTemplate, probeBias, checkEmotionLabels, biasFigure, EEC_COMPARISONS,
+} from "../lib/bias";
 import { EEC_TEMPLATES, EEC_NOUN_PHRASES, EEC_NAMES, EecPerson } from "../lib/eec";
 import { pairedTTest } from "../lib/stats";
 import { predict, loadTrained } from "../lib/evaluate";
@@ -21,7 +23,19 @@ import { DEFAULT_MODEL_DIR } from "../lib/models";
 import { tinyBertConfig } from "./helpers/tiny_bert";
 
 const COURSE_LABELS = ["happy", "not-relevant", "angry", "disgust", "sad", "surprise"];
-const skip = fs.existsSync(path.join(DEFAULT_MODEL_DIR, "tokenizer.json")) ? false : "needs the course model's tokenizer files (npm run setup)";
+const skip = fs.existsSync(path.join(DEFAULT_MODEL_DIR, "tokenizer.json")) ? false
+  : "needs the course model's tokenizer files (npm run setup)";
+
+/** A tiny random BERT saved with `labels`, plus the course model's tokenizer files, in `dir`. */
+async function tinyCheckpoint(dir: string, labels: string[], seed: number): Promise<void> {
+  const m = randomBert(tinyBertConfig, { labels, seed });
+  await saveBertForSequenceClassification(m, dir);
+  m.dispose();
+  for (const f of TOKENIZER_FILES) {
+    const from = path.join(DEFAULT_MODEL_DIR, f);
+    if (fs.existsSync(from)) fs.copyFileSync(from, path.join(dir, f));
+  }
+}
 
 before(async () => { await initBackend(); });
 
@@ -45,14 +59,18 @@ test("EEC corpus: 4,320 pairs (1,440 by gender, 2,880 by race), 8,640 sentences,
   }
   assert.equal(pairs[0].a, "She feels angry.");
   assert.equal(pairs[0].b, "He feels angry.");
-  assert.ok(pairs.some((p) => p.a === "Ebony found herself in an amazing situation." && p.b === "Amanda found herself in an amazing situation."));
+  assert.ok(pairs.some((p) => p.a === "Ebony found herself in an amazing situation."
+    && p.b === "Amanda found herself in an amazing situation."));
   assert.equal(EEC_NAMES.africanAmerican.female.length + EEC_NAMES.africanAmerican.male.length, 20);
   assert.equal(EEC_NOUN_PHRASES.female.length, EEC_NOUN_PHRASES.male.length);
 });
 
 test("EEC corpus: the two sentences of every pair differ only in the person words", () => {
   const people = new Map<string, EecPerson>();
-  for (const c of EEC_COMPARISONS) for (const [a, b] of c.persons) { people.set(a.subject, a); people.set(b.subject, b); }
+  for (const [a, b] of EEC_COMPARISONS.flatMap((c) => c.persons)) {
+    people.set(a.subject, a);
+    people.set(b.subject, b);
+  }
   for (const p of eecPairs()) {
     const wa = p.a.replace(/\.$/, "").split(" "), wb = p.b.replace(/\.$/, "").split(" ");
     assert.equal(wa.length, wb.length, `same number of words: ${p.a} | ${p.b}`);
@@ -73,25 +91,29 @@ test("templates: an unknown placeholder, a stray brace or a misplaced {a} is a c
     /template 1 "I met \{persn\} today\.": unknown placeholder \{persn\} \(known: \{subject\}, \{object\}/);
   assert.throws(() => eecPairs(["{subject} feels {mood}."]), /unknown placeholder \{mood\}/);
   assert.throws(() => checkTemplates(["{subject} is } here."]), /template 0 .*an unmatched \{ or \}/);
-  assert.throws(() => checkTemplates(["{a} {subject} came."]), /\{a\} must stand right before \{state\} or \{situation\}/);
-  assert.throws(() => checkTemplates(["{subject} felt {state} in {a} {situation} way."]), /one emotion word per template/);
+  assert.throws(() => checkTemplates(["{a} {subject} came."]),
+    /\{a\} must stand right before \{state\} or \{situation\}/);
+  assert.throws(() => checkTemplates(["{subject} felt {state} in {a} {situation} way."]),
+    /one emotion word per template/);
   checkTemplates(EEC_TEMPLATES);
-  assert.equal(fillTemplate("{subject} saw {a} {situation} film about {reflexive}.", EEC_NOUN_PHRASES.male[0], "amazing"), "He saw an amazing film about himself.");
+  const he = EEC_NOUN_PHRASES.male[0];
+  assert.equal(fillTemplate("{subject} saw {a} {situation} film about {reflexive}.", he, "amazing"),
+    "He saw an amazing film about himself.");
 });
 
 test("a model without the mapped labels is refused, naming the mapping", () => {
   assert.throws(() => checkEmotionLabels(["neg", "neu", "pos"], undefined, "runs/x"),
-    /runs\/x has labels \["neg","neu","pos"\], without "angry" \(read as the EEC's anger\), "happy" \(read as the EEC's joy\), "sad" \(read as the EEC's sadness\): the bias probe maps the classifier's SMILE labels to the corpus's emotions \(angry → anger, happy → joy, sad → sadness\)/);
+    new RegExp(String.raw`runs/x has labels \["neg","neu","pos"\], without "angry" \(read as the EEC's anger\), ` +
+      String.raw`"happy" \(read as the EEC's joy\), "sad" \(read as the EEC's sadness\): the bias probe maps the ` +
+      String.raw`classifier's SMILE labels to the corpus's emotions ` +
+      String.raw`\(angry → anger, happy → joy, sad → sadness\)`));
   assert.throws(() => checkEmotionLabels(["happy", "angry"]), /without "sad" \(read as the EEC's sadness\)/);
   checkEmotionLabels(COURSE_LABELS);
 });
 
-test("probeBias: deterministic; its statistics are the paired t-test of the model's own probabilities; no tensors leak", { skip }, async () => {
+test("probeBias: deterministic, the t-test of the model's own probabilities, no leak; the CLI", { skip }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-bias-"));
-  const m = randomBert(tinyBertConfig, { labels: COURSE_LABELS, seed: 3 });
-  await saveBertForSequenceClassification(m, dir);
-  m.dispose();
-  for (const f of TOKENIZER_FILES) if (fs.existsSync(path.join(DEFAULT_MODEL_DIR, f))) fs.copyFileSync(path.join(DEFAULT_MODEL_DIR, f), path.join(dir, f));
+  await tinyCheckpoint(dir, COURSE_LABELS, 3);
   const { model, tokenizer } = await loadTrained(dir);
   const before = tf.memory().numTensors;
   const r1 = probeBias(model, tokenizer, { checkpoint: dir });
@@ -104,9 +126,11 @@ test("probeBias: deterministic; its statistics are the paired t-test of the mode
   // recompute one comparison from predict() directly
   const pairs = eecPairs().filter((p) => p.comparison === "gender");
   const score = new Map(predict(model, tokenizer, eecSentences(pairs)).map((p) => [p.text, p]));
-  const expected = pairedTTest(pairs.map((p) => score.get(p.a)!.probabilities.sad), pairs.map((p) => score.get(p.b)!.probabilities.sad));
+  const sad = (text: string) => score.get(text)!.probabilities.sad;
+  const expected = pairedTTest(pairs.map((p) => sad(p.a)), pairs.map((p) => sad(p.b)));
   assert.deepEqual(r1.comparisons[0].emotions.sadness, expected);
-  assert.equal(r1.comparisons[0].labelFlips, pairs.filter((p) => score.get(p.a)!.label !== score.get(p.b)!.label).length);
+  const flips = pairs.filter((p) => score.get(p.a)!.label !== score.get(p.b)!.label).length;
+  assert.equal(r1.comparisons[0].labelFlips, flips);
   const quarter = probeBias(model, tokenizer, { every: 4 });
   assert.deepEqual(quarter.comparisons.map((c) => c.pairs), [360, 720], "every 4th pair: the fast setting");
   assert.throws(() => probeBias(model, tokenizer, { every: 0 }), /every must be a whole number ≥ 1, got 0/);
@@ -130,10 +154,7 @@ test("probeBias: deterministic; its statistics are the paired t-test of the mode
   assert.ok(fs.readFileSync(path.join(dir, "report", "bias.html"), "utf8").includes("Paired difference"));
   assert.match(lines.join(""), /gender: female \(A\) vs male \(B\), 1440 sentence pairs/);
   const other = path.join(dir, "other");
-  const o = randomBert(tinyBertConfig, { labels: ["neg", "neu", "pos"], seed: 1 });
-  await saveBertForSequenceClassification(o, other);
-  o.dispose();
-  for (const f of TOKENIZER_FILES) if (fs.existsSync(path.join(DEFAULT_MODEL_DIR, f))) fs.copyFileSync(path.join(DEFAULT_MODEL_DIR, f), path.join(other, f));
+  await tinyCheckpoint(other, ["neg", "neu", "pos"], 1);
   await assert.rejects(main(["probe-bias", "--checkpoint", other, "--out", path.join(dir, "x.json")]),
     new RegExp(`${other.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} has labels \\["neg","neu","pos"\\], without "angry"`));
   fs.rmSync(dir, { recursive: true, force: true });

@@ -10,12 +10,13 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 import { listNotebooks, runNotebook } from "../scripts/run-notebooks";
 import { OUT_DIR, VENV_PYTHON } from "../lib/paths";
+import { withNotebookLock } from "./helpers/notebook_lock";
 
 const outDir = path.join(OUT_DIR, "test-notebooks");
 
 for (const nb of listNotebooks()) {
   test(`notebook ${path.basename(nb)} runs top to bottom`, { timeout: 20 * 60_000 }, async () => {
-    const run = await runNotebook(nb, { outDir });
+    const run = await withNotebookLock(() => runNotebook(nb, { outDir }));
     assert.ok(run.ok, `${run.notebook} failed:\n${run.log}`);
     const executed = JSON.parse(fs.readFileSync(run.executed, "utf8"));
     const errors = executed.cells.flatMap((c: any) => (c.outputs ?? []).filter((o: any) => o.output_type === "error"));

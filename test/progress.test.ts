@@ -4,7 +4,9 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ProgressTracker, formatDuration, chartsPage, runFigures, notebookReporter, ProgressEvent } from "../lib/progress";
+import {
+  ProgressTracker, formatDuration, chartsPage, runFigures, notebookReporter, ProgressEvent,
+} from "../lib/progress";
 import { plotHtml, resetPlotly } from "../lib/plot";
 
 test("durations and ETA", () => {
@@ -42,17 +44,21 @@ function run(report: (e: ProgressEvent) => void, clock: { t: number }): void {
       report({ type: "step", epoch, step, steps: 20, loss: 1 / step, lr: 1e-4, gradNorm: 1 });
     }
     report({ type: "evaluate", epoch });
-    report({ type: "epoch", epoch, epochs: 2, trainLoss: 0.5, valLoss: 0.6, f1Weighted: 0.8, f1Macro: 0.4, seconds: 2 });
+    report({ type: "epoch", epoch, epochs: 2, trainLoss: 0.5, valLoss: 0.6, f1Weighted: 0.8, f1Macro: 0.4,
+      seconds: 2 });
   }
   report({ type: "done", seconds: 4, interrupted: false });
 }
 
-test("notebook reporter: one display updated in place (throttled), lines only for the start and each epoch; every line to the progress file", () => {
+test("notebook reporter: one display updated in place, a line for the start and each epoch, all to the file", () => {
   const clock = { t: 0 };
   const shown: string[] = [], lines: string[] = [];
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "progress-")), "progress.log");
-  run(notebookReporter({ log: (l) => lines.push(l), display: { html: (h) => shown.push(h) }, progressFile: file, minIntervalMs: 250, now: () => clock.t }), clock);
-  assert.deepEqual(lines.map((l) => l.split(" ").slice(0, 3).join(" ")), ["training: 2 epochs", "epoch 1/2 done", "epoch 2/2 done"]);
+  const display = { html: (h: string) => shown.push(h) };
+  const log = (l: string) => lines.push(l);
+  run(notebookReporter({ log, display, progressFile: file, minIntervalMs: 250, now: () => clock.t }), clock);
+  const starts = lines.map((l) => l.split(" ").slice(0, 3).join(" "));
+  assert.deepEqual(starts, ["training: 2 epochs", "epoch 1/2 done", "epoch 2/2 done"]);
   // steps every 100 ms, updates at most every 250 ms, plus each epoch's last step, "evaluating" and the end
   assert.ok(shown.length >= 14 && shown.length <= 20, `${shown.length} updates`);
   assert.match(shown[shown.length - 1], /<progress value="40" max="40"[^>]*><\/progress> finished after 4s/);
@@ -62,11 +68,12 @@ test("notebook reporter: one display updated in place (throttled), lines only fo
   assert.equal(logged.length, 1 + 40 + 2 * 2 + 1, "every line, steps included, goes to the progress file");
 });
 
-test("notebook reporter: a display that cannot show (no running cell) falls back to a few printed lines; text is escaped", () => {
+test("notebook reporter: a display that cannot show (no running cell) falls back to a few printed lines", () => {
   const clock = { t: 0 };
   const lines: string[] = [];
   let tries = 0;
-  run(notebookReporter({ log: (l) => lines.push(l), display: { html: () => { tries++; throw new Error("Not ready"); } }, now: () => clock.t }), clock);
+  const broken = { html: () => { tries++; throw new Error("Not ready"); } };
+  run(notebookReporter({ log: (l) => lines.push(l), display: broken, now: () => clock.t }), clock);
   assert.equal(tries, 1, "tried once, then printed");
   assert.equal(lines.filter((l) => l.includes(" · step ")).length, 2 * 5, "steps 1, 5, 10, 15 and 20 of each epoch");
   const shown: string[] = [];
