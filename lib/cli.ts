@@ -1,5 +1,5 @@
 /**
- * The bertlab command line: split, train, evaluate, predict and sweep, on the SMILE data or any
+ * The bertlab command line: split, train, evaluate, predict, sweep, export and demo, on the SMILE data or any
  * CSV/TSV with a text and a label column, with any BERT model folder or hub id. Every field of
  * TrainConfig (lib/config.ts) is a flag. `npx bertlab --help` prints the full usage.
  *
@@ -16,10 +16,13 @@ import { writeJsonAtomic, writeFileAtomic } from "./fsutil";
 import { loadCourseData } from "./smile";
 import { readLabelledTexts } from "./csv";
 import { stratifiedSplit } from "./split";
-import { train, evaluate, predict, loadTrained, TrainData } from "./train";
+import { train, TrainData } from "./train";
 import { cliReporter, chartsPage } from "./progress";
 import { lastCheckpoint } from "./checkpoint";
 import { accuracyLines } from "./metrics";
+import { chooseEngine, loadClassifier } from "./engine";
+import { exportOnnx } from "./export";
+import { demo } from "./demo";
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 
@@ -62,6 +65,8 @@ Commands:
   evaluate   score a saved model on the validation split: F1 weighted/macro, per-class accuracy, confusion
   predict    label new texts: bertlab predict --checkpoint DIR "text" ... (or --input FILE, one text a line)
   sweep      train once per seed (--seeds 1,2,3) and chart the spread of F1
+  export     write an ONNX model folder (transformers.js, onnxruntime): bertlab export --checkpoint DIR --out DIR [--quantize int8]
+  demo       a local web page that runs the model in the browser: bertlab demo --checkpoint DIR [--port 8765]
 
 Data (default: the SMILE CSV at ${path.relative(process.cwd(), SMILE_CSV) || SMILE_CSV}, as the course):
   --csv FILE             any CSV/TSV with a header row
@@ -74,10 +79,15 @@ Data (default: the SMILE CSV at ${path.relative(process.cwd(), SMILE_CSV) || SMI
 Run and model:
   --run-dir DIR          where a run is written (default: runs/<command>-<seed>); refused if it holds a run
   --resume               continue the run in --run-dir from its last checkpoint
-  --checkpoint DIR       a saved model folder (evaluate, predict); a run dir means its last checkpoint
-  --out FILE             split: where to write the ids
+  --checkpoint DIR       a saved model folder (evaluate, predict, export, demo); a run dir means its last checkpoint
+  --out FILE             split: where to write the ids; export: the folder to write
   --input FILE           predict: texts, one per line
   --seeds LIST           sweep: comma-separated seeds
+  --engine onnx|tfjs     predict, evaluate: ONNX Runtime (default; BERTLAB_ENGINE also sets it) or TensorFlow.js
+  --quantized            predict, evaluate, demo: run the int8 model (onnx/model_quantized.onnx)
+  --quantize int8        export: also write onnx/model_quantized.onnx
+  --force                export: replace an existing export in --out
+  --port N               demo: port on 127.0.0.1 (default 8765; 0 picks a free one)
   --help                 this text
 
 Hyperparameters (defaults from lib/config.ts):
@@ -95,6 +105,7 @@ function parse(argv: string[]): { command: string | undefined; values: Values; p
   const options: Record<string, { type: "string" | "boolean" }> = {
     ...DATA_FLAGS, "run-dir": { type: "string" }, resume: { type: "boolean" }, checkpoint: { type: "string" }, out: { type: "string" },
     input: { type: "string" }, seeds: { type: "string" }, help: { type: "boolean" }, ...configFlagOptions(),
+    engine: { type: "string" }, quantized: { type: "boolean" }, quantize: { type: "string" }, force: { type: "boolean" }, port: { type: "string" },
   };
   const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   return { command: positionals[0], values: values as Values, positionals: positionals.slice(1) };
@@ -186,33 +197,47 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "evaluate": {
-      await initBackend();
       const dir = checkpointDir(values);
-      const { model, tokenizer } = await loadTrained(dir);
+      const clf = await loadClassifier(dir, chooseEngine(values.engine as string | undefined, { quantized: Boolean(values.quantized) }));
       const data = loadData(values, cfg);
       const ids = data.validation.labels.map((l) => {
-        const k = model.labels.indexOf(l);
-        if (k < 0) throw new Error(`label ${JSON.stringify(l)} is missing from the model's label map (${model.labels.join(", ")})`);
+        const k = clf.labels.indexOf(l);
+        if (k < 0) throw new Error(`label ${JSON.stringify(l)} is missing from the model's label map (${clf.labels.join(", ")})`);
         return k;
       });
-      const enc = tokenizer.encode(data.validation.texts, { padding: false, truncation: true, maxLength: cfg.maxLength });
-      const ev = evaluate(model, enc, ids, { batchSize: cfg.evalBatchSize, padTokenId: tokenizer.padTokenId });
+      const ev = await clf.evaluate(data.validation.texts, ids, { batchSize: cfg.evalBatchSize, maxLength: cfg.maxLength });
+      process.stderr.write(`engine: ${clf.engine}\n`);
       out(`checkpoint ${dir}: validation loss ${ev.metrics.loss.toFixed(4)} · F1 weighted ${ev.metrics.f1Weighted.toFixed(4)} · F1 macro ${ev.metrics.f1Macro.toFixed(4)} · accuracy ${ev.metrics.accuracy.toFixed(4)}`);
       accuracyLines(ev.metrics.perClass).forEach(out);
-      out(`confusion (rows true, columns predicted; ${model.labels.join(", ")}):`);
-      ev.metrics.confusion.forEach((r, i) => out(`  ${model.labels[i].padEnd(14)} ${r.map((n) => String(n).padStart(4)).join("")}`));
-      model.dispose();
+      out(`confusion (rows true, columns predicted; ${clf.labels.join(", ")}):`);
+      ev.metrics.confusion.forEach((r, i) => out(`  ${clf.labels[i].padEnd(14)} ${r.map((n) => String(n).padStart(4)).join("")}`));
+      await clf.release();
       return 0;
     }
     case "predict": {
-      await initBackend();
       const texts = typeof values.input === "string"
         ? fs.readFileSync(values.input, "utf8").split(/\r?\n/).filter((l) => l.trim() !== "")
         : positionals;
       if (texts.length === 0) throw new Error("predict needs texts: bertlab predict --checkpoint DIR \"some text\" (or --input FILE)");
-      const { model, tokenizer } = await loadTrained(checkpointDir(values));
-      for (const p of predict(model, tokenizer, texts, { maxLength: cfg.maxLength })) out(JSON.stringify(p));
-      model.dispose();
+      const clf = await loadClassifier(checkpointDir(values), chooseEngine(values.engine as string | undefined, { quantized: Boolean(values.quantized) }));
+      for (const p of await clf.predict(texts, { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize })) out(JSON.stringify(p));
+      await clf.release();
+      return 0;
+    }
+    case "export": {
+      if (typeof values.out !== "string") throw new Error("export needs --out DIR: bertlab export --checkpoint DIR --out DIR [--quantize int8]");
+      if (values.quantize !== undefined && values.quantize !== "int8") throw new Error(`--quantize wants int8, got ${JSON.stringify(values.quantize)}`);
+      const r = await exportOnnx(checkpointDir(values), values.out, { quantize: values.quantize as "int8" | undefined, force: Boolean(values.force) });
+      out(JSON.stringify(r));
+      return 0;
+    }
+    case "demo": {
+      const port = Number(values.port ?? 8765);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port wants a port number, got ${JSON.stringify(values.port)}`);
+      const server = await demo(checkpointDir(values), { port, maxLength: cfg.maxLength, quantized: Boolean(values.quantized) });
+      out(`demo: ${server.url} (the model runs in your browser; Ctrl-C stops the server)`);
+      await new Promise<void>((resolve) => { process.once("SIGINT", resolve); process.once("SIGTERM", resolve); });
+      await server.close();
       return 0;
     }
     case "sweep": {
@@ -243,6 +268,6 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new Error(`unknown command ${JSON.stringify(command)}: use split, train, evaluate, predict or sweep (see --help)`);
+      throw new Error(`unknown command ${JSON.stringify(command)}: use split, train, evaluate, predict, sweep, export or demo (see --help)`);
   }
 }
