@@ -65,7 +65,7 @@ Commands:
   evaluate   score a saved model on the validation split: F1 weighted/macro, per-class accuracy, confusion
   predict    label new texts: bertlab predict --checkpoint DIR "text" ... (or --input FILE, one text a line)
   sweep      train once per seed (--seeds 1,2,3) and chart the spread of F1
-  export     write an ONNX model folder (transformers.js, onnxruntime): bertlab export --checkpoint DIR --out DIR [--quantize int8]
+  export     an ONNX model folder for transformers.js and onnxruntime (--checkpoint DIR --out DIR [--quantize int8])
   demo       a local web page that runs the model in the browser: bertlab demo --checkpoint DIR [--port 8765]
 
 Data (default: the SMILE CSV at ${path.relative(process.cwd(), SMILE_CSV) || SMILE_CSV}, as the course):
@@ -105,7 +105,8 @@ function parse(argv: string[]): { command: string | undefined; values: Values; p
   const options: Record<string, { type: "string" | "boolean" }> = {
     ...DATA_FLAGS, "run-dir": { type: "string" }, resume: { type: "boolean" }, checkpoint: { type: "string" }, out: { type: "string" },
     input: { type: "string" }, seeds: { type: "string" }, help: { type: "boolean" }, ...configFlagOptions(),
-    engine: { type: "string" }, quantized: { type: "boolean" }, quantize: { type: "string" }, force: { type: "boolean" }, port: { type: "string" },
+    engine: { type: "string" }, quantized: { type: "boolean" }, quantize: { type: "string" },
+    force: { type: "boolean" }, port: { type: "string" },
   };
   const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   return { command: positionals[0], values: values as Values, positionals: positionals.slice(1) };
@@ -173,6 +174,10 @@ function checkpointDir(values: Values): string {
 
 const out = (s: string) => process.stdout.write(s + "\n");
 
+/** --engine / BERTLAB_ENGINE and --quantized (lib/engine.ts). */
+const engineChoice = (values: Values) =>
+  chooseEngine(values.engine as string | undefined, { quantized: Boolean(values.quantized) });
+
 export async function main(argv: string[]): Promise<number> {
   const { command, values, positionals } = parse(argv);
   if (values.help || !command) { out(HELP); return command || values.help ? 0 : 1; }
@@ -198,14 +203,15 @@ export async function main(argv: string[]): Promise<number> {
     }
     case "evaluate": {
       const dir = checkpointDir(values);
-      const clf = await loadClassifier(dir, chooseEngine(values.engine as string | undefined, { quantized: Boolean(values.quantized) }));
+      const clf = await loadClassifier(dir, engineChoice(values));
       const data = loadData(values, cfg);
       const ids = data.validation.labels.map((l) => {
         const k = clf.labels.indexOf(l);
         if (k < 0) throw new Error(`label ${JSON.stringify(l)} is missing from the model's label map (${clf.labels.join(", ")})`);
         return k;
       });
-      const ev = await clf.evaluate(data.validation.texts, ids, { batchSize: cfg.evalBatchSize, maxLength: cfg.maxLength });
+      const run = { batchSize: cfg.evalBatchSize, maxLength: cfg.maxLength };
+      const ev = await clf.evaluate(data.validation.texts, ids, run);
       process.stderr.write(`engine: ${clf.engine}\n`);
       out(`checkpoint ${dir}: validation loss ${ev.metrics.loss.toFixed(4)} · F1 weighted ${ev.metrics.f1Weighted.toFixed(4)} · F1 macro ${ev.metrics.f1Macro.toFixed(4)} · accuracy ${ev.metrics.accuracy.toFixed(4)}`);
       accuracyLines(ev.metrics.perClass).forEach(out);
@@ -219,22 +225,27 @@ export async function main(argv: string[]): Promise<number> {
         ? fs.readFileSync(values.input, "utf8").split(/\r?\n/).filter((l) => l.trim() !== "")
         : positionals;
       if (texts.length === 0) throw new Error("predict needs texts: bertlab predict --checkpoint DIR \"some text\" (or --input FILE)");
-      const clf = await loadClassifier(checkpointDir(values), chooseEngine(values.engine as string | undefined, { quantized: Boolean(values.quantized) }));
-      for (const p of await clf.predict(texts, { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize })) out(JSON.stringify(p));
+      const clf = await loadClassifier(checkpointDir(values), engineChoice(values));
+      const preds = await clf.predict(texts, { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize });
+      for (const p of preds) out(JSON.stringify(p));
       await clf.release();
       return 0;
     }
     case "export": {
-      if (typeof values.out !== "string") throw new Error("export needs --out DIR: bertlab export --checkpoint DIR --out DIR [--quantize int8]");
-      if (values.quantize !== undefined && values.quantize !== "int8") throw new Error(`--quantize wants int8, got ${JSON.stringify(values.quantize)}`);
-      const r = await exportOnnx(checkpointDir(values), values.out, { quantize: values.quantize as "int8" | undefined, force: Boolean(values.force) });
+      if (typeof values.out !== "string") throw new Error("export needs --out DIR (and --checkpoint DIR)");
+      const quantize = values.quantize;
+      if (quantize !== undefined && quantize !== "int8") throw new Error(`--quantize wants int8, got "${quantize}"`);
+      const r = await exportOnnx(checkpointDir(values), values.out, { quantize, force: Boolean(values.force) });
       out(JSON.stringify(r));
       return 0;
     }
     case "demo": {
       const port = Number(values.port ?? 8765);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port wants a port number, got ${JSON.stringify(values.port)}`);
-      const server = await demo(checkpointDir(values), { port, maxLength: cfg.maxLength, quantized: Boolean(values.quantized) });
+      if (!Number.isInteger(port) || port < 0 || port > 65535) {
+        throw new Error(`--port wants a port number, got ${JSON.stringify(values.port)}`);
+      }
+      const quantized = Boolean(values.quantized);
+      const server = await demo(checkpointDir(values), { port, maxLength: cfg.maxLength, quantized });
       out(`demo: ${server.url} (the model runs in your browser; Ctrl-C stops the server)`);
       await new Promise<void>((resolve) => { process.once("SIGINT", resolve); process.once("SIGTERM", resolve); });
       await server.close();
@@ -268,6 +279,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new Error(`unknown command ${JSON.stringify(command)}: use split, train, evaluate, predict, sweep, export or demo (see --help)`);
+      throw new Error(`unknown command ${JSON.stringify(command)}: ` +
+        "use split, train, evaluate, predict, sweep, export or demo (see --help)");
   }
 }

@@ -50,7 +50,8 @@ export interface DemoServer { url: string; modelDir: string; close(): Promise<vo
 
 /** The page: a form, a result table, and the script that runs the model with transformers.js. */
 export function demoPage(opts: { title: string; labels: string[]; maxLength: number; quantized: boolean }): string {
-  const settings = JSON.stringify({ maxLength: opts.maxLength, dtype: opts.quantized ? "q8" : "fp32" }).replace(/</g, "\\u003c");
+  const settings = JSON.stringify({ maxLength: opts.maxLength, dtype: opts.quantized ? "q8" : "fp32" })
+    .replace(/</g, "\\u003c"); // never "</script>" inside the script element
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(opts.title)}</title>
 <style>
@@ -59,7 +60,8 @@ textarea { width: 100%; height: 6rem; font: inherit; } td { padding: .2rem .6rem
 .bar { background: #4c78a8; height: .8rem; } #status { color: #666; } #text { font-style: italic; }
 </style></head><body>
 <h1>${escapeHtml(opts.title)}</h1>
-<p>Labels: ${opts.labels.map(escapeHtml).join(", ")}. The model runs in this browser (transformers.js, ONNX Runtime Web).</p>
+<p>Labels: ${opts.labels.map(escapeHtml).join(", ")}.
+The model runs in this browser (transformers.js, ONNX Runtime Web).</p>
 <form id="form"><textarea id="input" placeholder="Type a tweet…"></textarea><br>
 <button id="go" type="submit" disabled>Classify</button> <span id="status">loading the model…</span></form>
 <p id="text"></p><table id="result"><tbody></tbody></table>
@@ -75,7 +77,8 @@ env.useBrowserCache = false;
 env.backends.onnx.wasm.wasmPaths = { mjs: "/ort/${ORT_WASM}.mjs", wasm: "/ort/${ORT_WASM}.wasm" };
 try {
   const tokenizer = await AutoTokenizer.from_pretrained("model");
-  const model = await AutoModelForSequenceClassification.from_pretrained("model", { dtype: settings.dtype, device: "wasm" });
+  const model = await AutoModelForSequenceClassification.from_pretrained("model",
+    { dtype: settings.dtype, device: "wasm" });
   const [cls, sep] = tokenizer.encode("");   // BERT: [CLS] [SEP]
   const labels = Object.keys(model.config.id2label).sort((a, b) => a - b).map((k) => model.config.id2label[k]);
   $("status").textContent = "ready"; $("go").disabled = false;
@@ -87,10 +90,14 @@ try {
     const pieces = tokenizer.encode(text, { add_special_tokens: false });
     const ids = [cls, ...pieces.slice(0, settings.maxLength - 2), sep];
     const t = (v) => new Tensor("int64", BigInt64Array.from(v.map(BigInt)), [1, ids.length]);
-    const { logits } = await model({ input_ids: t(ids), attention_mask: t(ids.map(() => 1)), token_type_ids: t(ids.map(() => 0)) });
-    const z = Array.from(logits.data, Number), m = Math.max(...z), e = z.map((x) => Math.exp(x - m)), s = e.reduce((a, b) => a + b, 0);
+    const { logits } = await model({
+      input_ids: t(ids), attention_mask: t(ids.map(() => 1)), token_type_ids: t(ids.map(() => 0)),
+    });
+    const z = Array.from(logits.data, Number), m = Math.max(...z);   // softmax
+    const e = z.map((x) => Math.exp(x - m)), s = e.reduce((a, b) => a + b, 0);
     const rows = labels.map((label, k) => ({ label, p: e[k] / s })).sort((a, b) => b.p - a.p);
-    $("text").textContent = text + (pieces.length > settings.maxLength - 2 ? " (cut to " + settings.maxLength + " tokens)" : "");
+    const cut = pieces.length > settings.maxLength - 2;
+    $("text").textContent = text + (cut ? " (cut to " + settings.maxLength + " tokens)" : "");
     const body = $("result").tBodies[0];
     body.replaceChildren(...rows.map((r) => {
       const tr = document.createElement("tr");
@@ -116,7 +123,8 @@ function routes(modelDir: string): Map<string, string> {
   r.set("/js/transformers.min.js", path.join(TRANSFORMERS_DIST, "transformers.min.js"));
   for (const ext of [".mjs", ".wasm"]) r.set(`/ort/${ORT_WASM}${ext}`, path.join(ORT_WEB_DIST, ORT_WASM + ext));
   for (const f of ["config.json", ...TOKENIZER_FILES, ONNX_MODEL, ONNX_MODEL_QUANTIZED]) {
-    if (fs.existsSync(path.join(modelDir, f))) r.set(`/models/model/${f.split(path.sep).join("/")}`, path.join(modelDir, f));
+    const file = path.join(modelDir, f);
+    if (fs.existsSync(file)) r.set(`/models/model/${f.split(path.sep).join("/")}`, file);
   }
   return r;
 }
@@ -124,8 +132,11 @@ function routes(modelDir: string): Map<string, string> {
 /** Serves the demo for an export folder on 127.0.0.1. */
 export async function startDemo(opts: DemoOptions): Promise<DemoServer> {
   const modelDir = path.resolve(opts.modelDir);
-  if (!isOnnxExport(modelDir)) throw new Error(`${modelDir} has no ${ONNX_MODEL}: export the model first (bertlab export)`);
-  if (opts.quantized && !fs.existsSync(path.join(modelDir, ONNX_MODEL_QUANTIZED))) throw new Error(`${path.join(modelDir, ONNX_MODEL_QUANTIZED)} is missing: export with --quantize int8`);
+  if (!isOnnxExport(modelDir)) {
+    throw new Error(`${modelDir} has no ${ONNX_MODEL}: export the model first (bertlab export)`);
+  }
+  const int8 = path.join(modelDir, ONNX_MODEL_QUANTIZED);
+  if (opts.quantized && !fs.existsSync(int8)) throw new Error(`${int8} is missing: export with --quantize int8`);
   const page = demoPage({
     title: `bertlab demo · ${path.basename(modelDir)}`, labels: readLabels(modelDir),
     maxLength: opts.maxLength ?? DEFAULT_CONFIG.maxLength, quantized: Boolean(opts.quantized),
@@ -138,20 +149,32 @@ export async function startDemo(opts: DemoOptions): Promise<DemoServer> {
     res.setHeader("Cross-Origin-Resource-Policy", "same-origin");
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     if (req.method !== "GET" && req.method !== "HEAD") { res.writeHead(405).end(); return; }
-    if (url.pathname === "/" || url.pathname === "/index.html") { res.writeHead(200, { "Content-Type": TYPES[".html"] }).end(page); return; }
+    if (url.pathname === "/" || url.pathname === "/index.html") {
+      res.writeHead(200, { "Content-Type": TYPES[".html"] }).end(page);
+      return;
+    }
     if (url.pathname === "/favicon.ico") { res.writeHead(204).end(); return; } // browsers ask; there is none
     const file = files.get(url.pathname);
-    if (!file || !fs.existsSync(file)) { res.writeHead(404, { "Content-Type": TYPES[".txt"] }).end("not found"); return; }
-    res.writeHead(200, { "Content-Type": TYPES[path.extname(file)] ?? "application/octet-stream", "Content-Length": fs.statSync(file).size });
+    if (!file || !fs.existsSync(file)) {
+      res.writeHead(404, { "Content-Type": TYPES[".txt"] }).end("not found");
+      return;
+    }
+    const type = TYPES[path.extname(file)] ?? "application/octet-stream";
+    res.writeHead(200, { "Content-Type": type, "Content-Length": fs.statSync(file).size });
     if (req.method === "HEAD") { res.end(); return; }
     fs.createReadStream(file).pipe(res);
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", (e: NodeJS.ErrnoException) => reject(new Error(`demo: cannot listen on 127.0.0.1:${opts.port ?? 0} (${e.code ?? e.message})`)));
+    server.once("error", (e: NodeJS.ErrnoException) =>
+      reject(new Error(`demo: cannot listen on 127.0.0.1:${opts.port ?? 0} (${e.code ?? e.message})`)));
     server.listen(opts.port ?? 0, "127.0.0.1", resolve);
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-  return { url, modelDir, close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
+  const close = () => new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+  return { url, modelDir, close };
 }
 
 /**
@@ -165,7 +188,11 @@ export async function demo(dir: string, opts: Omit<DemoOptions, "modelDir"> = {}
   try {
     await exportOnnx(resolveCheckpoint(dir), out, { quantize: opts.quantized ? "int8" : undefined });
     const server = await startDemo({ ...opts, modelDir: out });
-    return { ...server, close: async () => { await server.close(); fs.rmSync(tmp, { recursive: true, force: true }); } };
+    const close = async () => {
+      await server.close();
+      fs.rmSync(tmp, { recursive: true, force: true });
+    };
+    return { ...server, close };
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;

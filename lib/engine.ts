@@ -5,7 +5,7 @@
  * `BERTLAB_ENGINE` chooses; `--quantized` means ONNX Runtime on the int8 model.
  *
  *   const clf = await loadClassifier("runs/course", { engine: chooseEngine() });
- *   clf.engine                                    // "onnxruntime-node 1.30.0 (fp32, 2 threads) on runs/course/… (exported in memory)"
+ *   clf.engine   // "onnxruntime-node 1.30.0 (fp32, 2 threads) on runs/course/… (exported in memory)"
  *   await clf.predict(["What a wonderful exhibition!"], { maxLength: 256 })
  *   await clf.release();
  *
@@ -31,7 +31,8 @@ export interface EngineChoice { engine: EngineName; quantized: boolean; explicit
 export function chooseEngine(flag?: string, opts: { quantized?: boolean; env?: string } = {}): EngineChoice {
   const raw = flag ?? opts.env ?? process.env.BERTLAB_ENGINE;
   if (raw !== undefined && raw !== "onnx" && raw !== "tfjs")
-    throw new Error(`${flag !== undefined ? "--engine" : "BERTLAB_ENGINE"} wants onnx or tfjs, got ${JSON.stringify(raw)}`);
+    throw new Error(`${flag !== undefined ? "--engine" : "BERTLAB_ENGINE"} wants onnx or tfjs, ` +
+      `got ${JSON.stringify(raw)}`);
   const quantized = Boolean(opts.quantized);
   if (quantized && raw === "tfjs") throw new Error("--quantized runs the int8 ONNX model: it needs --engine onnx");
   return { engine: (raw as EngineName | undefined) ?? DEFAULT_ENGINE, quantized, explicit: raw !== undefined };
@@ -51,17 +52,23 @@ export interface Classifier {
 }
 
 /** Loads `dir` (a checkpoint or an export folder) on the chosen engine. */
-export async function loadClassifier(dir: string, choice: EngineChoice, log: (line: string) => void = (l) => process.stderr.write(l + "\n")): Promise<Classifier> {
+export async function loadClassifier(
+  dir: string, choice: EngineChoice, log: (line: string) => void = (l) => process.stderr.write(l + "\n"),
+): Promise<Classifier> {
   const hasWeights = fs.existsSync(path.join(dir, "model.safetensors"));
   if (choice.engine === "tfjs") {
-    if (!hasWeights) throw new Error(`${dir} has no model.safetensors (an export folder?): TensorFlow.js needs a checkpoint; use --engine onnx`);
+    if (!hasWeights) {
+      throw new Error(`${dir} has no model.safetensors (an export folder?): TensorFlow.js needs a checkpoint; ` +
+        "use --engine onnx");
+    }
     return tfjsClassifier(dir);
   }
   try {
     return await onnxClassifier(dir, choice.quantized);
   } catch (e) {
     if (choice.explicit || choice.quantized || !hasWeights) throw e;
-    log(`warning: ONNX Runtime unavailable for ${dir} (${(e as Error).message.split("\n")[0]}); running TensorFlow.js instead`);
+    const why = (e as Error).message.split("\n")[0];
+    log(`warning: ONNX Runtime unavailable for ${dir} (${why}); running TensorFlow.js instead`);
     return tfjsClassifier(dir);
   }
 }
@@ -70,7 +77,8 @@ async function onnxClassifier(dir: string, quantized: boolean): Promise<Classifi
   const clf = await loadOnnxClassifier(dir, { quantized });
   return {
     labels: clf.labels,
-    engine: `onnxruntime-node ${ort.env.versions.node ?? ""} (${quantized ? "int8" : "fp32"}, ${onnxThreads()} threads) on ${clf.source}`,
+    engine: `onnxruntime-node ${ort.env.versions.node ?? ""} (${quantized ? "int8" : "fp32"}, ` +
+      `${onnxThreads()} threads) on ${clf.source}`,
     predict: (texts, o = {}) => predictOnnx(clf, texts, o),
     evaluate: (texts, ids, o = {}) => evaluateOnnx(clf, texts, ids, o),
     release: () => clf.release(),
@@ -90,7 +98,8 @@ async function tfjsClassifier(dir: string): Promise<Classifier> {
     async predict(texts, o = {}) {
       // Length-sorted batches (each padded to little more than its own texts), answers in input order.
       const maxLength = o.maxLength ?? DEFAULT_CONFIG.maxLength;
-      const lengths = tokenizer.encode(texts, { padding: false, truncation: true, maxLength }).input_ids.map((r) => r.length);
+      const enc = tokenizer.encode(texts, { padding: false, truncation: true, maxLength });
+      const lengths = enc.input_ids.map((r) => r.length);
       const order = lengthSortedBatches(lengths, texts.length || 1).flat();
       const sorted = predict(model, tokenizer, order.map((i) => texts[i]), { maxLength, batchSize: o.batchSize });
       const out: Prediction[] = new Array(texts.length);
@@ -98,8 +107,10 @@ async function tfjsClassifier(dir: string): Promise<Classifier> {
       return out;
     },
     async evaluate(texts, ids, o = {}) {
-      const enc = tokenizer.encode(texts, { padding: false, truncation: true, maxLength: o.maxLength ?? DEFAULT_CONFIG.maxLength });
-      return evaluate(model, enc, ids, { batchSize: o.batchSize ?? DEFAULT_CONFIG.evalBatchSize, padTokenId: tokenizer.padTokenId });
+      const maxLength = o.maxLength ?? DEFAULT_CONFIG.maxLength;
+      const enc = tokenizer.encode(texts, { padding: false, truncation: true, maxLength });
+      const batchSize = o.batchSize ?? DEFAULT_CONFIG.evalBatchSize;
+      return evaluate(model, enc, ids, { batchSize, padTokenId: tokenizer.padTokenId });
     },
     async release() { model.dispose(); },
   };

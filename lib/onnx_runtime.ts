@@ -14,6 +14,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as ort from "onnxruntime-node";
+import type { InferenceSession } from "onnxruntime-node";
 import { DEFAULT_CONFIG } from "./config";
 import { scoreAll } from "./metrics";
 import { loadTokenizer, Tokenizer } from "./tokenize";
@@ -32,15 +33,29 @@ export function onnxThreads(): number {
 }
 
 /**
+ * Whether ONNX Runtime's threads spin while waiting for work (its default). Off here unless
+ * BERTLAB_ORT_SPIN=1: on a machine where anything else runs, spinning threads wait on each other — a
+ * batch-1 forward took 27 ms spinning and 3.8 ms not, with other processes busy (PyTorch's
+ * OMP_WAIT_POLICY=PASSIVE, the same remedy, is why the bench runs PyTorch both ways).
+ */
+export function onnxSpinning(): boolean {
+  return process.env.BERTLAB_ORT_SPIN === "1";
+}
+
+/**
  * An ONNX Runtime session for a model file or ModelProto bytes, with every graph optimization on
  * (this is where it fuses LayerNorm, GELU, attention and the int8 products). `name` names the model in
  * errors; a file that is missing, truncated or not ONNX gets an error naming it.
  */
-export async function createSession(model: string | Uint8Array, opts: { threads?: number; name?: string } = {}): Promise<ort.InferenceSession> {
+export interface SessionOptions { threads?: number; name?: string; spin?: boolean }
+
+export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<InferenceSession> {
   const name = opts.name ?? (typeof model === "string" ? model : "ONNX model");
   let bytes: Uint8Array;
   if (typeof model === "string") {
-    if (!fs.existsSync(model)) throw new Error(`${model}: no such file (export the model first: bertlab export --checkpoint DIR --out DIR)`);
+    if (!fs.existsSync(model)) {
+      throw new Error(`${model}: no such file (export the model first: bertlab export --checkpoint DIR --out DIR)`);
+    }
     bytes = fs.readFileSync(model);
   } else bytes = model;
   let session: ort.InferenceSession;
@@ -48,6 +63,7 @@ export async function createSession(model: string | Uint8Array, opts: { threads?
     session = await ort.InferenceSession.create(bytes, {
       intraOpNumThreads: opts.threads ?? onnxThreads(), interOpNumThreads: 1,
       graphOptimizationLevel: "all", executionMode: "sequential",
+      extra: { session: { intra_op: { allow_spinning: (opts.spin ?? onnxSpinning()) ? "1" : "0" } } },
     });
   } catch (e) {
     throw new Error(`${name}: not a loadable ONNX model, truncated or corrupt? (${firstLine(e)})`);
@@ -55,8 +71,8 @@ export async function createSession(model: string | Uint8Array, opts: { threads?
   const missing = ["input_ids", "attention_mask"].filter((i) => !session.inputNames.includes(i));
   if (missing.length || !session.outputNames.includes("logits")) {
     await session.release();
-    throw new Error(`${name}: not a BERT classifier export (inputs ${session.inputNames.join(", ")}; outputs ${session.outputNames.join(", ")}; ` +
-      "expected input_ids, attention_mask and logits)");
+    const found = `inputs ${session.inputNames.join(", ")}; outputs ${session.outputNames.join(", ")}`;
+    throw new Error(`${name}: not a BERT classifier export (${found}; expected input_ids, attention_mask and logits)`);
   }
   return session;
 }
@@ -79,8 +95,14 @@ export function readLabels(dir: string): string[] {
   const file = path.join(dir, "config.json");
   if (!fs.existsSync(file)) throw new Error(`${file} is missing: not a model folder`);
   let cfg: { id2label?: Record<string, string> };
-  try { cfg = JSON.parse(fs.readFileSync(file, "utf8")); } catch (e) { throw new Error(`${file}: not valid JSON (${firstLine(e)})`); }
-  if (!cfg.id2label || Object.keys(cfg.id2label).length === 0) throw new Error(`${file} has no id2label: not a fine-tuned classifier`);
+  try {
+    cfg = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${firstLine(e)})`);
+  }
+  if (!cfg.id2label || Object.keys(cfg.id2label).length === 0) {
+    throw new Error(`${file} has no id2label: not a fine-tuned classifier`);
+  }
   return Object.keys(cfg.id2label).sort((a, b) => Number(a) - Number(b)).map((k) => cfg.id2label![k]);
 }
 
@@ -94,14 +116,18 @@ export function isOnnxExport(dir: string): boolean {
  * folder without an export is exported in memory first (bertOnnx, and quantizeDynamic for `quantized`),
  * which loads TensorFlow.js and takes a few seconds: `bertlab export` once, then load the export.
  */
-export async function loadOnnxClassifier(dir: string, opts: { quantized?: boolean; threads?: number } = {}): Promise<OnnxClassifier> {
+export async function loadOnnxClassifier(
+  dir: string, opts: { quantized?: boolean; threads?: number } = {},
+): Promise<OnnxClassifier> {
   const quantized = Boolean(opts.quantized);
   const labels = readLabels(dir);
   const tokenizer: Tokenizer = await loadTokenizer(dir);
   let session: ort.InferenceSession, source: string;
   if (isOnnxExport(dir)) {
     source = path.join(dir, quantized ? ONNX_MODEL_QUANTIZED : ONNX_MODEL);
-    if (quantized && !fs.existsSync(source)) throw new Error(`${source} is missing: export with --quantize int8 for --quantized`);
+    if (quantized && !fs.existsSync(source)) {
+      throw new Error(`${source} is missing: export with --quantize int8 for --quantized`);
+    }
     session = await createSession(source, { threads: opts.threads });
   } else {
     // Imported here so that loading an export never starts TensorFlow.
@@ -120,7 +146,9 @@ export async function loadOnnxClassifier(dir: string, opts: { quantized?: boolea
  *   lengthSortedBatches([5, 2, 9, 2, 7], 2)   // [[1, 3], [0, 4], [2]]
  */
 export function lengthSortedBatches(lengths: readonly number[], batchSize: number): number[][] {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
+  }
   const order = lengths.map((_, i) => i).sort((a, b) => lengths[a] - lengths[b] || a - b);
   const out: number[][] = [];
   for (let s = 0; s < order.length; s += batchSize) out.push(order.slice(s, s + batchSize));
@@ -128,7 +156,9 @@ export function lengthSortedBatches(lengths: readonly number[], batchSize: numbe
 }
 
 /** Logits [rows][labels] of one batch of token-id rows, padded here to the longest (int64, as exported). */
-export async function onnxLogits(session: ort.InferenceSession, rows: readonly number[][], padTokenId = 0): Promise<number[][]> {
+export async function onnxLogits(
+  session: ort.InferenceSession, rows: readonly number[][], padTokenId = 0,
+): Promise<number[][]> {
   const n = rows.length, width = Math.max(1, ...rows.map((r) => r.length));
   const ids = new BigInt64Array(n * width).fill(BigInt(padTokenId));
   const mask = new BigInt64Array(n * width), types = new BigInt64Array(n * width);
@@ -158,10 +188,14 @@ export interface OnnxRunOptions {
 }
 
 /** Logits for every text, in input order, computed in length-sorted batches. */
-export async function classifyOnnx(clf: OnnxClassifier, texts: readonly string[], opts: OnnxRunOptions = {}): Promise<number[][]> {
-  const enc = clf.tokenizer.encode(texts.slice(), { padding: false, truncation: true, maxLength: opts.maxLength ?? DEFAULT_CONFIG.maxLength });
+export async function classifyOnnx(
+  clf: OnnxClassifier, texts: readonly string[], opts: OnnxRunOptions = {},
+): Promise<number[][]> {
+  const maxLength = opts.maxLength ?? DEFAULT_CONFIG.maxLength;
+  const enc = clf.tokenizer.encode(texts.slice(), { padding: false, truncation: true, maxLength });
   const out: number[][] = new Array(texts.length);
-  for (const batch of lengthSortedBatches(enc.input_ids.map((r) => r.length), opts.batchSize ?? DEFAULT_CONFIG.evalBatchSize)) {
+  const lengths = enc.input_ids.map((r) => r.length);
+  for (const batch of lengthSortedBatches(lengths, opts.batchSize ?? DEFAULT_CONFIG.evalBatchSize)) {
     const logits = await onnxLogits(clf.session, batch.map((i) => enc.input_ids[i]), clf.tokenizer.padTokenId);
     batch.forEach((i, j) => { out[i] = logits[j]; });
   }
@@ -169,11 +203,14 @@ export async function classifyOnnx(clf: OnnxClassifier, texts: readonly string[]
 }
 
 /** Labels and class probabilities for new texts, in input order (lib/train.ts's `predict`, on ONNX Runtime). */
-export async function predictOnnx(clf: OnnxClassifier, texts: readonly string[], opts: OnnxRunOptions = {}): Promise<Prediction[]> {
+export async function predictOnnx(
+  clf: OnnxClassifier, texts: readonly string[], opts: OnnxRunOptions = {},
+): Promise<Prediction[]> {
   const logits = await classifyOnnx(clf, texts, opts);
   return texts.map((text, i) => {
     const p = softmax(logits[i]);
-    return { text, label: clf.labels[argmax(p)], probabilities: Object.fromEntries(clf.labels.map((l, k) => [l, p[k]])) };
+    const probabilities = Object.fromEntries(clf.labels.map((l, k) => [l, p[k]]));
+    return { text, label: clf.labels[argmax(p)], probabilities };
   });
 }
 
@@ -182,8 +219,12 @@ export async function predictOnnx(clf: OnnxClassifier, texts: readonly string[],
  * course's: the mean over batches of `batchSize` in file order of each batch's mean cross-entropy, whatever
  * order the batches ran in.
  */
-export async function evaluateOnnx(clf: OnnxClassifier, texts: readonly string[], labelIds: readonly number[], opts: OnnxRunOptions = {}): Promise<Evaluation> {
-  if (texts.length !== labelIds.length) throw new Error(`evaluateOnnx: ${texts.length} texts but ${labelIds.length} labels`);
+export async function evaluateOnnx(
+  clf: OnnxClassifier, texts: readonly string[], labelIds: readonly number[], opts: OnnxRunOptions = {},
+): Promise<Evaluation> {
+  if (texts.length !== labelIds.length) {
+    throw new Error(`evaluateOnnx: ${texts.length} texts but ${labelIds.length} labels`);
+  }
   const batchSize = opts.batchSize ?? DEFAULT_CONFIG.evalBatchSize;
   const logits = await classifyOnnx(clf, texts, opts);
   const probabilities = logits.map(softmax);
@@ -194,7 +235,8 @@ export async function evaluateOnnx(clf: OnnxClassifier, texts: readonly string[]
     const losses = logits.slice(s, s + batchSize).map((l, j) => logSumExp(l) - l[labelIds[s + j]]);
     lossSum += losses.reduce((a, b) => a + b, 0) / losses.length;
   }
-  return { metrics: scoreAll(labelIds.slice(), predictions, clf.labels, lossSum / batches), predictions, probabilities };
+  const metrics = scoreAll(labelIds.slice(), predictions, clf.labels, lossSum / batches);
+  return { metrics, predictions, probabilities };
 }
 
 function logSumExp(row: readonly number[]): number {

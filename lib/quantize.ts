@@ -59,7 +59,9 @@ export function roundHalfEven(x: number): number {
  *   quantizeTensor(new Float32Array([-1, 0.5, 2]), DataType.INT8)
  *   // { scale: 0.015748031…, zeroPoint: 0, values: Int8Array [-64, 32, 127] }
  */
-export function quantizeTensor(data: Float32Array, type: number): { scale: number; zeroPoint: number; values: Int8Array | Uint8Array } {
+export function quantizeTensor(
+  data: Float32Array, type: number,
+): { scale: number; zeroPoint: number; values: Int8Array | Uint8Array } {
   const range = RANGE[type];
   if (!range) throw new Error(`quantizeTensor: type ${DataType[type] ?? type} is not INT8 or UINT8`);
   let rmin = 0, rmax = 0; // 0 is always representable
@@ -72,7 +74,8 @@ export function quantizeTensor(data: Float32Array, type: number): { scale: numbe
   let scale64 = (rmax - rmin) / (range.qmax - range.qmin);
   let zeroPoint: number;
   if (scale64 < 1.1754943508222875e-38) { scale64 = 1; zeroPoint = 0; } // float32's smallest normal
-  else zeroPoint = range.symmetric ? roundHalfEven((range.qmin + range.qmax) / 2) : roundHalfEven(range.qmin - rmin / scale64);
+  else if (range.symmetric) zeroPoint = roundHalfEven((range.qmin + range.qmax) / 2);
+  else zeroPoint = roundHalfEven(range.qmin - rmin / scale64);
   const scale = Math.fround(scale64);
   const lo = type === DataType.INT8 ? -128 : 0, hi = type === DataType.INT8 ? 127 : 255;
   const values = type === DataType.INT8 ? new Int8Array(data.length) : new Uint8Array(data.length);
@@ -85,7 +88,9 @@ export function quantizeTensor(data: Float32Array, type: number): { scale: numbe
 
 /** A float32 initializer's values (raw_data or float_data), as a fresh aligned array. */
 export function floatValues(t: Tensor): Float32Array {
-  if (t.dataType !== DataType.FLOAT) throw new Error(`initializer ${t.name}: ${DataType[t.dataType ?? 0]} is not FLOAT`);
+  if (t.dataType !== DataType.FLOAT) {
+    throw new Error(`initializer ${t.name}: ${DataType[t.dataType ?? 0]} is not FLOAT`);
+  }
   if (t.rawData && t.rawData.length) {
     const bytes = new Uint8Array(t.rawData); // a copy: raw_data may sit at an unaligned offset of the model buffer
     return new Float32Array(bytes.buffer, 0, bytes.byteLength >> 2);
@@ -94,9 +99,11 @@ export function floatValues(t: Tensor): Float32Array {
 }
 
 const dimsOf = (t: Tensor) => (t.dims ?? []).map(Number);
-const intAttr = (n: Node, name: string, dflt: number) => { const a = n.attribute?.find((x) => x.name === name); return a ? Number(a.i ?? dflt) : dflt; };
-const floatAttr = (n: Node, name: string, dflt: number) => { const a = n.attribute?.find((x) => x.name === name); return a ? Number(a.f ?? dflt) : dflt; };
-const node = (opType: string, input: string[], output: string[], name: string, attribute: onnx.IAttributeProto[] = []): Node =>
+const attr = (n: Node, name: string) => n.attribute?.find((x) => x.name === name);
+const intAttr = (n: Node, name: string, dflt: number) => Number(attr(n, name)?.i ?? dflt);
+const floatAttr = (n: Node, name: string, dflt: number) => Number(attr(n, name)?.f ?? dflt);
+type Attribute = onnx.IAttributeProto;
+const node = (opType: string, input: string[], output: string[], name: string, attribute: Attribute[] = []): Node =>
   ({ opType, input, output, name, attribute });
 
 /** The opset of the default ONNX domain. */
@@ -118,7 +125,9 @@ export function quantizeDynamic(modelBytes: Uint8Array, opts: QuantizeOptions = 
   }
   if (!model.graph) throw new Error("quantizeDynamic: the model has no graph");
   const opset = opsetOf(model);
-  if (opset < 11) throw new Error(`quantizeDynamic: the model's opset is ${opset}; dynamic quantization needs opset 11 or newer`);
+  if (opset < 11) {
+    throw new Error(`quantizeDynamic: the model's opset is ${opset}; dynamic quantization needs opset 11 or newer`);
+  }
   const q = new DynamicQuantizer(model.graph, opts.opTypes ?? OP_TYPES);
   q.run();
   model.producerName = "bertlab.quantize";
@@ -138,7 +147,7 @@ class DynamicQuantizer {
     for (const t of graph.initializer ?? []) this.inits.set(t.name!, t);
     for (const i of graph.input ?? []) if (!this.inits.has(i.name!)) this.generated.add(i.name!);
     for (const t of graph.initializer ?? []) this.names.add(t.name!);
-    for (const n of graph.node ?? []) { n.input?.forEach((x) => this.names.add(x)); n.output?.forEach((x) => this.names.add(x)); }
+    for (const n of graph.node ?? []) [...(n.input ?? []), ...(n.output ?? [])].forEach((x) => this.names.add(x));
   }
 
   run(): void {
@@ -157,22 +166,28 @@ class DynamicQuantizer {
   }
 
   private wants(n: Node): boolean { return this.opTypes.includes(n.opType!); }
-  private floatInit(name: string): Tensor | undefined { const t = this.inits.get(name); return t && t.dataType === DataType.FLOAT ? t : undefined; }
+  private floatInit(name: string): Tensor | undefined {
+    const t = this.inits.get(name);
+    return t && t.dataType === DataType.FLOAT ? t : undefined;
+  }
 
   /** onnxruntime's replace_gemm_with_matmul: Gemm → MatMul (+ Add) with a transposed copy of a constant B. */
   private gemmToMatMul(nodes: Node[]): Node[] {
     const out: Node[] = [];
     const transposed = new Map<string, string>();
     for (const n of nodes) {
-      if (n.opType !== "Gemm" || floatAttr(n, "alpha", 1) !== 1 || floatAttr(n, "beta", 1) !== 1 || intAttr(n, "transA", 0) !== 0) { out.push(n); continue; }
+      const plain = floatAttr(n, "alpha", 1) === 1 && floatAttr(n, "beta", 1) === 1 && intAttr(n, "transA", 0) === 0;
+      if (n.opType !== "Gemm" || !plain) { out.push(n); continue; }
       let b = n.input![1];
       if (intAttr(n, "transB", 0) === 1) {
         const w = this.floatInit(b);
         if (w) {
           if (!transposed.has(b)) {
+            // a name free for the copy and for the names quantization derives from it
+            const derived = ["", "_quantized", "_scale", "_zero_point"];
             let name = `${b}_Transposed`;
-            for (let k = 1; ["", "_quantized", "_scale", "_zero_point"].some((s) => this.names.has(name + s)); k++) name = `${b}_Transposed_${k}`;
-            ["", "_quantized", "_scale", "_zero_point"].forEach((s) => this.names.add(name + s));
+            for (let k = 1; derived.some((s) => this.names.has(name + s)); k++) name = `${b}_Transposed_${k}`;
+            derived.forEach((s) => this.names.add(name + s));
             const t = transpose2d(w, name);
             this.graph.initializer!.push(t);
             this.inits.set(name, t);
@@ -202,7 +217,7 @@ class DynamicQuantizer {
     this.graph.initializer!.push(
       { name: r.scale, dataType: DataType.FLOAT, dims: [], floatData: [scale] },
       { name: r.zp, dataType: type, dims: [], int32Data: [zeroPoint] },
-      { name: r.q, dataType: type, dims: t.dims, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) },
+      { name: r.q, dataType: type, dims: t.dims, rawData: new Uint8Array(values.buffer) },
     );
     this.quantized.set(name, r);
     return r;
@@ -228,11 +243,13 @@ class DynamicQuantizer {
     const base = n.name ? `${n.name}_quant` : "";
     const int32 = `${y}_output_quantized`;
     this.out.push(node("MatMulInteger", [a.q, w.q, a.zp, w.zp], [int32], base));
-    this.out.push(node("Cast", [int32], [`${int32}_cast_output`], `${int32}_cast`, [{ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: DataType.FLOAT }]));
+    const toFloat = { name: "to", type: onnx.AttributeProto.AttributeType.INT, i: DataType.FLOAT };
+    this.out.push(node("Cast", [int32], [`${int32}_cast_output`], `${int32}_cast`, [toFloat]));
     const mulName = base ? `${base}_scales_mul` : `${a.scale}_${w.scale}_mul`;
     let scales = this.out.find((m) => m.name === mulName);
     if (!scales) { scales = node("Mul", [a.scale, w.scale], [`${mulName}:0`], mulName); this.out.push(scales); }
-    this.out.push(node("Mul", [`${int32}_cast_output`, scales.output![0]], [y], base ? `${base}_output_scale_mul` : ""));
+    const outName = base ? `${base}_output_scale_mul` : "";
+    this.out.push(node("Mul", [`${int32}_cast_output`, scales.output![0]], [y], outName));
   }
 
   /** onnxruntime's GatherQuant: gather 8-bit rows; consumers get them dequantized. */

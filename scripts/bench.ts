@@ -14,7 +14,7 @@
  *
  *   npm run bench                          # pytorch, tensorflow (native), tensorflow-ops, wasm, onnxruntime(-int8)
  *   npm run bench -- --backends tensorflow # just one tfjs backend (PyTorch always runs)
- *   npm run bench -- --backends onnxruntime,onnxruntime-int8 --checkpoint runs/course   # the ONNX rows (scripts/bench_onnx.ts)
+ *   npm run bench -- --backends onnxruntime,onnxruntime-int8 --checkpoint runs/course  # scripts/bench_onnx.ts
  *   npm run bench -- --no-train            # inference only (PyTorch and tfjs skip their timed training)
  *
  * Timings mean something only on a quiet machine: the CPU time other processes used while each
@@ -248,7 +248,8 @@ export function table(rows: Summary[]): string {
   const head = ["engine", "threads", "train tok/s real / padded", "s/epoch", "infer b64 tweets/s", "b1 tweets/s", "b1 median ms", "peak RSS MB"];
   const body = rows.map((s) => [
     `${s.name}${s.busy ? " (busy machine!)" : ""}`, String(s.threads),
-    s.trainSteps === 0 ? "—" : `${f(s.realTokensPerSec)} / ${f(s.paddedTokensPerSec)}${ratio(s.vsPytorch?.train)}${s.trainSteps < s.epochSteps ? ` [${s.trainSteps} steps]` : ""}`,
+    s.trainSteps === 0 ? "—" : `${f(s.realTokensPerSec)} / ${f(s.paddedTokensPerSec)}${ratio(s.vsPytorch?.train)}` +
+      `${s.trainSteps < s.epochSteps ? ` [${s.trainSteps} steps]` : ""}`,
     f(s.secondsPerEpoch, 1), `${f(s.batch64TweetsPerSec, 1)}${ratio(s.vsPytorch?.batch64)}`,
     f(s.batch1TweetsPerSec, 1), `${f(s.batch1MedianMs, 1)}${ratio(s.vsPytorch?.batch1)}`, f(s.peakRssMB),
   ]);
@@ -298,15 +299,21 @@ async function main(): Promise<void> {
   const quick = args.includes("--quick");
   // --no-train: inference rows only (the ONNX rows do not train), every engine on its full inference workload.
   const noTrain = args.includes("--no-train");
-  if (quick) LIMITS = { tensorflow: QUICK, "tensorflow-ops": QUICK, wasm: QUICK, cpu: { ...QUICK, trainSteps: 1 }, pytorch: QUICK, onnxruntime: QUICK, "onnxruntime-int8": QUICK };
+  if (quick) {
+    LIMITS = { tensorflow: QUICK, "tensorflow-ops": QUICK, wasm: QUICK, cpu: { ...QUICK, trainSteps: 1 },
+      pytorch: QUICK, onnxruntime: QUICK, "onnxruntime-int8": QUICK };
+  }
   if (noTrain) LIMITS = Object.fromEntries(Object.entries(LIMITS).map(([k, v]) => [k, { ...v, trainSteps: 0 }]));
   if (child) {
     const w = JSON.parse(fs.readFileSync(opt("--workload")!, "utf8")) as Workload;
-    writeJsonAtomic(opt("--out")!, ONNX_ROWS.includes(child) ? await runOnnx(w, child, opt("--onnx-dir")!, LIMITS[child]) : await runTfjs(w, child));
+    const r = ONNX_ROWS.includes(child)
+      ? await runOnnx(w, child, opt("--onnx-dir")!, LIMITS[child]) : await runTfjs(w, child);
+    writeJsonAtomic(opt("--out")!, r);
     return;
   }
   if (!fs.existsSync(path.join(MODEL_DIR, "model.safetensors"))) throw new Error(`${MODEL_DIR}/model.safetensors is missing: run \`npm run setup\` first`);
-  const backends = (opt("--backends") ?? "tensorflow,tensorflow-ops,wasm,onnxruntime,onnxruntime-int8").split(",").filter(Boolean);
+  const all = "tensorflow,tensorflow-ops,wasm,onnxruntime,onnxruntime-int8";
+  const backends = (opt("--backends") ?? all).split(",").filter(Boolean);
   const python = opt("--python") ?? VENV_PYTHON;
   const w = await makeWorkload();
   const wfile = path.join(BENCH_DIR, "workload.json");
@@ -317,7 +324,9 @@ async function main(): Promise<void> {
 
   const results: EngineResult[] = [];
   const errors: string[] = [];
-  const limitArgs = quick ? ["--train-steps", String(noTrain ? 0 : QUICK.trainSteps), "--batch64", String(QUICK.batch64), "--batch1", String(QUICK.batch1)]
+  const trainSteps = noTrain ? 0 : QUICK.trainSteps;
+  const limitArgs = quick
+    ? ["--train-steps", String(trainSteps), "--batch64", String(QUICK.batch64), "--batch1", String(QUICK.batch1)]
     : noTrain ? ["--train-steps", "0"] : [];
   // PyTorch twice: as installed, and with OpenMP threads that sleep instead of spinning. When
   // anything else runs, spinning threads wait on each other: a batch-1 forward took 546 ms with
@@ -340,7 +349,8 @@ async function main(): Promise<void> {
       onnx = await prepareOnnx({ onnx: opt("--onnx"), checkpoint: opt("--checkpoint"), workload: w });
       console.log(`ONNX rows run ${onnx.dir} (from ${onnx.from})`);
     } catch (e) {
-      errors.push(`onnxruntime: no ONNX model (${(e as Error).message.split("\n")[0]}); pass --onnx DIR (bertlab export)`);
+      const why = (e as Error).message.split("\n")[0];
+      errors.push(`onnxruntime: no ONNX model (${why}); pass --onnx DIR (bertlab export)`);
     }
   }
   for (const b of backends) {
@@ -349,10 +359,11 @@ async function main(): Promise<void> {
     try {
       const isOnnx = ONNX_ROWS.includes(b);
       if (isOnnx && !onnx) continue;
-      const childArgs = ["--import", "tsx", path.join(ROOT, "scripts", "bench.ts"), "--child", b, "--workload", wfile, "--out", out, ...(quick ? ["--quick"] : []),
-        ...(noTrain ? ["--no-train"] : []),
+      const childArgs = ["--import", "tsx", path.join(ROOT, "scripts", "bench.ts"), "--child", b, "--workload", wfile,
+        "--out", out, ...(quick ? ["--quick"] : []), ...(noTrain ? ["--no-train"] : []),
         ...(isOnnx ? ["--onnx-dir", onnx!.dir] : [])];
-      results.push(runChild(process.execPath, childArgs, isOnnx ? {} : { BERTLAB_BACKEND: variant(b).backend, ...variant(b).env }, out));
+      const env = isOnnx ? {} : { BERTLAB_BACKEND: variant(b).backend, ...variant(b).env };
+      results.push(runChild(process.execPath, childArgs, env, out));
     } catch (e) {
       errors.push(`${b}: ${(e as Error).message}`);
       console.log(`  ${b} failed: ${(e as Error).message.split("\n").slice(-1)[0]}`);
@@ -368,7 +379,8 @@ async function main(): Promise<void> {
     batch1: { floor: 1, ratio: native.vsPytorch.batch1, ok: native.vsPytorch.batch1 >= 1 },
   };
   if (floors) {
-    const train = Number.isFinite(floors.train.ratio) ? `${floors.train.ratio.toFixed(2)}× (≥0.7: ${floors.train.ok ? "met" : "NOT met"})` : "not run";
+    const train = Number.isFinite(floors.train.ratio)
+      ? `${floors.train.ratio.toFixed(2)}× (≥0.7: ${floors.train.ok ? "met" : "NOT met"})` : "not run";
     console.log(`\nfloors (native vs PyTorch): training ${train}, ` +
       `inference batch 64 ${floors.batch64.ratio.toFixed(2)}× and batch 1 ${floors.batch1.ratio.toFixed(2)}× (≥1: ${floors.batch64.ok && floors.batch1.ok ? "met" : "NOT met"})`);
   }
@@ -380,7 +392,9 @@ async function main(): Promise<void> {
     fp32Batch1: { floor: 2, ratio: fp32.batch1, ok: fp32.batch1 >= 2 },
   };
   if (onnxFloors) {
-    console.log(`floors (ONNX Runtime vs PyTorch): ${Object.entries(onnxFloors).map(([k, v]) => `${k} ${v.ratio.toFixed(2)}× (≥${v.floor}: ${v.ok ? "met" : "NOT met"})`).join(", ")}`);
+    const each = Object.entries(onnxFloors)
+      .map(([k, v]) => `${k} ${v.ratio.toFixed(2)}× (≥${v.floor}: ${v.ok ? "met" : "NOT met"})`);
+    console.log(`floors (ONNX Runtime vs PyTorch): ${each.join(", ")}`);
   }
   const serving = onnx ? servingLines(results, torch, onnx.fineTuned) : undefined;
   if (serving) console.log(["", `serving (${onnx!.from}):`, ...serving.lines.map((l) => "  " + l)].join("\n"));
@@ -391,7 +405,8 @@ async function main(): Promise<void> {
   writeJsonAtomic(file, {
     date: new Date().toISOString(), host: { niceness: nice, cpus: os.cpus().length, model: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
     workload: { trainBatches: w.train.timed.length, batchSize: w.train.batchSize, infer64Batches: w.infer.batch64.length, batch1: w.infer.batch1.length, limits: LIMITS },
-    quick, reference: torch.name, summaries, floors, onnxFloors, serving: serving && { model: onnx!.from, ...serving }, errors, raw: results,
+    quick, reference: torch.name, summaries, floors, onnxFloors, serving: serving && { model: onnx!.from, ...serving },
+    errors, raw: results,
   });
   console.log(`\nwritten: ${path.relative(ROOT, file)}`);
 }

@@ -5,7 +5,7 @@
  * and `predict` over the validation set end to end (tokenize, length-sorted batches of 64, softmax)
  * against PyTorch's batch-64 loop over the same tweets in file order.
  *
- *   npm run bench -- --backends onnxruntime,onnxruntime-int8 --onnx out/export   # an export (bertlab export --quantize int8)
+ *   npm run bench -- --backends onnxruntime,onnxruntime-int8 --onnx out/export   # from bertlab export --quantize int8
  *   npm run bench -- --backends onnxruntime,onnxruntime-int8 --checkpoint runs/course
  *
  * The model: `--onnx DIR` as it is; else `--checkpoint DIR` (default: runs/course when it holds one),
@@ -15,10 +15,13 @@
 import * as fs from "fs";
 import * as path from "path";
 import { exportOnnx, resolveCheckpoint } from "../lib/export";
-import { createSession, loadOnnxClassifier, onnxLogits, predictOnnx, evaluateOnnx, onnxThreads, ONNX_MODEL, ONNX_MODEL_QUANTIZED } from "../lib/onnx_runtime";
+import {
+  createSession, loadOnnxClassifier, onnxLogits, predictOnnx, evaluateOnnx, onnxThreads,
+  ONNX_MODEL, ONNX_MODEL_QUANTIZED,
+} from "../lib/onnx_runtime";
 import { DEFAULT_CONFIG } from "../lib/config";
 import { OUT_DIR, RUNS_DIR } from "../lib/paths";
-import { holdsRun } from "../lib/checkpoint";
+import { holdsRun, TOKENIZER_FILES } from "../lib/checkpoint";
 import type { EngineResult, Workload } from "./bench";
 
 export const ONNX_ROWS = ["onnxruntime", "onnxruntime-int8"];
@@ -39,7 +42,9 @@ export interface ServeResult {
  * The export folder the ONNX rows run: `--onnx`, else an export of `--checkpoint` (or runs/course), else
  * of the workload's model (a fresh MiniLM head). `fineTuned` says whether F1 means anything.
  */
-export async function prepareOnnx(opts: { onnx?: string; checkpoint?: string; workload: Workload }): Promise<{ dir: string; fineTuned: boolean; from: string }> {
+export async function prepareOnnx(
+  opts: { onnx?: string; checkpoint?: string; workload: Workload },
+): Promise<{ dir: string; fineTuned: boolean; from: string }> {
   if (opts.onnx) return { dir: opts.onnx, fineTuned: true, from: opts.onnx };
   const course = path.join(RUNS_DIR, "course");
   const ckpt = opts.checkpoint ?? (holdsRun(course) ? course : undefined);
@@ -53,22 +58,29 @@ export async function prepareOnnx(opts: { onnx?: string; checkpoint?: string; wo
   const { loadBertForSequenceClassification, saveBertForSequenceClassification } = await import("../lib/bert");
   await initBackend();
   const tmp = path.join(OUT_DIR, "bench", "workload-model");
-  const model = await loadBertForSequenceClassification(opts.workload.modelDir, { labels: opts.workload.labels, seed: opts.workload.seed });
+  const { modelDir, labels, seed } = opts.workload;
+  const model = await loadBertForSequenceClassification(modelDir, { labels, seed });
   await saveBertForSequenceClassification(model, tmp);
   model.dispose();
-  for (const f of ["tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"]) {
-    if (fs.existsSync(path.join(opts.workload.modelDir, f))) fs.copyFileSync(path.join(opts.workload.modelDir, f), path.join(tmp, f));
+  for (const f of TOKENIZER_FILES) {
+    if (fs.existsSync(path.join(modelDir, f))) fs.copyFileSync(path.join(modelDir, f), path.join(tmp, f));
   }
   await exportOnnx(tmp, dir, { quantize: "int8", force: true });
   return { dir, fineTuned: false, from: `${opts.workload.modelDir} (seeded head, not fine-tuned)` };
 }
 
 /** One ONNX row, in this (child) process. */
-export async function runOnnx(w: Workload, name: string, dir: string, lim: { batch64: number; batch1: number }): Promise<EngineResult & { serve: ServeResult }> {
+export async function runOnnx(
+  w: Workload, name: string, dir: string, lim: { batch64: number; batch1: number },
+): Promise<EngineResult & { serve: ServeResult }> {
   const quantized = name === "onnxruntime-int8";
   const file = path.join(dir, quantized ? ONNX_MODEL_QUANTIZED : ONNX_MODEL);
   const session = await createSession(file);
-  const time = async (rows: number[][]) => { const t0 = process.hrtime.bigint(); await onnxLogits(session, rows); return Number(process.hrtime.bigint() - t0) / 1e9; };
+  const time = async (rows: number[][]) => {
+    const t0 = process.hrtime.bigint();
+    await onnxLogits(session, rows);
+    return Number(process.hrtime.bigint() - t0) / 1e9;
+  };
   for (const rows of w.infer.warmup) await time(rows);
   const batch64Seconds: number[] = [], batch1Seconds: number[] = [];
   for (const rows of w.infer.batch64.slice(0, lim.batch64)) batch64Seconds.push(await time(rows));
@@ -76,7 +88,7 @@ export async function runOnnx(w: Workload, name: string, dir: string, lim: { bat
   await session.release();
 
   // Serving: predict over the validation texts end to end, then the course's metrics.
-  if (!w.serve) throw new Error("the workload has no validation texts (serve): rerun the bench to rewrite out/bench/workload.json");
+  if (!w.serve) throw new Error("the workload has no validation texts (serve): rerun the bench to rewrite it");
   const val = w.serve;
   const clf = await loadOnnxClassifier(dir, { quantized });
   const opts = { maxLength: DEFAULT_CONFIG.maxLength, batchSize: 64 };
@@ -88,39 +100,50 @@ export async function runOnnx(w: Workload, name: string, dir: string, lim: { bat
   const serve: ServeResult = { modelBytes: fs.statSync(file).size, e2eSeconds, predictions };
   if (w.labels.every((l) => clf.labels.includes(l))) {
     const ev = await evaluateOnnx(clf, val.texts, val.labels.map((k) => clf.labels.indexOf(w.labels[k])), opts);
-    Object.assign(serve, { f1Weighted: ev.metrics.f1Weighted, f1Macro: ev.metrics.f1Macro, accuracy: ev.metrics.accuracy });
+    const { f1Weighted, f1Macro, accuracy } = ev.metrics;
+    Object.assign(serve, { f1Weighted, f1Macro, accuracy });
   }
   await clf.release();
   const ort = await import("onnxruntime-node");
   return {
-    name, engine: `onnxruntime-node ${ort.env.versions.node ?? ""} ${quantized ? "int8 (lib/quantize.ts)" : "fp32"}`, threads: onnxThreads(),
+    name, engine: `onnxruntime-node ${ort.env.versions.node ?? ""} ${quantized ? "int8 (lib/quantize.ts)" : "fp32"}`,
+    threads: onnxThreads(),
     train: { stepSeconds: [], losses: [] }, infer: { batch64Seconds, batch1Seconds },
     peakRssMB: process.resourceUsage().maxRSS / 1024, serve,
   };
 }
 
 /** The serving lines under the table: sizes, F1 and agreement, end-to-end predict against PyTorch. */
-export function servingLines(results: (EngineResult & { serve?: ServeResult })[], torch: EngineResult, fineTuned: boolean): { lines: string[]; summary: Record<string, number | undefined> } {
-  const fp = results.find((r) => r.name === "onnxruntime")?.serve, q = results.find((r) => r.name === "onnxruntime-int8")?.serve;
+export function servingLines(
+  results: (EngineResult & { serve?: ServeResult })[], torch: EngineResult, fineTuned: boolean,
+): { lines: string[]; summary: Record<string, number | undefined> } {
+  const fp = results.find((r) => r.name === "onnxruntime")?.serve;
+  const q = results.find((r) => r.name === "onnxruntime-int8")?.serve;
   const lines: string[] = [];
   const summary: Record<string, number | undefined> = {};
   const torchLoop = torch.infer.batch64Seconds.reduce((a, b) => a + b, 0);
   const mb = (b: number) => (b / 1e6).toFixed(1);
   if (fp && q) {
     summary.int8SizeRatio = q.modelBytes / fp.modelBytes;
-    lines.push(`file size: fp32 ${mb(fp.modelBytes)} MB, int8 ${mb(q.modelBytes)} MB (${(100 * summary.int8SizeRatio).toFixed(1)}%; floor ≤ 30%)`);
+    const pct = (100 * summary.int8SizeRatio).toFixed(1);
+    lines.push(`file size: fp32 ${mb(fp.modelBytes)} MB, int8 ${mb(q.modelBytes)} MB (${pct}%; floor ≤ 30%)`);
     summary.int8Agreement = fp.predictions.filter((p, i) => p === q.predictions[i]).length / fp.predictions.length;
+    const pctSame = (100 * summary.int8Agreement).toFixed(1);
+    const agree = `int8 gives fp32's label for ${pctSame}% of ${fp.predictions.length} tweets`;
     if (fineTuned && fp.f1Weighted !== undefined && q.f1Weighted !== undefined) {
-      Object.assign(summary, { f1WeightedFp32: fp.f1Weighted, f1WeightedInt8: q.f1Weighted, f1MacroFp32: fp.f1Macro, f1MacroInt8: q.f1Macro });
-      lines.push(`validation F1 weighted fp32 ${fp.f1Weighted.toFixed(4)} / int8 ${q.f1Weighted.toFixed(4)}, macro ${fp.f1Macro!.toFixed(4)} / ${q.f1Macro!.toFixed(4)}; ` +
-        `int8 gives fp32's label for ${(100 * summary.int8Agreement).toFixed(1)}% of ${fp.predictions.length} tweets`);
-    } else lines.push(`int8 gives fp32's label for ${(100 * summary.int8Agreement).toFixed(1)}% of ${fp.predictions.length} tweets (F1: no fine-tuned model, pass --checkpoint)`);
+      Object.assign(summary, {
+        f1WeightedFp32: fp.f1Weighted, f1WeightedInt8: q.f1Weighted, f1MacroFp32: fp.f1Macro, f1MacroInt8: q.f1Macro,
+      });
+      lines.push(`validation F1 weighted fp32 ${fp.f1Weighted.toFixed(4)} / int8 ${q.f1Weighted.toFixed(4)}, ` +
+        `macro ${fp.f1Macro!.toFixed(4)} / ${q.f1Macro!.toFixed(4)}; ${agree}`);
+    } else lines.push(`${agree} (F1: no fine-tuned model, pass --checkpoint)`);
   }
   for (const [name, s] of [["fp32", fp], ["int8", q]] as const) {
     if (!s || torchLoop === 0) continue;
     summary[`e2e${name === "fp32" ? "Fp32" : "Int8"}VsPytorch`] = torchLoop / s.e2eSeconds;
-    lines.push(`predict over ${s.predictions.length} validation tweets end to end (${name}, sorted batches of 64): ${s.e2eSeconds.toFixed(3)} s; ` +
-      `PyTorch's batch-64 loop in file order ${torchLoop.toFixed(3)} s → ${(torchLoop / s.e2eSeconds).toFixed(2)}× (floor ≥ 2.5×)`);
+    lines.push(`predict over ${s.predictions.length} validation tweets end to end (${name}, sorted batches of 64): ` +
+      `${s.e2eSeconds.toFixed(3)} s; PyTorch's batch-64 loop in file order ${torchLoop.toFixed(3)} s → ` +
+      `${(torchLoop / s.e2eSeconds).toFixed(2)}× (floor ≥ 2.5×)`);
   }
   return { lines, summary };
 }

@@ -147,7 +147,8 @@ def cmd_export(args):
     model = BertForSequenceClassification.from_pretrained(args.checkpoint, attn_implementation="eager")
     config = json.loads((Path(args.checkpoint) / "config.json").read_text())
     write_folder(args.out, config, args.checkpoint, torch_onnx_bytes(model), args.quantize)
-    print(json.dumps({"out": str(args.out), "files": sorted(str(p.relative_to(args.out)) for p in Path(args.out).rglob("*") if p.is_file())}))
+    files = sorted(str(p.relative_to(args.out)) for p in Path(args.out).rglob("*") if p.is_file())
+    print(json.dumps({"out": str(args.out), "files": files}))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,7 +186,8 @@ def check_folder(folder, texts, max_length, quantized=False):
         "file": str(path), "checker": "ok", "bytes": path.stat().st_size,
         "opset": max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
         "inputs": [{"name": i.name, "type": i.type.tensor_type.elem_type,
-                    "shape": [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]} for i in model.graph.input],
+                    "shape": [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]}
+                   for i in model.graph.input],
         "outputs": [o.name for o in model.graph.output],
         "texts": texts, "max_length": max_length,
         "input_ids": enc["input_ids"],

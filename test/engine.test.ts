@@ -110,7 +110,7 @@ test("bertlab predict on an export, fp32 and --quantized; evaluate prints the en
 });
 
 test("bertlab export: --out is required, --quantize takes int8 only", async () => {
-  await assert.rejects(cli(["export", "--checkpoint", ckpt]), /export needs --out DIR/);
+  await assert.rejects(cli(["export", "--checkpoint", ckpt]), /export needs --out DIR \(and --checkpoint DIR\)/);
   await assert.rejects(cli(["export", "--checkpoint", ckpt, "--out", path.join(tmp, "x"), "--quantize", "int4"]), /--quantize wants int8, got "int4"/);
   await assert.rejects(cli(["demo", "--checkpoint", ckpt, "--port", "http"]), /--port wants a port number/);
 });

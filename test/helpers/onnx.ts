@@ -23,7 +23,10 @@ import { bertOnnx } from "../../lib/onnx_export";
 import type { BertForSequenceClassification } from "../../lib/bert";
 import { tinyBertConfig, tinyBertWeights } from "./tiny_bert";
 
-export const EXPORT_TINY = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "fixtures", "onnx", "export_tiny.json"), "utf8"));
+const FIXTURE = path.join(__dirname, "..", "fixtures", "onnx", "export_tiny.json");
+export const EXPORT_TINY = JSON.parse(fs.readFileSync(FIXTURE, "utf8"));
+const SCRIPT = path.join(ROOT, "scripts", "make_onnx_fixtures.py");
+const lastLines = (s: string) => s.split("\n").slice(-5).join("\n");
 
 /** Whether bertOnnx is the lead's export yet (the shim throws "not yet implemented"). */
 export function haveBertOnnx(): boolean {
@@ -36,17 +39,19 @@ export function haveBertOnnx(): boolean {
 }
 
 /** Can these tests make ONNX bytes here: bertOnnx, or PyTorch in .venv. */
-export const onnxSkip = haveBertOnnx() || fs.existsSync(VENV_PYTHON) ? false : `bertOnnx is a shim and ${VENV_PYTHON} is missing: run scripts/setup.sh`;
+export const onnxSkip = haveBertOnnx() || fs.existsSync(VENV_PYTHON)
+  ? false : `bertOnnx is a shim and ${VENV_PYTHON} is missing: run scripts/setup.sh`;
 
 /** The tiny BERT as a checkpoint folder (config.json, model.safetensors, MiniLM tokenizer files). */
 export function tinyCheckpoint(dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-tiny-"))): string {
   const tensors = new Map<string, SafeTensor>();
-  for (const [name, { shape, values }] of tinyBertWeights()) tensors.set(name, { dtype: "float32", shape, data: values });
+  for (const [name, { shape, values: data }] of tinyBertWeights()) tensors.set(name, { dtype: "float32", shape, data });
   fs.mkdirSync(dir, { recursive: true });
   writeSafetensors(path.join(dir, "model.safetensors"), tensors);
   fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(tinyBertConfig, null, 2));
   for (const f of TOKENIZER_FILES) {
-    if (fs.existsSync(path.join(DEFAULT_MODEL_DIR, f))) fs.copyFileSync(path.join(DEFAULT_MODEL_DIR, f), path.join(dir, f));
+    const src = path.join(DEFAULT_MODEL_DIR, f);
+    if (fs.existsSync(src)) fs.copyFileSync(src, path.join(dir, f));
   }
   return dir;
 }
@@ -55,8 +60,9 @@ export function tinyCheckpoint(dir = fs.mkdtempSync(path.join(os.tmpdir(), "bert
 export function torchOnnxBytes(checkpoint: string): Uint8Array {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-torch-onnx-"));
   try {
-    const r = spawnSync(VENV_PYTHON, [path.join(ROOT, "scripts", "make_onnx_fixtures.py"), "export", "--checkpoint", checkpoint, "--out", out], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`PyTorch export of ${checkpoint} failed:\n${r.stderr.split("\n").slice(-5).join("\n")}`);
+    const args = [SCRIPT, "export", "--checkpoint", checkpoint, "--out", out];
+    const r = spawnSync(VENV_PYTHON, args, { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`PyTorch export of ${checkpoint} failed:\n${lastLines(r.stderr)}`);
     return fs.readFileSync(path.join(out, "onnx", "model.onnx"));
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
@@ -70,13 +76,14 @@ export function fp32OnnxBytes(model: BertForSequenceClassification, checkpoint: 
 
 /** Python's check of a folder (onnx.checker + onnxruntime), as scripts/make_onnx_fixtures.py check prints it. */
 export function pythonCheck(dir: string, texts: string[], maxLength: number, quantized = false): {
-  checker: string; opset: number; inputs: { name: string; type: number; shape: (string | number)[] }[]; outputs: string[];
+  checker: string; opset: number; outputs: string[];
+  inputs: { name: string; type: number; shape: (string | number)[] }[];
   logits: number[][]; probabilities: number[][]; labels: string[];
 } {
-  const args = [path.join(ROOT, "scripts", "make_onnx_fixtures.py"), "check", dir, "--max-length", String(maxLength), ...texts.flatMap((t) => ["--text", t])];
+  const args = [SCRIPT, "check", dir, "--max-length", String(maxLength), ...texts.flatMap((t) => ["--text", t])];
   if (quantized) args.push("--quantized");
   const r = spawnSync(VENV_PYTHON, args, { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`make_onnx_fixtures.py check ${dir} failed:\n${r.stderr.split("\n").slice(-5).join("\n")}`);
+  if (r.status !== 0) throw new Error(`make_onnx_fixtures.py check ${dir} failed:\n${lastLines(r.stderr)}`);
   return JSON.parse(r.stdout);
 }
 
