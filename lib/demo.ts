@@ -26,7 +26,8 @@ import { TOKENIZER_FILES } from "./checkpoint";
 
 /** Library files, from the installed packages (the versions transformers.js was built against). */
 const TRANSFORMERS_DIST = path.dirname(require.resolve("@huggingface/transformers"));
-const ORT_WEB_DIST = path.dirname(require.resolve("onnxruntime-web"));
+// onnxruntime-web as transformers.js resolves it (its dependency, not bertlab's): the versions must match.
+const ORT_WEB_DIST = path.dirname(require.resolve("onnxruntime-web", { paths: [TRANSFORMERS_DIST] }));
 /** onnxruntime-web's WebAssembly build that transformers.js's browser bundle loads (".asyncify"). */
 const ORT_WASM = "ort-wasm-simd-threaded.asyncify";
 

@@ -9,7 +9,10 @@ import { servingLines, ServeResult } from "../scripts/bench_onnx";
 
 const workload: Workload = {
   seed: 17, modelDir: "m", labels: ["a", "b"],
-  train: { batchSize: 2, optimizer: { lr: 1e-4, eps: 1e-8, betas: [0.9, 0.999], weightDecay: 0, clipNorm: 1 }, epochBatches: 1, warmup: [], timed: [{ input_ids: [[1, 2]], labels: [0] }] },
+  train: {
+    batchSize: 2, optimizer: { lr: 1e-4, eps: 1e-8, betas: [0.9, 0.999], weightDecay: 0, clipNorm: 1 }, epochBatches: 1,
+    warmup: [], timed: [{ input_ids: [[1, 2]], labels: [0] }],
+  },
   infer: { warmup: [], batch64: [[[1, 2]], [[1], [2], [3]]], batch1: [[1], [2]] },
 };
 const torch: EngineResult = {
@@ -18,7 +21,8 @@ const torch: EngineResult = {
 };
 const serve = (s: Partial<ServeResult>): ServeResult => ({ modelBytes: 100, e2eSeconds: 1, predictions: [], ...s });
 const row = (name: string, s: ServeResult): EngineResult & { serve: ServeResult } => ({
-  name, engine: name, threads: 2, train: { stepSeconds: [], losses: [] }, infer: { batch64Seconds: [0.1, 0.1], batch1Seconds: [0.005, 0.005] }, peakRssMB: 500, serve: s,
+  name, engine: name, threads: 2, train: { stepSeconds: [], losses: [] },
+  infer: { batch64Seconds: [0.1, 0.1], batch1Seconds: [0.005, 0.005] }, peakRssMB: 500, serve: s,
 });
 
 test("an inference-only row: ratios for inference, dashes for training", () => {
@@ -30,8 +34,10 @@ test("an inference-only row: ratios for inference, dashes for training", () => {
 });
 
 test("serving lines: size ratio, F1 and agreement, end to end against PyTorch's loop", () => {
-  const fp = row("onnxruntime", serve({ modelBytes: 90e6, e2eSeconds: 0.2, predictions: [0, 1, 1, 0], f1Weighted: 0.87, f1Macro: 0.52 }));
-  const q = row("onnxruntime-int8", serve({ modelBytes: 23e6, e2eSeconds: 0.1, predictions: [0, 1, 0, 0], f1Weighted: 0.86, f1Macro: 0.51 }));
+  const fp = row("onnxruntime",
+    serve({ modelBytes: 90e6, e2eSeconds: 0.2, predictions: [0, 1, 1, 0], f1Weighted: 0.87, f1Macro: 0.52 }));
+  const q = row("onnxruntime-int8",
+    serve({ modelBytes: 23e6, e2eSeconds: 0.1, predictions: [0, 1, 0, 0], f1Weighted: 0.86, f1Macro: 0.51 }));
   const { lines, summary } = servingLines([torch, fp, q], torch, true);
   assert.ok(Math.abs(summary.int8SizeRatio! - 23 / 90) < 1e-12);
   assert.equal(summary.int8Agreement, 0.75);

@@ -41,25 +41,35 @@ after(async () => {
 
 async function open(url: string): Promise<Page> {
   const page = await browser.newPage();
-  page.on("request", (r) => { if (!r.url().startsWith(url) && !r.url().startsWith("blob:" + url.slice(0, -1))) outside.push(r.url()); });
+  const local = (u: string) => u.startsWith(url) || u.startsWith("blob:" + url.slice(0, -1));
+  page.on("request", (r) => { if (!local(r.url())) outside.push(r.url()); });
   await page.goto(url);
-  await page.waitForFunction('document.getElementById("status").textContent !== "loading the model…"', null, { timeout: 120_000 });
+  const loaded = 'document.getElementById("status").textContent !== "loading the model…"';
+  await page.waitForFunction(loaded, null, { timeout: 120_000 });
   assert.equal(await page.textContent("#status"), "ready");
   return page;
 }
 
 /** Types `text`, presses Classify, returns what the page shows: label → probability, best first. */
-async function classify(page: Page, text: string): Promise<{ labels: string[]; probabilities: Record<string, number> }> {
+type Shown = { labels: string[]; probabilities: Record<string, number> };
+async function classify(page: Page, text: string): Promise<Shown> {
   await page.fill("#input", text);
   await page.click("#go");
-  await page.waitForFunction('document.getElementById("status").textContent === "ready" && document.querySelectorAll("#result tr").length > 0');
-  const rows = await page.$$eval("#result tr", (rs) => rs.map((r) => [r.querySelector(".label")!.textContent!, r.querySelector(".probability")!.textContent!]));
+  await page.waitForFunction('document.getElementById("status").textContent === "ready" && ' +
+    'document.querySelectorAll("#result tr").length > 0');
+  const rows = await page.$$eval("#result tr", (rs) =>
+    rs.map((r) => [r.querySelector(".label")!.textContent!, r.querySelector(".probability")!.textContent!]));
   return { labels: rows.map((r) => r[0]), probabilities: Object.fromEntries(rows.map(([l, p]) => [l, Number(p)])) };
 }
 
-const TEXTS = ["Hello world! <b>not bold</b> & <script>alert(1)</script>", "What a wonderful day at the gallery 😀", "long ".repeat(40)];
+const TEXTS = [
+  "Hello world! <b>not bold</b> & <script>alert(1)</script>",
+  "What a wonderful day at the gallery 😀",
+  "long ".repeat(40),
+];
 
-test("the page shows predict's label and probabilities (1e-3), also for text longer than the maximum length", { skip, timeout: 300_000 }, async () => {
+// predict's label and probabilities within 1e-3, also for a text longer than the maximum length
+test("the page shows what predict gives", { skip, timeout: 300_000 }, async () => {
   await initBackend();
   const { model, tokenizer } = await loadTrained(ckpt);
   const tfjs = predict(model, tokenizer, TEXTS, { maxLength: MAX_LENGTH });
@@ -72,7 +82,10 @@ test("the page shows predict's label and probabilities (1e-3), also for text lon
     const shown = await classify(page, text);
     assert.equal(shown.labels[0], tfjs[i].label, text);
     for (const ref of [tfjs[i], ort[i]]) {
-      for (const [label, p] of Object.entries(ref.probabilities)) assert.ok(Math.abs(shown.probabilities[label] - p) < 1e-3, `${text}: ${label} ${shown.probabilities[label]} vs ${p}`);
+      for (const [label, p] of Object.entries(ref.probabilities)) {
+        const got = shown.probabilities[label];
+        assert.ok(Math.abs(got - p) < 1e-3, `${text}: ${label} ${got} vs ${p}`);
+      }
     }
   }
   // the long text was cut to MAX_LENGTH tokens, and the page says so
@@ -85,7 +98,7 @@ test("the page shows predict's label and probabilities (1e-3), also for text lon
   assert.deepEqual(outside, [], "every request stays on the demo server");
 });
 
-test("the int8 model runs in the page too, matching onnxruntime-node's int8 (1e-3)", { skip, timeout: 300_000 }, async () => {
+test("the int8 model runs in the page, as in onnxruntime-node (1e-3)", { skip, timeout: 300_000 }, async () => {
   const q = await startDemo({ modelDir: dir, maxLength: MAX_LENGTH, quantized: true });
   try {
     const clf = await loadOnnxClassifier(dir, { quantized: true });
@@ -93,19 +106,24 @@ test("the int8 model runs in the page too, matching onnxruntime-node's int8 (1e-
     await clf.release();
     const page = await open(q.url);
     const shown = await classify(page, TEXTS[1]);
-    for (const [label, p] of Object.entries(ref.probabilities)) assert.ok(Math.abs(shown.probabilities[label] - p) < 1e-3, label);
+    for (const [label, p] of Object.entries(ref.probabilities)) {
+      assert.ok(Math.abs(shown.probabilities[label] - p) < 1e-3, label);
+    }
     await page.close();
   } finally {
     await q.close();
   }
 });
 
-test("the server listens on 127.0.0.1 only and serves nothing but the page, the libraries and the model", { skip }, async () => {
+// 127.0.0.1 only; nothing but the page, the libraries and the model's files
+test("the server serves only what the page needs", { skip }, async () => {
   assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
   const get = async (p: string) => (await fetch(server.url + p.replace(/^\//, ""))).status;
   assert.equal(await get("/models/model/config.json"), 200);
   assert.equal(await get("/models/model/onnx/model.onnx"), 200);
-  for (const p of ["/package.json", "/models/model/../../package.json", "/models/model/%2e%2e/%2e%2e/package.json", "/etc/passwd", "/ort/ort.node.min.js"]) {
+  const outside = ["/package.json", "/models/model/../../package.json", "/models/model/%2e%2e/%2e%2e/package.json",
+    "/etc/passwd", "/ort/ort.node.min.js"];
+  for (const p of outside) {
     assert.equal(await get(p), 404, p);
   }
 });

@@ -14,6 +14,7 @@ import { chooseEngine, loadClassifier, DEFAULT_ENGINE } from "../lib/engine";
 import { exportOnnx } from "../lib/export";
 import { main } from "../lib/cli";
 import { initBackend } from "../lib/backend";
+import type { Prediction } from "../lib/train";
 import { EXPORT_TINY, onnxSkip, tinyCheckpoint, fp32OnnxBytes, haveBertOnnx, maxAbsDiff } from "./helpers/onnx";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-engine-"));
@@ -42,12 +43,14 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 
 test("chooseEngine: flag, then BERTLAB_ENGINE, then ONNX Runtime; --quantized needs ONNX", () => {
   assert.equal(DEFAULT_ENGINE, "onnx");
-  assert.deepEqual(chooseEngine(undefined, { env: undefined }), { engine: process.env.BERTLAB_ENGINE ?? "onnx", quantized: false, explicit: process.env.BERTLAB_ENGINE !== undefined });
+  const fromEnv = process.env.BERTLAB_ENGINE;
+  assert.deepEqual(chooseEngine(undefined, { env: undefined }),
+    { engine: fromEnv ?? "onnx", quantized: false, explicit: fromEnv !== undefined });
   assert.deepEqual(chooseEngine("tfjs", { env: "onnx" }), { engine: "tfjs", quantized: false, explicit: true });
   assert.deepEqual(chooseEngine(undefined, { env: "tfjs" }), { engine: "tfjs", quantized: false, explicit: true });
   assert.throws(() => chooseEngine("torch"), /--engine wants onnx or tfjs, got "torch"/);
   assert.throws(() => chooseEngine(undefined, { env: "gpu" }), /BERTLAB_ENGINE wants onnx or tfjs, got "gpu"/);
-  assert.throws(() => chooseEngine("tfjs", { quantized: true }), /--quantized runs the int8 ONNX model: it needs --engine onnx/);
+  assert.throws(() => chooseEngine("tfjs", { quantized: true }), /--quantized runs the int8 ONNX model: it needs/);
 });
 
 test("both engines predict the same labels and probabilities, in input order", { skip: onnxSkip }, async () => {
@@ -87,23 +90,27 @@ test("a checkpoint: ONNX Runtime through bertOnnx, or TensorFlow.js with a warni
 });
 
 test("an export folder runs on ONNX Runtime only", { skip: onnxSkip }, async () => {
-  await assert.rejects(loadClassifier(dir, chooseEngine("tfjs")), /has no model\.safetensors \(an export folder\?\): TensorFlow\.js needs a checkpoint/);
+  await assert.rejects(loadClassifier(dir, chooseEngine("tfjs")),
+    /has no model\.safetensors \(an export folder\?\): TensorFlow\.js needs a checkpoint/);
 });
 
 test("bertlab predict on an export, fp32 and --quantized; evaluate prints the engine", { skip: onnxSkip }, async () => {
   const texts = EXPORT_TINY.texts.slice(0, 3);
-  const fp32 = await cli(["predict", "--checkpoint", dir, "--max-length", String(EXPORT_TINY.max_length), ...texts]);
-  const int8 = await cli(["predict", "--checkpoint", dir, "--max-length", String(EXPORT_TINY.max_length), "--quantized", ...texts]);
+  const args = ["predict", "--checkpoint", dir, "--max-length", String(EXPORT_TINY.max_length)];
+  const fp32 = await cli([...args, ...texts]);
+  const int8 = await cli([...args, "--quantized", ...texts]);
   for (const [r, ref, tol] of [[fp32, EXPORT_TINY.fp32, 1e-4], [int8, EXPORT_TINY.int8, 1e-3]] as const) {
     assert.equal(r.code, 0);
-    const preds = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
-    assert.deepEqual(preds.map((p: { text: string }) => p.text), texts);
-    const got = preds.map((p: { probabilities: Record<string, number> }) => EXPORT_TINY.labels.map((l: string) => p.probabilities[l]));
+    const preds: Prediction[] = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(preds.map((p) => p.text), texts);
+    const got = preds.map((p: Prediction) => EXPORT_TINY.labels.map((l: string) => p.probabilities[l]));
     assert.ok(maxAbsDiff(got, ref.probabilities.slice(0, 3)) < tol);
   }
   const tsv = path.join(tmp, "data.tsv");
-  fs.writeFileSync(tsv, "text\tlabel\n" + ["good day\tpos", "bad day\tneg", "a day\tneu", "fine day\tpos", "sad day\tneg", "the day\tneu"].join("\n") + "\n");
-  const ev = await cli(["evaluate", "--checkpoint", dir, "--csv", tsv, "--text-column", "text", "--label-column", "label", "--test-size", "0.5"]);
+  const rows = ["good day\tpos", "bad day\tneg", "a day\tneu", "fine day\tpos", "sad day\tneg", "the day\tneu"];
+  fs.writeFileSync(tsv, ["text\tlabel", ...rows].join("\n") + "\n");
+  const data = ["--csv", tsv, "--text-column", "text", "--label-column", "label", "--test-size", "0.5"];
+  const ev = await cli(["evaluate", "--checkpoint", dir, ...data]);
   assert.equal(ev.code, 0);
   assert.match(ev.stdout, /F1 weighted \d\.\d{4}/);
   assert.match(ev.stderr, /engine: onnxruntime-node/);
@@ -111,11 +118,13 @@ test("bertlab predict on an export, fp32 and --quantized; evaluate prints the en
 
 test("bertlab export: --out is required, --quantize takes int8 only", async () => {
   await assert.rejects(cli(["export", "--checkpoint", ckpt]), /export needs --out DIR \(and --checkpoint DIR\)/);
-  await assert.rejects(cli(["export", "--checkpoint", ckpt, "--out", path.join(tmp, "x"), "--quantize", "int4"]), /--quantize wants int8, got "int4"/);
+  const int4 = ["export", "--checkpoint", ckpt, "--out", path.join(tmp, "x"), "--quantize", "int4"];
+  await assert.rejects(cli(int4), /--quantize wants int8, got "int4"/);
   await assert.rejects(cli(["demo", "--checkpoint", ckpt, "--port", "http"]), /--port wants a port number/);
 });
 
-test("bertlab export writes the folder (needs bertOnnx)", { skip: haveBertOnnx() ? false : "bertOnnx is not there yet (lib/onnx_export.ts is the temporary shim)" }, async () => {
+const noBertOnnx = haveBertOnnx() ? false : "bertOnnx is not there yet (lib/onnx_export.ts is the temporary shim)";
+test("bertlab export writes the folder (needs bertOnnx)", { skip: noBertOnnx }, async () => {
   const out = path.join(tmp, "cli-export");
   const r = await cli(["export", "--checkpoint", ckpt, "--out", out, "--quantize", "int8"]);
   assert.equal(r.code, 0);

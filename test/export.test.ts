@@ -34,7 +34,7 @@ before(async () => {
   tensorsAfter = tf.memory().numTensors;
 });
 
-test("export writes the folder transformers.js expects, int8 at most 30% of fp32, no tensors left", { skip: onnxSkip }, () => {
+test("export writes the folder transformers.js reads, int8 ≤ 30% of fp32, no tensors left", { skip: onnxSkip }, () => {
   const files = ["config.json", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt",
     "onnx/model.onnx", "onnx/model_quantized.onnx"];
   assert.deepEqual(result.files.map((f) => f.path.split(path.sep).join("/")).sort(), files.sort());
@@ -48,13 +48,18 @@ test("export writes the folder transformers.js expects, int8 at most 30% of fp32
   assert.equal(tensorsAfter, tensorsBefore);
 });
 
-test("Python: onnx.checker passes; int64 [batch, sequence] inputs, logits out, opset 17; same labels and scores as onnxruntime-node", { skip: onnxSkip || noPython }, async () => {
+// Python: onnx.checker passes; int64 [batch, sequence] inputs, logits out, opset 17; same labels and scores.
+test("the export passes Python's checks and predicts as in Node", { skip: onnxSkip || noPython }, async () => {
   for (const quantized of [false, true]) {
     const py = pythonCheck(out, TEXTS, 256, quantized);
     assert.equal(py.checker, "ok");
     assert.equal(py.opset, 17);
     assert.deepEqual(py.inputs.map((i) => i.name).sort(), ["attention_mask", "input_ids", "token_type_ids"]);
-    for (const i of py.inputs) { assert.equal(i.type, 7); assert.equal(i.shape.length, 2); assert.ok(i.shape.every((d) => typeof d === "string"), JSON.stringify(i)); }
+    for (const i of py.inputs) {
+      assert.equal(i.type, 7); // int64
+      assert.equal(i.shape.length, 2);
+      assert.ok(i.shape.every((d) => typeof d === "string"), `${JSON.stringify(i)}: dynamic batch and sequence`);
+    }
     assert.deepEqual(py.outputs, ["logits"]);
     const clf = await loadOnnxClassifier(out, { quantized });
     const ours = await predictOnnx(clf, TEXTS);
@@ -64,14 +69,16 @@ test("Python: onnx.checker passes; int64 [batch, sequence] inputs, logits out, o
   }
 });
 
-test("the fp32 export computes what PyTorch's export computes (export_tiny.json, 1e-4)", { skip: onnxSkip }, async () => {
+test("the fp32 export computes what PyTorch's export does (export_tiny.json, 1e-4)", { skip: onnxSkip }, async () => {
   const clf = await loadOnnxClassifier(out);
   const got = await predictOnnx(clf, EXPORT_TINY.texts, { maxLength: EXPORT_TINY.max_length });
   await clf.release();
-  assert.ok(maxAbsDiff(got.map((p) => clf.labels.map((l) => p.probabilities[l])), EXPORT_TINY.fp32.probabilities) < 1e-4);
+  const probs = got.map((p) => clf.labels.map((l) => p.probabilities[l]));
+  assert.ok(maxAbsDiff(probs, EXPORT_TINY.fp32.probabilities) < 1e-4);
 });
 
-test("transformers.js pipeline() loads the folder with local files only: same labels and scores as Python onnxruntime (1e-4)", { skip: onnxSkip || noPython }, async () => {
+// transformers.js pipeline(), local files only: same labels and scores as Python onnxruntime within 1e-4.
+test("transformers.js pipeline() loads the folder as it is", { skip: onnxSkip || noPython }, async () => {
   env.allowRemoteModels = false;
   env.allowLocalModels = true;
   env.localModelPath = path.dirname(out) + path.sep;
@@ -84,17 +91,20 @@ test("transformers.js pipeline() loads the folder with local files only: same la
       assert.equal(scores[0].label, py.labels[i], `${dtype} text ${i}`);
       for (const { label, score } of scores) {
         const k = EXPORT_TINY.labels.indexOf(label);
-        assert.ok(Math.abs(score - py.probabilities[i][k]) < 1e-4, `${dtype} text ${i} ${label}: ${score} vs ${py.probabilities[i][k]}`);
+        const ref = py.probabilities[i][k];
+        assert.ok(Math.abs(score - ref) < 1e-4, `${dtype} text ${i} ${label}: ${score} vs ${ref}`);
       }
     });
   }
 });
 
-test("an existing export is refused without --force and replaced with it; other folders are never replaced", { skip: onnxSkip }, async () => {
-  await assert.rejects(exportOnnx(ckpt, out, { onnxBytes: fp32OnnxBytes }), /tiny already holds an export \(onnx\/model\.onnx\): pass --force to replace it/);
+// An existing export is refused without --force and replaced with it; other folders are never replaced.
+test("an existing export needs --force; nothing else is replaced", { skip: onnxSkip }, async () => {
+  await assert.rejects(exportOnnx(ckpt, out, { onnxBytes: fp32OnnxBytes }),
+    /tiny already holds an export \(onnx\/model\.onnx\): pass --force to replace it/);
   const r = await exportOnnx(ckpt, out, { force: true, onnxBytes: fp32OnnxBytes });
   assert.equal(r.int8Bytes, undefined);
-  assert.ok(!fs.existsSync(path.join(out, "onnx", "model_quantized.onnx")), "the old int8 file went with the old export");
+  assert.ok(!fs.existsSync(path.join(out, "onnx", "model_quantized.onnx")), "the old int8 file went with the old one");
   const other = path.join(tmp, "notes");
   fs.mkdirSync(other);
   fs.writeFileSync(path.join(other, "todo.txt"), "keep me");
@@ -112,26 +122,31 @@ test("a folder that is not a BERT checkpoint is refused, naming the file", async
   fs.mkdirSync(noWeights);
   fs.writeFileSync(path.join(noWeights, "config.json"), JSON.stringify(tinyBertConfig));
   await assert.rejects(exportOnnx(noWeights, path.join(tmp, "o2")), /no-weights\/model\.safetensors is missing/);
-  await assert.rejects(exportOnnx(path.join(tmp, "nowhere"), path.join(tmp, "o3")), /nowhere is neither a model folder/);
+  const nowhere = path.join(tmp, "nowhere");
+  await assert.rejects(exportOnnx(nowhere, path.join(tmp, "o3")), /nowhere is neither a model folder/);
   assert.ok(!fs.existsSync(path.join(tmp, "o1")) && !fs.existsSync(path.join(tmp, "o2")));
 });
 
 test("a model over protobuf's 2 GiB limit gets a clear error before anything is loaded", () => {
   const big = path.join(tmp, "big");
   fs.mkdirSync(big);
-  fs.writeFileSync(path.join(big, "config.json"), JSON.stringify({ ...tinyBertConfig, vocab_size: 4_000_000, hidden_size: 256, num_attention_heads: 4 }));
+  const config = { ...tinyBertConfig, vocab_size: 4_000_000, hidden_size: 256, num_attention_heads: 4 };
+  fs.writeFileSync(path.join(big, "config.json"), JSON.stringify(config));
   fs.writeFileSync(path.join(big, "model.safetensors"), "");
   fs.writeFileSync(path.join(big, "tokenizer.json"), "{}");
-  assert.throws(() => checkExportable(big), new RegExp(`${big}/config\\.json: 3\\.8 GiB of float32 weights is over protobuf's 2 GiB limit`));
+  const message = new RegExp(`${big}/config\\.json: 3\\.8 GiB of float32 weights is over protobuf's 2 GiB limit`);
+  assert.throws(() => checkExportable(big), message);
 });
 
 test("an unwritable destination is a clear error and leaves nothing behind", { skip: onnxSkip }, async () => {
   const file = path.join(tmp, "a-file");
   fs.writeFileSync(file, "");
-  await assert.rejects(exportOnnx(ckpt, path.join(file, "export"), { onnxBytes: fp32OnnxBytes }), new RegExp(`cannot write to ${file} \\((ENOTDIR|EEXIST)\\)`));
+  await assert.rejects(exportOnnx(ckpt, path.join(file, "export"), { onnxBytes: fp32OnnxBytes }),
+    new RegExp(`cannot write to ${file} \\((ENOTDIR|EEXIST)\\)`));
   // a failure while the folder is being made (here: the ONNX bytes cannot be made) leaves no temporary folder
   const dest = path.join(tmp, "half", "export");
-  await assert.rejects(exportOnnx(ckpt, dest, { onnxBytes: () => { throw new Error("disk on fire"); } }), /disk on fire/);
+  const failing = () => { throw new Error("disk on fire"); };
+  await assert.rejects(exportOnnx(ckpt, dest, { onnxBytes: failing }), /disk on fire/);
   assert.ok(!fs.existsSync(dest));
   assert.deepEqual(fs.readdirSync(path.dirname(dest)), []);
 });

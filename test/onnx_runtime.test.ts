@@ -40,10 +40,11 @@ test("createSession: a missing, truncated or corrupt file is an error naming it"
   const bytes = Buffer.from(MICRO.fp32_onnx_base64, "base64");
   const truncated = path.join(tmp, "truncated.onnx");
   fs.writeFileSync(truncated, bytes.subarray(0, bytes.length >> 1));
-  await assert.rejects(createSession(truncated), (e: Error) => e.message.startsWith(`${truncated}: not a loadable ONNX model`));
+  const namesIt = (file: string) => (e: Error) => e.message.startsWith(`${file}: not a loadable ONNX model`);
+  await assert.rejects(createSession(truncated), namesIt(truncated));
   const corrupt = path.join(tmp, "corrupt.onnx");
   fs.writeFileSync(corrupt, Buffer.from("this is not a protocol buffer at all"));
-  await assert.rejects(createSession(corrupt), (e: Error) => e.message.startsWith(`${corrupt}: not a loadable ONNX model`));
+  await assert.rejects(createSession(corrupt), namesIt(corrupt));
   // the untouched model loads, with one thread per core
   const s = await createSession(bytes, { name: "micro" });
   assert.deepEqual(s.inputNames, ["input_ids", "attention_mask", "token_type_ids"]);
@@ -60,7 +61,8 @@ test("createSession: a valid ONNX model that is not a BERT classifier is refused
       input: [{ name: "x", type: { tensorType: t } }], output: [{ name: "y", type: { tensorType: t } }],
     },
   }).finish();
-  await assert.rejects(createSession(model, { name: "identity.onnx" }), /identity\.onnx: not a BERT classifier export \(inputs x; outputs y/);
+  await assert.rejects(createSession(model, { name: "identity.onnx" }),
+    /identity\.onnx: not a BERT classifier export \(inputs x; outputs y/);
 });
 
 let dir: string;
@@ -78,7 +80,7 @@ const opts = { maxLength: EXPORT_TINY.max_length };
 
 // int8 is held to 1e-3, not 1e-4: activations are quantized at run time, so the same function computed by
 // another graph (bertOnnx's, against PyTorch's export here) may round an activation to the other integer.
-test("predictions on the exported tiny BERT equal Python onnxruntime's: fp32 within 1e-4, int8 within 1e-3", { skip: onnxSkip }, async () => {
+test("the tiny export predicts as Python onnxruntime: fp32 within 1e-4, int8 1e-3", { skip: onnxSkip }, async () => {
   for (const [clf, ref, tol] of [[fp32, EXPORT_TINY.fp32, 1e-4], [int8, EXPORT_TINY.int8, 1e-3]] as const) {
     const logits = await classifyOnnx(clf, EXPORT_TINY.texts, opts);
     assert.ok(maxAbsDiff(logits, ref.logits) < tol, `${clf.source}: ${maxAbsDiff(logits, ref.logits)}`);
@@ -90,7 +92,7 @@ test("predictions on the exported tiny BERT equal Python onnxruntime's: fp32 wit
   assert.match(int8.source, /model_quantized\.onnx$/);
 });
 
-test("sorted batches come back in input order: batch size 2 equals one text at a time", { skip: onnxSkip }, async () => {
+test("sorted batches come back in input order: batches of 2 equal one text at a time", { skip: onnxSkip }, async () => {
   const texts = [...EXPORT_TINY.texts].reverse();
   const batched = await classifyOnnx(fp32, texts, { ...opts, batchSize: 2 });
   const single = await Promise.all(texts.map(async (t) => (await classifyOnnx(fp32, [t], opts))[0]));
@@ -104,7 +106,8 @@ test("evaluateOnnx: the course's metrics, loss as the mean of file-order batch m
   const ce = (i: number) => -Math.log(EXPORT_TINY.fp32.probabilities[i][labelIds[i]]);
   const loss = ((ce(0) + ce(1)) / 2 + (ce(2) + ce(3)) / 2 + ce(4)) / 3;
   assert.ok(Math.abs(ev.metrics.loss - loss) < 1e-4);
-  const want = scoreAll(labelIds, EXPORT_TINY.fp32.labels.map((l: string) => EXPORT_TINY.labels.indexOf(l)), EXPORT_TINY.labels, ev.metrics.loss);
+  const predicted = EXPORT_TINY.fp32.labels.map((l: string) => EXPORT_TINY.labels.indexOf(l));
+  const want = scoreAll(labelIds, predicted, EXPORT_TINY.labels, ev.metrics.loss);
   assert.deepEqual(ev.metrics, want);
   await assert.rejects(evaluateOnnx(fp32, ["a"], [0, 1]), /1 texts but 2 labels/);
 });
@@ -113,5 +116,6 @@ test("loadOnnxClassifier: --quantized without an int8 file is a clear error", { 
   const only = path.join(tmp, "fp32-only");
   fs.cpSync(dir, only, { recursive: true });
   fs.rmSync(path.join(only, "onnx", "model_quantized.onnx"));
-  await assert.rejects(loadOnnxClassifier(only, { quantized: true }), /model_quantized\.onnx is missing: export with --quantize int8/);
+  await assert.rejects(loadOnnxClassifier(only, { quantized: true }),
+    /model_quantized\.onnx is missing: export with --quantize int8/);
 });
