@@ -83,7 +83,8 @@ Run and model:
   --out FILE             split: where to write the ids; export: the folder to write
   --input FILE           predict: texts, one per line
   --seeds LIST           sweep: comma-separated seeds
-  --engine onnx|tfjs     predict, evaluate: ONNX Runtime (default; BERTLAB_ENGINE also sets it) or TensorFlow.js
+  --engine E             predict, evaluate: onnx (ONNX Runtime), tfjs (TensorFlow.js) or auto (default: ONNX Runtime
+                         for an export folder, TensorFlow.js for a checkpoint on native TensorFlow); or BERTLAB_ENGINE
   --quantized            predict, evaluate, demo: run the int8 model (onnx/model_quantized.onnx)
   --quantize int8        export: also write onnx/model_quantized.onnx
   --force                export: replace an existing export in --out

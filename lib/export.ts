@@ -133,6 +133,7 @@ export async function exportOnnx(checkpoint: string, out: string, opts: ExportOp
   const files: { path: string; bytes: number }[] = [];
   try {
     await replaceDirAtomic(out, (tmp) => {
+      fs.chmodSync(tmp, 0o755); // mkdtemp makes it private; an export is meant to be read and served
       const put = (rel: string, data: Uint8Array) => {
         writeFileAtomic(path.join(tmp, rel), data);
         files.push({ path: rel, bytes: data.length });

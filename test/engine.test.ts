@@ -14,6 +14,7 @@ import { chooseEngine, loadClassifier, DEFAULT_ENGINE } from "../lib/engine";
 import { exportOnnx } from "../lib/export";
 import { main } from "../lib/cli";
 import { initBackend } from "../lib/backend";
+import { graphInference } from "../lib/bert";
 import type { Prediction } from "../lib/train";
 import { EXPORT_TINY, onnxSkip, tinyCheckpoint, fp32OnnxBytes, haveBertOnnx, maxAbsDiff } from "./helpers/onnx";
 
@@ -41,15 +42,14 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
   }
 }
 
-test("chooseEngine: flag, then BERTLAB_ENGINE, then ONNX Runtime; --quantized needs ONNX", () => {
-  assert.equal(DEFAULT_ENGINE, "onnx");
-  const fromEnv = process.env.BERTLAB_ENGINE;
-  assert.deepEqual(chooseEngine(undefined, { env: undefined }),
-    { engine: fromEnv ?? "onnx", quantized: false, explicit: fromEnv !== undefined });
+test("chooseEngine: flag, then BERTLAB_ENGINE, then auto; --quantized means ONNX Runtime", () => {
+  assert.equal(DEFAULT_ENGINE, "auto");
+  assert.deepEqual(chooseEngine("auto", { env: "tfjs" }), { engine: "auto", quantized: false, explicit: false });
+  assert.deepEqual(chooseEngine("auto", { quantized: true }), { engine: "onnx", quantized: true, explicit: false });
   assert.deepEqual(chooseEngine("tfjs", { env: "onnx" }), { engine: "tfjs", quantized: false, explicit: true });
   assert.deepEqual(chooseEngine(undefined, { env: "tfjs" }), { engine: "tfjs", quantized: false, explicit: true });
-  assert.throws(() => chooseEngine("torch"), /--engine wants onnx or tfjs, got "torch"/);
-  assert.throws(() => chooseEngine(undefined, { env: "gpu" }), /BERTLAB_ENGINE wants onnx or tfjs, got "gpu"/);
+  assert.throws(() => chooseEngine("torch"), /--engine wants onnx, tfjs or auto, got "torch"/);
+  assert.throws(() => chooseEngine(undefined, { env: "gpu" }), /BERTLAB_ENGINE wants onnx, tfjs or auto, got "gpu"/);
   assert.throws(() => chooseEngine("tfjs", { quantized: true }), /--quantized runs the int8 ONNX model: it needs/);
 });
 
@@ -73,20 +73,40 @@ test("both engines predict the same labels and probabilities, in input order", {
   assert.ok(maxAbsDiff(probs(b), [...EXPORT_TINY.fp32.probabilities].reverse()) < 1e-4);
 });
 
-test("a checkpoint: ONNX Runtime through bertOnnx, or TensorFlow.js with a warning saying why", async () => {
+// auto: a checkpoint runs on TensorFlow.js where it has graph execution, else on ONNX Runtime (exported in
+// memory through bertOnnx), falling back to TensorFlow.js with a warning while bertOnnx cannot export.
+test("auto on a checkpoint: the TensorFlow graph on native, else ONNX Runtime or a warned fallback", async () => {
   const logs: string[] = [];
-  const clf = await loadClassifier(ckpt, chooseEngine(undefined, { env: undefined }), (l) => logs.push(l));
+  const clf = await loadClassifier(ckpt, chooseEngine("auto"), (l) => logs.push(l));
   await clf.release();
-  if (process.env.BERTLAB_ENGINE === "tfjs") return;
-  if (haveBertOnnx()) {
-    assert.match(clf.engine, /^onnxruntime-node .* \(exported in memory\)$/);
+  if (graphInference()) {
+    assert.match(clf.engine, /^TensorFlow\.js tensorflow \(graph\) /);
     assert.deepEqual(logs, []);
+  } else if (haveBertOnnx()) {
+    assert.match(clf.engine, /^onnxruntime-node .* \(exported in memory\)$/);
   } else {
     assert.match(clf.engine, /^TensorFlow\.js /);
     assert.match(logs.join("\n"), /warning: ONNX Runtime unavailable for .*ckpt \(bertOnnx: not yet implemented/);
-    // asked for explicitly, there is no fallback
-    await assert.rejects(loadClassifier(ckpt, chooseEngine("onnx")), /bertOnnx: not yet implemented/);
   }
+});
+
+test("--engine onnx on a checkpoint exports it in memory (bertOnnx), with no fallback", async () => {
+  if (!haveBertOnnx()) {
+    await assert.rejects(loadClassifier(ckpt, chooseEngine("onnx")), /bertOnnx: not yet implemented/);
+    return;
+  }
+  const clf = await loadClassifier(ckpt, chooseEngine("onnx"));
+  const [p] = await clf.predict([EXPORT_TINY.texts[0]], { maxLength: EXPORT_TINY.max_length });
+  await clf.release();
+  assert.match(clf.engine, /\(exported in memory\)$/);
+  const ref = EXPORT_TINY.fp32.probabilities[0];
+  EXPORT_TINY.labels.forEach((l: string, k: number) => assert.ok(Math.abs(p.probabilities[l] - ref[k]) < 1e-4, l));
+});
+
+test("auto on an export folder is ONNX Runtime", { skip: onnxSkip }, async () => {
+  const clf = await loadClassifier(dir, chooseEngine("auto"));
+  await clf.release();
+  assert.match(clf.engine, /^onnxruntime-node .*model\.onnx$/);
 });
 
 test("an export folder runs on ONNX Runtime only", { skip: onnxSkip }, async () => {
