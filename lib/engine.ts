@@ -8,12 +8,13 @@
  *   await clf.predict(["What a wonderful exhibition!"], { maxLength: 256 })
  *   await clf.release();
  *
- * `auto` (the default) takes whichever was faster here (README "Serving"): an export folder runs on ONNX
- * Runtime (it needs no TensorFlow at all: 0.7 s to start instead of 2 s, and a third of the batch-1
- * latency); a checkpoint runs on TensorFlow.js when it has graph execution (native TensorFlow), whose
- * batch-64 throughput beat ONNX Runtime fp32's by 1.5× and which needs no export first; on wasm or cpu
- * a checkpoint is exported in memory and runs on ONNX Runtime (5-10× faster there). If that export fails
- * and no engine was asked for, prediction continues on TensorFlow.js with a warning saying why.
+ * `auto` (the default) takes whichever was faster here (docs/serving.md): an export folder runs on ONNX
+ * Runtime (no TensorFlow to start: 0.7 s instead of 2 s, and a 40% lower batch-1 latency than the
+ * TensorFlow graph); a checkpoint runs on TensorFlow.js where it has graph execution (native TensorFlow),
+ * whose batch-64 throughput was 1.5× ONNX Runtime fp32's and which needs no export first; elsewhere (wasm,
+ * cpu: 21 tweets/s at batch 64 and 91 ms a tweet on wasm in the README's bench) a checkpoint is exported in
+ * memory and runs on ONNX Runtime. If that export fails and no engine was asked for, prediction continues
+ * on TensorFlow.js with a warning saying why.
  */
 import * as fs from "fs";
 import * as path from "path";

@@ -10,13 +10,13 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { Browser, Page } from "playwright-core";
-import { startDemo, DemoServer, demoPage } from "../lib/demo";
+import { startDemo, demo, DemoServer, demoPage } from "../lib/demo";
 import { exportOnnx } from "../lib/export";
 import { findChromium, launchChromium } from "../lib/browser";
 import { loadOnnxClassifier, predictOnnx } from "../lib/onnx_runtime";
 import { initBackend } from "../lib/backend";
 import { loadTrained, predict } from "../lib/train";
-import { onnxSkip, tinyCheckpoint, fp32OnnxBytes } from "./helpers/onnx";
+import { onnxSkip, tinyCheckpoint, fp32OnnxBytes, haveBertOnnx } from "./helpers/onnx";
 
 const MAX_LENGTH = 16;
 const skip = onnxSkip || (findChromium() ? false : "no Chromium installed (set-up installs Debian's chromium as root)");
@@ -136,4 +136,13 @@ test("names from config.json are escaped in the page", () => {
 
 test("startDemo refuses a folder without an export", async () => {
   await assert.rejects(startDemo({ modelDir: os.tmpdir() }), /has no onnx\/model\.onnx: export the model first/);
+});
+
+const noBertOnnx = haveBertOnnx() ? false : "bertOnnx is not there yet (lib/onnx_export.ts is the temporary shim)";
+test("demo on a checkpoint exports it into a temporary folder, gone on close", { skip: skip || noBertOnnx }, async () => {
+  const d = await demo(ckpt, { port: 0, maxLength: MAX_LENGTH });
+  assert.ok(fs.existsSync(path.join(d.modelDir, "onnx", "model.onnx")));
+  assert.equal((await fetch(d.url + "models/model/config.json")).status, 200);
+  await d.close();
+  assert.ok(!fs.existsSync(d.modelDir), "the temporary export is gone");
 });
