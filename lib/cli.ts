@@ -1,5 +1,5 @@
 /**
- * The bertlab command line: split, train, evaluate, predict and sweep, on the SMILE data or any
+ * The bertlab command line: split, train, evaluate, predict, sweep, export and demo, on the SMILE data or any
  * CSV/TSV with a text and a label column, with any BERT model folder or hub id. Every field of
  * TrainConfig (lib/config.ts) is a flag. `npx bertlab --help` prints the full usage.
  *
@@ -15,11 +15,14 @@ import { SMILE_CSV, RUNS_DIR } from "./paths";
 import { writeJsonAtomic, writeFileAtomic } from "./fsutil";
 import { train } from "./train";
 import { checkSelectMetric } from "./selection";
-import { predict, loadTrained, evaluateSet, reportLines } from "./evaluate";
+import { predict, evaluateSet, reportLines, modelFolder, labelIds } from "./evaluate";
 import { loadTrainData, readSet, textSet, DataSource, LoadedData } from "./data";
 import { cliReporter, chartsPage } from "./progress";
 import { probeBiasCheckpoint, writeBiasReport, biasSummaryLines } from "./bias";
 import { quizMain } from "./quiz_cli";
+import { chooseEngine, loadClassifier } from "./engine";
+import { exportOnnx } from "./export";
+import { demo } from "./demo";
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 
@@ -70,6 +73,8 @@ Commands:
   probe-bias score Equity Evaluation Corpus sentence pairs (female/male, African-/European-American names):
              bertlab probe-bias --checkpoint DIR [--out FILE.json]; writes FILE.json and FILE.html
   quiz       the course's graded quiz: questions, answers, where each is taught; --check FILE grades answers
+  export     an ONNX model folder for transformers.js and onnxruntime (--checkpoint DIR --out DIR [--quantize int8])
+  demo       a local web page that runs the model in the browser: bertlab demo --checkpoint DIR [--port 8765]
 
 Data (default: the SMILE CSV at ${path.relative(process.cwd(), SMILE_CSV) || SMILE_CSV}, as the course):
   --csv FILE             any CSV/TSV with a header row; train splits it into train and validation
@@ -85,10 +90,18 @@ Data (default: the SMILE CSV at ${path.relative(process.cwd(), SMILE_CSV) || SMI
 Run and model:
   --run-dir DIR          where a run is written (default: runs/<command>-<seed>); refused if it holds a run
   --resume               continue the run in --run-dir from its last checkpoint
-  --checkpoint DIR       a saved model folder (evaluate, predict); a run folder means its best/ model, else its last checkpoint
-  --out FILE             split: the ids; evaluate: the metrics (JSON); probe-bias: the report (default RUN_DIR/bias.json)
+  --checkpoint DIR       a model folder (evaluate, predict, export, demo, probe-bias); a run folder means its best/
+                         model, else its last checkpoint; an export folder runs on ONNX Runtime
+  --out FILE             split: the ids; evaluate: the metrics (JSON); probe-bias: the report (default RUN_DIR/bias.json);
+                         export: the folder to write
   --input FILE           predict: texts, one per line
   --seeds LIST           sweep: comma-separated seeds
+  --engine E             predict, evaluate: onnx (ONNX Runtime), tfjs (TensorFlow.js) or auto (default: ONNX Runtime
+                         for an export folder, TensorFlow.js for a checkpoint on native TensorFlow); or BERTLAB_ENGINE
+  --quantized            predict, evaluate, demo: run the int8 model (onnx/model_quantized.onnx)
+  --quantize int8        export: also write onnx/model_quantized.onnx
+  --force                export: replace an existing export in --out
+  --port N               demo: port on 127.0.0.1 (default 8765; 0 picks a free one)
   --help                 this text
 
 Hyperparameters (defaults from lib/config.ts):
@@ -107,6 +120,8 @@ function parse(argv: string[]): { command: string | undefined; values: Values; p
   const options: Record<string, { type: "string" | "boolean" }> = {
     ...DATA_FLAGS, "run-dir": { type: "string" }, resume: { type: "boolean" }, checkpoint: { type: "string" }, out: { type: "string" },
     input: { type: "string" }, seeds: { type: "string" }, help: { type: "boolean" }, ...configFlagOptions(),
+    engine: { type: "string" }, quantized: { type: "boolean" }, quantize: { type: "string" },
+    force: { type: "boolean" }, port: { type: "string" },
   };
   const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   return { command: positionals[0], values: values as Values, positionals: positionals.slice(1) };
@@ -158,7 +173,14 @@ function checkpointArg(values: Values): string {
   return c;
 }
 
+/** --checkpoint as a model folder: a run folder means its best/ model, else its last checkpoint. */
+const checkpointDir = (values: Values): string => modelFolder(checkpointArg(values));
+
 const out = (s: string) => process.stdout.write(s + "\n");
+
+/** --engine / BERTLAB_ENGINE and --quantized (lib/engine.ts). */
+const engineChoice = (values: Values) =>
+  chooseEngine(values.engine as string | undefined, { quantized: Boolean(values.quantized) });
 
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === "quiz") return quizMain(argv.slice(1)); // its own flags: see bertlab quiz --help
@@ -187,29 +209,51 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "evaluate": {
-      await initBackend();
-      const { model, tokenizer, dir } = await loadTrained(checkpointArg(values));
+      const dir = checkpointDir(values);
+      const clf = await loadClassifier(dir, engineChoice(values));
       const file = typeof values.csv === "string" ? values.csv : undefined;
       const set = file ? textSet(readSet(file, dataSource(values)), file) : loadData({}, cfg).validation;
-      const ev = evaluateSet(model, tokenizer, set, file ? "test" : "validation", { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize });
+      const ids = labelIds(set, file ? "test" : "validation", clf.labels);
+      const ev = await clf.evaluate(set.texts, ids, { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize });
+      process.stderr.write(`engine: ${clf.engine}\n`);
       out(`checkpoint ${dir} on ${file ?? "the course's validation split"} (${set.texts.length} texts):`);
-      reportLines(ev.metrics, model.labels).forEach(out);
+      reportLines(ev.metrics, clf.labels).forEach(out);
       if (typeof values.out === "string") {
-        writeJsonAtomic(values.out, { checkpoint: dir, file: file ?? null, examples: set.texts.length, labels: model.labels, metrics: ev.metrics });
+        writeJsonAtomic(values.out, { checkpoint: dir, engine: clf.engine, file: file ?? null, examples: set.texts.length, labels: clf.labels, metrics: ev.metrics });
         out(`metrics → ${values.out}`);
       }
-      model.dispose();
+      await clf.release();
       return 0;
     }
     case "predict": {
-      await initBackend();
       const texts = typeof values.input === "string"
         ? fs.readFileSync(values.input, "utf8").split(/\r?\n/).filter((l) => l.trim() !== "")
         : positionals;
       if (texts.length === 0) throw new Error("predict needs texts: bertlab predict --checkpoint DIR \"some text\" (or --input FILE)");
-      const { model, tokenizer } = await loadTrained(checkpointArg(values));
-      for (const p of predict(model, tokenizer, texts, { maxLength: cfg.maxLength })) out(JSON.stringify(p));
-      model.dispose();
+      const clf = await loadClassifier(checkpointDir(values), engineChoice(values));
+      const preds = await clf.predict(texts, { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize });
+      for (const p of preds) out(JSON.stringify(p));
+      await clf.release();
+      return 0;
+    }
+    case "export": {
+      if (typeof values.out !== "string") throw new Error("export needs --out DIR (and --checkpoint DIR)");
+      const quantize = values.quantize;
+      if (quantize !== undefined && quantize !== "int8") throw new Error(`--quantize wants int8, got "${quantize}"`);
+      const r = await exportOnnx(checkpointDir(values), values.out, { quantize, force: Boolean(values.force) });
+      out(JSON.stringify(r));
+      return 0;
+    }
+    case "demo": {
+      const port = Number(values.port ?? 8765);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) {
+        throw new Error(`--port wants a port number, got ${JSON.stringify(values.port)}`);
+      }
+      const quantized = Boolean(values.quantized);
+      const server = await demo(checkpointDir(values), { port, maxLength: cfg.maxLength, quantized });
+      out(`demo: ${server.url} (the model runs in your browser; Ctrl-C stops the server)`);
+      await new Promise<void>((resolve) => { process.once("SIGINT", resolve); process.once("SIGTERM", resolve); });
+      await server.close();
       return 0;
     }
     case "sweep": {
@@ -248,6 +292,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new Error(`unknown command ${JSON.stringify(command)}: use split, train, evaluate, predict, sweep, probe-bias or quiz (see --help)`);
+      throw new Error(`unknown command ${JSON.stringify(command)}: ` +
+        "use split, train, evaluate, predict, sweep, probe-bias, quiz, export or demo (see --help)");
   }
 }

@@ -12,8 +12,10 @@
  * Ratios compare the same batches (a slow backend runs only the first few: see LIMITS).
  * Results: a table on stdout and out/bench/bench-<time>.json.
  *
- *   npm run bench                          # pytorch, tensorflow (native), tensorflow-ops, wasm
+ *   npm run bench                          # pytorch, tensorflow (native), tensorflow-ops, wasm, onnxruntime(-int8)
  *   npm run bench -- --backends tensorflow # just one tfjs backend (PyTorch always runs)
+ *   npm run bench -- --backends onnxruntime,onnxruntime-int8 --checkpoint runs/course  # scripts/bench_onnx.ts
+ *   npm run bench -- --no-train            # inference only (PyTorch and tfjs skip their timed training)
  *
  * Timings mean something only on a quiet machine: the CPU time other processes used while each
  * engine ran is recorded (from /proc), and a busy machine is flagged in the table. On a shared
@@ -36,6 +38,7 @@ import { loadCourseData } from "../lib/smile";
 import { loadTokenizer } from "../lib/tokenize";
 import { MODELS_DIR, OUT_DIR, ROOT, VENV_PYTHON } from "../lib/paths";
 import { writeJsonAtomic } from "../lib/fsutil";
+import { ONNX_ROWS, prepareOnnx, runOnnx, servingLines } from "./bench_onnx";
 
 interface Rows { input_ids: number[][]; labels: number[] }
 export interface Workload {
@@ -52,6 +55,8 @@ export interface Workload {
     timed: Rows[];
   };
   infer: { warmup: number[][][]; batch64: number[][][]; batch1: number[][] };
+  /** The validation tweets and their label ids (file order), for the ONNX rows' end-to-end predict and F1. */
+  serve?: { texts: string[]; labels: number[] };
 }
 
 /** What each engine reports (bench_torch.py writes the same fields). */
@@ -84,6 +89,9 @@ let LIMITS: Record<string, { trainSteps: number; batch64: number; batch1: number
   // training is the same code as "tensorflow" (graphs are for inference): a few steps suffice
   "tensorflow-ops": { trainSteps: 3, batch64: Infinity, batch1: Infinity },
   wasm: { trainSteps: 3, batch64: 1, batch1: 16 },
+  // inference only (scripts/bench_onnx.ts): ONNX Runtime does not train
+  onnxruntime: { trainSteps: 0, batch64: Infinity, batch1: Infinity },
+  "onnxruntime-int8": { trainSteps: 0, batch64: Infinity, batch1: Infinity },
   cpu: { trainSteps: 1, batch64: 1, batch1: 4 },
 };
 
@@ -116,6 +124,7 @@ async function makeWorkload(): Promise<Workload> {
       timed,
     },
     infer: { warmup: [valIds.slice(0, 64), valIds.slice(0, 1), valIds.slice(1, 2)], batch64, batch1: valIds.slice(0, 64) },
+    serve: { texts: data.validation.map((r) => r.text), labels: data.validation.map((r) => r.label) },
   };
 }
 
@@ -145,7 +154,7 @@ async function runTfjs(w: Workload, name: string): Promise<EngineResult> {
     b.dispose();
   };
 
-  for (const r of w.train.warmup) step(r);
+  if (lim.trainSteps > 0) for (const r of w.train.warmup) step(r);
   const tensorsBefore = tf.memory().numTensors;
   const stepSeconds: number[] = [], losses: number[] = [];
   for (const r of w.train.timed.slice(0, lim.trainSteps)) {
@@ -225,12 +234,14 @@ export function summarise(w: Workload, r: EngineResult, torch?: EngineResult): S
 }
 
 export function table(rows: Summary[]): string {
-  const f = (x: number, d = 0) => x.toFixed(d);
-  const ratio = (x?: number) => (x === undefined ? "" : ` (${x.toFixed(2)}×)`);
+  // "—" where an engine did not run that part (the ONNX rows do not train)
+  const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : "—");
+  const ratio = (x?: number) => (x === undefined || !Number.isFinite(x) ? "" : ` (${x.toFixed(2)}×)`);
   const head = ["engine", "threads", "train tok/s real / padded", "s/epoch", "infer b64 tweets/s", "b1 tweets/s", "b1 median ms", "peak RSS MB"];
   const body = rows.map((s) => [
     `${s.name}${s.busy ? " (busy machine!)" : ""}`, String(s.threads),
-    `${f(s.realTokensPerSec)} / ${f(s.paddedTokensPerSec)}${ratio(s.vsPytorch?.train)}${s.trainSteps < s.epochSteps ? ` [${s.trainSteps} steps]` : ""}`,
+    s.trainSteps === 0 ? "—" : `${f(s.realTokensPerSec)} / ${f(s.paddedTokensPerSec)}${ratio(s.vsPytorch?.train)}` +
+      `${s.trainSteps < s.epochSteps ? ` [${s.trainSteps} steps]` : ""}`,
     f(s.secondsPerEpoch, 1), `${f(s.batch64TweetsPerSec, 1)}${ratio(s.vsPytorch?.batch64)}`,
     f(s.batch1TweetsPerSec, 1), `${f(s.batch1MedianMs, 1)}${ratio(s.vsPytorch?.batch1)}`, f(s.peakRssMB),
   ]);
@@ -278,14 +289,23 @@ async function main(): Promise<void> {
   const child = opt("--child");
   // --quick: a smoke test of the harness (2 steps, 1 batch, 4 tweets each); not a measurement.
   const quick = args.includes("--quick");
-  if (quick) LIMITS = { tensorflow: QUICK, "tensorflow-ops": QUICK, wasm: QUICK, cpu: { ...QUICK, trainSteps: 1 }, pytorch: QUICK };
+  // --no-train: inference rows only (the ONNX rows do not train), every engine on its full inference workload.
+  const noTrain = args.includes("--no-train");
+  if (quick) {
+    LIMITS = { tensorflow: QUICK, "tensorflow-ops": QUICK, wasm: QUICK, cpu: { ...QUICK, trainSteps: 1 },
+      pytorch: QUICK, onnxruntime: QUICK, "onnxruntime-int8": QUICK };
+  }
+  if (noTrain) LIMITS = Object.fromEntries(Object.entries(LIMITS).map(([k, v]) => [k, { ...v, trainSteps: 0 }]));
   if (child) {
     const w = JSON.parse(fs.readFileSync(opt("--workload")!, "utf8")) as Workload;
-    writeJsonAtomic(opt("--out")!, await runTfjs(w, child));
+    const r = ONNX_ROWS.includes(child)
+      ? await runOnnx(w, child, opt("--onnx-dir")!, LIMITS[child]) : await runTfjs(w, child);
+    writeJsonAtomic(opt("--out")!, r);
     return;
   }
   if (!fs.existsSync(path.join(MODEL_DIR, "model.safetensors"))) throw new Error(`${MODEL_DIR}/model.safetensors is missing: run \`npm run setup\` first`);
-  const backends = (opt("--backends") ?? "tensorflow,tensorflow-ops,wasm").split(",").filter(Boolean);
+  const all = "tensorflow,tensorflow-ops,wasm,onnxruntime,onnxruntime-int8";
+  const backends = (opt("--backends") ?? all).split(",").filter(Boolean);
   const python = opt("--python") ?? VENV_PYTHON;
   const w = await makeWorkload();
   const wfile = path.join(BENCH_DIR, "workload.json");
@@ -296,7 +316,10 @@ async function main(): Promise<void> {
 
   const results: EngineResult[] = [];
   const errors: string[] = [];
-  const limitArgs = quick ? ["--train-steps", String(QUICK.trainSteps), "--batch64", String(QUICK.batch64), "--batch1", String(QUICK.batch1)] : [];
+  const trainSteps = noTrain ? 0 : QUICK.trainSteps;
+  const limitArgs = quick
+    ? ["--train-steps", String(trainSteps), "--batch64", String(QUICK.batch64), "--batch1", String(QUICK.batch1)]
+    : noTrain ? ["--train-steps", "0"] : [];
   // PyTorch twice: as installed, and with OpenMP threads that sleep instead of spinning. When
   // anything else runs, spinning threads wait on each other: a batch-1 forward took 546 ms with
   // the default and 17 ms with PASSIVE on this 2-core machine. The faster one is the reference.
@@ -311,12 +334,28 @@ async function main(): Promise<void> {
   }
   const torch = torchRuns.reduce((a, b) => (sum(b.train.stepSeconds) + sum(b.infer.batch64Seconds) < sum(a.train.stepSeconds) + sum(a.infer.batch64Seconds) ? b : a));
   results.push(...torchRuns);
+  // The ONNX rows' model: an export made (or given) once, before any row is timed.
+  let onnx: Awaited<ReturnType<typeof prepareOnnx>> | undefined;
+  if (backends.some((b) => ONNX_ROWS.includes(b))) {
+    try {
+      onnx = await prepareOnnx({ onnx: opt("--onnx"), checkpoint: opt("--checkpoint"), workload: w });
+      console.log(`ONNX rows run ${onnx.dir} (from ${onnx.from})`);
+    } catch (e) {
+      const why = (e as Error).message.split("\n")[0];
+      errors.push(`onnxruntime: no ONNX model (${why}); pass --onnx DIR (bertlab export)`);
+    }
+  }
   for (const b of backends) {
     console.log(`${b} ...`);
     const out = path.join(BENCH_DIR, `${b}.json`);
     try {
-      const childArgs = ["--import", "tsx", path.join(ROOT, "scripts", "bench.ts"), "--child", b, "--workload", wfile, "--out", out, ...(quick ? ["--quick"] : [])];
-      results.push(runChild(process.execPath, childArgs, { BERTLAB_BACKEND: variant(b).backend, ...variant(b).env }, out));
+      const isOnnx = ONNX_ROWS.includes(b);
+      if (isOnnx && !onnx) continue;
+      const childArgs = ["--import", "tsx", path.join(ROOT, "scripts", "bench.ts"), "--child", b, "--workload", wfile,
+        "--out", out, ...(quick ? ["--quick"] : []), ...(noTrain ? ["--no-train"] : []),
+        ...(isOnnx ? ["--onnx-dir", onnx!.dir] : [])];
+      const env = isOnnx ? {} : { BERTLAB_BACKEND: variant(b).backend, ...variant(b).env };
+      results.push(runChild(process.execPath, childArgs, env, out));
     } catch (e) {
       errors.push(`${b}: ${(e as Error).message}`);
       console.log(`  ${b} failed: ${(e as Error).message.split("\n").slice(-1)[0]}`);
@@ -332,9 +371,25 @@ async function main(): Promise<void> {
     batch1: { floor: 1, ratio: native.vsPytorch.batch1, ok: native.vsPytorch.batch1 >= 1 },
   };
   if (floors) {
-    console.log(`\nfloors (native vs PyTorch): training ${floors.train.ratio.toFixed(2)}× (≥0.7: ${floors.train.ok ? "met" : "NOT met"}), ` +
+    const train = Number.isFinite(floors.train.ratio)
+      ? `${floors.train.ratio.toFixed(2)}× (≥0.7: ${floors.train.ok ? "met" : "NOT met"})` : "not run";
+    console.log(`\nfloors (native vs PyTorch): training ${train}, ` +
       `inference batch 64 ${floors.batch64.ratio.toFixed(2)}× and batch 1 ${floors.batch1.ratio.toFixed(2)}× (≥1: ${floors.batch64.ok && floors.batch1.ok ? "met" : "NOT met"})`);
   }
+  const ort = (n: string) => summaries.find((s) => s.name === n)?.vsPytorch;
+  const [fp32, int8] = [ort("onnxruntime"), ort("onnxruntime-int8")];
+  const onnxFloors = fp32 && int8 && {
+    int8Batch64: { floor: 1.8, ratio: int8.batch64, ok: int8.batch64 >= 1.8 },
+    int8Batch1: { floor: 3, ratio: int8.batch1, ok: int8.batch1 >= 3 },
+    fp32Batch1: { floor: 2, ratio: fp32.batch1, ok: fp32.batch1 >= 2 },
+  };
+  if (onnxFloors) {
+    const each = Object.entries(onnxFloors)
+      .map(([k, v]) => `${k} ${v.ratio.toFixed(2)}× (≥${v.floor}: ${v.ok ? "met" : "NOT met"})`);
+    console.log(`floors (ONNX Runtime vs PyTorch): ${each.join(", ")}`);
+  }
+  const serving = onnx ? servingLines(results, torch, onnx.fineTuned) : undefined;
+  if (serving) console.log(["", `serving (${onnx!.from}):`, ...serving.lines.map((l) => "  " + l)].join("\n"));
   for (const s of summaries) if (s.tensorLeak) console.log(`warning: ${s.name} leaked ${s.tensorLeak} tensors during the timed part`);
   for (const e of errors) console.log(`error: ${e}`);
   const stamp = new Date().toISOString().replace(/:/g, "-").replace(/\.\d+Z$/, "Z");
@@ -342,7 +397,8 @@ async function main(): Promise<void> {
   writeJsonAtomic(file, {
     date: new Date().toISOString(), host: { niceness: nice, cpus: os.cpus().length, model: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
     workload: { trainBatches: w.train.timed.length, batchSize: w.train.batchSize, infer64Batches: w.infer.batch64.length, batch1: w.infer.batch1.length, limits: LIMITS },
-    quick, reference: torch.name, summaries, floors, errors, raw: results,
+    quick, reference: torch.name, summaries, floors, onnxFloors, serving: serving && { model: onnx!.from, ...serving },
+    errors, raw: results,
   });
   console.log(`\nwritten: ${path.relative(ROOT, file)}`);
 }

@@ -45,6 +45,8 @@ test("split, train, evaluate, predict and sweep on a CSV with a tiny model", { s
   const csv = path.join(dir, "data.tsv");
   fs.writeFileSync(csv, rows.join("\n") + "\n");
   const data = ["--csv", csv, "--text-column", "tweet", "--label-column", "mood", "--id-column", "id"];
+  // Let the test reporter write the earlier tests' results before stdout is captured (else they are swallowed).
+  await new Promise((resolve) => setImmediate(resolve));
   const captured: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
   const errWrite = process.stderr.write.bind(process.stderr);

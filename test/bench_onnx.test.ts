@@ -1,0 +1,50 @@
+/**
+ * The arithmetic of the bench's ONNX rows (scripts/bench_onnx.ts): inference-only rows in the table,
+ * file-size ratio, agreement of int8 with fp32, and end-to-end predict against PyTorch's loop.
+ */
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import { summarise, table, Workload, EngineResult } from "../scripts/bench";
+import { servingLines, ServeResult } from "../scripts/bench_onnx";
+
+const workload: Workload = {
+  seed: 17, modelDir: "m", labels: ["a", "b"],
+  train: {
+    batchSize: 2, optimizer: { lr: 1e-4, eps: 1e-8, betas: [0.9, 0.999], weightDecay: 0, clipNorm: 1 }, epochBatches: 1,
+    warmup: [], timed: [{ input_ids: [[1, 2]], labels: [0] }],
+  },
+  infer: { warmup: [], batch64: [[[1, 2]], [[1], [2], [3]]], batch1: [[1], [2]] },
+};
+const torch: EngineResult = {
+  name: "pytorch", engine: "torch", threads: 2, train: { stepSeconds: [1], losses: [1] },
+  infer: { batch64Seconds: [0.2, 0.4], batch1Seconds: [0.01, 0.03] }, peakRssMB: 1000,
+};
+const serve = (s: Partial<ServeResult>): ServeResult => ({ modelBytes: 100, e2eSeconds: 1, predictions: [], ...s });
+const row = (name: string, s: ServeResult): EngineResult & { serve: ServeResult } => ({
+  name, engine: name, threads: 2, train: { stepSeconds: [], losses: [] },
+  infer: { batch64Seconds: [0.1, 0.1], batch1Seconds: [0.005, 0.005] }, peakRssMB: 500, serve: s,
+});
+
+test("an inference-only row: ratios for inference, dashes for training", () => {
+  const s = summarise(workload, row("onnxruntime", serve({})), torch);
+  assert.ok(Math.abs(s.vsPytorch!.batch64 - 3) < 1e-12); // (0.2 + 0.4) / (0.1 + 0.1)
+  assert.ok(Math.abs(s.vsPytorch!.batch1 - 4) < 1e-12);  // median 0.02 / 0.005
+  const line = table([s]).split("\n")[2];
+  assert.match(line, /^onnxruntime\s+2\s+—\s+—\s+20\.0 \(3\.00×\)/);
+});
+
+test("serving lines: size ratio, F1 and agreement, end to end against PyTorch's loop", () => {
+  const fp = row("onnxruntime",
+    serve({ modelBytes: 90e6, e2eSeconds: 0.2, predictions: [0, 1, 1, 0], f1Weighted: 0.87, f1Macro: 0.52 }));
+  const q = row("onnxruntime-int8",
+    serve({ modelBytes: 23e6, e2eSeconds: 0.1, predictions: [0, 1, 0, 0], f1Weighted: 0.86, f1Macro: 0.51 }));
+  const { lines, summary } = servingLines([torch, fp, q], torch, true);
+  assert.ok(Math.abs(summary.int8SizeRatio! - 23 / 90) < 1e-12);
+  assert.equal(summary.int8Agreement, 0.75);
+  assert.ok(Math.abs(summary.e2eFp32VsPytorch! - 0.6 / 0.2) < 1e-12);
+  assert.ok(Math.abs(summary.e2eInt8VsPytorch! - 0.6 / 0.1) < 1e-12);
+  assert.match(lines[0], /fp32 90\.0 MB, int8 23\.0 MB \(25\.6%/);
+  assert.match(lines[1], /F1 weighted fp32 0\.8700 \/ int8 0\.8600.*75\.0% of 4 tweets/);
+  // without a fine-tuned model there is no F1 to report, only agreement
+  assert.match(servingLines([fp, q], torch, false).lines[1], /75\.0% of 4 tweets \(F1: no fine-tuned model/);
+});
