@@ -9,6 +9,11 @@
  *   - training: the full step of lib/train.ts (forward + backward + clipping + AdamW), dropout on
  *   - inference: eval mode, no gradients, batch 64 and batch 1, logits read back (on native: one
  *     TensorFlow graph per batch, lib/bert_graph.ts; "tensorflow-ops" runs it op by op instead)
+ *   - "tensorflow-grouped" trains on the same epoch in `--group-by-length` order (lib/loader.ts's
+ *     LengthGroupedSampler): its real tokens/s against PyTorch's, padded to the longest of each
+ *     random batch, is the group-by-length floor
+ * The machine is named in the output: CPU model, cores, vector extensions, and the TensorFlow,
+ * oneDNN and PyTorch builds (lib/machine.ts; scripts/bench_torch.py reports PyTorch's).
  * Ratios compare the same batches (a slow backend runs only the first few: see LIMITS).
  * Results: a table on stdout and out/bench/bench-<time>.json.
  *
@@ -30,7 +35,8 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend";
 import { loadBertForSequenceClassification, crossEntropyLoss, graphInference } from "../lib/bert";
 import { makeBatch } from "../lib/loader";
-import { RandomSampler } from "../lib/loader";
+import { RandomSampler, LengthGroupedSampler } from "../lib/loader";
+import { cpuInfo, tensorflowBuild, describeMachine } from "../lib/machine";
 import { AdamW } from "../lib/optim";
 import { trainStep } from "../lib/train_graph";
 import { DEFAULT_CONFIG } from "../lib/config";
@@ -53,6 +59,8 @@ export interface Workload {
     warmup: Rows[];
     /** One whole epoch of the course split, in the seeded order. */
     timed: Rows[];
+    /** The same epoch's tweets in `--group-by-length` order (same seed), for "tensorflow-grouped". */
+    grouped?: Rows[];
   };
   infer: { warmup: number[][][]; batch64: number[][][]; batch1: number[][] };
   /** The validation tweets and their label ids (file order), for the ONNX rows' end-to-end predict and F1. */
@@ -69,6 +77,10 @@ export interface EngineResult {
   infer: { batch64Seconds: number[]; batch1Seconds: number[] };
   peakRssMB: number;
   tensorLeak?: number;
+  /** "grouped": trained on workload.train.grouped instead of .timed. */
+  batches?: "grouped";
+  /** How the engine computes (bench_torch.py: BLAS, oneDNN, CPU capability, threads). */
+  build?: Record<string, unknown>;
   loadBefore?: number;
   /** CPU cores' worth of work done by other processes while this engine ran (Linux only). */
   otherCores?: number;
@@ -78,8 +90,9 @@ export interface EngineResult {
  * The engines besides PyTorch: a tfjs backend, or "tensorflow-ops", native TensorFlow with graph
  * inference off (BERTLAB_GRAPH=0), to show what lib/bert_graph.ts gains over running op by op.
  */
-const VARIANTS: Record<string, { backend: string; env: Record<string, string> }> = {
+const VARIANTS: Record<string, { backend: string; env: Record<string, string>; batches?: "grouped" }> = {
   "tensorflow-ops": { backend: "tensorflow", env: { BERTLAB_GRAPH: "0" } },
+  "tensorflow-grouped": { backend: "tensorflow", env: {}, batches: "grouped" },
 };
 const variant = (name: string) => VARIANTS[name] ?? { backend: name, env: {} };
 
@@ -88,6 +101,8 @@ let LIMITS: Record<string, { trainSteps: number; batch64: number; batch1: number
   tensorflow: { trainSteps: Infinity, batch64: Infinity, batch1: Infinity },
   // training is the same code as "tensorflow" (graphs are for inference): a few steps suffice
   "tensorflow-ops": { trainSteps: 3, batch64: Infinity, batch1: Infinity },
+  // inference is the "tensorflow" row's: this one only trains, on the grouped epoch
+  "tensorflow-grouped": { trainSteps: Infinity, batch64: 0, batch1: 0 },
   wasm: { trainSteps: 3, batch64: 1, batch1: 16 },
   // inference only (scripts/bench_onnx.ts): ONNX Runtime does not train
   onnxruntime: { trainSteps: 0, batch64: Infinity, batch1: Infinity },
@@ -105,12 +120,16 @@ async function makeWorkload(): Promise<Workload> {
   const cfg = DEFAULT_CONFIG;
   const enc = (rows: { text: string }[]) => tok.encode(rows.map((r) => r.text), { padding: false, truncation: true, maxLength: cfg.maxLength }).input_ids;
   const trainIds = enc(data.train);
-  const order = new RandomSampler(trainIds.length, cfg.seed).epochIndices();
-  const timed: Rows[] = [];
-  for (let s = 0; s < order.length; s += cfg.batchSize) {
-    const idx = order.slice(s, s + cfg.batchSize);
-    timed.push({ input_ids: idx.map((i) => trainIds[i]), labels: idx.map((i) => data.train[i].label) });
-  }
+  const cut = (order: number[]): Rows[] => {
+    const rows: Rows[] = [];
+    for (let s = 0; s < order.length; s += cfg.batchSize) {
+      const idx = order.slice(s, s + cfg.batchSize);
+      rows.push({ input_ids: idx.map((i) => trainIds[i]), labels: idx.map((i) => data.train[i].label) });
+    }
+    return rows;
+  };
+  const timed = cut(new RandomSampler(trainIds.length, cfg.seed).epochIndices());
+  const grouped = cut(new LengthGroupedSampler(trainIds.map((r) => r.length), cfg.batchSize, cfg.seed).epochIndices());
   const valIds = enc(data.validation);
   const batch64: number[][][] = [];
   for (let s = 0; s < valIds.length; s += 64) batch64.push(valIds.slice(s, s + 64));
@@ -122,6 +141,7 @@ async function makeWorkload(): Promise<Workload> {
       epochBatches: timed.length,
       warmup: timed.slice(-2), // the epoch's last batches: short enough to be cheap, real all the same
       timed,
+      grouped,
     },
     infer: { warmup: [valIds.slice(0, 64), valIds.slice(0, 1), valIds.slice(1, 2)], batch64, batch1: valIds.slice(0, 64) },
     serve: { texts: data.validation.map((r) => r.text), labels: data.validation.map((r) => r.label) },
@@ -131,6 +151,7 @@ async function makeWorkload(): Promise<Workload> {
 /** One tfjs backend, in this (child) process. */
 async function runTfjs(w: Workload, name: string): Promise<EngineResult> {
   const info = await initBackend(variant(name).backend);
+  const batches = variant(name).batches;
   const lim = LIMITS[name] ?? LIMITS.cpu;
   const model = await loadBertForSequenceClassification(w.modelDir, { labels: w.labels, seed: w.seed });
   const o = w.train.optimizer;
@@ -157,12 +178,12 @@ async function runTfjs(w: Workload, name: string): Promise<EngineResult> {
   if (lim.trainSteps > 0) for (const r of w.train.warmup) step(r);
   const tensorsBefore = tf.memory().numTensors;
   const stepSeconds: number[] = [], losses: number[] = [];
-  for (const r of w.train.timed.slice(0, lim.trainSteps)) {
+  for (const r of trainRows(w, batches).slice(0, lim.trainSteps)) {
     const t0 = process.hrtime.bigint();
     losses.push(step(r));
     stepSeconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
   }
-  for (const rows of w.infer.warmup) predict(rows);
+  if (lim.batch64 + lim.batch1 > 0) for (const rows of w.infer.warmup) predict(rows);
   const batch64Seconds: number[] = [];
   for (const rows of w.infer.batch64.slice(0, lim.batch64)) {
     const t0 = process.hrtime.bigint();
@@ -182,8 +203,15 @@ async function runTfjs(w: Workload, name: string): Promise<EngineResult> {
   return {
     name, engine: `tfjs ${tfjsVersion} ${info.package ?? name}${info.name === "tensorflow" ? (graphInference() ? ", graph inference" : ", op-by-op inference") : ""}`, threads: info.threads ?? 1, reason: info.reason,
     train: { stepSeconds, losses }, infer: { batch64Seconds, batch1Seconds },
-    peakRssMB: process.resourceUsage().maxRSS / 1024, tensorLeak,
+    peakRssMB: process.resourceUsage().maxRSS / 1024, tensorLeak, batches,
   };
+}
+
+/** The training batches an engine ran: the random epoch, or the same tweets grouped by length. */
+function trainRows(w: Workload, batches?: "grouped"): Rows[] {
+  if (batches !== "grouped") return w.train.timed;
+  if (!w.train.grouped) throw new Error("the workload has no grouped batches: rerun the whole bench to remake it");
+  return w.train.grouped;
 }
 
 // ---------------------------------------------------------------- the parent: run, compare, print
@@ -196,17 +224,20 @@ export interface Summary {
   name: string; engine: string; threads: number; busy: boolean; loadBefore?: number; otherCores?: number;
   trainSteps: number; epochSteps: number; realTokensPerSec: number; paddedTokensPerSec: number; secondsPerEpoch: number; meanLoss: number;
   batch64TweetsPerSec: number; batch1TweetsPerSec: number; batch1MedianMs: number; peakRssMB: number;
-  /** Speed relative to PyTorch on exactly the same batches (> 1: faster than PyTorch). */
+  /** "grouped": trained in --group-by-length order; its train ratio compares real tokens/s. */
+  batches?: "grouped";
+  /** Speed relative to PyTorch on exactly the same batches, grouped rows on real tokens/s (> 1: faster). */
   vsPytorch?: { train: number; batch64: number; batch1: number };
   tensorLeak?: number;
 }
 
 export function summarise(w: Workload, r: EngineResult, torch?: EngineResult): Summary {
   const n = r.train.stepSeconds.length;
-  const tb = w.train.timed.slice(0, n).map((b) => tokens(b.input_ids));
+  const rows = trainRows(w, r.batches);
+  const tb = rows.slice(0, n).map((b) => tokens(b.input_ids));
   const secs = sum(r.train.stepSeconds);
   const real = sum(tb.map((t) => t.real)), padded = sum(tb.map((t) => t.padded));
-  const epochPadded = sum(w.train.timed.map((b) => tokens(b.input_ids).padded));
+  const epochPadded = sum(rows.map((b) => tokens(b.input_ids).padded));
   const n64 = r.infer.batch64Seconds.length, n1 = r.infer.batch1Seconds.length;
   const tweets64 = sum(w.infer.batch64.slice(0, n64).map((b) => b.length));
   const s: Summary = {
@@ -214,9 +245,10 @@ export function summarise(w: Workload, r: EngineResult, torch?: EngineResult): S
     // Busy: others used over a quarter of a core meanwhile. Without /proc, the load average before
     // the run decides (it also counts the engine that ran just before, so it errs towards "busy").
     busy: r.otherCores !== undefined ? r.otherCores > 0.25 : (r.loadBefore ?? 0) > 0.5 * os.cpus().length,
-    trainSteps: n, epochSteps: w.train.timed.length, realTokensPerSec: real / secs, paddedTokensPerSec: padded / secs,
+    trainSteps: n, epochSteps: rows.length, realTokensPerSec: real / secs, paddedTokensPerSec: padded / secs,
     // Measured when every batch ran; else scaled by padded tokens (step time ∝ padded tokens).
-    secondsPerEpoch: n === w.train.timed.length ? secs : (secs * epochPadded) / padded,
+    secondsPerEpoch: n === rows.length ? secs : (secs * epochPadded) / padded,
+    batches: r.batches,
     meanLoss: sum(r.train.losses) / n,
     batch64TweetsPerSec: tweets64 / sum(r.infer.batch64Seconds),
     batch1TweetsPerSec: n1 / sum(r.infer.batch1Seconds),
@@ -224,8 +256,12 @@ export function summarise(w: Workload, r: EngineResult, torch?: EngineResult): S
     peakRssMB: r.peakRssMB, tensorLeak: r.tensorLeak,
   };
   if (torch) {
+    // Grouped batches are other batches than PyTorch's: compare real tokens/s over whole epochs
+    // (the same tweets, so the same real tokens) rather than time on the same batches.
+    const torchReal = sum(w.train.timed.slice(0, torch.train.stepSeconds.length).map((b) => tokens(b.input_ids).real));
     s.vsPytorch = {
-      train: sum(torch.train.stepSeconds.slice(0, n)) / secs,
+      train: r.batches === "grouped" ? (real / secs) / (torchReal / sum(torch.train.stepSeconds))
+        : sum(torch.train.stepSeconds.slice(0, n)) / secs,
       batch64: sum(torch.infer.batch64Seconds.slice(0, n64)) / sum(r.infer.batch64Seconds),
       batch1: median(torch.infer.batch1Seconds.slice(0, n1)) / median(r.infer.batch1Seconds),
     };
@@ -234,13 +270,14 @@ export function summarise(w: Workload, r: EngineResult, torch?: EngineResult): S
 }
 
 export function table(rows: Summary[]): string {
-  // "—" where an engine did not run that part (the ONNX rows do not train)
+  // "—" where an engine did not run that part (the ONNX rows do not train; the grouped row only trains)
   const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : "—");
   const ratio = (x?: number) => (x === undefined || !Number.isFinite(x) ? "" : ` (${x.toFixed(2)}×)`);
   const head = ["engine", "threads", "train tok/s real / padded", "s/epoch", "infer b64 tweets/s", "b1 tweets/s", "b1 median ms", "peak RSS MB"];
   const body = rows.map((s) => [
     `${s.name}${s.busy ? " (busy machine!)" : ""}`, String(s.threads),
     s.trainSteps === 0 ? "—" : `${f(s.realTokensPerSec)} / ${f(s.paddedTokensPerSec)}${ratio(s.vsPytorch?.train)}` +
+      `${s.batches === "grouped" ? " real" : ""}` +
       `${s.trainSteps < s.epochSteps ? ` [${s.trainSteps} steps]` : ""}`,
     f(s.secondsPerEpoch, 1), `${f(s.batch64TweetsPerSec, 1)}${ratio(s.vsPytorch?.batch64)}`,
     f(s.batch1TweetsPerSec, 1), `${f(s.batch1MedianMs, 1)}${ratio(s.vsPytorch?.batch1)}`, f(s.peakRssMB),
@@ -293,7 +330,7 @@ async function main(): Promise<void> {
   const noTrain = args.includes("--no-train");
   if (quick) {
     LIMITS = { tensorflow: QUICK, "tensorflow-ops": QUICK, wasm: QUICK, cpu: { ...QUICK, trainSteps: 1 },
-      pytorch: QUICK, onnxruntime: QUICK, "onnxruntime-int8": QUICK };
+      pytorch: QUICK, onnxruntime: QUICK, "onnxruntime-int8": QUICK, "tensorflow-grouped": { ...QUICK, batch64: 0, batch1: 0 } };
   }
   if (noTrain) LIMITS = Object.fromEntries(Object.entries(LIMITS).map(([k, v]) => [k, { ...v, trainSteps: 0 }]));
   if (child) {
@@ -304,7 +341,7 @@ async function main(): Promise<void> {
     return;
   }
   if (!fs.existsSync(path.join(MODEL_DIR, "model.safetensors"))) throw new Error(`${MODEL_DIR}/model.safetensors is missing: run \`npm run setup\` first`);
-  const all = "tensorflow,tensorflow-ops,wasm,onnxruntime,onnxruntime-int8";
+  const all = "tensorflow,tensorflow-grouped,tensorflow-ops,wasm,onnxruntime,onnxruntime-int8";
   const backends = (opt("--backends") ?? all).split(",").filter(Boolean);
   const python = opt("--python") ?? VENV_PYTHON;
   const w = await makeWorkload();
@@ -313,6 +350,9 @@ async function main(): Promise<void> {
   const nice = os.getPriority();
   console.log(`workload: ${w.train.timed.length} training batches of ${w.train.batchSize} (${sum(w.train.timed.map((b) => b.labels.length))} tweets), ` +
     `${w.infer.batch64.length} inference batches of ≤64, ${w.infer.batch1.length} single tweets; ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(2)}, niceness ${nice}`);
+  // The machine, named: ratios to PyTorch differ from one CPU to the next (lib/machine.ts).
+  const cpu = cpuInfo(), tfBuild = tensorflowBuild();
+  console.log(`machine: ${describeMachine(cpu, tfBuild)}`);
 
   const results: EngineResult[] = [];
   const errors: string[] = [];
@@ -333,6 +373,11 @@ async function main(): Promise<void> {
     torchRuns.push({ ...r, name: policy && label === "pytorch" ? `pytorch OMP ${policy.toLowerCase()}` : label, engine: `${r.engine}${policy ? ` (OMP_WAIT_POLICY=${policy})` : ""}` });
   }
   const torch = torchRuns.reduce((a, b) => (sum(b.train.stepSeconds) + sum(b.infer.batch64Seconds) < sum(a.train.stepSeconds) + sum(a.infer.batch64Seconds) ? b : a));
+  const tb = torch.build;
+  if (tb) {
+    console.log(`PyTorch: ${torch.engine.split(" + ")[0]}, BLAS ${tb.blas} ${tb.mkl ?? ""}, oneDNN ${tb.onednn}, ` +
+      `CPU capability ${tb.cpuCapability}, ${tb.threads} threads`);
+  }
   results.push(...torchRuns);
   // The ONNX rows' model: an export made (or given) once, before any row is timed.
   let onnx: Awaited<ReturnType<typeof prepareOnnx>> | undefined;
@@ -370,6 +415,14 @@ async function main(): Promise<void> {
     batch64: { floor: 1, ratio: native.vsPytorch.batch64, ok: native.vsPytorch.batch64 >= 1 },
     batch1: { floor: 1, ratio: native.vsPytorch.batch1, ok: native.vsPytorch.batch1 >= 1 },
   };
+  // --group-by-length: real tokens/s against PyTorch's, whose batches are padded to their longest.
+  const grouped = summaries.find((s) => s.name === "tensorflow-grouped");
+  const gRatio = grouped?.vsPytorch?.train;
+  const groupFloor = gRatio !== undefined ? { floor: 1.5, ratio: gRatio, ok: gRatio >= 1.5 } : undefined;
+  if (groupFloor) {
+    console.log(`\ngroup-by-length floor: real tokens/s ${groupFloor.ratio.toFixed(2)}× PyTorch's ` +
+      `(random batches padded to their longest; ≥1.5: ${groupFloor.ok ? "met" : "NOT met"})`);
+  }
   if (floors) {
     const train = Number.isFinite(floors.train.ratio)
       ? `${floors.train.ratio.toFixed(2)}× (≥0.7: ${floors.train.ok ? "met" : "NOT met"})` : "not run";
@@ -396,8 +449,10 @@ async function main(): Promise<void> {
   const file = path.join(BENCH_DIR, `bench-${stamp}.json`);
   writeJsonAtomic(file, {
     date: new Date().toISOString(), host: { niceness: nice, cpus: os.cpus().length, model: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+    machine: { summary: describeMachine(cpu, tfBuild), cpu, tensorflow: tfBuild, pytorch: torch.build },
     workload: { trainBatches: w.train.timed.length, batchSize: w.train.batchSize, infer64Batches: w.infer.batch64.length, batch1: w.infer.batch1.length, limits: LIMITS },
-    quick, reference: torch.name, summaries, floors, onnxFloors, serving: serving && { model: onnx!.from, ...serving },
+    quick, reference: torch.name, summaries, onnxFloors, serving: serving && { model: onnx!.from, ...serving },
+    floors: (floors || groupFloor) && { ...floors, groupByLength: groupFloor },
     errors, raw: results,
   });
   console.log(`\nwritten: ${path.relative(ROOT, file)}`);

@@ -12,6 +12,7 @@ and writes one JSON result (same fields as the tfjs children). Run by hand:
 import argparse
 import json
 import os
+import re
 import resource
 import statistics
 import sys
@@ -31,6 +32,26 @@ def pad(rows, pad_id=0):
         ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
         mask[i, : len(r)] = 1
     return ids, mask, torch.zeros_like(ids)
+
+
+def torch_build():
+    """What PyTorch computes with here: its BLAS (MKL or OpenBLAS), oneDNN ("MKL-DNN"), the CPU capability
+    it dispatches its own kernels to, and its threading, from torch.__config__.show() and torch.backends."""
+    shown = torch.__config__.show()
+
+    def line(pattern):
+        m = re.search(pattern, shown)
+        return m.group(1).strip() if m else None
+
+    return {
+        "blas": line(r"BLAS_INFO=([^,\s]+)"),
+        "mkl": line(r"Math Kernel Library Version ([\d.]+)"),
+        "onednn": line(r"MKL-DNN (v[\d.]+)"),
+        "onednnAvailable": torch.backends.mkldnn.is_available(),
+        "cpuCapability": torch.backends.cpu.get_cpu_capability(),
+        "openmp": line(r"OpenMP (\d+)"),
+        "threads": torch.get_num_threads(),
+    }
 
 
 def main():
@@ -107,6 +128,7 @@ def main():
     result = {
         "name": "pytorch",
         "engine": f"torch {torch.__version__} + transformers {transformers.__version__}",
+        "build": torch_build(),
         "threads": torch.get_num_threads(),
         "train": {"stepSeconds": step_seconds, "losses": losses},
         "infer": {"batch64Seconds": batch64_seconds, "batch1Seconds": latencies},

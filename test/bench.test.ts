@@ -68,3 +68,23 @@ test("busy means other processes' CPU use while the engine ran, when measured; e
   assert.equal(s({ loadBefore: 99 }), true, "no /proc: the load average decides");
   assert.equal(s({ loadBefore: 0.2 }), false);
 });
+
+test("the grouped row: its own batches, real tokens/s against PyTorch's whole epoch, no inference columns", () => {
+  // The same 4 tweets in grouped order (12 real tokens, as in the random epoch), the longest first.
+  const w: Workload = { ...workload, train: { ...workload.train, grouped: [
+    { input_ids: [[1, 2, 3, 4, 5], [1, 2, 3]], labels: [1, 0] },
+    { input_ids: [[1, 2], [3, 4]], labels: [1, 0] },
+  ] } };
+  const g: EngineResult = {
+    ...torch, name: "tensorflow-grouped", batches: "grouped",
+    train: { stepSeconds: [0.5, 0.25], losses: [1, 1] }, infer: { batch64Seconds: [], batch1Seconds: [] },
+  };
+  const s = summarise(w, g, torch);
+  assert.equal(s.realTokensPerSec, 12 / 0.75);
+  assert.equal(s.secondsPerEpoch, 0.75);
+  // PyTorch: 12 real tokens in 1.5 s → 8/s; grouped 16/s → 2×.
+  assert.equal(s.vsPytorch?.train, 2);
+  const row = table([s]).split("\n")[2].trim();
+  assert.match(row, /^tensorflow-grouped +2 +16 \/ 19 \(2\.00×\) real +0\.8 +— +— +— +1000$/);
+  assert.throws(() => summarise(workload, g, torch), /no grouped batches/);
+});
