@@ -411,7 +411,8 @@ async function main(): Promise<void> {
   console.log("\n" + table(summaries));
   const native = summaries.find((s) => s.name === "tensorflow");
   const floors = native?.vsPytorch && {
-    train: { floor: 0.7, ratio: native.vsPytorch.train, ok: native.vsPytorch.train >= 0.7 },
+    // issue 10: training at PyTorch's speed or better (padded tokens/s, same batches), on whatever CPU this runs on
+    train: { floor: 1, ratio: native.vsPytorch.train, ok: native.vsPytorch.train >= 1 },
     batch64: { floor: 1, ratio: native.vsPytorch.batch64, ok: native.vsPytorch.batch64 >= 1 },
     batch1: { floor: 1, ratio: native.vsPytorch.batch1, ok: native.vsPytorch.batch1 >= 1 },
   };
@@ -425,7 +426,7 @@ async function main(): Promise<void> {
   }
   if (floors) {
     const train = Number.isFinite(floors.train.ratio)
-      ? `${floors.train.ratio.toFixed(2)}× (≥0.7: ${floors.train.ok ? "met" : "NOT met"})` : "not run";
+      ? `${floors.train.ratio.toFixed(2)}× (≥1: ${floors.train.ok ? "met" : "NOT met"})` : "not run";
     console.log(`\nfloors (native vs PyTorch): training ${train}, ` +
       `inference batch 64 ${floors.batch64.ratio.toFixed(2)}× and batch 1 ${floors.batch1.ratio.toFixed(2)}× (≥1: ${floors.batch64.ok && floors.batch1.ok ? "met" : "NOT met"})`);
   }
