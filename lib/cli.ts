@@ -45,6 +45,10 @@ const CONFIG_HELP: Record<keyof TrainConfig, string> = {
   logSamples: "tokenized samples to print before training",
   selectMetric: "keep the best epoch by f1_macro | f1_weighted | loss as checkpoints/best/ (none: the last)",
   earlyStoppingPatience: "stop after this many epochs without a better --select-metric (0: never)",
+  classWeights: "none | balanced (weight each class's loss by n / (classes × count), as scikit-learn)",
+  loss: "cross_entropy | focal (down-weights easy examples by (1 - p)^gamma)",
+  focalGamma: "focal loss gamma",
+  sampler: "random | weighted (oversample rare classes: PyTorch WeightedRandomSampler, weights 1/class count)",
 };
 
 const DATA_FLAGS = {

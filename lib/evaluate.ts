@@ -17,6 +17,7 @@ import { loadTokenizer, TokenizerLike, encodeUnpadded } from "./tokenize";
 import { lastCheckpoint, bestDir } from "./checkpoint";
 import { DEFAULT_CONFIG } from "./config";
 import { TextSet, Part, where } from "./data";
+import { tableHtml } from "./html";
 
 export interface EvalOptions { batchSize: number; padding?: "longest" | "max_length"; maxLength?: number; padTokenId?: number }
 
@@ -69,9 +70,39 @@ export function reportLines(m: EvalMetrics, labels: readonly string[]): string[]
   return [
     `loss ${m.loss.toFixed(4)} · F1 weighted ${m.f1Weighted.toFixed(4)} · F1 macro ${m.f1Macro.toFixed(4)} · accuracy ${m.accuracy.toFixed(4)}`,
     ...accuracyLines(m.perClass),
+    `${"class".padEnd(14)}${["precision", "recall", "F1", "support"].map((h) => h.padStart(10)).join("")}`,
+    ...m.classes.map((c) => `${c.label.padEnd(14)}${[c.precision, c.recall, c.f1].map((v) => v.toFixed(4).padStart(10)).join("")}${String(c.support).padStart(10)}`),
     `confusion (rows true, columns predicted; ${labels.join(", ")}):`,
     ...m.confusion.map((r, i) => `  ${labels[i].padEnd(14)} ${r.map((n) => String(n).padStart(4)).join("")}`),
   ];
+}
+
+/** A misclassified example: its text, the true and predicted labels, and the model's probabilities. */
+export interface Misclassified {
+  id: string; text: string; true: string; predicted: string;
+  /** Probability given to the predicted label, and to the true one. */
+  pPredicted: number; pTrue: number;
+}
+
+/**
+ * The error-analysis table: every misclassified example of `set` (scored by `ev`), the most confident
+ * mistakes first. Plain data: show it with `errorTableHtml`, which escapes the tweets.
+ */
+export function misclassified(set: TextSet, ev: Evaluation, labels: readonly string[]): Misclassified[] {
+  const id = new Map(labels.map((l, i) => [l, i]));
+  const rows: Misclassified[] = [];
+  ev.predictions.forEach((p, i) => {
+    const t = id.get(set.labels[i])!;
+    if (p === t) return;
+    rows.push({ id: set.ids?.[i] ?? String(i), text: set.texts[i], true: labels[t], predicted: labels[p], pPredicted: ev.probabilities[i][p], pTrue: ev.probabilities[i][t] });
+  });
+  return rows.sort((a, b) => b.pPredicted - a.pPredicted);
+}
+
+/** The table as HTML, every cell escaped (tweets are data, not markup: lib/html.ts). */
+export function errorTableHtml(rows: readonly Misclassified[], caption = `${rows.length} misclassified`): string {
+  return tableHtml(rows.map((r) => ({ ...r, pPredicted: +r.pPredicted.toFixed(3), pTrue: +r.pTrue.toFixed(3) })),
+    ["id", "text", "true", "predicted", "pPredicted", "pTrue"], { caption });
 }
 
 export interface Prediction { text: string; label: string; probabilities: Record<string, number> }

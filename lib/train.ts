@@ -4,6 +4,8 @@
  * linear schedule sized from the total steps; per epoch: train mode (dropout) with fresh
  * gradients each batch, clip to norm 1.0, step, schedule; eval mode on validation; metrics;
  * checkpoint. Notebook 05 builds the loop inline first; evaluation is lib/evaluate.ts (notebook 06).
+ * Beyond the course: a loss and sampler against class imbalance (lib/imbalance.ts, notebook 07),
+ * keeping the best epoch and stopping early (lib/selection.ts), a test set scored at the end.
  *
  *   const run = await train({ ...DEFAULT_CONFIG, epochs: 1 }, { data, runDir: "runs/demo" });
  *   run.history[0].validation.f1Weighted   // e.g. 0.86
@@ -19,7 +21,8 @@ import { TrainConfig, DEFAULT_CONFIG, validateConfig } from "./config";
 import { RandomSampler, batches, deriveSeed, numBatches } from "./loader";
 import { AdamW, LinearScheduleWithWarmup, clipGradNorm, warmupStepsFor } from "./optim";
 import { ProgressEvent } from "./progress";
-import { BertForSequenceClassification, loadBertForSequenceClassification, crossEntropyLoss } from "./bert";
+import { BertForSequenceClassification, loadBertForSequenceClassification } from "./bert";
+import { remedies } from "./imbalance";
 import { loadTokenizer, TokenizerLike, encodeUnpadded } from "./tokenize";
 import { TrainData, TextSet, checkData } from "./data";
 import { evaluate, evaluateSet } from "./evaluate";
@@ -129,8 +132,9 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     log(`sample ${i}: label ${trainSet.labels[i]} · ${trainEnc.input_ids[i].length} tokens · ${JSON.stringify(trainSet.texts[i].slice(0, 80))}`);
   }
 
-  // 4) Loaders, optimizer, schedule sized from the total number of optimizer steps.
-  const sampler = new RandomSampler(trainSet.texts.length, cfg.seed);
+  // 4) Loss and sampler (with the imbalance remedies cfg asks for), optimizer, schedule sized from the total steps.
+  const { loss: lossOf, sampler, classWeights } = remedies(cfg, trainY, labels);
+  if (classWeights) log(`class weights (balanced): ${labels.map((l, i) => `${l} ${classWeights[i].toFixed(3)}`).join(" · ")}`);
   const batchesPerEpoch = numBatches(trainSet.texts.length, cfg.batchSize);
   const usedBatches = cfg.maxStepsPerEpoch > 0 ? Math.min(batchesPerEpoch, cfg.maxStepsPerEpoch * cfg.gradAccumulation) : batchesPerEpoch;
   const stepsPerEpoch = Math.ceil(usedBatches / cfg.gradAccumulation);
@@ -165,7 +169,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     for (const b of batches(trainEnc, trainY, order, { batchSize: cfg.batchSize, ...batchOpts })) {
       if (opts.signal?.aborted) { b.dispose(); interrupted = true; break; }
       const dropoutSeed = deriveSeed(cfg.seed, epoch, lossCount);
-      const { value, grads } = tf.variableGrads(() => crossEntropyLoss(model!.forward(b, { training: true, seed: dropoutSeed }), b.labels), trainable);
+      const { value, grads } = tf.variableGrads(() => lossOf(model!.forward(b, { training: true, seed: dropoutSeed }), b.labels), trainable);
       b.dispose();
       const loss = (value.dataSync() as Float32Array)[0];
       value.dispose();
