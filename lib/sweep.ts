@@ -14,6 +14,7 @@ import { ProgressEvent } from "./progress";
 import { BertForSequenceClassification } from "./bert";
 import { TokenizerLike } from "./tokenize";
 import { EvalMetrics } from "./metrics";
+import { plotText } from "./plot";
 
 /** One finished run: its last epoch's validation numbers, and the epoch macro F1 liked best. */
 export interface SweepRun {
@@ -120,10 +121,10 @@ export function recallFigure(summary: readonly VariantSummary[], title: string):
   const labels = Object.keys(summary[0].recall);
   return {
     data: summary.map((s) => ({
-      type: "bar", name: `${s.variant} (macro F1 ${s.f1Macro.mean.toFixed(3)} ± ${s.f1Macro.sd.toFixed(3)})`, x: labels,
+      type: "bar", name: plotText(`${s.variant} (macro F1 ${s.f1Macro.mean.toFixed(3)} ± ${s.f1Macro.sd.toFixed(3)})`), x: labels.map(plotText),
       y: labels.map((l) => s.recall[l].mean), error_y: { type: "data", array: labels.map((l) => s.recall[l].sd), visible: true },
     })),
-    layout: { title: { text: title }, barmode: "group", yaxis: { title: { text: "validation recall" }, range: [0, 1.15] }, height: 380 },
+    layout: { title: { text: plotText(title) }, barmode: "group", yaxis: { title: { text: "validation recall" }, range: [0, 1.15] }, height: 380 },
   };
 }
 
