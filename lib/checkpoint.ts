@@ -21,14 +21,15 @@ import { ScheduleState } from "./optim";
 import { SamplerState } from "./loader";
 import { TrainConfig } from "./config";
 import { EvalMetrics } from "./metrics";
+import { MultiLabelMetrics } from "./multilabel";
 import { SelectionState } from "./selection";
 import { readBertCheckpoint } from "./weights";
 
 /** One epoch of the metrics history. */
-export interface EpochRecord {
+export interface EpochRecord<M = EvalMetrics | MultiLabelMetrics> {
   epoch: number;
   trainLoss: number;
-  validation: EvalMetrics;
+  validation: M;
   seconds: number;
   steps: number;
 }
@@ -75,6 +76,8 @@ export interface SaveOptions {
   keep?: number;
   /** Called before each file this module writes: tests make it throw to simulate a full disk. */
   beforeWrite?: (file: string) => void;
+  /** More JSON files saved with the model, by name (a multi-label model's thresholds.json). */
+  files?: Record<string, object>;
 }
 
 /** Writes checkpoint `epoch-N` atomically and returns its folder. */
@@ -89,6 +92,7 @@ export async function saveCheckpoint(
       const src = opts.tokenizerDir && path.join(opts.tokenizerDir, f);
       if (src && fs.existsSync(src)) write(path.join(tmp, f), fs.readFileSync(src));
     }
+    for (const [name, value] of Object.entries(opts.files ?? {})) write(path.join(tmp, name), JSON.stringify(value, null, 2) + "\n");
     write(path.join(tmp, "optimizer.bin"), packMoments(optimizer));
     // trainer_state.json last: its presence marks a checkpoint as complete (listCheckpoints).
     const s: TrainerState = { ...state, optimizer: { step: optimizer.step, names: optimizer.names, shapes: optimizer.shapes } };

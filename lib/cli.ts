@@ -16,7 +16,7 @@ import { writeJsonAtomic, writeFileAtomic } from "./fsutil";
 import { train } from "./train";
 import { checkSelectMetric } from "./selection";
 import { predict, loadTrained, evaluateSet, reportLines } from "./evaluate";
-import { loadTrainData, readSet, textSet, DataSource, LoadedData } from "./data";
+import { loadTrainData, readEvalSet, DataSource, LoadedData } from "./data";
 import { cliReporter, chartsPage } from "./progress";
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
@@ -55,6 +55,7 @@ const DATA_FLAGS = {
   csv: { type: "string" }, "train-csv": { type: "string" }, "validation-csv": { type: "string" }, "test-csv": { type: "string" },
   "text-column": { type: "string" }, "label-column": { type: "string" }, "id-column": { type: "string" },
   delimiter: { type: "string" }, "no-header": { type: "boolean" },
+  "multi-label": { type: "boolean" }, "label-delimiter": { type: "string" },
 } as const;
 
 export const HELP = `bertlab — fine-tune and use BERT classifiers (the course "Sentiment Analysis with Deep Learning using BERT")
@@ -65,8 +66,10 @@ Commands:
   split      split the data (stratified) and write the ids to --out (JSON)
   train      fine-tune; checkpoints, metrics.json and charts.html go to --run-dir
   evaluate   score a saved model on a whole file (--csv FILE; default: the course's validation split);
-             F1 weighted/macro, per-class accuracy, confusion; --out FILE writes them as JSON
-  predict    label new texts: bertlab predict --checkpoint DIR "text" ... (or --input FILE, one text a line)
+             F1 weighted/macro, per-class precision/recall/F1 and accuracy, confusion (multi-label: F1
+             micro/macro, per-label scores at the saved thresholds, subset accuracy); --out FILE: JSON
+  predict    label new texts: bertlab predict --checkpoint DIR "text" ... (or --input FILE, one text a line);
+             a multi-label model returns every label over its threshold
   sweep      train once per seed (--seeds 1,2,3) and chart the spread of F1
 
 Data (default: the SMILE CSV at ${path.relative(process.cwd(), SMILE_CSV) || SMILE_CSV}, as the course):
@@ -79,6 +82,10 @@ Data (default: the SMILE CSV at ${path.relative(process.cwd(), SMILE_CSV) || SMI
   --id-column NAME       optional id column (kept as strings)
   --delimiter C          default: from the extension (.tsv → tab) or sniffed
   --no-header            the file has no header: name columns by 0-based index
+  --multi-label          label cells hold sets of labels (SMILE: happy|sad): a sigmoid per label, binary
+                         cross-entropy, per-label thresholds tuned on validation (saved as thresholds.json),
+                         split by iterative stratification; without a file, SMILE with its multi-label tweets
+  --label-delimiter C    what joins a cell's labels in multi-label mode (default: |)
 
 Run and model:
   --run-dir DIR          where a run is written (default: runs/<command>-<seed>); refused if it holds a run
@@ -139,6 +146,7 @@ export function dataSource(values: Values): DataSource {
     csv: str("csv"), trainCsv: str("train-csv"), validationCsv: str("validation-csv"), testCsv: str("test-csv"),
     textColumn: col(values["text-column"]), labelColumn: col(values["label-column"]), idColumn: col(values["id-column"]),
     delimiter: str("delimiter"), header: !values["no-header"],
+    multiLabel: Boolean(values["multi-label"]), labelDelimiter: str("label-delimiter"),
   };
 }
 
@@ -182,10 +190,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     case "evaluate": {
       await initBackend();
-      const { model, tokenizer, dir } = await loadTrained(checkpointArg(values));
+      const { model, tokenizer, dir, thresholds } = await loadTrained(checkpointArg(values));
       const file = typeof values.csv === "string" ? values.csv : undefined;
-      const set = file ? textSet(readSet(file, dataSource(values)), file) : loadData({}, cfg).validation;
-      const ev = evaluateSet(model, tokenizer, set, file ? "test" : "validation", { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize });
+      const multi = thresholds !== undefined;   // only multi-label models have them
+      const set = file ? readEvalSet(file, dataSource(values), multi) : loadData({ "multi-label": multi }, cfg).validation;
+      const ev = evaluateSet(model, tokenizer, set, file ? "test" : "validation", { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize, thresholds });
       out(`checkpoint ${dir} on ${file ?? "the course's validation split"} (${set.texts.length} texts):`);
       reportLines(ev.metrics, model.labels).forEach(out);
       if (typeof values.out === "string") {
@@ -201,8 +210,8 @@ export async function main(argv: string[]): Promise<number> {
         ? fs.readFileSync(values.input, "utf8").split(/\r?\n/).filter((l) => l.trim() !== "")
         : positionals;
       if (texts.length === 0) throw new Error("predict needs texts: bertlab predict --checkpoint DIR \"some text\" (or --input FILE)");
-      const { model, tokenizer } = await loadTrained(checkpointArg(values));
-      for (const p of predict(model, tokenizer, texts, { maxLength: cfg.maxLength })) out(JSON.stringify(p));
+      const { model, tokenizer, thresholds } = await loadTrained(checkpointArg(values));
+      for (const p of predict(model, tokenizer, texts, { maxLength: cfg.maxLength, thresholds })) out(JSON.stringify(p));
       model.dispose();
       return 0;
     }

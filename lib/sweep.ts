@@ -77,6 +77,7 @@ export async function sweep(
       if (done && !keep) { runs.push(done); continue; }
       const cfg = { ...base, ...overrides, seed, logSamples: 0 };
       const data = loadTrainData(opts.source ?? {}, { validationSize: cfg.validationSize, seed });
+      if (data.multiLabel) throw new Error("sweep compares single-label runs (per-class recall); this data is multi-label");
       const r = await train(cfg, { data, onProgress: opts.onProgress?.(variant, seed), log: () => {} });
       const run = record(variant, seed, r.history, r.seconds);
       runs.push(run);

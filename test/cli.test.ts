@@ -97,6 +97,25 @@ test("split, train, evaluate, predict and sweep on a CSV with a tiny model", { s
     const unknown = path.join(dir, "unknown.tsv");
     fs.writeFileSync(unknown, `${rows[0]}\n99\tfine\tneu\n100\twhat\tmeh\n`);
     await assert.rejects(main(["evaluate", "--checkpoint", sepDir, "--csv", unknown, ...cols]), /unknown\.tsv:3: label "meh" is not one the model knows \(neg, neu, pos\)/);
+    // multi-label: label sets joined by "|"; predict returns every label over its threshold
+    const mlRows = ["id\ttweet\tmoods"];
+    for (let i = 0; i < 36; i++) mlRows.push(`${i}\t${["great", "awful", "great and awful", "the bus"][i % 4]} number ${i}\t${["pos", "neg", "pos|neg", "neu"][i % 4]}`);
+    const mlCsv = path.join(dir, "ml.tsv");
+    fs.writeFileSync(mlCsv, mlRows.join("\n") + "\n");
+    const ml = ["--csv", mlCsv, "--text-column", "tweet", "--label-column", "moods", "--multi-label", "--label-delimiter", "|"];
+    const mlDir = path.join(dir, "ml-run");
+    assert.equal(await main(["train", ...ml, ...hp, "--epochs", "1", "--run-dir", mlDir]), 0);
+    captured.length = 0;
+    assert.equal(await main(["evaluate", "--checkpoint", mlDir, ...ml, "--out", path.join(dir, "ml-eval.json")]), 0);
+    assert.match(captured.join(""), /F1 micro 0\.\d{4} · F1 macro 0\.\d{4} · subset accuracy/);
+    assert.match(captured.join(""), /label\s+precision\s+recall\s+F1\s+support\s+threshold/);
+    captured.length = 0;
+    assert.equal(await main(["predict", "--checkpoint", mlDir, "great and awful"]), 0);
+    const mlPred = JSON.parse(captured.join("").trim());
+    assert.ok(Array.isArray(mlPred.labels) && mlPred.label === undefined);
+    fs.rmSync(path.join(mlDir, "checkpoints/epoch-1/thresholds.json"));
+    await assert.rejects(main(["predict", "--checkpoint", mlDir, "x"]), /thresholds\.json is missing: a multi-label model/);
+    await assert.rejects(main(["train", ...data, "--select-metric", "acc"]), /--select-metric "acc" is not a metric/);
     await assert.rejects(main(["fly"]), /unknown command "fly"/);
     await assert.rejects(main(["train", "--csv", csv, "--run-dir", path.join(dir, "x")]), /needs --text-column and --label-column/);
   } finally {

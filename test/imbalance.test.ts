@@ -15,7 +15,7 @@ import { computeClassWeight, balancedSampleWeights, WeightedRandomSampler, remed
 import { classReport } from "../lib/metrics";
 import { train } from "../lib/train";
 import { evaluateSet, misclassified, errorTableHtml } from "../lib/evaluate";
-import { TrainData } from "../lib/data";
+import { SingleLabelData } from "../lib/data";
 import { tinyBertConfig } from "./helpers/tiny_bert";
 import { toyTokenizer, toyData, TOY_LABELS } from "./helpers/toy";
 
@@ -111,7 +111,7 @@ test("remedies: the config picks the loss and the sampler; the default is the co
 
 // an imbalanced toy set: 30 neg, 12 neu, 6 pos
 const skewed = (n: number, seed: number) => toyData(n, seed, (i) => (i % 8 < 5 ? "neg" : i % 8 < 7 ? "neu" : "pos"));
-const data: TrainData = { train: skewed(48, 1), validation: skewed(16, 2), labels: TOY_LABELS };
+const data: SingleLabelData = { train: skewed(48, 1), validation: skewed(16, 2), labels: TOY_LABELS };
 const config: TrainConfig = { ...DEFAULT_CONFIG, epochs: 2, batchSize: 8, evalBatchSize: 16, lr: 1e-3, logSamples: 0 };
 
 test("each remedy trains (class weights, focal loss, weighted sampler); an interrupted weighted-sampler run resumes to the same numbers", async () => {
