@@ -73,12 +73,13 @@ type Split<R> = { labels?: string[]; train: readonly R[]; validation: readonly R
 export function trainData(split: Split<LabelSetRow>): MultiLabelData;
 export function trainData(split: Split<DataRow>): SingleLabelData;
 export function trainData(split: Split<DataRow> | Split<LabelSetRow>): TrainData {
-  const multi = split.train.length > 0 && "labels" in split.train[0];
-  const set = (rows: readonly (DataRow | LabelSetRow)[]) => textSet(rows as DataRow[]);
-  const data = { ...(multi ? { multiLabel: true } : {}), train: set(split.train), validation: set(split.validation) } as TrainData;
-  if (split.test) data.test = set(split.test) as TextSet & TextSet<string[]>;
-  if (split.labels) data.labels = [...split.labels];
-  return data;
+  const labels = split.labels ? { labels: [...split.labels] } : {};
+  if (split.train.length > 0 && "labels" in split.train[0]) {
+    const s = split as Split<LabelSetRow>;
+    return { multiLabel: true, train: textSet(s.train), validation: textSet(s.validation), ...(s.test ? { test: textSet(s.test) } : {}), ...labels };
+  }
+  const s = split as Split<DataRow>;
+  return { train: textSet(s.train), validation: textSet(s.validation), ...(s.test ? { test: textSet(s.test) } : {}), ...labels };
 }
 
 /** "data.tsv:12" when the example's line is known, else "validation example 3 (id …)". */
