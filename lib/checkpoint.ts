@@ -92,7 +92,9 @@ export async function saveCheckpoint(
       const src = opts.tokenizerDir && path.join(opts.tokenizerDir, f);
       if (src && fs.existsSync(src)) write(path.join(tmp, f), fs.readFileSync(src));
     }
-    for (const [name, value] of Object.entries(opts.files ?? {})) write(path.join(tmp, name), JSON.stringify(value, null, 2) + "\n");
+    for (const [name, value] of Object.entries(opts.files ?? {})) {
+      write(path.join(tmp, name), JSON.stringify(value, null, 2) + "\n");
+    }
     write(path.join(tmp, "optimizer.bin"), packMoments(optimizer));
     // trainer_state.json last: its presence marks a checkpoint as complete (listCheckpoints).
     const s: TrainerState = { ...state, optimizer: { step: optimizer.step, names: optimizer.names, shapes: optimizer.shapes } };
@@ -107,11 +109,16 @@ export async function saveCheckpoint(
 /** The best epoch's model folder of a run (written with a selectMetric). */
 export function bestDir(runDir: string): string { return path.join(checkpointsDir(runDir), "best"); }
 
-/** Copies checkpoint `from` to checkpoints/best/ atomically, leaving out the optimizer moments (a model, not a resume point). */
+/**
+ * Copies checkpoint `from` to checkpoints/best/ atomically, leaving out the optimizer moments: a
+ * model to evaluate and predict with, not a point to resume from.
+ */
 export async function saveBest(runDir: string, from: string): Promise<string> {
   const dir = bestDir(runDir);
   await replaceDirAtomic(dir, (tmp) => {
-    for (const f of fs.readdirSync(from)) if (f !== "optimizer.bin") fs.copyFileSync(path.join(from, f), path.join(tmp, f));
+    for (const f of fs.readdirSync(from)) {
+      if (f !== "optimizer.bin") fs.copyFileSync(path.join(from, f), path.join(tmp, f));
+    }
   });
   return dir;
 }
@@ -123,7 +130,9 @@ export function loadWeightsInto(model: BertForSequenceClassification, dir: strin
   for (const [name, v] of model.params) {
     const t = tensors.get(name);
     if (!t) throw new Error(`${file}: weight "${name}" is missing`);
-    if (t.shape.join() !== v.shape.join()) throw new Error(`${file}: weight "${name}" has shape [${t.shape}], the model's is [${v.shape}]`);
+    if (t.shape.join() !== v.shape.join()) {
+      throw new Error(`${file}: weight "${name}" has shape [${t.shape}], the model's is [${v.shape}]`);
+    }
     tf.tidy(() => v.assign(tf.tensor(t.data, t.shape, "float32")));
   }
 }

@@ -52,7 +52,8 @@ const CONFIG_HELP: Record<keyof TrainConfig, string> = {
 };
 
 const DATA_FLAGS = {
-  csv: { type: "string" }, "train-csv": { type: "string" }, "validation-csv": { type: "string" }, "test-csv": { type: "string" },
+  csv: { type: "string" },
+  "train-csv": { type: "string" }, "validation-csv": { type: "string" }, "test-csv": { type: "string" },
   "text-column": { type: "string" }, "label-column": { type: "string" }, "id-column": { type: "string" },
   delimiter: { type: "string" }, "no-header": { type: "boolean" },
   "multi-label": { type: "boolean" }, "label-delimiter": { type: "string" },
@@ -90,7 +91,8 @@ Data (default: the SMILE CSV at ${path.relative(process.cwd(), SMILE_CSV) || SMI
 Run and model:
   --run-dir DIR          where a run is written (default: runs/<command>-<seed>); refused if it holds a run
   --resume               continue the run in --run-dir from its last checkpoint
-  --checkpoint DIR       a saved model folder (evaluate, predict); a run folder means its best/ model, else its last checkpoint
+  --checkpoint DIR       a saved model folder (evaluate, predict); a run folder means its best/ model,
+                         else its last checkpoint
   --out FILE             split: where to write the ids; evaluate: where to write the metrics (JSON)
   --input FILE           predict: texts, one per line
   --seeds LIST           sweep: comma-separated seeds
@@ -124,7 +126,8 @@ export function configFromFlags(values: Values): TrainConfig {
     if (typeof v !== "string") continue;
     if (k === "model") cfg.model = v;
     else if (k === "selectMetric") cfg.selectMetric = checkSelectMetric(v);
-    else if (typeof DEFAULT_CONFIG[k] === "string") (cfg as unknown as Record<string, string>)[k] = v;   // checked by validateConfig
+    // choices (padding, loss, sampler, ...) are checked by validateConfig
+    else if (typeof DEFAULT_CONFIG[k] === "string") (cfg as unknown as Record<string, string>)[k] = v;
     else if (k === "betas") {
       const b = v.split(",").map(Number);
       if (b.length !== 2 || b.some((x) => !Number.isFinite(x))) throw new Error(`--betas wants two numbers like 0.9,0.999, got ${JSON.stringify(v)}`);
@@ -140,11 +143,13 @@ export function configFromFlags(values: Values): TrainConfig {
 
 /** The data flags as a DataSource (columns are 0-based indices with --no-header). */
 export function dataSource(values: Values): DataSource {
-  const col = (v: string | boolean | undefined) => (v === undefined ? undefined : values["no-header"] ? Number(v) : String(v));
+  const col = (v: string | boolean | undefined) =>
+    (v === undefined ? undefined : values["no-header"] ? Number(v) : String(v));
   const str = (k: string) => (typeof values[k] === "string" ? (values[k] as string) : undefined);
   return {
     csv: str("csv"), trainCsv: str("train-csv"), validationCsv: str("validation-csv"), testCsv: str("test-csv"),
-    textColumn: col(values["text-column"]), labelColumn: col(values["label-column"]), idColumn: col(values["id-column"]),
+    textColumn: col(values["text-column"]), labelColumn: col(values["label-column"]),
+    idColumn: col(values["id-column"]),
     delimiter: str("delimiter"), header: !values["no-header"],
     multiLabel: Boolean(values["multi-label"]), labelDelimiter: str("label-delimiter"),
   };
@@ -172,7 +177,10 @@ export async function main(argv: string[]): Promise<number> {
     case "split": {
       const data = loadData(values, cfg);
       const file = typeof values.out === "string" ? values.out : path.join(runDir, "split.json");
-      writeJsonAtomic(file, { validationSize: cfg.validationSize, seed: cfg.seed, labels: data.labels, train_ids: data.ids.train, validation_ids: data.ids.validation });
+      writeJsonAtomic(file, {
+        validationSize: cfg.validationSize, seed: cfg.seed, labels: data.labels,
+        train_ids: data.ids.train, validation_ids: data.ids.validation,
+      });
       out(`${data.train.texts.length} training and ${data.validation.texts.length} validation rows → ${file}`);
       return 0;
     }
@@ -193,12 +201,16 @@ export async function main(argv: string[]): Promise<number> {
       const { model, tokenizer, dir, thresholds } = await loadTrained(checkpointArg(values));
       const file = typeof values.csv === "string" ? values.csv : undefined;
       const multi = thresholds !== undefined;   // only multi-label models have them
-      const set = file ? readEvalSet(file, dataSource(values), multi) : loadData({ "multi-label": multi }, cfg).validation;
-      const ev = evaluateSet(model, tokenizer, set, file ? "test" : "validation", { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize, thresholds });
+      const set = file ? readEvalSet(file, dataSource(values), multi)
+        : loadData({ "multi-label": multi }, cfg).validation;   // the course's split of SMILE
+      const opts = { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize, thresholds };
+      const ev = evaluateSet(model, tokenizer, set, file ? "test" : "validation", opts);
       out(`checkpoint ${dir} on ${file ?? "the course's validation split"} (${set.texts.length} texts):`);
       reportLines(ev.metrics, model.labels).forEach(out);
       if (typeof values.out === "string") {
-        writeJsonAtomic(values.out, { checkpoint: dir, file: file ?? null, examples: set.texts.length, labels: model.labels, metrics: ev.metrics });
+        writeJsonAtomic(values.out, {
+          checkpoint: dir, file: file ?? null, examples: set.texts.length, labels: model.labels, metrics: ev.metrics,
+        });
         out(`metrics → ${values.out}`);
       }
       model.dispose();
@@ -211,7 +223,8 @@ export async function main(argv: string[]): Promise<number> {
         : positionals;
       if (texts.length === 0) throw new Error("predict needs texts: bertlab predict --checkpoint DIR \"some text\" (or --input FILE)");
       const { model, tokenizer, thresholds } = await loadTrained(checkpointArg(values));
-      for (const p of predict(model, tokenizer, texts, { maxLength: cfg.maxLength, thresholds })) out(JSON.stringify(p));
+      const predictions = predict(model, tokenizer, texts, { maxLength: cfg.maxLength, thresholds });
+      for (const p of predictions) out(JSON.stringify(p));
       model.dispose();
       return 0;
     }

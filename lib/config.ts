@@ -144,7 +144,9 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   for (const k of positiveInt) {
     if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`config.${k} must be a positive integer, got ${c[k]}`);
   }
-  const nonNegInt = ["warmupSteps", "maxStepsPerEpoch", "maxTrainExamples", "logSamples", "seed", "earlyStoppingPatience"] as const;
+  const nonNegInt = [
+    "warmupSteps", "maxStepsPerEpoch", "maxTrainExamples", "logSamples", "seed", "earlyStoppingPatience",
+  ] as const;
   for (const k of nonNegInt) {
     if (!Number.isInteger(c[k]) || c[k] < 0) throw new Error(`config.${k} must be a non-negative integer, got ${c[k]}`);
   }
@@ -158,14 +160,21 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   if (c.padding !== "longest" && c.padding !== "max_length") throw new Error(`config.padding must be "longest" or "max_length", got ${c.padding}`);
   checkSelectMetric(c.selectMetric, "config.selectMetric");
   if (c.earlyStoppingPatience > 0 && c.selectMetric === "none") {
-    throw new Error(`config.earlyStoppingPatience ${c.earlyStoppingPatience} needs a metric to watch: set selectMetric (--select-metric f1_macro|f1_weighted|loss)`);
+    throw new Error(`config.earlyStoppingPatience ${c.earlyStoppingPatience} needs a metric to watch: `
+      + "set selectMetric (--select-metric f1_macro|f1_weighted|loss)");
   }
-  const choices = { classWeights: ["none", "balanced"], loss: ["cross_entropy", "focal"], sampler: ["random", "weighted"] } as const;
+  const choices = {
+    classWeights: ["none", "balanced"], loss: ["cross_entropy", "focal"], sampler: ["random", "weighted"],
+  } as const;
   for (const [k, allowed] of Object.entries(choices)) {
     const v = c[k as keyof typeof choices];
-    if (!(allowed as readonly string[]).includes(v)) throw new Error(`config.${k} must be one of ${allowed.join(", ")}, got ${JSON.stringify(v)}`);
+    if (!(allowed as readonly string[]).includes(v)) {
+      throw new Error(`config.${k} must be one of ${allowed.join(", ")}, got ${JSON.stringify(v)}`);
+    }
   }
-  if (!(c.focalGamma >= 0) || !Number.isFinite(c.focalGamma)) throw new Error(`config.focalGamma must be a number >= 0, got ${c.focalGamma}`);
+  if (!(c.focalGamma >= 0) || !Number.isFinite(c.focalGamma)) {
+    throw new Error(`config.focalGamma must be a number >= 0, got ${c.focalGamma}`);
+  }
   if (!Array.isArray(c.betas) || c.betas.length !== 2 || c.betas.some((b) => !(b >= 0 && b < 1))) {
     throw new Error(`config.betas must be two numbers in [0, 1), got ${JSON.stringify(c.betas)}`);
   }

@@ -76,15 +76,18 @@ export function trainData(split: Split<DataRow> | Split<LabelSetRow>): TrainData
   const labels = split.labels ? { labels: [...split.labels] } : {};
   if (split.train.length > 0 && "labels" in split.train[0]) {
     const s = split as Split<LabelSetRow>;
-    return { multiLabel: true, train: textSet(s.train), validation: textSet(s.validation), ...(s.test ? { test: textSet(s.test) } : {}), ...labels };
+    const test = s.test ? { test: textSet(s.test) } : {};
+    return { multiLabel: true, train: textSet(s.train), validation: textSet(s.validation), ...test, ...labels };
   }
   const s = split as Split<DataRow>;
-  return { train: textSet(s.train), validation: textSet(s.validation), ...(s.test ? { test: textSet(s.test) } : {}), ...labels };
+  const test = s.test ? { test: textSet(s.test) } : {};
+  return { train: textSet(s.train), validation: textSet(s.validation), ...test, ...labels };
 }
 
 /** "data.tsv:12" when the example's line is known, else "validation example 3 (id …)". */
 export function where(set: TextSet<unknown>, part: Part, i: number): string {
-  return set.origin ? `${set.origin.file}:${set.origin.lines[i]}` : `${part} example ${i}${set.ids?.[i] !== undefined ? ` (id ${set.ids[i]})` : ""}`;
+  if (set.origin) return `${set.origin.file}:${set.origin.lines[i]}`;
+  return `${part} example ${i}${set.ids?.[i] !== undefined ? ` (id ${set.ids[i]})` : ""}`;
 }
 
 /** Each example's labels as a list (one label, or the set). */
@@ -99,22 +102,31 @@ const labelList = (l: string | string[]) => (Array.isArray(l) ? l : [l]);
 export function checkData(data: TrainData): string[] {
   const sets = PARTS.map((part) => [part, data[part] as TextSet<string | string[]> | undefined] as const);
   for (const [part, set] of sets) {
-    if (set && set.texts.length !== set.labels.length) throw new Error(`${part} data has ${set.texts.length} texts but ${set.labels.length} labels`);
+    if (set && set.texts.length !== set.labels.length) {
+      throw new Error(`${part} data has ${set.texts.length} texts but ${set.labels.length} labels`);
+    }
   }
   const train = data.train as TextSet<string | string[]>;
   if (train.texts.length === 0) throw new Error("training data is empty: nothing to learn from");
   const inTraining = new Set(train.labels.flatMap(labelList));
   const labels = data.labels ? [...data.labels] : [...inTraining].sort();
-  if (inTraining.size < 2) throw new Error(`training data has a single class (${JSON.stringify([...inTraining][0])}): a classifier needs at least two`);
+  if (inTraining.size < 2) {
+    const only = JSON.stringify([...inTraining][0]);
+    throw new Error(`training data has a single class (${only}): a classifier needs at least two`);
+  }
   const known = new Set(labels);
   for (const [part, set] of sets) {
     set?.labels.forEach((l, i) => {
-      if (labelList(l).length === 0) throw new Error(`${where(set, part, i)}: no label (a multi-label example needs at least one)`);
+      const at = where(set, part, i);
+      if (labelList(l).length === 0) throw new Error(`${at}: no label (a multi-label example needs at least one)`);
       for (const one of labelList(l)) {
         if (part !== "train" && !inTraining.has(one)) {
-          throw new Error(`${where(set, part, i)}: label ${JSON.stringify(one)} occurs only in ${part}, never in the training data: the model could not learn it`);
+          throw new Error(`${at}: label ${JSON.stringify(one)} occurs only in ${part}, never in the training data: `
+            + "the model could not learn it");
         }
-        if (!known.has(one)) throw new Error(`${where(set, part, i)}: label ${JSON.stringify(one)} is not in the label list (${labels.join(", ")})`);
+        if (!known.has(one)) {
+          throw new Error(`${at}: label ${JSON.stringify(one)} is not in the label list (${labels.join(", ")})`);
+        }
       }
     });
   }
@@ -143,11 +155,16 @@ export interface DataSource {
 }
 
 /** The data and, for split files, each set's ids. */
-export type LoadedData<D extends TrainData = TrainData> = D & { labels: string[]; ids: { train: string[]; validation: string[]; test?: string[] } };
+export type LoadedData<D extends TrainData = TrainData> = D & {
+  labels: string[];
+  ids: { train: string[]; validation: string[]; test?: string[] };
+};
 
 /** Reads one labelled file with the source's column settings. */
 export function readSet(file: string, src: DataSource): LabelledText[] {
-  if (src.textColumn === undefined || src.labelColumn === undefined) throw new Error(`${file} needs --text-column and --label-column`);
+  if (src.textColumn === undefined || src.labelColumn === undefined) {
+    throw new Error(`${file} needs --text-column and --label-column`);
+  }
   return readLabelledTexts(file, {
     textColumn: src.textColumn, labelColumn: src.labelColumn, idColumn: src.idColumn,
     delimiter: src.delimiter, header: src.header ?? true,
@@ -157,7 +174,9 @@ export function readSet(file: string, src: DataSource): LabelledText[] {
 /** Reads a multi-label file: each label cell split on the delimiter (an empty part is an error naming the line). */
 export function readLabelSets(file: string, src: DataSource): LabelSetRow[] {
   const d = src.labelDelimiter ?? "|";
-  return readSet(file, src).map((r) => ({ text: r.text, id: r.id, row: r.row, labels: parseLabelSet(r.label, d, `${file}:${r.row}`) }));
+  return readSet(file, src).map((r) => ({
+    text: r.text, id: r.id, row: r.row, labels: parseLabelSet(r.label, d, `${file}:${r.row}`),
+  }));
 }
 
 /** A file to score (evaluate --csv): single-label rows, or label sets for a multi-label model. */
@@ -181,19 +200,28 @@ export function loadTrainData(src: DataSource & { multiLabel: true }, opts: Load
 export function loadTrainData(src: DataSource & { multiLabel?: false }, opts: LoadOptions): LoadedData<SingleLabelData>;
 export function loadTrainData(src: DataSource, opts: LoadOptions): LoadedData;
 export function loadTrainData(src: DataSource, opts: LoadOptions): LoadedData {
-  if (src.csv && src.trainCsv) throw new Error("give either --csv (split into train and validation) or --train-csv, not both");
-  if (src.validationCsv && !src.trainCsv) throw new Error(`--validation-csv ${src.validationCsv} needs --train-csv (with --csv the validation part is split off)`);
+  if (src.csv && src.trainCsv) {
+    throw new Error("give either --csv (split into train and validation) or --train-csv, not both");
+  }
+  if (src.validationCsv && !src.trainCsv) {
+    throw new Error(`--validation-csv ${src.validationCsv} needs --train-csv `
+      + "(with --csv the validation part is split off)");
+  }
   const split = { validationSize: opts.validationSize, seed: opts.seed };
   const data = src.multiLabel ? loadLabelSets(src, split, opts.warn) : loadSingleLabel(src, split);
   const labels = checkData(data);
   const parts = data as Parts<unknown>;
   return {
     ...data, labels,
-    ids: { train: parts.train.ids!, validation: parts.validation.ids!, ...(parts.test ? { test: parts.test.ids! } : {}) },
+    ids: {
+      train: parts.train.ids!, validation: parts.validation.ids!, ...(parts.test ? { test: parts.test.ids! } : {}),
+    },
   } as LoadedData;
 }
 
-function loadSingleLabel(src: DataSource, split: { validationSize: number; seed: number }): SingleLabelData {
+type SplitOpts = { validationSize: number; seed: number };
+
+function loadSingleLabel(src: DataSource, split: SplitOpts): SingleLabelData {
   let data: SingleLabelData;
   if (!src.csv && !src.trainCsv) {
     data = trainData(loadCourseData(SMILE_CSV, split));
@@ -201,7 +229,8 @@ function loadSingleLabel(src: DataSource, split: { validationSize: number; seed:
     const trainFile = (src.csv ?? src.trainCsv)!;
     const rows = readSet(trainFile, src);
     if (src.validationCsv) {
-      data = { train: textSet(rows, trainFile), validation: textSet(readSet(src.validationCsv, src), src.validationCsv) };
+      const validation = textSet(readSet(src.validationCsv, src), src.validationCsv);
+      data = { train: textSet(rows, trainFile), validation };
     } else {
       const sorted = [...new Set(rows.map((r) => r.label))].sort();
       const s = stratifiedSplit(rows, rows.map((r) => sorted.indexOf(r.label)), split);
@@ -212,7 +241,9 @@ function loadSingleLabel(src: DataSource, split: { validationSize: number; seed:
   return data;
 }
 
-function loadLabelSets(src: DataSource, split: { validationSize: number; seed: number }, warn = (m: string) => { process.stderr.write(`warning: ${m}\n`); }): MultiLabelData {
+const toStderr = (m: string) => { process.stderr.write(`warning: ${m}\n`); };
+
+function loadLabelSets(src: DataSource, split: SplitOpts, warn = toStderr): MultiLabelData {
   let data: MultiLabelData;
   if (!src.csv && !src.trainCsv) {
     data = trainData(loadMultiLabelCourseData(SMILE_CSV, split));
@@ -220,14 +251,19 @@ function loadLabelSets(src: DataSource, split: { validationSize: number; seed: n
     const trainFile = (src.csv ?? src.trainCsv)!;
     const rows = readLabelSets(trainFile, src);
     if (rows.every((r) => r.labels.length === 1)) {
-      warn(`${trainFile}: the label delimiter ${JSON.stringify(src.labelDelimiter ?? "|")} never occurs in its label column: every row has one label, so the data is single-label (train without --multi-label for a softmax head, or check --label-delimiter)`);
+      const d = JSON.stringify(src.labelDelimiter ?? "|");
+      warn(`${trainFile}: the label delimiter ${d} never occurs in its label column: `
+        + "every row has one label, so the data is single-label (train without --multi-label for a softmax head, "
+        + "or check --label-delimiter)");
     }
     if (src.validationCsv) {
-      data = { multiLabel: true, train: textSet(rows, trainFile), validation: textSet(readLabelSets(src.validationCsv, src), src.validationCsv) };
+      const validation = textSet(readLabelSets(src.validationCsv, src), src.validationCsv);
+      data = { multiLabel: true, train: textSet(rows, trainFile), validation };
     } else {
       const labels = [...new Set(rows.flatMap((r) => r.labels))].sort();
       const s = multilabelStratifiedSplit(rows, multiHot(rows.map((r) => r.labels), labels), split);
-      data = { multiLabel: true, train: textSet(s.trainFileOrder, trainFile), validation: textSet(s.validationFileOrder, trainFile) };
+      const [train, validation] = [textSet(s.trainFileOrder, trainFile), textSet(s.validationFileOrder, trainFile)];
+      data = { multiLabel: true, train, validation };
     }
   }
   if (src.testCsv) data.test = textSet(readLabelSets(src.testCsv, src), src.testCsv);

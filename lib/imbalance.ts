@@ -21,15 +21,22 @@ import { TrainConfig } from "./config";
  * `compute_class_weight("balanced", classes=0..numClasses-1, y)`: n_samples / (n_classes × count).
  * A class without examples is an error, as in scikit-learn (its weight would be infinite).
  */
-export function computeClassWeight(y: readonly number[], numClasses = Math.max(...y) + 1, names?: readonly string[]): number[] {
+export function computeClassWeight(
+  y: readonly number[], numClasses = Math.max(...y) + 1, names?: readonly string[],
+): number[] {
   if (y.length === 0) throw new Error("computeClassWeight: no labels");
   const counts = new Array<number>(numClasses).fill(0);
   y.forEach((c, i) => {
-    if (!Number.isInteger(c) || c < 0 || c >= numClasses) throw new Error(`computeClassWeight: label at position ${i} is ${c}, not a class id in [0, ${numClasses})`);
+    if (!Number.isInteger(c) || c < 0 || c >= numClasses) {
+      throw new Error(`computeClassWeight: label at position ${i} is ${c}, not a class id in [0, ${numClasses})`);
+    }
     counts[c]++;
   });
   const missing = counts.findIndex((n) => n === 0);
-  if (missing >= 0) throw new Error(`class ${names?.[missing] ?? missing} has no training examples: "balanced" weights need every class in the training data`);
+  if (missing >= 0) {
+    throw new Error(`class ${names?.[missing] ?? missing} has no training examples: `
+      + `"balanced" weights need every class in the training data`);
+  }
   return counts.map((n) => y.length / (numClasses * n));
 }
 
@@ -55,15 +62,27 @@ export class WeightedRandomSampler {
   readonly seed: number;
 
   constructor(weights: readonly number[], readonly numSamples: number, opts: { replacement?: boolean; seed: number }) {
-    if (!Number.isInteger(numSamples) || numSamples <= 0) throw new Error(`num_samples should be a positive integer value, but got num_samples=${numSamples}`);
-    if (!Array.isArray(weights) || weights.some((w) => typeof w !== "number")) throw new Error("weights should be a 1d sequence of numbers");
-    if (weights.some((w) => !Number.isFinite(w) || w < 0)) throw new Error("probability tensor contains either `inf`, `nan` or element < 0");
+    // PyTorch's checks, in PyTorch's words (WeightedRandomSampler, then torch.multinomial)
+    if (!Number.isInteger(numSamples) || numSamples <= 0) {
+      throw new Error(`num_samples should be a positive integer value, but got num_samples=${numSamples}`);
+    }
+    if (!Array.isArray(weights) || weights.some((w) => typeof w !== "number")) {
+      throw new Error("weights should be a 1d sequence of numbers");
+    }
+    if (weights.some((w) => !Number.isFinite(w) || w < 0)) {
+      throw new Error("probability tensor contains either `inf`, `nan` or element < 0");
+    }
     this.weights = [...weights];
     this.replacement = opts.replacement ?? true;
     const positive = weights.filter((w) => w > 0).length;
     if (positive === 0) throw new Error("invalid multinomial distribution (sum of probabilities <= 0)");
-    if (!this.replacement && numSamples > weights.length) throw new Error("cannot sample n_sample > prob_dist.size(-1) samples without replacement");
-    if (!this.replacement && numSamples > positive) throw new Error("invalid multinomial distribution (with replacement=False, not enough non-negative category to sample)");
+    if (!this.replacement && numSamples > weights.length) {
+      throw new Error("cannot sample n_sample > prob_dist.size(-1) samples without replacement");
+    }
+    if (!this.replacement && numSamples > positive) {
+      throw new Error("invalid multinomial distribution (with replacement=False, "
+        + "not enough non-negative category to sample)");
+    }
     this.cumulative = new Float64Array(weights.length);
     let sum = 0;
     weights.forEach((w, i) => { sum += w; this.cumulative[i] = sum; });
@@ -107,7 +126,9 @@ export class WeightedRandomSampler {
 
   getState(): SamplerState { return { seed: this.seed, rngState: this.rng.state, epochs: this.epochs }; }
   setState(s: SamplerState): void {
-    if (s.seed !== this.seed) throw new Error(`sampler state is for seed ${s.seed}, this sampler has seed ${this.seed}`);
+    if (s.seed !== this.seed) {
+      throw new Error(`sampler state is for seed ${s.seed}, this sampler has seed ${this.seed}`);
+    }
     this.rng = new Rng(s.rngState); this.epochs = s.epochs;
   }
 }
@@ -130,8 +151,9 @@ export interface Remedies {
  */
 export function remedies(cfg: TrainConfig, trainY: readonly number[], labels: readonly string[]): Remedies {
   const classWeights = cfg.classWeights === "balanced" ? computeClassWeight(trainY, labels.length, labels) : undefined;
+  const gamma = cfg.loss === "focal" ? cfg.focalGamma : 0;   // focal loss with gamma 0 is (weighted) cross-entropy
   const loss = cfg.loss === "focal" || classWeights
-    ? (logits: tf.Tensor2D, y: tf.Tensor1D) => focalLoss(logits, y, cfg.loss === "focal" ? cfg.focalGamma : 0, classWeights)
+    ? (logits: tf.Tensor2D, y: tf.Tensor1D) => focalLoss(logits, y, gamma, classWeights)
     : (logits: tf.Tensor2D, y: tf.Tensor1D) => crossEntropyLoss(logits, y);
   const sampler = cfg.sampler === "weighted"
     ? new WeightedRandomSampler(balancedSampleWeights(trainY), trainY.length, { seed: cfg.seed })

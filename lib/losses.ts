@@ -37,7 +37,9 @@ function checkWeights(weights: readonly number[] | undefined, c: number, what: s
  * Focal loss of `logits` [batch, classes] against integer `labels`, with optional class `weights`;
  * gamma 0 is (weighted) cross-entropy. One-hot products rather than gather, so the gradient exists on wasm.
  */
-export function focalLoss(logits: tf.Tensor2D, labels: tf.Tensor1D | number[], gamma: number, weights?: readonly number[]): tf.Scalar {
+export function focalLoss(
+  logits: tf.Tensor2D, labels: tf.Tensor1D | number[], gamma: number, weights?: readonly number[],
+): tf.Scalar {
   const [n, c] = logits.shape;
   if (!(gamma >= 0) || !Number.isFinite(gamma)) throw new Error(`focalLoss: gamma must be a number >= 0, got ${gamma}`);
   checkWeights(weights, c, "focalLoss");
@@ -52,7 +54,9 @@ export function focalLoss(logits: tf.Tensor2D, labels: tf.Tensor1D | number[], g
 }
 
 /** PyTorch's `F.cross_entropy(logits, labels, weight=weights)` (mean reduction: divided by the weights' sum). */
-export function weightedCrossEntropyLoss(logits: tf.Tensor2D, labels: tf.Tensor1D | number[], weights: readonly number[]): tf.Scalar {
+export function weightedCrossEntropyLoss(
+  logits: tf.Tensor2D, labels: tf.Tensor1D | number[], weights: readonly number[],
+): tf.Scalar {
   return focalLoss(logits, labels, 0, weights);
 }
 
@@ -62,14 +66,18 @@ export function weightedCrossEntropyLoss(logits: tf.Tensor2D, labels: tf.Tensor1
  * gradient (σ(x) − y) / count, which automatic differentiation of |x| would get wrong at x = 0.
  */
 export function bceWithLogitsLoss(logits: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
-  if (logits.shape.join() !== targets.shape.join()) throw new Error(`bceWithLogitsLoss: logits [${logits.shape}] but targets [${targets.shape}]`);
+  if (logits.shape.join() !== targets.shape.join()) {
+    throw new Error(`bceWithLogitsLoss: logits [${logits.shape}] but targets [${targets.shape}]`);
+  }
   const count = logits.size;
   // tf.customGrad's typings want (...args: (Tensor | GradSaveFunc)[]); this one names its arguments.
   const f = tf.customGrad(((x: tf.Tensor2D, y: tf.Tensor2D, save: tf.GradSaveFunc) => {
     save([x, y]);
     return {
       value: tf.div(tf.sum(tf.add(tf.sub(tf.relu(x), tf.mul(x, y)), tf.log1p(tf.exp(tf.neg(tf.abs(x)))))), count),
-      gradFunc: (dy: tf.Tensor, [sx, sy]: tf.Tensor[]) => [tf.mul(dy, tf.div(tf.sub(tf.sigmoid(sx), sy), count)), tf.zerosLike(sy)],
+      gradFunc: (dy: tf.Tensor, [sx, sy]: tf.Tensor[]) => [
+        tf.mul(dy, tf.div(tf.sub(tf.sigmoid(sx), sy), count)), tf.zerosLike(sy),
+      ],
     };
   }) as never) as unknown as (x: tf.Tensor, y: tf.Tensor) => tf.Scalar;
   return tf.tidy(() => f(logits, tf.cast(targets, "float32")));

@@ -17,7 +17,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { BertForSequenceClassification } from "./bert";
-import { SequentialSampler, batches, EncodedRows } from "./loader";
+import { SequentialSampler, batches, EncodedRows, BatchOptions } from "./loader";
 import { bceWithLogitsLoss } from "./losses";
 import { ClassReport, perClassScores } from "./metrics";
 import { writeJsonAtomic } from "./fsutil";
@@ -42,7 +42,10 @@ export function markMultiLabel(model: BertForSequenceClassification): void {
  */
 export function parseLabelSet(cell: string, delimiter: string, where: string): string[] {
   const parts = cell.split(delimiter).map((s) => s.trim());
-  if (parts.some((p) => p === "")) throw new Error(`${where}: empty label in ${JSON.stringify(cell)} (multi-label mode: name every label between the ${JSON.stringify(delimiter)} delimiters)`);
+  if (parts.some((p) => p === "")) {
+    throw new Error(`${where}: empty label in ${JSON.stringify(cell)} `
+      + `(multi-label mode: name every label between the ${JSON.stringify(delimiter)} delimiters)`);
+  }
   return [...new Set(parts)];
 }
 
@@ -53,7 +56,9 @@ export function multiHot(sets: readonly (readonly string[])[], labels: readonly 
     const row = new Array<number>(labels.length).fill(0);
     for (const l of set) {
       const k = id.get(l);
-      if (k === undefined) throw new Error(`example ${i}: label ${JSON.stringify(l)} is not in the label list (${labels.join(", ")})`);
+      if (k === undefined) {
+        throw new Error(`example ${i}: label ${JSON.stringify(l)} is not in the label list (${labels.join(", ")})`);
+      }
       row[k] = 1;
     }
     return row;
@@ -78,10 +83,14 @@ export interface MultiLabelMetrics {
 }
 
 function checkMatrices(yTrue: number[][], yPred: number[][]): void {
-  if (yTrue.length !== yPred.length) throw new Error(`multi-label metrics: ${yTrue.length} true rows but ${yPred.length} predicted`);
+  if (yTrue.length !== yPred.length) {
+    throw new Error(`multi-label metrics: ${yTrue.length} true rows but ${yPred.length} predicted`);
+  }
   if (yTrue.length === 0) throw new Error("multi-label metrics: no examples to score");
   yTrue.forEach((r, i) => {
-    if (r.length !== yPred[i].length) throw new Error(`multi-label metrics: row ${i} has ${r.length} true labels but ${yPred[i].length} predicted`);
+    if (r.length !== yPred[i].length) {
+      throw new Error(`multi-label metrics: row ${i} has ${r.length} true labels but ${yPred[i].length} predicted`);
+    }
   });
 }
 
@@ -89,7 +98,8 @@ function checkMatrices(yTrue: number[][], yPred: number[][]): void {
 export function multiLabelScores(yTrue: number[][], yPred: number[][], labels: readonly string[]): MultiLabelMetrics {
   checkMatrices(yTrue, yPred);
   // Each label is a binary problem: its column through lib/metrics.ts's per-class scores, class 1.
-  const per = labels.map((label, k) => ({ label, ...perClassScores(yTrue.map((r) => r[k]), yPred.map((r) => r[k]), 2)[1] }));
+  const column = (m: number[][], k: number) => m.map((r) => r[k]);
+  const per = labels.map((label, k) => ({ label, ...perClassScores(column(yTrue, k), column(yPred, k), 2)[1] }));
   let tp = 0, fp = 0, fn = 0, wrong = 0;
   yTrue.forEach((r, i) => r.forEach((t, k) => {
     const p = yPred[i][k];
@@ -120,7 +130,9 @@ export function applyThresholds(probabilities: number[][], thresholds: readonly 
  * Per label, the grid threshold with the best F1 on (validation) `truth`; ties go to the one
  * nearest 0.5, then the lower. A label without a positive example keeps 0.5: nothing to tune on.
  */
-export function tuneThresholds(probabilities: number[][], truth: number[][], grid: readonly number[] = THRESHOLD_GRID): number[] {
+export function tuneThresholds(
+  probabilities: number[][], truth: number[][], grid: readonly number[] = THRESHOLD_GRID,
+): number[] {
   checkMatrices(truth, probabilities);
   return truth[0].map((_, k) => {
     const t = truth.map((r) => r[k]);
@@ -129,7 +141,8 @@ export function tuneThresholds(probabilities: number[][], truth: number[][], gri
     for (const th of grid) {
       const pred = probabilities.map((r) => (r[k] >= th ? 1 : 0));
       const f1 = perClassScores(t, pred, 2)[1].f1;
-      const closer = Math.abs(th - 0.5) < Math.abs(best - 0.5) || (Math.abs(th - 0.5) === Math.abs(best - 0.5) && th < best);
+      const [d, dBest] = [Math.abs(th - 0.5), Math.abs(best - 0.5)];
+      const closer = d < dBest || (d === dBest && th < best);
       if (f1 > bestF1 || (f1 === bestF1 && closer)) { best = th; bestF1 = f1; }
     }
     return best;
@@ -152,7 +165,7 @@ export interface MultiLabelEvaluation {
  */
 export function evaluateMultiLabel(
   model: BertForSequenceClassification, enc: EncodedRows, targets: number[][],
-  opts: { batchSize: number; thresholds: readonly number[] | "tune"; padding?: "longest" | "max_length"; maxLength?: number; padTokenId?: number },
+  opts: BatchOptions & { thresholds: readonly number[] | "tune" },
 ): MultiLabelEvaluation {
   const order = new SequentialSampler(enc.input_ids.length).epochIndices();
   let lossSum = 0, n = 0;
@@ -160,7 +173,8 @@ export function evaluateMultiLabel(
   for (const b of batches(enc, undefined, order, opts)) {
     const [loss, probs] = tf.tidy(() => {
       const logits = model.forward(b, { training: false });
-      return [bceWithLogitsLoss(logits, tf.tensor2d(b.indices.map((i) => targets[i]), [b.indices.length, model.labels.length])), tf.sigmoid(logits)];
+      const y = tf.tensor2d(b.indices.map((i) => targets[i]), [b.indices.length, model.labels.length]);
+      return [bceWithLogitsLoss(logits, y), tf.sigmoid(logits)];
     });
     lossSum += (loss.dataSync() as Float32Array)[0]; n++;
     probabilities.push(...(probs.arraySync() as number[][]));
@@ -177,23 +191,31 @@ export function evaluateMultiLabel(
 export const THRESHOLDS_FILE = "thresholds.json";
 
 /** thresholds.json's content: { problem_type, tuned_on, thresholds: { label: value } }. */
-export function thresholdsJson(labels: readonly string[], thresholds: readonly number[], tunedOn = "validation"): object {
-  return { problem_type: MULTI_LABEL, tuned_on: tunedOn, thresholds: Object.fromEntries(labels.map((l, k) => [l, thresholds[k]])) };
+export function thresholdsJson(labels: readonly string[], thresholds: readonly number[], tunedOn = "validation") {
+  const byLabel = Object.fromEntries(labels.map((l, k) => [l, thresholds[k]]));
+  return { problem_type: MULTI_LABEL, tuned_on: tunedOn, thresholds: byLabel };
 }
 
 /** Writes `dir`/thresholds.json atomically. */
-export function saveThresholds(dir: string, labels: readonly string[], thresholds: readonly number[], tunedOn = "validation"): void {
+export function saveThresholds(
+  dir: string, labels: readonly string[], thresholds: readonly number[], tunedOn = "validation",
+): void {
   writeJsonAtomic(path.join(dir, THRESHOLDS_FILE), thresholdsJson(labels, thresholds, tunedOn));
 }
 
 /** Reads a multi-label model folder's thresholds, in `labels` order; missing file or label is an error. */
 export function readThresholds(dir: string, labels: readonly string[]): number[] {
   const file = path.join(dir, THRESHOLDS_FILE);
-  if (!fs.existsSync(file)) throw new Error(`${file} is missing: a multi-label model (problem_type "${MULTI_LABEL}") needs its per-label thresholds, which bertlab train --multi-label saves beside the weights`);
+  if (!fs.existsSync(file)) {
+    throw new Error(`${file} is missing: a multi-label model (problem_type "${MULTI_LABEL}") needs its per-label `
+      + "thresholds, which bertlab train --multi-label saves beside the weights");
+  }
   const saved = JSON.parse(fs.readFileSync(file, "utf8")).thresholds ?? {};
   return labels.map((l) => {
     const t = saved[l];
-    if (typeof t !== "number" || !(t > 0 && t < 1)) throw new Error(`${file}: no threshold in (0, 1) for label ${JSON.stringify(l)} (found ${JSON.stringify(t)})`);
+    if (typeof t !== "number" || !(t > 0 && t < 1)) {
+      throw new Error(`${file}: no threshold in (0, 1) for label ${JSON.stringify(l)} (found ${JSON.stringify(t)})`);
+    }
     return t;
   });
 }

@@ -141,8 +141,10 @@ export interface MultiLabelCourseData {
  * Rows stay in file order.
  */
 export function loadMultiLabelCourseData(file: string = SMILE_CSV, opts: SplitOptions = {}): MultiLabelCourseData {
-  const rows = loadSmile(file).filter((r) => r.category !== "nocode").map((r) => ({ ...r, labels: r.category.split("|") }));
+  const rows = loadSmile(file).filter((r) => r.category !== "nocode")
+    .map((r) => ({ ...r, labels: r.category.split("|") }));
   const labels = [...new Set(rows.flatMap((r) => r.labels))];
-  const split = multilabelStratifiedSplit(rows, multiHot(rows.map((r) => r.labels), labels), { validationSize: opts.validationSize ?? 0.15, seed: opts.seed ?? 17 });
+  const y = multiHot(rows.map((r) => r.labels), labels);
+  const split = multilabelStratifiedSplit(rows, y, { validationSize: opts.validationSize ?? 0.15, seed: opts.seed ?? 17 });
   return { labels, train: split.trainFileOrder, validation: split.validationFileOrder };
 }

@@ -180,7 +180,9 @@ export function countLabels(labels: readonly Label[], names: readonly Label[]): 
  * random), and repeat; examples without any label go last, to the folds that want most examples.
  * `labelSets` is a 0/1 matrix [examples, labels]; `r` each fold's share. Returns each example's fold.
  */
-export function iterativeStratification(labelSets: readonly (readonly number[])[], r: readonly number[], rng: RandomState): number[] {
+type LabelMatrix = readonly (readonly number[])[];
+
+export function iterativeStratification(labelSets: LabelMatrix, r: readonly number[], rng: RandomState): number[] {
   const n = labelSets.length;
   const k = labelSets[0]?.length ?? 0;
   const folds = new Array<number>(n).fill(0);
@@ -190,10 +192,11 @@ export function iterativeStratification(labelSets: readonly (readonly number[])[
   const cFoldsLabels = r.map((share) => totals.map((t) => share * t));
   const pending = new Array<boolean>(n).fill(true);
   const argmaxAll = (xs: number[]) => { const m = Math.max(...xs); return xs.flatMap((x, i) => (x === m ? [i] : [])); };
-  const pick = (candidates: number[]) => (candidates.length > 1 ? candidates[rng.randomInterval(candidates.length - 1)] : candidates[0]);
+  // NumPy's RandomState.choice(n) draws like randomInterval(n - 1); iterstrat calls it only on a tie
+  const pick = (c: number[]) => (c.length > 1 ? c[rng.randomInterval(c.length - 1)] : c[0]);
   let left = n;
   while (left > 0) {
-    const remaining = Array.from({ length: k }, (_, j) => labelSets.reduce((a, row, i) => a + (pending[i] && row[j] ? 1 : 0), 0));
+    const remaining = totals.map((_, j) => labelSets.reduce((a, row, i) => a + (pending[i] && row[j] ? 1 : 0), 0));
     if (remaining.every((c) => c === 0)) {
       // only examples without labels are left: spread them over the folds that want most examples
       for (let i = 0; i < n; i++) {
@@ -232,13 +235,18 @@ function inverse(perm: readonly number[]): number[] {
  * random_state=seed)`: shuffle, then iterative stratification into a train and a validation part
  * sized as scikit-learn sizes them. Both parts in input order. Pure.
  */
-export function multilabelStratifiedSplit<T>(items: readonly T[], labelSets: readonly (readonly number[])[], opts: SplitOptions = {}): Split<T> {
+export function multilabelStratifiedSplit<T>(
+  items: readonly T[], labelSets: LabelMatrix, opts: SplitOptions = {},
+): Split<T> {
   const { validationSize = 0.15, seed = 17 } = opts;
-  if (items.length !== labelSets.length) throw new Error(`multilabelStratifiedSplit: ${items.length} items but ${labelSets.length} label sets`);
+  if (items.length !== labelSets.length) {
+    throw new Error(`multilabelStratifiedSplit: ${items.length} items but ${labelSets.length} label sets`);
+  }
   const [nTrain, nValidation] = splitSizes(items.length, validationSize);
   const rng = new RandomState(seed);
   const order = rng.permutation(items.length);
-  const folds = iterativeStratification(order.map((i) => labelSets[i]), [nTrain / (nTrain + nValidation), nValidation / (nTrain + nValidation)], rng);
+  const shares = [nTrain / (nTrain + nValidation), nValidation / (nTrain + nValidation)];
+  const folds = iterativeStratification(order.map((i) => labelSets[i]), shares, rng);
   const at = inverse(order);
   const train: number[] = [], validation: number[] = [];
   items.forEach((_, i) => (folds[at[i]] === 1 ? validation : train).push(i));
@@ -250,7 +258,9 @@ export function multilabelStratifiedSplit<T>(items: readonly T[], labelSets: rea
  * are broken by RandomState(seed) with or without shuffling (iterstrat draws from NumPy's global one
  * when not shuffling; seeded, the same numbers).
  */
-export function multilabelStratifiedKFold(labelSets: readonly (readonly number[])[], k: number, opts: { seed: number; shuffle?: boolean }): number[] {
+export function multilabelStratifiedKFold(
+  labelSets: LabelMatrix, k: number, opts: { seed: number; shuffle?: boolean },
+): number[] {
   if (!Number.isInteger(k) || k < 2) throw new Error(`multilabelStratifiedKFold: k must be an integer >= 2, got ${k}`);
   const rng = new RandomState(opts.seed);
   const order = Array.from({ length: labelSets.length }, (_, i) => i);

@@ -5,7 +5,8 @@
  *
  *   const runs = await sweep({ plain: {}, "weighted loss": { classWeights: "balanced" } }, [1, 2, 3], base);
  *   summarise(runs)[0]
- *   // { variant: "plain", runs: 3, f1Macro: { mean: 0.52, sd: 0.03 }, f1Weighted: { …}, recall: { happy: { … }, … } }
+ *   // { variant: "plain", runs: 3, f1Macro: { mean, sd }, f1Weighted: { mean, sd },
+ *   //   recall: { happy: { mean, sd }, … }, … }
  */
 import { TrainConfig, DEFAULT_CONFIG } from "./config";
 import { train } from "./train";
@@ -40,14 +41,18 @@ export function meanSd(xs: readonly number[]): MeanSd {
   return { mean, sd };
 }
 
-function record(variant: string, seed: number, history: { epoch: number; validation: EvalMetrics }[], seconds: number): SweepRun {
+function record(variant: string, seed: number, history: { epoch: number; validation: EvalMetrics }[], seconds: number,
+): SweepRun {
   const last = history[history.length - 1];
   const best = history.reduce((b, h) => (h.validation.f1Macro > b.validation.f1Macro ? h : b));
   const v = last.validation;
   return {
     variant, seed, seconds,
     validationCounts: Object.fromEntries(v.classes.map((c) => [c.label, c.support])),
-    last: { epoch: last.epoch, f1Macro: v.f1Macro, f1Weighted: v.f1Weighted, accuracy: v.accuracy, recall: Object.fromEntries(v.classes.map((c) => [c.label, c.recall])) },
+    last: {
+      epoch: last.epoch, f1Macro: v.f1Macro, f1Weighted: v.f1Weighted, accuracy: v.accuracy,
+      recall: Object.fromEntries(v.classes.map((c) => [c.label, c.recall])),
+    },
     bestByF1Macro: { epoch: best.epoch, f1Macro: best.validation.f1Macro, f1Weighted: best.validation.f1Weighted },
   };
 }
@@ -66,7 +71,8 @@ export interface SweepOptions {
 
 /** Trains every variant (config overrides of `base`) with every seed, in order; returns the runs. */
 export async function sweep(
-  variants: Record<string, Partial<TrainConfig>>, seeds: readonly number[], base: TrainConfig = DEFAULT_CONFIG, opts: SweepOptions = {},
+  variants: Record<string, Partial<TrainConfig>>, seeds: readonly number[], base: TrainConfig = DEFAULT_CONFIG,
+  opts: SweepOptions = {},
 ): Promise<{ runs: SweepRun[]; kept?: { model: BertForSequenceClassification; tokenizer: TokenizerLike } }> {
   const runs: SweepRun[] = [];
   let kept: { model: BertForSequenceClassification; tokenizer: TokenizerLike } | undefined;
@@ -77,7 +83,7 @@ export async function sweep(
       if (done && !keep) { runs.push(done); continue; }
       const cfg = { ...base, ...overrides, seed, logSamples: 0 };
       const data = loadTrainData(opts.source ?? {}, { validationSize: cfg.validationSize, seed });
-      if (data.multiLabel) throw new Error("sweep compares single-label runs (per-class recall); this data is multi-label");
+      if (data.multiLabel) throw new Error("sweep compares single-label runs (per-class recall): not multi-label data");
       const r = await train(cfg, { data, onProgress: opts.onProgress?.(variant, seed), log: () => {} });
       const run = record(variant, seed, r.history, r.seconds);
       runs.push(run);
@@ -122,10 +128,14 @@ export function recallFigure(summary: readonly VariantSummary[], title: string):
   const labels = Object.keys(summary[0].recall);
   return {
     data: summary.map((s) => ({
-      type: "bar", name: plotText(`${s.variant} (macro F1 ${s.f1Macro.mean.toFixed(3)} ± ${s.f1Macro.sd.toFixed(3)})`), x: labels.map(plotText),
-      y: labels.map((l) => s.recall[l].mean), error_y: { type: "data", array: labels.map((l) => s.recall[l].sd), visible: true },
+      type: "bar", name: plotText(`${s.variant} (macro F1 ${s.f1Macro.mean.toFixed(3)} ± ${s.f1Macro.sd.toFixed(3)})`),
+      x: labels.map(plotText), y: labels.map((l) => s.recall[l].mean),
+      error_y: { type: "data", array: labels.map((l) => s.recall[l].sd), visible: true },
     })),
-    layout: { title: { text: plotText(title) }, barmode: "group", yaxis: { title: { text: "validation recall" }, range: [0, 1.15] }, height: 380 },
+    layout: {
+      title: { text: plotText(title) }, barmode: "group", height: 380,
+      yaxis: { title: { text: "validation recall" }, range: [0, 1.15] },
+    },
   };
 }
 

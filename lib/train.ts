@@ -24,14 +24,18 @@ import { ProgressEvent } from "./progress";
 import { BertForSequenceClassification, loadBertForSequenceClassification } from "./bert";
 import { remedies } from "./imbalance";
 import { bceWithLogitsLoss } from "./losses";
-import { multiHot, markMultiLabel, isMultiLabelModel, evaluateMultiLabel, thresholdsJson, THRESHOLDS_FILE, MULTI_LABEL, MultiLabelMetrics } from "./multilabel";
+import {
+  multiHot, markMultiLabel, isMultiLabelModel, evaluateMultiLabel, thresholdsJson, THRESHOLDS_FILE, MULTI_LABEL,
+  MultiLabelMetrics,
+} from "./multilabel";
 import { loadTokenizer, TokenizerLike, encodeUnpadded } from "./tokenize";
 import { TrainData, SingleLabelData, MultiLabelData, TextSet, checkData } from "./data";
 import { evaluate, evaluateSet } from "./evaluate";
 import { EvalMetrics } from "./metrics";
 import { resolveModel } from "./models";
 import {
-  EpochRecord, TrainerState, saveCheckpoint, lastCheckpoint, readCheckpoint, holdsRun, SaveOptions, saveBest, bestDir, loadWeightsInto,
+  EpochRecord, TrainerState, saveCheckpoint, lastCheckpoint, readCheckpoint, holdsRun, SaveOptions,
+  saveBest, bestDir, loadWeightsInto,
 } from "./checkpoint";
 import { updateSelection, describeSelection, SelectionState, SelectionSummary } from "./selection";
 import { writeJsonAtomic, writeFileAtomic } from "./fsutil";
@@ -88,8 +92,10 @@ export function isHead(name: string): boolean {
 
 
 /** The training loop. See the file comment for the order of things. */
-export async function train(config: TrainConfig, opts: TrainOptions & { data: SingleLabelData }): Promise<TrainResult<EvalMetrics>>;
-export async function train(config: TrainConfig, opts: TrainOptions & { data: MultiLabelData }): Promise<TrainResult<MultiLabelMetrics>>;
+type Single = TrainOptions & { data: SingleLabelData };
+type Multi = TrainOptions & { data: MultiLabelData };
+export async function train(config: TrainConfig, opts: Single): Promise<TrainResult<EvalMetrics>>;
+export async function train(config: TrainConfig, opts: Multi): Promise<TrainResult<MultiLabelMetrics>>;
 export async function train(config: TrainConfig, opts: TrainOptions): Promise<TrainResult>;
 export async function train(config: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   const t0 = Date.now();
@@ -133,7 +139,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     model = model ?? (await loadBertForSequenceClassification(resolved.dir, { labels, seed: cfg.seed }));
   }
   if (multi) markMultiLabel(model);   // config.json's problem_type, so Python loads the same model
-  else if (isMultiLabelModel(model)) throw new Error("this model is multi-label (problem_type multi_label_classification): train it on multi-label data");
+  else if (isMultiLabelModel(model)) throw new Error(`this model is multi-label (${MULTI_LABEL}): give it label sets`);
   const missing = labels.filter((l) => !model!.labels.includes(l));
   if (missing.length) throw new Error(`label ${JSON.stringify(missing[0])} is missing from the model's label map (${model.labels.join(", ")})`);
   if (model.labels.join("\u0000") !== labels.join("\u0000")) throw new Error(`the model's labels (${model.labels.join(", ")}) are not in the data's order (${labels.join(", ")})`);
@@ -149,14 +155,17 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   // 4) Loss and sampler (with the imbalance remedies cfg asks for; binary cross-entropy for label
   // sets), optimizer, schedule sized from the total number of optimizer steps.
   if (multi && (cfg.classWeights !== "none" || cfg.loss !== "cross_entropy" || cfg.sampler !== "random")) {
-    throw new Error("--class-weights, --loss focal and --sampler weighted are for single-label data: multi-label training uses binary cross-entropy and the course's sampler");
+    throw new Error("--class-weights, --loss focal and --sampler weighted are for single-label data: "
+      + "multi-label training uses binary cross-entropy and the course's sampler");
   }
   const fix = multi ? undefined : remedies(cfg, trainY, labels);
   const sampler = fix?.sampler ?? new RandomSampler(trainSet.texts.length, cfg.seed);
+  const hotBatch = (b: Batch) => tf.tensor2d(b.indices.map((i) => trainHot[i]), [b.indices.length, labels.length]);
   const lossOf = (logits: tf.Tensor2D, b: Batch) => (fix
     ? fix.loss(logits, b.labels)
-    : tf.tidy(() => bceWithLogitsLoss(logits, tf.tensor2d(b.indices.map((i) => trainHot[i]), [b.indices.length, labels.length]))));
-  if (fix?.classWeights) log(`class weights (balanced): ${labels.map((l, i) => `${l} ${fix.classWeights![i].toFixed(3)}`).join(" · ")}`);
+    : tf.tidy(() => bceWithLogitsLoss(logits, hotBatch(b))));
+  const weights = fix?.classWeights;
+  if (weights) log(`class weights (balanced): ${labels.map((l, i) => `${l} ${weights[i].toFixed(3)}`).join(" · ")}`);
   const batchesPerEpoch = numBatches(trainSet.texts.length, cfg.batchSize);
   const usedBatches = cfg.maxStepsPerEpoch > 0 ? Math.min(batchesPerEpoch, cfg.maxStepsPerEpoch * cfg.gradAccumulation) : batchesPerEpoch;
   const stepsPerEpoch = Math.ceil(usedBatches / cfg.gradAccumulation);
@@ -191,7 +200,8 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     for (const b of batches(trainEnc, multi ? undefined : trainY, order, { batchSize: cfg.batchSize, ...batchOpts })) {
       if (opts.signal?.aborted) { b.dispose(); interrupted = true; break; }
       const dropoutSeed = deriveSeed(cfg.seed, epoch, lossCount);
-      const { value, grads } = tf.variableGrads(() => lossOf(model!.forward(b, { training: true, seed: dropoutSeed }), b), trainable);
+      const { value, grads } = tf.variableGrads(
+        () => lossOf(model!.forward(b, { training: true, seed: dropoutSeed }), b), trainable);
       b.dispose();
       const loss = (value.dataSync() as Float32Array)[0];
       value.dispose();
@@ -230,7 +240,8 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     // 8) Model selection: is this the best epoch so far; has patience run out?
     let improved = false;
     if (cfg.selectMetric !== "none") {
-      const u = updateSelection(selection, epoch, ev.metrics, { metric: cfg.selectMetric, patience: cfg.earlyStoppingPatience });
+      const rule = { metric: cfg.selectMetric, patience: cfg.earlyStoppingPatience };
+      const u = updateSelection(selection, epoch, ev.metrics, rule);
       selection = u.state; improved = u.improved;
       if (improved) { tf.dispose([...(bestWeights?.values() ?? [])]); bestWeights = snapshot(model); }
     }
@@ -241,12 +252,16 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
         optimizer: { step: 0, names: [], shapes: [] }, ...(selection ? { selection } : {}),
       };
       const files = "thresholds" in ev ? { [THRESHOLDS_FILE]: thresholdsJson(labels, ev.thresholds) } : undefined;
-      const dir = await saveCheckpoint(runDir, model, state, optimizer.getState(), { tokenizerDir: modelDir, keep: opts.keepCheckpoints ?? 2, beforeWrite: opts.beforeWrite, files });
+      const dir = await saveCheckpoint(runDir, model, state, optimizer.getState(), {
+        tokenizerDir: modelDir, keep: opts.keepCheckpoints ?? 2, beforeWrite: opts.beforeWrite, files,
+      });
       if (improved) await saveBest(runDir, dir);
       writeRunFiles(runDir, { cfg, labels, history, seconds: (Date.now() - t0) / 1000, selection });
     }
     emit({ type: "epoch", epoch, epochs: cfg.epochs, trainLoss: record.trainLoss, valLoss: ev.metrics.loss, f1Weighted: ev.metrics.f1Weighted, f1Macro: ev.metrics.f1Macro, seconds: record.seconds });
-    if (selection?.stoppedAfter !== undefined) log(`early stopping: ${describeSelection(selection, history, cfg.earlyStoppingPatience).why}`);
+    if (selection?.stoppedAfter !== undefined) {
+      log(`early stopping: ${describeSelection(selection, history, cfg.earlyStoppingPatience).why}`);
+    }
     if (opts.stopAfterEpoch === epoch && epoch < cfg.epochs) interrupted = true;
   }
   optimizer.dispose();
@@ -263,7 +278,9 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   const thresholds = tuned && "f1Micro" in tuned ? tuned.labels.map((l) => l.threshold!) : undefined;
   // 11) The test set, once, by the model the run returns (the test set chose nothing).
   const test = data.test && !interrupted
-    ? evaluateSet(model, tokenizer, data.test, "test", { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize, thresholds }).metrics
+    ? evaluateSet(model, tokenizer, data.test, "test", {
+      maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize, thresholds,
+    }).metrics
     : undefined;
   const seconds = (Date.now() - t0) / 1000;
   if (runDir && test) writeRunFiles(runDir, { cfg, labels, history, seconds, selection, test });

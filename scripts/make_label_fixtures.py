@@ -78,7 +78,8 @@ def losses_fixture():
         x = torch.tensor(logits, dtype=torch.float64, requires_grad=True)
         loss = F.binary_cross_entropy_with_logits(x, torch.tensor(targets, dtype=torch.float64))
         loss.backward()
-        cases.append({"kind": "bce", "logits": logits, "targets": targets, "loss": loss.item(), "grad": x.grad.tolist()})
+        cases.append({"kind": "bce", "logits": logits, "targets": targets,
+                      "loss": loss.item(), "grad": x.grad.tolist()})
     return {"torch": torch.__version__, "cases": cases}
 
 
@@ -102,7 +103,8 @@ def imbalance_fixture():
         k = 5
         y_true = rng.choice(k, size=40, p=[0.6, 0.2, 0.1, 0.07, 0.03]).tolist()
         y_pred = [t if rng.rand() < 0.7 else int(rng.randint(k)) for t in y_true]
-        p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=list(range(k)), average=None, zero_division=0)
+        p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=list(range(k)),
+                                                     average=None, zero_division=0)
         reports.append({"y_true": y_true, "y_pred": y_pred, "num_classes": k,
                         "precision": p.tolist(), "recall": r.tolist(), "f1": f.tolist(), "support": s.tolist()})
     return {
@@ -143,11 +145,13 @@ def folds_of(y, seed):
         # scikit-learn refuses a random_state without shuffle, yet iterstrat breaks ties at random
         # either way: without shuffle it draws from NumPy's global RandomState, seeded here.
         np.random.seed(seed)
-        kf = MultilabelStratifiedKFold(n_splits=5, shuffle=True, random_state=seed) if shuffle else MultilabelStratifiedKFold(n_splits=5)
+        kf = (MultilabelStratifiedKFold(n_splits=5, shuffle=True, random_state=seed) if shuffle
+              else MultilabelStratifiedKFold(n_splits=5))
         for i, (_, test) in enumerate(kf.split(np.zeros(len(y)), y)):
             folds[test] = i
         out["kfold_shuffle" if shuffle else "kfold"] = folds.tolist()
-    _, test = next(MultilabelStratifiedShuffleSplit(n_splits=1, test_size=0.15, random_state=seed).split(np.zeros(len(y)), y))
+    splitter = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=0.15, random_state=seed)
+    _, test = next(splitter.split(np.zeros(len(y)), y))
     out["shuffle_split_validation"] = test.tolist()
     return out
 
@@ -214,7 +218,8 @@ def baseline_fixture():
     if not smile:
         return None
     rows, labels, y = smile
-    train, val = next(MultilabelStratifiedShuffleSplit(n_splits=1, test_size=0.15, random_state=17).split(np.zeros(len(y)), y))
+    splitter = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=0.15, random_state=17)
+    train, val = next(splitter.split(np.zeros(len(y)), y))
     texts = [r[1] for r in rows]
     vec = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2)
     x_train = vec.fit_transform([texts[i] for i in train])
@@ -229,13 +234,15 @@ def baseline_fixture():
             "f1_micro": f1_score(y_val, pred, average="micro", zero_division=0),
             "f1_macro": f1_score(y_val, pred, average="macro", zero_division=0),
             "subset_accuracy": accuracy_score(y_val, pred),
-            "per_label": {l: {"precision": p[k], "recall": r[k], "f1": f[k], "support": int(sup[k])} for k, l in enumerate(labels)},
+            "per_label": {l: {"precision": p[k], "recall": r[k], "f1": f[k], "support": int(sup[k])}
+                          for k, l in enumerate(labels)},
         }
 
     thresholds = [tune(prob[:, k], y_val[:, k]) for k in range(len(labels))]
     return {
         "what": "TF-IDF (word 1-2 grams, sublinear tf, min_df 2) + one-vs-rest logistic regression (C=10), "
-                "trained on SMILE's multi-label split (MultilabelStratifiedShuffleSplit, test_size 0.15, random_state 17), "
+                "trained on SMILE's multi-label split "
+                "(MultilabelStratifiedShuffleSplit, test_size 0.15, random_state 17), "
                 "scored on its validation part",
         "labels": labels, "train": len(train), "validation": len(val),
         "threshold_0_5": scores((prob >= 0.5).astype(int)),
