@@ -82,8 +82,8 @@ export async function sweep(
       const done = opts.done?.find((r) => r.variant === variant && r.seed === seed);
       if (done && !keep) { runs.push(done); continue; }
       const cfg = { ...base, ...overrides, seed, logSamples: 0 };
-      const data = loadTrainData(opts.source ?? {}, { validationSize: cfg.validationSize, seed });
-      if (data.multiLabel) throw new Error("sweep compares single-label runs (per-class recall): not multi-label data");
+      // single-label data: the sweep compares per-class recall
+      const data = loadTrainData({ ...opts.source, multiLabel: false }, { validationSize: cfg.validationSize, seed });
       const r = await train(cfg, { data, onProgress: opts.onProgress?.(variant, seed), log: () => {} });
       const run = record(variant, seed, r.history, r.seconds);
       runs.push(run);
