@@ -23,10 +23,13 @@ const fx = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/labels/imba
 const near = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} vs ${b}`);
 
 test("class weights equal scikit-learn's compute_class_weight('balanced'), SMILE's training split included", () => {
-  for (const c of fx.class_weight) computeClassWeight(c.y, c.num_classes).forEach((w, k) => near(w, c.weights[k], `class ${k} of ${c.y.length}`));
+  for (const c of fx.class_weight) {
+    computeClassWeight(c.y, c.num_classes).forEach((w, k) => near(w, c.weights[k], `class ${k} of ${c.y.length}`));
+  }
   const smile = fx.class_weight[3].weights;
   assert.ok(smile[3] > 40 && smile[0] < 0.25, `disgust (5 tweets) weighs ${smile[3]}, happy ${smile[0]}`);
-  assert.throws(() => computeClassWeight([0, 0, 2], 3, ["happy", "sad", "angry"]), /class sad has no training examples/);
+  assert.throws(() => computeClassWeight([0, 0, 2], 3, ["happy", "sad", "angry"]),
+    /class sad has no training examples/);
   assert.throws(() => computeClassWeight([0, 3], 2), /position 1 is 3/);
 });
 
@@ -42,9 +45,11 @@ test("per-class precision, recall, F1 and support equal scikit-learn's precision
 });
 
 /** Pearson's chi-square statistic of observed counts against expected ones. */
-const chiSquare = (observed: number[], expected: number[]) => observed.reduce((s, o, k) => s + (o - expected[k]) ** 2 / expected[k], 0);
+const chiSquare = (observed: number[], expected: number[]) =>
+  observed.reduce((s, o, k) => s + (o - expected[k]) ** 2 / expected[k], 0);
 
-test("weighted sampler: frequencies match the weights (chi-square, fixed seed), zero weights never drawn, seeded and resumable", () => {
+test("weighted sampler: frequencies match the weights (chi-square, fixed seed), zero weights never drawn, "
+  + "seeded and resumable", () => {
   const weights = [0.5, 1, 2, 4, 0, 2.5];
   const s = new WeightedRandomSampler(weights, 60000, { seed: 17 });
   const draws = s.epochIndices();
@@ -54,7 +59,7 @@ test("weighted sampler: frequencies match the weights (chi-square, fixed seed), 
   const total = 10; // the weights' sum: they need not sum to 1
   const stat = chiSquare(positive.map((k) => counts[k]), positive.map((k) => (60000 * weights[k]) / total));
   const critical = fx.chi2_critical_0_001[String(positive.length - 1)];
-  assert.ok(stat < critical, `chi-square ${stat.toFixed(2)} < ${critical.toFixed(2)} (df ${positive.length - 1}, p = 0.001)`);
+  assert.ok(stat < critical, `chi-square ${stat.toFixed(2)} < ${critical.toFixed(2)} (df ${positive.length - 1})`);
   // the same seed gives the same draws; another seed others; a restored state continues the same sequence
   assert.deepEqual(new WeightedRandomSampler(weights, 50, { seed: 17 }).epochIndices(), draws.slice(0, 50));
   assert.notDeepEqual(new WeightedRandomSampler(weights, 50, { seed: 18 }).epochIndices(), draws.slice(0, 50));
@@ -79,14 +84,18 @@ test("balanced oversampling of SMILE's training classes draws every class about 
 test("without replacement: distinct indices, first draws follow the weights; PyTorch's errors", () => {
   const s = new WeightedRandomSampler([1, 0, 3, 2], 3, { replacement: false, seed: 1 });
   for (let e = 0; e < 20; e++) assert.deepEqual([...s.epochIndices()].sort(), [0, 2, 3]);
-  const first = Array.from({ length: 6000 }, (_, k) => new WeightedRandomSampler([1, 0, 3, 2], 1, { replacement: false, seed: k }).epochIndices()[0]);
+  const firstDraw = (seed: number) =>
+    new WeightedRandomSampler([1, 0, 3, 2], 1, { replacement: false, seed }).epochIndices()[0];
+  const first = Array.from({ length: 6000 }, (_, k) => firstDraw(k));
   const counts = [0, 2, 3].map((k) => first.filter((i) => i === k).length);
   assert.ok(chiSquare(counts, [1000, 3000, 2000]) < fx.chi2_critical_0_001["2"], `${counts}`);
-  assert.throws(() => new WeightedRandomSampler([1, 2], 0, { seed: 1 }), /num_samples should be a positive integer value, but got num_samples=0/);
-  assert.throws(() => new WeightedRandomSampler([1, -2], 3, { seed: 1 }), /contains either `inf`, `nan` or element < 0/);
+  const make = (w: number[], n: number, replacement = true) =>
+    () => new WeightedRandomSampler(w, n, { replacement, seed: 1 });
+  assert.throws(make([1, 2], 0), /num_samples should be a positive integer value, but got num_samples=0/);
+  assert.throws(make([1, -2], 3), /contains either `inf`, `nan` or element < 0/);
   assert.throws(() => new WeightedRandomSampler([0, 0], 3, { seed: 1 }), /sum of probabilities <= 0/);
-  assert.throws(() => new WeightedRandomSampler([1, 2], 3, { replacement: false, seed: 1 }), /cannot sample n_sample > prob_dist.size\(-1\) samples without replacement/);
-  assert.throws(() => new WeightedRandomSampler([1, 0, 2], 3, { replacement: false, seed: 1 }), /not enough non-negative category to sample/);
+  assert.throws(make([1, 2], 3, false), /cannot sample n_sample > prob_dist.size\(-1\) samples without replacement/);
+  assert.throws(make([1, 0, 2], 3, false), /not enough non-negative category to sample/);
 });
 
 test("remedies: the config picks the loss and the sampler; the default is the course's", async () => {
@@ -114,24 +123,33 @@ const skewed = (n: number, seed: number) => toyData(n, seed, (i) => (i % 8 < 5 ?
 const data: SingleLabelData = { train: skewed(48, 1), validation: skewed(16, 2), labels: TOY_LABELS };
 const config: TrainConfig = { ...DEFAULT_CONFIG, epochs: 2, batchSize: 8, evalBatchSize: 16, lr: 1e-3, logSamples: 0 };
 
-test("each remedy trains (class weights, focal loss, weighted sampler); an interrupted weighted-sampler run resumes to the same numbers", async () => {
+test("each remedy trains (class weights, focal loss, weighted sampler); an interrupted weighted-sampler run "
+  + "resumes to the same numbers", async () => {
   await initBackend();
   const tiny = () => randomBert(tinyBertConfig, { labels: TOY_LABELS, seed: 17 });
-  const curve = (h: { trainLoss: number; validation: { loss: number } }[]) => h.map((r) => [r.trainLoss, r.validation.loss]);
+  type Curve = { trainLoss: number; validation: { loss: number } }[];
+  const curve = (h: Curve) => h.map((r) => [r.trainLoss, r.validation.loss]);
   const lines: string[] = [];
   const runs = [];
-  for (const c of [{}, { classWeights: "balanced" }, { loss: "focal" }, { sampler: "weighted" }] as Partial<TrainConfig>[]) {
-    const r = await train({ ...config, ...c }, { data, model: tiny(), tokenizer: toyTokenizer, log: (l) => lines.push(l) });
+  const variants: Partial<TrainConfig>[] = [
+    {}, { classWeights: "balanced" }, { loss: "focal" }, { sampler: "weighted" },
+  ];
+  for (const c of variants) {
+    const log = (l: string) => { lines.push(l); };
+    const r = await train({ ...config, ...c }, { data, model: tiny(), tokenizer: toyTokenizer, log: log });
     runs.push(curve(r.history));
     assert.ok(r.history.every((h) => Number.isFinite(h.trainLoss)));
     assert.deepEqual(r.history[1].validation.classes.map((x) => x.label), TOY_LABELS);
     r.model.dispose();
   }
   assert.equal(new Set(runs.map((r) => JSON.stringify(r[0][0]))).size, 4, "each remedy changes the training loss");
-  assert.ok(lines.some((l) => /^class weights \(balanced\): neg 0\.533 · neu 1\.333 · pos 2\.667$/.test(l)), lines.join("\n"));
+  assert.ok(lines.some((l) => /^class weights \(balanced\): neg 0\.533 · neu 1\.333 · pos 2\.667$/.test(l)),
+    lines.join("\n"));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-imbalance-"));
   const c = { ...config, sampler: "weighted" as const };
-  const part = await train(c, { data, model: tiny(), tokenizer: toyTokenizer, runDir: dir, stopAfterEpoch: 1, log: () => {} });
+  const part = await train(c, {
+    data, model: tiny(), tokenizer: toyTokenizer, runDir: dir, stopAfterEpoch: 1, log: () => {},
+  });
   part.model.dispose();
   const resumed = await train(c, { data, tokenizer: toyTokenizer, runDir: dir, resume: true, log: () => {} });
   resumed.model.dispose();
@@ -141,7 +159,10 @@ test("each remedy trains (class weights, focal loss, weighted sampler); an inter
 test("error analysis: misclassified texts with their probabilities, most confident first, HTML-escaped", async () => {
   await initBackend();
   const model = randomBert(tinyBertConfig, { labels: TOY_LABELS, seed: 3 });
-  const set = { texts: ["<script>alert('x')</script> bad", "great & good", "the table"], labels: ["neg", "pos", "neu"], ids: ["a", "b", "c"] };
+  const set = {
+    texts: ["<script>alert('x')</script> bad", "great & good", "the table"],
+    labels: ["neg", "pos", "neu"], ids: ["a", "b", "c"],
+  };
   const ev = evaluateSet(model, toyTokenizer, set, "validation");
   model.dispose();
   const rows = misclassified(set, ev, TOY_LABELS);
@@ -154,7 +175,10 @@ test("error analysis: misclassified texts with their probabilities, most confide
     assert.ok(r.pPredicted > r.pTrue);
   }
   assert.deepEqual(rows.map((r) => r.pPredicted), [...rows.map((r) => r.pPredicted)].sort((a, b) => b - a));
-  const html = errorTableHtml([{ id: "1", text: "<script>alert('x')</script> & more", true: "neg", predicted: "pos", pPredicted: 0.9, pTrue: 0.05 }]);
+  const html = errorTableHtml([
+    { id: "1", text: "<script>alert('x')</script> & more", true: "neg", predicted: "pos", pPredicted: 0.9,
+      pTrue: 0.05 },
+  ]);
   assert.ok(!html.includes("<script>"));
   assert.match(html, /&lt;script&gt;alert\(&#39;x&#39;\)&lt;\/script&gt; &amp; more/);
   assert.match(html, /<caption>1 misclassified<\/caption>/);

@@ -14,7 +14,9 @@ const fx = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/labels/loss
 const TOL = 1e-5;
 
 function close(actual: number[][], expected: number[][], what: string): void {
-  actual.forEach((row, i) => row.forEach((v, j) => assert.ok(Math.abs(v - expected[i][j]) < TOL, `${what}[${i}][${j}]: ${v} vs ${expected[i][j]}`)));
+  actual.forEach((row, i) => row.forEach((v, j) => {
+    assert.ok(Math.abs(v - expected[i][j]) < TOL, `${what}[${i}][${j}]: ${v} vs ${expected[i][j]}`);
+  }));
 }
 
 /** The loss and its gradient with respect to the logits, read back. */
@@ -26,9 +28,11 @@ function lossAndGrad(f: (x: tf.Tensor2D) => tf.Scalar, logits: number[][]): { lo
   });
 }
 
-test(`focal loss and weighted cross-entropy equal PyTorch's, with gradients (${fx.cases.filter((c: { kind: string }) => c.kind === "focal").length} cases)`, async () => {
+const focalCases = fx.cases.filter((c: { kind: string }) => c.kind === "focal");
+
+test(`focal loss and weighted cross-entropy equal PyTorch's, with gradients (${focalCases.length} cases)`, async () => {
   await initBackend();
-  for (const c of fx.cases.filter((c: { kind: string }) => c.kind === "focal")) {
+  for (const c of focalCases) {
     const what = `n ${c.logits.length} gamma ${c.gamma} ${c.weights ? "weighted" : "unweighted"}`;
     const r = lossAndGrad((x) => focalLoss(x, c.labels, c.gamma, c.weights ?? undefined), c.logits);
     assert.ok(Math.abs(r.loss - c.loss) < TOL, `${what}: loss ${r.loss} vs ${c.loss}`);
@@ -45,7 +49,7 @@ test(`focal loss and weighted cross-entropy equal PyTorch's, with gradients (${f
   }
 });
 
-test("multi-label BCE on logits equals PyTorch's binary_cross_entropy_with_logits, gradient included (logit 0 and 40 too)", async () => {
+test("multi-label BCE equals PyTorch's binary_cross_entropy_with_logits, gradient too (logits 0 and 40)", async () => {
   await initBackend();
   for (const c of fx.cases.filter((c: { kind: string }) => c.kind === "bce")) {
     const r = lossAndGrad((x) => tf.tidy(() => bceWithLogitsLoss(x, tf.tensor2d(c.targets))), c.logits);
@@ -65,7 +69,8 @@ test("doc examples; bad input names the problem; no tensors leak", async () => {
   assert.throws(() => focalLoss(x, [0, 1], -1), /gamma must be a number >= 0/);
   assert.throws(() => weightedCrossEntropyLoss(x, [0, 1], [1]), /1 class weights for 2 classes/);
   assert.throws(() => weightedCrossEntropyLoss(x, [0, 1], [1, NaN]), /class weight NaN/);
-  assert.throws(() => tf.tidy(() => bceWithLogitsLoss(x, tf.tensor2d([[1, 0, 1]]))), /logits \[2,2\] but targets \[1,3\]/);
+  assert.throws(() => tf.tidy(() => bceWithLogitsLoss(x, tf.tensor2d([[1, 0, 1]]))),
+    /logits \[2,2\] but targets \[1,3\]/);
   x.dispose();
   assert.equal(tf.memory().numTensors, before);
 });

@@ -13,8 +13,8 @@ import { initBackend } from "../lib/backend";
 import { randomBert, loadBertForSequenceClassification } from "../lib/bert";
 import { DEFAULT_CONFIG, TrainConfig } from "../lib/config";
 import {
-  multiLabelScores, multiHot, parseLabelSet, tuneThresholds, applyThresholds, THRESHOLD_GRID, readThresholds, saveThresholds,
-  isMultiLabelModel, evaluateMultiLabel, MULTI_LABEL,
+  multiLabelScores, multiHot, parseLabelSet, tuneThresholds, applyThresholds, THRESHOLD_GRID, readThresholds,
+  saveThresholds, isMultiLabelModel, evaluateMultiLabel, MULTI_LABEL,
 } from "../lib/multilabel";
 import { multilabelStratifiedKFold, multilabelStratifiedSplit } from "../lib/split";
 import { loadTrainData, MultiLabelData, checkData } from "../lib/data";
@@ -31,15 +31,20 @@ const fx = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/labels/mult
 const near = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} vs ${b}`);
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-multilabel-"));
 
-test("micro/macro/weighted F1, per-label precision/recall/F1, subset accuracy and Hamming loss equal scikit-learn's", () => {
+test("micro/macro/weighted F1, per-label P/R/F1, subset accuracy and Hamming loss equal scikit-learn's", () => {
   for (const [n, c] of fx.metrics.entries()) {
     const labels = c.y_true[0].map((_: number, k: number) => `l${k}`);
     const before = JSON.stringify([c.y_true, c.y_pred]);
     const m = multiLabelScores(c.y_true, c.y_pred, labels);
-    near(m.f1Micro, c.f1_micro, `case ${n} micro`); near(m.f1Macro, c.f1_macro, `case ${n} macro`); near(m.f1Weighted, c.f1_weighted, `case ${n} weighted`);
-    near(m.subsetAccuracy, c.subset_accuracy, `case ${n} subset accuracy`); near(m.hammingLoss, c.hamming_loss, `case ${n} Hamming`);
+    near(m.f1Micro, c.f1_micro, `case ${n} micro`);
+    near(m.f1Macro, c.f1_macro, `case ${n} macro`);
+    near(m.f1Weighted, c.f1_weighted, `case ${n} weighted`);
+    near(m.subsetAccuracy, c.subset_accuracy, `case ${n} subset accuracy`);
+    near(m.hammingLoss, c.hamming_loss, `case ${n} Hamming`);
     m.labels.forEach((l, k) => {
-      near(l.precision, c.precision[k], `case ${n} precision ${k}`); near(l.recall, c.recall[k], `recall ${k}`); near(l.f1, c.f1[k], `f1 ${k}`);
+      near(l.precision, c.precision[k], `case ${n} precision ${k}`);
+      near(l.recall, c.recall[k], `recall ${k}`);
+      near(l.f1, c.f1[k], `f1 ${k}`);
       assert.equal(l.support, c.support[k]);
     });
     assert.equal(JSON.stringify([c.y_true, c.y_pred]), before, "inputs unchanged");
@@ -49,16 +54,17 @@ test("micro/macro/weighted F1, per-label precision/recall/F1, subset accuracy an
 });
 
 /** Each fold's count of every label. */
-const labelCounts = (y: number[][], folds: number[], k: number) =>
-  Array.from({ length: k }, (_, f) => y[0].map((_, j) => y.reduce((a, row, i) => a + (folds[i] === f ? row[j] : 0), 0)));
+const labelCounts = (y: number[][], folds: number[], k: number) => Array.from({ length: k }, (_, f) =>
+  y[0].map((_, j) => y.reduce((a, row, i) => a + (folds[i] === f ? row[j] : 0), 0)));
 
-test("iterative stratification equals iterstrat fold for fold (synthetic sets), so label proportions per fold match", () => {
+test("iterative stratification equals iterstrat fold for fold (synthetic), so label proportions per fold match", () => {
   for (const c of fx.stratification) {
     const y: number[][] = c.y;
     const kfold = multilabelStratifiedKFold(y, 5, { seed: c.seed });
     assert.deepEqual(labelCounts(y, kfold, 5), labelCounts(y, c.kfold, 5), `${c.name}: label counts per fold`);
     assert.deepEqual(kfold, c.kfold, `${c.name}: MultilabelStratifiedKFold(5)`);
-    assert.deepEqual(multilabelStratifiedKFold(y, 5, { seed: c.seed, shuffle: true }), c.kfold_shuffle, `${c.name}: shuffled`);
+    const shuffled = multilabelStratifiedKFold(y, 5, { seed: c.seed, shuffle: true });
+    assert.deepEqual(shuffled, c.kfold_shuffle, `${c.name}: shuffled`);
     const split = multilabelStratifiedSplit(y.map((_, i) => i), y, { validationSize: 0.15, seed: c.seed });
     assert.deepEqual(split.validationIndex, c.shuffle_split_validation, `${c.name}: MultilabelStratifiedShuffleSplit`);
     assert.equal(split.trainIndex.length + split.validationIndex.length, y.length);
@@ -74,7 +80,8 @@ test("iterative stratification equals iterstrat fold for fold (synthetic sets), 
 });
 
 const haveSmile = fs.existsSync(SMILE_CSV);
-test("SMILE with its multi-label tweets: 1,513 rows; the split and the folds equal iterstrat's", { skip: !haveSmile && "needs the SMILE CSV" }, () => {
+const noSmile = !haveSmile && "needs the SMILE CSV";
+test("SMILE with its multi-label tweets: 1,513 rows; split and folds equal iterstrat's", { skip: noSmile }, () => {
   const s = fx.smile;
   const rows = loadSmile().filter((r) => r.category !== "nocode");   // file order, as the fixture script reads it
   const y = multiHot(rows.map((r) => r.category.split("|")), s.labels);
@@ -110,12 +117,14 @@ test("thresholds: the best F1 per label on validation, ties to the one nearest 0
   saveThresholds(dir, ["a", "b", "c"], t);
   assert.deepEqual(readThresholds(dir, ["c", "a", "b"]), [0.5, 0.4, 0.3]);
   assert.throws(() => readThresholds(dir, ["a", "z"]), /no threshold in \(0, 1\) for label "z"/);
-  assert.throws(() => readThresholds(tmp(), ["a"]), /thresholds\.json is missing: a multi-label model .* needs its per-label thresholds/);
+  assert.throws(() => readThresholds(tmp(), ["a"]),
+    /thresholds\.json is missing: a multi-label model .* needs its per-label thresholds/);
 });
 
-test("label sets from files: split cells, errors name the file and line; a delimiter that never occurs is a warning", () => {
+test("label sets from files: errors name the file and line; a delimiter that never occurs is a warning", () => {
   assert.deepEqual(parseLabelSet(" happy | sad ", "|", "x:2"), ["happy", "sad"]);
-  assert.throws(() => parseLabelSet("happy||sad", "|", "f.tsv:7"), /f\.tsv:7: empty label in "happy\|\|sad" \(multi-label mode/);
+  assert.throws(() => parseLabelSet("happy||sad", "|", "f.tsv:7"),
+    /f\.tsv:7: empty label in "happy\|\|sad" \(multi-label mode/);
   assert.throws(() => multiHot([["happy", "odd"]], ["happy"]), /example 0: label "odd" is not in the label list/);
   const dir = tmp();
   const rows = ["id\ttext\tlabels"];
@@ -134,17 +143,22 @@ test("label sets from files: split cells, errors name the file and line; a delim
   const semi = path.join(dir, "semi.tsv");
   fs.writeFileSync(semi, rows.map((r) => r.replace("|", ";")).join("\n") + "\n");
   loadTrainData({ csv: semi, ...cols }, { validationSize: 0.25, seed: 1, warn: (m) => warnings.push(m) });
-  assert.match(warnings[0], /semi\.tsv: the label delimiter "\|" never occurs in its label column: .* the data is single-label/);
+  assert.match(warnings[0],
+    /semi\.tsv: the label delimiter "\|" never occurs in its label column: .* the data is single-label/);
   const broken = path.join(dir, "broken.tsv");
   fs.writeFileSync(broken, `id\ttext\tlabels\n1\tfine\ta|b\n2\toops\ta|\n`);
-  assert.throws(() => loadTrainData({ csv: broken, ...cols }, { validationSize: 0.25, seed: 1 }), /broken\.tsv:3: empty label in "a\|"/);
+  const split = { validationSize: 0.25, seed: 1 };
+  assert.throws(() => loadTrainData({ csv: broken, ...cols }, split), /broken\.tsv:3: empty label in "a\|"/);
   const empty = path.join(dir, "empty.tsv");
   fs.writeFileSync(empty, `id\ttext\tlabels\n1\tfine\ta|b\n2\toops\t\n`);
-  assert.throws(() => loadTrainData({ csv: empty, ...cols }, { validationSize: 0.25, seed: 1 }), /empty\.tsv:3: empty label in column "labels"/);
+  assert.throws(() => loadTrainData({ csv: empty, ...cols }, split), /empty\.tsv:3: empty label in column "labels"/);
   const testFile = path.join(dir, "test.tsv");
   fs.writeFileSync(testFile, `id\ttext\tlabels\n1\tfine\ta|zzz\n`);
-  assert.throws(() => loadTrainData({ csv: file, testCsv: testFile, ...cols }, { validationSize: 0.25, seed: 1 }), /test\.tsv:2: label "zzz" occurs only in test/);
-  assert.throws(() => checkData({ multiLabel: true, train: { texts: ["x", "y"], labels: [["a", "b"], []] }, validation: { texts: [], labels: [] } }), /train example 1: no label/);
+  assert.throws(() => loadTrainData({ csv: file, testCsv: testFile, ...cols }, split),
+    /test\.tsv:2: label "zzz" occurs only in test/);
+  const unlabelled = { texts: ["x", "y"], labels: [["a", "b"], []] };
+  assert.throws(() => checkData({ multiLabel: true, train: unlabelled, validation: { texts: [], labels: [] } }),
+    /train example 1: no label/);
 });
 
 // toy label sets: each text's words come from each of its labels
@@ -160,13 +174,17 @@ function toySets(n: number, seed: number): { texts: string[]; labels: string[][]
   return { texts, labels };
 }
 const data: MultiLabelData = { multiLabel: true, train: toySets(48, 1), validation: toySets(16, 2), labels: LABELS };
-const config: TrainConfig = { ...DEFAULT_CONFIG, epochs: 2, batchSize: 8, evalBatchSize: 16, lr: 1e-3, logSamples: 0, selectMetric: "f1_macro" };
+const config: TrainConfig = {
+  ...DEFAULT_CONFIG, epochs: 2, batchSize: 8, evalBatchSize: 16, lr: 1e-3, logSamples: 0, selectMetric: "f1_macro",
+};
+const tiny = (seed: number) => randomBert(tinyBertConfig, { labels: LABELS, seed });
 
-test("a multi-label run: BCE, thresholds tuned and saved with each checkpoint and best/, problem_type in config.json; predict gives every label over its threshold", async () => {
+test("a multi-label run: BCE, thresholds tuned and saved with each checkpoint and best/, problem_type in "
+  + "config.json; predict gives every label over its threshold", async () => {
   await initBackend();
   const dir = tmp();
   const before = tf.memory().numTensors;
-  const run = await train(config, { data, model: randomBert(tinyBertConfig, { labels: LABELS, seed: 5 }), tokenizer: toyTokenizer, runDir: dir, log: () => {} });
+  const run = await train(config, { data, model: tiny(5), tokenizer: toyTokenizer, runDir: dir, log: () => {} });
   const v = run.history[1].validation;
   assert.ok(v.f1Micro >= 0 && v.f1Micro <= 1 && v.subsetAccuracy >= 0);
   assert.deepEqual(run.thresholds, run.history[run.best!.epoch - 1].validation.labels.map((l) => l.threshold));
@@ -186,7 +204,7 @@ test("a multi-label run: BCE, thresholds tuned and saved with each checkpoint an
     assert.deepEqual(p.labels, LABELS.filter((l, k) => p.probabilities[l] >= run.thresholds![k]));
     assert.equal(p.label, undefined);
   }
-  assert.throws(() => predict(run.model, toyTokenizer, ["x"]), /multi-label model predicts at its per-label thresholds/);
+  assert.throws(() => predict(run.model, toyTokenizer, ["x"]), /predicts at its per-label thresholds/);
   // the same model reloaded scores the validation set as the run did at its best epoch
   const reloaded = await loadBertForSequenceClassification(modelFolder(dir), { labels: LABELS, seed: 0 });
   assert.ok(isMultiLabelModel(reloaded));
@@ -196,7 +214,9 @@ test("a multi-label run: BCE, thresholds tuned and saved with each checkpoint an
   assert.equal(tf.memory().numTensors, before, "no tensors left behind");
   // remedies are single-label only
   const m = randomBert(tinyBertConfig, { labels: LABELS, seed: 5 });
-  await assert.rejects(train({ ...config, classWeights: "balanced" }, { data, model: m, tokenizer: toyTokenizer, log: () => {} }), /are for single-label data/);
+  const weighted = { ...config, classWeights: "balanced" as const };
+  await assert.rejects(train(weighted, { data, model: m, tokenizer: toyTokenizer, log: () => {} }),
+    /are for single-label data/);
   m.dispose();
 });
 
@@ -215,12 +235,16 @@ test("evaluateMultiLabel and BCE leak no tensors", async () => {
 });
 
 const havePy = fs.existsSync(VENV_PYTHON);
-test("a multi-label model saved here loads in Python transformers as the same model: problem_type, equal logits, BCE loss", { skip: havePy ? false : `no ${VENV_PYTHON}` }, async () => {
+const noPython = havePy ? false : `no ${VENV_PYTHON}`;
+test("a multi-label model saved here loads in Python transformers as the same model: problem_type, "
+  + "equal logits, BCE loss", { skip: noPython }, async () => {
   await initBackend();
   const dir = tmp();
-  const run = await train({ ...config, epochs: 1, selectMetric: "none" }, { data, model: randomBert(tinyBertConfig, { labels: LABELS, seed: 9 }), tokenizer: toyTokenizer, runDir: dir, log: () => {} });
-  const enc = toyTokenizer.encode(["great so happy", "bad chair love"]);   // equal lengths: the toy tokenizer does not pad
-  const x = { input_ids: tf.tensor2d(enc.input_ids, undefined, "int32"), attention_mask: tf.tensor2d(enc.attention_mask, undefined, "int32") };
+  const oneEpoch = { ...config, epochs: 1, selectMetric: "none" as const };
+  const run = await train(oneEpoch, { data, model: tiny(9), tokenizer: toyTokenizer, runDir: dir, log: () => {} });
+  const enc = toyTokenizer.encode(["great so happy", "bad chair love"]);   // equal lengths: the toy tokenizer won't pad
+  const ints = (rows: number[][]) => tf.tensor2d(rows, undefined, "int32");
+  const x = { input_ids: ints(enc.input_ids), attention_mask: ints(enc.attention_mask) };
   const targets = [[0, 0, 1], [1, 1, 1]];
   const ours = tf.tidy(() => run.model.forward(x).arraySync());
   const ourLoss = tf.tidy(() => bceWithLogitsLoss(run.model.forward(x), tf.tensor2d(targets)).dataSync()[0]);
@@ -231,16 +255,20 @@ from transformers import AutoModelForSequenceClassification
 m = AutoModelForSequenceClassification.from_pretrained(sys.argv[1], attn_implementation="eager").eval()
 i = json.loads(sys.argv[2])
 with torch.no_grad():
-    out = m(input_ids=torch.tensor(i["input_ids"]), attention_mask=torch.tensor(i["attention_mask"]), labels=torch.tensor(i["labels"], dtype=torch.float32))
-print(json.dumps({"logits": out.logits.tolist(), "loss": out.loss.item(), "problem_type": m.config.problem_type, "labels": m.config.id2label}))
+    out = m(input_ids=torch.tensor(i["input_ids"]), attention_mask=torch.tensor(i["attention_mask"]),
+            labels=torch.tensor(i["labels"], dtype=torch.float32))
+print(json.dumps({"logits": out.logits.tolist(), "loss": out.loss.item(),
+                  "problem_type": m.config.problem_type, "labels": m.config.id2label}))
 `;
   const input = JSON.stringify({ ...enc, labels: targets });
-  const r = spawnSync(VENV_PYTHON, ["-c", script, path.join(dir, "checkpoints/epoch-1"), input], { encoding: "utf8", env: { ...process.env, TRANSFORMERS_OFFLINE: "1", HF_HUB_OFFLINE: "1" } });
+  const env = { ...process.env, TRANSFORMERS_OFFLINE: "1", HF_HUB_OFFLINE: "1" };
+  const checkpoint = path.join(dir, "checkpoints/epoch-1");
+  const r = spawnSync(VENV_PYTHON, ["-c", script, checkpoint, input], { encoding: "utf8", env });
   assert.equal(r.status, 0, r.stderr);
   const py = JSON.parse(r.stdout.trim().split("\n").pop()!);
   assert.equal(py.problem_type, MULTI_LABEL);
   assert.deepEqual(py.labels, { 0: "neg", 1: "neu", 2: "pos" });
   const diff = Math.max(...py.logits.flat().map((v: number, k: number) => Math.abs(v - ours.flat()[k])));
   assert.ok(diff <= 1e-5, `Python logits equal ours (max diff ${diff})`);
-  assert.ok(Math.abs(py.loss - ourLoss) <= 1e-5, `Hugging Face's multi-label loss (BCEWithLogitsLoss) ${py.loss} = ours ${ourLoss}`);
+  assert.ok(Math.abs(py.loss - ourLoss) <= 1e-5, `Hugging Face's multi-label loss ${py.loss} = ours ${ourLoss}`);
 });
