@@ -21,14 +21,15 @@ import { ScheduleState } from "./optim";
 import { SamplerState } from "./loader";
 import { TrainConfig } from "./config";
 import { EvalMetrics } from "./metrics";
+import { MultiLabelMetrics } from "./multilabel";
 import { SelectionState } from "./selection";
 import { readBertCheckpoint } from "./weights";
 
 /** One epoch of the metrics history. */
-export interface EpochRecord {
+export interface EpochRecord<M = EvalMetrics | MultiLabelMetrics> {
   epoch: number;
   trainLoss: number;
-  validation: EvalMetrics;
+  validation: M;
   seconds: number;
   steps: number;
 }
@@ -75,6 +76,8 @@ export interface SaveOptions {
   keep?: number;
   /** Called before each file this module writes: tests make it throw to simulate a full disk. */
   beforeWrite?: (file: string) => void;
+  /** More JSON files saved with the model, by name (a multi-label model's thresholds.json). */
+  files?: Record<string, object>;
 }
 
 /** Writes checkpoint `epoch-N` atomically and returns its folder. */
@@ -88,6 +91,9 @@ export async function saveCheckpoint(
     for (const f of TOKENIZER_FILES) {
       const src = opts.tokenizerDir && path.join(opts.tokenizerDir, f);
       if (src && fs.existsSync(src)) write(path.join(tmp, f), fs.readFileSync(src));
+    }
+    for (const [name, value] of Object.entries(opts.files ?? {})) {
+      write(path.join(tmp, name), JSON.stringify(value, null, 2) + "\n");
     }
     write(path.join(tmp, "optimizer.bin"), packMoments(optimizer));
     // trainer_state.json last: its presence marks a checkpoint as complete (listCheckpoints).
@@ -103,11 +109,16 @@ export async function saveCheckpoint(
 /** The best epoch's model folder of a run (written with a selectMetric). */
 export function bestDir(runDir: string): string { return path.join(checkpointsDir(runDir), "best"); }
 
-/** Copies checkpoint `from` to checkpoints/best/ atomically, leaving out the optimizer moments (a model, not a resume point). */
+/**
+ * Copies checkpoint `from` to checkpoints/best/ atomically, leaving out the optimizer moments: a
+ * model to evaluate and predict with, not a point to resume from.
+ */
 export async function saveBest(runDir: string, from: string): Promise<string> {
   const dir = bestDir(runDir);
   await replaceDirAtomic(dir, (tmp) => {
-    for (const f of fs.readdirSync(from)) if (f !== "optimizer.bin") fs.copyFileSync(path.join(from, f), path.join(tmp, f));
+    for (const f of fs.readdirSync(from)) {
+      if (f !== "optimizer.bin") fs.copyFileSync(path.join(from, f), path.join(tmp, f));
+    }
   });
   return dir;
 }
@@ -119,7 +130,9 @@ export function loadWeightsInto(model: BertForSequenceClassification, dir: strin
   for (const [name, v] of model.params) {
     const t = tensors.get(name);
     if (!t) throw new Error(`${file}: weight "${name}" is missing`);
-    if (t.shape.join() !== v.shape.join()) throw new Error(`${file}: weight "${name}" has shape [${t.shape}], the model's is [${v.shape}]`);
+    if (t.shape.join() !== v.shape.join()) {
+      throw new Error(`${file}: weight "${name}" has shape [${t.shape}], the model's is [${v.shape}]`);
+    }
     tf.tidy(() => v.assign(tf.tensor(t.data, t.shape, "float32")));
   }
 }

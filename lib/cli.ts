@@ -15,8 +15,10 @@ import { SMILE_CSV, RUNS_DIR } from "./paths";
 import { writeJsonAtomic, writeFileAtomic } from "./fsutil";
 import { train } from "./train";
 import { checkSelectMetric } from "./selection";
-import { predict, evaluateSet, reportLines, modelFolder, labelIds } from "./evaluate";
-import { loadTrainData, readSet, textSet, DataSource, LoadedData } from "./data";
+import { predict, loadTrained, evaluateSet, reportLines, modelFolder, labelIds } from "./evaluate";
+import { loadTrainData, readEvalSet, DataSource, LoadedData, TextSet } from "./data";
+import { MULTI_LABEL, MultiLabelMetrics } from "./multilabel";
+import type { EvalMetrics } from "./metrics";
 import { cliReporter, chartsPage } from "./progress";
 import { probeBiasCheckpoint, writeBiasReport, biasSummaryLines } from "./bias";
 import { quizMain } from "./quiz_cli";
@@ -51,12 +53,18 @@ const CONFIG_HELP: Record<keyof TrainConfig, string> = {
   logSamples: "tokenized samples to print before training",
   selectMetric: "keep the best epoch by f1_macro | f1_weighted | loss as checkpoints/best/ (none: the last)",
   earlyStoppingPatience: "stop after this many epochs without a better --select-metric (0: never)",
+  classWeights: "none | balanced (weight each class's loss by n / (classes × count), as scikit-learn)",
+  loss: "cross_entropy | focal (down-weights easy examples by (1 - p)^gamma)",
+  focalGamma: "focal loss gamma",
+  sampler: "random | weighted (oversample rare classes: PyTorch WeightedRandomSampler, weights 1/class count)",
 };
 
 const DATA_FLAGS = {
-  csv: { type: "string" }, "train-csv": { type: "string" }, "validation-csv": { type: "string" }, "test-csv": { type: "string" },
+  csv: { type: "string" },
+  "train-csv": { type: "string" }, "validation-csv": { type: "string" }, "test-csv": { type: "string" },
   "text-column": { type: "string" }, "label-column": { type: "string" }, "id-column": { type: "string" },
   delimiter: { type: "string" }, "no-header": { type: "boolean" },
+  "multi-label": { type: "boolean" }, "label-delimiter": { type: "string" },
 } as const;
 
 export const HELP = `bertlab — fine-tune and use BERT classifiers (the course "Sentiment Analysis with Deep Learning using BERT")
@@ -67,8 +75,10 @@ Commands:
   split      split the data (stratified) and write the ids to --out (JSON)
   train      fine-tune; checkpoints, metrics.json and charts.html go to --run-dir
   evaluate   score a saved model on a whole file (--csv FILE; default: the course's validation split);
-             F1 weighted/macro, per-class accuracy, confusion; --out FILE writes them as JSON
-  predict    label new texts: bertlab predict --checkpoint DIR "text" ... (or --input FILE, one text a line)
+             F1 weighted/macro, per-class precision/recall/F1 and accuracy, confusion (multi-label: F1
+             micro/macro, per-label scores at the saved thresholds, subset accuracy); --out FILE: JSON
+  predict    label new texts: bertlab predict --checkpoint DIR "text" ... (or --input FILE, one text a line);
+             a multi-label model returns every label over its threshold
   sweep      train once per seed (--seeds 1,2,3) and chart the spread of F1
   probe-bias score Equity Evaluation Corpus sentence pairs (female/male, African-/European-American names):
              bertlab probe-bias --checkpoint DIR [--out FILE.json]; writes FILE.json and FILE.html
@@ -86,6 +96,10 @@ Data (default: the SMILE CSV at ${path.relative(process.cwd(), SMILE_CSV) || SMI
   --id-column NAME       optional id column (kept as strings)
   --delimiter C          default: from the extension (.tsv → tab) or sniffed
   --no-header            the file has no header: name columns by 0-based index
+  --multi-label          label cells hold sets of labels (SMILE: happy|sad): a sigmoid per label, binary
+                         cross-entropy, per-label thresholds tuned on validation (saved as thresholds.json),
+                         split by iterative stratification; without a file, SMILE with its multi-label tweets
+  --label-delimiter C    what joins a cell's labels in multi-label mode (default: |)
 
 Run and model:
   --run-dir DIR          where a run is written (default: runs/<command>-<seed>); refused if it holds a run
@@ -137,7 +151,8 @@ export function configFromFlags(values: Values): TrainConfig {
     if (typeof v !== "string") continue;
     if (k === "model") cfg.model = v;
     else if (k === "selectMetric") cfg.selectMetric = checkSelectMetric(v);
-    else if (typeof DEFAULT_CONFIG[k] === "string") (cfg as unknown as Record<string, string>)[k] = v;   // checked by validateConfig
+    // choices (padding, loss, sampler, ...) are checked by validateConfig
+    else if (typeof DEFAULT_CONFIG[k] === "string") (cfg as unknown as Record<string, string>)[k] = v;
     else if (k === "betas") {
       const b = v.split(",").map(Number);
       if (b.length !== 2 || b.some((x) => !Number.isFinite(x))) throw new Error(`--betas wants two numbers like 0.9,0.999, got ${JSON.stringify(v)}`);
@@ -153,12 +168,15 @@ export function configFromFlags(values: Values): TrainConfig {
 
 /** The data flags as a DataSource (columns are 0-based indices with --no-header). */
 export function dataSource(values: Values): DataSource {
-  const col = (v: string | boolean | undefined) => (v === undefined ? undefined : values["no-header"] ? Number(v) : String(v));
+  const col = (v: string | boolean | undefined) =>
+    (v === undefined ? undefined : values["no-header"] ? Number(v) : String(v));
   const str = (k: string) => (typeof values[k] === "string" ? (values[k] as string) : undefined);
   return {
     csv: str("csv"), trainCsv: str("train-csv"), validationCsv: str("validation-csv"), testCsv: str("test-csv"),
-    textColumn: col(values["text-column"]), labelColumn: col(values["label-column"]), idColumn: col(values["id-column"]),
+    textColumn: col(values["text-column"]), labelColumn: col(values["label-column"]),
+    idColumn: col(values["id-column"]),
     delimiter: str("delimiter"), header: !values["no-header"],
+    multiLabel: Boolean(values["multi-label"]), labelDelimiter: str("label-delimiter"),
   };
 }
 
@@ -171,6 +189,12 @@ function checkpointArg(values: Values): string {
   const c = values.checkpoint;
   if (typeof c !== "string") throw new Error("this command needs --checkpoint DIR (a saved model folder or a run folder)");
   return c;
+}
+
+/** A multi-label model (config.json's problem_type), scored with its thresholds. */
+function isMultiLabelFolder(dir: string): boolean {
+  const cfg = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
+  return cfg.problem_type === MULTI_LABEL;
 }
 
 /** --checkpoint as a model folder: a run folder means its best/ model, else its last checkpoint. */
@@ -192,7 +216,10 @@ export async function main(argv: string[]): Promise<number> {
     case "split": {
       const data = loadData(values, cfg);
       const file = typeof values.out === "string" ? values.out : path.join(runDir, "split.json");
-      writeJsonAtomic(file, { validationSize: cfg.validationSize, seed: cfg.seed, labels: data.labels, train_ids: data.ids.train, validation_ids: data.ids.validation });
+      writeJsonAtomic(file, {
+        validationSize: cfg.validationSize, seed: cfg.seed, labels: data.labels,
+        train_ids: data.ids.train, validation_ids: data.ids.validation,
+      });
       out(`${data.train.texts.length} training and ${data.validation.texts.length} validation rows → ${file}`);
       return 0;
     }
@@ -210,19 +237,33 @@ export async function main(argv: string[]): Promise<number> {
     }
     case "evaluate": {
       const dir = checkpointDir(values);
-      const clf = await loadClassifier(dir, engineChoice(values));
       const file = typeof values.csv === "string" ? values.csv : undefined;
-      const set = file ? textSet(readSet(file, dataSource(values)), file) : loadData({}, cfg).validation;
-      const ids = labelIds(set, file ? "test" : "validation", clf.labels);
-      const ev = await clf.evaluate(set.texts, ids, { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize });
-      process.stderr.write(`engine: ${clf.engine}\n`);
+      const multi = isMultiLabelFolder(dir);
+      const set = file ? readEvalSet(file, dataSource(values), multi)
+        : loadData({ "multi-label": multi }, cfg).validation;   // the course's split of SMILE
+      const part = file ? "test" : "validation";
+      let engine: string, labels: string[], metrics: EvalMetrics | MultiLabelMetrics;
+      if (multi) {
+        // Label sets with their tuned thresholds: TensorFlow.js (the ONNX engines score single-label models).
+        await initBackend();
+        const { model, tokenizer, thresholds } = await loadTrained(dir);
+        metrics = evaluateSet(model, tokenizer, set, part, { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize, thresholds }).metrics;
+        engine = `TensorFlow.js on ${dir}`; labels = model.labels;
+        model.dispose();
+      } else {
+        const clf = await loadClassifier(dir, engineChoice(values));
+        const ids = labelIds(set as TextSet, part, clf.labels);
+        metrics = (await clf.evaluate(set.texts, ids, { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize })).metrics;
+        engine = clf.engine; labels = clf.labels;
+        await clf.release();
+      }
+      process.stderr.write(`engine: ${engine}\n`);
       out(`checkpoint ${dir} on ${file ?? "the course's validation split"} (${set.texts.length} texts):`);
-      reportLines(ev.metrics, clf.labels).forEach(out);
+      reportLines(metrics, labels).forEach(out);
       if (typeof values.out === "string") {
-        writeJsonAtomic(values.out, { checkpoint: dir, engine: clf.engine, file: file ?? null, examples: set.texts.length, labels: clf.labels, metrics: ev.metrics });
+        writeJsonAtomic(values.out, { checkpoint: dir, engine, file: file ?? null, examples: set.texts.length, labels, metrics });
         out(`metrics → ${values.out}`);
       }
-      await clf.release();
       return 0;
     }
     case "predict": {
@@ -230,7 +271,16 @@ export async function main(argv: string[]): Promise<number> {
         ? fs.readFileSync(values.input, "utf8").split(/\r?\n/).filter((l) => l.trim() !== "")
         : positionals;
       if (texts.length === 0) throw new Error("predict needs texts: bertlab predict --checkpoint DIR \"some text\" (or --input FILE)");
-      const clf = await loadClassifier(checkpointDir(values), engineChoice(values));
+      const dir = checkpointDir(values);
+      if (isMultiLabelFolder(dir)) {
+        // Every label over its threshold: TensorFlow.js (the ONNX engines score single-label models).
+        await initBackend();
+        const { model, tokenizer, thresholds } = await loadTrained(dir);
+        for (const p of predict(model, tokenizer, texts, { maxLength: cfg.maxLength, thresholds })) out(JSON.stringify(p));
+        model.dispose();
+        return 0;
+      }
+      const clf = await loadClassifier(dir, engineChoice(values));
       const preds = await clf.predict(texts, { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize });
       for (const p of preds) out(JSON.stringify(p));
       await clf.release();

@@ -91,6 +91,23 @@ export interface TrainConfig {
   selectMetric: "none" | SelectMetric;
   /** Stop after this many epochs in a row without a better selectMetric (HF's EarlyStoppingCallback); 0 = never. */
   earlyStoppingPatience: number;
+  /**
+   * "balanced" weights each class's loss by n / (classes × its count), scikit-learn's
+   * compute_class_weight("balanced"): a missed `disgust` tweet then costs as much as all the `happy` ones.
+   */
+  classWeights: "none" | "balanced";
+  /**
+   * "focal" (Lin et al. 2017) scales each example's cross-entropy by (1 - p_true)^focalGamma, so
+   * the many easy `happy` tweets count less; "cross_entropy" is the course's loss.
+   */
+  loss: "cross_entropy" | "focal";
+  /** Focal loss's gamma (0 = plain cross-entropy; the paper's default 2). */
+  focalGamma: number;
+  /**
+   * "random" is the course's RandomSampler; "weighted" draws each epoch's examples with replacement,
+   * each with weight 1 / its class's count (PyTorch WeightedRandomSampler): rare classes are oversampled.
+   */
+  sampler: "random" | "weighted";
 }
 
 export const DEFAULT_CONFIG: TrainConfig = {
@@ -117,6 +134,10 @@ export const DEFAULT_CONFIG: TrainConfig = {
   logSamples: 3,
   selectMetric: "none",
   earlyStoppingPatience: 0,
+  classWeights: "none",
+  loss: "cross_entropy",
+  focalGamma: 2,
+  sampler: "random",
 };
 
 /** The course notebook's own settings (bert-base-uncased), for comparison in notebook 05. */
@@ -130,7 +151,9 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   for (const k of positiveInt) {
     if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`config.${k} must be a positive integer, got ${c[k]}`);
   }
-  const nonNegInt = ["warmupSteps", "maxStepsPerEpoch", "maxTrainExamples", "logSamples", "seed", "earlyStoppingPatience"] as const;
+  const nonNegInt = [
+    "warmupSteps", "maxStepsPerEpoch", "maxTrainExamples", "logSamples", "seed", "earlyStoppingPatience",
+  ] as const;
   for (const k of nonNegInt) {
     if (!Number.isInteger(c[k]) || c[k] < 0) throw new Error(`config.${k} must be a non-negative integer, got ${c[k]}`);
   }
@@ -147,7 +170,20 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   if (c.padding !== "longest" && c.padding !== "max_length") throw new Error(`config.padding must be "longest" or "max_length", got ${c.padding}`);
   checkSelectMetric(c.selectMetric, "config.selectMetric");
   if (c.earlyStoppingPatience > 0 && c.selectMetric === "none") {
-    throw new Error(`config.earlyStoppingPatience ${c.earlyStoppingPatience} needs a metric to watch: set selectMetric (--select-metric f1_macro|f1_weighted|loss)`);
+    throw new Error(`config.earlyStoppingPatience ${c.earlyStoppingPatience} needs a metric to watch: `
+      + "set selectMetric (--select-metric f1_macro|f1_weighted|loss)");
+  }
+  const choices = {
+    classWeights: ["none", "balanced"], loss: ["cross_entropy", "focal"], sampler: ["random", "weighted"],
+  } as const;
+  for (const [k, allowed] of Object.entries(choices)) {
+    const v = c[k as keyof typeof choices];
+    if (!(allowed as readonly string[]).includes(v)) {
+      throw new Error(`config.${k} must be one of ${allowed.join(", ")}, got ${JSON.stringify(v)}`);
+    }
+  }
+  if (!(c.focalGamma >= 0) || !Number.isFinite(c.focalGamma)) {
+    throw new Error(`config.focalGamma must be a number >= 0, got ${c.focalGamma}`);
   }
   if (!Array.isArray(c.betas) || c.betas.length !== 2 || c.betas.some((b) => !(b >= 0 && b < 1))) {
     throw new Error(`config.betas must be two numbers in [0, 1), got ${JSON.stringify(c.betas)}`);

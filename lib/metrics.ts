@@ -1,6 +1,7 @@
 /**
  * Evaluation metrics of the course: weighted F1 (the course's f1_score_func), macro F1,
- * accuracy per class ("Class: angry — Accuracy: 7/9") and the confusion matrix. Same numbers
+ * accuracy per class ("Class: angry — Accuracy: 7/9"), per-class precision, recall and F1
+ * (notebook 07) and the confusion matrix. Same numbers
  * as scikit-learn with zero_division=0 (test/metrics.test.ts checks against it). Notebook 06.
  *
  *   f1Weighted([0, 0, 1, 2], [0, 1, 1, 2])   // 0.8333...
@@ -85,12 +86,22 @@ export function accuracyLines(acc: ClassAccuracy[]): string[] {
   return acc.map((a) => `Class: ${a.label} — Accuracy: ${a.correct}/${a.total}`);
 }
 
+/** One row of scikit-learn's classification_report: a class's precision, recall, F1 and support. */
+export interface ClassReport extends ClassScores { label: string }
+
+/** precision_recall_fscore_support(average=None, labels=all, zero_division=0), named by class. */
+export function classReport(yTrue: number[], yPred: number[], labels: readonly string[]): ClassReport[] {
+  return perClassScores(yTrue, yPred, labels.length).map((s, c) => ({ label: labels[c], ...s }));
+}
+
 export interface EvalMetrics {
   loss: number;
   accuracy: number;
   f1Weighted: number;
   f1Macro: number;
   perClass: ClassAccuracy[];
+  /** Precision, recall and F1 of every class (the rare ones too: what macro F1 averages). */
+  classes: ClassReport[];
   confusion: number[][];
 }
 
@@ -102,6 +113,7 @@ export function scoreAll(yTrue: number[], yPred: number[], labels: string[], los
     f1Weighted: f1Weighted(yTrue, yPred),
     f1Macro: f1Macro(yTrue, yPred),
     perClass: accuracyPerClass(yTrue, yPred, labels),
+    classes: classReport(yTrue, yPred, labels),
     confusion: confusionMatrix(yTrue, yPred, labels.length),
   };
 }

@@ -7,7 +7,8 @@
  *
  *   let s = undefined;
  *   for (const [epoch, f1] of [[1, 0.5], [2, 0.7], [3, 0.6], [4, 0.65]]) {
- *     s = updateSelection(s, epoch, { f1Macro: f1, f1Weighted: 0, loss: 0 }, { metric: "f1_macro", patience: 2 }).state;
+ *     const metrics = { f1Macro: f1, f1Weighted: 0, loss: 0 };
+ *     s = updateSelection(s, epoch, metrics, { metric: "f1_macro", patience: 2 }).state;
  *   }
  *   s   // { metric: "f1_macro", bestEpoch: 2, bestValue: 0.7, epochsWithoutImprovement: 2, stoppedAfter: 4 }
  */
@@ -32,7 +33,8 @@ export interface SelectionState {
 /** Checks a metric name (a flag's value): an unknown one is an error listing the known ones. */
 export function checkSelectMetric(name: string, flag = "--select-metric"): SelectMetric | "none" {
   if (name === "none" || (SELECT_METRICS as readonly string[]).includes(name)) return name as SelectMetric | "none";
-  throw new Error(`${flag} ${JSON.stringify(name)} is not a metric a model can be selected by: use ${SELECT_METRICS.join(", ")} or none`);
+  const known = SELECT_METRICS.join(", ");
+  throw new Error(`${flag} ${JSON.stringify(name)} is not a metric a model can be selected by: use ${known} or none`);
 }
 
 /** Loss is better lower; F1 higher. */
@@ -49,13 +51,16 @@ export function metricValue(m: SelectableMetrics, metric: SelectMetric): number 
  * `patience` > 0 epochs in a row brought no improvement.
  */
 export function updateSelection(
-  state: SelectionState | undefined, epoch: number, metrics: SelectableMetrics, opts: { metric: SelectMetric; patience: number },
+  state: SelectionState | undefined, epoch: number, metrics: SelectableMetrics,
+  opts: { metric: SelectMetric; patience: number },
 ): { state: SelectionState; improved: boolean; stop: boolean } {
   if (state && state.metric !== opts.metric) {
     throw new Error(`this run selects by ${state.metric}; it cannot continue selecting by ${opts.metric}`);
   }
   const value = metricValue(metrics, opts.metric);
-  if (!Number.isFinite(value)) throw new Error(`validation ${opts.metric} is ${value} at epoch ${epoch}: cannot compare epochs`);
+  if (!Number.isFinite(value)) {
+    throw new Error(`validation ${opts.metric} is ${value} at epoch ${epoch}: cannot compare epochs`);
+  }
   const better = !state || (greaterIsBetter(opts.metric) ? value > state.bestValue : value < state.bestValue);
   const next: SelectionState = better
     ? { metric: opts.metric, bestEpoch: epoch, bestValue: value, epochsWithoutImprovement: 0 }
@@ -66,16 +71,22 @@ export function updateSelection(
 }
 
 /** metrics.json's account of the choice: which epoch, by what, and why the run ended where it did. */
-export interface SelectionSummary { epoch: number; metric: SelectMetric; value: number; why: string; stoppedEarly: boolean }
+export interface SelectionSummary {
+  epoch: number; metric: SelectMetric; value: number; why: string; stoppedEarly: boolean;
+}
 
-export function describeSelection(s: SelectionState, history: { epoch: number; validation: SelectableMetrics }[], patience: number): SelectionSummary {
+export function describeSelection(
+  s: SelectionState, history: { epoch: number; validation: SelectableMetrics }[], patience: number,
+): SelectionSummary {
   const values = history.map((h) => `${h.epoch}: ${metricValue(h.validation, s.metric).toFixed(4)}`).join(", ");
   const best = greaterIsBetter(s.metric) ? "highest" : "lowest";
   const ended = s.stoppedAfter !== undefined
-    ? ` Stopped early after epoch ${s.stoppedAfter}: ${s.epochsWithoutImprovement} epochs without a better ${s.metric} (patience ${patience}).`
+    ? ` Stopped early after epoch ${s.stoppedAfter}: ${s.epochsWithoutImprovement} epochs without a better ${s.metric}`
+      + ` (patience ${patience}).`
     : "";
   return {
     epoch: s.bestEpoch, metric: s.metric, value: s.bestValue, stoppedEarly: s.stoppedAfter !== undefined,
-    why: `epoch ${s.bestEpoch} has the ${best} validation ${s.metric} (${values}); ties keep the earlier epoch.${ended}`,
+    why: `epoch ${s.bestEpoch} has the ${best} validation ${s.metric} (${values}); ties keep the earlier epoch.`
+      + ended,
   };
 }

@@ -7,11 +7,13 @@
  *   const rows = loadSmile();                 // 3085 rows
  *   const course = filterForCourse(rows);     // 1481 rows
  *   labelDict(course)  // { happy: 0, "not-relevant": 1, angry: 2, disgust: 3, sad: 4, surprise: 5 }
+ *   loadMultiLabelCourseData().train.length   // 1286 (label sets kept, only nocode dropped; notebook 08)
  */
 import * as fs from "fs";
 import { readCsv } from "./csv";
 import { SMILE_CSV } from "./paths";
-import { stratifiedSplit, SplitOptions } from "./split";
+import { stratifiedSplit, multilabelStratifiedSplit, SplitOptions } from "./split";
+import { multiHot } from "./multilabel";
 
 /** One row of the SMILE file. */
 export interface SmileRow {
@@ -119,4 +121,30 @@ export function loadCourseData(file: string = SMILE_CSV, opts: SplitOptions = {}
   const labelled = withLabels(rows, dict);
   const split = stratifiedSplit(labelled, labelled.map((r) => r.label), { validationSize: opts.validationSize ?? 0.15, seed: opts.seed ?? 17 });
   return { labelDict: dict, labels: labelNames(dict), train: split.trainFileOrder, validation: split.validationFileOrder };
+}
+
+/** A SMILE row with its set of emotions (`happy|sad` → ["happy", "sad"]). */
+export interface LabelSetSmileRow extends SmileRow { labels: string[] }
+
+/** SMILE as multi-label data: rows, label names, and the split. */
+export interface MultiLabelCourseData {
+  /** Emotions in order of first appearance in the file (happy, not-relevant, angry, disgust, surprise, sad). */
+  labels: string[];
+  train: LabelSetSmileRow[];
+  validation: LabelSetSmileRow[];
+}
+
+/**
+ * SMILE for multi-label training (notebook 08): every row but `nocode` (1,513: the course's 1,481
+ * plus the 32 with several emotions), each category split on `|`, split by iterative stratification
+ * (lib/split.ts, equal to iterstrat's MultilabelStratifiedShuffleSplit) with the course's 15 % and seed.
+ * Rows stay in file order.
+ */
+export function loadMultiLabelCourseData(file: string = SMILE_CSV, opts: SplitOptions = {}): MultiLabelCourseData {
+  const rows = loadSmile(file).filter((r) => r.category !== "nocode")
+    .map((r) => ({ ...r, labels: r.category.split("|") }));
+  const labels = [...new Set(rows.flatMap((r) => r.labels))];
+  const y = multiHot(rows.map((r) => r.labels), labels);
+  const split = multilabelStratifiedSplit(rows, y, { validationSize: opts.validationSize ?? 0.15, seed: opts.seed ?? 17 });
+  return { labels, train: split.trainFileOrder, validation: split.validationFileOrder };
 }

@@ -4,7 +4,9 @@
  * training and 223 validation ids of the SMILE rows, and `stratifiedSplit` gives the same ids in
  * the same order (it replays StratifiedShuffleSplit with NumPy's RandomState from lib/random.ts).
  * `randomSplit` is the unstratified version, to show a rare class going missing.
- * Taught in notebooks/02_split.ipynb.
+ * Taught in notebooks/02_split.ipynb. For label sets (multi-label data), `multilabelStratifiedSplit`
+ * and `multilabelStratifiedKFold` are iterative stratification, equal to the `iterative-stratification`
+ * package's splits fold for fold (notebooks/08_multilabel.ipynb).
  *
  *   const s = stratifiedSplit(ids, labels, { validationSize: 0.15, seed: 17 });
  *   s.train.length, s.validation.length   // 1258, 223
@@ -168,4 +170,102 @@ export function randomSplit<T>(items: readonly T[], opts: SplitOptions = {}): Sp
 /** How many of each label a set holds, in the order of `names` (e.g. a label dict's keys). */
 export function countLabels(labels: readonly Label[], names: readonly Label[]): number[] {
   return names.map((n) => labels.filter((l) => l === n).length);
+}
+
+/**
+ * Iterative stratification (Sechidis, Tsoumakas and Vlahavas, 2011) for multi-label data, exactly as
+ * the `iterative-stratification` package (iterstrat) implements it, RandomState calls included: take
+ * the label with the fewest examples left (ties at random), give each of its examples to the fold
+ * that still wants the most of that label (ties: the fold that wants the most examples, then at
+ * random), and repeat; examples without any label go last, to the folds that want most examples.
+ * `labelSets` is a 0/1 matrix [examples, labels]; `r` each fold's share. Returns each example's fold.
+ */
+type LabelMatrix = readonly (readonly number[])[];
+
+export function iterativeStratification(labelSets: LabelMatrix, r: readonly number[], rng: RandomState): number[] {
+  const n = labelSets.length;
+  const k = labelSets[0]?.length ?? 0;
+  const folds = new Array<number>(n).fill(0);
+  // desired examples per fold, and per fold and label (floats, as NumPy computes them)
+  const cFolds = r.map((share) => share * n);
+  const totals = Array.from({ length: k }, (_, j) => labelSets.reduce((a, row) => a + (row[j] ? 1 : 0), 0));
+  const cFoldsLabels = r.map((share) => totals.map((t) => share * t));
+  const pending = new Array<boolean>(n).fill(true);
+  const argmaxAll = (xs: number[]) => { const m = Math.max(...xs); return xs.flatMap((x, i) => (x === m ? [i] : [])); };
+  // NumPy's RandomState.choice(n) draws like randomInterval(n - 1); iterstrat calls it only on a tie
+  const pick = (c: number[]) => (c.length > 1 ? c[rng.randomInterval(c.length - 1)] : c[0]);
+  let left = n;
+  while (left > 0) {
+    const remaining = totals.map((_, j) => labelSets.reduce((a, row, i) => a + (pending[i] && row[j] ? 1 : 0), 0));
+    if (remaining.every((c) => c === 0)) {
+      // only examples without labels are left: spread them over the folds that want most examples
+      for (let i = 0; i < n; i++) {
+        if (!pending[i]) continue;
+        const f = pick(argmaxAll(cFolds));
+        folds[i] = f; cFolds[f] -= 1;
+      }
+      break;
+    }
+    // 1) the label with the fewest (but at least one) examples left
+    const fewest = Math.min(...remaining.filter((c) => c > 0));
+    const label = pick(remaining.flatMap((c, j) => (c === fewest ? [j] : [])));
+    // 2) its examples, in order, each to the fold that wants the most of this label
+    for (let i = 0; i < n; i++) {
+      if (!pending[i] || !labelSets[i][label]) continue;
+      let candidates = argmaxAll(cFoldsLabels.map((row) => row[label]));
+      if (candidates.length > 1) candidates = argmaxAll(candidates.map((f) => cFolds[f])).map((c) => candidates[c]);
+      const f = pick(candidates);
+      folds[i] = f; pending[i] = false; left--;
+      labelSets[i].forEach((v, j) => { if (v) cFoldsLabels[f][j] -= 1; });
+      cFolds[f] -= 1;
+    }
+  }
+  return folds;
+}
+
+/** argsort of a permutation: where each original position went. */
+function inverse(perm: readonly number[]): number[] {
+  const inv = new Array<number>(perm.length);
+  perm.forEach((p, i) => { inv[p] = i; });
+  return inv;
+}
+
+/**
+ * iterstrat's `MultilabelStratifiedShuffleSplit(n_splits=1, test_size=validationSize,
+ * random_state=seed)`: shuffle, then iterative stratification into a train and a validation part
+ * sized as scikit-learn sizes them. Both parts in input order. Pure.
+ */
+export function multilabelStratifiedSplit<T>(
+  items: readonly T[], labelSets: LabelMatrix, opts: SplitOptions = {},
+): Split<T> {
+  const { validationSize = 0.15, seed = 17 } = opts;
+  if (items.length !== labelSets.length) {
+    throw new Error(`multilabelStratifiedSplit: ${items.length} items but ${labelSets.length} label sets`);
+  }
+  const [nTrain, nValidation] = splitSizes(items.length, validationSize);
+  const rng = new RandomState(seed);
+  const order = rng.permutation(items.length);
+  const shares = [nTrain / (nTrain + nValidation), nValidation / (nTrain + nValidation)];
+  const folds = iterativeStratification(order.map((i) => labelSets[i]), shares, rng);
+  const at = inverse(order);
+  const train: number[] = [], validation: number[] = [];
+  items.forEach((_, i) => (folds[at[i]] === 1 ? validation : train).push(i));
+  return assemble(items, train, validation);
+}
+
+/**
+ * iterstrat's `MultilabelStratifiedKFold(n_splits=k, shuffle)`: each example's fold (0..k-1). Ties
+ * are broken by RandomState(seed) with or without shuffling (iterstrat draws from NumPy's global one
+ * when not shuffling; seeded, the same numbers).
+ */
+export function multilabelStratifiedKFold(
+  labelSets: LabelMatrix, k: number, opts: { seed: number; shuffle?: boolean },
+): number[] {
+  if (!Number.isInteger(k) || k < 2) throw new Error(`multilabelStratifiedKFold: k must be an integer >= 2, got ${k}`);
+  const rng = new RandomState(opts.seed);
+  const order = Array.from({ length: labelSets.length }, (_, i) => i);
+  if (opts.shuffle) rng.shuffle(order);
+  const folds = iterativeStratification(order.map((i) => labelSets[i]), new Array(k).fill(1 / k), rng);
+  const at = inverse(order);
+  return labelSets.map((_, i) => folds[at[i]]);
 }

@@ -4,6 +4,8 @@
  * linear schedule sized from the total steps; per epoch: train mode (dropout) with fresh
  * gradients each batch, clip to norm 1.0, step, schedule; eval mode on validation; metrics;
  * checkpoint. Notebook 05 builds the loop inline first; evaluation is lib/evaluate.ts (notebook 06).
+ * Beyond the course: a loss and sampler against class imbalance (lib/imbalance.ts, notebook 07),
+ * keeping the best epoch and stopping early (lib/selection.ts), a test set scored at the end.
  *
  *   const run = await train({ ...DEFAULT_CONFIG, epochs: 1 }, { data, runDir: "runs/demo" });
  *   run.history[0].validation.f1Weighted   // e.g. 0.86
@@ -16,17 +18,24 @@ import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { TrainConfig, DEFAULT_CONFIG, validateConfig } from "./config";
-import { RandomSampler, LengthGroupedSampler, batches, deriveSeed, numBatches } from "./loader";
+import { RandomSampler, LengthGroupedSampler, batches, deriveSeed, numBatches, Batch } from "./loader";
 import { AdamW, LinearScheduleWithWarmup, clipGradNorm, warmupStepsFor } from "./optim";
 import { ProgressEvent } from "./progress";
-import { BertForSequenceClassification, loadBertForSequenceClassification, crossEntropyLoss } from "./bert";
+import { BertForSequenceClassification, loadBertForSequenceClassification } from "./bert";
+import { remedies } from "./imbalance";
+import { bceWithLogitsLoss } from "./losses";
+import {
+  multiHot, markMultiLabel, isMultiLabelModel, evaluateMultiLabel, thresholdsJson, THRESHOLDS_FILE, MULTI_LABEL,
+  MultiLabelMetrics,
+} from "./multilabel";
 import { loadTokenizer, TokenizerLike, encodeUnpadded } from "./tokenize";
-import { TrainData, TextSet, checkData } from "./data";
+import { TrainData, SingleLabelData, MultiLabelData, TextSet, checkData } from "./data";
 import { evaluate, evaluateSet } from "./evaluate";
 import { EvalMetrics } from "./metrics";
 import { resolveModel } from "./models";
 import {
-  EpochRecord, TrainerState, saveCheckpoint, lastCheckpoint, readCheckpoint, holdsRun, SaveOptions, saveBest, bestDir, loadWeightsInto,
+  EpochRecord, TrainerState, saveCheckpoint, lastCheckpoint, readCheckpoint, holdsRun, SaveOptions,
+  saveBest, bestDir, loadWeightsInto,
 } from "./checkpoint";
 import { updateSelection, describeSelection, SelectionState, SelectionSummary } from "./selection";
 import { writeJsonAtomic, writeFileAtomic } from "./fsutil";
@@ -57,13 +66,16 @@ export interface TrainOptions {
   beforeWrite?: SaveOptions["beforeWrite"];
 }
 
-export interface TrainResult {
+/** What a run gives back; M is the metrics of its kind of data (single-label or multi-label). */
+export interface TrainResult<M = EvalMetrics | MultiLabelMetrics> {
   model: BertForSequenceClassification;
   tokenizer: TokenizerLike;
   labels: string[];
-  history: EpochRecord[];
+  history: EpochRecord<M>[];
   /** The test set's metrics (when data.test is given), scored once by the model the run returns. */
-  test?: EvalMetrics;
+  test?: M;
+  /** A multi-label model's per-label thresholds (tuned on validation at the epoch it comes from). */
+  thresholds?: number[];
   /** With a selectMetric: the epoch whose weights `model` holds, and why (also in metrics.json). */
   best?: SelectionSummary;
   seconds: number;
@@ -81,6 +93,11 @@ export function isHead(name: string): boolean {
 
 
 /** The training loop. See the file comment for the order of things. */
+type Single = TrainOptions & { data: SingleLabelData };
+type Multi = TrainOptions & { data: MultiLabelData };
+export async function train(config: TrainConfig, opts: Single): Promise<TrainResult<EvalMetrics>>;
+export async function train(config: TrainConfig, opts: Multi): Promise<TrainResult<MultiLabelMetrics>>;
+export async function train(config: TrainConfig, opts: TrainOptions): Promise<TrainResult>;
 export async function train(config: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   const t0 = Date.now();
   const log = opts.log ?? ((s: string) => console.log(s));
@@ -95,12 +112,16 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   const saved = resumeFrom ? readCheckpoint(resumeFrom.dir) : undefined;
   if (saved && saved.state.config.seed !== cfg.seed) throw new Error(`the run in ${runDir} used seed ${saved.state.config.seed}, not ${cfg.seed}`);
 
-  // 1) Data and sorted labels (a subset for quick runs, always the same one for a seed).
-  const labels = checkData(saved ? { ...opts.data, labels: saved.state.labels } : opts.data);
-  const trainSet = cfg.maxTrainExamples > 0 ? subset(opts.data.train, cfg.maxTrainExamples) : opts.data.train;
-  const label2id = new Map(labels.map((l, i) => [l, i]));
-  const trainY = trainSet.labels.map((l) => label2id.get(l)!);
-  const valY = opts.data.validation.labels.map((l) => label2id.get(l)!);
+  // 1) Data and sorted labels (a subset for quick runs, always the same one for a seed). Targets are
+  // label ids, or for multi-label data 0/1 rows over the labels (lib/multilabel.ts).
+  const data = opts.data;
+  const multi = data.multiLabel === true;
+  const labels = checkData(saved ? { ...data, labels: saved.state.labels } : data);
+  const trainSet: AnySet = cfg.maxTrainExamples > 0 ? subset(data.train, cfg.maxTrainExamples) : data.train;
+  const ids = (set: AnySet) => (set.labels as string[]).map((l) => labels.indexOf(l));
+  const hot = (set: AnySet) => multiHot(set.labels as string[][], labels);
+  const trainY = multi ? [] : ids(trainSet), valY = multi ? [] : ids(data.validation);
+  const trainHot = multi ? hot(trainSet) : [], valHot = multi ? hot(data.validation) : [];
 
   // 2) Model and tokenizer (the head, if new, is initialised from the run seed).
   let modelDir = opts.tokenizerDir;
@@ -118,6 +139,8 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     tokenizer = tokenizer ?? (await loadTokenizer(resolved.dir));
     model = model ?? (await loadBertForSequenceClassification(resolved.dir, { labels, seed: cfg.seed }));
   }
+  if (multi) markMultiLabel(model);   // config.json's problem_type, so Python loads the same model
+  else if (isMultiLabelModel(model)) throw new Error(`this model is multi-label (${MULTI_LABEL}): give it label sets`);
   const missing = labels.filter((l) => !model!.labels.includes(l));
   if (missing.length) throw new Error(`label ${JSON.stringify(missing[0])} is missing from the model's label map (${model.labels.join(", ")})`);
   if (model.labels.join("\u0000") !== labels.join("\u0000")) throw new Error(`the model's labels (${model.labels.join(", ")}) are not in the data's order (${labels.join(", ")})`);
@@ -130,10 +153,27 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     log(`sample ${i}: label ${trainSet.labels[i]} · ${trainEnc.input_ids[i].length} tokens · ${JSON.stringify(trainSet.texts[i].slice(0, 80))}`);
   }
 
-  // 4) Loaders, optimizer, schedule sized from the total number of optimizer steps.
+  // 4) Loss and sampler (with the imbalance remedies cfg asks for; binary cross-entropy for label
+  // sets), optimizer, schedule sized from the total number of optimizer steps.
+  if (multi && (cfg.classWeights !== "none" || cfg.loss !== "cross_entropy" || cfg.sampler !== "random")) {
+    throw new Error("--class-weights, --loss focal and --sampler weighted are for single-label data: "
+      + "multi-label training uses binary cross-entropy and the course's sampler");
+  }
+  if (cfg.groupByLength && cfg.sampler !== "random") {
+    throw new Error(`--group-by-length and --sampler ${cfg.sampler} both choose the training order: use one of them`);
+  }
+  const fix = multi ? undefined : remedies(cfg, trainY, labels);
   const sampler = cfg.groupByLength
     ? new LengthGroupedSampler(trainEnc.input_ids.map((r) => r.length), cfg.batchSize, cfg.seed)
-    : new RandomSampler(trainSet.texts.length, cfg.seed);
+    : fix?.sampler ?? new RandomSampler(trainSet.texts.length, cfg.seed);
+  const hotBatch = (b: Batch) => tf.tensor2d(b.indices.map((i) => trainHot[i]), [b.indices.length, labels.length]);
+  const lossOf = (logits: tf.Tensor2D, b: Batch) => (fix
+    ? fix.loss(logits, b.labels)
+    : tf.tidy(() => bceWithLogitsLoss(logits, hotBatch(b))));
+  const weights = fix?.classWeights;
+  if (weights) log(`class weights (balanced): ${labels.map((l, i) => `${l} ${weights[i].toFixed(3)}`).join(" · ")}`);
+  // The training graph computes cross-entropy, class-weighted or not; focal loss and label sets take the tape.
+  const graphLoss = !multi && cfg.loss === "cross_entropy";
   const batchesPerEpoch = numBatches(trainSet.texts.length, cfg.batchSize);
   const usedBatches = cfg.maxStepsPerEpoch > 0 ? Math.min(batchesPerEpoch, cfg.maxStepsPerEpoch * cfg.gradAccumulation) : batchesPerEpoch;
   const stepsPerEpoch = Math.ceil(usedBatches / cfg.gradAccumulation);
@@ -163,10 +203,14 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     // 5) Train mode: dropout on, a fresh random order, fresh gradients every batch.
     const order = sampler.epochIndices().slice(0, usedBatches * cfg.batchSize);
     let lossSum = 0, lossCount = 0, step = 0, accum: Record<string, tf.Tensor> | undefined, inAccum = 0;
-    for (const b of batches(trainEnc, trainY, order, { batchSize: cfg.batchSize, ...batchOpts })) {
+    for (const b of batches(trainEnc, multi ? undefined : trainY, order, { batchSize: cfg.batchSize, ...batchOpts })) {
       if (opts.signal?.aborted) { b.dispose(); interrupted = true; break; }
       const dropoutSeed = deriveSeed(cfg.seed, epoch, lossCount);
-      const labelsOf = b.labels.arraySync() as number[];
+      const stepOpts = {
+        seed: dropoutSeed, classWeights: weights,
+        loss: graphLoss ? undefined : (logits: tf.Tensor2D) => lossOf(logits, b),
+      };
+      const labelsOf = multi ? [] : b.labels.arraySync() as number[];
       const diverged = (loss: number) => {
         if (accum) tf.dispose(Object.values(accum));
         optimizer.dispose();
@@ -176,7 +220,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
       if (cfg.gradAccumulation === 1) {
         // 6) One step: loss, gradients, clipping, AdamW (one graph call on native TensorFlow: lib/train_graph.ts).
         const lr = schedule.lr();
-        const { loss, norm } = trainStep(model!, optimizer, b, labelsOf, { seed: dropoutSeed, lr, clipNorm: cfg.clipNorm });
+        const { loss, norm } = trainStep(model!, optimizer, b, labelsOf, { ...stepOpts, lr, clipNorm: cfg.clipNorm });
         b.dispose();
         if (!Number.isFinite(loss)) throw diverged(loss);
         lossSum += loss; lossCount++;
@@ -185,7 +229,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
         continue;
       }
       // With accumulation: each batch's loss and gradients (graph or tape), summed; the optimizer steps every k batches.
-      const { value, grads: named0 } = lossAndGrads(model!, b, labelsOf, { seed: dropoutSeed });
+      const { value, grads: named0 } = lossAndGrads(model!, b, labelsOf, stepOpts);
       b.dispose();
       const loss = (value.dataSync() as Float32Array)[0];
       value.dispose();
@@ -209,15 +253,18 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
       }
     }
     if (interrupted) break;
-    // 7) Eval mode: no dropout; the course's metrics on the validation set.
+    // 7) Eval mode: no dropout; the course's metrics on the validation set (label sets: thresholds tuned on it).
     emit({ type: "evaluate", epoch });
-    const ev = evaluate(model, valEnc, valY, { batchSize: cfg.evalBatchSize, ...batchOpts });
+    const ev = multi
+      ? evaluateMultiLabel(model, valEnc, valHot, { batchSize: cfg.evalBatchSize, thresholds: "tune", ...batchOpts })
+      : evaluate(model, valEnc, valY, { batchSize: cfg.evalBatchSize, ...batchOpts });
     const record: EpochRecord = { epoch, trainLoss: lossSum / lossCount, validation: ev.metrics, seconds: (Date.now() - te) / 1000, steps: step };
     history.push(record);
     // 8) Model selection: is this the best epoch so far; has patience run out?
     let improved = false;
     if (cfg.selectMetric !== "none") {
-      const u = updateSelection(selection, epoch, ev.metrics, { metric: cfg.selectMetric, patience: cfg.earlyStoppingPatience });
+      const rule = { metric: cfg.selectMetric, patience: cfg.earlyStoppingPatience };
+      const u = updateSelection(selection, epoch, ev.metrics, rule);
       selection = u.state; improved = u.improved;
       if (improved) { tf.dispose([...(bestWeights?.values() ?? [])]); bestWeights = snapshot(model); }
     }
@@ -227,12 +274,17 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
         epoch, globalStep, config: cfg, labels, scheduler: schedule.getState(), sampler: sampler.getState(), history,
         optimizer: { step: 0, names: [], shapes: [] }, ...(selection ? { selection } : {}),
       };
-      const dir = await saveCheckpoint(runDir, model, state, optimizer.getState(), { tokenizerDir: modelDir, keep: opts.keepCheckpoints ?? 2, beforeWrite: opts.beforeWrite });
+      const files = "thresholds" in ev ? { [THRESHOLDS_FILE]: thresholdsJson(labels, ev.thresholds) } : undefined;
+      const dir = await saveCheckpoint(runDir, model, state, optimizer.getState(), {
+        tokenizerDir: modelDir, keep: opts.keepCheckpoints ?? 2, beforeWrite: opts.beforeWrite, files,
+      });
       if (improved) await saveBest(runDir, dir);
       writeRunFiles(runDir, { cfg, labels, history, seconds: (Date.now() - t0) / 1000, selection });
     }
     emit({ type: "epoch", epoch, epochs: cfg.epochs, trainLoss: record.trainLoss, valLoss: ev.metrics.loss, f1Weighted: ev.metrics.f1Weighted, f1Macro: ev.metrics.f1Macro, seconds: record.seconds });
-    if (selection?.stoppedAfter !== undefined) log(`early stopping: ${describeSelection(selection, history, cfg.earlyStoppingPatience).why}`);
+    if (selection?.stoppedAfter !== undefined) {
+      log(`early stopping: ${describeSelection(selection, history, cfg.earlyStoppingPatience).why}`);
+    }
     if (opts.stopAfterEpoch === epoch && epoch < cfg.epochs) interrupted = true;
   }
   optimizer.dispose();
@@ -243,15 +295,21 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     else if (runDir) loadWeightsInto(model, bestDir(runDir));
   }
   tf.dispose([...(bestWeights?.values() ?? [])]);
+  // A multi-label model goes with the thresholds tuned at the epoch whose weights it holds.
+  const modelEpoch = selection && !interrupted ? selection.bestEpoch : history[history.length - 1]?.epoch;
+  const tuned = history.find((h) => h.epoch === modelEpoch)?.validation;
+  const thresholds = tuned && "f1Micro" in tuned ? tuned.labels.map((l) => l.threshold!) : undefined;
   // 11) The test set, once, by the model the run returns (the test set chose nothing).
-  const test = opts.data.test && !interrupted
-    ? evaluateSet(model, tokenizer, opts.data.test, "test", { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize }).metrics
+  const test = data.test && !interrupted
+    ? evaluateSet(model, tokenizer, data.test, "test", {
+      maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize, thresholds,
+    }).metrics
     : undefined;
   const seconds = (Date.now() - t0) / 1000;
   if (runDir && test) writeRunFiles(runDir, { cfg, labels, history, seconds, selection, test });
   emit({ type: "done", seconds, interrupted });
   const best = selection && describeSelection(selection, history, cfg.earlyStoppingPatience);
-  return { model, tokenizer, labels, history, test, best, seconds, interrupted, runDir };
+  return { model, tokenizer, labels, history, test, best, thresholds, seconds, interrupted, runDir };
 }
 
 function addGrads(a: Record<string, tf.Tensor>, b: Record<string, tf.Tensor>): Record<string, tf.Tensor> {
@@ -260,8 +318,10 @@ function addGrads(a: Record<string, tf.Tensor>, b: Record<string, tf.Tensor>): R
   return out;
 }
 
+type AnySet = TextSet<string | string[]>;
+
 /** The first n examples of a fixed shuffle (stratification is the split's job, lib/split.ts). */
-function subset(set: TextSet, n: number): TextSet {
+function subset(set: AnySet, n: number): AnySet {
   if (n >= set.texts.length) return set;
   const idx = new RandomSampler(set.texts.length, 12345).epochIndices().slice(0, n).sort((a, b) => a - b);
   return { texts: idx.map((i) => set.texts[i]), labels: idx.map((i) => set.labels[i]) };
@@ -274,7 +334,15 @@ function snapshot(model: BertForSequenceClassification): Map<string, tf.Tensor> 
 
 export interface RunFiles {
   cfg: TrainConfig; labels: string[]; history: EpochRecord[]; seconds: number;
-  selection?: SelectionState; test?: EvalMetrics;
+  selection?: SelectionState; test?: EvalMetrics | MultiLabelMetrics;
+}
+
+/** metrics.json's "final": the last epoch's headline numbers. */
+function headline(h: EpochRecord): object {
+  const v = h.validation;
+  return "f1Micro" in v
+    ? { epoch: h.epoch, f1Micro: v.f1Micro, f1Macro: v.f1Macro, subsetAccuracy: v.subsetAccuracy, labels: v.labels }
+    : { epoch: h.epoch, f1Weighted: v.f1Weighted, f1Macro: v.f1Macro, accuracy: v.accuracy, perClass: v.perClass };
 }
 
 /** metrics.json (with the best epoch and why, and the test metrics when there are some) and charts.html of a run. */
@@ -283,7 +351,8 @@ export function writeRunFiles(runDir: string, r: RunFiles): void {
   const last = history[history.length - 1];
   writeJsonAtomic(path.join(runDir, "metrics.json"), {
     config: cfg, labels, seconds, backend: tf.getBackend(),
-    final: last && { epoch: last.epoch, f1Weighted: last.validation.f1Weighted, f1Macro: last.validation.f1Macro, accuracy: last.validation.accuracy, perClass: last.validation.perClass },
+    problemType: cfg && history[0] && "f1Micro" in history[0].validation ? MULTI_LABEL : "single_label_classification",
+    final: last && headline(last),
     ...(selection ? { best: describeSelection(selection, history, cfg.earlyStoppingPatience) } : {}),
     ...(test ? { test } : {}),
     history,

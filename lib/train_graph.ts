@@ -40,7 +40,7 @@ function sessionFor(model: BertForSequenceClassification, kind: keyof typeof ses
  * Cross-entropy targets: row i is one-hot at labels[i], scaled so that the loss is the weighted mean
  * Σ w[yᵢ]·nllᵢ / Σ w[yᵢ] (PyTorch's CrossEntropyLoss with `weight`; all weights 1: the plain mean).
  */
-export function crossEntropyTargets(labels: number[], numLabels: number, classWeights?: number[]): tf.Tensor2D {
+export function crossEntropyTargets(labels: number[], numLabels: number, classWeights?: readonly number[]): tf.Tensor2D {
   const w = labels.map((y) => {
     if (!Number.isInteger(y) || y < 0 || y >= numLabels) throw new Error(`label ${y} is not a class id in [0, ${numLabels})`);
     return classWeights ? classWeights[y] : 1;
@@ -57,7 +57,7 @@ export function crossEntropyTargets(labels: number[], numLabels: number, classWe
  */
 export function graphLossAndGrads(
   model: BertForSequenceClassification, inputs: BertInputs, labels: number[],
-  opts: { seed: number; classWeights?: number[]; dropout?: boolean },
+  opts: { seed: number; classWeights?: readonly number[]; dropout?: boolean },
 ): { value: tf.Scalar; grads: Record<string, tf.Tensor> } | undefined {
   if (!graphTraining()) return undefined;
   const session = sessionFor(model, "grads");
@@ -70,7 +70,7 @@ export function graphLossAndGrads(
 /** What every training graph is fed: inputs, targets, dropout masks and the weights (call inside tf.tidy). */
 function stepFeeds(
   session: GraphSession, model: BertForSequenceClassification, inputs: BertInputs, labels: number[],
-  opts: { seed: number; classWeights?: number[]; dropout?: boolean },
+  opts: { seed: number; classWeights?: readonly number[]; dropout?: boolean },
 ): Record<string, tf.Tensor> {
   const [b, s] = model.checkInputs(inputs);
   const c = model.config;
@@ -101,7 +101,7 @@ function stepFeeds(
  */
 export function graphTrainStep(
   model: BertForSequenceClassification, optimizer: AdamW, inputs: BertInputs, labels: number[],
-  opts: { seed: number; lr: number; clipNorm: number; classWeights?: number[] },
+  opts: { seed: number; lr: number; clipNorm: number; classWeights?: readonly number[] },
 ): { loss: number; norm: number } | undefined {
   if (!graphTraining() || [...model.params.values()].some((v) => !v.trainable)) return undefined;
   const session = sessionFor(model, "step");
@@ -126,16 +126,24 @@ export function graphTrainStep(
   return { loss, norm };
 }
 
+/** Which loss a step minimises: cross-entropy (class-weighted with `classWeights`), or any `loss` of the logits (tape only). */
+export interface StepLoss {
+  seed: number;
+  classWeights?: readonly number[];
+  /** A loss the graph does not compute (focal, multi-label BCE): the step takes the gradient tape. */
+  loss?: (logits: tf.Tensor2D) => tf.Scalar;
+}
+
 /**
  * One training step's loss and gradients (by Hugging Face name): the graph where it runs (cross-entropy,
  * optionally class-weighted), else the gradient tape over the eager forward with the same loss and seed.
  * Only trainable weights get a gradient.
  */
 export function lossAndGrads(
-  model: BertForSequenceClassification, inputs: BertInputs, labels: number[], opts: { seed: number; classWeights?: number[] },
+  model: BertForSequenceClassification, inputs: BertInputs, labels: number[], opts: StepLoss,
 ): { value: tf.Scalar; grads: Record<string, tf.Tensor> } {
   const frozen = [...model.params].filter(([, v]) => !v.trainable).map(([n]) => n);
-  const viaGraph = graphLossAndGrads(model, inputs, labels, opts);
+  const viaGraph = opts.loss ? undefined : graphLossAndGrads(model, inputs, labels, opts);
   if (viaGraph) {
     tf.dispose(frozen.map((n) => viaGraph.grads[n]));
     for (const n of frozen) delete viaGraph.grads[n];
@@ -145,6 +153,7 @@ export function lossAndGrads(
   const trainable = [...model.params.values()].filter((v) => v.trainable);
   const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
     const logits = model.forward(inputs, { training: true, seed: opts.seed });
+    if (opts.loss) return opts.loss(logits);
     if (!opts.classWeights) return crossEntropyLoss(logits, labels);
     const targets = crossEntropyTargets(labels, model.labels.length, opts.classWeights);
     return tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(logits)))) as tf.Scalar;
@@ -159,9 +168,9 @@ export function lossAndGrads(
  */
 export function trainStep(
   model: BertForSequenceClassification, optimizer: AdamW, inputs: BertInputs, labels: number[],
-  opts: { seed: number; lr: number; clipNorm: number; classWeights?: number[] },
+  opts: StepLoss & { lr: number; clipNorm: number },
 ): { loss: number; norm: number } {
-  const fused = graphTrainStep(model, optimizer, inputs, labels, opts);
+  const fused = opts.loss ? undefined : graphTrainStep(model, optimizer, inputs, labels, opts);
   if (fused) return fused;
   const { value, grads } = lossAndGrads(model, inputs, labels, opts);
   const loss = value.dataSync()[0];

@@ -96,7 +96,7 @@ export async function runOnnx(
   const t0 = process.hrtime.bigint();
   const preds = await predictOnnx(clf, val.texts, opts);
   const e2eSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const predictions = preds.map((p) => w.labels.indexOf(p.label));
+  const predictions = preds.map((p) => w.labels.indexOf(p.label!));  // single-label: one label each
   const serve: ServeResult = { modelBytes: fs.statSync(file).size, e2eSeconds, predictions };
   if (w.labels.every((l) => clf.labels.includes(l))) {
     const ev = await evaluateOnnx(clf, val.texts, val.labels.map((k) => clf.labels.indexOf(w.labels[k])), opts);

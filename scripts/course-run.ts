@@ -12,7 +12,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
 import { initBackend } from "../lib/backend";
-import { configFromFlags, configFlagOptions, loadData } from "../lib/cli";
+import { configFromFlags, configFlagOptions } from "../lib/cli";
+import { loadTrainData } from "../lib/data";
 import { RUNS_DIR } from "../lib/paths";
 import { train } from "../lib/train";
 import { cliReporter } from "../lib/progress";
@@ -25,7 +26,7 @@ async function main() {
   const runDir = path.resolve(String(values["run-dir"] ?? path.join(RUNS_DIR, "course")));
   if (values.force) fs.rmSync(runDir, { recursive: true, force: true });
   const backend = await initBackend();
-  const data = loadData({}, cfg);
+  const data = loadTrainData({}, cfg);   // the course's SMILE split (single-label)
   console.log(`backend ${backend.name} · ${data.train.texts.length} training / ${data.validation.texts.length} validation tweets · config ${JSON.stringify(cfg)}`);
   const t0 = Date.now();
   const run = await train(cfg, { data, runDir, onProgress: cliReporter(), log: (l) => console.log(l) });

@@ -83,7 +83,9 @@ test("split, train, evaluate, predict and sweep on a CSV with a tiny model", { s
       fs.writeFileSync(f, [rows[0], ...rows.slice(1 + from, 1 + to)].join("\n") + "\n");
       return f;
     };
-    const files = ["--train-csv", part("train.tsv", 0, 21), "--validation-csv", part("dev.tsv", 21, 27), "--test-csv", part("test.tsv", 27, 30)];
+    const files = [
+      "--train-csv", part("train.tsv", 0, 21), "--validation-csv", part("dev.tsv", 21, 27), "--test-csv", part("test.tsv", 27, 30),
+    ];
     const cols = ["--text-column", "tweet", "--label-column", "mood", "--id-column", "id"];
     const sepDir = path.join(dir, "separate");
     captured.length = 0;
@@ -93,14 +95,38 @@ test("split, train, evaluate, predict and sweep on a CSV with a tiny model", { s
     assert.match(captured.join(""), /test \(3 texts\): loss \d/);
     const outFile = path.join(dir, "eval.json");
     captured.length = 0;
-    assert.equal(await main(["evaluate", "--checkpoint", sepDir, "--csv", path.join(dir, "dev.tsv"), ...cols, "--out", outFile]), 0);
+    const dev = path.join(dir, "dev.tsv");
+    assert.equal(await main(["evaluate", "--checkpoint", sepDir, "--csv", dev, ...cols, "--out", outFile]), 0);
     const evaluated = JSON.parse(fs.readFileSync(outFile, "utf8"));
     assert.equal(evaluated.examples, 6);
     assert.equal(evaluated.metrics.confusion.flat().reduce((a: number, b: number) => a + b, 0), 6);
     assert.match(captured.join(""), /dev\.tsv \(6 texts\)/);
     const unknown = path.join(dir, "unknown.tsv");
     fs.writeFileSync(unknown, `${rows[0]}\n99\tfine\tneu\n100\twhat\tmeh\n`);
-    await assert.rejects(main(["evaluate", "--checkpoint", sepDir, "--csv", unknown, ...cols]), /unknown\.tsv:3: label "meh" is not one the model knows \(neg, neu, pos\)/);
+    await assert.rejects(main(["evaluate", "--checkpoint", sepDir, "--csv", unknown, ...cols]),
+      /unknown\.tsv:3: label "meh" is not one the model knows \(neg, neu, pos\)/);
+    // multi-label: label sets joined by "|"; predict returns every label over its threshold
+    const mlRows = ["id\ttweet\tmoods"];
+    const mlTexts = ["great", "awful", "great and awful", "the bus"], mlLabels = ["pos", "neg", "pos|neg", "neu"];
+    for (let i = 0; i < 36; i++) mlRows.push(`${i}\t${mlTexts[i % 4]} number ${i}\t${mlLabels[i % 4]}`);
+    const mlCsv = path.join(dir, "ml.tsv");
+    fs.writeFileSync(mlCsv, mlRows.join("\n") + "\n");
+    const ml = ["--csv", mlCsv, "--text-column", "tweet", "--label-column", "moods", "--multi-label",
+      "--label-delimiter", "|"];
+    const mlDir = path.join(dir, "ml-run");
+    assert.equal(await main(["train", ...ml, ...hp, "--epochs", "1", "--run-dir", mlDir]), 0);
+    captured.length = 0;
+    assert.equal(await main(["evaluate", "--checkpoint", mlDir, ...ml, "--out", path.join(dir, "ml-eval.json")]), 0);
+    assert.match(captured.join(""), /F1 micro 0\.\d{4} · F1 macro 0\.\d{4} · subset accuracy/);
+    assert.match(captured.join(""), /label\s+precision\s+recall\s+F1\s+support\s+threshold/);
+    captured.length = 0;
+    assert.equal(await main(["predict", "--checkpoint", mlDir, "great and awful"]), 0);
+    const mlPred = JSON.parse(captured.join("").trim());
+    assert.ok(Array.isArray(mlPred.labels) && mlPred.label === undefined);
+    fs.rmSync(path.join(mlDir, "checkpoints/epoch-1/thresholds.json"));
+    await assert.rejects(main(["predict", "--checkpoint", mlDir, "x"]),
+      /thresholds\.json is missing: a multi-label model/);
+    await assert.rejects(main(["train", ...data, "--select-metric", "acc"]), /--select-metric "acc" is not a metric/);
     await assert.rejects(main(["fly"]), /unknown command "fly"/);
     await assert.rejects(main(["train", "--csv", csv, "--run-dir", path.join(dir, "x")]), /needs --text-column and --label-column/);
   } finally {

@@ -18,16 +18,23 @@ const write = (dir: string, name: string, rows: string[][]) => {
 const cols = { textColumn: "text", labelColumn: "label", idColumn: "id" };
 const split = { validationSize: 0.25, seed: 17 };
 
-test("trainData(loadCourseData()) is the course split, as notebooks 05 and 06 built it by hand", { skip: !fs.existsSync(SMILE_CSV) && "needs the SMILE CSV" }, () => {
+const noSmile = !fs.existsSync(SMILE_CSV) && "needs the SMILE CSV";
+
+test("trainData(loadCourseData()) is the course split as notebooks 05 and 06 built it", { skip: noSmile }, () => {
   const smile = loadCourseData();
   const data = trainData(smile);
   assert.deepEqual(data.labels, smile.labels);
-  assert.deepEqual(data.train, { texts: smile.train.map((r) => r.text), labels: smile.train.map((r) => r.category), ids: smile.train.map((r) => r.id) });
+  const byHand = {
+    texts: smile.train.map((r) => r.text), labels: smile.train.map((r) => r.category),
+    ids: smile.train.map((r) => r.id),
+  };
+  assert.deepEqual(data.train, byHand);
   assert.deepEqual(data.validation.texts, smile.validation.map((r) => r.text));
   assert.deepEqual(data.validation.labels, smile.validation.map((r) => r.category));
   assert.equal(data.test, undefined);
   assert.deepEqual([data.train.texts.length, data.validation.texts.length], [1258, 223]);
-  assert.deepEqual(loadTrainData({}, { validationSize: 0.15, seed: 17 }).validation.ids, smile.validation.map((r) => r.id));
+  const loaded = loadTrainData({}, { validationSize: 0.15, seed: 17 });
+  assert.deepEqual(loaded.validation.ids, smile.validation.map((r) => r.id));
 });
 
 test("one file is split (stratified); train + validation files are used as they are; a test file comes along", () => {
@@ -40,7 +47,8 @@ test("one file is split (stratified); train + validation files are used as they 
   assert.deepEqual([...one.validation.labels].sort(), ["a", "b", "c"]); // every class on both sides
   assert.deepEqual(one.labels, ["a", "b", "c"]);
   assert.equal(one.validation.origin!.file, file); // errors can point at the line
-  assert.deepEqual(loadTrainData({ trainCsv: file, ...cols }, split).ids, one.ids); // --train-csv alone: split the same way
+  // --train-csv alone: split the same way
+  assert.deepEqual(loadTrainData({ trainCsv: file, ...cols }, split).ids, one.ids);
 
   const dev = write(dir, "dev.tsv", [["id", "text", "label"], ["d1", "dev one", "b"], ["d2", "dev two", "a"]]);
   const testFile = write(dir, "test.tsv", [["id", "text", "label"], ["t1", "test one", "c"]]);
@@ -56,14 +64,18 @@ test("bad data: errors name the file, the line and the problem", () => {
   const file = write(dir, "train.tsv", [["id", "text", "label"], ["1", "x", "a"], ["2", "y", "b"], ["3", "z", "a"]]);
   const dev = write(dir, "dev.tsv", [["id", "text", "label"], ["4", "w", "a"], ["5", "v", "surprise"]]);
   assert.throws(() => loadTrainData({ trainCsv: file, validationCsv: dev, ...cols }, split),
-    new RegExp(`${dev.replace(/[.]/g, "\\.")}:3: label "surprise" occurs only in validation, never in the training data`));
+    new RegExp(`${dev.replace(/[.]/g, "\\.")}:3: label "surprise" occurs only in validation, never in the training`));
   const testFile = write(dir, "test.tsv", [["id", "text", "label"], ["6", "u", "angry"]]);
-  assert.throws(() => loadTrainData({ trainCsv: file, validationCsv: file, testCsv: testFile, ...cols }, split), /test\.tsv:2: label "angry" occurs only in test/);
-  assert.throws(() => loadTrainData({ csv: file, trainCsv: file, ...cols }, split), /either --csv .* or --train-csv, not both/);
+  assert.throws(() => loadTrainData({ trainCsv: file, validationCsv: file, testCsv: testFile, ...cols }, split),
+    /test\.tsv:2: label "angry" occurs only in test/);
+  assert.throws(() => loadTrainData({ csv: file, trainCsv: file, ...cols }, split),
+    /either --csv .* or --train-csv, not both/);
   assert.throws(() => loadTrainData({ validationCsv: dev, ...cols }, split), /--validation-csv .* needs --train-csv/);
   assert.throws(() => loadTrainData({ csv: file }, split), /needs --text-column and --label-column/);
   // without a file, checkData names the example
-  assert.throws(() => checkData({ train: { texts: ["a", "b"], labels: ["x", "y"] }, validation: { texts: ["c"], labels: ["z"], ids: ["17"] } }),
+  const train = { texts: ["a", "b"], labels: ["x", "y"] };
+  assert.throws(() => checkData({ train, validation: { texts: ["c"], labels: ["z"], ids: ["17"] } }),
     /validation example 0 \(id 17\): label "z" occurs only in validation/);
-  assert.throws(() => checkData({ train: { texts: ["a"], labels: ["x"] }, validation: textSet([]), test: { texts: ["t"], labels: [] } }), /test data has 1 texts but 0 labels/);
+  assert.throws(() => checkData({ train, validation: textSet([]), test: { texts: ["t"], labels: [] } }),
+    /test data has 1 texts but 0 labels/);
 });

@@ -35,24 +35,32 @@ function follow(values: number[], metric: SelectMetric, patience: number) {
   return { steps, state: state! };
 }
 
-test("the rule: best is strictly better (a tie keeps the earlier epoch), F1 higher and loss lower; patience counts epochs since the best", () => {
+test("the rule: best is strictly better (a tie keeps the earlier epoch), F1 higher and loss lower; "
+  + "patience counts epochs since the best", () => {
   const f1 = follow([0.5, 0.7, 0.6, 0.7, 0.65, 0.9], "f1_macro", 3);
   assert.deepEqual(f1.steps, [[true, false], [true, false], [false, false], [false, false], [false, true]]);
-  assert.deepEqual(f1.state, { metric: "f1_macro", bestEpoch: 2, bestValue: 0.7, epochsWithoutImprovement: 3, stoppedAfter: 5 });
+  assert.deepEqual(f1.state,
+    { metric: "f1_macro", bestEpoch: 2, bestValue: 0.7, epochsWithoutImprovement: 3, stoppedAfter: 5 });
   const loss = follow([0.48, 0.52, 0.47, 0.6, 0.89], "loss", 0); // patience 0: never stops
   assert.deepEqual(loss.steps.map(([i]) => i), [true, false, true, false, false]);
   assert.equal(loss.state.bestEpoch, 3);
   assert.equal(loss.state.stoppedAfter, undefined);
-  assert.throws(() => updateSelection(loss.state, 6, { f1Macro: 1, f1Weighted: 1, loss: 1 }, { metric: "f1_weighted", patience: 0 }), /selects by loss; it cannot continue selecting by f1_weighted/);
-  assert.throws(() => updateSelection(undefined, 1, { f1Macro: NaN, f1Weighted: 0, loss: 0 }, { metric: "f1_macro", patience: 1 }), /f1_macro is NaN at epoch 1/);
+  const ones = { f1Macro: 1, f1Weighted: 1, loss: 1 };
+  assert.throws(() => updateSelection(loss.state, 6, ones, { metric: "f1_weighted", patience: 0 }),
+    /selects by loss; it cannot continue selecting by f1_weighted/);
+  assert.throws(() => updateSelection(undefined, 1, { ...ones, f1Macro: NaN }, { metric: "f1_macro", patience: 1 }),
+    /f1_macro is NaN at epoch 1/);
 });
 
 test("an unknown --select-metric, and patience without a metric, are errors that say what to use", () => {
-  assert.throws(() => configFromFlags({ "select-metric": "accuracy" }), /--select-metric "accuracy" is not a metric a model can be selected by: use f1_macro, f1_weighted, loss or none/);
+  assert.throws(() => configFromFlags({ "select-metric": "accuracy" }),
+    /--select-metric "accuracy" is not a metric a model can be selected by: use f1_macro, f1_weighted, loss or none/);
   assert.equal(checkSelectMetric("f1_weighted"), "f1_weighted");
   assert.equal(configFromFlags({ "select-metric": "loss", "early-stopping-patience": "2" }).earlyStoppingPatience, 2);
-  assert.throws(() => validateConfig({ ...DEFAULT_CONFIG, earlyStoppingPatience: 2 }), /earlyStoppingPatience 2 needs a metric to watch/);
-  assert.throws(() => validateConfig({ ...DEFAULT_CONFIG, selectMetric: "acc" as SelectMetric }), /config.selectMetric "acc" is not a metric/);
+  assert.throws(() => validateConfig({ ...DEFAULT_CONFIG, earlyStoppingPatience: 2 }),
+    /earlyStoppingPatience 2 needs a metric to watch/);
+  assert.throws(() => validateConfig({ ...DEFAULT_CONFIG, selectMetric: "acc" as SelectMetric }),
+    /config.selectMetric "acc" is not a metric/);
 });
 
 // Validation holds the training texts with every label moved on by one (neg → neu → pos → neg):
@@ -60,19 +68,23 @@ test("an unknown --select-metric, and patience without a metric, are errors that
 // lowest after epoch 1 and rises from then on: a metric that peaks early, by construction.
 const trainSet = toyData(48, 1);
 const rotate = (l: string) => TOY_LABELS[(TOY_LABELS.indexOf(l) + 1) % 3];
-const data: TrainData = { train: trainSet, validation: { texts: trainSet.texts.slice(0, 24), labels: trainSet.labels.slice(0, 24).map(rotate) }, labels: TOY_LABELS };
+const rotated = { texts: trainSet.texts.slice(0, 24), labels: trainSet.labels.slice(0, 24).map(rotate) };
+const data: TrainData = { train: trainSet, validation: rotated, labels: TOY_LABELS };
 const config: TrainConfig = {
-  ...DEFAULT_CONFIG, epochs: 6, batchSize: 4, evalBatchSize: 24, lr: 5e-3, headLrScale: 1, warmupRatio: 0, logSamples: 0,
+  ...DEFAULT_CONFIG, epochs: 6, batchSize: 4, evalBatchSize: 24, lr: 5e-3, headLrScale: 1, warmupRatio: 0,
+  logSamples: 0,
   selectMetric: "loss", earlyStoppingPatience: 2,
 };
 const quiet = { log: () => {} };
 const tiny = () => randomBert(tinyBertConfig, { labels: TOY_LABELS, seed: config.seed });
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-select-"));
-const curve = (h: { trainLoss: number; validation: { loss: number } }[]) => h.map((r) => [r.trainLoss, r.validation.loss]);
+type Curve = { trainLoss: number; validation: { loss: number } }[];
+const curve = (h: Curve) => h.map((r) => [r.trainLoss, r.validation.loss]);
 const validationLoss = (m: BertForSequenceClassification) =>
   evaluateSet(m, toyTokenizer, data.validation, "validation", { batchSize: 24 }).metrics.loss;
 
-test("a run whose validation loss is best at epoch 1 stops after epoch 3 (patience 2), keeps best/ and returns epoch 1's model", async () => {
+test("a run whose validation loss is best at epoch 1 stops after epoch 3 (patience 2), keeps best/ "
+  + "and returns epoch 1's model", async () => {
   await initBackend();
   const dir = tmp();
   const before = tf.memory().numTensors;
@@ -83,7 +95,8 @@ test("a run whose validation loss is best at epoch 1 stops after epoch 3 (patien
   assert.ok(run.history[2].trainLoss < run.history[0].trainLoss, "while training loss falls");
   assert.equal(run.best!.epoch, 1);
   assert.equal(run.best!.stoppedEarly, true);
-  assert.match(run.best!.why, /epoch 1 has the lowest validation loss .*Stopped early after epoch 3: 2 epochs without a better loss \(patience 2\)/);
+  assert.match(run.best!.why,
+    /epoch 1 has the lowest validation loss .*Stopped early after epoch 3: 2 epochs without a better loss/);
   // the returned model holds epoch 1's weights: it scores epoch 1's validation loss again
   assert.ok(Math.abs(validationLoss(run.model) - losses[0]) < 1e-6, `${validationLoss(run.model)} vs ${losses[0]}`);
   run.model.dispose();
@@ -102,12 +115,15 @@ test("a run whose validation loss is best at epoch 1 stops after epoch 3 (patien
   loaded.dispose();
 });
 
-test("interrupted in the middle of patience (after epoch 2), resumed: the same epochs, the same stop, the same best model", async () => {
+test("interrupted in the middle of patience (after epoch 2), resumed: the same epochs, the same stop, "
+  + "the same best model", async () => {
   await initBackend();
   const full = await train(config, { data, model: tiny(), tokenizer: toyTokenizer, runDir: tmp(), ...quiet });
   full.model.dispose();
   const dir = tmp();
-  const part = await train(config, { data, model: tiny(), tokenizer: toyTokenizer, runDir: dir, stopAfterEpoch: 2, ...quiet });
+  const part = await train(config, {
+    data, model: tiny(), tokenizer: toyTokenizer, runDir: dir, stopAfterEpoch: 2, ...quiet,
+  });
   part.model.dispose();
   assert.deepEqual([part.interrupted, part.history.length], [true, 2]);
   assert.deepEqual(readCheckpoint(path.join(dir, "checkpoints/epoch-2")).state.selection,

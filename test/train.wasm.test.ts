@@ -90,7 +90,8 @@ test("bad data and label maps give clear errors", async () => {
   await initBackend();
   assert.throws(() => checkData({ train: { texts: [], labels: [] }, validation: { texts: [], labels: [] } }), /training data is empty/);
   assert.throws(() => checkData({ train: { texts: ["a", "b"], labels: ["x", "x"] }, validation: { texts: [], labels: [] } }), /single class \("x"\)/);
-  assert.throws(() => checkData({ train: { texts: ["a", "b"], labels: ["x", "y"] }, validation: { texts: ["c"], labels: ["z"] } }), /validation example 0: label "z" occurs only in validation, never in the training data/);
+  assert.throws(() => checkData({ train: { texts: ["a", "b"], labels: ["x", "y"] }, validation: { texts: ["c"], labels: ["z"] } }),
+    /validation example 0: label "z" occurs only in validation, never in the training data/);
   assert.throws(() => checkData({ train: { texts: ["a"], labels: ["x", "y"] }, validation: { texts: [], labels: [] } }), /1 texts but 2 labels/);
   const m = randomBert(tinyBertConfig, { labels: ["neg", "pos", "other"], seed: 1 });
   await assert.rejects(train(config, { data, model: m, tokenizer: toyTokenizer, ...quiet }), /label "neu" is missing from the model's label map/);

@@ -16,17 +16,25 @@ export const toyTokenizer: TokenizerLike = {
   encode(texts, opts = {}) {
     const max = opts.maxLength ?? 64;
     const input_ids = texts.map((t) => {
-      const ids = t.toLowerCase().split(/\s+/).filter(Boolean).map((w) => 1000 + ([...w].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % 20000));
+      const hash = (w: string) => [...w].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
+      const ids = t.toLowerCase().split(/\s+/).filter(Boolean).map((w) => 1000 + (hash(w) % 20000));
       return [101, ...ids.slice(0, max - 2), 102];
     });
-    return { input_ids, attention_mask: input_ids.map((r) => r.map(() => 1)), token_type_ids: input_ids.map((r) => r.map(() => 0)) };
+    const fill = (v: number) => input_ids.map((r) => r.map(() => v));
+    return { input_ids, attention_mask: fill(1), token_type_ids: fill(0) };
   },
 };
 
-export const TOY_WORDS: Record<string, string[]> = { neg: ["bad", "awful", "sad", "angry"], neu: ["table", "chair", "today", "bus"], pos: ["good", "great", "happy", "love"] };
+export const TOY_WORDS: Record<string, string[]> = {
+  neg: ["bad", "awful", "sad", "angry"],
+  neu: ["table", "chair", "today", "bus"],
+  pos: ["good", "great", "happy", "love"],
+};
 
 /** n texts, labels in turn neg, neu, pos (or as `labelOf(i)` says), words drawn from a seeded generator. */
-export function toyData(n: number, seed: number, labelOf: (i: number) => string = (i) => TOY_LABELS[i % 3]): { texts: string[]; labels: string[] } {
+export function toyData(
+  n: number, seed: number, labelOf: (i: number) => string = (i) => TOY_LABELS[i % 3],
+): { texts: string[]; labels: string[] } {
   const filler = ["the", "a", "is", "was", "so", "my", "day"];
   const rng = new Rng(seed);
   const texts: string[] = [], labels: string[] = [];

@@ -1,0 +1,185 @@
+// lib/imbalance.ts: class weights and per-class scores against scikit-learn (fixtures:
+// scripts/make_label_fixtures.py), the weighted sampler's semantics and a chi-square test of its
+// frequencies (fixed seed), each remedy in a real training run of the tiny BERT, and the
+// error-analysis table.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../lib/backend";
+import { randomBert } from "../lib/bert";
+import { DEFAULT_CONFIG, TrainConfig } from "../lib/config";
+import { computeClassWeight, balancedSampleWeights, WeightedRandomSampler, remedies } from "../lib/imbalance";
+import { classReport } from "../lib/metrics";
+import { train } from "../lib/train";
+import { evaluateSet, misclassified, errorTableHtml } from "../lib/evaluate";
+import { SingleLabelData } from "../lib/data";
+import { tinyBertConfig } from "./helpers/tiny_bert";
+import { toyTokenizer, toyData, TOY_LABELS } from "./helpers/toy";
+
+const fx = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/labels/imbalance.json"), "utf8"));
+const near = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} vs ${b}`);
+
+test("class weights equal scikit-learn's compute_class_weight('balanced'), SMILE's training split included", () => {
+  for (const c of fx.class_weight) {
+    computeClassWeight(c.y, c.num_classes).forEach((w, k) => near(w, c.weights[k], `class ${k} of ${c.y.length}`));
+  }
+  const smile = fx.class_weight[3].weights;
+  assert.ok(smile[3] > 40 && smile[0] < 0.25, `disgust (5 tweets) weighs ${smile[3]}, happy ${smile[0]}`);
+  assert.throws(() => computeClassWeight([0, 0, 2], 3, ["happy", "sad", "angry"]),
+    /class sad has no training examples/);
+  assert.throws(() => computeClassWeight([0, 3], 2), /position 1 is 3/);
+});
+
+test("per-class precision, recall, F1 and support equal scikit-learn's precision_recall_fscore_support", () => {
+  for (const c of fx.class_report) {
+    const names = Array.from({ length: c.num_classes }, (_, k) => `c${k}`);
+    classReport(c.y_true, c.y_pred, names).forEach((r, k) => {
+      assert.equal(r.label, `c${k}`);
+      for (const m of ["precision", "recall", "f1"] as const) near(r[m], c[m][k], `${m} class ${k}`);
+      assert.equal(r.support, c.support[k]);
+    });
+  }
+});
+
+/** Pearson's chi-square statistic of observed counts against expected ones. */
+const chiSquare = (observed: number[], expected: number[]) =>
+  observed.reduce((s, o, k) => s + (o - expected[k]) ** 2 / expected[k], 0);
+
+test("weighted sampler: frequencies match the weights (chi-square, fixed seed), zero weights never drawn, "
+  + "seeded and resumable", () => {
+  const weights = [0.5, 1, 2, 4, 0, 2.5];
+  const s = new WeightedRandomSampler(weights, 60000, { seed: 17 });
+  const draws = s.epochIndices();
+  const counts = weights.map((_, k) => draws.filter((i) => i === k).length);
+  assert.equal(counts[4], 0, "weight 0 is never drawn");
+  const positive = weights.map((w, k) => [w, k]).filter(([w]) => w > 0).map(([, k]) => k);
+  const total = 10; // the weights' sum: they need not sum to 1
+  const stat = chiSquare(positive.map((k) => counts[k]), positive.map((k) => (60000 * weights[k]) / total));
+  const critical = fx.chi2_critical_0_001[String(positive.length - 1)];
+  assert.ok(stat < critical, `chi-square ${stat.toFixed(2)} < ${critical.toFixed(2)} (df ${positive.length - 1})`);
+  // the same seed gives the same draws; another seed others; a restored state continues the same sequence
+  assert.deepEqual(new WeightedRandomSampler(weights, 50, { seed: 17 }).epochIndices(), draws.slice(0, 50));
+  assert.notDeepEqual(new WeightedRandomSampler(weights, 50, { seed: 18 }).epochIndices(), draws.slice(0, 50));
+  const a = new WeightedRandomSampler(weights, 20, { seed: 3 });
+  a.epochIndices();
+  const b = new WeightedRandomSampler(weights, 20, { seed: 3 });
+  b.setState(a.getState());
+  assert.deepEqual(b.epochIndices(), a.epochIndices());
+  assert.throws(() => b.setState({ ...a.getState(), seed: 4 }), /sampler state is for seed 4/);
+});
+
+test("balanced oversampling of SMILE's training classes draws every class about equally often (chi-square)", () => {
+  const y = fx.class_weight[3].y as number[];
+  const draws = new WeightedRandomSampler(balancedSampleWeights(y), 60000, { seed: 5 }).epochIndices();
+  const counts = [0, 1, 2, 3, 4, 5].map((k) => draws.filter((i) => y[i] === k).length);
+  const stat = chiSquare(counts, counts.map(() => 10000));
+  assert.ok(stat < fx.chi2_critical_0_001["5"], `chi-square ${stat.toFixed(2)} for ${counts}`);
+  // the 5 disgust tweets are each seen ~2,000 times: oversampling repeats them
+  assert.ok(counts[3] > 9000);
+});
+
+test("without replacement: distinct indices, first draws follow the weights; PyTorch's errors", () => {
+  const s = new WeightedRandomSampler([1, 0, 3, 2], 3, { replacement: false, seed: 1 });
+  for (let e = 0; e < 20; e++) assert.deepEqual([...s.epochIndices()].sort(), [0, 2, 3]);
+  const firstDraw = (seed: number) =>
+    new WeightedRandomSampler([1, 0, 3, 2], 1, { replacement: false, seed }).epochIndices()[0];
+  const first = Array.from({ length: 6000 }, (_, k) => firstDraw(k));
+  const counts = [0, 2, 3].map((k) => first.filter((i) => i === k).length);
+  assert.ok(chiSquare(counts, [1000, 3000, 2000]) < fx.chi2_critical_0_001["2"], `${counts}`);
+  const make = (w: number[], n: number, replacement = true) =>
+    () => new WeightedRandomSampler(w, n, { replacement, seed: 1 });
+  assert.throws(make([1, 2], 0), /num_samples should be a positive integer value, but got num_samples=0/);
+  assert.throws(make([1, -2], 3), /contains either `inf`, `nan` or element < 0/);
+  assert.throws(() => new WeightedRandomSampler([0, 0], 3, { seed: 1 }), /sum of probabilities <= 0/);
+  assert.throws(make([1, 2], 3, false), /cannot sample n_sample > prob_dist.size\(-1\) samples without replacement/);
+  assert.throws(make([1, 0, 2], 3, false), /not enough non-negative category to sample/);
+});
+
+test("remedies: the config picks the loss and the sampler; the default is the course's", async () => {
+  await initBackend();
+  const y = [0, 0, 0, 1, 2, 2];
+  const plain = remedies(DEFAULT_CONFIG, y, TOY_LABELS);
+  assert.equal(plain.sampler.constructor.name, "RandomSampler");
+  assert.equal(plain.classWeights, undefined);
+  const weighted = remedies({ ...DEFAULT_CONFIG, classWeights: "balanced", sampler: "weighted" }, y, TOY_LABELS);
+  assert.deepEqual(weighted.classWeights, computeClassWeight(y, 3));
+  assert.equal(weighted.sampler.constructor.name, "WeightedRandomSampler");
+  const before = tf.memory().numTensors;
+  const logits = tf.tensor2d([[1, 0, -1], [0, 2, 0]]);
+  const labels = tf.tensor1d([0, 1], "int32");
+  const value = (r: ReturnType<typeof remedies>) => tf.tidy(() => r.loss(logits, labels).dataSync()[0]);
+  const focal = remedies({ ...DEFAULT_CONFIG, loss: "focal", focalGamma: 2 }, y, TOY_LABELS);
+  assert.ok(value(focal) < value(plain), "focal loss discounts the easy examples");
+  assert.notEqual(value(weighted), value(plain));
+  tf.dispose([logits, labels]);
+  assert.equal(tf.memory().numTensors, before);
+});
+
+// an imbalanced toy set: 30 neg, 12 neu, 6 pos
+const skewed = (n: number, seed: number) => toyData(n, seed, (i) => (i % 8 < 5 ? "neg" : i % 8 < 7 ? "neu" : "pos"));
+const data: SingleLabelData = { train: skewed(48, 1), validation: skewed(16, 2), labels: TOY_LABELS };
+const config: TrainConfig = { ...DEFAULT_CONFIG, epochs: 2, batchSize: 8, evalBatchSize: 16, lr: 1e-3, logSamples: 0 };
+
+test("each remedy trains (class weights, focal loss, weighted sampler); an interrupted weighted-sampler run "
+  + "resumes to the same numbers", async () => {
+  await initBackend();
+  const tiny = () => randomBert(tinyBertConfig, { labels: TOY_LABELS, seed: 17 });
+  type Curve = { trainLoss: number; validation: { loss: number } }[];
+  const curve = (h: Curve) => h.map((r) => [r.trainLoss, r.validation.loss]);
+  const lines: string[] = [];
+  const runs = [];
+  const variants: Partial<TrainConfig>[] = [
+    {}, { classWeights: "balanced" }, { loss: "focal" }, { sampler: "weighted" },
+  ];
+  for (const c of variants) {
+    const log = (l: string) => { lines.push(l); };
+    const r = await train({ ...config, ...c }, { data, model: tiny(), tokenizer: toyTokenizer, log: log });
+    runs.push(curve(r.history));
+    assert.ok(r.history.every((h) => Number.isFinite(h.trainLoss)));
+    assert.deepEqual(r.history[1].validation.classes.map((x) => x.label), TOY_LABELS);
+    r.model.dispose();
+  }
+  assert.equal(new Set(runs.map((r) => JSON.stringify(r[0][0]))).size, 4, "each remedy changes the training loss");
+  assert.ok(lines.some((l) => /^class weights \(balanced\): neg 0\.533 · neu 1\.333 · pos 2\.667$/.test(l)),
+    lines.join("\n"));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-imbalance-"));
+  const c = { ...config, sampler: "weighted" as const };
+  const part = await train(c, {
+    data, model: tiny(), tokenizer: toyTokenizer, runDir: dir, stopAfterEpoch: 1, log: () => {},
+  });
+  part.model.dispose();
+  const resumed = await train(c, { data, tokenizer: toyTokenizer, runDir: dir, resume: true, log: () => {} });
+  resumed.model.dispose();
+  assert.deepEqual(curve(resumed.history), runs[3]);
+});
+
+test("error analysis: misclassified texts with their probabilities, most confident first, HTML-escaped", async () => {
+  await initBackend();
+  const model = randomBert(tinyBertConfig, { labels: TOY_LABELS, seed: 3 });
+  const set = {
+    texts: ["<script>alert('x')</script> bad", "great & good", "the table"],
+    labels: ["neg", "pos", "neu"], ids: ["a", "b", "c"],
+  };
+  const ev = evaluateSet(model, toyTokenizer, set, "validation");
+  model.dispose();
+  const rows = misclassified(set, ev, TOY_LABELS);
+  assert.equal(rows.length, ev.predictions.filter((p, i) => TOY_LABELS[p] !== set.labels[i]).length);
+  for (const r of rows) {
+    const i = set.ids.indexOf(r.id);
+    assert.equal(r.text, set.texts[i]);
+    assert.equal(r.pPredicted, ev.probabilities[i][TOY_LABELS.indexOf(r.predicted)]);
+    assert.equal(r.pTrue, ev.probabilities[i][TOY_LABELS.indexOf(r.true)]);
+    assert.ok(r.pPredicted > r.pTrue);
+  }
+  assert.deepEqual(rows.map((r) => r.pPredicted), [...rows.map((r) => r.pPredicted)].sort((a, b) => b - a));
+  const html = errorTableHtml([
+    { id: "1", text: "<script>alert('x')</script> & more", true: "neg", predicted: "pos", pPredicted: 0.9,
+      pTrue: 0.05 },
+  ]);
+  assert.ok(!html.includes("<script>"));
+  assert.match(html, /&lt;script&gt;alert\(&#39;x&#39;\)&lt;\/script&gt; &amp; more/);
+  assert.match(html, /<caption>1 misclassified<\/caption>/);
+});
