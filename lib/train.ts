@@ -14,7 +14,6 @@
  * derived from the run seed, epoch and step) and the new classifier head. Same seed, machine
  * and backend → the same losses and metrics, also across an interruption and resume.
  */
-import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { TrainConfig, DEFAULT_CONFIG, validateConfig } from "./config";

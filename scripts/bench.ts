@@ -33,7 +33,7 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend";
-import { loadBertForSequenceClassification, crossEntropyLoss, graphInference } from "../lib/bert";
+import { loadBertForSequenceClassification, graphInference } from "../lib/bert";
 import { makeBatch } from "../lib/loader";
 import { RandomSampler, LengthGroupedSampler } from "../lib/loader";
 import { cpuInfo, tensorflowBuild, describeMachine } from "../lib/machine";
