@@ -19,7 +19,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { GraphBuilder, dtype, Attr, GraphDType } from "./tfgraph";
-import { recordBert, IrGraph, IrNode } from "./graph_ir";
+import { recordBert, IrGraph, IrNode, firstRowsOnly, readsByRow, rowKinds, RowKind } from "./graph_ir";
 import { BertShape } from "./bert_def";
 import { addGradients } from "./bert_graph_grad";
 import { addAdamW } from "./optim_graph";
@@ -43,6 +43,18 @@ const F = dtype("float32"), I32 = dtype("int32");
 /**
  * TensorFlow operations for the building blocks, with hidden values kept as rows [batch·seq, hidden]
  * (plain 2-D MatMul + BiasAdd, the pair Grappler fuses). `aux` keeps intermediates the gradient rules reuse.
+ *
+ * `packed`: hidden values hold only the real tokens' rows [tokens, hidden], not the padding's. Every
+ * block but attention works token by token, so it runs on ~60% of the rows for SMILE's batches; attention
+ * scatters its inputs back to [batch, seq] (the padding as zeros, which the mask hides exactly as before)
+ * and gathers its output. The graph is then fed `tokens` (each kept row's index in batch·seq) and
+ * `firsts` (each sequence's first row among them); see `packing`. Real tokens get the same values as
+ * unpacked, padding rows are never computed, so the loss and gradients are the same within rounding.
+ *
+ * `wanted` (packed graphs): the outputs the graph must make. What only they read at each sequence's first
+ * token (graph_ir.ts's firstRowsOnly: a classifier's last layer, but for its keys and values) is computed
+ * for those rows alone; `gathered` records where a block took the first rows of a full value, so that its
+ * gradient is scattered back.
  */
 export class TfLowering {
   readonly g = new GraphBuilder();
@@ -56,8 +68,18 @@ export class TfLowering {
   // Shapes known only at run time, from the input ids' shape.
   readonly bs: string; readonly batch: string; readonly seq: string;
   readonly rows: string; readonly bsH: string; readonly split: string;
+  /** Packed graphs: the kept rows' indices in batch·seq [tokens], each sequence's first kept row [batch], and [batch·seq, hidden]. */
+  readonly tokens?: string; readonly firsts?: string; readonly paddedRows?: string;
+  /** Nodes computed at the first rows only, and the (node, argument) pairs that gathered those rows from a full value. */
+  readonly cut: Set<number>;
+  readonly gathered = new Set<string>();
+  /** The arguments each block was lowered with (first rows where gathered): what its gradient rule reads. */
+  readonly args = new Map<number, string[]>();
+  readonly kinds: RowKind[];
 
-  constructor(readonly ir: IrGraph, c: BertShape) {
+  constructor(readonly ir: IrGraph, c: BertShape, readonly opts: { packed?: boolean; wanted?: number[] } = {}) {
+    this.kinds = rowKinds(ir);
+    this.cut = opts.packed && opts.wanted ? firstRowsOnly(ir, opts.wanted) : new Set();
     this.H = c.hidden_size; this.heads = c.num_attention_heads; this.dh = this.H / this.heads;
     const ids = this.input("input_ids", "int32", [null, null]);
     this.value.set(ir.inputs.input_ids, ids);
@@ -69,6 +91,28 @@ export class TfLowering {
     this.rows = this.k([-1, this.H]);
     this.bsH = this.concat([this.bs, this.k([this.H])]);
     this.split = this.concat([this.bs, this.k([this.heads, this.dh])]);
+    if (opts.packed) {
+      this.tokens = this.input("tokens", "int32", [null]);
+      this.firsts = this.input("firsts", "int32", [null]);
+      this.paddedRows = this.concat([this.op("Prod", [this.bs, this.k([0])], { T: I32, Tidx: I32, keep_dims: { b: true } }), this.k([this.H])]);
+    }
+  }
+
+  /** Rows [batch·seq, …] → the kept rows (packed graphs; otherwise x itself). */
+  pack(x: string, t: Attr = F): string {
+    return this.tokens ? this.gather(x, this.tokens, t) : x;
+  }
+  /** Kept rows [tokens, hidden] → [batch·seq, hidden] with zero rows for padding (packed graphs; otherwise x itself). */
+  unpack(x: string): string {
+    return this.tokens ? this.scatterRows(this.tokens, x, this.paddedRows!) : x;
+  }
+  gather(x: string, rows: string, t: Attr = F): string {
+    return this.op("GatherV2", [x, rows, this.g.constant([0], [], "int32")], { Tparams: t, Tindices: I32, Taxis: I32, batch_dims: { i: 0 } });
+  }
+  /** A zero tensor of `shape` with rows[i] set to x[i] (the adjoint of gather). */
+  scatterRows(rows: string, x: string, shape: string): string {
+    const idx = this.op("ExpandDims", [rows, this.g.constant([1], [], "int32")], { T: I32, Tdim: I32 });
+    return this.op("ScatterNd", [idx, x, shape], { T: F, Tindices: I32 });
   }
 
   input(name: string, t: GraphDType, shape: (number | null)[] | null = null): string {
@@ -105,6 +149,18 @@ export class TfLowering {
   /** Rows [batch·seq, hidden] → per head [batch, heads, seq, head size], and back. */
   heads4(x: string): string { return this.transpose(this.reshape(x, this.split), [0, 2, 1, 3]); }
   merge(x: string): string { return this.reshape(this.transpose(x, [0, 2, 1, 3]), this.rows); }
+  /** A row per sequence [batch, hidden] → per head [batch, heads, 1, head size]. */
+  headsFirst(x: string): string { return this.transpose(this.reshape(x, this.concat([this.batch, this.k([1, this.heads, this.dh])])), [0, 2, 1, 3]); }
+
+  /** Argument `arg` of `n`: its value, or only its first rows where `n` is computed at those rows only. */
+  private arg(n: IrNode, arg: number): string {
+    const i = n.inputs[arg];
+    const v = this.value.get(i)!;
+    if (!this.cut.has(n.id) || this.cut.has(i) || !readsByRow(n, arg) || this.kinds[i] === "sequence") return v;
+    if (this.kinds[i] !== "token") throw new Error(`graph: node ${n.id} (${n.op}) would need the first rows of node ${i} (${this.ir.nodes[i].op})`);
+    this.gathered.add(`${n.id}:${arg}`);
+    return this.gather(v, this.firsts!);
+  }
 
   /** Lowers every recorded node, in order. */
   lower(): this {
@@ -113,12 +169,22 @@ export class TfLowering {
   }
 
   private node(n: IrNode): string {
-    const x = n.inputs.map((i) => this.value.get(i)!);
+    const x = n.inputs.map((_, j) => this.arg(n, j));
+    this.args.set(n.id, x);
+    const firstOnly = this.cut.has(n.id);
     switch (n.op) {
       case "param": return this.input(n.name!, "float32");
-      case "embed":
-        return this.op("GatherV2", [x[0], this.reshape32(x[1]), this.g.constant([0], [], "int32")], { Tparams: F, Tindices: I32, Taxis: I32, batch_dims: { i: 0 } });
+      case "embed": {
+        const ids = this.pack(this.reshape32(x[1]), I32);
+        this.aux.set(n.id, { ids });
+        return this.gather(x[0], ids);
+      }
       case "positions": {
+        if (this.tokens) { // each kept row's position: its index in batch·seq modulo seq
+          const pos = this.op("FloorMod", [this.tokens, this.seq], { T: I32 });
+          this.aux.set(n.id, { pos });
+          return this.gather(x[0], pos);
+        }
         // Rows 0..seq-1, tiled over the batch so that they line up with the [batch·seq, hidden] rows.
         const rows = this.op("Slice", [x[0], this.k([0, 0]), this.concat([this.seq, this.k([-1])])], { T: F, Index: I32 });
         return this.op("Tile", [rows, this.concat([this.batch, this.k([1])])], { T: F, Tmultiples: I32 });
@@ -140,23 +206,40 @@ export class TfLowering {
       }
       case "tanh": return this.op("Tanh", [x[0]]);
       case "dropout": {
-        // The mask is fed (made in JavaScript from the seed, exactly as the eager model makes it), any shape of the right size.
-        const mask = this.reshape(this.input(`dropout/${n.site}`, "float32"), this.op("Shape", [x[0]], { T: F, out_type: I32 }));
+        // The mask is fed (made in JavaScript from the seed, exactly as the eager model makes it), any shape of the right size;
+        // a hidden value's mask covers batch·seq rows, of which packed graphs keep the real tokens'.
+        const fed = this.input(`dropout/${n.site}`, "float32");
+        const of = this.kinds[n.inputs[0]];
+        let mask: string;
+        if (firstOnly && of === "probs") { // [batch, heads, seq, seq] → the first query row [batch, heads, 1, seq]
+          const full = this.reshape(fed, this.concat([this.batch, this.k([this.heads]), this.seq, this.seq]));
+          mask = this.stridedSlice(full, F, [0, 0, 0, 0], [0, 0, 1, 0], { begin: 0b1111, end: 0b1011 });
+        } else if (firstOnly) { // the rows of each sequence's first token
+          mask = this.gather(this.reshape(fed, this.rows), this.gather(this.tokens!, this.firsts!, I32));
+        } else if (of === "token") {
+          mask = this.pack(this.reshape(fed, this.rows));
+        } else {
+          mask = this.reshape(fed, this.op("Shape", [x[0]], { T: F, out_type: I32 }));
+        }
         this.aux.set(n.id, { mask });
         return this.mul(x[0], mask);
       }
       case "attentionProbs": {
-        const qh = this.heads4(this.mul(x[0], this.scalar(1 / Math.sqrt(this.dh))));
-        const kh = this.heads4(x[1]);
+        const q = this.mul(x[0], this.scalar(1 / Math.sqrt(this.dh)));
+        const qh = firstOnly ? this.headsFirst(q) : this.heads4(this.unpack(q));
+        const kh = this.heads4(this.unpack(x[1]));
         this.aux.set(n.id, { qh, kh });
         return this.op("Softmax", [this.add(this.bmm(qh, kh, false, true), x[2])]);
       }
       case "attentionContext": {
-        const vh = this.heads4(x[1]);
+        const vh = this.heads4(this.unpack(x[1]));
         this.aux.set(n.id, { vh });
-        return this.merge(this.bmm(x[0], vh));
+        const ctx = this.merge(this.bmm(x[0], vh));
+        return firstOnly ? ctx : this.pack(ctx);
       }
       case "first": // h[:, 0, :]
+        if (this.cut.has(n.inputs[0])) return x[0];
+        if (this.firsts) return this.gather(x[0], this.firsts);
         return this.stridedSlice(this.reshape(x[0], this.bsH), F, [0, 0, 0], [0, 1, 0], { begin: 0b101, end: 0b101, shrink: 0b010 });
       case "input": throw new Error(`graph: input "${n.name}" is not one of the model's inputs`);
     }
@@ -169,7 +252,7 @@ export class TfLowering {
     const o = this.ir.outputs;
     this.op("Identity", [this.value.get(o.logits)!], { T: F }, "logits");
     this.op("Identity", [this.value.get(o.pooled)!], { T: F }, "pooled");
-    this.op("Identity", [this.reshape(this.value.get(o.lastHiddenState)!, this.bsH)], { T: F }, "last_hidden_state");
+    if (!this.cut.has(o.lastHiddenState)) this.op("Identity", [this.reshape(this.unpack(this.value.get(o.lastHiddenState)!), this.bsH)], { T: F }, "last_hidden_state");
   }
 
   savedModel(): BertGraph {
@@ -191,9 +274,12 @@ export function inferenceGraph(c: BertShape): BertGraph {
  * −Σ targets·log softmax(logits) with `targets` [batch, labels] fed (one-hot rows divided by the batch
  * size give the mean cross-entropy; class weights fold in the same way), and "grad/<weight>" for every weight.
  * With `adamw`, also the clipped AdamW update of every weight (lib/optim_graph.ts): a whole optimizer step.
+ * With `packed`, padding rows are not computed, nor the last layer's rows that the classifier never
+ * reads (see TfLowering; feed `packing(attention_mask)`); there is then no "last_hidden_state" output.
  */
-export function trainingGraph(c: BertShape, opts: { adamw?: boolean } = {}): BertGraph {
-  const t = new TfLowering(recordBert(c, { training: true }), c).lower();
+export function trainingGraph(c: BertShape, opts: { adamw?: boolean; packed?: boolean } = {}): BertGraph {
+  const ir = recordBert(c, { training: true });
+  const t = new TfLowering(ir, c, { packed: opts.packed, wanted: [ir.outputs.logits, ir.outputs.pooled] }).lower();
   t.nameOutputs();
   const logits = t.value.get(t.ir.outputs.logits)!;
   const targets = t.input("targets", "float32", [null, null]);
@@ -204,6 +290,24 @@ export function trainingGraph(c: BertShape, opts: { adamw?: boolean } = {}): Ber
   addGradients(t, dlogits);
   if (opts.adamw) addAdamW(t, t.ir.params);
   return t.savedModel();
+}
+
+/**
+ * What a packed graph is fed besides the batch: `tokens`, the rows of batch·seq it computes (every real
+ * token, and each sequence's first position, which the pooler reads even if it were padding), and
+ * `firsts`, where each sequence's first position sits among them.
+ */
+export function packing(attentionMask: tf.Tensor2D): { tokens: tf.Tensor1D; firsts: tf.Tensor1D } {
+  const [b, s] = attentionMask.shape;
+  const m = attentionMask.dataSync();
+  const tokens: number[] = [], firsts: number[] = [];
+  for (let i = 0; i < b; i++) {
+    for (let j = 0; j < s; j++) {
+      if (j === 0) firsts.push(tokens.length);
+      if (j === 0 || m[i * s + j] !== 0) tokens.push(i * s + j);
+    }
+  }
+  return { tokens: tf.tensor1d(tokens, "int32"), firsts: tf.tensor1d(firsts, "int32") };
 }
 
 /** The parts of tfjs-node's backend used here (NodeJSKernelBackend; not in tfjs's public types). */

@@ -93,3 +93,54 @@ export function readers(ir: IrGraph): number[] {
   for (const n of ir.nodes) for (const i of n.inputs) count[i]++;
   return count;
 }
+
+/** Where a node's argument is read row by row (a row per token, or per sequence): the rows it needs are the rows it makes. */
+export function readsByRow(n: IrNode, arg: number): boolean {
+  switch (n.op) {
+    case "add": case "gelu": case "tanh": case "dropout": return true;
+    case "linear": case "layerNorm": return arg === 0;
+    case "attentionProbs": return arg === 0; // the queries; every key is read
+    case "attentionContext": return arg === 0; // the probabilities' query rows; every value is read
+    default: return false;
+  }
+}
+
+/**
+ * The nodes whose value is needed only at each sequence's first token ([CLS]), given the outputs that
+ * are wanted: for a classifier, the last layer's queries, attention, feed-forward block and norms
+ * (the pooler reads one row per sequence; keys and values still need every token). A graph may compute
+ * these for the first rows only: for MiniLM that is ~1/7 of a training step's matrix products.
+ */
+export function firstRowsOnly(ir: IrGraph, wanted: number[]): Set<number> {
+  const readersOf = new Map<number, { node: IrNode; arg: number }[]>();
+  for (const n of ir.nodes) n.inputs.forEach((i, arg) => (readersOf.get(i) ?? readersOf.set(i, []).get(i)!).push({ node: n, arg }));
+  const kinds = rowKinds(ir);
+  const cut = new Set<number>();
+  const want = new Set(wanted);
+  for (let id = ir.nodes.length - 1; id >= 0; id--) {
+    if (want.has(id) || (kinds[id] !== "token" && kinds[id] !== "probs")) continue;
+    const rs = readersOf.get(id) ?? [];
+    if (rs.length && rs.every((r) => r.node.op === "first" || (cut.has(r.node.id) && readsByRow(r.node, r.arg)))) cut.add(id);
+  }
+  return cut;
+}
+
+/**
+ * What a node's rows are: "token" (a hidden value: a row per token), "sequence" (a row per sequence:
+ * [CLS] and the pooler and classifier after it), "probs" (attention probabilities, a row per query
+ * token), or "none" (inputs, weights).
+ */
+export type RowKind = "token" | "sequence" | "probs" | "none";
+export function rowKinds(ir: IrGraph): RowKind[] {
+  const kinds: RowKind[] = [];
+  for (const n of ir.nodes) {
+    switch (n.op) {
+      case "input": case "param": kinds.push("none"); break;
+      case "embed": case "positions": case "attentionContext": kinds.push("token"); break;
+      case "first": kinds.push("sequence"); break;
+      case "attentionProbs": kinds.push("probs"); break;
+      default: kinds.push(kinds[n.inputs[0]]); // row by row: the rows of what it reads
+    }
+  }
+  return kinds;
+}

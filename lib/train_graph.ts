@@ -10,7 +10,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { BertForSequenceClassification, BertInputs } from "./bert";
-import { GraphSession, GraphOutput, trainingGraph } from "./bert_graph";
+import { GraphSession, GraphOutput, trainingGraph, packing } from "./bert_graph";
 import { AdamW, clipGradNorm } from "./optim";
 import { additiveMask, checkIds, crossEntropyLoss, dropoutMask, siteSeed } from "./ops";
 
@@ -26,7 +26,7 @@ function sessionFor(model: BertForSequenceClassification, kind: keyof typeof ses
   let s = sessions[kind].get(model);
   if (s === undefined) {
     try {
-      s = GraphSession.load(trainingGraph(model.config, { adamw: kind === "step" }));
+      s = GraphSession.load(trainingGraph(model.config, { adamw: kind === "step", packed: true }));
     } catch (e) {
       s = null;
       console.warn(`bertlab: the training graph is unavailable, training with the gradient tape instead (${(e as Error).message})`);
@@ -82,6 +82,7 @@ function stepFeeds(
     token_type_ids: inputs.token_type_ids ?? tf.zeros([b, s], "int32"),
     mask: additiveMask(inputs.attention_mask),
     targets: crossEntropyTargets(labels, model.labels.length, opts.classWeights),
+    ...packing(inputs.attention_mask),
     ...Object.fromEntries(model.params),
   };
   // Element counts as the eager model's tensors have them: [b, heads, s, s], [b, hidden] or [b, s, hidden].

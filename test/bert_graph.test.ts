@@ -11,6 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend";
 import { randomBert, BertConfig, BertForSequenceClassification, graphInference, crossEntropyLoss } from "../lib/bert";
 import { inferenceGraph, trainingGraph, GraphSession, GRAPH_CACHE_DIR } from "../lib/bert_graph";
+import { recordBert, firstRowsOnly } from "../lib/graph_ir";
 import { graphLossAndGrads, graphTrainStep } from "../lib/train_graph";
 import { AdamW, clipGradNorm } from "../lib/optim";
 import { ROOT } from "../lib/paths";
@@ -159,6 +160,37 @@ test("training graph: loss and all 41 gradients equal the tape's (same dropout m
     assert.equal(tf.memory().numTensors, before, `leaked tensors at [${b}, ${s}]`);
     tf.dispose(Object.values(x));
   }
+  m.dispose();
+});
+
+test("training graph: padding rows are skipped and the last layer runs at [CLS] only, with the tape's loss and gradients for any mask", { skip }, () => {
+  // Rows with holes in the mask, and one whose first position is padding (the pooler still reads it, as eager does).
+  const m = randomBert({ ...tinyBertConfig, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1 } as BertConfig, { labels: tinyBertLabels, seed: 6 });
+  const mask = [[1, 1, 0, 1, 0, 0], [0, 1, 1, 1, 1, 1], [1, 0, 0, 0, 0, 0]];
+  const x = {
+    input_ids: tf.tensor2d([[2, 7, 9, 4, 1, 1], [5, 3, 8, 6, 2, 4], [9, 1, 1, 1, 1, 1]], [3, 6], "int32"),
+    attention_mask: tf.tensor2d(mask, [3, 6], "int32"),
+    token_type_ids: tf.tensor2d([[0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 1, 1], [0, 0, 0, 0, 0, 0]], [3, 6], "int32"),
+  };
+  const labels = [2, 0, 1];
+  const ir = recordBert(m.config, { training: true });
+  const cut = [...firstRowsOnly(ir, [ir.outputs.logits, ir.outputs.pooled])].map((i) => ir.nodes[i]);
+  const lastLayer = (w: string) => cut.some((n) => n.op === "linear" && ir.nodes[n.inputs[1]].name === `bert.encoder.layer.1.${w}.weight`);
+  assert.deepEqual(["attention.self.query", "attention.self.key", "attention.self.value", "output.dense"].map(lastLayer), [true, false, false, true]);
+  assert.equal(cut.filter((n) => n.op === "linear").length, 4, "only the last layer's queries, output and feed-forward");
+  const before = tf.memory().numTensors;
+  const tape = tf.variableGrads(() => crossEntropyLoss(m.forward(x, { training: true, seed: 4 }), labels));
+  const graph = graphLossAndGrads(m, x, labels, { seed: 4 })!;
+  assert.ok(Math.abs(graph.value.dataSync()[0] - tape.value.dataSync()[0]) <= 1e-5, "loss");
+  const hfName = new Map([...m.params].map(([n, v]) => [v.name, n]));
+  for (const [vn, e] of Object.entries(tape.grads)) {
+    const name = hfName.get(vn)!;
+    const d = maxDiff(graph.grads[name], e), scale = tf.tidy(() => tf.max(tf.abs(e)).dataSync()[0]);
+    assert.ok(d <= 1e-4 * scale + 1e-6, `${name}: ${d} (scale ${scale})`);
+  }
+  tf.dispose([tape.value, graph.value, ...Object.values(tape.grads), ...Object.values(graph.grads)]);
+  assert.equal(tf.memory().numTensors, before, "leaked tensors");
+  tf.dispose(Object.values(x));
   m.dispose();
 });
 
