@@ -27,7 +27,7 @@ import { bertForward, BertOps } from "./bert_def";
 import { bertParamShapes, readBertCheckpoint, checkShape, toSafeTensors } from "./weights";
 import { writeSafetensors } from "./safetensors";
 import { writeJsonAtomic } from "./fsutil";
-import { inferenceGraph, GraphSession, GraphOutput } from "./bert_graph";
+import { inferenceGraph, GraphSession, GraphOutput, packing } from "./bert_graph";
 
 export { crossEntropyLoss } from "./ops";
 
@@ -186,24 +186,30 @@ export class BertForSequenceClassification {
     return bertForward(ops, this.config, { input_ids: inputs.input_ids, token_type_ids, mask: additiveMask(inputs.attention_mask) });
   }
 
-  /** The graph session (lib/bert_graph.ts); null when it could not be loaded (warned once): then op by op. */
-  private session?: GraphSession | null;
+  /**
+   * The graph sessions (lib/bert_graph.ts), each loaded on first use: "full", and "packed" for logits and
+   * pooled alone. null when graphs could not be loaded (warned once): then op by op.
+   */
+  private sessions?: Map<"full" | "packed", GraphSession> | null;
 
   /**
    * The eval-mode forward as one TensorFlow graph, fed this model's current weights; undefined
    * (after one warning) if the graph cannot be loaded, so that prediction still works, op by op.
+   * Without "last_hidden_state" the packed graph runs: no padding rows, and the last layer at [CLS] only.
    */
   private runGraph(inputs: BertInputs, outputs: GraphOutput[]): tf.Tensor[] | undefined {
     const [b, s] = this.checkInputs(inputs);
-    if (this.session === undefined) {
+    const packed = !outputs.includes("last_hidden_state");
+    const kind = packed ? "packed" : "full";
+    if (this.sessions !== null && !this.sessions?.has(kind)) {
       try {
-        this.session = GraphSession.load(inferenceGraph(this.config));
+        (this.sessions ??= new Map()).set(kind, GraphSession.load(inferenceGraph(this.config, { packed })));
       } catch (e) {
-        this.session = null;
+        this.sessions = null;
         console.warn(`bertlab: graph execution unavailable, predicting op by op instead (${(e as Error).message})`);
       }
     }
-    const session = this.session;
+    const session = this.sessions?.get(kind);
     if (!session) return undefined;
     checkIds(inputs.input_ids, this.config.vocab_size, "embedding");
     if (inputs.token_type_ids) checkIds(inputs.token_type_ids, this.config.type_vocab_size, "embedding");
@@ -212,6 +218,7 @@ export class BertForSequenceClassification {
         input_ids: inputs.input_ids,
         token_type_ids: inputs.token_type_ids ?? tf.zeros([b, s], "int32"),
         mask: additiveMask(inputs.attention_mask),
+        ...(packed ? packing(inputs.attention_mask) : {}),
       };
       return session.run({ ...feeds, ...Object.fromEntries(this.params) }, outputs);
     });

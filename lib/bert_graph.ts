@@ -262,9 +262,14 @@ export class TfLowering {
   }
 }
 
-/** The eval-mode forward (no dropout): outputs logits, pooled, last_hidden_state. */
-export function inferenceGraph(c: BertShape): BertGraph {
-  const t = new TfLowering(recordBert(c, { training: false }), c).lower();
+/**
+ * The eval-mode forward (no dropout): outputs logits, pooled, last_hidden_state. With `packed`, only
+ * logits and pooled, computed without the padding rows and the last layer's unread rows (as the
+ * training graph; feed `packing(attention_mask)`).
+ */
+export function inferenceGraph(c: BertShape, opts: { packed?: boolean } = {}): BertGraph {
+  const ir = recordBert(c, { training: false });
+  const t = new TfLowering(ir, c, { packed: opts.packed, wanted: [ir.outputs.logits, ir.outputs.pooled] }).lower();
   t.nameOutputs();
   return t.savedModel();
 }
@@ -281,7 +286,8 @@ export function trainingGraph(c: BertShape, opts: { adamw?: boolean; packed?: bo
   const ir = recordBert(c, { training: true });
   const t = new TfLowering(ir, c, { packed: opts.packed, wanted: [ir.outputs.logits, ir.outputs.pooled] }).lower();
   t.nameOutputs();
-  const logits = t.value.get(t.ir.outputs.logits)!;
+  // The loss reads logits + offsets (logit adjustment; zeros for the plain loss): the gradient is the same expression.
+  const logits = t.add(t.value.get(t.ir.outputs.logits)!, t.input("offsets", "float32", [null]));
   const targets = t.input("targets", "float32", [null, null]);
   const logp = t.op("LogSoftmax", [logits], { T: F }, "log_probs");
   t.op("Neg", [t.sum(t.mul(targets, logp), [0, 1])], { T: F }, "loss");

@@ -57,6 +57,7 @@ const CONFIG_HELP: Record<keyof TrainConfig, string> = {
   loss: "cross_entropy | focal (down-weights easy examples by (1 - p)^gamma)",
   focalGamma: "focal loss gamma",
   sampler: "random | weighted (oversample rare classes: PyTorch WeightedRandomSampler, weights 1/class count)",
+  logitAdjustment: "tau: train on logits + tau·log(class frequency) so rare classes win by a margin (Menon et al. 2021; 1 = the paper's, 0 = off)",
 };
 
 const DATA_FLAGS = {

@@ -108,6 +108,12 @@ export interface TrainConfig {
    * each with weight 1 / its class's count (PyTorch WeightedRandomSampler): rare classes are oversampled.
    */
   sampler: "random" | "weighted";
+  /**
+   * Logit-adjusted loss (Menon et al. 2021, "Long-tail learning via logit adjustment"): the loss sees
+   * logits + τ·log(class frequency in training), so a rare class must win by a margin; predictions use
+   * the plain logits. τ = 1 is the paper's choice (balanced error); 0 = off.
+   */
+  logitAdjustment: number;
 }
 
 export const DEFAULT_CONFIG: TrainConfig = {
@@ -138,6 +144,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   loss: "cross_entropy",
   focalGamma: 2,
   sampler: "random",
+  logitAdjustment: 0,
 };
 
 /** The course notebook's own settings (bert-base-uncased), for comparison in notebook 05. */
@@ -181,6 +188,9 @@ export function validateConfig(c: TrainConfig): TrainConfig {
     if (!(allowed as readonly string[]).includes(v)) {
       throw new Error(`config.${k} must be one of ${allowed.join(", ")}, got ${JSON.stringify(v)}`);
     }
+  }
+  if (!(c.logitAdjustment >= 0) || !Number.isFinite(c.logitAdjustment)) {
+    throw new Error(`config.logitAdjustment must be a number >= 0 (0 = off), got ${c.logitAdjustment}`);
   }
   if (!(c.focalGamma >= 0) || !Number.isFinite(c.focalGamma)) {
     throw new Error(`config.focalGamma must be a number >= 0, got ${c.focalGamma}`);

@@ -3,7 +3,8 @@
  *   - class weights as scikit-learn's `compute_class_weight("balanced")`: n / (classes × count);
  *   - a weighted random sampler with PyTorch's `WeightedRandomSampler` semantics (weights need not
  *     sum to 1; draws with replacement by default), seeded and resumable, to oversample rare classes;
- *   - the training loss a config asks for (lib/losses.ts: weighted cross-entropy, focal loss).
+ *   - the training loss a config asks for (lib/losses.ts: weighted cross-entropy, focal loss), with
+ *     the logits adjusted by τ·log(class frequency) if asked (Menon et al. 2021).
  * Taught in notebooks/07_imbalance.ipynb; checked against scikit-learn and by a chi-square test
  * (test/imbalance.test.ts).
  *
@@ -143,6 +144,14 @@ export interface Remedies {
   sampler: Sampler;
   /** The class weights in use (undefined: none). */
   classWeights?: number[];
+  /** What the loss adds to the logits: τ·log(class frequency) (undefined: no logit adjustment). */
+  logitOffsets?: number[];
+}
+
+/** τ·log(count / n) per class of training label ids `y`: the logit adjustment of Menon et al. (2021). */
+export function logitOffsets(y: readonly number[], numClasses: number, tau: number, names?: readonly string[]): number[] {
+  // computeClassWeight checks the ids and that every class occurs; its weight n / (classes × count) gives count / n.
+  return computeClassWeight(y, numClasses, names).map((w) => tau * Math.log(1 / (numClasses * w)));
 }
 
 /**
@@ -151,12 +160,14 @@ export interface Remedies {
  */
 export function remedies(cfg: TrainConfig, trainY: readonly number[], labels: readonly string[]): Remedies {
   const classWeights = cfg.classWeights === "balanced" ? computeClassWeight(trainY, labels.length, labels) : undefined;
+  const offsets = cfg.logitAdjustment > 0 ? logitOffsets(trainY, labels.length, cfg.logitAdjustment, labels) : undefined;
   const gamma = cfg.loss === "focal" ? cfg.focalGamma : 0;   // focal loss with gamma 0 is (weighted) cross-entropy
+  const adjusted = (logits: tf.Tensor2D) => (offsets ? tf.add(logits, tf.tensor1d(offsets)) as tf.Tensor2D : logits);
   const loss = cfg.loss === "focal" || classWeights
-    ? (logits: tf.Tensor2D, y: tf.Tensor1D) => focalLoss(logits, y, gamma, classWeights)
-    : (logits: tf.Tensor2D, y: tf.Tensor1D) => crossEntropyLoss(logits, y);
+    ? (logits: tf.Tensor2D, y: tf.Tensor1D) => tf.tidy(() => focalLoss(adjusted(logits), y, gamma, classWeights))
+    : (logits: tf.Tensor2D, y: tf.Tensor1D) => tf.tidy(() => crossEntropyLoss(adjusted(logits), y));
   const sampler = cfg.sampler === "weighted"
     ? new WeightedRandomSampler(balancedSampleWeights(trainY), trainY.length, { seed: cfg.seed })
     : new RandomSampler(trainY.length, cfg.seed);
-  return { loss, sampler, classWeights };
+  return { loss, sampler, classWeights, logitOffsets: offsets };
 }

@@ -154,8 +154,8 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
 
   // 4) Loss and sampler (with the imbalance remedies cfg asks for; binary cross-entropy for label
   // sets), optimizer, schedule sized from the total number of optimizer steps.
-  if (multi && (cfg.classWeights !== "none" || cfg.loss !== "cross_entropy" || cfg.sampler !== "random")) {
-    throw new Error("--class-weights, --loss focal and --sampler weighted are for single-label data: "
+  if (multi && (cfg.classWeights !== "none" || cfg.loss !== "cross_entropy" || cfg.sampler !== "random" || cfg.logitAdjustment > 0)) {
+    throw new Error("--class-weights, --loss focal, --sampler weighted and --logit-adjustment are for single-label data: "
       + "multi-label training uses binary cross-entropy and the course's sampler");
   }
   if (cfg.groupByLength && cfg.sampler !== "random") {
@@ -171,6 +171,8 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     : tf.tidy(() => bceWithLogitsLoss(logits, hotBatch(b))));
   const weights = fix?.classWeights;
   if (weights) log(`class weights (balanced): ${labels.map((l, i) => `${l} ${weights[i].toFixed(3)}`).join(" · ")}`);
+  const offsets = fix?.logitOffsets;
+  if (offsets) log(`logit adjustment (τ ${cfg.logitAdjustment}): ${labels.map((l, i) => `${l} ${offsets[i].toFixed(3)}`).join(" · ")}`);
   // The training graph computes cross-entropy, class-weighted or not; focal loss and label sets take the tape.
   const graphLoss = !multi && cfg.loss === "cross_entropy";
   const batchesPerEpoch = numBatches(trainSet.texts.length, cfg.batchSize);
@@ -206,7 +208,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
       if (opts.signal?.aborted) { b.dispose(); interrupted = true; break; }
       const dropoutSeed = deriveSeed(cfg.seed, epoch, lossCount);
       const stepOpts = {
-        seed: dropoutSeed, classWeights: weights,
+        seed: dropoutSeed, classWeights: weights, logitOffsets: fix?.logitOffsets,
         loss: graphLoss ? undefined : (logits: tf.Tensor2D) => lossOf(logits, b),
       };
       const labelsOf = multi ? [] : b.labels.arraySync() as number[];

@@ -6,7 +6,7 @@
  *   const r = graphLossAndGrads(model, batch, [0, 3, 1], { seed: step });   // undefined: use the tape
  *   if (r) { optimizer.step(clipGradNorm(r.grads, 1).grads, lr); }
  *
- * The loss is the (class-weighted) cross-entropy. Other losses (focal, multi-label) use the tape.
+ * The loss is the (class-weighted, logit-adjusted) cross-entropy. Other losses (focal, multi-label) use the tape.
  */
 import * as tf from "@tensorflow/tfjs";
 import { BertForSequenceClassification, BertInputs } from "./bert";
@@ -57,7 +57,7 @@ export function crossEntropyTargets(labels: number[], numLabels: number, classWe
  */
 export function graphLossAndGrads(
   model: BertForSequenceClassification, inputs: BertInputs, labels: number[],
-  opts: { seed: number; classWeights?: readonly number[]; dropout?: boolean },
+  opts: { seed: number; classWeights?: readonly number[]; logitOffsets?: readonly number[]; dropout?: boolean },
 ): { value: tf.Scalar; grads: Record<string, tf.Tensor> } | undefined {
   if (!graphTraining()) return undefined;
   const session = sessionFor(model, "grads");
@@ -70,7 +70,7 @@ export function graphLossAndGrads(
 /** What every training graph is fed: inputs, targets, dropout masks and the weights (call inside tf.tidy). */
 function stepFeeds(
   session: GraphSession, model: BertForSequenceClassification, inputs: BertInputs, labels: number[],
-  opts: { seed: number; classWeights?: readonly number[]; dropout?: boolean },
+  opts: { seed: number; classWeights?: readonly number[]; logitOffsets?: readonly number[]; dropout?: boolean },
 ): Record<string, tf.Tensor> {
   const [b, s] = model.checkInputs(inputs);
   const c = model.config;
@@ -82,6 +82,7 @@ function stepFeeds(
     token_type_ids: inputs.token_type_ids ?? tf.zeros([b, s], "int32"),
     mask: additiveMask(inputs.attention_mask),
     targets: crossEntropyTargets(labels, model.labels.length, opts.classWeights),
+    offsets: opts.logitOffsets ? tf.tensor1d(opts.logitOffsets as number[]) : tf.zeros([model.labels.length]),
     ...packing(inputs.attention_mask),
     ...Object.fromEntries(model.params),
   };
@@ -102,7 +103,7 @@ function stepFeeds(
  */
 export function graphTrainStep(
   model: BertForSequenceClassification, optimizer: AdamW, inputs: BertInputs, labels: number[],
-  opts: { seed: number; lr: number; clipNorm: number; classWeights?: readonly number[] },
+  opts: { seed: number; lr: number; clipNorm: number; classWeights?: readonly number[]; logitOffsets?: readonly number[] },
 ): { loss: number; norm: number } | undefined {
   if (!graphTraining() || [...model.params.values()].some((v) => !v.trainable)) return undefined;
   const session = sessionFor(model, "step");
@@ -131,6 +132,8 @@ export function graphTrainStep(
 export interface StepLoss {
   seed: number;
   classWeights?: readonly number[];
+  /** Added to the logits inside the loss (logit adjustment, lib/imbalance.ts); not to the predictions. */
+  logitOffsets?: readonly number[];
   /** A loss the graph does not compute (focal, multi-label BCE): the step takes the gradient tape. */
   loss?: (logits: tf.Tensor2D) => tf.Scalar;
 }
@@ -153,8 +156,9 @@ export function lossAndGrads(
   const nameOf = new Map([...model.params].map(([k, v]) => [v.name, k]));
   const trainable = [...model.params.values()].filter((v) => v.trainable);
   const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
-    const logits = model.forward(inputs, { training: true, seed: opts.seed });
-    if (opts.loss) return opts.loss(logits);
+    const raw = model.forward(inputs, { training: true, seed: opts.seed });
+    if (opts.loss) return opts.loss(raw);
+    const logits = opts.logitOffsets ? tf.add(raw, tf.tensor1d(opts.logitOffsets as number[])) as tf.Tensor2D : raw;
     if (!opts.classWeights) return crossEntropyLoss(logits, labels);
     const targets = crossEntropyTargets(labels, model.labels.length, opts.classWeights);
     return tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(logits)))) as tf.Scalar;

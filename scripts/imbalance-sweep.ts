@@ -28,6 +28,7 @@ export const REMEDIES: Record<string, Partial<TrainConfig>> = {
   "weighted-loss": { classWeights: "balanced" },
   oversampling: { sampler: "weighted" },
   focal: { loss: "focal" },
+  "logit-adjustment": { logitAdjustment: 1 },
 };
 
 async function main() {

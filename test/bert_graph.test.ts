@@ -12,7 +12,7 @@ import { initBackend } from "../lib/backend";
 import { randomBert, BertConfig, BertForSequenceClassification, graphInference, crossEntropyLoss } from "../lib/bert";
 import { inferenceGraph, trainingGraph, GraphSession, GRAPH_CACHE_DIR } from "../lib/bert_graph";
 import { recordBert, firstRowsOnly } from "../lib/graph_ir";
-import { graphLossAndGrads, graphTrainStep } from "../lib/train_graph";
+import { graphLossAndGrads, graphTrainStep, lossAndGrads } from "../lib/train_graph";
 import { AdamW, clipGradNorm } from "../lib/optim";
 import { ROOT } from "../lib/paths";
 import { tinyBertConfig, tinyBertLabels } from "./helpers/tiny_bert";
@@ -189,6 +189,29 @@ test("training graph: padding rows are skipped and the last layer runs at [CLS] 
     assert.ok(d <= 1e-4 * scale + 1e-6, `${name}: ${d} (scale ${scale})`);
   }
   tf.dispose([tape.value, graph.value, ...Object.values(tape.grads), ...Object.values(graph.grads)]);
+  assert.equal(tf.memory().numTensors, before, "leaked tensors");
+  tf.dispose(Object.values(x));
+  m.dispose();
+});
+
+test("training graph: class weights and logit offsets (logit adjustment) give the tape's loss and gradients", { skip }, () => {
+  const m = randomBert({ ...tinyBertConfig, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1 } as BertConfig, { labels: tinyBertLabels, seed: 9 });
+  const x = batch(4, 8, 5);
+  const labels = [0, 1, 2, 2];
+  const opts = { seed: 3, classWeights: [0.5, 2, 1], logitOffsets: [-0.2, -1.5, -3] };
+  const before = tf.memory().numTensors;
+  process.env.BERTLAB_GRAPH = "0"; // lossAndGrads takes the tape
+  const tape = lossAndGrads(m, x, labels, opts);
+  delete process.env.BERTLAB_GRAPH;
+  const graph = graphLossAndGrads(m, x, labels, opts)!;
+  const plain = graphLossAndGrads(m, x, labels, { seed: 3 })!;
+  assert.ok(Math.abs(graph.value.dataSync()[0] - plain.value.dataSync()[0]) > 1e-3, "the offsets and weights change the loss");
+  assert.ok(Math.abs(graph.value.dataSync()[0] - tape.value.dataSync()[0]) <= 1e-5, "loss");
+  for (const [name, e] of Object.entries(tape.grads)) {
+    const d = maxDiff(graph.grads[name], e), scale = tf.tidy(() => tf.max(tf.abs(e)).dataSync()[0]);
+    assert.ok(d <= 1e-4 * scale + 1e-6, `${name}: ${d} (scale ${scale})`);
+  }
+  tf.dispose([tape.value, graph.value, plain.value, ...Object.values(tape.grads), ...Object.values(graph.grads), ...Object.values(plain.grads)]);
   assert.equal(tf.memory().numTensors, before, "leaked tensors");
   tf.dispose(Object.values(x));
   m.dispose();

@@ -10,8 +10,9 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend";
 import { randomBert } from "../lib/bert";
-import { DEFAULT_CONFIG, TrainConfig } from "../lib/config";
-import { computeClassWeight, balancedSampleWeights, WeightedRandomSampler, remedies } from "../lib/imbalance";
+import { DEFAULT_CONFIG, TrainConfig, validateConfig } from "../lib/config";
+import { computeClassWeight, balancedSampleWeights, WeightedRandomSampler, remedies, logitOffsets } from "../lib/imbalance";
+import { crossEntropyLoss } from "../lib/ops";
 import { classReport } from "../lib/metrics";
 import { train } from "../lib/train";
 import { evaluateSet, misclassified, errorTableHtml } from "../lib/evaluate";
@@ -116,6 +117,26 @@ test("remedies: the config picks the loss and the sampler; the default is the co
   assert.notEqual(value(weighted), value(plain));
   tf.dispose([logits, labels]);
   assert.equal(tf.memory().numTensors, before);
+});
+
+test("logit adjustment: the loss sees logits + τ·log(class frequency) (Menon et al. 2021); missing classes are named", async () => {
+  await initBackend();
+  const y = [0, 0, 0, 1, 2, 2];
+  const tau = 1.5;
+  logitOffsets(y, 3, tau).forEach((o, c) => near(o, tau * Math.log([3, 1, 2][c] / 6), `offset of class ${c}`));
+  assert.throws(() => logitOffsets([0, 0, 2], 3, 1, TOY_LABELS), /class neu has no training examples/);
+  const la = remedies({ ...DEFAULT_CONFIG, logitAdjustment: tau }, y, TOY_LABELS);
+  assert.deepEqual(la.logitOffsets, logitOffsets(y, 3, tau));
+  assert.equal(remedies(DEFAULT_CONFIG, y, TOY_LABELS).logitOffsets, undefined, "off by default");
+  const before = tf.memory().numTensors;
+  const [got, want] = tf.tidy(() => {
+    const logits = tf.tensor2d([[1, 0, -1], [0, 2, 0], [0.5, 0.5, 3]]);
+    const labels = tf.tensor1d([0, 1, 2], "int32");
+    return [la.loss(logits, labels).dataSync()[0], crossEntropyLoss(tf.add(logits, tf.tensor1d(la.logitOffsets!)) as tf.Tensor2D, labels).dataSync()[0]];
+  });
+  assert.ok(Math.abs(got - want) < 1e-6, `${got} vs ${want}`);
+  assert.equal(tf.memory().numTensors, before);
+  assert.throws(() => validateConfig({ ...DEFAULT_CONFIG, logitAdjustment: -1 }), /logitAdjustment must be a number >= 0/);
 });
 
 // an imbalanced toy set: 30 neg, 12 neu, 6 pos
