@@ -38,7 +38,7 @@ export interface BertGraph {
   dropouts: { site: number; rate: number; of: IrNode["op"] }[];
 }
 
-const F = dtype("float32"), I32 = dtype("int32");
+const F = dtype("float32"), I32 = dtype("int32"), B = dtype("bool");
 
 /**
  * TensorFlow operations for the building blocks, with hidden values kept as rows [batch·seq, hidden]
@@ -76,6 +76,7 @@ export class TfLowering {
   /** The arguments each block was lowered with (first rows where gathered): what its gradient rule reads. */
   readonly args = new Map<number, string[]>();
   readonly kinds: RowKind[];
+  private dropoutOn?: string;
 
   constructor(readonly ir: IrGraph, c: BertShape, readonly opts: { packed?: boolean; wanted?: number[] } = {}) {
     this.kinds = rowKinds(ir);
@@ -208,19 +209,25 @@ export class TfLowering {
       case "dropout": {
         // The mask is fed (made in JavaScript from the seed, exactly as the eager model makes it), any shape of the right size;
         // a hidden value's mask covers batch·seq rows, of which packed graphs keep the real tokens'.
-        const fed = this.input(`dropout/${n.site}`, "float32");
+        // Fed as keep bits (bool), cast and scaled by 1/(1 − rate) here: the eager model's mask, a quarter of the bytes.
+        const fed = this.input(`dropout/${n.site}`, "bool");
         const of = this.kinds[n.inputs[0]];
-        let mask: string;
+        const reshape = (shape: string) => this.op("Reshape", [fed, shape], { T: B, Tshape: I32 });
+        let keep: string;
         if (firstOnly && of === "probs") { // [batch, heads, seq, seq] → the first query row [batch, heads, 1, seq]
-          const full = this.reshape(fed, this.concat([this.batch, this.k([this.heads]), this.seq, this.seq]));
-          mask = this.stridedSlice(full, F, [0, 0, 0, 0], [0, 0, 1, 0], { begin: 0b1111, end: 0b1011 });
+          const full = reshape(this.concat([this.batch, this.k([this.heads]), this.seq, this.seq]));
+          keep = this.stridedSlice(full, B, [0, 0, 0, 0], [0, 0, 1, 0], { begin: 0b1111, end: 0b1011 });
         } else if (firstOnly) { // the rows of each sequence's first token
-          mask = this.gather(this.reshape(fed, this.rows), this.gather(this.tokens!, this.firsts!, I32));
+          keep = this.gather(reshape(this.rows), this.gather(this.tokens!, this.firsts!, I32), B);
         } else if (of === "token") {
-          mask = this.pack(this.reshape(fed, this.rows));
+          keep = this.pack(reshape(this.rows), B);
         } else {
-          mask = this.reshape(fed, this.op("Shape", [x[0]], { T: F, out_type: I32 }));
+          keep = reshape(this.op("Shape", [x[0]], { T: F, out_type: I32 }));
         }
+        // dropout_on (fed, 1 or 0): the reference tests switch dropout off (scale 1, every bit kept) in the same graph.
+        this.dropoutOn ??= this.input("dropout_on", "float32", []);
+        const scale = this.add(this.scalar(1), this.mul(this.dropoutOn, this.scalar(Math.fround(1 / (1 - n.rate!)) - 1)));
+        const mask = this.mul(this.op("Cast", [keep], { SrcT: B, DstT: F, Truncate: { b: false } }), scale);
         this.aux.set(n.id, { mask });
         return this.mul(x[0], mask);
       }
@@ -332,7 +339,7 @@ export class GraphSession {
   private readonly infos: { name: string; tfDtype: string }[];
 
   private constructor(private readonly backend: NodeBackend, private readonly id: number, readonly graph: BertGraph) {
-    this.infos = graph.feeds.map((f) => ({ name: `${f.name}:0`, tfDtype: f.dtype === "int32" ? "DT_INT32" : "DT_FLOAT" }));
+    this.infos = graph.feeds.map((f) => ({ name: `${f.name}:0`, tfDtype: { int32: "DT_INT32", float32: "DT_FLOAT", bool: "DT_BOOL" }[f.dtype] }));
   }
 
   /**

@@ -21,7 +21,7 @@ import * as path from "path";
 import { nativePackageDir } from "./backend";
 
 /** TensorFlow's DataType enum (types.proto), for the dtypes graphs here use. */
-const DATA_TYPES = { float32: 1, int32: 3 } as const;
+const DATA_TYPES = { float32: 1, int32: 3, bool: 10 } as const;
 export type GraphDType = keyof typeof DATA_TYPES;
 
 /** An attribute value (attr_value.proto): exactly one kind. */
@@ -60,7 +60,7 @@ function shapeProto(shape: (number | null)[] | null): Message {
 function tensorProto(t: ConstTensor): Message {
   const n = t.shape.reduce((a, b) => a * b, 1);
   if (t.values.length !== n) throw new Error(`constant of shape [${t.shape}] needs ${n} values, got ${t.values.length}`);
-  const data = t.dtype === "float32" ? Float32Array.from(t.values) : Int32Array.from(t.values);
+  const data = t.dtype === "float32" ? Float32Array.from(t.values) : t.dtype === "bool" ? Uint8Array.from(t.values) : Int32Array.from(t.values);
   return new (pb().Tensor)().setDtype(DATA_TYPES[t.dtype]).setTensorShape(shapeProto(t.shape)).setTensorContent(new Uint8Array(data.buffer));
 }
 

@@ -12,7 +12,7 @@ import * as tf from "@tensorflow/tfjs";
 import { BertForSequenceClassification, BertInputs } from "./bert";
 import { GraphSession, GraphOutput, trainingGraph, packing } from "./bert_graph";
 import { AdamW, clipGradNorm } from "./optim";
-import { additiveMask, checkIds, crossEntropyLoss, dropoutMask, siteSeed } from "./ops";
+import { additiveMask, checkIds, crossEntropyLoss, dropoutKeep, siteSeed } from "./ops";
 
 /** Whether training steps may run as a graph: native TensorFlow on the CPU, unless `BERTLAB_GRAPH=0`. */
 export function graphTraining(): boolean {
@@ -87,10 +87,12 @@ function stepFeeds(
     ...Object.fromEntries(model.params),
   };
   // Element counts as the eager model's tensors have them: [b, heads, s, s], [b, hidden] or [b, s, hidden].
+  if (session.graph.dropouts.length) feeds.dropout_on = tf.scalar(opts.dropout === false ? 0 : 1);
   for (const d of session.graph.dropouts) {
     const shape = d.of === "attentionProbs" ? [b, c.num_attention_heads, s, s] : d.of === "tanh" ? [b, c.hidden_size] : [b, s, c.hidden_size];
     // `dropout: false` (the reference tests: PyTorch's masks cannot be matched) keeps every element.
-    feeds[`dropout/${d.site}`] = opts.dropout === false ? tf.ones(shape) : dropoutMask(shape, d.rate, siteSeed(opts.seed, d.site));
+    const n = shape.reduce((a, b) => a * b, 1);
+    feeds[`dropout/${d.site}`] = tf.tensor(opts.dropout === false ? new Uint8Array(n).fill(1) : dropoutKeep(n, d.rate, siteSeed(opts.seed, d.site)), shape, "bool");
   }
   return feeds;
 }
