@@ -13,7 +13,7 @@
  */
 import { onnx } from "onnx-proto";
 import * as tf from "@tensorflow/tfjs";
-import { recordBert, IrNode } from "./graph_ir";
+import { recordBert, IrNode, firstRowsOnly, readsByRow, rowKinds } from "./graph_ir";
 import type { BertForSequenceClassification } from "./bert";
 import { MASK_MIN } from "./ops";
 
@@ -88,8 +88,17 @@ export function bertOnnx(model: BertForSequenceClassification): Uint8Array {
 
   // Linear layers read their weight transposed; the IR names the weight nodes, so note which feed a linear.
   const transposed = new Set(ir.nodes.filter((n) => n.op === "linear").map((n) => n.inputs[1]));
+  // The classifier reads the last layer at [CLS] only: those blocks run on [batch, 1, hidden] (graph_ir.ts
+  // firstRowsOnly), taking position 0 of the full values they read; keys and values still see every token.
+  const cut = firstRowsOnly(ir, [ir.outputs.logits]);
+  const kinds = rowKinds(ir);
+  const arg = (n: IrNode, j: number): string => {
+    const i = n.inputs[j];
+    if (!cut.has(n.id) || cut.has(i) || !readsByRow(n, j) || kinds[i] !== "token") return value.get(i)!;
+    return g.op("Slice", [value.get(i)!, g.ints([0]), g.ints([1]), g.ints([1])]);
+  };
   const lower = (n: IrNode): string => {
-    const x = n.inputs.map((i) => value.get(i)!);
+    const x = n.inputs.map((_, j) => arg(n, j));
     switch (n.op) {
       case "param": {
         const w = weight(n.name!);
