@@ -44,7 +44,8 @@ import { loadCourseData } from "../lib/smile";
 import { loadTokenizer } from "../lib/tokenize";
 import { MODELS_DIR, OUT_DIR, ROOT, VENV_PYTHON } from "../lib/paths";
 import { writeJsonAtomic } from "../lib/fsutil";
-import { ONNX_ROWS, prepareOnnx, runOnnx, servingLines } from "./bench_onnx";
+import { ONNX_ROWS, prepareOnnx, runOnnx, servingLines, ServeResult } from "./bench_onnx";
+import { loadClassifier, chooseEngine } from "../lib/engine";
 
 interface Rows { input_ids: number[][]; labels: number[] }
 export interface Workload {
@@ -149,7 +150,7 @@ async function makeWorkload(): Promise<Workload> {
 }
 
 /** One tfjs backend, in this (child) process. */
-async function runTfjs(w: Workload, name: string): Promise<EngineResult> {
+async function runTfjs(w: Workload, name: string, serveDir?: string): Promise<EngineResult> {
   const info = await initBackend(variant(name).backend);
   const batches = variant(name).batches;
   const lim = LIMITS[name] ?? LIMITS.cpu;
@@ -199,11 +200,23 @@ async function runTfjs(w: Workload, name: string): Promise<EngineResult> {
   const tensorLeak = tf.memory().numTensors - tensorsBefore;
   opt.dispose();
   model.dispose();
+  // predict end to end on `serveDir` as `bertlab predict --checkpoint` runs it here (lib/engine.ts: length-sorted batches).
+  let serve: ServeResult | undefined;
+  if (serveDir && w.serve) {
+    const clf = await loadClassifier(serveDir, chooseEngine("tfjs"), () => {});
+    const opts = { maxLength: DEFAULT_CONFIG.maxLength, batchSize: 64 };
+    await clf.predict(w.serve.texts.slice(0, 64), opts); // warm-up
+    const t0 = process.hrtime.bigint();
+    const preds = await clf.predict(w.serve.texts, opts);
+    const e2eSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    await clf.release();
+    serve = { modelBytes: fs.statSync(path.join(serveDir, "model.safetensors")).size, e2eSeconds, predictions: preds.map((p) => w.labels.indexOf(p.label!)) };
+  }
   const tfjsVersion = tf.version_core;
   return {
     name, engine: `tfjs ${tfjsVersion} ${info.package ?? name}${info.name === "tensorflow" ? (graphInference() ? ", graph inference" : ", op-by-op inference") : ""}`, threads: info.threads ?? 1, reason: info.reason,
     train: { stepSeconds, losses }, infer: { batch64Seconds, batch1Seconds },
-    peakRssMB: process.resourceUsage().maxRSS / 1024, tensorLeak, batches,
+    peakRssMB: process.resourceUsage().maxRSS / 1024, tensorLeak, batches, ...(serve ? { serve } : {}),
   };
 }
 
@@ -336,7 +349,7 @@ async function main(): Promise<void> {
   if (child) {
     const w = JSON.parse(fs.readFileSync(opt("--workload")!, "utf8")) as Workload;
     const r = ONNX_ROWS.includes(child)
-      ? await runOnnx(w, child, opt("--onnx-dir")!, LIMITS[child]) : await runTfjs(w, child);
+      ? await runOnnx(w, child, opt("--onnx-dir")!, LIMITS[child]) : await runTfjs(w, child, opt("--serve-dir"));
     writeJsonAtomic(opt("--out")!, r);
     return;
   }
@@ -398,7 +411,7 @@ async function main(): Promise<void> {
       if (isOnnx && !onnx) continue;
       const childArgs = ["--import", "tsx", path.join(ROOT, "scripts", "bench.ts"), "--child", b, "--workload", wfile,
         "--out", out, ...(quick ? ["--quick"] : []), ...(noTrain ? ["--no-train"] : []),
-        ...(isOnnx ? ["--onnx-dir", onnx!.dir] : [])];
+        ...(isOnnx ? ["--onnx-dir", onnx!.dir] : []), ...(b === "tensorflow" && onnx?.modelDir ? ["--serve-dir", onnx.modelDir] : [])];
       const env = isOnnx ? {} : { BERTLAB_BACKEND: variant(b).backend, ...variant(b).env };
       results.push(runChild(process.execPath, childArgs, env, out));
     } catch (e) {

@@ -44,14 +44,14 @@ export interface ServeResult {
  */
 export async function prepareOnnx(
   opts: { onnx?: string; checkpoint?: string; workload: Workload },
-): Promise<{ dir: string; fineTuned: boolean; from: string }> {
+): Promise<{ dir: string; fineTuned: boolean; from: string; modelDir?: string }> {
   if (opts.onnx) return { dir: opts.onnx, fineTuned: true, from: opts.onnx };
   const course = path.join(RUNS_DIR, "course");
   const ckpt = opts.checkpoint ?? (holdsRun(course) ? course : undefined);
   const dir = path.join(OUT_DIR, "bench", "export");
   if (ckpt) {
     await exportOnnx(resolveCheckpoint(ckpt), dir, { quantize: "int8", force: true });
-    return { dir, fineTuned: true, from: ckpt };
+    return { dir, fineTuned: true, from: ckpt, modelDir: resolveCheckpoint(ckpt) };
   }
   // No fine-tuned model: the workload's (speed only). Saved as a checkpoint first, then exported.
   const { initBackend } = await import("../lib/backend");
@@ -66,7 +66,7 @@ export async function prepareOnnx(
     if (fs.existsSync(path.join(modelDir, f))) fs.copyFileSync(path.join(modelDir, f), path.join(tmp, f));
   }
   await exportOnnx(tmp, dir, { quantize: "int8", force: true });
-  return { dir, fineTuned: false, from: `${opts.workload.modelDir} (seeded head, not fine-tuned)` };
+  return { dir, fineTuned: false, from: `${opts.workload.modelDir} (seeded head, not fine-tuned)`, modelDir: tmp };
 }
 
 /** One ONNX row, in this (child) process. */
@@ -138,9 +138,12 @@ export function servingLines(
         `macro ${fp.f1Macro!.toFixed(4)} / ${q.f1Macro!.toFixed(4)}; ${agree}`);
     } else lines.push(`${agree} (F1: no fine-tuned model, pass --checkpoint)`);
   }
-  for (const [name, s] of [["fp32", fp], ["int8", q]] as const) {
+  // The TensorFlow graph: what `predict --checkpoint` runs by default on native TensorFlow (lib/engine.ts).
+  const tfGraph = (results.find((r) => r.name === "tensorflow") as { serve?: ServeResult } | undefined)?.serve;
+  const rows = [["ONNX Runtime fp32", "Fp32", fp], ["ONNX Runtime int8", "Int8", q], ["TensorFlow graph, predict --checkpoint's default", "Tfjs", tfGraph]] as const;
+  for (const [name, key, s] of rows) {
     if (!s || torchLoop === 0) continue;
-    summary[`e2e${name === "fp32" ? "Fp32" : "Int8"}VsPytorch`] = torchLoop / s.e2eSeconds;
+    summary[`e2e${key}VsPytorch`] = torchLoop / s.e2eSeconds;
     lines.push(`predict over ${s.predictions.length} validation tweets end to end (${name}, sorted batches of 64): ` +
       `${s.e2eSeconds.toFixed(3)} s; PyTorch's batch-64 loop in file order ${torchLoop.toFixed(3)} s → ` +
       `${(torchLoop / s.e2eSeconds).toFixed(2)}× (floor ≥ 2.5×)`);
