@@ -1,14 +1,17 @@
 // The course's graded quiz (lib/quiz.ts, lib/quiz_key.ts, lib/quiz_cli.ts): the key is complete, every
-// cell it points to exists and asserts, grading and the notebook output, and `bertlab quiz --check`.
+// cell it points to exists and asserts (and the eval-mode cells, run with a frozen optimizer, fail), grading
+// and the notebook output, and `bertlab quiz --check`. The notebooks themselves run in test/notebooks.test.ts.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { spawnSync } from "child_process";
 import { QUESTIONS, Question, question, key, grade, answer, ask, questionHtml, answerHtml, verdict } from "../lib/quiz";
 import { readAnswers, checkAnswers, quizMain, keyText } from "../lib/quiz_cli";
 import { main } from "../lib/cli";
 import { ROOT } from "../lib/paths";
+import { DEFAULT_MODEL_DIR } from "../lib/models";
 
 interface Cell { id: string; cell_type: string; source: string[] | string }
 const notebooks = new Map<string, Cell[]>();
@@ -81,6 +84,37 @@ test("every cell the key points to exists in its notebook, and every quiz-… ex
     assert.ok(all.slice(first).every((c) => c.id.startsWith("quiz-")), `${nb}: the quiz cells come last`);
     assert.match(source(all[first]), /^## Check your understanding/);
   }
+});
+
+/**
+ * Runs notebook cells outside the kernel, in a child process: their imports hoisted, the rest in an async
+ * function after `sabotage` (code that makes a claim false). Returns the exit status and stderr.
+ */
+function runCells(notebook: string, ids: string[], sabotage = ""): { status: number | null; stderr: string } {
+  const dir = fs.mkdtempSync(path.join(ROOT, "out", "quiz-cells-"));   // under the root: node_modules resolve
+  const lines = ids.flatMap((id) => source(cellOf(notebook, id)).split("\n"));
+  const imports = lines.filter((l) => l.startsWith("import ")).map((l) => l.replace(/"\.\/lib\//, `"${ROOT}/lib/`));
+  const body = lines.filter((l) => !l.startsWith("import "));
+  const file = path.join(dir, "cells.ts");
+  fs.writeFileSync(file, [...imports, `import { initBackend } from "${ROOT}/lib/backend";`, "(async () => {",
+    "  await initBackend();", "  const course = { seed: 17, fast: true };", sabotage, ...body,
+    "})().catch((e) => { console.error(String(e && e.message)); process.exit(1); });"].join("\n"));
+  try {
+    const run = spawnSync(process.execPath, ["--import", "tsx", file], { cwd: ROOT, encoding: "utf8", timeout: 300e3 });
+    return { status: run.status, stderr: run.stderr };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const noModel = !fs.existsSync(path.join(DEFAULT_MODEL_DIR, "config.json")) && "needs the course model (npm run setup)";
+test("the eval-mode experiment fails when its claim is false (a step that moves nothing)", { skip: noModel }, () => {
+  const cellsOf4 = ["quiz-4-dropout", "quiz-4-grads"];
+  const honest = runCells("04_model", cellsOf4);
+  assert.equal(honest.status, 0, `the cells run outside the kernel: ${honest.stderr.slice(-2000)}`);
+  const frozen = runCells("04_model", cellsOf4, "AdamW.prototype.step = function () {};   // weights frozen after all");
+  assert.notEqual(frozen.status, 0);
+  assert.match(frozen.stderr, /an optimizer step after eval mode moves every weight/);
 });
 
 test("grade: right only with exactly the right letters, in any order or case; bad letters are named", () => {
