@@ -19,7 +19,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { GraphBuilder, dtype, Attr, GraphDType } from "./tfgraph";
-import { recordBert, IrGraph, IrNode, firstRowsOnly, readsByRow, rowKinds, RowKind } from "./graph_ir";
+import { recordBert, IrGraph, IrNode, firstRowsOnly, takesFirstRows, rowKinds, RowKind } from "./graph_ir";
 import { BertShape } from "./bert_def";
 import { addGradients } from "./bert_graph_grad";
 import { addAdamW } from "./optim_graph";
@@ -155,10 +155,8 @@ export class TfLowering {
 
   /** Argument `arg` of `n`: its value, or only its first rows where `n` is computed at those rows only. */
   private arg(n: IrNode, arg: number): string {
-    const i = n.inputs[arg];
-    const v = this.value.get(i)!;
-    if (!this.cut.has(n.id) || this.cut.has(i) || !readsByRow(n, arg) || this.kinds[i] === "sequence") return v;
-    if (this.kinds[i] !== "token") throw new Error(`graph: node ${n.id} (${n.op}) would need the first rows of node ${i} (${this.ir.nodes[i].op})`);
+    const v = this.value.get(n.inputs[arg])!;
+    if (!takesFirstRows(this.ir, this.cut, this.kinds, n, arg)) return v;
     this.gathered.add(`${n.id}:${arg}`);
     return this.gather(v, this.firsts!);
   }

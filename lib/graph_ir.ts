@@ -126,6 +126,18 @@ export function firstRowsOnly(ir: IrGraph, wanted: number[]): Set<number> {
 }
 
 /**
+ * Whether block `n`, computed at the first rows only (in `cut`), reads argument `arg` from a full
+ * hidden value and so must take that value's first rows (and scatter its gradient back). Attention
+ * probabilities read that way would need their first query row instead: no BERT graph does, so it throws.
+ */
+export function takesFirstRows(ir: IrGraph, cut: Set<number>, kinds: RowKind[], n: IrNode, arg: number): boolean {
+  const i = n.inputs[arg];
+  if (!cut.has(n.id) || cut.has(i) || !readsByRow(n, arg) || kinds[i] === "sequence") return false;
+  if (kinds[i] !== "token") throw new Error(`graph: node ${n.id} (${n.op}) would need the first rows of node ${i} (${ir.nodes[i].op})`);
+  return true;
+}
+
+/**
  * What a node's rows are: "token" (a hidden value: a row per token), "sequence" (a row per sequence:
  * [CLS] and the pooler and classifier after it), "probs" (attention probabilities, a row per query
  * token), or "none" (inputs, weights).

@@ -13,7 +13,7 @@
  */
 import { onnx } from "onnx-proto";
 import * as tf from "@tensorflow/tfjs";
-import { recordBert, IrNode, firstRowsOnly, readsByRow, rowKinds } from "./graph_ir";
+import { recordBert, IrNode, firstRowsOnly, takesFirstRows, rowKinds } from "./graph_ir";
 import type { BertForSequenceClassification } from "./bert";
 import { MASK_MIN } from "./ops";
 
@@ -93,9 +93,8 @@ export function bertOnnx(model: BertForSequenceClassification): Uint8Array {
   const cut = firstRowsOnly(ir, [ir.outputs.logits]);
   const kinds = rowKinds(ir);
   const arg = (n: IrNode, j: number): string => {
-    const i = n.inputs[j];
-    if (!cut.has(n.id) || cut.has(i) || !readsByRow(n, j) || kinds[i] !== "token") return value.get(i)!;
-    return g.op("Slice", [value.get(i)!, g.ints([0]), g.ints([1]), g.ints([1])]);
+    const v = value.get(n.inputs[j])!;
+    return takesFirstRows(ir, cut, kinds, n, j) ? g.op("Slice", [v, g.ints([0]), g.ints([1]), g.ints([1])]) : v;
   };
   const lower = (n: IrNode): string => {
     const x = n.inputs.map((_, j) => arg(n, j));
