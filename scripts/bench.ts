@@ -44,7 +44,7 @@ import { loadCourseData } from "../lib/smile";
 import { loadTokenizer } from "../lib/tokenize";
 import { MODELS_DIR, OUT_DIR, ROOT, VENV_PYTHON } from "../lib/paths";
 import { writeJsonAtomic } from "../lib/fsutil";
-import { ONNX_ROWS, prepareOnnx, runOnnx, servingLines, ServeResult } from "./bench_onnx";
+import { ONNX_ROWS, prepareOnnx, runOnnx, servingLines, timePredict, ServeResult } from "./bench_onnx";
 import { loadClassifier, chooseEngine } from "../lib/engine";
 
 interface Rows { input_ids: number[][]; labels: number[] }
@@ -205,12 +205,8 @@ async function runTfjs(w: Workload, name: string, serveDir?: string): Promise<En
   if (serveDir && w.serve) {
     const clf = await loadClassifier(serveDir, chooseEngine("tfjs"), () => {});
     const opts = { maxLength: DEFAULT_CONFIG.maxLength, batchSize: 64 };
-    await clf.predict(w.serve.texts.slice(0, 64), opts); // warm-up
-    const t0 = process.hrtime.bigint();
-    const preds = await clf.predict(w.serve.texts, opts);
-    const e2eSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    serve = await timePredict((texts) => clf.predict(texts, opts), w, fs.statSync(path.join(serveDir, "model.safetensors")).size);
     await clf.release();
-    serve = { modelBytes: fs.statSync(path.join(serveDir, "model.safetensors")).size, e2eSeconds, predictions: preds.map((p) => w.labels.indexOf(p.label!)) };
   }
   const tfjsVersion = tf.version_core;
   return {

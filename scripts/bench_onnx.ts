@@ -23,6 +23,7 @@ import { DEFAULT_CONFIG } from "../lib/config";
 import { OUT_DIR, RUNS_DIR } from "../lib/paths";
 import { holdsRun, TOKENIZER_FILES } from "../lib/checkpoint";
 import type { EngineResult, Workload } from "./bench";
+import type { Prediction } from "../lib/evaluate";
 
 export const ONNX_ROWS = ["onnxruntime", "onnxruntime-int8"];
 
@@ -92,12 +93,7 @@ export async function runOnnx(
   const val = w.serve;
   const clf = await loadOnnxClassifier(dir, { quantized });
   const opts = { maxLength: DEFAULT_CONFIG.maxLength, batchSize: 64 };
-  await predictOnnx(clf, val.texts.slice(0, 64), opts); // warm-up
-  const t0 = process.hrtime.bigint();
-  const preds = await predictOnnx(clf, val.texts, opts);
-  const e2eSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const predictions = preds.map((p) => w.labels.indexOf(p.label!));  // single-label: one label each
-  const serve: ServeResult = { modelBytes: fs.statSync(file).size, e2eSeconds, predictions };
+  const serve = await timePredict((texts) => predictOnnx(clf, texts, opts), w, fs.statSync(file).size);
   if (w.labels.every((l) => clf.labels.includes(l))) {
     const ev = await evaluateOnnx(clf, val.texts, val.labels.map((k) => clf.labels.indexOf(w.labels[k])), opts);
     const { f1Weighted, f1Macro, accuracy } = ev.metrics;
@@ -111,6 +107,21 @@ export async function runOnnx(
     train: { stepSeconds: [], losses: [] }, infer: { batch64Seconds, batch1Seconds },
     peakRssMB: process.resourceUsage().maxRSS / 1024, serve,
   };
+}
+
+/**
+ * `predict` over the workload's validation texts end to end (after a warm-up on the first 64), timed;
+ * the predicted labels as ids in the workload's label order (single-label: one each).
+ */
+export async function timePredict(
+  predict: (texts: string[]) => Promise<Prediction[]>, w: Workload, modelBytes: number,
+): Promise<ServeResult> {
+  if (!w.serve) throw new Error("the workload has no validation texts (serve): rerun the bench to rewrite it");
+  await predict(w.serve.texts.slice(0, 64)); // warm-up
+  const t0 = process.hrtime.bigint();
+  const preds = await predict(w.serve.texts);
+  const e2eSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { modelBytes, e2eSeconds, predictions: preds.map((p) => w.labels.indexOf(p.label!)) };
 }
 
 /** The serving lines under the table: sizes, F1 and agreement, end-to-end predict against PyTorch. */
