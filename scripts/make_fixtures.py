@@ -18,11 +18,12 @@ Writes test/fixtures/reference/:
 The test sentences are written for the tests, not taken from the SMILE dataset (whose tweets may
 not be redistributed).
 """
-import json
 import math
 import os
 import sys
 from pathlib import Path
+
+import fixture_json  # scripts/: on sys.path when a script runs
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -99,13 +100,7 @@ def ints(t):
 
 
 def write_json(name, value):
-    """Writes atomically (temporary file, then rename) so a failed run leaves the old fixture."""
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    path = OUT_DIR / name
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    print(f"wrote {path.relative_to(ROOT)} ({path.stat().st_size / 1024:.0f} KiB)")
+    fixture_json.write_json(OUT_DIR, name, value)
 
 
 def versions():
