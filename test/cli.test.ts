@@ -73,6 +73,10 @@ test("split, train, evaluate, predict and sweep on a CSV with a tiny model", { s
     assert.equal(preds.length, 2);
     assert.ok(["neg", "neu", "pos"].includes(preds[0].label));
     await assert.rejects(main(["predict", "--checkpoint", runDir]), /predict needs texts/);
+    // The same through the shim users run (npx bertlab): predict loads its engine with import().
+    const viaShim = execFileSync(process.execPath, [path.join(__dirname, "..", "bin", "bertlab.js"), "predict",
+      "--checkpoint", runDir, "so happy today", "awful"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    assert.deepEqual(viaShim.trim().split("\n").map((l) => JSON.parse(l).label), preds.map((p) => p.label));
     assert.equal(await main(["sweep", ...data, ...hp, "--epochs", "1", "--seeds", "1,2", "--run-dir", path.join(dir, "sweep")]), 0);
     const sweep = JSON.parse(fs.readFileSync(path.join(dir, "sweep", "sweep.json"), "utf8"));
     assert.deepEqual(sweep.results.map((r: { seed: number }) => r.seed), [1, 2]);
