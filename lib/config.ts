@@ -114,6 +114,12 @@ export interface TrainConfig {
    * the plain logits. τ = 1 is the paper's choice (balanced error); 0 = off.
    */
   logitAdjustment: number;
+  /**
+   * Post-hoc logit adjustment (Menon et al. 2021, §4): training is unchanged; the model it keeps
+   * predicts from logits − τ·log(class frequency in training), a shift of the classifier's bias, so
+   * every engine and export serves it. τ = 1 is the paper's choice (balanced error); 0 = off.
+   */
+  posthocAdjustment: number;
 }
 
 export const DEFAULT_CONFIG: TrainConfig = {
@@ -145,6 +151,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   focalGamma: 2,
   sampler: "random",
   logitAdjustment: 0,
+  posthocAdjustment: 0,
 };
 
 /** The course notebook's own settings (bert-base-uncased), for comparison in notebook 05. */
@@ -189,8 +196,8 @@ export function validateConfig(c: TrainConfig): TrainConfig {
       throw new Error(`config.${k} must be one of ${allowed.join(", ")}, got ${JSON.stringify(v)}`);
     }
   }
-  if (!(c.logitAdjustment >= 0) || !Number.isFinite(c.logitAdjustment)) {
-    throw new Error(`config.logitAdjustment must be a number >= 0 (0 = off), got ${c.logitAdjustment}`);
+  for (const k of ["logitAdjustment", "posthocAdjustment"] as const) {
+    if (!(c[k] >= 0) || !Number.isFinite(c[k])) throw new Error(`config.${k} must be a number >= 0 (0 = off), got ${c[k]}`);
   }
   if (!(c.focalGamma >= 0) || !Number.isFinite(c.focalGamma)) {
     throw new Error(`config.focalGamma must be a number >= 0, got ${c.focalGamma}`);

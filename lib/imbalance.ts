@@ -4,7 +4,9 @@
  *   - a weighted random sampler with PyTorch's `WeightedRandomSampler` semantics (weights need not
  *     sum to 1; draws with replacement by default), seeded and resumable, to oversample rare classes;
  *   - the training loss a config asks for (lib/losses.ts: weighted cross-entropy, focal loss), with
- *     the logits adjusted by τ·log(class frequency) if asked (Menon et al. 2021).
+ *     the logits adjusted by τ·log(class frequency) if asked (Menon et al. 2021);
+ *   - or that adjustment after training instead (post-hoc): the classifier's bias shifted by
+ *     −τ·log(class frequency), so the saved model itself predicts the rare classes more often.
  * Taught in notebooks/07_imbalance.ipynb; checked against scikit-learn and by a chi-square test
  * (test/imbalance.test.ts).
  *
@@ -146,6 +148,8 @@ export interface Remedies {
   classWeights?: number[];
   /** What the loss adds to the logits: τ·log(class frequency) (undefined: no logit adjustment). */
   logitOffsets?: number[];
+  /** What the kept model subtracts from its logits: τ·log(class frequency) (undefined: no post-hoc adjustment). */
+  posthocOffsets?: number[];
 }
 
 /** τ·log(count / n) per class of training label ids `y`: the logit adjustment of Menon et al. (2021). */
@@ -161,6 +165,8 @@ export function logitOffsets(y: readonly number[], numClasses: number, tau: numb
 export function remedies(cfg: TrainConfig, trainY: readonly number[], labels: readonly string[]): Remedies {
   const classWeights = cfg.classWeights === "balanced" ? computeClassWeight(trainY, labels.length, labels) : undefined;
   const offsets = cfg.logitAdjustment > 0 ? logitOffsets(trainY, labels.length, cfg.logitAdjustment, labels) : undefined;
+  const posthoc = cfg.posthocAdjustment > 0
+    ? logitOffsets(trainY, labels.length, cfg.posthocAdjustment, labels) : undefined;
   const gamma = cfg.loss === "focal" ? cfg.focalGamma : 0;   // focal loss with gamma 0 is (weighted) cross-entropy
   const adjusted = (logits: tf.Tensor2D) => (offsets ? tf.add(logits, tf.tensor1d(offsets)) as tf.Tensor2D : logits);
   const loss = cfg.loss === "focal" || classWeights
@@ -169,5 +175,20 @@ export function remedies(cfg: TrainConfig, trainY: readonly number[], labels: re
   const sampler = cfg.sampler === "weighted"
     ? new WeightedRandomSampler(balancedSampleWeights(trainY), trainY.length, { seed: cfg.seed })
     : new RandomSampler(trainY.length, cfg.seed);
-  return { loss, sampler, classWeights, logitOffsets: offsets };
+  return { loss, sampler, classWeights, logitOffsets: offsets, posthocOffsets: posthoc };
+}
+
+/**
+ * Post-hoc logit adjustment as a change of weights: classifier.bias −= sign × offsets (sign 1 applies
+ * τ·log(class frequency) offsets, −1 takes them back off). Softmax(logits − offsets) is then what the
+ * model outputs, in bertlab, in an ONNX export and in Python `transformers` alike.
+ */
+export function shiftClassifierBias(
+  model: { params: Map<string, tf.Variable> }, offsets: readonly number[], sign: 1 | -1 = 1,
+): void {
+  const bias = model.params.get("classifier.bias");
+  if (!bias || bias.shape[0] !== offsets.length) {
+    throw new Error(`post-hoc adjustment: the model has no classifier.bias of ${offsets.length} classes`);
+  }
+  tf.tidy(() => bias.assign(tf.sub(bias, tf.mul(tf.tensor1d(offsets as number[]), sign))));
 }

@@ -8,6 +8,7 @@
  *   // { variant: "plain", runs: 3, f1Macro: { mean, sd }, f1Weighted: { mean, sd },
  *   //   recall: { happy: { mean, sd }, … }, … }
  */
+import * as fs from "fs";
 import { TrainConfig, DEFAULT_CONFIG } from "./config";
 import { train } from "./train";
 import { loadTrainData, DataSource } from "./data";
@@ -93,6 +94,21 @@ export async function sweep(
     }
   }
   return { runs, kept };
+}
+
+/**
+ * The runs a results file (scripts/imbalance-sweep.ts's results.json) already holds for config `base`:
+ * none when there is no file; an error naming the file when its runs used another config. A config
+ * written before a field existed ran with that field's default, so it is read with the defaults filled in.
+ */
+export function savedRuns(file: string, base: TrainConfig): SweepRun[] {
+  if (!fs.existsSync(file)) return [];
+  const saved = JSON.parse(fs.readFileSync(file, "utf8")) as { config: Partial<TrainConfig>; runs: SweepRun[] };
+  const config = { ...DEFAULT_CONFIG, ...saved.config };
+  const differ = (Object.keys(config) as (keyof TrainConfig)[])
+    .filter((k) => JSON.stringify(config[k]) !== JSON.stringify(base[k]));
+  if (differ.length) throw new Error(`${file} holds runs with another config (${differ.join(", ")} differ)`);
+  return saved.runs;
 }
 
 export interface VariantSummary {

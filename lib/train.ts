@@ -21,7 +21,7 @@ import { RandomSampler, LengthGroupedSampler, batches, deriveSeed, numBatches, B
 import { AdamW, LinearScheduleWithWarmup, clipGradNorm, warmupStepsFor } from "./optim";
 import { ProgressEvent } from "./progress";
 import { BertForSequenceClassification, loadBertForSequenceClassification } from "./bert";
-import { remedies } from "./imbalance";
+import { remedies, shiftClassifierBias } from "./imbalance";
 import { bceWithLogitsLoss } from "./losses";
 import {
   multiHot, markMultiLabel, isMultiLabelModel, evaluateMultiLabel, thresholdsJson, THRESHOLDS_FILE, MULTI_LABEL,
@@ -154,8 +154,10 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
 
   // 4) Loss and sampler (with the imbalance remedies cfg asks for; binary cross-entropy for label
   // sets), optimizer, schedule sized from the total number of optimizer steps.
-  if (multi && (cfg.classWeights !== "none" || cfg.loss !== "cross_entropy" || cfg.sampler !== "random" || cfg.logitAdjustment > 0)) {
-    throw new Error("--class-weights, --loss focal, --sampler weighted and --logit-adjustment are for single-label data: "
+  const singleLabelOnly = cfg.classWeights !== "none" || cfg.loss !== "cross_entropy" || cfg.sampler !== "random"
+    || cfg.logitAdjustment > 0 || cfg.posthocAdjustment > 0;
+  if (multi && singleLabelOnly) {
+    throw new Error("--class-weights, --loss focal, --sampler weighted, --logit-adjustment and --posthoc-adjustment are for single-label data: "
       + "multi-label training uses binary cross-entropy and the course's sampler");
   }
   if (cfg.groupByLength && cfg.sampler !== "random") {
@@ -173,6 +175,12 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   if (weights) log(`class weights (balanced): ${labels.map((l, i) => `${l} ${weights[i].toFixed(3)}`).join(" · ")}`);
   const offsets = fix?.logitOffsets;
   if (offsets) log(`logit adjustment (τ ${cfg.logitAdjustment}): ${labels.map((l, i) => `${l} ${offsets[i].toFixed(3)}`).join(" · ")}`);
+  // Post-hoc adjustment: the model trains unadjusted and is evaluated, kept and saved adjusted (its bias
+  // shifted); a checkpoint resumes from the unadjusted bias.
+  const posthoc = fix?.posthocOffsets;
+  if (posthoc) log(`post-hoc adjustment (τ ${cfg.posthocAdjustment}): logits − ${labels.map((l, i) => `${l} ${posthoc[i].toFixed(3)}`).join(" · ")}`);
+  const adjust = (sign: 1 | -1) => { if (posthoc) shiftClassifierBias(model!, posthoc, sign); };
+  if (saved) adjust(-1);
   // The training graph computes cross-entropy, class-weighted or not; focal loss and label sets take the tape.
   const graphLoss = !multi && cfg.loss === "cross_entropy";
   const batchesPerEpoch = numBatches(trainSet.texts.length, cfg.batchSize);
@@ -256,6 +264,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     if (interrupted) break;
     // 7) Eval mode: no dropout; the course's metrics on the validation set (label sets: thresholds tuned on it).
     emit({ type: "evaluate", epoch });
+    adjust(1);
     const ev = multi
       ? evaluateMultiLabel(model, valEnc, valHot, { batchSize: cfg.evalBatchSize, thresholds: "tune", ...batchOpts })
       : evaluate(model, valEnc, valY, { batchSize: cfg.evalBatchSize, ...batchOpts });
@@ -282,6 +291,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
       if (improved) await saveBest(runDir, dir);
       writeRunFiles(runDir, { cfg, labels, history, seconds: (Date.now() - t0) / 1000, selection });
     }
+    adjust(-1);
     emit({ type: "epoch", epoch, epochs: cfg.epochs, trainLoss: record.trainLoss, valLoss: ev.metrics.loss, f1Weighted: ev.metrics.f1Weighted, f1Macro: ev.metrics.f1Macro, seconds: record.seconds });
     if (selection?.stoppedAfter !== undefined) {
       log(`early stopping: ${describeSelection(selection, history, cfg.earlyStoppingPatience).why}`);
@@ -289,6 +299,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     if (opts.stopAfterEpoch === epoch && epoch < cfg.epochs) interrupted = true;
   }
   optimizer.dispose();
+  adjust(1);
   // 10) A finished run returns the best epoch's weights (HF's load_best_model_at_end): this session's
   // copy, or after a resume the checkpoints/best/ folder.
   if (selection && !interrupted && selection.bestEpoch !== history[history.length - 1]?.epoch) {

@@ -11,14 +11,13 @@
  *
  * A full run is 8 epochs of MiniLM per remedy and seed: about 4 minutes each on a quiet 2-core machine.
  */
-import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
 import { initBackend } from "../lib/backend";
 import { configFromFlags, configFlagOptions } from "../lib/cli";
 import { RUNS_DIR } from "../lib/paths";
 import { TrainConfig } from "../lib/config";
-import { sweep, summarise, recallFigure, meetsFloor, SweepRun } from "../lib/sweep";
+import { sweep, summarise, recallFigure, meetsFloor, savedRuns, SweepRun } from "../lib/sweep";
 import { writeJsonAtomic, writeFileAtomic } from "../lib/fsutil";
 import { chartsPage } from "../lib/progress";
 
@@ -29,6 +28,7 @@ export const REMEDIES: Record<string, Partial<TrainConfig>> = {
   oversampling: { sampler: "weighted" },
   focal: { loss: "focal" },
   "logit-adjustment": { logitAdjustment: 1 },
+  "posthoc-adjustment": { posthocAdjustment: 1 },
 };
 
 async function main() {
@@ -48,11 +48,12 @@ async function main() {
   }
   const out = path.resolve(String(values.out ?? path.join(RUNS_DIR, "imbalance-sweep")));
   const resultsFile = path.join(out, "results.json");
-  const previous = fs.existsSync(resultsFile) ? JSON.parse(fs.readFileSync(resultsFile, "utf8")) : undefined;
-  if (previous && JSON.stringify(previous.config) !== JSON.stringify(base)) {
-    throw new Error(`${resultsFile} holds runs with another config: choose another --out`);
+  let runs: SweepRun[];
+  try {
+    runs = savedRuns(resultsFile, base);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}: choose another --out`);
   }
-  const runs: SweepRun[] = previous?.runs ?? [];
 
   const backend = await initBackend();
   console.log(`backend ${backend.name} · remedies ${names.join(", ")} · seeds ${seeds.join(",")}`

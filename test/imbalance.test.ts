@@ -9,13 +9,17 @@ import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend";
-import { randomBert } from "../lib/bert";
+import { randomBert, loadBertForSequenceClassification } from "../lib/bert";
 import { DEFAULT_CONFIG, TrainConfig, validateConfig } from "../lib/config";
-import { computeClassWeight, balancedSampleWeights, WeightedRandomSampler, remedies, logitOffsets } from "../lib/imbalance";
+import {
+  computeClassWeight, balancedSampleWeights, WeightedRandomSampler, remedies, logitOffsets, shiftClassifierBias,
+} from "../lib/imbalance";
 import { crossEntropyLoss } from "../lib/ops";
 import { classReport } from "../lib/metrics";
 import { train } from "../lib/train";
+import { savedRuns } from "../lib/sweep";
 import { evaluateSet, misclassified, errorTableHtml } from "../lib/evaluate";
+import { lastCheckpoint } from "../lib/checkpoint";
 import { SingleLabelData } from "../lib/data";
 import { tinyBertConfig } from "./helpers/tiny_bert";
 import { toyTokenizer, toyData, TOY_LABELS } from "./helpers/toy";
@@ -177,6 +181,56 @@ test("each remedy trains (class weights, focal loss, weighted sampler); an inter
   assert.deepEqual(curve(resumed.history), runs[3]);
 });
 
+test("post-hoc adjustment: the kept model is the plain one with its bias shifted by −τ·log(class frequency), "
+  + "saved so; an interrupted run resumes to the same model", async () => {
+  await initBackend();
+  const tiny = () => randomBert(tinyBertConfig, { labels: TOY_LABELS, seed: 17 });
+  const trainY = data.train.labels.map((l) => TOY_LABELS.indexOf(l));
+  const offsets = logitOffsets(trainY, 3, 1);
+  assert.deepEqual(remedies({ ...DEFAULT_CONFIG, posthocAdjustment: 1 }, trainY, TOY_LABELS).posthocOffsets, offsets);
+  assert.equal(remedies(DEFAULT_CONFIG, trainY, TOY_LABELS).posthocOffsets, undefined, "off by default");
+  assert.throws(() => validateConfig({ ...DEFAULT_CONFIG, posthocAdjustment: -1 }), /posthocAdjustment must be a number >= 0/);
+
+  const plain = await train(config, { data, model: tiny(), tokenizer: toyTokenizer, log: () => {} });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-posthoc-"));
+  const lines: string[] = [];
+  const cfg = { ...config, posthocAdjustment: 1 };
+  const adjusted = await train(cfg, { data, model: tiny(), tokenizer: toyTokenizer, runDir: dir, log: (l) => lines.push(l) });
+  assert.ok(lines.some((l) => /^post-hoc adjustment \(τ 1\): logits − neg -0\.470 · neu -1\.386 · pos -2\.079$/.test(l)), lines.join("\n"));
+  const value = (m: typeof plain.model, name: string) => Array.from(m.params.get(name)!.dataSync());
+  // Training is unchanged: the same weights, up to float32 rounding of the bias shifted and shifted back each epoch.
+  const maxDiff = (a: number[], b: number[]) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+  for (const name of plain.model.params.keys()) {
+    if (name === "classifier.bias") continue;
+    const d = maxDiff(value(adjusted.model, name), value(plain.model, name));
+    assert.ok(d < 1e-5, `${name}: differs by ${d}`);
+  }
+  const bias = value(adjusted.model, "classifier.bias"), plainBias = value(plain.model, "classifier.bias");
+  bias.forEach((b, k) => assert.ok(Math.abs(b - (plainBias[k] - offsets[k])) < 1e-5, `bias ${k}: ${b} vs ${plainBias[k]} − ${offsets[k]}`));
+  // What each epoch reported is the adjusted model's score, and the last checkpoint holds that model.
+  const ev = evaluateSet(adjusted.model, toyTokenizer, data.validation, "validation", { batchSize: 16 });
+  assert.ok(Math.abs(ev.metrics.loss - adjusted.history[1].validation.loss) < 1e-6);
+  const saved = await loadBertForSequenceClassification(lastCheckpoint(dir)!.dir, { labels: TOY_LABELS, seed: 1 });
+  assert.deepEqual(value(saved, "classifier.bias"), bias);
+  saved.dispose();
+
+  const dir2 = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-posthoc-"));
+  const part = await train(cfg, { data, model: tiny(), tokenizer: toyTokenizer, runDir: dir2, stopAfterEpoch: 1, log: () => {} });
+  part.model.dispose();
+  const resumed = await train(cfg, { data, tokenizer: toyTokenizer, runDir: dir2, resume: true, log: () => {} });
+  for (const name of plain.model.params.keys()) {
+    const d = maxDiff(value(resumed.model, name), value(adjusted.model, name));
+    assert.ok(d < 1e-5, `${name} after resume differs by ${d}`);
+  }
+  // The shift itself: exact in both directions, no tensors left behind.
+  const before = tf.memory().numTensors;
+  shiftClassifierBias(resumed.model, offsets, -1);
+  value(resumed.model, "classifier.bias").forEach((b, k) => assert.ok(Math.abs(b - plainBias[k]) < 1e-5));
+  assert.equal(tf.memory().numTensors, before);
+  assert.throws(() => shiftClassifierBias(resumed.model, [1, 2]), /no classifier\.bias of 2 classes/);
+  for (const r of [plain, adjusted, resumed]) r.model.dispose();
+});
+
 test("error analysis: misclassified texts with their probabilities, most confident first, HTML-escaped", async () => {
   await initBackend();
   const model = randomBert(tinyBertConfig, { labels: TOY_LABELS, seed: 3 });
@@ -203,4 +257,16 @@ test("error analysis: misclassified texts with their probabilities, most confide
   assert.ok(!html.includes("<script>"));
   assert.match(html, /&lt;script&gt;alert\(&#39;x&#39;\)&lt;\/script&gt; &amp; more/);
   assert.match(html, /<caption>1 misclassified<\/caption>/);
+});
+
+test("savedRuns: a results file's runs for the same config (fields it predates read as defaults), else an error naming it", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-sweep-"));
+  const file = path.join(dir, "results.json");
+  assert.deepEqual(savedRuns(file, DEFAULT_CONFIG), [], "no file: no runs");
+  const run = { variant: "plain", seed: 1 };
+  const { posthocAdjustment: _unused, ...older } = DEFAULT_CONFIG;   // written before the field existed
+  fs.writeFileSync(file, JSON.stringify({ config: older, runs: [run] }));
+  assert.deepEqual(savedRuns(file, DEFAULT_CONFIG), [run]);
+  assert.throws(() => savedRuns(file, { ...DEFAULT_CONFIG, epochs: 2 }), /results\.json holds runs with another config \(epochs differ\)/);
+  fs.rmSync(dir, { recursive: true, force: true });
 });
