@@ -1,12 +1,20 @@
 /**
  * The paired t-test and its confidence interval, as SciPy computes them (`scipy.stats.ttest_rel`,
  * `.confidence_interval(0.95)`; test/stats.test.ts checks against a fixture SciPy wrote), with the
- * Student t distribution they need. Used by the bias probe (lib/bias.ts).
+ * Student t distribution they need. Used by the bias probe (lib/bias.ts). And the median the benchmarks
+ * report (robust to the odd slow run on a shared machine).
  *
  *   pairedTTest([0.61, 0.58, 0.66], [0.55, 0.57, 0.60])
  *   // { n: 3, meanA: 0.6167, meanB: 0.5733, meanDiff: 0.0433, sdDiff: 0.0289, df: 2,
  *   //   t: 2.6, p: 0.1215, ci95: [-0.0284, 0.1150] }
  */
+
+/** The median (the mean of the middle two for an even count); NaN for none. Pure. */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
 
 /** ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms: ~15 significant digits). */
 export function logGamma(x: number): number {

@@ -18,6 +18,7 @@ import { setGradMode, GradMode } from "../lib/ops";
 import { graphTraining, trainStep } from "../lib/train_graph";
 import { AdamW } from "../lib/optim";
 import { MODELS_DIR } from "../lib/paths";
+import { median } from "../lib/stats";
 
 /** all-MiniLM-L6-v2's config, for random weights when the model is not downloaded. */
 const MINILM_SHAPE: BertConfig = {
@@ -67,8 +68,8 @@ async function main(): Promise<void> {
     if (s > 0) times.push(performance.now() - t0); // step 0 is warm-up
   }
   const ms = times.reduce((a, b) => a + b, 0) / times.length;
-  const median = times.slice().sort((a, b) => a - b)[times.length >> 1]; // robust beside other jobs
-  console.log(`${backend.name} · grad mode ${arg("mode", "auto")} · ${evalOnly ? `forward only (eval, ${evalHow})` : graphTraining() ? "the training step (forward, backward, clip, AdamW) as one graph" : "forward+backward (training, tape)"} · batch ${batch} × ${seq} · ${ms.toFixed(ms < 100 ? 2 : 0)} ms/step (median ${median.toFixed(ms < 100 ? 2 : 0)}) · ${((batch * seq) / (ms / 1000)).toFixed(0)} tokens/s · ${kernels} kernels per op-by-op eval forward · tensors ${tf.memory().numTensors}`);
+  const mid = median(times); // robust beside other jobs
+  console.log(`${backend.name} · grad mode ${arg("mode", "auto")} · ${evalOnly ? `forward only (eval, ${evalHow})` : graphTraining() ? "the training step (forward, backward, clip, AdamW) as one graph" : "forward+backward (training, tape)"} · batch ${batch} × ${seq} · ${ms.toFixed(ms < 100 ? 2 : 0)} ms/step (median ${mid.toFixed(ms < 100 ? 2 : 0)}) · ${((batch * seq) / (ms / 1000)).toFixed(0)} tokens/s · ${kernels} kernels per op-by-op eval forward · tensors ${tf.memory().numTensors}`);
   model.dispose();
   optimizer.dispose();
 }

@@ -44,6 +44,7 @@ import { loadCourseData } from "../lib/smile";
 import { loadTokenizer } from "../lib/tokenize";
 import { MODELS_DIR, OUT_DIR, ROOT, VENV_PYTHON } from "../lib/paths";
 import { writeJsonAtomic } from "../lib/fsutil";
+import { median } from "../lib/stats";
 import { ONNX_ROWS, prepareOnnx, runOnnx, servingLines, timePredict, ServeResult } from "./bench_onnx";
 import { loadClassifier, chooseEngine } from "../lib/engine";
 
@@ -75,7 +76,8 @@ export interface EngineResult {
   threads: number;
   reason?: string;
   train: { stepSeconds: number[]; losses: number[] };
-  infer: { batch64Seconds: number[]; batch1Seconds: number[] };
+  /** loopSeconds (PyTorch only): repeats of the whole batch-64 loop in file order, for predict's end-to-end floor. */
+  infer: { batch64Seconds: number[]; batch1Seconds: number[]; loopSeconds?: number[] };
   peakRssMB: number;
   tensorLeak?: number;
   /** "grouped": trained on workload.train.grouped instead of .timed. */
@@ -226,7 +228,6 @@ function trainRows(w: Workload, batches?: "grouped"): Rows[] {
 // ---------------------------------------------------------------- the parent: run, compare, print
 
 const sum = (a: number[]) => a.reduce((s, x) => s + x, 0);
-const median = (a: number[]) => { const s = [...a].sort((x, y) => x - y); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const tokens = (rows: number[][]) => ({ real: sum(rows.map((r) => r.length)), padded: rows.length * Math.max(...rows.map((r) => r.length)) });
 
 export interface Summary {

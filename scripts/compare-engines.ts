@@ -16,6 +16,7 @@ import { makeBatch } from "../lib/loader";
 import { createSession, onnxLogits, ONNX_MODEL, ONNX_MODEL_QUANTIZED } from "../lib/onnx_runtime";
 import { OUT_DIR } from "../lib/paths";
 import type { Workload } from "./bench";
+import { median } from "../lib/stats";
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -66,7 +67,6 @@ async function main(): Promise<void> {
     for (const b of w.infer.batch64) for (const name of Object.keys(engines)) await timed(name, b, times[name].b64);
   }
   model.dispose();
-  const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
   const tweets = w.infer.batch64.reduce((a, b) => a + b.length, 0) * rounds;
   console.table(Object.entries(times).map(([engine, t]) => ({
     engine, "batch-1 median ms": +median(t.b1).toFixed(2),

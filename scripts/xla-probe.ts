@@ -21,6 +21,7 @@ import { initBackend } from "../lib/backend";
 import { loadBertForSequenceClassification } from "../lib/bert";
 import { Rng } from "../lib/loader";
 import { MODELS_DIR } from "../lib/paths";
+import { median } from "../lib/stats";
 
 const AUTO_JIT = "--tf_xla_auto_jit=2 --tf_xla_cpu_global_jit";
 const H = 384, I = 1536;
@@ -35,7 +36,6 @@ interface NodeBackend {
   runSavedModel(id: number, inputs: tf.Tensor[], infos: { name: string; tfDtype: string }[], o: string[]): tf.Tensor[];
 }
 
-const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
 const peakMB = () => {
   const kB = /VmHWM:\s+(\d+)/.exec(fs.readFileSync("/proc/self/status", "utf8"))?.[1];
   return Math.round(Number(kB ?? 0) / 1024);

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
-import { pairedTTest, studentTQuantile, studentTTwoSided, logGamma } from "../lib/stats";
+import { pairedTTest, studentTQuantile, studentTTwoSided, logGamma, median } from "../lib/stats";
 
 const FIX = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/reference/ttest.json"), "utf8"));
 
@@ -46,4 +46,12 @@ test("pairedTTest: degenerate differences and bad input", () => {
   assert.throws(() => pairedTTest([1, 2], [1]), /2 values in a but 1 in b/);
   assert.throws(() => pairedTTest([1], [1]), /at least 2/);
   assert.throws(() => pairedTTest([1, NaN], [1, 2]), /value 1 of a is NaN/);
+});
+
+test("median: the middle value, or the mean of the middle two; input untouched", () => {
+  const xs = [3, 1, 2];
+  assert.equal(median(xs), 2);
+  assert.deepEqual(xs, [3, 1, 2]);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.ok(Number.isNaN(median([])));
 });
