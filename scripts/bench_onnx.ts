@@ -113,7 +113,7 @@ export async function runOnnx(
 
 /**
  * `predict` over the workload's validation texts end to end (after a warm-up on the first 64), timed
- * `repeats` times: the median, as PyTorch's loop it is compared with (bench_torch.py's loopSeconds); the
+ * `repeats` times: the median (PyTorch's loop, bench_torch.py's loopSeconds, counts by its fastest pass); the
  * predicted labels as ids in the workload's label order (single-label: one each).
  */
 export async function timePredict(
@@ -139,9 +139,10 @@ export function servingLines(
   const q = results.find((r) => r.name === "onnxruntime-int8")?.serve;
   const lines: string[] = [];
   const summary: Record<string, number | undefined> = {};
-  // PyTorch's batch-64 loop over the same tweets in file order: the median of its repeats (older results: one pass).
-  const loops = torch.infer.loopSeconds;
-  const torchLoop = loops?.length ? median(loops) : torch.infer.batch64Seconds.reduce((a, b) => a + b, 0);
+  // PyTorch's batch-64 loop over the same tweets in file order: its fastest pass (the timed batches, or one of
+  // the repeats), against predict's median, so the VM's slow moments never count in bertlab's favour.
+  const loops = torch.infer.loopSeconds ?? [];
+  const torchLoop = Math.min(torch.infer.batch64Seconds.reduce((a, b) => a + b, 0), ...loops);
   const mb = (b: number) => (b / 1e6).toFixed(1);
   if (fp && q) {
     summary.int8SizeRatio = q.modelBytes / fp.modelBytes;
@@ -166,7 +167,7 @@ export function servingLines(
     summary[`e2e${key}VsPytorch`] = torchLoop / s.e2eSeconds;
     lines.push(`predict over ${s.predictions.length} validation tweets end to end (${name}, length-sorted batches): ` +
       `${s.e2eSeconds.toFixed(3)} s; PyTorch's batch-64 loop in file order ${torchLoop.toFixed(3)} s` +
-      `${loops?.length ? ` (medians of ${s.e2eRuns?.length ?? 1} and ${loops.length} runs)` : ""} → ` +
+      `${loops.length ? ` (median of ${s.e2eRuns?.length ?? 1} runs; PyTorch's fastest of ${loops.length + 1})` : ""} → ` +
       `${(torchLoop / s.e2eSeconds).toFixed(2)}× (floor ≥ 2.5×)`);
   }
   return { lines, summary };
