@@ -110,6 +110,11 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   if (runDir && opts.resume && !resumeFrom) throw new Error(`${runDir} has no complete checkpoint to resume from`);
   const saved = resumeFrom ? readCheckpoint(resumeFrom.dir) : undefined;
   if (saved && saved.state.config.seed !== cfg.seed) throw new Error(`the run in ${runDir} used seed ${saved.state.config.seed}, not ${cfg.seed}`);
+  // Its checkpoints hold the bias shifted by that τ, which resuming takes back off.
+  const savedTau = saved ? saved.state.config.posthocAdjustment ?? 0 : cfg.posthocAdjustment;
+  if (savedTau !== cfg.posthocAdjustment) {
+    throw new Error(`the run in ${runDir} used --posthoc-adjustment ${savedTau}, not ${cfg.posthocAdjustment}`);
+  }
 
   // 1) Data and sorted labels (a subset for quick runs, always the same one for a seed). Targets are
   // label ids, or for multi-label data 0/1 rows over the labels (lib/multilabel.ts).

@@ -217,6 +217,8 @@ test("post-hoc adjustment: the kept model is the plain one with its bias shifted
   const dir2 = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-posthoc-"));
   const part = await train(cfg, { data, model: tiny(), tokenizer: toyTokenizer, runDir: dir2, stopAfterEpoch: 1, log: () => {} });
   part.model.dispose();
+  await assert.rejects(train({ ...cfg, posthocAdjustment: 0.5 }, { data, tokenizer: toyTokenizer, runDir: dir2, resume: true, log: () => {} }),
+    /used --posthoc-adjustment 1, not 0\.5/);
   const resumed = await train(cfg, { data, tokenizer: toyTokenizer, runDir: dir2, resume: true, log: () => {} });
   for (const name of plain.model.params.keys()) {
     const d = maxDiff(value(resumed.model, name), value(adjusted.model, name));
