@@ -20,7 +20,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as ort from "onnxruntime-node";
 import { DEFAULT_CONFIG } from "./config";
-import { loadOnnxClassifier, predictOnnx, evaluateOnnx, lengthSortedBatches, onnxThreads } from "./onnx_runtime";
+import { loadOnnxClassifier, predictOnnx, evaluateOnnx, lengthOrder, onnxThreads } from "./onnx_runtime";
 import type { Evaluation, Prediction } from "./evaluate";
 
 export type EngineName = "onnx" | "tfjs" | "auto";
@@ -113,7 +113,7 @@ async function tfjsClassifier(dir: string): Promise<Classifier> {
       const maxLength = o.maxLength ?? DEFAULT_CONFIG.maxLength;
       const enc = tokenizer.encode(texts, { padding: false, truncation: true, maxLength });
       const lengths = enc.input_ids.map((r) => r.length);
-      const order = lengthSortedBatches(lengths, texts.length || 1).flat();
+      const order = lengthOrder(lengths);
       const sorted = predict(model, tokenizer, order.map((i) => texts[i]), { maxLength, batchSize: o.batchSize });
       const out: Prediction[] = new Array(texts.length);
       order.forEach((i, j) => { out[i] = sorted[j]; });

@@ -158,7 +158,7 @@ export function lengthSortedBatches(
     throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
   }
   const batchCost = opts.batchCost ?? BATCH_COST;
-  const order = lengths.map((_, i) => i).sort((a, b) => lengths[a] - lengths[b] || a - b);
+  const order = lengthOrder(lengths);
   const n = order.length;
   // cost[j]: the least cost of the first j sorted texts; from[j]: where its last batch starts.
   const cost = new Float64Array(n + 1).fill(Infinity), from = new Int32Array(n + 1);
@@ -173,6 +173,11 @@ export function lengthSortedBatches(
   const out: number[][] = [];
   for (let j = n; j > 0; j = from[j]) out.unshift(order.slice(from[j], j));
   return out;
+}
+
+/** Indices of `lengths`, shortest first, ties in input order. Pure. */
+export function lengthOrder(lengths: readonly number[]): number[] {
+  return lengths.map((_, i) => i).sort((a, b) => lengths[a] - lengths[b] || a - b);
 }
 
 /**

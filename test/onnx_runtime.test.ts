@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { onnx } from "onnx-proto";
 import {
-  createSession, lengthSortedBatches, softmax, loadOnnxClassifier, predictOnnx, classifyOnnx, evaluateOnnx, onnxThreads,
+  createSession, lengthSortedBatches, lengthOrder, softmax, loadOnnxClassifier, predictOnnx, classifyOnnx, evaluateOnnx, onnxThreads,
   OnnxClassifier,
 } from "../lib/onnx_runtime";
 import { exportOnnx } from "../lib/export";
@@ -24,6 +24,7 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 test("lengthSortedBatches: shortest first, ties in input order, every index once, least work; pure", () => {
   const lengths = [5, 2, 9, 2, 7];
   assert.deepEqual(lengthSortedBatches(lengths, 2), [[1, 3], [0, 4], [2]]);
+  assert.deepEqual(lengthOrder(lengths), [1, 3, 0, 4, 2]);
   assert.deepEqual(lengths, [5, 2, 9, 2, 7]);
   assert.deepEqual(lengthSortedBatches([], 4), []);
   assert.throws(() => lengthSortedBatches([1], 0), /batchSize must be a positive integer/);
