@@ -2,12 +2,20 @@
 // The bertlab command (npx bertlab --help): a plain JavaScript shim that runs the TypeScript CLI
 // (lib/cli.ts) under tsx's launcher, without a build step. The launcher hooks both require() and
 // import(): the CLI imports TensorFlow with import() so that ONNX-only commands never load it, and
-// registering tsx/cjs alone leaves those imports unresolved.
-const { spawnSync } = require("child_process");
+// registering tsx/cjs alone leaves those imports unresolved. Signals sent to this process go on to the
+// CLI (`kill` on a running `bertlab demo` stops its server), and the CLI's exit is this process's exit.
+const { spawn } = require("child_process");
+const os = require("os");
 const path = require("path");
 const entry = path.join(__dirname, "..", "lib", "cli_main.ts");
-const r = spawnSync(process.execPath, [require.resolve("tsx/cli"), entry, ...process.argv.slice(2)], { stdio: "inherit" });
-if (r.error) {
-  process.stderr.write(`bertlab: could not start tsx (${r.error.message}): run npm install\n`);
+const child = spawn(process.execPath, [require.resolve("tsx/cli"), entry, ...process.argv.slice(2)], { stdio: "inherit" });
+const forwarded = ["SIGINT", "SIGTERM", "SIGHUP"];
+for (const s of forwarded) process.on(s, () => child.kill(s));
+child.on("error", (e) => {
+  process.stderr.write(`bertlab: could not start tsx (${e.message}): run npm install\n`);
   process.exitCode = 1;
-} else process.exitCode = r.status ?? 1;
+});
+child.on("exit", (code, signal) => {
+  for (const s of forwarded) process.removeAllListeners(s);
+  process.exitCode = code ?? 128 + (os.constants.signals[signal] ?? 0);
+});

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { execFileSync } from "child_process";
+import { execFileSync, spawn } from "child_process";
 import { initBackend } from "../lib/backend";
 import { randomBert, saveBertForSequenceClassification } from "../lib/bert";
 import { main, configFromFlags, HELP } from "../lib/cli";
@@ -77,6 +77,19 @@ test("split, train, evaluate, predict and sweep on a CSV with a tiny model", { s
     const viaShim = execFileSync(process.execPath, [path.join(__dirname, "..", "bin", "bertlab.js"), "predict",
       "--checkpoint", runDir, "so happy today", "awful"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
     assert.deepEqual(viaShim.trim().split("\n").map((l) => JSON.parse(l).label), preds.map((p) => p.label));
+    // A signal sent to the shim reaches the CLI: `kill` on a demo stops its server instead of orphaning it.
+    const shim = spawn(process.execPath, [path.join(__dirname, "..", "bin", "bertlab.js"), "demo", "--checkpoint", runDir,
+      "--port", "0"], { stdio: ["ignore", "pipe", "ignore"] });
+    let said = "";
+    const url = await new Promise<string>((resolve, reject) => {
+      shim.stdout.on("data", (d) => { said += d; const m = /demo: (http:\S+)/.exec(said); if (m) resolve(m[1]); });
+      shim.on("exit", () => reject(new Error(`the demo exited before serving: ${said}`)));
+    });
+    assert.equal((await fetch(url)).status, 200);
+    const exited = new Promise<number | null>((resolve) => shim.on("exit", (code) => resolve(code)));
+    shim.kill("SIGTERM");
+    assert.equal(await exited, 0, "the CLI closed its server and returned 0");
+    await assert.rejects(fetch(url), "nothing listens any more");
     assert.equal(await main(["sweep", ...data, ...hp, "--epochs", "1", "--seeds", "1,2", "--run-dir", path.join(dir, "sweep")]), 0);
     const sweep = JSON.parse(fs.readFileSync(path.join(dir, "sweep", "sweep.json"), "utf8"));
     assert.deepEqual(sweep.results.map((r: { seed: number }) => r.seed), [1, 2]);
