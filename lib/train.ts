@@ -111,8 +111,8 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   const saved = resumeFrom ? readCheckpoint(resumeFrom.dir) : undefined;
   if (saved && saved.state.config.seed !== cfg.seed) throw new Error(`the run in ${runDir} used seed ${saved.state.config.seed}, not ${cfg.seed}`);
   // Its checkpoints hold the bias shifted by that τ, which resuming takes back off.
-  const savedTau = saved ? saved.state.config.posthocAdjustment ?? 0 : cfg.posthocAdjustment;
-  if (savedTau !== cfg.posthocAdjustment) {
+  const savedTau = saved?.state.config.posthocAdjustment ?? 0;
+  if (saved && savedTau !== cfg.posthocAdjustment) {
     throw new Error(`the run in ${runDir} used --posthoc-adjustment ${savedTau}, not ${cfg.posthocAdjustment}`);
   }
 
