@@ -20,7 +20,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as ort from "onnxruntime-node";
 import { DEFAULT_CONFIG } from "./config";
-import { loadOnnxClassifier, predictOnnx, evaluateOnnx, lengthOrder, onnxThreads } from "./onnx_runtime";
+import { loadOnnxClassifier, predictOnnx, evaluateOnnx, onnxThreads } from "./onnx_runtime";
 import type { Evaluation, Prediction } from "./evaluate";
 
 export type EngineName = "onnx" | "tfjs" | "auto";
@@ -108,17 +108,7 @@ async function tfjsClassifier(dir: string): Promise<Classifier> {
   return {
     labels: model.labels,
     engine: `TensorFlow.js ${backend.name}${graphInference() ? " (graph)" : ""} on ${dir}`,
-    async predict(texts, o = {}) {
-      // Length-sorted batches (each padded to little more than its own texts), answers in input order.
-      const maxLength = o.maxLength ?? DEFAULT_CONFIG.maxLength;
-      const enc = tokenizer.encode(texts, { padding: false, truncation: true, maxLength });
-      const lengths = enc.input_ids.map((r) => r.length);
-      const order = lengthOrder(lengths);
-      const sorted = predict(model, tokenizer, order.map((i) => texts[i]), { maxLength, batchSize: o.batchSize });
-      const out: Prediction[] = new Array(texts.length);
-      order.forEach((i, j) => { out[i] = sorted[j]; });
-      return out;
-    },
+    predict: async (texts, o = {}) => predict(model, tokenizer, texts, o),
     async evaluate(texts, ids, o = {}) {
       const maxLength = o.maxLength ?? DEFAULT_CONFIG.maxLength;
       const enc = tokenizer.encode(texts, { padding: false, truncation: true, maxLength });

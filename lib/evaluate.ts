@@ -20,6 +20,7 @@ import { BertForSequenceClassification, loadBertForSequenceClassification, cross
 import { loadTokenizer, Tokenizer, TokenizerLike, encodeUnpadded } from "./tokenize";
 import { lastCheckpoint, bestDir } from "./checkpoint";
 import { DEFAULT_CONFIG } from "./config";
+import { lengthOrder } from "./batching";
 import { TextSet, Part, where } from "./data";
 import { tableHtml } from "./html";
 
@@ -167,25 +168,32 @@ export interface Prediction { text: string; label?: string; labels?: string[]; p
 /**
  * Labels and probabilities for new texts (eval mode): softmax and the top label, or for a
  * multi-label model (give its `thresholds`) a sigmoid per label and every label over its threshold.
+ * The texts run shortest first (lib/batching.ts), so each batch is padded to little more than its own
+ * texts; the answers come back in input order.
  */
 export function predict(
   model: Model, tokenizer: TokenizerLike, texts: string[],
   opts: { maxLength?: number; batchSize?: number; thresholds?: readonly number[] } = {},
 ): Prediction[] {
   if (texts.length === 0) return [];
-  const enc = encodeUnpadded(tokenizer, texts, opts.maxLength ?? DEFAULT_CONFIG.maxLength);
+  const all = encodeUnpadded(tokenizer, texts, opts.maxLength ?? DEFAULT_CONFIG.maxLength);
+  const order = lengthOrder(all.input_ids.map((r) => r.length));
+  const pick = (rows: number[][]) => order.map((i) => rows[i]);
+  const enc = { input_ids: pick(all.input_ids), token_type_ids: pick(all.token_type_ids), attention_mask: pick(all.attention_mask) };
   const batch = { batchSize: opts.batchSize ?? DEFAULT_CONFIG.evalBatchSize, padTokenId: tokenizer.padTokenId };
   const named = (p: number[]) => Object.fromEntries(model.labels.map((l, k) => [l, p[k]]));
+  const out: Prediction[] = new Array(texts.length);
   if (isMultiLabelModel(model)) {
     if (!opts.thresholds) throw new Error(`a multi-label model predicts at its per-label thresholds: ${PASS}`);
     const none = texts.map(() => model.labels.map(() => 0));   // no truth here: only the probabilities are used
     const ev = evaluateMultiLabel(model, enc, none, { ...batch, thresholds: opts.thresholds });
-    const over = (i: number) => model.labels.filter((_, k) => ev.predictions[i][k] === 1);
-    return texts.map((text, i) => ({ text, labels: over(i), probabilities: named(ev.probabilities[i]) }));
+    const over = (j: number) => model.labels.filter((_, k) => ev.predictions[j][k] === 1);
+    order.forEach((i, j) => { out[i] = { text: texts[i], labels: over(j), probabilities: named(ev.probabilities[j]) }; });
+    return out;
   }
   const ev = evaluate(model, enc, texts.map(() => 0), batch);
-  const top = (i: number) => model.labels[ev.predictions[i]];
-  return texts.map((text, i) => ({ text, label: top(i), probabilities: named(ev.probabilities[i]) }));
+  order.forEach((i, j) => { out[i] = { text: texts[i], label: model.labels[ev.predictions[j]], probabilities: named(ev.probabilities[j]) }; });
+  return out;
 }
 
 /**

@@ -36,6 +36,15 @@ test("same seed → the same losses and metrics, epoch for epoch; a new seed dif
   const preds = predict(a.model, toyTokenizer, ["great happy love", "awful bad"]);
   for (const p of preds) assert.ok(Math.abs(Object.values(p.probabilities).reduce((x, y) => x + y, 0) - 1) < 1e-5);
   assert.deepEqual(Object.keys(preds[0].probabilities), LABELS);
+  // Texts of mixed lengths run shortest first in batches of 2 and come back in input order: each
+  // answer is the one the text gets alone.
+  const texts = ["great happy love so great", "bad", "awful bad table", "love"];
+  const together = predict(a.model, toyTokenizer, texts, { batchSize: 2 });
+  texts.forEach((t, i) => {
+    const [alone] = predict(a.model, toyTokenizer, [t]);
+    assert.equal(together[i].text, t);
+    for (const l of LABELS) assert.ok(Math.abs(together[i].probabilities[l] - alone.probabilities[l]) < 1e-5, `${t}: ${l}`);
+  });
   [a, b, c].forEach((r) => r.model.dispose());
 });
 
