@@ -17,6 +17,9 @@ import { BertForSequenceClassification } from "./bert";
 import { TokenizerLike } from "./tokenize";
 import { EvalMetrics } from "./metrics";
 import { plotText } from "./plot";
+import { evaluateSet, labelIds } from "./evaluate";
+import { logitOffsets } from "./imbalance";
+import { scoreAll } from "./metrics";
 
 /** One finished run: its last epoch's validation numbers, and the epoch macro F1 liked best. */
 export interface SweepRun {
@@ -31,6 +34,12 @@ export interface SweepRun {
    */
   bestByF1Macro: { epoch: number; f1Macro: number; f1Weighted: number };
   seconds: number;
+  /**
+   * What the kept model said about each validation tweet (log-probabilities, 5 significant digits), their
+   * label ids, and log(class frequency) in training: enough to score any post-hoc τ without training again
+   * (`posthocCurve`). Runs saved before this field existed lack it.
+   */
+  validation?: { labelIds: number[]; logProbs: number[][]; logPrior: number[] };
 }
 
 export interface MeanSd { mean: number; sd: number }
@@ -42,7 +51,9 @@ export function meanSd(xs: readonly number[]): MeanSd {
   return { mean, sd };
 }
 
-function record(variant: string, seed: number, history: { epoch: number; validation: EvalMetrics }[], seconds: number,
+function record(
+  variant: string, seed: number, history: { epoch: number; validation: EvalMetrics }[], seconds: number,
+  validation?: SweepRun["validation"],
 ): SweepRun {
   const last = history[history.length - 1];
   const best = history.reduce((b, h) => (h.validation.f1Macro > b.validation.f1Macro ? h : b));
@@ -55,6 +66,7 @@ function record(variant: string, seed: number, history: { epoch: number; validat
       recall: Object.fromEntries(v.classes.map((c) => [c.label, c.recall])),
     },
     bestByF1Macro: { epoch: best.epoch, f1Macro: best.validation.f1Macro, f1Weighted: best.validation.f1Weighted },
+    ...(validation ? { validation } : {}),
   };
 }
 
@@ -86,7 +98,15 @@ export async function sweep(
       // single-label data: the sweep compares per-class recall
       const data = loadTrainData({ ...opts.source, multiLabel: false }, { validationSize: cfg.validationSize, seed });
       const r = await train(cfg, { data, onProgress: opts.onProgress?.(variant, seed), log: () => {} });
-      const run = record(variant, seed, r.history, r.seconds);
+      const ev = evaluateSet(r.model, r.tokenizer, data.validation, "validation");
+      const trainY = labelIds(data.train, "train", r.labels);
+      const validation = {
+        labelIds: labelIds(data.validation, "validation", r.labels),
+        // float32 probabilities can underflow to 0: its smallest normal number keeps the log finite
+        logProbs: ev.probabilities.map((row) => row.map((p) => Number(Math.log(Math.max(p, 1.2e-38)).toPrecision(5)))),
+        logPrior: logitOffsets(trainY, r.labels.length, 1, r.labels),
+      };
+      const run = record(variant, seed, r.history, r.seconds, validation);
       runs.push(run);
       opts.onRun?.(run);
       if (keep) kept = { model: r.model, tokenizer: r.tokenizer };
@@ -158,4 +178,45 @@ export function recallFigure(summary: readonly VariantSummary[], title: string):
 /** The issue's floor: some variant with mean macro F1 ≥ 0.60 and mean weighted F1 ≥ 0.86. */
 export function meetsFloor(s: VariantSummary, floor = { f1Macro: 0.6, f1Weighted: 0.86 }): boolean {
   return s.f1Macro.mean >= floor.f1Macro && s.f1Weighted.mean >= floor.f1Weighted;
+}
+
+/** Macro and weighted F1 of one run's validation predictions with post-hoc τ (on top of its own). */
+export interface PosthocPoint { tau: number; f1Macro: MeanSd; f1Weighted: MeanSd }
+
+/**
+ * Post-hoc logit adjustment (lib/imbalance.ts) scored at each τ in `taus` from the runs' saved validation
+ * log-probabilities: predict argmax(log p − τ·log(class frequency)), mean ± sd over the runs. τ = 0 gives
+ * the runs' own numbers. Choosing τ by this curve chooses it on the validation set it scores: optimistic.
+ */
+export function posthocCurve(runs: readonly SweepRun[], taus: readonly number[]): PosthocPoint[] {
+  const withLogits = runs.filter((r) => r.validation);
+  if (withLogits.length === 0) throw new Error("posthocCurve: no run holds its validation log-probabilities (rerun the sweep)");
+  return taus.map((tau) => {
+    const scores = withLogits.map((r) => {
+      const v = r.validation!, labels = Object.keys(r.last.recall);
+      const predicted = v.logProbs.map((row) => {
+        const shifted = row.map((lp, k) => lp - tau * v.logPrior[k]);
+        return shifted.indexOf(Math.max(...shifted));
+      });
+      return scoreAll(v.labelIds, predicted, labels, NaN);
+    });
+    return { tau, f1Macro: meanSd(scores.map((m) => m.f1Macro)), f1Weighted: meanSd(scores.map((m) => m.f1Weighted)) };
+  });
+}
+
+/** Macro and weighted F1 against post-hoc τ, mean ± sd over the runs, with the issue's floors dotted (for lib/plot.ts). */
+export function posthocFigure(curve: readonly PosthocPoint[], title: string): { data: object[]; layout: object } {
+  const taus = curve.map((p) => p.tau);
+  const line = (name: string, pick: (p: PosthocPoint) => MeanSd) => ({
+    type: "scatter", mode: "lines+markers", name, x: taus, y: curve.map((p) => pick(p).mean),
+    error_y: { type: "data", array: curve.map((p) => pick(p).sd), visible: true },
+  });
+  const floor = (y: number) => ({ type: "line", xref: "paper", x0: 0, x1: 1, y0: y, y1: y, line: { dash: "dot", width: 1 } });
+  return {
+    data: [line("macro F1", (p) => p.f1Macro), line("weighted F1", (p) => p.f1Weighted)],
+    layout: {
+      title: { text: plotText(title) }, height: 360, shapes: [floor(0.6), floor(0.86)],
+      xaxis: { title: { text: "post-hoc τ (0 = the model as trained)" } }, yaxis: { title: { text: "validation F1" }, range: [0, 1] },
+    },
+  };
 }

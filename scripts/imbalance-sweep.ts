@@ -17,7 +17,7 @@ import { initBackend } from "../lib/backend";
 import { configFromFlags, configFlagOptions } from "../lib/cli";
 import { RUNS_DIR } from "../lib/paths";
 import { TrainConfig } from "../lib/config";
-import { sweep, summarise, recallFigure, meetsFloor, savedRuns, SweepRun } from "../lib/sweep";
+import { sweep, summarise, recallFigure, meetsFloor, savedRuns, posthocCurve, SweepRun } from "../lib/sweep";
 import { writeJsonAtomic, writeFileAtomic } from "../lib/fsutil";
 import { chartsPage } from "../lib/progress";
 
@@ -84,6 +84,15 @@ async function main() {
     console.log(`  ${pad} recall ${recall}`);
     console.log(`  ${pad} (optimistic, epoch chosen by validation macro F1: ${fmt(s.bestEpochF1Macro)}`
       + ` / ${fmt(s.bestEpochF1Weighted)})`);
+  }
+  // Post-hoc τ scored on the saved validation log-probabilities: what each τ would have done, no training.
+  const taus = [0, 0.5, 1, 1.5, 2, 2.5, 3];
+  for (const variant of names) {
+    const rs = runs.filter((r) => r.variant === variant && seeds.includes(r.seed) && r.validation);
+    if (rs.length === 0) continue;
+    const curve = posthocCurve(rs, taus).map((p) => `τ ${p.tau}: ${fmt(p.f1Macro)} / ${p.f1Weighted.mean.toFixed(3)}`);
+    console.log(`  ${variant} + post-hoc τ (macro F1 / weighted F1, ${rs.length} runs, chosen on validation: optimistic):`);
+    console.log(`    ${curve.join(" · ")}`);
   }
   const best = [...summary].sort((a, b) => b.f1Macro.mean - a.f1Macro.mean)[0];
   console.log(`best remedy by mean macro F1: ${best.variant}; floor ${meetsFloor(best) ? "MET" : "NOT MET"}`

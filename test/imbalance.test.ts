@@ -15,9 +15,9 @@ import {
   computeClassWeight, balancedSampleWeights, WeightedRandomSampler, remedies, logitOffsets, shiftClassifierBias,
 } from "../lib/imbalance";
 import { crossEntropyLoss } from "../lib/ops";
-import { classReport } from "../lib/metrics";
+import { classReport, scoreAll } from "../lib/metrics";
 import { train } from "../lib/train";
-import { savedRuns } from "../lib/sweep";
+import { savedRuns, posthocCurve, SweepRun } from "../lib/sweep";
 import { evaluateSet, misclassified, errorTableHtml } from "../lib/evaluate";
 import { lastCheckpoint } from "../lib/checkpoint";
 import { SingleLabelData } from "../lib/data";
@@ -271,4 +271,26 @@ test("savedRuns: a results file's runs for the same config (fields it predates r
   assert.deepEqual(savedRuns(file, DEFAULT_CONFIG), [run]);
   assert.throws(() => savedRuns(file, { ...DEFAULT_CONFIG, epochs: 2 }), /results\.json holds runs with another config \(epochs differ\)/);
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("posthocCurve: τ = 0 is the run's own argmax; a larger τ moves unsure tweets to the rare classes; mean ± sd over runs", () => {
+  const labels = ["common", "rare1", "rare2"];
+  const logPrior = [Math.log(0.8), Math.log(0.1), Math.log(0.1)];
+  // Tweet 2 is a sure `common` (margin 5 nats), tweets 1 and 3 unsure (margin 1 nat), so τ = 1 (a shift of
+  // log 8 ≈ 2.08 towards each rare class) moves only them.
+  const logProbs = [[-0.2, -1.2, -3], [-0.01, -5, -6], [-0.3, -4, -1.3]];
+  const run = (seed: number, labelIds: number[]): SweepRun => ({
+    variant: "plain", seed, seconds: 0, validationCounts: {},
+    last: { epoch: 1, f1Macro: 0, f1Weighted: 0, accuracy: 0, recall: Object.fromEntries(labels.map((l) => [l, 0])) },
+    bestByF1Macro: { epoch: 1, f1Macro: 0, f1Weighted: 0 },
+    validation: { labelIds, logProbs, logPrior },
+  });
+  const runs = [run(1, [1, 0, 2]), run(2, [0, 0, 0])];
+  const [zero, one] = posthocCurve(runs, [0, 1]);
+  const f1 = (truth: number[], predicted: number[]) => scoreAll(truth, predicted, labels, NaN).f1Macro;
+  assert.equal(zero.tau, 0);
+  assert.equal(zero.f1Macro.mean, (f1([1, 0, 2], [0, 0, 0]) + f1([0, 0, 0], [0, 0, 0])) / 2);
+  assert.equal(one.f1Macro.mean, (f1([1, 0, 2], [1, 0, 2]) + f1([0, 0, 0], [1, 0, 2])) / 2);
+  assert.ok(one.f1Macro.sd > 0);
+  assert.throws(() => posthocCurve([{ ...runs[0], validation: undefined }], [1]), /no run holds its validation log-probabilities/);
 });
