@@ -233,7 +233,19 @@ function loadSingleLabel(src: DataSource, split: SplitOpts): SingleLabelData {
       data = { train: textSet(rows, trainFile), validation };
     } else {
       const sorted = [...new Set(rows.map((r) => r.label))].sort();
-      const s = stratifiedSplit(rows, rows.map((r) => sorted.indexOf(r.label)), split);
+      const once = sorted.map((l) => rows.filter((r) => r.label === l)).filter((rs) => rs.length === 1).map((rs) => rs[0]);
+      if (once.length) {
+        const which = once.map((r) => `${JSON.stringify(r.label)} (${trainFile}:${r.row})`).join(", ");
+        throw new Error(`${trainFile}: ${once.length === 1 ? "a label occurs" : "labels occur"} only once: ${which}. The`
+          + " stratified split puts every label on both sides, so each needs at least 2 rows: add rows, remove these,"
+          + " or give the validation set yourself with --validation-csv");
+      }
+      let s;
+      try {
+        s = stratifiedSplit(rows, rows.map((r) => sorted.indexOf(r.label)), split);
+      } catch (e) {   // too few rows for one of each label on both sides (scikit-learn's words)
+        throw new Error(`${trainFile} (${rows.length} rows, ${sorted.length} labels, --validation-size ${split.validationSize}): ${(e as Error).message}`);
+      }
       data = { train: textSet(s.trainFileOrder, trainFile), validation: textSet(s.validationFileOrder, trainFile) };
     }
   }

@@ -72,6 +72,12 @@ test("bad data: errors name the file, the line and the problem", () => {
     /either --csv .* or --train-csv, not both/);
   assert.throws(() => loadTrainData({ validationCsv: dev, ...cols }, split), /--validation-csv .* needs --train-csv/);
   assert.throws(() => loadTrainData({ csv: file }, split), /needs --text-column and --label-column/);
+  // a label with one row cannot be on both sides of a stratified split: named with its line
+  assert.throws(() => loadTrainData({ csv: file, ...cols }, split),
+    new RegExp(`train\\.tsv: a label occurs only once: "b" \\(${file.replace(/[.]/g, "\\.")}:3\\)\\. .*--validation-csv`));
+  const small = write(dir, "small.tsv", [["id", "text", "label"], ...[..."abcabc"].map((l, i) => [String(i), `t${i}`, l])]);
+  assert.throws(() => loadTrainData({ csv: small, ...cols }, split),
+    /small\.tsv \(6 rows, 3 labels, --validation-size 0\.25\): The test_size = 2 should be greater or equal to the number of classes = 3/);
   // without a file, checkData names the example
   const train = { texts: ["a", "b"], labels: ["x", "y"] };
   assert.throws(() => checkData({ train, validation: { texts: ["c"], labels: ["z"], ids: ["17"] } }),
