@@ -1,10 +1,11 @@
 /**
  * The arithmetic of the bench's ONNX rows (scripts/bench_onnx.ts): inference-only rows in the table,
- * file-size ratio, agreement of int8 with fp32, and end-to-end predict against PyTorch's loop.
+ * file-size ratio, agreement of int8 with fp32, end-to-end predict against PyTorch's loop, and the rounds the
+ * floors are judged on.
  */
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { summarise, table, Workload, EngineResult } from "../scripts/bench";
+import { summarise, table, roundRatios, acrossRounds, Workload, EngineResult } from "../scripts/bench";
 import { servingLines, ServeResult } from "../scripts/bench_onnx";
 
 const workload: Workload = {
@@ -53,4 +54,22 @@ test("serving lines: size ratio, F1 and agreement, end to end against PyTorch's 
   const r = servingLines([repeated, fpRuns, q], repeated, true);
   assert.ok(Math.abs(r.summary.e2eFp32VsPytorch! - 0.5 / 0.2) < 1e-12);
   assert.match(r.lines[2], /PyTorch's batch-64 loop in file order 0\.500 s \(median of 3 runs; PyTorch's fastest of 4\) → 2\.50×/);
+});
+
+test("rounds: each round's ratios against its own PyTorch; a floor is judged on the median over the rounds", () => {
+  const fp = row("onnxruntime", serve({ e2eSeconds: 0.2, predictions: [0] }));
+  const q = row("onnxruntime-int8", serve({ e2eSeconds: 0.1, predictions: [0] }));
+  const one = roundRatios(workload, [torch, fp, q], torch, true);
+  assert.deepEqual(Object.keys(one).sort(), ["e2eFp32VsPytorch", "e2eInt8VsPytorch", "fp32Batch1", "int8Batch1", "int8Batch64"]);
+  assert.ok(Math.abs(one.int8Batch64 - 3) < 1e-12 && Math.abs(one.fp32Batch1 - 4) < 1e-12);
+  assert.ok(Math.abs(one.e2eFp32VsPytorch - 0.6 / 0.2) < 1e-12);
+  // a slower PyTorch process in the next round: every ratio of that round grows with it
+  const slowTorch = { ...torch, infer: { batch64Seconds: [0.4, 0.8], batch1Seconds: [0.02, 0.06] } };
+  const two = roundRatios(workload, [fp, q], slowTorch, true);
+  assert.ok(Math.abs(two.int8Batch64 - 6) < 1e-12);
+  // no int8 row: no int8 ratios, rather than NaN
+  assert.deepEqual(Object.keys(roundRatios(workload, [fp], torch, true)).sort(), ["e2eFp32VsPytorch", "fp32Batch1"]);
+  const across = acrossRounds([one, two, { ...one, int8Batch64: 2 }]);
+  assert.deepEqual(across.int8Batch64.rounds.map((x) => +x.toFixed(9)), [3, 6, 2]);
+  assert.equal(across.int8Batch64.median, one.int8Batch64);
 });
