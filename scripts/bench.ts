@@ -442,17 +442,19 @@ async function main(): Promise<void> {
       errors.push(`onnxruntime: no ONNX model (${why}); pass --onnx DIR (bertlab export)`);
     }
   }
+  // A child bench process for row `b` (this file with --child), writing its result to `out`.
+  const childArgs = (b: string, out: string) => ["--import", "tsx", path.join(ROOT, "scripts", "bench.ts"), "--child", b,
+    "--workload", wfile, "--out", out, ...(quick ? ["--quick"] : []), ...(noTrain ? ["--no-train"] : []),
+    ...(ONNX_ROWS.includes(b) ? ["--onnx-dir", onnx!.dir] : []),
+    ...(b === "tensorflow" && onnx?.modelDir ? ["--serve-dir", onnx.modelDir] : [])];
   for (const b of backends) {
     console.log(`${b} ...`);
     const out = path.join(BENCH_DIR, `${b}.json`);
     try {
       const isOnnx = ONNX_ROWS.includes(b);
       if (isOnnx && !onnx) continue;
-      const childArgs = ["--import", "tsx", path.join(ROOT, "scripts", "bench.ts"), "--child", b, "--workload", wfile,
-        "--out", out, ...(quick ? ["--quick"] : []), ...(noTrain ? ["--no-train"] : []),
-        ...(isOnnx ? ["--onnx-dir", onnx!.dir] : []), ...(b === "tensorflow" && onnx?.modelDir ? ["--serve-dir", onnx.modelDir] : [])];
       const env = isOnnx ? {} : { BERTLAB_BACKEND: variant(b).backend, ...variant(b).env };
-      results.push(runChild(process.execPath, childArgs, env, out));
+      results.push(runChild(process.execPath, childArgs(b, out), env, out));
     } catch (e) {
       errors.push(`${b}: ${(e as Error).message}`);
       console.log(`  ${b} failed: ${(e as Error).message.split("\n").slice(-1)[0]}`);
@@ -472,9 +474,7 @@ async function main(): Promise<void> {
         const t = runChild(python, [path.join(ROOT, "scripts", "bench_torch.py"), "--workload", wfile, "--out", tOut, ...inferOnly], torchEnv, tOut);
         const rowResults = onnxRows.map((b) => {
           const out = path.join(BENCH_DIR, `${b}.json`);
-          const childArgs = ["--import", "tsx", path.join(ROOT, "scripts", "bench.ts"), "--child", b, "--workload", wfile, "--out", out,
-            "--onnx-dir", onnx!.dir, ...(quick ? ["--quick"] : [])];
-          return runChild(process.execPath, childArgs, {}, out);
+          return runChild(process.execPath, childArgs(b, out), {}, out);
         });
         perRound.push(roundRatios(w, rowResults, { ...t, name: torch.name }, onnx.fineTuned));
       } catch (e) {
