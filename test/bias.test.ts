@@ -123,9 +123,10 @@ test("probeBias: deterministic, the t-test of the model's own probabilities, no 
   assert.equal(r1.sentences, 8640);
   assert.deepEqual(r1.comparisons.map((c) => [c.name, c.pairs]), [["gender", 1440], ["race", 2880]]);
   assert.deepEqual(Object.keys(r1.comparisons[0].emotions), ["anger", "joy", "sadness"]);
-  // recompute one comparison from predict() directly
+  // recompute one comparison from predict() directly, over the same sentences (predict batches them by
+  // length, so another set of sentences would batch, pad and round them differently)
   const pairs = eecPairs().filter((p) => p.comparison === "gender");
-  const score = new Map(predict(model, tokenizer, eecSentences(pairs)).map((p) => [p.text, p]));
+  const score = new Map(predict(model, tokenizer, eecSentences(eecPairs())).map((p) => [p.text, p]));
   const sad = (text: string) => score.get(text)!.probabilities.sad;
   const expected = pairedTTest(pairs.map((p) => sad(p.a)), pairs.map((p) => sad(p.b)));
   assert.deepEqual(r1.comparisons[0].emotions.sadness, expected);
