@@ -15,11 +15,10 @@ import { loadTrainData, DataSource } from "./data";
 import { ProgressEvent } from "./progress";
 import { BertForSequenceClassification } from "./bert";
 import { TokenizerLike } from "./tokenize";
-import { EvalMetrics } from "./metrics";
+import { EvalMetrics, scoreAll } from "./metrics";
 import { plotText } from "./plot";
 import { evaluateSet, labelIds } from "./evaluate";
 import { logitOffsets } from "./imbalance";
-import { scoreAll } from "./metrics";
 
 /** One finished run: its last epoch's validation numbers, and the epoch macro F1 liked best. */
 export interface SweepRun {
@@ -185,8 +184,8 @@ export interface PosthocPoint { tau: number; f1Macro: MeanSd; f1Weighted: MeanSd
 
 /**
  * Post-hoc logit adjustment (lib/imbalance.ts) scored at each τ in `taus` from the runs' saved validation
- * log-probabilities: predict argmax(log p − τ·log(class frequency)), mean ± sd over the runs. τ = 0 gives
- * the runs' own numbers. Choosing τ by this curve chooses it on the validation set it scores: optimistic.
+ * log-probabilities: predict argmax(log p − τ·log(class frequency)), mean ± sd over the runs. τ = 0 scores
+ * each kept model as it is (the last epoch's numbers, unless the config selects a best epoch). Choosing τ by this curve chooses it on the validation set it scores: optimistic.
  */
 export function posthocCurve(runs: readonly SweepRun[], taus: readonly number[]): PosthocPoint[] {
   const withLogits = runs.filter((r) => r.validation);
