@@ -73,15 +73,22 @@ export async function fetchSmile(opts: FetchOptions = {}): Promise<FetchResult> 
   // 3) figshare (downloadFile checks status, length and sha256, then renames into place)
   log(`downloading ${url} → ${rel(dest)}`);
   let last = 0;
-  await downloadFile(url, dest, {
-    sha256: sha,
-    onProgress: (done, total) => {
-      if (done - last >= 256 * 1024 || done === total) {
-        last = done;
-        log(`  ${(done / 1024).toFixed(0)} KiB${total ? ` of ${(total / 1024).toFixed(0)} KiB` : ""}`);
-      }
-    },
-  });
+  try {
+    await downloadFile(url, dest, {
+      sha256: sha,
+      onProgress: (done, total) => {
+        if (done - last >= 256 * 1024 || done === total) {
+          last = done;
+          log(`  ${(done / 1024).toFixed(0)} KiB${total ? ` of ${(total / 1024).toFixed(0)} KiB` : ""}`);
+        }
+      },
+    });
+  } catch (e) {
+    // Offline, the only ways in are a copy the user already has: say where it goes and how to point at it.
+    const shared = opts.download ? "" : ` No copy in ${rel(sharedDir)} either.`;
+    throw new Error(`${(e as Error).message}.${shared} Put the published file (sha256 ${sha})`
+      + ` at ${rel(dest)}, or run \`npx tsx scripts/fetch-data.ts --shared DIR\` with a folder that holds ${SMILE_FILE}`);
+  }
   log(`downloaded ${rel(dest)} (sha256 verified)`);
   return { action: "downloaded", file: dest, source: url };
 }

@@ -95,6 +95,7 @@ test("the command line: --download --url --dest, with a clear failure message", 
   const r = await run(tsx, [script, "--download", "--url", `${base}/smile.csv`, "--dest", dest]);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /fetch-data: Download of http:\/\/127\.0\.0\.1:\d+\/smile\.csv failed: sha256 /);
+  assert.match(r.stderr, /Put the published file \(sha256 [0-9a-f]{64}\) at .*smile-annotations-final\.csv, or run `npx tsx scripts\/fetch-data\.ts --shared DIR`/);
   const bad = await run(tsx, [script, "--nope"]);
   assert.match(bad.stderr, /unknown option --nope/);
 });
