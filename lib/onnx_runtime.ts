@@ -38,7 +38,8 @@ export function onnxThreads(): number {
  * Whether ONNX Runtime's threads spin while waiting for work (its default). Off here unless
  * BERTLAB_ORT_SPIN=1: on a machine where anything else runs, spinning threads wait on each other — a
  * batch-1 forward took 27 ms spinning and 3.8 ms not, with other processes busy (PyTorch's
- * OMP_WAIT_POLICY=PASSIVE, the same remedy, is why the bench runs PyTorch both ways).
+ * OMP_WAIT_POLICY=PASSIVE is the same remedy). On a machine given to serving, spinning answers sooner
+ * (batch 1, fp32: 5.6 against 6.3 ms in the bench), so a server may set it; the bench times both.
  */
 export function onnxSpinning(): boolean {
   return process.env.BERTLAB_ORT_SPIN === "1";
@@ -46,7 +47,7 @@ export function onnxSpinning(): boolean {
 
 /**
  * An ONNX Runtime session for a model file or ModelProto bytes, with every graph optimization on
- * (this is where it fuses LayerNorm, GELU, attention and the int8 products). `name` names the model in
+ * (this is where it fuses each bias and GELU into BiasGelu, the head into Gemm, and the int8 products). `name` names the model in
  * errors; a file that is missing, truncated or not ONNX gets an error naming it.
  */
 export interface SessionOptions { threads?: number; name?: string; spin?: boolean }

@@ -28,6 +28,10 @@
  * decide a floor by luck. The ONNX floors therefore come from rounds: each round starts PyTorch (inference
  * only) and then each ONNX row in fresh processes, one after the other, takes each ratio against that
  * round's PyTorch, and a floor is judged on the median over the rounds (the first round is the table's run).
+ * Each engine runs with its threads waiting both ways: PyTorch with OpenMP's default and OMP_WAIT_POLICY=PASSIVE
+ * (two processes), ONNX Runtime sleeping (bertlab's default) and spinning (ONNX Runtime's, BERTLAB_ORT_SPIN=1; one
+ * process, one session after the other); each ratio takes each engine at its faster policy for that measure
+ * (atBestWait) and the output tallies which policy won. `predict` end to end runs bertlab's default only.
  *
  * Timings mean something only on a quiet machine: the CPU time other processes used while each
  * engine ran is recorded (from /proc), and a busy machine is flagged in the table. On a shared
@@ -85,6 +89,10 @@ export interface EngineResult {
   train: { stepSeconds: number[]; losses: number[] };
   /** loopSeconds (PyTorch only): repeats of the whole batch-64 loop in file order, for predict's end-to-end floor. */
   infer: { batch64Seconds: number[]; batch1Seconds: number[]; loopSeconds?: number[] };
+  /** How the engine's threads waited for work (PyTorch: OMP_WAIT_POLICY; ONNX Runtime: spinning or not). */
+  wait?: string;
+  /** The same inference with the threads waiting the other way, in the same process (the ONNX rows). */
+  otherWait?: { wait: string; infer: EngineResult["infer"] };
   peakRssMB: number;
   tensorLeak?: number;
   /** "grouped": trained on workload.train.grouped instead of .timed. */
@@ -234,7 +242,7 @@ function trainRows(w: Workload, batches?: "grouped"): Rows[] {
 
 /**
  * One round's ratios against that round's PyTorch: the ONNX floors (batch 64 and batch 1) and predict end
- * to end (servingLines). Keys: int8Batch64, int8Batch1, fp32Batch1, e2eFp32VsPytorch, e2eInt8VsPytorch.
+ * to end (servingLines). The bench passes each engine at its faster thread-wait policy (atBestWait). Keys: int8Batch64, int8Batch1, fp32Batch1, e2eFp32VsPytorch, e2eInt8VsPytorch.
  */
 export function roundRatios(
   w: Workload, results: (EngineResult & { serve?: ServeResult })[], torch: EngineResult, fineTuned: boolean,
@@ -250,6 +258,43 @@ export function roundRatios(
     e2eFp32VsPytorch: e2e.e2eFp32VsPytorch, e2eInt8VsPytorch: e2e.e2eInt8VsPytorch,
   };
   return Object.fromEntries(Object.entries(all).filter((e): e is [string, number] => Number.isFinite(e[1])));
+}
+
+/** Which thread-wait policy gave an engine's time, per measure (atBestWait). */
+export interface Waits { batch64: string; batch1: string; loop?: string }
+
+/**
+ * An engine at its faster thread-wait policy, measure by measure: batch 64 by the least total, batch 1 and the
+ * file-order loop by the least median. Spinning threads answer a batch-1 call sooner on an idle machine and
+ * lose on a busy one; which wins differs by engine, measure and machine, so each engine (PyTorch with and
+ * without OMP_WAIT_POLICY=PASSIVE, ONNX Runtime with and without spinning) is compared at its better one, and
+ * `waits` says which. `runs`: one engine's results, or one result with `otherWait`. Pure.
+ */
+export function atBestWait<R extends EngineResult>(runs: readonly R[]): R & { waits: Waits } {
+  const all: EngineResult[] = runs.flatMap((r) => [r, ...(r.otherWait ? [{ ...r, wait: r.otherWait.wait, infer: r.otherWait.infer }] : [])]);
+  const best = (score: (r: EngineResult) => number) => all.reduce((a, b) => (score(b) < score(a) ? b : a));
+  const b64 = best((r) => sum(r.infer.batch64Seconds)), b1 = best((r) => median(r.infer.batch1Seconds));
+  const loops = all.filter((r) => r.infer.loopSeconds?.length);
+  const loop = loops.length ? loops.reduce((a, b) => (median(b.infer.loopSeconds!) < median(a.infer.loopSeconds!) ? b : a)) : undefined;
+  const label = (r: EngineResult) => r.wait ?? r.name;
+  return {
+    ...runs[0], otherWait: undefined,
+    infer: { batch64Seconds: b64.infer.batch64Seconds, batch1Seconds: b1.infer.batch1Seconds, ...(loop && { loopSeconds: loop.infer.loopSeconds }) },
+    waits: { batch64: label(b64), batch1: label(b1), ...(loop && { loop: label(loop) }) },
+  };
+}
+
+/** "pytorch batch1: OMP_WAIT_POLICY=PASSIVE 3, OMP_WAIT_POLICY=default 2", engine by engine and measure by measure. */
+export function waitTally(rounds: readonly Record<string, Waits>[]): string[] {
+  const lines: string[] = [];
+  for (const engine of [...new Set(rounds.flatMap((r) => Object.keys(r)))]) {
+    for (const measure of ["batch64", "batch1", "loop"] as const) {
+      const count = new Map<string, number>();
+      for (const r of rounds) { const w = r[engine]?.[measure]; if (w) count.set(w, (count.get(w) ?? 0) + 1); }
+      if (count.size) lines.push(`${engine} ${measure}: ${[...count].sort((a, b) => b[1] - a[1]).map(([w, n]) => `${w} ${n}`).join(", ")}`);
+    }
+  }
+  return lines;
 }
 
 /** Each ratio over the rounds, in round order, and its median (what a floor is judged on). */
@@ -418,23 +463,24 @@ async function main(): Promise<void> {
   const torchOut = path.join(BENCH_DIR, "pytorch.json");
   const runTorch = (env: Record<string, string>, args: string[]) =>
     runChild(python, [path.join(ROOT, "scripts", "bench_torch.py"), "--workload", wfile, "--out", torchOut, ...args], env, torchOut);
-  const torchRuns: { result: EngineResult; env: Record<string, string> }[] = [];
-  for (const [label, env] of [["pytorch", {}], ["pytorch OMP passive", { OMP_WAIT_POLICY: "PASSIVE" }]] as const) {
-    if (process.env.OMP_WAIT_POLICY && label !== "pytorch") continue; // the user chose one
-    console.log(`${label} ...`);
-    const r = runTorch(env, limitArgs);
+  const torchWaits = ([["pytorch", {}], ["pytorch OMP passive", { OMP_WAIT_POLICY: "PASSIVE" }]] as const)
+    .filter(([label]) => !process.env.OMP_WAIT_POLICY || label === "pytorch"); // else the user chose one
+  const torchOnce = (label: string, env: Record<string, string>, args: string[]): EngineResult => {
+    const r = runTorch(env, args);
     const policy = "OMP_WAIT_POLICY" in env ? "PASSIVE" : process.env.OMP_WAIT_POLICY;
-    torchRuns.push({ env, result: { ...r, name: policy && label === "pytorch" ? `pytorch OMP ${policy.toLowerCase()}` : label, engine: `${r.engine}${policy ? ` (OMP_WAIT_POLICY=${policy})` : ""}` } });
-  }
+    return { ...r, name: policy && label === "pytorch" ? `pytorch OMP ${policy.toLowerCase()}` : label,
+      engine: `${r.engine}${policy ? ` (OMP_WAIT_POLICY=${policy})` : ""}`, wait: `OMP_WAIT_POLICY=${policy ?? "default"}` };
+  };
+  const torchRuns = torchWaits.map(([label, env]) => { console.log(`${label} ...`); return torchOnce(label, env, limitArgs); });
   const seconds = (r: EngineResult) => sum(r.train.stepSeconds) + sum(r.infer.batch64Seconds);
-  // The reference, and the environment it ran in (the rounds run PyTorch in it again).
-  const { result: torch, env: torchEnv } = torchRuns.reduce((a, b) => (seconds(b.result) < seconds(a.result) ? b : a));
+  // The reference of the table and the training floors: the faster PyTorch run over training and batch 64.
+  const torch = torchRuns.reduce((a, b) => (seconds(b) < seconds(a) ? b : a));
   const tb = torch.build;
   if (tb) {
     console.log(`PyTorch: ${torch.engine.split(" + ")[0]}, BLAS ${tb.blas} ${tb.mkl ?? ""}, oneDNN ${tb.onednn}, ` +
       `CPU capability ${tb.cpuCapability}, ${tb.threads} threads`);
   }
-  results.push(...torchRuns.map((r) => r.result));
+  results.push(...torchRuns);
   // The ONNX rows' model: an export made (or given) once, before any row is timed.
   let onnx: Awaited<ReturnType<typeof prepareOnnx>> | undefined;
   if (backends.some((b) => ONNX_ROWS.includes(b))) {
@@ -464,21 +510,28 @@ async function main(): Promise<void> {
       console.log(`  ${b} failed: ${(e as Error).message.split("\n").slice(-1)[0]}`);
     }
   }
-  // Rounds 2..N: PyTorch (inference only, the reference's OpenMP policy), then each ONNX row, fresh processes.
+  // Rounds 2..N: PyTorch (inference only, both OpenMP policies), then each ONNX row, fresh processes. Every
+  // ratio takes each engine at its faster thread-wait policy for that measure (atBestWait), recorded per round.
   const onnxRows = backends.filter((b) => ONNX_ROWS.includes(b) && results.some((r) => r.name === b));
   const perRound: Record<string, number>[] = [];
+  const roundWaits: Record<string, Waits>[] = [];
+  const addRound = (torchRound: EngineResult[], rows: EngineResult[]) => {
+    const t = atBestWait(torchRound), best = rows.map((r) => atBestWait([r]));
+    perRound.push(roundRatios(w, best, t, onnx!.fineTuned));
+    roundWaits.push(Object.fromEntries([["pytorch", t.waits], ...best.map((r) => [r.name, r.waits])]));
+  };
   if (onnx && onnxRows.length) {
-    perRound.push(roundRatios(w, results, torch, onnx.fineTuned));
+    addRound(torchRuns, results.filter((r) => onnxRows.includes(r.name)));
     for (let round = 2; round <= rounds; round++) {
-      console.log(`round ${round}/${rounds}: pytorch (inference), ${onnxRows.join(", ")} ...`);
+      console.log(`round ${round}/${rounds}: pytorch (inference, ${torchWaits.length} thread-wait policies), ${onnxRows.join(", ")} ...`);
       try {
         const inferOnly = ["--train-steps", "0", ...(quick ? ["--batch64", String(QUICK.batch64), "--batch1", String(QUICK.batch1)] : [])];
-        const t = runTorch(torchEnv, inferOnly);
+        const t = torchWaits.map(([label, env]) => torchOnce(label, env, inferOnly));
         const rowResults = onnxRows.map((b) => {
           const out = path.join(BENCH_DIR, `${b}.json`);
           return runChild(process.execPath, childArgs(b, out), {}, out);
         });
-        perRound.push(roundRatios(w, rowResults, { ...t, name: torch.name }, onnx.fineTuned));
+        addRound(t, rowResults);
       } catch (e) {
         errors.push(`round ${round}: ${(e as Error).message}`);
         console.log(`  round ${round} failed: ${(e as Error).message.split("\n").slice(-1)[0]}`);
@@ -510,7 +563,7 @@ async function main(): Promise<void> {
     console.log(`\nfloors (native vs PyTorch): training ${train}, ` +
       `inference batch 64 ${floors.batch64.ratio.toFixed(2)}× and batch 1 ${floors.batch1.ratio.toFixed(2)}× (≥1: ${floors.batch64.ok && floors.batch1.ok ? "met" : "NOT met"})`);
   }
-  const serving = onnx ? servingLines(results, torch, onnx.fineTuned) : undefined;
+  const serving = onnx ? servingLines(results, atBestWait(torchRuns), onnx.fineTuned) : undefined;
   if (serving) console.log(["", `serving (${onnx!.from}):`, ...serving.lines.map((l) => "  " + l)].join("\n"));
   const onnxFloors = Object.keys(ONNX_FLOORS).every((k) => byRound[k]) ? Object.fromEntries(Object.entries(ONNX_FLOORS).map(
     ([k, floor]) => [k, { floor, ratio: byRound[k].median, rounds: byRound[k].rounds, ok: byRound[k].median >= floor }])) : undefined;
@@ -520,6 +573,7 @@ async function main(): Promise<void> {
     const int8e2e = byRound.e2eInt8VsPytorch;
     if (int8e2e) each.push(`  ${"e2eInt8VsPytorch".padEnd(17)} ${int8e2e.rounds.map((x) => x.toFixed(2)).join(" · ")} → median ${int8e2e.median.toFixed(2)}×`);
     console.log(`\nfloors (ONNX Runtime vs PyTorch), ratio in each of ${perRound.length} rounds of fresh processes:\n${each.join("\n")}`);
+    console.log(`each engine at its faster thread-wait policy per measure; the winners over the rounds:\n${waitTally(roundWaits).map((l) => "  " + l).join("\n")}`);
   }
   for (const s of summaries) if (s.tensorLeak) console.log(`warning: ${s.name} leaked ${s.tensorLeak} tensors during the timed part`);
   for (const e of errors) console.log(`error: ${e}`);
@@ -529,7 +583,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(), host: { niceness: nice, cpus: os.cpus().length, model: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
     machine: { summary: describeMachine(cpu, tfBuild), cpu, tensorflow: tfBuild, pytorch: torch.build },
     workload: { trainBatches: w.train.timed.length, batchSize: w.train.batchSize, infer64Batches: w.infer.batch64.length, batch1: w.infer.batch1.length, limits: LIMITS },
-    quick, reference: torch.name, summaries, onnxFloors, rounds: perRound, serving: serving && { model: onnx!.from, ...serving },
+    quick, reference: torch.name, summaries, onnxFloors, rounds: perRound, roundWaits, serving: serving && { model: onnx!.from, ...serving },
     floors: (floors || groupFloor) && { ...floors, groupByLength: groupFloor },
     errors, raw: results,
   });
