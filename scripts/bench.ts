@@ -242,7 +242,8 @@ function trainRows(w: Workload, batches?: "grouped"): Rows[] {
 
 /**
  * One round's ratios against that round's PyTorch: the ONNX floors (batch 64 and batch 1) and predict end
- * to end (servingLines). The bench passes each engine at its faster thread-wait policy (atBestWait). Keys: int8Batch64, int8Batch1, fp32Batch1, e2eFp32VsPytorch, e2eInt8VsPytorch.
+ * to end (servingLines), with each engine as given (the bench gives each at its faster thread-wait policy:
+ * atBestWait). Keys: int8Batch64, int8Batch1, fp32Batch1, e2eFp32VsPytorch, e2eInt8VsPytorch.
  */
 export function roundRatios(
   w: Workload, results: (EngineResult & { serve?: ServeResult })[], torch: EngineResult, fineTuned: boolean,
