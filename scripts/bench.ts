@@ -1,5 +1,5 @@
 /**
- * bertlab's speed, measured against PyTorch: `npm run bench` (about 8 minutes on 2 cores, 3 rounds).
+ * bertlab's speed, measured against PyTorch: `npm run bench` (about 10 minutes on 2 cores, 3 rounds).
  *
  * One workload for everyone: all-MiniLM-L6-v2 with a 6-label head, the SMILE course split, the
  * training order of lib/loader.ts's RandomSampler (seed 17) cut into batches of 32, validation
