@@ -98,6 +98,8 @@ export interface NotebookReporterOptions {
   progressFile?: string;
   /** Milliseconds between two updates of the display (the last step of an epoch always shows). */
   minIntervalMs?: number;
+  /** Put before every line: which run this is, where a cell trains several (a sweep). */
+  label?: string;
   now?: () => number;
 }
 
@@ -139,8 +141,9 @@ export function notebookReporter(
     }
   };
   return (e) => {
-    const line = tracker.line(e);
-    if (line === undefined) return;
+    const bare = tracker.line(e);
+    if (bare === undefined) return;
+    const line = o.label ? `${o.label} · ${bare}` : bare;
     if (file) {
       try { fs.appendFileSync(file, line + "\n"); } catch { /* following the run is a convenience */ }
     }

@@ -82,3 +82,14 @@ test("notebook reporter: a display that cannot show (no running cell) falls back
   r({ type: "done", seconds: 1, interrupted: true });
   assert.match(shown[0], /<div class="bertlab-progress"[^>]*><progress [^>]*><\/progress> stopped after 1s<\/div>/);
 });
+
+test("notebook reporter: a label names the run on every line (a sweep trains many in one cell), escaped in HTML", () => {
+  const clock = { t: 0 };
+  const shown: string[] = [], lines: string[] = [];
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "progress-")), "progress.log");
+  const r = notebookReporter({ label: "weighted loss, seed 3 <b>", log: (l) => lines.push(l), display: { html: (h) => shown.push(h) }, progressFile: file, now: () => clock.t });
+  run(r, clock);
+  assert.match(lines[0], /^weighted loss, seed 3 <b> · training: 2 epochs × 20 steps$/);
+  assert.ok(shown.every((h) => h.includes("weighted loss, seed 3 &lt;b&gt; · ")), "every update names the run");
+  assert.ok(fs.readFileSync(file, "utf8").trim().split("\n").every((l) => l.startsWith("weighted loss, seed 3 <b> · ")));
+});
