@@ -273,10 +273,10 @@ export interface Waits { batch64: string; batch1: string; loop?: string }
  */
 export function atBestWait<R extends EngineResult>(runs: readonly R[]): R & { waits: Waits } {
   const all: EngineResult[] = runs.flatMap((r) => [r, ...(r.otherWait ? [{ ...r, wait: r.otherWait.wait, infer: r.otherWait.infer }] : [])]);
-  const best = (score: (r: EngineResult) => number) => all.reduce((a, b) => (score(b) < score(a) ? b : a));
+  const best = (score: (r: EngineResult) => number, among = all) => among.reduce((a, b) => (score(b) < score(a) ? b : a));
   const b64 = best((r) => sum(r.infer.batch64Seconds)), b1 = best((r) => median(r.infer.batch1Seconds));
   const loops = all.filter((r) => r.infer.loopSeconds?.length);
-  const loop = loops.length ? loops.reduce((a, b) => (median(b.infer.loopSeconds!) < median(a.infer.loopSeconds!) ? b : a)) : undefined;
+  const loop = loops.length ? best((r) => median(r.infer.loopSeconds!), loops) : undefined;
   const label = (r: EngineResult) => r.wait ?? r.name;
   return {
     ...runs[0], otherWait: undefined,
@@ -460,7 +460,7 @@ async function main(): Promise<void> {
     : noTrain ? ["--train-steps", "0"] : [];
   // PyTorch twice: as installed, and with OpenMP threads that sleep instead of spinning. When
   // anything else runs, spinning threads wait on each other: a batch-1 forward took 546 ms with
-  // the default and 17 ms with PASSIVE on this 2-core machine. The faster one is the reference.
+  // the default and 17 ms with PASSIVE on this 2-core machine.
   const torchOut = path.join(BENCH_DIR, "pytorch.json");
   const runTorch = (env: Record<string, string>, args: string[]) =>
     runChild(python, [path.join(ROOT, "scripts", "bench_torch.py"), "--workload", wfile, "--out", torchOut, ...args], env, torchOut);

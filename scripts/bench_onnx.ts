@@ -110,7 +110,7 @@ export async function runOnnx(
  * which shortens a batch-1 call on a machine given to serving. PyTorch's threads are run both ways too
  * (OMP_WAIT_POLICY), and the floors take each engine at its better policy (bench.ts's atBestWait).
  */
-export const waitName = (spin: boolean) => (spin ? "threads spin (BERTLAB_ORT_SPIN=1)" : "threads sleep");
+const waitName = (spin: boolean) => (spin ? "threads spin (BERTLAB_ORT_SPIN=1)" : "threads sleep");
 
 /** The workload's batch-64 and batch-1 inference on one session of `file`, after its warm-up batches. */
 async function timeInference(
