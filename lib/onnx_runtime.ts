@@ -46,9 +46,9 @@ export function onnxSpinning(): boolean {
 }
 
 /**
- * An ONNX Runtime session for a model file or ModelProto bytes, with every graph optimization on
- * (this is where it fuses each bias and GELU into BiasGelu, the head into Gemm, and the int8 products). `name` names the model in
- * errors; a file that is missing, truncated or not ONNX gets an error naming it.
+ * An ONNX Runtime session for a model file or ModelProto bytes, with every graph optimization on (this is
+ * where it fuses each bias and GELU into BiasGelu, the head into Gemm, and the int8 products). `name` names
+ * the model in errors; a file that is missing, truncated or not ONNX gets an error naming it.
  */
 export interface SessionOptions { threads?: number; name?: string; spin?: boolean }
 

@@ -185,7 +185,8 @@ export interface PosthocPoint { tau: number; f1Macro: MeanSd; f1Weighted: MeanSd
 /**
  * Post-hoc logit adjustment (lib/imbalance.ts) scored at each τ in `taus` from the runs' saved validation
  * log-probabilities: predict argmax(log p − τ·log(class frequency)), mean ± sd over the runs. τ = 0 scores
- * each kept model as it is (the last epoch's numbers, unless the config selects a best epoch). Choosing τ by this curve chooses it on the validation set it scores: optimistic.
+ * each kept model as it is (the last epoch's numbers, unless the config selects a best epoch). Choosing τ by
+ * this curve chooses it on the validation set it scores: optimistic.
  */
 export function posthocCurve(runs: readonly SweepRun[], taus: readonly number[]): PosthocPoint[] {
   const withLogits = runs.filter((r) => r.validation);
