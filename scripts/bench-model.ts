@@ -1,5 +1,5 @@
 /**
- * Speed of lib/bert.ts: forward + backward of a BERT (MiniLM's shape, pretrained weights if present)
+ * Speed of lib/model/bert.ts: forward + backward of a BERT (MiniLM's shape, pretrained weights if present)
  * at batch × seq tokens, in training mode (dropout on), as the training loop runs it. Prints
  * tokens/s per step after warm-up. Not a test: timings depend on the machine.
  *
@@ -12,13 +12,13 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../lib/backend";
-import { loadBertForSequenceClassification, randomBert, crossEntropyLoss, BertConfig, graphInference } from "../lib/bert";
-import { setGradMode, GradMode } from "../lib/ops";
-import { graphTraining, trainStep } from "../lib/train_graph";
-import { AdamW } from "../lib/optim";
-import { MODELS_DIR } from "../lib/paths";
-import { median } from "../lib/stats";
+import { initBackend } from "../lib/runtime/backend";
+import { loadBertForSequenceClassification, randomBert, crossEntropyLoss, BertConfig, graphInference } from "../lib/model/bert";
+import { setGradMode, GradMode } from "../lib/nn/ops";
+import { graphTraining, trainStep } from "../lib/train/train_graph";
+import { AdamW } from "../lib/nn/optim";
+import { MODELS_DIR } from "../lib/core/paths";
+import { median } from "../lib/core/stats";
 
 /** all-MiniLM-L6-v2's config, for random weights when the model is not downloaded. */
 const MINILM_SHAPE: BertConfig = {

@@ -2,18 +2,18 @@
  * bertlab's speed, measured against PyTorch: `npm run bench` (about 10 minutes on 2 cores, 3 rounds).
  *
  * One workload for everyone: all-MiniLM-L6-v2 with a 6-label head, the SMILE course split, the
- * training order of lib/loader.ts's RandomSampler (seed 17) cut into batches of 32, validation
+ * training order of lib/data/loader.ts's RandomSampler (seed 17) cut into batches of 32, validation
  * tweets for inference; each batch padded to its longest row. This file writes it once as token
  * ids (out/bench/workload.json); then each tfjs backend (in its own child process, as a process
  * keeps one backend) and PyTorch + transformers (scripts/bench_torch.py) run the same batches:
- *   - training: the full step of lib/train.ts (forward + backward + clipping + AdamW), dropout on
+ *   - training: the full step of lib/train/train.ts (forward + backward + clipping + AdamW), dropout on
  *   - inference: eval mode, no gradients, batch 64 and batch 1, logits read back (on native: one
- *     TensorFlow graph per batch, lib/bert_graph.ts; "tensorflow-ops" runs it op by op instead)
- *   - "tensorflow-grouped" trains on the same epoch in `--group-by-length` order (lib/loader.ts's
+ *     TensorFlow graph per batch, lib/graph/bert_graph.ts; "tensorflow-ops" runs it op by op instead)
+ *   - "tensorflow-grouped" trains on the same epoch in `--group-by-length` order (lib/data/loader.ts's
  *     LengthGroupedSampler): its real tokens/s against PyTorch's, padded to the longest of each
  *     random batch, is the group-by-length floor
  * The machine is named in the output: CPU model, cores, vector extensions, and the TensorFlow,
- * oneDNN and PyTorch builds (lib/machine.ts; scripts/bench_torch.py reports PyTorch's).
+ * oneDNN and PyTorch builds (lib/runtime/machine.ts; scripts/bench_torch.py reports PyTorch's).
  * Ratios compare the same batches (a slow backend runs only the first few: see LIMITS).
  * Results: a table on stdout and out/bench/bench-<time>.json.
  *
@@ -43,21 +43,21 @@ import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../lib/backend";
-import { loadBertForSequenceClassification, graphInference } from "../lib/bert";
-import { makeBatch } from "../lib/loader";
-import { RandomSampler, LengthGroupedSampler } from "../lib/loader";
-import { cpuInfo, tensorflowBuild, describeMachine } from "../lib/machine";
-import { AdamW } from "../lib/optim";
-import { trainStep } from "../lib/train_graph";
-import { DEFAULT_CONFIG } from "../lib/config";
-import { loadCourseData } from "../lib/smile";
-import { loadTokenizer } from "../lib/tokenize";
-import { MODELS_DIR, OUT_DIR, ROOT, VENV_PYTHON } from "../lib/paths";
-import { writeJsonAtomic } from "../lib/fsutil";
-import { median } from "../lib/stats";
+import { initBackend } from "../lib/runtime/backend";
+import { loadBertForSequenceClassification, graphInference } from "../lib/model/bert";
+import { makeBatch } from "../lib/data/loader";
+import { RandomSampler, LengthGroupedSampler } from "../lib/data/loader";
+import { cpuInfo, tensorflowBuild, describeMachine } from "../lib/runtime/machine";
+import { AdamW } from "../lib/nn/optim";
+import { trainStep } from "../lib/train/train_graph";
+import { DEFAULT_CONFIG } from "../lib/config/config";
+import { loadCourseData } from "../lib/data/smile";
+import { loadTokenizer } from "../lib/data/tokenize";
+import { MODELS_DIR, OUT_DIR, ROOT, VENV_PYTHON } from "../lib/core/paths";
+import { writeJsonAtomic } from "../lib/core/fsutil";
+import { median } from "../lib/core/stats";
 import { ONNX_ROWS, prepareOnnx, runOnnx, servingLines, timePredict, ServeResult } from "./bench_onnx";
-import { loadClassifier, chooseEngine } from "../lib/engine";
+import { loadClassifier, chooseEngine } from "../lib/serve/engine";
 
 interface Rows { input_ids: number[][]; labels: number[] }
 export interface Workload {
@@ -106,7 +106,7 @@ export interface EngineResult {
 
 /**
  * The engines besides PyTorch: a tfjs backend, or "tensorflow-ops", native TensorFlow with graph
- * inference off (BERTLAB_GRAPH=0), to show what lib/bert_graph.ts gains over running op by op.
+ * inference off (BERTLAB_GRAPH=0), to show what lib/graph/bert_graph.ts gains over running op by op.
  */
 const VARIANTS: Record<string, { backend: string; env: Record<string, string>; batches?: "grouped" }> = {
   "tensorflow-ops": { backend: "tensorflow", env: { BERTLAB_GRAPH: "0" } },
@@ -177,7 +177,7 @@ async function runTfjs(w: Workload, name: string, serveDir?: string): Promise<En
   const batchOf = (rows: number[][], labels?: number[]) =>
     makeBatch({ input_ids: rows }, labels, rows.map((_, i) => i), { batchSize: rows.length, padding: "longest", padTokenId: 0 });
 
-  // The step of lib/train.ts (lib/train_graph.ts's trainStep: one graph call on native), without logging.
+  // The step of lib/train/train.ts (lib/train/train_graph.ts's trainStep: one graph call on native), without logging.
   let seed = 0;
   const step = (r: Rows): number => {
     const b = batchOf(r.input_ids, r.labels);
@@ -217,7 +217,7 @@ async function runTfjs(w: Workload, name: string, serveDir?: string): Promise<En
   const tensorLeak = tf.memory().numTensors - tensorsBefore;
   opt.dispose();
   model.dispose();
-  // predict end to end on `serveDir` as `bertlab predict --checkpoint` runs it here (lib/engine.ts: length-sorted batches).
+  // predict end to end on `serveDir` as `bertlab predict --checkpoint` runs it here (lib/serve/engine.ts: length-sorted batches).
   let serve: ServeResult | undefined;
   if (serveDir && w.serve) {
     const clf = await loadClassifier(serveDir, chooseEngine("tfjs"), () => {});
@@ -448,7 +448,7 @@ async function main(): Promise<void> {
   const nice = os.getPriority();
   console.log(`workload: ${w.train.timed.length} training batches of ${w.train.batchSize} (${sum(w.train.timed.map((b) => b.labels.length))} tweets), ` +
     `${w.infer.batch64.length} inference batches of ≤64, ${w.infer.batch1.length} single tweets; ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(2)}, niceness ${nice}`);
-  // The machine, named: ratios to PyTorch differ from one CPU to the next (lib/machine.ts).
+  // The machine, named: ratios to PyTorch differ from one CPU to the next (lib/runtime/machine.ts).
   const cpu = cpuInfo(), tfBuild = tensorflowBuild();
   console.log(`machine: ${describeMachine(cpu, tfBuild)}`);
 

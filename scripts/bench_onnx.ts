@@ -1,6 +1,6 @@
 /**
  * The ONNX Runtime rows of `npm run bench` (scripts/bench.ts): `onnxruntime` (fp32) and
- * `onnxruntime-int8` (lib/quantize.ts), inference only, on the workload's batches, plus the serving
+ * `onnxruntime-int8` (lib/serve/quantize.ts), inference only, on the workload's batches, plus the serving
  * numbers: file sizes, int8's F1 against fp32's on the SMILE course split with the share of equal labels,
  * and `predict` over the validation set end to end (tokenize, length-sorted batches, softmax)
  * against PyTorch's batch-64 loop over the same tweets in file order.
@@ -14,17 +14,17 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { exportOnnx, resolveCheckpoint } from "../lib/export";
+import { exportOnnx, resolveCheckpoint } from "../lib/serve/export";
 import {
   createSession, loadOnnxClassifier, onnxLogits, predictOnnx, evaluateOnnx, onnxThreads, onnxSpinning,
   ONNX_MODEL, ONNX_MODEL_QUANTIZED,
-} from "../lib/onnx_runtime";
-import { DEFAULT_CONFIG } from "../lib/config";
-import { OUT_DIR, RUNS_DIR } from "../lib/paths";
-import { holdsRun, TOKENIZER_FILES } from "../lib/checkpoint";
+} from "../lib/serve/onnx_runtime";
+import { DEFAULT_CONFIG } from "../lib/config/config";
+import { OUT_DIR, RUNS_DIR } from "../lib/core/paths";
+import { holdsRun, TOKENIZER_FILES } from "../lib/model/run_folder";
 import type { EngineResult, Workload } from "./bench";
-import type { Prediction } from "../lib/evaluate";
-import { median } from "../lib/stats";
+import type { Prediction } from "../lib/eval/evaluate";
+import { median } from "../lib/core/stats";
 
 export const ONNX_ROWS = ["onnxruntime", "onnxruntime-int8"];
 
@@ -57,8 +57,8 @@ export async function prepareOnnx(
     return { dir, fineTuned: true, from: ckpt, modelDir: resolveCheckpoint(ckpt) };
   }
   // No fine-tuned model: the workload's (speed only). Saved as a checkpoint first, then exported.
-  const { initBackend } = await import("../lib/backend");
-  const { loadBertForSequenceClassification, saveBertForSequenceClassification } = await import("../lib/bert");
+  const { initBackend } = await import("../lib/runtime/backend");
+  const { loadBertForSequenceClassification, saveBertForSequenceClassification } = await import("../lib/model/bert");
   await initBackend();
   const tmp = path.join(OUT_DIR, "bench", "workload-model");
   const { modelDir, labels, seed } = opts.workload;
@@ -97,7 +97,7 @@ export async function runOnnx(
   await clf.release();
   const ort = await import("onnxruntime-node");
   return {
-    name, engine: `onnxruntime-node ${ort.env.versions.node ?? ""} ${quantized ? "int8 (lib/quantize.ts)" : "fp32"}`,
+    name, engine: `onnxruntime-node ${ort.env.versions.node ?? ""} ${quantized ? "int8 (lib/serve/quantize.ts)" : "fp32"}`,
     threads: onnxThreads(), wait: waitName(spin), otherWait,
     train: { stepSeconds: [], losses: [] }, infer,
     peakRssMB: process.resourceUsage().maxRSS / 1024, serve,
@@ -105,7 +105,7 @@ export async function runOnnx(
 }
 
 /**
- * How ONNX Runtime's threads wait for work. `bertlab` lets them sleep (lib/onnx_runtime.ts: spinning threads
+ * How ONNX Runtime's threads wait for work. `bertlab` lets them sleep (lib/serve/onnx_runtime.ts: spinning threads
  * cost 3–4× wherever anything else runs); ONNX Runtime's own default, kept with BERTLAB_ORT_SPIN=1, spins them,
  * which shortens a batch-1 call on a machine given to serving. PyTorch's threads are run both ways too
  * (OMP_WAIT_POLICY), and the floors take each engine at its better policy (bench.ts's atBestWait).
@@ -178,7 +178,7 @@ export function servingLines(
         `macro ${fp.f1Macro!.toFixed(4)} / ${q.f1Macro!.toFixed(4)}; ${agree}`);
     } else lines.push(`${agree} (F1: no fine-tuned model, pass --checkpoint)`);
   }
-  // The TensorFlow graph: what `predict --checkpoint` runs by default on native TensorFlow (lib/engine.ts).
+  // The TensorFlow graph: what `predict --checkpoint` runs by default on native TensorFlow (lib/serve/engine.ts).
   const tfGraph = (results.find((r) => r.name === "tensorflow") as { serve?: ServeResult } | undefined)?.serve;
   const rows = [["ONNX Runtime fp32", "Fp32", fp], ["ONNX Runtime int8", "Int8", q], ["TensorFlow graph, predict --checkpoint's default", "Tfjs", tfGraph]] as const;
   for (const [name, key, s] of rows) {

@@ -1,7 +1,7 @@
 /**
  * The TensorFlow graph against ONNX Runtime (fp32 and int8, threads spinning or not) in one process, taking
  * turns on the same tweets, so that all of them meet the same load: the quick measurement behind
- * `--engine auto` (lib/engine.ts; docs/serving.md). Uses the bench's batches (out/bench/workload.json:
+ * `--engine auto` (lib/serve/engine.ts; docs/serving.md). Uses the bench's batches (out/bench/workload.json:
  * run `npm run bench` once first) and an export of the same checkpoint.
  *
  *   npx tsx scripts/compare-engines.ts --checkpoint runs/course --onnx out/export-course [--rounds 3]
@@ -9,14 +9,14 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../lib/backend";
-import { loadTrained } from "../lib/evaluate";
-import { resolveCheckpoint } from "../lib/export";
-import { makeBatch } from "../lib/loader";
-import { createSession, onnxLogits, ONNX_MODEL, ONNX_MODEL_QUANTIZED } from "../lib/onnx_runtime";
-import { OUT_DIR } from "../lib/paths";
+import { initBackend } from "../lib/runtime/backend";
+import { loadTrained } from "../lib/eval/evaluate";
+import { resolveCheckpoint } from "../lib/serve/export";
+import { makeBatch } from "../lib/data/loader";
+import { createSession, onnxLogits, ONNX_MODEL, ONNX_MODEL_QUANTIZED } from "../lib/serve/onnx_runtime";
+import { OUT_DIR } from "../lib/core/paths";
 import type { Workload } from "./bench";
-import { median } from "../lib/stats";
+import { median } from "../lib/core/stats";
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

@@ -11,13 +11,13 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
-import { initBackend } from "../lib/backend";
-import { configFromFlags, configFlagOptions } from "../lib/cli";
-import { loadTrainData } from "../lib/data";
-import { RUNS_DIR } from "../lib/paths";
-import { train } from "../lib/train";
-import { cliReporter } from "../lib/progress";
-import { accuracyLines } from "../lib/metrics";
+import { initBackend } from "../lib/runtime/backend";
+import { configFromFlags, configFlagOptions } from "../lib/cli/cli";
+import { loadTrainData } from "../lib/data/data";
+import { RUNS_DIR } from "../lib/core/paths";
+import { train } from "../lib/train/train";
+import { cliReporter } from "../lib/view/progress";
+import { accuracyLines } from "../lib/eval/metrics";
 
 async function main() {
   const options: Record<string, { type: "string" | "boolean" }> = { "run-dir": { type: "string" }, force: { type: "boolean" }, ...configFlagOptions() };

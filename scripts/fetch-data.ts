@@ -11,10 +11,10 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { downloadFile, sha256File } from "../lib/download";
-import { writeFileAtomic } from "../lib/fsutil";
-import { SMILE_CSV, SHARED_SMILE_DIR, ROOT } from "../lib/paths";
-import { SMILE_SHA256 } from "../lib/smile";
+import { downloadFile, sha256File } from "../lib/core/download";
+import { writeFileAtomic } from "../lib/core/fsutil";
+import { SMILE_CSV, SHARED_SMILE_DIR, ROOT } from "../lib/core/paths";
+import { SMILE_SHA256 } from "../lib/data/smile";
 
 /** figshare's download link for smile-annotations-final.csv (file 4988956 of article 3187909). */
 export const SMILE_URL = "https://figshare.com/ndownloader/files/4988956";

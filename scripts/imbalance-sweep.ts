@@ -13,15 +13,15 @@
  */
 import * as path from "path";
 import { parseArgs } from "util";
-import { initBackend } from "../lib/backend";
-import { configFromFlags, configFlagOptions } from "../lib/cli";
-import { RUNS_DIR } from "../lib/paths";
-import { TrainConfig } from "../lib/config";
-import { sweep, summarise, recallFigure, meetsFloor, savedRuns, posthocCurve, SweepRun } from "../lib/sweep";
-import { writeJsonAtomic, writeFileAtomic } from "../lib/fsutil";
-import { chartsPage } from "../lib/progress";
+import { initBackend } from "../lib/runtime/backend";
+import { configFromFlags, configFlagOptions } from "../lib/cli/cli";
+import { RUNS_DIR } from "../lib/core/paths";
+import { TrainConfig } from "../lib/config/config";
+import { sweep, summarise, recallFigure, meetsFloor, savedRuns, posthocCurve, SweepRun } from "../lib/train/sweep";
+import { writeJsonAtomic, writeFileAtomic } from "../lib/core/fsutil";
+import { chartsPage } from "../lib/view/progress";
 
-/** The remedies by name: config overrides (lib/config.ts). */
+/** The remedies by name: config overrides (lib/config/config.ts). */
 export const REMEDIES: Record<string, Partial<TrainConfig>> = {
   plain: {},
   "weighted-loss": { classWeights: "balanced" },

@@ -38,12 +38,12 @@ from sklearn.utils.class_weight import compute_class_weight
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 OUT = os.path.join(ROOT, "test", "fixtures", "labels")
 SMILE = os.path.join(ROOT, "data", "smile-annotations-final.csv")
-# The per-label threshold grid of lib/multilabel.ts (0.05, 0.10, ..., 0.95).
+# The per-label threshold grid of lib/eval/multilabel.ts (0.05, 0.10, ..., 0.95).
 GRID = [round(0.05 * k, 2) for k in range(1, 20)]
 
 
 def focal_torch(logits, y, gamma, weight=None):
-    """Multi-class focal loss (Lin et al. 2017) as lib/losses.ts defines it, written with PyTorch ops:
+    """Multi-class focal loss (Lin et al. 2017) as lib/nn/losses.ts defines it, written with PyTorch ops:
     sum_i w[y_i] (1 - p_i)^gamma nll_i / sum_i w[y_i]; gamma 0 is F.cross_entropy(weight=w)."""
     nll = F.cross_entropy(logits, y, reduction="none")
     w = torch.ones_like(nll) if weight is None else weight[y]
@@ -171,7 +171,7 @@ def synthetic_label_sets(rng, n=200, k=6):
 
 def smile_multilabel():
     """SMILE as notebook 08 uses it: every row but `nocode`, categories split on '|', labels in order
-    of first appearance (lib/smile.ts loadMultiLabelCourseData)."""
+    of first appearance (lib/data/smile.ts loadMultiLabelCourseData)."""
     if not os.path.exists(SMILE):
         return None
     with open(SMILE, encoding="utf-8", newline="") as f:
@@ -186,7 +186,7 @@ def smile_multilabel():
 
 
 def tune(prob, truth):
-    """lib/multilabel.ts tuneThresholds for one label: the grid value with the best F1, ties to the
+    """lib/eval/multilabel.ts tuneThresholds for one label: the grid value with the best F1, ties to the
     one nearest 0.5 (then the lower); 0.5 when validation has no example of the label."""
     if truth.sum() == 0:
         return 0.5

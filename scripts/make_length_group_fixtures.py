@@ -1,4 +1,4 @@
-"""Reference fixtures for lib/loader.ts's length-grouped sampling (`--group-by-length`), made by
+"""Reference fixtures for lib/data/loader.ts's length-grouped sampling (`--group-by-length`), made by
 Hugging Face's own transformers.trainer_pt_utils.get_length_grouped_indices, which is what the
 Trainer's LengthGroupedSampler returns each epoch.
 
@@ -7,7 +7,7 @@ Rerun (from the project root, after changing this script):
 It writes test/fixtures/loader/length_grouped.json (small JSON, committed).
 
 The random part of Hugging Face's function is torch.randperm(n, generator): bertlab draws its
-permutation from its own seeded generator instead (lib/loader.ts's Rng; PyTorch's is not
+permutation from its own seeded generator instead (lib/data/loader.ts's Rng; PyTorch's is not
 reproduced), so each case records the permutation torch drew (a fresh generator with the same
 seed draws the same one) next to the function's output. The TypeScript is fed that permutation
 and must give exactly the same indices: the grouping, the stable sort, the mega-batch size and

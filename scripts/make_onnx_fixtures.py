@@ -1,6 +1,6 @@
-"""The Python side of bertlab's ONNX serving (lib/export.ts, lib/quantize.ts, lib/onnx_runtime.ts):
+"""The Python side of bertlab's ONNX serving (lib/serve/export.ts, lib/serve/quantize.ts, lib/serve/onnx_runtime.ts):
 PyTorch's own ONNX export as a stand-in and a reference, onnxruntime's quantize_dynamic as the reference
-for lib/quantize.ts, and a checker for any exported folder.
+for lib/serve/quantize.ts, and a checker for any exported folder.
 
 Needs set-up's .venv (torch, transformers, onnx, onnxruntime). Three commands:
 
@@ -20,7 +20,7 @@ Needs set-up's .venv (torch, transformers, onnx, onnxruntime). Three commands:
           quantize_micro.json  a micro BERT (vocabulary 128, hidden 16, 2 layers) exported by PyTorch,
                                the same model after onnxruntime.quantization.quantize_dynamic (both as
                                base64 ONNX bytes, ~60 KB), inputs with padding and token types, and
-                               Python onnxruntime's logits for both: lib/quantize.ts must reproduce the
+                               Python onnxruntime's logits for both: lib/serve/quantize.ts must reproduce the
                                quantized model (same initializers, bit for bit) and its outputs.
           export_tiny.json     the tiny random BERT of test/fixtures/reference/tiny_bert.json (weights from
                                its recipe, not stored) exported by PyTorch, and Python onnxruntime's logits,
@@ -244,7 +244,7 @@ def make_quantize_micro():
         "onnxruntime for both on `inputs` (3 x 7, padded, token types). Made by scripts/make_onnx_fixtures.py "
         "fixtures.",
         "tolerance": {"initializers": "equal (bytes)", "int8_logits_abs": 1e-4,
-                      "rule": "lib/quantize.ts on fp32 gives the same initializers as quantize_dynamic, and its "
+                      "rule": "lib/serve/quantize.ts on fp32 gives the same initializers as quantize_dynamic, and its "
                       "logits in onnxruntime-node equal `logits.int8` within 1e-4"},
         "versions": versions(), "onnxruntime_python": onnxruntime.__version__,
         "fp32_onnx_base64": base64.b64encode(fp32).decode(),

@@ -1,4 +1,4 @@
-"""Reference fixtures for lib/random.ts and lib/split.ts, made with NumPy and scikit-learn.
+"""Reference fixtures for lib/core/random.ts and lib/data/split.ts, made with NumPy and scikit-learn.
 
 Rerun (from the project root, after changing this script):
     .venv/bin/python scripts/make_split_fixtures.py

@@ -1,7 +1,7 @@
 /**
  * Where the memory of a training step goes (docs/memory.md): MiniLM, batch 32, the SMILE course
- * split in the seeded order of lib/loader.ts's RandomSampler, each batch padded to its longest
- * tweet, the step of lib/train.ts (forward + backward on the tape, clipping, AdamW). Prints the
+ * split in the seeded order of lib/data/loader.ts's RandomSampler, each batch padded to its longest
+ * tweet, the step of lib/train/train.ts (forward + backward on the tape, clipping, AdamW). Prints the
  * process's resident memory (RSS) and its peak after each phase, and at the end of the first
  * forward pass what the gradient tape holds, by operation.
  *
@@ -16,14 +16,14 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../lib/backend";
-import { loadBertForSequenceClassification, crossEntropyLoss } from "../lib/bert";
-import { RandomSampler, LengthGroupedSampler, makeBatch } from "../lib/loader";
-import { AdamW, clipGradNorm } from "../lib/optim";
-import { DEFAULT_CONFIG } from "../lib/config";
-import { loadCourseData } from "../lib/smile";
-import { loadTokenizer } from "../lib/tokenize";
-import { MODELS_DIR } from "../lib/paths";
+import { initBackend } from "../lib/runtime/backend";
+import { loadBertForSequenceClassification, crossEntropyLoss } from "../lib/model/bert";
+import { RandomSampler, LengthGroupedSampler, makeBatch } from "../lib/data/loader";
+import { AdamW, clipGradNorm } from "../lib/nn/optim";
+import { DEFAULT_CONFIG } from "../lib/config/config";
+import { loadCourseData } from "../lib/data/smile";
+import { loadTokenizer } from "../lib/data/tokenize";
+import { MODELS_DIR } from "../lib/core/paths";
 
 const args = process.argv.slice(2);
 const flag = (n: string) => args.includes(n);

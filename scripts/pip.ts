@@ -6,7 +6,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { VENV_PYTHON } from "../lib/paths";
+import { VENV_PYTHON } from "../lib/core/paths";
 
 /** $PYTHON when set (taken as given), else the first of python3, the project's .venv, python whose pip works. */
 export function pythonWithPip(): string | undefined {

@@ -1,6 +1,6 @@
 /**
  * Provisions native TensorFlow for TensorFlow.js, here and on learners' machines, and records
- * what happened in node_modules/.bertlab-backend.json (lib/backend.ts reads it to explain its choice).
+ * what happened in node_modules/.bertlab-backend.json (lib/runtime/backend.ts reads it to explain its choice).
  * Run by set-up as `tsx scripts/provision-backend.ts`; safe to run again (a working binding is kept).
  *
  * tfjs-node's own install script downloads libtensorflow from Google's storage, which fails behind
@@ -25,11 +25,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
-import { ROOT, CACHE_DIR } from "../lib/paths";
-import { writeJsonAtomic, replaceDirAtomic } from "../lib/fsutil";
-import { BackendName, BackendState, backendStateFile, checkNativeInChild, firstErrorLine, nativeFingerprint, nativePackageDir } from "../lib/backend";
+import { ROOT, CACHE_DIR } from "../lib/core/paths";
+import { writeJsonAtomic, replaceDirAtomic } from "../lib/core/fsutil";
+import { BackendName, BackendState, backendStateFile, checkNativeInChild, firstErrorLine, nativeFingerprint, nativePackageDir } from "../lib/runtime/backend";
 import { pipDownload, pythonWithPip } from "./pip";
-import { sha256File } from "../lib/download";
+import { sha256File } from "../lib/core/download";
 
 /** The wheel whose C library we build against: its TensorFlow C API matches tfjs-node 4.22's binding. */
 export const WHEEL = {
@@ -312,8 +312,8 @@ if (require.main === module) {
     console.log(r.line);
     process.exitCode = r.exitCode;
   }, (e) => {
-    // Set-up goes on without native TensorFlow: lib/backend.ts falls back by itself.
-    console.log(`bertlab backend: provisioning failed (${(e as Error).message}); lib/backend.ts will fall back to wasm or cpu`);
+    // Set-up goes on without native TensorFlow: lib/runtime/backend.ts falls back by itself.
+    console.log(`bertlab backend: provisioning failed (${(e as Error).message}); lib/runtime/backend.ts will fall back to wasm or cpu`);
     process.exitCode = process.env.BERTLAB_BACKEND === "tensorflow" ? 1 : 0;
   });
 }

@@ -8,14 +8,14 @@
  *
  * While a notebook runs, a status line says which cell is running and, in a training cell, the
  * training's own progress: nbconvert (configured by scripts/nbconvert_progress.py) and the notebook's
- * progress reporter (lib/progress.ts) append to the file named by BERTLAB_PROGRESS_FILE, which this
+ * progress reporter (lib/view/progress.ts) append to the file named by BERTLAB_PROGRESS_FILE, which this
  * runner follows.
  */
 import { spawn, spawnSync } from "child_process";
 import * as os from "os";
 import * as fs from "fs";
 import * as path from "path";
-import { ROOT, OUT_DIR, VENV_DIR } from "../lib/paths";
+import { ROOT, OUT_DIR, VENV_DIR } from "../lib/core/paths";
 
 const NOTEBOOKS_DIR = path.join(ROOT, "notebooks");
 const JUPYTER = path.join(VENV_DIR, "bin", "jupyter");

@@ -65,7 +65,7 @@ node_modules/.bin/tsx scripts/provision-backend.ts
 
 # 7) Chromium: Playwright's own browser download is unreachable offline, so the system's browser is driven.
 step "7/7 headless Chromium"
-chromium_path() { node_modules/.bin/tsx -e 'import { findChromium } from "./lib/browser"; console.log(findChromium() ?? "")' 2>/dev/null; }
+chromium_path() { node_modules/.bin/tsx -e 'import { findChromium } from "./lib/core/browser"; console.log(findChromium() ?? "")' 2>/dev/null; }
 if [ -n "$(chromium_path)" ]; then
   echo "found $(chromium_path)"
 elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -1,7 +1,7 @@
 /**
  * XLA and the session path, the Node side of docs/xla.md: runs a SavedModel made by
  * scripts/xla_probe.py through tfjs-node's session API (the binding's loadSavedModelMetaGraph /
- * runSavedModel, as lib/bert_graph.ts's GraphSession does) and reports its timing, its peak RSS
+ * runSavedModel, as lib/graph/bert_graph.ts's GraphSession does) and reports its timing, its peak RSS
  * and whether XLA compiled anything (the number of files XLA dumped; none = nothing compiled).
  *
  *   npx tsx scripts/xla-probe.ts /tmp/xla/jit                  # _XlaMustCompile: compiled
@@ -17,11 +17,11 @@ import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../lib/backend";
-import { loadBertForSequenceClassification } from "../lib/bert";
-import { Rng } from "../lib/loader";
-import { MODELS_DIR } from "../lib/paths";
-import { median } from "../lib/stats";
+import { initBackend } from "../lib/runtime/backend";
+import { loadBertForSequenceClassification } from "../lib/model/bert";
+import { Rng } from "../lib/data/loader";
+import { MODELS_DIR } from "../lib/core/paths";
+import { median } from "../lib/core/stats";
 
 const AUTO_JIT = "--tf_xla_auto_jit=2 --tf_xla_cpu_global_jit";
 const H = 384, I = 1536;
@@ -30,7 +30,7 @@ const PARTS: Record<string, number[]> = {
   iW: [H, I], ib: [I], o2W: [I, H], o2b: [H], ln2g: [H], ln2b: [H],
 };
 
-/** The parts of tfjs-node's backend used (not in tfjs's public types; lib/bert_graph.ts uses the same). */
+/** The parts of tfjs-node's backend used (not in tfjs's public types; lib/graph/bert_graph.ts uses the same). */
 interface NodeBackend {
   loadSavedModelMetaGraph(dir: string, tags: string): number;
   runSavedModel(id: number, inputs: tf.Tensor[], infos: { name: string; tfDtype: string }[], o: string[]): tf.Tensor[];

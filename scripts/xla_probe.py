@@ -2,7 +2,7 @@
 Python TensorFlow 2.21 (the library tfjs-node is built against here) and times them in Python.
 
 The models are v1 SavedModels (tag "serve", placeholders only, no variables: the shape of
-bertlab's own graphs, lib/bert_graph.ts) of a MiniLM-shaped encoder: 6 layers, hidden 384, 12
+bertlab's own graphs, lib/graph/bert_graph.ts) of a MiniLM-shaped encoder: 6 layers, hidden 384, 12
 heads, intermediate 1536, MatMul + BiasAdd, erf GELU, LayerNorm written out, softmax attention.
   plain        the ops inline in the graph
   fn           the same ops in a FunctionDef called through PartitionedCall

@@ -1,18 +1,18 @@
 // Attention probabilities (`forward(x, { outputAttentions: true })`) against Hugging Face's
 // output_attentions (test/fixtures/reference/attentions.json, scripts/make_probe_fixtures.py), with
-// padding, on the tiny random BERT and on MiniLM; and lib/attention_plot.ts's pictures of them.
+// padding, on the tiny random BERT and on MiniLM; and lib/teach/attention_plot.ts's pictures of them.
 // Runs on the default backend and on wasm (`npm run test:wasm`): their attention code paths differ.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../lib/backend";
-import { BertForSequenceClassification, BertConfig, loadBertForSequenceClassification } from "../lib/bert";
-import { loadTokenizer, Tokenizer } from "../lib/tokenize";
-import { attentionOf, attentionFigure, clsAttentionFigure, meanOverHeads, AttentionMaps } from "../lib/attention_plot";
-import { plotHtml } from "../lib/plot";
-import { ROOT } from "../lib/paths";
+import { initBackend } from "../lib/runtime/backend";
+import { BertForSequenceClassification, BertConfig, loadBertForSequenceClassification } from "../lib/model/bert";
+import { loadTokenizer, Tokenizer } from "../lib/data/tokenize";
+import { attentionOf, attentionFigure, clsAttentionFigure, meanOverHeads, AttentionMaps } from "../lib/teach/attention_plot";
+import { plotHtml } from "../lib/view/plot";
+import { ROOT } from "../lib/core/paths";
 import { tinyBertConfig, tinyBertLabels, tinyBertWeights } from "./helpers/tiny_bert";
 
 const FIX = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/reference/attentions.json"), "utf8"));

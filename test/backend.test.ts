@@ -1,5 +1,5 @@
 /**
- * Tests for lib/backend.ts and scripts/provision-backend.ts: forcing each backend, and broken native
+ * Tests for lib/runtime/backend.ts and scripts/provision-backend.ts: forcing each backend, and broken native
  * bindings (missing, truncated binding, truncated libtensorflow) giving a fallback with a message,
  * never a crash. Fast and offline: provisioning runs with --no-network, and every broken binding
  * is a temporary copy of the package, so the project's working binding is never touched.
@@ -11,8 +11,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
-import { ROOT } from "../lib/paths";
-import { BackendInfo, checkNativeInChild, firstErrorLine, nativeFingerprint, nativePackageDir, readBackendState } from "../lib/backend";
+import { ROOT } from "../lib/core/paths";
+import { BackendInfo, checkNativeInChild, firstErrorLine, nativeFingerprint, nativePackageDir, readBackendState } from "../lib/runtime/backend";
 import { provision } from "../scripts/provision-backend";
 
 const realPkg = nativePackageDir("@tensorflow/tfjs-node");
@@ -20,8 +20,8 @@ const nativeHere = realPkg !== undefined && checkNativeInChild(realPkg).ok;
 
 /** Runs initBackend() in a fresh Node with `env`; returns its BackendInfo or its error. */
 function probe(env: Record<string, string>): { info?: BackendInfo; error?: string; status: number | null } {
-  const code = `require("./lib/backend").initBackend().then(
-    (i) => console.log("INFO " + JSON.stringify(i) + "\\nDESC " + require("./lib/backend").describeBackend()),
+  const code = `require("./lib/runtime/backend").initBackend().then(
+    (i) => console.log("INFO " + JSON.stringify(i) + "\\nDESC " + require("./lib/runtime/backend").describeBackend()),
     (e) => { console.log("ERROR " + e.message); process.exit(2); });`;
   const r = spawnSync(process.execPath, ["--import", "tsx", "-e", code], {
     cwd: ROOT, encoding: "utf8", timeout: 60_000,
@@ -114,7 +114,7 @@ describe("broken native bindings fall back to wasm with a message", { skip: real
       assert.equal(r.state.native.ok, false);
       assert.match(r.line, /^bertlab backend: wasm — WebAssembly, because native TensorFlow is unavailable: .*--no-network/);
       assert.match(r.state.native.error ?? "", expect);
-      assert.deepEqual(readBackendState(stateFile), r.state); // what lib/backend.ts will read
+      assert.deepEqual(readBackendState(stateFile), r.state); // what lib/runtime/backend.ts will read
 
       // With the state file: no child check needed, the recorded reason is given.
       const withState = probe({ BERTLAB_TFJS_NODE_DIR: dir, BERTLAB_BACKEND_STATE: stateFile });

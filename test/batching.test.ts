@@ -1,7 +1,7 @@
-/** lib/batching.ts: the length order and the least-work cut, checked against every possible cut. */
+/** lib/core/batching.ts: the length order and the least-work cut, checked against every possible cut. */
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { lengthOrder, lengthSortedBatches } from "../lib/batching";
+import { lengthOrder, lengthSortedBatches } from "../lib/core/batching";
 
 test("lengthSortedBatches: shortest first, ties in input order, every index once, least work; pure", () => {
   const lengths = [5, 2, 9, 2, 7];

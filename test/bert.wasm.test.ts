@@ -1,4 +1,4 @@
-// lib/bert.ts against Hugging Face on the tiny random BERT of test/fixtures/reference/tiny_bert.json
+// lib/model/bert.ts against Hugging Face on the tiny random BERT of test/fixtures/reference/tiny_bert.json
 // (made by scripts/make_fixtures.py with PyTorch), on the default backend and on wasm (`npm run test:wasm`).
 // Also: dropout, loading/saving (with and without the "bert." prefix, into Python), bad configs and weights.
 import { test, before } from "node:test";
@@ -8,14 +8,14 @@ import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../lib/backend";
+import { initBackend } from "../lib/runtime/backend";
 import {
   BertForSequenceClassification, BertConfig, loadBertForSequenceClassification, saveBertForSequenceClassification,
-  randomBert, crossEntropyLoss, validateConfig, toInputs,
-} from "../lib/bert";
-import { writeSafetensors, readSafetensors } from "../lib/safetensors";
-import { setGradMode } from "../lib/ops";
-import { VENV_PYTHON } from "../lib/paths";
+  randomBert, crossEntropyLoss, validateBertConfig, toInputs,
+} from "../lib/model/bert";
+import { writeSafetensors, readSafetensors } from "../lib/nn/safetensors";
+import { setGradMode } from "../lib/nn/ops";
+import { VENV_PYTHON } from "../lib/core/paths";
 import { tinyBertConfig, tinyBertLabels, tinyBertWeights } from "./helpers/tiny_bert";
 
 const FIX = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/reference/tiny_bert.json"), "utf8"));
@@ -44,7 +44,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-// graph: eval mode on native runs as one TensorFlow graph (lib/bert_graph.ts); false: op by op.
+// graph: eval mode on native runs as one TensorFlow graph (lib/graph/bert_graph.ts); false: op by op.
 for (const graph of [true, false]) test(`tiny BERT: hidden states, pooler output, logits and loss equal PyTorch's within 1e-5 (graph ${graph})`, () => {
   const model = tinyModel();
   const x = inputs();
@@ -216,10 +216,10 @@ test("save → load round trip (with and without the 'bert.' prefix); no leaks; 
 });
 
 test("bad configs and checkpoints give errors naming the problem", async () => {
-  assert.throws(() => validateConfig({ ...tinyBertConfig, model_type: "roberta" }, "c.json"), /c\.json: model_type is "roberta", not "bert"/);
-  assert.throws(() => validateConfig({ ...tinyBertConfig, hidden_size: undefined }, "c.json"), /"hidden_size" is missing/);
-  assert.throws(() => validateConfig({ ...tinyBertConfig, hidden_act: "relu" }, "c.json"), /hidden_act "relu" is not supported/);
-  assert.throws(() => validateConfig({ ...tinyBertConfig, num_attention_heads: 5 }, "c.json"), /not a multiple of num_attention_heads 5/);
+  assert.throws(() => validateBertConfig({ ...tinyBertConfig, model_type: "roberta" }, "c.json"), /c\.json: model_type is "roberta", not "bert"/);
+  assert.throws(() => validateBertConfig({ ...tinyBertConfig, hidden_size: undefined }, "c.json"), /"hidden_size" is missing/);
+  assert.throws(() => validateBertConfig({ ...tinyBertConfig, hidden_act: "relu" }, "c.json"), /hidden_act "relu" is not supported/);
+  assert.throws(() => validateBertConfig({ ...tinyBertConfig, num_attention_heads: 5 }, "c.json"), /not a multiple of num_attention_heads 5/);
   const dir = tmp();
   await assert.rejects(loadBertForSequenceClassification(dir, { labels: ["a"], seed: 1 }), /no config\.json/);
   fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(tinyBertConfig));

@@ -1,4 +1,4 @@
-// lib/bert_graph.ts: BERT as one TensorFlow graph, lowered from lib/bert_def.ts's definition. Inference equals
+// lib/graph/bert_graph.ts: BERT as one TensorFlow graph, lowered from lib/nn/bert_def.ts's definition. Inference equals
 // the op-by-op forward (which the reference tests check against PyTorch), with any batch shape, padding and token
 // types, the current weights after an optimizer step, no leaked tensors, clear errors, and a fallback when it cannot
 // load; the training graph's loss and gradients equal the tape's with the same dropout masks.
@@ -8,13 +8,13 @@ import * as fs from "fs";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../lib/backend";
-import { randomBert, BertConfig, BertForSequenceClassification, graphInference, crossEntropyLoss } from "../lib/bert";
-import { inferenceGraph, trainingGraph, GraphSession, GRAPH_CACHE_DIR } from "../lib/bert_graph";
-import { recordBert, firstRowsOnly } from "../lib/graph_ir";
-import { graphLossAndGrads, graphTrainStep, lossAndGrads } from "../lib/train_graph";
-import { AdamW, clipGradNorm } from "../lib/optim";
-import { ROOT } from "../lib/paths";
+import { initBackend } from "../lib/runtime/backend";
+import { randomBert, BertConfig, BertForSequenceClassification, graphInference, crossEntropyLoss } from "../lib/model/bert";
+import { inferenceGraph, trainingGraph, GraphSession, GRAPH_CACHE_DIR } from "../lib/graph/bert_graph";
+import { recordBert, firstRowsOnly } from "../lib/graph/graph_ir";
+import { graphLossAndGrads, graphTrainStep, lossAndGrads } from "../lib/train/train_graph";
+import { AdamW, clipGradNorm } from "../lib/nn/optim";
+import { ROOT } from "../lib/core/paths";
 import { tinyBertConfig, tinyBertLabels } from "./helpers/tiny_bert";
 
 const skip = process.env.BERTLAB_BACKEND && process.env.BERTLAB_BACKEND !== "tensorflow" ? "graphs run on native TensorFlow only" : false;
@@ -119,8 +119,8 @@ test("graph: when the graph cannot be written or loaded, prediction warns once a
   // BERTLAB_CACHE under a regular file: the graph's folder cannot be made.
   const script = `
     const tf = require("@tensorflow/tfjs");
-    const { initBackend } = require("./lib/backend");
-    const { randomBert } = require("./lib/bert");
+    const { initBackend } = require("./lib/runtime/backend");
+    const { randomBert } = require("./lib/model/bert");
     const { tinyBertConfig, tinyBertLabels } = require("./test/helpers/tiny_bert");
     initBackend().then(() => {
       const m = randomBert(tinyBertConfig, { labels: tinyBertLabels, seed: 3 });
@@ -224,7 +224,7 @@ test("training graph: one graph per shape, a dropout mask per site", { skip }, (
   assert.deepEqual(g.dropouts.filter((d) => d.of === "attentionProbs").map((d) => d.site), [1, 4]);
 });
 
-test("training graph: clipping and AdamW inside the graph equal lib/optim.ts's on the same gradients within 1e-6", { skip }, () => {
+test("training graph: clipping and AdamW inside the graph equal lib/nn/optim.ts's on the same gradients within 1e-6", { skip }, () => {
   const make = () => randomBert(tinyBertConfig as BertConfig, { labels: tinyBertLabels, seed: 8 });
   const [a, e] = [make(), make()];
   const opt = (m: BertForSequenceClassification) => new AdamW(m.params, { lr: 1e-3, weightDecay: 0.01, lrScale: (n) => (n.startsWith("classifier") ? 30 : 1) });

@@ -6,10 +6,10 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { graphLossAndGrads, graphTraining } from "../lib/train_graph";
-import { initBackend } from "../lib/backend";
-import { loadBertForSequenceClassification, crossEntropyLoss, BertForSequenceClassification } from "../lib/bert";
-import { ROOT } from "../lib/paths";
+import { graphLossAndGrads, graphTraining } from "../lib/train/train_graph";
+import { initBackend } from "../lib/runtime/backend";
+import { loadBertForSequenceClassification, crossEntropyLoss, BertForSequenceClassification } from "../lib/model/bert";
+import { ROOT } from "../lib/core/paths";
 
 const FWD = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/reference/minilm_forward.json"), "utf8"));
 const GRAD = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/reference/minilm_grad.json"), "utf8"));
@@ -45,7 +45,7 @@ function assertWithin(ours: ArrayLike<number>, ref: ArrayLike<number>, tol: numb
   for (let i = 0; i < ours.length; i++) assert.ok(Math.abs(ours[i] - ref[i]) <= tol, `${what}[${i}]: ${ours[i]} vs ${ref[i]}`);
 }
 
-// graph: eval mode on native runs as one TensorFlow graph (lib/bert_graph.ts); false: op by op.
+// graph: eval mode on native runs as one TensorFlow graph (lib/graph/bert_graph.ts); false: op by op.
 for (const graph of [true, false]) test(`MiniLM: hidden states, pooler output and logits within 1e-4 of PyTorch (graph ${graph})`, { skip }, () => {
   const before = tf.memory().numTensors;
   tf.tidy(() => {
@@ -60,7 +60,7 @@ for (const graph of [true, false]) test(`MiniLM: hidden states, pooler output an
   assert.equal(tf.memory().numTensors, before, "leaked tensors");
 });
 
-// tape: tfjs's gradient tape over the eager forward; graph: lib/train_graph.ts's training graph (native only).
+// tape: tfjs's gradient tape over the eager forward; graph: lib/train/train_graph.ts's training graph (native only).
 for (const how of ["tape", "graph"] as const) test(`MiniLM: loss and gradients of all 105 parameters match PyTorch (1e-3 relative rule, ${how})`, { skip: skip || (how === "graph" && !graphTraining() && "the training graph runs on native TensorFlow only") }, () => {
   const before = tf.memory().numTensors;
   const { value, grads } = how === "tape"

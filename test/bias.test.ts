@@ -1,7 +1,7 @@
-// The bias probe (lib/bias.ts) on the Equity Evaluation Corpus templates (lib/eec.ts): the corpus is
+// The bias probe (lib/analysis/bias.ts) on the Equity Evaluation Corpus templates (lib/analysis/eec.ts): the corpus is
 // well formed (every placeholder filled, each pair differs only in the person words, ≥ 2,000 pairs),
 // bad templates and models without the mapped labels are refused, and the probe is deterministic,
-// its statistics those of lib/stats.ts (checked against SciPy in test/stats.test.ts) on the model's
+// its statistics those of lib/core/stats.ts (checked against SciPy in test/stats.test.ts) on the model's
 // own probabilities, through the CLI too. The model is a tiny random BERT with the course's labels.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
@@ -9,17 +9,17 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../lib/backend";
-import { randomBert, saveBertForSequenceClassification } from "../lib/bert";
+import { initBackend } from "../lib/runtime/backend";
+import { randomBert, saveBertForSequenceClassification } from "../lib/model/bert";
 import {
   eecPairs, eecSentences, checkTemplates, fillTemplate, probeBias, checkEmotionLabels, biasFigure, EEC_COMPARISONS,
-} from "../lib/bias";
-import { EEC_TEMPLATES, EEC_NOUN_PHRASES, EEC_NAMES, EecPerson } from "../lib/eec";
-import { pairedTTest } from "../lib/stats";
-import { predict, loadTrained } from "../lib/evaluate";
-import { main } from "../lib/cli";
-import { TOKENIZER_FILES } from "../lib/checkpoint";
-import { DEFAULT_MODEL_DIR } from "../lib/models";
+} from "../lib/analysis/bias";
+import { EEC_TEMPLATES, EEC_NOUN_PHRASES, EEC_NAMES, EecPerson } from "../lib/analysis/eec";
+import { pairedTTest } from "../lib/core/stats";
+import { predict, loadTrained } from "../lib/eval/evaluate";
+import { main } from "../lib/cli/cli";
+import { TOKENIZER_FILES } from "../lib/model/run_folder";
+import { DEFAULT_MODEL_DIR } from "../lib/model/models";
 import { tinyBertConfig } from "./helpers/tiny_bert";
 
 const COURSE_LABELS = ["happy", "not-relevant", "angry", "disgust", "sad", "surprise"];

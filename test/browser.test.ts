@@ -1,7 +1,7 @@
-/** The system Chromium that the browser tests drive (lib/browser.ts): it starts and renders a page. */
+/** The system Chromium that the browser tests drive (lib/core/browser.ts): it starts and renders a page. */
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { findChromium, launchChromium } from "../lib/browser";
+import { findChromium, launchChromium } from "../lib/core/browser";
 
 test("browser: headless Chromium starts and renders escaped text as text", { skip: findChromium() ? false : "no Chromium installed (set-up installs Debian's chromium as root)" }, async () => {
   const browser = await launchChromium();

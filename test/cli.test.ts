@@ -6,12 +6,12 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { execFileSync, spawn } from "child_process";
-import { initBackend } from "../lib/backend";
-import { randomBert, saveBertForSequenceClassification } from "../lib/bert";
-import { main, configFromFlags, HELP } from "../lib/cli";
-import { DEFAULT_CONFIG } from "../lib/config";
-import { TOKENIZER_FILES } from "../lib/checkpoint";
-import { DEFAULT_MODEL_DIR } from "../lib/models";
+import { initBackend } from "../lib/runtime/backend";
+import { randomBert, saveBertForSequenceClassification } from "../lib/model/bert";
+import { main, configFromFlags, HELP } from "../lib/cli/cli";
+import { DEFAULT_CONFIG } from "../lib/config/config";
+import { TOKENIZER_FILES } from "../lib/model/run_folder";
+import { DEFAULT_MODEL_DIR } from "../lib/model/models";
 import { tinyBertConfig } from "./helpers/tiny_bert";
 
 test("every TrainConfig field is a documented flag; numbers are checked", () => {

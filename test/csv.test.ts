@@ -1,10 +1,10 @@
-// lib/csv.ts: RFC 4180 parsing, strict UTF-8, delimiter inference and readLabelledTexts' errors.
+// lib/data/csv.ts: RFC 4180 parsing, strict UTF-8, delimiter inference and readLabelledTexts' errors.
 import { test, before, after } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { parseCsv, parseCsvRecords, decodeUtf8, inferDelimiter, readCsv, readLabelledTexts } from "../lib/csv";
+import { parseCsv, parseCsvRecords, decodeUtf8, inferDelimiter, readCsv, readLabelledTexts } from "../lib/data/csv";
 
 let dir = "";
 const write = (name: string, content: string | Buffer) => {

@@ -1,13 +1,13 @@
-// lib/data.ts: TrainData from the course split and from files (one split file, or train /
+// lib/data/data.ts: TrainData from the course split and from files (one split file, or train /
 // validation / test files), and the errors bad data gives (file, line, problem).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { trainData, textSet, checkData, loadTrainData } from "../lib/data";
-import { loadCourseData } from "../lib/smile";
-import { SMILE_CSV } from "../lib/paths";
+import { trainData, textSet, checkData, loadTrainData } from "../lib/data/data";
+import { loadCourseData } from "../lib/data/smile";
+import { SMILE_CSV } from "../lib/core/paths";
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-data-"));
 const write = (dir: string, name: string, rows: string[][]) => {

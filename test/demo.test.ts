@@ -1,5 +1,5 @@
 /**
- * `bertlab demo` (lib/demo.ts) in a real headless Chromium (lib/browser.ts): the page loads the exported
+ * `bertlab demo` (lib/serve/demo.ts) in a real headless Chromium (lib/core/browser.ts): the page loads the exported
  * tiny BERT with transformers.js / onnxruntime-web, a typed text gets the label and probabilities that
  * `predict` gives (TensorFlow.js on the checkpoint, and onnxruntime-node on the export) within 1e-3,
  * over-long text is cut as predict cuts it, typed HTML stays text, and nothing is fetched from outside.
@@ -10,12 +10,12 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { Browser, Page } from "playwright-core";
-import { startDemo, demo, DemoServer, demoPage } from "../lib/demo";
-import { exportOnnx } from "../lib/export";
-import { findChromium, launchChromium } from "../lib/browser";
-import { loadOnnxClassifier, predictOnnx } from "../lib/onnx_runtime";
-import { initBackend } from "../lib/backend";
-import { loadTrained, predict } from "../lib/evaluate";
+import { startDemo, demo, DemoServer, demoPage } from "../lib/serve/demo";
+import { exportOnnx } from "../lib/serve/export";
+import { findChromium, launchChromium } from "../lib/core/browser";
+import { loadOnnxClassifier, predictOnnx } from "../lib/serve/onnx_runtime";
+import { initBackend } from "../lib/runtime/backend";
+import { loadTrained, predict } from "../lib/eval/evaluate";
 import { onnxSkip, tinyCheckpoint, fp32OnnxBytes, haveBertOnnx } from "./helpers/onnx";
 
 const MAX_LENGTH = 16;
@@ -138,7 +138,7 @@ test("startDemo refuses a folder without an export", async () => {
   await assert.rejects(startDemo({ modelDir: os.tmpdir() }), /has no onnx\/model\.onnx: export the model first/);
 });
 
-const noBertOnnx = haveBertOnnx() ? false : "bertOnnx is not there yet (lib/onnx_export.ts is the temporary shim)";
+const noBertOnnx = haveBertOnnx() ? false : "bertOnnx is not there yet (lib/serve/onnx_export.ts is the temporary shim)";
 test("demo on a checkpoint exports it into a temporary folder, gone on close", { skip: skip || noBertOnnx }, async () => {
   const d = await demo(ckpt, { port: 0, maxLength: MAX_LENGTH });
   assert.ok(fs.existsSync(path.join(d.modelDir, "onnx", "model.onnx")));

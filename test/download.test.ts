@@ -1,4 +1,4 @@
-// lib/download.ts against a local HTTP server on 127.0.0.1: success, HTTP errors, a truncated
+// lib/core/download.ts against a local HTTP server on 127.0.0.1: success, HTTP errors, a truncated
 // body, size and sha256 checks, and a stale .part never taken for the file.
 import { test, before, after } from "node:test";
 import * as assert from "node:assert/strict";
@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as crypto from "crypto";
-import { downloadFile, sha256File } from "../lib/download";
+import { downloadFile, sha256File } from "../lib/core/download";
 import { listenLocal } from "./helpers/local_server";
 
 const BODY = Buffer.from("id,text,category\n1,hello,happy\n".repeat(2000));

@@ -1,14 +1,14 @@
-// lib/eda.ts: danfo.js loads without changing the TensorFlow.js backend or leaking tensors;
+// lib/teach/eda.ts: danfo.js loads without changing the TensorFlow.js backend or leaking tensors;
 // counts, charts and tables on tiny literal rows; the real SMILE numbers when the CSV is present.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import { execFileSync } from "child_process";
 import * as tf from "@tensorflow/tfjs";
-import { danfo, smileFrame, frameHtml, valueCounts, withShares, countsFigure, groupedCountsFigure, examples, textLengths, tweetHtml } from "../lib/eda";
-import { initBackend } from "../lib/backend";
-import { loadSmile, filterForCourse, categoryCounts } from "../lib/smile";
-import { SMILE_CSV } from "../lib/paths";
+import { danfo, smileFrame, frameHtml, valueCounts, withShares, countsFigure, groupedCountsFigure, examples, textLengths, tweetHtml } from "../lib/teach/eda";
+import { initBackend } from "../lib/runtime/backend";
+import { loadSmile, filterForCourse, categoryCounts } from "../lib/data/smile";
+import { SMILE_CSV } from "../lib/core/paths";
 
 const ROWS = [
   { id: "611857364396965889", text: "<b>so</b> happy & fine", category: "happy" },
@@ -99,7 +99,7 @@ test("danfo.js loads where tfjs-node cannot (a machine left on wasm or cpu)", ()
     const resolve = Module._resolveFilename;
     Module._resolveFilename = function (r, ...a) { if (r === "@tensorflow/tfjs-node") throw new Error("no native binding"); return resolve.call(this, r, ...a); };
     const tf = require("@tensorflow/tfjs");
-    const { danfo } = require(${JSON.stringify(require.resolve("../lib/eda"))});
+    const { danfo } = require(${JSON.stringify(require.resolve("../lib/teach/eda"))});
     (async () => { await tf.setBackend("cpu"); const d = await danfo(); const df = new d.DataFrame([{ a: 1 }, { a: 2 }]);
       console.log(JSON.stringify({ backend: tf.getBackend(), sum: df.column("a").sum() })); })();`;
   const out = execFileSync(process.execPath, ["--import", "tsx", "-e", script], { encoding: "utf8" });

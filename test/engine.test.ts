@@ -1,5 +1,5 @@
 /**
- * The engine behind predict/evaluate (lib/engine.ts) and the serving commands of the CLI: the choice
+ * The engine behind predict/evaluate (lib/serve/engine.ts) and the serving commands of the CLI: the choice
  * (flag, BERTLAB_ENGINE, default ONNX Runtime), the fallback to TensorFlow.js when a checkpoint cannot be
  * exported, both engines giving the same predictions in input order, and `bertlab export` / `predict
  * --quantized` / errors on the command line.
@@ -10,12 +10,12 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { chooseEngine, loadClassifier, DEFAULT_ENGINE } from "../lib/engine";
-import { exportOnnx } from "../lib/export";
-import { main } from "../lib/cli";
-import { initBackend } from "../lib/backend";
-import { graphInference } from "../lib/bert";
-import type { Prediction } from "../lib/evaluate";
+import { chooseEngine, loadClassifier, DEFAULT_ENGINE } from "../lib/serve/engine";
+import { exportOnnx } from "../lib/serve/export";
+import { main } from "../lib/cli/cli";
+import { initBackend } from "../lib/runtime/backend";
+import { graphInference } from "../lib/model/bert";
+import type { Prediction } from "../lib/eval/evaluate";
 import { EXPORT_TINY, onnxSkip, tinyCheckpoint, fp32OnnxBytes, haveBertOnnx, maxAbsDiff } from "./helpers/onnx";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-engine-"));
@@ -143,7 +143,7 @@ test("bertlab export: --out is required, --quantize takes int8 only", async () =
   await assert.rejects(cli(["demo", "--checkpoint", ckpt, "--port", "http"]), /--port wants a port number/);
 });
 
-const noBertOnnx = haveBertOnnx() ? false : "bertOnnx is not there yet (lib/onnx_export.ts is the temporary shim)";
+const noBertOnnx = haveBertOnnx() ? false : "bertOnnx is not there yet (lib/serve/onnx_export.ts is the temporary shim)";
 test("bertlab export writes the folder (needs bertOnnx)", { skip: noBertOnnx }, async () => {
   const out = path.join(tmp, "cli-export");
   const r = await cli(["export", "--checkpoint", ckpt, "--out", out, "--quantize", "int8"]);

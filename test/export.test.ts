@@ -1,5 +1,5 @@
 /**
- * lib/export.ts: the folder `bertlab export` writes loads as it is in Python onnxruntime (onnx.checker
+ * lib/serve/export.ts: the folder `bertlab export` writes loads as it is in Python onnxruntime (onnx.checker
  * passes; scripts/make_onnx_fixtures.py check), in onnxruntime-node and in transformers.js's pipeline(),
  * with the same labels and scores (1e-4); the int8 file is at most 30% of the fp32 one; bad input gets
  * a clear error and never leaves a half-written folder.
@@ -11,9 +11,9 @@ import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { pipeline, env } from "@huggingface/transformers";
-import { exportOnnx, checkExportable, ExportResult } from "../lib/export";
-import { loadOnnxClassifier, predictOnnx } from "../lib/onnx_runtime";
-import { VENV_PYTHON } from "../lib/paths";
+import { exportOnnx, checkExportable, ExportResult } from "../lib/serve/export";
+import { loadOnnxClassifier, predictOnnx } from "../lib/serve/onnx_runtime";
+import { VENV_PYTHON } from "../lib/core/paths";
 import { EXPORT_TINY, onnxSkip, tinyCheckpoint, fp32OnnxBytes, pythonCheck, maxAbsDiff } from "./helpers/onnx";
 import { tinyBertConfig } from "./helpers/tiny_bert";
 

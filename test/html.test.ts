@@ -1,7 +1,7 @@
-// lib/html.ts: escaping of tweet text and the notebook table helper.
+// lib/core/html.ts: escaping of tweet text and the notebook table helper.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { escapeHtml, tableHtml } from "../lib/html";
+import { escapeHtml, tableHtml } from "../lib/core/html";
 
 test("escapeHtml escapes & < > \" '", () => {
   assert.equal(escapeHtml(`<b>"hi" & 'bye'</b>`), "&lt;b&gt;&quot;hi&quot; &amp; &#39;bye&#39;&lt;/b&gt;");

@@ -1,5 +1,5 @@
 /**
- * lib/hub.ts and lib/models.ts against a local stand-in for the Hugging Face hub (an HTTP server
+ * lib/model/hub.ts and lib/model/models.ts against a local stand-in for the Hugging Face hub (an HTTP server
  * on 127.0.0.1 with the hub's URL layout): full download, cache hit without requests, 404s,
  * a truncated transfer, a gated model, an unreachable hub, and the checks on model folders.
  */
@@ -11,9 +11,9 @@ import * as os from "os";
 import * as path from "path";
 import { execFile } from "child_process";
 import { AddressInfo } from "net";
-import { downloadFromHub, hubCacheDir, isCompleteDownload, COMPLETE_MARKER, checkModelId } from "../lib/hub";
-import { resolveModel, validateModelDir, DEFAULT_MODEL, DEFAULT_MODEL_DIR } from "../lib/models";
-import { ROOT } from "../lib/paths";
+import { downloadFromHub, hubCacheDir, isCompleteDownload, COMPLETE_MARKER, checkModelId } from "../lib/model/hub";
+import { resolveModel, validateModelDir, DEFAULT_MODEL, DEFAULT_MODEL_DIR } from "../lib/model/models";
+import { ROOT } from "../lib/core/paths";
 import { listenLocal } from "./helpers/local_server";
 
 const CONFIG = JSON.stringify({ model_type: "bert", num_hidden_layers: 2, hidden_size: 32, num_attention_heads: 4, vocab_size: 30522 });
@@ -158,7 +158,7 @@ test("resolveModel: no source means the course model folder set-up made", { skip
 test("resolveModel: without the course folder, the default comes from the hub (HF_ENDPOINT)", async () => {
   FILES["config.json"] = Buffer.from(CONFIG); // same files, served under the default id
   const env = { ...process.env, BERTLAB_MODELS_DIR: path.join(tmp, "no-models"), BERTLAB_CACHE: path.join(tmp, "default-cache"), HF_ENDPOINT: endpoint };
-  const code = `require("./lib/models").resolveModel().then(r => console.log(JSON.stringify(r)), e => { console.error(e.message); process.exit(1); })`;
+  const code = `require("./lib/model/models").resolveModel().then(r => console.log(JSON.stringify(r)), e => { console.error(e.message); process.exit(1); })`;
   const out = await new Promise<string>((resolve, reject) =>
     execFile(process.execPath, ["--import", "tsx", "-e", code], { cwd: ROOT, env }, (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout))));
   const r = JSON.parse(out);

@@ -1,4 +1,4 @@
-// lib/imbalance.ts: class weights and per-class scores against scikit-learn (fixtures:
+// lib/train/imbalance.ts: class weights and per-class scores against scikit-learn (fixtures:
 // scripts/make_label_fixtures.py), the weighted sampler's semantics and a chi-square test of its
 // frequencies (fixed seed), each remedy in a real training run of the tiny BERT, and the
 // error-analysis table.
@@ -8,19 +8,19 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../lib/backend";
-import { randomBert, loadBertForSequenceClassification } from "../lib/bert";
-import { DEFAULT_CONFIG, TrainConfig, validateConfig } from "../lib/config";
+import { initBackend } from "../lib/runtime/backend";
+import { randomBert, loadBertForSequenceClassification } from "../lib/model/bert";
+import { DEFAULT_CONFIG, TrainConfig, validateConfig } from "../lib/config/config";
 import {
   computeClassWeight, balancedSampleWeights, WeightedRandomSampler, remedies, logitOffsets, shiftClassifierBias,
-} from "../lib/imbalance";
-import { crossEntropyLoss } from "../lib/ops";
-import { classReport, scoreAll } from "../lib/metrics";
-import { train } from "../lib/train";
-import { savedRuns, posthocCurve, SweepRun } from "../lib/sweep";
-import { evaluateSet, misclassified, errorTableHtml } from "../lib/evaluate";
-import { lastCheckpoint } from "../lib/checkpoint";
-import { SingleLabelData } from "../lib/data";
+} from "../lib/train/imbalance";
+import { crossEntropyLoss } from "../lib/nn/ops";
+import { classReport, scoreAll } from "../lib/eval/metrics";
+import { train } from "../lib/train/train";
+import { savedRuns, posthocCurve, SweepRun } from "../lib/train/sweep";
+import { evaluateSet, misclassified, errorTableHtml } from "../lib/eval/evaluate";
+import { lastCheckpoint } from "../lib/model/run_folder";
+import { SingleLabelData } from "../lib/data/data";
 import { tinyBertConfig } from "./helpers/tiny_bert";
 import { toyTokenizer, toyData, TOY_LABELS } from "./helpers/toy";
 

@@ -1,6 +1,6 @@
 /**
  * The notebooks as a learner sees them: JupyterLab started by `npm run lab` (scripts/lab.sh) on
- * localhost, each notebook opened in headless Chromium (lib/browser.ts) and run with Run → Run All
+ * localhost, each notebook opened in headless Chromium (lib/core/browser.ts) and run with Run → Run All
  * Cells, in the fast setting (BERTLAB_FAST=1 in the server's environment, which the kernel inherits).
  * Checks: the kernel is "TypeScript (bertlab)"; every code cell ran and none shows an error (tslab
  * writes a failing cell's error to stderr, and Run All stops there); every plotly chart rendered an
@@ -22,9 +22,9 @@ import * as path from "path";
 import * as net from "net";
 import { spawn, ChildProcess } from "child_process";
 import type { Browser, Page, Locator } from "playwright-core";
-import { findChromium, launchChromium } from "../lib/browser";
-import { ROOT, OUT_DIR, VENV_DIR, SMILE_CSV } from "../lib/paths";
-import { DEFAULT_MODEL_DIR } from "../lib/models";
+import { findChromium, launchChromium } from "../lib/core/browser";
+import { ROOT, OUT_DIR, VENV_DIR, SMILE_CSV } from "../lib/core/paths";
+import { DEFAULT_MODEL_DIR } from "../lib/model/models";
 import { listNotebooks } from "../scripts/run-notebooks";
 import { withNotebookLock } from "./helpers/notebook_lock";
 
@@ -244,7 +244,7 @@ async function checkSeedRerun(page: Page): Promise<void> {
   const first = cells.nth(0).locator(".cm-content");
   await first.click();
   await page.keyboard.press("Control+A");
-  await page.keyboard.type('import { setup } from "./lib/notebook";\nconst course = await setup({ seed: 42 });');
+  await page.keyboard.type('import { setup } from "./lib/teach/notebook";\nconst course = await setup({ seed: 42 });');
   await page.keyboard.press("Control+Enter");
   const firstOutput = (selector: string) =>
     /seed 42/.test((globalThis as any).document.querySelector(selector)?.textContent ?? "");

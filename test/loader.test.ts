@@ -2,8 +2,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../lib/backend";
-import { RandomSampler, SequentialSampler, batches, paddingReport, deriveSeed, makeBatch } from "../lib/loader";
+import { initBackend } from "../lib/runtime/backend";
+import { RandomSampler, SequentialSampler, batches, paddingReport, deriveSeed, makeBatch } from "../lib/data/loader";
 
 test("RandomSampler: a permutation, new each epoch, reproducible, resumable", () => {
   const a = new RandomSampler(10, 17);

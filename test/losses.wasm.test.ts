@@ -1,4 +1,4 @@
-// lib/losses.ts against PyTorch (fixtures: scripts/make_label_fixtures.py): weighted cross-entropy,
+// lib/nn/losses.ts against PyTorch (fixtures: scripts/make_label_fixtures.py): weighted cross-entropy,
 // focal loss and multi-label BCE, values and gradients with respect to the logits within 1e-5.
 // Runs on the default backend and again on wasm (npm run test:wasm).
 import { test } from "node:test";
@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../lib/backend";
-import { focalLoss, weightedCrossEntropyLoss, bceWithLogitsLoss } from "../lib/losses";
-import { crossEntropyLoss } from "../lib/ops";
+import { initBackend } from "../lib/runtime/backend";
+import { focalLoss, weightedCrossEntropyLoss, bceWithLogitsLoss } from "../lib/nn/losses";
+import { crossEntropyLoss } from "../lib/nn/ops";
 
 const fx = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/labels/losses.json"), "utf8"));
 const TOL = 1e-5;

@@ -1,9 +1,9 @@
-// lib/machine.ts: the CPU and TensorFlow build a benchmark names, from /proc/cpuinfo and oneDNN's own words.
+// lib/runtime/machine.ts: the CPU and TensorFlow build a benchmark names, from /proc/cpuinfo and oneDNN's own words.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseCpuinfo, parseOneDnnVerbose, describeMachine, cpuInfo, tensorflowBuild } from "../lib/machine";
-import { VECTOR_EXTENSIONS } from "../lib/machine";
-import { nativeVerdict } from "../lib/backend";
+import { parseCpuinfo, parseOneDnnVerbose, describeMachine, cpuInfo, tensorflowBuild } from "../lib/runtime/machine";
+import { VECTOR_EXTENSIONS } from "../lib/runtime/machine";
+import { nativeVerdict } from "../lib/runtime/backend";
 
 /** One /proc/cpuinfo entry, cut to the fields read (real values from the two machines the README reports). */
 const entry = (p: number, model: string, vendor: string, core: number, flags: string) =>

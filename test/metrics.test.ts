@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
-import { f1Weighted, f1Macro, confusionMatrix, perClassScores, accuracyPerClass, accuracyLines, scoreAll } from "../lib/metrics";
+import { f1Weighted, f1Macro, confusionMatrix, perClassScores, accuracyPerClass, accuracyLines, scoreAll } from "../lib/eval/metrics";
 
 const fx = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/train/metrics.json"), "utf8"));
 const near = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} vs ${b}`);

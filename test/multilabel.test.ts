@@ -9,23 +9,24 @@ import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../lib/backend";
-import { randomBert, loadBertForSequenceClassification } from "../lib/bert";
-import { DEFAULT_CONFIG, TrainConfig } from "../lib/config";
+import { initBackend } from "../lib/runtime/backend";
+import { randomBert, loadBertForSequenceClassification } from "../lib/model/bert";
+import { DEFAULT_CONFIG, TrainConfig } from "../lib/config/config";
 import {
-  multiLabelScores, multiHot, parseLabelSet, tuneThresholds, applyThresholds, THRESHOLD_GRID, readThresholds,
+  multiLabelScores, tuneThresholds, applyThresholds, THRESHOLD_GRID, readThresholds,
   saveThresholds, isMultiLabelModel, evaluateMultiLabel, MULTI_LABEL,
-} from "../lib/multilabel";
-import { multilabelStratifiedKFold, multilabelStratifiedSplit } from "../lib/split";
-import { loadTrainData, MultiLabelData, checkData } from "../lib/data";
-import { loadMultiLabelCourseData, loadSmile } from "../lib/smile";
-import { train } from "../lib/train";
-import { predict, evaluateSet, modelFolder } from "../lib/evaluate";
-import { bceWithLogitsLoss } from "../lib/losses";
-import { SMILE_CSV, VENV_PYTHON } from "../lib/paths";
+} from "../lib/eval/multilabel";
+import { multiHot, parseLabelSet } from "../lib/data/labels";
+import { multilabelStratifiedKFold, multilabelStratifiedSplit } from "../lib/data/split";
+import { loadTrainData, MultiLabelData, checkData } from "../lib/data/data";
+import { loadMultiLabelCourseData, loadSmile } from "../lib/data/smile";
+import { train } from "../lib/train/train";
+import { predict, evaluateSet, modelFolder } from "../lib/eval/evaluate";
+import { bceWithLogitsLoss } from "../lib/nn/losses";
+import { SMILE_CSV, VENV_PYTHON } from "../lib/core/paths";
 import { tinyBertConfig } from "./helpers/tiny_bert";
 import { toyTokenizer, TOY_WORDS } from "./helpers/toy";
-import { Rng } from "../lib/loader";
+import { Rng } from "../lib/data/loader";
 
 const fx = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/labels/multilabel.json"), "utf8"));
 const near = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} vs ${b}`);

@@ -1,8 +1,8 @@
-// lib/notebook.ts: the first cell's setup() — backend, seed (default, override, bad values), setting.
+// lib/teach/notebook.ts: the first cell's setup() — backend, seed (default, override, bad values), setting.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { execFileSync } from "child_process";
-import { setup, SEED } from "../lib/notebook";
+import { setup, SEED } from "../lib/teach/notebook";
 
 test("setup() picks a backend and the course seed; setup({ seed }) overrides it", async () => {
   const course = await setup();
@@ -14,7 +14,7 @@ test("setup() picks a backend and the course seed; setup({ seed }) overrides it"
 
 test("BERTLAB_SEED sets the seed; a bad value is a clear error", () => {
   const run = (seed: string) =>
-    execFileSync(process.execPath, ["--import", "tsx", "-e", `console.log(require(${JSON.stringify(require.resolve("../lib/notebook"))}).SEED)`], {
+    execFileSync(process.execPath, ["--import", "tsx", "-e", `console.log(require(${JSON.stringify(require.resolve("../lib/teach/notebook"))}).SEED)`], {
       env: { ...process.env, BERTLAB_SEED: seed }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
     }).trim();
   assert.equal(run("7"), "7");

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import { listNotebooks, runNotebook } from "../scripts/run-notebooks";
-import { OUT_DIR, VENV_PYTHON } from "../lib/paths";
+import { OUT_DIR, VENV_PYTHON } from "../lib/core/paths";
 import { withNotebookLock } from "./helpers/notebook_lock";
 
 const outDir = path.join(OUT_DIR, "test-notebooks");

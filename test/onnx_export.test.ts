@@ -1,5 +1,5 @@
 /**
- * lib/onnx_export.ts: the ONNX export of the one forward definition, run by ONNX Runtime (onnxruntime-node),
+ * lib/serve/onnx_export.ts: the ONNX export of the one forward definition, run by ONNX Runtime (onnxruntime-node),
  * equals bertlab's own forward within 1e-4 (tiny BERT: batch shapes 1×1 … 5×16 with padding and token
  * types) and Hugging Face PyTorch's logits (MiniLM fixture); the file passes onnx.checker (Python reference).
  */
@@ -11,10 +11,10 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 import * as tf from "@tensorflow/tfjs";
 import * as ort from "onnxruntime-node";
-import { initBackend } from "../lib/backend";
-import { randomBert, loadBertForSequenceClassification, BertConfig, BertForSequenceClassification } from "../lib/bert";
-import { bertOnnx } from "../lib/onnx_export";
-import { ROOT, VENV_PYTHON } from "../lib/paths";
+import { initBackend } from "../lib/runtime/backend";
+import { randomBert, loadBertForSequenceClassification, BertConfig, BertForSequenceClassification } from "../lib/model/bert";
+import { bertOnnx } from "../lib/serve/onnx_export";
+import { ROOT, VENV_PYTHON } from "../lib/core/paths";
 import { tinyBertConfig, tinyBertLabels } from "./helpers/tiny_bert";
 
 const FWD = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/reference/minilm_forward.json"), "utf8"));

@@ -1,5 +1,5 @@
 /**
- * lib/onnx_runtime.ts: sessions (clear errors for missing, truncated and non-BERT files), length-sorted
+ * lib/serve/onnx_runtime.ts: sessions (clear errors for missing, truncated and non-BERT files), length-sorted
  * batches returned in input order, and predictions on an exported tiny BERT equal to Python onnxruntime's
  * (test/fixtures/onnx/export_tiny.json, scripts/make_onnx_fixtures.py) within 1e-4.
  */
@@ -12,9 +12,9 @@ import { onnx } from "onnx-proto";
 import {
   createSession, softmax, loadOnnxClassifier, predictOnnx, classifyOnnx, evaluateOnnx, onnxThreads,
   OnnxClassifier,
-} from "../lib/onnx_runtime";
-import { exportOnnx } from "../lib/export";
-import { scoreAll } from "../lib/metrics";
+} from "../lib/serve/onnx_runtime";
+import { exportOnnx } from "../lib/serve/export";
+import { scoreAll } from "../lib/eval/metrics";
 import { EXPORT_TINY, onnxSkip, tinyCheckpoint, fp32OnnxBytes, maxAbsDiff } from "./helpers/onnx";
 
 const MICRO = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "onnx", "quantize_micro.json"), "utf8"));

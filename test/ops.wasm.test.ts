@@ -1,13 +1,13 @@
-// Tests for lib/ops.ts on the default backend and, via `npm run test:wasm`, on wasm.
+// Tests for lib/nn/ops.ts on the default backend and, via `npm run test:wasm`, on wasm.
 // Values are checked against plain tfjs ops (autodiff) or numbers worked out by hand.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../lib/backend";
+import { initBackend } from "../lib/runtime/backend";
 import {
   linear, bmm, embedding, gelu, layerNorm, dropout, dropoutMask, attention, additiveMask,
   crossEntropyLoss, setGradMode, MASK_MIN,
-} from "../lib/ops";
+} from "../lib/nn/ops";
 
 before(async () => { await initBackend(); });
 after(() => setGradMode("auto"));

@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../lib/backend";
-import { AdamW, LinearScheduleWithWarmup, clipGradNorm, linearWarmupFactor, defaultNoDecay, warmupStepsFor } from "../lib/optim";
+import { initBackend } from "../lib/runtime/backend";
+import { AdamW, LinearScheduleWithWarmup, clipGradNorm, linearWarmupFactor, defaultNoDecay, warmupStepsFor } from "../lib/nn/optim";
 
 const fx = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/train/optim.json"), "utf8"));
 

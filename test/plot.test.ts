@@ -1,9 +1,9 @@
-// lib/plot.ts: plotly.js inlined once, figures embedded safely (tweet text can't break out of the
+// lib/view/plot.ts: plotly.js inlined once, figures embedded safely (tweet text can't break out of the
 // script or become Plotly markup). The first call minifies plotly.js (a few seconds, then cached).
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as vm from "vm";
-import { plotHtml, plotText, scriptJson, resetPlotly, plotlySource } from "../lib/plot";
+import { plotHtml, plotText, scriptJson, resetPlotly, plotlySource } from "../lib/view/plot";
 
 const EVIL = `</script><script>alert("x")</script> & <b>bold</b>`;
 

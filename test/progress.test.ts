@@ -1,4 +1,4 @@
-// Progress lines, ETA, and chart pages that keep lib/plot.ts's "plotly.js inlined once" bookkeeping.
+// Progress lines, ETA, and chart pages that keep lib/view/plot.ts's "plotly.js inlined once" bookkeeping.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
@@ -6,8 +6,8 @@ import * as os from "os";
 import * as path from "path";
 import {
   ProgressTracker, formatDuration, chartsPage, runFigures, notebookReporter, ProgressEvent,
-} from "../lib/progress";
-import { plotHtml, resetPlotly } from "../lib/plot";
+} from "../lib/view/progress";
+import { plotHtml, resetPlotly } from "../lib/view/plot";
 
 test("durations and ETA", () => {
   assert.deepEqual([formatDuration(42), formatDuration(65), formatDuration(3720)], ["42s", "1m05s", "1h02m"]);

@@ -1,5 +1,5 @@
 /**
- * lib/quantize.ts against onnxruntime's quantize_dynamic (Python), on the same fp32 model: a micro BERT
+ * lib/serve/quantize.ts against onnxruntime's quantize_dynamic (Python), on the same fp32 model: a micro BERT
  * exported by PyTorch (test/fixtures/onnx/quantize_micro.json, from scripts/make_onnx_fixtures.py fixtures).
  * The quantized model must be the same graph with the same initializers, bit for bit, and give the same
  * logits in onnxruntime-node as Python onnxruntime gave (1e-4).
@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { onnx } from "onnx-proto";
 import * as ort from "onnxruntime-node";
-import { quantizeDynamic, quantizeTensor, roundHalfEven, floatValues } from "../lib/quantize";
+import { quantizeDynamic, quantizeTensor, roundHalfEven, floatValues } from "../lib/serve/quantize";
 import { maxAbsDiff } from "./helpers/onnx";
 
 const FIX = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "onnx", "quantize_micro.json"), "utf8"));

@@ -1,4 +1,4 @@
-// The course's graded quiz (lib/quiz.ts, lib/quiz_key.ts, lib/quiz_cli.ts): the key is complete, every
+// The course's graded quiz (lib/teach/quiz.ts, lib/teach/quiz_key.ts, lib/teach/quiz_cli.ts): the key is complete, every
 // cell it points to exists and asserts (and the eval-mode cells, run with a frozen optimizer, fail), grading
 // and the notebook output, and `bertlab quiz --check`. The notebooks themselves run in test/notebooks.test.ts.
 import { test } from "node:test";
@@ -7,11 +7,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
-import { QUESTIONS, Question, question, key, grade, answer, ask, questionHtml, answerHtml, verdict } from "../lib/quiz";
-import { readAnswers, checkAnswers, quizMain, keyText } from "../lib/quiz_cli";
-import { main } from "../lib/cli";
-import { ROOT } from "../lib/paths";
-import { DEFAULT_MODEL_DIR } from "../lib/models";
+import { QUESTIONS, Question, question, key, grade, answer, ask, questionHtml, answerHtml, verdict } from "../lib/teach/quiz";
+import { readAnswers, checkAnswers, quizMain, keyText } from "../lib/teach/quiz_cli";
+import { main } from "../lib/cli/cli";
+import { ROOT } from "../lib/core/paths";
+import { DEFAULT_MODEL_DIR } from "../lib/model/models";
 
 interface Cell { id: string; cell_type: string; source: string[] | string }
 const notebooks = new Map<string, Cell[]>();

@@ -1,9 +1,9 @@
-// lib/random.ts against NumPy's RandomState (fixtures from scripts/make_split_fixtures.py).
+// lib/core/random.ts against NumPy's RandomState (fixtures from scripts/make_split_fixtures.py).
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
-import { RandomState } from "../lib/random";
+import { RandomState } from "../lib/core/random";
 
 const fx = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "split", "random.json"), "utf8"));
 const seeds = Object.keys(fx.seeds);

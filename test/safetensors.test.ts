@@ -1,12 +1,12 @@
-// Tests for lib/safetensors.ts: tiny literal files, round trips, corrupt files, and files from/for Python.
+// Tests for lib/nn/safetensors.ts: tiny literal files, round trips, corrupt files, and files from/for Python.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
-import { parseSafetensors, serializeSafetensors, readSafetensors, writeSafetensors, readSafetensorsHeader, parseHeader } from "../lib/safetensors";
-import { VENV_PYTHON } from "../lib/paths";
+import { parseSafetensors, serializeSafetensors, readSafetensors, writeSafetensors, readSafetensorsHeader, parseHeader } from "../lib/nn/safetensors";
+import { VENV_PYTHON } from "../lib/core/paths";
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "st-"));
 

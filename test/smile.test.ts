@@ -1,4 +1,4 @@
-// lib/smile.ts: every number in /work/shared/data/smile/README.md, checked against the real CSV
+// lib/data/smile.ts: every number in /work/shared/data/smile/README.md, checked against the real CSV
 // in data/ (fetched by `npx tsx scripts/fetch-data.ts`; the real-data tests skip when it is absent),
 // plus tiny literal inputs for the pure functions.
 import { test } from "node:test";
@@ -6,9 +6,9 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadSmile, categoryCounts, isMultiLabel, filterForCourse, labelDict, labelNames, withLabels, SMILE_SHA256 } from "../lib/smile";
-import { SMILE_CSV } from "../lib/paths";
-import { sha256File } from "../lib/download";
+import { loadSmile, categoryCounts, isMultiLabel, filterForCourse, labelDict, labelNames, withLabels, SMILE_SHA256 } from "../lib/data/smile";
+import { SMILE_CSV } from "../lib/core/paths";
+import { sha256File } from "../lib/core/download";
 
 const haveData = fs.existsSync(SMILE_CSV);
 const skip = haveData ? false : `needs ${SMILE_CSV} (npx tsx scripts/fetch-data.ts)`;

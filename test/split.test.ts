@@ -1,14 +1,14 @@
-// lib/split.ts: the course's split equals the reference file, stratifiedSplit/randomSplit equal
+// lib/data/split.ts: the course's split equals the reference file, stratifiedSplit/randomSplit equal
 // scikit-learn on synthetic labels (fixtures from scripts/make_split_fixtures.py), errors match,
 // stratification holds for many seeds, and the functions are pure.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
-import { stratifiedSplit, randomSplit, approximateMode, splitSizes, countLabels } from "../lib/split";
-import { RandomState } from "../lib/random";
-import { loadSmile, filterForCourse, labelDict, withLabels, loadCourseData } from "../lib/smile";
-import { SMILE_CSV, SHARED_SMILE_DIR, DATA_DIR } from "../lib/paths";
+import { stratifiedSplit, randomSplit, approximateMode, splitSizes, countLabels } from "../lib/data/split";
+import { RandomState } from "../lib/core/random";
+import { loadSmile, filterForCourse, labelDict, withLabels, loadCourseData } from "../lib/data/smile";
+import { SMILE_CSV, SHARED_SMILE_DIR, DATA_DIR } from "../lib/core/paths";
 
 const fx = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "split", "splits.json"), "utf8"));
 const REF_NAME = "split-test_size0.15-random_state17.json";

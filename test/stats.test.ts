@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
-import { pairedTTest, studentTQuantile, studentTTwoSided, logGamma, median } from "../lib/stats";
+import { pairedTTest, studentTQuantile, studentTTwoSided, logGamma, median } from "../lib/core/stats";
 
 const FIX = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/reference/ttest.json"), "utf8"));
 

@@ -1,4 +1,4 @@
-// lib/tfgraph.ts: the GraphDef/SavedModel writer, read back with tfjs-node's own parser of TensorFlow's
+// lib/graph/tfgraph.ts: the GraphDef/SavedModel writer, read back with tfjs-node's own parser of TensorFlow's
 // protocol buffers (dist/proto/api_pb.js, which tfjs-node uses to read SavedModels), and run on native.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
@@ -6,8 +6,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend, nativePackageDir } from "../lib/backend";
-import { GraphBuilder, dtype } from "../lib/tfgraph";
+import { initBackend, nativePackageDir } from "../lib/runtime/backend";
+import { GraphBuilder, dtype } from "../lib/graph/tfgraph";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const pb: any = require(path.join(nativePackageDir()!, "dist", "proto", "api_pb"));

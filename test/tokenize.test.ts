@@ -1,5 +1,5 @@
 /**
- * lib/tokenize.ts against Python transformers (test/fixtures/reference/tokenizer.json, made by
+ * lib/data/tokenize.ts against Python transformers (test/fixtures/reference/tokenizer.json, made by
  * scripts/make_fixtures.py): every id, token type and mask must be identical. Needs the course
  * model's tokenizer files in models/all-MiniLM-L6-v2 (set-up puts them there; no weights read).
  */
@@ -8,8 +8,8 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadTokenizer, describeEncoding, EncodeOptions, Tokenizer } from "../lib/tokenize";
-import { MODELS_DIR } from "../lib/paths";
+import { loadTokenizer, describeEncoding, EncodeOptions, Tokenizer } from "../lib/data/tokenize";
+import { MODELS_DIR } from "../lib/core/paths";
 
 const MODEL = path.join(MODELS_DIR, "all-MiniLM-L6-v2");
 const fixture = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/reference/tokenizer.json"), "utf8"));
@@ -113,7 +113,7 @@ test("loading: a missing tokenizer.json, a missing folder and a broken file are 
 });
 
 test("paddingCost: longest per batch, fixed length, truncation; input unchanged", async () => {
-  const { paddingCost } = await import("../lib/tokenize");
+  const { paddingCost } = await import("../lib/data/tokenize");
   const lengths = Object.freeze([5, 3, 8, 4]) as readonly number[];
   const longest = paddingCost(lengths, { batchSize: 2, padding: "longest" });
   // batches [5, 3] → 2 × 5 and [8, 4] → 2 × 8

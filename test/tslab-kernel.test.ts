@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as path from "path";
-import { ROOT } from "../lib/paths";
+import { ROOT } from "../lib/core/paths";
 
 // zeromq as tslab loads it (it is tslab's dependency, not ours).
 // eslint-disable-next-line @typescript-eslint/no-require-imports

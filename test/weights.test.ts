@@ -1,7 +1,7 @@
-// Tests for lib/weights.ts: parameter names/shapes, name mapping, parameter counts.
+// Tests for lib/nn/weights.ts: parameter names/shapes, name mapping, parameter counts.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { bertParamShapes, canonicalName, countParameters, checkShape } from "../lib/weights";
+import { bertParamShapes, canonicalName, countParameters, checkShape } from "../lib/nn/weights";
 import { tinyBertConfig, tinyBertShapes } from "./helpers/tiny_bert";
 
 const MINILM = { vocab_size: 30522, hidden_size: 384, num_hidden_layers: 6, intermediate_size: 1536, max_position_embeddings: 512, type_vocab_size: 2 };

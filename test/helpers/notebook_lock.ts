@@ -8,7 +8,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { OUT_DIR } from "../../lib/paths";
+import { OUT_DIR } from "../../lib/core/paths";
 
 const LOCK = path.join(OUT_DIR, ".notebooks.lock");
 

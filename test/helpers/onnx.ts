@@ -6,7 +6,7 @@
  *   const ckpt = tinyCheckpoint();                                    // a temp folder
  *   await exportOnnx(ckpt, out, { quantize: "int8", onnxBytes: fp32OnnxBytes });
  *
- * fp32OnnxBytes is bertOnnx (lib/onnx_export.ts) once that exists; while lib/onnx_export.ts is the
+ * fp32OnnxBytes is bertOnnx (lib/serve/onnx_export.ts) once that exists; while lib/serve/onnx_export.ts is the
  * temporary shim, it is PyTorch's export of the same checkpoint (scripts/make_onnx_fixtures.py export,
  * which needs set-up's .venv). Either way the tests compare against test/fixtures/onnx/export_tiny.json,
  * which Python onnxruntime computed on PyTorch's export.
@@ -15,12 +15,12 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
-import { writeSafetensors, SafeTensor } from "../../lib/safetensors";
-import { TOKENIZER_FILES } from "../../lib/checkpoint";
-import { DEFAULT_MODEL_DIR } from "../../lib/models";
-import { ROOT, VENV_PYTHON } from "../../lib/paths";
-import { bertOnnx } from "../../lib/onnx_export";
-import type { BertForSequenceClassification } from "../../lib/bert";
+import { writeSafetensors, SafeTensor } from "../../lib/nn/safetensors";
+import { TOKENIZER_FILES } from "../../lib/model/run_folder";
+import { DEFAULT_MODEL_DIR } from "../../lib/model/models";
+import { ROOT, VENV_PYTHON } from "../../lib/core/paths";
+import { bertOnnx } from "../../lib/serve/onnx_export";
+import type { BertForSequenceClassification } from "../../lib/model/bert";
 import { tinyBertConfig, tinyBertWeights } from "./tiny_bert";
 
 const FIXTURE = path.join(__dirname, "..", "fixtures", "onnx", "export_tiny.json");

@@ -13,7 +13,7 @@
  * v = (state / 2^32 - 0.5) * 0.1 in float64, element = float32(v), or float32(1 + v) for names
  * ending in "LayerNorm.weight". Evaluation mode (no dropout) in the fixture.
  */
-import { bertParamShapes } from "../../lib/weights";
+import { bertParamShapes } from "../../lib/nn/weights";
 
 /** The tiny model's config.json (hidden 32, 2 layers, 4 heads; BERT's real vocabulary size). */
 export const tinyBertConfig = {
@@ -41,7 +41,7 @@ export const tinyBertLabels = ["neg", "neu", "pos"];
 
 /**
  * Hugging Face parameter names and shapes ([out, in] for linear weights), in sorted order: the recipe's
- * fill order. The names come from lib/weights.ts; test/tiny_bert.test.ts checks them against the
+ * fill order. The names come from lib/nn/weights.ts; test/tiny_bert.test.ts checks them against the
  * fixture's list, which PyTorch wrote.
  */
 export function tinyBertShapes(config = tinyBertConfig): Array<[string, number[]]> {

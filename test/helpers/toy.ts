@@ -5,8 +5,8 @@
  *   const data = { train: toyData(48, 1), validation: toyData(15, 2), labels: TOY_LABELS };
  *   toyTokenizer.encode(["so happy"]).input_ids   // [[101, <id of "so">, <id of "happy">, 102]]
  */
-import { TokenizerLike } from "../../lib/tokenize";
-import { Rng } from "../../lib/loader";
+import { TokenizerLike } from "../../lib/data/tokenize";
+import { Rng } from "../../lib/data/loader";
 
 export const TOY_LABELS = ["neg", "neu", "pos"];
 

@@ -1,0 +1,350 @@
+/**
+ * The bertlab command line: split, train, evaluate, predict, sweep, export and demo, on the SMILE data or any
+ * CSV/TSV with a text and a label column, with any BERT model folder or hub id. Every field of
+ * TrainConfig (lib/config/config.ts) is a flag. `npx bertlab --help` prints the full usage.
+ *
+ *   npx bertlab train --run-dir runs/mine --epochs 3 --lr 1e-4
+ *   npx bertlab predict --checkpoint runs/mine/checkpoints/epoch-3 "I love this!"
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { parseArgs } from "util";
+import { DEFAULT_CONFIG, TrainConfig } from "../config/config";
+import { initBackend } from "../runtime/backend";
+import { SMILE_CSV, RUNS_DIR } from "../core/paths";
+import { writeJsonAtomic, writeFileAtomic } from "../core/fsutil";
+import { train } from "../train/train";
+import { checkSelectMetric } from "../config/selection";
+import { predict, loadTrained, evaluateSet, reportLines, modelFolder, labelIds } from "../eval/evaluate";
+import { loadTrainData, readEvalSet, DataSource, LoadedData, TextSet } from "../data/data";
+import { MULTI_LABEL, MultiLabelMetrics } from "../eval/multilabel";
+import type { EvalMetrics } from "../eval/metrics";
+import { cliReporter, chartsPage } from "../view/progress";
+import { probeBiasCheckpoint, writeBiasReport, biasSummaryLines } from "../analysis/bias";
+import { quizMain } from "../teach/quiz_cli";
+import { chooseEngine, loadClassifier } from "../serve/engine";
+import { exportOnnx } from "../serve/export";
+import { demo } from "../serve/demo";
+
+const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+
+/** One-line help per config field (the why-comments of lib/config/config.ts, shortened). */
+const CONFIG_HELP: Record<keyof TrainConfig, string> = {
+  model: "model folder or hub id (default: models/all-MiniLM-L6-v2)",
+  maxLength: "longest tokenized text kept",
+  padding: "longest (pad each batch to its longest text) | max_length (pad all to --max-length)",
+  batchSize: "texts per training step",
+  groupByLength: "batch texts of similar length together (Hugging Face's group_by_length): less padding",
+  evalBatchSize: "texts per validation batch",
+  epochs: "passes over the training set",
+  lr: "peak learning rate (AdamW)",
+  headLrScale: "lr multiplier for the classifier and pooler (they start untrained)",
+  eps: "AdamW epsilon",
+  betas: "AdamW betas as b1,b2",
+  weightDecay: "decoupled weight decay (not on biases/LayerNorm)",
+  warmupSteps: "linear warm-up steps (0: use --warmup-ratio)",
+  warmupRatio: "warm-up as a fraction of all steps",
+  clipNorm: "clip the global gradient norm to this (0: off)",
+  gradAccumulation: "batches per optimizer step",
+  seed: "seed for split, sampling, dropout and the new head",
+  validationSize: "fraction held out for validation (stratified) when there is no --validation-csv",
+  maxStepsPerEpoch: "stop each epoch after this many steps (0: no limit)",
+  maxTrainExamples: "use at most this many training examples (0: all)",
+  logSamples: "tokenized samples to print before training",
+  selectMetric: "keep the best epoch by f1_macro | f1_weighted | loss as checkpoints/best/ (none: the last)",
+  earlyStoppingPatience: "stop after this many epochs without a better --select-metric (0: never)",
+  classWeights: "none | balanced (weight each class's loss by n / (classes × count), as scikit-learn)",
+  loss: "cross_entropy | focal (down-weights easy examples by (1 - p)^gamma)",
+  focalGamma: "focal loss gamma",
+  sampler: "random | weighted (oversample rare classes: PyTorch WeightedRandomSampler, weights 1/class count)",
+  logitAdjustment: "tau: train on logits + tau·log(class frequency) so rare classes win by a margin (Menon et al. 2021; 1 = the paper's, 0 = off)",
+  posthocAdjustment: "tau: train as usual, then predict from logits - tau·log(class frequency), a shift of the classifier's bias (Menon et al. 2021; 1 = the paper's, 0 = off)",
+};
+
+const DATA_FLAGS = {
+  csv: { type: "string" },
+  "train-csv": { type: "string" }, "validation-csv": { type: "string" }, "test-csv": { type: "string" },
+  "text-column": { type: "string" }, "label-column": { type: "string" }, "id-column": { type: "string" },
+  delimiter: { type: "string" }, "no-header": { type: "boolean" },
+  "multi-label": { type: "boolean" }, "label-delimiter": { type: "string" },
+} as const;
+
+export const HELP = `bertlab — fine-tune and use BERT classifiers (the course "Sentiment Analysis with Deep Learning using BERT")
+
+Usage: bertlab <command> [options]
+
+Commands:
+  split      split the data (stratified) and write the ids to --out (JSON)
+  train      fine-tune; checkpoints, metrics.json and charts.html go to --run-dir
+  evaluate   score a saved model on a whole file (--csv FILE; default: the course's validation split);
+             F1 weighted/macro, per-class precision/recall/F1 and accuracy, confusion (multi-label: F1
+             micro/macro, per-label scores at the saved thresholds, subset accuracy); --out FILE: JSON
+  predict    label new texts: bertlab predict --checkpoint DIR "text" ... (or --input FILE, one text a line);
+             a multi-label model returns every label over its threshold
+  sweep      train once per seed (--seeds 1,2,3) and chart the spread of F1
+  probe-bias score Equity Evaluation Corpus sentence pairs (female/male, African-/European-American names):
+             bertlab probe-bias --checkpoint DIR [--out FILE.json]; writes FILE.json and FILE.html
+  quiz       the course's graded quiz: questions, answers, where each is taught; --check FILE grades answers
+  export     an ONNX model folder for transformers.js and onnxruntime (--checkpoint DIR --out DIR [--quantize int8])
+  demo       a local web page that runs the model in the browser: bertlab demo --checkpoint DIR [--port 8765]
+
+Data (default: the SMILE CSV at ${path.relative(process.cwd(), SMILE_CSV) || SMILE_CSV}, as the course):
+  --csv FILE             any CSV/TSV with a header row; train splits it into train and validation
+  --train-csv FILE       a training file (split, unless --validation-csv is given too)
+  --validation-csv FILE  the validation file: no split is made
+  --test-csv FILE        a test file, scored once after training by the final model (→ metrics.json "test")
+  --text-column NAME     column holding the text (required with a file)
+  --label-column NAME    column holding the label (required with a file)
+  --id-column NAME       optional id column (kept as strings)
+  --delimiter C          default: from the extension (.tsv → tab) or sniffed
+  --no-header            the file has no header: name columns by 0-based index
+  --multi-label          label cells hold sets of labels (SMILE: happy|sad): a sigmoid per label, binary
+                         cross-entropy, per-label thresholds tuned on validation (saved as thresholds.json),
+                         split by iterative stratification; without a file, SMILE with its multi-label tweets
+  --label-delimiter C    what joins a cell's labels in multi-label mode (default: |)
+
+Run and model:
+  --run-dir DIR          where a run is written (default: runs/<command>-<seed>); refused if it holds a run
+  --resume               continue the run in --run-dir from its last checkpoint
+  --checkpoint DIR       a model folder (evaluate, predict, export, demo, probe-bias); a run folder means its best/
+                         model, else its last checkpoint; an export folder runs on ONNX Runtime
+  --out FILE             split: the ids; evaluate: the metrics (JSON); probe-bias: the report (default RUN_DIR/bias.json);
+                         export: the folder to write
+  --input FILE           predict: texts, one per line
+  --seeds LIST           sweep: comma-separated seeds
+  --engine E             predict, evaluate: onnx (ONNX Runtime), tfjs (TensorFlow.js) or auto (default: ONNX Runtime
+                         for an export folder, TensorFlow.js for a checkpoint on native TensorFlow); or BERTLAB_ENGINE
+  --quantized            predict, evaluate, demo: run the int8 model (onnx/model_quantized.onnx)
+  --quantize int8        export: also write onnx/model_quantized.onnx
+  --force                export: replace an existing export in --out
+  --port N               demo: port on 127.0.0.1 (default 8765; 0 picks a free one)
+  --help                 this text
+
+Hyperparameters (defaults from lib/config/config.ts):
+${(Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[]).map((k) => `  --${kebab(k).padEnd(22)}${CONFIG_HELP[k]} (default: ${JSON.stringify(DEFAULT_CONFIG[k]) ?? "course default"})`).join("\n")}
+`;
+
+type Values = Record<string, string | boolean | undefined>;
+
+/** One flag per config field, for parseArgs: --batch-size 8, --lr 3e-5; a yes/no field stands alone: --group-by-length. */
+export function configFlagOptions(): Record<string, { type: "string" | "boolean" }> {
+  const type = (v: unknown) => (typeof v === "boolean" ? "boolean" as const : "string" as const);
+  return Object.fromEntries(Object.entries(DEFAULT_CONFIG).map(([k, v]) => [kebab(k), { type: type(v) }]));
+}
+
+function parse(argv: string[]): { command: string | undefined; values: Values; positionals: string[] } {
+  const options: Record<string, { type: "string" | "boolean" }> = {
+    ...DATA_FLAGS, "run-dir": { type: "string" }, resume: { type: "boolean" }, checkpoint: { type: "string" }, out: { type: "string" },
+    input: { type: "string" }, seeds: { type: "string" }, help: { type: "boolean" }, ...configFlagOptions(),
+    engine: { type: "string" }, quantized: { type: "boolean" }, quantize: { type: "string" },
+    force: { type: "boolean" }, port: { type: "string" },
+  };
+  const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  return { command: positionals[0], values: values as Values, positionals: positionals.slice(1) };
+}
+
+/** Flags → TrainConfig; a value that is not a number where one is needed names the flag. */
+export function configFromFlags(values: Values): TrainConfig {
+  const cfg: TrainConfig = { ...DEFAULT_CONFIG };
+  for (const k of Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[]) {
+    const v = values[kebab(k)];
+    const flags = cfg as unknown as Record<string, boolean>;
+    if (typeof v === "boolean" && typeof DEFAULT_CONFIG[k] === "boolean") flags[k] = v;
+    if (typeof v !== "string") continue;
+    if (k === "model") cfg.model = v;
+    else if (k === "selectMetric") cfg.selectMetric = checkSelectMetric(v);
+    // choices (padding, loss, sampler, ...) are checked by validateConfig
+    else if (typeof DEFAULT_CONFIG[k] === "string") (cfg as unknown as Record<string, string>)[k] = v;
+    else if (k === "betas") {
+      const b = v.split(",").map(Number);
+      if (b.length !== 2 || b.some((x) => !Number.isFinite(x))) throw new Error(`--betas wants two numbers like 0.9,0.999, got ${JSON.stringify(v)}`);
+      cfg.betas = [b[0], b[1]];
+    } else {
+      const n = Number(v);
+      if (v.trim() === "" || !Number.isFinite(n)) throw new Error(`--${kebab(k)} wants a number, got ${JSON.stringify(v)}`);
+      (cfg as unknown as Record<string, number>)[k] = n;
+    }
+  }
+  return cfg;
+}
+
+/** The data flags as a DataSource (columns are 0-based indices with --no-header). */
+export function dataSource(values: Values): DataSource {
+  const col = (v: string | boolean | undefined) =>
+    (v === undefined ? undefined : values["no-header"] ? Number(v) : String(v));
+  const str = (k: string) => (typeof values[k] === "string" ? (values[k] as string) : undefined);
+  return {
+    csv: str("csv"), trainCsv: str("train-csv"), validationCsv: str("validation-csv"), testCsv: str("test-csv"),
+    textColumn: col(values["text-column"]), labelColumn: col(values["label-column"]),
+    idColumn: col(values["id-column"]),
+    delimiter: str("delimiter"), header: !values["no-header"],
+    multiLabel: Boolean(values["multi-label"]), labelDelimiter: str("label-delimiter"),
+  };
+}
+
+/** The labelled data: the course's SMILE split, one file split as the course does, or separate files. */
+export function loadData(values: Values, cfg: TrainConfig): LoadedData {
+  return loadTrainData(dataSource(values), { validationSize: cfg.validationSize, seed: cfg.seed });
+}
+
+function checkpointArg(values: Values): string {
+  const c = values.checkpoint;
+  if (typeof c !== "string") throw new Error("this command needs --checkpoint DIR (a saved model folder or a run folder)");
+  return c;
+}
+
+/** A multi-label model (config.json's problem_type), scored with its thresholds. */
+function isMultiLabelFolder(dir: string): boolean {
+  const cfg = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
+  return cfg.problem_type === MULTI_LABEL;
+}
+
+/** --checkpoint as a model folder: a run folder means its best/ model, else its last checkpoint. */
+const checkpointDir = (values: Values): string => modelFolder(checkpointArg(values));
+
+const out = (s: string) => process.stdout.write(s + "\n");
+
+/** --engine / BERTLAB_ENGINE and --quantized (lib/serve/engine.ts). */
+const engineChoice = (values: Values) =>
+  chooseEngine(values.engine as string | undefined, { quantized: Boolean(values.quantized) });
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "quiz") return quizMain(argv.slice(1)); // its own flags: see bertlab quiz --help
+  const { command, values, positionals } = parse(argv);
+  if (values.help || !command) { out(HELP); return command || values.help ? 0 : 1; }
+  const cfg = configFromFlags(values);
+  const runDir = typeof values["run-dir"] === "string" ? values["run-dir"] : path.join(RUNS_DIR, `${command}-${cfg.seed}`);
+  switch (command) {
+    case "split": {
+      const data = loadData(values, cfg);
+      const file = typeof values.out === "string" ? values.out : path.join(runDir, "split.json");
+      writeJsonAtomic(file, {
+        validationSize: cfg.validationSize, seed: cfg.seed, labels: data.labels,
+        train_ids: data.ids.train, validation_ids: data.ids.validation,
+      });
+      out(`${data.train.texts.length} training and ${data.validation.texts.length} validation rows → ${file}`);
+      return 0;
+    }
+    case "train": {
+      const backend = await initBackend();
+      const data = loadData(values, cfg);
+      process.stderr.write(`backend ${backend.name} · ${data.train.texts.length} training / ${data.validation.texts.length} validation texts · labels ${data.labels!.join(", ")}\n`);
+      const run = await train(cfg, { data, runDir, resume: Boolean(values.resume), onProgress: cliReporter(), log: (l) => process.stderr.write(l + "\n") });
+      const last = run.history[run.history.length - 1];
+      if (last) out(JSON.stringify({ runDir, epoch: last.epoch, f1Weighted: last.validation.f1Weighted, f1Macro: last.validation.f1Macro, seconds: run.seconds }));
+      if (run.best) out(`best: ${run.best.why}`);
+      if (run.test) out(`test (${data.test!.texts.length} texts): ${reportLines(run.test, run.labels).join("\n")}`);
+      run.model.dispose();
+      return 0;
+    }
+    case "evaluate": {
+      const dir = checkpointDir(values);
+      const file = typeof values.csv === "string" ? values.csv : undefined;
+      const multi = isMultiLabelFolder(dir);
+      const set = file ? readEvalSet(file, dataSource(values), multi)
+        : loadData({ "multi-label": multi }, cfg).validation;   // the course's split of SMILE
+      const part = file ? "test" : "validation";
+      let engine: string, labels: string[], metrics: EvalMetrics | MultiLabelMetrics;
+      if (multi) {
+        // Label sets with their tuned thresholds: TensorFlow.js (the ONNX engines score single-label models).
+        await initBackend();
+        const { model, tokenizer, thresholds } = await loadTrained(dir);
+        metrics = evaluateSet(model, tokenizer, set, part, { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize, thresholds }).metrics;
+        engine = `TensorFlow.js on ${dir}`; labels = model.labels;
+        model.dispose();
+      } else {
+        const clf = await loadClassifier(dir, engineChoice(values));
+        const ids = labelIds(set as TextSet, part, clf.labels);
+        metrics = (await clf.evaluate(set.texts, ids, { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize })).metrics;
+        engine = clf.engine; labels = clf.labels;
+        await clf.release();
+      }
+      process.stderr.write(`engine: ${engine}\n`);
+      out(`checkpoint ${dir} on ${file ?? "the course's validation split"} (${set.texts.length} texts):`);
+      reportLines(metrics, labels).forEach(out);
+      if (typeof values.out === "string") {
+        writeJsonAtomic(values.out, { checkpoint: dir, engine, file: file ?? null, examples: set.texts.length, labels, metrics });
+        out(`metrics → ${values.out}`);
+      }
+      return 0;
+    }
+    case "predict": {
+      const texts = typeof values.input === "string"
+        ? fs.readFileSync(values.input, "utf8").split(/\r?\n/).filter((l) => l.trim() !== "")
+        : positionals;
+      if (texts.length === 0) throw new Error("predict needs texts: bertlab predict --checkpoint DIR \"some text\" (or --input FILE)");
+      const dir = checkpointDir(values);
+      if (isMultiLabelFolder(dir)) {
+        // Every label over its threshold: TensorFlow.js (the ONNX engines score single-label models).
+        await initBackend();
+        const { model, tokenizer, thresholds } = await loadTrained(dir);
+        for (const p of predict(model, tokenizer, texts, { maxLength: cfg.maxLength, thresholds })) out(JSON.stringify(p));
+        model.dispose();
+        return 0;
+      }
+      const clf = await loadClassifier(dir, engineChoice(values));
+      const preds = await clf.predict(texts, { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize });
+      for (const p of preds) out(JSON.stringify(p));
+      await clf.release();
+      return 0;
+    }
+    case "export": {
+      if (typeof values.out !== "string") throw new Error("export needs --out DIR (and --checkpoint DIR)");
+      const quantize = values.quantize;
+      if (quantize !== undefined && quantize !== "int8") throw new Error(`--quantize wants int8, got "${quantize}"`);
+      const r = await exportOnnx(checkpointDir(values), values.out, { quantize, force: Boolean(values.force) });
+      out(JSON.stringify(r));
+      return 0;
+    }
+    case "demo": {
+      const port = Number(values.port ?? 8765);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) {
+        throw new Error(`--port wants a port number, got ${JSON.stringify(values.port)}`);
+      }
+      const quantized = Boolean(values.quantized);
+      const server = await demo(checkpointDir(values), { port, maxLength: cfg.maxLength, quantized });
+      out(`demo: ${server.url} (the model runs in your browser; Ctrl-C stops the server)`);
+      await new Promise<void>((resolve) => { process.once("SIGINT", resolve); process.once("SIGTERM", resolve); });
+      await server.close();
+      return 0;
+    }
+    case "sweep": {
+      const backend = await initBackend();
+      const seeds = String(values.seeds ?? "").split(",").filter(Boolean).map(Number);
+      if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new Error(`--seeds wants a comma-separated list of integers, got ${JSON.stringify(values.seeds)}`);
+      const results: { seed: number; f1Weighted: number; f1Macro: number; seconds: number }[] = [];
+      for (const seed of seeds) {
+        const c = { ...cfg, seed };
+        const data = loadData(values, c);
+        process.stderr.write(`seed ${seed} (backend ${backend.name})\n`);
+        const run = await train(c, { data, runDir: path.join(runDir, `seed-${seed}`), resume: Boolean(values.resume), onProgress: cliReporter(), log: () => {} });
+        const last = run.history[run.history.length - 1];
+        results.push({ seed, f1Weighted: last.validation.f1Weighted, f1Macro: last.validation.f1Macro, seconds: run.seconds });
+        run.model.dispose();
+        out(JSON.stringify(results[results.length - 1]));
+      }
+      const f1 = results.map((r) => r.f1Weighted);
+      const mean = f1.reduce((a, b) => a + b, 0) / f1.length;
+      const sd = Math.sqrt(f1.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, f1.length - 1));
+      writeJsonAtomic(path.join(runDir, "sweep.json"), { config: cfg, results, f1WeightedMean: mean, f1WeightedSd: sd });
+      const fig = { data: [
+        { type: "box", name: "F1 weighted", y: f1, boxpoints: "all", text: seeds.map((s) => `seed ${s}`) },
+        { type: "box", name: "F1 macro", y: results.map((r) => r.f1Macro), boxpoints: "all", text: seeds.map((s) => `seed ${s}`) },
+      ], layout: { title: { text: `Validation F1 over ${seeds.length} seeds` }, yaxis: { range: [0, 1] } } };
+      writeFileAtomic(path.join(runDir, "sweep.html"), chartsPage(`F1 over seeds ${seeds.join(", ")}`, [fig]));
+      out(`F1 weighted over seeds ${seeds.join(",")}: mean ${mean.toFixed(4)} ± ${sd.toFixed(4)} → ${path.join(runDir, "sweep.json")}`);
+      return 0;
+    }
+    case "probe-bias": {
+      await initBackend();
+      const report = await probeBiasCheckpoint(checkpointArg(values), { batchSize: cfg.evalBatchSize });
+      const files = writeBiasReport(report, typeof values.out === "string" ? values.out : path.join(runDir, "bias.json"));
+      biasSummaryLines(report).forEach(out);
+      out(`report → ${files.json}, chart → ${files.html}`);
+      return 0;
+    }
+    default:
+      throw new Error(`unknown command ${JSON.stringify(command)}: ` +
+        "use split, train, evaluate, predict, sweep, probe-bias, quiz, export or demo (see --help)");
+  }
+}

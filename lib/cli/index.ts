@@ -1,0 +1,6 @@
+/**
+ * lib/cli/ — the `bertlab` command line, built on everything below it.
+ *
+ * May import: core, view, runtime, config, data, nn, graph, model, eval, train, serve, analysis, teach (test/layout.test.ts checks it).
+ */
+export * from "./cli";

@@ -1,0 +1,271 @@
+/**
+ * The course's train/validation split, exactly as scikit-learn makes it:
+ * `train_test_split(ids, labels, test_size=0.15, random_state=17, stratify=labels)` gives 1258
+ * training and 223 validation ids of the SMILE rows, and `stratifiedSplit` gives the same ids in
+ * the same order (it replays StratifiedShuffleSplit with NumPy's RandomState from lib/core/random.ts).
+ * `randomSplit` is the unstratified version, to show a rare class going missing.
+ * Taught in notebooks/02_split.ipynb. For label sets (multi-label data), `multilabelStratifiedSplit`
+ * and `multilabelStratifiedKFold` are iterative stratification, equal to the `iterative-stratification`
+ * package's splits fold for fold (notebooks/08_multilabel.ipynb).
+ *
+ *   const s = stratifiedSplit(ids, labels, { validationSize: 0.15, seed: 17 });
+ *   s.train.length, s.validation.length   // 1258, 223
+ *   s.trainFileOrder[0]                // "614484565059596288" (the order rows have in the CSV)
+ */
+import { RandomState } from "../core/random";
+
+export interface SplitOptions {
+  /**
+   * The held-out share: scikit-learn's `test_size`. A fraction in (0, 1) (validation gets
+   * ceil(fraction × n) samples, as scikit-learn), or a whole number of samples (1 means one sample,
+   * as scikit-learn's int 1). Default 0.15, the course's.
+   */
+  validationSize?: number;
+  /** The seed: scikit-learn's `random_state` (an int gives `RandomState(seed)`). Default 17. */
+  seed?: number;
+}
+
+export interface Split<T> {
+  /** Training items in scikit-learn's return order. */
+  train: T[];
+  /** Validation items in scikit-learn's return order (its "test" part). */
+  validation: T[];
+  /** The same training items in input (file) order: the order the course feeds to the model. */
+  trainFileOrder: T[];
+  validationFileOrder: T[];
+  /** Positions in the input: `train[k] === items[trainIndex[k]]`. */
+  trainIndex: number[];
+  validationIndex: number[];
+}
+
+type Label = number | string;
+
+/**
+ * scikit-learn's `_validate_shuffle_split` for a held-out size alone: [nTrain, nValidation]
+ * (the errors keep scikit-learn's words, where the held-out part is `test_size`).
+ */
+export function splitSizes(nSamples: number, validationSize: number): [number, number] {
+  const isCount = Number.isInteger(validationSize) && validationSize >= 1;
+  if (isCount) {
+    if (validationSize >= nSamples) throw new Error(`test_size=${validationSize} should be either positive and smaller than the number of samples ${nSamples} or a float in the (0, 1) range`);
+  } else if (!(validationSize > 0 && validationSize < 1)) {
+    throw new Error(`validationSize must be a fraction in (0, 1) or a whole number of samples in [1, ${nSamples}), got ${validationSize}`);
+  }
+  const nValidation = isCount ? validationSize : Math.ceil(validationSize * nSamples);
+  const nTrain = nSamples - nValidation;
+  if (nTrain <= 0) {
+    throw new Error(`With n_samples=${nSamples}, test_size=${validationSize} and train_size=None, the resulting train set will be empty. Adjust any of the aforementioned parameters.`);
+  }
+  return [nTrain, nValidation];
+}
+
+/** Sorted distinct labels, as `np.unique` (numbers numerically, strings by code unit). */
+function uniqueSorted(labels: readonly Label[]): Label[] {
+  const kinds = new Set(labels.map((l) => typeof l));
+  if (kinds.size > 1) throw new Error("labels mix numbers and strings; use one kind");
+  const u = [...new Set(labels)];
+  return u.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * scikit-learn's `_approximate_mode`: how many of `nDraws` each class gets, proportional to
+ * `classCounts`, rounding down, then handing the leftover draws to the largest remainders, with
+ * ties broken at random by `rng` (which it consumes even when a tie is not really broken).
+ */
+export function approximateMode(classCounts: readonly number[], nDraws: number, rng: RandomState): number[] {
+  const total = classCounts.reduce((a, b) => a + b, 0);
+  // Same floating-point steps as NumPy: (count / total) * nDraws.
+  const continuous = classCounts.map((c) => (c / total) * nDraws);
+  const floored = continuous.map(Math.floor);
+  let needToAdd = Math.trunc(nDraws - floored.reduce((a, b) => a + b, 0));
+  if (needToAdd > 0) {
+    const remainder = continuous.map((c, i) => c - floored[i]);
+    const values = [...new Set(remainder)].sort((a, b) => b - a);
+    for (const value of values) {
+      const inds: number[] = [];
+      remainder.forEach((r, i) => { if (r === value) inds.push(i); });
+      const addNow = Math.min(inds.length, needToAdd);
+      for (const k of rng.choiceWithoutReplacement(inds.length, addNow)) floored[inds[k]] += 1;
+      needToAdd -= addNow;
+      if (needToAdd === 0) break;
+    }
+  }
+  return floored;
+}
+
+function describe(l: Label): string {
+  return typeof l === "string" ? `'${l}'` : String(l);
+}
+
+function assemble<T>(items: readonly T[], trainIndex: number[], validationIndex: number[]): Split<T> {
+  const byPosition = (a: number, b: number) => a - b;
+  const trainSorted = [...trainIndex].sort(byPosition);
+  const validationSorted = [...validationIndex].sort(byPosition);
+  return {
+    train: trainIndex.map((i) => items[i]),
+    validation: validationIndex.map((i) => items[i]),
+    trainFileOrder: trainSorted.map((i) => items[i]),
+    validationFileOrder: validationSorted.map((i) => items[i]),
+    trainIndex,
+    validationIndex,
+  };
+}
+
+/**
+ * Splits `items` into train and validation so that each class keeps its share in both, reproducing
+ * `train_test_split(items, test_size, random_state=seed, stratify=labels)` exactly.
+ * Throws scikit-learn's errors: a class with a single member, or a validation/train set smaller than
+ * the number of classes. Pure: the inputs are not changed.
+ */
+export function stratifiedSplit<T>(items: readonly T[], labels: readonly Label[], opts: SplitOptions = {}): Split<T> {
+  const { validationSize = 0.15, seed = 17 } = opts;
+  if (items.length !== labels.length) throw new Error(`stratifiedSplit: ${items.length} items but ${labels.length} labels`);
+  const [nTrain, nTest] = splitSizes(items.length, validationSize);
+
+  // 1) classes in np.unique order, and each class's positions in input order (a stable argsort)
+  const classes = uniqueSorted(labels);
+  const classOf = new Map<Label, number>(classes.map((c, i) => [c, i]));
+  const classIndices: number[][] = classes.map(() => []);
+  labels.forEach((l, i) => classIndices[classOf.get(l)!].push(i));
+  const classCounts = classIndices.map((ix) => ix.length);
+
+  // 2) the same checks, with the same words, as StratifiedShuffleSplit
+  const tooFew = classes.filter((_, i) => classCounts[i] < 2);
+  if (tooFew.length) {
+    throw new Error(`The least populated classes in y have only 1 member, which is too few. The minimum number of groups for any class cannot be less than 2. Classes with too few members are: [${tooFew.map(describe).join(", ")}]`);
+  }
+  if (nTrain < classes.length) throw new Error(`The train_size = ${nTrain} should be greater or equal to the number of classes = ${classes.length}`);
+  if (nTest < classes.length) throw new Error(`The test_size = ${nTest} should be greater or equal to the number of classes = ${classes.length}`);
+
+  // 3) per-class train and validation ("test") counts, drawn from one RandomState in scikit-learn's order
+  const rng = new RandomState(seed);
+  const nI = approximateMode(classCounts, nTrain, rng);
+  const tI = approximateMode(classCounts.map((c, i) => c - nI[i]), nTest, rng);
+
+  // 4) shuffle each class, take its train part then its validation part
+  const train: number[] = [];
+  const validation: number[] = [];
+  classes.forEach((_, i) => {
+    const perm = rng.permutation(classCounts[i]);
+    const shuffled = perm.map((p) => classIndices[i][p]);
+    train.push(...shuffled.slice(0, nI[i]));
+    validation.push(...shuffled.slice(nI[i], nI[i] + tI[i]));
+  });
+
+  // 5) finally shuffle the train and validation sets themselves
+  return assemble(items, rng.permutation(train), rng.permutation(validation));
+}
+
+/**
+ * An unstratified split, `train_test_split(items, test_size, random_state=seed)`: one permutation,
+ * the first nTest positions are validation. A rare class can end up entirely on one side.
+ */
+export function randomSplit<T>(items: readonly T[], opts: SplitOptions = {}): Split<T> {
+  const { validationSize = 0.15, seed = 17 } = opts;
+  const [nTrain, nTest] = splitSizes(items.length, validationSize);
+  const perm = new RandomState(seed).permutation(items.length);
+  return assemble(items, perm.slice(nTest, nTest + nTrain), perm.slice(0, nTest));
+}
+
+/** How many of each label a set holds, in the order of `names` (e.g. a label dict's keys). */
+export function countLabels(labels: readonly Label[], names: readonly Label[]): number[] {
+  return names.map((n) => labels.filter((l) => l === n).length);
+}
+
+/**
+ * Iterative stratification (Sechidis, Tsoumakas and Vlahavas, 2011) for multi-label data, exactly as
+ * the `iterative-stratification` package (iterstrat) implements it, RandomState calls included: take
+ * the label with the fewest examples left (ties at random), give each of its examples to the fold
+ * that still wants the most of that label (ties: the fold that wants the most examples, then at
+ * random), and repeat; examples without any label go last, to the folds that want most examples.
+ * `labelSets` is a 0/1 matrix [examples, labels]; `r` each fold's share. Returns each example's fold.
+ */
+type LabelMatrix = readonly (readonly number[])[];
+
+export function iterativeStratification(labelSets: LabelMatrix, r: readonly number[], rng: RandomState): number[] {
+  const n = labelSets.length;
+  const k = labelSets[0]?.length ?? 0;
+  const folds = new Array<number>(n).fill(0);
+  // desired examples per fold, and per fold and label (floats, as NumPy computes them)
+  const cFolds = r.map((share) => share * n);
+  const totals = Array.from({ length: k }, (_, j) => labelSets.reduce((a, row) => a + (row[j] ? 1 : 0), 0));
+  const cFoldsLabels = r.map((share) => totals.map((t) => share * t));
+  const pending = new Array<boolean>(n).fill(true);
+  const argmaxAll = (xs: number[]) => { const m = Math.max(...xs); return xs.flatMap((x, i) => (x === m ? [i] : [])); };
+  // NumPy's RandomState.choice(n) draws like randomInterval(n - 1); iterstrat calls it only on a tie
+  const pick = (c: number[]) => (c.length > 1 ? c[rng.randomInterval(c.length - 1)] : c[0]);
+  let left = n;
+  while (left > 0) {
+    const remaining = totals.map((_, j) => labelSets.reduce((a, row, i) => a + (pending[i] && row[j] ? 1 : 0), 0));
+    if (remaining.every((c) => c === 0)) {
+      // only examples without labels are left: spread them over the folds that want most examples
+      for (let i = 0; i < n; i++) {
+        if (!pending[i]) continue;
+        const f = pick(argmaxAll(cFolds));
+        folds[i] = f; cFolds[f] -= 1;
+      }
+      break;
+    }
+    // 1) the label with the fewest (but at least one) examples left
+    const fewest = Math.min(...remaining.filter((c) => c > 0));
+    const label = pick(remaining.flatMap((c, j) => (c === fewest ? [j] : [])));
+    // 2) its examples, in order, each to the fold that wants the most of this label
+    for (let i = 0; i < n; i++) {
+      if (!pending[i] || !labelSets[i][label]) continue;
+      let candidates = argmaxAll(cFoldsLabels.map((row) => row[label]));
+      if (candidates.length > 1) candidates = argmaxAll(candidates.map((f) => cFolds[f])).map((c) => candidates[c]);
+      const f = pick(candidates);
+      folds[i] = f; pending[i] = false; left--;
+      labelSets[i].forEach((v, j) => { if (v) cFoldsLabels[f][j] -= 1; });
+      cFolds[f] -= 1;
+    }
+  }
+  return folds;
+}
+
+/** argsort of a permutation: where each original position went. */
+function inverse(perm: readonly number[]): number[] {
+  const inv = new Array<number>(perm.length);
+  perm.forEach((p, i) => { inv[p] = i; });
+  return inv;
+}
+
+/**
+ * iterstrat's `MultilabelStratifiedShuffleSplit(n_splits=1, test_size=validationSize,
+ * random_state=seed)`: shuffle, then iterative stratification into a train and a validation part
+ * sized as scikit-learn sizes them. Both parts in input order. Pure.
+ */
+export function multilabelStratifiedSplit<T>(
+  items: readonly T[], labelSets: LabelMatrix, opts: SplitOptions = {},
+): Split<T> {
+  const { validationSize = 0.15, seed = 17 } = opts;
+  if (items.length !== labelSets.length) {
+    throw new Error(`multilabelStratifiedSplit: ${items.length} items but ${labelSets.length} label sets`);
+  }
+  const [nTrain, nValidation] = splitSizes(items.length, validationSize);
+  const rng = new RandomState(seed);
+  const order = rng.permutation(items.length);
+  const shares = [nTrain / (nTrain + nValidation), nValidation / (nTrain + nValidation)];
+  const folds = iterativeStratification(order.map((i) => labelSets[i]), shares, rng);
+  const at = inverse(order);
+  const train: number[] = [], validation: number[] = [];
+  items.forEach((_, i) => (folds[at[i]] === 1 ? validation : train).push(i));
+  return assemble(items, train, validation);
+}
+
+/**
+ * iterstrat's `MultilabelStratifiedKFold(n_splits=k, shuffle)`: each example's fold (0..k-1). Ties
+ * are broken by RandomState(seed) with or without shuffling (iterstrat draws from NumPy's global one
+ * when not shuffling; seeded, the same numbers).
+ */
+export function multilabelStratifiedKFold(
+  labelSets: LabelMatrix, k: number, opts: { seed: number; shuffle?: boolean },
+): number[] {
+  if (!Number.isInteger(k) || k < 2) throw new Error(`multilabelStratifiedKFold: k must be an integer >= 2, got ${k}`);
+  const rng = new RandomState(opts.seed);
+  const order = Array.from({ length: labelSets.length }, (_, i) => i);
+  if (opts.shuffle) rng.shuffle(order);
+  const folds = iterativeStratification(order.map((i) => labelSets[i]), new Array(k).fill(1 / k), rng);
+  const at = inverse(order);
+  return labelSets.map((_, i) => folds[at[i]]);
+}

