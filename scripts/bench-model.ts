@@ -17,7 +17,7 @@ import { loadBertForSequenceClassification, randomBert, crossEntropyLoss, BertCo
 import { setGradMode, GradMode } from "../lib/nn/ops";
 import { graphTraining, trainStep } from "../lib/train/train_graph";
 import { AdamW } from "../lib/nn/optim";
-import { MODELS_DIR } from "../lib/core/paths";
+import { DEFAULT_MODEL_DIR } from "../lib/model/models";
 import { median } from "../lib/core/stats";
 
 /** all-MiniLM-L6-v2's config, for random weights when the model is not downloaded. */
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const batch = Number(arg("batch", "32")), seq = Number(arg("seq", "48")), steps = Number(arg("steps", "5"));
   const evalOnly = process.argv.includes("--eval");
   setGradMode(arg("mode", "auto") as GradMode);
-  const dir = path.join(MODELS_DIR, "all-MiniLM-L6-v2");
+  const dir = DEFAULT_MODEL_DIR;
   const labels = ["happy", "not-relevant", "angry", "disgust", "sad", "surprise"];
   const model = fs.existsSync(path.join(dir, "model.safetensors"))
     ? await loadBertForSequenceClassification(dir, { labels, seed: 17 })

@@ -53,7 +53,8 @@ import { trainStep } from "../lib/train/train_graph";
 import { DEFAULT_CONFIG } from "../lib/config/config";
 import { loadCourseData } from "../lib/data/smile";
 import { loadTokenizer } from "../lib/data/tokenize";
-import { MODELS_DIR, OUT_DIR, ROOT, VENV_PYTHON } from "../lib/core/paths";
+import { OUT_DIR, ROOT, VENV_PYTHON } from "../lib/core/paths";
+import { DEFAULT_MODEL_DIR } from "../lib/model/models";
 import { writeJsonAtomic } from "../lib/core/fsutil";
 import { median } from "../lib/core/stats";
 import { ONNX_ROWS, prepareOnnx, runOnnx, servingLines, timePredict, ServeResult } from "./bench_onnx";
@@ -129,7 +130,7 @@ let LIMITS: Record<string, { trainSteps: number; batch64: number; batch1: number
 };
 
 const QUICK = { trainSteps: 2, batch64: 1, batch1: 4 };
-const MODEL_DIR = path.join(MODELS_DIR, "all-MiniLM-L6-v2");
+const MODEL_DIR = DEFAULT_MODEL_DIR;
 const BENCH_DIR = path.join(OUT_DIR, "bench");
 
 async function makeWorkload(): Promise<Workload> {

@@ -14,7 +14,8 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { exportOnnx, resolveCheckpoint } from "../lib/serve/export";
+import { exportOnnx } from "../lib/serve/export";
+import { modelFolder } from "../lib/model/run_folder";
 import {
   createSession, loadOnnxClassifier, onnxLogits, predictOnnx, evaluateOnnx, onnxThreads, onnxSpinning,
   ONNX_MODEL, ONNX_MODEL_QUANTIZED,
@@ -53,8 +54,8 @@ export async function prepareOnnx(
   const ckpt = opts.checkpoint ?? (holdsRun(course) ? course : undefined);
   const dir = path.join(OUT_DIR, "bench", "export");
   if (ckpt) {
-    await exportOnnx(resolveCheckpoint(ckpt), dir, { quantize: "int8", force: true });
-    return { dir, fineTuned: true, from: ckpt, modelDir: resolveCheckpoint(ckpt) };
+    await exportOnnx(modelFolder(ckpt), dir, { quantize: "int8", force: true });
+    return { dir, fineTuned: true, from: ckpt, modelDir: modelFolder(ckpt) };
   }
   // No fine-tuned model: the workload's (speed only). Saved as a checkpoint first, then exported.
   const { initBackend } = await import("../lib/runtime/backend");

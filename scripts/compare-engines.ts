@@ -11,7 +11,7 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/runtime/backend";
 import { loadTrained } from "../lib/eval/evaluate";
-import { resolveCheckpoint } from "../lib/serve/export";
+import { modelFolder } from "../lib/model/run_folder";
 import { makeBatch } from "../lib/data/loader";
 import { createSession, onnxLogits, ONNX_MODEL, ONNX_MODEL_QUANTIZED } from "../lib/serve/onnx_runtime";
 import { OUT_DIR } from "../lib/core/paths";
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const w = JSON.parse(fs.readFileSync(wfile, "utf8")) as Workload;
 
   await initBackend();
-  const { model } = await loadTrained(resolveCheckpoint(ckpt));
+  const { model } = await loadTrained(modelFolder(ckpt));
   const engines: Record<string, (rows: number[][]) => Promise<void>> = {
     "TensorFlow graph": async (rows) => {
       const opts = { batchSize: rows.length, padding: "longest" as const, padTokenId: 0 };

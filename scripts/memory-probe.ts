@@ -23,7 +23,7 @@ import { AdamW, clipGradNorm } from "../lib/nn/optim";
 import { DEFAULT_CONFIG } from "../lib/config/config";
 import { loadCourseData } from "../lib/data/smile";
 import { loadTokenizer } from "../lib/data/tokenize";
-import { MODELS_DIR } from "../lib/core/paths";
+import { DEFAULT_MODEL_DIR } from "../lib/model/models";
 
 const args = process.argv.slice(2);
 const flag = (n: string) => args.includes(n);
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   log("start (Node, tsx, modules)");
   await initBackend();
   log("backend loaded");
-  const dir = path.join(MODELS_DIR, "all-MiniLM-L6-v2");
+  const dir = DEFAULT_MODEL_DIR;
   const data = loadCourseData();
   const tok = await loadTokenizer(dir);
   const ids = tok.encode(data.train.map((r) => r.text), { padding: false, truncation: true, maxLength: 256 }).input_ids;

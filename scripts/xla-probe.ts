@@ -20,7 +20,7 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/runtime/backend";
 import { loadBertForSequenceClassification } from "../lib/model/bert";
 import { Rng } from "../lib/data/loader";
-import { MODELS_DIR } from "../lib/core/paths";
+import { DEFAULT_MODEL_DIR } from "../lib/model/models";
 import { median } from "../lib/core/stats";
 
 const AUTO_JIT = "--tf_xla_auto_jit=2 --tf_xla_cpu_global_jit";
@@ -79,7 +79,7 @@ async function child(target: string, shapes: boolean): Promise<Record<string, un
   const b = Number(process.env.B ?? (target === "bert" ? 64 : 32)), s = Number(process.env.S ?? 40);
   const peakBefore = peakMB();
   if (target === "bert") {
-    const dir = path.join(MODELS_DIR, "all-MiniLM-L6-v2");
+    const dir = DEFAULT_MODEL_DIR;
     const model = await loadBertForSequenceClassification(dir, { labels: ["a", "b", "c", "d", "e", "f"], seed: 17 });
     const x = {
       input_ids: tf.randomUniform([b, s], 1000, 30000, "int32", 1) as tf.Tensor2D,

@@ -16,7 +16,7 @@ import { findChromium, launchChromium } from "../lib/core/browser";
 import { loadOnnxClassifier, predictOnnx } from "../lib/serve/onnx_runtime";
 import { initBackend } from "../lib/runtime/backend";
 import { loadTrained, predict } from "../lib/eval/evaluate";
-import { onnxSkip, tinyCheckpoint, fp32OnnxBytes, haveBertOnnx } from "./helpers/onnx";
+import { onnxSkip, tinyCheckpoint, fp32OnnxBytes, haveBertOnnx, INT8_TOLERANCE } from "./helpers/onnx";
 
 const MAX_LENGTH = 16;
 const skip = onnxSkip || (findChromium() ? false : "no Chromium installed (set-up installs Debian's chromium as root)");
@@ -98,7 +98,7 @@ test("the page shows what predict gives", { skip, timeout: 300_000 }, async () =
   assert.deepEqual(outside, [], "every request stays on the demo server");
 });
 
-test("the int8 model runs in the page, as in onnxruntime-node (1e-3)", { skip, timeout: 300_000 }, async () => {
+test("the int8 model runs in the page, as in onnxruntime-node (INT8_TOLERANCE)", { skip, timeout: 300_000 }, async () => {
   const q = await startDemo({ modelDir: dir, maxLength: MAX_LENGTH, quantized: true });
   try {
     const clf = await loadOnnxClassifier(dir, { quantized: true });
@@ -107,7 +107,7 @@ test("the int8 model runs in the page, as in onnxruntime-node (1e-3)", { skip, t
     const page = await open(q.url);
     const shown = await classify(page, TEXTS[1]);
     for (const [label, p] of Object.entries(ref.probabilities)) {
-      assert.ok(Math.abs(shown.probabilities[label] - p) < 1e-3, label);
+      assert.ok(Math.abs(shown.probabilities[label] - p) < INT8_TOLERANCE, label);
     }
     await page.close();
   } finally {

@@ -16,7 +16,7 @@ import { main } from "../lib/cli/cli";
 import { initBackend } from "../lib/runtime/backend";
 import { graphInference } from "../lib/model/bert";
 import type { Prediction } from "../lib/eval/evaluate";
-import { EXPORT_TINY, onnxSkip, tinyCheckpoint, fp32OnnxBytes, haveBertOnnx, maxAbsDiff } from "./helpers/onnx";
+import { EXPORT_TINY, onnxSkip, tinyCheckpoint, fp32OnnxBytes, haveBertOnnx, maxAbsDiff, INT8_TOLERANCE } from "./helpers/onnx";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-engine-"));
 const ckpt = tinyCheckpoint(path.join(tmp, "ckpt"));
@@ -119,7 +119,7 @@ test("bertlab predict on an export, fp32 and --quantized; evaluate prints the en
   const args = ["predict", "--checkpoint", dir, "--max-length", String(EXPORT_TINY.max_length)];
   const fp32 = await cli([...args, ...texts]);
   const int8 = await cli([...args, "--quantized", ...texts]);
-  for (const [r, ref, tol] of [[fp32, EXPORT_TINY.fp32, 1e-4], [int8, EXPORT_TINY.int8, 1e-3]] as const) {
+  for (const [r, ref, tol] of [[fp32, EXPORT_TINY.fp32, 1e-4], [int8, EXPORT_TINY.int8, INT8_TOLERANCE]] as const) {
     assert.equal(r.code, 0);
     const preds: Prediction[] = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
     assert.deepEqual(preds.map((p) => p.text), texts);

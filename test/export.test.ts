@@ -14,7 +14,7 @@ import { pipeline, env } from "@huggingface/transformers";
 import { exportOnnx, checkExportable, ExportResult } from "../lib/serve/export";
 import { loadOnnxClassifier, predictOnnx } from "../lib/serve/onnx_runtime";
 import { VENV_PYTHON } from "../lib/core/paths";
-import { EXPORT_TINY, onnxSkip, tinyCheckpoint, fp32OnnxBytes, pythonCheck, maxAbsDiff } from "./helpers/onnx";
+import { EXPORT_TINY, onnxSkip, tinyCheckpoint, fp32OnnxBytes, pythonCheck, maxAbsDiff, INT8_TOLERANCE } from "./helpers/onnx";
 import { tinyBertConfig } from "./helpers/tiny_bert";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-export-"));
@@ -65,7 +65,7 @@ test("the export passes Python's checks and predicts as in Node", { skip: onnxSk
     const ours = await predictOnnx(clf, TEXTS);
     await clf.release();
     assert.deepEqual(ours.map((p) => p.label), py.labels);
-    assert.ok(maxAbsDiff(ours.map((p) => clf.labels.map((l) => p.probabilities[l])), py.probabilities) < 1e-4);
+    assert.ok(maxAbsDiff(ours.map((p) => clf.labels.map((l) => p.probabilities[l])), py.probabilities) < (quantized ? INT8_TOLERANCE : 1e-4));
   }
 });
 

@@ -21,7 +21,8 @@ import { multilabelStratifiedKFold, multilabelStratifiedSplit } from "../lib/dat
 import { loadTrainData, MultiLabelData, checkData } from "../lib/data/data";
 import { loadMultiLabelCourseData, loadSmile } from "../lib/data/smile";
 import { train } from "../lib/train/train";
-import { predict, evaluateSet, modelFolder } from "../lib/eval/evaluate";
+import { predict, evaluateSet } from "../lib/eval/evaluate";
+import { modelFolder } from "../lib/model/run_folder";
 import { bceWithLogitsLoss } from "../lib/nn/losses";
 import { SMILE_CSV, VENV_PYTHON } from "../lib/core/paths";
 import { tinyBertConfig } from "./helpers/tiny_bert";

@@ -15,7 +15,7 @@ import {
 } from "../lib/serve/onnx_runtime";
 import { exportOnnx } from "../lib/serve/export";
 import { scoreAll } from "../lib/eval/metrics";
-import { EXPORT_TINY, onnxSkip, tinyCheckpoint, fp32OnnxBytes, maxAbsDiff } from "./helpers/onnx";
+import { EXPORT_TINY, onnxSkip, tinyCheckpoint, fp32OnnxBytes, maxAbsDiff, INT8_TOLERANCE } from "./helpers/onnx";
 
 const MICRO = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "onnx", "quantize_micro.json"), "utf8"));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-ort-"));
@@ -70,10 +70,11 @@ after(async () => { await fp32?.release(); await int8?.release(); });
 
 const opts = { maxLength: EXPORT_TINY.max_length };
 
-// int8 is held to 1e-3, not 1e-4: activations are quantized at run time, so the same function computed by
-// another graph (bertOnnx's, against PyTorch's export here) may round an activation to the other integer.
-test("the tiny export predicts as Python onnxruntime: fp32 within 1e-4, int8 1e-3", { skip: onnxSkip }, async () => {
-  for (const [clf, ref, tol] of [[fp32, EXPORT_TINY.fp32, 1e-4], [int8, EXPORT_TINY.int8, 1e-3]] as const) {
+// int8 is held to 1e-3 (INT8_TOLERANCE: more on a CPU without VNNI), not 1e-4: activations are quantized at run
+// time, so the same function computed by another graph (bertOnnx's, against PyTorch's export here) may round an
+// activation to the other integer.
+test("the tiny export predicts as Python onnxruntime: fp32 within 1e-4, int8 1e-3 (2e-2 without VNNI)", { skip: onnxSkip }, async () => {
+  for (const [clf, ref, tol] of [[fp32, EXPORT_TINY.fp32, 1e-4], [int8, EXPORT_TINY.int8, INT8_TOLERANCE]] as const) {
     const logits = await classifyOnnx(clf, EXPORT_TINY.texts, opts);
     assert.ok(maxAbsDiff(logits, ref.logits) < tol, `${clf.source}: ${maxAbsDiff(logits, ref.logits)}`);
     const preds = await predictOnnx(clf, EXPORT_TINY.texts, opts);

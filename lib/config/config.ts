@@ -122,6 +122,11 @@ export interface TrainConfig {
   posthocAdjustment: number;
 }
 
+/** The course's seed (`seed_val = 17` in the original notebook): its split, sampler order, dropout and head. */
+export const COURSE_SEED = 17;
+/** The course's validation share (`test_size=0.15` in its `train_test_split`). */
+export const COURSE_VALIDATION_SIZE = 0.15;
+
 export const DEFAULT_CONFIG: TrainConfig = {
   model: undefined,
   maxLength: 256,
@@ -139,8 +144,8 @@ export const DEFAULT_CONFIG: TrainConfig = {
   warmupRatio: 0.1,
   clipNorm: 1.0,
   gradAccumulation: 1,
-  seed: 17,
-  validationSize: 0.15,
+  seed: COURSE_SEED,
+  validationSize: COURSE_VALIDATION_SIZE,
   maxStepsPerEpoch: 0,
   maxTrainExamples: 0,
   logSamples: 3,

@@ -129,3 +129,12 @@ export function pairedTTest(a: readonly number[], b: readonly number[]): PairedT
     p: allZero ? 1 : studentTTwoSided(t, df), ci95: [md - half, md + half],
   };
 }
+
+export interface MeanSd { mean: number; sd: number }
+
+/** Mean and sample standard deviation (n − 1; 0 for a single value). */
+export function meanSd(xs: readonly number[]): MeanSd {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean, sd };
+}

@@ -12,6 +12,7 @@
  *   s.train.length, s.validation.length   // 1258, 223
  *   s.trainFileOrder[0]                // "614484565059596288" (the order rows have in the CSV)
  */
+import { COURSE_SEED, COURSE_VALIDATION_SIZE } from "../config/config";
 import { RandomState } from "../core/random";
 
 export interface SplitOptions {
@@ -118,7 +119,7 @@ function assemble<T>(items: readonly T[], trainIndex: number[], validationIndex:
  * the number of classes. Pure: the inputs are not changed.
  */
 export function stratifiedSplit<T>(items: readonly T[], labels: readonly Label[], opts: SplitOptions = {}): Split<T> {
-  const { validationSize = 0.15, seed = 17 } = opts;
+  const { validationSize = COURSE_VALIDATION_SIZE, seed = COURSE_SEED } = opts;
   if (items.length !== labels.length) throw new Error(`stratifiedSplit: ${items.length} items but ${labels.length} labels`);
   const [nTrain, nTest] = splitSizes(items.length, validationSize);
 
@@ -161,7 +162,7 @@ export function stratifiedSplit<T>(items: readonly T[], labels: readonly Label[]
  * the first nTest positions are validation. A rare class can end up entirely on one side.
  */
 export function randomSplit<T>(items: readonly T[], opts: SplitOptions = {}): Split<T> {
-  const { validationSize = 0.15, seed = 17 } = opts;
+  const { validationSize = COURSE_VALIDATION_SIZE, seed = COURSE_SEED } = opts;
   const [nTrain, nTest] = splitSizes(items.length, validationSize);
   const perm = new RandomState(seed).permutation(items.length);
   return assemble(items, perm.slice(nTest, nTest + nTrain), perm.slice(0, nTest));
@@ -238,7 +239,7 @@ function inverse(perm: readonly number[]): number[] {
 export function multilabelStratifiedSplit<T>(
   items: readonly T[], labelSets: LabelMatrix, opts: SplitOptions = {},
 ): Split<T> {
-  const { validationSize = 0.15, seed = 17 } = opts;
+  const { validationSize = COURSE_VALIDATION_SIZE, seed = COURSE_SEED } = opts;
   if (items.length !== labelSets.length) {
     throw new Error(`multilabelStratifiedSplit: ${items.length} items but ${labelSets.length} label sets`);
   }

@@ -19,7 +19,7 @@ import {
 } from "./multilabel";
 import { BertForSequenceClassification, loadBertForSequenceClassification, crossEntropyLoss } from "../model/bert";
 import { loadTokenizer, Tokenizer, TokenizerLike, encodeUnpadded } from "../data/tokenize";
-import { lastCheckpoint, bestDir } from "../model/run_folder";
+import { modelFolder, readLabels } from "../model/run_folder";
 import { DEFAULT_CONFIG } from "../config/config";
 import { lengthOrder } from "../core/batching";
 import { TextSet, Part, rowPlace } from "../data/data";
@@ -197,31 +197,17 @@ export function predict(
   return out;
 }
 
-/**
- * The model folder `dir` stands for: itself (it has config.json), or for a run folder its
- * checkpoints/best/ (written with --select-metric), else its last checkpoint.
- */
-export function modelFolder(dir: string): string {
-  if (fs.existsSync(path.join(dir, "config.json"))) return dir;
-  if (fs.existsSync(path.join(bestDir(dir), "config.json"))) return bestDir(dir);
-  const last = lastCheckpoint(dir);
-  if (!last) throw new Error(`${dir} is neither a model folder (config.json) nor a run folder with checkpoints`);
-  return last.dir;
-}
-
 /** A loaded model, its tokenizer, the folder it came from, and a multi-label model's thresholds. */
 export interface Trained { model: Model; tokenizer: Tokenizer; dir: string; thresholds?: number[] }
 
 /**
- * Loads a saved model (a model folder, a checkpoint, or a run folder: see `modelFolder`) with its
+ * Loads a saved model (a model folder, a checkpoint, or a run folder: see lib/model/run_folder.ts `modelFolder`) with its
  * tokenizer, and for a multi-label model its per-label thresholds (thresholds.json; missing is an error).
  */
 export async function loadTrained(dir: string): Promise<Trained> {
   const folder = modelFolder(dir);
-  const cfgFile = path.join(folder, "config.json");
-  const cfg = JSON.parse(fs.readFileSync(cfgFile, "utf8"));
-  if (!cfg.id2label) throw new Error(`${cfgFile} has no id2label: not a fine-tuned classifier`);
-  const labels = Object.keys(cfg.id2label).sort((a, b) => Number(a) - Number(b)).map((k) => cfg.id2label[k] as string);
+  const labels = readLabels(folder);
+  const cfg = JSON.parse(fs.readFileSync(path.join(folder, "config.json"), "utf8"));
   const thresholds = cfg.problem_type === MULTI_LABEL ? readThresholds(folder, labels) : undefined;
   const model = await loadBertForSequenceClassification(folder, { labels, seed: 0 });
   return { model, tokenizer: await loadTokenizer(folder), dir: folder, ...(thresholds ? { thresholds } : {}) };

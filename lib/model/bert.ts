@@ -27,6 +27,7 @@ import { bertForward, BertOps } from "../nn/bert_def";
 import { bertParamShapes, readBertCheckpoint, checkShape, toSafeTensors } from "../nn/weights";
 import { writeSafetensors } from "../nn/safetensors";
 import { writeJsonAtomic } from "../core/fsutil";
+import { labelsOf } from "./run_folder";
 import { inferenceGraph, GraphSession, GraphOutput, packing } from "../graph/bert_graph";
 
 export { crossEntropyLoss } from "../nn/ops";
@@ -292,8 +293,7 @@ export async function loadBertForSequenceClassification(
   const { tensors } = readBertCheckpoint(weightsFile, new Set(shapes.map(([n]) => n)));
   const hasHead = tensors.has("classifier.weight");
   // A trained head must belong to these labels (generic LABEL_i names say nothing, so pass).
-  const ids = config.id2label ? Object.keys(config.id2label).sort((a, b) => Number(a) - Number(b)) : [];
-  const names = ids.map((k) => config.id2label![k]);
+  const names = labelsOf(config);
   if (hasHead && names.length === opts.labels.length && !names.every((l) => /^LABEL_\d+$/.test(l)) && names.some((l, i) => l !== opts.labels[i]))
     throw new Error(`${cfgFile}: the checkpoint's classifier was trained for labels ${JSON.stringify(names)}, not ${JSON.stringify(opts.labels)}`);
   const params = new Map<string, tf.Variable>();

@@ -7,6 +7,11 @@
  *     checkpoints/best/       the best epoch's model folder (with --select-metric)
  *
  *   lastCheckpoint("runs/course")   // { epoch: 8, dir: "runs/course/checkpoints/epoch-8" }
+ *   modelFolder("runs/course")      // "runs/course/checkpoints/best" (or the last epoch's, without best/)
+ *   readLabels("runs/course/checkpoints/best")   // ["happy", "not-relevant", "angry", …]: id order
+ *
+ * Every command and library call that takes a run folder serves the model `modelFolder` names (predict,
+ * evaluate, export, demo, probe-bias, the bench): the best epoch where one was selected, else the last.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -39,4 +44,37 @@ export function bestDir(runDir: string): string { return path.join(checkpointsDi
 /** Does `runDir` already hold a run (metrics or checkpoints)? */
 export function holdsRun(runDir: string): boolean {
   return fs.existsSync(path.join(runDir, "metrics.json")) || listCheckpoints(runDir).length > 0;
+}
+
+/**
+ * The model folder `dir` stands for: itself (it has config.json), or for a run folder its
+ * checkpoints/best/ (written with --select-metric), else its last checkpoint.
+ */
+export function modelFolder(dir: string): string {
+  if (fs.existsSync(path.join(dir, "config.json"))) return dir;
+  if (fs.existsSync(path.join(bestDir(dir), "config.json"))) return bestDir(dir);
+  const last = fs.existsSync(dir) ? lastCheckpoint(dir) : undefined;
+  if (!last) throw new Error(`${dir} is neither a model folder (config.json) nor a run folder with checkpoints`);
+  return last.dir;
+}
+
+/** Label names in id order from a config's id2label (empty when it has none). */
+export function labelsOf(config: { id2label?: Record<string, string> }): string[] {
+  const ids = config.id2label ?? {};
+  return Object.keys(ids).sort((a, b) => Number(a) - Number(b)).map((k) => ids[k]);
+}
+
+/** Label names in id order from a model folder's config.json (id2label): the one place a checkpoint's labels are read. */
+export function readLabels(dir: string): string[] {
+  const file = path.join(dir, "config.json");
+  if (!fs.existsSync(file)) throw new Error(`${file} is missing: not a model folder`);
+  let cfg: { id2label?: Record<string, string> };
+  try {
+    cfg = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${(e as Error).message.split("\n")[0]})`);
+  }
+  const labels = labelsOf(cfg);
+  if (labels.length === 0) throw new Error(`${file} has no id2label: not a fine-tuned classifier`);
+  return labels;
 }

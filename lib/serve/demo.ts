@@ -20,9 +20,9 @@ import * as path from "path";
 import { AddressInfo } from "net";
 import { DEFAULT_CONFIG } from "../config/config";
 import { escapeHtml } from "../core/html";
-import { exportOnnx, resolveCheckpoint } from "./export";
-import { ONNX_MODEL, ONNX_MODEL_QUANTIZED, isOnnxExport, readLabels } from "./onnx_runtime";
-import { TOKENIZER_FILES } from "../model/run_folder";
+import { exportOnnx } from "./export";
+import { ONNX_MODEL, ONNX_MODEL_QUANTIZED, isOnnxExport } from "./onnx_runtime";
+import { TOKENIZER_FILES, modelFolder, readLabels } from "../model/run_folder";
 
 /** Library files, from the installed packages (the versions transformers.js was built against). */
 const TRANSFORMERS_DIST = path.dirname(require.resolve("@huggingface/transformers"));
@@ -187,7 +187,7 @@ export async function demo(dir: string, opts: Omit<DemoOptions, "modelDir"> = {}
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-demo-"));
   const out = path.join(tmp, "export");
   try {
-    await exportOnnx(resolveCheckpoint(dir), out, { quantize: opts.quantized ? "int8" : undefined });
+    await exportOnnx(modelFolder(dir), out, { quantize: opts.quantized ? "int8" : undefined });
     const server = await startDemo({ ...opts, modelDir: out });
     const close = async () => {
       await server.close();

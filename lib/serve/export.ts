@@ -19,11 +19,11 @@ import * as fs from "fs";
 import * as path from "path";
 import { validateModelDir } from "../model/models";
 import { bertParamShapes, ShapeConfig } from "../nn/weights";
-import { TOKENIZER_FILES, lastCheckpoint } from "../model/run_folder";
+import { TOKENIZER_FILES, modelFolder, readLabels } from "../model/run_folder";
 import { replaceDirAtomic, writeFileAtomic } from "../core/fsutil";
 import { quantizeDynamic } from "./quantize";
 import { bertOnnx, PROTOBUF_LIMIT } from "./onnx_export";
-import { ONNX_MODEL, ONNX_MODEL_QUANTIZED, isOnnxExport, readLabels } from "./onnx_runtime";
+import { ONNX_MODEL, ONNX_MODEL_QUANTIZED, isOnnxExport } from "./onnx_runtime";
 import type { BertForSequenceClassification } from "../model/bert";
 
 export interface ExportOptions {
@@ -44,14 +44,6 @@ export interface ExportResult {
   fp32Bytes: number;
   int8Bytes?: number;
   seconds: number;
-}
-
-/** A run folder means its last checkpoint; a model folder is itself. */
-export function resolveCheckpoint(dir: string): string {
-  if (fs.existsSync(path.join(dir, "config.json"))) return dir;
-  const last = fs.existsSync(dir) ? lastCheckpoint(dir) : undefined;
-  if (!last) throw new Error(`${dir} is neither a model folder (config.json) nor a run folder with checkpoints`);
-  return last.dir;
 }
 
 /**
@@ -114,7 +106,7 @@ function checkDestination(checkpoint: string, out: string, force: boolean): void
 /** Writes the export folder (see the file comment). Errors name the file or folder at fault. */
 export async function exportOnnx(checkpoint: string, out: string, opts: ExportOptions = {}): Promise<ExportResult> {
   const t0 = Date.now();
-  const dir = resolveCheckpoint(checkpoint);
+  const dir = modelFolder(checkpoint);
   checkExportable(dir);
   checkDestination(dir, out, Boolean(opts.force));
   // Before the slow part: can the destination's parent take a new folder?

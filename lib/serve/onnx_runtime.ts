@@ -16,6 +16,7 @@ import * as path from "path";
 import * as ort from "onnxruntime-node";
 import type { InferenceSession } from "onnxruntime-node";
 import { DEFAULT_CONFIG } from "../config/config";
+import { readLabels } from "../model/run_folder";
 import { scoreAll } from "../eval/metrics";
 import { lengthSortedBatches } from "../core/batching";
 import { loadTokenizer, Tokenizer } from "../data/tokenize";
@@ -91,22 +92,6 @@ export interface OnnxClassifier {
   source: string;
   quantized: boolean;
   release(): Promise<void>;
-}
-
-/** Label names in id order from a folder's config.json (id2label). */
-export function readLabels(dir: string): string[] {
-  const file = path.join(dir, "config.json");
-  if (!fs.existsSync(file)) throw new Error(`${file} is missing: not a model folder`);
-  let cfg: { id2label?: Record<string, string> };
-  try {
-    cfg = JSON.parse(fs.readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new Error(`${file}: not valid JSON (${firstLine(e)})`);
-  }
-  if (!cfg.id2label || Object.keys(cfg.id2label).length === 0) {
-    throw new Error(`${file} has no id2label: not a fine-tuned classifier`);
-  }
-  return Object.keys(cfg.id2label).sort((a, b) => Number(a) - Number(b)).map((k) => cfg.id2label![k]);
 }
 
 /** Does `dir` hold an ONNX export (onnx/model.onnx)? */

@@ -9,12 +9,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { initBackend, describeBackend, BackendInfo } from "../runtime/backend";
+import { COURSE_SEED } from "../config/config";
 
 /** CI and `npm test` run the notebooks with BERTLAB_FAST=1: small data, one short epoch. */
 export const FAST = process.env.BERTLAB_FAST === "1";
 
 /** The course's seed (seed_val = 17 in the original notebook). Override with BERTLAB_SEED or setup({ seed }). */
-export const SEED = parseSeed(process.env.BERTLAB_SEED ?? "17", "BERTLAB_SEED");
+export const SEED = parseSeed(process.env.BERTLAB_SEED ?? COURSE_SEED, "BERTLAB_SEED");
 
 function parseSeed(value: string | number, where: string): number {
   const seed = Number(value);

@@ -8,6 +8,7 @@
  *   // { variant: "plain", runs: 3, f1Macro: { mean, sd }, f1Weighted: { mean, sd },
  *   //   recall: { happy: { mean, sd }, … }, … }
  */
+import { meanSd, MeanSd } from "../core/stats";
 import * as fs from "fs";
 import { TrainConfig, DEFAULT_CONFIG } from "../config/config";
 import { train } from "./train";
@@ -39,15 +40,6 @@ export interface SweepRun {
    * (`posthocCurve`). Runs saved before this field existed lack it.
    */
   validation?: { labelIds: number[]; logProbs: number[][]; logPrior: number[] };
-}
-
-export interface MeanSd { mean: number; sd: number }
-
-/** Mean and sample standard deviation (n − 1; 0 for a single value). */
-export function meanSd(xs: readonly number[]): MeanSd {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
-  return { mean, sd };
 }
 
 function record(
