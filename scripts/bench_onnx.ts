@@ -15,14 +15,12 @@
 import * as fs from "fs";
 import * as path from "path";
 import { exportOnnx } from "../lib/serve/export";
-import { modelFolder } from "../lib/model/run_folder";
 import {
   createSession, loadOnnxClassifier, onnxLogits, predictOnnx, evaluateOnnx, onnxThreads, onnxSpinning,
-  ONNX_MODEL, ONNX_MODEL_QUANTIZED,
 } from "../lib/serve/onnx_runtime";
 import { DEFAULT_CONFIG } from "../lib/config/config";
 import { OUT_DIR, RUNS_DIR } from "../lib/core/paths";
-import { holdsRun, TOKENIZER_FILES } from "../lib/model/run_folder";
+import { holdsRun, modelFolder, TOKENIZER_FILES, ONNX_MODEL, ONNX_MODEL_QUANTIZED } from "../lib/model/run_folder";
 import type { EngineResult, Workload } from "./bench";
 import type { Prediction } from "../lib/eval/evaluate";
 import { median } from "../lib/core/stats";

@@ -1,5 +1,6 @@
 /**
- * The layout of a run folder, read by every command that takes one. Written by lib/train/checkpoint.ts.
+ * The layout of the folders bertlab reads: a run folder (written by lib/train/checkpoint.ts) and an export
+ * (written by lib/serve/export.ts). Every command that takes a folder resolves it here.
  *
  *   runs/course/
  *     metrics.json            config, labels, per-epoch loss and F1, timing
@@ -77,4 +78,13 @@ export function readLabels(dir: string): string[] {
   const labels = labelsOf(cfg);
   if (labels.length === 0) throw new Error(`${file} has no id2label: not a fine-tuned classifier`);
   return labels;
+}
+
+/** Where an export keeps its models (transformers.js's layout: `dtype: "fp32"` and `"q8"`). */
+export const ONNX_MODEL = path.join("onnx", "model.onnx");
+export const ONNX_MODEL_QUANTIZED = path.join("onnx", "model_quantized.onnx");
+
+/** Does `dir` hold an ONNX export (onnx/model.onnx)? */
+export function isOnnxExport(dir: string): boolean {
+  return fs.existsSync(path.join(dir, ONNX_MODEL));
 }

@@ -21,8 +21,7 @@ import { AddressInfo } from "net";
 import { DEFAULT_CONFIG } from "../config/config";
 import { escapeHtml } from "../core/html";
 import { exportOnnx } from "./export";
-import { ONNX_MODEL, ONNX_MODEL_QUANTIZED, isOnnxExport } from "./onnx_runtime";
-import { TOKENIZER_FILES, modelFolder, readLabels } from "../model/run_folder";
+import { TOKENIZER_FILES, modelFolder, readLabels, ONNX_MODEL, ONNX_MODEL_QUANTIZED, isOnnxExport } from "../model/run_folder";
 
 /** Library files, from the installed packages (the versions transformers.js was built against). */
 const TRANSFORMERS_DIST = path.dirname(require.resolve("@huggingface/transformers"));

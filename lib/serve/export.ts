@@ -19,11 +19,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { validateModelDir } from "../model/models";
 import { bertParamShapes, ShapeConfig } from "../nn/weights";
-import { TOKENIZER_FILES, modelFolder, readLabels } from "../model/run_folder";
+import { TOKENIZER_FILES, modelFolder, readLabels, ONNX_MODEL, ONNX_MODEL_QUANTIZED, isOnnxExport } from "../model/run_folder";
 import { replaceDirAtomic, writeFileAtomic } from "../core/fsutil";
 import { quantizeDynamic } from "./quantize";
 import { bertOnnx, PROTOBUF_LIMIT } from "./onnx_export";
-import { ONNX_MODEL, ONNX_MODEL_QUANTIZED, isOnnxExport } from "./onnx_runtime";
 import type { BertForSequenceClassification } from "../model/bert";
 
 export interface ExportOptions {

@@ -16,16 +16,12 @@ import * as path from "path";
 import * as ort from "onnxruntime-node";
 import type { InferenceSession } from "onnxruntime-node";
 import { DEFAULT_CONFIG } from "../config/config";
-import { readLabels } from "../model/run_folder";
+import { readLabels, ONNX_MODEL, ONNX_MODEL_QUANTIZED, isOnnxExport } from "../model/run_folder";
 import { scoreAll } from "../eval/metrics";
 import { lengthSortedBatches } from "../core/batching";
 import { loadTokenizer, Tokenizer } from "../data/tokenize";
 import type { Evaluation, Prediction } from "../eval/evaluate";
 import type { TokenizerLike } from "../data/tokenize";
-
-/** Where an export keeps its models (transformers.js's layout: `dtype: "fp32"` and `"q8"`). */
-export const ONNX_MODEL = path.join("onnx", "model.onnx");
-export const ONNX_MODEL_QUANTIZED = path.join("onnx", "model_quantized.onnx");
 
 /** The inputs a BERT export takes, in Hugging Face's names. */
 const INPUTS = ["input_ids", "attention_mask", "token_type_ids"] as const;
@@ -92,11 +88,6 @@ export interface OnnxClassifier {
   source: string;
   quantized: boolean;
   release(): Promise<void>;
-}
-
-/** Does `dir` hold an ONNX export (onnx/model.onnx)? */
-export function isOnnxExport(dir: string): boolean {
-  return fs.existsSync(path.join(dir, ONNX_MODEL));
 }
 
 /**
