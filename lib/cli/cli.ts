@@ -32,6 +32,7 @@ const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 /** One-line help per config field (the why-comments of lib/config/config.ts, shortened). */
 const CONFIG_HELP: Record<keyof TrainConfig, string> = {
   model: "model folder or hub id (default: models/all-MiniLM-L6-v2)",
+  initFrom: "a fine-tuned checkpoint or run folder to start from: encoder kept, head rows kept for labels of the same name",
   maxLength: "longest tokenized text kept",
   padding: "longest (pad each batch to its longest text) | max_length (pad all to --max-length)",
   batchSize: "texts per training step",
@@ -152,7 +153,7 @@ export function configFromFlags(values: Values): TrainConfig {
     const flags = cfg as unknown as Record<string, boolean>;
     if (typeof v === "boolean" && typeof DEFAULT_CONFIG[k] === "boolean") flags[k] = v;
     if (typeof v !== "string") continue;
-    if (k === "model") cfg.model = v;
+    if (k === "model" || k === "initFrom") cfg[k] = v;
     else if (k === "selectMetric") cfg.selectMetric = checkSelectMetric(v);
     // choices (padding, loss, sampler, ...) are checked by validateConfig
     else if (typeof DEFAULT_CONFIG[k] === "string") (cfg as unknown as Record<string, string>)[k] = v;

@@ -32,6 +32,12 @@ import { SelectMetric, checkSelectMetric } from "./selection";
 export interface TrainConfig {
   /** Model folder or hub id (lib/model/models.ts resolveModel); undefined = the course default MiniLM. */
   model?: string;
+  /**
+   * A fine-tuned checkpoint (or run folder) to start from instead of the pretrained model: its encoder is kept,
+   * its classifier rows are kept for labels of the same name and initialised fresh for the rest. Learning the
+   * task first on a larger related corpus (CARER's 16,000 tweets) helps a small one (STILTs, Phang et al. 2018).
+   */
+  initFrom?: string;
   /** Longest tokenized tweet kept; the course used 256 (no SMILE tweet gets near it). */
   maxLength: number;
   /**
@@ -129,6 +135,7 @@ export const COURSE_VALIDATION_SIZE = 0.15;
 
 export const DEFAULT_CONFIG: TrainConfig = {
   model: undefined,
+  initFrom: undefined,
   maxLength: 256,
   padding: "longest",
   batchSize: 32,

@@ -25,7 +25,7 @@ import {
 } from "../nn/ops";
 import { bertForward, BertOps } from "../nn/bert_def";
 import { bertParamShapes, readBertCheckpoint, checkShape, toSafeTensors } from "../nn/weights";
-import { writeSafetensors } from "../nn/safetensors";
+import { writeSafetensors, SafeTensor } from "../nn/safetensors";
 import { writeJsonAtomic } from "../core/fsutil";
 import { labelsOf } from "./run_folder";
 import { inferenceGraph, GraphSession, GraphOutput, packing } from "../graph/bert_graph";
@@ -279,7 +279,7 @@ export function randomBert(config: BertConfig, opts: { labels: string[]; seed: n
  * bias 0. Errors name the file and the weight at fault (missing, wrong shape).
  */
 export async function loadBertForSequenceClassification(
-  modelDir: string, opts: { labels: string[]; seed: number },
+  modelDir: string, opts: { labels: string[]; seed: number; transferHead?: boolean },
 ): Promise<BertForSequenceClassification> {
   checkLabels(opts.labels);
   const cfgFile = path.join(modelDir, "config.json");
@@ -294,6 +294,7 @@ export async function loadBertForSequenceClassification(
   const hasHead = tensors.has("classifier.weight");
   // A trained head must belong to these labels (generic LABEL_i names say nothing, so pass).
   const names = labelsOf(config);
+  if (hasHead && opts.transferHead) return transferHead(config, opts.labels, names, tensors, weightsFile, shapes, opts.seed);
   if (hasHead && names.length === opts.labels.length && !names.every((l) => /^LABEL_\d+$/.test(l)) && names.some((l, i) => l !== opts.labels[i]))
     throw new Error(`${cfgFile}: the checkpoint's classifier was trained for labels ${JSON.stringify(names)}, not ${JSON.stringify(opts.labels)}`);
   const params = new Map<string, tf.Variable>();
@@ -317,6 +318,54 @@ export async function loadBertForSequenceClassification(
     throw e;
   }
   return new BertForSequenceClassification(config, opts.labels, params);
+}
+
+/**
+ * A fine-tuned classifier moved to another label set (`--init-from`): the encoder as saved, the classifier rows
+ * of labels whose names match copied to their new places, the other rows initialised as a fresh head (seeded).
+ *
+ *   // saved for CARER's [sadness, joy, love, anger, fear, surprise], loaded for SMILE's labels:
+ *   headTransfer(smileLabels, carerLabels)   // { kept: ["surprise"], fresh: ["happy", "not-relevant", "angry", …] }
+ */
+function transferHead(
+  config: BertConfig, labels: string[], saved: string[], tensors: Map<string, SafeTensor>,
+  weightsFile: string, shapes: [string, number[]][], seed: number,
+): BertForSequenceClassification {
+  const weight = tensors.get("classifier.weight")!, bias = tensors.get("classifier.bias");
+  if (weight.shape[0] !== saved.length) {
+    throw new Error(`${weightsFile}: classifier.weight has ${weight.shape[0]} rows for ${saved.length} labels in config.json`);
+  }
+  const params = new Map<string, tf.Variable>();
+  shapes.forEach(([name, shape], i) => {
+    let value: tf.Tensor;
+    if (name.startsWith("classifier.")) {
+      const init = initParam(name, shape, config, siteSeed(seed, i));
+      const rows = init.arraySync() as number[][] | number[];
+      init.dispose();
+      const src = name === "classifier.weight" ? weight : bias;
+      const width = shape.length === 2 ? shape[1] : 1;
+      labels.forEach((l, r) => {
+        const from = saved.indexOf(l);
+        if (from < 0 || !src) return;
+        const row = Array.from(src.data.subarray(from * width, (from + 1) * width));
+        if (shape.length === 2) (rows as number[][])[r] = row; else (rows as number[])[r] = row[0];
+      });
+      value = tf.tensor(rows as number[][], shape, "float32");
+    } else {
+      const t = tensors.get(name);
+      if (!t) throw new Error(`${weightsFile}: weight "${name}" is missing (nor found without the "bert." prefix)`);
+      checkShape(name, shape, t.shape, weightsFile);
+      value = tf.tensor(t.data, t.shape, "float32");
+    }
+    params.set(name, tf.variable(value, true));
+    value.dispose();
+  });
+  return new BertForSequenceClassification(config, labels, params);
+}
+
+/** Which of `labels` keep a trained classifier row from a head saved for `saved` (same name), which start fresh. */
+export function headTransfer(labels: readonly string[], saved: readonly string[]): { kept: string[]; fresh: string[] } {
+  return { kept: labels.filter((l) => saved.includes(l)), fresh: labels.filter((l) => !saved.includes(l)) };
 }
 
 /**

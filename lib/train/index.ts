@@ -6,6 +6,7 @@
  */
 export * from "./checkpoint";
 export * from "./imbalance";
+export * from "./init_from";
 export * from "./sweep";
 export * from "./train";
 export * from "./train_graph";

@@ -14,6 +14,7 @@
  * derived from the run seed, epoch and step) and the new classifier head. Same seed, machine
  * and backend → the same losses and metrics, also across an interruption and resume.
  */
+import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { TrainConfig, DEFAULT_CONFIG, validateConfig } from "../config/config";
@@ -32,7 +33,6 @@ import { loadTokenizer, TokenizerLike, encodeUnpadded } from "../data/tokenize";
 import { TrainData, SingleLabelData, MultiLabelData, TextSet, checkData } from "../data/data";
 import { evaluate, evaluateSet } from "../eval/evaluate";
 import { EvalMetrics } from "../eval/metrics";
-import { resolveModel } from "../model/models";
 import {
   EpochRecord, TrainerState, saveCheckpoint, readCheckpoint, SaveOptions, saveBest, loadWeightsInto,
 } from "./checkpoint";
@@ -41,6 +41,7 @@ import { updateSelection, describeSelection, SelectionState, SelectionSummary } 
 import { writeJsonAtomic, writeFileAtomic } from "../core/fsutil";
 import { runFigures, chartsPage } from "../view/progress";
 import { lossAndGrads, trainStep } from "./train_graph";
+import { startingModel, Transfer } from "./init_from";
 
 export interface TrainOptions {
   data: TrainData;
@@ -132,6 +133,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   let modelDir = opts.tokenizerDir;
   let model = opts.model;
   let tokenizer = opts.tokenizer;
+  let transfer: Transfer | undefined;
   if (resumeFrom) {
     // Resume: weights (head included) come from the checkpoint, which also holds the tokenizer files.
     if (model) throw new Error("resume loads the model from the checkpoint: do not pass opts.model with resume");
@@ -139,10 +141,11 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     tokenizer = tokenizer ?? (await loadTokenizer(resumeFrom.dir));
     modelDir = modelDir ?? resumeFrom.dir;
   } else if (!model || !tokenizer) {
-    const resolved = await resolveModel(cfg.model);
-    modelDir = modelDir ?? resolved.dir;
-    tokenizer = tokenizer ?? (await loadTokenizer(resolved.dir));
-    model = model ?? (await loadBertForSequenceClassification(resolved.dir, { labels, seed: cfg.seed }));
+    const start = await startingModel(cfg, labels, log);
+    modelDir = modelDir ?? start.dir;
+    tokenizer = tokenizer ?? start.tokenizer;
+    if (model) start.model.dispose(); else model = start.model;
+    transfer = start.transfer;
   }
   if (multi) markMultiLabel(model);   // config.json's problem_type, so Python loads the same model
   else if (isMultiLabelModel(model)) throw new Error(`this model is multi-label (${MULTI_LABEL}): give it label sets`);
@@ -208,7 +211,15 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     globalStep = saved.state.globalStep;
   }
   const batchOpts = { padding: cfg.padding, maxLength: cfg.maxLength, padTokenId: tokenizer.padTokenId };
-  if (runDir) writeJsonAtomic(path.join(runDir, "run.json"), { config: cfg, labels, model: cfg.model ?? "default", startedAt: new Date().toISOString() });
+  // A resumed run keeps what its start said about --init-from (run.json is rewritten below).
+  const runJson = runDir ? path.join(runDir, "run.json") : undefined;
+  if (saved && runJson && fs.existsSync(runJson)) transfer = JSON.parse(fs.readFileSync(runJson, "utf8")).initFrom;
+  if (runJson) {
+    writeJsonAtomic(runJson, {
+      config: cfg, labels, model: cfg.model ?? "default", ...(transfer ? { initFrom: transfer } : {}),
+      startedAt: new Date().toISOString(),
+    });
+  }
 
   const startEpoch = (saved?.state.epoch ?? 0) + 1;
   emit({ type: "start", epochs: cfg.epochs, stepsPerEpoch, startEpoch });
@@ -295,7 +306,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
         tokenizerDir: modelDir, keep: opts.keepCheckpoints ?? 2, beforeWrite: opts.beforeWrite, files,
       });
       if (improved) await saveBest(runDir, dir);
-      writeRunFiles(runDir, { cfg, labels, history, seconds: (Date.now() - t0) / 1000, selection });
+      writeRunFiles(runDir, { cfg, labels, history, seconds: (Date.now() - t0) / 1000, selection, transfer });
     }
     adjust(-1);
     emit({ type: "epoch", epoch, epochs: cfg.epochs, trainLoss: record.trainLoss, valLoss: ev.metrics.loss, f1Weighted: ev.metrics.f1Weighted, f1Macro: ev.metrics.f1Macro, seconds: record.seconds });
@@ -324,7 +335,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     }).metrics
     : undefined;
   const seconds = (Date.now() - t0) / 1000;
-  if (runDir && test) writeRunFiles(runDir, { cfg, labels, history, seconds, selection, test });
+  if (runDir && test) writeRunFiles(runDir, { cfg, labels, history, seconds, selection, test, transfer });
   emit({ type: "done", seconds, interrupted });
   const best = selection && describeSelection(selection, history, cfg.earlyStoppingPatience);
   return { model, tokenizer, labels, history, test, best, thresholds, seconds, interrupted, runDir };
@@ -353,6 +364,8 @@ function snapshot(model: BertForSequenceClassification): Map<string, tf.Tensor> 
 export interface RunFiles {
   cfg: TrainConfig; labels: string[]; history: EpochRecord[]; seconds: number;
   selection?: SelectionState; test?: EvalMetrics | MultiLabelMetrics;
+  /** What --init-from carried over, when the run started from a fine-tuned checkpoint. */
+  transfer?: Transfer;
 }
 
 /** metrics.json's "final": the last epoch's headline numbers. */
@@ -365,10 +378,10 @@ function headline(h: EpochRecord): object {
 
 /** metrics.json (with the best epoch and why, and the test metrics when there are some) and charts.html of a run. */
 export function writeRunFiles(runDir: string, r: RunFiles): void {
-  const { cfg, labels, history, seconds, selection, test } = r;
+  const { cfg, labels, history, seconds, selection, test, transfer } = r;
   const last = history[history.length - 1];
   writeJsonAtomic(path.join(runDir, "metrics.json"), {
-    config: cfg, labels, seconds, backend: tf.getBackend(),
+    config: cfg, labels, seconds, backend: tf.getBackend(), ...(transfer ? { initFrom: transfer } : {}),
     problemType: cfg && history[0] && "f1Micro" in history[0].validation ? MULTI_LABEL : "single_label_classification",
     final: last && headline(last),
     ...(selection ? { best: describeSelection(selection, history, cfg.earlyStoppingPatience) } : {}),
