@@ -36,7 +36,7 @@ test("the encoder is the source's; matching head rows move to their new places; 
   for (const name of src.params.keys()) {
     if (!name.startsWith("classifier.")) assert.deepEqual(await values(a, name), await values(src, name), name);
   }
-  const width = src.params.get("classifier.weight")!.shape[1];
+  const width = src.params.get("classifier.weight")!.shape[1]!;
   const row = (xs: number[], r: number) => xs.slice(r * width, (r + 1) * width);
   const [sw, aw, bw, cw] = await Promise.all([src, a, b, c].map((m) => values(m, "classifier.weight")));
   assert.deepEqual(row(aw, 0), row(sw, 2)); // pos
