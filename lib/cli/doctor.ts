@@ -206,7 +206,7 @@ export function doctorLines(findings: readonly Finding[]): string[] {
   return lines;
 }
 
-const HELP = `bertlab doctor — what set-up found, and how to fix what is missing
+export const DOCTOR_HELP = `bertlab doctor — what set-up found, and how to fix what is missing
 
 Usage:
   bertlab doctor           one line per part: Node, Python and .venv, the tslab kernel, the SMILE data, the model,
@@ -221,7 +221,7 @@ export async function doctorMain(argv: string[], probe: () => Probes = probeMach
   const write = (s: string) => process.stdout.write(s + "\n");
   const unknown = argv.filter((a) => a !== "--json" && a !== "--help");
   if (unknown.length) throw new Error(`doctor: unknown argument ${JSON.stringify(unknown[0])} (see bertlab doctor --help)`);
-  if (argv.includes("--help")) { write(HELP); return 0; }
+  if (argv.includes("--help")) { write(DOCTOR_HELP); return 0; }
   const findings = diagnose(probe());
   if (argv.includes("--json")) write(JSON.stringify({ ok: courseCanRun(findings), findings }, null, 1));
   else doctorLines(findings).forEach(write);
