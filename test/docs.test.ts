@@ -32,7 +32,8 @@ test("every relative link in README.md and docs/ resolves to a file", () => {
     for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
       const target = m[1].split("#")[0];
       if (!target || /^[a-z]+:/i.test(m[1])) continue;
-      if (!fs.existsSync(path.resolve(path.dirname(page), target))) broken.push(`${path.relative(ROOT, page)} → ${m[1]}`);
+      const where = path.resolve(path.dirname(page), target);
+      if (!fs.existsSync(where)) broken.push(`${path.relative(ROOT, page)} → ${m[1]}`);
     }
   }
   assert.deepEqual(broken, []);
@@ -58,7 +59,9 @@ test("every `npx bertlab` line in the docs uses a command and flags the CLI acce
       seen++;
       const words = m[1].trim().split(/\s+/);
       const placeholder = /^[<[…]/.test(words[0] ?? "");   // `npx bertlab <command> [options]`
-      if (words[0] && !placeholder && !words[0].startsWith("-") && !commands.includes(words[0])) wrong.push(`${line} (command ${words[0]})`);
+      if (words[0] && !placeholder && !words[0].startsWith("-") && !commands.includes(words[0])) {
+        wrong.push(`${line} (command ${words[0]})`);
+      }
       for (const w of words) {
         const flag = /^--([a-z][a-z0-9-]*)/.exec(w)?.[1];
         if (flag && !flags.has(flag)) wrong.push(`${line} (--${flag})`);

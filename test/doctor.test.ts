@@ -65,15 +65,17 @@ test("without Python: .venv and its fix are named, the course cannot run, the CL
 });
 
 test("without Chromium or native TensorFlow: optional, the course still runs, each says what is lost", async () => {
-  const p: Probes = { ...healthy, chromium: {}, backend: { native: false, why: "native TensorFlow unavailable", wasm: true } };
+  const backend = { native: false, why: "native TensorFlow unavailable", wasm: true };
+  const p: Probes = { ...healthy, chromium: {}, backend };
   const chromium = find(p, "Chromium");
   assert.deepEqual([chromium.status, chromium.required], ["missing", false]);
   assert.match(chromium.fix!, /BERTLAB_CHROMIUM/);
   assert.match(chromium.without!, /browser tests .* skipped/);
-  const backend = find(p, "TensorFlow.js backend");
-  assert.deepEqual([backend.status, backend.required], ["missing", false]);
-  assert.match(backend.without!, /WebAssembly/);
-  assert.match(find({ ...p, backend: { ...p.backend, wasm: false } }, "TensorFlow.js backend").without!, /plain JavaScript/);
+  const native = find(p, "TensorFlow.js backend");
+  assert.deepEqual([native.status, native.required], ["missing", false]);
+  assert.match(native.without!, /WebAssembly/);
+  const noWasm = find({ ...p, backend: { ...backend, wasm: false } }, "TensorFlow.js backend");
+  assert.match(noWasm.without!, /plain JavaScript/);
   const { code, out } = await runDoctor(["--json"], p);
   assert.equal(code, 0);
   const json = JSON.parse(out);

