@@ -59,6 +59,8 @@ test("without Python: .venv and its fix are named, the course cannot run, the CL
   assert.equal(code, 1);
   assert.match(out, /MISSING {3}Python and \.venv/);
   assert.match(out, /The course cannot run: fix the MISSING lines/);
+  const advice = doctorLines(diagnose(p)).filter((l) => l.startsWith(" ".repeat(12)));
+  assert.ok(advice.length >= 3 && advice.every((l) => l.length <= 118), "fix and without-it lines are wrapped");
   // with a system Python, the fix says which one set-up would use
   const withSystem = find({ ...p, systemPython: { command: "python3", version: "3.12.1" } }, "Python and .venv");
   assert.match(withSystem.fix!, /from python3: Python 3\.12\.1/);

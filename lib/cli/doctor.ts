@@ -3,13 +3,14 @@
  * its fix and with what still works without it. Exits 1 when the course cannot run (Node, Python with Jupyter's
  * runner, the tslab kernel, the SMILE data or the model missing); Chromium and native TensorFlow are optional.
  *
- *   npx bertlab doctor
- *   // bertlab doctor — what set-up found in /work/bertlab
- *   //   ok        Node.js              v20.20.0 (20 or newer needed)
- *   //   MISSING   Python and .venv     .venv/bin/python not found
- *   //             fix: npm run setup (it makes .venv with Jupyter's headless runner from python3: Python 3.11.2)
- *   //             without it: no notebook runs; the bertlab command and the library still do
+ *   npx bertlab doctor      // in a checkout whose .venv set-up has not made yet:
+ *   // bertlab doctor — what set-up found in /work/wt/docs
+ *   //   ok        Node.js                v20.20.2 (20 or newer needed)
+ *   //   MISSING   tslab kernel           .venv/share/jupyter/kernels/tslab/kernel.json not found
+ *   //                                    fix: npm run setup (step 3 registers the kernel inside .venv)
+ *   //   ok        SMILE data             data/smile-annotations-final.csv (sha256 d9288a574e13…, the published file)
  *   //   …
+ *   // The course cannot run: fix the MISSING lines above (npm run setup does every one of them).
  *
  * The machine is read by `probeMachine()`; `diagnose()` turns what it read into findings and is pure, so the tests
  * can describe a machine without Python or without Chromium.
@@ -196,6 +197,17 @@ function backendFinding(b: Probes["backend"]): Finding {
 export const courseCanRun = (findings: readonly Finding[]) =>
   findings.every((f) => !(f.required && f.status === "missing"));
 
+/** `text` cut at spaces into lines of at most `width` characters, each starting with `indent`. */
+function wrap(text: string, indent: string, width = 118): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && indent.length + line.length + 1 + word.length > width) { lines.push(indent + line); line = word; }
+    else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, indent + line];
+}
+
 /** The report as text lines (see the file comment). */
 export function doctorLines(findings: readonly Finding[]): string[] {
   const nameWidth = Math.max(...findings.map((f) => f.name.length)) + 2;
@@ -204,8 +216,8 @@ export function doctorLines(findings: readonly Finding[]): string[] {
   for (const f of findings) {
     const status = f.status === "missing" ? (f.required ? "MISSING" : "missing") : f.status;
     lines.push(`  ${status.padEnd(10)}${f.name.padEnd(nameWidth)}${f.found}`);
-    if (f.fix) lines.push(`${pad}fix: ${f.fix}`);
-    if (f.without) lines.push(`${pad}without it: ${f.without}`);
+    if (f.fix) lines.push(...wrap(`fix: ${f.fix}`, pad));
+    if (f.without) lines.push(...wrap(`without it: ${f.without}`, pad));
   }
   lines.push("", courseCanRun(findings)
     ? "The course can run: npm run course (every notebook), npm test (the tests)."
