@@ -8,7 +8,7 @@ import * as path from "path";
 import { execFileSync, spawn } from "child_process";
 import { initBackend } from "../lib/runtime/backend";
 import { randomBert, saveBertForSequenceClassification } from "../lib/model/bert";
-import { main, configFromFlags, HELP } from "../lib/cli/cli";
+import { main, configFromFlags, HELP, RENAMED_FLAGS, checkRenamedFlags } from "../lib/cli/cli";
 import { DEFAULT_CONFIG } from "../lib/config/config";
 import { TOKENIZER_FILES } from "../lib/model/run_folder";
 import { DEFAULT_MODEL_DIR } from "../lib/model/models";
@@ -28,6 +28,35 @@ test("bin/bertlab.js --help runs through the shim", () => {
   const out = execFileSync(process.execPath, [path.join(__dirname, "..", "bin", "bertlab.js"), "--help"], { encoding: "utf8" });
   assert.match(out, /Commands:\n  split/);
   assert.match(out, /--text-column NAME/);
+});
+
+test("--help: every flag stands apart from its text, and says its default once", () => {
+  const lines = HELP.slice(HELP.indexOf("Hyperparameters")).split("\n").filter((l) => l.startsWith("  --"));
+  assert.equal(lines.length, Object.keys(DEFAULT_CONFIG).length);
+  for (const l of lines) {
+    assert.match(l, /^  --[a-z-]+ {2,}\S/, `flag and text apart: ${l}`);
+    assert.equal(l.split("(default:").length, 2, `one default: ${l}`);
+  }
+  assert.match(HELP, /--early-stopping-patience {2}stop after/);
+  assert.match(HELP, /--model +model folder or hub id \(default: models\/all-MiniLM-L6-v2\)\n/);
+});
+
+test("a renamed flag names its successor", async () => {
+  assert.deepEqual(RENAMED_FLAGS, { "test-size": "validation-size" });
+  await assert.rejects(main(["train", "--test-size", "0.2"]), /--test-size was renamed --validation-size: use --validation-size$/);
+  await assert.rejects(main(["split", "--test-size=0.2"]), /--test-size was renamed --validation-size: use --validation-size=0\.2/);
+  assert.doesNotThrow(() => checkRenamedFlags(["predict", "--", "--test-size"]), "after --, it is a text");
+  await assert.rejects(main(["train", "--tset-size", "1"]), /Unknown option '--tset-size'/);
+});
+
+test("predict --input with bytes that are not UTF-8: an error naming the file and line, nothing predicted", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-cli-utf8-"));
+  const file = path.join(dir, "texts.txt");
+  fs.writeFileSync(file, Buffer.concat([Buffer.from("fine\nalso fine\nbroken "), Buffer.from([0xff, 0xfe]), Buffer.from(" here\n")]));
+  // the texts are read before the model is looked for, so no model is needed to see the error
+  await assert.rejects(main(["predict", "--checkpoint", path.join(dir, "no-model"), "--input", file]),
+    new RegExp(`^Error: ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: not valid UTF-8 at byte 22 \\(line 3\\): bytes ff fe`));
+  fs.rmSync(dir, { recursive: true });
 });
 
 test("split, train, evaluate, predict and sweep on a CSV with a tiny model", { skip: !fs.existsSync(path.join(DEFAULT_MODEL_DIR, "tokenizer.json")) && "needs the course model's tokenizer files" }, async () => {

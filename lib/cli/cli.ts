@@ -11,13 +11,15 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { DEFAULT_CONFIG, TrainConfig } from "../config/config";
 import { initBackend } from "../runtime/backend";
-import { SMILE_CSV, RUNS_DIR } from "../core/paths";
+import { SMILE_CSV, RUNS_DIR, ROOT } from "../core/paths";
+import { DEFAULT_MODEL_DIR } from "../model/models";
 import { writeJsonAtomic, writeFileAtomic } from "../core/fsutil";
 import { train } from "../train/train";
 import { checkSelectMetric } from "../config/selection";
 import { predict, loadTrained, evaluateSet, reportLines, labelIds } from "../eval/evaluate";
 import { modelFolder } from "../model/run_folder";
 import { loadTrainData, readEvalSet, DataSource, LoadedData, TextSet } from "../data/data";
+import { decodeUtf8 } from "../data/csv";
 import { MULTI_LABEL, MultiLabelMetrics } from "../eval/multilabel";
 import type { EvalMetrics } from "../eval/metrics";
 import { cliReporter, chartsPage } from "../view/progress";
@@ -26,12 +28,19 @@ import { quizMain } from "../teach/quiz_cli";
 import { chooseEngine, loadClassifier } from "../serve/engine";
 import { exportOnnx } from "../serve/export";
 import { demo } from "../serve/demo";
+import { doctorMain } from "./doctor";
+
+/** A path as --help shows it: from the project root when inside it (so the text is the same from any folder). */
+function fromRoot(p: string): string {
+  const rel = path.relative(ROOT, p);
+  return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : p;
+}
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 
 /** One-line help per config field (the why-comments of lib/config/config.ts, shortened). */
 const CONFIG_HELP: Record<keyof TrainConfig, string> = {
-  model: "model folder or hub id (default: models/all-MiniLM-L6-v2)",
+  model: "model folder or hub id",
   initFrom: "a fine-tuned checkpoint or run folder to start from: encoder kept, head rows kept for labels of the same name",
   maxLength: "longest tokenized text kept",
   padding: "longest (pad each batch to its longest text) | max_length (pad all to --max-length)",
@@ -87,10 +96,11 @@ Commands:
   probe-bias score Equity Evaluation Corpus sentence pairs (female/male, African-/European-American names):
              bertlab probe-bias --checkpoint DIR [--out FILE.json]; writes FILE.json and FILE.html
   quiz       the course's graded quiz: questions, answers, where each is taught; --check FILE grades answers
+  doctor     what set-up found (Node, Python, kernel, data, model, backend, CPU, Chromium), how to fix what is missing
   export     an ONNX model folder for transformers.js and onnxruntime (--checkpoint DIR --out DIR [--quantize int8])
   demo       a local web page that runs the model in the browser: bertlab demo --checkpoint DIR [--port 8765]
 
-Data (default: the SMILE CSV at ${path.relative(process.cwd(), SMILE_CSV) || SMILE_CSV}, as the course):
+Data (default: the SMILE CSV at ${fromRoot(SMILE_CSV)}, as the course):
   --csv FILE             any CSV/TSV with a header row; train splits it into train and validation
   --train-csv FILE       a training file (split, unless --validation-csv is given too)
   --validation-csv FILE  the validation file: no split is made
@@ -123,8 +133,17 @@ Run and model:
   --help                 this text
 
 Hyperparameters (defaults from lib/config/config.ts):
-${(Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[]).map((k) => `  --${kebab(k).padEnd(22)}${CONFIG_HELP[k]} (default: ${JSON.stringify(DEFAULT_CONFIG[k]) ?? "course default"})`).join("\n")}
+${configHelpLines().join("\n")}
 `;
+
+/** The hyperparameter lines of --help: the flag, its help, its default (the model's is the course's MiniLM folder). */
+function configHelpLines(): string[] {
+  const keys = Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[];
+  const width = Math.max(...keys.map((k) => kebab(k).length)) + 2;   // the longest flag, then two spaces
+  const shown = (k: keyof TrainConfig) =>
+    k === "model" ? fromRoot(DEFAULT_MODEL_DIR) : JSON.stringify(DEFAULT_CONFIG[k]);
+  return keys.map((k) => `  --${kebab(k).padEnd(width)}${CONFIG_HELP[k]} (default: ${shown(k)})`);
+}
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -134,13 +153,41 @@ export function configFlagOptions(): Record<string, { type: "string" | "boolean"
   return Object.fromEntries(Object.entries(DEFAULT_CONFIG).map(([k, v]) => [kebab(k), { type: type(v) }]));
 }
 
-function parse(argv: string[]): { command: string | undefined; values: Values; positionals: string[] } {
-  const options: Record<string, { type: "string" | "boolean" }> = {
-    ...DATA_FLAGS, "run-dir": { type: "string" }, resume: { type: "boolean" }, checkpoint: { type: "string" }, out: { type: "string" },
-    input: { type: "string" }, seeds: { type: "string" }, help: { type: "boolean" }, ...configFlagOptions(),
+/**
+ * Flags that were renamed (old → new): an old name is an error that names its successor, where the parser alone
+ * would only say "Unknown option". Add a line whenever a flag is renamed.
+ */
+export const RENAMED_FLAGS: Readonly<Record<string, string>> = {
+  "test-size": "validation-size",   // the held-out part is called validation everywhere
+};
+
+/** Throws, naming the new flag, when argv uses a renamed one (`--old`, `--old=value`). */
+export function checkRenamedFlags(argv: readonly string[]): void {
+  for (const arg of argv) {
+    if (arg === "--") return;
+    const name = /^--([^=]+)/.exec(arg)?.[1];
+    if (name && RENAMED_FLAGS[name]) {
+      const now = RENAMED_FLAGS[name];
+      const value = arg.includes("=") ? arg.slice(arg.indexOf("=")) : "";
+      throw new Error(`--${name} was renamed --${now}: use --${now}${value}`);
+    }
+  }
+}
+
+/** Every flag the parser accepts (docs/reference/cli.md lists each; test/docs.test.ts checks it). */
+export function cliOptions(): Record<string, { type: "string" | "boolean" }> {
+  return {
+    ...DATA_FLAGS, "run-dir": { type: "string" }, resume: { type: "boolean" }, checkpoint: { type: "string" },
+    out: { type: "string" }, input: { type: "string" }, seeds: { type: "string" }, help: { type: "boolean" },
+    ...configFlagOptions(),
     engine: { type: "string" }, quantized: { type: "boolean" }, quantize: { type: "string" },
     force: { type: "boolean" }, port: { type: "string" },
   };
+}
+
+function parse(argv: string[]): { command: string | undefined; values: Values; positionals: string[] } {
+  checkRenamedFlags(argv);
+  const options = cliOptions();
   const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   return { command: positionals[0], values: values as Values, positionals: positionals.slice(1) };
 }
@@ -212,6 +259,7 @@ const engineChoice = (values: Values) =>
 
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === "quiz") return quizMain(argv.slice(1)); // its own flags: see bertlab quiz --help
+  if (argv[0] === "doctor") return doctorMain(argv.slice(1)); // what set-up found: see bertlab doctor --help
   const { command, values, positionals } = parse(argv);
   if (values.help || !command) { out(HELP); return command || values.help ? 0 : 1; }
   const cfg = configFromFlags(values);
@@ -271,8 +319,9 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "predict": {
+      // Strict UTF-8, as the CSV reader: bytes that are not UTF-8 are an error naming the file and line.
       const texts = typeof values.input === "string"
-        ? fs.readFileSync(values.input, "utf8").split(/\r?\n/).filter((l) => l.trim() !== "")
+        ? decodeUtf8(fs.readFileSync(values.input), values.input).split(/\r?\n/).filter((l) => l.trim() !== "")
         : positionals;
       if (texts.length === 0) throw new Error("predict needs texts: bertlab predict --checkpoint DIR \"some text\" (or --input FILE)");
       const dir = checkpointDir(values);
@@ -347,6 +396,6 @@ export async function main(argv: string[]): Promise<number> {
     }
     default:
       throw new Error(`unknown command ${JSON.stringify(command)}: ` +
-        "use split, train, evaluate, predict, sweep, probe-bias, quiz, export or demo (see --help)");
+        "use split, train, evaluate, predict, sweep, probe-bias, quiz, doctor, export or demo (see --help)");
   }
 }
