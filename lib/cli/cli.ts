@@ -41,7 +41,7 @@ const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 /** One-line help per config field (the why-comments of lib/config/config.ts, shortened). */
 const CONFIG_HELP: Record<keyof TrainConfig, string> = {
   model: "model folder or hub id",
-  initFrom: "a fine-tuned checkpoint or run folder to start from: encoder kept, head rows kept for labels of the same name",
+  initFrom: "a fine-tuned checkpoint or run folder to start from: its encoder, and its head rows for labels of the same name",
   maxLength: "longest tokenized text kept",
   padding: "longest (pad each batch to its longest text) | max_length (pad all to --max-length)",
   batchSize: "texts per training step",
@@ -142,7 +142,9 @@ function configHelpLines(): string[] {
   const width = Math.max(...keys.map((k) => kebab(k).length)) + 2;   // the longest flag, then two spaces
   const shown = (k: keyof TrainConfig) =>
     k === "model" ? fromRoot(DEFAULT_MODEL_DIR) : JSON.stringify(DEFAULT_CONFIG[k]);
-  return keys.map((k) => `  --${kebab(k).padEnd(width)}${CONFIG_HELP[k]} (default: ${shown(k)})`);
+  // A flag without a default (--init-from) says nothing of one.
+  const suffix = (k: keyof TrainConfig) => (k !== "model" && DEFAULT_CONFIG[k] === undefined ? "" : ` (default: ${shown(k)})`);
+  return keys.map((k) => `  --${kebab(k).padEnd(width)}${CONFIG_HELP[k]}${suffix(k)}`);
 }
 
 type Values = Record<string, string | boolean | undefined>;
