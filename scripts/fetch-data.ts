@@ -8,13 +8,18 @@
  *   BERTLAB_SMILE_URL=http://mirror/x.csv npx tsx scripts/fetch-data.ts --download
  *
  * Options: --download (skip the shared copy), --url URL, --dest FILE, --shared DIR.
+ *
+ * CARER (lib/data/carer.ts), the larger corpus for learning before SMILE, is copied the same way into data/carer/
+ * when the shared folder has it; it has no public download bertlab may use, so without it set-up says how to add
+ * it and goes on (only transfer from CARER needs it).
  */
 import * as fs from "fs";
 import * as path from "path";
 import { downloadFile, sha256File } from "../lib/core/download";
 import { writeFileAtomic } from "../lib/core/fsutil";
-import { SMILE_CSV, SHARED_SMILE_DIR, ROOT } from "../lib/core/paths";
+import { SMILE_CSV, SHARED_SMILE_DIR, ROOT, CARER_DIR, SHARED_CARER_DIR } from "../lib/core/paths";
 import { SMILE_SHA256 } from "../lib/data/smile";
+import { CARER_FILES } from "../lib/data/carer";
 
 /** figshare's download link for smile-annotations-final.csv (file 4988956 of article 3187909). */
 export const SMILE_URL = "https://figshare.com/ndownloader/files/4988956";
@@ -93,6 +98,36 @@ export async function fetchSmile(opts: FetchOptions = {}): Promise<FetchResult> 
   return { action: "downloaded", file: dest, source: url };
 }
 
+/**
+ * Ensures CARER's three files in `dest`, each checked by sha256: left alone when intact, else copied from `sharedDir`.
+ * Returns false (after saying what to do) when they are neither here nor there.
+ */
+export function fetchCarer(
+  opts: { dest?: string; sharedDir?: string; log?: (line: string) => void } = {},
+): boolean {
+  const dest = opts.dest ?? CARER_DIR, sharedDir = opts.sharedDir ?? SHARED_CARER_DIR;
+  const log = opts.log ?? ((s: string) => console.log(s));
+  const names = Object.keys(CARER_FILES) as (keyof typeof CARER_FILES)[];
+  const intact = (file: string, name: keyof typeof CARER_FILES) => fs.existsSync(file) && sha256File(file) === CARER_FILES[name];
+  if (names.every((n) => intact(path.join(dest, n), n))) {
+    log(`present ${rel(dest)}/ (CARER, sha256 verified)`);
+    return true;
+  }
+  if (!names.every((n) => fs.existsSync(path.join(sharedDir, n)))) {
+    log(`CARER is not in ${rel(sharedDir)}: only learning from CARER first needs it; put its ${names.join(", ")}`
+      + ` (header id,text,label) in ${rel(dest)}/`);
+    return false;
+  }
+  for (const n of names) {
+    const src = path.join(sharedDir, n);
+    if (!intact(src, n)) throw new Error(`${src}: sha256 ${sha256File(src)} is not the published file's ${CARER_FILES[n]}; not copying it`);
+  }
+  fs.mkdirSync(dest, { recursive: true });
+  for (const n of names) writeFileAtomic(path.join(dest, n), fs.readFileSync(path.join(sharedDir, n)));
+  log(`copied ${rel(dest)}/ (CARER) from ${rel(sharedDir)}`);
+  return true;
+}
+
 function parseArgs(argv: string[]): FetchOptions {
   const opts: FetchOptions = {};
   for (let i = 0; i < argv.length; i++) {
@@ -112,7 +147,7 @@ function parseArgs(argv: string[]): FetchOptions {
 }
 
 if (require.main === module) {
-  fetchSmile(parseArgs(process.argv.slice(2))).catch((e: Error) => {
+  fetchSmile(parseArgs(process.argv.slice(2))).then(() => fetchCarer()).catch((e: Error) => {
     console.error(`fetch-data: ${e.message}`);
     process.exit(1);
   });

@@ -8,6 +8,7 @@ import * as path from "path";
 import { trainData, textSet, checkData, loadTrainData } from "../lib/data/data";
 import { loadCourseData } from "../lib/data/smile";
 import { SMILE_CSV } from "../lib/core/paths";
+import { CARER_SOURCE } from "../lib/data/carer";
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-data-"));
 const write = (dir: string, name: string, rows: string[][]) => {
@@ -85,3 +86,13 @@ test("bad data: errors name the file, the line and the problem", () => {
   assert.throws(() => checkData({ train, validation: textSet([]), test: { texts: ["t"], labels: [] } }),
     /test data has 1 texts but 0 labels/);
 });
+
+test("CARER loads as a data source: 16,000 / 2,000 / 2,000 tweets, six emotions, string ids",
+  { skip: fs.existsSync(CARER_SOURCE.trainCsv!) ? false : "no data/carer (set-up copies it from ../shared)" }, () => {
+    const d = loadTrainData(CARER_SOURCE, { validationSize: 0.15, seed: 17 });
+    assert.deepEqual([d.train.texts.length, d.validation.texts.length, d.test?.texts.length], [16000, 2000, 2000]);
+    assert.deepEqual([...d.labels].sort(), ["anger", "fear", "joy", "love", "sadness", "surprise"]);
+    assert.equal(d.ids.train[0], "train-1");
+    assert.equal(d.train.texts[0], "i didnt feel humiliated");
+    assert.equal(d.train.labels.filter((l) => l === "surprise").length, 572);
+  });

@@ -8,7 +8,9 @@ import * as os from "os";
 import * as path from "path";
 import * as crypto from "crypto";
 import { execFile } from "child_process";
-import { fetchSmile, SMILE_FILE, SPLIT_FILE, SMILE_URL } from "../scripts/fetch-data";
+import { fetchSmile, fetchCarer, SMILE_FILE, SPLIT_FILE, SMILE_URL } from "../scripts/fetch-data";
+import { SHARED_CARER_DIR } from "../lib/core/paths";
+import { CARER_FILES } from "../lib/data/carer";
 import { listenLocal } from "./helpers/local_server";
 
 const CSV = Buffer.from('1,"hello, world",happy\n2,"sad day",sad\n');
@@ -99,3 +101,25 @@ test("the command line: --download --url --dest, with a clear failure message", 
   const bad = await run(tsx, [script, "--nope"]);
   assert.match(bad.stderr, /unknown option --nope/);
 });
+
+const haveCarer = Object.keys(CARER_FILES).every((f) => fs.existsSync(path.join(SHARED_CARER_DIR, f)));
+test("CARER: copied from the shared folder when every sha256 matches; a bad copy is refused; none is no error",
+  { skip: haveCarer ? false : `no CARER in ${SHARED_CARER_DIR}` }, () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-carer-"));
+    const lines: string[] = [];
+    const log = (s: string) => lines.push(s);
+    assert.equal(fetchCarer({ dest: path.join(tmp, "none"), sharedDir: path.join(tmp, "missing"), log }), false);
+    assert.match(lines.pop()!, /CARER is not in .*missing: only learning from CARER first needs it/);
+    const dest = path.join(tmp, "carer");
+    assert.equal(fetchCarer({ dest, log }), true);
+    assert.match(lines.pop()!, /copied .*carer\/ \(CARER\)/);
+    assert.equal(fetchCarer({ dest, log }), true);
+    assert.match(lines.pop()!, /present .*\(CARER, sha256 verified\)/);
+    const bad = path.join(tmp, "bad");
+    fs.mkdirSync(bad);
+    for (const f of Object.keys(CARER_FILES)) fs.copyFileSync(path.join(SHARED_CARER_DIR, f), path.join(bad, f));
+    fs.appendFileSync(path.join(bad, "test.csv"), "test-2001,one more,joy\n");
+    assert.throws(() => fetchCarer({ dest: path.join(tmp, "from-bad"), sharedDir: bad, log }),
+      /test\.csv: sha256 [0-9a-f]{64} is not the published file's 7c780fbb/);
+    assert.equal(fs.existsSync(path.join(tmp, "from-bad")), false);
+  });

@@ -36,3 +36,7 @@ export const RUNS_DIR = process.env.BERTLAB_RUNS_DIR ?? path.join(ROOT, "runs");
 
 /** The course's shared copy of the data, beside the checkout (present on course machines only). */
 export const SHARED_SMILE_DIR = path.resolve(ROOT, "..", "shared", "data", "smile");
+export const SHARED_CARER_DIR = path.resolve(ROOT, "..", "shared", "data", "carer");
+
+/** CARER, the larger emotion corpus a model can learn from before SMILE (train/validation/test CSVs). */
+export const CARER_DIR = path.join(DATA_DIR, "carer");

@@ -4,6 +4,7 @@
  *
  * May import: core, view, runtime, config (test/layout.test.ts checks it).
  */
+export * from "./carer";
 export * from "./csv";
 export * from "./data";
 export * from "./labels";
