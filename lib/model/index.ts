@@ -5,6 +5,7 @@
  * May import: core, view, runtime, config, data, nn, graph (test/layout.test.ts checks it).
  */
 export * from "./bert";
+export * from "./compat";
 export * from "./hub";
 export * from "./models";
 export * from "./run_folder";
