@@ -48,7 +48,7 @@ test("docs/reference/cli.md is what scripts/cli-reference.ts makes, and lists ev
 });
 
 test("every `npx bertlab` line in the docs uses a command and flags the CLI accepts", () => {
-  const commands = ["split", "train", "evaluate", "predict", "sweep", "probe-bias", "quiz", "doctor", "export", "demo"];
+  const commands = ["split", "train", "evaluate", "predict", "sweep", "probe-bias", "quiz", "doctor", "export", "demo", "soup"];
   const flags = new Set([...Object.keys(cliOptions()), "check", "json"]);
   const wrong: string[] = [];
   let seen = 0;

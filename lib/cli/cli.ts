@@ -16,7 +16,8 @@ import { DEFAULT_MODEL_DIR } from "../model/models";
 import { writeJsonAtomic, writeFileAtomic } from "../core/fsutil";
 import { train } from "../train/train";
 import { checkSelectMetric } from "../config/selection";
-import { predict, loadTrained, evaluateSet, reportLines, labelIds } from "../eval/evaluate";
+import { predict, loadTrained, evaluateSet, reportLines, labelIds, Trained } from "../eval/evaluate";
+import { writeSoup, greedySoup, ensembleEvaluate, ensemblePredict, Soup } from "../eval/soup";
 import { modelFolder } from "../model/run_folder";
 import { loadTrainData, readEvalSet, DataSource, LoadedData, TextSet } from "../data/data";
 import { decodeUtf8 } from "../data/csv";
@@ -99,6 +100,8 @@ Commands:
   doctor     what set-up found (Node, Python, kernel, data, model, backend, CPU, Chromium), how to fix what is missing
   export     an ONNX model folder for transformers.js and onnxruntime (--checkpoint DIR --out DIR [--quantize int8])
   demo       a local web page that runs the model in the browser: bertlab demo --checkpoint DIR [--port 8765]
+  soup       average the weights of runs fine-tuned from the same start into one model: bertlab soup RUN RUN ...
+             --out DIR [--greedy: add runs best first, each only if validation F1 holds]
 
 Data (default: the SMILE CSV at ${fromRoot(SMILE_CSV)}, as the course):
   --csv FILE             any CSV/TSV with a header row; train splits it into train and validation
@@ -130,6 +133,8 @@ Run and model:
   --quantize int8        export: also write onnx/model_quantized.onnx
   --force                export: replace an existing export in --out
   --port N               demo: port on 127.0.0.1 (default 8765; 0 picks a free one)
+  --ensemble DIRS        evaluate, predict: average the probabilities of these models (comma-separated folders)
+  --greedy               soup: the greedy soup, scored on the validation data (the course's split by default)
   --help                 this text
 
 Hyperparameters (defaults from lib/config/config.ts):
@@ -183,7 +188,7 @@ export function cliOptions(): Record<string, { type: "string" | "boolean" }> {
     out: { type: "string" }, input: { type: "string" }, seeds: { type: "string" }, help: { type: "boolean" },
     ...configFlagOptions(),
     engine: { type: "string" }, quantized: { type: "boolean" }, quantize: { type: "string" },
-    force: { type: "boolean" }, port: { type: "string" },
+    force: { type: "boolean" }, port: { type: "string" }, ensemble: { type: "string" }, greedy: { type: "boolean" },
   };
 }
 
@@ -255,6 +260,16 @@ const checkpointDir = (values: Values): string => modelFolder(checkpointArg(valu
 
 const out = (s: string) => process.stdout.write(s + "\n");
 
+/** The models of `--ensemble A,B,C` (each folder resolved as --checkpoint is), on TensorFlow.js. */
+async function loadEnsemble(list: string): Promise<Trained[]> {
+  const dirs = list.split(",").map((s) => s.trim()).filter(Boolean);
+  if (dirs.length === 0) throw new Error("--ensemble wants comma-separated model or run folders");
+  await initBackend();
+  const models: Trained[] = [];
+  for (const d of dirs) models.push(await loadTrained(modelFolder(d)));
+  return models;
+}
+
 /** --engine / BERTLAB_ENGINE and --quantized (lib/serve/engine.ts). */
 const engineChoice = (values: Values) =>
   chooseEngine(values.engine as string | undefined, { quantized: Boolean(values.quantized) });
@@ -290,6 +305,19 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "evaluate": {
+      if (typeof values.ensemble === "string") {
+        const models = await loadEnsemble(values.ensemble);
+        const file = typeof values.csv === "string" ? values.csv : undefined;
+        const set = (file ? readEvalSet(file, dataSource(values), false) : loadData({}, cfg).validation) as TextSet;
+        const ev = ensembleEvaluate(models, set, file ? "test" : "validation", { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize });
+        out(`ensemble of ${models.length} on ${file ?? "the course's validation split"} (${set.texts.length} texts):`);
+        reportLines(ev.metrics, models[0].model.labels).forEach(out);
+        if (typeof values.out === "string") {
+          writeJsonAtomic(values.out, { ensemble: models.map((t) => t.dir), file: file ?? null, metrics: ev.metrics });
+        }
+        for (const t of models) t.model.dispose();
+        return 0;
+      }
       const dir = checkpointDir(values);
       const file = typeof values.csv === "string" ? values.csv : undefined;
       const multi = isMultiLabelFolder(dir);
@@ -326,6 +354,12 @@ export async function main(argv: string[]): Promise<number> {
         ? decodeUtf8(fs.readFileSync(values.input), values.input).split(/\r?\n/).filter((l) => l.trim() !== "")
         : positionals;
       if (texts.length === 0) throw new Error("predict needs texts: bertlab predict --checkpoint DIR \"some text\" (or --input FILE)");
+      if (typeof values.ensemble === "string") {
+        const models = await loadEnsemble(values.ensemble);
+        for (const p of ensemblePredict(models, texts, { maxLength: cfg.maxLength })) out(JSON.stringify(p));
+        for (const t of models) t.model.dispose();
+        return 0;
+      }
       const dir = checkpointDir(values);
       if (isMultiLabelFolder(dir)) {
         // Every label over its threshold: TensorFlow.js (the ONNX engines score single-label models).
@@ -388,6 +422,20 @@ export async function main(argv: string[]): Promise<number> {
       out(`F1 weighted over seeds ${seeds.join(",")}: mean ${mean.toFixed(4)} ± ${sd.toFixed(4)} → ${path.join(runDir, "sweep.json")}`);
       return 0;
     }
+    case "soup": {
+      if (positionals.length === 0) throw new Error("soup needs runs: bertlab soup RUN RUN ... --out DIR");
+      if (typeof values.out !== "string") throw new Error("soup needs --out DIR: the folder to write the soup to");
+      let soup: Soup;
+      if (values.greedy) {
+        await initBackend();
+        const validation = (loadData(values, cfg).validation) as TextSet;
+        soup = await greedySoup(positionals, values.out, validation, { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize, log: out });
+      } else {
+        soup = await writeSoup(positionals, values.out);
+      }
+      out(`soup of ${soup.ingredients.length} → ${soup.out} (${soup.ingredients.join(", ")})`);
+      return 0;
+    }
     case "probe-bias": {
       await initBackend();
       const report = await probeBiasCheckpoint(checkpointArg(values), { batchSize: cfg.evalBatchSize });
@@ -398,6 +446,6 @@ export async function main(argv: string[]): Promise<number> {
     }
     default:
       throw new Error(`unknown command ${JSON.stringify(command)}: ` +
-        "use split, train, evaluate, predict, sweep, probe-bias, quiz, doctor, export or demo (see --help)");
+        "use split, train, evaluate, predict, sweep, probe-bias, quiz, doctor, export, demo or soup (see --help)");
   }
 }

@@ -7,3 +7,4 @@
 export * from "./evaluate";
 export * from "./metrics";
 export * from "./multilabel";
+export * from "./soup";
