@@ -91,3 +91,28 @@ test("train --init-from: the log and metrics.json say what was carried over; a r
   assert.equal(metrics.history.length, 2);
   assert.equal(configFromFlags({ "init-from": "runs/carer" }).initFrom, "runs/carer");
 });
+
+test("--reinit-layers k: the top k encoder layers and the pooler start fresh (seeded); the rest as pretrained", async () => {
+  const { reinitTopLayers } = await import("../lib/model/bert");
+  const n0 = tf.memory().numTensors;
+  const a = await loadBertForSequenceClassification(source, { labels: tinyBertLabels, seed: 0 });
+  const b = await loadBertForSequenceClassification(source, { labels: tinyBertLabels, seed: 0 });
+  const names = reinitTopLayers(b, 1, 3);
+  assert.ok(names.length > 0 && names.every((n) => n.startsWith("bert.encoder.layer.1.") || n.startsWith("bert.pooler.")));
+  assert.ok(names.includes("bert.pooler.dense.weight") && names.includes("bert.encoder.layer.1.attention.self.query.weight"));
+  for (const name of a.params.keys()) {
+    const same = JSON.stringify(await values(a, name)) === JSON.stringify(await values(b, name));
+    const fresh = names.includes(name);   // the tiny model has no zero biases or unit LayerNorm weights to keep
+    assert.equal(same, !fresh, name);
+  }
+  const again = await loadBertForSequenceClassification(source, { labels: tinyBertLabels, seed: 0 });
+  reinitTopLayers(again, 1, 3);
+  assert.deepEqual(await values(again, "bert.pooler.dense.weight"), await values(b, "bert.pooler.dense.weight"));
+  assert.throws(() => reinitTopLayers(again, 3, 3), /--reinit-layers wants 0 to 2 \(this model's layers\), got 3/);
+  for (const m of [a, b, again]) m.dispose();
+  assert.equal(tf.memory().numTensors, n0);
+  const lines: string[] = [];
+  const start = await startingModel({ ...DEFAULT_CONFIG, model: source, reinitLayers: 2 }, tinyBertLabels, (s) => lines.push(s));
+  start.model.dispose();
+  assert.match(lines.join("\n"), /re-initialised the top 2 encoder layer\(s\) and the pooler/);
+});

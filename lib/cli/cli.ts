@@ -43,6 +43,7 @@ const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 const CONFIG_HELP: Record<keyof TrainConfig, string> = {
   model: "model folder or hub id",
   initFrom: "a fine-tuned checkpoint or run folder to start from: its encoder, and its head rows for labels of the same name",
+  reinitLayers: "re-initialise the top k encoder layers and the pooler before training (few-sample fine-tuning)",
   maxLength: "longest tokenized text kept",
   padding: "longest (pad each batch to its longest text) | max_length (pad all to --max-length)",
   batchSize: "texts per training step",

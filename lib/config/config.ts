@@ -38,6 +38,11 @@ export interface TrainConfig {
    * task first on a larger related corpus (CARER's 16,000 tweets) helps a small one (STILTs, Phang et al. 2018).
    */
   initFrom?: string;
+  /**
+   * Encoder layers at the top (and the pooler) re-initialised before training, 0 = none: their pretrained weights
+   * suit the pretraining tasks and transfer worst to a few hundred examples (Zhang et al., ICLR 2021: k = 1 to 6).
+   */
+  reinitLayers: number;
   /** Longest tokenized tweet kept; the course used 256 (no SMILE tweet gets near it). */
   maxLength: number;
   /**
@@ -136,6 +141,7 @@ export const COURSE_VALIDATION_SIZE = 0.15;
 export const DEFAULT_CONFIG: TrainConfig = {
   model: undefined,
   initFrom: undefined,
+  reinitLayers: 0,
   maxLength: 256,
   padding: "longest",
   batchSize: 32,
@@ -178,7 +184,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
     if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`config.${k} must be a positive integer, got ${c[k]}`);
   }
   const nonNegInt = [
-    "warmupSteps", "maxStepsPerEpoch", "maxTrainExamples", "logSamples", "seed", "earlyStoppingPatience",
+    "warmupSteps", "maxStepsPerEpoch", "maxTrainExamples", "logSamples", "seed", "earlyStoppingPatience", "reinitLayers",
   ] as const;
   for (const k of nonNegInt) {
     if (!Number.isInteger(c[k]) || c[k] < 0) throw new Error(`config.${k} must be a non-negative integer, got ${c[k]}`);

@@ -363,6 +363,30 @@ function transferHead(
   return new BertForSequenceClassification(config, labels, params);
 }
 
+/**
+ * Re-initialises the top `k` encoder layers and the pooler as a fresh model's (seeded), in place: their
+ * pretrained weights are specific to the pretraining tasks and transfer worst to a small data set (Zhang et al.,
+ * "Revisiting Few-sample BERT Fine-tuning", ICLR 2021). Returns the names of the re-initialised weights.
+ */
+export function reinitTopLayers(model: BertForSequenceClassification, k: number, seed: number): string[] {
+  const layers = model.config.num_hidden_layers;
+  if (!Number.isInteger(k) || k < 0 || k > layers) throw new Error(`--reinit-layers wants 0 to ${layers} (this model's layers), got ${k}`);
+  const top = (name: string) => {
+    const m = /^bert\.encoder\.layer\.(\d+)\./.exec(name);
+    return m ? Number(m[1]) >= layers - k : name.startsWith("bert.pooler.");
+  };
+  const names: string[] = [];
+  if (k === 0) return names;
+  bertParamShapes(model.config, model.labels.length).forEach(([name, shape], i) => {
+    if (!top(name)) return;
+    const fresh = initParam(name, shape, model.config, siteSeed(seed, i));
+    model.params.get(name)!.assign(fresh);
+    fresh.dispose();
+    names.push(name);
+  });
+  return names;
+}
+
 /** Which of `labels` keep a trained classifier row from a head saved for `saved` (same name), which start fresh. */
 export function headTransfer(labels: readonly string[], saved: readonly string[]): { kept: string[]; fresh: string[] } {
   return { kept: labels.filter((l) => saved.includes(l)), fresh: labels.filter((l) => !saved.includes(l)) };

@@ -9,7 +9,9 @@
  */
 import { TrainConfig } from "../config/config";
 import { loadTokenizer, TokenizerLike } from "../data/tokenize";
-import { BertForSequenceClassification, loadBertForSequenceClassification, headTransfer } from "../model/bert";
+import {
+  BertForSequenceClassification, loadBertForSequenceClassification, headTransfer, reinitTopLayers,
+} from "../model/bert";
 import { resolveModel } from "../model/models";
 import { modelFolder, readLabels } from "../model/run_folder";
 import { architectureDifference } from "../model/compat";
@@ -25,8 +27,20 @@ export interface Start {
   transfer?: Transfer;
 }
 
-/** The model and tokenizer a fresh run starts from (the head seeded from cfg.seed where it is new). */
+/**
+ * The model and tokenizer a fresh run starts from (the head seeded from cfg.seed where it is new), with its top
+ * `cfg.reinitLayers` layers re-initialised.
+ */
 export async function startingModel(cfg: TrainConfig, labels: string[], log: (s: string) => void = () => {}): Promise<Start> {
+  const start = await loadStart(cfg, labels, log);
+  if (cfg.reinitLayers > 0) {
+    const names = reinitTopLayers(start.model, cfg.reinitLayers, cfg.seed);
+    log(`re-initialised the top ${cfg.reinitLayers} encoder layer(s) and the pooler (${names.length} weights)`);
+  }
+  return start;
+}
+
+async function loadStart(cfg: TrainConfig, labels: string[], log: (s: string) => void): Promise<Start> {
   const base = await resolveModel(cfg.model);
   if (!cfg.initFrom) {
     return {
