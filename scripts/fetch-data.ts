@@ -92,7 +92,7 @@ export async function fetchSmile(opts: FetchOptions = {}): Promise<FetchResult> 
     // Offline, the only ways in are a copy the user already has: say where it goes and how to point at it.
     const shared = opts.download ? "" : ` No copy in ${rel(sharedDir)} either.`;
     throw new Error(`${(e as Error).message}.${shared} Put the published file (sha256 ${sha})`
-      + ` at ${rel(dest)}, or run \`npx tsx scripts/fetch-data.ts --shared DIR\` with a folder that holds ${SMILE_FILE}`);
+      + ` at ${rel(dest)}, or run \`npx tsx scripts/fetch-data.ts --shared DIR\` with a folder that holds ${SMILE_FILE}`, { cause: e });
   }
   log(`downloaded ${rel(dest)} (sha256 verified)`);
   return { action: "downloaded", file: dest, source: url };

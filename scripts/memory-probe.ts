@@ -14,7 +14,6 @@
  * API: this is a measurement, nothing in lib/ depends on it.
  */
 import * as fs from "fs";
-import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/runtime/backend";
 import { loadBertForSequenceClassification, crossEntropyLoss } from "../lib/model/bert";

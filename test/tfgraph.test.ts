@@ -9,7 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend, nativePackageDir } from "../lib/runtime/backend";
 import { GraphBuilder, dtype } from "../lib/graph/tfgraph";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 const pb: any = require(path.join(nativePackageDir()!, "dist", "proto", "api_pb"));
 
 before(async () => { await initBackend(); });
@@ -70,7 +70,7 @@ test("tfgraph: TensorFlow loads and runs the graph (native backend)", { skip: tf
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tfgraph-"));
   const sig = { inputs: { x: { name: "x", dtype: "float32" as const, shape: [null, 3] } }, outputs: { y: { name: "y", dtype: "float32" as const, shape: [null, 3] } } };
   fs.writeFileSync(path.join(dir, "saved_model.pb"), tinyGraph().savedModel(sig));
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+   
   const backend = tf.backend() as any;
   const id = backend.loadSavedModelMetaGraph(dir, "serve");
   const x = tf.tensor2d([[10, 20, 30], [40, 50, 60]]);

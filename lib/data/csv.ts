@@ -130,8 +130,7 @@ function firstInvalidUtf8(b: Uint8Array): number {
   let i = 0;
   while (i < b.length) {
     const c = b[i];
-    let len = 0;
-    let min = 0;
+    let len: number, min: number;
     if (c < 0x80) { i++; continue; }
     else if (c >= 0xc2 && c <= 0xdf) { len = 1; min = 0x80; }
     else if (c >= 0xe0 && c <= 0xef) { len = 2; min = 0x800; }

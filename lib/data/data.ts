@@ -244,7 +244,7 @@ function loadSingleLabel(src: DataSource, split: SplitOpts): SingleLabelData {
       try {
         s = stratifiedSplit(rows, rows.map((r) => sorted.indexOf(r.label)), split);
       } catch (e) {   // too few rows for one of each label on both sides (scikit-learn's words)
-        throw new Error(`${trainFile} (${rows.length} rows, ${sorted.length} labels, --validation-size ${split.validationSize}): ${(e as Error).message}`);
+        throw new Error(`${trainFile} (${rows.length} rows, ${sorted.length} labels, --validation-size ${split.validationSize}): ${(e as Error).message}`, { cause: e });
       }
       data = { train: textSet(s.trainFileOrder, trainFile), validation: textSet(s.validationFileOrder, trainFile) };
     }

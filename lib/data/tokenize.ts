@@ -153,12 +153,12 @@ function readJson(file: string): Record<string, unknown> {
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (e) {
-    throw new Error(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new Error(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
   }
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
+    throw new Error(`${file}: not valid JSON (${(e as Error).message})`, { cause: e });
   }
 }
 
@@ -183,7 +183,7 @@ export async function loadTokenizer(modelDir: string): Promise<Tokenizer> {
   try {
     hf = new BertTokenizer(json, config);
   } catch (e) {
-    throw new Error(`${file}: cannot build the tokenizer (${(e as Error).message})`);
+    throw new Error(`${file}: cannot build the tokenizer (${(e as Error).message})`, { cause: e });
   }
   return new Tokenizer(hf, modelDir);
 }

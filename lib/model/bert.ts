@@ -285,7 +285,7 @@ export async function loadBertForSequenceClassification(
   const cfgFile = path.join(modelDir, "config.json");
   if (!fs.existsSync(cfgFile)) throw new Error(`${modelDir}: no config.json (is this a Hugging Face model folder?)`);
   let raw: unknown;
-  try { raw = JSON.parse(fs.readFileSync(cfgFile, "utf8")); } catch (e) { throw new Error(`${cfgFile}: not valid JSON (${(e as Error).message})`); }
+  try { raw = JSON.parse(fs.readFileSync(cfgFile, "utf8")); } catch (e) { throw new Error(`${cfgFile}: not valid JSON (${(e as Error).message})`, { cause: e }); }
   const config = validateBertConfig(raw, cfgFile);
   const weightsFile = path.join(modelDir, "model.safetensors");
   if (!fs.existsSync(weightsFile)) throw new Error(`${modelDir}: no model.safetensors (only safetensors weights are read)`);

@@ -131,16 +131,16 @@ export async function downloadFromHub(id: string, opts: HubOptions = {}): Promis
           throw new Error(
             `${id} (revision ${revision}) has no ${file} on ${endpoint} (HTTP 404 for ${url}). ` +
               (file === "model.safetensors" ? "bertlab reads safetensors weights only. " : "") +
-              "Check the model id, or pass a local model folder.",
+              "Check the model id, or pass a local model folder.", { cause: e },
           );
         }
         if (status === 401 || status === 403) {
-          throw new Error(`${url}: HTTP ${status}: the model is gated or private; set HF_TOKEN to a token with access to ${id}.`);
+          throw new Error(`${url}: HTTP ${status}: the model is gated or private; set HF_TOKEN to a token with access to ${id}.`, { cause: e });
         }
         if (status === undefined && /fetch failed|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH/.test((e as Error).message)) {
-          throw new Error(`Cannot reach the Hugging Face hub at ${endpoint} (${(e as Error).message}). ${help}`);
+          throw new Error(`Cannot reach the Hugging Face hub at ${endpoint} (${(e as Error).message}). ${help}`, { cause: e });
         }
-        throw new Error(`Downloading ${file} of ${id} failed, nothing was kept: ${(e as Error).message}. ${help}`);
+        throw new Error(`Downloading ${file} of ${id} failed, nothing was kept: ${(e as Error).message}. ${help}`, { cause: e });
       }
       marker.files[file] = fs.statSync(path.join(tmp, file)).size;
     }

@@ -53,7 +53,7 @@ export function validateModelDir(dir: string): ModelConfigSummary {
   try {
     config = JSON.parse(fs.readFileSync(configFile, "utf8"));
   } catch (e) {
-    throw new Error(`${configFile}: not valid JSON (${(e as Error).message})`);
+    throw new Error(`${configFile}: not valid JSON (${(e as Error).message})`, { cause: e });
   }
   if (config === null || typeof config !== "object" || config.model_type !== "bert") {
     throw new Error(`${configFile}: model_type is ${JSON.stringify(config?.model_type)}, but bertlab's model code is BERT only (model_type "bert")`);
@@ -101,7 +101,7 @@ export async function resolveModel(source?: string, hub: HubOptions = {}): Promi
       try {
         config = validateModelDir(DEFAULT_MODEL_DIR);
       } catch (e) {
-        throw new Error(`The course model folder is incomplete: ${(e as Error).message}. Run \`npm run setup\` to restore it.`);
+        throw new Error(`The course model folder is incomplete: ${(e as Error).message}. Run \`npm run setup\` to restore it.`, { cause: e });
       }
       return { dir: DEFAULT_MODEL_DIR, source: DEFAULT_MODEL, description: `${describeConfig(config)}, in ${shown(DEFAULT_MODEL_DIR)}` };
     }
@@ -118,7 +118,7 @@ export async function resolveModel(source?: string, hub: HubOptions = {}): Promi
   try {
     config = validateModelDir(dir);
   } catch (e) {
-    throw new Error(`${source} from the hub is not a model bertlab can use: ${(e as Error).message}`);
+    throw new Error(`${source} from the hub is not a model bertlab can use: ${(e as Error).message}`, { cause: e });
   }
   return { dir, source, description: `${describeConfig(config)}, ${source} from the hub, cached in ${shown(dir)}` };
 }

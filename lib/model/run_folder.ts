@@ -73,7 +73,7 @@ export function readLabels(dir: string): string[] {
   try {
     cfg = JSON.parse(fs.readFileSync(file, "utf8"));
   } catch (e) {
-    throw new Error(`${file}: not valid JSON (${(e as Error).message.split("\n")[0]})`);
+    throw new Error(`${file}: not valid JSON (${(e as Error).message.split("\n")[0]})`, { cause: e });
   }
   const labels = labelsOf(cfg);
   if (labels.length === 0) throw new Error(`${file} has no id2label: not a fine-tuned classifier`);

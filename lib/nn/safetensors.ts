@@ -152,7 +152,7 @@ export function parseSafetensors(buf: Uint8Array, source = "<buffer>"): Safetens
 /** Reads a safetensors file; errors name the file and the tensor at fault. */
 export function readSafetensors(file: string): SafetensorsFile {
   let buf: Buffer;
-  try { buf = fs.readFileSync(file); } catch (e) { throw new Error(`safetensors ${file}: cannot read (${(e as Error).message})`); }
+  try { buf = fs.readFileSync(file); } catch (e) { throw new Error(`safetensors ${file}: cannot read (${(e as Error).message})`, { cause: e }); }
   return parseSafetensors(buf, file);
 }
 

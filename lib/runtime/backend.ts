@@ -221,7 +221,7 @@ export async function initBackend(force: string | undefined = process.env.BERTLA
       pkg = "@tensorflow/tfjs-backend-wasm";
     }
     if (name === "cpu") pkg = "@tensorflow/tfjs-backend-cpu";
-    let ok = false;
+    let ok: boolean;
     try {
       ok = await tf.setBackend(name);
       if (ok) await tf.ready();

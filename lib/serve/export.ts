@@ -115,7 +115,7 @@ export async function exportOnnx(checkpoint: string, out: string, opts: ExportOp
     fs.accessSync(parent, fs.constants.W_OK);
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    throw new Error(`cannot write to ${parent} (${why}): choose another --out`);
+    throw new Error(`cannot write to ${parent} (${why}): choose another --out`, { cause: e });
   }
   const { fp32, int8 } = await onnxBytesFromCheckpoint(dir, opts);
   const files: { path: string; bytes: number }[] = [];
@@ -133,7 +133,7 @@ export async function exportOnnx(checkpoint: string, out: string, opts: ExportOp
     });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`cannot write the export to ${out} (${code ?? (e as Error).message}): nothing was left behind`);
+    throw new Error(`cannot write the export to ${out} (${code ?? (e as Error).message}): nothing was left behind`, { cause: e });
   }
   return { out, files, fp32Bytes: fp32.length, int8Bytes: int8?.length, seconds: (Date.now() - t0) / 1000 };
 }

@@ -66,7 +66,7 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
       extra: { session: { intra_op: { allow_spinning: (opts.spin ?? onnxSpinning()) ? "1" : "0" } } },
     });
   } catch (e) {
-    throw new Error(`${name}: not a loadable ONNX model, truncated or corrupt? (${firstLine(e)})`);
+    throw new Error(`${name}: not a loadable ONNX model, truncated or corrupt? (${firstLine(e)})`, { cause: e });
   }
   const missing = ["input_ids", "attention_mask"].filter((i) => !session.inputNames.includes(i));
   if (missing.length || !session.outputNames.includes("logits")) {

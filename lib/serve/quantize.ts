@@ -121,7 +121,7 @@ export function quantizeDynamic(modelBytes: Uint8Array, opts: QuantizeOptions = 
   try {
     model = onnx.ModelProto.decode(modelBytes);
   } catch (e) {
-    throw new Error(`quantizeDynamic: not an ONNX model (${(e as Error).message})`);
+    throw new Error(`quantizeDynamic: not an ONNX model (${(e as Error).message})`, { cause: e });
   }
   if (!model.graph) throw new Error("quantizeDynamic: the model has no graph");
   const opset = opsetOf(model);

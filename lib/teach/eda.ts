@@ -29,7 +29,7 @@ let dfd: Danfo | undefined;
 /** Loads danfojs-node once, on plain @tensorflow/tfjs (see the file comment). */
 export async function danfo(): Promise<Danfo> {
   if (dfd) return dfd;
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const Module = require("module");
   const resolve = Module._resolveFilename;
   const inDanfo = `${path.sep}danfojs-node${path.sep}`;
@@ -39,10 +39,10 @@ export async function danfo(): Promise<Danfo> {
   };
   const before = tf.getBackend();
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     dfd = require("danfojs-node");
   } catch (e) {
-    throw new Error(`danfojs-node could not be loaded: ${(e as Error).message.split("\n")[0]}`);
+    throw new Error(`danfojs-node could not be loaded: ${(e as Error).message.split("\n")[0]}`, { cause: e });
   } finally {
     Module._resolveFilename = resolve;
   }

@@ -158,7 +158,7 @@ type Show = (html: string) => void;
 
 /** tslab's display, loaded when first used: the library also runs outside a kernel (tests, the CLI). */
 function displayHtml(s: string): void {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   (require("tslab") as { display: { html(s: string): void } }).display.html(s);
 }
 

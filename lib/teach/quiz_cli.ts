@@ -47,7 +47,7 @@ function parseJson(file: string): unknown {
     const msg = (e as Error).message.replace(/\s+/g, " ").slice(0, 200);
     const pos = /position (\d+)/.exec(msg);
     const at = pos ? ` (${lineCol(text, Number(pos[1]))})` : "";
-    throw new Error(`${file} is not valid JSON${at}: ${msg}. Write it as ${EXAMPLE}`);
+    throw new Error(`${file} is not valid JSON${at}: ${msg}. Write it as ${EXAMPLE}`, { cause: e });
   }
 }
 
@@ -76,7 +76,7 @@ export function readAnswers(file: string): Answers {
     try {
       if (v.length) answers.set(n, grade(n, v as string[]).picks);
     } catch (e) {
-      throw new Error(`${file}: ${(e as Error).message}`);
+      throw new Error(`${file}: ${(e as Error).message}`, { cause: e });
     }
   }
   return answers;

@@ -55,7 +55,7 @@ export function plotlySource(): string {
     const full = fs.readFileSync(path.join(dir, "plotly.js"), "utf8");
     try {
       // 11 MB → 5 MB: the notebook output and its HTML copy carry this once.
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const esbuild = require("esbuild") as { transformSync(code: string, o: object): { code: string } };
       source = esbuild.transformSync(full, { minify: true, legalComments: "none" }).code;
       source = `/* plotly.js ${version} (MIT licence), minified */\n${source}`;
@@ -99,7 +99,7 @@ export function plotHtml(fig: Figure, opts: { includePlotly?: boolean } = {}): s
 /** Displays a figure in the notebook (tslab.display.html). */
 export function showPlot(fig: Figure): void {
   // Loaded here, not at the top: the library is also used outside a kernel (tests, the CLI).
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const tslab = require("tslab") as { display: { html(s: string): void } };
   tslab.display.html(plotHtml(fig));
 }

@@ -107,7 +107,7 @@ export interface NotebookReporterOptions {
 function kernelDisplay(): UpdatableDisplay | null {
   try {
     // Loaded here, not at the top: the library also runs outside a kernel (tests, the CLI).
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return (require("tslab") as { newDisplay(): UpdatableDisplay }).newDisplay();
   } catch {
     return null;
