@@ -5,13 +5,21 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
+import { spawn, spawnSync } from "child_process";
+import { initBackend } from "../lib/runtime/backend";
+import { randomBert, saveBertForSequenceClassification } from "../lib/model/bert";
+import { TOKENIZER_FILES } from "../lib/model/run_folder";
+import { DEFAULT_MODEL_DIR } from "../lib/model/models";
+import { tinyBertConfig } from "./helpers/tiny_bert";
 import { repeatedStratifiedKFold, stratifiedKFold } from "../lib/data/split";
 import { filterForCourse, loadSmile } from "../lib/data/smile";
 import { SMILE_CSV } from "../lib/core/paths";
 import { percentile } from "../lib/core/stats";
 import { cvReport, compareCv, bootstrapSamples, OutOfFold } from "../lib/analysis/cv";
 
+const CLI_MAIN = path.join(__dirname, "..", "lib", "cli", "cli_main.ts");
 const fixtures = path.join(__dirname, "fixtures", "cv");
 const folds = JSON.parse(fs.readFileSync(path.join(fixtures, "folds.json"), "utf8"));
 const boot = JSON.parse(fs.readFileSync(path.join(fixtures, "bootstrap.json"), "utf8"));
@@ -114,4 +122,100 @@ test("a comparison refuses runs on other folds, naming the difference", () => {
   assert.throws(() => compareCv(a, shorter), /rows 240 in A, 239 in B/);
   assert.throws(() => compareCv(a, { ...a, yTrue: a.yTrue.map((y, i) => (i === 2 ? (y + 1) % 6 : y)) }),
     /the label of row 2 \(id row-2\)/);
+});
+
+const tokenizerReady = fs.existsSync(path.join(DEFAULT_MODEL_DIR, "tokenizer.json"));
+
+test("bertlab cv on a tiny model: folds, cv.json, report.html; kill -9 during a fold then --resume gives the same "
+  + "report; --compare; bad input", { skip: !tokenizerReady && "needs the course model's tokenizer files" }, async () => {
+  await initBackend();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-cv-"));
+  const modelDir = path.join(dir, "tiny-model");
+  // the data's labels, sorted (a model folder's head must be for them)
+  const m = randomBert({ ...tinyBertConfig, id2label: { 0: "<b>pos</b>", 1: "neg", 2: "neu" }, label2id: {} },
+    { labels: ["<b>pos</b>", "neg", "neu"], seed: 1 });
+  await saveBertForSequenceClassification(m, modelDir);
+  m.dispose();
+  for (const f of TOKENIZER_FILES) {
+    if (fs.existsSync(path.join(DEFAULT_MODEL_DIR, f))) fs.copyFileSync(path.join(DEFAULT_MODEL_DIR, f), path.join(modelDir, f));
+  }
+  // a label that must be escaped in report.html, and 12 rows of each class
+  const words: Record<string, string[]> = { neg: ["awful", "bad day"], neu: ["the bus", "a table"], "<b>pos</b>": ["great", "love it"] };
+  const rows = ["id\ttweet\tmood"];
+  let id = 0;
+  for (let i = 0; i < 12; i++) for (const [label, ws] of Object.entries(words)) rows.push(`${++id}\t${ws[i % 2]} number ${i}\t${label}`);
+  const csv = path.join(dir, "data.tsv");
+  fs.writeFileSync(csv, rows.join("\n") + "\n");
+  const args = (runDir: string, ...more: string[]) => [
+    "cv", "--csv", csv, "--text-column", "tweet", "--label-column", "mood", "--id-column", "id", "--folds", "3",
+    "--repeats", "2", "--seed", "5", "--model", modelDir, "--epochs", "2", "--batch-size", "8", "--lr", "1e-3",
+    "--resamples", "200", "--run-dir", runDir, ...more,
+  ];
+  const cli = (argv: string[]) => spawnSync(process.execPath, ["--import", "tsx", CLI_MAIN, ...argv], { encoding: "utf8" });
+
+  // 1) left alone
+  const whole = path.join(dir, "whole");
+  const a = cli(args(whole));
+  assert.equal(a.status, 0, a.stderr);
+  assert.match(a.stderr, /fold 6 of 6 \(repeat 2, fold 3\): training on 24 rows, scoring 12/);
+  assert.match(a.stderr, /\[fold 4\/6\] epoch 2\/2 done/);
+  assert.match(a.stdout, /pooled over 36 tweets × 2 repeats \(3 folds\): macro F1 0\.\d{4} \[0\.\d{4}, [01]\.\d{4}\]/);
+  const cvA = JSON.parse(fs.readFileSync(path.join(whole, "cv.json"), "utf8"));
+  assert.equal(cvA.predictions.length, 2);
+  assert.ok(cvA.predictions.every((p: number[]) => p.length === 36 && p.every((x) => x >= 0 && x < 3)));
+  assert.deepEqual(cvA.folds, repeatedStratifiedKFold(cvA.yTrue, 3, 2, 5), "the folds scikit-learn would make");
+  for (let r = 1; r <= 2; r++) for (let f = 1; f <= 3; f++) {
+    const fold = JSON.parse(fs.readFileSync(path.join(whole, `fold-${r}-${f}.json`), "utf8"));
+    assert.equal(fold.rows.length, 12);
+    assert.ok(fold.probabilities.every((p: number[]) => Math.abs(p.reduce((s, x) => s + x, 0) - 1) < 1e-5));
+  }
+  const html = fs.readFileSync(path.join(whole, "report.html"), "utf8");
+  assert.ok(html.includes("&lt;b&gt;pos&lt;/b&gt;") && !html.includes("<b>pos</b>"), "labels are escaped");
+  assert.match(html, /"type":"heatmap"/);
+
+  // 2) killed with SIGKILL during a fold (after the first fold's file), then resumed
+  const killed = path.join(dir, "killed");
+  const child = spawn(process.execPath, ["--import", "tsx", CLI_MAIN, ...args(killed)], { stdio: ["ignore", "ignore", "pipe"] });
+  let said = "";
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on("data", (d) => {
+      said += d;
+      if (/fold 3 of 6/.test(said)) { child.kill("SIGKILL"); resolve(); }
+    });
+    child.on("exit", () => reject(new Error(`the run ended before it was killed: ${said}`)));
+  });
+  await new Promise((resolve) => child.on("exit", resolve));
+  assert.ok(fs.existsSync(path.join(killed, "fold-1-2.json")) && !fs.existsSync(path.join(killed, "fold-1-3.json")));
+  assert.ok(!fs.existsSync(path.join(killed, "cv.json")));
+  const again = cli(args(killed));
+  assert.notEqual(again.status, 0);
+  assert.match(again.stderr, /already holds a cross-validation run: resume it with --resume/);
+  const other = cli([...args(killed, "--resume"), "--epochs", "3"]);
+  assert.match(other.stderr, /holds a cross-validation run with other settings \(config differ\)/);
+  const resumed = cli(args(killed, "--resume"));
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stderr, /fold 2 of 6 \(repeat 1, fold 2\): finished before, skipped/);
+  const cvB = JSON.parse(fs.readFileSync(path.join(killed, "cv.json"), "utf8"));
+  delete cvA.seconds; delete cvB.seconds;
+  assert.deepEqual(cvB, cvA, "the resumed run's cv.json equals the uninterrupted one's");
+
+  // 3) compare: the same recipe against itself, then against another recipe on the same folds
+  const lr = path.join(dir, "lr");
+  assert.equal(cli([...args(lr), "--lr", "3e-3"]).status, 0);
+  const out = path.join(dir, "compare.json");
+  const c = cli(["cv", "--compare", path.join(lr, "cv.json"), path.join(whole, "cv.json"), "--resamples", "200", "--out", out]);
+  assert.equal(c.status, 0, c.stderr);
+  assert.match(c.stdout, /macro F1: lr − whole = [+-]\d\.\d{4} \[-?\d\.\d{4}, -?\d\.\d{4}\] \(paired bootstrap, p \d\.\d{3}\)/);
+  assert.equal(JSON.parse(fs.readFileSync(out, "utf8")).f1Macro.perFold.n, 6);
+  const seed = path.join(dir, "seed");
+  assert.equal(cli([...args(seed), "--seed", "6", "--epochs", "1"]).status, 0);
+  const refused = cli(["cv", "--compare", path.join(seed, "cv.json"), path.join(whole, "cv.json")]);
+  assert.match(refused.stderr, /seed and whole were not run on the same folds: seed 6 in seed, 5 in whole/);
+
+  // 4) bad input: more folds than the rarest class has rows
+  const few = cli(args(path.join(dir, "few"), "--folds", "13"));
+  assert.match(few.stderr, /13 folds need at least 13 rows of every class, but 'neg' \(12 rows\), 'neu' \(12 rows\)/);
+  assert.match(few.stderr, /use at most 12 folds, or drop or merge these classes/);
+  assert.match(cli(["cv", "--multi-label"]).stderr, /multi-label cross-validation is not supported yet/);
+  fs.rmSync(dir, { recursive: true, force: true });
 });

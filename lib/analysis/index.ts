@@ -6,4 +6,6 @@
  */
 export * from "./bias";
 export * from "./cv";
+export * from "./cv_report";
+export * from "./cv_run";
 export * from "./eec";
