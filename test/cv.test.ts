@@ -18,6 +18,10 @@ import { filterForCourse, loadSmile } from "../lib/data/smile";
 import { SMILE_CSV } from "../lib/core/paths";
 import { percentile } from "../lib/core/stats";
 import { cvReport, compareCv, bootstrapSamples, OutOfFold } from "../lib/analysis/cv";
+import { runCv, foldFile, CvData } from "../lib/analysis/cv_run";
+import { DEFAULT_CONFIG, TrainConfig } from "../lib/config/config";
+import * as tf from "@tensorflow/tfjs";
+import { toyTokenizer, toyData, TOY_LABELS } from "./helpers/toy";
 
 const CLI_MAIN = path.join(__dirname, "..", "lib", "cli", "cli_main.ts");
 const fixtures = path.join(__dirname, "fixtures", "cv");
@@ -217,5 +221,34 @@ test("bertlab cv on a tiny model: folds, cv.json, report.html; kill -9 during a 
   assert.match(few.stderr, /13 folds need at least 13 rows of every class, but 'neg' \(12 rows\), 'neu' \(12 rows\)/);
   assert.match(few.stderr, /use at most 12 folds, or drop or merge these classes/);
   assert.match(cli(["cv", "--multi-label"]).stderr, /multi-label cross-validation is not supported yet/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("runCv in process: no tensor left behind; a selecting config selects on an inner split of each fold's training "
+  + "rows, never on the fold it scores", async () => {
+  await initBackend();
+  const toy = toyData(36, 3);
+  const data: CvData = {
+    rows: { ...toy, ids: toy.texts.map((_, i) => `t${i}`) }, labels: TOY_LABELS, source: "toy",
+  };
+  const config: TrainConfig = { ...DEFAULT_CONFIG, epochs: 2, batchSize: 8, evalBatchSize: 16, lr: 1e-3, logSamples: 0 };
+  const common = {
+    data, k: 3, repeats: 1, seed: 4, resamples: 50, tokenizer: toyTokenizer,
+    model: () => randomBert(tinyBertConfig, { labels: TOY_LABELS, seed: 17 }),
+  };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-cv-run-"));
+  const before = tf.memory().numTensors;
+  const plain = await runCv(config, { ...common, runDir: path.join(dir, "plain") });
+  assert.equal(tf.memory().numTensors, before, "every fold's model and optimizer are freed");
+  const fold = JSON.parse(fs.readFileSync(foldFile(path.join(dir, "plain"), 0, 0), "utf8"));
+  assert.equal(fold.innerValidation, 0);
+  assert.equal(fold.epoch, 2, "no selection: the model after the last epoch");
+  const picked = await runCv({ ...config, selectMetric: "f1_macro" }, { ...common, runDir: path.join(dir, "select") });
+  const inner = JSON.parse(fs.readFileSync(foldFile(path.join(dir, "select"), 0, 0), "utf8"));
+  assert.equal(inner.innerValidation, Math.ceil(0.15 * 24), "validationSize of the fold's 24 training rows");
+  assert.deepEqual(inner.rows, fold.rows, "the same folds");
+  assert.equal(picked.report.examples, 36);
+  assert.equal(plain.report.classes.reduce((a, c) => a + c.support, 0), 36);
+  assert.deepEqual(plain.ids, data.rows.ids);
   fs.rmSync(dir, { recursive: true, force: true });
 });
