@@ -7,8 +7,9 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { spawn, spawnSync } from "child_process";
+import { spawn } from "child_process";
 import { initBackend } from "../lib/runtime/backend";
+import { main } from "../lib/cli/cli";
 import { randomBert, saveBertForSequenceClassification } from "../lib/model/bert";
 import { TOKENIZER_FILES } from "../lib/model/run_folder";
 import { DEFAULT_MODEL_DIR } from "../lib/model/models";
@@ -155,11 +156,29 @@ test("bertlab cv on a tiny model: folds, cv.json, report.html; kill -9 during a 
     "--repeats", "2", "--seed", "5", "--model", modelDir, "--epochs", "2", "--batch-size", "8", "--lr", "1e-3",
     "--resamples", "200", "--run-dir", runDir, ...more,
   ];
-  const cli = (argv: string[]) => spawnSync(process.execPath, ["--import", "tsx", CLI_MAIN, ...argv], { encoding: "utf8" });
+  // In process (one process start is slow on a busy machine); only the run that is killed gets its own process.
+  await new Promise((resolve) => setImmediate(resolve));   // let the reporter write earlier results first
+  const cli = async (argv: string[]) => {
+    const said = { stdout: [] as string[], stderr: [] as string[] };
+    const streams = [process.stdout, process.stderr] as const;
+    const writes = streams.map((s) => s.write);
+    streams.forEach((s, i) => {
+      (s as { write: unknown }).write = (x: string) => { said[i ? "stderr" : "stdout"].push(String(x)); return true; };
+    });
+    let status: number;
+    try {
+      status = await main(argv);
+    } catch (e) {
+      status = 1; said.stderr.push(`bertlab: ${(e as Error).message}\n`);
+    } finally {
+      streams.forEach((s, i) => { s.write = writes[i]; });
+    }
+    return { status, stdout: said.stdout.join(""), stderr: said.stderr.join("") };
+  };
 
   // 1) left alone
   const whole = path.join(dir, "whole");
-  const a = cli(args(whole));
+  const a = await cli(args(whole));
   assert.equal(a.status, 0, a.stderr);
   assert.match(a.stderr, /fold 6 of 6 \(repeat 2, fold 3\): training on 24 rows, scoring 12/);
   assert.match(a.stderr, /\[fold 4\/6\] epoch 2\/2 done/);
@@ -191,12 +210,12 @@ test("bertlab cv on a tiny model: folds, cv.json, report.html; kill -9 during a 
   await new Promise((resolve) => child.on("exit", resolve));
   assert.ok(fs.existsSync(path.join(killed, "fold-1-2.json")) && !fs.existsSync(path.join(killed, "fold-1-3.json")));
   assert.ok(!fs.existsSync(path.join(killed, "cv.json")));
-  const again = cli(args(killed));
+  const again = await cli(args(killed));
   assert.notEqual(again.status, 0);
   assert.match(again.stderr, /already holds a cross-validation run: resume it with --resume/);
-  const other = cli([...args(killed, "--resume"), "--epochs", "3"]);
+  const other = await cli([...args(killed, "--resume"), "--epochs", "3"]);
   assert.match(other.stderr, /holds a cross-validation run with other settings \(config differ\)/);
-  const resumed = cli(args(killed, "--resume"));
+  const resumed = await cli(args(killed, "--resume"));
   assert.equal(resumed.status, 0, resumed.stderr);
   assert.match(resumed.stderr, /fold 2 of 6 \(repeat 1, fold 2\): finished before, skipped/);
   const cvB = JSON.parse(fs.readFileSync(path.join(killed, "cv.json"), "utf8"));
@@ -205,22 +224,23 @@ test("bertlab cv on a tiny model: folds, cv.json, report.html; kill -9 during a 
 
   // 3) compare: the same recipe against itself, then against another recipe on the same folds
   const lr = path.join(dir, "lr");
-  assert.equal(cli([...args(lr), "--lr", "3e-3"]).status, 0);
+  assert.equal((await cli([...args(lr), "--lr", "3e-3"])).status, 0);
   const out = path.join(dir, "compare.json");
-  const c = cli(["cv", "--compare", path.join(lr, "cv.json"), path.join(whole, "cv.json"), "--resamples", "200", "--out", out]);
+  const c = await cli(["cv", "--compare", path.join(lr, "cv.json"), path.join(whole, "cv.json"), "--resamples", "200",
+    "--out", out]);
   assert.equal(c.status, 0, c.stderr);
   assert.match(c.stdout, /macro F1: lr − whole = [+-]\d\.\d{4} \[-?\d\.\d{4}, -?\d\.\d{4}\] \(paired bootstrap, p \d\.\d{3}\)/);
   assert.equal(JSON.parse(fs.readFileSync(out, "utf8")).f1Macro.perFold.n, 6);
   const seed = path.join(dir, "seed");
-  assert.equal(cli([...args(seed), "--seed", "6", "--epochs", "1"]).status, 0);
-  const refused = cli(["cv", "--compare", path.join(seed, "cv.json"), path.join(whole, "cv.json")]);
+  assert.equal((await cli([...args(seed), "--seed", "6", "--epochs", "1"])).status, 0);
+  const refused = await cli(["cv", "--compare", path.join(seed, "cv.json"), path.join(whole, "cv.json")]);
   assert.match(refused.stderr, /seed and whole were not run on the same folds: seed 6 in seed, 5 in whole/);
 
   // 4) bad input: more folds than the rarest class has rows
-  const few = cli(args(path.join(dir, "few"), "--folds", "13"));
+  const few = await cli(args(path.join(dir, "few"), "--folds", "13"));
   assert.match(few.stderr, /13 folds need at least 13 rows of every class, but 'neg' \(12 rows\), 'neu' \(12 rows\)/);
   assert.match(few.stderr, /use at most 12 folds, or drop or merge these classes/);
-  assert.match(cli(["cv", "--multi-label"]).stderr, /multi-label cross-validation is not supported yet/);
+  assert.match((await cli(["cv", "--multi-label"])).stderr, /multi-label cross-validation is not supported yet/);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

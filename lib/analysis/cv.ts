@@ -3,7 +3,8 @@
  * weighted F1 with percentile-bootstrap 95% intervals over tweets, per-class scores, the confusion matrix, the
  * spread over repeats), and the paired comparison of two recipes run on the same folds (the difference with a
  * paired bootstrap interval, a bootstrap p-value, and the paired t-test over per-fold scores). The folds are
- * lib/data/split.ts's repeatedStratifiedKFold; lib/analysis/cv_run.ts trains them. Guide: docs/guides/cross-validation.md.
+ * lib/data/split.ts's repeatedStratifiedKFold; lib/analysis/cv_run.ts trains them.
+ * Guide: docs/guides/cross-validation.md.
  *
  *   const r = cvReport({ labels: ["neg", "pos"], ids: ["a", "b", "c", "d"], yTrue: [0, 0, 1, 1],
  *                        folds: [[0, 1, 0, 1]], predictions: [[0, 1, 1, 1]] }, { resamples: 1000, seed: 17 });
@@ -69,7 +70,9 @@ export function checkOutOfFold(o: OutOfFold): void {
     throw new Error(`cross-validation: ${o.folds.length} repeats of folds but ${o.predictions.length} of predictions`);
   }
   o.predictions.forEach((p, r) => {
-    if (p.length !== n || o.folds[r].length !== n) throw new Error(`cross-validation: repeat ${r + 1} covers ${p.length} of ${n} rows`);
+    if (p.length !== n || o.folds[r].length !== n) {
+      throw new Error(`cross-validation: repeat ${r + 1} covers ${p.length} of ${n} rows`);
+    }
     p.forEach((c, i) => {
       if (!Number.isInteger(c) || c < 0 || c >= o.labels.length) {
         throw new Error(`cross-validation: row ${i} (id ${o.ids[i]}) has no out-of-fold prediction in repeat ${r + 1}`);
@@ -80,12 +83,14 @@ export function checkOutOfFold(o: OutOfFold): void {
 
 /** The B resamples: each a list of n row positions drawn with replacement, as NumPy's randint(0, n, size=n). */
 export function bootstrapSamples(n: number, resamples: number, seed: number): number[][] {
-  if (!Number.isInteger(resamples) || resamples < 1) throw new Error(`bootstrap: resamples must be an integer >= 1, got ${resamples}`);
+  if (!Number.isInteger(resamples) || resamples < 1) {
+    throw new Error(`bootstrap: resamples must be an integer >= 1, got ${resamples}`);
+  }
   const rng = new RandomState(seed);
   return Array.from({ length: resamples }, () => Array.from({ length: n }, () => rng.randomInterval(n - 1)));
 }
 
-/** The true and predicted labels of the rows `idx` (every repeat's prediction of each), concatenated repeat by repeat. */
+/** True and predicted labels of the rows `idx` (every repeat's prediction of each), concatenated repeat by repeat. */
 function pooled(yTrue: readonly number[], predictions: readonly (readonly number[])[], idx?: readonly number[]) {
   const rows = idx ?? yTrue.map((_, i) => i);
   return {
@@ -143,7 +148,7 @@ export interface Difference {
   ci95: [number, number];
   /** Two-sided bootstrap p-value: 2 × the smaller share of resampled differences on either side of 0 (at most 1). */
   p: number;
-  /** The paired t-test over the per-fold scores (k × repeats pairs; folds share training rows, so it is optimistic). */
+  /** Paired t-test over the per-fold scores (k × repeats pairs; folds share training rows, so it is optimistic). */
   perFold: PairedTTest;
 }
 
@@ -157,17 +162,24 @@ export function checkSameFolds(
   a: OutOfFold & FoldPlan, b: OutOfFold & FoldPlan, names: [string, string] = ["A", "B"],
 ): void {
   const differ = (what: string, x: unknown, y: unknown) =>
-    new Error(`${names[0]} and ${names[1]} were not run on the same folds: ${what} ${x} in ${names[0]}, ${y} in ${names[1]}`);
+    new Error(`${names[0]} and ${names[1]} were not run on the same folds: `
+      + `${what} ${x} in ${names[0]}, ${y} in ${names[1]}`);
   for (const key of ["seed", "k", "repeats"] as const) if (a[key] !== b[key]) throw differ(key, a[key], b[key]);
   if (a.ids.length !== b.ids.length) throw differ("rows", a.ids.length, b.ids.length);
   const row = a.ids.findIndex((id, i) => id !== b.ids[i]);
   if (row >= 0) throw differ(`the id of row ${row}:`, JSON.stringify(a.ids[row]), JSON.stringify(b.ids[row]));
-  if (a.labels.join("\u0000") !== b.labels.join("\u0000")) throw differ("labels", a.labels.join(","), b.labels.join(","));
+  if (a.labels.join("\u0000") !== b.labels.join("\u0000")) {
+    throw differ("labels", a.labels.join(","), b.labels.join(","));
+  }
   const label = a.yTrue.findIndex((y, i) => y !== b.yTrue[i]);
-  if (label >= 0) throw differ(`the label of row ${label} (id ${a.ids[label]}):`, a.labels[a.yTrue[label]], b.labels[b.yTrue[label]]);
+  if (label >= 0) {
+    throw differ(`the label of row ${label} (id ${a.ids[label]}):`, a.labels[a.yTrue[label]], b.labels[b.yTrue[label]]);
+  }
   a.folds.forEach((folds, r) => {
     const i = folds.findIndex((f, j) => f !== b.folds[r][j]);
-    if (i >= 0) throw differ(`the fold of row ${i} (id ${a.ids[i]}) in repeat ${r + 1}:`, folds[i] + 1, b.folds[r][i] + 1);
+    if (i >= 0) {
+      throw differ(`the fold of row ${i} (id ${a.ids[i]}) in repeat ${r + 1}:`, folds[i] + 1, b.folds[r][i] + 1);
+    }
   });
 }
 

@@ -26,11 +26,15 @@ export function cvFigures(report: CvReport, labels: readonly string[]): { data: 
         text: report.classes.map((c) => `n ${c.support}`), textposition: "outside",
         error_y: {
           type: "data", symmetric: false, visible: true,
-          array: report.classes.map((c) => c.f1Ci95[1] - c.f1), arrayminus: report.classes.map((c) => c.f1 - c.f1Ci95[0]),
+          array: report.classes.map((c) => c.f1Ci95[1] - c.f1),
+          arrayminus: report.classes.map((c) => c.f1 - c.f1Ci95[0]),
         },
       }],
       layout: {
-        title: { text: `Out-of-fold F1 per class, 95% bootstrap intervals (macro F1 ${f4(report.f1Macro.value)} ${ci(report.f1Macro.ci95)})` },
+        title: {
+          text: `Out-of-fold F1 per class, 95% bootstrap intervals (macro F1 ${f4(report.f1Macro.value)} `
+            + `${ci(report.f1Macro.ci95)})`,
+        },
         yaxis: { title: { text: "F1" }, range: [0, 1.1] }, height: 380,
       },
     },
@@ -70,9 +74,11 @@ export function cvLines(cv: CvFile): string[] {
   const rep = r.perRepeat;
   return [
     `pooled over ${r.examples} tweets × ${r.repeats} repeat${r.repeats > 1 ? "s" : ""} (${r.folds} folds): `
-      + `macro F1 ${f4(r.f1Macro.value)} ${ci(r.f1Macro.ci95)} · weighted F1 ${f4(r.f1Weighted.value)} ${ci(r.f1Weighted.ci95)}`
+      + `macro F1 ${f4(r.f1Macro.value)} ${ci(r.f1Macro.ci95)} · `
+      + `weighted F1 ${f4(r.f1Weighted.value)} ${ci(r.f1Weighted.ci95)}`
       + ` · accuracy ${f4(r.accuracy)} (95% percentile bootstrap over tweets, B ${r.resamples})`,
-    `over repeats: macro F1 ${f4(rep.f1Macro.mean)} ± ${f4(rep.f1Macro.sd)} · weighted F1 ${f4(rep.f1Weighted.mean)} ± ${f4(rep.f1Weighted.sd)}`,
+    `over repeats: macro F1 ${f4(rep.f1Macro.mean)} ± ${f4(rep.f1Macro.sd)} · `
+      + `weighted F1 ${f4(rep.f1Weighted.mean)} ± ${f4(rep.f1Weighted.sd)}`,
     ...r.classes.map((c) => `  ${c.label.padEnd(14)} precision ${f4(c.precision)} · recall ${f4(c.recall)} · `
       + `F1 ${f4(c.f1)} ${ci(c.f1Ci95)} · support ${c.support}`),
   ];
@@ -81,8 +87,9 @@ export function cvLines(cv: CvFile): string[] {
 /** The lines `bertlab cv --compare A B` prints. */
 export function comparisonLines(c: CvComparison, names: [string, string]): string[] {
   const line = (what: string, d: Difference) =>
-    `${what}: ${names[0]} − ${names[1]} = ${d.value >= 0 ? "+" : ""}${f4(d.value)} ${ci(d.ci95)} (paired bootstrap, p ${d.p.toFixed(3)})`
-    + ` · per fold ${f4(d.perFold.meanDiff)}, paired t ${d.perFold.t.toFixed(2)}, p ${d.perFold.p.toFixed(3)} (${d.perFold.n} folds)`;
+    `${what}: ${names[0]} − ${names[1]} = ${d.value >= 0 ? "+" : ""}${f4(d.value)} ${ci(d.ci95)} `
+    + `(paired bootstrap, p ${d.p.toFixed(3)}) · per fold ${f4(d.perFold.meanDiff)}, `
+    + `paired t ${d.perFold.t.toFixed(2)}, p ${d.perFold.p.toFixed(3)} (${d.perFold.n} folds)`;
   return [
     `${c.examples} tweets, the same folds, ${c.resamples} resamples of the tweets for both:`,
     line("macro F1", c.f1Macro), line("weighted F1", c.f1Weighted),

@@ -45,7 +45,10 @@ export function cvCourseData(file?: string): CvData {
   };
 }
 
-export interface FoldInfo { index: number; total: number; repeat: number; fold: number; trainRows: number; heldOut: number }
+/** Which fold is starting (1-based), and how many rows it trains on and scores. */
+export interface FoldInfo {
+  index: number; total: number; repeat: number; fold: number; trainRows: number; heldOut: number;
+}
 
 export interface CvOptions {
   data: CvData;
@@ -101,21 +104,33 @@ export async function runCv(config: TrainConfig, opts: CvOptions): Promise<CvFil
   const labelOf = new Map(data.labels.map((l, i) => [l, i]));
   const yTrue = data.rows.labels.map((l, i) => {
     const y = labelOf.get(l);
-    if (y === undefined) throw new Error(`row ${i} (id ${data.rows.ids?.[i]}): label ${JSON.stringify(l)} is not in ${data.labels.join(", ")}`);
+    if (y === undefined) {
+      const known = data.labels.join(", ");
+      throw new Error(`row ${i} (id ${data.rows.ids?.[i]}): label ${JSON.stringify(l)} is not in ${known}`);
+    }
     return y;
   });
   const ids = data.rows.ids ?? data.rows.texts.map((_, i) => String(i));
-  if (new Set(ids).size !== ids.length) throw new Error(`${data.source}: row ids repeat; a comparison matches rows by id`);
+  if (new Set(ids).size !== ids.length) {
+    throw new Error(`${data.source}: row ids repeat; a comparison matches rows by id`);
+  }
   const folds = repeatedStratifiedKFold(data.rows.labels, k, repeats, seed);
 
   // 1) The run folder: its plan, refused if it holds another run, or if resuming a different one.
   const plan = { seed, k, repeats, config: cfg, source: data.source, labels: data.labels, ids, yTrue };
   const planFile = path.join(runDir, PLAN);
   if (fs.existsSync(planFile)) {
-    if (!opts.resume) throw new Error(`${runDir} already holds a cross-validation run: resume it with --resume, or choose another --run-dir`);
+    if (!opts.resume) {
+      throw new Error(`${runDir} already holds a cross-validation run: `
+        + "resume it with --resume, or choose another --run-dir");
+    }
     const saved = JSON.parse(fs.readFileSync(planFile, "utf8")) as Record<string, unknown>;
-    const differ = Object.keys(plan).filter((key) => JSON.stringify(saved[key]) !== JSON.stringify((plan as Record<string, unknown>)[key]));
-    if (differ.length) throw new Error(`${runDir} holds a cross-validation run with other settings (${differ.join(", ")} differ): resume it with the same ones`);
+    const now = plan as Record<string, unknown>;
+    const differ = Object.keys(plan).filter((key) => JSON.stringify(saved[key]) !== JSON.stringify(now[key]));
+    if (differ.length) {
+      throw new Error(`${runDir} holds a cross-validation run with other settings (${differ.join(", ")} differ): `
+        + "resume it with the same ones");
+    }
   } else {
     if (opts.resume && fs.existsSync(runDir) && fs.readdirSync(runDir).some((f) => f.startsWith("fold-"))) {
       throw new Error(`${runDir} has fold files but no ${PLAN}: not a run to resume`);
@@ -133,11 +148,15 @@ export async function runCv(config: TrainConfig, opts: CvOptions): Promise<CvFil
     for (let f = 0; f < k; f++) {
       const held = folds[r].flatMap((x, i) => (x === f ? [i] : []));
       const rest = folds[r].flatMap((x, i) => (x !== f ? [i] : []));
-      const info: FoldInfo = { index: r * k + f + 1, total, repeat: r + 1, fold: f + 1, trainRows: rest.length, heldOut: held.length };
+      const info: FoldInfo = {
+        index: r * k + f + 1, total, repeat: r + 1, fold: f + 1, trainRows: rest.length, heldOut: held.length,
+      };
       const file = foldFile(runDir, r, f);
       if (opts.resume && fs.existsSync(file)) {
         const done = JSON.parse(fs.readFileSync(file, "utf8")) as FoldResult;
-        if (JSON.stringify(done.rows) !== JSON.stringify(held)) throw new Error(`${file} holds other rows than fold ${f + 1} of repeat ${r + 1}`);
+        if (JSON.stringify(done.rows) !== JSON.stringify(held)) {
+          throw new Error(`${file} holds other rows than fold ${f + 1} of repeat ${r + 1}`);
+        }
         opts.onFold?.(info, true);
         results.push(done);
         continue;
@@ -177,7 +196,8 @@ async function runFold(cfg: TrainConfig, opts: CvOptions, job: FoldJob): Promise
   const t0 = Date.now();
   let trainRows = job.rest, validationRows = job.held;
   if (selects(cfg)) {
-    const inner = stratifiedSplit(job.rest, job.rest.map((i) => job.yTrue[i]), { validationSize: cfg.validationSize, seed: cfg.seed });
+    const split = { validationSize: cfg.validationSize, seed: cfg.seed };
+    const inner = stratifiedSplit(job.rest, job.rest.map((i) => job.yTrue[i]), split);
     trainRows = inner.trainFileOrder; validationRows = inner.validationFileOrder;
   }
   const run = await train(cfg, {

@@ -20,7 +20,7 @@ import { runCv, cvCourseData, readCvFile, CvData } from "../analysis/cv_run";
 import { cvLines, comparisonLines } from "../analysis/cv_report";
 import { DATA_FLAGS, configFlagOptions, configFromFlags, dataSource } from "./cli";
 
-export const CV_HELP = `bertlab cv — stratified k-fold cross-validation: every tweet scored by a model that did not train on it
+export const CV_HELP = `bertlab cv — stratified k-fold cross-validation: each tweet scored by a model that never saw it
 
 Usage:
   bertlab cv [--csv FILE --text-column C --label-column C [--id-column C]] [--folds 5] [--repeats 1] [--seed 17]
@@ -52,7 +52,9 @@ const out = (s: string) => process.stdout.write(s + "\n");
 function count(v: unknown, flag: string, fallback: number, min: number): number {
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (typeof v !== "string" || !Number.isInteger(n) || n < min) throw new Error(`--${flag} wants a whole number >= ${min}, got ${JSON.stringify(v)}`);
+  if (typeof v !== "string" || !Number.isInteger(n) || n < min) {
+    throw new Error(`--${flag} wants a whole number >= ${min}, got ${JSON.stringify(v)}`);
+  }
   return n;
 }
 
@@ -91,7 +93,9 @@ export async function cvMain(argv: string[]): Promise<number> {
     }
     return 0;
   }
-  if (positionals.length) throw new Error(`bertlab cv takes no texts (got ${JSON.stringify(positionals[0])}): see bertlab cv --help`);
+  if (positionals.length) {
+    throw new Error(`bertlab cv takes no texts (got ${JSON.stringify(positionals[0])}): see bertlab cv --help`);
+  }
   const k = count(values.folds, "folds", 5, 2);
   const repeats = count(values.repeats, "repeats", 1, 1);
   const runDir = typeof values["run-dir"] === "string" ? values["run-dir"] : path.join(RUNS_DIR, `cv-${cfg.seed}`);
@@ -103,7 +107,8 @@ export async function cvMain(argv: string[]): Promise<number> {
     write: (s: string) => process.stderr.write(s.replace(/^(\r\x1b\[K)?/, (m) => `${m}${label}`)),
   } as unknown as NodeJS.WriteStream;
   const backend = await initBackend();
-  process.stderr.write(`backend ${backend.name} · ${data.rows.texts.length} rows (${data.source}) · ${k} folds × ${repeats} `
+  process.stderr.write(`backend ${backend.name} · ${data.rows.texts.length} rows (${data.source}) · `
+    + `${k} folds × ${repeats} `
     + `repeat${repeats > 1 ? "s" : ""} · labels ${data.labels.join(", ")}\n`);
   const t0 = Date.now();
   const cv = await runCv(cfg, {

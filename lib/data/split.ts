@@ -282,9 +282,13 @@ export function multilabelStratifiedKFold(
  *
  *   repeatedStratifiedKFold(["a", "b", "a", "b", "a", "b"], 3, 1, 0)   // [[2, 2, 1, 0, 0, 1]]
  */
-export function repeatedStratifiedKFold(labels: readonly Label[], k: number, repeats: number, seed: number): number[][] {
+export function repeatedStratifiedKFold(
+  labels: readonly Label[], k: number, repeats: number, seed: number,
+): number[][] {
   if (!Number.isInteger(k) || k < 2) throw new Error(`folds: k must be an integer >= 2, got ${k}`);
-  if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`folds: repeats must be an integer >= 1, got ${repeats}`);
+  if (!Number.isInteger(repeats) || repeats < 1) {
+    throw new Error(`folds: repeats must be an integer >= 1, got ${repeats}`);
+  }
   if (labels.length < k) throw new Error(`folds: ${k} folds need at least ${k} rows, got ${labels.length}`);
   uniqueSorted(labels);   // one kind of label
   // 1) classes by first appearance, each row's class, each class's size
@@ -294,8 +298,9 @@ export function repeatedStratifiedKFold(labels: readonly Label[], k: number, rep
   y.forEach((c) => counts[c]++);
   const rare = [...classOf].filter(([, c]) => counts[c] < k).map(([l, c]) => `${describe(l)} (${counts[c]} rows)`);
   if (rare.length) {
-    throw new Error(`${k} folds need at least ${k} rows of every class, but ${rare.join(", ")} ha${rare.length > 1 ? "ve" : "s"}`
-      + ` fewer: use at most ${Math.min(...counts)} folds, or drop or merge ${rare.length > 1 ? "these classes" : "that class"}`);
+    const many = rare.length > 1;
+    throw new Error(`${k} folds need at least ${k} rows of every class, but ${rare.join(", ")} ha${many ? "ve" : "s"}`
+      + ` fewer: use at most ${Math.min(...counts)} folds, or drop or merge ${many ? "these classes" : "that class"}`);
   }
   // 2) how many of each class each fold gets: fold f takes the sorted labels f, f + k, f + 2k, ...
   const sorted = [...y].sort((a, b) => a - b);
