@@ -69,7 +69,8 @@ def folds_fixture():
         labels = smile_labels()
         for k, seed in [(5, 17), (5, 42), (3, 17)]:
             smile.append({"k": k, "seed": seed, "n": len(labels),
-                          "folds": folds_of(RepeatedStratifiedKFold(n_splits=k, n_repeats=2, random_state=seed), k, labels)})
+                          "folds": folds_of(RepeatedStratifiedKFold(n_splits=k, n_repeats=2, random_state=seed),
+                                            k, labels)})
     return {"sklearn_version": sklearn.__version__, "numpy_version": np.__version__,
             "label_sets": sets, "cases": cases, "smile": smile}
 
