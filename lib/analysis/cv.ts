@@ -8,7 +8,7 @@
  *
  *   const r = cvReport({ labels: ["neg", "pos"], ids: ["a", "b", "c", "d"], yTrue: [0, 0, 1, 1],
  *                        folds: [[0, 1, 0, 1]], predictions: [[0, 1, 1, 1]] }, { resamples: 1000, seed: 17 });
- *   r.f1Macro   // { value: 0.7333, ci95: [0.2, 1] }
+ *   r.f1Macro   // { value: 0.7333333333333334, ci95: [0.2, 1] }
  *
  * The bootstrap draws B resamples of the tweets with NumPy's RandomState(seed).randint(0, n, size=n) (lib/core/
  * random.ts), and a resampled tweet brings all its repeats' predictions; test/cv.test.ts checks the intervals

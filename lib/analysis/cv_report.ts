@@ -3,8 +3,9 @@
  * confusion matrix, the per-class and per-fold tables) and the lines `bertlab cv` prints, for one run and for a
  * paired comparison of two. Every label and id is data: escaped by tableHtml and plotText.
  *
- *   cvLines(cv)[0]
- *   // "pooled over 1481 tweets × 1 repeat (5 folds): macro F1 0.5160 [0.4740, 0.5600] · weighted F1 0.8710 …"
+ *   cvLines(cv)[0]   // cv: the 4-tweet example of lib/analysis/cv.ts's header
+ *   // "pooled over 4 tweets × 1 repeat (2 folds): macro F1 0.7333 [0.2000, 1.0000] · weighted F1 0.7333 [0.1000,
+ *   //  1.0000] · accuracy 0.7500 (95% percentile bootstrap over tweets, B 1000)"
  */
 import { escapeHtml, tableHtml } from "../core/html";
 import { plotText } from "../view/plot";

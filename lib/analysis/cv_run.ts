@@ -6,7 +6,7 @@
  * At the end: cv.json (the out-of-fold predictions and lib/analysis/cv.ts's pooled report) and report.html.
  *
  *   const r = await runCv(DEFAULT_CONFIG, { data: cvCourseData(), k: 5, repeats: 1, seed: 17, runDir: "runs/cv-17" });
- *   r.report.f1Macro   // { value: 0.52, ci95: [0.47, 0.56] } (SMILE, the course recipe)
+ *   r.report.f1Macro   // { value, ci95: [low, high] }: SMILE's, measured, in docs/guides/cross-validation.md
  *
  * Model selection would leak if it looked at the held-out fold. Without a selectMetric (the course recipe) a fold
  * keeps the model after its last epoch, and the held-out fold is train()'s validation set only to show each epoch's

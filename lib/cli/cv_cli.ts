@@ -5,8 +5,9 @@
  * docs/guides/cross-validation.md.
  *
  *   npx bertlab cv --folds 5 --repeats 1 --seed 17 --run-dir runs/cv-course
- *   // fold 1 of 5 (repeat 1, fold 1): training on 1184 tweets, scoring 297 …
- *   // pooled over 1481 tweets × 1 repeat (5 folds): macro F1 0.5160 [0.4740, 0.5600] · weighted F1 0.8710 …
+ *   // backend tensorflow · 1481 rows (SMILE course data (single-label, no nocode)) · 5 folds × 1 repeat · labels …
+ *   // fold 1 of 5 (repeat 1, fold 1): training on 1184 rows, scoring 297
+ *   // [fold 1/5] training: 8 epochs × 37 steps
  */
 import * as path from "path";
 import { parseArgs } from "util";
