@@ -249,7 +249,8 @@ test("bertlab cv on a tiny model: folds, cv.json, report.html; kill -9 during a 
 
   // 4) bad input: more folds than the rarest class has rows
   const few = await cli(args(path.join(dir, "few"), "--folds", "13"));
-  assert.match(few.stderr, /13 folds need at least 13 rows of every class, but 'neg' \(12 rows\), 'neu' \(12 rows\)/);
+  assert.match(few.stderr, /data\.tsv \(36 rows\): 13 folds need at least 13 rows of every class, but /);
+  assert.match(few.stderr, /but 'neg' \(12 rows\), 'neu' \(12 rows\), '<b>pos<\/b>' \(12 rows\) have fewer/);
   assert.match(few.stderr, /use at most 12 folds, or drop or merge these classes/);
   assert.match((await cli(["cv", "--multi-label"])).stderr, /multi-label cross-validation is not supported yet/);
   fs.rmSync(dir, { recursive: true, force: true });

@@ -114,10 +114,16 @@ export async function runCv(config: TrainConfig, opts: CvOptions): Promise<CvFil
   if (new Set(ids).size !== ids.length) {
     throw new Error(`${data.source}: row ids repeat; a comparison matches rows by id`);
   }
-  const folds = repeatedStratifiedKFold(data.rows.labels, k, repeats, seed);
+  let folds: number[][];
+  try {
+    folds = repeatedStratifiedKFold(data.rows.labels, k, repeats, seed);
+  } catch (e) {   // name the data: too many folds for a class, or fewer rows than folds
+    throw new Error(`${data.source} (${ids.length} rows): ${(e as Error).message}`);
+  }
 
   // 1) The run folder: its plan, refused if it holds another run, or if resuming a different one.
-  const plan = { seed, k, repeats, config: cfg, source: data.source, labels: data.labels, ids, yTrue };
+  // (not the source's name: the same file may be named another way when resuming; its rows are what count)
+  const plan = { seed, k, repeats, config: cfg, labels: data.labels, ids, yTrue };
   const planFile = path.join(runDir, PLAN);
   if (fs.existsSync(planFile)) {
     if (!opts.resume) {

@@ -71,7 +71,7 @@ function cvData(values: Record<string, unknown>): CvData {
   }
   if (!src.csv) return cvCourseData();
   const set = textSet(readSet(src.csv, src), src.csv);
-  return { rows: set, labels: [...new Set(set.labels)].sort(), source: path.basename(src.csv) };
+  return { rows: set, labels: [...new Set(set.labels)].sort(), source: src.csv };
 }
 
 export async function cvMain(argv: string[]): Promise<number> {
