@@ -52,7 +52,7 @@ export function cvFigures(report: CvReport, labels: readonly string[]): { data: 
   ];
 }
 
-/** report.html: the charts, then the per-class and per-fold tables. */
+/** report.html: the charts, the headline lines, then the per-class and per-fold tables. */
 export function cvPage(cv: CvFile): string {
   const r = cv.report;
   const classes = r.classes.map((c) => ({
@@ -64,7 +64,7 @@ export function cvPage(cv: CvFile): string {
   }));
   const title = `bertlab cv: ${cv.k} folds × ${cv.repeats} repeat${cv.repeats > 1 ? "s" : ""}, seed ${cv.seed}`;
   return chartsPage(title, cvFigures(r, cv.labels))
-    + `\n<p>${cvLines(cv).map(escapeHtml).join("<br>\n")}</p>\n`
+    + `\n<p>${cvLines(cv).slice(0, 2).map(escapeHtml).join("<br>\n")}</p>\n`
     + tableHtml(classes, undefined, { caption: "Per class, pooled over every repeat" }) + "\n"
     + tableHtml(folds, undefined, { caption: "Per fold (what the paired t-test pairs)" }) + "\n";
 }
