@@ -1,7 +1,7 @@
 // Cross-validation: folds equal to scikit-learn's (Repeated)StratifiedKFold, the pooled report's bootstrap
 // intervals and the paired comparison equal to NumPy/scikit-learn on the same resamples (fixtures:
 // scripts/make_cv_fixtures.py), and `bertlab cv` on a tiny model: a kill -9 during a fold then --resume gives the
-// same report as a run left alone.
+// same report as a run left alone; multi-label folds (iterative stratification) spread every label evenly.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
@@ -14,7 +14,8 @@ import { randomBert, saveBertForSequenceClassification } from "../lib/model/bert
 import { TOKENIZER_FILES } from "../lib/model/run_folder";
 import { DEFAULT_MODEL_DIR } from "../lib/model/models";
 import { tinyBertConfig } from "./helpers/tiny_bert";
-import { repeatedStratifiedKFold, stratifiedKFold } from "../lib/data/split";
+import { repeatedStratifiedKFold, stratifiedKFold, multilabelStratifiedKFold } from "../lib/data/split";
+import { multiHot } from "../lib/data/labels";
 import { filterForCourse, loadSmile } from "../lib/data/smile";
 import { SMILE_CSV } from "../lib/core/paths";
 import { percentile } from "../lib/core/stats";
@@ -285,4 +286,24 @@ test("runCv in process: no tensor left behind; a selecting config selects on an 
   assert.equal(plain.report.classes.reduce((a, c) => a + c.support, 0), 36);
   assert.deepEqual(plain.ids, data.rows.ids);
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("multi-label folds (iterative stratification, multilabelStratifiedKFold): each row in one fold, every label "
+  + "spread evenly over SMILE's 1,513 label sets", { skip: smileMissing }, () => {
+  const sets = loadSmile().filter((r) => r.category !== "nocode").map((r) => r.category.split("|"));
+  const names = [...new Set(sets.flat())];
+  const y = multiHot(sets, names);
+  for (const k of [3, 5]) {
+    const f = multilabelStratifiedKFold(y, k, { seed: 17, shuffle: true });
+    assert.equal(f.length, sets.length);
+    assert.ok(f.every((x) => Number.isInteger(x) && x >= 0 && x < k), "one fold each");
+    const spread = (count: (fold: number) => number) => {
+      const c = Array.from({ length: k }, (_, fold) => count(fold));
+      return Math.max(...c) - Math.min(...c);
+    };
+    names.forEach((name, j) => {
+      assert.ok(spread((fold) => f.filter((x, i) => x === fold && y[i][j]).length) <= 1, `${name} over ${k} folds`);
+    });
+    assert.ok(spread((fold) => f.filter((x) => x === fold).length) <= 3, "fold sizes");
+  }
 });
