@@ -1,5 +1,5 @@
 /**
- * Writes docs/reference/cli.md from the CLI's own help texts (bertlab --help, quiz --help, doctor --help) and its
+ * Writes docs/reference/cli.md from the CLI's own help texts (bertlab --help, quiz --help, doctor --help, cv --help) and its
  * table of renamed flags, so the reference cannot drift from the command: test/docs.test.ts regenerates it in
  * memory and compares.
  *
@@ -10,6 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { HELP, RENAMED_FLAGS, cliOptions } from "../lib/cli/cli";
 import { DOCTOR_HELP } from "../lib/cli/doctor";
+import { CV_HELP } from "../lib/cli/cv_cli";
 import { QUIZ_HELP } from "../lib/teach/quiz_cli";
 import { ROOT } from "../lib/core/paths";
 import { writeFileAtomic } from "../lib/core/fsutil";
@@ -33,6 +34,7 @@ export function cliReference(): string {
     block("bertlab --help", HELP),
     block("bertlab quiz --help", QUIZ_HELP),
     block("bertlab doctor --help", DOCTOR_HELP),
+    block("bertlab cv --help", CV_HELP),
     "## Renamed flags",
     "",
     "An old name is refused with an error that names the new one.",

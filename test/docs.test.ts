@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
+import { CV_FLAGS } from "../lib/cli/cv_cli";
 import { cliOptions } from "../lib/cli/cli";
 import { cliReference, CLI_REFERENCE } from "../scripts/cli-reference";
 
@@ -48,8 +49,8 @@ test("docs/reference/cli.md is what scripts/cli-reference.ts makes, and lists ev
 });
 
 test("every `npx bertlab` line in the docs uses a command and flags the CLI accepts", () => {
-  const commands = ["split", "train", "evaluate", "predict", "sweep", "probe-bias", "quiz", "doctor", "export", "demo", "soup"];
-  const flags = new Set([...Object.keys(cliOptions()), "check", "json"]);
+  const commands = ["split", "train", "evaluate", "predict", "sweep", "probe-bias", "quiz", "doctor", "export", "demo", "soup", "cv"];
+  const flags = new Set([...Object.keys(cliOptions()), ...Object.keys(CV_FLAGS), "check", "json"]);
   const wrong: string[] = [];
   let seen = 0;
   for (const page of pages) {

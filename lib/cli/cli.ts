@@ -74,7 +74,7 @@ const CONFIG_HELP: Record<keyof TrainConfig, string> = {
   posthocAdjustment: "tau: train as usual, then predict from logits - tau·log(class frequency), a shift of the classifier's bias (Menon et al. 2021; 1 = the paper's, 0 = off)",
 };
 
-const DATA_FLAGS = {
+export const DATA_FLAGS = {
   csv: { type: "string" },
   "train-csv": { type: "string" }, "validation-csv": { type: "string" }, "test-csv": { type: "string" },
   "text-column": { type: "string" }, "label-column": { type: "string" }, "id-column": { type: "string" },
@@ -97,6 +97,8 @@ Commands:
   sweep      train once per seed (--seeds 1,2,3) and chart the spread of F1
   probe-bias score Equity Evaluation Corpus sentence pairs (female/male, African-/European-American names):
              bertlab probe-bias --checkpoint DIR [--out FILE.json]; writes FILE.json and FILE.html
+  cv         stratified k-fold cross-validation: macro/weighted F1 with 95% intervals; --compare A B pairs two
+             runs on the same folds (see bertlab cv --help)
   quiz       the course's graded quiz: questions, answers, where each is taught; --check FILE grades answers
   doctor     what set-up found (Node, Python, kernel, data, model, backend, CPU, Chromium), how to fix what is missing
   export     an ONNX model folder for transformers.js and onnxruntime (--checkpoint DIR --out DIR [--quantize int8])
@@ -278,6 +280,7 @@ const engineChoice = (values: Values) =>
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === "quiz") return quizMain(argv.slice(1)); // its own flags: see bertlab quiz --help
   if (argv[0] === "doctor") return doctorMain(argv.slice(1)); // what set-up found: see bertlab doctor --help
+  if (argv[0] === "cv") return (await import("./cv_cli")).cvMain(argv.slice(1)); // its own flags: bertlab cv --help
   const { command, values, positionals } = parse(argv);
   if (values.help || !command) { out(HELP); return command || values.help ? 0 : 1; }
   const cfg = configFromFlags(values);
@@ -447,6 +450,6 @@ export async function main(argv: string[]): Promise<number> {
     }
     default:
       throw new Error(`unknown command ${JSON.stringify(command)}: ` +
-        "use split, train, evaluate, predict, sweep, probe-bias, quiz, doctor, export, demo or soup (see --help)");
+        "use split, train, evaluate, predict, sweep, cv, probe-bias, quiz, doctor, export, demo or soup (see --help)");
   }
 }

@@ -4,4 +4,5 @@
  * May import: core, view, runtime, config, data, nn, graph, model, eval, train, serve, analysis, teach (test/layout.test.ts checks it).
  */
 export * from "./cli";
+export * from "./cv_cli";
 export * from "./doctor";

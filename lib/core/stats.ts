@@ -1,8 +1,9 @@
 /**
  * The paired t-test and its confidence interval, as SciPy computes them (`scipy.stats.ttest_rel`,
  * `.confidence_interval(0.95)`; test/stats.test.ts checks against a fixture SciPy wrote), with the
- * Student t distribution they need. Used by the bias probe (lib/analysis/bias.ts). And the median the benchmarks
- * report (robust to the odd slow run on a shared machine).
+ * Student t distribution they need. Used by the bias probe (lib/analysis/bias.ts) and cross-validation
+ * (lib/analysis/cv.ts). And the median the benchmarks report (robust to the odd slow run on a shared machine), and
+ * NumPy's percentile (bootstrap intervals).
  *
  *   pairedTTest([0.61, 0.58, 0.66], [0.55, 0.57, 0.60])
  *   // { n: 3, meanA: 0.6167, meanB: 0.5733, meanDiff: 0.0433, sdDiff: 0.0289, df: 2,
@@ -14,6 +15,21 @@ export function median(xs: readonly number[]): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * The q-th percentile (q in [0, 100]) as NumPy's `np.percentile(xs, q)` computes it (method "linear", with
+ * NumPy's two-sided interpolation, so bootstrap intervals match a NumPy fixture to the last bit). Pure.
+ */
+export function percentile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) throw new Error("percentile: no values");
+  if (!(q >= 0 && q <= 100)) throw new Error(`percentile: q must be in [0, 100], got ${q}`);
+  const s = [...xs].sort((a, b) => a - b);
+  const h = (q / 100) * (s.length - 1);
+  const lo = Math.floor(h), t = h - lo;
+  if (lo >= s.length - 1) return s[s.length - 1];
+  const a = s[lo], b = s[lo + 1], d = b - a;
+  return t >= 0.5 ? b - d * (1 - t) : a + d * t;
 }
 
 /** ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms: ~15 significant digits). */

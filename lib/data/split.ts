@@ -6,7 +6,8 @@
  * `randomSplit` is the unstratified version, to show a rare class going missing.
  * Taught in notebooks/02_split.ipynb. For label sets (multi-label data), `multilabelStratifiedSplit`
  * and `multilabelStratifiedKFold` are iterative stratification, equal to the `iterative-stratification`
- * package's splits fold for fold (notebooks/08_multilabel.ipynb).
+ * package's splits fold for fold (notebooks/08_multilabel.ipynb). `repeatedStratifiedKFold` / `stratifiedKFold` are
+ * scikit-learn's folds for cross-validation (lib/analysis/cv.ts).
  *
  *   const s = stratifiedSplit(ids, labels, { validationSize: 0.15, seed: 17 });
  *   s.train.length, s.validation.length   // 1258, 223
@@ -269,4 +270,59 @@ export function multilabelStratifiedKFold(
   const folds = iterativeStratification(order.map((i) => labelSets[i]), new Array(k).fill(1 / k), rng);
   const at = inverse(order);
   return labelSets.map((_, i) => folds[at[i]]);
+}
+
+/**
+ * scikit-learn's `RepeatedStratifiedKFold(n_splits=k, n_repeats=repeats, random_state=seed)`: each row's fold
+ * (0..k-1) in each repeat. One RandomState(seed) runs through all repeats, as scikit-learn passes its generator
+ * from repeat to repeat, so repeat 0 is `StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)` and repeat
+ * r is not that with seed + r. Per class (classes numbered by first appearance, as scikit-learn does), the fold
+ * sizes come from dealing the sorted labels round robin; the class's fold numbers are then shuffled. Where
+ * scikit-learn only warns, a class with fewer than k rows is an error here: some fold would not hold it.
+ * Pure: `labels` is not changed.
+ *
+ *   repeatedStratifiedKFold(["a", "b", "a", "b", "a", "b"], 3, 1, 0)   // [[2, 2, 1, 0, 0, 1]]
+ */
+export function repeatedStratifiedKFold(
+  labels: readonly Label[], k: number, repeats: number, seed: number,
+): number[][] {
+  if (!Number.isInteger(k) || k < 2) throw new Error(`folds: k must be an integer >= 2, got ${k}`);
+  if (!Number.isInteger(repeats) || repeats < 1) {
+    throw new Error(`folds: repeats must be an integer >= 1, got ${repeats}`);
+  }
+  if (labels.length < k) throw new Error(`folds: ${k} folds need at least ${k} rows, got ${labels.length}`);
+  uniqueSorted(labels);   // one kind of label
+  // 1) classes by first appearance, each row's class, each class's size
+  const classOf = new Map<Label, number>();
+  const y = labels.map((l) => { if (!classOf.has(l)) classOf.set(l, classOf.size); return classOf.get(l)!; });
+  const counts = new Array<number>(classOf.size).fill(0);
+  y.forEach((c) => counts[c]++);
+  const rare = [...classOf].filter(([, c]) => counts[c] < k).map(([l, c]) => `${describe(l)} (${counts[c]} rows)`);
+  if (rare.length) {
+    const many = rare.length > 1;
+    throw new Error(`${k} folds need at least ${k} rows of every class, but ${rare.join(", ")} ha${many ? "ve" : "s"}`
+      + ` fewer: use at most ${Math.min(...counts)} folds, or drop or merge ${many ? "these classes" : "that class"}`);
+  }
+  // 2) how many of each class each fold gets: fold f takes the sorted labels f, f + k, f + 2k, ...
+  const sorted = [...y].sort((a, b) => a - b);
+  const allocation = Array.from({ length: k }, () => new Array<number>(counts.length).fill(0));
+  sorted.forEach((c, i) => allocation[i % k][c]++);
+  // 3) per repeat and class: the class's fold numbers in blocks, shuffled, handed to its rows in order
+  const rng = new RandomState(seed);
+  const rowsOf = counts.map(() => [] as number[]);
+  y.forEach((c, i) => rowsOf[c].push(i));
+  return Array.from({ length: repeats }, () => {
+    const folds = new Array<number>(labels.length);
+    rowsOf.forEach((rows, c) => {
+      const foldsForClass = allocation.flatMap((a, f) => new Array<number>(a[c]).fill(f));
+      rng.shuffle(foldsForClass);
+      rows.forEach((row, j) => { folds[row] = foldsForClass[j]; });
+    });
+    return folds;
+  });
+}
+
+/** `StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)`: each row's fold (repeat 0 of the above). */
+export function stratifiedKFold(labels: readonly Label[], k: number, seed: number): number[] {
+  return repeatedStratifiedKFold(labels, k, 1, seed)[0];
 }

@@ -1,0 +1,244 @@
+/**
+ * Cross-validation run fold by fold: for each repeat and fold, train() with one TrainConfig on the other folds,
+ * then score the held-out fold, so every row gets one out-of-fold prediction per repeat. Each finished fold is
+ * written atomically to RUN_DIR/fold-<repeat>-<fold>.json (1-based) and `resume` skips the folds already there, so a
+ * run killed during a fold and resumed gives the same cv.json as one left alone (test/cv.test.ts kills one).
+ * At the end: cv.json (the out-of-fold predictions and lib/analysis/cv.ts's pooled report) and report.html.
+ *
+ *   const r = await runCv(DEFAULT_CONFIG, { data: cvCourseData(), k: 5, repeats: 1, seed: 17, runDir: "runs/cv-17" });
+ *   r.report.f1Macro   // { value, ci95: [low, high] }: SMILE's, measured, in docs/guides/cross-validation.md
+ *
+ * Model selection would leak if it looked at the held-out fold. Without a selectMetric (the course recipe) a fold
+ * keeps the model after its last epoch, and the held-out fold is train()'s validation set only to show each epoch's
+ * numbers on it (they choose nothing). With a selectMetric or early stopping, each fold splits its training rows
+ * again (stratified, validationSize, the config's seed) and selects on that inner validation part.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { TrainConfig, DEFAULT_CONFIG, validateConfig } from "../config/config";
+import { writeJsonAtomic, writeFileAtomic } from "../core/fsutil";
+import { repeatedStratifiedKFold, stratifiedSplit } from "../data/split";
+import { filterForCourse, labelDict, labelNames, loadSmile } from "../data/smile";
+import { TextSet } from "../data/data";
+import { TokenizerLike } from "../data/tokenize";
+import { BertForSequenceClassification } from "../model/bert";
+import { evaluateSet } from "../eval/evaluate";
+import { ProgressEvent } from "../view/progress";
+import { train } from "../train/train";
+import { cvReport, CvReport, OutOfFold, FoldPlan } from "./cv";
+import { cvPage } from "./cv_report";
+
+/** The rows cross-validation folds: every text with its label and id, and the label names in id order. */
+export interface CvData {
+  rows: TextSet;
+  labels: string[];
+  /** Where the rows came from, for the report ("SMILE course data", a file name). */
+  source: string;
+}
+
+/** SMILE's 1,481 single-label course tweets, labels in the course's order. */
+export function cvCourseData(file?: string): CvData {
+  const rows = filterForCourse(loadSmile(file));
+  return {
+    rows: { texts: rows.map((r) => r.text), labels: rows.map((r) => r.category), ids: rows.map((r) => r.id) },
+    labels: labelNames(labelDict(rows)), source: "SMILE course data (single-label, no nocode)",
+  };
+}
+
+/** Which fold is starting (1-based), and how many rows it trains on and scores. */
+export interface FoldInfo {
+  index: number; total: number; repeat: number; fold: number; trainRows: number; heldOut: number;
+}
+
+export interface CvOptions {
+  data: CvData;
+  k: number;
+  repeats: number;
+  /** Seeds the folds (RepeatedStratifiedKFold's random_state) and the bootstrap. */
+  seed: number;
+  runDir: string;
+  resume?: boolean;
+  /** B for the bootstrap intervals (default 1000). */
+  resamples?: number;
+  /** A fresh model per fold (e.g. randomBert in tests); otherwise config.model is loaded for each fold. */
+  model?: () => BertForSequenceClassification;
+  tokenizer?: TokenizerLike;
+  /** Called as each fold starts (also for folds a resume skips, with skipped true); returns its progress listener. */
+  onFold?: (f: FoldInfo, skipped: boolean) => ((e: ProgressEvent) => void) | undefined;
+  log?: (line: string) => void;
+}
+
+/** One fold's file: which rows it held out and what the model trained without them said about them. */
+export interface FoldResult {
+  repeat: number;
+  fold: number;
+  /** Row positions held out, in file order. */
+  rows: number[];
+  ids: string[];
+  predictions: number[];
+  probabilities: number[][];
+  /** Training loss per epoch, and the epoch whose weights scored the fold. */
+  trainLoss: number[];
+  epoch: number;
+  /** Inner validation rows when the config selects an epoch (0: no selection). */
+  innerValidation: number;
+  seconds: number;
+}
+
+/** cv.json: the plan, the out-of-fold predictions and the pooled report. */
+export type CvFile = OutOfFold & FoldPlan & {
+  kind: "bertlab-cv"; source: string; config: TrainConfig; report: CvReport; seconds: number;
+};
+
+const PLAN = "cv-run.json";
+export const foldFile = (runDir: string, repeat: number, fold: number) =>
+  path.join(runDir, `fold-${repeat + 1}-${fold + 1}.json`);
+
+/** Whether a config chooses among epochs (then a fold needs its own inner validation rows). */
+const selects = (cfg: TrainConfig) => cfg.selectMetric !== "none" || cfg.earlyStoppingPatience > 0;
+
+/** Runs (or resumes) the folds, then writes cv.json and report.html. See the file comment. */
+export async function runCv(config: TrainConfig, opts: CvOptions): Promise<CvFile> {
+  const cfg = validateConfig({ ...DEFAULT_CONFIG, ...config, logSamples: 0 });
+  const { data, k, repeats, seed, runDir } = opts;
+  const labelOf = new Map(data.labels.map((l, i) => [l, i]));
+  const yTrue = data.rows.labels.map((l, i) => {
+    const y = labelOf.get(l);
+    if (y === undefined) {
+      const known = data.labels.join(", ");
+      throw new Error(`row ${i} (id ${data.rows.ids?.[i]}): label ${JSON.stringify(l)} is not in ${known}`);
+    }
+    return y;
+  });
+  const ids = data.rows.ids ?? data.rows.texts.map((_, i) => String(i));
+  if (new Set(ids).size !== ids.length) {
+    throw new Error(`${data.source}: row ids repeat; a comparison matches rows by id`);
+  }
+  let folds: number[][];
+  try {
+    folds = repeatedStratifiedKFold(data.rows.labels, k, repeats, seed);
+  } catch (e) {   // name the data: too many folds for a class, or fewer rows than folds
+    throw new Error(`${data.source} (${ids.length} rows): ${(e as Error).message}`);
+  }
+
+  // 1) The run folder: its plan, refused if it holds another run, or if resuming a different one.
+  // (not the source's name: the same file may be named another way when resuming; its rows are what count)
+  const plan = { seed, k, repeats, config: cfg, labels: data.labels, ids, yTrue };
+  const planFile = path.join(runDir, PLAN);
+  if (fs.existsSync(planFile)) {
+    if (!opts.resume) {
+      throw new Error(`${runDir} already holds a cross-validation run: `
+        + "resume it with --resume, or choose another --run-dir");
+    }
+    const saved = JSON.parse(fs.readFileSync(planFile, "utf8")) as Record<string, unknown>;
+    const now = plan as Record<string, unknown>;
+    const differ = Object.keys(plan).filter((key) => JSON.stringify(saved[key]) !== JSON.stringify(now[key]));
+    if (differ.length) {
+      throw new Error(`${runDir} holds a cross-validation run with other settings (${differ.join(", ")} differ): `
+        + "resume it with the same ones");
+    }
+  } else {
+    if (opts.resume && fs.existsSync(runDir) && fs.readdirSync(runDir).some((f) => f.startsWith("fold-"))) {
+      throw new Error(`${runDir} has fold files but no ${PLAN}: not a run to resume`);
+    }
+    writeJsonAtomic(planFile, plan);
+  }
+
+  // 2) Each repeat and fold: train on the others, score it (a finished fold's file is read back instead).
+  const set = (idx: readonly number[]): TextSet => ({
+    texts: idx.map((i) => data.rows.texts[i]), labels: idx.map((i) => data.rows.labels[i]), ids: idx.map((i) => ids[i]),
+  });
+  const results: FoldResult[] = [];
+  const total = k * repeats;
+  for (let r = 0; r < repeats; r++) {
+    for (let f = 0; f < k; f++) {
+      const held = folds[r].flatMap((x, i) => (x === f ? [i] : []));
+      const rest = folds[r].flatMap((x, i) => (x !== f ? [i] : []));
+      const info: FoldInfo = {
+        index: r * k + f + 1, total, repeat: r + 1, fold: f + 1, trainRows: rest.length, heldOut: held.length,
+      };
+      const file = foldFile(runDir, r, f);
+      if (opts.resume && fs.existsSync(file)) {
+        const done = JSON.parse(fs.readFileSync(file, "utf8")) as FoldResult;
+        if (JSON.stringify(done.rows) !== JSON.stringify(held)) {
+          throw new Error(`${file} holds other rows than fold ${f + 1} of repeat ${r + 1}`);
+        }
+        opts.onFold?.(info, true);
+        results.push(done);
+        continue;
+      }
+      const onProgress = opts.onFold?.(info, false);
+      results.push(await runFold(cfg, opts, { r, f, held, rest, set, yTrue, onProgress }));
+      writeJsonAtomic(file, results[results.length - 1]);
+    }
+  }
+
+  // 3) Pool every fold's predictions into cv.json and report.html.
+  const predictions = folds.map(() => new Array<number>(ids.length).fill(-1));
+  for (const res of results) res.rows.forEach((i, j) => { predictions[res.repeat - 1][i] = res.predictions[j]; });
+  const oof: OutOfFold = { labels: data.labels, ids, yTrue, folds, predictions };
+  const report = cvReport(oof, { resamples: opts.resamples ?? 1000, seed });
+  const out: CvFile = {
+    kind: "bertlab-cv", seed, k, repeats, source: data.source, config: cfg, ...oof, report,
+    seconds: results.reduce((a, x) => a + x.seconds, 0),
+  };
+  writeJsonAtomic(path.join(runDir, "cv.json"), out);
+  try {
+    writeFileAtomic(path.join(runDir, "report.html"), cvPage(out));
+  } catch (e) {   // the page is a convenience: cv.json holds everything
+    process.stderr.write(`warning: ${runDir}/report.html not written: ${(e as Error).message.split("\n")[0]}\n`);
+  }
+  return out;
+}
+
+interface FoldJob {
+  r: number; f: number; held: number[]; rest: number[]; yTrue: number[];
+  set: (idx: readonly number[]) => TextSet;
+  onProgress?: (e: ProgressEvent) => void;
+}
+
+/** Trains one fold and scores its held-out rows. */
+async function runFold(cfg: TrainConfig, opts: CvOptions, job: FoldJob): Promise<FoldResult> {
+  const t0 = Date.now();
+  let trainRows = job.rest, validationRows = job.held;
+  if (selects(cfg)) {
+    const split = { validationSize: cfg.validationSize, seed: cfg.seed };
+    const inner = stratifiedSplit(job.rest, job.rest.map((i) => job.yTrue[i]), split);
+    trainRows = inner.trainFileOrder; validationRows = inner.validationFileOrder;
+  }
+  const run = await train(cfg, {
+    data: { train: job.set(trainRows), validation: job.set(validationRows), labels: opts.data.labels },
+    model: opts.model?.(), tokenizer: opts.tokenizer, onProgress: job.onProgress, log: opts.log ?? (() => {}),
+  });
+  try {
+    const ev = evaluateSet(run.model, run.tokenizer, job.set(job.held), "validation", {
+      maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize,
+    });
+    return {
+      repeat: job.r + 1, fold: job.f + 1, rows: job.held, ids: job.set(job.held).ids!,
+      predictions: ev.predictions, probabilities: ev.probabilities,
+      trainLoss: run.history.map((h) => h.trainLoss),
+      epoch: run.best?.epoch ?? run.history[run.history.length - 1].epoch,
+      innerValidation: selects(cfg) ? validationRows.length : 0,
+      seconds: (Date.now() - t0) / 1000,
+    };
+  } finally {
+    run.model.dispose();
+  }
+}
+
+/** Reads a cv.json for a comparison; an error names the file and what is missing. */
+export function readCvFile(file: string): CvFile {
+  if (!fs.existsSync(file)) throw new Error(`${file}: no such file (give the cv.json of a bertlab cv run)`);
+  let cv: CvFile;
+  try {
+    cv = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`${file}: not JSON (${(e as Error).message})`);
+  }
+  if (cv?.kind !== "bertlab-cv") throw new Error(`${file}: not a bertlab cv result (cv.json of a bertlab cv run)`);
+  for (const key of ["seed", "k", "repeats", "labels", "ids", "yTrue", "folds", "predictions"] as const) {
+    if (cv[key] === undefined) throw new Error(`${file}: ${key} is missing`);
+  }
+  return cv;
+}
