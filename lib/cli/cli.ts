@@ -59,6 +59,7 @@ const CONFIG_HELP: Record<keyof TrainConfig, string> = {
   sampler: "random | weighted (oversample rare classes: PyTorch WeightedRandomSampler, weights 1/class count)",
   logitAdjustment: "tau: train on logits + tau·log(class frequency) so rare classes win by a margin (Menon et al. 2021; 1 = the paper's, 0 = off)",
   posthocAdjustment: "tau: train as usual, then predict from logits - tau·log(class frequency), a shift of the classifier's bias (Menon et al. 2021; 1 = the paper's, 0 = off)",
+  precision: "fp32 | bf16 (the graph's matrix products in bfloat16; needs AVX512-BF16 or AMX) | auto (bf16 where fast)",
 };
 
 const DATA_FLAGS = {

@@ -41,6 +41,7 @@ import { updateSelection, describeSelection, SelectionState, SelectionSummary } 
 import { writeJsonAtomic, writeFileAtomic } from "../core/fsutil";
 import { runFigures, chartsPage } from "../view/progress";
 import { lossAndGrads, trainStep } from "./train_graph";
+import { resolvePrecision, bf16Support, Bf16Support } from "../graph/precision";
 
 export interface TrainOptions {
   data: TrainData;
@@ -64,6 +65,8 @@ export interface TrainOptions {
   keepCheckpoints?: number;
   /** Fault injection for tests (see SaveOptions.beforeWrite). */
   beforeWrite?: SaveOptions["beforeWrite"];
+  /** What `precision: "auto"` and "bf16" check (lib/graph/precision.ts); tests pass another machine's. */
+  bf16Support?: Bf16Support;
 }
 
 /** What a run gives back; M is the metrics of its kind of data (single-label or multi-label). */
@@ -104,6 +107,11 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   const emit = opts.onProgress ?? (() => {});
   const cfg = validateConfig({ ...DEFAULT_CONFIG, ...config });
   const runDir = opts.runDir ? path.resolve(opts.runDir) : undefined;
+  // The graph's precision, before anything is loaded: "bf16" where this CPU cannot run it fast is an error,
+  // "auto" becomes what it chose, so that run.json and metrics.json say what ran.
+  const precision = resolvePrecision(cfg.precision, opts.bf16Support ?? bf16Support);
+  cfg.precision = precision.precision;
+  log(`precision: ${precision.why}`);
 
   // 0) The run folder: refuse to overwrite a finished or partial run unless resuming.
   const resumeFrom = runDir && opts.resume ? lastCheckpoint(runDir) : undefined;
@@ -146,6 +154,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   }
   if (multi) markMultiLabel(model);   // config.json's problem_type, so Python loads the same model
   else if (isMultiLabelModel(model)) throw new Error(`this model is multi-label (${MULTI_LABEL}): give it label sets`);
+  model.precision = precision.precision; // validation forwards on the graph too
   const missing = labels.filter((l) => !model!.labels.includes(l));
   if (missing.length) throw new Error(`label ${JSON.stringify(missing[0])} is missing from the model's label map (${model.labels.join(", ")})`);
   if (model.labels.join("\u0000") !== labels.join("\u0000")) throw new Error(`the model's labels (${model.labels.join(", ")}) are not in the data's order (${labels.join(", ")})`);
@@ -189,6 +198,9 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   if (saved) adjust(-1);
   // The training graph computes cross-entropy, class-weighted or not; focal loss and label sets take the tape.
   const graphLoss = !multi && cfg.loss === "cross_entropy";
+  if (!graphLoss && cfg.precision === "bf16") {
+    log("precision: this loss trains on the gradient tape, in fp32; validation runs in bf16");
+  }
   const batchesPerEpoch = numBatches(trainSet.texts.length, cfg.batchSize);
   const usedBatches = cfg.maxStepsPerEpoch > 0 ? Math.min(batchesPerEpoch, cfg.maxStepsPerEpoch * cfg.gradAccumulation) : batchesPerEpoch;
   const stepsPerEpoch = Math.ceil(usedBatches / cfg.gradAccumulation);
@@ -222,7 +234,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
       if (opts.signal?.aborted) { b.dispose(); interrupted = true; break; }
       const dropoutSeed = deriveSeed(cfg.seed, epoch, lossCount);
       const stepOpts = {
-        seed: dropoutSeed, classWeights: weights, logitOffsets: fix?.logitOffsets,
+        seed: dropoutSeed, classWeights: weights, logitOffsets: fix?.logitOffsets, precision: precision.precision,
         loss: graphLoss ? undefined : (logits: tf.Tensor2D) => lossOf(logits, b),
       };
       const labelsOf = multi ? [] : b.labels.arraySync() as number[];
