@@ -23,7 +23,10 @@ import { configFromFlags, HELP } from "../lib/cli/cli";
 import { train, TrainingDivergedError } from "../lib/train/train";
 import { listCheckpoints } from "../lib/model/run_folder";
 import { ROOT } from "../lib/core/paths";
+import { chooseEngine, loadClassifier } from "../lib/serve/engine";
+import { loadTrained, predict } from "../lib/eval/evaluate";
 import { tinyBertConfig, tinyBertLabels } from "./helpers/tiny_bert";
+import { tinyCheckpoint } from "./helpers/onnx";
 import { toyTokenizer, toyData, TOY_LABELS } from "./helpers/toy";
 
 const skip = process.env.BERTLAB_BACKEND && process.env.BERTLAB_BACKEND !== "tensorflow"
@@ -264,4 +267,41 @@ test("training in bf16: a NaN loss stops with a clear message, keeps the last go
     && /last good checkpoint kept: .*epoch-1/.test(e.message));
   assert.deepEqual(listCheckpoints(dir).map((c) => c.epoch), [1]);
   model.dispose();
+});
+
+test("serving: bf16 predictions near fp32's; --precision picks the engine or names the problem", { skip }, async () => {
+  assert.throws(() => chooseEngine("onnx", { precision: "bf16" }),
+    /--precision bf16 runs on the TensorFlow graph, not ONNX Runtime/);
+  assert.throws(() => chooseEngine(undefined, { precision: "fp16" }), /--precision wants fp32, bf16, auto, got "fp16"/);
+  assert.deepEqual(chooseEngine(undefined, { precision: "auto" }),
+    { engine: "auto", quantized: false, explicit: false, precision: "auto" });
+  const ckpt = tinyCheckpoint();
+  const texts = ["What a wonderful exhibition!", "so sad today", "ok"];
+  const before = tf.memory().numTensors;
+  const [t32, t16] = [await loadTrained(ckpt), await loadTrained(ckpt, { precision: "bf16" })];
+  assert.equal(t16.model.precision, "bf16");
+  const [p32, p16] = [predict(t32.model, t32.tokenizer, texts), predict(t16.model, t16.tokenizer, texts)];
+  p32.forEach((p, i) => {
+    for (const [label, v] of Object.entries(p.probabilities)) {
+      assert.ok(Math.abs(p16[i].probabilities[label] - v) <= 1e-2, `${texts[i]}: ${label}`);
+    }
+  });
+  [t32, t16].forEach((t) => t.model.dispose());
+  assert.equal(tf.memory().numTensors, before, "no leaked tensors");
+  // this machine, as the probe sees it: bf16 runs where the CPU has it, else it is refused, naming what is missing
+  const logs: string[] = [];
+  const here = bf16Support();
+  if (here.features.length && here.kernels) {
+    const clf = await loadClassifier(ckpt, chooseEngine(undefined, { precision: "bf16" }), (l) => logs.push(l));
+    assert.match(clf.engine, /^TensorFlow\.js tensorflow \(graph, bf16\) /);
+    await clf.release();
+  } else {
+    await assert.rejects(loadClassifier(ckpt, chooseEngine("tfjs", { precision: "bf16" })),
+      /--precision bf16: .*has no avx512_bf16/);
+    const clf = await loadClassifier(ckpt, chooseEngine("tfjs", { precision: "auto" }), (l) => logs.push(l));
+    assert.match(clf.engine, /^TensorFlow\.js tensorflow \(graph\) /);
+    assert.ok(logs.some((l) => /^precision: auto: fp32, this CPU .* has no avx512_bf16/.test(l)), logs.join("\n"));
+    await clf.release();
+  }
+  fs.rmSync(ckpt, { recursive: true, force: true });
 });

@@ -207,7 +207,8 @@ const out = (s: string) => process.stdout.write(s + "\n");
 
 /** --engine / BERTLAB_ENGINE and --quantized (lib/serve/engine.ts). */
 const engineChoice = (values: Values) =>
-  chooseEngine(values.engine as string | undefined, { quantized: Boolean(values.quantized) });
+  chooseEngine(values.engine as string | undefined,
+    { quantized: Boolean(values.quantized), precision: values.precision as string | undefined });
 
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === "quiz") return quizMain(argv.slice(1)); // its own flags: see bertlab quiz --help

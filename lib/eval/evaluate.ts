@@ -24,6 +24,7 @@ import { DEFAULT_CONFIG } from "../config/config";
 import { lengthOrder } from "../core/batching";
 import { TextSet, Part, rowPlace } from "../data/data";
 import { tableHtml } from "../core/html";
+import type { GraphPrecision } from "../graph/bert_graph";
 
 export interface EvalOptions {
   batchSize: number; padding?: "longest" | "max_length"; maxLength?: number; padTokenId?: number;
@@ -215,8 +216,9 @@ export interface Trained { model: Model; tokenizer: Tokenizer; dir: string; thre
 /**
  * Loads a saved model (a model folder, a checkpoint, or a run folder: see `modelFolder`) with its
  * tokenizer, and for a multi-label model its per-label thresholds (thresholds.json; missing is an error).
+ * `precision`: what its forwards on the TensorFlow graph multiply in (lib/graph/precision.ts chooses).
  */
-export async function loadTrained(dir: string): Promise<Trained> {
+export async function loadTrained(dir: string, opts: { precision?: GraphPrecision } = {}): Promise<Trained> {
   const folder = modelFolder(dir);
   const cfgFile = path.join(folder, "config.json");
   const cfg = JSON.parse(fs.readFileSync(cfgFile, "utf8"));
@@ -224,5 +226,6 @@ export async function loadTrained(dir: string): Promise<Trained> {
   const labels = Object.keys(cfg.id2label).sort((a, b) => Number(a) - Number(b)).map((k) => cfg.id2label[k] as string);
   const thresholds = cfg.problem_type === MULTI_LABEL ? readThresholds(folder, labels) : undefined;
   const model = await loadBertForSequenceClassification(folder, { labels, seed: 0 });
+  if (opts.precision) model.precision = opts.precision;
   return { model, tokenizer: await loadTokenizer(folder), dir: folder, ...(thresholds ? { thresholds } : {}) };
 }
