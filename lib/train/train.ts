@@ -108,10 +108,10 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   const cfg = validateConfig({ ...DEFAULT_CONFIG, ...config });
   const runDir = opts.runDir ? path.resolve(opts.runDir) : undefined;
   // The graph's precision, before anything is loaded: "bf16" where this CPU cannot run it fast is an error,
-  // "auto" becomes what it chose, so that run.json and metrics.json say what ran.
+  // "auto" becomes what it chose (and says why), so that run.json and metrics.json say what ran.
   const precision = resolvePrecision(cfg.precision, opts.bf16Support ?? bf16Support);
+  if (cfg.precision !== "fp32") log(`precision: ${precision.why}`);
   cfg.precision = precision.precision;
-  log(`precision: ${precision.why}`);
 
   // 0) The run folder: refuse to overwrite a finished or partial run unless resuming.
   const resumeFrom = runDir && opts.resume ? lastCheckpoint(runDir) : undefined;
