@@ -22,6 +22,13 @@
  *   npm run bench -- --backends onnxruntime,onnxruntime-int8 --checkpoint runs/course  # scripts/bench_onnx.ts
  *   npm run bench -- --no-train            # inference only (PyTorch and tfjs skip their timed training)
  *   npm run bench -- --rounds 5            # PyTorch's and the ONNX rows' inference in 5 rounds (default 3)
+ *   npm run bench -- --only precision      # the bf16 rows and their fp32 references only, on the first batches
+ *
+ * bf16 (TrainConfig.precision, lib/graph/precision.ts): "tensorflow-bf16" runs the graph with its matrix products in
+ * bfloat16, training and batch 64, beside "tensorflow" (fp32) on the same batches; "pytorch-bf16" is PyTorch under
+ * torch.autocast("cpu", dtype=torch.bfloat16), the same step otherwise. The precision floors: graph bf16 training
+ * ≥ 1.4× graph fp32 and ≥ 1.0× PyTorch bf16 (padded tokens/s), bf16 batch 64 ≥ 1.4× fp32. bfloat16 is fast only on
+ * CPUs that multiply it in hardware (avx512_bf16, amx_bf16): the output names the ones this CPU has.
  *
  * A process on this kind of VM runs fast or slow as a whole (the same ONNX Runtime predict: 0.81-0.84 s in
  * some fresh processes, 1.04-1.07 s in others), so one PyTorch process against one ONNX Runtime process can
@@ -58,6 +65,8 @@ import { DEFAULT_MODEL_DIR } from "../lib/model/models";
 import { writeJsonAtomic } from "../lib/core/fsutil";
 import { median } from "../lib/core/stats";
 import { ONNX_ROWS, prepareOnnx, runOnnx, servingLines, timePredict, ServeResult } from "./bench_onnx";
+import { BF16_FEATURES, bf16Support, Bf16Support } from "../lib/graph/precision";
+import type { GraphPrecision } from "../lib/graph/bert_graph";
 import { loadClassifier, chooseEngine } from "../lib/serve/engine";
 
 interface Rows { input_ids: number[][]; labels: number[] }
@@ -100,6 +109,8 @@ export interface EngineResult {
   batches?: "grouped";
   /** How the engine computes (bench_torch.py: BLAS, oneDNN, CPU capability, threads). */
   build?: Record<string, unknown>;
+  /** bf16 rows: what lib/graph/precision.ts's probe found here. */
+  bf16?: Bf16Support;
   loadBefore?: number;
   /** CPU cores' worth of work done by other processes while this engine ran (Linux only). */
   otherCores?: number;
@@ -109,9 +120,11 @@ export interface EngineResult {
  * The engines besides PyTorch: a tfjs backend, or "tensorflow-ops", native TensorFlow with graph
  * inference off (BERTLAB_GRAPH=0), to show what lib/graph/bert_graph.ts gains over running op by op.
  */
-const VARIANTS: Record<string, { backend: string; env: Record<string, string>; batches?: "grouped" }> = {
+interface Variant { backend: string; env: Record<string, string>; batches?: "grouped"; precision?: GraphPrecision }
+const VARIANTS: Record<string, Variant> = {
   "tensorflow-ops": { backend: "tensorflow", env: { BERTLAB_GRAPH: "0" } },
   "tensorflow-grouped": { backend: "tensorflow", env: {}, batches: "grouped" },
+  "tensorflow-bf16": { backend: "tensorflow", env: {}, precision: "bf16" },
 };
 const variant = (name: string) => VARIANTS[name] ?? { backend: name, env: {} };
 
@@ -122,6 +135,7 @@ let LIMITS: Record<string, { trainSteps: number; batch64: number; batch1: number
   "tensorflow-ops": { trainSteps: 3, batch64: Infinity, batch1: Infinity },
   // inference is the "tensorflow" row's: this one only trains, on the grouped epoch
   "tensorflow-grouped": { trainSteps: Infinity, batch64: 0, batch1: 0 },
+  "tensorflow-bf16": { trainSteps: Infinity, batch64: Infinity, batch1: Infinity },
   wasm: { trainSteps: 3, batch64: 1, batch1: 16 },
   // inference only (scripts/bench_onnx.ts): ONNX Runtime does not train
   onnxruntime: { trainSteps: 0, batch64: Infinity, batch1: Infinity },
@@ -130,6 +144,8 @@ let LIMITS: Record<string, { trainSteps: number; batch64: number; batch1: number
 };
 
 const QUICK = { trainSteps: 2, batch64: 1, batch1: 4 };
+/** `--only precision`: the first batches of the epoch and of the validation set, for every row. */
+const PRECISION = { trainSteps: 12, batch64: 4, batch1: 8 };
 const MODEL_DIR = DEFAULT_MODEL_DIR;
 const BENCH_DIR = path.join(OUT_DIR, "bench");
 
@@ -171,6 +187,7 @@ async function makeWorkload(): Promise<Workload> {
 async function runTfjs(w: Workload, name: string, serveDir?: string): Promise<EngineResult> {
   const info = await initBackend(variant(name).backend);
   const batches = variant(name).batches;
+  const precision = variant(name).precision ?? "fp32";
   const lim = LIMITS[name] ?? LIMITS.cpu;
   const model = await loadBertForSequenceClassification(w.modelDir, { labels: w.labels, seed: w.seed });
   const o = w.train.optimizer;
@@ -182,13 +199,13 @@ async function runTfjs(w: Workload, name: string, serveDir?: string): Promise<En
   let seed = 0;
   const step = (r: Rows): number => {
     const b = batchOf(r.input_ids, r.labels);
-    const { loss } = trainStep(model, opt, b, r.labels, { seed: seed++, lr: o.lr, clipNorm: o.clipNorm });
+    const { loss } = trainStep(model, opt, b, r.labels, { seed: seed++, lr: o.lr, clipNorm: o.clipNorm, precision });
     b.dispose();
     return loss;
   };
   const predict = (rows: number[][]): void => {
     const b = batchOf(rows);
-    const logits = tf.tidy(() => model.forward(b, { training: false }));
+    const logits = tf.tidy(() => model.forward(b, { training: false, precision }));
     logits.dataSync();
     logits.dispose();
     b.dispose();
@@ -227,8 +244,10 @@ async function runTfjs(w: Workload, name: string, serveDir?: string): Promise<En
     await clf.release();
   }
   const tfjsVersion = tf.version_core;
+  const how = info.name !== "tensorflow" ? "" : graphInference() ? ", graph inference" : ", op-by-op inference";
   return {
-    name, engine: `tfjs ${tfjsVersion} ${info.package ?? name}${info.name === "tensorflow" ? (graphInference() ? ", graph inference" : ", op-by-op inference") : ""}`, threads: info.threads ?? 1, reason: info.reason,
+    name, engine: `tfjs ${tfjsVersion} ${info.package ?? name}${how}${precision === "bf16" ? ", bf16 products" : ""}`,
+    threads: info.threads ?? 1, reason: info.reason, ...(precision === "bf16" ? { bf16: bf16Support() } : {}),
     train: { stepSeconds, losses }, infer: { batch64Seconds, batch1Seconds },
     peakRssMB: process.resourceUsage().maxRSS / 1024, tensorLeak, batches, ...(serve ? { serve } : {}),
   };
@@ -431,6 +450,11 @@ async function main(): Promise<void> {
     LIMITS = { tensorflow: QUICK, "tensorflow-ops": QUICK, wasm: QUICK, cpu: { ...QUICK, trainSteps: 1 },
       pytorch: QUICK, onnxruntime: QUICK, "onnxruntime-int8": QUICK, "tensorflow-grouped": { ...QUICK, batch64: 0, batch1: 0 } };
   }
+  // --only precision: the bf16 rows and their fp32 references (graph and PyTorch), the first batches only.
+  const only = opt("--only");
+  if (only !== undefined && only !== "precision") throw new Error(`--only wants precision, got ${only}`);
+  const onlyPrecision = only === "precision";
+  if (onlyPrecision) LIMITS = Object.fromEntries([...Object.keys(LIMITS), "pytorch"].map((k) => [k, PRECISION]));
   if (noTrain) LIMITS = Object.fromEntries(Object.entries(LIMITS).map(([k, v]) => [k, { ...v, trainSteps: 0 }]));
   if (child) {
     const w = JSON.parse(fs.readFileSync(opt("--workload")!, "utf8")) as Workload;
@@ -440,8 +464,9 @@ async function main(): Promise<void> {
     return;
   }
   if (!fs.existsSync(path.join(MODEL_DIR, "model.safetensors"))) throw new Error(`${MODEL_DIR}/model.safetensors is missing: run \`npm run setup\` first`);
-  const all = "tensorflow,tensorflow-grouped,tensorflow-ops,wasm,onnxruntime,onnxruntime-int8";
-  const backends = (opt("--backends") ?? all).split(",").filter(Boolean);
+  const all = "tensorflow,tensorflow-bf16,tensorflow-grouped,tensorflow-ops,wasm,onnxruntime,onnxruntime-int8";
+  const backends = onlyPrecision ? ["tensorflow", "tensorflow-bf16"]
+    : (opt("--backends") ?? all).split(",").filter(Boolean);
   const python = opt("--python") ?? VENV_PYTHON;
   const w = await makeWorkload();
   const wfile = path.join(BENCH_DIR, "workload.json");
@@ -456,8 +481,11 @@ async function main(): Promise<void> {
   const results: EngineResult[] = [];
   const errors: string[] = [];
   const trainSteps = noTrain ? 0 : QUICK.trainSteps;
-  const limitArgs = quick
-    ? ["--train-steps", String(trainSteps), "--batch64", String(QUICK.batch64), "--batch1", String(QUICK.batch1)]
+  const limited = (l: typeof QUICK) =>
+    ["--train-steps", String(l.trainSteps), "--batch64", String(l.batch64), "--batch1", String(l.batch1)];
+  const precisionSteps = noTrain ? 0 : PRECISION.trainSteps;
+  const limitArgs = quick ? limited({ ...QUICK, trainSteps })
+    : onlyPrecision ? [...limited({ ...PRECISION, trainSteps: precisionSteps }), "--loop-repeats", "0"]
     : noTrain ? ["--train-steps", "0"] : [];
   // PyTorch twice: as installed, and with OpenMP threads that sleep instead of spinning. When
   // anything else runs, spinning threads wait on each other: a batch-1 forward took 546 ms with
@@ -466,7 +494,10 @@ async function main(): Promise<void> {
   const runTorch = (env: Record<string, string>, args: string[]) =>
     runChild(python, [path.join(ROOT, "scripts", "bench_torch.py"), "--workload", wfile, "--out", torchOut, ...args], env, torchOut);
   const torchWaits = ([["pytorch", {}], ["pytorch OMP passive", { OMP_WAIT_POLICY: "PASSIVE" }]] as const)
-    .filter(([label]) => !process.env.OMP_WAIT_POLICY || label === "pytorch"); // else the user chose one
+    .filter(([label]) => !process.env.OMP_WAIT_POLICY || label === "pytorch") // else the user chose one
+    // the precision rows compare precisions, not thread policies: PyTorch's threads sleep (on a shared machine,
+    // spinning threads wait on each other)
+    .filter(([label]) => !onlyPrecision || label !== "pytorch" || process.env.OMP_WAIT_POLICY);
   const torchOnce = (label: string, env: Record<string, string>, args: string[]): EngineResult => {
     const r = runTorch(env, args);
     const policy = "OMP_WAIT_POLICY" in env ? "PASSIVE" : process.env.OMP_WAIT_POLICY;
@@ -483,6 +514,16 @@ async function main(): Promise<void> {
       `CPU capability ${tb.cpuCapability}, ${tb.threads} threads`);
   }
   results.push(...torchRuns);
+  // PyTorch under bf16 autocast, the reference of the graph's bf16 rows, with the fp32 reference's thread policy.
+  if (backends.includes("tensorflow-bf16")) {
+    console.log("pytorch-bf16 ...");
+    const env: Record<string, string> = torch.wait === "OMP_WAIT_POLICY=PASSIVE" ? { OMP_WAIT_POLICY: "PASSIVE" } : {};
+    try {
+      results.push({ ...runTorch(env, [...limitArgs, "--autocast", "bf16"]), wait: torch.wait });
+    } catch (e) {
+      errors.push(`pytorch-bf16: ${(e as Error).message}`);
+    }
+  }
   // The ONNX rows' model: an export made (or given) once, before any row is timed.
   let onnx: Awaited<ReturnType<typeof prepareOnnx>> | undefined;
   if (backends.some((b) => ONNX_ROWS.includes(b))) {
@@ -497,6 +538,7 @@ async function main(): Promise<void> {
   // A child bench process for row `b` (this file with --child), writing its result to `out`.
   const childArgs = (b: string, out: string) => ["--import", "tsx", path.join(ROOT, "scripts", "bench.ts"), "--child", b,
     "--workload", wfile, "--out", out, ...(quick ? ["--quick"] : []), ...(noTrain ? ["--no-train"] : []),
+    ...(onlyPrecision ? ["--only", "precision"] : []),
     ...(ONNX_ROWS.includes(b) ? ["--onnx-dir", onnx!.dir] : []),
     ...(b === "tensorflow" && onnx?.modelDir ? ["--serve-dir", onnx.modelDir] : [])];
   for (const b of backends) {
@@ -565,6 +607,7 @@ async function main(): Promise<void> {
     console.log(`\nfloors (native vs PyTorch): training ${train}, ` +
       `inference batch 64 ${floors.batch64.ratio.toFixed(2)}× and batch 1 ${floors.batch1.ratio.toFixed(2)}× (≥1: ${floors.batch64.ok && floors.batch1.ok ? "met" : "NOT met"})`);
   }
+  const precisionFloors = precisionLines(summaries, cpu.extensions, results.find((r) => r.bf16)?.bf16);
   const serving = onnx ? servingLines(results, atBestWait(torchRuns), onnx.fineTuned) : undefined;
   if (serving) console.log(["", `serving (${onnx!.from}):`, ...serving.lines.map((l) => "  " + l)].join("\n"));
   const onnxFloors = Object.keys(ONNX_FLOORS).every((k) => byRound[k]) ? Object.fromEntries(Object.entries(ONNX_FLOORS).map(
@@ -586,10 +629,40 @@ async function main(): Promise<void> {
     machine: { summary: describeMachine(cpu, tfBuild), cpu, tensorflow: tfBuild, pytorch: torch.build },
     workload: { trainBatches: w.train.timed.length, batchSize: w.train.batchSize, infer64Batches: w.infer.batch64.length, batch1: w.infer.batch1.length, limits: LIMITS },
     quick, reference: torch.name, summaries, onnxFloors, rounds: perRound, roundWaits, serving: serving && { model: onnx!.from, ...serving },
-    floors: (floors || groupFloor) && { ...floors, groupByLength: groupFloor },
+    floors: (floors || groupFloor || precisionFloors)
+      && { ...floors, groupByLength: groupFloor, precision: precisionFloors },
     errors, raw: results,
   });
   console.log(`\nwritten: ${path.relative(ROOT, file)}`);
+}
+
+/**
+ * The bf16 rows against their fp32 references, printed with what this CPU has for bfloat16: graph bf16 training
+ * ≥ 1.4× graph fp32 and ≥ 1.0× PyTorch under bf16 autocast (padded tokens/s on the same batches), graph bf16
+ * batch 64 ≥ 1.4× fp32. Undefined when the bf16 rows did not run.
+ */
+function precisionLines(
+  summaries: Summary[], extensions: string[], probe?: Bf16Support,
+): Record<string, { floor: number; ratio: number; ok: boolean }> | undefined {
+  const row = (n: string) => summaries.find((s) => s.name === n);
+  const [g32, g16, t16] = [row("tensorflow"), row("tensorflow-bf16"), row("pytorch-bf16")];
+  if (!g32 || !g16) return undefined;
+  const have = extensions.filter((e) => (BF16_FEATURES as readonly string[]).includes(e));
+  const hw = have.length ? have.join(", ") : `none of ${BF16_FEATURES.join(", ")}: bfloat16 products are emulated`;
+  const kernels = !probe ? "" : probe.kernels ? "run" : `do not run (${probe.kernelError})`;
+  console.log(`\nbf16 on this CPU: ${hw}${probe ? `; TensorFlow's bfloat16 MatMul / BatchMatMulV2 ${kernels}` : ""}`);
+  const all: Record<string, { floor: number; ratio: number }> = {
+    bf16TrainVsFp32: { floor: 1.4, ratio: g16.paddedTokensPerSec / g32.paddedTokensPerSec },
+    ...(t16 ? { bf16TrainVsPytorchBf16: { floor: 1, ratio: g16.paddedTokensPerSec / t16.paddedTokensPerSec } } : {}),
+    bf16Batch64VsFp32: { floor: 1.4, ratio: g16.batch64TweetsPerSec / g32.batch64TweetsPerSec },
+  };
+  const out = Object.fromEntries(Object.entries(all).filter(([, v]) => Number.isFinite(v.ratio))
+    .map(([k, v]) => [k, { ...v, ok: v.ratio >= v.floor }]));
+  const steps = g16.trainSteps < g16.epochSteps ? ` (first ${g16.trainSteps} training batches)` : "";
+  const each = Object.entries(out).map(([k, v]) =>
+    `  ${k.padEnd(22)} ${v.ratio.toFixed(2)}× (≥${v.floor}: ${v.ok ? "met" : "NOT met"})`);
+  console.log(`floors (bf16)${steps}:\n${each.join("\n")}`);
+  return out;
 }
 
 if (require.main === module) {

@@ -5,10 +5,13 @@ both sides see exactly the same batches), then measures the course's steps on th
   - training: forward + backward + clip_grad_norm_(1.0) + AdamW + zero_grad, batch 32, padded
     to the longest row of each batch, dropout on (model.train())
   - inference: model.eval() under torch.no_grad(), batch 64 and batch 1
-and writes one JSON result (same fields as the tfjs children). Run by hand:
+and writes one JSON result (same fields as the tfjs children). With `--autocast bf16`, forward and loss run
+under torch.autocast("cpu", dtype=torch.bfloat16) (matrix products in bfloat16, weights and AdamW in float32):
+the reference of the graph's bf16 rows. Run by hand:
 
   .venv/bin/python scripts/bench_torch.py --workload out/bench/workload.json --out /tmp/torch.json
 """
+import contextlib
 import argparse
 import json
 import os
@@ -65,7 +68,14 @@ def main():
     ap.add_argument("--batch1", type=int, default=None)
     # The whole batch-64 loop in file order, repeated: the reference for predict's end-to-end floor.
     ap.add_argument("--loop-repeats", type=int, default=5)
+    ap.add_argument("--autocast", choices=["bf16"], default=None)
     args = ap.parse_args()
+
+    def autocast():
+        """The forward's precision: as is (float32), or bfloat16 products under autocast."""
+        if args.autocast == "bf16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     with open(args.workload, encoding="utf8") as f:
         w = json.load(f)
@@ -90,7 +100,8 @@ def main():
     def step(b):
         ids, mask, types = pad(b["input_ids"])
         labels = torch.tensor(b["labels"], dtype=torch.long)
-        out = model(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=labels)
+        with autocast():
+            out = model(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=labels)
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["clipNorm"])
         opt.step()
@@ -111,8 +122,8 @@ def main():
 
     def predict(rows):
         ids, mask, types = pad(rows)
-        with torch.no_grad():
-            return model(input_ids=ids, attention_mask=mask, token_type_ids=types).logits.numpy()
+        with torch.no_grad(), autocast():
+            return model(input_ids=ids, attention_mask=mask, token_type_ids=types).logits.float().numpy()
 
     for rows in inf["warmup"]:
         predict(rows)
@@ -134,8 +145,9 @@ def main():
         loop_seconds.append(time.perf_counter() - t0)
 
     result = {
-        "name": "pytorch",
-        "engine": f"torch {torch.__version__} + transformers {transformers.__version__}",
+        "name": "pytorch-bf16" if args.autocast else "pytorch",
+        "engine": f"torch {torch.__version__} + transformers {transformers.__version__}"
+        + (" (autocast bf16)" if args.autocast else ""),
         "build": torch_build(),
         "threads": torch.get_num_threads(),
         "train": {"stepSeconds": step_seconds, "losses": losses},

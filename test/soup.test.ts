@@ -71,7 +71,7 @@ test("a soup of runs from another architecture, shapes or labels is refused, nam
 
 test("an ensemble of one is the model; of three, the mean of their probabilities", async () => {
   const n0 = tf.memory().numTensors;
-  const models = await Promise.all(runs.map(loadTrained));
+  const models = await Promise.all(runs.map((d) => loadTrained(d)));
   const d = toyData(12, 7);
   const set = { texts: d.texts, labels: d.labels };
   const alone = evaluateSet(models[0].model, models[0].tokenizer, set, "validation");
@@ -126,7 +126,7 @@ test("the command line: bertlab soup RUN... --out DIR; predict --ensemble A,B av
   await assert.rejects(cli(["soup", runs[0]]), /soup needs --out DIR/);
   const p = await cli(["predict", "--ensemble", `${runs[0]},${runs[1]}`, "so happy today"]);
   const got = JSON.parse(p.stdout.trim());
-  const models = await Promise.all(runs.slice(0, 2).map(loadTrained));
+  const models = await Promise.all(runs.slice(0, 2).map((d) => loadTrained(d)));
   const [ref] = ensemblePredict(models, ["so happy today"]);
   for (const t of models) t.model.dispose();
   assert.equal(got.label, ref.label);

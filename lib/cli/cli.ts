@@ -72,6 +72,7 @@ const CONFIG_HELP: Record<keyof TrainConfig, string> = {
   sampler: "random | weighted (oversample rare classes: PyTorch WeightedRandomSampler, weights 1/class count)",
   logitAdjustment: "tau: train on logits + tau·log(class frequency) so rare classes win by a margin (Menon et al. 2021; 1 = the paper's, 0 = off)",
   posthocAdjustment: "tau: train as usual, then predict from logits - tau·log(class frequency), a shift of the classifier's bias (Menon et al. 2021; 1 = the paper's, 0 = off)",
+  precision: "fp32 | bf16 (the graph's matrix products in bfloat16; needs AVX512-BF16 or AMX) | auto (bf16 where fast)",
 };
 
 export const DATA_FLAGS = {
@@ -275,7 +276,8 @@ async function loadEnsemble(list: string): Promise<Trained[]> {
 
 /** --engine / BERTLAB_ENGINE and --quantized (lib/serve/engine.ts). */
 const engineChoice = (values: Values) =>
-  chooseEngine(values.engine as string | undefined, { quantized: Boolean(values.quantized) });
+  chooseEngine(values.engine as string | undefined,
+    { quantized: Boolean(values.quantized), precision: values.precision as string | undefined });
 
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === "quiz") return quizMain(argv.slice(1)); // its own flags: see bertlab quiz --help

@@ -131,12 +131,23 @@ export interface TrainConfig {
    * every engine and export serves it. τ = 1 is the paper's choice (balanced error); 0 = off.
    */
   posthocAdjustment: number;
+  /**
+   * What the TensorFlow graph's matrix products multiply in, training and inference. "bf16" casts their inputs
+   * to bfloat16 (8 bits of mantissa) and their results back; everything else, AdamW's weights and moments
+   * included, stays float32. CPUs with AVX512-BF16 or AMX multiply bfloat16 about twice as fast; elsewhere it is
+   * emulated and slower, so "bf16" there is an error. "auto" takes bf16 where this CPU and TensorFlow build run it
+   * (lib/graph/precision.ts), else fp32, and the run says which. fp32 by default: the course's numbers.
+   */
+  precision: Precision;
 }
 
 /** The course's seed (`seed_val = 17` in the original notebook): its split, sampler order, dropout and head. */
 export const COURSE_SEED = 17;
 /** The course's validation share (`test_size=0.15` in its `train_test_split`). */
 export const COURSE_VALIDATION_SIZE = 0.15;
+/** TrainConfig.precision's choices. */
+export type Precision = "fp32" | "bf16" | "auto";
+export const PRECISIONS: readonly Precision[] = ["fp32", "bf16", "auto"];
 
 export const DEFAULT_CONFIG: TrainConfig = {
   model: undefined,
@@ -170,6 +181,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   sampler: "random",
   logitAdjustment: 0,
   posthocAdjustment: 0,
+  precision: "fp32",
 };
 
 /** The course notebook's own settings (bert-base-uncased), for comparison in notebook 05. */
@@ -207,6 +219,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   }
   const choices = {
     classWeights: ["none", "balanced"], loss: ["cross_entropy", "focal"], sampler: ["random", "weighted"],
+    precision: PRECISIONS,
   } as const;
   for (const [k, allowed] of Object.entries(choices)) {
     const v = c[k as keyof typeof choices];

@@ -24,6 +24,7 @@ import { DEFAULT_CONFIG } from "../config/config";
 import { lengthOrder } from "../core/batching";
 import { TextSet, Part, rowPlace } from "../data/data";
 import { tableHtml } from "../core/html";
+import type { GraphPrecision } from "../graph/bert_graph";
 
 export interface EvalOptions {
   batchSize: number; padding?: "longest" | "max_length"; maxLength?: number; padTokenId?: number;
@@ -203,12 +204,14 @@ export interface Trained { model: Model; tokenizer: Tokenizer; dir: string; thre
 /**
  * Loads a saved model (a model folder, a checkpoint, or a run folder: see lib/model/run_folder.ts `modelFolder`) with its
  * tokenizer, and for a multi-label model its per-label thresholds (thresholds.json; missing is an error).
+ * `precision`: what its forwards on the TensorFlow graph multiply in (lib/graph/precision.ts chooses).
  */
-export async function loadTrained(dir: string): Promise<Trained> {
+export async function loadTrained(dir: string, opts: { precision?: GraphPrecision } = {}): Promise<Trained> {
   const folder = modelFolder(dir);
   const labels = readLabels(folder);
   const cfg = JSON.parse(fs.readFileSync(path.join(folder, "config.json"), "utf8"));
   const thresholds = cfg.problem_type === MULTI_LABEL ? readThresholds(folder, labels) : undefined;
   const model = await loadBertForSequenceClassification(folder, { labels, seed: 0 });
+  if (opts.precision) model.precision = opts.precision;
   return { model, tokenizer: await loadTokenizer(folder), dir: folder, ...(thresholds ? { thresholds } : {}) };
 }

@@ -29,16 +29,27 @@ import { CACHE_DIR } from "../core/paths";
 /** The graph's outputs: logits [batch, labels], pooled [batch, hidden], last_hidden_state [batch, seq, hidden]. */
 export type GraphOutput = "logits" | "pooled" | "last_hidden_state" | "loss" | "grad_norm" | `${"grad" | "new" | "new_m" | "new_v"}/${string}`;
 
+/**
+ * The type the matrix products (linear layers, attention's two batched products, forward and backward) multiply
+ * in. "bf16": their inputs are cast to bfloat16 and their results back to float32, so everything else (LayerNorm,
+ * softmax, the loss, gradient sums, AdamW's weights and moments) stays float32. bfloat16 keeps float32's exponent
+ * and 8 bits of its mantissa: about 3 significant digits, enough for a product's inputs, where CPUs with
+ * AVX512-BF16 or AMX multiply it ~2× faster; not for sums that must not lose small terms.
+ */
+export type GraphPrecision = "fp32" | "bf16";
+
 export interface BertGraph {
   /** The SavedModel protocol buffer (saved_model.pb). */
   pb: Uint8Array;
+  /** What its matrix products multiply in (part of its cache folder's name). */
+  precision: GraphPrecision;
   /** What the graph is fed, in order: the inputs, dropout masks ("dropout/<site>"), then weights by Hugging Face name. */
   feeds: { name: string; dtype: GraphDType }[];
   /** Training graphs: the dropout sites to feed masks for, with their rates and what they drop. */
   dropouts: { site: number; rate: number; of: IrNode["op"] }[];
 }
 
-const F = dtype("float32"), I32 = dtype("int32"), B = dtype("bool");
+const F = dtype("float32"), I32 = dtype("int32"), B = dtype("bool"), BF16 = dtype("bfloat16");
 
 /**
  * TensorFlow operations for the building blocks, with hidden values kept as rows [batch·seq, hidden]
@@ -55,6 +66,9 @@ const F = dtype("float32"), I32 = dtype("int32"), B = dtype("bool");
  * token (graph_ir.ts's firstRowsOnly: a classifier's last layer, but for its keys and values) is computed
  * for those rows alone; `gathered` records where a block took the first rows of a full value, so that its
  * gradient is scattered back.
+ *
+ * `precision` "bf16": `matMul` and `bmm` multiply in bfloat16 (see GraphPrecision). The gradient rules build
+ * their products with the same two methods, so the backward pass follows the same casts.
  */
 export class TfLowering {
   readonly g = new GraphBuilder();
@@ -77,8 +91,15 @@ export class TfLowering {
   readonly args = new Map<number, string[]>();
   readonly kinds: RowKind[];
   private dropoutOn?: string;
+  readonly precision: GraphPrecision;
+  /** Each float32 tensor's bfloat16 cast, made once however many products read it (a weight: forward and backward). */
+  private readonly low = new Map<string, string>();
 
-  constructor(readonly ir: IrGraph, c: BertShape, readonly opts: { packed?: boolean; wanted?: number[] } = {}) {
+  constructor(
+    readonly ir: IrGraph, c: BertShape,
+    readonly opts: { packed?: boolean; wanted?: number[]; precision?: GraphPrecision } = {},
+  ) {
+    this.precision = opts.precision ?? "fp32";
     this.kinds = rowKinds(ir);
     this.cut = opts.packed && opts.wanted ? firstRowsOnly(ir, opts.wanted) : new Set();
     this.H = c.hidden_size; this.heads = c.num_attention_heads; this.dh = this.H / this.heads;
@@ -132,10 +153,22 @@ export class TfLowering {
   mean(x: string): string { return this.op("Mean", [x, this.k([-1])], { T: F, Tidx: I32, keep_dims: { b: true } }); }
   sum(x: string, axes: number[], keep = false): string { return this.op("Sum", [x, this.k(axes)], { T: F, Tidx: I32, keep_dims: { b: keep } }); }
   matMul(a: string, b: string, ta = false, tb = false): string {
-    return this.op("MatMul", [a, b], { T: F, transpose_a: { b: ta }, transpose_b: { b: tb } });
+    return this.product("MatMul", a, b, { transpose_a: { b: ta }, transpose_b: { b: tb } });
   }
   bmm(a: string, b: string, adjX = false, adjY = false): string {
-    return this.op("BatchMatMulV2", [a, b], { T: F, adj_x: { b: adjX }, adj_y: { b: adjY } });
+    return this.product("BatchMatMulV2", a, b, { adj_x: { b: adjX }, adj_y: { b: adjY } });
+  }
+  /** A matrix product in the graph's precision; float32 in and out either way. */
+  private product(op: "MatMul" | "BatchMatMulV2", a: string, b: string, attrs: Record<string, Attr>): string {
+    if (this.precision === "fp32") return this.op(op, [a, b], { T: F, ...attrs });
+    const y = this.op(op, [this.bf16(a), this.bf16(b)], { T: BF16, ...attrs });
+    return this.op("Cast", [y], { SrcT: BF16, DstT: F, Truncate: { b: false } });
+  }
+  /** x rounded to bfloat16 (to nearest even, as TensorFlow's Cast does). */
+  private bf16(x: string): string {
+    let v = this.low.get(x);
+    if (!v) this.low.set(x, v = this.op("Cast", [x], { SrcT: F, DstT: BF16, Truncate: { b: false } }));
+    return v;
   }
   concat(parts: string[]): string {
     return this.op("ConcatV2", [...parts, this.g.constant([0], [], "int32")], { N: { i: parts.length }, T: I32, Tidx: I32 });
@@ -263,7 +296,7 @@ export class TfLowering {
   savedModel(): BertGraph {
     const pb = this.g.savedModel({ inputs: {}, outputs: {} });
     const dropouts = this.ir.dropouts.map((d) => ({ site: d.site!, rate: d.rate!, of: this.ir.nodes[d.inputs[0]].op }));
-    return { pb, feeds: this.feeds.slice(), dropouts };
+    return { pb, precision: this.precision, feeds: this.feeds.slice(), dropouts };
   }
 }
 
@@ -272,9 +305,10 @@ export class TfLowering {
  * logits and pooled, computed without the padding rows and the last layer's unread rows (as the
  * training graph; feed `packing(attention_mask)`).
  */
-export function inferenceGraph(c: BertShape, opts: { packed?: boolean } = {}): BertGraph {
+export function inferenceGraph(c: BertShape, opts: { packed?: boolean; precision?: GraphPrecision } = {}): BertGraph {
   const ir = recordBert(c, { training: false });
-  const t = new TfLowering(ir, c, { packed: opts.packed, wanted: [ir.outputs.logits, ir.outputs.pooled] }).lower();
+  const wanted = [ir.outputs.logits, ir.outputs.pooled];
+  const t = new TfLowering(ir, c, { packed: opts.packed, wanted, precision: opts.precision }).lower();
   t.nameOutputs();
   return t.savedModel();
 }
@@ -286,10 +320,15 @@ export function inferenceGraph(c: BertShape, opts: { packed?: boolean } = {}): B
  * With `adamw`, also the clipped AdamW update of every weight (lib/graph/optim_graph.ts): a whole optimizer step.
  * With `packed`, padding rows are not computed, nor the last layer's rows that the classifier never
  * reads (see TfLowering; feed `packing(attention_mask)`); there is then no "last_hidden_state" output.
+ * With `precision` "bf16", the products of the forward and backward passes multiply in bfloat16; the loss,
+ * the gradients they return and the AdamW update are float32 (AdamW reads and writes the float32 weights).
  */
-export function trainingGraph(c: BertShape, opts: { adamw?: boolean; packed?: boolean } = {}): BertGraph {
+export function trainingGraph(
+  c: BertShape, opts: { adamw?: boolean; packed?: boolean; precision?: GraphPrecision } = {},
+): BertGraph {
   const ir = recordBert(c, { training: true });
-  const t = new TfLowering(ir, c, { packed: opts.packed, wanted: [ir.outputs.logits, ir.outputs.pooled] }).lower();
+  const wanted = [ir.outputs.logits, ir.outputs.pooled];
+  const t = new TfLowering(ir, c, { packed: opts.packed, wanted, precision: opts.precision }).lower();
   t.nameOutputs();
   // The loss reads logits + offsets (logit adjustment; zeros for the plain loss): the gradient is the same expression.
   const logits = t.add(t.value.get(t.ir.outputs.logits)!, t.input("offsets", "float32", [null]));
@@ -328,7 +367,7 @@ interface NodeBackend {
   runSavedModel(id: number, inputs: tf.Tensor[], infos: { name: string; tfDtype: string }[], outputs: string[]): tf.Tensor[];
 }
 
-/** Where graphs are written: one folder per graph, named by its hash (same graph, same folder). */
+/** Where graphs are written: one folder per graph, named by its precision and hash (same graph, same folder). */
 export const GRAPH_CACHE_DIR = path.join(CACHE_DIR, "graphs");
 
 /** A graph loaded into a TensorFlow session; sessions are shared by graph within the process. */
@@ -337,7 +376,12 @@ export class GraphSession {
   private readonly infos: { name: string; tfDtype: string }[];
 
   private constructor(private readonly backend: NodeBackend, private readonly id: number, readonly graph: BertGraph) {
-    this.infos = graph.feeds.map((f) => ({ name: `${f.name}:0`, tfDtype: { int32: "DT_INT32", float32: "DT_FLOAT", bool: "DT_BOOL" }[f.dtype] }));
+    const tfDtypes = { int32: "DT_INT32", float32: "DT_FLOAT", bool: "DT_BOOL" } as Record<string, string>;
+    this.infos = graph.feeds.map((f) => {
+      // bfloat16 lives inside graphs only: tfjs has no such tensors to feed.
+      if (!tfDtypes[f.dtype]) throw new Error(`graph: "${f.name}" is fed as ${f.dtype}, which tfjs cannot feed`);
+      return { name: `${f.name}:0`, tfDtype: tfDtypes[f.dtype] };
+    });
   }
 
   /**
@@ -354,7 +398,8 @@ export class GraphSession {
   /** Loads `graph` (written to the cache folder first if it is not there). Throws when no native backend runs. */
   static load(graph: BertGraph): GraphSession {
     if (!GraphSession.available()) throw new Error(`graph execution needs the native TensorFlow backend; the active backend is "${tf.getBackend()}"`);
-    const hash = crypto.createHash("sha256").update(graph.pb).digest("hex").slice(0, 16);
+    // The precision is in the bytes already; in the name too, so that a cache folder says what it holds.
+    const hash = `${graph.precision}-${crypto.createHash("sha256").update(graph.pb).digest("hex").slice(0, 16)}`;
     const cached = GraphSession.sessions.get(hash);
     if (cached) return cached;
     const dir = path.join(GRAPH_CACHE_DIR, hash);

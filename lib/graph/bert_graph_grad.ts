@@ -4,6 +4,9 @@
  * TensorFlow operations that carry the gradient to its inputs. A value read by several blocks sums the
  * gradients it receives. Every weight's gradient becomes the graph output "grad/<Hugging Face name>".
  *
+ * Every product here goes through TfLowering's `matMul` / `bmm`: in a bf16 graph the backward products multiply
+ * in bfloat16 like the forward's, and each gradient they return is float32 (as are the sums of gradients).
+ *
  * The rules are the same calculus as lib/nn/ops.ts's custom gradients (checked there against tfjs's
  * autodiff and PyTorch); test/bert_graph.test.ts checks the whole graph's gradients against the tape's.
  */

@@ -8,4 +8,5 @@ export * from "./bert_graph";
 export * from "./bert_graph_grad";
 export * from "./graph_ir";
 export * from "./optim_graph";
+export * from "./precision";
 export * from "./tfgraph";

@@ -20,8 +20,11 @@
 import * as path from "path";
 import { nativePackageDir } from "../runtime/backend";
 
-/** TensorFlow's DataType enum (types.proto), for the dtypes graphs here use. */
-const DATA_TYPES = { float32: 1, int32: 3, bool: 10 } as const;
+/**
+ * TensorFlow's DataType enum (types.proto), for the dtypes graphs here use. bfloat16 lives only inside a graph
+ * (mixed precision casts to it and back): tfjs has no such dtype to feed or fetch.
+ */
+const DATA_TYPES = { float32: 1, int32: 3, bool: 10, bfloat16: 14 } as const;
 export type GraphDType = keyof typeof DATA_TYPES;
 
 /** An attribute value (attr_value.proto): exactly one kind. */
@@ -59,6 +62,7 @@ function shapeProto(shape: (number | null)[] | null): Message {
 /** TensorProto with its values as little-endian bytes (tensor_content). */
 function tensorProto(t: ConstTensor): Message {
   const n = t.shape.reduce((a, b) => a * b, 1);
+  if (t.dtype === "bfloat16") throw new Error("graph: no bfloat16 constants; make a float32 one and Cast it");
   if (t.values.length !== n) throw new Error(`constant of shape [${t.shape}] needs ${n} values, got ${t.values.length}`);
   const data = t.dtype === "float32" ? Float32Array.from(t.values) : t.dtype === "bool" ? Uint8Array.from(t.values) : Int32Array.from(t.values);
   return new (pb().Tensor)().setDtype(DATA_TYPES[t.dtype]).setTensorShape(shapeProto(t.shape)).setTensorContent(new Uint8Array(data.buffer));

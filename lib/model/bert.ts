@@ -28,7 +28,7 @@ import { bertParamShapes, readBertCheckpoint, checkShape, toSafeTensors } from "
 import { writeSafetensors, SafeTensor } from "../nn/safetensors";
 import { writeJsonAtomic } from "../core/fsutil";
 import { labelsOf } from "./run_folder";
-import { inferenceGraph, GraphSession, GraphOutput, packing } from "../graph/bert_graph";
+import { inferenceGraph, GraphSession, GraphOutput, GraphPrecision, packing } from "../graph/bert_graph";
 
 export { crossEntropyLoss } from "../nn/ops";
 
@@ -72,6 +72,8 @@ export interface ForwardOptions {
    * `output_attentions`): `forward` then returns `{ logits, attentions }`. Runs op by op.
    */
   outputAttentions?: boolean;
+  /** What the graph's matrix products multiply in (lib/graph/bert_graph.ts); default the model's `precision`. */
+  precision?: GraphPrecision;
 }
 
 /** Whether eval-mode forwards may use graph execution (`BERTLAB_GRAPH=0` turns it off). */
@@ -108,6 +110,11 @@ export class BertForSequenceClassification {
   readonly labels: string[];
   /** Every weight as a tf.Variable under its Hugging Face name, e.g. "bert.encoder.layer.0.attention.self.query.weight". */
   readonly params: Map<string, tf.Variable>;
+  /**
+   * What eval-mode forwards on the TensorFlow graph multiply in: "bf16" where training or serving chose it
+   * (lib/graph/precision.ts decides). The weights stay float32 either way; op-by-op forwards are float32.
+   */
+  precision: GraphPrecision = "fp32";
 
   constructor(config: BertConfig, labels: string[], params: Map<string, tf.Variable>) {
     this.config = { ...config, id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])), label2id: Object.fromEntries(labels.map((l, i) => [l, i])) };
@@ -137,7 +144,8 @@ export class BertForSequenceClassification {
 
   /** The encoder's outputs: last_hidden_state [batch, seq, hidden] and pooler_output [batch, hidden]. */
   hidden(inputs: BertInputs, opts: ForwardOptions = {}): { lastHiddenState: tf.Tensor3D; pooled: tf.Tensor2D } {
-    const [last, pooled] = (graphInference(opts) && this.runGraph(inputs, ["last_hidden_state", "pooled"]))
+    const viaGraph = graphInference(opts) && this.runGraph(inputs, ["last_hidden_state", "pooled"], opts.precision);
+    const [last, pooled] = viaGraph
       || tf.tidy(() => { const o = this.eager(inputs, opts); return [o.lastHiddenState, o.pooled]; });
     return { lastHiddenState: last as tf.Tensor3D, pooled: pooled as tf.Tensor2D };
   }
@@ -149,7 +157,7 @@ export class BertForSequenceClassification {
   forward(inputs: BertInputs, opts: ForwardOptions & { outputAttentions: true }): { logits: tf.Tensor2D; attentions: tf.Tensor4D[] };
   forward(inputs: BertInputs, opts?: ForwardOptions): tf.Tensor2D;
   forward(inputs: BertInputs, opts: ForwardOptions = {}): tf.Tensor2D | { logits: tf.Tensor2D; attentions: tf.Tensor4D[] } {
-    const viaGraph = graphInference(opts) && this.runGraph(inputs, ["logits"]);
+    const viaGraph = graphInference(opts) && this.runGraph(inputs, ["logits"], opts.precision);
     if (viaGraph) return viaGraph[0] as tf.Tensor2D;
     const out = tf.tidy(() => {
       const o = this.eager(inputs, opts);
@@ -189,22 +197,23 @@ export class BertForSequenceClassification {
 
   /**
    * The graph sessions (lib/graph/bert_graph.ts), each loaded on first use: "full", and "packed" for logits and
-   * pooled alone. null when graphs could not be loaded (warned once): then op by op.
+   * pooled alone, each per precision ("packed/bf16"). null when graphs could not be loaded (warned once): then op
+   * by op.
    */
-  private sessions?: Map<"full" | "packed", GraphSession> | null;
+  private sessions?: Map<string, GraphSession> | null;
 
   /**
    * The eval-mode forward as one TensorFlow graph, fed this model's current weights; undefined
    * (after one warning) if the graph cannot be loaded, so that prediction still works, op by op.
    * Without "last_hidden_state" the packed graph runs: no padding rows, and the last layer at [CLS] only.
    */
-  private runGraph(inputs: BertInputs, outputs: GraphOutput[]): tf.Tensor[] | undefined {
+  private runGraph(inputs: BertInputs, outputs: GraphOutput[], precision = this.precision): tf.Tensor[] | undefined {
     const [b, s] = this.checkInputs(inputs);
     const packed = !outputs.includes("last_hidden_state");
-    const kind = packed ? "packed" : "full";
+    const kind = `${packed ? "packed" : "full"}/${precision}`;
     if (this.sessions !== null && !this.sessions?.has(kind)) {
       try {
-        (this.sessions ??= new Map()).set(kind, GraphSession.load(inferenceGraph(this.config, { packed })));
+        (this.sessions ??= new Map()).set(kind, GraphSession.load(inferenceGraph(this.config, { packed, precision })));
       } catch (e) {
         this.sessions = null;
         console.warn(`bertlab: graph execution unavailable, predicting op by op instead (${(e as Error).message})`);

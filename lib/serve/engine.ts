@@ -21,7 +21,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as ort from "onnxruntime-node";
-import { DEFAULT_CONFIG } from "../config/config";
+import { DEFAULT_CONFIG, Precision, PRECISIONS } from "../config/config";
+import type { GraphPrecision } from "../graph/bert_graph";
 import { loadOnnxClassifier, predictOnnx, evaluateOnnx, onnxThreads } from "./onnx_runtime";
 import type { Evaluation, Prediction } from "../eval/evaluate";
 
@@ -30,10 +31,16 @@ export type EngineName = "onnx" | "tfjs" | "auto";
 /** The default: per folder, the engine measured faster (see the file comment). */
 export const DEFAULT_ENGINE: EngineName = "auto";
 
-export interface EngineChoice { engine: EngineName; quantized: boolean; explicit: boolean }
+/**
+ * `precision`: "bf16" and "auto" ask for the TensorFlow graph in bfloat16 (lib/graph/precision.ts), which only
+ * TensorFlow.js runs: a checkpoint then takes it unless ONNX Runtime is asked for.
+ */
+export interface EngineChoice { engine: EngineName; quantized: boolean; explicit: boolean; precision?: Precision }
 
 /** The engine from a flag, else BERTLAB_ENGINE, else the default; `quantized` needs ONNX Runtime. */
-export function chooseEngine(flag?: string, opts: { quantized?: boolean; env?: string } = {}): EngineChoice {
+export function chooseEngine(
+  flag?: string, opts: { quantized?: boolean; env?: string; precision?: string } = {},
+): EngineChoice {
   const raw = flag ?? opts.env ?? process.env.BERTLAB_ENGINE;
   if (raw !== undefined && raw !== "onnx" && raw !== "tfjs" && raw !== "auto")
     throw new Error(`${flag !== undefined ? "--engine" : "BERTLAB_ENGINE"} wants onnx, tfjs or auto, ` +
@@ -41,7 +48,16 @@ export function chooseEngine(flag?: string, opts: { quantized?: boolean; env?: s
   const quantized = Boolean(opts.quantized);
   if (quantized && raw === "tfjs") throw new Error("--quantized runs the int8 ONNX model: it needs --engine onnx");
   const engine = quantized ? "onnx" : (raw as EngineName | undefined) ?? DEFAULT_ENGINE;
-  return { engine, quantized, explicit: raw !== undefined && raw !== "auto" };
+  const precision = (opts.precision ?? "fp32") as Precision;
+  if (!PRECISIONS.includes(precision)) {
+    throw new Error(`--precision wants ${PRECISIONS.join(", ")}, got ${JSON.stringify(opts.precision)}`);
+  }
+  if (precision === "bf16" && engine === "onnx") {
+    const use = quantized ? "drop --quantized and use --engine tfjs" : "use --engine tfjs or auto";
+    throw new Error(`--precision bf16 runs on the TensorFlow graph, not ONNX Runtime: ${use}`);
+  }
+  const explicit = raw !== undefined && raw !== "auto";
+  return { engine, quantized, explicit, ...(opts.precision ? { precision } : {}) };
 }
 
 export interface RunOptions { maxLength?: number; batchSize?: number }
@@ -62,6 +78,8 @@ export async function loadClassifier(
   dir: string, choice: EngineChoice, log: (line: string) => void = (l) => process.stderr.write(l + "\n"),
 ): Promise<Classifier> {
   const hasWeights = fs.existsSync(path.join(dir, "model.safetensors"));
+  const precision = await graphPrecision(choice, hasWeights, dir, log);
+  if (precision === "bf16") return tfjsClassifier(dir, precision);
   if (choice.engine === "tfjs") {
     if (!hasWeights) {
       throw new Error(`${dir} has no model.safetensors (an export folder?): TensorFlow.js needs a checkpoint; ` +
@@ -78,6 +96,29 @@ export async function loadClassifier(
     log(`warning: ONNX Runtime unavailable for ${dir} (${why}); running TensorFlow.js instead`);
     return tfjsClassifier(dir);
   }
+}
+
+/**
+ * The precision TensorFlow.js's graph would run `dir` in: fp32 unless bf16 or auto was asked for and this machine
+ * runs bf16 fast (else bf16 is an error, and auto says why it stays fp32). bf16 needs a checkpoint's weights.
+ */
+async function graphPrecision(
+  choice: EngineChoice, hasWeights: boolean, dir: string, log: (line: string) => void,
+): Promise<GraphPrecision> {
+  if (!choice.precision || choice.precision === "fp32" || choice.engine === "onnx") return "fp32";
+  const { initBackend } = await import("../runtime/backend");
+  const { resolvePrecision } = await import("../graph/precision");
+  await initBackend();
+  const r = resolvePrecision(choice.precision);
+  if (r.precision === "bf16" && !hasWeights) {
+    if (choice.precision === "bf16") {
+      throw new Error(`${dir} has no model.safetensors (an export folder?): bf16 runs a checkpoint on TensorFlow.js`);
+    }
+    log(`precision: auto: fp32, ${dir} is an export folder (ONNX Runtime runs it in fp32)`);
+    return "fp32";
+  }
+  log(`precision: ${r.why}`);
+  return r.precision;
 }
 
 /** Does this machine's TensorFlow.js run eval-mode forwards as one graph (native TensorFlow)? */
@@ -100,16 +141,17 @@ async function onnxClassifier(dir: string, quantized: boolean): Promise<Classifi
   };
 }
 
-async function tfjsClassifier(dir: string): Promise<Classifier> {
+async function tfjsClassifier(dir: string, precision: GraphPrecision = "fp32"): Promise<Classifier> {
   // TensorFlow.js is loaded only when it runs.
   const { initBackend } = await import("../runtime/backend");
   const { loadTrained, predict, evaluate } = await import("../eval/evaluate");
   const { graphInference } = await import("../model/bert");
   const backend = await initBackend();
-  const { model, tokenizer } = await loadTrained(dir);
+  const { model, tokenizer } = await loadTrained(dir, { precision });
+  const bf16 = precision === "bf16" ? ", bf16" : "";
   return {
     labels: model.labels,
-    engine: `TensorFlow.js ${backend.name}${graphInference() ? " (graph)" : ""} on ${dir}`,
+    engine: `TensorFlow.js ${backend.name}${graphInference() ? ` (graph${bf16})` : ""} on ${dir}`,
     predict: async (texts, o = {}) => predict(model, tokenizer, texts, o),
     async evaluate(texts, ids, o = {}) {
       const maxLength = o.maxLength ?? DEFAULT_CONFIG.maxLength;

@@ -42,6 +42,7 @@ import { writeJsonAtomic, writeFileAtomic } from "../core/fsutil";
 import { runFigures, chartsPage } from "../view/progress";
 import { lossAndGrads, trainStep } from "./train_graph";
 import { startingModel, Transfer } from "./init_from";
+import { resolvePrecision, bf16Support, Bf16Support } from "../graph/precision";
 
 export interface TrainOptions {
   data: TrainData;
@@ -65,6 +66,8 @@ export interface TrainOptions {
   keepCheckpoints?: number;
   /** Fault injection for tests (see SaveOptions.beforeWrite). */
   beforeWrite?: SaveOptions["beforeWrite"];
+  /** What `precision: "auto"` and "bf16" check (lib/graph/precision.ts); tests pass another machine's. */
+  bf16Support?: Bf16Support;
 }
 
 /** What a run gives back; M is the metrics of its kind of data (single-label or multi-label). */
@@ -105,6 +108,11 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   const emit = opts.onProgress ?? (() => {});
   const cfg = validateConfig({ ...DEFAULT_CONFIG, ...config });
   const runDir = opts.runDir ? path.resolve(opts.runDir) : undefined;
+  // The graph's precision, before anything is loaded: "bf16" where this CPU cannot run it fast is an error,
+  // "auto" becomes what it chose (and says why), so that run.json and metrics.json say what ran.
+  const precision = resolvePrecision(cfg.precision, opts.bf16Support ?? bf16Support);
+  if (cfg.precision !== "fp32") log(`precision: ${precision.why}`);
+  cfg.precision = precision.precision;
 
   // 0) The run folder: refuse to overwrite a finished or partial run unless resuming.
   const resumeFrom = runDir && opts.resume ? lastCheckpoint(runDir) : undefined;
@@ -149,6 +157,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   }
   if (multi) markMultiLabel(model);   // config.json's problem_type, so Python loads the same model
   else if (isMultiLabelModel(model)) throw new Error(`this model is multi-label (${MULTI_LABEL}): give it label sets`);
+  model.precision = precision.precision; // validation forwards on the graph too
   const missing = labels.filter((l) => !model!.labels.includes(l));
   if (missing.length) throw new Error(`label ${JSON.stringify(missing[0])} is missing from the model's label map (${model.labels.join(", ")})`);
   if (model.labels.join("\u0000") !== labels.join("\u0000")) throw new Error(`the model's labels (${model.labels.join(", ")}) are not in the data's order (${labels.join(", ")})`);
@@ -192,6 +201,9 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   if (saved) adjust(-1);
   // The training graph computes cross-entropy, class-weighted or not; focal loss and label sets take the tape.
   const graphLoss = !multi && cfg.loss === "cross_entropy";
+  if (!graphLoss && cfg.precision === "bf16") {
+    log("precision: this loss trains on the gradient tape, in fp32; validation runs in bf16");
+  }
   const batchesPerEpoch = numBatches(trainSet.texts.length, cfg.batchSize);
   const usedBatches = cfg.maxStepsPerEpoch > 0 ? Math.min(batchesPerEpoch, cfg.maxStepsPerEpoch * cfg.gradAccumulation) : batchesPerEpoch;
   const stepsPerEpoch = Math.ceil(usedBatches / cfg.gradAccumulation);
@@ -233,7 +245,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
       if (opts.signal?.aborted) { b.dispose(); interrupted = true; break; }
       const dropoutSeed = deriveSeed(cfg.seed, epoch, lossCount);
       const stepOpts = {
-        seed: dropoutSeed, classWeights: weights, logitOffsets: fix?.logitOffsets,
+        seed: dropoutSeed, classWeights: weights, logitOffsets: fix?.logitOffsets, precision: precision.precision,
         loss: graphLoss ? undefined : (logits: tf.Tensor2D) => lossOf(logits, b),
       };
       const labelsOf = multi ? [] : b.labels.arraySync() as number[];

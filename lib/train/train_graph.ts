@@ -10,7 +10,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { BertForSequenceClassification, BertInputs } from "../model/bert";
-import { GraphSession, GraphOutput, trainingGraph, packing } from "../graph/bert_graph";
+import { GraphSession, GraphOutput, GraphPrecision, trainingGraph, packing } from "../graph/bert_graph";
 import { AdamW, clipGradNorm } from "../nn/optim";
 import { additiveMask, checkIds, crossEntropyLoss, dropoutKeep, siteSeed } from "../nn/ops";
 
@@ -19,19 +19,24 @@ export function graphTraining(): boolean {
   return process.env.BERTLAB_GRAPH !== "0" && GraphSession.available();
 }
 
-const sessions = { grads: new WeakMap<BertForSequenceClassification, GraphSession | null>(), step: new WeakMap<BertForSequenceClassification, GraphSession | null>() };
+/** Each model's training graphs, by kind ("grads", or "step": with clipping and AdamW) and precision. */
+const sessions = new WeakMap<BertForSequenceClassification, Map<string, GraphSession | null>>();
 
-/** The model's training graph (`step`: with clipping and AdamW); null, after one warning, where it cannot load. */
-function sessionFor(model: BertForSequenceClassification, kind: keyof typeof sessions): GraphSession | null {
-  let s = sessions[kind].get(model);
+/** The model's training graph; null, after one warning, where it cannot load. */
+function sessionFor(
+  model: BertForSequenceClassification, kind: "grads" | "step", precision: GraphPrecision = "fp32",
+): GraphSession | null {
+  const mine = sessions.get(model) ?? sessions.set(model, new Map()).get(model)!;
+  const key = `${kind}/${precision}`;
+  let s = mine.get(key);
   if (s === undefined) {
     try {
-      s = GraphSession.load(trainingGraph(model.config, { adamw: kind === "step", packed: true }));
+      s = GraphSession.load(trainingGraph(model.config, { adamw: kind === "step", packed: true, precision }));
     } catch (e) {
       s = null;
       console.warn(`bertlab: the training graph is unavailable, training with the gradient tape instead (${(e as Error).message})`);
     }
-    sessions[kind].set(model, s);
+    mine.set(key, s);
   }
   return s;
 }
@@ -57,10 +62,13 @@ export function crossEntropyTargets(labels: number[], numLabels: number, classWe
  */
 export function graphLossAndGrads(
   model: BertForSequenceClassification, inputs: BertInputs, labels: number[],
-  opts: { seed: number; classWeights?: readonly number[]; logitOffsets?: readonly number[]; dropout?: boolean },
+  opts: {
+    seed: number; classWeights?: readonly number[]; logitOffsets?: readonly number[]; dropout?: boolean;
+    precision?: GraphPrecision;
+  },
 ): { value: tf.Scalar; grads: Record<string, tf.Tensor> } | undefined {
   if (!graphTraining()) return undefined;
-  const session = sessionFor(model, "grads");
+  const session = sessionFor(model, "grads", opts.precision);
   if (!session) return undefined;
   const names = [...model.params.keys()];
   const out = tf.tidy(() => session.run(stepFeeds(session, model, inputs, labels, opts), ["loss", ...names.map((n) => `grad/${n}` as const)]));
@@ -105,10 +113,13 @@ function stepFeeds(
  */
 export function graphTrainStep(
   model: BertForSequenceClassification, optimizer: AdamW, inputs: BertInputs, labels: number[],
-  opts: { seed: number; lr: number; clipNorm: number; classWeights?: readonly number[]; logitOffsets?: readonly number[] },
+  opts: {
+    seed: number; lr: number; clipNorm: number; classWeights?: readonly number[]; logitOffsets?: readonly number[];
+    precision?: GraphPrecision;
+  },
 ): { loss: number; norm: number } | undefined {
   if (!graphTraining() || [...model.params.values()].some((v) => !v.trainable)) return undefined;
-  const session = sessionFor(model, "step");
+  const session = sessionFor(model, "step", opts.precision);
   if (!session) return undefined;
   const names = [...model.params.keys()];
   const outputs = ["loss", "grad_norm", ...names.flatMap((n) => [`new/${n}`, `new_m/${n}`, `new_v/${n}`] as const)] as GraphOutput[];
@@ -138,6 +149,8 @@ export interface StepLoss {
   logitOffsets?: readonly number[];
   /** A loss the graph does not compute (focal, multi-label BCE): the step takes the gradient tape. */
   loss?: (logits: tf.Tensor2D) => tf.Scalar;
+  /** What the graph's matrix products multiply in (the tape computes in float32 either way). */
+  precision?: GraphPrecision;
 }
 
 /**
