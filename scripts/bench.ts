@@ -181,7 +181,7 @@ async function runTfjs(w: Workload, name: string, serveDir?: string): Promise<En
   let seed = 0;
   const step = (r: Rows): number => {
     const b = batchOf(r.input_ids, r.labels);
-    const { loss } = trainStep(model, opt, b, r.labels, { seed: seed++, lr: o.lr, clipNorm: o.clipNorm });
+    const { loss } = trainStep(model, opt, [{ inputs: b, targets: r.labels, seed: seed++ }], { lr: o.lr, clipNorm: o.clipNorm });
     b.dispose();
     return loss;
   };

@@ -7,5 +7,6 @@
 export * from "./bert_graph";
 export * from "./bert_graph_grad";
 export * from "./graph_ir";
+export * from "./loss_graph";
 export * from "./optim_graph";
 export * from "./tfgraph";
