@@ -22,6 +22,7 @@
  *   npm run bench -- --backends onnxruntime,onnxruntime-int8 --checkpoint runs/course  # scripts/bench_onnx.ts
  *   npm run bench -- --no-train            # inference only (PyTorch and tfjs skip their timed training)
  *   npm run bench -- --rounds 5            # PyTorch's and the ONNX rows' inference in 5 rounds (default 3)
+ *   npm run bench -- --losses              # only the training options' rows (scripts/bench_losses.ts)
  *
  * A process on this kind of VM runs fast or slow as a whole (the same ONNX Runtime predict: 0.81-0.84 s in
  * some fresh processes, 1.04-1.07 s in others), so one PyTorch process against one ONNX Runtime process can
@@ -58,6 +59,7 @@ import { writeJsonAtomic } from "../lib/core/fsutil";
 import { median } from "../lib/core/stats";
 import { ONNX_ROWS, prepareOnnx, runOnnx, servingLines, timePredict, ServeResult } from "./bench_onnx";
 import { loadClassifier, chooseEngine } from "../lib/serve/engine";
+import { benchLosses } from "./bench_losses";
 
 interface Rows { input_ids: number[][]; labels: number[] }
 export interface Workload {
@@ -181,7 +183,8 @@ async function runTfjs(w: Workload, name: string, serveDir?: string): Promise<En
   let seed = 0;
   const step = (r: Rows): number => {
     const b = batchOf(r.input_ids, r.labels);
-    const { loss } = trainStep(model, opt, [{ inputs: b, targets: r.labels, seed: seed++ }], { lr: o.lr, clipNorm: o.clipNorm });
+    const micro = [{ inputs: b, targets: r.labels, seed: seed++ }];
+    const { loss } = trainStep(model, opt, micro, { lr: o.lr, clipNorm: o.clipNorm });
     b.dispose();
     return loss;
   };
@@ -439,6 +442,7 @@ async function main(): Promise<void> {
     return;
   }
   if (!fs.existsSync(path.join(MODEL_DIR, "model.safetensors"))) throw new Error(`${MODEL_DIR}/model.safetensors is missing: run \`npm run setup\` first`);
+  if (args.includes("--losses")) return benchLosses(args, await makeWorkload(), runChild);
   const all = "tensorflow,tensorflow-grouped,tensorflow-ops,wasm,onnxruntime,onnxruntime-int8";
   const backends = (opt("--backends") ?? all).split(",").filter(Boolean);
   const python = opt("--python") ?? VENV_PYTHON;

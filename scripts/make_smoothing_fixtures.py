@@ -36,4 +36,5 @@ def cases():
 
 
 if __name__ == "__main__":
-    write_json(ROOT / "test" / "fixtures" / "labels", "label_smoothing.json", {"torch": torch.__version__, "cases": cases()})
+    fixture = {"torch": torch.__version__, "cases": cases()}
+    write_json(ROOT / "test" / "fixtures" / "labels", "label_smoothing.json", fixture)

@@ -37,7 +37,9 @@ function graphOps(g: GraphBuilder): LossOps<string> {
 
 /** Lowers loss `kind` at `logits`: declares its feeds, names its value "loss", returns d loss / d logits. */
 export function lowerLoss(host: LossHost, kind: LossKind, logits: string): string {
-  const feeds = Object.fromEntries(Object.entries(LOSS_FEEDS[kind]).map(([name, shape]) => [name, host.input(name, "float32", shape)]));
+  const feeds = Object.fromEntries(
+    Object.entries(LOSS_FEEDS[kind]).map(([name, shape]) => [name, host.input(name, "float32", shape)]),
+  );
   const { value, dlogits } = lossDef(kind, graphOps(host.g), logits, feeds);
   host.g.op("Identity", [value], { T: F }, "loss");
   return dlogits;
@@ -47,7 +49,11 @@ export function lowerLoss(host: LossHost, kind: LossKind, logits: string): strin
 export function lossGraph(kind: LossKind): BertGraph {
   const g = new GraphBuilder();
   const feeds: BertGraph["feeds"] = [];
-  const host: LossHost = { g, input: (name, t, shape = null) => { feeds.push({ name, dtype: t }); return g.placeholder(name, t, shape); } };
+  const input = (name: string, t: GraphDType, shape: (number | null)[] | null = null) => {
+    feeds.push({ name, dtype: t });
+    return g.placeholder(name, t, shape);
+  };
+  const host: LossHost = { g, input };
   const logits = host.input("logits", "float32", [null, null]);
   g.op("Identity", [lowerLoss(host, kind, logits)], { T: F }, "dlogits");
   return { pb: g.savedModel({ inputs: {}, outputs: {} }), feeds, dropouts: [] };

@@ -41,7 +41,9 @@ export type LossKind = "cross_entropy" | "focal" | "bce";
 
 /** What a step minimises (TrainConfig's loss options, resolved for one training set). */
 export type LossSpec =
-  | { kind: "cross_entropy"; classWeights?: readonly number[]; labelSmoothing?: number; logitOffsets?: readonly number[] }
+  | {
+    kind: "cross_entropy"; classWeights?: readonly number[]; labelSmoothing?: number; logitOffsets?: readonly number[];
+  }
   | { kind: "focal"; gamma: number; classWeights?: readonly number[]; logitOffsets?: readonly number[] }
   | { kind: "bce" };
 
@@ -73,7 +75,8 @@ export function lossDef<T>(kind: LossKind, o: LossOps<T>, z: T, f: Record<string
       const q = o.sub(o.scalar(1), p);
       const qg = o.pow(q, f.gamma);
       const value = o.neg(o.sum(o.mul(f.rowWeights, o.mul(qg, logpTrue))));
-      const slope = o.mul(o.mul(f.gamma, o.mul(p, logpTrue)), o.pow(o.maximum(q, o.scalar(1e-30)), o.sub(f.gamma, o.scalar(1))));
+      const qFloor = o.maximum(q, o.scalar(1e-30));
+      const slope = o.mul(o.mul(f.gamma, o.mul(p, logpTrue)), o.pow(qFloor, o.sub(f.gamma, o.scalar(1))));
       const coef = o.mul(f.rowWeights, o.sub(qg, slope));
       return { value, dlogits: o.mul(coef, o.sub(o.exp(logp), f.targets)) };
     }
@@ -114,7 +117,9 @@ export function checkLossSpec(spec: LossSpec, c: number): void {
   if (w && w.length !== c) throw new Error(`${spec.kind}: ${w.length} class weights for ${c} classes`);
   const bad = w?.find((v) => !(v >= 0) || !Number.isFinite(v));
   if (bad !== undefined) throw new Error(`${spec.kind}: class weight ${bad} is not a finite number >= 0`);
-  if (spec.logitOffsets && spec.logitOffsets.length !== c) throw new Error(`${spec.kind}: ${spec.logitOffsets.length} logit offsets for ${c} classes`);
+  if (spec.logitOffsets && spec.logitOffsets.length !== c) {
+    throw new Error(`${spec.kind}: ${spec.logitOffsets.length} logit offsets for ${c} classes`);
+  }
   if (spec.kind === "focal" && (!(spec.gamma >= 0) || !Number.isFinite(spec.gamma))) {
     throw new Error(`focalLoss: gamma must be a number >= 0, got ${spec.gamma}`);
   }
@@ -137,7 +142,9 @@ export function lossNorm(spec: LossSpec, targets: Targets, c: number): number {
  * lossNorm). Cross-entropy with class weights w and label smoothing ε, as PyTorch's
  * `cross_entropy(weight=w, label_smoothing=ε)`: Tᵢⱼ = ((1 − ε)·w[yᵢ]·[j = yᵢ] + ε/C·wⱼ) / Σᵢ w[yᵢ].
  */
-export function lossFeeds(spec: LossSpec, targets: Targets, c: number, norm?: number): Record<string, number[][] | number[] | number> {
+export function lossFeeds(
+  spec: LossSpec, targets: Targets, c: number, norm?: number,
+): Record<string, number[][] | number[] | number> {
   checkLossSpec(spec, c);
   const n = norm ?? lossNorm(spec, targets, c);
   if (spec.kind === "bce") return { targets: rows(targets, c, "bce"), scale: 1 / n };

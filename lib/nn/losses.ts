@@ -33,7 +33,9 @@ const eagerOps: LossOps<tf.Tensor> = {
  * Loss `spec` of logits [batch, labels] against one batch's `targets` (label ids, or multi-hot rows for "bce"),
  * normalised by `norm` (default the batch's own; see lossNorm), with the definition's gradient.
  */
-export function lossOnTape(spec: LossSpec, targets: Targets, numLabels: number, norm?: number): (logits: tf.Tensor2D) => tf.Scalar {
+export function lossOnTape(
+  spec: LossSpec, targets: Targets, numLabels: number, norm?: number,
+): (logits: tf.Tensor2D) => tf.Scalar {
   const fed = lossFeeds(spec, targets, numLabels, norm);
   return (logits) => {
     const [n, c] = logits.shape;

@@ -163,8 +163,8 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   const singleLabelOnly = cfg.classWeights !== "none" || cfg.loss !== "cross_entropy" || cfg.sampler !== "random"
     || cfg.logitAdjustment > 0 || cfg.posthocAdjustment > 0 || cfg.labelSmoothing > 0;
   if (multi && singleLabelOnly) {
-    throw new Error("--class-weights, --loss focal, --sampler weighted, --logit-adjustment, --posthoc-adjustment and --label-smoothing "
-      + "are for single-label data: "
+    throw new Error("--class-weights, --loss focal, --sampler weighted, --logit-adjustment, --posthoc-adjustment and "
+      + "--label-smoothing are for single-label data: "
       + "multi-label training uses binary cross-entropy and the course's sampler");
   }
   if (cfg.groupByLength && cfg.sampler !== "random") {
@@ -187,7 +187,10 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   // The loss of every step, on the graph or the tape alike (lib/nn/loss_def.ts).
   const loss: LossSpec = multi ? { kind: "bce" } : cfg.loss === "focal"
     ? { kind: "focal", gamma: cfg.focalGamma, classWeights: fix?.classWeights, logitOffsets: fix?.logitOffsets }
-    : { kind: "cross_entropy", classWeights: fix?.classWeights, labelSmoothing: cfg.labelSmoothing, logitOffsets: fix?.logitOffsets };
+    : {
+      kind: "cross_entropy", classWeights: fix?.classWeights, labelSmoothing: cfg.labelSmoothing,
+      logitOffsets: fix?.logitOffsets,
+    };
   const batchesPerEpoch = numBatches(trainSet.texts.length, cfg.batchSize);
   const usedBatches = cfg.maxStepsPerEpoch > 0 ? Math.min(batchesPerEpoch, cfg.maxStepsPerEpoch * cfg.gradAccumulation) : batchesPerEpoch;
   const stepsPerEpoch = Math.ceil(usedBatches / cfg.gradAccumulation);
@@ -214,16 +217,15 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   let interrupted = false;
   for (let epoch = startEpoch; epoch <= cfg.epochs && !interrupted && selection?.stoppedAfter === undefined; epoch++) {
     const te = Date.now();
-    // 5) Train mode: dropout on, a fresh random order, fresh gradients every batch.
+    // 5) Train mode: dropout on, a fresh random order, fresh gradients every optimizer step.
     const order = sampler.epochIndices().slice(0, usedBatches * cfg.batchSize);
-    let lossSum = 0, lossCount = 0, step = 0, micro: MicroBatch[] = [], held: Batch[] = [];
-    const release = () => { held.forEach((b) => b.dispose()); micro = []; held = []; };
+    let lossSum = 0, lossCount = 0, step = 0, micro: MicroBatch[] = [];
+    const release = () => { micro.forEach((m) => (m.inputs as Batch).dispose()); micro = []; };
     for (const b of batches(trainEnc, multi ? undefined : trainY, order, { batchSize: cfg.batchSize, ...batchOpts })) {
       if (opts.signal?.aborted) { b.dispose(); release(); interrupted = true; break; }
       // Each micro-batch's dropout seed from its place in the epoch; targets are label ids or 0/1 rows.
       const seed = deriveSeed(cfg.seed, epoch, lossCount + micro.length);
       micro.push({ inputs: b, targets: b.indices.map((i) => (multi ? trainHot[i] : trainY[i])) as Targets, seed });
-      held.push(b);
       const seen = lossCount + micro.length;
       if (micro.length < cfg.gradAccumulation && seen < usedBatches) continue;
       // 6) One optimizer step over the micro-batches (k = 1: one batch): loss, gradients, clipping, AdamW, in one
@@ -235,7 +237,9 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
       if (!Number.isFinite(r.loss)) {
         optimizer.dispose();
         const keep = runDir ? lastCheckpoint(runDir) : undefined;
-        throw new TrainingDivergedError(`loss became ${r.loss} at epoch ${epoch}, batch ${seen} (lr ${schedule.lr().toExponential(2)}): try a lower --lr; ${keep ? `last good checkpoint kept: ${keep.dir}` : "no checkpoint was saved yet"}`);
+        const kept = keep ? `last good checkpoint kept: ${keep.dir}` : "no checkpoint was saved yet";
+        const lrNow = schedule.lr().toExponential(2);
+        throw new TrainingDivergedError(`loss became ${r.loss} at epoch ${epoch}, batch ${seen} (lr ${lrNow}): try a lower --lr; ${kept}`);
       }
       // The epoch's loss is the mean over its batches (a group's loss counts once per micro-batch in it).
       lossSum += r.loss * k; lossCount += k;

@@ -5,9 +5,8 @@
  * loss is the same definition (lib/nn/loss_def.ts) lowered into the graph.
  *
  *   const r = graphLossAndGrads(model, batch, [0, 3, 1], { seed: step });   // undefined: use the tape
- *   if (r) { optimizer.step(clipGradNorm(r.grads, 1).grads, lr); }
  *   trainStep(model, optimizer, [{ inputs: b1, targets: [0, 3], seed: 1 }, { inputs: b2, targets: [1, 1], seed: 2 }],
- *     { lr: 2e-5, clipNorm: 1, loss: { kind: "focal", gamma: 2 } })   // { loss: 0.93…, norm: 4.1… }: one update
+ *     { lr: 2e-5, clipNorm: 1, loss: { kind: "focal", gamma: 2 } })   // { loss, norm } of one update over both
  *
  * Every loss of TrainConfig runs on the graph: cross-entropy (class-weighted, label-smoothed, logit-adjusted),
  * focal and multi-label binary cross-entropy, with or without gradient accumulation.
@@ -43,10 +42,12 @@ function sessionFor(
   let s = own.get(key);
   if (s === undefined) {
     try {
-      s = GraphSession.load(trainingGraph(model.config, { adamw: kind === "step", packed: true, loss: loss.kind, accumulate }));
+      const opts = { adamw: kind === "step", packed: true, loss: loss.kind, accumulate };
+      s = GraphSession.load(trainingGraph(model.config, opts));
     } catch (e) {
       s = null;
-      if (!warned) console.warn(`bertlab: the training graph is unavailable, training with the gradient tape instead (${(e as Error).message})`);
+      const why = (e as Error).message;
+      if (!warned) console.warn(`bertlab: the training graph is unavailable, training with the gradient tape instead (${why})`);
       warned = true;
     }
     own.set(key, s);
@@ -76,7 +77,8 @@ export function graphLossAndGrads(
   const session = sessionFor(model, "grads", opts.loss ?? CROSS_ENTROPY);
   if (!session) return undefined;
   const names = [...model.params.keys()];
-  const out = tf.tidy(() => session.run(stepFeeds(session, model, inputs, targets, opts), ["loss", ...names.map((n) => `grad/${n}` as const)]));
+  const wanted = ["loss", ...names.map((n) => `grad/${n}` as const)] as GraphOutput[];
+  const out = tf.tidy(() => session.run(stepFeeds(session, model, inputs, targets, opts), wanted));
   return { value: out[0] as tf.Scalar, grads: Object.fromEntries(names.map((n, i) => [n, out[i + 1]])) };
 }
 
@@ -200,7 +202,9 @@ export function trainStep(
   for (const m of micro.slice(0, -1)) add(lossAndGrads(model, m.inputs, m.targets, { seed: m.seed, loss: spec, norm }));
   // 2) the last one's gradients, the sum clipped, AdamW: one graph call where it runs
   const last = micro[micro.length - 1];
-  const fused = graphTrainStep(model, optimizer, last.inputs, last.targets, { ...opts, seed: last.seed, loss: spec, norm, acc });
+  const fused = graphTrainStep(model, optimizer, last.inputs, last.targets, {
+    ...opts, seed: last.seed, loss: spec, norm, acc,
+  });
   if (fused) {
     if (acc) tf.dispose(Object.values(acc));
     return { loss: loss + fused.loss, norm: fused.norm };
