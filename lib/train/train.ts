@@ -184,13 +184,8 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   if (posthoc) log(`post-hoc adjustment (τ ${cfg.posthocAdjustment}): logits − ${labels.map((l, i) => `${l} ${posthoc[i].toFixed(3)}`).join(" · ")}`);
   const adjust = (sign: 1 | -1) => { if (posthoc) shiftClassifierBias(model!, posthoc, sign); };
   if (saved) adjust(-1);
-  // The loss of every step, on the graph or the tape alike (lib/nn/loss_def.ts).
-  const loss: LossSpec = multi ? { kind: "bce" } : cfg.loss === "focal"
-    ? { kind: "focal", gamma: cfg.focalGamma, classWeights: fix?.classWeights, logitOffsets: fix?.logitOffsets }
-    : {
-      kind: "cross_entropy", classWeights: fix?.classWeights, labelSmoothing: cfg.labelSmoothing,
-      logitOffsets: fix?.logitOffsets,
-    };
+  // The loss of every step, on the graph or the tape alike (lib/nn/loss_def.ts); label sets: binary cross-entropy.
+  const loss: LossSpec = fix?.spec ?? { kind: "bce" };
   const batchesPerEpoch = numBatches(trainSet.texts.length, cfg.batchSize);
   const usedBatches = cfg.maxStepsPerEpoch > 0 ? Math.min(batchesPerEpoch, cfg.maxStepsPerEpoch * cfg.gradAccumulation) : batchesPerEpoch;
   const stepsPerEpoch = Math.ceil(usedBatches / cfg.gradAccumulation);
