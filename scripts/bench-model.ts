@@ -59,7 +59,8 @@ async function main(): Promise<void> {
       const l = tf.tidy(() => crossEntropyLoss(model.forward({ input_ids: ids, attention_mask: mask }), labelsT));
       l.dataSync(); l.dispose();
     } else if (graphTraining()) {
-      trainStep(model, optimizer, { input_ids: ids, attention_mask: mask }, labelsT.arraySync() as number[], { seed: s, lr: 1e-5, clipNorm: 1 });
+      const micro = { inputs: { input_ids: ids, attention_mask: mask }, targets: labelsT.arraySync() as number[], seed: s };
+      trainStep(model, optimizer, [micro], { lr: 1e-5, clipNorm: 1 });
     } else {
       const { value, grads } = tf.variableGrads(() => crossEntropyLoss(model.forward({ input_ids: ids, attention_mask: mask }, { training: true, seed: s }), labelsT));
       value.dataSync();

@@ -23,6 +23,7 @@
  *   npm run bench -- --no-train            # inference only (PyTorch and tfjs skip their timed training)
  *   npm run bench -- --rounds 5            # PyTorch's and the ONNX rows' inference in 5 rounds (default 3)
  *   npm run bench -- --only precision      # the bf16 rows and their fp32 references only, on the first batches
+ *   npm run bench -- --losses              # only the training options' rows (scripts/bench_losses.ts)
  *
  * bf16 (TrainConfig.precision, lib/graph/precision.ts): "tensorflow-bf16" runs the graph with its matrix products in
  * bfloat16, training and batch 64, beside "tensorflow" (fp32) on the same batches; "pytorch-bf16" is PyTorch under
@@ -68,6 +69,7 @@ import { ONNX_ROWS, prepareOnnx, runOnnx, servingLines, timePredict, ServeResult
 import { BF16_FEATURES, bf16Support, Bf16Support } from "../lib/graph/precision";
 import type { GraphPrecision } from "../lib/graph/bert_graph";
 import { loadClassifier, chooseEngine } from "../lib/serve/engine";
+import { benchLosses } from "./bench_losses";
 
 interface Rows { input_ids: number[][]; labels: number[] }
 export interface Workload {
@@ -199,7 +201,8 @@ async function runTfjs(w: Workload, name: string, serveDir?: string): Promise<En
   let seed = 0;
   const step = (r: Rows): number => {
     const b = batchOf(r.input_ids, r.labels);
-    const { loss } = trainStep(model, opt, b, r.labels, { seed: seed++, lr: o.lr, clipNorm: o.clipNorm, precision });
+    const micro = [{ inputs: b, targets: r.labels, seed: seed++ }];
+    const { loss } = trainStep(model, opt, micro, { lr: o.lr, clipNorm: o.clipNorm, precision });
     b.dispose();
     return loss;
   };
@@ -464,6 +467,7 @@ async function main(): Promise<void> {
     return;
   }
   if (!fs.existsSync(path.join(MODEL_DIR, "model.safetensors"))) throw new Error(`${MODEL_DIR}/model.safetensors is missing: run \`npm run setup\` first`);
+  if (args.includes("--losses")) return benchLosses(args, await makeWorkload(), runChild);
   const all = "tensorflow,tensorflow-bf16,tensorflow-grouped,tensorflow-ops,wasm,onnxruntime,onnxruntime-int8";
   const backends = onlyPrecision ? ["tensorflow", "tensorflow-bf16"]
     : (opt("--backends") ?? all).split(",").filter(Boolean);

@@ -7,7 +7,9 @@ both sides see exactly the same batches), then measures the course's steps on th
   - inference: model.eval() under torch.no_grad(), batch 64 and batch 1
 and writes one JSON result (same fields as the tfjs children). With `--autocast bf16`, forward and loss run
 under torch.autocast("cpu", dtype=torch.bfloat16) (matrix products in bfloat16, weights and AdamW in float32):
-the reference of the graph's bf16 rows. Run by hand:
+the reference of the graph's bf16 rows. With --loss bce or focal (scripts/bench_losses.ts), training minimises
+BCEWithLogitsLoss over each batch's multi-hot "targets", or the focal loss (gamma 2, the workload's class weights)
+written with PyTorch ops, instead of the model's cross-entropy. Run by hand:
 
   .venv/bin/python scripts/bench_torch.py --workload out/bench/workload.json --out /tmp/torch.json
 """
@@ -22,6 +24,7 @@ import sys
 import time
 
 import torch
+import torch.nn.functional as F
 import transformers
 from transformers import BertForSequenceClassification
 
@@ -69,6 +72,7 @@ def main():
     # The whole batch-64 loop in file order, repeated: the reference for predict's end-to-end floor.
     ap.add_argument("--loop-repeats", type=int, default=5)
     ap.add_argument("--autocast", choices=["bf16"], default=None)
+    ap.add_argument("--loss", choices=["cross_entropy", "bce", "focal"], default="cross_entropy")
     args = ap.parse_args()
 
     def autocast():
@@ -97,16 +101,30 @@ def main():
     tr = w["train"]
     model.train()
 
+    weights = torch.tensor(tr["classWeights"], dtype=torch.float32) if args.loss == "focal" else None
+
+    def loss_of(logits, b):
+        if args.loss == "bce":
+            return F.binary_cross_entropy_with_logits(logits, torch.tensor(b["targets"], dtype=torch.float32))
+        # focal (Lin et al. 2017), as lib/nn/loss_def.ts: sum_i w[y_i] (1 - p_i)^2 nll_i / sum_i w[y_i]
+        y = torch.tensor(b["labels"], dtype=torch.long)
+        nll = F.cross_entropy(logits, y, reduction="none")
+        wy = weights[y]
+        return (wy * (1 - torch.exp(-nll)) ** 2 * nll).sum() / wy.sum()
+
     def step(b):
         ids, mask, types = pad(b["input_ids"])
         labels = torch.tensor(b["labels"], dtype=torch.long)
         with autocast():
-            out = model(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=labels)
-        out.loss.backward()
+            if args.loss == "cross_entropy":
+                loss = model(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=labels).loss
+            else:
+                loss = loss_of(model(input_ids=ids, attention_mask=mask, token_type_ids=types).logits, b)
+        loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["clipNorm"])
         opt.step()
         opt.zero_grad()
-        return out.loss.item()
+        return loss.item()
 
     for b in tr["warmup"]:
         step(b)

@@ -198,7 +198,7 @@ test("training graph: class weights and logit offsets (logit adjustment) give th
   const m = randomBert({ ...tinyBertConfig, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1 } as BertConfig, { labels: tinyBertLabels, seed: 9 });
   const x = batch(4, 8, 5);
   const labels = [0, 1, 2, 2];
-  const opts = { seed: 3, classWeights: [0.5, 2, 1], logitOffsets: [-0.2, -1.5, -3] };
+  const opts = { seed: 3, loss: { kind: "cross_entropy", classWeights: [0.5, 2, 1], logitOffsets: [-0.2, -1.5, -3] } as const };
   const before = tf.memory().numTensors;
   process.env.BERTLAB_GRAPH = "0"; // lossAndGrads takes the tape
   const tape = lossAndGrads(m, x, labels, opts);

@@ -1,5 +1,6 @@
-// lib/nn/losses.ts against PyTorch (fixtures: scripts/make_label_fixtures.py): weighted cross-entropy,
-// focal loss and multi-label BCE, values and gradients with respect to the logits within 1e-5.
+// lib/nn/losses.ts against PyTorch (fixtures: scripts/make_label_fixtures.py, scripts/make_smoothing_fixtures.py):
+// weighted cross-entropy, label smoothing, focal loss and multi-label BCE, values and gradients with respect to
+// the logits within 1e-5.
 // Runs on the default backend and again on wasm (npm run test:wasm).
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -7,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/runtime/backend";
-import { focalLoss, weightedCrossEntropyLoss, bceWithLogitsLoss } from "../lib/nn/losses";
+import { focalLoss, weightedCrossEntropyLoss, bceWithLogitsLoss, smoothedCrossEntropyLoss } from "../lib/nn/losses";
 import { crossEntropyLoss } from "../lib/nn/ops";
 
 const fx = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/labels/losses.json"), "utf8"));
@@ -58,12 +59,24 @@ test("multi-label BCE equals PyTorch's binary_cross_entropy_with_logits, gradien
   }
 });
 
+test("label smoothing equals PyTorch's cross_entropy(label_smoothing=ε), with and without class weights, gradient too", async () => {
+  await initBackend();
+  const cases = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/labels/label_smoothing.json"), "utf8")).cases;
+  assert.equal(cases.length, 24);
+  for (const c of cases) {
+    const r = lossAndGrad((x) => smoothedCrossEntropyLoss(x, c.labels, c.epsilon, c.weights ?? undefined), c.logits);
+    assert.ok(Math.abs(r.loss - c.loss) < TOL, `ε ${c.epsilon}: loss ${r.loss} vs ${c.loss}`);
+    close(r.grad, c.grad, `ε ${c.epsilon} grad`);
+  }
+});
+
 test("doc examples; bad input names the problem; no tensors leak", async () => {
   await initBackend();
   const before = tf.memory().numTensors;
   const x = tf.tensor2d([[2, 0], [0, 2]]);
   assert.ok(Math.abs(tf.tidy(() => weightedCrossEntropyLoss(x, [0, 1], [1, 3]).dataSync()[0]) - 0.12693) < 1e-5);
   assert.ok(Math.abs(tf.tidy(() => focalLoss(x, [0, 0], 2).dataSync()[0]) - 0.825941) < 1e-5);
+  assert.ok(Math.abs(tf.tidy(() => smoothedCrossEntropyLoss(x, [0, 1], 0.1).dataSync()[0]) - 0.22693) < 1e-5);
   assert.throws(() => focalLoss(x, [0, 2], 2), /label 2 is not a class id in \[0, 2\)/);
   assert.throws(() => focalLoss(x, [0], 2), /2 rows of logits but 1 labels/);
   assert.throws(() => focalLoss(x, [0, 1], -1), /gamma must be a number >= 0/);

@@ -69,6 +69,7 @@ const CONFIG_HELP: Record<keyof TrainConfig, string> = {
   classWeights: "none | balanced (weight each class's loss by n / (classes × count), as scikit-learn)",
   loss: "cross_entropy | focal (down-weights easy examples by (1 - p)^gamma)",
   focalGamma: "focal loss gamma",
+  labelSmoothing: "epsilon: cross-entropy against (1 - epsilon)·one-hot + epsilon/classes (0 = off)",
   sampler: "random | weighted (oversample rare classes: PyTorch WeightedRandomSampler, weights 1/class count)",
   logitAdjustment: "tau: train on logits + tau·log(class frequency) so rare classes win by a margin (Menon et al. 2021; 1 = the paper's, 0 = off)",
   posthocAdjustment: "tau: train as usual, then predict from logits - tau·log(class frequency), a shift of the classifier's bias (Menon et al. 2021; 1 = the paper's, 0 = off)",

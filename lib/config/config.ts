@@ -115,6 +115,12 @@ export interface TrainConfig {
   /** Focal loss's gamma (0 = plain cross-entropy; the paper's default 2). */
   focalGamma: number;
   /**
+   * Label smoothing ε for the cross-entropy loss (PyTorch's `label_smoothing`, Hugging Face's
+   * `label_smoothing_factor`): the target is (1 − ε)·one-hot + ε/classes, so the model is not pushed to ever
+   * larger logits for tweets whose label is a judgement call. 0 = the course's one-hot targets.
+   */
+  labelSmoothing: number;
+  /**
    * "random" is the course's RandomSampler; "weighted" draws each epoch's examples with replacement,
    * each with weight 1 / its class's count (PyTorch WeightedRandomSampler): rare classes are oversampled.
    */
@@ -178,6 +184,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   classWeights: "none",
   loss: "cross_entropy",
   focalGamma: 2,
+  labelSmoothing: 0,
   sampler: "random",
   logitAdjustment: 0,
   posthocAdjustment: 0,
@@ -232,6 +239,12 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   }
   if (!(c.focalGamma >= 0) || !Number.isFinite(c.focalGamma)) {
     throw new Error(`config.focalGamma must be a number >= 0, got ${c.focalGamma}`);
+  }
+  if (!(c.labelSmoothing >= 0 && c.labelSmoothing < 1)) {
+    throw new Error(`config.labelSmoothing must be in [0, 1) (0 = off), got ${c.labelSmoothing}`);
+  }
+  if (c.labelSmoothing > 0 && c.loss !== "cross_entropy") {
+    throw new Error(`config.labelSmoothing is for the cross-entropy loss, not loss "${c.loss}": set one of them`);
   }
   if (!Array.isArray(c.betas) || c.betas.length !== 2 || c.betas.some((b) => !(b >= 0 && b < 1))) {
     throw new Error(`config.betas must be two numbers in [0, 1), got ${JSON.stringify(c.betas)}`);

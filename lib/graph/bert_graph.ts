@@ -23,6 +23,8 @@ import { recordBert, IrGraph, IrNode, firstRowsOnly, takesFirstRows, rowKinds, R
 import { BertShape } from "../nn/bert_def";
 import { addGradients } from "./bert_graph_grad";
 import { addAdamW } from "./optim_graph";
+import { lowerLoss } from "./loss_graph";
+import { LossKind } from "../nn/loss_def";
 import { writeFileAtomic } from "../core/fsutil";
 import { CACHE_DIR } from "../core/paths";
 
@@ -314,31 +316,29 @@ export function inferenceGraph(c: BertShape, opts: { packed?: boolean; precision
 }
 
 /**
- * The training step's graph: the train-mode forward (dropout masks fed), the loss
- * −Σ targets·log softmax(logits) with `targets` [batch, labels] fed (one-hot rows divided by the batch
- * size give the mean cross-entropy; class weights fold in the same way), and "grad/<weight>" for every weight.
- * With `adamw`, also the clipped AdamW update of every weight (lib/graph/optim_graph.ts): a whole optimizer step.
+ * The training step's graph: the train-mode forward (dropout masks fed), loss `loss` of the logits with its feeds
+ * (lib/graph/loss_graph.ts; default the (class-weighted, smoothed, logit-adjusted) cross-entropy), and
+ * "grad/<weight>" for every weight, the backward pass starting from the loss's d loss / d logits.
+ * With `adamw`, also the clipped AdamW update of every weight (lib/graph/optim_graph.ts): a whole optimizer step;
+ * with `accumulate` as well, fed "acc/<weight>" (earlier micro-batches' gradients) are added before clipping.
  * With `packed`, padding rows are not computed, nor the last layer's rows that the classifier never
  * reads (see TfLowering; feed `packing(attention_mask)`); there is then no "last_hidden_state" output.
  * With `precision` "bf16", the products of the forward and backward passes multiply in bfloat16; the loss,
  * the gradients they return and the AdamW update are float32 (AdamW reads and writes the float32 weights).
  */
 export function trainingGraph(
-  c: BertShape, opts: { adamw?: boolean; packed?: boolean; precision?: GraphPrecision } = {},
+  c: BertShape,
+  opts: { adamw?: boolean; packed?: boolean; loss?: LossKind; accumulate?: boolean; precision?: GraphPrecision } = {},
 ): BertGraph {
   const ir = recordBert(c, { training: true });
   const wanted = [ir.outputs.logits, ir.outputs.pooled];
   const t = new TfLowering(ir, c, { packed: opts.packed, wanted, precision: opts.precision }).lower();
   t.nameOutputs();
-  // The loss reads logits + offsets (logit adjustment; zeros for the plain loss): the gradient is the same expression.
-  const logits = t.add(t.value.get(t.ir.outputs.logits)!, t.input("offsets", "float32", [null]));
-  const targets = t.input("targets", "float32", [null, null]);
-  const logp = t.op("LogSoftmax", [logits], { T: F }, "log_probs");
-  t.op("Neg", [t.sum(t.mul(targets, logp), [0, 1])], { T: F }, "loss");
-  // d loss / d logits = softmax(logits)·Σ targets − targets, row by row.
-  const dlogits = t.sub(t.mul(t.op("Exp", [logp]), t.sum(targets, [1], true)), targets);
-  addGradients(t, dlogits);
-  if (opts.adamw) addAdamW(t, t.ir.params);
+  addGradients(t, lowerLoss(t, opts.loss ?? "cross_entropy", t.value.get(t.ir.outputs.logits)!));
+  if (opts.adamw && opts.accumulate) {
+    const total = (n: string) => t.op("AddV2", [`grad/${n}`, t.input(`acc/${n}`, "float32")], { T: F }, `total/${n}`);
+    addAdamW(t, t.ir.params, t.ir.params.map(total));
+  } else if (opts.adamw) addAdamW(t, t.ir.params);
   return t.savedModel();
 }
 

@@ -7,6 +7,7 @@
 export * from "./bert_graph";
 export * from "./bert_graph_grad";
 export * from "./graph_ir";
+export * from "./loss_graph";
 export * from "./optim_graph";
 export * from "./precision";
 export * from "./tfgraph";

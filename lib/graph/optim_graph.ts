@@ -12,13 +12,13 @@ const F = dtype("float32");
 /**
  * Feeds: "m/<w>", "v/<w>" per weight; "hyper" [2·weights]: step size and decay per weight, in order;
  * "adam" [6]: b1, 1 − b1, b2, 1 − b2, eps, max grad norm (0: no clipping). Outputs also "grad_norm".
+ * `grads`: the gradient node of each weight (default its "grad/<name>" output).
  */
-export function addAdamW(t: TfLowering, names: string[]): void {
+export function addAdamW(t: TfLowering, names: string[], grads = names.map((n) => `grad/${n}`)): void {
   const hyper = t.input("hyper", "float32", [2 * names.length]);
   const adam = t.input("adam", "float32", [6]);
   const at = (v: string, i: number) => t.stridedSlice(v, F, [i], [i + 1], { shrink: 1 });
   const [b1, c1, b2, c2, eps, maxNorm] = [0, 1, 2, 3, 4, 5].map((i) => at(adam, i));
-  const grads = names.map((n) => `grad/${n}`);
   // 1) the global L2 norm; clip by maxNorm / (norm + 1e-6) when it is exceeded (torch's clip_grad_norm_)
   const all = (x: string) => t.op("Sum", [x, t.op("Range", [t.g.constant([0], [], "int32"), t.op("Rank", [x], { T: F }), t.g.constant([1], [], "int32")], { Tidx: dtype("int32") })], { T: F, Tidx: dtype("int32"), keep_dims: { b: false } });
   const norm = t.op("Sqrt", [t.op("AddN", grads.map((g) => all(t.op("Square", [g]))), { T: F, N: { i: grads.length } })], { T: F }, "grad_norm");
@@ -27,7 +27,7 @@ export function addAdamW(t: TfLowering, names: string[]): void {
   const coef = t.op("SelectV2", [t.op("Greater", [maxNorm, t.scalar(0)]), clipped, one], { T: F });
   // 2) AdamW per weight: m, v, the bias-corrected step, then decoupled decay (× 0 where none)
   names.forEach((name, i) => {
-    const g = t.mul(`grad/${name}`, coef);
+    const g = t.mul(grads[i], coef);
     const m = t.input(`m/${name}`, "float32"), v = t.input(`v/${name}`, "float32");
     const m1 = t.add(t.mul(m, b1), t.mul(g, c1));
     const v1 = t.add(t.mul(v, b2), t.mul(t.op("Square", [g]), c2));

@@ -5,6 +5,7 @@
  * May import: core, view, runtime, config (test/layout.test.ts checks it).
  */
 export * from "./bert_def";
+export * from "./loss_def";
 export * from "./losses";
 export * from "./ops";
 export * from "./optim";

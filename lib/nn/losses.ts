@@ -1,8 +1,11 @@
 /**
- * The losses beyond the course's plain cross-entropy (lib/nn/ops.ts `crossEntropyLoss`), each equal to
- * PyTorch's within 1e-5, gradients included (test/losses.test.ts, fixtures from
+ * The training losses on the gradient tape, each the lib/nn/loss_def.ts definition that the training graph also
+ * lowers (its value, and its gradient with respect to the logits as the custom gradient), and each equal to
+ * PyTorch's within 1e-5, gradients included (test/losses.wasm.test.ts, fixtures from
  * scripts/make_label_fixtures.py):
  *   - class-weighted cross-entropy: `F.cross_entropy(logits, y, weight=w)`, i.e. Σ w[yᵢ]·nllᵢ / Σ w[yᵢ];
+ *   - label smoothing: `F.cross_entropy(logits, y, weight=w, label_smoothing=ε)` (Hugging Face's
+ *     `label_smoothing_factor` without weights): the target is (1 − ε)·one-hot + ε/classes;
  *   - focal loss (Lin et al. 2017), multi-class: Σ w[yᵢ]·(1 − pᵢ)^γ·nllᵢ / Σ w[yᵢ], where pᵢ is the
  *     probability of the true class (γ = 0 gives the weighted cross-entropy back; no weights: w = 1);
  *   - binary cross-entropy on logits for multi-label heads: `F.binary_cross_entropy_with_logits`
@@ -12,45 +15,58 @@
  *
  *   weightedCrossEntropyLoss(tf.tensor2d([[2, 0], [0, 2]]), [0, 1], [1, 3]).dataSync()[0]   // 0.12693
  *   focalLoss(tf.tensor2d([[2, 0], [0, 2]]), [0, 0], 2).dataSync()[0]                         // 0.82594
+ *   smoothedCrossEntropyLoss(tf.tensor2d([[2, 0], [0, 2]]), [0, 1], 0.1).dataSync()[0]        // 0.22693
  */
 import * as tf from "@tensorflow/tfjs";
+import { LossOps, LossSpec, Targets, lossDef, lossFeeds } from "./loss_def";
 
-/** int32 labels as a tensor, checked against the number of classes (by value when given as numbers). */
-function labelTensor(labels: tf.Tensor1D | number[], n: number, c: number, what: string): tf.Tensor1D {
-  if (Array.isArray(labels)) {
-    const bad = labels.find((l) => !Number.isInteger(l) || l < 0 || l >= c);
-    if (bad !== undefined) throw new Error(`${what}: label ${bad} is not a class id in [0, ${c})`);
-  }
-  const lab = (Array.isArray(labels) ? tf.tensor1d(labels, "int32") : tf.cast(labels, "int32")) as tf.Tensor1D;
-  if (lab.shape[0] !== n) throw new Error(`${what}: ${n} rows of logits but ${lab.shape[0]} labels`);
-  return lab;
+/** LossOps as tfjs functions. */
+const eagerOps: LossOps<tf.Tensor> = {
+  scalar: (v) => tf.scalar(v),
+  add: tf.add, sub: tf.sub, mul: tf.mul, pow: tf.pow, maximum: tf.maximum,
+  neg: tf.neg, exp: tf.exp, log1p: tf.log1p, abs: tf.abs, relu: tf.relu, sigmoid: tf.sigmoid,
+  logSoftmax: (x) => tf.logSoftmax(x),
+  sum: (x, axis) => (axis === undefined ? tf.sum(x) : tf.sum(x, axis, true)),
+};
+
+/**
+ * Loss `spec` of logits [batch, labels] against one batch's `targets` (label ids, or multi-hot rows for "bce"),
+ * normalised by `norm` (default the batch's own; see lossNorm), with the definition's gradient.
+ */
+export function lossOnTape(
+  spec: LossSpec, targets: Targets, numLabels: number, norm?: number,
+): (logits: tf.Tensor2D) => tf.Scalar {
+  const fed = lossFeeds(spec, targets, numLabels, norm);
+  return (logits) => {
+    const [n, c] = logits.shape;
+    if (c !== numLabels) throw new Error(`${spec.kind}: logits have ${c} columns for ${numLabels} labels`);
+    if (n !== targets.length) throw new Error(`${spec.kind}: ${n} rows of logits but ${targets.length} labels`);
+    const f = tf.customGrad(((z: tf.Tensor, save: tf.GradSaveFunc) => {
+      save([z]);
+      const feeds = () => Object.fromEntries(Object.entries(fed).map(([k, v]) => [k, tf.tensor(v as number)]));
+      return {
+        value: lossDef(spec.kind, eagerOps, z, feeds()).value,
+        gradFunc: (dy: tf.Tensor, [sz]: tf.Tensor[]) => tf.mul(dy, lossDef(spec.kind, eagerOps, sz, feeds()).dlogits),
+      };
+    }) as never) as unknown as (z: tf.Tensor) => tf.Scalar;
+    return tf.tidy(() => f(logits));
+  };
 }
 
-function checkWeights(weights: readonly number[] | undefined, c: number, what: string): void {
-  if (!weights) return;
-  if (weights.length !== c) throw new Error(`${what}: ${weights.length} class weights for ${c} classes`);
-  const bad = weights.find((w) => !(w >= 0) || !Number.isFinite(w));
-  if (bad !== undefined) throw new Error(`${what}: class weight ${bad} is not a finite number >= 0`);
+/** Label ids from a tensor or an array (a tensor is read back: a batch's worth of integers). */
+function idsOf(labels: tf.Tensor1D | number[]): number[] {
+  return Array.isArray(labels) ? labels : (labels.arraySync() as number[]);
 }
 
 /**
  * Focal loss of `logits` [batch, classes] against integer `labels`, with optional class `weights`;
- * gamma 0 is (weighted) cross-entropy. One-hot products rather than gather, so the gradient exists on wasm.
+ * gamma 0 is (weighted) cross-entropy.
  */
 export function focalLoss(
   logits: tf.Tensor2D, labels: tf.Tensor1D | number[], gamma: number, weights?: readonly number[],
 ): tf.Scalar {
-  const [n, c] = logits.shape;
-  if (!(gamma >= 0) || !Number.isFinite(gamma)) throw new Error(`focalLoss: gamma must be a number >= 0, got ${gamma}`);
-  checkWeights(weights, c, "focalLoss");
-  return tf.tidy(() => {
-    const onehot = tf.oneHot(labelTensor(labels, n, c, "focalLoss"), c);
-    const logpTrue = tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), 1);                     // log pᵢ, [batch]
-    const w = weights ? tf.sum(tf.mul(onehot, tf.tensor1d(weights as number[])), 1) : tf.onesLike(logpTrue);
-    // (1 - p)^γ: the easier an example (p near 1), the less it counts.
-    const scaled = gamma > 0 ? tf.mul(tf.pow(tf.sub(1, tf.exp(logpTrue)), gamma), logpTrue) : logpTrue;
-    return tf.div(tf.neg(tf.sum(tf.mul(w, scaled))), tf.sum(w)) as tf.Scalar;
-  });
+  const spec: LossSpec = { kind: "focal", gamma, classWeights: weights };
+  return lossOnTape(spec, idsOf(labels).map(checkLabel("focalLoss", logits.shape[1])), logits.shape[1])(logits);
 }
 
 /** PyTorch's `F.cross_entropy(logits, labels, weight=weights)` (mean reduction: divided by the weights' sum). */
@@ -58,6 +74,14 @@ export function weightedCrossEntropyLoss(
   logits: tf.Tensor2D, labels: tf.Tensor1D | number[], weights: readonly number[],
 ): tf.Scalar {
   return focalLoss(logits, labels, 0, weights);
+}
+
+/** PyTorch's `F.cross_entropy(logits, labels, weight=weights, label_smoothing=epsilon)`. */
+export function smoothedCrossEntropyLoss(
+  logits: tf.Tensor2D, labels: tf.Tensor1D | number[], epsilon: number, weights?: readonly number[],
+): tf.Scalar {
+  const spec: LossSpec = { kind: "cross_entropy", labelSmoothing: epsilon, classWeights: weights };
+  return lossOnTape(spec, idsOf(labels), logits.shape[1])(logits);
 }
 
 /**
@@ -69,16 +93,14 @@ export function bceWithLogitsLoss(logits: tf.Tensor2D, targets: tf.Tensor2D): tf
   if (logits.shape.join() !== targets.shape.join()) {
     throw new Error(`bceWithLogitsLoss: logits [${logits.shape}] but targets [${targets.shape}]`);
   }
-  const count = logits.size;
-  // tf.customGrad's typings want (...args: (Tensor | GradSaveFunc)[]); this one names its arguments.
-  const f = tf.customGrad(((x: tf.Tensor2D, y: tf.Tensor2D, save: tf.GradSaveFunc) => {
-    save([x, y]);
-    return {
-      value: tf.div(tf.sum(tf.add(tf.sub(tf.relu(x), tf.mul(x, y)), tf.log1p(tf.exp(tf.neg(tf.abs(x)))))), count),
-      gradFunc: (dy: tf.Tensor, [sx, sy]: tf.Tensor[]) => [
-        tf.mul(dy, tf.div(tf.sub(tf.sigmoid(sx), sy), count)), tf.zerosLike(sy),
-      ],
-    };
-  }) as never) as unknown as (x: tf.Tensor, y: tf.Tensor) => tf.Scalar;
-  return tf.tidy(() => f(logits, tf.cast(targets, "float32")));
+  const y = targets.arraySync() as number[][];
+  return lossOnTape({ kind: "bce" }, y, logits.shape[1])(logits);
+}
+
+/** A label check that names the function, as PyTorch names the failing call. */
+function checkLabel(what: string, c: number) {
+  return (y: number) => {
+    if (!Number.isInteger(y) || y < 0 || y >= c) throw new Error(`${what}: label ${y} is not a class id in [0, ${c})`);
+    return y;
+  };
 }

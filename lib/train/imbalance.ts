@@ -3,7 +3,7 @@
  *   - class weights as scikit-learn's `compute_class_weight("balanced")`: n / (classes × count);
  *   - a weighted random sampler with PyTorch's `WeightedRandomSampler` semantics (weights need not
  *     sum to 1; draws with replacement by default), seeded and resumable, to oversample rare classes;
- *   - the training loss a config asks for (lib/nn/losses.ts: weighted cross-entropy, focal loss), with
+ *   - the training loss a config asks for (lib/nn/loss_def.ts: weighted or smoothed cross-entropy, focal loss), with
  *     the logits adjusted by τ·log(class frequency) if asked (Menon et al. 2021);
  *   - or that adjustment after training instead (post-hoc): the classifier's bias shifted by
  *     −τ·log(class frequency), so the saved model itself predicts the rare classes more often.
@@ -16,8 +16,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { Rng, RandomSampler, SamplerState } from "../data/loader";
-import { crossEntropyLoss } from "../nn/ops";
-import { focalLoss } from "../nn/losses";
+import { lossOnTape } from "../nn/losses";
+import { LossSpec } from "../nn/loss_def";
 import { TrainConfig } from "../config/config";
 
 /**
@@ -141,7 +141,9 @@ export type Sampler = RandomSampler | WeightedRandomSampler;
 
 /** What a config's remedies amount to for one training set (label ids `trainY`). */
 export interface Remedies {
-  /** The training loss of a batch. */
+  /** The training loss as the step runs it, on the graph or the tape (lib/nn/loss_def.ts). */
+  spec: LossSpec;
+  /** The training loss of a batch, on the tape. */
   loss: (logits: tf.Tensor2D, labels: tf.Tensor1D) => tf.Scalar;
   sampler: Sampler;
   /** The class weights in use (undefined: none). */
@@ -159,7 +161,7 @@ export function logitOffsets(y: readonly number[], numClasses: number, tau: numb
 }
 
 /**
- * The loss and sampler `cfg` asks for (classWeights, loss, focalGamma, sampler), for training label
+ * The loss and sampler `cfg` asks for (classWeights, loss, focalGamma, labelSmoothing, sampler), for training label
  * ids `trainY` over `labels`. Validation always reports the plain loss, so runs compare.
  */
 export function remedies(cfg: TrainConfig, trainY: readonly number[], labels: readonly string[]): Remedies {
@@ -167,15 +169,14 @@ export function remedies(cfg: TrainConfig, trainY: readonly number[], labels: re
   const offsets = cfg.logitAdjustment > 0 ? logitOffsets(trainY, labels.length, cfg.logitAdjustment, labels) : undefined;
   const posthoc = cfg.posthocAdjustment > 0
     ? logitOffsets(trainY, labels.length, cfg.posthocAdjustment, labels) : undefined;
-  const gamma = cfg.loss === "focal" ? cfg.focalGamma : 0;   // focal loss with gamma 0 is (weighted) cross-entropy
-  const adjusted = (logits: tf.Tensor2D) => (offsets ? tf.add(logits, tf.tensor1d(offsets)) as tf.Tensor2D : logits);
-  const loss = cfg.loss === "focal" || classWeights
-    ? (logits: tf.Tensor2D, y: tf.Tensor1D) => tf.tidy(() => focalLoss(adjusted(logits), y, gamma, classWeights))
-    : (logits: tf.Tensor2D, y: tf.Tensor1D) => tf.tidy(() => crossEntropyLoss(adjusted(logits), y));
+  const spec: LossSpec = cfg.loss === "focal"
+    ? { kind: "focal", gamma: cfg.focalGamma, classWeights, logitOffsets: offsets }
+    : { kind: "cross_entropy", classWeights, labelSmoothing: cfg.labelSmoothing, logitOffsets: offsets };
+  const loss = (logits: tf.Tensor2D, y: tf.Tensor1D) => lossOnTape(spec, y.arraySync() as number[], labels.length)(logits);
   const sampler = cfg.sampler === "weighted"
     ? new WeightedRandomSampler(balancedSampleWeights(trainY), trainY.length, { seed: cfg.seed })
     : new RandomSampler(trainY.length, cfg.seed);
-  return { loss, sampler, classWeights, logitOffsets: offsets, posthocOffsets: posthoc };
+  return { spec, loss, sampler, classWeights, logitOffsets: offsets, posthocOffsets: posthoc };
 }
 
 /**

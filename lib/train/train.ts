@@ -23,7 +23,7 @@ import { AdamW, LinearScheduleWithWarmup, clipGradNorm, warmupStepsFor } from ".
 import { ProgressEvent } from "../view/progress";
 import { BertForSequenceClassification, loadBertForSequenceClassification } from "../model/bert";
 import { remedies, shiftClassifierBias } from "./imbalance";
-import { bceWithLogitsLoss } from "../nn/losses";
+import { LossSpec, Targets } from "../nn/loss_def";
 import { multiHot } from "../data/labels";
 import {
   markMultiLabel, isMultiLabelModel, evaluateMultiLabel, thresholdsJson, THRESHOLDS_FILE, MULTI_LABEL,
@@ -40,7 +40,7 @@ import { lastCheckpoint, holdsRun, bestDir } from "../model/run_folder";
 import { updateSelection, describeSelection, SelectionState, SelectionSummary } from "../config/selection";
 import { writeJsonAtomic, writeFileAtomic } from "../core/fsutil";
 import { runFigures, chartsPage } from "../view/progress";
-import { lossAndGrads, trainStep } from "./train_graph";
+import { MicroBatch, trainStep } from "./train_graph";
 import { startingModel, Transfer } from "./init_from";
 import { resolvePrecision, bf16Support, Bf16Support } from "../graph/precision";
 
@@ -173,9 +173,10 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   // 4) Loss and sampler (with the imbalance remedies cfg asks for; binary cross-entropy for label
   // sets), optimizer, schedule sized from the total number of optimizer steps.
   const singleLabelOnly = cfg.classWeights !== "none" || cfg.loss !== "cross_entropy" || cfg.sampler !== "random"
-    || cfg.logitAdjustment > 0 || cfg.posthocAdjustment > 0;
+    || cfg.logitAdjustment > 0 || cfg.posthocAdjustment > 0 || cfg.labelSmoothing > 0;
   if (multi && singleLabelOnly) {
-    throw new Error("--class-weights, --loss focal, --sampler weighted, --logit-adjustment and --posthoc-adjustment are for single-label data: "
+    throw new Error("--class-weights, --loss focal, --sampler weighted, --logit-adjustment, --posthoc-adjustment and "
+      + "--label-smoothing are for single-label data: "
       + "multi-label training uses binary cross-entropy and the course's sampler");
   }
   if (cfg.groupByLength && cfg.sampler !== "random") {
@@ -185,10 +186,6 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   const sampler = cfg.groupByLength
     ? new LengthGroupedSampler(trainEnc.input_ids.map((r) => r.length), cfg.batchSize, cfg.seed)
     : fix?.sampler ?? new RandomSampler(trainSet.texts.length, cfg.seed);
-  const hotBatch = (b: Batch) => tf.tensor2d(b.indices.map((i) => trainHot[i]), [b.indices.length, labels.length]);
-  const lossOf = (logits: tf.Tensor2D, b: Batch) => (fix
-    ? fix.loss(logits, b.labels)
-    : tf.tidy(() => bceWithLogitsLoss(logits, hotBatch(b))));
   const weights = fix?.classWeights;
   if (weights) log(`class weights (balanced): ${labels.map((l, i) => `${l} ${weights[i].toFixed(3)}`).join(" · ")}`);
   const offsets = fix?.logitOffsets;
@@ -199,11 +196,8 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   if (posthoc) log(`post-hoc adjustment (τ ${cfg.posthocAdjustment}): logits − ${labels.map((l, i) => `${l} ${posthoc[i].toFixed(3)}`).join(" · ")}`);
   const adjust = (sign: 1 | -1) => { if (posthoc) shiftClassifierBias(model!, posthoc, sign); };
   if (saved) adjust(-1);
-  // The training graph computes cross-entropy, class-weighted or not; focal loss and label sets take the tape.
-  const graphLoss = !multi && cfg.loss === "cross_entropy";
-  if (!graphLoss && cfg.precision === "bf16") {
-    log("precision: this loss trains on the gradient tape, in fp32; validation runs in bf16");
-  }
+  // The loss of every step, on the graph or the tape alike (lib/nn/loss_def.ts); label sets: binary cross-entropy.
+  const loss: LossSpec = fix?.spec ?? { kind: "bce" };
   const batchesPerEpoch = numBatches(trainSet.texts.length, cfg.batchSize);
   const usedBatches = cfg.maxStepsPerEpoch > 0 ? Math.min(batchesPerEpoch, cfg.maxStepsPerEpoch * cfg.gradAccumulation) : batchesPerEpoch;
   const stepsPerEpoch = Math.ceil(usedBatches / cfg.gradAccumulation);
@@ -238,57 +232,34 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   let interrupted = false;
   for (let epoch = startEpoch; epoch <= cfg.epochs && !interrupted && selection?.stoppedAfter === undefined; epoch++) {
     const te = Date.now();
-    // 5) Train mode: dropout on, a fresh random order, fresh gradients every batch.
+    // 5) Train mode: dropout on, a fresh random order, fresh gradients every optimizer step.
     const order = sampler.epochIndices().slice(0, usedBatches * cfg.batchSize);
-    let lossSum = 0, lossCount = 0, step = 0, accum: Record<string, tf.Tensor> | undefined, inAccum = 0;
+    let lossSum = 0, lossCount = 0, step = 0, micro: MicroBatch[] = [];
+    const release = () => { micro.forEach((m) => (m.inputs as Batch).dispose()); micro = []; };
     for (const b of batches(trainEnc, multi ? undefined : trainY, order, { batchSize: cfg.batchSize, ...batchOpts })) {
-      if (opts.signal?.aborted) { b.dispose(); interrupted = true; break; }
-      const dropoutSeed = deriveSeed(cfg.seed, epoch, lossCount);
-      const stepOpts = {
-        seed: dropoutSeed, classWeights: weights, logitOffsets: fix?.logitOffsets, precision: precision.precision,
-        loss: graphLoss ? undefined : (logits: tf.Tensor2D) => lossOf(logits, b),
-      };
-      const labelsOf = multi ? [] : b.labels.arraySync() as number[];
-      const diverged = (loss: number) => {
-        if (accum) tf.dispose(Object.values(accum));
+      if (opts.signal?.aborted) { b.dispose(); release(); interrupted = true; break; }
+      // Each micro-batch's dropout seed from its place in the epoch; targets are label ids or 0/1 rows.
+      const seed = deriveSeed(cfg.seed, epoch, lossCount + micro.length);
+      micro.push({ inputs: b, targets: b.indices.map((i) => (multi ? trainHot[i] : trainY[i])) as Targets, seed });
+      const seen = lossCount + micro.length;
+      if (micro.length < cfg.gradAccumulation && seen < usedBatches) continue;
+      // 6) One optimizer step over the micro-batches (k = 1: one batch): loss, gradients, clipping, AdamW, in one
+      // graph call on native TensorFlow for the last micro-batch (lib/train/train_graph.ts).
+      const lr = schedule.lr();
+      const r = trainStep(model!, optimizer, micro, { lr, clipNorm: cfg.clipNorm, loss, precision: precision.precision });
+      const k = micro.length;
+      release();
+      if (!Number.isFinite(r.loss)) {
         optimizer.dispose();
         const keep = runDir ? lastCheckpoint(runDir) : undefined;
-        return new TrainingDivergedError(`loss became ${loss} at epoch ${epoch}, batch ${lossCount + 1} (lr ${schedule.lr().toExponential(2)}): try a lower --lr; ${keep ? `last good checkpoint kept: ${keep.dir}` : "no checkpoint was saved yet"}`);
-      };
-      if (cfg.gradAccumulation === 1) {
-        // 6) One step: loss, gradients, clipping, AdamW (one graph call on native TensorFlow: lib/train/train_graph.ts).
-        const lr = schedule.lr();
-        const { loss, norm } = trainStep(model!, optimizer, b, labelsOf, { ...stepOpts, lr, clipNorm: cfg.clipNorm });
-        b.dispose();
-        if (!Number.isFinite(loss)) throw diverged(loss);
-        lossSum += loss; lossCount++;
-        schedule.step(); step++; globalStep++;
-        emit({ type: "step", epoch, step, steps: stepsPerEpoch, loss, lr, gradNorm: norm });
-        continue;
+        const kept = keep ? `last good checkpoint kept: ${keep.dir}` : "no checkpoint was saved yet";
+        const lrNow = schedule.lr().toExponential(2);
+        throw new TrainingDivergedError(`loss became ${r.loss} at epoch ${epoch}, batch ${seen} (lr ${lrNow}): try a lower --lr; ${kept}`);
       }
-      // With accumulation: each batch's loss and gradients (graph or tape), summed; the optimizer steps every k batches.
-      const { value, grads: named0 } = lossAndGrads(model!, b, labelsOf, stepOpts);
-      b.dispose();
-      const loss = (value.dataSync() as Float32Array)[0];
-      value.dispose();
-      if (!Number.isFinite(loss)) { tf.dispose(Object.values(named0)); throw diverged(loss); }
-      lossSum += loss; lossCount++;
-      // Gradients by Hugging Face name, scaled for accumulation.
-      const named: Record<string, tf.Tensor> = {};
-      for (const [n, g] of Object.entries(named0)) named[n] = cfg.gradAccumulation > 1 ? tf.tidy(() => g.div(cfg.gradAccumulation)) : g;
-      if (cfg.gradAccumulation > 1) tf.dispose(Object.values(named0));
-      if (accum) { const sum = addGrads(accum, named); tf.dispose([...Object.values(accum), ...Object.values(named)]); accum = sum; } else accum = named;
-      inAccum++;
-      if (inAccum === cfg.gradAccumulation || lossCount === usedBatches) {
-        // 6) Clip the global norm, step with the scheduled lr, advance the schedule.
-        const { grads: clipped, norm } = clipGradNorm(accum, cfg.clipNorm);
-        const lr = schedule.lr();
-        optimizer.step(clipped, lr);
-        schedule.step();
-        tf.dispose([...Object.values(clipped), ...Object.values(accum)]);
-        accum = undefined; inAccum = 0; step++; globalStep++;
-        emit({ type: "step", epoch, step, steps: stepsPerEpoch, loss, lr, gradNorm: norm });
-      }
+      // The epoch's loss is the mean over its batches (a group's loss counts once per micro-batch in it).
+      lossSum += r.loss * k; lossCount += k;
+      schedule.step(); step++; globalStep++;
+      emit({ type: "step", epoch, step, steps: stepsPerEpoch, loss: r.loss, lr, gradNorm: r.norm });
     }
     if (interrupted) break;
     // 7) Eval mode: no dropout; the course's metrics on the validation set (label sets: thresholds tuned on it).
@@ -351,12 +322,6 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   emit({ type: "done", seconds, interrupted });
   const best = selection && describeSelection(selection, history, cfg.earlyStoppingPatience);
   return { model, tokenizer, labels, history, test, best, thresholds, seconds, interrupted, runDir };
-}
-
-function addGrads(a: Record<string, tf.Tensor>, b: Record<string, tf.Tensor>): Record<string, tf.Tensor> {
-  const out: Record<string, tf.Tensor> = {};
-  for (const k of Object.keys(a)) out[k] = tf.add(a[k], b[k]);
-  return out;
 }
 
 type AnySet = TextSet<string | string[]>;

@@ -1,59 +1,72 @@
 /**
  * A training step's loss and gradients from one TensorFlow graph call (lib/graph/bert_graph.ts's training
  * graph) instead of ~1,000 eager kernels under the gradient tape. Same numbers as the tape: the dropout
- * masks are made in JavaScript from the same seed and sites as the eager model makes them, and fed.
+ * masks are made in JavaScript from the same seed and sites as the eager model makes them, and fed, and the
+ * loss is the same definition (lib/nn/loss_def.ts) lowered into the graph.
  *
  *   const r = graphLossAndGrads(model, batch, [0, 3, 1], { seed: step });   // undefined: use the tape
- *   if (r) { optimizer.step(clipGradNorm(r.grads, 1).grads, lr); }
+ *   trainStep(model, optimizer, [{ inputs: b1, targets: [0, 3], seed: 1 }, { inputs: b2, targets: [1, 1], seed: 2 }],
+ *     { lr: 2e-5, clipNorm: 1, loss: { kind: "focal", gamma: 2 } })   // { loss, norm } of one update over both
  *
- * The loss is the (class-weighted, logit-adjusted) cross-entropy. Other losses (focal, multi-label) use the tape.
+ * Every loss of TrainConfig runs on the graph: cross-entropy (class-weighted, label-smoothed, logit-adjusted),
+ * focal and multi-label binary cross-entropy, with or without gradient accumulation.
  */
 import * as tf from "@tensorflow/tfjs";
 import { BertForSequenceClassification, BertInputs } from "../model/bert";
 import { GraphSession, GraphOutput, GraphPrecision, trainingGraph, packing } from "../graph/bert_graph";
 import { AdamW, clipGradNorm } from "../nn/optim";
-import { additiveMask, checkIds, crossEntropyLoss, dropoutKeep, siteSeed } from "../nn/ops";
+import { additiveMask, checkIds, dropoutKeep, siteSeed } from "../nn/ops";
+import { LossSpec, Targets, lossFeeds, lossNorm } from "../nn/loss_def";
+import { lossOnTape } from "../nn/losses";
 
 /** Whether training steps may run as a graph: native TensorFlow on the CPU, unless `BERTLAB_GRAPH=0`. */
 export function graphTraining(): boolean {
   return process.env.BERTLAB_GRAPH !== "0" && GraphSession.available();
 }
 
-/** Each model's training graphs, by kind ("grads", or "step": with clipping and AdamW) and precision. */
-const sessions = new WeakMap<BertForSequenceClassification, Map<string, GraphSession | null>>();
+/** The course's loss: plain cross-entropy. */
+const CROSS_ENTROPY: LossSpec = { kind: "cross_entropy" };
 
-/** The model's training graph; null, after one warning, where it cannot load. */
+const sessions = new WeakMap<BertForSequenceClassification, Map<string, GraphSession | null>>();
+let warned = false;
+
+/**
+ * The model's training graph for a loss and precision (`step`: with clipping and AdamW; `accumulate`: adding earlier
+ * micro-batches' gradients); null, after one warning per process, where it cannot load.
+ */
 function sessionFor(
-  model: BertForSequenceClassification, kind: "grads" | "step", precision: GraphPrecision = "fp32",
+  model: BertForSequenceClassification, kind: "grads" | "step", loss: LossSpec, accumulate = false,
+  precision: GraphPrecision = "fp32",
 ): GraphSession | null {
-  const mine = sessions.get(model) ?? sessions.set(model, new Map()).get(model)!;
-  const key = `${kind}/${precision}`;
-  let s = mine.get(key);
+  const key = `${kind}/${loss.kind}${accumulate ? "/accumulate" : ""}/${precision}`;
+  const own = sessions.get(model) ?? sessions.set(model, new Map()).get(model)!;
+  let s = own.get(key);
   if (s === undefined) {
     try {
-      s = GraphSession.load(trainingGraph(model.config, { adamw: kind === "step", packed: true, precision }));
+      const opts = { adamw: kind === "step", packed: true, loss: loss.kind, accumulate, precision };
+      s = GraphSession.load(trainingGraph(model.config, opts));
     } catch (e) {
       s = null;
-      console.warn(`bertlab: the training graph is unavailable, training with the gradient tape instead (${(e as Error).message})`);
+      const why = (e as Error).message;
+      if (!warned) console.warn(`bertlab: the training graph is unavailable, training with the gradient tape instead (${why})`);
+      warned = true;
     }
-    mine.set(key, s);
+    own.set(key, s);
   }
   return s;
 }
 
-/**
- * Cross-entropy targets: row i is one-hot at labels[i], scaled so that the loss is the weighted mean
- * Σ w[yᵢ]·nllᵢ / Σ w[yᵢ] (PyTorch's CrossEntropyLoss with `weight`; all weights 1: the plain mean).
- */
-export function crossEntropyTargets(labels: number[], numLabels: number, classWeights?: readonly number[]): tf.Tensor2D {
-  const w = labels.map((y) => {
-    if (!Number.isInteger(y) || y < 0 || y >= numLabels) throw new Error(`label ${y} is not a class id in [0, ${numLabels})`);
-    return classWeights ? classWeights[y] : 1;
-  });
-  const total = w.reduce((a, b) => a + b, 0);
-  const t = new Float32Array(labels.length * numLabels);
-  labels.forEach((y, i) => { t[i * numLabels + y] = w[i] / total; });
-  return tf.tensor2d(t, [labels.length, numLabels]);
+/** Which loss a step minimises and how it is normalised; the dropout masks' seed. */
+export interface StepLoss {
+  seed: number;
+  /** The loss (lib/nn/loss_def.ts); default the course's cross-entropy. */
+  loss?: LossSpec;
+  /** What the loss divides by (default this batch's lossNorm; under accumulation, the group's). */
+  norm?: number;
+  /** false: every dropout element kept (the reference tests: PyTorch's masks cannot be matched). */
+  dropout?: boolean;
+  /** What the graph's matrix products multiply in (the tape computes in float32 either way). */
+  precision?: GraphPrecision;
 }
 
 /**
@@ -61,36 +74,32 @@ export function crossEntropyTargets(labels: number[], numLabels: number, classWe
  * undefined when graphs cannot run here (one warning), so that the caller takes the tape.
  */
 export function graphLossAndGrads(
-  model: BertForSequenceClassification, inputs: BertInputs, labels: number[],
-  opts: {
-    seed: number; classWeights?: readonly number[]; logitOffsets?: readonly number[]; dropout?: boolean;
-    precision?: GraphPrecision;
-  },
+  model: BertForSequenceClassification, inputs: BertInputs, targets: Targets, opts: StepLoss,
 ): { value: tf.Scalar; grads: Record<string, tf.Tensor> } | undefined {
   if (!graphTraining()) return undefined;
-  const session = sessionFor(model, "grads", opts.precision);
+  const session = sessionFor(model, "grads", opts.loss ?? CROSS_ENTROPY, false, opts.precision);
   if (!session) return undefined;
   const names = [...model.params.keys()];
-  const out = tf.tidy(() => session.run(stepFeeds(session, model, inputs, labels, opts), ["loss", ...names.map((n) => `grad/${n}` as const)]));
+  const wanted = ["loss", ...names.map((n) => `grad/${n}` as const)] as GraphOutput[];
+  const out = tf.tidy(() => session.run(stepFeeds(session, model, inputs, targets, opts), wanted));
   return { value: out[0] as tf.Scalar, grads: Object.fromEntries(names.map((n, i) => [n, out[i + 1]])) };
 }
 
-/** What every training graph is fed: inputs, targets, dropout masks and the weights (call inside tf.tidy). */
+/** What every training graph is fed: inputs, the loss's feeds, dropout masks and the weights (call inside tf.tidy). */
 function stepFeeds(
-  session: GraphSession, model: BertForSequenceClassification, inputs: BertInputs, labels: number[],
-  opts: { seed: number; classWeights?: readonly number[]; logitOffsets?: readonly number[]; dropout?: boolean },
+  session: GraphSession, model: BertForSequenceClassification, inputs: BertInputs, targets: Targets, opts: StepLoss,
 ): Record<string, tf.Tensor> {
   const [b, s] = model.checkInputs(inputs);
   const c = model.config;
   checkIds(inputs.input_ids, c.vocab_size, "embedding");
   if (inputs.token_type_ids) checkIds(inputs.token_type_ids, c.type_vocab_size, "embedding");
-  if (labels.length !== b) throw new Error(`${b} rows of input_ids but ${labels.length} labels`);
+  if (targets.length !== b) throw new Error(`${b} rows of input_ids but ${targets.length} labels`);
+  const loss = lossFeeds(opts.loss ?? CROSS_ENTROPY, targets, model.labels.length, opts.norm);
   const feeds: Record<string, tf.Tensor> = {
     input_ids: inputs.input_ids,
     token_type_ids: inputs.token_type_ids ?? tf.zeros([b, s], "int32"),
     mask: additiveMask(inputs.attention_mask),
-    targets: crossEntropyTargets(labels, model.labels.length, opts.classWeights),
-    offsets: opts.logitOffsets ? tf.tensor1d(opts.logitOffsets as number[]) : tf.zeros([model.labels.length]),
+    ...Object.fromEntries(Object.entries(loss).map(([k, v]) => [k, tf.tensor(v as number)])),
     ...packing(inputs.attention_mask),
     ...Object.fromEntries(model.params),
   };
@@ -106,30 +115,29 @@ function stepFeeds(
 }
 
 /**
- * A whole optimizer step in one graph call: loss, gradients, clipping to `clipNorm` (0: none) and
- * `optimizer`'s AdamW update at learning rate `lr`, written back into the model's weights and the
- * optimizer's moments. Returns the loss and the gradient norm before clipping; undefined where the graph
- * cannot run (the caller takes lossAndGrads + clipGradNorm + optimizer.step, which compute the same).
+ * A whole optimizer step in one graph call: loss, gradients (plus `acc`, earlier micro-batches' gradients by
+ * name, when given), clipping to `clipNorm` (0: none) and `optimizer`'s AdamW update at learning rate `lr`,
+ * written back into the model's weights and the optimizer's moments. Returns the loss and the gradient norm
+ * before clipping; undefined where the graph cannot run (the caller takes lossAndGrads + clipGradNorm +
+ * optimizer.step, which compute the same).
  */
 export function graphTrainStep(
-  model: BertForSequenceClassification, optimizer: AdamW, inputs: BertInputs, labels: number[],
-  opts: {
-    seed: number; lr: number; clipNorm: number; classWeights?: readonly number[]; logitOffsets?: readonly number[];
-    precision?: GraphPrecision;
-  },
+  model: BertForSequenceClassification, optimizer: AdamW, inputs: BertInputs, targets: Targets,
+  opts: StepLoss & { lr: number; clipNorm: number; acc?: Record<string, tf.Tensor> },
 ): { loss: number; norm: number } | undefined {
   if (!graphTraining() || [...model.params.values()].some((v) => !v.trainable)) return undefined;
-  const session = sessionFor(model, "step", opts.precision);
+  const session = sessionFor(model, "step", opts.loss ?? CROSS_ENTROPY, opts.acc !== undefined, opts.precision);
   if (!session) return undefined;
   const names = [...model.params.keys()];
   const outputs = ["loss", "grad_norm", ...names.flatMap((n) => [`new/${n}`, `new_m/${n}`, `new_v/${n}`] as const)] as GraphOutput[];
   const out = tf.tidy(() => {
-    const feeds = stepFeeds(session, model, inputs, labels, opts);
+    const feeds = stepFeeds(session, model, inputs, targets, opts);
     const k = optimizer.beginStep(opts.lr);
     feeds.hyper = tf.tensor1d(names.flatMap((n) => [k.get(n)!.stepSize, k.get(n)!.decay]));
     const [b1, b2] = optimizer.betas;
     feeds.adam = tf.tensor1d([b1, 1 - b1, b2, 1 - b2, optimizer.eps, opts.clipNorm]);
     for (const n of names) [feeds[`m/${n}`], feeds[`v/${n}`]] = optimizer.moments(n);
+    if (opts.acc) for (const n of names) feeds[`acc/${n}`] = opts.acc[n];
     return session.run(feeds, outputs);
   });
   const [loss, norm] = [out[0].dataSync()[0], out[1].dataSync()[0]];
@@ -141,28 +149,15 @@ export function graphTrainStep(
   return { loss, norm };
 }
 
-/** Which loss a step minimises: cross-entropy (class-weighted with `classWeights`), or any `loss` of the logits (tape only). */
-export interface StepLoss {
-  seed: number;
-  classWeights?: readonly number[];
-  /** Added to the logits inside the loss (logit adjustment, lib/train/imbalance.ts); not to the predictions. */
-  logitOffsets?: readonly number[];
-  /** A loss the graph does not compute (focal, multi-label BCE): the step takes the gradient tape. */
-  loss?: (logits: tf.Tensor2D) => tf.Scalar;
-  /** What the graph's matrix products multiply in (the tape computes in float32 either way). */
-  precision?: GraphPrecision;
-}
-
 /**
- * One training step's loss and gradients (by Hugging Face name): the graph where it runs (cross-entropy,
- * optionally class-weighted), else the gradient tape over the eager forward with the same loss and seed.
- * Only trainable weights get a gradient.
+ * One batch's loss and gradients (by Hugging Face name): the graph where it runs, else the gradient tape over
+ * the eager forward with the same loss, normalisation and seed. Only trainable weights get a gradient.
  */
 export function lossAndGrads(
-  model: BertForSequenceClassification, inputs: BertInputs, labels: number[], opts: StepLoss,
+  model: BertForSequenceClassification, inputs: BertInputs, targets: Targets, opts: StepLoss,
 ): { value: tf.Scalar; grads: Record<string, tf.Tensor> } {
   const frozen = [...model.params].filter(([, v]) => !v.trainable).map(([n]) => n);
-  const viaGraph = opts.loss ? undefined : graphLossAndGrads(model, inputs, labels, opts);
+  const viaGraph = graphLossAndGrads(model, inputs, targets, opts);
   if (viaGraph) {
     tf.dispose(frozen.map((n) => viaGraph.grads[n]));
     for (const n of frozen) delete viaGraph.grads[n];
@@ -170,34 +165,59 @@ export function lossAndGrads(
   }
   const nameOf = new Map([...model.params].map(([k, v]) => [v.name, k]));
   const trainable = [...model.params.values()].filter((v) => v.trainable);
+  const loss = lossOnTape(opts.loss ?? CROSS_ENTROPY, targets, model.labels.length, opts.norm);
   const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
-    const raw = model.forward(inputs, { training: true, seed: opts.seed });
-    if (opts.loss) return opts.loss(raw);
-    const logits = opts.logitOffsets ? tf.add(raw, tf.tensor1d(opts.logitOffsets as number[])) as tf.Tensor2D : raw;
-    if (!opts.classWeights) return crossEntropyLoss(logits, labels);
-    const targets = crossEntropyTargets(labels, model.labels.length, opts.classWeights);
-    return tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(logits)))) as tf.Scalar;
+    const logits = model.forward(inputs, { training: opts.dropout !== false, seed: opts.seed });
+    return loss(logits);
   }), trainable);
   return { value, grads: Object.fromEntries(Object.entries(grads).map(([vn, g]) => [nameOf.get(vn)!, g])) };
 }
 
+/** One micro-batch of an optimizer step: its inputs, targets (label ids or multi-hot rows) and dropout seed. */
+export interface MicroBatch { inputs: BertInputs; targets: Targets; seed: number }
+
 /**
- * One optimizer step (no accumulation), the same arithmetic wherever it runs: one graph call on native
- * TensorFlow (`graphTrainStep`), else `lossAndGrads` + `clipGradNorm` + `optimizer.step`. A loss that is
- * not finite leaves the weights alone on the second path; the caller stops either way.
+ * One optimizer step over k micro-batches (k = 1: an ordinary step), the same arithmetic wherever it runs: each
+ * loss normalised by the whole group's lossNorm, so that the summed gradients are those of one batch k× the size;
+ * the gradients of all but the last micro-batch summed, then the last one's step, on native TensorFlow one graph
+ * call that adds them before clipping and AdamW (`graphTrainStep`); else `lossAndGrads` + `clipGradNorm` +
+ * `optimizer.step`. Returns the group's loss and the gradient norm before clipping. A loss that is not finite leaves
+ * the weights alone on the second path; the caller stops either way.
  */
 export function trainStep(
-  model: BertForSequenceClassification, optimizer: AdamW, inputs: BertInputs, labels: number[],
-  opts: StepLoss & { lr: number; clipNorm: number },
+  model: BertForSequenceClassification, optimizer: AdamW, micro: MicroBatch[],
+  opts: { lr: number; clipNorm: number; loss?: LossSpec; precision?: GraphPrecision },
 ): { loss: number; norm: number } {
-  const fused = opts.loss ? undefined : graphTrainStep(model, optimizer, inputs, labels, opts);
-  if (fused) return fused;
-  const { value, grads } = lossAndGrads(model, inputs, labels, opts);
-  const loss = value.dataSync()[0];
-  value.dispose();
+  if (micro.length === 0) throw new Error("trainStep: no micro-batches");
+  const spec = opts.loss ?? CROSS_ENTROPY;
+  const norm = micro.reduce((s, m) => s + lossNorm(spec, m.targets, model.labels.length), 0);
+  let loss = 0;
+  let acc: Record<string, tf.Tensor> | undefined;
+  const add = (r: { value: tf.Scalar; grads: Record<string, tf.Tensor> }) => {
+    loss += r.value.dataSync()[0];
+    r.value.dispose();
+    if (!acc) { acc = r.grads; return; }
+    const sum = tf.tidy(() => Object.fromEntries(Object.entries(acc!).map(([n, g]) => [n, tf.add(g, r.grads[n])])));
+    tf.dispose([...Object.values(acc), ...Object.values(r.grads)]);
+    acc = sum;
+  };
+  // 1) every micro-batch but the last: loss and gradients, summed
+  const precision = opts.precision;
+  for (const m of micro.slice(0, -1)) add(lossAndGrads(model, m.inputs, m.targets, { seed: m.seed, loss: spec, norm, precision }));
+  // 2) the last one's gradients, the sum clipped, AdamW: one graph call where it runs
+  const last = micro[micro.length - 1];
+  const fused = graphTrainStep(model, optimizer, last.inputs, last.targets, {
+    ...opts, seed: last.seed, loss: spec, norm, acc,
+  });
+  if (fused) {
+    if (acc) tf.dispose(Object.values(acc));
+    return { loss: loss + fused.loss, norm: fused.norm };
+  }
+  add(lossAndGrads(model, last.inputs, last.targets, { seed: last.seed, loss: spec, norm, precision }));
+  const grads = acc!;
   if (!Number.isFinite(loss)) { tf.dispose(Object.values(grads)); return { loss, norm: NaN }; }
-  const { grads: clipped, norm } = clipGradNorm(grads, opts.clipNorm);
+  const { grads: clipped, norm: gradNorm } = clipGradNorm(grads, opts.clipNorm);
   optimizer.step(clipped, opts.lr);
   tf.dispose([...Object.values(clipped), ...Object.values(grads)]);
-  return { loss, norm };
+  return { loss, norm: gradNorm };
 }

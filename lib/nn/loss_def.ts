@@ -1,0 +1,171 @@
+/**
+ * The training losses, each defined once against a few operations (`LossOps`), as lib/nn/bert_def.ts defines the
+ * forward pass: run eagerly on the gradient tape (lib/nn/losses.ts's `lossOnTape`) or lowered into the training
+ * graph (lib/graph/loss_graph.ts). Each gives its value and its gradient with respect to the logits side by side:
+ * the graph's backward pass starts from that gradient, and the tape uses it as the loss's custom gradient, so
+ * both run the same formula. Three kinds cover every option of TrainConfig:
+ *   - "cross_entropy": −Σᵢⱼ Tᵢⱼ·log softmax(zᵢ + o)ⱼ with fed targets T. One-hot rows over N give the
+ *     course's mean; class weights, label smoothing (PyTorch's `label_smoothing`) fold into T (`lossFeeds`);
+ *     o is the logit adjustment (zeros: none);
+ *   - "focal": −Σᵢ aᵢ·(1 − pᵢ)^γ·log pᵢ, pᵢ the true class's probability, aᵢ = w[yᵢ] / Σ w (Lin et al. 2017);
+ *   - "bce": s·Σᵢⱼ BCE(zᵢⱼ, yᵢⱼ) over multi-hot rows y, s = 1 / (rows × labels): PyTorch's BCEWithLogitsLoss.
+ * The normaliser (N, Σ w, rows × labels) is fed, so that k micro-batches normalised by their group's total
+ * sum to the loss of one batch k× the size (gradient accumulation).
+ *
+ *   const f = lossFeeds({ kind: "cross_entropy", labelSmoothing: 0.1 }, [0, 1], 2);
+ *   f.targets   // [[0.475, 0.025], [0.025, 0.475]]: (0.9·one-hot + 0.1/2) / 2 rows
+ */
+
+/** The operations a loss is written with: tfjs functions (eager) or TensorFlow graph nodes. */
+export interface LossOps<T> {
+  scalar(v: number): T;
+  add(a: T, b: T): T;
+  sub(a: T, b: T): T;
+  mul(a: T, b: T): T;
+  neg(x: T): T;
+  exp(x: T): T;
+  log1p(x: T): T;
+  abs(x: T): T;
+  relu(x: T): T;
+  sigmoid(x: T): T;
+  /** x^e elementwise. */
+  pow(x: T, e: T): T;
+  maximum(x: T, y: T): T;
+  /** log softmax over the last axis. */
+  logSoftmax(x: T): T;
+  /** Σ over `axis` (kept as size 1), or over everything to a scalar when `axis` is undefined. */
+  sum(x: T, axis?: number): T;
+}
+
+export type LossKind = "cross_entropy" | "focal" | "bce";
+
+/** What a step minimises (TrainConfig's loss options, resolved for one training set). */
+export type LossSpec =
+  | {
+    kind: "cross_entropy"; classWeights?: readonly number[]; labelSmoothing?: number; logitOffsets?: readonly number[];
+  }
+  | { kind: "focal"; gamma: number; classWeights?: readonly number[]; logitOffsets?: readonly number[] }
+  | { kind: "bce" };
+
+/** A loss's tensors besides the logits, by name, with their shapes ([batch, labels] etc.; null: any size). */
+export const LOSS_FEEDS: Record<LossKind, Record<string, (number | null)[]>> = {
+  cross_entropy: { offsets: [null], targets: [null, null] },
+  focal: { offsets: [null], targets: [null, null], rowWeights: [null, 1], gamma: [] },
+  bce: { targets: [null, null], scale: [] },
+};
+
+/** The value and d value / d logits of loss `kind` at logits `z` [batch, labels], given its feeds. */
+export function lossDef<T>(kind: LossKind, o: LossOps<T>, z: T, f: Record<string, T>): { value: T; dlogits: T } {
+  switch (kind) {
+    case "cross_entropy": {
+      // value = −Σ T·log p, p = softmax(z + o); d/dz = p·Σⱼ Tᵢⱼ − T, row by row.
+      const logits = o.add(z, f.offsets);
+      const targets = f.targets;
+      const logp = o.logSoftmax(logits);
+      const value = o.neg(o.sum(o.mul(targets, logp)));
+      return { value, dlogits: o.sub(o.mul(o.exp(logp), o.sum(targets, 1)), targets) };
+    }
+    case "focal": {
+      // value = −Σ a·q^γ·log p (q = 1 − p, p = the true class's probability, one-hot rows H);
+      // d/dz = a·(q^γ − γ·p·q^(γ−1)·log p)·(softmax − H). q is floored at 1e-30 in q^(γ−1): at p = 1 exactly
+      // the term is γ·0·∞, whose limit is 0 (as PyTorch's), and 1e-30^(γ−1)·0 gives that 0 for any γ ≥ 0.
+      const logp = o.logSoftmax(o.add(z, f.offsets));
+      const logpTrue = o.sum(o.mul(f.targets, logp), 1);
+      const p = o.exp(logpTrue);
+      const q = o.sub(o.scalar(1), p);
+      const qg = o.pow(q, f.gamma);
+      const value = o.neg(o.sum(o.mul(f.rowWeights, o.mul(qg, logpTrue))));
+      const qFloor = o.maximum(q, o.scalar(1e-30));
+      const slope = o.mul(o.mul(f.gamma, o.mul(p, logpTrue)), o.pow(qFloor, o.sub(f.gamma, o.scalar(1))));
+      const coef = o.mul(f.rowWeights, o.sub(qg, slope));
+      return { value, dlogits: o.mul(coef, o.sub(o.exp(logp), f.targets)) };
+    }
+    case "bce": {
+      // value = s·Σ max(z, 0) − z·y + log(1 + e^−|z|) (never overflows); d/dz = s·(σ(z) − y).
+      const y = f.targets;
+      const terms = o.add(o.sub(o.relu(z), o.mul(z, y)), o.log1p(o.exp(o.neg(o.abs(z)))));
+      return { value: o.mul(f.scale, o.sum(terms)), dlogits: o.mul(f.scale, o.sub(o.sigmoid(z), y)) };
+    }
+  }
+}
+
+/** Label ids (single-label) or multi-hot rows (multi-label) of one batch. */
+export type Targets = number[] | number[][];
+
+function ids(targets: Targets, c: number, what: string): number[] {
+  return (targets as unknown[]).map((y, i) => {
+    if (typeof y !== "number" || !Number.isInteger(y) || y < 0 || y >= c) {
+      throw new Error(`${what}: label ${JSON.stringify(y)} is not a class id in [0, ${c}) (row ${i})`);
+    }
+    return y;
+  });
+}
+
+function rows(targets: Targets, c: number, what: string): number[][] {
+  return (targets as unknown[]).map((r, i) => {
+    if (!Array.isArray(r) || r.length !== c || r.some((v) => v !== 0 && v !== 1)) {
+      throw new Error(`${what}: row ${i} of the targets is not ${c} values of 0 or 1`);
+    }
+    return r as number[];
+  });
+}
+
+/** Checks a loss's settings against `c` labels; throws naming the first problem. */
+export function checkLossSpec(spec: LossSpec, c: number): void {
+  if (spec.kind === "bce") return;
+  const w = spec.classWeights;
+  if (w && w.length !== c) throw new Error(`${spec.kind}: ${w.length} class weights for ${c} classes`);
+  const bad = w?.find((v) => !(v >= 0) || !Number.isFinite(v));
+  if (bad !== undefined) throw new Error(`${spec.kind}: class weight ${bad} is not a finite number >= 0`);
+  if (spec.logitOffsets && spec.logitOffsets.length !== c) {
+    throw new Error(`${spec.kind}: ${spec.logitOffsets.length} logit offsets for ${c} classes`);
+  }
+  if (spec.kind === "focal" && (!(spec.gamma >= 0) || !Number.isFinite(spec.gamma))) {
+    throw new Error(`focalLoss: gamma must be a number >= 0, got ${spec.gamma}`);
+  }
+  const eps = spec.kind === "cross_entropy" ? spec.labelSmoothing ?? 0 : 0;
+  if (!(eps >= 0 && eps <= 1)) throw new Error(`cross_entropy: label smoothing must be in [0, 1], got ${eps}`);
+}
+
+/**
+ * What the loss of one batch divides by: the number of rows (class-weighted: Σ w[yᵢ]; bce: rows × labels).
+ * Summed over a group of micro-batches, it makes their losses add up to one large batch's.
+ */
+export function lossNorm(spec: LossSpec, targets: Targets, c: number): number {
+  if (spec.kind === "bce") return rows(targets, c, "bce").length * c;
+  const w = spec.classWeights;
+  return ids(targets, c, spec.kind).reduce((s, y) => s + (w ? w[y] : 1), 0);
+}
+
+/**
+ * The feeds of loss `spec` for one batch's targets over `c` labels, normalised by `norm` (default: this batch's own
+ * lossNorm). Cross-entropy with class weights w and label smoothing ε, as PyTorch's
+ * `cross_entropy(weight=w, label_smoothing=ε)`: Tᵢⱼ = ((1 − ε)·w[yᵢ]·[j = yᵢ] + ε/C·wⱼ) / Σᵢ w[yᵢ].
+ */
+export function lossFeeds(
+  spec: LossSpec, targets: Targets, c: number, norm?: number,
+): Record<string, number[][] | number[] | number> {
+  checkLossSpec(spec, c);
+  const n = norm ?? lossNorm(spec, targets, c);
+  if (spec.kind === "bce") return { targets: rows(targets, c, "bce"), scale: 1 / n };
+  const y = ids(targets, c, spec.kind);
+  const w = spec.classWeights ?? new Array<number>(c).fill(1);
+  const offsets = spec.logitOffsets ? [...spec.logitOffsets] : new Array<number>(c).fill(0);
+  if (spec.kind === "focal") {
+    return {
+      offsets, targets: y.map((t) => oneHot(t, c, 1)), rowWeights: y.map((t) => [w[t] / n]), gamma: spec.gamma,
+    };
+  }
+  const eps = spec.labelSmoothing ?? 0;
+  // Without smoothing, exactly the one-hot row scaled by w[yᵢ] / N (the course's targets).
+  const t = y.map((yi) => (eps === 0
+    ? oneHot(yi, c, w[yi] / n)
+    : w.map((wj, j) => ((j === yi ? (1 - eps) * w[yi] : 0) + (eps / c) * wj) / n)));
+  return { offsets, targets: t };
+}
+
+function oneHot(y: number, c: number, v: number): number[] {
+  const r = new Array<number>(c).fill(0);
+  r[y] = v;
+  return r;
+}
