@@ -7,16 +7,16 @@
  * lib/ is cut into layers, lowest first; each folder's index.ts says what it holds, and a folder imports
  * only from the folders listed before it (test/layout.test.ts checks it). docs/architecture.md draws them.
  */
-export * from "./core";
-export * from "./view";
-export * from "./runtime";
-export * from "./config";
-export * from "./data";
-export * from "./nn";
-export * from "./graph";
-export * from "./model";
-export * from "./eval";
-export * from "./train";
-export * from "./serve";
-export * from "./analysis";
-export * from "./teach";
+export * from "./core/index";
+export * from "./view/index";
+export * from "./runtime/index";
+export * from "./config/index";
+export * from "./data/index";
+export * from "./nn/index";
+export * from "./graph/index";
+export * from "./model/index";
+export * from "./eval/index";
+export * from "./train/index";
+export * from "./serve/index";
+export * from "./analysis/index";
+export * from "./teach/index";

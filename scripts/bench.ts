@@ -67,7 +67,7 @@ import { writeJsonAtomic } from "../lib/core/fsutil";
 import { median } from "../lib/core/stats";
 import { ONNX_ROWS, prepareOnnx, runOnnx, servingLines, timePredict, ServeResult } from "./bench_onnx";
 import { BF16_FEATURES, bf16Support, Bf16Support } from "../lib/graph/precision";
-import type { GraphPrecision } from "../lib/graph/bert_graph";
+import type { GraphPrecision } from "../lib/graph/lowering";
 import { loadClassifier, chooseEngine } from "../lib/serve/engine";
 import { benchLosses } from "./bench_losses";
 

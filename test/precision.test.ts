@@ -14,7 +14,8 @@ import { initBackend } from "../lib/runtime/backend";
 import {
   randomBert, loadBertForSequenceClassification, BertConfig, BertForSequenceClassification,
 } from "../lib/model/bert";
-import { inferenceGraph, trainingGraph, GraphSession, GRAPH_CACHE_DIR } from "../lib/graph/bert_graph";
+import { inferenceGraph, trainingGraph } from "../lib/graph/bert_graph";
+import { GraphSession, GRAPH_CACHE_DIR } from "../lib/graph/session";
 import { resolvePrecision, bf16Support, Bf16Support } from "../lib/graph/precision";
 import { graphLossAndGrads, graphTrainStep } from "../lib/train/train_graph";
 import { AdamW, clipGradNorm } from "../lib/nn/optim";

@@ -24,7 +24,7 @@ import { DEFAULT_CONFIG } from "../config/config";
 import { lengthOrder } from "../core/batching";
 import { TextSet, Part, rowPlace } from "../data/data";
 import { tableHtml } from "../core/html";
-import type { GraphPrecision } from "../graph/bert_graph";
+import type { GraphPrecision } from "../graph/lowering";
 
 export interface EvalOptions {
   batchSize: number; padding?: "longest" | "max_length"; maxLength?: number; padTokenId?: number;

@@ -12,7 +12,9 @@
  */
 import { dtype } from "./tfgraph";
 import { readers } from "./graph_ir";
-import type { TfLowering } from "./bert_graph";
+import type { TfLowering, Saved } from "./lowering";
+
+const fail = (message: string): never => { throw new Error(`graph gradients: ${message}`); };
 
 const F = dtype("float32"), I32 = dtype("int32");
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
@@ -43,6 +45,8 @@ export function addGradients(t: TfLowering, dlogits: string): void {
     const x = t.args.get(id)!;
     const y = t.value.get(id)!;
     const aux = t.aux.get(id) ?? {};
+    // A value the forward saved for this rule (typed names; a missing one is a lowering bug, said as such).
+    const saved = (k: keyof Saved): string => aux[k] ?? fail(`${n.op} node ${id} saved no ${k}`);
     const firstOnly = t.cut.has(id);
     switch (n.op) {
       case "param":
@@ -58,9 +62,9 @@ export function addGradients(t: TfLowering, dlogits: string): void {
         break;
       case "layerNorm": { // dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = dy·γ
         const dxhat = t.mul(dy, x[1]);
-        const centred = t.sub(t.sub(dxhat, t.mean(dxhat)), t.mul(aux.xhat, t.mean(t.mul(dxhat, aux.xhat))));
-        giveArg(n, 0, t.mul(aux.rstd, centred));
-        give(n.inputs[1], t.sum(t.mul(dy, aux.xhat), [0]));
+        const centred = t.sub(t.sub(dxhat, t.mean(dxhat)), t.mul(saved("xhat"), t.mean(t.mul(dxhat, saved("xhat")))));
+        giveArg(n, 0, t.mul(saved("rstd"), centred));
+        give(n.inputs[1], t.sum(t.mul(dy, saved("xhat")), [0]));
         give(n.inputs[2], t.sum(dy, [0]));
         break;
       }
@@ -74,18 +78,18 @@ export function addGradients(t: TfLowering, dlogits: string): void {
         giveArg(n, 0, t.mul(dy, t.sub(t.scalar(1), t.op("Square", [y]))));
         break;
       case "dropout":
-        giveArg(n, 0, t.mul(dy, aux.mask));
+        giveArg(n, 0, t.mul(dy, saved("mask")));
         break;
       case "attentionProbs": { // softmax: dS = p·(dy − Σ dy·p); S = (q/√dh) kᵀ + mask
         const dS = t.mul(y, t.sub(dy, t.sum(t.mul(dy, y), [-1], true)));
-        const dq = t.mul(t.merge(t.bmm(dS, aux.kh)), t.scalar(1 / Math.sqrt(t.dh)));
+        const dq = t.mul(t.merge(t.bmm(dS, saved("kh"))), t.scalar(1 / Math.sqrt(t.dh)));
         giveArg(n, 0, firstOnly ? dq : t.pack(dq));
-        give(n.inputs[1], t.pack(t.merge(t.bmm(dS, aux.qh, true, false))));
+        give(n.inputs[1], t.pack(t.merge(t.bmm(dS, saved("qh"), true, false))));
         break;
       }
       case "attentionContext": { // ctx = p v per head: dp = dctx vᵀ, dv = pᵀ dctx
         const dctx = firstOnly ? t.headsFirst(dy) : t.heads4(t.unpack(dy));
-        give(n.inputs[0], t.bmm(dctx, aux.vh, false, true));
+        give(n.inputs[0], t.bmm(dctx, saved("vh"), false, true));
         give(n.inputs[1], t.pack(t.merge(t.bmm(x[0], dctx, true, false))));
         break;
       }
@@ -102,7 +106,7 @@ export function addGradients(t: TfLowering, dlogits: string): void {
         break;
       }
       case "embed": // repeated ids add up: UnsortedSegmentSum over the table's rows
-        give(n.inputs[0], segmentSum(t, dy, aux.ids, x[0]));
+        give(n.inputs[0], segmentSum(t, dy, saved("ids"), x[0]));
         break;
       case "positions": { // summed over the batch, then zero rows for positions seq … max−1
         if (aux.pos) { give(n.inputs[0], segmentSum(t, dy, aux.pos, x[0])); break; }

@@ -8,6 +8,8 @@ export * from "./bert_graph";
 export * from "./bert_graph_grad";
 export * from "./graph_ir";
 export * from "./loss_graph";
+export * from "./lowering";
 export * from "./optim_graph";
 export * from "./precision";
+export * from "./session";
 export * from "./tfgraph";

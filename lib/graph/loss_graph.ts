@@ -9,7 +9,7 @@
  */
 import { GraphBuilder, GraphDType, dtype } from "./tfgraph";
 import { LossKind, LossOps, LOSS_FEEDS, lossDef } from "../nn/loss_def";
-import type { BertGraph } from "./bert_graph";
+import type { BertGraph } from "./lowering";
 
 const F = dtype("float32"), I32 = dtype("int32");
 

@@ -5,7 +5,7 @@
  * and fed. Each weight w comes back as "new/w" with its moments "new_m/w" and "new_v/w".
  */
 import { dtype } from "./tfgraph";
-import type { TfLowering } from "./bert_graph";
+import type { TfLowering } from "./lowering";
 
 const F = dtype("float32");
 

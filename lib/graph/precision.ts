@@ -13,7 +13,8 @@ import * as tf from "@tensorflow/tfjs";
 import { Precision } from "../config/config";
 import { cpuInfo } from "../runtime/machine";
 import { GraphBuilder, dtype } from "./tfgraph";
-import { GraphSession, GraphPrecision } from "./bert_graph";
+import { GraphPrecision } from "./lowering";
+import { GraphSession } from "./session";
 
 /** What decides whether bf16 runs fast here (tests pass their own to act as another machine). */
 export interface Bf16Support {

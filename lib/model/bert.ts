@@ -28,7 +28,9 @@ import { bertParamShapes, readBertCheckpoint, checkShape, toSafeTensors } from "
 import { writeSafetensors, SafeTensor } from "../nn/safetensors";
 import { writeJsonAtomic } from "../core/fsutil";
 import { labelsOf } from "./run_folder";
-import { inferenceGraph, GraphSession, GraphOutput, GraphPrecision, packing } from "../graph/bert_graph";
+import { inferenceGraph } from "../graph/bert_graph";
+import { GraphOutput, GraphPrecision, packing } from "../graph/lowering";
+import { GraphSession } from "../graph/session";
 
 export { crossEntropyLoss } from "../nn/ops";
 

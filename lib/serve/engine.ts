@@ -22,7 +22,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as ort from "onnxruntime-node";
 import { DEFAULT_CONFIG, Precision, PRECISIONS } from "../config/config";
-import type { GraphPrecision } from "../graph/bert_graph";
+import type { GraphPrecision } from "../graph/lowering";
 import { loadOnnxClassifier, predictOnnx, evaluateOnnx, onnxThreads } from "./onnx_runtime";
 import type { Evaluation, Prediction } from "../eval/evaluate";
 

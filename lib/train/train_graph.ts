@@ -13,7 +13,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { BertForSequenceClassification, BertInputs } from "../model/bert";
-import { GraphSession, GraphOutput, GraphPrecision, trainingGraph, packing } from "../graph/bert_graph";
+import { trainingGraph } from "../graph/bert_graph";
+import { GraphOutput, GraphPrecision, packing } from "../graph/lowering";
+import { GraphSession } from "../graph/session";
 import { AdamW, clipGradNorm } from "../nn/optim";
 import { additiveMask, checkIds, dropoutKeep, siteSeed } from "../nn/ops";
 import { LossSpec, Targets, lossFeeds, lossNorm } from "../nn/loss_def";
