@@ -74,8 +74,9 @@ test("headline() hands the runner a result; the summary table shows each noteboo
   assert.throws(() => headline("x", { f1: NaN }), /f1 must be a finite number/);
   const run = (notebook: string, ok: boolean, seconds: number, text?: string): NotebookRun =>
     ({ notebook, ok, seconds, executed: "", log: "", headline: text ? { headline: text, values: {} } : undefined });
-  assert.equal(summaryTable([run("05_train.ipynb", true, 274.4, "weighted F1 0.8653"), run("06_evaluate.ipynb", true, 41),
-    run("07_imbalance.ipynb", false, 12)]), [
+  const runs = [run("05_train.ipynb", true, 274.4, "weighted F1 0.8653"), run("06_evaluate.ipynb", true, 41),
+    run("07_imbalance.ipynb", false, 12)];
+  assert.equal(summaryTable(runs), [
     "notebook                    time  headline",
     "05_train      ok      4 min 34 s  weighted F1 0.8653",
     "06_evaluate   ok            41 s  (no headline)",
