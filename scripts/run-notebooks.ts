@@ -10,12 +10,16 @@
  * training's own progress: nbconvert (configured by scripts/nbconvert_progress.py) and the notebook's
  * progress reporter (lib/view/progress.ts) append to the file named by BERTLAB_PROGRESS_FILE, which this
  * runner follows.
+ *
+ * At the end it prints a summary table: each notebook, its time and its headline result, which the notebook
+ * writes through `headline()` (lib/teach/notebook.ts) to the file named by BERTLAB_HEADLINE_FILE.
  */
 import { spawn, spawnSync } from "child_process";
 import * as os from "os";
 import * as fs from "fs";
 import * as path from "path";
 import { ROOT, OUT_DIR, VENV_DIR } from "../lib/core/paths";
+import { readHeadline, Headline } from "../lib/teach/notebook";
 
 const NOTEBOOKS_DIR = path.join(ROOT, "notebooks");
 const JUPYTER = path.join(VENV_DIR, "bin", "jupyter");
@@ -28,6 +32,8 @@ export interface NotebookRun {
   html?: string;
   /** The end of nbconvert's output: the failing cell and its error when not ok. */
   log: string;
+  /** What the notebook reported through `headline()`, if it did. */
+  headline?: Headline;
 }
 
 /** The course notebooks in order (01_eda.ipynb, 02_split.ipynb, ...). */
@@ -74,7 +80,13 @@ export function followProgress(
 /** Runs one notebook with nbconvert; never rejects for a failing cell (see `ok` and `log`). */
 export async function runNotebook(
   notebook: string,
-  opts: { full?: boolean; outDir?: string; html?: boolean; onProgress?: (p: NotebookProgress) => void } = {},
+  opts: {
+    full?: boolean; outDir?: string; html?: boolean; onProgress?: (p: NotebookProgress) => void;
+    /** Extra environment for the kernel, e.g. notebook 11's BERTLAB_CSV. */
+    env?: Record<string, string>;
+    /** Run every cell even after one fails, and keep the executed notebook with its errors (to test them). */
+    allowErrors?: boolean;
+  } = {},
 ): Promise<NotebookRun> {
   if (!fs.existsSync(JUPYTER)) throw new Error(`${JUPYTER} is missing: run \`npm run setup\` first`);
   const outDir = opts.outDir ?? OUT_DIR;
@@ -86,10 +98,12 @@ export async function runNotebook(
     BERTLAB_FAST: opts.full ? "0" : "1",
     PATH: `${path.join(ROOT, "node_modules", ".bin")}${path.delimiter}${process.env.PATH ?? ""}`,
     JUPYTER_PATH: path.join(VENV_DIR, "share", "jupyter"),
+    ...opts.env,
   };
   const started = Date.now();
   const progressDir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-progress-"));
   const progressFile = path.join(progressDir, "progress.log");
+  const headlineFile = path.join(progressDir, "headline.json");
   fs.writeFileSync(progressFile, "");
   const sources = (JSON.parse(fs.readFileSync(notebook, "utf8")).cells as { source: string | string[] }[])
     .map((c) => (Array.isArray(c.source) ? c.source.join("") : c.source));
@@ -101,9 +115,14 @@ export async function runNotebook(
         "nbconvert", "--to", "notebook", "--execute", "--config", path.join(ROOT, "scripts", "nbconvert_progress.py"),
         "--ExecutePreprocessor.kernel_name=tslab",
         `--ExecutePreprocessor.timeout=${opts.full ? 3600 : 900}`,
+        ...(opts.allowErrors ? ["--allow-errors"] : []),
         "--output-dir", outDir, "--output", name, notebook,
       ],
-      { cwd: ROOT, env: { ...env, BERTLAB_PROGRESS_FILE: progressFile }, stdio: ["ignore", "pipe", "pipe"] },
+      {
+        cwd: ROOT,
+        env: { ...env, BERTLAB_PROGRESS_FILE: progressFile, BERTLAB_HEADLINE_FILE: headlineFile },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
     );
     let output = "";
     const keep = (d: Buffer) => { output = (output + d.toString("utf8")).slice(-64000); };
@@ -113,6 +132,8 @@ export async function runNotebook(
     child.on("close", (status) => resolve({ status, output }));
   });
   stop();
+  let headline: Headline | undefined;
+  try { headline = readHeadline(headlineFile); } catch (e) { exec.output += `\nheadline: ${(e as Error).message}`; }
   fs.rmSync(progressDir, { recursive: true, force: true });
   const run: NotebookRun = {
     notebook: name,
@@ -120,6 +141,7 @@ export async function runNotebook(
     seconds: (Date.now() - started) / 1000,
     executed,
     log: exec.output.slice(-6000),
+    headline,
   };
   // Signed as Jupyter signs a notebook it ran and saved: otherwise JupyterLab shows the charts (HTML
   // and scripts in outputs) of a reopened executed notebook blank until it is trusted by hand.
@@ -170,6 +192,25 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stdout): {
   };
 }
 
+/** The table printed after a run: each notebook, ok or FAILED, its time, its headline; then the total. */
+export function summaryTable(runs: readonly NotebookRun[]): string {
+  const rows = runs.map((r) => [r.notebook.replace(/\.ipynb$/, ""), r.ok ? "ok" : "FAILED", formatSeconds(r.seconds),
+    r.headline?.headline ?? (r.ok ? "(no headline)" : "")]);
+  const total = runs.reduce((s, r) => s + r.seconds, 0);
+  rows.push(["total", `${runs.filter((r) => r.ok).length}/${runs.length} ok`, formatSeconds(total), ""]);
+  const widths = [0, 1, 2].map((c) => Math.max(...rows.map((row) => row[c].length)));
+  const line = (row: string[]) => row.map((v, c) => (c === 2 ? v.padStart(widths[c]) : c < 3 ? v.padEnd(widths[c]) : v))
+    .join("  ").trimEnd();
+  return [line(["notebook", "", "time", "headline"]), ...rows.slice(0, -1).map(line), line(rows[rows.length - 1])]
+    .join("\n");
+}
+
+/** 754.2 → "12 min 34 s"; 42.4 → "42 s". */
+function formatSeconds(seconds: number): string {
+  const s = Math.round(seconds);
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const full = args.includes("--full");
@@ -178,11 +219,13 @@ async function main(): Promise<void> {
   if (notebooks.length === 0) throw new Error(`no notebooks match ${prefixes.join(", ")} in ${NOTEBOOKS_DIR}`);
   console.log(`Running ${notebooks.length} notebooks (${full ? "full" : "fast"} setting) → ${OUT_DIR}`);
   const failed: string[] = [];
+  const runs: NotebookRun[] = [];
   for (const nb of notebooks) {
     const printer = progressPrinter();
     if (!process.stdout.isTTY) console.log(`  ${path.basename(nb)} ...`);
     const run = await runNotebook(nb, { full, onProgress: printer.update });
     printer.clear();
+    runs.push(run);
     const seconds = run.seconds.toFixed(0);
     const result = run.ok ? `ok (${seconds} s) → ${path.relative(ROOT, run.html ?? run.executed)}`
       : `FAILED (${seconds} s)`;
@@ -192,6 +235,7 @@ async function main(): Promise<void> {
       failed.push(run.notebook);
     }
   }
+  console.log(`\n${summaryTable(runs)}`);
   if (failed.length) {
     console.error(`\n${failed.length} notebook(s) failed: ${failed.join(", ")}`);
     process.exit(1);

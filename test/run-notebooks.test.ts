@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { followProgress, progressPrinter, NotebookProgress } from "../scripts/run-notebooks";
+import { followProgress, progressPrinter, summaryTable, NotebookProgress, NotebookRun } from "../scripts/run-notebooks";
+import { headline, readHeadline } from "../lib/teach/notebook";
 
 test("the runner follows the progress file: which cell, then the training's own lines", async () => {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "follow-")), "progress.log");
@@ -56,4 +57,30 @@ test("the status: one rewritten line on a terminal; in a log, a line per cell an
     "      epoch 1/8 · step 1/40 · loss 1.790 · lr 2.5e-6 · 1s elapsed · ETA 5m\n",
     "      epoch 1/8 done in 30s · train loss 1.2 · val loss 0.9\n",
   ], "the second step line waits 15 s; epoch lines always show");
+});
+
+test("headline() hands the runner a result; the summary table shows each notebook, its time and headline", () => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "headline-")), "headline.json");
+  const saved = process.env.BERTLAB_HEADLINE_FILE;
+  process.env.BERTLAB_HEADLINE_FILE = file;
+  try {
+    assert.deepEqual(headline("weighted F1 0.8653", { f1Weighted: 0.8653 }),
+      { headline: "weighted F1 0.8653", values: { f1Weighted: 0.8653 } });
+  } finally {
+    if (saved === undefined) delete process.env.BERTLAB_HEADLINE_FILE; else process.env.BERTLAB_HEADLINE_FILE = saved;
+  }
+  assert.deepEqual(readHeadline(file), { headline: "weighted F1 0.8653", values: { f1Weighted: 0.8653 } });
+  assert.equal(readHeadline(file + ".missing"), undefined, "a notebook that reports nothing");
+  assert.throws(() => headline("x", { f1: NaN }), /f1 must be a finite number/);
+  const run = (notebook: string, ok: boolean, seconds: number, text?: string): NotebookRun =>
+    ({ notebook, ok, seconds, executed: "", log: "", headline: text ? { headline: text, values: {} } : undefined });
+  const runs = [run("05_train.ipynb", true, 274.4, "weighted F1 0.8653"), run("06_evaluate.ipynb", true, 41),
+    run("07_imbalance.ipynb", false, 12)];
+  assert.equal(summaryTable(runs), [
+    "notebook                    time  headline",
+    "05_train      ok      4 min 34 s  weighted F1 0.8653",
+    "06_evaluate   ok            41 s  (no headline)",
+    "07_imbalance  FAILED        12 s",
+    "total         2/3 ok  5 min 27 s",
+  ].join("\n"));
 });
