@@ -25,7 +25,7 @@ import { computeClassWeight } from "../lib/train/imbalance";
 import { writeJsonAtomic } from "../lib/core/fsutil";
 import { ROOT, OUT_DIR, VENV_PYTHON } from "../lib/core/paths";
 import { median } from "../lib/core/stats";
-import type { Workload, EngineResult } from "./bench";
+import type { Workload, EngineResult } from "./bench_types";
 
 const BENCH_DIR = path.join(OUT_DIR, "bench");
 

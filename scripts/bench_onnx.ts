@@ -21,7 +21,7 @@ import {
 import { DEFAULT_CONFIG } from "../lib/config/config";
 import { OUT_DIR, RUNS_DIR } from "../lib/core/paths";
 import { holdsRun, modelFolder, TOKENIZER_FILES, ONNX_MODEL, ONNX_MODEL_QUANTIZED } from "../lib/model/run_folder";
-import type { EngineResult, Workload } from "./bench";
+import type { EngineResult, Workload } from "./bench_types";
 import type { Prediction } from "../lib/eval/evaluate";
 import { median } from "../lib/core/stats";
 

@@ -16,7 +16,7 @@ import { makeBatch } from "../lib/data/loader";
 import { createSession, onnxLogits } from "../lib/serve/onnx_runtime";
 import { ONNX_MODEL, ONNX_MODEL_QUANTIZED } from "../lib/model/run_folder";
 import { OUT_DIR } from "../lib/core/paths";
-import type { Workload } from "./bench";
+import type { Workload } from "./bench_types";
 import { median } from "../lib/core/stats";
 
 async function main(): Promise<void> {

@@ -5,7 +5,8 @@
  */
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { summarise, table, Workload, EngineResult } from "../scripts/bench";
+import { summarise, table } from "../scripts/bench";
+import type { Workload, EngineResult } from "../scripts/bench_types";
 
 // Two training batches: 2 rows of 3 and 5 tokens (padded 10, real 8), then 2 rows of 2 tokens (4 / 4).
 const workload: Workload = {

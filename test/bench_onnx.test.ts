@@ -5,7 +5,8 @@
  */
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { summarise, table, roundRatios, acrossRounds, atBestWait, waitTally, Workload, EngineResult } from "../scripts/bench";
+import { summarise, table, roundRatios, acrossRounds, atBestWait, waitTally } from "../scripts/bench";
+import type { Workload, EngineResult } from "../scripts/bench_types";
 import { servingLines, ServeResult } from "../scripts/bench_onnx";
 
 const workload: Workload = {
