@@ -8,7 +8,8 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { HELP, RENAMED_FLAGS, cliOptions } from "../lib/cli/cli";
+import { HELP, cliOptions } from "../lib/cli/cli";
+import { RENAMED_FLAGS } from "../lib/cli/flags";
 import { DOCTOR_HELP } from "../lib/cli/doctor";
 import { CV_HELP } from "../lib/cli/cv_cli";
 import { QUIZ_HELP } from "../lib/teach/quiz_cli";

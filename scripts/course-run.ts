@@ -12,7 +12,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
 import { initBackend } from "../lib/runtime/backend";
-import { configFromFlags, configFlagOptions } from "../lib/cli/cli";
+import { configFromFlags, configFlagOptions } from "../lib/cli/flags";
 import { loadTrainData } from "../lib/data/data";
 import { RUNS_DIR } from "../lib/core/paths";
 import { train } from "../lib/train/train";

@@ -14,7 +14,7 @@
 import * as path from "path";
 import { parseArgs } from "util";
 import { initBackend } from "../lib/runtime/backend";
-import { configFromFlags, configFlagOptions } from "../lib/cli/cli";
+import { configFromFlags, configFlagOptions } from "../lib/cli/flags";
 import { RUNS_DIR } from "../lib/core/paths";
 import { TrainConfig } from "../lib/config/config";
 import { sweep, summarise, recallFigure, meetsFloor, savedRuns, posthocCurve, SweepRun } from "../lib/train/sweep";

@@ -13,7 +13,7 @@ import { DEFAULT_CONFIG } from "../lib/config/config";
 import { train } from "../lib/train/train";
 import { startingModel } from "../lib/train/init_from";
 import { architectureDifference } from "../lib/model/compat";
-import { configFromFlags } from "../lib/cli/cli";
+import { configFromFlags } from "../lib/cli/flags";
 import { tinyCheckpoint } from "./helpers/onnx";
 import { tinyBertLabels } from "./helpers/tiny_bert";
 import { toyData } from "./helpers/toy";

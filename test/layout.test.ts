@@ -51,3 +51,30 @@ test("the folders' allowances form layers: no two folders may import each other,
   };
   for (const d of folders) assert.ok(!reach(d).has(d), `lib/${d}/ can reach itself through its allowances`);
 });
+
+test("no module in lib/ or scripts/ imports itself through others (type-only and dynamic imports included)", () => {
+  const ROOT = path.join(__dirname, "..");
+  const files = [
+    ...fs.readdirSync(LIB, { recursive: true }).map(String).filter((f) => f.endsWith(".ts")).map((f) => path.join(LIB, f)),
+    ...fs.readdirSync(path.join(ROOT, "scripts")).filter((f) => f.endsWith(".ts")).map((f) => path.join(ROOT, "scripts", f)),
+  ];
+  const resolve = (from: string, spec: string) => {
+    const p = path.resolve(path.dirname(from), spec);
+    return [`${p}.ts`, path.join(p, "index.ts")].find((c) => fs.existsSync(c));
+  };
+  const edges = new Map(files.map((f) => [f, imports(f).map((s) => resolve(f, s)).filter((x): x is string => !!x)]));
+  const cycles: string[] = [];
+  const state = new Map<string, "open" | "done">();
+  const visit = (f: string, trail: string[]) => {
+    if (state.get(f) === "done") return;
+    if (state.get(f) === "open") {
+      cycles.push([...trail.slice(trail.indexOf(f)), f].map((x) => path.relative(ROOT, x)).join(" → "));
+      return;
+    }
+    state.set(f, "open");
+    for (const g of edges.get(f) ?? []) visit(g, [...trail, f]);
+    state.set(f, "done");
+  };
+  for (const f of files) visit(f, []);
+  assert.deepEqual(cycles, []);
+});

@@ -20,7 +20,8 @@ import { resolvePrecision, bf16Support, Bf16Support } from "../lib/graph/precisi
 import { graphLossAndGrads, graphTrainStep } from "../lib/train/train_graph";
 import { AdamW, clipGradNorm } from "../lib/nn/optim";
 import { DEFAULT_CONFIG, TrainConfig, validateConfig } from "../lib/config/config";
-import { configFromFlags, HELP } from "../lib/cli/cli";
+import { HELP } from "../lib/cli/cli";
+import { configFromFlags } from "../lib/cli/flags";
 import { train, TrainingDivergedError } from "../lib/train/train";
 import { listCheckpoints } from "../lib/model/run_folder";
 import { ROOT } from "../lib/core/paths";

@@ -17,7 +17,7 @@ import { TrainData } from "../lib/data/data";
 import { readCheckpoint } from "../lib/train/checkpoint";
 import { bestDir, listCheckpoints } from "../lib/model/run_folder";
 import { updateSelection, checkSelectMetric, SelectionState, SelectMetric } from "../lib/config/selection";
-import { configFromFlags } from "../lib/cli/cli";
+import { configFromFlags } from "../lib/cli/flags";
 import { tinyBertConfig } from "./helpers/tiny_bert";
 import { toyTokenizer, toyData, TOY_LABELS } from "./helpers/toy";
 

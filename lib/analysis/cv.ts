@@ -17,6 +17,7 @@
 import { RandomState } from "../core/random";
 import { percentile, pairedTTest, PairedTTest, meanSd, MeanSd } from "../core/stats";
 import { f1Macro, f1Weighted, perClassScores, scoreAll, ClassReport } from "../eval/metrics";
+import type { TrainConfig } from "../config/config";
 
 /** What cross-validation leaves: each row's true label, and its fold and out-of-fold prediction in each repeat. */
 export interface OutOfFold {
@@ -216,3 +217,8 @@ export function bootstrapP(diffs: readonly number[]): number {
   const above = diffs.filter((d) => d >= 0).length / diffs.length;
   return Math.min(1, 2 * Math.min(below, above));
 }
+
+/** cv.json: the plan, the out-of-fold predictions and the pooled report. */
+export type CvFile = OutOfFold & FoldPlan & {
+  kind: "bertlab-cv"; source: string; config: TrainConfig; report: CvReport; seconds: number;
+};

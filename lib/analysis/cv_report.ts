@@ -10,8 +10,7 @@
 import { escapeHtml, tableHtml } from "../core/html";
 import { plotText } from "../view/plot";
 import { chartsPage } from "../view/progress";
-import type { CvComparison, CvReport, Difference } from "./cv";
-import type { CvFile } from "./cv_run";
+import type { CvComparison, CvReport, CvFile, Difference } from "./cv";
 
 const f4 = (x: number) => x.toFixed(4);
 const ci = (c: [number, number]) => `[${f4(c[0])}, ${f4(c[1])}]`;

@@ -25,7 +25,7 @@ import { BertForSequenceClassification } from "../model/bert";
 import { evaluateSet } from "../eval/evaluate";
 import { ProgressEvent } from "../view/progress";
 import { train } from "../train/train";
-import { cvReport, CvReport, OutOfFold, FoldPlan } from "./cv";
+import { cvReport, CvReport, CvFile, OutOfFold, FoldPlan } from "./cv";
 import { cvPage } from "./cv_report";
 
 /** The rows cross-validation folds: every text with its label and id, and the label names in id order. */
@@ -84,11 +84,6 @@ export interface FoldResult {
   innerValidation: number;
   seconds: number;
 }
-
-/** cv.json: the plan, the out-of-fold predictions and the pooled report. */
-export type CvFile = OutOfFold & FoldPlan & {
-  kind: "bertlab-cv"; source: string; config: TrainConfig; report: CvReport; seconds: number;
-};
 
 const PLAN = "cv-run.json";
 export const foldFile = (runDir: string, repeat: number, fold: number) =>

@@ -30,59 +30,15 @@ import { chooseEngine, loadClassifier } from "../serve/engine";
 import { exportOnnx } from "../serve/export";
 import { demo } from "../serve/demo";
 import { doctorMain } from "./doctor";
+import {
+  Values, kebab, CONFIG_HELP, DATA_FLAGS, configFlagOptions, RENAMED_FLAGS, checkRenamedFlags, configFromFlags, dataSource,
+} from "./flags";
 
 /** A path as --help shows it: from the project root when inside it (so the text is the same from any folder). */
 function fromRoot(p: string): string {
   const rel = path.relative(ROOT, p);
   return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : p;
 }
-
-const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
-
-/** One-line help per config field (the why-comments of lib/config/config.ts, shortened). */
-const CONFIG_HELP: Record<keyof TrainConfig, string> = {
-  model: "model folder or hub id",
-  initFrom: "a fine-tuned checkpoint or run folder to start from: its encoder, and its head rows for labels of the same name",
-  reinitLayers: "re-initialise the top k encoder layers and the pooler before training (few-sample fine-tuning)",
-  maxLength: "longest tokenized text kept",
-  padding: "longest (pad each batch to its longest text) | max_length (pad all to --max-length)",
-  batchSize: "texts per training step",
-  groupByLength: "batch texts of similar length together (Hugging Face's group_by_length): less padding",
-  evalBatchSize: "texts per validation batch",
-  epochs: "passes over the training set",
-  lr: "peak learning rate (AdamW)",
-  headLrScale: "lr multiplier for the classifier and pooler (they start untrained)",
-  eps: "AdamW epsilon",
-  betas: "AdamW betas as b1,b2",
-  weightDecay: "decoupled weight decay (not on biases/LayerNorm)",
-  warmupSteps: "linear warm-up steps (0: use --warmup-ratio)",
-  warmupRatio: "warm-up as a fraction of all steps",
-  clipNorm: "clip the global gradient norm to this (0: off)",
-  gradAccumulation: "batches per optimizer step",
-  seed: "seed for split, sampling, dropout and the new head",
-  validationSize: "fraction held out for validation (stratified) when there is no --validation-csv",
-  maxStepsPerEpoch: "stop each epoch after this many steps (0: no limit)",
-  maxTrainExamples: "use at most this many training examples (0: all)",
-  logSamples: "tokenized samples to print before training",
-  selectMetric: "keep the best epoch by f1_macro | f1_weighted | loss as checkpoints/best/ (none: the last)",
-  earlyStoppingPatience: "stop after this many epochs without a better --select-metric (0: never)",
-  classWeights: "none | balanced (weight each class's loss by n / (classes × count), as scikit-learn)",
-  loss: "cross_entropy | focal (down-weights easy examples by (1 - p)^gamma)",
-  focalGamma: "focal loss gamma",
-  labelSmoothing: "epsilon: cross-entropy against (1 - epsilon)·one-hot + epsilon/classes (0 = off)",
-  sampler: "random | weighted (oversample rare classes: PyTorch WeightedRandomSampler, weights 1/class count)",
-  logitAdjustment: "tau: train on logits + tau·log(class frequency) so rare classes win by a margin (Menon et al. 2021; 1 = the paper's, 0 = off)",
-  posthocAdjustment: "tau: train as usual, then predict from logits - tau·log(class frequency), a shift of the classifier's bias (Menon et al. 2021; 1 = the paper's, 0 = off)",
-  precision: "fp32 | bf16 (the graph's matrix products in bfloat16; needs AVX512-BF16 or AMX) | auto (bf16 where fast)",
-};
-
-export const DATA_FLAGS = {
-  csv: { type: "string" },
-  "train-csv": { type: "string" }, "validation-csv": { type: "string" }, "test-csv": { type: "string" },
-  "text-column": { type: "string" }, "label-column": { type: "string" }, "id-column": { type: "string" },
-  delimiter: { type: "string" }, "no-header": { type: "boolean" },
-  "multi-label": { type: "boolean" }, "label-delimiter": { type: "string" },
-} as const;
 
 export const HELP = `bertlab — fine-tune and use BERT classifiers (the course "Sentiment Analysis with Deep Learning using BERT")
 
@@ -157,35 +113,6 @@ function configHelpLines(): string[] {
   return keys.map((k) => `  --${kebab(k).padEnd(width)}${CONFIG_HELP[k]}${suffix(k)}`);
 }
 
-type Values = Record<string, string | boolean | undefined>;
-
-/** One flag per config field, for parseArgs: --batch-size 8, --lr 3e-5; a yes/no field stands alone: --group-by-length. */
-export function configFlagOptions(): Record<string, { type: "string" | "boolean" }> {
-  const type = (v: unknown) => (typeof v === "boolean" ? "boolean" as const : "string" as const);
-  return Object.fromEntries(Object.entries(DEFAULT_CONFIG).map(([k, v]) => [kebab(k), { type: type(v) }]));
-}
-
-/**
- * Flags that were renamed (old → new): an old name is an error that names its successor, where the parser alone
- * would only say "Unknown option". Add a line whenever a flag is renamed.
- */
-export const RENAMED_FLAGS: Readonly<Record<string, string>> = {
-  "test-size": "validation-size",   // the held-out part is called validation everywhere
-};
-
-/** Throws, naming the new flag, when argv uses a renamed one (`--old`, `--old=value`). */
-export function checkRenamedFlags(argv: readonly string[]): void {
-  for (const arg of argv) {
-    if (arg === "--") return;
-    const name = /^--([^=]+)/.exec(arg)?.[1];
-    if (name && RENAMED_FLAGS[name]) {
-      const now = RENAMED_FLAGS[name];
-      const value = arg.includes("=") ? arg.slice(arg.indexOf("=")) : "";
-      throw new Error(`--${name} was renamed --${now}: use --${now}${value}`);
-    }
-  }
-}
-
 /** Every flag the parser accepts (docs/reference/cli.md lists each; test/docs.test.ts checks it). */
 export function cliOptions(): Record<string, { type: "string" | "boolean" }> {
   return {
@@ -202,45 +129,6 @@ function parse(argv: string[]): { command: string | undefined; values: Values; p
   const options = cliOptions();
   const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   return { command: positionals[0], values: values as Values, positionals: positionals.slice(1) };
-}
-
-/** Flags → TrainConfig; a value that is not a number where one is needed names the flag. */
-export function configFromFlags(values: Values): TrainConfig {
-  const cfg: TrainConfig = { ...DEFAULT_CONFIG };
-  for (const k of Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[]) {
-    const v = values[kebab(k)];
-    const flags = cfg as unknown as Record<string, boolean>;
-    if (typeof v === "boolean" && typeof DEFAULT_CONFIG[k] === "boolean") flags[k] = v;
-    if (typeof v !== "string") continue;
-    if (k === "model" || k === "initFrom") cfg[k] = v;
-    else if (k === "selectMetric") cfg.selectMetric = checkSelectMetric(v);
-    // choices (padding, loss, sampler, ...) are checked by validateConfig
-    else if (typeof DEFAULT_CONFIG[k] === "string") (cfg as unknown as Record<string, string>)[k] = v;
-    else if (k === "betas") {
-      const b = v.split(",").map(Number);
-      if (b.length !== 2 || b.some((x) => !Number.isFinite(x))) throw new Error(`--betas wants two numbers like 0.9,0.999, got ${JSON.stringify(v)}`);
-      cfg.betas = [b[0], b[1]];
-    } else {
-      const n = Number(v);
-      if (v.trim() === "" || !Number.isFinite(n)) throw new Error(`--${kebab(k)} wants a number, got ${JSON.stringify(v)}`);
-      (cfg as unknown as Record<string, number>)[k] = n;
-    }
-  }
-  return cfg;
-}
-
-/** The data flags as a DataSource (columns are 0-based indices with --no-header). */
-export function dataSource(values: Values): DataSource {
-  const col = (v: string | boolean | undefined) =>
-    (v === undefined ? undefined : values["no-header"] ? Number(v) : String(v));
-  const str = (k: string) => (typeof values[k] === "string" ? (values[k] as string) : undefined);
-  return {
-    csv: str("csv"), trainCsv: str("train-csv"), validationCsv: str("validation-csv"), testCsv: str("test-csv"),
-    textColumn: col(values["text-column"]), labelColumn: col(values["label-column"]),
-    idColumn: col(values["id-column"]),
-    delimiter: str("delimiter"), header: !values["no-header"],
-    multiLabel: Boolean(values["multi-label"]), labelDelimiter: str("label-delimiter"),
-  };
 }
 
 /** The labelled data: the course's SMILE split, one file split as the course does, or separate files. */

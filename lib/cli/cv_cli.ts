@@ -19,7 +19,7 @@ import { cliReporter } from "../view/progress";
 import { compareCv } from "../analysis/cv";
 import { runCv, cvCourseData, readCvFile, CvData } from "../analysis/cv_run";
 import { cvLines, comparisonLines } from "../analysis/cv_report";
-import { DATA_FLAGS, configFlagOptions, configFromFlags, dataSource } from "./cli";
+import { DATA_FLAGS, configFlagOptions, configFromFlags, dataSource } from "./flags";
 
 export const CV_HELP = `bertlab cv — stratified k-fold cross-validation: each tweet scored by a model that never saw it
 

@@ -6,3 +6,4 @@
 export * from "./cli";
 export * from "./cv_cli";
 export * from "./doctor";
+export * from "./flags";
