@@ -30,8 +30,14 @@ import type { Workload, EngineResult } from "./bench_types";
 const BENCH_DIR = path.join(OUT_DIR, "bench");
 
 /** A training batch with its multi-hot rows. */
-interface LossRows { input_ids: number[][]; labels: number[]; targets: number[][] }
-interface LossWorkload extends Workload { train: Workload["train"] & { timed: LossRows[]; warmup: LossRows[]; classWeights: number[] } }
+interface LossRows {
+  input_ids: number[][];
+  labels: number[];
+  targets: number[][];
+}
+interface LossWorkload extends Workload {
+  train: Workload["train"] & { timed: LossRows[]; warmup: LossRows[]; classWeights: number[] };
+}
 
 /** The rows of the bench: which loss, and whether each batch runs as two micro-batches. */
 const ROWS: Record<string, { loss: "cross_entropy" | "bce" | "focal"; halves?: boolean }> = {
@@ -43,7 +49,9 @@ const ROWS: Record<string, { loss: "cross_entropy" | "bce" | "focal"; halves?: b
 
 /** Each tweet's label, and for every third tweet of a batch the next label too. */
 function multiHot(labels: number[], c: number): number[][] {
-  return labels.map((y, i) => Array.from({ length: c }, (_, j) => (j === y || (i % 3 === 0 && j === (y + 1) % c) ? 1 : 0)));
+  return labels.map((y, i) =>
+    Array.from({ length: c }, (_, j) => (j === y || (i % 3 === 0 && j === (y + 1) % c) ? 1 : 0))
+  );
 }
 
 function specOf(w: LossWorkload, loss: string): LossSpec {
@@ -66,7 +74,11 @@ async function runRow(w: LossWorkload, name: string): Promise<EngineResult> {
     const micro: MicroBatch[] = parts.filter(([a, b]) => b > a).map(([a, b]) => {
       const ids = r.input_ids.slice(a, b);
       return {
-        inputs: makeBatch({ input_ids: ids }, undefined, ids.map((_, i) => i), { batchSize: ids.length, padding: "longest", padTokenId: 0 }),
+        inputs: makeBatch({ input_ids: ids }, undefined, ids.map((_, i) => i), {
+          batchSize: ids.length,
+          padding: "longest",
+          padTokenId: 0,
+        }),
         targets: row.loss === "bce" ? r.targets.slice(a, b) : r.labels.slice(a, b),
         seed: seed++,
       };
@@ -85,8 +97,12 @@ async function runRow(w: LossWorkload, name: string): Promise<EngineResult> {
   opt.dispose();
   model.dispose();
   return {
-    name, engine: `tfjs ${info.package ?? info.name}, graph step`, threads: info.threads ?? 1,
-    train: { stepSeconds, losses }, infer: { batch64Seconds: [], batch1Seconds: [] }, peakRssMB: process.resourceUsage().maxRSS / 1024,
+    name,
+    engine: `tfjs ${info.package ?? info.name}, graph step`,
+    threads: info.threads ?? 1,
+    train: { stepSeconds, losses },
+    infer: { batch64Seconds: [], batch1Seconds: [] },
+    peakRssMB: process.resourceUsage().maxRSS / 1024,
   };
 }
 
@@ -94,21 +110,31 @@ type RunChild = (cmd: string, args: string[], env: NodeJS.ProcessEnv, out: strin
 
 /** The parent: writes the workload, runs PyTorch's two rows and the graph's four, prints ratios and floors. */
 export async function benchLosses(args: string[], w0: Workload, runChild: RunChild): Promise<void> {
-  const opt = (n: string) => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] : undefined; };
+  const opt = (n: string) => {
+    const i = args.indexOf(n);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
   const steps = Number(opt("--train-steps") ?? w0.train.timed.length);
   const c = w0.labels.length;
-  const withTargets = (rows: Workload["train"]["timed"]): LossRows[] => rows.map((r) => ({ ...r, targets: multiHot(r.labels, c) }));
+  const withTargets = (rows: Workload["train"]["timed"]): LossRows[] =>
+    rows.map((r) => ({ ...r, targets: multiHot(r.labels, c) }));
   const timed = withTargets(w0.train.timed.slice(0, steps));
   const w: LossWorkload = {
-    ...w0, train: {
-      ...w0.train, timed, warmup: withTargets(w0.train.warmup), grouped: undefined,
+    ...w0,
+    train: {
+      ...w0.train,
+      timed,
+      warmup: withTargets(w0.train.warmup),
+      grouped: undefined,
       classWeights: computeClassWeight(w0.train.timed.flatMap((r) => r.labels), c, w0.labels),
     },
   };
   const wfile = path.join(BENCH_DIR, "workload_losses.json");
   writeJsonAtomic(wfile, w);
   const load = () => os.loadavg().map((x) => x.toFixed(2)).join(", ");
-  console.log(`loss rows: ${timed.length} training batches of ≤${w.train.batchSize}; niceness ${os.getPriority()}; load average ${load()}`);
+  console.log(
+    `loss rows: ${timed.length} training batches of ≤${w.train.batchSize}; niceness ${os.getPriority()}; load average ${load()}`,
+  );
   const results: Record<string, EngineResult> = {};
   const python = opt("--python") ?? VENV_PYTHON;
   // PyTorch with OpenMP's default thread wait and with OMP_WAIT_POLICY=PASSIVE, the faster of the two (as bench.ts):
@@ -119,8 +145,26 @@ export async function benchLosses(args: string[], w0: Workload, runChild: RunChi
     const runs = [{}, { OMP_WAIT_POLICY: "PASSIVE" }].map((env) => {
       console.log(`${name} ${env.OMP_WAIT_POLICY ? "(OMP passive) " : ""}...`);
       const out = path.join(BENCH_DIR, `losses-pytorch-${loss}.json`);
-      const r = runChild(python, [path.join(ROOT, "scripts", "bench_torch.py"), "--workload", wfile, "--out", out,
-        "--loss", loss, "--batch64", "0", "--batch1", "0", "--loop-repeats", "0"], env, out);
+      const r = runChild(
+        python,
+        [
+          path.join(ROOT, "scripts", "bench_torch.py"),
+          "--workload",
+          wfile,
+          "--out",
+          out,
+          "--loss",
+          loss,
+          "--batch64",
+          "0",
+          "--batch1",
+          "0",
+          "--loop-repeats",
+          "0",
+        ],
+        env,
+        out,
+      );
       return { ...r, wait: `OMP_WAIT_POLICY=${env.OMP_WAIT_POLICY ?? "default"}` };
     });
     results[name] = runs.reduce((x, y) => (seconds(y) < seconds(x) ? y : x));
@@ -128,8 +172,12 @@ export async function benchLosses(args: string[], w0: Workload, runChild: RunChi
   for (const name of Object.keys(ROWS)) {
     console.log(`${name} ...`);
     const out = path.join(BENCH_DIR, `losses-${name.replace(/\W+/g, "-")}.json`);
-    results[name] = runChild(process.execPath, ["--import", "tsx", __filename, "--child", name, "--workload", wfile, "--out", out],
-      { BERTLAB_BACKEND: "tensorflow" }, out);
+    results[name] = runChild(
+      process.execPath,
+      ["--import", "tsx", __filename, "--child", name, "--workload", wfile, "--out", out],
+      { BERTLAB_BACKEND: "tensorflow" },
+      out,
+    );
   }
   // Padded tokens of the 32-row batches per second of training, for every row alike.
   const padded = timed.reduce((s, r) => s + r.input_ids.length * Math.max(...r.input_ids.map((x) => x.length)), 0);
@@ -137,20 +185,37 @@ export async function benchLosses(args: string[], w0: Workload, runChild: RunChi
   console.log(`\n${"row".padEnd(22)} ${"padded tokens/s".padStart(15)}  median step  mean loss  other cores`);
   for (const [name, r] of Object.entries(results)) {
     const meanLoss = r.train.losses.reduce((a, b) => a + b, 0) / r.train.losses.length;
-    console.log(`${name.padEnd(22)} ${rate(r).toFixed(0).padStart(15)}  ${(median(r.train.stepSeconds) * 1000).toFixed(0).padStart(8)} ms  ` +
-      `${meanLoss.toFixed(4).padStart(9)}  ${r.otherCores?.toFixed(2) ?? "?"}${r.wait ? `  ${r.wait}` : ""}`);
+    console.log(
+      `${name.padEnd(22)} ${rate(r).toFixed(0).padStart(15)}  ${
+        (median(r.train.stepSeconds) * 1000).toFixed(0).padStart(8)
+      } ms  ` + `${meanLoss.toFixed(4).padStart(9)}  ${r.otherCores?.toFixed(2) ?? "?"}${r.wait ? `  ${r.wait}` : ""}`,
+    );
   }
   const floors = [
-    ["multi-label vs PyTorch BCEWithLogitsLoss", rate(results["graph multi-label"]) / rate(results["pytorch multi-label"]), 1.5],
+    [
+      "multi-label vs PyTorch BCEWithLogitsLoss",
+      rate(results["graph multi-label"]) / rate(results["pytorch multi-label"]),
+      1.5,
+    ],
     ["focal (class weights) vs PyTorch", rate(results["graph focal"]) / rate(results["pytorch focal"]), 1.5],
     ["accumulation 2 × 16 vs batch 32", rate(results["graph 2 × 16"]) / rate(results["graph batch 32"]), 0.9],
   ] as const;
   console.log("\nfloors:");
-  for (const [what, ratio, floor] of floors) console.log(`  ${what.padEnd(42)} ${ratio.toFixed(2)}× (≥${floor}: ${ratio >= floor ? "met" : "NOT met"})`);
+  for (const [what, ratio, floor] of floors)
+    console.log(`  ${what.padEnd(42)} ${ratio.toFixed(2)}× (≥${floor}: ${ratio >= floor ? "met" : "NOT met"})`);
   console.log(`load average after: ${load()}`);
-  const file = path.join(BENCH_DIR, `bench-losses-${new Date().toISOString().replace(/:/g, "-").replace(/\.\d+Z$/, "Z")}.json`);
-  writeJsonAtomic(file, { date: new Date().toISOString(), niceness: os.getPriority(), steps: timed.length, paddedTokens: padded,
-    floors: floors.map(([what, ratio, floor]) => ({ what, ratio, floor, ok: ratio >= floor })), raw: results });
+  const file = path.join(
+    BENCH_DIR,
+    `bench-losses-${new Date().toISOString().replace(/:/g, "-").replace(/\.\d+Z$/, "Z")}.json`,
+  );
+  writeJsonAtomic(file, {
+    date: new Date().toISOString(),
+    niceness: os.getPriority(),
+    steps: timed.length,
+    paddedTokens: padded,
+    floors: floors.map(([what, ratio, floor]) => ({ what, ratio, floor, ok: ratio >= floor })),
+    raw: results,
+  });
   console.log(`written: ${path.relative(ROOT, file)}`);
 }
 
@@ -162,5 +227,8 @@ async function child(): Promise<void> {
 }
 
 if (require.main === module) {
-  child().catch((e) => { console.error(`bench_losses: ${(e as Error).message}`); process.exitCode = 1; });
+  child().catch((e) => {
+    console.error(`bench_losses: ${(e as Error).message}`);
+    process.exitCode = 1;
+  });
 }

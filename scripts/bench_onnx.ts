@@ -16,7 +16,13 @@ import * as fs from "fs";
 import * as path from "path";
 import { exportOnnx } from "../lib/serve/export";
 import {
-  createSession, loadOnnxClassifier, onnxLogits, predictOnnx, evaluateOnnx, onnxThreads, onnxSpinning,
+  createSession,
+  loadOnnxClassifier,
+  onnxLogits,
+  predictOnnx,
+  evaluateOnnx,
+  onnxThreads,
+  onnxSpinning,
 } from "../lib/serve/onnx_runtime";
 import { DEFAULT_CONFIG } from "../lib/config/config";
 import { OUT_DIR, RUNS_DIR } from "../lib/core/paths";
@@ -73,7 +79,10 @@ export async function prepareOnnx(
 
 /** One ONNX row, in this (child) process. */
 export async function runOnnx(
-  w: Workload, name: string, dir: string, lim: { batch64: number; batch1: number },
+  w: Workload,
+  name: string,
+  dir: string,
+  lim: { batch64: number; batch1: number },
 ): Promise<EngineResult & { serve: ServeResult }> {
   const quantized = name === "onnxruntime-int8";
   const file = path.join(dir, quantized ? ONNX_MODEL_QUANTIZED : ONNX_MODEL);
@@ -96,10 +105,15 @@ export async function runOnnx(
   await clf.release();
   const ort = await import("onnxruntime-node");
   return {
-    name, engine: `onnxruntime-node ${ort.env.versions.node ?? ""} ${quantized ? "int8 (lib/serve/quantize.ts)" : "fp32"}`,
-    threads: onnxThreads(), wait: waitName(spin), otherWait,
-    train: { stepSeconds: [], losses: [] }, infer,
-    peakRssMB: process.resourceUsage().maxRSS / 1024, serve,
+    name,
+    engine: `onnxruntime-node ${ort.env.versions.node ?? ""} ${quantized ? "int8 (lib/serve/quantize.ts)" : "fp32"}`,
+    threads: onnxThreads(),
+    wait: waitName(spin),
+    otherWait,
+    train: { stepSeconds: [], losses: [] },
+    infer,
+    peakRssMB: process.resourceUsage().maxRSS / 1024,
+    serve,
   };
 }
 
@@ -113,7 +127,10 @@ const waitName = (spin: boolean) => (spin ? "threads spin (BERTLAB_ORT_SPIN=1)" 
 
 /** The workload's batch-64 and batch-1 inference on one session of `file`, after its warm-up batches. */
 async function timeInference(
-  w: Workload, file: string, lim: { batch64: number; batch1: number }, spin: boolean,
+  w: Workload,
+  file: string,
+  lim: { batch64: number; batch1: number },
+  spin: boolean,
 ): Promise<EngineResult["infer"]> {
   const session = await createSession(file, { spin });
   const time = async (rows: number[][]) => {
@@ -135,7 +152,10 @@ async function timeInference(
  * predicted labels as ids in the workload's label order (single-label: one each).
  */
 export async function timePredict(
-  predict: (texts: string[]) => Promise<Prediction[]>, w: Workload, modelBytes: number, repeats = 5,
+  predict: (texts: string[]) => Promise<Prediction[]>,
+  w: Workload,
+  modelBytes: number,
+  repeats = 5,
 ): Promise<ServeResult> {
   if (!w.serve) throw new Error("the workload has no validation texts (serve): rerun the bench to rewrite it");
   await predict(w.serve.texts.slice(0, 64)); // warm-up
@@ -146,12 +166,19 @@ export async function timePredict(
     preds = await predict(w.serve.texts);
     runs.push(Number(process.hrtime.bigint() - t0) / 1e9);
   }
-  return { modelBytes, e2eSeconds: median(runs), e2eRuns: runs, predictions: preds.map((p) => w.labels.indexOf(p.label!)) };
+  return {
+    modelBytes,
+    e2eSeconds: median(runs),
+    e2eRuns: runs,
+    predictions: preds.map((p) => w.labels.indexOf(p.label!)),
+  };
 }
 
 /** The serving lines under the table: sizes, F1 and agreement, end-to-end predict against PyTorch. */
 export function servingLines(
-  results: (EngineResult & { serve?: ServeResult })[], torch: EngineResult, fineTuned: boolean,
+  results: (EngineResult & { serve?: ServeResult })[],
+  torch: EngineResult,
+  fineTuned: boolean,
 ): { lines: string[]; summary: Record<string, number | undefined> } {
   const fp = results.find((r) => r.name === "onnxruntime")?.serve;
   const q = results.find((r) => r.name === "onnxruntime-int8")?.serve;
@@ -171,22 +198,33 @@ export function servingLines(
     const agree = `int8 gives fp32's label for ${pctSame}% of ${fp.predictions.length} tweets`;
     if (fineTuned && fp.f1Weighted !== undefined && q.f1Weighted !== undefined) {
       Object.assign(summary, {
-        f1WeightedFp32: fp.f1Weighted, f1WeightedInt8: q.f1Weighted, f1MacroFp32: fp.f1Macro, f1MacroInt8: q.f1Macro,
+        f1WeightedFp32: fp.f1Weighted,
+        f1WeightedInt8: q.f1Weighted,
+        f1MacroFp32: fp.f1Macro,
+        f1MacroInt8: q.f1Macro,
       });
-      lines.push(`validation F1 weighted fp32 ${fp.f1Weighted.toFixed(4)} / int8 ${q.f1Weighted.toFixed(4)}, ` +
-        `macro ${fp.f1Macro!.toFixed(4)} / ${q.f1Macro!.toFixed(4)}; ${agree}`);
+      lines.push(
+        `validation F1 weighted fp32 ${fp.f1Weighted.toFixed(4)} / int8 ${q.f1Weighted.toFixed(4)}, ` +
+          `macro ${fp.f1Macro!.toFixed(4)} / ${q.f1Macro!.toFixed(4)}; ${agree}`,
+      );
     } else lines.push(`${agree} (F1: no fine-tuned model, pass --checkpoint)`);
   }
   // The TensorFlow graph: what `predict --checkpoint` runs by default on native TensorFlow (lib/serve/engine.ts).
   const tfGraph = (results.find((r) => r.name === "tensorflow") as { serve?: ServeResult } | undefined)?.serve;
-  const rows = [["ONNX Runtime fp32", "Fp32", fp], ["ONNX Runtime int8", "Int8", q], ["TensorFlow graph, predict --checkpoint's default", "Tfjs", tfGraph]] as const;
+  const rows = [
+    ["ONNX Runtime fp32", "Fp32", fp],
+    ["ONNX Runtime int8", "Int8", q],
+    ["TensorFlow graph, predict --checkpoint's default", "Tfjs", tfGraph],
+  ] as const;
   for (const [name, key, s] of rows) {
     if (!s || torchLoop === 0) continue;
     summary[`e2e${key}VsPytorch`] = torchLoop / s.e2eSeconds;
-    lines.push(`predict over ${s.predictions.length} validation tweets end to end (${name}, length-sorted batches): ` +
-      `${s.e2eSeconds.toFixed(3)} s; PyTorch's batch-64 loop in file order ${torchLoop.toFixed(3)} s` +
-      `${loops.length ? ` (medians of ${s.e2eRuns?.length ?? 1} and ${loops.length} runs)` : ""} → ` +
-      `${(torchLoop / s.e2eSeconds).toFixed(2)}×${key === "Fp32" ? " (floor ≥ 2.5×)" : ""}`);
+    lines.push(
+      `predict over ${s.predictions.length} validation tweets end to end (${name}, length-sorted batches): ` +
+        `${s.e2eSeconds.toFixed(3)} s; PyTorch's batch-64 loop in file order ${torchLoop.toFixed(3)} s` +
+        `${loops.length ? ` (medians of ${s.e2eRuns?.length ?? 1} and ${loops.length} runs)` : ""} → ` +
+        `${(torchLoop / s.e2eSeconds).toFixed(2)}×${key === "Fp32" ? " (floor ≥ 2.5×)" : ""}`,
+    );
   }
   return { lines, summary };
 }

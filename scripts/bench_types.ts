@@ -7,7 +7,10 @@
 import type { Bf16Support } from "../lib/graph/precision";
 
 /** One batch of token-id rows and their label ids. */
-export interface Rows { input_ids: number[][]; labels: number[] }
+export interface Rows {
+  input_ids: number[][];
+  labels: number[];
+}
 export interface Workload {
   seed: number;
   modelDir: string;

@@ -21,7 +21,10 @@ import { median } from "../lib/core/stats";
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const opt = (n: string) => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] : undefined; };
+  const opt = (n: string) => {
+    const i = args.indexOf(n);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
   const [ckpt, onnxDir] = [opt("--checkpoint"), opt("--onnx")];
   if (!ckpt || !onnxDir) throw new Error("usage: compare-engines.ts --checkpoint DIR --onnx EXPORT_DIR [--rounds N]");
   const rounds = Number(opt("--rounds") ?? 3);
@@ -35,17 +38,23 @@ async function main(): Promise<void> {
     "TensorFlow graph": async (rows) => {
       const opts = { batchSize: rows.length, padding: "longest" as const, padTokenId: 0 };
       const b = makeBatch({ input_ids: rows }, undefined, rows.map((_, i) => i), opts);
-      tf.tidy(() => { model.forward(b, { training: false }).dataSync(); });
+      tf.tidy(() => {
+        model.forward(b, { training: false }).dataSync();
+      });
       b.dispose();
     },
   };
   const variants = [
-    ["ONNX Runtime fp32", ONNX_MODEL, false], ["ONNX Runtime int8", ONNX_MODEL_QUANTIZED, false],
-    ["ONNX Runtime fp32, spinning", ONNX_MODEL, true], ["ONNX Runtime int8, spinning", ONNX_MODEL_QUANTIZED, true],
+    ["ONNX Runtime fp32", ONNX_MODEL, false],
+    ["ONNX Runtime int8", ONNX_MODEL_QUANTIZED, false],
+    ["ONNX Runtime fp32, spinning", ONNX_MODEL, true],
+    ["ONNX Runtime int8, spinning", ONNX_MODEL_QUANTIZED, true],
   ] as const;
   for (const [name, file, spin] of variants) {
     const session = await createSession(path.join(onnxDir, file), { spin });
-    engines[name] = async (rows) => { await onnxLogits(session, rows); };
+    engines[name] = async (rows) => {
+      await onnxLogits(session, rows);
+    };
   }
   const times: Record<string, { b1: number[]; b64: number[] }> = {};
   for (const [name, run] of Object.entries(engines)) {
@@ -69,10 +78,16 @@ async function main(): Promise<void> {
   }
   model.dispose();
   const tweets = w.infer.batch64.reduce((a, b) => a + b.length, 0) * rounds;
-  console.table(Object.entries(times).map(([engine, t]) => ({
-    engine, "batch-1 median ms": +median(t.b1).toFixed(2),
-    "batch 64 tweets/s": +(tweets / (t.b64.reduce((a, b) => a + b, 0) / 1000)).toFixed(1),
-  })));
+  console.table(
+    Object.entries(times).map(([engine, t]) => ({
+      engine,
+      "batch-1 median ms": +median(t.b1).toFixed(2),
+      "batch 64 tweets/s": +(tweets / (t.b64.reduce((a, b) => a + b, 0) / 1000)).toFixed(1),
+    })),
+  );
 }
 
-main().catch((e) => { console.error(`compare-engines: ${(e as Error).message}`); process.exitCode = 1; });
+main().catch((e) => {
+  console.error(`compare-engines: ${(e as Error).message}`);
+  process.exitCode = 1;
+});

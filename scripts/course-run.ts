@@ -20,23 +20,40 @@ import { cliReporter } from "../lib/view/progress";
 import { accuracyLines } from "../lib/eval/metrics";
 
 async function main() {
-  const options: Record<string, { type: "string" | "boolean" }> = { "run-dir": { type: "string" }, force: { type: "boolean" }, ...configFlagOptions() };
+  const options: Record<string, { type: "string" | "boolean" }> = {
+    "run-dir": { type: "string" },
+    force: { type: "boolean" },
+    ...configFlagOptions(),
+  };
   const { values } = parseArgs({ args: process.argv.slice(2), options, strict: true });
   const cfg = configFromFlags(values as Record<string, string>);
   const runDir = path.resolve(String(values["run-dir"] ?? path.join(RUNS_DIR, "course")));
   if (values.force) fs.rmSync(runDir, { recursive: true, force: true });
   const backend = await initBackend();
-  const data = loadTrainData({}, cfg);   // the course's SMILE split (single-label)
-  console.log(`backend ${backend.name} · ${data.train.texts.length} training / ${data.validation.texts.length} validation tweets · config ${JSON.stringify(cfg)}`);
+  const data = loadTrainData({}, cfg); // the course's SMILE split (single-label)
+  console.log(
+    `backend ${backend.name} · ${data.train.texts.length} training / ${data.validation.texts.length} validation tweets · config ${
+      JSON.stringify(cfg)
+    }`,
+  );
   const t0 = Date.now();
   const run = await train(cfg, { data, runDir, onProgress: cliReporter(), log: (l) => console.log(l) });
   const seconds = (Date.now() - t0) / 1000;
   const last = run.history[run.history.length - 1].validation;
-  console.log(`\nvalidation after ${run.history.length} epochs: F1 weighted ${last.f1Weighted.toFixed(4)} · F1 macro ${last.f1Macro.toFixed(4)} · accuracy ${last.accuracy.toFixed(4)}`);
+  console.log(
+    `\nvalidation after ${run.history.length} epochs: F1 weighted ${last.f1Weighted.toFixed(4)} · F1 macro ${
+      last.f1Macro.toFixed(4)
+    } · accuracy ${last.accuracy.toFixed(4)}`,
+  );
   accuracyLines(last.perClass).forEach((l) => console.log("  " + l));
   console.log(`per epoch F1 weighted: ${run.history.map((h) => h.validation.f1Weighted.toFixed(4)).join(", ")}`);
-  console.log(`wall time ${seconds.toFixed(1)} s (model load, tokenize, train, evaluate, checkpoints) → ${runDir}/metrics.json`);
+  console.log(
+    `wall time ${seconds.toFixed(1)} s (model load, tokenize, train, evaluate, checkpoints) → ${runDir}/metrics.json`,
+  );
   run.model.dispose();
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

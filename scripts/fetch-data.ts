@@ -91,8 +91,13 @@ export async function fetchSmile(opts: FetchOptions = {}): Promise<FetchResult> 
   } catch (e) {
     // Offline, the only ways in are a copy the user already has: say where it goes and how to point at it.
     const shared = opts.download ? "" : ` No copy in ${rel(sharedDir)} either.`;
-    throw new Error(`${(e as Error).message}.${shared} Put the published file (sha256 ${sha})`
-      + ` at ${rel(dest)}, or run \`npx tsx scripts/fetch-data.ts --shared DIR\` with a folder that holds ${SMILE_FILE}`, { cause: e });
+    throw new Error(
+      `${(e as Error).message}.${shared} Put the published file (sha256 ${sha})`
+        + ` at ${
+          rel(dest)
+        }, or run \`npx tsx scripts/fetch-data.ts --shared DIR\` with a folder that holds ${SMILE_FILE}`,
+      { cause: e },
+    );
   }
   log(`downloaded ${rel(dest)} (sha256 verified)`);
   return { action: "downloaded", file: dest, source: url };
@@ -102,25 +107,29 @@ export async function fetchSmile(opts: FetchOptions = {}): Promise<FetchResult> 
  * Ensures CARER's three files in `dest`, each checked by sha256: left alone when intact, else copied from `sharedDir`.
  * Returns false (after saying what to do) when they are neither here nor there.
  */
-export function fetchCarer(
-  opts: { dest?: string; sharedDir?: string; log?: (line: string) => void } = {},
-): boolean {
+export function fetchCarer(opts: { dest?: string; sharedDir?: string; log?: (line: string) => void } = {}): boolean {
   const dest = opts.dest ?? CARER_DIR, sharedDir = opts.sharedDir ?? SHARED_CARER_DIR;
   const log = opts.log ?? ((s: string) => console.log(s));
   const names = Object.keys(CARER_FILES) as (keyof typeof CARER_FILES)[];
-  const intact = (file: string, name: keyof typeof CARER_FILES) => fs.existsSync(file) && sha256File(file) === CARER_FILES[name];
+  const intact = (file: string, name: keyof typeof CARER_FILES) =>
+    fs.existsSync(file) && sha256File(file) === CARER_FILES[name];
   if (names.every((n) => intact(path.join(dest, n), n))) {
     log(`present ${rel(dest)}/ (CARER, sha256 verified)`);
     return true;
   }
   if (!names.every((n) => fs.existsSync(path.join(sharedDir, n)))) {
-    log(`CARER is not in ${rel(sharedDir)}: only learning from CARER first needs it; put its ${names.join(", ")}`
-      + ` (header id,text,label) in ${rel(dest)}/`);
+    log(
+      `CARER is not in ${rel(sharedDir)}: only learning from CARER first needs it; put its ${names.join(", ")}`
+        + ` (header id,text,label) in ${rel(dest)}/`,
+    );
     return false;
   }
   for (const n of names) {
     const src = path.join(sharedDir, n);
-    if (!intact(src, n)) throw new Error(`${src}: sha256 ${sha256File(src)} is not the published file's ${CARER_FILES[n]}; not copying it`);
+    if (!intact(src, n))
+      throw new Error(
+        `${src}: sha256 ${sha256File(src)} is not the published file's ${CARER_FILES[n]}; not copying it`,
+      );
   }
   fs.mkdirSync(dest, { recursive: true });
   for (const n of names) writeFileAtomic(path.join(dest, n), fs.readFileSync(path.join(sharedDir, n)));

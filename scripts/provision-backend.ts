@@ -27,7 +27,15 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 import { ROOT, CACHE_DIR } from "../lib/core/paths";
 import { writeJsonAtomic, replaceDirAtomic } from "../lib/core/fsutil";
-import { BackendName, BackendState, backendStateFile, checkNativeInChild, firstErrorLine, nativeFingerprint, nativePackageDir } from "../lib/runtime/backend";
+import {
+  BackendName,
+  BackendState,
+  backendStateFile,
+  checkNativeInChild,
+  firstErrorLine,
+  nativeFingerprint,
+  nativePackageDir,
+} from "../lib/runtime/backend";
 import { pipDownload, pythonWithPip } from "./pip";
 import { sha256File } from "../lib/core/download";
 
@@ -55,14 +63,31 @@ export interface ProvisionOptions {
   log?: (line: string) => void;
 }
 
-export interface ProvisionResult { state: BackendState; line: string; exitCode: number }
+export interface ProvisionResult {
+  state: BackendState;
+  line: string;
+  exitCode: number;
+}
 
 type Step = BackendState["attempts"][number];
 
 function run(cmd: string, args: string[], opts: { cwd?: string; timeoutMs: number; env?: NodeJS.ProcessEnv }) {
-  const r = spawnSync(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, encoding: "utf8", timeout: opts.timeoutMs, maxBuffer: 64 << 20 });
+  const r = spawnSync(cmd, args, {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    encoding: "utf8",
+    timeout: opts.timeoutMs,
+    maxBuffer: 64 << 20,
+  });
   const out = `${r.stdout ?? ""}\n${r.stderr ?? ""}`;
-  if (r.error) return { ok: false, out, why: (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT" ? `timed out after ${opts.timeoutMs / 1000} s` : r.error.message };
+  if (r.error)
+    return {
+      ok: false,
+      out,
+      why: (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT"
+        ? `timed out after ${opts.timeoutMs / 1000} s`
+        : r.error.message,
+    };
   if (r.status !== 0) return { ok: false, out, why: firstErrorLine(out) || `exit status ${r.status ?? r.signal}` };
   return { ok: true, out, why: "" };
 }
@@ -87,7 +112,11 @@ function ownInstallScript(pkgDir: string, args: string[], timeoutMs: number) {
   const pj = path.join(pkgDir, "package.json");
   const saved = fs.readFileSync(pj);
   try {
-    return run(process.execPath, [path.join("scripts", "install.js"), ...args], { cwd: pkgDir, timeoutMs, env: toolEnv(pkgDir) });
+    return run(process.execPath, [path.join("scripts", "install.js"), ...args], {
+      cwd: pkgDir,
+      timeoutMs,
+      env: toolEnv(pkgDir),
+    });
   } finally {
     fs.writeFileSync(pj, saved);
   }
@@ -103,8 +132,14 @@ export function findNodeGyp(): { gyp?: string; nodedir?: string } {
   const npmRoot = spawnSync("npm", ["root", "-g"], { encoding: "utf8", timeout: 30_000 }).stdout?.trim();
   if (npmRoot) candidates.push(path.join(npmRoot, "npm", "node_modules", "node-gyp", "bin", "node-gyp.js"));
   const gyp = candidates.find((c) => fs.existsSync(c));
-  let nodedir: string | undefined = spawnSync("npm", ["config", "get", "nodedir"], { encoding: "utf8", timeout: 30_000 }).stdout?.trim();
-  if (!nodedir || nodedir === "undefined" || nodedir === "null" || !fs.existsSync(path.join(nodedir, "include", "node", "node.h"))) {
+  let nodedir: string | undefined = spawnSync("npm", ["config", "get", "nodedir"], {
+    encoding: "utf8",
+    timeout: 30_000,
+  }).stdout?.trim();
+  if (
+    !nodedir || nodedir === "undefined" || nodedir === "null" ||
+    !fs.existsSync(path.join(nodedir, "include", "node", "node.h"))
+  ) {
     nodedir = fs.existsSync(path.join(prefix, "include", "node", "node.h")) ? prefix : undefined;
   }
   return { gyp, nodedir };
@@ -113,7 +148,9 @@ export function findNodeGyp(): { gyp?: string; nodedir?: string } {
 /** Where the package will look for its binding (node-pre-gyp's own rule: lib/napi-vN). */
 function bindingPath(pkgDir: string): string {
   try {
-    const pre = require(require.resolve("@mapbox/node-pre-gyp", { paths: [pkgDir, ROOT] })) as { find(p: string): string };
+    const pre = require(require.resolve("@mapbox/node-pre-gyp", { paths: [pkgDir, ROOT] })) as {
+      find(p: string): string;
+    };
     return path.resolve(pre.find(path.join(pkgDir, "package.json")));
   } catch {
     return path.join(pkgDir, "lib", "napi-v8", "tfjs_binding.node");
@@ -180,9 +217,19 @@ if missing: sys.exit("wheel lacks " + ", ".join(sorted(missing)))
   const napi = /napi-v(\d+)/.exec(target)?.[1] ?? "8";
   fs.rmSync(target, { force: true });
   log(`compiling tfjs_binding with node-gyp${nodedir ? ` (headers ${nodedir})` : ""}`);
-  const args = [gyp, "rebuild", `--module_name=tfjs_binding`, `--module_path=${path.dirname(target)}`, `--napi_build_version=${napi}`];
+  const args = [
+    gyp,
+    "rebuild",
+    `--module_name=tfjs_binding`,
+    `--module_path=${path.dirname(target)}`,
+    `--napi_build_version=${napi}`,
+  ];
   if (nodedir) args.splice(2, 0, `--nodedir=${nodedir}`);
-  const r = run(process.execPath, args, { cwd: pkgDir, timeoutMs: 15 * 60_000, env: { ...toolEnv(pkgDir), JOBS: String(os.cpus().length) } });
+  const r = run(process.execPath, args, {
+    cwd: pkgDir,
+    timeoutMs: 15 * 60_000,
+    env: { ...toolEnv(pkgDir), JOBS: String(os.cpus().length) },
+  });
   if (!r.ok) throw new Error(`node-gyp rebuild failed: ${r.why}`);
   if (!fs.existsSync(target)) throw new Error(`node-gyp finished but ${target} is missing`);
 }
@@ -236,20 +283,42 @@ export async function provision(opts: ProvisionOptions = {}): Promise<ProvisionR
       done("@tensorflow/tfjs-node-gpu", gpuDir, "existing", "libtensorflow (GPU)", "gpu");
     } else if (!opts.forceRebuild && await attempt("a) existing tfjs-node", () => undefined, pkgDir)) {
       // deps/bertlab-source.json marks our PyPI build; otherwise say which TensorFlow it is.
-      const ours = fs.existsSync(path.join(pkgDir, "deps", "bertlab-source.json")) || fs.existsSync(path.join(pkgDir, "deps", "lib", "libtensorflow_cc.so.2"));
-      done("@tensorflow/tfjs-node", pkgDir, "existing", ours && tfVersion === WHEEL.version ? `PyPI ${WHEEL.name} ${WHEEL.version}` : `TensorFlow ${tfVersion}`, "cpu");
+      const ours = fs.existsSync(path.join(pkgDir, "deps", "bertlab-source.json")) ||
+        fs.existsSync(path.join(pkgDir, "deps", "lib", "libtensorflow_cc.so.2"));
+      done(
+        "@tensorflow/tfjs-node",
+        pkgDir,
+        "existing",
+        ours && tfVersion === WHEEL.version ? `PyPI ${WHEEL.name} ${WHEEL.version}` : `TensorFlow ${tfVersion}`,
+        "cpu",
+      );
     } else if (opts.noNetwork) {
       const last = attempts[attempts.length - 1];
-      native = { ok: false, error: last ? `${last.message}; downloads and builds skipped (--no-network)` : "downloads and builds skipped (--no-network)" };
-    } else if (gpu && gpuDir && await attempt("b) tfjs-node-gpu install script", () => {
-      const r = ownInstallScript(gpuDir, ["gpu", "download"], 5 * 60_000);
-      if (!r.ok) throw new Error(`tfjs-node-gpu install script failed: ${r.why}`);
-    }, gpuDir)) {
-      done("@tensorflow/tfjs-node-gpu", gpuDir, "tfjs-node-gpu install script", "libtensorflow GPU from Google storage", "gpu");
-    } else if (await attempt("c) tfjs-node install script", () => {
-      const r = ownInstallScript(pkgDir, ["cpu", "download"], 60_000);
-      if (!r.ok) throw new Error(`tfjs-node install script failed: ${r.why}`);
-    }, pkgDir)) {
+      native = {
+        ok: false,
+        error: last
+          ? `${last.message}; downloads and builds skipped (--no-network)`
+          : "downloads and builds skipped (--no-network)",
+      };
+    } else if (
+      gpu && gpuDir && await attempt("b) tfjs-node-gpu install script", () => {
+        const r = ownInstallScript(gpuDir, ["gpu", "download"], 5 * 60_000);
+        if (!r.ok) throw new Error(`tfjs-node-gpu install script failed: ${r.why}`);
+      }, gpuDir)
+    ) {
+      done(
+        "@tensorflow/tfjs-node-gpu",
+        gpuDir,
+        "tfjs-node-gpu install script",
+        "libtensorflow GPU from Google storage",
+        "gpu",
+      );
+    } else if (
+      await attempt("c) tfjs-node install script", () => {
+        const r = ownInstallScript(pkgDir, ["cpu", "download"], 60_000);
+        if (!r.ok) throw new Error(`tfjs-node install script failed: ${r.why}`);
+      }, pkgDir)
+    ) {
       done("@tensorflow/tfjs-node", pkgDir, "tfjs-node install script", "libtensorflow from Google storage", "cpu");
     } else if (await attempt("d) build against PyPI", () => buildFromPypi(pkgDir, log), pkgDir)) {
       done("@tensorflow/tfjs-node", pkgDir, "PyPI build", `PyPI ${WHEEL.name} ${WHEEL.version}`, "cpu");
@@ -268,15 +337,27 @@ export async function provision(opts: ProvisionOptions = {}): Promise<ProvisionR
     const via = nat.package === "@tensorflow/tfjs-node-gpu" ? "tfjs-node-gpu" : "tfjs-node";
     reason = nat.method === "existing"
       ? `native TensorFlow: ${via} already provisioned and loads (${nat.source})`
-      : `native TensorFlow: ${via} ${nat.method === "PyPI build" ? `built against ${nat.source}` : `from ${nat.method}`} (${secs} s)`;
+      : `native TensorFlow: ${via} ${
+        nat.method === "PyPI build" ? `built against ${nat.source}` : `from ${nat.method}`
+      } (${secs} s)`;
   } else {
     chosen = force === "cpu" || !wasmStarts() ? "cpu" : "wasm";
-    reason = force === "wasm" || force === "cpu" ? `forced by BERTLAB_BACKEND=${force}`
-      : `${chosen === "wasm" ? "WebAssembly" : "plain JavaScript"}, because native TensorFlow is unavailable: ${nat.error}`;
+    reason = force === "wasm" || force === "cpu" ?
+      `forced by BERTLAB_BACKEND=${force}`
+      : `${
+        chosen === "wasm" ? "WebAssembly" : "plain JavaScript"
+      }, because native TensorFlow is unavailable: ${nat.error}`;
   }
   const state: BackendState = {
-    version: 1, checkedAt: new Date().toISOString(), platform: os.platform(), arch: os.arch(),
-    nodeModules: process.versions.modules, native: nat, attempts, chosen, reason,
+    version: 1,
+    checkedAt: new Date().toISOString(),
+    platform: os.platform(),
+    arch: os.arch(),
+    nodeModules: process.versions.modules,
+    native: nat,
+    attempts,
+    chosen,
+    reason,
   };
   writeJsonAtomic(stateFile, state);
   const exitCode = force === "tensorflow" && !nat.ok ? 1 : 0;
@@ -313,7 +394,11 @@ if (require.main === module) {
     process.exitCode = r.exitCode;
   }, (e) => {
     // Set-up goes on without native TensorFlow: lib/runtime/backend.ts falls back by itself.
-    console.log(`bertlab backend: provisioning failed (${(e as Error).message}); lib/runtime/backend.ts will fall back to wasm or cpu`);
+    console.log(
+      `bertlab backend: provisioning failed (${
+        (e as Error).message
+      }); lib/runtime/backend.ts will fall back to wasm or cpu`,
+    );
     process.exitCode = process.env.BERTLAB_BACKEND === "tensorflow" ? 1 : 0;
   });
 }

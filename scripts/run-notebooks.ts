@@ -38,20 +38,26 @@ export interface NotebookRun {
 
 /** The course notebooks in order (01_eda.ipynb, 02_split.ipynb, ...). */
 export function listNotebooks(prefixes: string[] = []): string[] {
-  return fs
-    .readdirSync(NOTEBOOKS_DIR)
-    .filter((f) => /^\d\d_.*\.ipynb$/.test(f))
-    .filter((f) => prefixes.length === 0 || prefixes.some((p) => f.startsWith(p)))
-    .sort()
-    .map((f) => path.join(NOTEBOOKS_DIR, f));
+  return fs.readdirSync(NOTEBOOKS_DIR).filter((f) => /^\d\d_.*\.ipynb$/.test(f)).filter((f) =>
+    prefixes.length === 0 || prefixes.some((p) => f.startsWith(p))
+  ).sort().map((f) => path.join(NOTEBOOKS_DIR, f));
 }
 
 /** Where a running notebook is: the cell (0-based, of `cells`), its first line, and the latest training line. */
-export interface NotebookProgress { notebook: string; cell: number; cells: number; source: string; training?: string }
+export interface NotebookProgress {
+  notebook: string;
+  cell: number;
+  cells: number;
+  source: string;
+  training?: string;
+}
 
 /** Follows the progress file while nbconvert runs; calls `report` when something new arrives. */
 export function followProgress(
-  file: string, notebook: string, sources: string[], report: (p: NotebookProgress) => void,
+  file: string,
+  notebook: string,
+  sources: string[],
+  report: (p: NotebookProgress) => void,
 ): () => void {
   let offset = 0, state: NotebookProgress | undefined;
   const poll = () => {
@@ -63,7 +69,9 @@ export function followProgress(
       if (end < 0) return;
       text = text.slice(0, end);
       offset += Buffer.byteLength(text, "utf8") + 1;
-    } catch { return; }
+    } catch {
+      return;
+    }
     for (const line of text.split("\n")) {
       const cell = /^@cell (\d+)$/.exec(line);
       if (cell) {
@@ -74,20 +82,23 @@ export function followProgress(
     }
   };
   const timer = setInterval(poll, 500);
-  return () => { clearInterval(timer); poll(); };
+  return () => {
+    clearInterval(timer);
+    poll();
+  };
 }
 
 /** Runs one notebook with nbconvert; never rejects for a failing cell (see `ok` and `log`). */
-export async function runNotebook(
-  notebook: string,
-  opts: {
-    full?: boolean; outDir?: string; html?: boolean; onProgress?: (p: NotebookProgress) => void;
-    /** Extra environment for the kernel, e.g. notebook 11's BERTLAB_CSV. */
-    env?: Record<string, string>;
-    /** Run every cell even after one fails, and keep the executed notebook with its errors (to test them). */
-    allowErrors?: boolean;
-  } = {},
-): Promise<NotebookRun> {
+export async function runNotebook(notebook: string, opts: {
+  full?: boolean;
+  outDir?: string;
+  html?: boolean;
+  onProgress?: (p: NotebookProgress) => void;
+  /** Extra environment for the kernel, e.g. notebook 11's BERTLAB_CSV. */
+  env?: Record<string, string>;
+  /** Run every cell even after one fails, and keep the executed notebook with its errors (to test them). */
+  allowErrors?: boolean;
+} = {}): Promise<NotebookRun> {
   if (!fs.existsSync(JUPYTER)) throw new Error(`${JUPYTER} is missing: run \`npm run setup\` first`);
   const outDir = opts.outDir ?? OUT_DIR;
   fs.mkdirSync(outDir, { recursive: true });
@@ -105,27 +116,35 @@ export async function runNotebook(
   const progressFile = path.join(progressDir, "progress.log");
   const headlineFile = path.join(progressDir, "headline.json");
   fs.writeFileSync(progressFile, "");
-  const sources = (JSON.parse(fs.readFileSync(notebook, "utf8")).cells as { source: string | string[] }[])
-    .map((c) => (Array.isArray(c.source) ? c.source.join("") : c.source));
+  const sources = (JSON.parse(fs.readFileSync(notebook, "utf8")).cells as { source: string | string[] }[]).map((
+    c,
+  ) => (Array.isArray(c.source) ? c.source.join("") : c.source));
   const stop = opts.onProgress ? followProgress(progressFile, name, sources, opts.onProgress) : () => {};
   const exec = await new Promise<{ status: number | null; output: string }>((resolve) => {
-    const child = spawn(
-      JUPYTER,
-      [
-        "nbconvert", "--to", "notebook", "--execute", "--config", path.join(ROOT, "scripts", "nbconvert_progress.py"),
-        "--ExecutePreprocessor.kernel_name=tslab",
-        `--ExecutePreprocessor.timeout=${opts.full ? 3600 : 900}`,
-        ...(opts.allowErrors ? ["--allow-errors"] : []),
-        "--output-dir", outDir, "--output", name, notebook,
-      ],
-      {
-        cwd: ROOT,
-        env: { ...env, BERTLAB_PROGRESS_FILE: progressFile, BERTLAB_HEADLINE_FILE: headlineFile },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
+    const child = spawn(JUPYTER, [
+      "nbconvert",
+      "--to",
+      "notebook",
+      "--execute",
+      "--config",
+      path.join(ROOT, "scripts", "nbconvert_progress.py"),
+      "--ExecutePreprocessor.kernel_name=tslab",
+      `--ExecutePreprocessor.timeout=${opts.full ? 3600 : 900}`,
+      ...(opts.allowErrors ? ["--allow-errors"] : []),
+      "--output-dir",
+      outDir,
+      "--output",
+      name,
+      notebook,
+    ], {
+      cwd: ROOT,
+      env: { ...env, BERTLAB_PROGRESS_FILE: progressFile, BERTLAB_HEADLINE_FILE: headlineFile },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let output = "";
-    const keep = (d: Buffer) => { output = (output + d.toString("utf8")).slice(-64000); };
+    const keep = (d: Buffer) => {
+      output = (output + d.toString("utf8")).slice(-64000);
+    };
     child.stdout.on("data", keep);
     child.stderr.on("data", keep);
     child.on("error", (e) => resolve({ status: null, output: `${output}${e.message}` }));
@@ -133,7 +152,11 @@ export async function runNotebook(
   });
   stop();
   let headline: Headline | undefined;
-  try { headline = readHeadline(headlineFile); } catch (e) { exec.output += `\nheadline: ${(e as Error).message}`; }
+  try {
+    headline = readHeadline(headlineFile);
+  } catch (e) {
+    exec.output += `\nheadline: ${(e as Error).message}`;
+  }
   fs.rmSync(progressDir, { recursive: true, force: true });
   const run: NotebookRun = {
     notebook: name,
@@ -147,10 +170,15 @@ export async function runNotebook(
   // and scripts in outputs) of a reopened executed notebook blank until it is trusted by hand.
   if (run.ok) {
     const trust = spawnSync(JUPYTER, ["trust", executed], { cwd: ROOT, env, encoding: "utf8" });
-    if (trust.status !== 0) console.warn(`  (could not sign ${name} as trusted: ${(trust.stderr || trust.stdout).trim().split("\n").pop()})`);
+    if (trust.status !== 0)
+      console.warn(`  (could not sign ${name} as trusted: ${(trust.stderr || trust.stdout).trim().split("\n").pop()})`);
   }
   if (run.ok && opts.html !== false) {
-    const html = spawnSync(JUPYTER, ["nbconvert", "--to", "html", "--output-dir", outDir, executed], { cwd: ROOT, env, encoding: "utf8" });
+    const html = spawnSync(JUPYTER, ["nbconvert", "--to", "html", "--output-dir", outDir, executed], {
+      cwd: ROOT,
+      env,
+      encoding: "utf8",
+    });
     if (html.status !== 0) {
       run.ok = false;
       run.log = `HTML export failed:\n${html.stderr}`;
@@ -165,9 +193,9 @@ export async function runNotebook(
  * The status of a running notebook for a person watching: on a terminal, one line rewritten in
  * place; in a log (CI), a line per cell and the training's lines at most every 15 s (epochs always).
  */
-export function progressPrinter(stream: NodeJS.WriteStream = process.stdout): {
-  update(p: NotebookProgress): void; clear(): void;
-} {
+export function progressPrinter(
+  stream: NodeJS.WriteStream = process.stdout,
+): { update(p: NotebookProgress): void; clear(): void } {
   const tty = Boolean(stream.isTTY);
   let lastCell = -1, lastTraining = "", lastPrinted = 0;
   return {
@@ -178,7 +206,10 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stdout): {
         stream.write(`\r\x1b[K${status.slice(0, Math.max(20, (stream.columns ?? 120) - 1))}`);
         return;
       }
-      if (p.cell !== lastCell) { lastCell = p.cell; stream.write(`    ${where}: ${p.source.slice(0, 100)}\n`); }
+      if (p.cell !== lastCell) {
+        lastCell = p.cell;
+        stream.write(`    ${where}: ${p.source.slice(0, 100)}\n`);
+      }
       if (p.training && p.training !== lastTraining) {
         lastTraining = p.training;
         const epochLine = !/ · step \d+\/\d+ · /.test(p.training);
@@ -188,21 +219,30 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stdout): {
         }
       }
     },
-    clear() { if (tty) stream.write("\r\x1b[K"); },
+    clear() {
+      if (tty) stream.write("\r\x1b[K");
+    },
   };
 }
 
 /** The table printed after a run: each notebook, ok or FAILED, its time, its headline; then the total. */
 export function summaryTable(runs: readonly NotebookRun[]): string {
-  const rows = runs.map((r) => [r.notebook.replace(/\.ipynb$/, ""), r.ok ? "ok" : "FAILED", formatSeconds(r.seconds),
-    r.headline?.headline ?? (r.ok ? "(no headline)" : "")]);
+  const rows = runs.map((
+    r,
+  ) => [
+    r.notebook.replace(/\.ipynb$/, ""),
+    r.ok ? "ok" : "FAILED",
+    formatSeconds(r.seconds),
+    r.headline?.headline ?? (r.ok ? "(no headline)" : ""),
+  ]);
   const total = runs.reduce((s, r) => s + r.seconds, 0);
   rows.push(["total", `${runs.filter((r) => r.ok).length}/${runs.length} ok`, formatSeconds(total), ""]);
   const widths = [0, 1, 2].map((c) => Math.max(...rows.map((row) => row[c].length)));
-  const line = (row: string[]) => row.map((v, c) => (c === 2 ? v.padStart(widths[c]) : c < 3 ? v.padEnd(widths[c]) : v))
-    .join("  ").trimEnd();
-  return [line(["notebook", "", "time", "headline"]), ...rows.slice(0, -1).map(line), line(rows[rows.length - 1])]
-    .join("\n");
+  const line = (row: string[]) =>
+    row.map((v, c) => (c === 2 ? v.padStart(widths[c]) : c < 3 ? v.padEnd(widths[c]) : v)).join("  ").trimEnd();
+  return [line(["notebook", "", "time", "headline"]), ...rows.slice(0, -1).map(line), line(rows[rows.length - 1])].join(
+    "\n",
+  );
 }
 
 /** 754.2 → "12 min 34 s"; 42.4 → "42 s". */
@@ -227,7 +267,8 @@ async function main(): Promise<void> {
     printer.clear();
     runs.push(run);
     const seconds = run.seconds.toFixed(0);
-    const result = run.ok ? `ok (${seconds} s) → ${path.relative(ROOT, run.html ?? run.executed)}`
+    const result = run.ok ?
+      `ok (${seconds} s) → ${path.relative(ROOT, run.html ?? run.executed)}`
       : `FAILED (${seconds} s)`;
     console.log(`  ${path.basename(nb)} ... ${result}`);
     if (!run.ok) {
@@ -240,7 +281,9 @@ async function main(): Promise<void> {
     console.error(`\n${failed.length} notebook(s) failed: ${failed.join(", ")}`);
     process.exit(1);
   }
-  console.log(`\nAll ${notebooks.length} notebooks ran top to bottom. Open ${path.relative(ROOT, OUT_DIR)}/*.html in a browser.`);
+  console.log(
+    `\nAll ${notebooks.length} notebooks ran top to bottom. Open ${path.relative(ROOT, OUT_DIR)}/*.html in a browser.`,
+  );
 }
 
 if (require.main === module) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test suite, as CI runs it (`npm test`): set-up (idempotent), type check, the unit and reference tests
+# The test suite, as CI runs it (`npm test`): set-up (idempotent), type check, format and lint, the unit and reference tests
 # on the default (fastest) backend, the model/optimizer/training tests again on wasm, then every notebook
 # top to bottom on the tslab kernel in the fast setting (test/notebooks.test.ts, part of the first run).
 set -uo pipefail
@@ -13,8 +13,10 @@ if ! cmp -s scripts/requirements-reference.txt .venv/.bertlab-reference.txt; the
     cp scripts/requirements-reference.txt .venv/.bertlab-reference.txt || exit 1
 fi
 
-echo "[test] type check"
+echo "[test] type check, format (dprint, 120 columns) and lint (typescript-eslint's recommended rules)"
 node_modules/.bin/tsc -p . || exit 1
+node_modules/.bin/dprint check || { echo "[test] not formatted: npm run format" >&2; exit 1; }
+node_modules/.bin/eslint lib scripts test bin --max-warnings 0 || exit 1
 
 logs=$(mktemp -d)
 echo "[test] all tests on the default backend"

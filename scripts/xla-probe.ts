@@ -26,8 +26,18 @@ import { median } from "../lib/core/stats";
 const AUTO_JIT = "--tf_xla_auto_jit=2 --tf_xla_cpu_global_jit";
 const H = 384, I = 1536;
 const PARTS: Record<string, number[]> = {
-  qkvW: [H, 3 * H], qkvb: [3 * H], oW: [H, H], ob: [H], ln1g: [H], ln1b: [H],
-  iW: [H, I], ib: [I], o2W: [I, H], o2b: [H], ln2g: [H], ln2b: [H],
+  qkvW: [H, 3 * H],
+  qkvb: [3 * H],
+  oW: [H, H],
+  ob: [H],
+  ln1g: [H],
+  ln1b: [H],
+  iW: [H, I],
+  ib: [I],
+  o2W: [I, H],
+  o2b: [H],
+  ln2g: [H],
+  ln2b: [H],
 };
 
 /** The parts of tfjs-node's backend used (not in tfjs's public types; lib/graph/bert_graph.ts uses the same). */
@@ -53,8 +63,13 @@ function time(run: () => number, reps: number) {
     cpu.push((c.user + c.system) / 1000);
   }
   const rest = wall.slice(1);
-  return { firstMs: Math.round(wall[0]), medianMs: +median(rest).toFixed(1), minMs: +Math.min(...rest).toFixed(1),
-    cpuMedianMs: +median(cpu.slice(1)).toFixed(1), value };
+  return {
+    firstMs: Math.round(wall[0]),
+    medianMs: +median(rest).toFixed(1),
+    minMs: +Math.min(...rest).toFixed(1),
+    cpuMedianMs: +median(cpu.slice(1)).toFixed(1),
+    value,
+  };
 }
 
 /** The probe models' inputs: deterministic values, so that outputs compare across runs and forms. */
@@ -85,7 +100,12 @@ async function child(target: string, shapes: boolean): Promise<Record<string, un
       input_ids: tf.randomUniform([b, s], 1000, 30000, "int32", 1) as tf.Tensor2D,
       attention_mask: tf.ones([b, s], "int32") as tf.Tensor2D,
     };
-    const forward = () => { const l = model.forward(x); const v = l.dataSync()[0]; l.dispose(); return v; };
+    const forward = () => {
+      const l = model.forward(x);
+      const v = l.dataSync()[0];
+      l.dispose();
+      return v;
+    };
     return { ...time(forward, 10), peakBefore, peakAfter: peakMB() };
   }
   const backend = tf.backend() as unknown as NodeBackend;
@@ -133,11 +153,17 @@ function main(): void {
   }
   const files = fs.readdirSync(dump);
   const modules = new Set(files.map((f) => /^module_\d+/.exec(f)?.[0]).filter(Boolean));
-  console.log(JSON.stringify({
-    model: target === "bert" ? "bertlab inference graph" : path.basename(target), tfXlaFlags: env.TF_XLA_FLAGS ?? "",
-    threads: process.env.TF_NUM_INTRAOP_THREADS ?? "default", onednn: process.env.TF_ENABLE_ONEDNN_OPTS ?? "default",
-    xlaDumpFiles: files.length, xlaModules: modules.size, ...JSON.parse(line),
-  }));
+  console.log(
+    JSON.stringify({
+      model: target === "bert" ? "bertlab inference graph" : path.basename(target),
+      tfXlaFlags: env.TF_XLA_FLAGS ?? "",
+      threads: process.env.TF_NUM_INTRAOP_THREADS ?? "default",
+      onednn: process.env.TF_ENABLE_ONEDNN_OPTS ?? "default",
+      xlaDumpFiles: files.length,
+      xlaModules: modules.size,
+      ...JSON.parse(line),
+    }),
+  );
   fs.rmSync(dump, { recursive: true, force: true });
 }
 

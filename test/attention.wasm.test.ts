@@ -10,17 +10,26 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/runtime/backend";
 import { BertForSequenceClassification, BertConfig, loadBertForSequenceClassification } from "../lib/model/bert";
 import { loadTokenizer, Tokenizer } from "../lib/data/tokenize";
-import { attentionOf, attentionFigure, clsAttentionFigure, meanOverHeads, AttentionMaps } from "../lib/teach/attention_plot";
+import {
+  attentionOf,
+  attentionFigure,
+  clsAttentionFigure,
+  meanOverHeads,
+  AttentionMaps,
+} from "../lib/teach/attention_plot";
 import { plotHtml } from "../lib/view/plot";
 import { ROOT } from "../lib/core/paths";
 import { tinyBertConfig, tinyBertLabels, tinyBertWeights } from "./helpers/tiny_bert";
 
 const FIX = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/reference/attentions.json"), "utf8"));
 const MODEL_DIR = path.join(ROOT, FIX.minilm.model);
-const skip = fs.existsSync(path.join(MODEL_DIR, "model.safetensors")) ? false
+const skip = fs.existsSync(path.join(MODEL_DIR, "model.safetensors")) ?
+  false
   : `${MODEL_DIR} missing: run scripts/setup.sh`;
 
-before(async () => { await initBackend(); });
+before(async () => {
+  await initBackend();
+});
 
 function tinyModel(): BertForSequenceClassification {
   const params = new Map<string, tf.Variable>();
@@ -31,7 +40,11 @@ function tinyModel(): BertForSequenceClassification {
 }
 
 /** Our attentions for a fixture case vs PyTorch's, every probability within 1e-5; returns the worst difference. */
-interface AttentionCase { inputs: Record<string, number[][]>; shape: number[]; attentions: number[][][][][] }
+interface AttentionCase {
+  inputs: Record<string, number[][]>;
+  shape: number[];
+  attentions: number[][][][][];
+}
 
 function compare(model: BertForSequenceClassification, ref: AttentionCase): number {
   const x = {
@@ -84,7 +97,9 @@ test("MiniLM: 6 layers × 12 heads of attention equal PyTorch's within 1e-5, wit
 });
 
 let tok: Tokenizer | undefined;
-async function tokenizer(): Promise<Tokenizer> { return (tok ??= await loadTokenizer(MODEL_DIR)); }
+async function tokenizer(): Promise<Tokenizer> {
+  return (tok ??= await loadTokenizer(MODEL_DIR));
+}
 
 test("attentionOf: tokens, zero on [PAD], rows sum to 1, no tensors left, text untouched", { skip }, async () => {
   const model = tinyModel();
@@ -98,10 +113,14 @@ test("attentionOf: tokens, zero on [PAD], rows sum to 1, no tensors left, text u
   assert.equal(maps.tokens[15], "[PAD]");
   assert.equal(maps.attentions.length, 2);
   assert.equal(maps.attentions[0].length, 4);
-  for (const layer of maps.attentions) for (const head of layer) for (const row of head) {
-    assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-5, "a row sums to 1");
-    row.forEach((p, k) => { if (maps.mask[k] === 0) assert.equal(p, 0, "padding gets no attention"); });
-  }
+  for (const layer of maps.attentions)
+    for (const head of layer)
+      for (const row of head) {
+        assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-5, "a row sums to 1");
+        row.forEach((p, k) => {
+          if (maps.mask[k] === 0) assert.equal(p, 0, "padding gets no attention");
+        });
+      }
   assert.ok(Math.abs(Object.values(maps.probabilities).reduce((a, b) => a + b, 0) - 1) < 1e-5);
   assert.throws(() => attentionOf(model, tok!, text, { padTo: 3 }), /padTo 3 is shorter than the text's \d+ tokens/);
   assert.equal(tf.memory().numTensors, before);
@@ -112,8 +131,11 @@ test("attentionOf: tokens, zero on [PAD], rows sum to 1, no tensors left, text u
 function handMade(): AttentionMaps {
   const h = (a: number) => [[a, 1 - a, 0], [0.5, 0.5, 0], [1, 0, 0]];
   return {
-    text: "x", tokens: ["[CLS]", "<b>x</b>", "[PAD]"], mask: [1, 1, 0],
-    attentions: [[h(0.2), h(0.4)], [h(0.6), h(1)]], probabilities: { a: 1 },
+    text: "x",
+    tokens: ["[CLS]", "<b>x</b>", "[PAD]"],
+    mask: [1, 1, 0],
+    attentions: [[h(0.2), h(0.4)], [h(0.6), h(1)]],
+    probabilities: { a: 1 },
   };
 }
 

@@ -12,7 +12,14 @@ import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import { ROOT } from "../lib/core/paths";
-import { BackendInfo, checkNativeInChild, firstErrorLine, nativeFingerprint, nativePackageDir, readBackendState } from "../lib/runtime/backend";
+import {
+  BackendInfo,
+  checkNativeInChild,
+  firstErrorLine,
+  nativeFingerprint,
+  nativePackageDir,
+  readBackendState,
+} from "../lib/runtime/backend";
 import { provision } from "../scripts/provision-backend";
 
 const realPkg = nativePackageDir("@tensorflow/tfjs-node");
@@ -24,12 +31,18 @@ function probe(env: Record<string, string>): { info?: BackendInfo; error?: strin
     (i) => console.log("INFO " + JSON.stringify(i) + "\\nDESC " + require("./lib/runtime/backend").describeBackend()),
     (e) => { console.log("ERROR " + e.message); process.exit(2); });`;
   const r = spawnSync(process.execPath, ["--import", "tsx", "-e", code], {
-    cwd: ROOT, encoding: "utf8", timeout: 60_000,
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 60_000,
     env: { ...process.env, BERTLAB_BACKEND: "", NODE_PATH: path.join(ROOT, "node_modules"), ...env },
   });
   const line = (p: string) => (r.stdout ?? "").split("\n").find((l) => l.startsWith(p))?.slice(p.length);
   const info = line("INFO ");
-  return { info: info ? JSON.parse(info) : undefined, error: line("ERROR ") ?? (r.status !== 0 ? r.stderr : undefined), status: r.status };
+  return {
+    info: info ? JSON.parse(info) : undefined,
+    error: line("ERROR ") ?? (r.status !== 0 ? r.stderr : undefined),
+    status: r.status,
+  };
 }
 
 describe("forcing a backend with BERTLAB_BACKEND", () => {
@@ -57,13 +70,19 @@ describe("forcing a backend with BERTLAB_BACKEND", () => {
 });
 
 // Concurrent: each case waits mostly on child processes loading an 800 MB library.
-describe("broken native bindings fall back to wasm with a message", { skip: realPkg ? false : "tfjs-node not installed", concurrency: true }, () => {
+describe("broken native bindings fall back to wasm with a message", {
+  skip: realPkg ? false : "tfjs-node not installed",
+  concurrency: true,
+}, () => {
   let tmp: string;
   const pkg = realPkg as string;
   const realBinding = path.join(pkg, "lib", "napi-v8", "tfjs_binding.node");
 
   /** A copy of tfjs-node in tmp: package.json and dist copied; binding and libraries as asked. */
-  function copyPackage(name: string, opts: { binding: "copy" | "truncated" | "missing"; lib: "link" | "truncated" }): string {
+  function copyPackage(
+    name: string,
+    opts: { binding: "copy" | "truncated" | "missing"; lib: "link" | "truncated" },
+  ): string {
     const dir = path.join(tmp, name);
     fs.mkdirSync(path.join(dir, "deps", "lib"), { recursive: true });
     fs.copyFileSync(path.join(pkg, "package.json"), path.join(dir, "package.json"));
@@ -71,7 +90,10 @@ describe("broken native bindings fall back to wasm with a message", { skip: real
     if (opts.binding !== "missing") {
       fs.mkdirSync(path.join(dir, "lib", "napi-v8"), { recursive: true });
       const bytes = fs.readFileSync(realBinding);
-      fs.writeFileSync(path.join(dir, "lib", "napi-v8", "tfjs_binding.node"), opts.binding === "copy" ? bytes : bytes.subarray(0, 4096));
+      fs.writeFileSync(
+        path.join(dir, "lib", "napi-v8", "tfjs_binding.node"),
+        opts.binding === "copy" ? bytes : bytes.subarray(0, 4096),
+      );
     }
     for (const f of fs.readdirSync(path.join(pkg, "deps", "lib"))) {
       const src = path.join(pkg, "deps", "lib", f);
@@ -91,15 +113,25 @@ describe("broken native bindings fall back to wasm with a message", { skip: real
     return dir;
   }
 
-  before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-backend-test-")); });
-  after(() => { if (!process.env.KEEPTMP) fs.rmSync(tmp, { recursive: true, force: true }); });
+  before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-backend-test-"));
+  });
+  after(() => {
+    if (!process.env.KEEPTMP) fs.rmSync(tmp, { recursive: true, force: true });
+  });
 
-  for (const [name, opts, expect] of [
-    ["missing binding", { binding: "missing", lib: "link" }, /tfjs_binding\.node\) can not be found/],
-    // Loading a truncated binding kills the process with SIGBUS: this is why the check is a child process.
-    ["truncated binding", { binding: "truncated", lib: "link" }, /SIGBUS|SIGSEGV|file too short|invalid ELF/i],
-    ["truncated libtensorflow", { binding: "copy", lib: "truncated" }, /SIGBUS|SIGSEGV|file too short|libtensorflow/i],
-  ] as const) {
+  for (
+    const [name, opts, expect] of [
+      ["missing binding", { binding: "missing", lib: "link" }, /tfjs_binding\.node\) can not be found/],
+      // Loading a truncated binding kills the process with SIGBUS: this is why the check is a child process.
+      ["truncated binding", { binding: "truncated", lib: "link" }, /SIGBUS|SIGSEGV|file too short|invalid ELF/i],
+      [
+        "truncated libtensorflow",
+        { binding: "copy", lib: "truncated" },
+        /SIGBUS|SIGSEGV|file too short|libtensorflow/i,
+      ],
+    ] as const
+  ) {
     test(`${name}: child check, provisioning and initBackend all fall back`, async () => {
       const dir = copyPackage(name.replace(/ /g, "-"), opts);
       const check = checkNativeInChild(dir);
@@ -112,7 +144,10 @@ describe("broken native bindings fall back to wasm with a message", { skip: real
       assert.equal(r.exitCode, 0);
       assert.equal(r.state.chosen, "wasm");
       assert.equal(r.state.native.ok, false);
-      assert.match(r.line, /^bertlab backend: wasm — WebAssembly, because native TensorFlow is unavailable: .*--no-network/);
+      assert.match(
+        r.line,
+        /^bertlab backend: wasm — WebAssembly, because native TensorFlow is unavailable: .*--no-network/,
+      );
       assert.match(r.state.native.error ?? "", expect);
       assert.deepEqual(readBackendState(stateFile), r.state); // what lib/runtime/backend.ts will read
 
@@ -132,11 +167,20 @@ describe("broken native bindings fall back to wasm with a message", { skip: real
     const stateFile = path.join(tmp, "forced-state.json");
     const p = await provision({ packageDir: dir, stateFile, noNetwork: true, force: "tensorflow", log: () => {} });
     assert.equal(p.exitCode, 1);
-    const forced = probe({ BERTLAB_BACKEND: "tensorflow", BERTLAB_TFJS_NODE_DIR: dir, BERTLAB_BACKEND_STATE: stateFile });
-    assert.match(forced.error ?? "", /^No TensorFlow.js backend could be initialised: native TensorFlow unavailable \(.*can not be found/);
+    const forced = probe({
+      BERTLAB_BACKEND: "tensorflow",
+      BERTLAB_TFJS_NODE_DIR: dir,
+      BERTLAB_BACKEND_STATE: stateFile,
+    });
+    assert.match(
+      forced.error ?? "",
+      /^No TensorFlow.js backend could be initialised: native TensorFlow unavailable \(.*can not be found/,
+    );
   });
 
-  test("a working copy is recorded; changing its files afterwards is noticed", { skip: nativeHere ? false : "no working binding here" }, async () => {
+  test("a working copy is recorded; changing its files afterwards is noticed", {
+    skip: nativeHere ? false : "no working binding here",
+  }, async () => {
     const dir = copyPackage("good", { binding: "copy", lib: "link" });
     const stateFile = path.join(tmp, "good.json");
     const r = await provision({ packageDir: dir, stateFile, noNetwork: true, log: () => {} });
@@ -161,12 +205,16 @@ describe("broken native bindings fall back to wasm with a message", { skip: real
 // Opt-in (BERTLAB_SLOW=1; downloads the 274 MB wheel once into CACHE_DIR/wheels, then ~20-60 s):
 // set-up from nothing, on a copy of tfjs-node without deps/, build/ and lib/.
 test("provisioning a stripped copy of tfjs-node builds a binding that loads", {
-  skip: process.env.BERTLAB_SLOW === "1" && realPkg ? false : "slow: set BERTLAB_SLOW=1", timeout: 15 * 60_000,
+  skip: process.env.BERTLAB_SLOW === "1" && realPkg ? false : "slow: set BERTLAB_SLOW=1",
+  timeout: 15 * 60_000,
 }, async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-provision-"));
   try {
     const dir = path.join(tmp, "tfjs-node");
-    fs.cpSync(realPkg as string, dir, { recursive: true, filter: (src) => !/^(deps|build|lib)$/.test(path.relative(realPkg as string, src)) });
+    fs.cpSync(realPkg as string, dir, {
+      recursive: true,
+      filter: (src) => !/^(deps|build|lib)$/.test(path.relative(realPkg as string, src)),
+    });
     assert.equal(fs.existsSync(path.join(dir, "deps")), false);
     const t0 = Date.now();
     const r = await provision({ packageDir: dir, stateFile: path.join(tmp, "state.json"), log: () => {} });

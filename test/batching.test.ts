@@ -18,9 +18,12 @@ test("lengthSortedBatches: shortest first, ties in input order, every index once
   const sorted = ls.map((_, i) => i).sort((a, b) => ls[a] - ls[b] || a - b);
   const costOf = (bs: number[][]) => bs.reduce((s, b) => s + b.length * Math.max(...b.map((i) => ls[i])) + cost, 0);
   let best = Infinity;
-  for (let mask = 0; mask < 1 << (ls.length - 1); mask++) {   // bit k: a cut after sorted position k
+  for (let mask = 0; mask < 1 << (ls.length - 1); mask++) { // bit k: a cut after sorted position k
     const bs: number[][] = [[]];
-    sorted.forEach((i, k) => { bs[bs.length - 1].push(i); if (mask & (1 << k) && k < ls.length - 1) bs.push([]); });
+    sorted.forEach((i, k) => {
+      bs[bs.length - 1].push(i);
+      if (mask & (1 << k) && k < ls.length - 1) bs.push([]);
+    });
     if (bs.every((b) => b.length <= max)) best = Math.min(best, costOf(bs));
   }
   const got = lengthSortedBatches(ls, max, { batchCost: cost });

@@ -10,9 +10,13 @@ import type { Workload, EngineResult } from "../scripts/bench_types";
 
 // Two training batches: 2 rows of 3 and 5 tokens (padded 10, real 8), then 2 rows of 2 tokens (4 / 4).
 const workload: Workload = {
-  seed: 17, modelDir: "m", labels: ["a", "b"],
+  seed: 17,
+  modelDir: "m",
+  labels: ["a", "b"],
   train: {
-    batchSize: 2, optimizer: { lr: 1e-4, eps: 1e-8, betas: [0.9, 0.999], weightDecay: 0, clipNorm: 1 }, epochBatches: 2,
+    batchSize: 2,
+    optimizer: { lr: 1e-4, eps: 1e-8, betas: [0.9, 0.999], weightDecay: 0, clipNorm: 1 },
+    epochBatches: 2,
     warmup: [],
     timed: [
       { input_ids: [[1, 2, 3], [1, 2, 3, 4, 5]], labels: [0, 1] },
@@ -23,7 +27,9 @@ const workload: Workload = {
 };
 
 const torch: EngineResult = {
-  name: "pytorch", engine: "torch", threads: 2,
+  name: "pytorch",
+  engine: "torch",
+  threads: 2,
   train: { stepSeconds: [1, 0.5], losses: [1.8, 1.6] },
   infer: { batch64Seconds: [0.1, 0.2], batch1Seconds: [0.01, 0.03, 0.02] },
   peakRssMB: 1000,
@@ -31,7 +37,12 @@ const torch: EngineResult = {
 
 test("rates and ratios over the same batches", () => {
   const before = JSON.stringify([workload, torch]);
-  const tfjs: EngineResult = { ...torch, name: "tensorflow", train: { stepSeconds: [2], losses: [1.7] }, infer: { batch64Seconds: [0.05], batch1Seconds: [0.01, 0.01] } };
+  const tfjs: EngineResult = {
+    ...torch,
+    name: "tensorflow",
+    train: { stepSeconds: [2], losses: [1.7] },
+    infer: { batch64Seconds: [0.05], batch1Seconds: [0.01, 0.01] },
+  };
   const s = summarise(workload, tfjs, torch);
   assert.equal(s.trainSteps, 1);
   assert.equal(s.realTokensPerSec, 8 / 2);
@@ -55,7 +66,11 @@ test("a full run is measured, not scaled; the reference has no ratio", () => {
 });
 
 test("the table flags a busy machine and partial runs", () => {
-  const busy = summarise(workload, { ...torch, name: "wasm", loadBefore: 99, train: { stepSeconds: [4], losses: [2] } }, torch);
+  const busy = summarise(
+    workload,
+    { ...torch, name: "wasm", loadBefore: 99, train: { stepSeconds: [4], losses: [2] } },
+    torch,
+  );
   const out = table([summarise(workload, torch), busy]);
   assert.match(out, /wasm \(busy machine!\)/);
   assert.match(out, /\(0\.25×\) \[1 steps\]/);
@@ -64,7 +79,11 @@ test("the table flags a busy machine and partial runs", () => {
 
 test("busy means other processes' CPU use while the engine ran, when measured; else the load before", () => {
   const s = (r: Partial<EngineResult>) => summarise(workload, { ...torch, ...r }).busy;
-  assert.equal(s({ loadBefore: 99, otherCores: 0.1 }), false, "a high load from the previous engine is not others' work");
+  assert.equal(
+    s({ loadBefore: 99, otherCores: 0.1 }),
+    false,
+    "a high load from the previous engine is not others' work",
+  );
   assert.equal(s({ loadBefore: 0, otherCores: 0.6 }), true);
   assert.equal(s({ loadBefore: 99 }), true, "no /proc: the load average decides");
   assert.equal(s({ loadBefore: 0.2 }), false);
@@ -72,13 +91,22 @@ test("busy means other processes' CPU use while the engine ran, when measured; e
 
 test("the grouped row: its own batches, real tokens/s against PyTorch's whole epoch, no inference columns", () => {
   // The same 4 tweets in grouped order (12 real tokens, as in the random epoch), the longest first.
-  const w: Workload = { ...workload, train: { ...workload.train, grouped: [
-    { input_ids: [[1, 2, 3, 4, 5], [1, 2, 3]], labels: [1, 0] },
-    { input_ids: [[1, 2], [3, 4]], labels: [1, 0] },
-  ] } };
+  const w: Workload = {
+    ...workload,
+    train: {
+      ...workload.train,
+      grouped: [
+        { input_ids: [[1, 2, 3, 4, 5], [1, 2, 3]], labels: [1, 0] },
+        { input_ids: [[1, 2], [3, 4]], labels: [1, 0] },
+      ],
+    },
+  };
   const g: EngineResult = {
-    ...torch, name: "tensorflow-grouped", batches: "grouped",
-    train: { stepSeconds: [0.5, 0.25], losses: [1, 1] }, infer: { batch64Seconds: [], batch1Seconds: [] },
+    ...torch,
+    name: "tensorflow-grouped",
+    batches: "grouped",
+    train: { stepSeconds: [0.5, 0.25], losses: [1, 1] },
+    infer: { batch64Seconds: [], batch1Seconds: [] },
   };
   const s = summarise(w, g, torch);
   assert.equal(s.realTokensPerSec, 12 / 0.75);

@@ -12,7 +12,14 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/runtime/backend";
 import { randomBert, saveBertForSequenceClassification } from "../lib/model/bert";
 import {
-  eecPairs, eecSentences, checkTemplates, fillTemplate, probeBias, checkEmotionLabels, biasFigure, EEC_COMPARISONS,
+  eecPairs,
+  eecSentences,
+  checkTemplates,
+  fillTemplate,
+  probeBias,
+  checkEmotionLabels,
+  biasFigure,
+  EEC_COMPARISONS,
 } from "../lib/analysis/bias";
 import { EEC_TEMPLATES, EEC_NOUN_PHRASES, EEC_NAMES, EecPerson } from "../lib/analysis/eec";
 import { pairedTTest } from "../lib/core/stats";
@@ -23,7 +30,8 @@ import { DEFAULT_MODEL_DIR } from "../lib/model/models";
 import { tinyBertConfig } from "./helpers/tiny_bert";
 
 const COURSE_LABELS = ["happy", "not-relevant", "angry", "disgust", "sad", "surprise"];
-const skip = fs.existsSync(path.join(DEFAULT_MODEL_DIR, "tokenizer.json")) ? false
+const skip = fs.existsSync(path.join(DEFAULT_MODEL_DIR, "tokenizer.json")) ?
+  false
   : "needs the course model's tokenizer files (npm run setup)";
 
 /** A tiny random BERT saved with `labels`, plus the course model's tokenizer files, in `dir`. */
@@ -37,7 +45,9 @@ async function tinyCheckpoint(dir: string, labels: string[], seed: number): Prom
   }
 }
 
-before(async () => { await initBackend(); });
+before(async () => {
+  await initBackend();
+});
 
 /** The words a person contributes to a sentence, in any position (capitalised at the start). */
 function personWords(p: EecPerson): Set<string> {
@@ -52,15 +62,19 @@ test("EEC corpus: 4,320 pairs (1,440 by gender, 2,880 by race), 8,640 sentences,
   assert.equal(pairs.filter((p) => p.comparison === "gender").length, 1440);
   assert.equal(pairs.filter((p) => p.comparison === "race").length, 2880);
   assert.equal(eecSentences(pairs).length, 8640, "as the published corpus: 8,640 sentences");
-  for (const p of pairs) for (const s of [p.a, p.b]) {
-    assert.doesNotMatch(s, /[{}]/, `unfilled placeholder in ${JSON.stringify(s)}`);
-    assert.match(s, /^[A-Z].*\.$/, `a sentence: ${JSON.stringify(s)}`);
-    assert.doesNotMatch(s, /\ba ([aeiou])/i, `article agrees: ${JSON.stringify(s)}`);
-  }
+  for (const p of pairs)
+    for (const s of [p.a, p.b]) {
+      assert.doesNotMatch(s, /[{}]/, `unfilled placeholder in ${JSON.stringify(s)}`);
+      assert.match(s, /^[A-Z].*\.$/, `a sentence: ${JSON.stringify(s)}`);
+      assert.doesNotMatch(s, /\ba ([aeiou])/i, `article agrees: ${JSON.stringify(s)}`);
+    }
   assert.equal(pairs[0].a, "She feels angry.");
   assert.equal(pairs[0].b, "He feels angry.");
-  assert.ok(pairs.some((p) => p.a === "Ebony found herself in an amazing situation."
-    && p.b === "Amanda found herself in an amazing situation."));
+  assert.ok(
+    pairs.some((p) =>
+      p.a === "Ebony found herself in an amazing situation." && p.b === "Amanda found herself in an amazing situation."
+    ),
+  );
   assert.equal(EEC_NAMES.africanAmerican.female.length + EEC_NAMES.africanAmerican.male.length, 20);
   assert.equal(EEC_NOUN_PHRASES.female.length, EEC_NOUN_PHRASES.male.length);
 });
@@ -87,26 +101,38 @@ test("EEC corpus: the two sentences of every pair differ only in the person word
 });
 
 test("templates: an unknown placeholder, a stray brace or a misplaced {a} is a clear error", () => {
-  assert.throws(() => checkTemplates(["{subject} feels {state}.", "I met {persn} today."]),
-    /template 1 "I met \{persn\} today\.": unknown placeholder \{persn\} \(known: \{subject\}, \{object\}/);
+  assert.throws(
+    () => checkTemplates(["{subject} feels {state}.", "I met {persn} today."]),
+    /template 1 "I met \{persn\} today\.": unknown placeholder \{persn\} \(known: \{subject\}, \{object\}/,
+  );
   assert.throws(() => eecPairs(["{subject} feels {mood}."]), /unknown placeholder \{mood\}/);
   assert.throws(() => checkTemplates(["{subject} is } here."]), /template 0 .*an unmatched \{ or \}/);
-  assert.throws(() => checkTemplates(["{a} {subject} came."]),
-    /\{a\} must stand right before \{state\} or \{situation\}/);
-  assert.throws(() => checkTemplates(["{subject} felt {state} in {a} {situation} way."]),
-    /one emotion word per template/);
+  assert.throws(
+    () => checkTemplates(["{a} {subject} came."]),
+    /\{a\} must stand right before \{state\} or \{situation\}/,
+  );
+  assert.throws(
+    () => checkTemplates(["{subject} felt {state} in {a} {situation} way."]),
+    /one emotion word per template/,
+  );
   checkTemplates(EEC_TEMPLATES);
   const he = EEC_NOUN_PHRASES.male[0];
-  assert.equal(fillTemplate("{subject} saw {a} {situation} film about {reflexive}.", he, "amazing"),
-    "He saw an amazing film about himself.");
+  assert.equal(
+    fillTemplate("{subject} saw {a} {situation} film about {reflexive}.", he, "amazing"),
+    "He saw an amazing film about himself.",
+  );
 });
 
 test("a model without the mapped labels is refused, naming the mapping", () => {
-  assert.throws(() => checkEmotionLabels(["neg", "neu", "pos"], undefined, "runs/x"),
-    new RegExp(String.raw`runs/x has labels \["neg","neu","pos"\], without "angry" \(read as the EEC's anger\), ` +
-      String.raw`"happy" \(read as the EEC's joy\), "sad" \(read as the EEC's sadness\): the bias probe maps the ` +
-      String.raw`classifier's SMILE labels to the corpus's emotions ` +
-      String.raw`\(angry → anger, happy → joy, sad → sadness\)`));
+  assert.throws(
+    () => checkEmotionLabels(["neg", "neu", "pos"], undefined, "runs/x"),
+    new RegExp(
+      String.raw`runs/x has labels \["neg","neu","pos"\], without "angry" \(read as the EEC's anger\), ` +
+        String.raw`"happy" \(read as the EEC's joy\), "sad" \(read as the EEC's sadness\): the bias probe maps the ` +
+        String.raw`classifier's SMILE labels to the corpus's emotions ` +
+        String.raw`\(angry → anger, happy → joy, sad → sadness\)`,
+    ),
+  );
   assert.throws(() => checkEmotionLabels(["happy", "angry"]), /without "sad" \(read as the EEC's sadness\)/);
   checkEmotionLabels(COURSE_LABELS);
 });
@@ -144,7 +170,10 @@ test("probeBias: deterministic, the t-test of the model's own probabilities, no 
   const out = path.join(dir, "report", "bias.json");
   const lines: string[] = [];
   const write = process.stdout.write;
-  process.stdout.write = ((s: string) => { lines.push(String(s)); return true; }) as typeof process.stdout.write;
+  process.stdout.write = ((s: string) => {
+    lines.push(String(s));
+    return true;
+  }) as typeof process.stdout.write;
   try {
     assert.equal(await main(["probe-bias", "--checkpoint", dir, "--out", out]), 0);
   } finally {
@@ -156,7 +185,9 @@ test("probeBias: deterministic, the t-test of the model's own probabilities, no 
   assert.match(lines.join(""), /gender: female \(A\) vs male \(B\), 1440 sentence pairs/);
   const other = path.join(dir, "other");
   await tinyCheckpoint(other, ["neg", "neu", "pos"], 1);
-  await assert.rejects(main(["probe-bias", "--checkpoint", other, "--out", path.join(dir, "x.json")]),
-    new RegExp(`${other.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} has labels \\["neg","neu","pos"\\], without "angry"`));
+  await assert.rejects(
+    main(["probe-bias", "--checkpoint", other, "--out", path.join(dir, "x.json")]),
+    new RegExp(`${other.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} has labels \\["neg","neu","pos"\\], without "angry"`),
+  );
   fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -3,7 +3,9 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { findChromium, launchChromium } from "../lib/core/browser";
 
-test("browser: headless Chromium starts and renders escaped text as text", { skip: findChromium() ? false : "no Chromium installed (set-up installs Debian's chromium as root)" }, async () => {
+test("browser: headless Chromium starts and renders escaped text as text", {
+  skip: findChromium() ? false : "no Chromium installed (set-up installs Debian's chromium as root)",
+}, async () => {
   const browser = await launchChromium();
   try {
     const page = await browser.newPage();

@@ -16,9 +16,19 @@ import { DEFAULT_MODEL_DIR } from "../lib/model/models";
 import { tinyBertConfig } from "./helpers/tiny_bert";
 
 test("every TrainConfig field is a documented flag; numbers are checked", () => {
-  for (const k of Object.keys(DEFAULT_CONFIG)) assert.ok(HELP.includes(`--${k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())}`), `--help lists ${k}`);
-  const c = configFromFlags({ lr: "3e-5", "batch-size": "8", betas: "0.8,0.99", padding: "max_length", model: "some/model" });
-  assert.deepEqual([c.lr, c.batchSize, c.betas, c.padding, c.model, c.epochs], [3e-5, 8, [0.8, 0.99], "max_length", "some/model", DEFAULT_CONFIG.epochs]);
+  for (const k of Object.keys(DEFAULT_CONFIG))
+    assert.ok(HELP.includes(`--${k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())}`), `--help lists ${k}`);
+  const c = configFromFlags({
+    lr: "3e-5",
+    "batch-size": "8",
+    betas: "0.8,0.99",
+    padding: "max_length",
+    model: "some/model",
+  });
+  assert.deepEqual(
+    [c.lr, c.batchSize, c.betas, c.padding, c.model, c.epochs],
+    [3e-5, 8, [0.8, 0.99], "max_length", "some/model", DEFAULT_CONFIG.epochs],
+  );
   assert.equal(configFromFlags({ "group-by-length": true }).groupByLength, true);
   assert.equal(configFromFlags({}).groupByLength, false);
   assert.throws(() => configFromFlags({ lr: "fast" }), /--lr wants a number, got "fast"/);
@@ -26,7 +36,9 @@ test("every TrainConfig field is a documented flag; numbers are checked", () => 
 });
 
 test("bin/bertlab.js --help runs through the shim", () => {
-  const out = execFileSync(process.execPath, [path.join(__dirname, "..", "bin", "bertlab.js"), "--help"], { encoding: "utf8" });
+  const out = execFileSync(process.execPath, [path.join(__dirname, "..", "bin", "bertlab.js"), "--help"], {
+    encoding: "utf8",
+  });
   assert.match(out, /Commands:\n {2}split/);
   assert.match(out, /--text-column NAME/);
 });
@@ -45,8 +57,14 @@ test("--help: every flag stands apart from its text, and says its default once",
 
 test("a renamed flag names its successor", async () => {
   assert.deepEqual(RENAMED_FLAGS, { "test-size": "validation-size" });
-  await assert.rejects(main(["train", "--test-size", "0.2"]), /--test-size was renamed --validation-size: use --validation-size$/);
-  await assert.rejects(main(["split", "--test-size=0.2"]), /--test-size was renamed --validation-size: use --validation-size=0\.2/);
+  await assert.rejects(
+    main(["train", "--test-size", "0.2"]),
+    /--test-size was renamed --validation-size: use --validation-size$/,
+  );
+  await assert.rejects(
+    main(["split", "--test-size=0.2"]),
+    /--test-size was renamed --validation-size: use --validation-size=0\.2/,
+  );
   assert.doesNotThrow(() => checkRenamedFlags(["predict", "--", "--test-size"]), "after --, it is a text");
   await assert.rejects(main(["train", "--tset-size", "1"]), /Unknown option '--tset-size'/);
 });
@@ -54,25 +72,41 @@ test("a renamed flag names its successor", async () => {
 test("predict --input with bytes that are not UTF-8: an error naming the file and line, nothing predicted", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-cli-utf8-"));
   const file = path.join(dir, "texts.txt");
-  fs.writeFileSync(file, Buffer.concat([Buffer.from("fine\nalso fine\nbroken "), Buffer.from([0xff, 0xfe]), Buffer.from(" here\n")]));
+  fs.writeFileSync(
+    file,
+    Buffer.concat([Buffer.from("fine\nalso fine\nbroken "), Buffer.from([0xff, 0xfe]), Buffer.from(" here\n")]),
+  );
   // the texts are read before the model is looked for, so no model is needed to see the error
-  await assert.rejects(main(["predict", "--checkpoint", path.join(dir, "no-model"), "--input", file]),
-    new RegExp(`^Error: ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: not valid UTF-8 at byte 22 \\(line 3\\): bytes ff fe`));
+  await assert.rejects(
+    main(["predict", "--checkpoint", path.join(dir, "no-model"), "--input", file]),
+    new RegExp(
+      `^Error: ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: not valid UTF-8 at byte 22 \\(line 3\\): bytes ff fe`,
+    ),
+  );
   fs.rmSync(dir, { recursive: true });
 });
 
-test("split, train, evaluate, predict and sweep on a CSV with a tiny model", { skip: !fs.existsSync(path.join(DEFAULT_MODEL_DIR, "tokenizer.json")) && "needs the course model's tokenizer files" }, async () => {
+test("split, train, evaluate, predict and sweep on a CSV with a tiny model", {
+  skip: !fs.existsSync(path.join(DEFAULT_MODEL_DIR, "tokenizer.json")) && "needs the course model's tokenizer files",
+}, async () => {
   await initBackend();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-cli-"));
   const modelDir = path.join(dir, "tiny-model");
   const m = randomBert(tinyBertConfig, { labels: ["neg", "neu", "pos"], seed: 1 });
   await saveBertForSequenceClassification(m, modelDir);
   m.dispose();
-  for (const f of TOKENIZER_FILES) if (fs.existsSync(path.join(DEFAULT_MODEL_DIR, f))) fs.copyFileSync(path.join(DEFAULT_MODEL_DIR, f), path.join(modelDir, f));
-  const words: Record<string, string[]> = { neg: ["awful", "bad day", "so angry"], neu: ["the bus", "a table", "on tuesday"], pos: ["great", "love it", "so happy"] };
+  for (const f of TOKENIZER_FILES)
+    if (fs.existsSync(path.join(DEFAULT_MODEL_DIR, f)))
+      fs.copyFileSync(path.join(DEFAULT_MODEL_DIR, f), path.join(modelDir, f));
+  const words: Record<string, string[]> = {
+    neg: ["awful", "bad day", "so angry"],
+    neu: ["the bus", "a table", "on tuesday"],
+    pos: ["great", "love it", "so happy"],
+  };
   const rows = ["id\ttweet\tmood"];
   let id = 0;
-  for (let i = 0; i < 10; i++) for (const [label, ws] of Object.entries(words)) rows.push(`${++id}\t${ws[i % 3]} number ${i}\t${label}`);
+  for (let i = 0; i < 10; i++)
+    for (const [label, ws] of Object.entries(words)) rows.push(`${++id}\t${ws[i % 3]} number ${i}\t${label}`);
   const csv = path.join(dir, "data.tsv");
   fs.writeFileSync(csv, rows.join("\n") + "\n");
   const data = ["--csv", csv, "--text-column", "tweet", "--label-column", "mood", "--id-column", "id"];
@@ -81,7 +115,10 @@ test("split, train, evaluate, predict and sweep on a CSV with a tiny model", { s
   const captured: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
   const errWrite = process.stderr.write.bind(process.stderr);
-  (process.stdout as any).write = (s: string) => { captured.push(String(s)); return true; };
+  (process.stdout as any).write = (s: string) => {
+    captured.push(String(s));
+    return true;
+  };
   (process.stderr as any).write = () => true;
   try {
     assert.equal(await main(["split", ...data, "--out", path.join(dir, "split.json")]), 0);
@@ -105,15 +142,31 @@ test("split, train, evaluate, predict and sweep on a CSV with a tiny model", { s
     assert.ok(["neg", "neu", "pos"].includes(preds[0].label));
     await assert.rejects(main(["predict", "--checkpoint", runDir]), /predict needs texts/);
     // The same through the shim users run (npx bertlab): predict loads its engine with import().
-    const viaShim = execFileSync(process.execPath, [path.join(__dirname, "..", "bin", "bertlab.js"), "predict",
-      "--checkpoint", runDir, "so happy today", "awful"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    const viaShim = execFileSync(process.execPath, [
+      path.join(__dirname, "..", "bin", "bertlab.js"),
+      "predict",
+      "--checkpoint",
+      runDir,
+      "so happy today",
+      "awful",
+    ], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
     assert.deepEqual(viaShim.trim().split("\n").map((l) => JSON.parse(l).label), preds.map((p) => p.label));
     // A signal sent to the shim reaches the CLI: `kill` on a demo stops its server instead of orphaning it.
-    const shim = spawn(process.execPath, [path.join(__dirname, "..", "bin", "bertlab.js"), "demo", "--checkpoint", runDir,
-      "--port", "0"], { stdio: ["ignore", "pipe", "ignore"] });
+    const shim = spawn(process.execPath, [
+      path.join(__dirname, "..", "bin", "bertlab.js"),
+      "demo",
+      "--checkpoint",
+      runDir,
+      "--port",
+      "0",
+    ], { stdio: ["ignore", "pipe", "ignore"] });
     let said = "";
     const url = await new Promise<string>((resolve, reject) => {
-      shim.stdout.on("data", (d) => { said += d; const m = /demo: (http:\S+)/.exec(said); if (m) resolve(m[1]); });
+      shim.stdout.on("data", (d) => {
+        said += d;
+        const m = /demo: (http:\S+)/.exec(said);
+        if (m) resolve(m[1]);
+      });
       shim.on("exit", () => reject(new Error(`the demo exited before serving: ${said}`)));
     });
     assert.equal((await fetch(url)).status, 200);
@@ -121,7 +174,10 @@ test("split, train, evaluate, predict and sweep on a CSV with a tiny model", { s
     shim.kill("SIGTERM");
     assert.equal(await exited, 0, "the CLI closed its server and returned 0");
     await assert.rejects(fetch(url), "nothing listens any more");
-    assert.equal(await main(["sweep", ...data, ...hp, "--epochs", "1", "--seeds", "1,2", "--run-dir", path.join(dir, "sweep")]), 0);
+    assert.equal(
+      await main(["sweep", ...data, ...hp, "--epochs", "1", "--seeds", "1,2", "--run-dir", path.join(dir, "sweep")]),
+      0,
+    );
     const sweep = JSON.parse(fs.readFileSync(path.join(dir, "sweep", "sweep.json"), "utf8"));
     assert.deepEqual(sweep.results.map((r: { seed: number }) => r.seed), [1, 2]);
     assert.ok(fs.statSync(path.join(dir, "sweep", "sweep.html")).size > 1000);
@@ -132,7 +188,12 @@ test("split, train, evaluate, predict and sweep on a CSV with a tiny model", { s
       return f;
     };
     const files = [
-      "--train-csv", part("train.tsv", 0, 21), "--validation-csv", part("dev.tsv", 21, 27), "--test-csv", part("test.tsv", 27, 30),
+      "--train-csv",
+      part("train.tsv", 0, 21),
+      "--validation-csv",
+      part("dev.tsv", 21, 27),
+      "--test-csv",
+      part("test.tsv", 27, 30),
     ];
     const cols = ["--text-column", "tweet", "--label-column", "mood", "--id-column", "id"];
     const sepDir = path.join(dir, "separate");
@@ -151,16 +212,27 @@ test("split, train, evaluate, predict and sweep on a CSV with a tiny model", { s
     assert.match(captured.join(""), /dev\.tsv \(6 texts\)/);
     const unknown = path.join(dir, "unknown.tsv");
     fs.writeFileSync(unknown, `${rows[0]}\n99\tfine\tneu\n100\twhat\tmeh\n`);
-    await assert.rejects(main(["evaluate", "--checkpoint", sepDir, "--csv", unknown, ...cols]),
-      /unknown\.tsv:3: label "meh" is not one the model knows \(neg, neu, pos\)/);
+    await assert.rejects(
+      main(["evaluate", "--checkpoint", sepDir, "--csv", unknown, ...cols]),
+      /unknown\.tsv:3: label "meh" is not one the model knows \(neg, neu, pos\)/,
+    );
     // multi-label: label sets joined by "|"; predict returns every label over its threshold
     const mlRows = ["id\ttweet\tmoods"];
     const mlTexts = ["great", "awful", "great and awful", "the bus"], mlLabels = ["pos", "neg", "pos|neg", "neu"];
     for (let i = 0; i < 36; i++) mlRows.push(`${i}\t${mlTexts[i % 4]} number ${i}\t${mlLabels[i % 4]}`);
     const mlCsv = path.join(dir, "ml.tsv");
     fs.writeFileSync(mlCsv, mlRows.join("\n") + "\n");
-    const ml = ["--csv", mlCsv, "--text-column", "tweet", "--label-column", "moods", "--multi-label",
-      "--label-delimiter", "|"];
+    const ml = [
+      "--csv",
+      mlCsv,
+      "--text-column",
+      "tweet",
+      "--label-column",
+      "moods",
+      "--multi-label",
+      "--label-delimiter",
+      "|",
+    ];
     const mlDir = path.join(dir, "ml-run");
     assert.equal(await main(["train", ...ml, ...hp, "--epochs", "1", "--run-dir", mlDir]), 0);
     captured.length = 0;
@@ -172,11 +244,16 @@ test("split, train, evaluate, predict and sweep on a CSV with a tiny model", { s
     const mlPred = JSON.parse(captured.join("").trim());
     assert.ok(Array.isArray(mlPred.labels) && mlPred.label === undefined);
     fs.rmSync(path.join(mlDir, "checkpoints/epoch-1/thresholds.json"));
-    await assert.rejects(main(["predict", "--checkpoint", mlDir, "x"]),
-      /thresholds\.json is missing: a multi-label model/);
+    await assert.rejects(
+      main(["predict", "--checkpoint", mlDir, "x"]),
+      /thresholds\.json is missing: a multi-label model/,
+    );
     await assert.rejects(main(["train", ...data, "--select-metric", "acc"]), /--select-metric "acc" is not a metric/);
     await assert.rejects(main(["fly"]), /unknown command "fly"/);
-    await assert.rejects(main(["train", "--csv", csv, "--run-dir", path.join(dir, "x")]), /needs --text-column and --label-column/);
+    await assert.rejects(
+      main(["train", "--csv", csv, "--run-dir", path.join(dir, "x")]),
+      /needs --text-column and --label-column/,
+    );
   } finally {
     (process.stdout as any).write = write;
     (process.stderr as any).write = errWrite;

@@ -61,8 +61,10 @@ test("folds of SMILE's 1,481 course tweets equal scikit-learn's", { skip: smileM
 
 test("too many folds for the rarest class: an error naming the class, its count and what to do", () => {
   const labels = ["happy", "happy", "happy", "disgust", "happy", "disgust", "sad", "sad", "sad"];
-  assert.throws(() => stratifiedKFold(labels, 3, 17),
-    /3 folds need at least 3 rows of every class, but 'disgust' \(2 rows\) has fewer: use at most 2 folds, or drop/);
+  assert.throws(
+    () => stratifiedKFold(labels, 3, 17),
+    /3 folds need at least 3 rows of every class, but 'disgust' \(2 rows\) has fewer: use at most 2 folds, or drop/,
+  );
   assert.throws(() => stratifiedKFold(labels, 1, 17), /k must be an integer >= 2/);
   assert.throws(() => repeatedStratifiedKFold(labels, 2, 0, 17), /repeats must be an integer >= 1/);
   const copy = [...labels];
@@ -76,9 +78,14 @@ test("percentile equals np.percentile (linear)", () => {
 });
 
 const oof = (predictions: number[][]): OutOfFold & { seed: number; k: number; repeats: number } => ({
-  labels: ["a", "b", "c", "d", "e", "f"], ids: boot.y_true.map((_: number, i: number) => `row-${i}`),
-  yTrue: boot.y_true, folds: predictions.map(() => boot.y_true.map((_: number, i: number) => i % 4)), predictions,
-  seed: 17, k: 4, repeats: predictions.length,
+  labels: ["a", "b", "c", "d", "e", "f"],
+  ids: boot.y_true.map((_: number, i: number) => `row-${i}`),
+  yTrue: boot.y_true,
+  folds: predictions.map(() => boot.y_true.map((_: number, i: number) => i % 4)),
+  predictions,
+  seed: 17,
+  k: 4,
+  repeats: predictions.length,
 });
 
 test("pooled report: F1 and its bootstrap 95% intervals equal scikit-learn + np.percentile's", () => {
@@ -118,192 +125,282 @@ test("paired comparison: the difference's interval and p-value equal NumPy's; a 
 
 test("a comparison refuses runs on other folds, naming the difference", () => {
   const a = oof(boot.pred_a);
-  assert.throws(() => compareCv(a, { ...a, seed: 18 }, { names: ["x.json", "y.json"] }),
-    /x\.json and y\.json were not run on the same folds: seed 17 in x\.json, 18 in y\.json/);
-  assert.throws(() => compareCv(a, { ...a, ids: a.ids.map((id, i) => (i === 5 ? "other" : id)) }),
-    /the id of row 5: "row-5" in A, "other" in B/);
+  assert.throws(
+    () => compareCv(a, { ...a, seed: 18 }, { names: ["x.json", "y.json"] }),
+    /x\.json and y\.json were not run on the same folds: seed 17 in x\.json, 18 in y\.json/,
+  );
+  assert.throws(
+    () => compareCv(a, { ...a, ids: a.ids.map((id, i) => (i === 5 ? "other" : id)) }),
+    /the id of row 5: "row-5" in A, "other" in B/,
+  );
   const moved = a.folds.map((f) => f.map((x, i) => (i === 3 ? (x + 1) % 4 : x)));
-  assert.throws(() => compareCv(a, { ...a, folds: moved }),
-    /the fold of row 3 \(id row-3\) in repeat 1: 4 in A, 1 in B/);
+  assert.throws(
+    () => compareCv(a, { ...a, folds: moved }),
+    /the fold of row 3 \(id row-3\) in repeat 1: 4 in A, 1 in B/,
+  );
   const drop = <T>(xs: T[]) => xs.slice(1);
   const shorter = {
-    ...a, ids: drop(a.ids), yTrue: drop(a.yTrue), folds: a.folds.map(drop), predictions: a.predictions.map(drop),
+    ...a,
+    ids: drop(a.ids),
+    yTrue: drop(a.yTrue),
+    folds: a.folds.map(drop),
+    predictions: a.predictions.map(drop),
   };
   assert.throws(() => compareCv(a, shorter), /rows 240 in A, 239 in B/);
-  assert.throws(() => compareCv(a, { ...a, yTrue: a.yTrue.map((y, i) => (i === 2 ? (y + 1) % 6 : y)) }),
-    /the label of row 2 \(id row-2\)/);
+  assert.throws(
+    () => compareCv(a, { ...a, yTrue: a.yTrue.map((y, i) => (i === 2 ? (y + 1) % 6 : y)) }),
+    /the label of row 2 \(id row-2\)/,
+  );
 });
 
 const tokenizerReady = fs.existsSync(path.join(DEFAULT_MODEL_DIR, "tokenizer.json"));
 
-test("bertlab cv on a tiny model: folds, cv.json, report.html; kill -9 during a fold then --resume gives the same "
-  + "report; --compare; bad input", { skip: !tokenizerReady && "needs the course model's tokenizer" }, async () => {
-  await initBackend();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-cv-"));
-  const modelDir = path.join(dir, "tiny-model");
-  // the data's labels, sorted (a model folder's head must be for them)
-  const m = randomBert({ ...tinyBertConfig, id2label: { 0: "<b>pos</b>", 1: "neg", 2: "neu" }, label2id: {} },
-    { labels: ["<b>pos</b>", "neg", "neu"], seed: 1 });
-  await saveBertForSequenceClassification(m, modelDir);
-  m.dispose();
-  for (const f of TOKENIZER_FILES) {
-    const from = path.join(DEFAULT_MODEL_DIR, f);
-    if (fs.existsSync(from)) fs.copyFileSync(from, path.join(modelDir, f));
-  }
-  // a label that must be escaped in report.html, and 12 rows of each class
-  const words: Record<string, string[]> = {
-    neg: ["awful", "bad day"], neu: ["the bus", "a table"], "<b>pos</b>": ["great", "love it"],
-  };
-  const rows = ["id\ttweet\tmood"];
-  let id = 0;
-  for (let i = 0; i < 12; i++) {
-    for (const [label, ws] of Object.entries(words)) rows.push(`${++id}\t${ws[i % 2]} number ${i}\t${label}`);
-  }
-  const csv = path.join(dir, "data.tsv");
-  fs.writeFileSync(csv, rows.join("\n") + "\n");
-  const args = (runDir: string, ...more: string[]) => [
-    "cv", "--csv", csv, "--text-column", "tweet", "--label-column", "mood", "--id-column", "id", "--folds", "3",
-    "--repeats", "2", "--seed", "5", "--model", modelDir, "--epochs", "2", "--batch-size", "8", "--lr", "1e-3",
-    "--resamples", "200", "--run-dir", runDir, ...more,
-  ];
-  // In process (one process start is slow on a busy machine); only the run that is killed gets its own process.
-  await new Promise((resolve) => setImmediate(resolve));   // let the reporter write earlier results first
-  const cli = async (argv: string[]) => {
-    const said = { stdout: [] as string[], stderr: [] as string[] };
-    const streams = [process.stdout, process.stderr] as const;
-    const writes = streams.map((s) => s.write);
-    streams.forEach((s, i) => {
-      (s as { write: unknown }).write = (x: string) => { said[i ? "stderr" : "stdout"].push(String(x)); return true; };
-    });
-    let status: number;
-    try {
-      status = await main(argv);
-    } catch (e) {
-      status = 1; said.stderr.push(`bertlab: ${(e as Error).message}\n`);
-    } finally {
-      streams.forEach((s, i) => { s.write = writes[i]; });
+test(
+  "bertlab cv on a tiny model: folds, cv.json, report.html; kill -9 during a fold then --resume gives the same "
+    + "report; --compare; bad input",
+  { skip: !tokenizerReady && "needs the course model's tokenizer" },
+  async () => {
+    await initBackend();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-cv-"));
+    const modelDir = path.join(dir, "tiny-model");
+    // the data's labels, sorted (a model folder's head must be for them)
+    const m = randomBert(
+      { ...tinyBertConfig, id2label: { 0: "<b>pos</b>", 1: "neg", 2: "neu" }, label2id: {} },
+      { labels: ["<b>pos</b>", "neg", "neu"], seed: 1 },
+    );
+    await saveBertForSequenceClassification(m, modelDir);
+    m.dispose();
+    for (const f of TOKENIZER_FILES) {
+      const from = path.join(DEFAULT_MODEL_DIR, f);
+      if (fs.existsSync(from)) fs.copyFileSync(from, path.join(modelDir, f));
     }
-    return { status, stdout: said.stdout.join(""), stderr: said.stderr.join("") };
-  };
-
-  // 1) left alone
-  const whole = path.join(dir, "whole");
-  const a = await cli(args(whole));
-  assert.equal(a.status, 0, a.stderr);
-  assert.match(a.stderr, /fold 6 of 6 \(repeat 2, fold 3\): training on 24 rows, scoring 12/);
-  assert.match(a.stderr, /\[fold 4\/6\] epoch 2\/2 done/);
-  assert.match(a.stdout, /pooled over 36 tweets × 2 repeats \(3 folds\): macro F1 0\.\d{4} \[0\.\d{4}, [01]\.\d{4}\]/);
-  const cvA = JSON.parse(fs.readFileSync(path.join(whole, "cv.json"), "utf8"));
-  assert.equal(cvA.predictions.length, 2);
-  assert.ok(cvA.predictions.every((p: number[]) => p.length === 36 && p.every((x) => x >= 0 && x < 3)));
-  assert.deepEqual(cvA.folds, repeatedStratifiedKFold(cvA.yTrue, 3, 2, 5), "the folds scikit-learn would make");
-  for (let r = 1; r <= 2; r++) for (let f = 1; f <= 3; f++) {
-    const fold = JSON.parse(fs.readFileSync(path.join(whole, `fold-${r}-${f}.json`), "utf8"));
-    assert.equal(fold.rows.length, 12);
-    assert.ok(fold.probabilities.every((p: number[]) => Math.abs(p.reduce((s, x) => s + x, 0) - 1) < 1e-5));
-  }
-  const html = fs.readFileSync(path.join(whole, "report.html"), "utf8");
-  assert.ok(html.includes("&lt;b&gt;pos&lt;/b&gt;") && !html.includes("<b>pos</b>"), "labels are escaped");
-  assert.match(html, /"type":"heatmap"/);
-
-  // 2) killed with SIGKILL during a fold (after the first fold's file), then resumed
-  const killed = path.join(dir, "killed");
-  const child = spawn(process.execPath, ["--import", "tsx", CLI_MAIN, ...args(killed)],
-    { stdio: ["ignore", "ignore", "pipe"] });
-  let said = "";
-  await new Promise<void>((resolve, reject) => {
-    child.stderr.on("data", (d) => {
-      said += d;
-      if (/fold 3 of 6/.test(said)) { child.kill("SIGKILL"); resolve(); }
-    });
-    child.on("exit", () => reject(new Error(`the run ended before it was killed: ${said}`)));
-  });
-  await new Promise((resolve) => child.on("exit", resolve));
-  assert.ok(fs.existsSync(path.join(killed, "fold-1-2.json")) && !fs.existsSync(path.join(killed, "fold-1-3.json")));
-  assert.ok(!fs.existsSync(path.join(killed, "cv.json")));
-  const again = await cli(args(killed));
-  assert.notEqual(again.status, 0);
-  assert.match(again.stderr, /already holds a cross-validation run: resume it with --resume/);
-  const other = await cli([...args(killed, "--resume"), "--epochs", "3"]);
-  assert.match(other.stderr, /holds a cross-validation run with other settings \(config differ\)/);
-  const resumed = await cli(args(killed, "--resume"));
-  assert.equal(resumed.status, 0, resumed.stderr);
-  assert.match(resumed.stderr, /fold 2 of 6 \(repeat 1, fold 2\): finished before, skipped/);
-  const cvB = JSON.parse(fs.readFileSync(path.join(killed, "cv.json"), "utf8"));
-  delete cvA.seconds; delete cvB.seconds;
-  assert.deepEqual(cvB, cvA, "the resumed run's cv.json equals the uninterrupted one's");
-
-  // 3) compare: the same recipe against itself, then against another recipe on the same folds
-  const lr = path.join(dir, "lr");
-  assert.equal((await cli([...args(lr), "--lr", "3e-3"])).status, 0);
-  const out = path.join(dir, "compare.json");
-  const c = await cli(["cv", "--compare", path.join(lr, "cv.json"), path.join(whole, "cv.json"), "--resamples", "200",
-    "--out", out]);
-  assert.equal(c.status, 0, c.stderr);
-  assert.match(c.stdout,
-    /macro F1: lr − whole = [+-]\d\.\d{4} \[-?\d\.\d{4}, -?\d\.\d{4}\] \(paired bootstrap, p \d\.\d{3}\)/);
-  assert.equal(JSON.parse(fs.readFileSync(out, "utf8")).f1Macro.perFold.n, 6);
-  const seed = path.join(dir, "seed");
-  assert.equal((await cli([...args(seed), "--seed", "6", "--epochs", "1"])).status, 0);
-  const refused = await cli(["cv", "--compare", path.join(seed, "cv.json"), path.join(whole, "cv.json")]);
-  assert.match(refused.stderr, /seed and whole were not run on the same folds: seed 6 in seed, 5 in whole/);
-
-  // 4) bad input: more folds than the rarest class has rows
-  const few = await cli(args(path.join(dir, "few"), "--folds", "13"));
-  assert.match(few.stderr, /data\.tsv \(36 rows\): 13 folds need at least 13 rows of every class, but /);
-  assert.match(few.stderr, /but 'neg' \(12 rows\), 'neu' \(12 rows\), '<b>pos<\/b>' \(12 rows\) have fewer/);
-  assert.match(few.stderr, /use at most 12 folds, or drop or merge these classes/);
-  assert.match((await cli(["cv", "--multi-label"])).stderr, /multi-label cross-validation is not supported yet/);
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
-test("runCv in process: no tensor left behind; a selecting config selects on an inner split of each fold's training "
-  + "rows, never on the fold it scores", async () => {
-  await initBackend();
-  const toy = toyData(36, 3);
-  const data: CvData = {
-    rows: { ...toy, ids: toy.texts.map((_, i) => `t${i}`) }, labels: TOY_LABELS, source: "toy",
-  };
-  const config: TrainConfig = {
-    ...DEFAULT_CONFIG, epochs: 2, batchSize: 8, evalBatchSize: 16, lr: 1e-3, logSamples: 0,
-  };
-  const common = {
-    data, k: 3, repeats: 1, seed: 4, resamples: 50, tokenizer: toyTokenizer,
-    model: () => randomBert(tinyBertConfig, { labels: TOY_LABELS, seed: 17 }),
-  };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-cv-run-"));
-  const before = tf.memory().numTensors;
-  const plain = await runCv(config, { ...common, runDir: path.join(dir, "plain") });
-  assert.equal(tf.memory().numTensors, before, "every fold's model and optimizer are freed");
-  const fold = JSON.parse(fs.readFileSync(foldFile(path.join(dir, "plain"), 0, 0), "utf8"));
-  assert.equal(fold.innerValidation, 0);
-  assert.equal(fold.epoch, 2, "no selection: the model after the last epoch");
-  const picked = await runCv({ ...config, selectMetric: "f1_macro" }, { ...common, runDir: path.join(dir, "select") });
-  const inner = JSON.parse(fs.readFileSync(foldFile(path.join(dir, "select"), 0, 0), "utf8"));
-  assert.equal(inner.innerValidation, Math.ceil(0.15 * 24), "validationSize of the fold's 24 training rows");
-  assert.deepEqual(inner.rows, fold.rows, "the same folds");
-  assert.equal(picked.report.examples, 36);
-  assert.equal(plain.report.classes.reduce((a, c) => a + c.support, 0), 36);
-  assert.deepEqual(plain.ids, data.rows.ids);
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
-test("multi-label folds (iterative stratification, multilabelStratifiedKFold): each row in one fold, every label "
-  + "spread evenly over SMILE's 1,513 label sets", { skip: smileMissing }, () => {
-  const sets = loadSmile().filter((r) => r.category !== "nocode").map((r) => r.category.split("|"));
-  const names = [...new Set(sets.flat())];
-  const y = multiHot(sets, names);
-  for (const k of [3, 5]) {
-    const f = multilabelStratifiedKFold(y, k, { seed: 17, shuffle: true });
-    assert.equal(f.length, sets.length);
-    assert.ok(f.every((x) => Number.isInteger(x) && x >= 0 && x < k), "one fold each");
-    const spread = (count: (fold: number) => number) => {
-      const c = Array.from({ length: k }, (_, fold) => count(fold));
-      return Math.max(...c) - Math.min(...c);
+    // a label that must be escaped in report.html, and 12 rows of each class
+    const words: Record<string, string[]> = {
+      neg: ["awful", "bad day"],
+      neu: ["the bus", "a table"],
+      "<b>pos</b>": ["great", "love it"],
     };
-    names.forEach((name, j) => {
-      assert.ok(spread((fold) => f.filter((x, i) => x === fold && y[i][j]).length) <= 1, `${name} over ${k} folds`);
+    const rows = ["id\ttweet\tmood"];
+    let id = 0;
+    for (let i = 0; i < 12; i++) {
+      for (const [label, ws] of Object.entries(words)) rows.push(`${++id}\t${ws[i % 2]} number ${i}\t${label}`);
+    }
+    const csv = path.join(dir, "data.tsv");
+    fs.writeFileSync(csv, rows.join("\n") + "\n");
+    const args = (
+      runDir: string,
+      ...more: string[]
+    ) => [
+      "cv",
+      "--csv",
+      csv,
+      "--text-column",
+      "tweet",
+      "--label-column",
+      "mood",
+      "--id-column",
+      "id",
+      "--folds",
+      "3",
+      "--repeats",
+      "2",
+      "--seed",
+      "5",
+      "--model",
+      modelDir,
+      "--epochs",
+      "2",
+      "--batch-size",
+      "8",
+      "--lr",
+      "1e-3",
+      "--resamples",
+      "200",
+      "--run-dir",
+      runDir,
+      ...more,
+    ];
+    // In process (one process start is slow on a busy machine); only the run that is killed gets its own process.
+    await new Promise((resolve) => setImmediate(resolve)); // let the reporter write earlier results first
+    const cli = async (argv: string[]) => {
+      const said = { stdout: [] as string[], stderr: [] as string[] };
+      const streams = [process.stdout, process.stderr] as const;
+      const writes = streams.map((s) => s.write);
+      streams.forEach((s, i) => {
+        (s as { write: unknown }).write = (x: string) => {
+          said[i ? "stderr" : "stdout"].push(String(x));
+          return true;
+        };
+      });
+      let status: number;
+      try {
+        status = await main(argv);
+      } catch (e) {
+        status = 1;
+        said.stderr.push(`bertlab: ${(e as Error).message}\n`);
+      } finally {
+        streams.forEach((s, i) => {
+          s.write = writes[i];
+        });
+      }
+      return { status, stdout: said.stdout.join(""), stderr: said.stderr.join("") };
+    };
+
+    // 1) left alone
+    const whole = path.join(dir, "whole");
+    const a = await cli(args(whole));
+    assert.equal(a.status, 0, a.stderr);
+    assert.match(a.stderr, /fold 6 of 6 \(repeat 2, fold 3\): training on 24 rows, scoring 12/);
+    assert.match(a.stderr, /\[fold 4\/6\] epoch 2\/2 done/);
+    assert.match(
+      a.stdout,
+      /pooled over 36 tweets × 2 repeats \(3 folds\): macro F1 0\.\d{4} \[0\.\d{4}, [01]\.\d{4}\]/,
+    );
+    const cvA = JSON.parse(fs.readFileSync(path.join(whole, "cv.json"), "utf8"));
+    assert.equal(cvA.predictions.length, 2);
+    assert.ok(cvA.predictions.every((p: number[]) => p.length === 36 && p.every((x) => x >= 0 && x < 3)));
+    assert.deepEqual(cvA.folds, repeatedStratifiedKFold(cvA.yTrue, 3, 2, 5), "the folds scikit-learn would make");
+    for (let r = 1; r <= 2; r++) for (let f = 1; f <= 3; f++) {
+        const fold = JSON.parse(fs.readFileSync(path.join(whole, `fold-${r}-${f}.json`), "utf8"));
+        assert.equal(fold.rows.length, 12);
+        assert.ok(fold.probabilities.every((p: number[]) => Math.abs(p.reduce((s, x) => s + x, 0) - 1) < 1e-5));
+      }
+    const html = fs.readFileSync(path.join(whole, "report.html"), "utf8");
+    assert.ok(html.includes("&lt;b&gt;pos&lt;/b&gt;") && !html.includes("<b>pos</b>"), "labels are escaped");
+    assert.match(html, /"type":"heatmap"/);
+
+    // 2) killed with SIGKILL during a fold (after the first fold's file), then resumed
+    const killed = path.join(dir, "killed");
+    const child = spawn(process.execPath, ["--import", "tsx", CLI_MAIN, ...args(killed)], {
+      stdio: ["ignore", "ignore", "pipe"],
     });
-    assert.ok(spread((fold) => f.filter((x) => x === fold).length) <= 3, "fold sizes");
-  }
-});
+    let said = "";
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.on("data", (d) => {
+        said += d;
+        if (/fold 3 of 6/.test(said)) {
+          child.kill("SIGKILL");
+          resolve();
+        }
+      });
+      child.on("exit", () => reject(new Error(`the run ended before it was killed: ${said}`)));
+    });
+    await new Promise((resolve) => child.on("exit", resolve));
+    assert.ok(fs.existsSync(path.join(killed, "fold-1-2.json")) && !fs.existsSync(path.join(killed, "fold-1-3.json")));
+    assert.ok(!fs.existsSync(path.join(killed, "cv.json")));
+    const again = await cli(args(killed));
+    assert.notEqual(again.status, 0);
+    assert.match(again.stderr, /already holds a cross-validation run: resume it with --resume/);
+    const other = await cli([...args(killed, "--resume"), "--epochs", "3"]);
+    assert.match(other.stderr, /holds a cross-validation run with other settings \(config differ\)/);
+    const resumed = await cli(args(killed, "--resume"));
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.match(resumed.stderr, /fold 2 of 6 \(repeat 1, fold 2\): finished before, skipped/);
+    const cvB = JSON.parse(fs.readFileSync(path.join(killed, "cv.json"), "utf8"));
+    delete cvA.seconds;
+    delete cvB.seconds;
+    assert.deepEqual(cvB, cvA, "the resumed run's cv.json equals the uninterrupted one's");
+
+    // 3) compare: the same recipe against itself, then against another recipe on the same folds
+    const lr = path.join(dir, "lr");
+    assert.equal((await cli([...args(lr), "--lr", "3e-3"])).status, 0);
+    const out = path.join(dir, "compare.json");
+    const c = await cli([
+      "cv",
+      "--compare",
+      path.join(lr, "cv.json"),
+      path.join(whole, "cv.json"),
+      "--resamples",
+      "200",
+      "--out",
+      out,
+    ]);
+    assert.equal(c.status, 0, c.stderr);
+    assert.match(
+      c.stdout,
+      /macro F1: lr − whole = [+-]\d\.\d{4} \[-?\d\.\d{4}, -?\d\.\d{4}\] \(paired bootstrap, p \d\.\d{3}\)/,
+    );
+    assert.equal(JSON.parse(fs.readFileSync(out, "utf8")).f1Macro.perFold.n, 6);
+    const seed = path.join(dir, "seed");
+    assert.equal((await cli([...args(seed), "--seed", "6", "--epochs", "1"])).status, 0);
+    const refused = await cli(["cv", "--compare", path.join(seed, "cv.json"), path.join(whole, "cv.json")]);
+    assert.match(refused.stderr, /seed and whole were not run on the same folds: seed 6 in seed, 5 in whole/);
+
+    // 4) bad input: more folds than the rarest class has rows
+    const few = await cli(args(path.join(dir, "few"), "--folds", "13"));
+    assert.match(few.stderr, /data\.tsv \(36 rows\): 13 folds need at least 13 rows of every class, but /);
+    assert.match(few.stderr, /but 'neg' \(12 rows\), 'neu' \(12 rows\), '<b>pos<\/b>' \(12 rows\) have fewer/);
+    assert.match(few.stderr, /use at most 12 folds, or drop or merge these classes/);
+    assert.match((await cli(["cv", "--multi-label"])).stderr, /multi-label cross-validation is not supported yet/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  },
+);
+
+test(
+  "runCv in process: no tensor left behind; a selecting config selects on an inner split of each fold's training "
+    + "rows, never on the fold it scores",
+  async () => {
+    await initBackend();
+    const toy = toyData(36, 3);
+    const data: CvData = { rows: { ...toy, ids: toy.texts.map((_, i) => `t${i}`) }, labels: TOY_LABELS, source: "toy" };
+    const config: TrainConfig = {
+      ...DEFAULT_CONFIG,
+      epochs: 2,
+      batchSize: 8,
+      evalBatchSize: 16,
+      lr: 1e-3,
+      logSamples: 0,
+    };
+    const common = {
+      data,
+      k: 3,
+      repeats: 1,
+      seed: 4,
+      resamples: 50,
+      tokenizer: toyTokenizer,
+      model: () => randomBert(tinyBertConfig, { labels: TOY_LABELS, seed: 17 }),
+    };
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-cv-run-"));
+    const before = tf.memory().numTensors;
+    const plain = await runCv(config, { ...common, runDir: path.join(dir, "plain") });
+    assert.equal(tf.memory().numTensors, before, "every fold's model and optimizer are freed");
+    const fold = JSON.parse(fs.readFileSync(foldFile(path.join(dir, "plain"), 0, 0), "utf8"));
+    assert.equal(fold.innerValidation, 0);
+    assert.equal(fold.epoch, 2, "no selection: the model after the last epoch");
+    const picked = await runCv(
+      { ...config, selectMetric: "f1_macro" },
+      { ...common, runDir: path.join(dir, "select") },
+    );
+    const inner = JSON.parse(fs.readFileSync(foldFile(path.join(dir, "select"), 0, 0), "utf8"));
+    assert.equal(inner.innerValidation, Math.ceil(0.15 * 24), "validationSize of the fold's 24 training rows");
+    assert.deepEqual(inner.rows, fold.rows, "the same folds");
+    assert.equal(picked.report.examples, 36);
+    assert.equal(plain.report.classes.reduce((a, c) => a + c.support, 0), 36);
+    assert.deepEqual(plain.ids, data.rows.ids);
+    fs.rmSync(dir, { recursive: true, force: true });
+  },
+);
+
+test(
+  "multi-label folds (iterative stratification, multilabelStratifiedKFold): each row in one fold, every label "
+    + "spread evenly over SMILE's 1,513 label sets",
+  { skip: smileMissing },
+  () => {
+    const sets = loadSmile().filter((r) => r.category !== "nocode").map((r) => r.category.split("|"));
+    const names = [...new Set(sets.flat())];
+    const y = multiHot(sets, names);
+    for (const k of [3, 5]) {
+      const f = multilabelStratifiedKFold(y, k, { seed: 17, shuffle: true });
+      assert.equal(f.length, sets.length);
+      assert.ok(f.every((x) => Number.isInteger(x) && x >= 0 && x < k), "one fold each");
+      const spread = (count: (fold: number) => number) => {
+        const c = Array.from({ length: k }, (_, fold) => count(fold));
+        return Math.max(...c) - Math.min(...c);
+      };
+      names.forEach((name, j) => {
+        assert.ok(spread((fold) => f.filter((x, i) => x === fold && y[i][j]).length) <= 1, `${name} over ${k} folds`);
+      });
+      assert.ok(spread((fold) => f.filter((x) => x === fold).length) <= 3, "fold sizes");
+    }
+  },
+);

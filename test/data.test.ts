@@ -26,7 +26,8 @@ test("trainData(loadCourseData()) is the course split as notebooks 05 and 06 bui
   const data = trainData(smile);
   assert.deepEqual(data.labels, smile.labels);
   const byHand = {
-    texts: smile.train.map((r) => r.text), labels: smile.train.map((r) => r.category),
+    texts: smile.train.map((r) => r.text),
+    labels: smile.train.map((r) => r.category),
     ids: smile.train.map((r) => r.id),
   };
   assert.deepEqual(data.train, byHand);
@@ -64,35 +65,55 @@ test("bad data: errors name the file, the line and the problem", () => {
   const dir = tmp();
   const file = write(dir, "train.tsv", [["id", "text", "label"], ["1", "x", "a"], ["2", "y", "b"], ["3", "z", "a"]]);
   const dev = write(dir, "dev.tsv", [["id", "text", "label"], ["4", "w", "a"], ["5", "v", "surprise"]]);
-  assert.throws(() => loadTrainData({ trainCsv: file, validationCsv: dev, ...cols }, split),
-    new RegExp(`${dev.replace(/[.]/g, "\\.")}:3: label "surprise" occurs only in validation, never in the training`));
+  assert.throws(
+    () => loadTrainData({ trainCsv: file, validationCsv: dev, ...cols }, split),
+    new RegExp(`${dev.replace(/[.]/g, "\\.")}:3: label "surprise" occurs only in validation, never in the training`),
+  );
   const testFile = write(dir, "test.tsv", [["id", "text", "label"], ["6", "u", "angry"]]);
-  assert.throws(() => loadTrainData({ trainCsv: file, validationCsv: file, testCsv: testFile, ...cols }, split),
-    /test\.tsv:2: label "angry" occurs only in test/);
-  assert.throws(() => loadTrainData({ csv: file, trainCsv: file, ...cols }, split),
-    /either --csv .* or --train-csv, not both/);
+  assert.throws(
+    () => loadTrainData({ trainCsv: file, validationCsv: file, testCsv: testFile, ...cols }, split),
+    /test\.tsv:2: label "angry" occurs only in test/,
+  );
+  assert.throws(
+    () => loadTrainData({ csv: file, trainCsv: file, ...cols }, split),
+    /either --csv .* or --train-csv, not both/,
+  );
   assert.throws(() => loadTrainData({ validationCsv: dev, ...cols }, split), /--validation-csv .* needs --train-csv/);
   assert.throws(() => loadTrainData({ csv: file }, split), /needs --text-column and --label-column/);
   // a label with one row cannot be on both sides of a stratified split: named with its line
-  assert.throws(() => loadTrainData({ csv: file, ...cols }, split),
-    new RegExp(`train\\.tsv: a label occurs only once: "b" \\(${file.replace(/[.]/g, "\\.")}:3\\)\\. .*--validation-csv`));
-  const small = write(dir, "small.tsv", [["id", "text", "label"], ...[..."abcabc"].map((l, i) => [String(i), `t${i}`, l])]);
-  assert.throws(() => loadTrainData({ csv: small, ...cols }, split),
-    /small\.tsv \(6 rows, 3 labels, --validation-size 0\.25\): The test_size = 2 should be greater or equal to the number of classes = 3/);
+  assert.throws(
+    () => loadTrainData({ csv: file, ...cols }, split),
+    new RegExp(
+      `train\\.tsv: a label occurs only once: "b" \\(${file.replace(/[.]/g, "\\.")}:3\\)\\. .*--validation-csv`,
+    ),
+  );
+  const small = write(dir, "small.tsv", [
+    ["id", "text", "label"],
+    ...[..."abcabc"].map((l, i) => [String(i), `t${i}`, l]),
+  ]);
+  assert.throws(
+    () => loadTrainData({ csv: small, ...cols }, split),
+    /small\.tsv \(6 rows, 3 labels, --validation-size 0\.25\): The test_size = 2 should be greater or equal to the number of classes = 3/,
+  );
   // without a file, checkData names the example
   const train = { texts: ["a", "b"], labels: ["x", "y"] };
-  assert.throws(() => checkData({ train, validation: { texts: ["c"], labels: ["z"], ids: ["17"] } }),
-    /validation example 0 \(id 17\): label "z" occurs only in validation/);
-  assert.throws(() => checkData({ train, validation: textSet([]), test: { texts: ["t"], labels: [] } }),
-    /test data has 1 texts but 0 labels/);
+  assert.throws(
+    () => checkData({ train, validation: { texts: ["c"], labels: ["z"], ids: ["17"] } }),
+    /validation example 0 \(id 17\): label "z" occurs only in validation/,
+  );
+  assert.throws(
+    () => checkData({ train, validation: textSet([]), test: { texts: ["t"], labels: [] } }),
+    /test data has 1 texts but 0 labels/,
+  );
 });
 
-test("CARER loads as a data source: 16,000 / 2,000 / 2,000 tweets, six emotions, string ids",
-  { skip: fs.existsSync(CARER_SOURCE.trainCsv!) ? false : "no data/carer (set-up copies it from ../shared)" }, () => {
-    const d = loadTrainData({ ...CARER_SOURCE, multiLabel: false }, { validationSize: 0.15, seed: 17 });
-    assert.deepEqual([d.train.texts.length, d.validation.texts.length, d.test?.texts.length], [16000, 2000, 2000]);
-    assert.deepEqual([...d.labels].sort(), ["anger", "fear", "joy", "love", "sadness", "surprise"]);
-    assert.equal(d.ids.train[0], "train-1");
-    assert.equal(d.train.texts[0], "i didnt feel humiliated");
-    assert.equal(d.train.labels.filter((l) => l === "surprise").length, 572);
-  });
+test("CARER loads as a data source: 16,000 / 2,000 / 2,000 tweets, six emotions, string ids", {
+  skip: fs.existsSync(CARER_SOURCE.trainCsv!) ? false : "no data/carer (set-up copies it from ../shared)",
+}, () => {
+  const d = loadTrainData({ ...CARER_SOURCE, multiLabel: false }, { validationSize: 0.15, seed: 17 });
+  assert.deepEqual([d.train.texts.length, d.validation.texts.length, d.test?.texts.length], [16000, 2000, 2000]);
+  assert.deepEqual([...d.labels].sort(), ["anger", "fear", "joy", "love", "sadness", "surprise"]);
+  assert.equal(d.ids.train[0], "train-1");
+  assert.equal(d.train.texts[0], "i didnt feel humiliated");
+  assert.equal(d.train.labels.filter((l) => l === "surprise").length, 572);
+});

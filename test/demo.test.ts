@@ -42,7 +42,9 @@ after(async () => {
 async function open(url: string): Promise<Page> {
   const page = await browser.newPage();
   const local = (u: string) => u.startsWith(url) || u.startsWith("blob:" + url.slice(0, -1));
-  page.on("request", (r) => { if (!local(r.url())) outside.push(r.url()); });
+  page.on("request", (r) => {
+    if (!local(r.url())) outside.push(r.url());
+  });
   await page.goto(url);
   const loaded = 'document.getElementById("status").textContent !== "loading the model…"';
   await page.waitForFunction(loaded, null, { timeout: 120_000 });
@@ -55,10 +57,14 @@ type Shown = { labels: string[]; probabilities: Record<string, number> };
 async function classify(page: Page, text: string): Promise<Shown> {
   await page.fill("#input", text);
   await page.click("#go");
-  await page.waitForFunction('document.getElementById("status").textContent === "ready" && ' +
-    'document.querySelectorAll("#result tr").length > 0');
-  const rows = await page.$$eval("#result tr", (rs) =>
-    rs.map((r) => [r.querySelector(".label")!.textContent!, r.querySelector(".probability")!.textContent!]));
+  await page.waitForFunction(
+    'document.getElementById("status").textContent === "ready" && ' +
+      'document.querySelectorAll("#result tr").length > 0',
+  );
+  const rows = await page.$$eval(
+    "#result tr",
+    (rs) => rs.map((r) => [r.querySelector(".label")!.textContent!, r.querySelector(".probability")!.textContent!]),
+  );
   return { labels: rows.map((r) => r[0]), probabilities: Object.fromEntries(rows.map(([l, p]) => [l, Number(p)])) };
 }
 
@@ -98,22 +104,26 @@ test("the page shows what predict gives", { skip, timeout: 300_000 }, async () =
   assert.deepEqual(outside, [], "every request stays on the demo server");
 });
 
-test("the int8 model runs in the page, as in onnxruntime-node (INT8_TOLERANCE)", { skip, timeout: 300_000 }, async () => {
-  const q = await startDemo({ modelDir: dir, maxLength: MAX_LENGTH, quantized: true });
-  try {
-    const clf = await loadOnnxClassifier(dir, { quantized: true });
-    const [ref] = await predictOnnx(clf, [TEXTS[1]], { maxLength: MAX_LENGTH });
-    await clf.release();
-    const page = await open(q.url);
-    const shown = await classify(page, TEXTS[1]);
-    for (const [label, p] of Object.entries(ref.probabilities)) {
-      assert.ok(Math.abs(shown.probabilities[label] - p) < INT8_TOLERANCE, label);
+test(
+  "the int8 model runs in the page, as in onnxruntime-node (INT8_TOLERANCE)",
+  { skip, timeout: 300_000 },
+  async () => {
+    const q = await startDemo({ modelDir: dir, maxLength: MAX_LENGTH, quantized: true });
+    try {
+      const clf = await loadOnnxClassifier(dir, { quantized: true });
+      const [ref] = await predictOnnx(clf, [TEXTS[1]], { maxLength: MAX_LENGTH });
+      await clf.release();
+      const page = await open(q.url);
+      const shown = await classify(page, TEXTS[1]);
+      for (const [label, p] of Object.entries(ref.probabilities)) {
+        assert.ok(Math.abs(shown.probabilities[label] - p) < INT8_TOLERANCE, label);
+      }
+      await page.close();
+    } finally {
+      await q.close();
     }
-    await page.close();
-  } finally {
-    await q.close();
-  }
-});
+  },
+);
 
 // 127.0.0.1 only; nothing but the page, the libraries and the model's files
 test("the server serves only what the page needs", { skip }, async () => {
@@ -121,8 +131,13 @@ test("the server serves only what the page needs", { skip }, async () => {
   const get = async (p: string) => (await fetch(server.url + p.replace(/^\//, ""))).status;
   assert.equal(await get("/models/model/config.json"), 200);
   assert.equal(await get("/models/model/onnx/model.onnx"), 200);
-  const outside = ["/package.json", "/models/model/../../package.json", "/models/model/%2e%2e/%2e%2e/package.json",
-    "/etc/passwd", "/ort/ort.node.min.js"];
+  const outside = [
+    "/package.json",
+    "/models/model/../../package.json",
+    "/models/model/%2e%2e/%2e%2e/package.json",
+    "/etc/passwd",
+    "/ort/ort.node.min.js",
+  ];
   for (const p of outside) {
     assert.equal(await get(p), 404, p);
   }
@@ -138,11 +153,17 @@ test("startDemo refuses a folder without an export", async () => {
   await assert.rejects(startDemo({ modelDir: os.tmpdir() }), /has no onnx\/model\.onnx: export the model first/);
 });
 
-const noBertOnnx = haveBertOnnx() ? false : "bertOnnx is not there yet (lib/serve/onnx_export.ts is the temporary shim)";
-test("demo on a checkpoint exports it into a temporary folder, gone on close", { skip: skip || noBertOnnx }, async () => {
-  const d = await demo(ckpt, { port: 0, maxLength: MAX_LENGTH });
-  assert.ok(fs.existsSync(path.join(d.modelDir, "onnx", "model.onnx")));
-  assert.equal((await fetch(d.url + "models/model/config.json")).status, 200);
-  await d.close();
-  assert.ok(!fs.existsSync(d.modelDir), "the temporary export is gone");
-});
+const noBertOnnx = haveBertOnnx()
+  ? false
+  : "bertOnnx is not there yet (lib/serve/onnx_export.ts is the temporary shim)";
+test(
+  "demo on a checkpoint exports it into a temporary folder, gone on close",
+  { skip: skip || noBertOnnx },
+  async () => {
+    const d = await demo(ckpt, { port: 0, maxLength: MAX_LENGTH });
+    assert.ok(fs.existsSync(path.join(d.modelDir, "onnx", "model.onnx")));
+    assert.equal((await fetch(d.url + "models/model/config.json")).status, 200);
+    await d.close();
+    assert.ok(!fs.existsSync(d.modelDir), "the temporary export is gone");
+  },
+);

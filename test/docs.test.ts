@@ -13,15 +13,17 @@ const README = path.join(ROOT, "README.md");
 
 function markdownFiles(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? markdownFiles(path.join(dir, e.name)) : e.name.endsWith(".md") ? [path.join(dir, e.name)] : []);
+    e.isDirectory() ? markdownFiles(path.join(dir, e.name)) : e.name.endsWith(".md") ? [path.join(dir, e.name)] : []
+  );
 }
 const pages = [README, ...markdownFiles(path.join(ROOT, "docs"))];
 
 test("the README fits in 12,000 characters and names CI's test command", () => {
   const text = fs.readFileSync(README, "utf8");
   assert.ok(text.length <= 12_000, `README.md is ${text.length} characters`);
-  const ci = fs.readFileSync(path.join(ROOT, ".ci", "run"), "utf8").split("\n").map((l) => l.trim())
-    .filter((l) => l && !l.startsWith("#") && !/^(set|cd) /.test(l));
+  const ci = fs.readFileSync(path.join(ROOT, ".ci", "run"), "utf8").split("\n").map((l) => l.trim()).filter((l) =>
+    l && !l.startsWith("#") && !/^(set|cd) /.test(l)
+  );
   assert.deepEqual(ci, ["npm test"], ".ci/run runs one command");
   assert.match(text, new RegExp(`^${ci[0]}\\s+#`, "m"), "the README's quick start shows the same command");
 });
@@ -49,7 +51,20 @@ test("docs/reference/cli.md is what scripts/cli-reference.ts makes, and lists ev
 });
 
 test("every `npx bertlab` line in the docs uses a command and flags the CLI accepts", () => {
-  const commands = ["split", "train", "evaluate", "predict", "sweep", "probe-bias", "quiz", "doctor", "export", "demo", "soup", "cv"];
+  const commands = [
+    "split",
+    "train",
+    "evaluate",
+    "predict",
+    "sweep",
+    "probe-bias",
+    "quiz",
+    "doctor",
+    "export",
+    "demo",
+    "soup",
+    "cv",
+  ];
   const flags = new Set([...Object.keys(cliOptions()), ...Object.keys(CV_FLAGS), "check", "json"]);
   const wrong: string[] = [];
   let seen = 0;
@@ -59,7 +74,7 @@ test("every `npx bertlab` line in the docs uses a command and flags the CLI acce
       if (!m) continue;
       seen++;
       const words = m[1].trim().split(/\s+/);
-      const placeholder = /^[<[…]/.test(words[0] ?? "");   // `npx bertlab <command> [options]`
+      const placeholder = /^[<[…]/.test(words[0] ?? ""); // `npx bertlab <command> [options]`
       if (words[0] && !placeholder && !words[0].startsWith("-") && !commands.includes(words[0])) {
         wrong.push(`${line} (command ${words[0]})`);
       }

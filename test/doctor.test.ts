@@ -25,10 +25,13 @@ const find = (p: Probes, name: string) => diagnose(p).find((f) => f.name === nam
 
 /** Runs doctorMain with a described machine; returns its exit code and what it printed. */
 async function runDoctor(argv: string[], p: Probes): Promise<{ code: number; out: string }> {
-  await new Promise((resolve) => setImmediate(resolve));   // let the reporter write before stdout is captured
+  await new Promise((resolve) => setImmediate(resolve)); // let the reporter write before stdout is captured
   const captured: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
-  (process.stdout as any).write = (s: string) => { captured.push(String(s)); return true; };
+  (process.stdout as any).write = (s: string) => {
+    captured.push(String(s));
+    return true;
+  };
   try {
     return { code: await doctorMain(argv, () => p), out: captured.join("") };
   } finally {
@@ -38,8 +41,16 @@ async function runDoctor(argv: string[], p: Probes): Promise<{ code: number; out
 
 test("a machine with everything: every part ok, exit 0", async () => {
   const findings = diagnose(healthy);
-  assert.deepEqual(findings.map((f) => f.name), ["Node.js", "Python and .venv", "tslab kernel", "SMILE data", "model",
-    "TensorFlow.js backend", "CPU", "Chromium"]);
+  assert.deepEqual(findings.map((f) => f.name), [
+    "Node.js",
+    "Python and .venv",
+    "tslab kernel",
+    "SMILE data",
+    "model",
+    "TensorFlow.js backend",
+    "CPU",
+    "Chromium",
+  ]);
   assert.deepEqual(findings.map((f) => f.status), ["ok", "ok", "ok", "ok", "ok", "ok", "note", "ok"]);
   assert.ok(courseCanRun(findings));
   const { code, out } = await runDoctor([], healthy);
@@ -49,8 +60,11 @@ test("a machine with everything: every part ok, exit 0", async () => {
 });
 
 test("without Python: .venv and its fix are named, the course cannot run, the CLI still works", async () => {
-  const p: Probes = { ...healthy, venv: { python: "/p/.venv/bin/python", error: ".venv/bin/python not found" },
-    systemPython: { command: "python3", error: "python3 not found" } };
+  const p: Probes = {
+    ...healthy,
+    venv: { python: "/p/.venv/bin/python", error: ".venv/bin/python not found" },
+    systemPython: { command: "python3", error: "python3 not found" },
+  };
   const py = find(p, "Python and .venv");
   assert.equal(py.status, "missing");
   assert.match(py.fix!, /npm run setup .*needs Python 3\.9 or newer: python3 not found; install it or set PYTHON=/);
@@ -83,14 +97,17 @@ test("without Chromium or native TensorFlow: optional, the course still runs, ea
   const json = JSON.parse(out);
   assert.equal(json.ok, true);
   assert.equal(json.findings.length, 8);
-  assert.match(doctorLines(diagnose(p)).join("\n"), /missing {3}Chromium/);   // lower case: optional
+  assert.match(doctorLines(diagnose(p)).join("\n"), /missing {3}Chromium/); // lower case: optional
 });
 
 test("an old Node, wrong data, no model, a broken kernel: each required, each with its fix", () => {
-  const p: Probes = { ...healthy, node: "v18.19.0",
+  const p: Probes = {
+    ...healthy,
+    node: "v18.19.0",
     data: { file: "/p/data/x.csv", sha256: "00", error: "data/x.csv has sha256 00, not the published file's" },
     model: { dir: "/p/models/m", error: "/p/models/m: model folder not found" },
-    kernel: { file: "/p/k.json", error: "k.json not found" } };
+    kernel: { file: "/p/k.json", error: "k.json not found" },
+  };
   const findings = diagnose(p);
   for (const name of ["Node.js", "SMILE data", "model", "tslab kernel"]) {
     const f = findings.find((x) => x.name === name)!;
@@ -122,7 +139,10 @@ test("bertlab doctor probes this machine: every part reported, the exit code fol
   await new Promise((resolve) => setImmediate(resolve));
   const captured: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
-  (process.stdout as any).write = (s: string) => { captured.push(String(s)); return true; };
+  (process.stdout as any).write = (s: string) => {
+    captured.push(String(s));
+    return true;
+  };
   let code: number;
   try {
     code = await main(["doctor", "--json"]);

@@ -99,7 +99,10 @@ test("a truncated body (short of its Content-Length) is an error; nothing is kep
 test("sha256 and size mismatches are errors; an existing file is left untouched", async () => {
   const dest = path.join(dir, "sha.csv");
   fs.writeFileSync(dest, "previous good copy");
-  await assert.rejects(downloadFile(`${base}/ok`, dest, { sha256: "0".repeat(64) }), /sha256 [0-9a-f]{64} does not match/);
+  await assert.rejects(
+    downloadFile(`${base}/ok`, dest, { sha256: "0".repeat(64) }),
+    /sha256 [0-9a-f]{64} does not match/,
+  );
   await assert.rejects(downloadFile(`${base}/ok`, dest, { size: 5 }), /announces \d+ bytes, expected 5/);
   await assert.rejects(downloadFile(`${base}/chunked`, dest, { size: 5 }), /got \d+ bytes, expected 5/);
   assert.equal(fs.readFileSync(dest, "utf8"), "previous good copy");

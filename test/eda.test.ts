@@ -5,7 +5,18 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import { execFileSync } from "child_process";
 import * as tf from "@tensorflow/tfjs";
-import { danfo, smileFrame, frameHtml, valueCounts, withShares, countsFigure, groupedCountsFigure, examples, textLengths, tweetHtml } from "../lib/teach/eda";
+import {
+  danfo,
+  smileFrame,
+  frameHtml,
+  valueCounts,
+  withShares,
+  countsFigure,
+  groupedCountsFigure,
+  examples,
+  textLengths,
+  tweetHtml,
+} from "../lib/teach/eda";
 import { initBackend } from "../lib/runtime/backend";
 import { loadSmile, filterForCourse, categoryCounts } from "../lib/data/smile";
 import { SMILE_CSV } from "../lib/core/paths";
@@ -49,10 +60,13 @@ test("smileFrame: a DataFrame with string ids, no tensors leaked; frameHtml esca
 test("plain counts, shares, examples, lengths; inputs unchanged", () => {
   const copy = JSON.parse(JSON.stringify(ROWS));
   assert.deepEqual(valueCounts(ROWS.map((r) => r.category)), [
-    { value: "happy", count: 2 }, { value: "sad", count: 1 }, { value: "happy|surprise", count: 1 },
+    { value: "happy", count: 2 },
+    { value: "sad", count: 1 },
+    { value: "happy|surprise", count: 1 },
   ]);
   assert.deepEqual(withShares([{ category: "a", count: 3 }, { category: "b", count: 1 }]), [
-    { category: "a", count: 3, share: "75.0 %" }, { category: "b", count: 1, share: "25.0 %" },
+    { category: "a", count: 3, share: "75.0 %" },
+    { category: "b", count: 1, share: "25.0 %" },
   ]);
   assert.deepEqual(examples(ROWS, ["sad", "happy"], 1).map((r) => r.id), ["611857364396965890", "611857364396965889"]);
   assert.deepEqual(textLengths(["a b", "hello world again", "x"]), [
@@ -61,12 +75,19 @@ test("plain counts, shares, examples, lengths; inputs unchanged", () => {
   ]);
   assert.equal(textLengths(["😀😀"])[0].max, 2); // code points, not UTF-16 units
   assert.throws(() => textLengths([]), /no texts/);
-  assert.equal(tweetHtml(ROWS[0]), "<div><code>611857364396965889</code> <b>happy</b>: &lt;b&gt;so&lt;/b&gt; happy &amp; fine</div>");
+  assert.equal(
+    tweetHtml(ROWS[0]),
+    "<div><code>611857364396965889</code> <b>happy</b>: &lt;b&gt;so&lt;/b&gt; happy &amp; fine</div>",
+  );
   assert.deepEqual(ROWS, copy);
 });
 
 test("charts: counts as bars, labels escaped for Plotly markup", () => {
-  const fig = countsFigure([{ category: "<i>happy</i>", count: 5 }, { category: "sad", count: 1 }], "Tweets & <b>counts</b>", { log: true });
+  const fig = countsFigure(
+    [{ category: "<i>happy</i>", count: 5 }, { category: "sad", count: 1 }],
+    "Tweets & <b>counts</b>",
+    { log: true },
+  );
   const bar = fig.data[0] as { x: string[]; y: number[] };
   assert.deepEqual(bar.x, ["&lt;i&gt;happy&lt;/i&gt;", "sad"]);
   assert.deepEqual(bar.y, [5, 1]);
@@ -80,7 +101,9 @@ test("charts: counts as bars, labels escaped for Plotly markup", () => {
   assert.deepEqual((g.data[1] as { name: string; y: number[] }).y, [2, 1]);
 });
 
-test("the SMILE file: 3085 rows in the DataFrame, the course's counts", { skip: fs.existsSync(SMILE_CSV) ? false : `needs ${SMILE_CSV}` }, async () => {
+test("the SMILE file: 3085 rows in the DataFrame, the course's counts", {
+  skip: fs.existsSync(SMILE_CSV) ? false : `needs ${SMILE_CSV}`,
+}, async () => {
   const rows = loadSmile();
   const df = await smileFrame(rows);
   assert.deepEqual(df.shape, [3085, 3]);

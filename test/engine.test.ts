@@ -16,7 +16,15 @@ import { main } from "../lib/cli/cli";
 import { initBackend } from "../lib/runtime/backend";
 import { graphInference } from "../lib/model/bert";
 import type { Prediction } from "../lib/eval/evaluate";
-import { EXPORT_TINY, onnxSkip, tinyCheckpoint, fp32OnnxBytes, haveBertOnnx, maxAbsDiff, INT8_TOLERANCE } from "./helpers/onnx";
+import {
+  EXPORT_TINY,
+  onnxSkip,
+  tinyCheckpoint,
+  fp32OnnxBytes,
+  haveBertOnnx,
+  maxAbsDiff,
+  INT8_TOLERANCE,
+} from "./helpers/onnx";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-engine-"));
 const ckpt = tinyCheckpoint(path.join(tmp, "ckpt"));
@@ -32,8 +40,14 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
   await new Promise((resolve) => setImmediate(resolve)); // let the reporter write before stdout is captured
   const out: string[] = [], err: string[] = [];
   const [w, e] = [process.stdout.write.bind(process.stdout), process.stderr.write.bind(process.stderr)];
-  (process.stdout as unknown as { write: unknown }).write = (s: string) => { out.push(String(s)); return true; };
-  (process.stderr as unknown as { write: unknown }).write = (s: string) => { err.push(String(s)); return true; };
+  (process.stdout as unknown as { write: unknown }).write = (s: string) => {
+    out.push(String(s));
+    return true;
+  };
+  (process.stderr as unknown as { write: unknown }).write = (s: string) => {
+    err.push(String(s));
+    return true;
+  };
   try {
     return { code: await main(args), stdout: out.join(""), stderr: err.join("") };
   } finally {
@@ -110,8 +124,10 @@ test("auto on an export folder is ONNX Runtime", { skip: onnxSkip }, async () =>
 });
 
 test("an export folder runs on ONNX Runtime only", { skip: onnxSkip }, async () => {
-  await assert.rejects(loadClassifier(dir, chooseEngine("tfjs")),
-    /has no model\.safetensors \(an export folder\?\): TensorFlow\.js needs a checkpoint/);
+  await assert.rejects(
+    loadClassifier(dir, chooseEngine("tfjs")),
+    /has no model\.safetensors \(an export folder\?\): TensorFlow\.js needs a checkpoint/,
+  );
 });
 
 test("bertlab predict on an export, fp32 and --quantized; evaluate prints the engine", { skip: onnxSkip }, async () => {
@@ -143,7 +159,9 @@ test("bertlab export: --out is required, --quantize takes int8 only", async () =
   await assert.rejects(cli(["demo", "--checkpoint", ckpt, "--port", "http"]), /--port wants a port number/);
 });
 
-const noBertOnnx = haveBertOnnx() ? false : "bertOnnx is not there yet (lib/serve/onnx_export.ts is the temporary shim)";
+const noBertOnnx = haveBertOnnx()
+  ? false
+  : "bertOnnx is not there yet (lib/serve/onnx_export.ts is the temporary shim)";
 test("bertlab export writes the folder (needs bertOnnx)", { skip: noBertOnnx }, async () => {
   const out = path.join(tmp, "cli-export");
   const r = await cli(["export", "--checkpoint", ckpt, "--out", out, "--quantize", "int8"]);

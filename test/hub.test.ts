@@ -16,7 +16,13 @@ import { resolveModel, validateModelDir, DEFAULT_MODEL, DEFAULT_MODEL_DIR } from
 import { ROOT } from "../lib/core/paths";
 import { listenLocal } from "./helpers/local_server";
 
-const CONFIG = JSON.stringify({ model_type: "bert", num_hidden_layers: 2, hidden_size: 32, num_attention_heads: 4, vocab_size: 30522 });
+const CONFIG = JSON.stringify({
+  model_type: "bert",
+  num_hidden_layers: 2,
+  hidden_size: 32,
+  num_attention_heads: 4,
+  vocab_size: 30522,
+});
 const WEIGHTS = Buffer.alloc(200_000, 7); // stands in for model.safetensors: only bytes matter here
 const FILES: Record<string, Buffer> = {
   "config.json": Buffer.from(CONFIG),
@@ -102,21 +108,34 @@ test("a damaged cache (file size changed, or no marker) is downloaded again", as
 });
 
 test("404 on a required file: error names the file and the model; nothing cached", async () => {
-  await assert.rejects(downloadFromHub("test-org/no-weights", opts()), (e: Error) =>
-    /test-org\/no-weights \(revision main\) has no model\.safetensors/.test(e.message) && /HTTP 404/.test(e.message));
+  await assert.rejects(
+    downloadFromHub("test-org/no-weights", opts()),
+    (e: Error) =>
+      /test-org\/no-weights \(revision main\) has no model\.safetensors/.test(e.message) && /HTTP 404/.test(e.message),
+  );
   assert.ok(!fs.existsSync(hubCacheDir("test-org/no-weights", "main", path.join(tmp, "cache"))));
-  assert.deepEqual(fs.readdirSync(path.join(tmp, "cache", "hub")).filter((n) => n.includes("no-weights") && n !== "test-org--no-weights"), []);
+  assert.deepEqual(
+    fs.readdirSync(path.join(tmp, "cache", "hub")).filter((n) =>
+      n.includes("no-weights") && n !== "test-org--no-weights"
+    ),
+    [],
+  );
 });
 
 test("truncated transfer: an error, and no half file or folder is kept", async () => {
-  await assert.rejects(downloadFromHub("test-org/truncated", opts()), (e: Error) =>
-    /Downloading model\.safetensors of test-org\/truncated failed, nothing was kept/.test(e.message));
+  await assert.rejects(
+    downloadFromHub("test-org/truncated", opts()),
+    (e: Error) => /Downloading model\.safetensors of test-org\/truncated failed, nothing was kept/.test(e.message),
+  );
   const parent = path.join(tmp, "cache", "hub", "test-org--truncated");
   assert.deepEqual(fs.existsSync(parent) ? fs.readdirSync(parent) : [], []);
 });
 
 test("gated model: 401 says to set HF_TOKEN; with the token it downloads", async () => {
-  await assert.rejects(downloadFromHub("test-org/gated", opts()), /HTTP 401: the model is gated or private; set HF_TOKEN/);
+  await assert.rejects(
+    downloadFromHub("test-org/gated", opts()),
+    /HTTP 401: the model is gated or private; set HF_TOKEN/,
+  );
   requests.length = 0;
   const dir = await downloadFromHub("test-org/gated", opts({ token: "secret" }));
   assert.ok(isCompleteDownload(dir));
@@ -128,8 +147,15 @@ test("unreachable hub: the error says what to do", async () => {
   await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
   const port = (s.address() as AddressInfo).port;
   await new Promise((r) => s.close(r));
-  await assert.rejects(downloadFromHub("test-org/tiny-bert", opts({ endpoint: `http://127.0.0.1:${port}`, cacheDir: path.join(tmp, "other") })), (e: Error) =>
-    /Cannot reach the Hugging Face hub at http:\/\/127\.0\.0\.1/.test(e.message) && /HF_ENDPOINT/.test(e.message) && /local model folder/.test(e.message) && /npm run setup/.test(e.message));
+  await assert.rejects(
+    downloadFromHub(
+      "test-org/tiny-bert",
+      opts({ endpoint: `http://127.0.0.1:${port}`, cacheDir: path.join(tmp, "other") }),
+    ),
+    (e: Error) =>
+      /Cannot reach the Hugging Face hub at http:\/\/127\.0\.0\.1/.test(e.message) && /HF_ENDPOINT/.test(e.message) &&
+      /local model folder/.test(e.message) && /npm run setup/.test(e.message),
+  );
 });
 
 test("model ids are checked before any request", () => {
@@ -143,24 +169,45 @@ test("model ids are checked before any request", () => {
 test("resolveModel: a hub id downloads and is described; a folder is checked", async () => {
   const r = await resolveModel("test-org/tiny-bert", opts());
   assert.equal(r.source, "test-org/tiny-bert");
-  assert.match(r.description, /^BERT, 2 layers, hidden 32, 4 heads, vocabulary 30522, test-org\/tiny-bert from the hub/);
+  assert.match(
+    r.description,
+    /^BERT, 2 layers, hidden 32, 4 heads, vocabulary 30522, test-org\/tiny-bert from the hub/,
+  );
   const again = await resolveModel(r.dir);
   assert.equal(again.dir, r.dir);
   assert.match(again.description, /^BERT, 2 layers/);
 });
 
-test("resolveModel: no source means the course model folder set-up made", { skip: !fs.existsSync(DEFAULT_MODEL_DIR) && "models/all-MiniLM-L6-v2 not set up" }, async () => {
+test("resolveModel: no source means the course model folder set-up made", {
+  skip: !fs.existsSync(DEFAULT_MODEL_DIR) && "models/all-MiniLM-L6-v2 not set up",
+}, async () => {
   const r = await resolveModel();
-  assert.deepEqual(r, { dir: DEFAULT_MODEL_DIR, source: DEFAULT_MODEL, description: "BERT, 6 layers, hidden 384, 12 heads, vocabulary 30522, in models/all-MiniLM-L6-v2" });
+  assert.deepEqual(r, {
+    dir: DEFAULT_MODEL_DIR,
+    source: DEFAULT_MODEL,
+    description: "BERT, 6 layers, hidden 384, 12 heads, vocabulary 30522, in models/all-MiniLM-L6-v2",
+  });
   assert.equal((await resolveModel(DEFAULT_MODEL)).dir, DEFAULT_MODEL_DIR);
 });
 
 test("resolveModel: without the course folder, the default comes from the hub (HF_ENDPOINT)", async () => {
   FILES["config.json"] = Buffer.from(CONFIG); // same files, served under the default id
-  const env = { ...process.env, BERTLAB_MODELS_DIR: path.join(tmp, "no-models"), BERTLAB_CACHE: path.join(tmp, "default-cache"), HF_ENDPOINT: endpoint };
-  const code = `require("./lib/model/models").resolveModel().then(r => console.log(JSON.stringify(r)), e => { console.error(e.message); process.exit(1); })`;
+  const env = {
+    ...process.env,
+    BERTLAB_MODELS_DIR: path.join(tmp, "no-models"),
+    BERTLAB_CACHE: path.join(tmp, "default-cache"),
+    HF_ENDPOINT: endpoint,
+  };
+  const code =
+    `require("./lib/model/models").resolveModel().then(r => console.log(JSON.stringify(r)), e => { console.error(e.message); process.exit(1); })`;
   const out = await new Promise<string>((resolve, reject) =>
-    execFile(process.execPath, ["--import", "tsx", "-e", code], { cwd: ROOT, env }, (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout))));
+    execFile(
+      process.execPath,
+      ["--import", "tsx", "-e", code],
+      { cwd: ROOT, env },
+      (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout)),
+    )
+  );
   const r = JSON.parse(out);
   assert.equal(r.source, DEFAULT_MODEL);
   assert.equal(r.dir, path.join(tmp, "default-cache", "hub", "sentence-transformers--all-MiniLM-L6-v2", "main"));
@@ -171,7 +218,10 @@ test("validateModelDir names the missing or wrong file", () => {
   const dir = path.join(tmp, "folder");
   fs.mkdirSync(dir, { recursive: true });
   assert.throws(() => validateModelDir(path.join(tmp, "nothing")), /nothing: model folder not found/);
-  assert.throws(() => validateModelDir(dir), new RegExp(`${path.join(dir, "config.json").replace(/[/.]/g, "\\$&")} is missing`));
+  assert.throws(
+    () => validateModelDir(dir),
+    new RegExp(`${path.join(dir, "config.json").replace(/[/.]/g, "\\$&")} is missing`),
+  );
   fs.writeFileSync(path.join(dir, "config.json"), "{oops");
   assert.throws(() => validateModelDir(dir), /config\.json: not valid JSON/);
   fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ model_type: "gpt2" }));

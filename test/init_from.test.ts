@@ -25,7 +25,8 @@ before(async () => {
   source = tinyCheckpoint(path.join(tmp, "source")); // labels neg, neu, pos
 });
 
-const values = async (m: { params: Map<string, tf.Variable> }, name: string) => Array.from(await m.params.get(name)!.data());
+const values = async (m: { params: Map<string, tf.Variable> }, name: string) =>
+  Array.from(await m.params.get(name)!.data());
 
 test("the encoder is the source's; matching head rows move to their new places; the rest are fresh and seeded", async () => {
   const n0 = tf.memory().numTensors;
@@ -63,17 +64,24 @@ test("another architecture or vocabulary is refused, naming the difference", () 
   return startingModel({ ...DEFAULT_CONFIG, model: source, initFrom: other }, labels).then(
     () => assert.fail("a checkpoint of another architecture was accepted"),
     (e: Error) => {
-      assert.match(e.message, /--init-from .*other is not the model this run starts from: config\.json num_hidden_layers/);
+      assert.match(
+        e.message,
+        /--init-from .*other is not the model this run starts from: config\.json num_hidden_layers/,
+      );
       fs.writeFileSync(cfgFile, JSON.stringify(cfg));
       assert.equal(architectureDifference(source, other), undefined);
       fs.appendFileSync(path.join(other, "vocab.txt"), "[extra]\n");
       assert.match(architectureDifference(source, other)!, /vocab\.txt differs .*another tokenizer's token ids/);
-    });
+    },
+  );
 });
 
 test("train --init-from: the log and metrics.json say what was carried over; a resumed run keeps saying it", async () => {
   const labels = ["neg", "calm", "pos"];
-  const calm = (d: { texts: string[]; labels: string[] }) => ({ ...d, labels: d.labels.map((l) => (l === "neu" ? "calm" : l)) });
+  const calm = (d: { texts: string[]; labels: string[] }) => ({
+    ...d,
+    labels: d.labels.map((l) => (l === "neu" ? "calm" : l)),
+  });
   const data = { train: calm(toyData(24, 1)), validation: calm(toyData(9, 2)), labels };
   const config = { ...DEFAULT_CONFIG, model: source, initFrom: source, epochs: 2, batchSize: 8, logSamples: 0 };
   const start = await startingModel(config, labels);
@@ -83,7 +91,9 @@ test("train --init-from: the log and metrics.json say what was carried over; a r
   const lines: string[] = [];
   const first = await train(config, { data, runDir, stopAfterEpoch: 1, log: (s) => lines.push(s) });
   first.model.dispose();
-  assert.ok(lines.some((l) => /starting from .*encoder kept; classifier rows kept for neg, pos, fresh for calm/.test(l)));
+  assert.ok(
+    lines.some((l) => /starting from .*encoder kept; classifier rows kept for neg, pos, fresh for calm/.test(l)),
+  );
   const resumed = await train(config, { data, runDir, resume: true, log: () => {} });
   resumed.model.dispose();
   const metrics = JSON.parse(fs.readFileSync(path.join(runDir, "metrics.json"), "utf8"));
@@ -98,11 +108,15 @@ test("--reinit-layers k: the top k encoder layers and the pooler start fresh (se
   const a = await loadBertForSequenceClassification(source, { labels: tinyBertLabels, seed: 0 });
   const b = await loadBertForSequenceClassification(source, { labels: tinyBertLabels, seed: 0 });
   const names = reinitTopLayers(b, 1, 3);
-  assert.ok(names.length > 0 && names.every((n) => n.startsWith("bert.encoder.layer.1.") || n.startsWith("bert.pooler.")));
-  assert.ok(names.includes("bert.pooler.dense.weight") && names.includes("bert.encoder.layer.1.attention.self.query.weight"));
+  assert.ok(
+    names.length > 0 && names.every((n) => n.startsWith("bert.encoder.layer.1.") || n.startsWith("bert.pooler.")),
+  );
+  assert.ok(
+    names.includes("bert.pooler.dense.weight") && names.includes("bert.encoder.layer.1.attention.self.query.weight"),
+  );
   for (const name of a.params.keys()) {
     const same = JSON.stringify(await values(a, name)) === JSON.stringify(await values(b, name));
-    const fresh = names.includes(name);   // the tiny model has no zero biases or unit LayerNorm weights to keep
+    const fresh = names.includes(name); // the tiny model has no zero biases or unit LayerNorm weights to keep
     assert.equal(same, !fresh, name);
   }
   const again = await loadBertForSequenceClassification(source, { labels: tinyBertLabels, seed: 0 });
@@ -112,7 +126,11 @@ test("--reinit-layers k: the top k encoder layers and the pooler start fresh (se
   for (const m of [a, b, again]) m.dispose();
   assert.equal(tf.memory().numTensors, n0);
   const lines: string[] = [];
-  const start = await startingModel({ ...DEFAULT_CONFIG, model: source, reinitLayers: 2 }, tinyBertLabels, (s) => lines.push(s));
+  const start = await startingModel(
+    { ...DEFAULT_CONFIG, model: source, reinitLayers: 2 },
+    tinyBertLabels,
+    (s) => lines.push(s),
+  );
   start.model.dispose();
   assert.match(lines.join("\n"), /re-initialised the top 2 encoder layer\(s\) and the pooler/);
 });

@@ -33,10 +33,12 @@ const SHOTS = path.join(OUT_DIR, "screenshots");
 const NB = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook";
 const only = (process.env.BERTLAB_LAB_NOTEBOOKS ?? "").split(",").filter(Boolean);
 const notebooks = listNotebooks(only).map((f) => path.basename(f));
-const skip = !findChromium() ? "no Chromium (set-up installs Debian's chromium as root)"
-  : !fs.existsSync(path.join(VENV_DIR, "bin", "jupyter-lab")) ? "no JupyterLab in .venv (npm run setup)"
+const skip = !findChromium() ?
+  "no Chromium (set-up installs Debian's chromium as root)"
+  : !fs.existsSync(path.join(VENV_DIR, "bin", "jupyter-lab")) ?
+  "no JupyterLab in .venv (npm run setup)"
   : !fs.existsSync(SMILE_CSV) || !fs.existsSync(path.join(DEFAULT_MODEL_DIR, "model.safetensors"))
-    ? "no data or model (npm run setup)"
+  ? "no data or model (npm run setup)"
   : false;
 
 const token = `bertlab-${process.pid}-${Date.now()}`;
@@ -76,21 +78,37 @@ before(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   const env = {
-    ...process.env, BERTLAB_FAST: "1", JUPYTERLAB_SETTINGS_DIR: path.join(tmp, "settings"),
-    JUPYTERLAB_WORKSPACES_DIR: path.join(tmp, "workspaces"), JUPYTER_RUNTIME_DIR: path.join(tmp, "runtime"),
+    ...process.env,
+    BERTLAB_FAST: "1",
+    JUPYTERLAB_SETTINGS_DIR: path.join(tmp, "settings"),
+    JUPYTERLAB_WORKSPACES_DIR: path.join(tmp, "workspaces"),
+    JUPYTER_RUNTIME_DIR: path.join(tmp, "runtime"),
     BERTLAB_LAB_ROOT: tmp,
   };
   delete (env as Record<string, string | undefined>).BERTLAB_SEED; // the seed check below starts from the course's
-  const args = ["--no-browser", `--port=${port}`, "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
-    `--IdentityProvider.token=${token}`];
-  lab = spawn("bash", [path.join(ROOT, "scripts", "lab.sh"), ...args],
-  { cwd: ROOT, env, detached: true, stdio: ["ignore", "ignore", "pipe"] });
+  const args = [
+    "--no-browser",
+    `--port=${port}`,
+    "--ServerApp.port_retries=0",
+    "--ServerApp.ip=127.0.0.1",
+    `--IdentityProvider.token=${token}`,
+  ];
+  lab = spawn("bash", [path.join(ROOT, "scripts", "lab.sh"), ...args], {
+    cwd: ROOT,
+    env,
+    detached: true,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let log = "";
-  lab.stderr!.on("data", (d) => { log = (log + d).slice(-4000); });
+  lab.stderr!.on("data", (d) => {
+    log = (log + d).slice(-4000);
+  });
   const t0 = Date.now();
   for (;;) {
     if (lab.exitCode !== null) throw new Error(`npm run lab exited (${lab.exitCode}):\n${log}`);
-    try { if ((await api("/api/status")).ok) break; } catch { /* not listening yet */ }
+    try {
+      if ((await api("/api/status")).ok) break;
+    } catch { /* not listening yet */ }
     if (Date.now() - t0 > 120_000) throw new Error(`JupyterLab did not answer on ${base} within 2 minutes:\n${log}`);
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -101,9 +119,13 @@ before(async () => {
 after(async () => {
   await browser?.close();
   if (lab?.pid && lab.exitCode === null) {
-    try { process.kill(-lab.pid, "SIGTERM"); } catch { /* already gone */ }
+    try {
+      process.kill(-lab.pid, "SIGTERM");
+    } catch { /* already gone */ }
     await new Promise((r) => setTimeout(r, 1500));
-    try { process.kill(-lab.pid, "SIGKILL"); } catch { /* gone */ }
+    try {
+      process.kill(-lab.pid, "SIGKILL");
+    } catch { /* gone */ }
   }
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
@@ -135,11 +157,13 @@ async function runMenu(page: Page, item: string): Promise<void> {
 
 /** For each plotly chart: whether it drew an SVG holding at least one trace (a bar, a line, a heatmap image). */
 async function chartStates(page: Page): Promise<{ id: string; svg: boolean; traces: number }[]> {
-  return page.locator(`${NB} .bertlab-plot`).evaluateAll((els) => els.map((el: any) => ({
-    id: el.id as string,
-    svg: Boolean(el.querySelector("svg.main-svg")),
-    traces: el.querySelectorAll("g.trace, g.hm image, g.imagelayer image").length as number,
-  })));
+  return page.locator(`${NB} .bertlab-plot`).evaluateAll((els) =>
+    els.map((el: any) => ({
+      id: el.id as string,
+      svg: Boolean(el.querySelector("svg.main-svg")),
+      traces: el.querySelectorAll("g.trace, g.hm image, g.imagelayer image").length as number,
+    }))
+  );
 }
 
 /** The heatmap picture (plotly draws a heatmap as one image) of an attention chart. */
@@ -147,7 +171,8 @@ async function heatmapImage(chart: Locator): Promise<string> {
   const images = chart.locator("g.hm image");
   // runs in the page: plotly draws a heatmap as an <image> whose href is the picture
   const hrefs = await images.evaluateAll((els) =>
-    els.map((e) => e.getAttribute("href") ?? e.getAttribute("xlink:href")));
+    els.map((e) => e.getAttribute("href") ?? e.getAttribute("xlink:href"))
+  );
   return hrefs.join("|");
 }
 
@@ -164,14 +189,21 @@ for (const name of notebooks) {
         await page.locator(`${NB} .jp-CodeCell`).first().waitFor({ timeout: 120_000 });
         // 1) the kernel JupyterLab started is ours, and it is ready
         const kernelName = page.locator(".jp-Toolbar-kernelName, .jp-KernelName").first();
-        await page.waitForFunction(() => /TypeScript \(bertlab\)/.test(
-          (globalThis as any).document.querySelector(".jp-Toolbar-kernelName, .jp-KernelName")?.textContent ?? ""),
-        null, { timeout: 120_000 });
+        await page.waitForFunction(
+          () =>
+            /TypeScript \(bertlab\)/.test(
+              (globalThis as any).document.querySelector(".jp-Toolbar-kernelName, .jp-KernelName")?.textContent ?? "",
+            ),
+          null,
+          { timeout: 120_000 },
+        );
         assert.match((await kernelName.textContent()) ?? "", /TypeScript \(bertlab\)/);
-        const idle = () => (globalThis as any).document.querySelector(".jp-Notebook-ExecutionIndicator")
-          ?.getAttribute("data-status") === "idle";
-        await page.waitForFunction(idle, null, { timeout: 120_000 })
-          .catch(() => { /* older layouts have no indicator: running all cells below waits for the kernel anyway */ });
+        const idle = () =>
+          (globalThis as any).document.querySelector(".jp-Notebook-ExecutionIndicator")?.getAttribute("data-status") ===
+          "idle";
+        await page.waitForFunction(idle, null, { timeout: 120_000 }).catch(
+          () => {/* older layouts have no indicator: running all cells below waits for the kernel anyway */},
+        );
         // 2) Run → Run All Cells, as a learner would
         await runMenu(page, "Run All Cells");
         const done = await waitForRun(page, 20 * 60_000);
@@ -190,7 +222,9 @@ for (const name of notebooks) {
         }
         const stem = name.replace(/\.ipynb$/, "");
         for (let i = 0; i < charts.length; i++) {
-          await page.locator(`${NB} .bertlab-plot`).nth(i).screenshot({ path: path.join(SHOTS, `${stem}_chart${i + 1}.png`) });
+          await page.locator(`${NB} .bertlab-plot`).nth(i).screenshot({
+            path: path.join(SHOTS, `${stem}_chart${i + 1}.png`),
+          });
         }
         const broken = charts.filter((c) => !c.svg || c.traces === 0);
         assert.deepEqual(broken, [], `${name}: ${broken.length} of ${charts.length} charts did not render`);

@@ -46,7 +46,11 @@ test("every import in lib/ stays in its folder or goes to a folder its index all
 
 test("the folders' allowances form layers: no two folders may import each other, even through others", () => {
   const reach = (from: string, seen = new Set<string>()): Set<string> => {
-    for (const to of mayImport(from)) if (!seen.has(to)) { seen.add(to); reach(to, seen); }
+    for (const to of mayImport(from))
+      if (!seen.has(to)) {
+        seen.add(to);
+        reach(to, seen);
+      }
     return seen;
   };
   for (const d of folders) assert.ok(!reach(d).has(d), `lib/${d}/ can reach itself through its allowances`);
@@ -55,8 +59,12 @@ test("the folders' allowances form layers: no two folders may import each other,
 test("no module in lib/ or scripts/ imports itself through others (type-only and dynamic imports included)", () => {
   const ROOT = path.join(__dirname, "..");
   const files = [
-    ...fs.readdirSync(LIB, { recursive: true }).map(String).filter((f) => f.endsWith(".ts")).map((f) => path.join(LIB, f)),
-    ...fs.readdirSync(path.join(ROOT, "scripts")).filter((f) => f.endsWith(".ts")).map((f) => path.join(ROOT, "scripts", f)),
+    ...fs.readdirSync(LIB, { recursive: true }).map(String).filter((f) => f.endsWith(".ts")).map((f) =>
+      path.join(LIB, f)
+    ),
+    ...fs.readdirSync(path.join(ROOT, "scripts")).filter((f) => f.endsWith(".ts")).map((f) =>
+      path.join(ROOT, "scripts", f)
+    ),
   ];
   const resolve = (from: string, spec: string) => {
     const p = path.resolve(path.dirname(from), spec);

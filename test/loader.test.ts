@@ -26,7 +26,10 @@ test("RandomSampler: a permutation, new each epoch, reproducible, resumable", ()
 test("batches pad to the longest row (or a fixed length) and leak nothing", async () => {
   await initBackend();
   const before = tf.memory().numTensors;
-  const enc = { input_ids: [[101, 7, 102], [101, 102], [101, 5, 6, 7, 102]], attention_mask: [[1, 1, 1], [1, 1], [1, 1, 1, 1, 1]] };
+  const enc = {
+    input_ids: [[101, 7, 102], [101, 102], [101, 5, 6, 7, 102]],
+    attention_mask: [[1, 1, 1], [1, 1], [1, 1, 1, 1, 1]],
+  };
   const copy = JSON.parse(JSON.stringify(enc));
   const out = [...batches(enc, [2, 0, 1], [1, 0, 2], { batchSize: 2 })];
   assert.equal(out.length, 2);
@@ -40,7 +43,10 @@ test("batches pad to the longest row (or a fixed length) and leak nothing", asyn
   const fixed = makeBatch(enc, undefined, [0], { batchSize: 1, padding: "max_length", maxLength: 8 });
   assert.deepEqual(fixed.input_ids.shape, [1, 8]);
   fixed.dispose();
-  assert.throws(() => makeBatch(enc, undefined, [2], { batchSize: 1, padding: "max_length", maxLength: 4 }), /5 tokens, more than the padding length 4/);
+  assert.throws(
+    () => makeBatch(enc, undefined, [2], { batchSize: 1, padding: "max_length", maxLength: 4 }),
+    /5 tokens, more than the padding length 4/,
+  );
   assert.throws(() => makeBatch(enc, undefined, [9], { batchSize: 1 }), /index 9 is out of range/);
   assert.deepEqual(enc, copy);
   assert.equal(tf.memory().numTensors, before);

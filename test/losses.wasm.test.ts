@@ -82,8 +82,10 @@ test("doc examples; bad input names the problem; no tensors leak", async () => {
   assert.throws(() => focalLoss(x, [0, 1], -1), /gamma must be a number >= 0/);
   assert.throws(() => weightedCrossEntropyLoss(x, [0, 1], [1]), /1 class weights for 2 classes/);
   assert.throws(() => weightedCrossEntropyLoss(x, [0, 1], [1, NaN]), /class weight NaN/);
-  assert.throws(() => tf.tidy(() => bceWithLogitsLoss(x, tf.tensor2d([[1, 0, 1]]))),
-    /logits \[2,2\] but targets \[1,3\]/);
+  assert.throws(
+    () => tf.tidy(() => bceWithLogitsLoss(x, tf.tensor2d([[1, 0, 1]]))),
+    /logits \[2,2\] but targets \[1,3\]/,
+  );
   x.dispose();
   assert.equal(tf.memory().numTensors, before);
 });

@@ -17,7 +17,10 @@ const XEON_FLAGS = "fpu sse sse2 ssse3 fma sse4_1 sse4_2 avx f16c avx2 avx512f a
 test("parseCpuinfo: model, CPUs, cores and vector extensions", () => {
   const amd = parseCpuinfo([0, 1].map((p) => entry(p, "AMD EPYC", "AuthenticAMD", p, AMD_FLAGS)).join("\n"));
   assert.deepEqual(amd, {
-    model: "AMD EPYC", vendor: "AuthenticAMD", logicalCpus: 2, physicalCores: 2,
+    model: "AMD EPYC",
+    vendor: "AuthenticAMD",
+    logicalCpus: 2,
+    physicalCores: 2,
     extensions: ["sse4_2", "avx", "fma", "avx2", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16"],
   });
   // Two hyper-threads of one core: 2 CPUs, 1 core; AMX shows up.
@@ -26,8 +29,11 @@ test("parseCpuinfo: model, CPUs, cores and vector extensions", () => {
   assert.equal(xeon.logicalCpus, 2);
   assert.equal(xeon.physicalCores, 1);
   assert.deepEqual(xeon.extensions.slice(-4), ["avx512_fp16", "amx_tile", "amx_bf16", "amx_int8"]);
-  assert.equal(describeMachine(xeon), "Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz · 2 CPUs (1 cores) · " +
-    "avx2 avx512f avx512_vnni avx512_bf16 avx512_fp16 amx_tile amx_bf16");
+  assert.equal(
+    describeMachine(xeon),
+    "Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz · 2 CPUs (1 cores) · " +
+      "avx2 avx512f avx512_vnni avx512_bf16 avx512_fp16 amx_tile amx_bf16",
+  );
   // Without core ids (some ARM and VM kernels), cores are not guessed.
   assert.equal(parseCpuinfo("processor\t: 0\nflags\t: neon\n").physicalCores, undefined);
   assert.equal(parseCpuinfo("processor\t: 0\n").model, "unknown CPU");
@@ -44,7 +50,10 @@ test("parseOneDnnVerbose: version, instruction set and threads from oneDNN's inf
     "onednn_verbose,v1,primitive,exec,cpu,matmul,brg_matmul:avx512_core,undef,src:f32,,,64x64:64x64,0.1",
   ].join("\n");
   assert.deepEqual(parseOneDnnVerbose(log), {
-    version: "v3.7.3", isa: "Intel AVX-512 with Intel DL Boost and bfloat16 support", runtime: "threadpool", threads: 2,
+    version: "v3.7.3",
+    isa: "Intel AVX-512 with Intel DL Boost and bfloat16 support",
+    runtime: "threadpool",
+    threads: 2,
   });
   // oneDNN 2.x wrote no "v1," field.
   assert.equal(parseOneDnnVerbose("onednn_verbose,info,oneDNN v2.7.1 (commit abc)\n")?.version, "v2.7.1");

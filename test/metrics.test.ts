@@ -3,7 +3,15 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
-import { f1Weighted, f1Macro, confusionMatrix, perClassScores, accuracyPerClass, accuracyLines, scoreAll } from "../lib/eval/metrics";
+import {
+  f1Weighted,
+  f1Macro,
+  confusionMatrix,
+  perClassScores,
+  accuracyPerClass,
+  accuracyLines,
+  scoreAll,
+} from "../lib/eval/metrics";
 
 const fx = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/train/metrics.json"), "utf8"));
 const near = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} vs ${b}`);
@@ -13,10 +21,15 @@ for (const c of fx.cases) {
     const t = [...c.y_true], p = [...c.y_pred];
     near(f1Weighted(c.y_true, c.y_pred), c.f1_weighted, "weighted F1");
     near(f1Macro(c.y_true, c.y_pred), c.f1_macro, "macro F1");
-    near(f1Macro(c.y_true, c.y_pred, [0, 1, 2, 3, 4, 5].slice(0, c.num_classes)), c.f1_macro_all_labels, "macro F1 over all labels");
+    near(
+      f1Macro(c.y_true, c.y_pred, [0, 1, 2, 3, 4, 5].slice(0, c.num_classes)),
+      c.f1_macro_all_labels,
+      "macro F1 over all labels",
+    );
     perClassScores(c.y_true, c.y_pred, c.num_classes).forEach((s, i) => near(s.f1, c.f1_per_class[i], `F1 class ${i}`));
     assert.deepEqual(confusionMatrix(c.y_true, c.y_pred, c.num_classes), c.confusion);
-    assert.deepEqual(c.y_true, t); assert.deepEqual(c.y_pred, p); // inputs unchanged
+    assert.deepEqual(c.y_true, t);
+    assert.deepEqual(c.y_pred, p); // inputs unchanged
   });
 }
 

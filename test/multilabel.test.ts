@@ -13,8 +13,15 @@ import { initBackend } from "../lib/runtime/backend";
 import { randomBert, loadBertForSequenceClassification } from "../lib/model/bert";
 import { DEFAULT_CONFIG, TrainConfig } from "../lib/config/config";
 import {
-  multiLabelScores, tuneThresholds, applyThresholds, THRESHOLD_GRID, readThresholds,
-  saveThresholds, isMultiLabelModel, evaluateMultiLabel, MULTI_LABEL,
+  multiLabelScores,
+  tuneThresholds,
+  applyThresholds,
+  THRESHOLD_GRID,
+  readThresholds,
+  saveThresholds,
+  isMultiLabelModel,
+  evaluateMultiLabel,
+  MULTI_LABEL,
 } from "../lib/eval/multilabel";
 import { multiHot, parseLabelSet } from "../lib/data/labels";
 import { multilabelStratifiedKFold, multilabelStratifiedSplit } from "../lib/data/split";
@@ -56,8 +63,11 @@ test("micro/macro/weighted F1, per-label P/R/F1, subset accuracy and Hamming los
 });
 
 /** Each fold's count of every label. */
-const labelCounts = (y: number[][], folds: number[], k: number) => Array.from({ length: k }, (_, f) =>
-  y[0].map((_, j) => y.reduce((a, row, i) => a + (folds[i] === f ? row[j] : 0), 0)));
+const labelCounts = (y: number[][], folds: number[], k: number) =>
+  Array.from(
+    { length: k },
+    (_, f) => y[0].map((_, j) => y.reduce((a, row, i) => a + (folds[i] === f ? row[j] : 0), 0)),
+  );
 
 test("iterative stratification equals iterstrat fold for fold (synthetic), so label proportions per fold match", () => {
   for (const c of fx.stratification) {
@@ -85,7 +95,7 @@ const haveSmile = fs.existsSync(SMILE_CSV);
 const noSmile = !haveSmile && "needs the SMILE CSV";
 test("SMILE with its multi-label tweets: 1,513 rows; split and folds equal iterstrat's", { skip: noSmile }, () => {
   const s = fx.smile;
-  const rows = loadSmile().filter((r) => r.category !== "nocode");   // file order, as the fixture script reads it
+  const rows = loadSmile().filter((r) => r.category !== "nocode"); // file order, as the fixture script reads it
   const y = multiHot(rows.map((r) => r.category.split("|")), s.labels);
   assert.equal(rows.length, 1513);
   assert.deepEqual(s.labels.map((_: string, k: number) => y.reduce((a, r) => a + r[k], 0)), s.label_counts);
@@ -119,14 +129,18 @@ test("thresholds: the best F1 per label on validation, ties to the one nearest 0
   saveThresholds(dir, ["a", "b", "c"], t);
   assert.deepEqual(readThresholds(dir, ["c", "a", "b"]), [0.5, 0.4, 0.3]);
   assert.throws(() => readThresholds(dir, ["a", "z"]), /no threshold in \(0, 1\) for label "z"/);
-  assert.throws(() => readThresholds(tmp(), ["a"]),
-    /thresholds\.json is missing: a multi-label model .* needs its per-label thresholds/);
+  assert.throws(
+    () => readThresholds(tmp(), ["a"]),
+    /thresholds\.json is missing: a multi-label model .* needs its per-label thresholds/,
+  );
 });
 
 test("label sets from files: errors name the file and line; a delimiter that never occurs is a warning", () => {
   assert.deepEqual(parseLabelSet(" happy | sad ", "|", "x:2"), ["happy", "sad"]);
-  assert.throws(() => parseLabelSet("happy||sad", "|", "f.tsv:7"),
-    /f\.tsv:7: empty label in "happy\|\|sad" \(multi-label mode/);
+  assert.throws(
+    () => parseLabelSet("happy||sad", "|", "f.tsv:7"),
+    /f\.tsv:7: empty label in "happy\|\|sad" \(multi-label mode/,
+  );
   assert.throws(() => multiHot([["happy", "odd"]], ["happy"]), /example 0: label "odd" is not in the label list/);
   const dir = tmp();
   const rows = ["id\ttext\tlabels"];
@@ -145,8 +159,10 @@ test("label sets from files: errors name the file and line; a delimiter that nev
   const semi = path.join(dir, "semi.tsv");
   fs.writeFileSync(semi, rows.map((r) => r.replace("|", ";")).join("\n") + "\n");
   loadTrainData({ csv: semi, ...cols }, { validationSize: 0.25, seed: 1, warn: (m) => warnings.push(m) });
-  assert.match(warnings[0],
-    /semi\.tsv: the label delimiter "\|" never occurs in its label column: .* the data is single-label/);
+  assert.match(
+    warnings[0],
+    /semi\.tsv: the label delimiter "\|" never occurs in its label column: .* the data is single-label/,
+  );
   const broken = path.join(dir, "broken.tsv");
   fs.writeFileSync(broken, `id\ttext\tlabels\n1\tfine\ta|b\n2\toops\ta|\n`);
   const split = { validationSize: 0.25, seed: 1 };
@@ -156,11 +172,15 @@ test("label sets from files: errors name the file and line; a delimiter that nev
   assert.throws(() => loadTrainData({ csv: empty, ...cols }, split), /empty\.tsv:3: empty label in column "labels"/);
   const testFile = path.join(dir, "test.tsv");
   fs.writeFileSync(testFile, `id\ttext\tlabels\n1\tfine\ta|zzz\n`);
-  assert.throws(() => loadTrainData({ csv: file, testCsv: testFile, ...cols }, split),
-    /test\.tsv:2: label "zzz" occurs only in test/);
+  assert.throws(
+    () => loadTrainData({ csv: file, testCsv: testFile, ...cols }, split),
+    /test\.tsv:2: label "zzz" occurs only in test/,
+  );
   const unlabelled = { texts: ["x", "y"], labels: [["a", "b"], []] };
-  assert.throws(() => checkData({ multiLabel: true, train: unlabelled, validation: { texts: [], labels: [] } }),
-    /train example 1: no label/);
+  assert.throws(
+    () => checkData({ multiLabel: true, train: unlabelled, validation: { texts: [], labels: [] } }),
+    /train example 1: no label/,
+  );
 });
 
 // toy label sets: each text's words come from each of its labels
@@ -171,56 +191,69 @@ function toySets(n: number, seed: number): { texts: string[]; labels: string[][]
   for (let i = 0; i < n; i++) {
     const set = LABELS.filter(() => rng.next() < 0.45);
     if (set.length === 0) set.push(LABELS[i % 3]);
-    texts.push(set.flatMap((l) => [TOY_WORDS[l][rng.int(4)], "so"]).join(" ")); labels.push(set);
+    texts.push(set.flatMap((l) => [TOY_WORDS[l][rng.int(4)], "so"]).join(" "));
+    labels.push(set);
   }
   return { texts, labels };
 }
 const data: MultiLabelData = { multiLabel: true, train: toySets(48, 1), validation: toySets(16, 2), labels: LABELS };
 const config: TrainConfig = {
-  ...DEFAULT_CONFIG, epochs: 2, batchSize: 8, evalBatchSize: 16, lr: 1e-3, logSamples: 0, selectMetric: "f1_macro",
+  ...DEFAULT_CONFIG,
+  epochs: 2,
+  batchSize: 8,
+  evalBatchSize: 16,
+  lr: 1e-3,
+  logSamples: 0,
+  selectMetric: "f1_macro",
 };
 const tiny = (seed: number) => randomBert(tinyBertConfig, { labels: LABELS, seed });
 
-test("a multi-label run: BCE, thresholds tuned and saved with each checkpoint and best/, problem_type in "
-  + "config.json; predict gives every label over its threshold", async () => {
-  await initBackend();
-  const dir = tmp();
-  const before = tf.memory().numTensors;
-  const run = await train(config, { data, model: tiny(5), tokenizer: toyTokenizer, runDir: dir, log: () => {} });
-  const v = run.history[1].validation;
-  assert.ok(v.f1Micro >= 0 && v.f1Micro <= 1 && v.subsetAccuracy >= 0);
-  assert.deepEqual(run.thresholds, run.history[run.best!.epoch - 1].validation.labels.map((l) => l.threshold));
-  assert.ok(isMultiLabelModel(run.model));
-  for (const sub of ["checkpoints/epoch-2", "checkpoints/best"]) {
-    const cfg = JSON.parse(fs.readFileSync(path.join(dir, sub, "config.json"), "utf8"));
-    assert.equal(cfg.problem_type, MULTI_LABEL);
-    assert.equal(readThresholds(path.join(dir, sub), LABELS).length, 3);
-  }
-  assert.deepEqual(readThresholds(modelFolder(dir), LABELS), run.thresholds);
-  const metrics = JSON.parse(fs.readFileSync(path.join(dir, "metrics.json"), "utf8"));
-  assert.equal(metrics.problemType, MULTI_LABEL);
-  assert.ok("f1Micro" in metrics.final && metrics.final.labels[0].threshold !== undefined);
-  // predict: a sigmoid per label, every label at or over its threshold
-  const preds = predict(run.model, toyTokenizer, ["great happy so", "bad table so"], { thresholds: run.thresholds });
-  for (const p of preds) {
-    assert.deepEqual(p.labels, LABELS.filter((l, k) => p.probabilities[l] >= run.thresholds![k]));
-    assert.equal(p.label, undefined);
-  }
-  assert.throws(() => predict(run.model, toyTokenizer, ["x"]), /predicts at its per-label thresholds/);
-  // the same model reloaded scores the validation set as the run did at its best epoch
-  const reloaded = await loadBertForSequenceClassification(modelFolder(dir), { labels: LABELS, seed: 0 });
-  assert.ok(isMultiLabelModel(reloaded));
-  const ev = evaluateSet(reloaded, toyTokenizer, data.validation, "validation", { thresholds: run.thresholds });
-  assert.ok(Math.abs(ev.metrics.f1Macro - run.best!.value) < 1e-6);
-  reloaded.dispose(); run.model.dispose();
-  assert.equal(tf.memory().numTensors, before, "no tensors left behind");
-  // remedies are single-label only
-  const m = randomBert(tinyBertConfig, { labels: LABELS, seed: 5 });
-  const weighted = { ...config, classWeights: "balanced" as const };
-  await assert.rejects(train(weighted, { data, model: m, tokenizer: toyTokenizer, log: () => {} }),
-    /are for single-label data/);
-  m.dispose();
-});
+test(
+  "a multi-label run: BCE, thresholds tuned and saved with each checkpoint and best/, problem_type in "
+    + "config.json; predict gives every label over its threshold",
+  async () => {
+    await initBackend();
+    const dir = tmp();
+    const before = tf.memory().numTensors;
+    const run = await train(config, { data, model: tiny(5), tokenizer: toyTokenizer, runDir: dir, log: () => {} });
+    const v = run.history[1].validation;
+    assert.ok(v.f1Micro >= 0 && v.f1Micro <= 1 && v.subsetAccuracy >= 0);
+    assert.deepEqual(run.thresholds, run.history[run.best!.epoch - 1].validation.labels.map((l) => l.threshold));
+    assert.ok(isMultiLabelModel(run.model));
+    for (const sub of ["checkpoints/epoch-2", "checkpoints/best"]) {
+      const cfg = JSON.parse(fs.readFileSync(path.join(dir, sub, "config.json"), "utf8"));
+      assert.equal(cfg.problem_type, MULTI_LABEL);
+      assert.equal(readThresholds(path.join(dir, sub), LABELS).length, 3);
+    }
+    assert.deepEqual(readThresholds(modelFolder(dir), LABELS), run.thresholds);
+    const metrics = JSON.parse(fs.readFileSync(path.join(dir, "metrics.json"), "utf8"));
+    assert.equal(metrics.problemType, MULTI_LABEL);
+    assert.ok("f1Micro" in metrics.final && metrics.final.labels[0].threshold !== undefined);
+    // predict: a sigmoid per label, every label at or over its threshold
+    const preds = predict(run.model, toyTokenizer, ["great happy so", "bad table so"], { thresholds: run.thresholds });
+    for (const p of preds) {
+      assert.deepEqual(p.labels, LABELS.filter((l, k) => p.probabilities[l] >= run.thresholds![k]));
+      assert.equal(p.label, undefined);
+    }
+    assert.throws(() => predict(run.model, toyTokenizer, ["x"]), /predicts at its per-label thresholds/);
+    // the same model reloaded scores the validation set as the run did at its best epoch
+    const reloaded = await loadBertForSequenceClassification(modelFolder(dir), { labels: LABELS, seed: 0 });
+    assert.ok(isMultiLabelModel(reloaded));
+    const ev = evaluateSet(reloaded, toyTokenizer, data.validation, "validation", { thresholds: run.thresholds });
+    assert.ok(Math.abs(ev.metrics.f1Macro - run.best!.value) < 1e-6);
+    reloaded.dispose();
+    run.model.dispose();
+    assert.equal(tf.memory().numTensors, before, "no tensors left behind");
+    // remedies are single-label only
+    const m = randomBert(tinyBertConfig, { labels: LABELS, seed: 5 });
+    const weighted = { ...config, classWeights: "balanced" as const };
+    await assert.rejects(
+      train(weighted, { data, model: m, tokenizer: toyTokenizer, log: () => {} }),
+      /are for single-label data/,
+    );
+    m.dispose();
+  },
+);
 
 test("evaluateMultiLabel and BCE leak no tensors", async () => {
   await initBackend();
@@ -238,20 +271,24 @@ test("evaluateMultiLabel and BCE leak no tensors", async () => {
 
 const havePy = fs.existsSync(VENV_PYTHON);
 const noPython = havePy ? false : `no ${VENV_PYTHON}`;
-test("a multi-label model saved here loads in Python transformers as the same model: problem_type, "
-  + "equal logits, BCE loss", { skip: noPython }, async () => {
-  await initBackend();
-  const dir = tmp();
-  const oneEpoch = { ...config, epochs: 1, selectMetric: "none" as const };
-  const run = await train(oneEpoch, { data, model: tiny(9), tokenizer: toyTokenizer, runDir: dir, log: () => {} });
-  const enc = toyTokenizer.encode(["great so happy", "bad chair love"]);   // equal lengths: the toy tokenizer won't pad
-  const ints = (rows: number[][]) => tf.tensor2d(rows, undefined, "int32");
-  const x = { input_ids: ints(enc.input_ids), attention_mask: ints(enc.attention_mask) };
-  const targets = [[0, 0, 1], [1, 1, 1]];
-  const ours = tf.tidy(() => run.model.forward(x).arraySync());
-  const ourLoss = tf.tidy(() => bceWithLogitsLoss(run.model.forward(x), tf.tensor2d(targets)).dataSync()[0]);
-  tf.dispose(Object.values(x)); run.model.dispose();
-  const script = `
+test(
+  "a multi-label model saved here loads in Python transformers as the same model: problem_type, "
+    + "equal logits, BCE loss",
+  { skip: noPython },
+  async () => {
+    await initBackend();
+    const dir = tmp();
+    const oneEpoch = { ...config, epochs: 1, selectMetric: "none" as const };
+    const run = await train(oneEpoch, { data, model: tiny(9), tokenizer: toyTokenizer, runDir: dir, log: () => {} });
+    const enc = toyTokenizer.encode(["great so happy", "bad chair love"]); // equal lengths: the toy tokenizer won't pad
+    const ints = (rows: number[][]) => tf.tensor2d(rows, undefined, "int32");
+    const x = { input_ids: ints(enc.input_ids), attention_mask: ints(enc.attention_mask) };
+    const targets = [[0, 0, 1], [1, 1, 1]];
+    const ours = tf.tidy(() => run.model.forward(x).arraySync());
+    const ourLoss = tf.tidy(() => bceWithLogitsLoss(run.model.forward(x), tf.tensor2d(targets)).dataSync()[0]);
+    tf.dispose(Object.values(x));
+    run.model.dispose();
+    const script = `
 import sys, json, torch
 from transformers import AutoModelForSequenceClassification
 m = AutoModelForSequenceClassification.from_pretrained(sys.argv[1], attn_implementation="eager").eval()
@@ -262,15 +299,16 @@ with torch.no_grad():
 print(json.dumps({"logits": out.logits.tolist(), "loss": out.loss.item(),
                   "problem_type": m.config.problem_type, "labels": m.config.id2label}))
 `;
-  const input = JSON.stringify({ ...enc, labels: targets });
-  const env = { ...process.env, TRANSFORMERS_OFFLINE: "1", HF_HUB_OFFLINE: "1" };
-  const checkpoint = path.join(dir, "checkpoints/epoch-1");
-  const r = spawnSync(VENV_PYTHON, ["-c", script, checkpoint, input], { encoding: "utf8", env });
-  assert.equal(r.status, 0, r.stderr);
-  const py = JSON.parse(r.stdout.trim().split("\n").pop()!);
-  assert.equal(py.problem_type, MULTI_LABEL);
-  assert.deepEqual(py.labels, { 0: "neg", 1: "neu", 2: "pos" });
-  const diff = Math.max(...py.logits.flat().map((v: number, k: number) => Math.abs(v - ours.flat()[k])));
-  assert.ok(diff <= 1e-5, `Python logits equal ours (max diff ${diff})`);
-  assert.ok(Math.abs(py.loss - ourLoss) <= 1e-5, `Hugging Face's multi-label loss ${py.loss} = ours ${ourLoss}`);
-});
+    const input = JSON.stringify({ ...enc, labels: targets });
+    const env = { ...process.env, TRANSFORMERS_OFFLINE: "1", HF_HUB_OFFLINE: "1" };
+    const checkpoint = path.join(dir, "checkpoints/epoch-1");
+    const r = spawnSync(VENV_PYTHON, ["-c", script, checkpoint, input], { encoding: "utf8", env });
+    assert.equal(r.status, 0, r.stderr);
+    const py = JSON.parse(r.stdout.trim().split("\n").pop()!);
+    assert.equal(py.problem_type, MULTI_LABEL);
+    assert.deepEqual(py.labels, { 0: "neg", 1: "neu", 2: "pos" });
+    const diff = Math.max(...py.logits.flat().map((v: number, k: number) => Math.abs(v - ours.flat()[k])));
+    assert.ok(diff <= 1e-5, `Python logits equal ours (max diff ${diff})`);
+    assert.ok(Math.abs(py.loss - ourLoss) <= 1e-5, `Hugging Face's multi-label loss ${py.loss} = ours ${ourLoss}`);
+  },
+);

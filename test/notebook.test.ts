@@ -14,9 +14,12 @@ test("setup() picks a backend and the course seed; setup({ seed }) overrides it"
 
 test("BERTLAB_SEED sets the seed; a bad value is a clear error", () => {
   const run = (seed: string) =>
-    execFileSync(process.execPath, ["--import", "tsx", "-e", `console.log(require(${JSON.stringify(require.resolve("../lib/teach/notebook"))}).SEED)`], {
-      env: { ...process.env, BERTLAB_SEED: seed }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
-    }).trim();
+    execFileSync(process.execPath, [
+      "--import",
+      "tsx",
+      "-e",
+      `console.log(require(${JSON.stringify(require.resolve("../lib/teach/notebook"))}).SEED)`,
+    ], { env: { ...process.env, BERTLAB_SEED: seed }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
   assert.equal(run("7"), "7");
   assert.throws(() => run("seventeen"), /BERTLAB_SEED must be a whole number/);
 });

@@ -9,11 +9,16 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import ts from "typescript";
 import { listNotebooks } from "../scripts/run-notebooks";
 
-interface Cell { cell_type: string; id?: string; source: string | string[] }
+interface Cell {
+  cell_type: string;
+  id?: string;
+  source: string | string[];
+}
 
 const TRACKER = /\bissues?\b|\bticket\b|#\d{1,4}\b/i;
 
@@ -23,7 +28,9 @@ function declarations(source: string): { names: string[]; modules: string[] } {
   const names: string[] = [], modules: string[] = [];
   const bind = (n: ts.BindingName) => {
     if (ts.isIdentifier(n)) names.push(n.text);
-    else n.elements.forEach((e) => { if (!ts.isOmittedExpression(e)) bind(e.name); });
+    else n.elements.forEach((e) => {
+        if (!ts.isOmittedExpression(e)) bind(e.name);
+      });
   };
   for (const st of file.statements) {
     if (ts.isImportDeclaration(st)) {
@@ -35,8 +42,10 @@ function declarations(source: string): { names: string[]; modules: string[] } {
       if (b && ts.isNamedImports(b)) b.elements.forEach((e) => names.push(e.name.text));
     } else if (ts.isVariableStatement(st)) {
       st.declarationList.declarations.forEach((d) => bind(d.name));
-    } else if ((ts.isFunctionDeclaration(st) || ts.isClassDeclaration(st) || ts.isInterfaceDeclaration(st)
-      || ts.isTypeAliasDeclaration(st) || ts.isEnumDeclaration(st)) && st.name) {
+    } else if (
+      (ts.isFunctionDeclaration(st) || ts.isClassDeclaration(st) || ts.isInterfaceDeclaration(st)
+        || ts.isTypeAliasDeclaration(st) || ts.isEnumDeclaration(st)) && st.name
+    ) {
       names.push(st.name.text);
     }
   }
@@ -71,25 +80,35 @@ export function problems(notebook: string): string[] {
 }
 
 test("the hygiene check finds what it looks for", () => {
-  const dir = fs.mkdtempSync(path.join(require("os").tmpdir(), "hygiene-"));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hygiene-"));
   const nb = path.join(dir, "99_x.ipynb");
-  fs.writeFileSync(nb, JSON.stringify({ cells: [
-    { cell_type: "markdown", id: "a", source: "As issue 11 asked" },
-    { cell_type: "code", id: "b",
-      source: ["import * as fs from \"fs\";\n", "const { x, y: [z] } = f();\nfunction g() { const inner = 1; }"] },
-    { cell_type: "code", id: "b", source: "import { readFileSync } from \"fs\";\nlet x = 2;" },
-    { cell_type: "code", source: "const inner = 3;" },
-  ] }));
+  fs.writeFileSync(
+    nb,
+    JSON.stringify({
+      cells: [
+        { cell_type: "markdown", id: "a", source: "As issue 11 asked" },
+        {
+          cell_type: "code",
+          id: "b",
+          source: ['import * as fs from "fs";\n', "const { x, y: [z] } = f();\nfunction g() { const inner = 1; }"],
+        },
+        { cell_type: "code", id: "b", source: 'import { readFileSync } from "fs";\nlet x = 2;' },
+        { cell_type: "code", source: "const inner = 3;" },
+      ],
+    }),
+  );
   assert.deepEqual(problems(nb), [
-    "cell 0 (a): tracker vocabulary \"issue\"",
+    'cell 0 (a): tracker vocabulary "issue"',
     "cell 2 (b): id used again (first in cell 1)",
-    "cell 2 (b): \"fs\" imported again (first in cell 1)",
-    "cell 2 (b): \"x\" declared again (first in cell 1)",
+    'cell 2 (b): "fs" imported again (first in cell 1)',
+    'cell 2 (b): "x" declared again (first in cell 1)',
     "cell 3 (no id): no id",
   ]);
 });
 
 for (const nb of listNotebooks()) {
   const rules = "cell ids, no tracker vocabulary, each module imported and each name declared once";
-  test(`notebook ${path.basename(nb)}: ${rules}`, () => { assert.deepEqual(problems(nb), []); });
+  test(`notebook ${path.basename(nb)}: ${rules}`, () => {
+    assert.deepEqual(problems(nb), []);
+  });
 }

@@ -12,14 +12,21 @@ import { spawnSync } from "child_process";
 import * as tf from "@tensorflow/tfjs";
 import * as ort from "onnxruntime-node";
 import { initBackend } from "../lib/runtime/backend";
-import { randomBert, loadBertForSequenceClassification, BertConfig, BertForSequenceClassification } from "../lib/model/bert";
+import {
+  randomBert,
+  loadBertForSequenceClassification,
+  BertConfig,
+  BertForSequenceClassification,
+} from "../lib/model/bert";
 import { bertOnnx } from "../lib/serve/onnx_export";
 import { ROOT, VENV_PYTHON } from "../lib/core/paths";
 import { tinyBertConfig, tinyBertLabels } from "./helpers/tiny_bert";
 
 const FWD = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/reference/minilm_forward.json"), "utf8"));
 const MODEL_DIR = path.join(ROOT, FWD.model);
-const noModel = fs.existsSync(path.join(MODEL_DIR, "model.safetensors")) ? false : `${MODEL_DIR} missing: run scripts/setup.sh`;
+const noModel = fs.existsSync(path.join(MODEL_DIR, "model.safetensors"))
+  ? false
+  : `${MODEL_DIR} missing: run scripts/setup.sh`;
 
 let tiny: BertForSequenceClassification;
 before(async () => {
@@ -27,7 +34,8 @@ before(async () => {
   tiny = randomBert(tinyBertConfig as BertConfig, { labels: tinyBertLabels, seed: 3 });
 });
 
-const int64 = (rows: number[][]) => new ort.Tensor("int64", BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0].length]);
+const int64 = (rows: number[][]) =>
+  new ort.Tensor("int64", BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0].length]);
 
 /** Rows of random ids ending in padding of different lengths, token types 0 then 1. */
 function batch(b: number, s: number, seed: number) {
@@ -41,14 +49,22 @@ function batch(b: number, s: number, seed: number) {
 }
 
 async function onnxLogits(session: ort.InferenceSession, x: ReturnType<typeof batch>): Promise<Float32Array> {
-  const out = await session.run({ input_ids: int64(x.input_ids), attention_mask: int64(x.attention_mask), token_type_ids: int64(x.token_type_ids) });
+  const out = await session.run({
+    input_ids: int64(x.input_ids),
+    attention_mask: int64(x.attention_mask),
+    token_type_ids: int64(x.token_type_ids),
+  });
   return out.logits.data as Float32Array;
 }
 
 function ours(model: BertForSequenceClassification, x: ReturnType<typeof batch>): Float32Array {
   return tf.tidy(() => {
     const t = (r: number[][]) => tf.tensor2d(r, undefined, "int32");
-    return model.forward({ input_ids: t(x.input_ids), attention_mask: t(x.attention_mask), token_type_ids: t(x.token_type_ids) }).dataSync() as Float32Array;
+    return model.forward({
+      input_ids: t(x.input_ids),
+      attention_mask: t(x.attention_mask),
+      token_type_ids: t(x.token_type_ids),
+    }).dataSync() as Float32Array;
   });
 }
 
@@ -83,10 +99,16 @@ test("onnx: a changed weight is exported (the file holds the model's current wei
   m.dispose();
 });
 
-test("onnx: the export passes onnx.checker (Python reference)", { skip: fs.existsSync(VENV_PYTHON) ? false : "no .venv" }, () => {
+test("onnx: the export passes onnx.checker (Python reference)", {
+  skip: fs.existsSync(VENV_PYTHON) ? false : "no .venv",
+}, () => {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "onnx-")), "model.onnx");
   fs.writeFileSync(file, bertOnnx(tiny));
-  const r = spawnSync(VENV_PYTHON, ["-c", "import sys, onnx; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); print(m.opset_import[0].version)", file], { encoding: "utf8" });
+  const r = spawnSync(VENV_PYTHON, [
+    "-c",
+    "import sys, onnx; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); print(m.opset_import[0].version)",
+    file,
+  ], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), "17");
 });

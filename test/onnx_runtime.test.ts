@@ -10,7 +10,13 @@ import * as os from "os";
 import * as path from "path";
 import { onnx } from "onnx-proto";
 import {
-  createSession, softmax, loadOnnxClassifier, predictOnnx, classifyOnnx, evaluateOnnx, onnxThreads,
+  createSession,
+  softmax,
+  loadOnnxClassifier,
+  predictOnnx,
+  classifyOnnx,
+  evaluateOnnx,
+  onnxThreads,
   OnnxClassifier,
 } from "../lib/serve/onnx_runtime";
 import { exportOnnx } from "../lib/serve/export";
@@ -47,14 +53,19 @@ test("createSession: a missing, truncated or corrupt file is an error naming it"
 test("createSession: a valid ONNX model that is not a BERT classifier is refused", async () => {
   const t = { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimValue: 2 }] } };
   const model = onnx.ModelProto.encode({
-    irVersion: 8, opsetImport: [{ domain: "", version: 17 }],
+    irVersion: 8,
+    opsetImport: [{ domain: "", version: 17 }],
     graph: {
-      name: "identity", node: [{ opType: "Identity", input: ["x"], output: ["y"] }],
-      input: [{ name: "x", type: { tensorType: t } }], output: [{ name: "y", type: { tensorType: t } }],
+      name: "identity",
+      node: [{ opType: "Identity", input: ["x"], output: ["y"] }],
+      input: [{ name: "x", type: { tensorType: t } }],
+      output: [{ name: "y", type: { tensorType: t } }],
     },
   }).finish();
-  await assert.rejects(createSession(model, { name: "identity.onnx" }),
-    /identity\.onnx: not a BERT classifier export \(inputs x; outputs y/);
+  await assert.rejects(
+    createSession(model, { name: "identity.onnx" }),
+    /identity\.onnx: not a BERT classifier export \(inputs x; outputs y/,
+  );
 });
 
 let dir: string;
@@ -66,14 +77,19 @@ before(async () => {
   fp32 = await loadOnnxClassifier(dir);
   int8 = await loadOnnxClassifier(dir, { quantized: true });
 });
-after(async () => { await fp32?.release(); await int8?.release(); });
+after(async () => {
+  await fp32?.release();
+  await int8?.release();
+});
 
 const opts = { maxLength: EXPORT_TINY.max_length };
 
 // int8 is held to 1e-3 (INT8_TOLERANCE: more on a CPU without VNNI), not 1e-4: activations are quantized at run
 // time, so the same function computed by another graph (bertOnnx's, against PyTorch's export here) may round an
 // activation to the other integer.
-test("the tiny export predicts as Python onnxruntime: fp32 within 1e-4, int8 1e-3 (2e-2 without VNNI)", { skip: onnxSkip }, async () => {
+test("the tiny export predicts as Python onnxruntime: fp32 within 1e-4, int8 1e-3 (2e-2 without VNNI)", {
+  skip: onnxSkip,
+}, async () => {
   for (const [clf, ref, tol] of [[fp32, EXPORT_TINY.fp32, 1e-4], [int8, EXPORT_TINY.int8, INT8_TOLERANCE]] as const) {
     const logits = await classifyOnnx(clf, EXPORT_TINY.texts, opts);
     assert.ok(maxAbsDiff(logits, ref.logits) < tol, `${clf.source}: ${maxAbsDiff(logits, ref.logits)}`);
@@ -109,6 +125,8 @@ test("loadOnnxClassifier: --quantized without an int8 file is a clear error", { 
   const only = path.join(tmp, "fp32-only");
   fs.cpSync(dir, only, { recursive: true });
   fs.rmSync(path.join(only, "onnx", "model_quantized.onnx"));
-  await assert.rejects(loadOnnxClassifier(only, { quantized: true }),
-    /model_quantized\.onnx is missing: export with --quantize int8/);
+  await assert.rejects(
+    loadOnnxClassifier(only, { quantized: true }),
+    /model_quantized\.onnx is missing: export with --quantize int8/,
+  );
 });

@@ -5,18 +5,32 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/runtime/backend";
 import {
-  linear, bmm, embedding, gelu, layerNorm, dropout, dropoutMask, attention, additiveMask,
-  crossEntropyLoss, setGradMode, MASK_MIN,
+  linear,
+  bmm,
+  embedding,
+  gelu,
+  layerNorm,
+  dropout,
+  dropoutMask,
+  attention,
+  additiveMask,
+  crossEntropyLoss,
+  setGradMode,
+  MASK_MIN,
 } from "../lib/nn/ops";
 
-before(async () => { await initBackend(); });
+before(async () => {
+  await initBackend();
+});
 after(() => setGradMode("auto"));
 
 function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
   for (let i = 0; i < actual.length; i++) {
-    assert.ok(Math.abs(actual[i] - expected[i]) <= tol * (1 + Math.abs(expected[i])),
-      `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
+    assert.ok(
+      Math.abs(actual[i] - expected[i]) <= tol * (1 + Math.abs(expected[i])),
+      `${what}[${i}]: ${actual[i]} vs ${expected[i]}`,
+    );
   }
 }
 const vals = (t: tf.Tensor) => Array.from(t.dataSync());
@@ -40,7 +54,9 @@ function gradsIn(mode: "explicit" | "builtin", xs: tf.Tensor[], f: (...xs: tf.Te
       })(xs);
       return g.map(vals);
     });
-  } finally { setGradMode("auto"); }
+  } finally {
+    setGradMode("auto");
+  }
 }
 
 test("linear: y = x wᵀ + b on literal numbers, any leading shape", () => {
@@ -79,7 +95,11 @@ test("embedding: looks rows up; its gradient sums repeated ids (works on wasm)",
   assert.deepEqual(vals(y), [20, 21, 0, 1, 20, 21, 20, 21]);
   for (const mode of ["explicit", "auto"] as const) {
     setGradMode(mode);
-    const g = noLeak(() => tf.tidy(() => vals(tf.grad((t: tf.Tensor) => tf.sum(tf.mul(embedding(t as tf.Tensor2D, ids), tf.tensor([1, 2]))))(table))));
+    const g = noLeak(() =>
+      tf.tidy(() =>
+        vals(tf.grad((t: tf.Tensor) => tf.sum(tf.mul(embedding(t as tf.Tensor2D, ids), tf.tensor([1, 2]))))(table))
+      )
+    );
     // row 0 used once, row 1 never, row 2 three times; weights 1 and 2 on the two columns
     assert.deepEqual(g, [1, 2, 0, 0, 3, 6], `mode ${mode}`);
   }
@@ -106,7 +126,10 @@ test("gelu: exact (erf) values and gradient", () => {
 function erf(x: number): number {
   // Taylor series converges fast for |x| < 3.
   let sum = x, term = x;
-  for (let n = 1; n < 100; n++) { term *= -x * x / n; sum += term / (2 * n + 1); }
+  for (let n = 1; n < 100; n++) {
+    term *= -x * x / n;
+    sum += term / (2 * n + 1);
+  }
   return (2 / Math.sqrt(Math.PI)) * sum;
 }
 
@@ -151,14 +174,19 @@ test("dropout: seeded masks repeat, rate is respected, kept values are scaled", 
 function naiveAttention(q: number[][][], k: number[][][], v: number[][][], mask: number[][], heads: number): number[] {
   const out: number[] = [];
   const dh = q[0][0].length / heads;
-  for (let b = 0; b < q.length; b++) for (let i = 0; i < q[b].length; i++) for (let hd = 0; hd < heads; hd++) {
-    const sc = k[b].map((kr, j) => {
-      let d = 0; for (let t = 0; t < dh; t++) d += q[b][i][hd * dh + t] * kr[hd * dh + t];
-      return mask[b][j] ? d / Math.sqrt(dh) : -Infinity;
-    });
-    const mx = Math.max(...sc); const e = sc.map((s) => Math.exp(s - mx)); const z = e.reduce((a, c) => a + c, 0);
-    for (let t = 0; t < dh; t++) out.push(e.reduce((a, p, j) => a + (p / z) * v[b][j][hd * dh + t], 0));
-  }
+  for (let b = 0; b < q.length; b++)
+    for (let i = 0; i < q[b].length; i++)
+      for (let hd = 0; hd < heads; hd++) {
+        const sc = k[b].map((kr, j) => {
+          let d = 0;
+          for (let t = 0; t < dh; t++) d += q[b][i][hd * dh + t] * kr[hd * dh + t];
+          return mask[b][j] ? d / Math.sqrt(dh) : -Infinity;
+        });
+        const mx = Math.max(...sc);
+        const e = sc.map((s) => Math.exp(s - mx));
+        const z = e.reduce((a, c) => a + c, 0);
+        for (let t = 0; t < dh; t++) out.push(e.reduce((a, p, j) => a + (p / z) * v[b][j][hd * dh + t], 0));
+      }
   // out is ordered [b][i][head][t] = [b][i][h]
   return out;
 }
@@ -175,7 +203,8 @@ test("attention: masked multi-head attention equals the naive loops; padded keys
   const ctx = noLeak(() => attention(q, k, v, mask, NH));
   const expected = naiveAttention(q.arraySync(), k.arraySync(), v.arraySync(), am.arraySync(), NH);
   assertClose(vals(ctx), expected, 1e-5, "context");
-  const f = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => attention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, mask, NH);
+  const f = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) =>
+    attention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, mask, NH);
   const before = tf.memory().numTensors;
   const ge = gradsIn("explicit", [q, k, v], f), gb = gradsIn("builtin", [q, k, v], f);
   ge.forEach((g, i) => assertClose(g, gb[i], 1e-4, `grad ${i}`));
@@ -193,9 +222,17 @@ test("crossEntropyLoss: value and gradient (softmax − one-hot)/n", () => {
   const expected = ((lse([2, 0, 0]) - 2) + (lse([0, 1, 3]) - 3)) / 2;
   assertClose(vals(loss), [expected], 1e-6, "loss");
   const labels = tf.tensor1d([0, 2], "int32");
-  const g = noLeak(() => tf.tidy(() => vals(tf.grad((l: tf.Tensor) => crossEntropyLoss(l as tf.Tensor2D, labels))(logits))));
-  const sm = (r: number[]) => { const z = Math.exp(lse(r)); return r.map((x) => Math.exp(x) / z); };
-  const exp = [...sm([2, 0, 0]).map((p, j) => (p - (j === 0 ? 1 : 0)) / 2), ...sm([0, 1, 3]).map((p, j) => (p - (j === 2 ? 1 : 0)) / 2)];
+  const g = noLeak(() =>
+    tf.tidy(() => vals(tf.grad((l: tf.Tensor) => crossEntropyLoss(l as tf.Tensor2D, labels))(logits)))
+  );
+  const sm = (r: number[]) => {
+    const z = Math.exp(lse(r));
+    return r.map((x) => Math.exp(x) / z);
+  };
+  const exp = [
+    ...sm([2, 0, 0]).map((p, j) => (p - (j === 0 ? 1 : 0)) / 2),
+    ...sm([0, 1, 3]).map((p, j) => (p - (j === 2 ? 1 : 0)) / 2),
+  ];
   assertClose(g, exp, 1e-5, "grad");
   assert.throws(() => crossEntropyLoss(logits, [0]), /2 rows of logits but 1 labels/);
   assert.throws(() => crossEntropyLoss(logits, [0, 3]), /label 3 is not a class id/);

@@ -5,7 +5,14 @@ import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/runtime/backend";
-import { AdamW, LinearScheduleWithWarmup, clipGradNorm, linearWarmupFactor, defaultNoDecay, warmupStepsFor } from "../lib/nn/optim";
+import {
+  AdamW,
+  LinearScheduleWithWarmup,
+  clipGradNorm,
+  linearWarmupFactor,
+  defaultNoDecay,
+  warmupStepsFor,
+} from "../lib/nn/optim";
 
 const fx = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/train/optim.json"), "utf8"));
 
@@ -22,7 +29,10 @@ test("linear schedule with warm-up matches transformers", () => {
   close(lrs, fx.schedule_warmup3_total10_lr1, 1e-12, "lr");
   const sched = new LinearScheduleWithWarmup(0.01, 2, 6);
   const seen: number[] = [];
-  for (let s = 0; s < 6; s++) { seen.push(sched.lr()); sched.step(); }
+  for (let s = 0; s < 6; s++) {
+    seen.push(sched.lr());
+    sched.step();
+  }
   close(seen, fx.steps_record.map((r: any) => r.lr), 1e-12, "scheduler lr");
   assert.equal(warmupStepsFor(100, 0, 0.1), 10);
   assert.equal(warmupStepsFor(100, 7, 0.1), 7);
@@ -36,7 +46,8 @@ test("AdamW + clip_grad_norm_ match PyTorch for 6 steps within 1e-6", async () =
   await initBackend();
   const before = tf.memory().numTensors;
   const params = new Map<string, tf.Variable>();
-  for (const [k, v] of Object.entries(fx.initial as Record<string, number[]>)) params.set(k, tf.tidy(() => tf.variable(tf.tensor(v, fx.shapes[k]), true, `t.${k}`)));
+  for (const [k, v] of Object.entries(fx.initial as Record<string, number[]>))
+    params.set(k, tf.tidy(() => tf.variable(tf.tensor(v, fx.shapes[k]), true, `t.${k}`)));
   const opt = new AdamW(params, { lr: fx.base_lr, weightDecay: fx.weight_decay, eps: 1e-8 });
   const sched = new LinearScheduleWithWarmup(fx.base_lr, fx.warmup, fx.steps);
   for (let s = 0; s < fx.steps; s++) {
@@ -46,8 +57,10 @@ test("AdamW + clip_grad_norm_ match PyTorch for 6 steps within 1e-6", async () =
     close([norm], [fx.steps_record[s].grad_norm], 1e-6, `norm step ${s}`);
     opt.step(clipped, sched.lr());
     sched.step();
-    tf.dispose(Object.values(grads)); tf.dispose(Object.values(clipped));
-    for (const [k, p] of params) close(Array.from(p.dataSync()), fx.steps_record[s].params[k], 1e-6, `${k} after step ${s + 1}`);
+    tf.dispose(Object.values(grads));
+    tf.dispose(Object.values(clipped));
+    for (const [k, p] of params)
+      close(Array.from(p.dataSync()), fx.steps_record[s].params[k], 1e-6, `${k} after step ${s + 1}`);
   }
   // Save / restore the state into a fresh optimizer: the next step must be identical.
   const state = opt.getState();
@@ -56,10 +69,12 @@ test("AdamW + clip_grad_norm_ match PyTorch for 6 steps within 1e-6", async () =
   const opt2 = new AdamW(copy, { lr: fx.base_lr, weightDecay: fx.weight_decay });
   opt2.setState(state);
   const g = Object.fromEntries([...params].map(([k, p]) => [k, tf.onesLike(p)]));
-  opt.step(g, 1e-3); opt2.step(g, 1e-3);
+  opt.step(g, 1e-3);
+  opt2.step(g, 1e-3);
   for (const [k, p] of params) assert.deepEqual(Array.from(p.dataSync()), Array.from(copy.get(k)!.dataSync()));
   tf.dispose(Object.values(g));
-  opt.dispose(); opt2.dispose();
+  opt.dispose();
+  opt2.dispose();
   for (const v of [...params.values(), ...copy.values()]) v.dispose();
   assert.equal(tf.memory().numTensors, before);
 });
@@ -79,7 +94,9 @@ test("clipGradNorm is pure and leaks nothing; unknown gradient names are rejecte
   const opt = new AdamW(p, { lr: 1 });
   const bad = { nope: tf.zeros([2]) };
   assert.throws(() => opt.step(bad), /unknown parameter "nope"/);
-  bad.nope.dispose(); p.get("w")!.dispose(); opt.dispose();
+  bad.nope.dispose();
+  p.get("w")!.dispose();
+  opt.dispose();
   assert.equal(tf.memory().numTensors, before);
 });
 
@@ -97,13 +114,15 @@ test("lrScale: a parameter scaled by k moves exactly as with lr·k (param groups
   const b = new AdamW(plain, { lr: 1e-1, weightDecay: 0.1 });
   for (let i = 0; i < 3; i++) {
     const g = { w: tf.tensor1d([0.3, -0.2, 0.1 * (i + 1)]), "b.bias": tf.tensor1d([0.05]) };
-    a.step(g); b.step({ w: g.w });
+    a.step(g);
+    b.step({ w: g.w });
     tf.dispose(Object.values(g));
   }
   const w1 = scaled.get("w")!.arraySync() as number[], w2 = plain.get("w")!.arraySync() as number[];
   w1.forEach((x, i) => assert.ok(Math.abs(x - w2[i]) < 1e-6, `w[${i}]: ${x} vs ${w2[i]}`));
   assert.notDeepEqual(scaled.get("b.bias")!.arraySync(), [0.1]); // the unscaled one still moved, at lr 1e-2
-  a.dispose(); b.dispose();
+  a.dispose();
+  b.dispose();
   tf.dispose([...scaled.values(), ...plain.values()]);
   assert.equal(tf.memory().numTensors, before);
 });

@@ -12,7 +12,10 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/runtime/backend";
 import {
-  randomBert, loadBertForSequenceClassification, BertConfig, BertForSequenceClassification,
+  randomBert,
+  loadBertForSequenceClassification,
+  BertConfig,
+  BertForSequenceClassification,
 } from "../lib/model/bert";
 import { inferenceGraph, trainingGraph } from "../lib/graph/bert_graph";
 import { GraphSession, GRAPH_CACHE_DIR } from "../lib/graph/session";
@@ -32,17 +35,22 @@ import { tinyCheckpoint } from "./helpers/onnx";
 import { toyTokenizer, toyData, TOY_LABELS } from "./helpers/toy";
 
 const skip = process.env.BERTLAB_BACKEND && process.env.BERTLAB_BACKEND !== "tensorflow"
-  ? "graphs run on native TensorFlow only" : false;
+  ? "graphs run on native TensorFlow only" :
+  false;
 const FWD = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/reference/minilm_forward.json"), "utf8"));
 const MODEL_DIR = path.join(ROOT, FWD.model);
-const noModel = fs.existsSync(path.join(MODEL_DIR, "model.safetensors")) ? false
+const noModel = fs.existsSync(path.join(MODEL_DIR, "model.safetensors")) ?
+  false
   : `${MODEL_DIR} missing: run scripts/setup.sh`;
 
 /** Machines as the probe would see them. */
 const ZEN4: Bf16Support = { cpu: "AMD EPYC 9004", features: ["avx512_bf16"], kernels: true };
 const ZEN3: Bf16Support = { cpu: "AMD EPYC 7003", features: [], kernels: true };
 const OLD_TF: Bf16Support = {
-  cpu: "Intel Xeon", features: ["avx512_bf16", "amx_bf16"], kernels: false, kernelError: "no kernel",
+  cpu: "Intel Xeon",
+  features: ["avx512_bf16", "amx_bf16"],
+  kernels: false,
+  kernelError: "no kernel",
 };
 
 before(async () => {
@@ -162,10 +170,14 @@ test("bf16: AdamW updates float32 master weights, as an fp32 AdamW step on the b
     if (maxDiff(p, initial.params.get(name)!) > 0) moved++;
   }
   assert.equal(moved, a.params.size, "every weight took its small steps");
-  assert.equal(tf.memory().numTensors, before + 2 * 2 * a.params.size,
-    "nothing leaked: only each optimizer's two moments per weight are new");
+  assert.equal(
+    tf.memory().numTensors,
+    before + 2 * 2 * a.params.size,
+    "nothing leaked: only each optimizer's two moments per weight are new",
+  );
   tf.dispose(Object.values(x));
-  [a, e, initial].forEach((m) => m.dispose()); [oa, oe].forEach((o) => o.dispose());
+  [a, e, initial].forEach((m) => m.dispose());
+  [oa, oe].forEach((o) => o.dispose());
 });
 
 test("bf16: its own graphs and cache folders, apart from fp32's", { skip }, () => {
@@ -175,9 +187,12 @@ test("bf16: its own graphs and cache folders, apart from fp32's", { skip }, () =
   assert.notEqual(GraphSession.load(g16), GraphSession.load(g32));
   assert.equal(GraphSession.load(g16), GraphSession.load(inferenceGraph(tinyBertConfig, { precision: "bf16" })));
   const dirs = fs.readdirSync(GRAPH_CACHE_DIR);
-  const holds = (prefix: string, g: { pb: Uint8Array }) => dirs.some((d) => d.startsWith(prefix)
-    && fs.existsSync(path.join(GRAPH_CACHE_DIR, d, "saved_model.pb"))
-    && fs.readFileSync(path.join(GRAPH_CACHE_DIR, d, "saved_model.pb")).equals(g.pb));
+  const holds = (prefix: string, g: { pb: Uint8Array }) =>
+    dirs.some((d) =>
+      d.startsWith(prefix)
+      && fs.existsSync(path.join(GRAPH_CACHE_DIR, d, "saved_model.pb"))
+      && fs.readFileSync(path.join(GRAPH_CACHE_DIR, d, "saved_model.pb")).equals(g.pb)
+    );
   assert.ok(holds("bf16-", g16) && holds("fp32-", g32), "the folder's name starts with the precision");
   const t16 = trainingGraph(tinyBertConfig, { adamw: true, packed: true, precision: "bf16" });
   assert.notDeepEqual(t16.pb, trainingGraph(tinyBertConfig, { adamw: true, packed: true }).pb);
@@ -185,17 +200,26 @@ test("bf16: its own graphs and cache folders, apart from fp32's", { skip }, () =
 
 test("precision: auto takes bf16 only where CPU and TensorFlow run it; bf16 elsewhere names what is missing", () => {
   assert.deepEqual(resolvePrecision("fp32", ZEN3), { precision: "fp32", why: "fp32 (asked for)" });
-  assert.equal(resolvePrecision("fp32", () => { throw new Error("fp32 needs no probe"); }).precision, "fp32");
+  assert.equal(
+    resolvePrecision("fp32", () => {
+      throw new Error("fp32 needs no probe");
+    }).precision,
+    "fp32",
+  );
   const auto3 = resolvePrecision("auto", ZEN3);
   assert.equal(auto3.precision, "fp32");
   assert.match(auto3.why, /auto: fp32, this CPU \(AMD EPYC 7003\) has no avx512_bf16 or amx_bf16/);
-  assert.throws(() => resolvePrecision("bf16", ZEN3),
-    /--precision bf16: this CPU \(AMD EPYC 7003\) has no avx512_bf16 or amx_bf16.*use --precision fp32 or auto/);
+  assert.throws(
+    () => resolvePrecision("bf16", ZEN3),
+    /--precision bf16: this CPU \(AMD EPYC 7003\) has no avx512_bf16 or amx_bf16.*use --precision fp32 or auto/,
+  );
   assert.deepEqual(resolvePrecision("auto", ZEN4).precision, "bf16");
   assert.match(resolvePrecision("bf16", ZEN4).why, /CPU has avx512_bf16/);
   assert.equal(resolvePrecision("auto", OLD_TF).precision, "fp32");
-  assert.throws(() => resolvePrecision("bf16", OLD_TF),
-    /does not run a bfloat16 MatMul \/ BatchMatMulV2 \(no kernel\)/);
+  assert.throws(
+    () => resolvePrecision("bf16", OLD_TF),
+    /does not run a bfloat16 MatMul \/ BatchMatMulV2 \(no kernel\)/,
+  );
   // this machine: the probe runs once and its answer is kept
   const here = bf16Support();
   assert.equal(bf16Support(), here);
@@ -206,8 +230,10 @@ test("precision: auto takes bf16 only where CPU and TensorFlow run it; bf16 else
 
 test("precision: a config field, validated, and a CLI flag", () => {
   assert.equal(DEFAULT_CONFIG.precision, "fp32");
-  assert.throws(() => validateConfig({ ...DEFAULT_CONFIG, precision: "fp16" as TrainConfig["precision"] }),
-    /config.precision must be one of fp32, bf16, auto, got "fp16"/);
+  assert.throws(
+    () => validateConfig({ ...DEFAULT_CONFIG, precision: "fp16" as TrainConfig["precision"] }),
+    /config.precision must be one of fp32, bf16, auto, got "fp16"/,
+  );
   assert.equal(configFromFlags({ precision: "auto" }).precision, "auto");
   assert.match(HELP, /--precision\s+fp32 \| bf16/);
 });
@@ -221,8 +247,10 @@ const losses = (h: { trainLoss: number; validation: { loss: number; f1Weighted: 
 
 test("training: auto on a CPU without bf16 runs fp32 and says so, in the log and metrics.json", { skip }, async () => {
   const dir = tmp(), lines: string[] = [];
-  const run = await train({ ...config, epochs: 1, precision: "auto" },
-    { data, model: tiny(), tokenizer: toyTokenizer, runDir: dir, log: (l) => lines.push(l), bf16Support: ZEN3 });
+  const run = await train(
+    { ...config, epochs: 1, precision: "auto" },
+    { data, model: tiny(), tokenizer: toyTokenizer, runDir: dir, log: (l) => lines.push(l), bf16Support: ZEN3 },
+  );
   const said = lines.some((l) => /^precision: auto: fp32, this CPU \(AMD EPYC 7003\) has no avx512_bf16/.test(l));
   assert.ok(said, lines.join("\n"));
   assert.equal(JSON.parse(fs.readFileSync(path.join(dir, "metrics.json"), "utf8")).config.precision, "fp32");
@@ -231,17 +259,22 @@ test("training: auto on a CPU without bf16 runs fp32 and says so, in the log and
   const model = tiny();
   await assert.rejects(
     train({ ...config, precision: "bf16" }, { data, model, tokenizer: toyTokenizer, log: () => {}, bf16Support: ZEN3 }),
-    /--precision bf16: this CPU \(AMD EPYC 7003\) has no avx512_bf16/);
+    /--precision bf16: this CPU \(AMD EPYC 7003\) has no avx512_bf16/,
+  );
   model.dispose();
 });
 
 test("training in bf16: same seed, same losses each epoch; metrics.json says bf16; no leaks", { skip }, async () => {
   const before = tf.memory().numTensors;
   const dir = tmp(), lines: string[] = [];
-  const a = await train({ ...config, precision: "auto" },
-    { data, model: tiny(), tokenizer: toyTokenizer, runDir: dir, log: (l) => lines.push(l), bf16Support: ZEN4 });
-  const b = await train({ ...config, precision: "bf16" },
-    { data, model: tiny(), tokenizer: toyTokenizer, log: () => {}, bf16Support: ZEN4 });
+  const a = await train(
+    { ...config, precision: "auto" },
+    { data, model: tiny(), tokenizer: toyTokenizer, runDir: dir, log: (l) => lines.push(l), bf16Support: ZEN4 },
+  );
+  const b = await train(
+    { ...config, precision: "bf16" },
+    { data, model: tiny(), tokenizer: toyTokenizer, log: () => {}, bf16Support: ZEN4 },
+  );
   const c = await train(config, { data, model: tiny(), tokenizer: toyTokenizer, log: () => {} });
   assert.deepEqual(losses(a.history), losses(b.history));
   assert.notDeepEqual(losses(a.history), losses(c.history), "bf16 rounds differently from fp32");
@@ -263,20 +296,31 @@ test("training in bf16: a NaN loss stops with a clear message, keeps the last go
     if (e.type !== "step" || e.epoch !== 2 || e.step !== 1) return;
     model.params.get("classifier.bias")!.assign(tf.tensor1d([NaN, 0, 0]));
   };
-  await assert.rejects(train({ ...config, precision: "bf16" },
-    { data, model, tokenizer: toyTokenizer, runDir: dir, onProgress: poison, log: () => {}, bf16Support: ZEN4 }),
-  (e: Error) => e instanceof TrainingDivergedError && /loss became NaN at epoch 2/.test(e.message)
-    && /last good checkpoint kept: .*epoch-1/.test(e.message));
+  await assert.rejects(
+    train(
+      { ...config, precision: "bf16" },
+      { data, model, tokenizer: toyTokenizer, runDir: dir, onProgress: poison, log: () => {}, bf16Support: ZEN4 },
+    ),
+    (e: Error) =>
+      e instanceof TrainingDivergedError && /loss became NaN at epoch 2/.test(e.message)
+      && /last good checkpoint kept: .*epoch-1/.test(e.message),
+  );
   assert.deepEqual(listCheckpoints(dir).map((c) => c.epoch), [1]);
   model.dispose();
 });
 
 test("serving: bf16 predictions near fp32's; --precision picks the engine or names the problem", { skip }, async () => {
-  assert.throws(() => chooseEngine("onnx", { precision: "bf16" }),
-    /--precision bf16 runs on the TensorFlow graph, not ONNX Runtime/);
+  assert.throws(
+    () => chooseEngine("onnx", { precision: "bf16" }),
+    /--precision bf16 runs on the TensorFlow graph, not ONNX Runtime/,
+  );
   assert.throws(() => chooseEngine(undefined, { precision: "fp16" }), /--precision wants fp32, bf16, auto, got "fp16"/);
-  assert.deepEqual(chooseEngine(undefined, { precision: "auto" }),
-    { engine: "auto", quantized: false, explicit: false, precision: "auto" });
+  assert.deepEqual(chooseEngine(undefined, { precision: "auto" }), {
+    engine: "auto",
+    quantized: false,
+    explicit: false,
+    precision: "auto",
+  });
   const ckpt = tinyCheckpoint();
   const texts = ["What a wonderful exhibition!", "so sad today", "ok"];
   const before = tf.memory().numTensors;
@@ -298,8 +342,10 @@ test("serving: bf16 predictions near fp32's; --precision picks the engine or nam
     assert.match(clf.engine, /^TensorFlow\.js tensorflow \(graph, bf16\) /);
     await clf.release();
   } else {
-    await assert.rejects(loadClassifier(ckpt, chooseEngine("tfjs", { precision: "bf16" })),
-      /--precision bf16: .*has no avx512_bf16/);
+    await assert.rejects(
+      loadClassifier(ckpt, chooseEngine("tfjs", { precision: "bf16" })),
+      /--precision bf16: .*has no avx512_bf16/,
+    );
     const clf = await loadClassifier(ckpt, chooseEngine("tfjs", { precision: "auto" }), (l) => logs.push(l));
     assert.match(clf.engine, /^TensorFlow\.js tensorflow \(graph\) /);
     assert.ok(logs.some((l) => /^precision: auto: fp32, this CPU .* has no avx512_bf16/.test(l)), logs.join("\n"));

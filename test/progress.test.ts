@@ -5,7 +5,12 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import {
-  ProgressTracker, formatDuration, chartsPage, runFigures, notebookReporter, ProgressEvent,
+  ProgressTracker,
+  formatDuration,
+  chartsPage,
+  runFigures,
+  notebookReporter,
+  ProgressEvent,
 } from "../lib/view/progress";
 import { plotHtml, resetPlotly } from "../lib/view/plot";
 
@@ -15,8 +20,10 @@ test("durations and ETA", () => {
   const t = new ProgressTracker(() => now);
   assert.match(t.line({ type: "start", epochs: 2, stepsPerEpoch: 10, startEpoch: 1 })!, /2 epochs × 10 steps/);
   now = 5000; // 5 steps in 5 s → 15 steps left → 15 s
-  assert.equal(t.line({ type: "step", epoch: 1, step: 5, steps: 10, loss: 0.5, lr: 1e-4, gradNorm: 1 }),
-    "epoch 1/2 · step 5/10 · loss 0.500 · lr 1.0e-4 · 5s elapsed · ETA 15s");
+  assert.equal(
+    t.line({ type: "step", epoch: 1, step: 5, steps: 10, loss: 0.5, lr: 1e-4, gradNorm: 1 }),
+    "epoch 1/2 · step 5/10 · loss 0.500 · lr 1.0e-4 · 5s elapsed · ETA 15s",
+  );
   const lines: string[] = [];
   const r = notebookReporter((l) => lines.push(l));
   for (let s = 1; s <= 8; s++) r({ type: "step", epoch: 1, step: s, steps: 8, loss: 1, lr: 1, gradNorm: 1 });
@@ -30,7 +37,7 @@ test("a chart page carries plotly.js once and leaves the notebook's next chart c
   assert.ok(page.includes("<title>run &lt;x&gt;</title>"));
   assert.ok(page.length > 100_000, "plotly.js is in the page");
   assert.ok(plotHtml({ data: [] }).startsWith("<script>if (!window.Plotly)"), "the notebook still gets its copy");
-  const second = chartsPage("again", runFigures(h));      // notebook already has plotly now
+  const second = chartsPage("again", runFigures(h)); // notebook already has plotly now
   assert.ok(second.length > 100_000, "a later page has its own copy too");
   assert.ok(!plotHtml({ data: [] }).startsWith("<script>"), "and the notebook is not sent a second copy");
 });
@@ -44,8 +51,16 @@ function run(report: (e: ProgressEvent) => void, clock: { t: number }): void {
       report({ type: "step", epoch, step, steps: 20, loss: 1 / step, lr: 1e-4, gradNorm: 1 });
     }
     report({ type: "evaluate", epoch });
-    report({ type: "epoch", epoch, epochs: 2, trainLoss: 0.5, valLoss: 0.6, f1Weighted: 0.8, f1Macro: 0.4,
-      seconds: 2 });
+    report({
+      type: "epoch",
+      epoch,
+      epochs: 2,
+      trainLoss: 0.5,
+      valLoss: 0.6,
+      f1Weighted: 0.8,
+      f1Macro: 0.4,
+      seconds: 2,
+    });
   }
   report({ type: "done", seconds: 4, interrupted: false });
 }
@@ -72,7 +87,12 @@ test("notebook reporter: a display that cannot show (no running cell) falls back
   const clock = { t: 0 };
   const lines: string[] = [];
   let tries = 0;
-  const broken = { html: () => { tries++; throw new Error("Not ready"); } };
+  const broken = {
+    html: () => {
+      tries++;
+      throw new Error("Not ready");
+    },
+  };
   run(notebookReporter({ log: (l) => lines.push(l), display: broken, now: () => clock.t }), clock);
   assert.equal(tries, 1, "tried once, then printed");
   assert.equal(lines.filter((l) => l.includes(" · step ")).length, 2 * 5, "steps 1, 5, 10, 15 and 20 of each epoch");
@@ -87,9 +107,17 @@ test("notebook reporter: a label names the run on every line (a sweep trains man
   const clock = { t: 0 };
   const shown: string[] = [], lines: string[] = [];
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "progress-")), "progress.log");
-  const r = notebookReporter({ label: "weighted loss, seed 3 <b>", log: (l) => lines.push(l), display: { html: (h) => shown.push(h) }, progressFile: file, now: () => clock.t });
+  const r = notebookReporter({
+    label: "weighted loss, seed 3 <b>",
+    log: (l) => lines.push(l),
+    display: { html: (h) => shown.push(h) },
+    progressFile: file,
+    now: () => clock.t,
+  });
   run(r, clock);
   assert.match(lines[0], /^weighted loss, seed 3 <b> · training: 2 epochs × 20 steps$/);
   assert.ok(shown.every((h) => h.includes("weighted loss, seed 3 &lt;b&gt; · ")), "every update names the run");
-  assert.ok(fs.readFileSync(file, "utf8").trim().split("\n").every((l) => l.startsWith("weighted loss, seed 3 <b> · ")));
+  assert.ok(
+    fs.readFileSync(file, "utf8").trim().split("\n").every((l) => l.startsWith("weighted loss, seed 3 <b> · ")),
+  );
 });

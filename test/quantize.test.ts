@@ -35,8 +35,11 @@ const nodeKey = (n: onnx.INodeProto) =>
 async function logits(model: Uint8Array): Promise<number[][]> {
   const s = await ort.InferenceSession.create(model);
   const [b, n] = [FIX.inputs.input_ids.length, FIX.inputs.input_ids[0].length];
-  const feeds = Object.fromEntries(["input_ids", "attention_mask", "token_type_ids"].map((k) =>
-    [k, new ort.Tensor("int64", BigInt64Array.from((FIX.inputs[k] as number[][]).flat().map(BigInt)), [b, n])]));
+  const feeds = Object.fromEntries(
+    ["input_ids", "attention_mask", "token_type_ids"].map((
+      k,
+    ) => [k, new ort.Tensor("int64", BigInt64Array.from((FIX.inputs[k] as number[][]).flat().map(BigInt)), [b, n])]),
+  );
   const out = (await s.run(feeds)).logits;
   await s.release();
   const d = Array.from(out.data as Float32Array), k = out.dims[1] as number;

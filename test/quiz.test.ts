@@ -7,13 +7,28 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
-import { QUESTIONS, Question, question, key, grade, answer, ask, questionHtml, answerHtml, verdict } from "../lib/teach/quiz";
+import {
+  QUESTIONS,
+  Question,
+  question,
+  key,
+  grade,
+  answer,
+  ask,
+  questionHtml,
+  answerHtml,
+  verdict,
+} from "../lib/teach/quiz";
 import { readAnswers, checkAnswers, quizMain, keyText } from "../lib/teach/quiz_cli";
 import { main } from "../lib/cli/cli";
 import { ROOT } from "../lib/core/paths";
 import { DEFAULT_MODEL_DIR } from "../lib/model/models";
 
-interface Cell { id: string; cell_type: string; source: string[] | string }
+interface Cell {
+  id: string;
+  cell_type: string;
+  source: string[] | string;
+}
 const notebooks = new Map<string, Cell[]>();
 function cells(notebook: string): Cell[] {
   if (!notebooks.has(notebook)) {
@@ -91,14 +106,24 @@ test("every cell the key points to exists in its notebook, and every quiz-… ex
  * function after `sabotage` (code that makes a claim false). Returns the exit status and stderr.
  */
 function runCells(notebook: string, ids: string[], sabotage = ""): { status: number | null; stderr: string } {
-  const dir = fs.mkdtempSync(path.join(ROOT, "out", "quiz-cells-"));   // under the root: node_modules resolve
+  const dir = fs.mkdtempSync(path.join(ROOT, "out", "quiz-cells-")); // under the root: node_modules resolve
   const lines = ids.flatMap((id) => source(cellOf(notebook, id)).split("\n"));
   const imports = lines.filter((l) => l.startsWith("import ")).map((l) => l.replace(/"\.\/lib\//, `"${ROOT}/lib/`));
   const body = lines.filter((l) => !l.startsWith("import "));
   const file = path.join(dir, "cells.ts");
-  fs.writeFileSync(file, [...imports, `import { initBackend } from "${ROOT}/lib/backend";`, "(async () => {",
-    "  await initBackend();", "  const course = { seed: 17, fast: true };", sabotage, ...body,
-    "})().catch((e) => { console.error(String(e && e.message)); process.exit(1); });"].join("\n"));
+  fs.writeFileSync(
+    file,
+    [
+      ...imports,
+      `import { initBackend } from "${ROOT}/lib/backend";`,
+      "(async () => {",
+      "  await initBackend();",
+      "  const course = { seed: 17, fast: true };",
+      sabotage,
+      ...body,
+      "})().catch((e) => { console.error(String(e && e.message)); process.exit(1); });",
+    ].join("\n"),
+  );
   try {
     const run = spawnSync(process.execPath, ["--import", "tsx", file], { cwd: ROOT, encoding: "utf8", timeout: 300e3 });
     return { status: run.status, stderr: run.stderr };
@@ -154,12 +179,20 @@ test("answer(): the verdict, then every option's mark, why and where; ask() give
 
 test("HTML from the quiz is escaped, with `code` spans kept", () => {
   const q: Question = {
-    n: 1, notebook: "01_eda", concept: "a <concept>", kind: "choice", text: "Is `<b>` & 'this' \"safe\"?",
-    options: [
-      { letter: "a", right: true, text: "<script>alert(1)</script>", why: "a `x < y` & z",
-        cell: { notebook: "01_eda", cell: "x<y" } },
-    ],
-    shownIn: [], taught: [],
+    n: 1,
+    notebook: "01_eda",
+    concept: "a <concept>",
+    kind: "choice",
+    text: "Is `<b>` & 'this' \"safe\"?",
+    options: [{
+      letter: "a",
+      right: true,
+      text: "<script>alert(1)</script>",
+      why: "a `x < y` & z",
+      cell: { notebook: "01_eda", cell: "x<y" },
+    }],
+    shownIn: [],
+    taught: [],
   };
   const h = questionHtml(q) + answerHtml(q, { n: 1, picks: ["a"], right: true, missing: [], wrong: [] });
   assert.ok(!h.includes("<script>") && !h.includes("<b>`") && !h.includes("<concept>"));
@@ -178,8 +211,14 @@ function tmpFile(name: string, text: string): string {
 
 test("quiz --check: a complete file, graded, with the concepts to revisit", () => {
   const answers = {
-    1: ["a", "b"], 2: ["a", "b", "c"], 3: ["a", "b"], 4: ["a", "d"], 5: ["a", "b", "c"], 6: ["a"],
-    7: "pairs, NER, QA", 8: "attention is quadratic",
+    1: ["a", "b"],
+    2: ["a", "b", "c"],
+    3: ["a", "b"],
+    4: ["a", "d"],
+    5: ["a", "b", "c"],
+    6: ["a"],
+    7: "pairs, NER, QA",
+    8: "attention is quadratic",
   };
   const file = tmpFile("answers.json", JSON.stringify(answers));
   const report = checkAnswers(readAnswers(file), file);
@@ -239,7 +278,10 @@ test("bertlab quiz prints each question, its answer and where it is taught; --ch
   const file = tmpFile("answers.json", JSON.stringify({ 4: ["b"] }));
   const captured: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
-  (process.stdout as any).write = (s: string) => { captured.push(String(s)); return true; };
+  (process.stdout as any).write = (s: string) => {
+    captured.push(String(s));
+    return true;
+  };
   try {
     assert.equal(await main(["quiz", "--check", file]), 0);
   } finally {

@@ -46,7 +46,12 @@ test("chained permutations (ints, an array) and choice(replace=false) share one 
     assert.deepEqual(got, fx.seeds[s].chained_permutations, `seed ${s}`);
     assert.deepEqual(letters, ["a", "b", "c", "d"]); // permutation(array) copies
     const r2 = new RandomState(Number(s));
-    const choices = [r2.choiceWithoutReplacement(10, 3), r2.choiceWithoutReplacement(4, 4), r2.choiceWithoutReplacement(1, 1), r2.choiceWithoutReplacement(300, 5)];
+    const choices = [
+      r2.choiceWithoutReplacement(10, 3),
+      r2.choiceWithoutReplacement(4, 4),
+      r2.choiceWithoutReplacement(1, 1),
+      r2.choiceWithoutReplacement(300, 5),
+    ];
     assert.deepEqual(choices, fx.seeds[s].choice, `seed ${s}`);
   }
 });

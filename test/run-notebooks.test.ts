@@ -33,11 +33,19 @@ test("the runner follows the progress file: which cell, then the training's own 
 test("the status: one rewritten line on a terminal; in a log, a line per cell and every epoch line", () => {
   const sink = (tty: boolean) => {
     const out: string[] = [];
-    const write = (s: string) => { out.push(s); return true; };
+    const write = (s: string) => {
+      out.push(s);
+      return true;
+    };
     return { out, stream: { isTTY: tty, columns: 60, write } as unknown as NodeJS.WriteStream };
   };
-  const at = (cell: number, training?: string): NotebookProgress =>
-    ({ notebook: "05_train.ipynb", cell, cells: 28, source: `cell source ${cell}`, training });
+  const at = (cell: number, training?: string): NotebookProgress => ({
+    notebook: "05_train.ipynb",
+    cell,
+    cells: 28,
+    source: `cell source ${cell}`,
+    training,
+  });
   const term = sink(true), log = sink(false);
   for (const s of [term, log]) {
     const p = progressPrinter(s.stream);
@@ -49,8 +57,11 @@ test("the status: one rewritten line on a terminal; in a log, a line per cell an
   }
   const rewritten = term.out.every((s) => s.startsWith("\r\x1b[K") && !s.includes("\n"));
   assert.ok(rewritten, "a terminal gets one line, rewritten");
-  assert.equal(term.out[1], "\r\x1b[K  05_train.ipynb · cell 24/28: epoch 1/8 · step 1/40 · loss",
-    "cut to the terminal's width (60 columns)");
+  assert.equal(
+    term.out[1],
+    "\r\x1b[K  05_train.ipynb · cell 24/28: epoch 1/8 · step 1/40 · loss",
+    "cut to the terminal's width (60 columns)",
+  );
   assert.deepEqual(log.out, [
     "    cell 4/28: cell source 3\n",
     "    cell 24/28: cell source 23\n",
@@ -64,23 +75,37 @@ test("headline() hands the runner a result; the summary table shows each noteboo
   const saved = process.env.BERTLAB_HEADLINE_FILE;
   process.env.BERTLAB_HEADLINE_FILE = file;
   try {
-    assert.deepEqual(headline("weighted F1 0.8653", { f1Weighted: 0.8653 }),
-      { headline: "weighted F1 0.8653", values: { f1Weighted: 0.8653 } });
+    assert.deepEqual(headline("weighted F1 0.8653", { f1Weighted: 0.8653 }), {
+      headline: "weighted F1 0.8653",
+      values: { f1Weighted: 0.8653 },
+    });
   } finally {
     if (saved === undefined) delete process.env.BERTLAB_HEADLINE_FILE; else process.env.BERTLAB_HEADLINE_FILE = saved;
   }
   assert.deepEqual(readHeadline(file), { headline: "weighted F1 0.8653", values: { f1Weighted: 0.8653 } });
   assert.equal(readHeadline(file + ".missing"), undefined, "a notebook that reports nothing");
   assert.throws(() => headline("x", { f1: NaN }), /f1 must be a finite number/);
-  const run = (notebook: string, ok: boolean, seconds: number, text?: string): NotebookRun =>
-    ({ notebook, ok, seconds, executed: "", log: "", headline: text ? { headline: text, values: {} } : undefined });
-  const runs = [run("05_train.ipynb", true, 274.4, "weighted F1 0.8653"), run("06_evaluate.ipynb", true, 41),
-    run("07_imbalance.ipynb", false, 12)];
-  assert.equal(summaryTable(runs), [
-    "notebook                    time  headline",
-    "05_train      ok      4 min 34 s  weighted F1 0.8653",
-    "06_evaluate   ok            41 s  (no headline)",
-    "07_imbalance  FAILED        12 s",
-    "total         2/3 ok  5 min 27 s",
-  ].join("\n"));
+  const run = (notebook: string, ok: boolean, seconds: number, text?: string): NotebookRun => ({
+    notebook,
+    ok,
+    seconds,
+    executed: "",
+    log: "",
+    headline: text ? { headline: text, values: {} } : undefined,
+  });
+  const runs = [
+    run("05_train.ipynb", true, 274.4, "weighted F1 0.8653"),
+    run("06_evaluate.ipynb", true, 41),
+    run("07_imbalance.ipynb", false, 12),
+  ];
+  assert.equal(
+    summaryTable(runs),
+    [
+      "notebook                    time  headline",
+      "05_train      ok      4 min 34 s  weighted F1 0.8653",
+      "06_evaluate   ok            41 s  (no headline)",
+      "07_imbalance  FAILED        12 s",
+      "total         2/3 ok  5 min 27 s",
+    ].join("\n"),
+  );
 });

@@ -17,7 +17,10 @@ function runFolder(name: string, withBest: boolean): string {
   const run = path.join(tmp, name);
   const mark = (dir: string, which: string) => {
     const file = path.join(dir, "config.json");
-    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, "utf8")), bertlab_test_folder: which }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ ...JSON.parse(fs.readFileSync(file, "utf8")), bertlab_test_folder: which }),
+    );
   };
   for (const epoch of [1, 2]) {
     const dir = tinyCheckpoint(path.join(run, "checkpoints", `epoch-${epoch}`));
@@ -37,11 +40,19 @@ test("modelFolder: a model folder is itself; a run folder is its best/, else its
   assert.equal(which(modelFolder(lastOnly)), "epoch-2");
   const epoch1 = path.join(withBest, "checkpoints", "epoch-1");
   assert.equal(modelFolder(epoch1), epoch1);
-  assert.throws(() => modelFolder(path.join(tmp, "nothing-here")), /neither a model folder \(config\.json\) nor a run folder/);
+  assert.throws(
+    () => modelFolder(path.join(tmp, "nothing-here")),
+    /neither a model folder \(config\.json\) nor a run folder/,
+  );
 });
 
 test("readLabels: id order from config.json, and clear errors naming the file", () => {
-  assert.deepEqual(labelsOf({ id2label: { "1": "sad", "0": "happy", "10": "angry", "2": "calm" } }), ["happy", "sad", "calm", "angry"]);
+  assert.deepEqual(labelsOf({ id2label: { "1": "sad", "0": "happy", "10": "angry", "2": "calm" } }), [
+    "happy",
+    "sad",
+    "calm",
+    "angry",
+  ]);
   assert.deepEqual(labelsOf({}), []);
   const dir = path.join(tmp, "labels");
   fs.mkdirSync(dir);

@@ -5,7 +5,14 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
-import { parseSafetensors, serializeSafetensors, readSafetensors, writeSafetensors, readSafetensorsHeader, parseHeader } from "../lib/nn/safetensors";
+import {
+  parseSafetensors,
+  serializeSafetensors,
+  readSafetensors,
+  writeSafetensors,
+  readSafetensorsHeader,
+  parseHeader,
+} from "../lib/nn/safetensors";
 import { VENV_PYTHON } from "../lib/core/paths";
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "st-"));
@@ -25,7 +32,12 @@ test("reads a hand-made file: F32, F16, BF16 and I64 become float32/int32", () =
   const f16 = new Uint16Array([0x3c00, 0xc000, 0x0001]); // 1, -2, smallest subnormal
   const bf16 = new Uint16Array([0x3fc0]); // 1.5
   const i64 = new BigInt64Array([7n, -3n]);
-  const bytes = Buffer.concat([Buffer.from(f32.buffer), Buffer.from(f16.buffer), Buffer.from(bf16.buffer), Buffer.from(i64.buffer)]);
+  const bytes = Buffer.concat([
+    Buffer.from(f32.buffer),
+    Buffer.from(f16.buffer),
+    Buffer.from(bf16.buffer),
+    Buffer.from(i64.buffer),
+  ]);
   const file = rawFile({
     __metadata__: { format: "pt" },
     a: { dtype: "F32", shape: [2], data_offsets: [0, 8] },
@@ -46,7 +58,11 @@ test("reads a hand-made file: F32, F16, BF16 and I64 become float32/int32", () =
 
 test("round trip: names sorted, header padded to 8 bytes, values and shapes kept, input untouched", () => {
   const a = new Float32Array([1, 2, 3, 4, 5, 6]);
-  const tensors = { "z.weight": { dtype: "float32" as const, shape: [2, 3], data: a }, "a.ids": { dtype: "int32" as const, shape: [2], data: new Int32Array([5, -1]) }, "empty": { dtype: "float32" as const, shape: [0, 4], data: new Float32Array(0) } };
+  const tensors = {
+    "z.weight": { dtype: "float32" as const, shape: [2, 3], data: a },
+    "a.ids": { dtype: "int32" as const, shape: [2], data: new Int32Array([5, -1]) },
+    "empty": { dtype: "float32" as const, shape: [0, 4], data: new Float32Array(0) },
+  };
   const bytes = serializeSafetensors(tensors);
   const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
   assert.equal(n % 8, 0, "header length is a multiple of 8");
@@ -66,7 +82,10 @@ test("round trip: names sorted, header padded to 8 bytes, values and shapes kept
   assert.deepEqual(fs.readdirSync(dir), ["m.safetensors"], "no temporary file left behind");
   assert.deepEqual(Array.from(readSafetensors(file).tensors.get("z.weight")!.data), [1, 2, 3, 4, 5, 6]);
   assert.deepEqual(readSafetensorsHeader(file).get("z.weight")!.shape, [2, 3]);
-  assert.throws(() => serializeSafetensors({ x: { dtype: "float32", shape: [3], data: new Float32Array(2) } }), /tensor "x" has 2 values but shape \[3\] needs 3/);
+  assert.throws(
+    () => serializeSafetensors({ x: { dtype: "float32", shape: [3], data: new Float32Array(2) } }),
+    /tensor "x" has 2 values but shape \[3\] needs 3/,
+  );
 });
 
 test("corrupt and truncated files give errors naming the file and the tensor", () => {
@@ -74,22 +93,47 @@ test("corrupt and truncated files give errors naming the file and the tensor", (
   const dir = tmp();
   const cut = path.join(dir, "cut.safetensors");
   fs.writeFileSync(cut, good.subarray(0, good.length - 4));
-  assert.throws(() => readSafetensors(cut), (e: Error) => e.message.includes(cut) && /tensor "w".*run past the 12 data bytes \(truncated file\?\)/.test(e.message));
+  assert.throws(
+    () => readSafetensors(cut),
+    (e: Error) =>
+      e.message.includes(cut) && /tensor "w".*run past the 12 data bytes \(truncated file\?\)/.test(e.message),
+  );
   assert.throws(() => parseSafetensors(good.subarray(0, 5), "x.st"), /x\.st: file is 5 bytes/);
   assert.throws(() => parseSafetensors(good.subarray(0, 20), "x.st"), /header length \d+ runs past the end/);
   const bad = (header: object, bytes = 16) => () => parseSafetensors(rawFile(header, new Uint8Array(bytes)), "bad.st");
-  assert.throws(bad({ w: { dtype: "F32", shape: [3], data_offsets: [0, 16] } }), /bad\.st: tensor "w": shape \[3\] of F32 needs 12 bytes but data_offsets give 16/);
+  assert.throws(
+    bad({ w: { dtype: "F32", shape: [3], data_offsets: [0, 16] } }),
+    /bad\.st: tensor "w": shape \[3\] of F32 needs 12 bytes but data_offsets give 16/,
+  );
   assert.throws(bad({ w: { dtype: "C64", shape: [2], data_offsets: [0, 16] } }), /tensor "w": unsupported dtype "C64"/);
   assert.throws(bad({ w: { dtype: "F32", shape: [-1], data_offsets: [0, 4] } }), /tensor "w": bad shape/);
   assert.throws(bad({ w: { dtype: "F32", shape: [2], data_offsets: [8, 0] } }), /tensor "w": bad data_offsets/);
-  assert.throws(bad({ a: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, b: { dtype: "F32", shape: [2], data_offsets: [4, 12] } }), /tensors "a" and "b" overlap/);
-  assert.throws(() => parseSafetensors(Buffer.concat([Buffer.from([3, 0, 0, 0, 0, 0, 0, 0]), Buffer.from("{x}")]), "j.st"), /j\.st: header is not valid JSON/);
+  assert.throws(
+    bad({
+      a: { dtype: "F32", shape: [2], data_offsets: [0, 8] },
+      b: { dtype: "F32", shape: [2], data_offsets: [4, 12] },
+    }),
+    /tensors "a" and "b" overlap/,
+  );
+  assert.throws(
+    () => parseSafetensors(Buffer.concat([Buffer.from([3, 0, 0, 0, 0, 0, 0, 0]), Buffer.from("{x}")]), "j.st"),
+    /j\.st: header is not valid JSON/,
+  );
   const big = new BigInt64Array([1n << 40n]);
-  assert.throws(() => parseSafetensors(rawFile({ i: { dtype: "I64", shape: [1], data_offsets: [0, 8] } }, new Uint8Array(big.buffer)), "i.st"), /tensor "i": I64 value 1099511627776 .* does not fit in int32/);
+  assert.throws(
+    () =>
+      parseSafetensors(
+        rawFile({ i: { dtype: "I64", shape: [1], data_offsets: [0, 8] } }, new Uint8Array(big.buffer)),
+        "i.st",
+      ),
+    /tensor "i": I64 value 1099511627776 .* does not fit in int32/,
+  );
 });
 
 const havePy = fs.existsSync(VENV_PYTHON);
-test("interoperates with Python's safetensors (both directions)", { skip: havePy ? false : `no ${VENV_PYTHON}: run scripts/setup.sh` }, () => {
+test("interoperates with Python's safetensors (both directions)", {
+  skip: havePy ? false : `no ${VENV_PYTHON}: run scripts/setup.sh`,
+}, () => {
   const dir = tmp();
   const fromPy = path.join(dir, "py.safetensors"), fromTs = path.join(dir, "ts.safetensors");
   writeSafetensors(fromTs, { "b.x": { dtype: "float32", shape: [2, 2], data: new Float32Array([0.5, 1, 2, 4]) } });

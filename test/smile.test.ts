@@ -6,7 +6,16 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadSmile, categoryCounts, isMultiLabel, filterForCourse, labelDict, labelNames, withLabels, SMILE_SHA256 } from "../lib/data/smile";
+import {
+  loadSmile,
+  categoryCounts,
+  isMultiLabel,
+  filterForCourse,
+  labelDict,
+  labelNames,
+  withLabels,
+  SMILE_SHA256,
+} from "../lib/data/smile";
 import { SMILE_CSV } from "../lib/core/paths";
 import { sha256File } from "../lib/core/download";
 
@@ -34,8 +43,18 @@ test("loadSmile reads 3085 rows, ids as 18-digit strings", { skip }, () => {
 test("raw category counts match the README", { skip }, () => {
   const counts = Object.fromEntries(categoryCounts(loadSmile()).map((c) => [c.category, c.count]));
   assert.deepEqual(counts, {
-    nocode: 1572, happy: 1137, "not-relevant": 214, angry: 57, surprise: 35, sad: 32,
-    "happy|surprise": 11, "happy|sad": 9, "disgust|angry": 7, disgust: 6, "sad|disgust": 2, "sad|angry": 2,
+    nocode: 1572,
+    happy: 1137,
+    "not-relevant": 214,
+    angry: 57,
+    surprise: 35,
+    sad: 32,
+    "happy|surprise": 11,
+    "happy|sad": 9,
+    "disgust|angry": 7,
+    disgust: 6,
+    "sad|disgust": 2,
+    "sad|angry": 2,
     "sad|disgust|angry": 1,
   });
   const order = categoryCounts(loadSmile()).map((c) => c.count);
@@ -47,7 +66,12 @@ test("the course keeps 1481 single-label rows and numbers labels by first appear
   const course = filterForCourse(rows);
   assert.equal(course.length, 1481);
   assert.deepEqual(Object.fromEntries(categoryCounts(course).map((c) => [c.category, c.count])), {
-    happy: 1137, "not-relevant": 214, angry: 57, surprise: 35, sad: 32, disgust: 6,
+    happy: 1137,
+    "not-relevant": 214,
+    angry: 57,
+    surprise: 35,
+    sad: 32,
+    disgust: 6,
   });
   const dict = labelDict(course);
   assert.deepEqual(dict, { happy: 0, "not-relevant": 1, angry: 2, disgust: 3, sad: 4, surprise: 5 });
@@ -69,8 +93,10 @@ test("pure functions on literal rows, inputs unchanged", () => {
   ];
   const copy = JSON.parse(JSON.stringify(rows));
   assert.deepEqual(categoryCounts(rows), [
-    { category: "sad", count: 2 }, { category: "happy", count: 2 },
-    { category: "happy|sad", count: 1 }, { category: "nocode", count: 1 },
+    { category: "sad", count: 2 },
+    { category: "happy", count: 2 },
+    { category: "happy|sad", count: 1 },
+    { category: "nocode", count: 1 },
   ]);
   const kept = filterForCourse(rows);
   assert.deepEqual(kept.map((r) => r.id), ["1", "4", "5", "6"]);
@@ -85,7 +111,10 @@ test("pure functions on literal rows, inputs unchanged", () => {
 test("loadSmile errors: missing file says how to fetch; bad rows name the line", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-smile-"));
   try {
-    assert.throws(() => loadSmile(path.join(dir, "none.csv")), /SMILE CSV not found\. Fetch it with: npx tsx scripts\/fetch-data\.ts/);
+    assert.throws(
+      () => loadSmile(path.join(dir, "none.csv")),
+      /SMILE CSV not found\. Fetch it with: npx tsx scripts\/fetch-data\.ts/,
+    );
     const two = path.join(dir, "two.csv");
     fs.writeFileSync(two, "1,a\n2,b\n");
     assert.throws(() => loadSmile(two), /expected 3 columns \(id, text, category\), found 2/);

@@ -37,12 +37,14 @@ test("a soup of one run is that run; of two, their average within 1e-7; the soup
   const [a, b, s] = [weights(runs[0]), weights(runs[1]), weights(two.out)];
   let worst = 0;
   for (const [name, t] of s) {
-    t.data.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - (a.get(name)!.data[i] + b.get(name)!.data[i]) / 2)); });
+    t.data.forEach((v, i) => {
+      worst = Math.max(worst, Math.abs(v - (a.get(name)!.data[i] + b.get(name)!.data[i]) / 2));
+    });
   }
   assert.ok(worst < 1e-7, `soup of two vs the average: ${worst}`);
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(two.out, "soup.json"), "utf8")).ingredients, runs.slice(0, 2));
   const n0 = tf.memory().numTensors;
-  const t = await loadTrained(two.out);   // it loads like any checkpoint
+  const t = await loadTrained(two.out); // it loads like any checkpoint
   assert.deepEqual(t.model.labels, tinyBertLabels);
   t.model.dispose();
   assert.equal(tf.memory().numTensors, n0);
@@ -53,12 +55,18 @@ test("a soup of runs from another architecture, shapes or labels is refused, nam
   const m = randomBert({ ...tinyBertConfig, num_hidden_layers: 3 }, { labels: tinyBertLabels, seed: 4 });
   await saveBertForSequenceClassification(m, deeper);
   m.dispose();
-  await assert.rejects(writeSoup([runs[0], deeper], path.join(tmp, "bad")), /cannot average .*deeper with .*run-1: config\.json num_hidden_layers: 2 in .*, 3 in/);
+  await assert.rejects(
+    writeSoup([runs[0], deeper], path.join(tmp, "bad")),
+    /cannot average .*deeper with .*run-1: config\.json num_hidden_layers: 2 in .*, 3 in/,
+  );
   const relabelled = tinyCheckpoint(path.join(tmp, "relabelled"));
   const r = randomBert(tinyBertConfig, { labels: ["neg", "pos", "neu"], seed: 5 });
   await saveBertForSequenceClassification(r, relabelled);
   r.dispose();
-  await assert.rejects(writeSoup([runs[0], relabelled], path.join(tmp, "bad")), /labels \["neg","pos","neu"\] vs \["neg","neu","pos"\]/);
+  await assert.rejects(
+    writeSoup([runs[0], relabelled], path.join(tmp, "bad")),
+    /labels \["neg","pos","neu"\] vs \["neg","neu","pos"\]/,
+  );
   const cut = path.join(tmp, "cut");
   fs.cpSync(runs[1], cut, { recursive: true });
   const ws = weights(cut);
@@ -81,7 +89,9 @@ test("an ensemble of one is the model; of three, the mean of their probabilities
   assert.ok(Math.abs(ens1.metrics.loss - alone.metrics.loss) < 1e-5);
   const ens3 = ensembleEvaluate(models, set, "validation");
   const each = models.map((t) => evaluateSet(t.model, t.tokenizer, set, "validation").probabilities);
-  ens3.probabilities.forEach((row, i) => row.forEach((p, k) => assert.ok(Math.abs(p - (each[0][i][k] + each[1][i][k] + each[2][i][k]) / 3) < 1e-7)));
+  ens3.probabilities.forEach((row, i) =>
+    row.forEach((p, k) => assert.ok(Math.abs(p - (each[0][i][k] + each[1][i][k] + each[2][i][k]) / 3) < 1e-7))
+  );
   const [p1] = ensemblePredict([models[0]], [d.texts[0]]);
   const [q1] = predict(models[0].model, models[0].tokenizer, [d.texts[0]]);
   assert.equal(p1.label, q1.label);
@@ -109,7 +119,10 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string }> {
   const { main } = await import("../lib/cli/cli");
   const lines: string[] = [];
   const w = process.stdout.write.bind(process.stdout);
-  (process.stdout as unknown as { write: unknown }).write = (s: string) => { lines.push(String(s)); return true; };
+  (process.stdout as unknown as { write: unknown }).write = (s: string) => {
+    lines.push(String(s));
+    return true;
+  };
   try {
     return { code: await main(args), stdout: lines.join("") };
   } finally {

@@ -13,7 +13,9 @@ import { SMILE_CSV, SHARED_SMILE_DIR, DATA_DIR } from "../lib/core/paths";
 const fx = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "split", "splits.json"), "utf8"));
 const REF_NAME = "split-test_size0.15-random_state17.json";
 const refFile = [path.join(SHARED_SMILE_DIR, REF_NAME), path.join(DATA_DIR, REF_NAME)].find((f) => fs.existsSync(f));
-const skipCourse = refFile && fs.existsSync(SMILE_CSV) ? false : `needs ${SMILE_CSV} and ${REF_NAME} (npx tsx scripts/fetch-data.ts)`;
+const skipCourse = refFile && fs.existsSync(SMILE_CSV)
+  ? false
+  : `needs ${SMILE_CSV} and ${REF_NAME} (npx tsx scripts/fetch-data.ts)`;
 
 test("the course's split equals scikit-learn's reference, in both orders", { skip: skipCourse }, () => {
   const ref = JSON.parse(fs.readFileSync(refFile!, "utf8"));
@@ -26,7 +28,11 @@ test("the course's split equals scikit-learn's reference, in both orders", { ski
   assert.deepEqual(s.trainFileOrder, ref.train_ids_file_order);
   assert.deepEqual(s.validationFileOrder, ref.val_ids_file_order);
   const valLabels = s.validationIndex.map((i) => rows[i].category);
-  const counts = Object.fromEntries(["happy", "not-relevant", "angry", "surprise", "sad", "disgust"].map((c) => [c, valLabels.filter((l) => l === c).length]));
+  const counts = Object.fromEntries(
+    ["happy", "not-relevant", "angry", "surprise", "sad", "disgust"].map((
+      c,
+    ) => [c, valLabels.filter((l) => l === c).length]),
+  );
   assert.deepEqual(counts, { happy: 171, "not-relevant": 32, angry: 9, surprise: 5, sad: 5, disgust: 1 });
   // the one-call version used by training
   const course = loadCourseData();
@@ -44,7 +50,11 @@ test("stratifiedSplit and randomSplit equal scikit-learn on synthetic labels", (
     const idx = labels.map((_, i) => i);
     const where = `${c.labels} test_size=${c.test_size} seed=${c.seed}`;
     if (c.error) {
-      assert.throws(() => stratifiedSplit(idx, labels, { validationSize: c.test_size, seed: c.seed }), (e: Error) => e.message === c.error, where);
+      assert.throws(
+        () => stratifiedSplit(idx, labels, { validationSize: c.test_size, seed: c.seed }),
+        (e: Error) => e.message === c.error,
+        where,
+      );
       errors++;
     } else {
       const s = stratifiedSplit(idx, labels, { validationSize: c.test_size, seed: c.seed });
@@ -75,7 +85,10 @@ test("errors match scikit-learn's", () => {
   assert.throws(() => stratifiedSplit(["a", "b", "c", "d"], ["x", "x", "y", "z"]), /too few members are: \['y', 'z'\]/);
   assert.throws(() => stratifiedSplit(["a"], [0, 1]), /1 items but 2 labels/);
   assert.throws(() => stratifiedSplit(["a", "b"], [0, "0"]), /mix numbers and strings/);
-  assert.throws(() => splitSizes(2, 0.9), /n_samples=2, test_size=0.9 and train_size=None, the resulting train set will be empty/);
+  assert.throws(
+    () => splitSizes(2, 0.9),
+    /n_samples=2, test_size=0.9 and train_size=None, the resulting train set will be empty/,
+  );
 });
 
 test("approximateMode equals scikit-learn's _approximate_mode (random tie-breaking)", () => {
@@ -103,7 +116,8 @@ test("stratification holds for many seeds: each class's share within one sample,
     for (const k of classes.keys()) {
       assert.ok(Math.abs(testCounts[k] - total[k] * testSize) < 1, `seed ${seed} class ${k}`);
       // with half the data held out, even the 2-member classes land on both sides
-      if (testSize === 0.5 || total[k] * testSize >= 1) assert.ok(testCounts[k] >= 1 && trainCounts[k] >= 1, `seed ${seed} class ${k}`);
+      if (testSize === 0.5 || total[k] * testSize >= 1)
+        assert.ok(testCounts[k] >= 1 && trainCounts[k] >= 1, `seed ${seed} class ${k}`);
       assert.equal(testCounts[k] + trainCounts[k], total[k]);
     }
     // a partition: no overlap, nothing lost

@@ -11,18 +11,19 @@ const FIX = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/reference/
 const near = (ours: number, ref: number, tol: number, what: string) =>
   assert.ok(Math.abs(ours - ref) <= tol * Math.max(1, Math.abs(ref)), `${what}: ${ours} vs ${ref}`);
 
-for (const c of FIX.cases) test(`pairedTTest equals scipy.stats.ttest_rel: ${c.name}`, () => {
-  const a = c.a.slice(), b = c.b.slice();
-  const r = pairedTTest(a, b);
-  assert.deepEqual([a, b], [c.a, c.b], "inputs unchanged");
-  assert.equal(r.n, c.a.length);
-  assert.equal(r.df, c.df);
-  near(r.meanDiff, c.mean_diff, 1e-9, "mean difference");
-  near(r.t, c.t, 1e-9, "t");
-  near(r.ci95[0], c.ci95[0], 1e-9, "CI low");
-  near(r.ci95[1], c.ci95[1], 1e-9, "CI high");
-  assert.ok(Math.abs(r.p - c.p) <= 1e-7 * c.p + 1e-300, `p: ${r.p} vs ${c.p}`);
-});
+for (const c of FIX.cases)
+  test(`pairedTTest equals scipy.stats.ttest_rel: ${c.name}`, () => {
+    const a = c.a.slice(), b = c.b.slice();
+    const r = pairedTTest(a, b);
+    assert.deepEqual([a, b], [c.a, c.b], "inputs unchanged");
+    assert.equal(r.n, c.a.length);
+    assert.equal(r.df, c.df);
+    near(r.meanDiff, c.mean_diff, 1e-9, "mean difference");
+    near(r.t, c.t, 1e-9, "t");
+    near(r.ci95[0], c.ci95[0], 1e-9, "CI low");
+    near(r.ci95[1], c.ci95[1], 1e-9, "CI high");
+    assert.ok(Math.abs(r.p - c.p) <= 1e-7 * c.p + 1e-300, `p: ${r.p} vs ${c.p}`);
+  });
 
 test("Student t quantiles equal scipy.stats.t.ppf", () => {
   for (const { q, df, t } of FIX.quantiles) near(studentTQuantile(q, df), t, 1e-9, `t.ppf(${q}, ${df})`);

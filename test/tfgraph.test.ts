@@ -9,10 +9,11 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend, nativePackageDir } from "../lib/runtime/backend";
 import { GraphBuilder, dtype } from "../lib/graph/tfgraph";
 
- 
 const pb: any = require(path.join(nativePackageDir()!, "dist", "proto", "api_pb"));
 
-before(async () => { await initBackend(); });
+before(async () => {
+  await initBackend();
+});
 
 /** y = x + c, with a -1 (unknown) dimension, an int list attribute and a float constant. */
 function tinyGraph(): GraphBuilder {
@@ -26,14 +27,20 @@ function tinyGraph(): GraphBuilder {
 
 test("tfgraph: the SavedModel parses with TensorFlow's message definitions, field for field", () => {
   const g = tinyGraph();
-  const sig = { inputs: { x: { name: "x", dtype: "float32" as const, shape: [null, 3] } }, outputs: { y: { name: "y", dtype: "float32" as const, shape: [null, 3] } } };
+  const sig = {
+    inputs: { x: { name: "x", dtype: "float32" as const, shape: [null, 3] } },
+    outputs: { y: { name: "y", dtype: "float32" as const, shape: [null, 3] } },
+  };
   const m = pb.SavedModel.deserializeBinary(g.savedModel(sig));
   assert.equal(m.getSavedModelSchemaVersion(), 1);
   const mg = m.getMetaGraphsList()[0];
   assert.deepEqual(mg.getMetaInfoDef().getTagsList(), ["serve"]);
   const nodes = mg.getGraphDef().getNodeList();
   assert.deepEqual(nodes.map((n: any) => [n.getName(), n.getOp(), n.getInputList()]), [
-    ["x", "Placeholder", []], ["c", "Const", []], ["sum", "AddV2", ["x", "c"]], ["y", "Identity", ["sum"]],
+    ["x", "Placeholder", []],
+    ["c", "Const", []],
+    ["sum", "AddV2", ["x", "c"]],
+    ["y", "Identity", ["sum"]],
   ]);
   const shape = nodes[0].getAttrMap().get("shape").getShape().getDimList().map((d: any) => d.getSize());
   assert.deepEqual(shape, [-1, 3], "an unknown dimension is -1 (a 10-byte varint)");
@@ -61,16 +68,24 @@ test("tfgraph: bool, int, float, string and int-list attributes round-trip", () 
 test("tfgraph: an input no earlier node makes, or a name used twice, is refused", () => {
   const g = new GraphBuilder();
   g.placeholder("x", "float32");
-  assert.throws(() => g.op("Neg", ["nope"], { T: dtype("float32") }, "y"), /node "y" \(Neg\) reads "nope", which no earlier node makes/);
+  assert.throws(
+    () => g.op("Neg", ["nope"], { T: dtype("float32") }, "y"),
+    /node "y" \(Neg\) reads "nope", which no earlier node makes/,
+  );
   assert.throws(() => g.placeholder("x", "float32"), /node name "x" is used twice/);
   assert.throws(() => g.constant([1, 2], [3]), /constant of shape \[3\] needs 3 values, got 2/);
 });
 
-test("tfgraph: TensorFlow loads and runs the graph (native backend)", { skip: tf.getBackend() !== "tensorflow" && "needs native TensorFlow" }, () => {
+test("tfgraph: TensorFlow loads and runs the graph (native backend)", {
+  skip: tf.getBackend() !== "tensorflow" && "needs native TensorFlow",
+}, () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tfgraph-"));
-  const sig = { inputs: { x: { name: "x", dtype: "float32" as const, shape: [null, 3] } }, outputs: { y: { name: "y", dtype: "float32" as const, shape: [null, 3] } } };
+  const sig = {
+    inputs: { x: { name: "x", dtype: "float32" as const, shape: [null, 3] } },
+    outputs: { y: { name: "y", dtype: "float32" as const, shape: [null, 3] } },
+  };
   fs.writeFileSync(path.join(dir, "saved_model.pb"), tinyGraph().savedModel(sig));
-   
+
   const backend = tf.backend() as any;
   const id = backend.loadSavedModelMetaGraph(dir, "serve");
   const x = tf.tensor2d([[10, 20, 30], [40, 50, 60]]);

@@ -93,7 +93,10 @@ test("bad input gives errors that name the problem", async () => {
   const tok = await tokenizer();
   assert.throws(() => tok.encode(["ok", 42 as unknown as string]), /text 1 is number, not a string/);
   assert.throws(() => tok.encode(["ok"], { maxLength: 1 }), /maxLength must be an integer of at least 2/);
-  assert.throws(() => tok.encode(["a b c d e f"], { padding: "max_length", maxLength: 4, truncation: false }), /text 0 has 8 tokens, more than maxLength 4/);
+  assert.throws(
+    () => tok.encode(["a b c d e f"], { padding: "max_length", maxLength: 4, truncation: false }),
+    /text 0 has 8 tokens, more than maxLength 4/,
+  );
   assert.throws(() => tok.encode(["a"], { padding: "left" as unknown as false }), /padding must be/);
   assert.throws(() => tok.idsToTokens([99999]), /token id 99999 is not in the vocabulary/);
 });
@@ -101,7 +104,10 @@ test("bad input gives errors that name the problem", async () => {
 test("loading: a missing tokenizer.json, a missing folder and a broken file are named", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-tok-"));
   try {
-    await assert.rejects(loadTokenizer(dir), (e: Error) => e.message.includes(path.join(dir, "tokenizer.json")) && /missing/.test(e.message));
+    await assert.rejects(
+      loadTokenizer(dir),
+      (e: Error) => e.message.includes(path.join(dir, "tokenizer.json")) && /missing/.test(e.message),
+    );
     await assert.rejects(loadTokenizer(path.join(dir, "nope")), /model folder not found/);
     fs.writeFileSync(path.join(dir, "tokenizer.json"), "{ not json");
     await assert.rejects(loadTokenizer(dir), /tokenizer\.json: not valid JSON/);
@@ -117,7 +123,14 @@ test("paddingCost: longest per batch, fixed length, truncation; input unchanged"
   const lengths = Object.freeze([5, 3, 8, 4]) as readonly number[];
   const longest = paddingCost(lengths, { batchSize: 2, padding: "longest" });
   // batches [5, 3] → 2 × 5 and [8, 4] → 2 × 8
-  assert.deepEqual(longest, { rows: 4, positions: 26, realTokens: 20, padTokens: 6, padFraction: 6 / 26, truncated: 0 });
+  assert.deepEqual(longest, {
+    rows: 4,
+    positions: 26,
+    realTokens: 20,
+    padTokens: 6,
+    padFraction: 6 / 26,
+    truncated: 0,
+  });
   const fixed = paddingCost(lengths, { batchSize: 3, padding: "max_length", maxLength: 6 });
   // every row padded (or cut) to 6: the 8 becomes 6 real tokens
   assert.deepEqual(fixed, { rows: 4, positions: 24, realTokens: 18, padTokens: 6, padFraction: 0.25, truncated: 1 });
@@ -131,7 +144,10 @@ test("paddingCost: longest per batch, fixed length, truncation; input unchanged"
   assert.equal(cost.realTokens, real);
   assert.equal(cost.positions, enc.attention_mask.flat().length);
   assert.throws(() => paddingCost([1], { batchSize: 0, padding: "longest" }), /batchSize must be a positive integer/);
-  assert.throws(() => paddingCost([3, 2, NaN], { batchSize: 2, padding: "longest" }), /lengths\[2\] = NaN is not a token count/);
+  assert.throws(
+    () => paddingCost([3, 2, NaN], { batchSize: 2, padding: "longest" }),
+    /lengths\[2\] = NaN is not a token count/,
+  );
 });
 
 test("a folder with only tokenizer.json (no tokenizer_config.json) encodes the same", async () => {
@@ -141,7 +157,10 @@ test("a folder with only tokenizer.json (no tokenizer_config.json) encodes the s
     const bare = await loadTokenizer(dir);
     const tok = await tokenizer();
     const texts = fixture.cases[1].texts;
-    assert.deepEqual(bare.encode(texts, { padding: "max_length", maxLength: 64 }), tok.encode(texts, { padding: "max_length", maxLength: 64 }));
+    assert.deepEqual(
+      bare.encode(texts, { padding: "max_length", maxLength: 64 }),
+      tok.encode(texts, { padding: "max_length", maxLength: 64 }),
+    );
     assert.equal(bare.padTokenId, 0);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -152,10 +171,29 @@ test("special tokens written as AddedToken objects in tokenizer_config.json are 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-tok-"));
   try {
     fs.copyFileSync(path.join(MODEL, "tokenizer.json"), path.join(dir, "tokenizer.json"));
-    const added = (content: string) => ({ __type: "AddedToken", content, lstrip: false, rstrip: false, normalized: false, single_word: false });
-    fs.writeFileSync(path.join(dir, "tokenizer_config.json"), JSON.stringify({ cls_token: added("[CLS]"), sep_token: added("[SEP]"), pad_token: added("[PAD]"), unk_token: added("[UNK]"), model_max_length: 128 }));
+    const added = (content: string) => ({
+      __type: "AddedToken",
+      content,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      single_word: false,
+    });
+    fs.writeFileSync(
+      path.join(dir, "tokenizer_config.json"),
+      JSON.stringify({
+        cls_token: added("[CLS]"),
+        sep_token: added("[SEP]"),
+        pad_token: added("[PAD]"),
+        unk_token: added("[UNK]"),
+        model_max_length: 128,
+      }),
+    );
     const tok = await loadTokenizer(dir);
-    assert.deepEqual([tok.clsTokenId, tok.sepTokenId, tok.padTokenId, tok.unkTokenId, tok.modelMaxLength], [101, 102, 0, 100, 128]);
+    assert.deepEqual(
+      [tok.clsTokenId, tok.sepTokenId, tok.padTokenId, tok.unkTokenId, tok.modelMaxLength],
+      [101, 102, 0, 100, 128],
+    );
     assert.deepEqual(tok.encode(["hi"]).input_ids, [[101, 7632, 102]]);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -20,11 +20,20 @@ import { toyTokenizer, toyData, TOY_LABELS } from "./helpers/toy";
 const LABELS = TOY_LABELS;
 
 const data: TrainData = { train: toyData(48, 1), validation: toyData(15, 2), labels: LABELS };
-const config: TrainConfig = { ...DEFAULT_CONFIG, epochs: 3, batchSize: 8, evalBatchSize: 16, lr: 1e-3, warmupRatio: 0.1, logSamples: 0 };
+const config: TrainConfig = {
+  ...DEFAULT_CONFIG,
+  epochs: 3,
+  batchSize: 8,
+  evalBatchSize: 16,
+  lr: 1e-3,
+  warmupRatio: 0.1,
+  logSamples: 0,
+};
 const quiet = { log: () => {} };
 const tiny = (seed = config.seed) => randomBert(tinyBertConfig, { labels: LABELS, seed });
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-train-"));
-const losses = (h: { trainLoss: number; validation: { loss: number; f1Weighted: number } }[]) => h.map((r) => [r.trainLoss, r.validation.loss, r.validation.f1Weighted]);
+const losses = (h: { trainLoss: number; validation: { loss: number; f1Weighted: number } }[]) =>
+  h.map((r) => [r.trainLoss, r.validation.loss, r.validation.f1Weighted]);
 
 test("same seed → the same losses and metrics, epoch for epoch; a new seed differs; it learns", async () => {
   await initBackend();
@@ -44,7 +53,8 @@ test("same seed → the same losses and metrics, epoch for epoch; a new seed dif
   texts.forEach((t, i) => {
     const [alone] = predict(a.model, toyTokenizer, [t]);
     assert.equal(together[i].text, t);
-    for (const l of LABELS) assert.ok(Math.abs(together[i].probabilities[l] - alone.probabilities[l]) < 1e-5, `${t}: ${l}`);
+    for (const l of LABELS)
+      assert.ok(Math.abs(together[i].probabilities[l] - alone.probabilities[l]) < 1e-5, `${t}: ${l}`);
   });
   [a, b, c].forEach((r) => r.model.dispose());
 });
@@ -54,11 +64,21 @@ test("interrupt after epoch 1, resume: the same history as an uninterrupted run;
   const dirA = tmp(), dirB = tmp();
   const full = await train(config, { data, model: tiny(), tokenizer: toyTokenizer, runDir: dirA, ...quiet });
   full.model.dispose();
-  const part = await train(config, { data, model: tiny(), tokenizer: toyTokenizer, runDir: dirB, stopAfterEpoch: 1, ...quiet });
+  const part = await train(config, {
+    data,
+    model: tiny(),
+    tokenizer: toyTokenizer,
+    runDir: dirB,
+    stopAfterEpoch: 1,
+    ...quiet,
+  });
   part.model.dispose();
   assert.equal(part.interrupted, true);
   assert.equal(part.history.length, 1);
-  await assert.rejects(train(config, { data, model: tiny(), tokenizer: toyTokenizer, runDir: dirB, ...quiet }), /already holds a run/);
+  await assert.rejects(
+    train(config, { data, model: tiny(), tokenizer: toyTokenizer, runDir: dirB, ...quiet }),
+    /already holds a run/,
+  );
   const resumed = await train(config, { data, tokenizer: toyTokenizer, runDir: dirB, resume: true, ...quiet });
   resumed.model.dispose();
   assert.deepEqual(losses(resumed.history), losses(full.history));
@@ -75,10 +95,15 @@ test("NaN loss stops with a clear message and keeps the last good checkpoint", a
   const dir = tmp();
   const model = tiny();
   const poison = (e: { type: string; epoch?: number; step?: number }) => {
-    if (e.type === "step" && e.epoch === 2 && e.step === 1) model.params.get("classifier.bias")!.assign(tf.tensor1d([NaN, 0, 0]));
+    if (e.type === "step" && e.epoch === 2 && e.step === 1)
+      model.params.get("classifier.bias")!.assign(tf.tensor1d([NaN, 0, 0]));
   };
-  await assert.rejects(train(config, { data, model, tokenizer: toyTokenizer, runDir: dir, onProgress: poison, ...quiet }),
-    (e: Error) => e instanceof TrainingDivergedError && /loss became NaN at epoch 2/.test(e.message) && /last good checkpoint kept: .*epoch-1/.test(e.message));
+  await assert.rejects(
+    train(config, { data, model, tokenizer: toyTokenizer, runDir: dir, onProgress: poison, ...quiet }),
+    (e: Error) =>
+      e instanceof TrainingDivergedError && /loss became NaN at epoch 2/.test(e.message) &&
+      /last good checkpoint kept: .*epoch-1/.test(e.message),
+  );
   assert.deepEqual(listCheckpoints(dir).map((c) => c.epoch), [1]);
   model.dispose();
 });
@@ -87,9 +112,14 @@ test("a disk that fills mid-save leaves the previous checkpoint intact", async (
   await initBackend();
   const dir = tmp();
   let saves = 0;
-  const full = (file: string) => { if (file === "optimizer.bin" && ++saves === 2) throw new Error("ENOSPC: no space left on device"); };
+  const full = (file: string) => {
+    if (file === "optimizer.bin" && ++saves === 2) throw new Error("ENOSPC: no space left on device");
+  };
   const model = tiny();
-  await assert.rejects(train(config, { data, model, tokenizer: toyTokenizer, runDir: dir, beforeWrite: full, ...quiet }), /ENOSPC/);
+  await assert.rejects(
+    train(config, { data, model, tokenizer: toyTokenizer, runDir: dir, beforeWrite: full, ...quiet }),
+    /ENOSPC/,
+  );
   assert.deepEqual(listCheckpoints(dir).map((c) => c.epoch), [1]);
   assert.equal(readCheckpoint(path.join(dir, "checkpoints/epoch-1")).state.epoch, 1);
   assert.deepEqual(fs.readdirSync(path.join(dir, "checkpoints")), ["epoch-1"]); // no half-written folder left
@@ -98,16 +128,33 @@ test("a disk that fills mid-save leaves the previous checkpoint intact", async (
 
 test("bad data and label maps give clear errors", async () => {
   await initBackend();
-  assert.throws(() => checkData({ train: { texts: [], labels: [] }, validation: { texts: [], labels: [] } }), /training data is empty/);
-  assert.throws(() => checkData({ train: { texts: ["a", "b"], labels: ["x", "x"] }, validation: { texts: [], labels: [] } }), /single class \("x"\)/);
-  assert.throws(() => checkData({ train: { texts: ["a", "b"], labels: ["x", "y"] }, validation: { texts: ["c"], labels: ["z"] } }),
-    /validation example 0: label "z" occurs only in validation, never in the training data/);
-  assert.throws(() => checkData({ train: { texts: ["a"], labels: ["x", "y"] }, validation: { texts: [], labels: [] } }), /1 texts but 2 labels/);
+  assert.throws(
+    () => checkData({ train: { texts: [], labels: [] }, validation: { texts: [], labels: [] } }),
+    /training data is empty/,
+  );
+  assert.throws(
+    () => checkData({ train: { texts: ["a", "b"], labels: ["x", "x"] }, validation: { texts: [], labels: [] } }),
+    /single class \("x"\)/,
+  );
+  assert.throws(
+    () => checkData({ train: { texts: ["a", "b"], labels: ["x", "y"] }, validation: { texts: ["c"], labels: ["z"] } }),
+    /validation example 0: label "z" occurs only in validation, never in the training data/,
+  );
+  assert.throws(
+    () => checkData({ train: { texts: ["a"], labels: ["x", "y"] }, validation: { texts: [], labels: [] } }),
+    /1 texts but 2 labels/,
+  );
   const m = randomBert(tinyBertConfig, { labels: ["neg", "pos", "other"], seed: 1 });
-  await assert.rejects(train(config, { data, model: m, tokenizer: toyTokenizer, ...quiet }), /label "neu" is missing from the model's label map/);
+  await assert.rejects(
+    train(config, { data, model: m, tokenizer: toyTokenizer, ...quiet }),
+    /label "neu" is missing from the model's label map/,
+  );
   m.dispose();
   const m2 = tiny();
-  await assert.rejects(train({ ...config, lr: -1 }, { data, model: m2, tokenizer: toyTokenizer, ...quiet }), /config.lr must be a positive number/);
+  await assert.rejects(
+    train({ ...config, lr: -1 }, { data, model: m2, tokenizer: toyTokenizer, ...quiet }),
+    /config.lr must be a positive number/,
+  );
   m2.dispose();
 });
 
@@ -115,7 +162,10 @@ test("training leaks no tensors and leaves its inputs alone", async () => {
   await initBackend();
   const before = tf.memory().numTensors;
   const copy = JSON.parse(JSON.stringify(data));
-  const r = await train({ ...config, epochs: 1, gradAccumulation: 2 }, { data, model: tiny(), tokenizer: toyTokenizer, ...quiet });
+  const r = await train(
+    { ...config, epochs: 1, gradAccumulation: 2 },
+    { data, model: tiny(), tokenizer: toyTokenizer, ...quiet },
+  );
   r.model.dispose();
   assert.equal(tf.memory().numTensors, before);
   assert.deepEqual(data, copy);

@@ -14,8 +14,15 @@
  */
 import * as path from "path";
 import {
-  EEC_TEMPLATES, EEC_STATE_WORDS, EEC_SITUATION_WORDS, EEC_EMOTIONS, EEC_NOUN_PHRASES, EEC_NAMES,
-  EecEmotion, EecPerson, namePerson,
+  EEC_TEMPLATES,
+  EEC_STATE_WORDS,
+  EEC_SITUATION_WORDS,
+  EEC_EMOTIONS,
+  EEC_NOUN_PHRASES,
+  EEC_NAMES,
+  EecEmotion,
+  EecPerson,
+  namePerson,
 } from "./eec";
 import { pairedTTest, PairedTTest } from "../core/stats";
 import { BertForSequenceClassification } from "../model/bert";
@@ -32,28 +39,51 @@ const PLACEHOLDERS = ["subject", "object", "reflexive", "state", "situation", "a
 
 /** Two sentences that differ only in the person: `a` about group A's person, `b` about group B's. */
 export interface EecPair {
-  comparison: string; personA: string; personB: string;
+  comparison: string;
+  personA: string;
+  personB: string;
   /** Index into the templates; the emotion word (null in the four neutral templates) and its emotion. */
-  template: number; emotion: EecEmotion | "none"; word: string | null;
-  a: string; b: string;
+  template: number;
+  emotion: EecEmotion | "none";
+  word: string | null;
+  a: string;
+  b: string;
 }
 
 /** A comparison: which groups, and the persons paired one to one. */
-export interface Comparison { name: string; groupA: string; groupB: string; persons: [EecPerson, EecPerson][] }
+export interface Comparison {
+  name: string;
+  groupA: string;
+  groupB: string;
+  persons: [EecPerson, EecPerson][];
+}
 
 /** The probe's two comparisons: 10 noun-phrase pairs by gender, 20 name pairs by race (matched by gender). */
 export const EEC_COMPARISONS: readonly Comparison[] = [
-  { name: "gender", groupA: "female", groupB: "male",
-    persons: EEC_NOUN_PHRASES.female.map((f, i) => [f, EEC_NOUN_PHRASES.male[i]] as [EecPerson, EecPerson]) },
-  { name: "race", groupA: "African-American names", groupB: "European-American names",
-    persons: (["female", "male"] as const).flatMap((g) => EEC_NAMES.africanAmerican[g].map((n, i) =>
-      [namePerson(n, g), namePerson(EEC_NAMES.europeanAmerican[g][i], g)] as [EecPerson, EecPerson])) },
+  {
+    name: "gender",
+    groupA: "female",
+    groupB: "male",
+    persons: EEC_NOUN_PHRASES.female.map((f, i) => [f, EEC_NOUN_PHRASES.male[i]] as [EecPerson, EecPerson]),
+  },
+  {
+    name: "race",
+    groupA: "African-American names",
+    groupB: "European-American names",
+    persons: (["female", "male"] as const).flatMap((g) =>
+      EEC_NAMES.africanAmerican[g].map((n, i) =>
+        [namePerson(n, g), namePerson(EEC_NAMES.europeanAmerican[g][i], g)] as [EecPerson, EecPerson]
+      )
+    ),
+  },
 ];
 
 /** Checks every {placeholder} of every template is one this module fills; the error names the template. */
 export function checkTemplates(templates: readonly string[]): void {
   templates.forEach((t, i) => {
-    const fail = (why: string) => { throw new Error(`template ${i} ${JSON.stringify(t)}: ${why}`); };
+    const fail = (why: string) => {
+      throw new Error(`template ${i} ${JSON.stringify(t)}: ${why}`);
+    };
     for (const m of t.matchAll(/\{([^{}]*)\}/g)) {
       const known = PLACEHOLDERS.map((p) => `{${p}}`).join(", ");
       if (!(PLACEHOLDERS as readonly string[]).includes(m[1])) fail(`unknown placeholder {${m[1]}} (known: ${known})`);
@@ -69,9 +99,10 @@ export function checkTemplates(templates: readonly string[]): void {
 /** One template filled for one person and emotion word; the sentence starts with a capital. */
 export function fillTemplate(template: string, person: EecPerson, word: string | null): string {
   const article = /^[aeiou]/i.test(word ?? "") ? "an" : "a";
-  const s = template.replace(/\{a\} \{(state|situation)\}/g, (_, k) => `${article} {${k}}`)
-    .replace(/\{(subject|object|reflexive|state|situation)\}/g, (_, k: string) =>
-      k === "state" || k === "situation" ? word ?? "" : person[k as keyof EecPerson]);
+  const s = template.replace(/\{a\} \{(state|situation)\}/g, (_, k) => `${article} {${k}}`).replace(
+    /\{(subject|object|reflexive|state|situation)\}/g,
+    (_, k: string) => k === "state" || k === "situation" ? word ?? "" : person[k as keyof EecPerson],
+  );
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
@@ -79,8 +110,7 @@ export function fillTemplate(template: string, person: EecPerson, word: string |
 type Slot = { template: number; emotion: EecEmotion | "none"; word: string | null };
 function slots(templates: readonly string[]): Slot[] {
   return templates.flatMap((t, template): Slot[] => {
-    const words = t.includes("{state}") ? EEC_STATE_WORDS
-      : t.includes("{situation}") ? EEC_SITUATION_WORDS : undefined;
+    const words = t.includes("{state}") ? EEC_STATE_WORDS : t.includes("{situation}") ? EEC_SITUATION_WORDS : undefined;
     if (!words) return [{ template, emotion: "none", word: null }];
     return EEC_EMOTIONS.flatMap((emotion) => words[emotion].map((word) => ({ template, emotion, word })));
   });
@@ -88,14 +118,23 @@ function slots(templates: readonly string[]): Slot[] {
 
 /** Every sentence pair of every comparison (4,320 for the EEC's templates: 1,440 by gender, 2,880 by race). */
 export function eecPairs(
-  templates: readonly string[] = EEC_TEMPLATES, comparisons: readonly Comparison[] = EEC_COMPARISONS,
+  templates: readonly string[] = EEC_TEMPLATES,
+  comparisons: readonly Comparison[] = EEC_COMPARISONS,
 ): EecPair[] {
   checkTemplates(templates);
   const all = slots(templates);
-  return comparisons.flatMap((c) => c.persons.flatMap(([pa, pb]) => all.map((s) => ({
-    comparison: c.name, personA: pa.subject, personB: pb.subject, ...s,
-    a: fillTemplate(templates[s.template], pa, s.word), b: fillTemplate(templates[s.template], pb, s.word),
-  }))));
+  return comparisons.flatMap((c) =>
+    c.persons.flatMap(([pa, pb]) =>
+      all.map((s) => ({
+        comparison: c.name,
+        personA: pa.subject,
+        personB: pb.subject,
+        ...s,
+        a: fillTemplate(templates[s.template], pa, s.word),
+        b: fillTemplate(templates[s.template], pb, s.word),
+      }))
+    )
+  );
 }
 
 /** Every distinct sentence of the pairs, in first-seen order. */
@@ -104,7 +143,10 @@ export function eecSentences(pairs: readonly EecPair[]): string[] {
 }
 
 export interface ComparisonResult {
-  name: string; groupA: string; groupB: string; pairs: number;
+  name: string;
+  groupA: string;
+  groupB: string;
+  pairs: number;
   /** Pairs whose predicted label (argmax over all the model's labels) differs between a and b. */
   labelFlips: number;
   /** Per EEC emotion: mean probability per group, paired difference A − B, its 95% CI and p-value. */
@@ -125,14 +167,18 @@ export interface BiasReport {
 
 /** Refuses a model whose labels lack one the map reads, saying which labels the probe needs and why. */
 export function checkEmotionLabels(
-  labels: readonly string[], map: Readonly<Record<string, string>> = BIAS_EMOTION_MAP, where = "the model",
+  labels: readonly string[],
+  map: Readonly<Record<string, string>> = BIAS_EMOTION_MAP,
+  where = "the model",
 ): void {
   const missing = Object.entries(map).filter(([, l]) => !labels.includes(l));
   if (missing.length === 0) return;
   const wanted = Object.entries(map).map(([e, l]) => `${l} → ${e}`).join(", ");
   const lacking = missing.map(([e, l]) => `"${l}" (read as the EEC's ${e})`).join(", ");
-  throw new Error(`${where} has labels ${JSON.stringify(labels)}, without ${lacking}: ` +
-    `the bias probe maps the classifier's SMILE labels to the corpus's emotions (${wanted}) and needs all of them`);
+  throw new Error(
+    `${where} has labels ${JSON.stringify(labels)}, without ${lacking}: ` +
+      `the bias probe maps the classifier's SMILE labels to the corpus's emotions (${wanted}) and needs all of them`,
+  );
 }
 
 /**
@@ -151,7 +197,9 @@ export interface ProbeOptions {
 }
 
 export function probeBias(
-  model: BertForSequenceClassification, tokenizer: TokenizerLike, opts: ProbeOptions = {},
+  model: BertForSequenceClassification,
+  tokenizer: TokenizerLike,
+  opts: ProbeOptions = {},
 ): BiasReport {
   const map = opts.emotionMap ?? { ...BIAS_EMOTION_MAP };
   checkEmotionLabels(model.labels, map, opts.checkpoint ?? "the model");
@@ -167,22 +215,31 @@ export function probeBias(
     const ps = pairs.filter((p) => p.comparison === name);
     const c = EEC_COMPARISONS.find((x) => x.name === name)!;
     const prob = (text: string, label: string) => scored.get(text)!.probabilities[label];
-    const emotions = Object.fromEntries(Object.entries(map).map(([emotion, label]) =>
-      [emotion, pairedTTest(ps.map((p) => prob(p.a, label)), ps.map((p) => prob(p.b, label)))]));
+    const emotions = Object.fromEntries(
+      Object.entries(map).map((
+        [emotion, label],
+      ) => [emotion, pairedTTest(ps.map((p) => prob(p.a, label)), ps.map((p) => prob(p.b, label)))]),
+    );
     const labelFlips = ps.filter((p) => scored.get(p.a)!.label !== scored.get(p.b)!.label).length;
     return { name, groupA: c.groupA, groupB: c.groupB, pairs: ps.length, labelFlips, emotions };
   });
   return {
     method: "Equity Evaluation Corpus templates (Kiritchenko & Mohammad 2018); " +
       "paired t-test per emotion, two-sided, 95% CI of mean(A − B)",
-    checkpoint: opts.checkpoint, labels: model.labels.slice(), emotionMap: map, templates, every,
-    sentences: sentences.length, comparisons,
+    checkpoint: opts.checkpoint,
+    labels: model.labels.slice(),
+    emotionMap: map,
+    templates,
+    every,
+    sentences: sentences.length,
+    comparisons,
   };
 }
 
 /** Loads a saved model folder (a run folder: its best/ model, else its last checkpoint) and probes it (`bertlab probe-bias`). */
 export async function probeBiasCheckpoint(
-  dir: string, opts: Omit<ProbeOptions, "checkpoint"> = {},
+  dir: string,
+  opts: Omit<ProbeOptions, "checkpoint"> = {},
 ): Promise<BiasReport> {
   // A run folder means its best/ model, else its last checkpoint, as for evaluate and predict.
   const { model, tokenizer, dir: modelDir } = await loadTrained(dir);
@@ -197,12 +254,15 @@ const fmt = (x: number) => (x >= 0 ? "+" : "") + x.toFixed(4);
 
 /** One line per comparison and emotion: means, difference with CI, p-value. */
 export function biasSummaryLines(report: BiasReport): string[] {
-  return report.comparisons.flatMap((c) => [
+  return report.comparisons.flatMap((
+    c,
+  ) => [
     `${c.name}: ${c.groupA} (A) vs ${c.groupB} (B), ${c.pairs} sentence pairs, ` +
-      `predicted label differs in ${c.labelFlips}`,
+    `predicted label differs in ${c.labelFlips}`,
     ...Object.entries(c.emotions).map(([e, s]) =>
       `  ${e.padEnd(8)} mean P A ${s.meanA.toFixed(4)} · B ${s.meanB.toFixed(4)} · A − B ${fmt(s.meanDiff)} ` +
-      `(95% CI ${fmt(s.ci95[0])} … ${fmt(s.ci95[1])}) · p ${s.p.toPrecision(2)}`),
+      `(95% CI ${fmt(s.ci95[0])} … ${fmt(s.ci95[1])}) · p ${s.p.toPrecision(2)}`
+    ),
   ]);
 }
 
@@ -214,22 +274,28 @@ export function biasFigure(reports: { name: string; report: BiasReport }[]): Fig
   const data = reports.map(({ name, report }) => {
     const rows = report.comparisons.flatMap((c) => Object.entries(c.emotions).map(([e, s]) => ({ c, e, s })));
     return {
-      type: "bar", name: plotText(name),
+      type: "bar",
+      name: plotText(name),
       x: rows.map((r) => `${r.c.name}: ${r.e}`),
       y: rows.map((r) => r.s.meanDiff),
       error_y: {
-        type: "data", symmetric: false,
-        array: rows.map((r) => r.s.ci95[1] - r.s.meanDiff), arrayminus: rows.map((r) => r.s.meanDiff - r.s.ci95[0]),
+        type: "data",
+        symmetric: false,
+        array: rows.map((r) => r.s.ci95[1] - r.s.meanDiff),
+        arrayminus: rows.map((r) => r.s.meanDiff - r.s.ci95[0]),
       },
       // plotly markup: the group names escaped, then a line break of our own
       text: rows.map((r) => `${plotText(`${r.c.groupA} − ${r.c.groupB}`)}<br>p ${r.s.p.toPrecision(2)}, n ${r.s.n}`),
-      textposition: "none", hovertemplate: "%{x}: %{y:.4f}<br>%{text}<extra></extra>",
+      textposition: "none",
+      hovertemplate: "%{x}: %{y:.4f}<br>%{text}<extra></extra>",
     };
   });
   return {
     data,
     layout: {
-      title: { text: "Paired difference in mean probability, A − B (95% CI)" }, barmode: "group", height: 380,
+      title: { text: "Paired difference in mean probability, A − B (95% CI)" },
+      barmode: "group",
+      height: 380,
       yaxis: { title: { text: "P(emotion | A) − P(emotion | B)" }, zeroline: true },
       xaxis: { title: { text: "gender: female − male · race: African-American − European-American names" } },
     },

@@ -32,7 +32,10 @@ export interface OutOfFold {
   predictions: number[][];
 }
 
-export interface Interval { value: number; ci95: [number, number] }
+export interface Interval {
+  value: number;
+  ci95: [number, number];
+}
 
 export interface BootstrapOptions {
   /** B, the number of resamples (default 1000). */
@@ -112,7 +115,8 @@ export function cvReport(o: OutOfFold, opts: BootstrapOptions = {}): CvReport {
   const macro: number[] = [], weighted: number[] = [], perClass: number[][] = o.labels.map(() => []);
   for (const idx of bootstrapSamples(o.yTrue.length, resamples, seed)) {
     const { t, p } = pooled(o.yTrue, o.predictions, idx);
-    macro.push(f1Macro(t, p)); weighted.push(f1Weighted(t, p));
+    macro.push(f1Macro(t, p));
+    weighted.push(f1Weighted(t, p));
     perClassScores(t, p, K).forEach((s, c) => perClass[c].push(s.f1));
   }
   // 2) each repeat alone, and each fold alone
@@ -124,7 +128,11 @@ export function cvReport(o: OutOfFold, opts: BootstrapOptions = {}): CvReport {
     return { repeat: r, fold: f, examples: idx.length, f1Macro: f1Macro(t, p), f1Weighted: f1Weighted(t, p) };
   }));
   return {
-    examples: o.yTrue.length, repeats: o.predictions.length, folds: k, resamples, bootstrapSeed: seed,
+    examples: o.yTrue.length,
+    repeats: o.predictions.length,
+    folds: k,
+    resamples,
+    bootstrapSeed: seed,
     accuracy: point.accuracy,
     f1Macro: { value: point.f1Macro, ci95: interval(macro) },
     f1Weighted: { value: point.f1Weighted, ci95: interval(weighted) },
@@ -139,7 +147,11 @@ export function cvReport(o: OutOfFold, opts: BootstrapOptions = {}): CvReport {
 }
 
 /** What identifies the folds a run used: two runs compare only when all of it is equal. */
-export interface FoldPlan { seed: number; k: number; repeats: number }
+export interface FoldPlan {
+  seed: number;
+  k: number;
+  repeats: number;
+}
 
 export interface Difference {
   /** A's pooled score minus B's. */
@@ -152,18 +164,27 @@ export interface Difference {
   perFold: PairedTTest;
 }
 
-export interface CvComparison { examples: number; resamples: number; f1Macro: Difference; f1Weighted: Difference }
+export interface CvComparison {
+  examples: number;
+  resamples: number;
+  f1Macro: Difference;
+  f1Weighted: Difference;
+}
 
 /**
  * Refuses two runs that did not use the same folds on the same rows, naming the first difference found
  * (`names` say which run is which in the message).
  */
 export function checkSameFolds(
-  a: OutOfFold & FoldPlan, b: OutOfFold & FoldPlan, names: [string, string] = ["A", "B"],
+  a: OutOfFold & FoldPlan,
+  b: OutOfFold & FoldPlan,
+  names: [string, string] = ["A", "B"],
 ): void {
   const differ = (what: string, x: unknown, y: unknown) =>
-    new Error(`${names[0]} and ${names[1]} were not run on the same folds: `
-      + `${what} ${x} in ${names[0]}, ${y} in ${names[1]}`);
+    new Error(
+      `${names[0]} and ${names[1]} were not run on the same folds: `
+        + `${what} ${x} in ${names[0]}, ${y} in ${names[1]}`,
+    );
   for (const key of ["seed", "k", "repeats"] as const) if (a[key] !== b[key]) throw differ(key, a[key], b[key]);
   if (a.ids.length !== b.ids.length) throw differ("rows", a.ids.length, b.ids.length);
   const row = a.ids.findIndex((id, i) => id !== b.ids[i]);
@@ -185,9 +206,12 @@ export function checkSameFolds(
 
 /** A against B on the same folds: differences of pooled macro and weighted F1 (A − B). Pure. */
 export function compareCv(
-  a: OutOfFold & FoldPlan, b: OutOfFold & FoldPlan, opts: BootstrapOptions & { names?: [string, string] } = {},
+  a: OutOfFold & FoldPlan,
+  b: OutOfFold & FoldPlan,
+  opts: BootstrapOptions & { names?: [string, string] } = {},
 ): CvComparison {
-  checkOutOfFold(a); checkOutOfFold(b);
+  checkOutOfFold(a);
+  checkOutOfFold(b);
   checkSameFolds(a, b, opts.names);
   const { resamples = 1000, seed = 17 } = opts;
   const scores = (o: OutOfFold, idx?: number[]) => {
@@ -197,15 +221,20 @@ export function compareCv(
   const dMacro: number[] = [], dWeighted: number[] = [];
   for (const idx of bootstrapSamples(a.yTrue.length, resamples, seed)) {
     const [ma, wa] = scores(a, idx), [mb, wb] = scores(b, idx);
-    dMacro.push(ma - mb); dWeighted.push(wa - wb);
+    dMacro.push(ma - mb);
+    dWeighted.push(wa - wb);
   }
   const [ma, wa] = scores(a), [mb, wb] = scores(b);
   const ra = cvReport(a, { resamples: 1 }).perFold, rb = cvReport(b, { resamples: 1 }).perFold;
   const diff = (value: number, ds: number[], pick: (f: CvReport["perFold"][number]) => number): Difference => ({
-    value, ci95: interval(ds), p: bootstrapP(ds), perFold: pairedTTest(ra.map(pick), rb.map(pick)),
+    value,
+    ci95: interval(ds),
+    p: bootstrapP(ds),
+    perFold: pairedTTest(ra.map(pick), rb.map(pick)),
   });
   return {
-    examples: a.yTrue.length, resamples,
+    examples: a.yTrue.length,
+    resamples,
     f1Macro: diff(ma - mb, dMacro, (f) => f.f1Macro),
     f1Weighted: diff(wa - wb, dWeighted, (f) => f.f1Weighted),
   };
@@ -220,5 +249,9 @@ export function bootstrapP(diffs: readonly number[]): number {
 
 /** cv.json: the plan, the out-of-fold predictions and the pooled report. */
 export type CvFile = OutOfFold & FoldPlan & {
-  kind: "bertlab-cv"; source: string; config: TrainConfig; report: CvReport; seconds: number;
+  kind: "bertlab-cv";
+  source: string;
+  config: TrainConfig;
+  report: CvReport;
+  seconds: number;
 };

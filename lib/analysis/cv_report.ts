@@ -22,10 +22,16 @@ export function cvFigures(report: CvReport, labels: readonly string[]): { data: 
   return [
     {
       data: [{
-        type: "bar", name: "F1", x: names, y: f1,
-        text: report.classes.map((c) => `n ${c.support}`), textposition: "outside",
+        type: "bar",
+        name: "F1",
+        x: names,
+        y: f1,
+        text: report.classes.map((c) => `n ${c.support}`),
+        textposition: "outside",
         error_y: {
-          type: "data", symmetric: false, visible: true,
+          type: "data",
+          symmetric: false,
+          visible: true,
           array: report.classes.map((c) => c.f1Ci95[1] - c.f1),
           arrayminus: report.classes.map((c) => c.f1 - c.f1Ci95[0]),
         },
@@ -35,17 +41,25 @@ export function cvFigures(report: CvReport, labels: readonly string[]): { data: 
           text: `Out-of-fold F1 per class, 95% bootstrap intervals (macro F1 ${f4(report.f1Macro.value)} `
             + `${ci(report.f1Macro.ci95)})`,
         },
-        yaxis: { title: { text: "F1" }, range: [0, 1.1] }, height: 380,
+        yaxis: { title: { text: "F1" }, range: [0, 1.1] },
+        height: 380,
       },
     },
     {
       data: [{
-        type: "heatmap", x: names, y: names, z: report.confusion, colorscale: "Blues",
-        texttemplate: "%{z}", hovertemplate: "true %{y} · predicted %{x}: %{z}<extra></extra>",
+        type: "heatmap",
+        x: names,
+        y: names,
+        z: report.confusion,
+        colorscale: "Blues",
+        texttemplate: "%{z}",
+        hovertemplate: "true %{y} · predicted %{x}: %{z}<extra></extra>",
       }],
       layout: {
-        title: { text: "Confusion matrix, every out-of-fold prediction" }, height: 460,
-        xaxis: { title: { text: "predicted" } }, yaxis: { title: { text: "true" }, autorange: "reversed" },
+        title: { text: "Confusion matrix, every out-of-fold prediction" },
+        height: 460,
+        xaxis: { title: { text: "predicted" } },
+        yaxis: { title: { text: "true" }, autorange: "reversed" },
       },
     },
   ];
@@ -55,11 +69,19 @@ export function cvFigures(report: CvReport, labels: readonly string[]): { data: 
 export function cvPage(cv: CvFile): string {
   const r = cv.report;
   const classes = r.classes.map((c) => ({
-    label: c.label, precision: c.precision, recall: c.recall, f1: c.f1,
-    "F1 95% interval": ci(c.f1Ci95), support: c.support,
+    label: c.label,
+    precision: c.precision,
+    recall: c.recall,
+    f1: c.f1,
+    "F1 95% interval": ci(c.f1Ci95),
+    support: c.support,
   }));
   const folds = r.perFold.map((f) => ({
-    repeat: f.repeat + 1, fold: f.fold + 1, tweets: f.examples, "macro F1": f.f1Macro, "weighted F1": f.f1Weighted,
+    repeat: f.repeat + 1,
+    fold: f.fold + 1,
+    tweets: f.examples,
+    "macro F1": f.f1Macro,
+    "weighted F1": f.f1Weighted,
   }));
   const title = `bertlab cv: ${cv.k} folds × ${cv.repeats} repeat${cv.repeats > 1 ? "s" : ""}, seed ${cv.seed}`;
   return chartsPage(title, cvFigures(r, cv.labels))
@@ -74,13 +96,15 @@ export function cvLines(cv: CvFile): string[] {
   const rep = r.perRepeat;
   return [
     `pooled over ${r.examples} tweets × ${r.repeats} repeat${r.repeats > 1 ? "s" : ""} (${r.folds} folds): `
-      + `macro F1 ${f4(r.f1Macro.value)} ${ci(r.f1Macro.ci95)} · `
-      + `weighted F1 ${f4(r.f1Weighted.value)} ${ci(r.f1Weighted.ci95)}`
-      + ` · accuracy ${f4(r.accuracy)} (95% percentile bootstrap over tweets, B ${r.resamples})`,
+    + `macro F1 ${f4(r.f1Macro.value)} ${ci(r.f1Macro.ci95)} · `
+    + `weighted F1 ${f4(r.f1Weighted.value)} ${ci(r.f1Weighted.ci95)}`
+    + ` · accuracy ${f4(r.accuracy)} (95% percentile bootstrap over tweets, B ${r.resamples})`,
     `over repeats: macro F1 ${f4(rep.f1Macro.mean)} ± ${f4(rep.f1Macro.sd)} · `
-      + `weighted F1 ${f4(rep.f1Weighted.mean)} ± ${f4(rep.f1Weighted.sd)}`,
-    ...r.classes.map((c) => `  ${c.label.padEnd(14)} precision ${f4(c.precision)} · recall ${f4(c.recall)} · `
-      + `F1 ${f4(c.f1)} ${ci(c.f1Ci95)} · support ${c.support}`),
+    + `weighted F1 ${f4(rep.f1Weighted.mean)} ± ${f4(rep.f1Weighted.sd)}`,
+    ...r.classes.map((c) =>
+      `  ${c.label.padEnd(14)} precision ${f4(c.precision)} · recall ${f4(c.recall)} · `
+      + `F1 ${f4(c.f1)} ${ci(c.f1Ci95)} · support ${c.support}`
+    ),
   ];
 }
 
@@ -92,6 +116,7 @@ export function comparisonLines(c: CvComparison, names: [string, string]): strin
     + `paired t ${d.perFold.t.toFixed(2)}, p ${d.perFold.p.toFixed(3)} (${d.perFold.n} folds)`;
   return [
     `${c.examples} tweets, the same folds, ${c.resamples} resamples of the tweets for both:`,
-    line("macro F1", c.f1Macro), line("weighted F1", c.f1Weighted),
+    line("macro F1", c.f1Macro),
+    line("weighted F1", c.f1Weighted),
   ];
 }

@@ -25,7 +25,7 @@ import { BertForSequenceClassification } from "../model/bert";
 import { evaluateSet } from "../eval/evaluate";
 import { ProgressEvent } from "../view/progress";
 import { train } from "../train/train";
-import { cvReport, CvReport, CvFile, OutOfFold, FoldPlan } from "./cv";
+import { cvReport, CvFile, OutOfFold } from "./cv";
 import { cvPage } from "./cv_report";
 
 /** The rows cross-validation folds: every text with its label and id, and the label names in id order. */
@@ -41,13 +41,19 @@ export function cvCourseData(file?: string): CvData {
   const rows = filterForCourse(loadSmile(file));
   return {
     rows: { texts: rows.map((r) => r.text), labels: rows.map((r) => r.category), ids: rows.map((r) => r.id) },
-    labels: labelNames(labelDict(rows)), source: "SMILE course data (single-label, no nocode)",
+    labels: labelNames(labelDict(rows)),
+    source: "SMILE course data (single-label, no nocode)",
   };
 }
 
 /** Which fold is starting (1-based), and how many rows it trains on and scores. */
 export interface FoldInfo {
-  index: number; total: number; repeat: number; fold: number; trainRows: number; heldOut: number;
+  index: number;
+  total: number;
+  repeat: number;
+  fold: number;
+  trainRows: number;
+  heldOut: number;
 }
 
 export interface CvOptions {
@@ -112,8 +118,8 @@ export async function runCv(config: TrainConfig, opts: CvOptions): Promise<CvFil
   let folds: number[][];
   try {
     folds = repeatedStratifiedKFold(data.rows.labels, k, repeats, seed);
-  } catch (e) {   // name the data: too many folds for a class, or fewer rows than folds
-    throw new Error(`${data.source} (${ids.length} rows): ${(e as Error).message}`);
+  } catch (e) { // name the data: too many folds for a class, or fewer rows than folds
+    throw new Error(`${data.source} (${ids.length} rows): ${(e as Error).message}`, { cause: e });
   }
 
   // 1) The run folder: its plan, refused if it holds another run, or if resuming a different one.
@@ -122,15 +128,18 @@ export async function runCv(config: TrainConfig, opts: CvOptions): Promise<CvFil
   const planFile = path.join(runDir, PLAN);
   if (fs.existsSync(planFile)) {
     if (!opts.resume) {
-      throw new Error(`${runDir} already holds a cross-validation run: `
-        + "resume it with --resume, or choose another --run-dir");
+      throw new Error(
+        `${runDir} already holds a cross-validation run: ` + "resume it with --resume, or choose another --run-dir",
+      );
     }
     const saved = JSON.parse(fs.readFileSync(planFile, "utf8")) as Record<string, unknown>;
     const now = plan as Record<string, unknown>;
     const differ = Object.keys(plan).filter((key) => JSON.stringify(saved[key]) !== JSON.stringify(now[key]));
     if (differ.length) {
-      throw new Error(`${runDir} holds a cross-validation run with other settings (${differ.join(", ")} differ): `
-        + "resume it with the same ones");
+      throw new Error(
+        `${runDir} holds a cross-validation run with other settings (${differ.join(", ")} differ): `
+          + "resume it with the same ones",
+      );
     }
   } else {
     if (opts.resume && fs.existsSync(runDir) && fs.readdirSync(runDir).some((f) => f.startsWith("fold-"))) {
@@ -141,7 +150,9 @@ export async function runCv(config: TrainConfig, opts: CvOptions): Promise<CvFil
 
   // 2) Each repeat and fold: train on the others, score it (a finished fold's file is read back instead).
   const set = (idx: readonly number[]): TextSet => ({
-    texts: idx.map((i) => data.rows.texts[i]), labels: idx.map((i) => data.rows.labels[i]), ids: idx.map((i) => ids[i]),
+    texts: idx.map((i) => data.rows.texts[i]),
+    labels: idx.map((i) => data.rows.labels[i]),
+    ids: idx.map((i) => ids[i]),
   });
   const results: FoldResult[] = [];
   const total = k * repeats;
@@ -150,7 +161,12 @@ export async function runCv(config: TrainConfig, opts: CvOptions): Promise<CvFil
       const held = folds[r].flatMap((x, i) => (x === f ? [i] : []));
       const rest = folds[r].flatMap((x, i) => (x !== f ? [i] : []));
       const info: FoldInfo = {
-        index: r * k + f + 1, total, repeat: r + 1, fold: f + 1, trainRows: rest.length, heldOut: held.length,
+        index: r * k + f + 1,
+        total,
+        repeat: r + 1,
+        fold: f + 1,
+        trainRows: rest.length,
+        heldOut: held.length,
       };
       const file = foldFile(runDir, r, f);
       if (opts.resume && fs.existsSync(file)) {
@@ -170,24 +186,38 @@ export async function runCv(config: TrainConfig, opts: CvOptions): Promise<CvFil
 
   // 3) Pool every fold's predictions into cv.json and report.html.
   const predictions = folds.map(() => new Array<number>(ids.length).fill(-1));
-  for (const res of results) res.rows.forEach((i, j) => { predictions[res.repeat - 1][i] = res.predictions[j]; });
+  for (const res of results)
+    res.rows.forEach((i, j) => {
+      predictions[res.repeat - 1][i] = res.predictions[j];
+    });
   const oof: OutOfFold = { labels: data.labels, ids, yTrue, folds, predictions };
   const report = cvReport(oof, { resamples: opts.resamples ?? 1000, seed });
   const out: CvFile = {
-    kind: "bertlab-cv", seed, k, repeats, source: data.source, config: cfg, ...oof, report,
+    kind: "bertlab-cv",
+    seed,
+    k,
+    repeats,
+    source: data.source,
+    config: cfg,
+    ...oof,
+    report,
     seconds: results.reduce((a, x) => a + x.seconds, 0),
   };
   writeJsonAtomic(path.join(runDir, "cv.json"), out);
   try {
     writeFileAtomic(path.join(runDir, "report.html"), cvPage(out));
-  } catch (e) {   // the page is a convenience: cv.json holds everything
+  } catch (e) { // the page is a convenience: cv.json holds everything
     process.stderr.write(`warning: ${runDir}/report.html not written: ${(e as Error).message.split("\n")[0]}\n`);
   }
   return out;
 }
 
 interface FoldJob {
-  r: number; f: number; held: number[]; rest: number[]; yTrue: number[];
+  r: number;
+  f: number;
+  held: number[];
+  rest: number[];
+  yTrue: number[];
   set: (idx: readonly number[]) => TextSet;
   onProgress?: (e: ProgressEvent) => void;
 }
@@ -199,19 +229,28 @@ async function runFold(cfg: TrainConfig, opts: CvOptions, job: FoldJob): Promise
   if (selects(cfg)) {
     const split = { validationSize: cfg.validationSize, seed: cfg.seed };
     const inner = stratifiedSplit(job.rest, job.rest.map((i) => job.yTrue[i]), split);
-    trainRows = inner.trainFileOrder; validationRows = inner.validationFileOrder;
+    trainRows = inner.trainFileOrder;
+    validationRows = inner.validationFileOrder;
   }
   const run = await train(cfg, {
     data: { train: job.set(trainRows), validation: job.set(validationRows), labels: opts.data.labels },
-    model: opts.model?.(), tokenizer: opts.tokenizer, onProgress: job.onProgress, log: opts.log ?? (() => {}),
+    model: opts.model?.(),
+    tokenizer: opts.tokenizer,
+    onProgress: job.onProgress,
+    log: opts.log ?? (() => {}),
   });
   try {
     const ev = evaluateSet(run.model, run.tokenizer, job.set(job.held), "validation", {
-      maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize,
+      maxLength: cfg.maxLength,
+      batchSize: cfg.evalBatchSize,
     });
     return {
-      repeat: job.r + 1, fold: job.f + 1, rows: job.held, ids: job.set(job.held).ids!,
-      predictions: ev.predictions, probabilities: ev.probabilities,
+      repeat: job.r + 1,
+      fold: job.f + 1,
+      rows: job.held,
+      ids: job.set(job.held).ids!,
+      predictions: ev.predictions,
+      probabilities: ev.probabilities,
       trainLoss: run.history.map((h) => h.trainLoss),
       epoch: run.best?.epoch ?? run.history[run.history.length - 1].epoch,
       innerValidation: selects(cfg) ? validationRows.length : 0,
@@ -229,7 +268,7 @@ export function readCvFile(file: string): CvFile {
   try {
     cv = JSON.parse(fs.readFileSync(file, "utf8"));
   } catch (e) {
-    throw new Error(`${file}: not JSON (${(e as Error).message})`);
+    throw new Error(`${file}: not JSON (${(e as Error).message})`, { cause: e });
   }
   if (cv?.kind !== "bertlab-cv") throw new Error(`${file}: not a bertlab cv result (cv.json of a bertlab cv run)`);
   for (const key of ["seed", "k", "repeats", "labels", "ids", "yTrue", "folds", "predictions"] as const) {

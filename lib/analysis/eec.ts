@@ -67,13 +67,22 @@ const np = (text: string, reflexive: EecPerson["reflexive"]): EecPerson => ({ su
 export const EEC_NOUN_PHRASES: { female: readonly EecPerson[]; male: readonly EecPerson[] } = {
   female: [
     { subject: "she", object: "her", reflexive: "herself" },
-    ...["this woman", "this girl", "my sister", "my daughter", "my wife", "my girlfriend", "my mother", "my aunt",
-      "my mom"].map((t) => np(t, "herself")),
+    ...[
+      "this woman",
+      "this girl",
+      "my sister",
+      "my daughter",
+      "my wife",
+      "my girlfriend",
+      "my mother",
+      "my aunt",
+      "my mom",
+    ].map((t) => np(t, "herself")),
   ],
   male: [
     { subject: "he", object: "him", reflexive: "himself" },
-    ...["this man", "this boy", "my brother", "my son", "my husband", "my boyfriend", "my father", "my uncle",
-      "my dad"].map((t) => np(t, "himself")),
+    ...["this man", "this boy", "my brother", "my son", "my husband", "my boyfriend", "my father", "my uncle", "my dad"]
+      .map((t) => np(t, "himself")),
   ],
 };
 

@@ -15,11 +15,10 @@ import { SMILE_CSV, RUNS_DIR, ROOT } from "../core/paths";
 import { DEFAULT_MODEL_DIR } from "../model/models";
 import { writeJsonAtomic, writeFileAtomic } from "../core/fsutil";
 import { train } from "../train/train";
-import { checkSelectMetric } from "../config/selection";
 import { predict, loadTrained, evaluateSet, reportLines, labelIds, Trained } from "../eval/evaluate";
 import { writeSoup, greedySoup, ensembleEvaluate, ensemblePredict, Soup } from "../eval/soup";
 import { modelFolder } from "../model/run_folder";
-import { loadTrainData, readEvalSet, DataSource, LoadedData, TextSet } from "../data/data";
+import { loadTrainData, readEvalSet, LoadedData, TextSet } from "../data/data";
 import { decodeUtf8 } from "../data/csv";
 import { MULTI_LABEL, MultiLabelMetrics } from "../eval/multilabel";
 import type { EvalMetrics } from "../eval/metrics";
@@ -31,7 +30,14 @@ import { exportOnnx } from "../serve/export";
 import { demo } from "../serve/demo";
 import { doctorMain } from "./doctor";
 import {
-  Values, kebab, CONFIG_HELP, DATA_FLAGS, configFlagOptions, RENAMED_FLAGS, checkRenamedFlags, configFromFlags, dataSource,
+  Values,
+  kebab,
+  CONFIG_HELP,
+  DATA_FLAGS,
+  configFlagOptions,
+  checkRenamedFlags,
+  configFromFlags,
+  dataSource,
 } from "./flags";
 
 /** A path as --help shows it: from the project root when inside it (so the text is the same from any folder). */
@@ -40,7 +46,8 @@ function fromRoot(p: string): string {
   return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : p;
 }
 
-export const HELP = `bertlab — fine-tune and use BERT classifiers (the course "Sentiment Analysis with Deep Learning using BERT")
+export const HELP =
+  `bertlab — fine-tune and use BERT classifiers (the course "Sentiment Analysis with Deep Learning using BERT")
 
 Usage: bertlab <command> [options]
 
@@ -105,22 +112,35 @@ ${configHelpLines().join("\n")}
 /** The hyperparameter lines of --help: the flag, its help, its default (the model's is the course's MiniLM folder). */
 function configHelpLines(): string[] {
   const keys = Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[];
-  const width = Math.max(...keys.map((k) => kebab(k).length)) + 2;   // the longest flag, then two spaces
+  const width = Math.max(...keys.map((k) => kebab(k).length)) + 2; // the longest flag, then two spaces
   const shown = (k: keyof TrainConfig) =>
     k === "model" ? fromRoot(DEFAULT_MODEL_DIR) : JSON.stringify(DEFAULT_CONFIG[k]);
   // A flag without a default (--init-from) says nothing of one.
-  const suffix = (k: keyof TrainConfig) => (k !== "model" && DEFAULT_CONFIG[k] === undefined ? "" : ` (default: ${shown(k)})`);
+  const suffix = (
+    k: keyof TrainConfig,
+  ) => (k !== "model" && DEFAULT_CONFIG[k] === undefined ? "" : ` (default: ${shown(k)})`);
   return keys.map((k) => `  --${kebab(k).padEnd(width)}${CONFIG_HELP[k]}${suffix(k)}`);
 }
 
 /** Every flag the parser accepts (docs/reference/cli.md lists each; test/docs.test.ts checks it). */
 export function cliOptions(): Record<string, { type: "string" | "boolean" }> {
   return {
-    ...DATA_FLAGS, "run-dir": { type: "string" }, resume: { type: "boolean" }, checkpoint: { type: "string" },
-    out: { type: "string" }, input: { type: "string" }, seeds: { type: "string" }, help: { type: "boolean" },
+    ...DATA_FLAGS,
+    "run-dir": { type: "string" },
+    resume: { type: "boolean" },
+    checkpoint: { type: "string" },
+    out: { type: "string" },
+    input: { type: "string" },
+    seeds: { type: "string" },
+    help: { type: "boolean" },
     ...configFlagOptions(),
-    engine: { type: "string" }, quantized: { type: "boolean" }, quantize: { type: "string" },
-    force: { type: "boolean" }, port: { type: "string" }, ensemble: { type: "string" }, greedy: { type: "boolean" },
+    engine: { type: "string" },
+    quantized: { type: "boolean" },
+    quantize: { type: "string" },
+    force: { type: "boolean" },
+    port: { type: "string" },
+    ensemble: { type: "string" },
+    greedy: { type: "boolean" },
   };
 }
 
@@ -138,7 +158,8 @@ export function loadData(values: Values, cfg: TrainConfig): LoadedData {
 
 function checkpointArg(values: Values): string {
   const c = values.checkpoint;
-  if (typeof c !== "string") throw new Error("this command needs --checkpoint DIR (a saved model folder or a run folder)");
+  if (typeof c !== "string")
+    throw new Error("this command needs --checkpoint DIR (a saved model folder or a run folder)");
   return c;
 }
 
@@ -165,24 +186,34 @@ async function loadEnsemble(list: string): Promise<Trained[]> {
 
 /** --engine / BERTLAB_ENGINE and --quantized (lib/serve/engine.ts). */
 const engineChoice = (values: Values) =>
-  chooseEngine(values.engine as string | undefined,
-    { quantized: Boolean(values.quantized), precision: values.precision as string | undefined });
+  chooseEngine(values.engine as string | undefined, {
+    quantized: Boolean(values.quantized),
+    precision: values.precision as string | undefined,
+  });
 
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === "quiz") return quizMain(argv.slice(1)); // its own flags: see bertlab quiz --help
   if (argv[0] === "doctor") return doctorMain(argv.slice(1)); // what set-up found: see bertlab doctor --help
   if (argv[0] === "cv") return (await import("./cv_cli")).cvMain(argv.slice(1)); // its own flags: bertlab cv --help
   const { command, values, positionals } = parse(argv);
-  if (values.help || !command) { out(HELP); return command || values.help ? 0 : 1; }
+  if (values.help || !command) {
+    out(HELP);
+    return command || values.help ? 0 : 1;
+  }
   const cfg = configFromFlags(values);
-  const runDir = typeof values["run-dir"] === "string" ? values["run-dir"] : path.join(RUNS_DIR, `${command}-${cfg.seed}`);
+  const runDir = typeof values["run-dir"] === "string"
+    ? values["run-dir"]
+    : path.join(RUNS_DIR, `${command}-${cfg.seed}`);
   switch (command) {
     case "split": {
       const data = loadData(values, cfg);
       const file = typeof values.out === "string" ? values.out : path.join(runDir, "split.json");
       writeJsonAtomic(file, {
-        validationSize: cfg.validationSize, seed: cfg.seed, labels: data.labels,
-        train_ids: data.ids.train, validation_ids: data.ids.validation,
+        validationSize: cfg.validationSize,
+        seed: cfg.seed,
+        labels: data.labels,
+        train_ids: data.ids.train,
+        validation_ids: data.ids.validation,
       });
       out(`${data.train.texts.length} training and ${data.validation.texts.length} validation rows → ${file}`);
       return 0;
@@ -190,10 +221,29 @@ export async function main(argv: string[]): Promise<number> {
     case "train": {
       const backend = await initBackend();
       const data = loadData(values, cfg);
-      process.stderr.write(`backend ${backend.name} · ${data.train.texts.length} training / ${data.validation.texts.length} validation texts · labels ${data.labels!.join(", ")}\n`);
-      const run = await train(cfg, { data, runDir, resume: Boolean(values.resume), onProgress: cliReporter(), log: (l) => process.stderr.write(l + "\n") });
+      process.stderr.write(
+        `backend ${backend.name} · ${data.train.texts.length} training / ${data.validation.texts.length} validation texts · labels ${
+          data.labels!.join(", ")
+        }\n`,
+      );
+      const run = await train(cfg, {
+        data,
+        runDir,
+        resume: Boolean(values.resume),
+        onProgress: cliReporter(),
+        log: (l) => process.stderr.write(l + "\n"),
+      });
       const last = run.history[run.history.length - 1];
-      if (last) out(JSON.stringify({ runDir, epoch: last.epoch, f1Weighted: last.validation.f1Weighted, f1Macro: last.validation.f1Macro, seconds: run.seconds }));
+      if (last)
+        out(
+          JSON.stringify({
+            runDir,
+            epoch: last.epoch,
+            f1Weighted: last.validation.f1Weighted,
+            f1Macro: last.validation.f1Macro,
+            seconds: run.seconds,
+          }),
+        );
       if (run.best) out(`best: ${run.best.why}`);
       if (run.test) out(`test (${data.test!.texts.length} texts): ${reportLines(run.test, run.labels).join("\n")}`);
       run.model.dispose();
@@ -204,7 +254,10 @@ export async function main(argv: string[]): Promise<number> {
         const models = await loadEnsemble(values.ensemble);
         const file = typeof values.csv === "string" ? values.csv : undefined;
         const set = (file ? readEvalSet(file, dataSource(values), false) : loadData({}, cfg).validation) as TextSet;
-        const ev = ensembleEvaluate(models, set, file ? "test" : "validation", { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize });
+        const ev = ensembleEvaluate(models, set, file ? "test" : "validation", {
+          maxLength: cfg.maxLength,
+          batchSize: cfg.evalBatchSize,
+        });
         out(`ensemble of ${models.length} on ${file ?? "the course's validation split"} (${set.texts.length} texts):`);
         reportLines(ev.metrics, models[0].model.labels).forEach(out);
         if (typeof values.out === "string") {
@@ -216,29 +269,45 @@ export async function main(argv: string[]): Promise<number> {
       const dir = checkpointDir(values);
       const file = typeof values.csv === "string" ? values.csv : undefined;
       const multi = isMultiLabelFolder(dir);
-      const set = file ? readEvalSet(file, dataSource(values), multi)
-        : loadData({ "multi-label": multi }, cfg).validation;   // the course's split of SMILE
+      const set = file ?
+        readEvalSet(file, dataSource(values), multi)
+        : loadData({ "multi-label": multi }, cfg).validation; // the course's split of SMILE
       const part = file ? "test" : "validation";
       let engine: string, labels: string[], metrics: EvalMetrics | MultiLabelMetrics;
       if (multi) {
         // Label sets with their tuned thresholds: TensorFlow.js (the ONNX engines score single-label models).
         await initBackend();
         const { model, tokenizer, thresholds } = await loadTrained(dir);
-        metrics = evaluateSet(model, tokenizer, set, part, { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize, thresholds }).metrics;
-        engine = `TensorFlow.js on ${dir}`; labels = model.labels;
+        metrics =
+          evaluateSet(model, tokenizer, set, part, {
+            maxLength: cfg.maxLength,
+            batchSize: cfg.evalBatchSize,
+            thresholds,
+          }).metrics;
+        engine = `TensorFlow.js on ${dir}`;
+        labels = model.labels;
         model.dispose();
       } else {
         const clf = await loadClassifier(dir, engineChoice(values));
         const ids = labelIds(set as TextSet, part, clf.labels);
-        metrics = (await clf.evaluate(set.texts, ids, { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize })).metrics;
-        engine = clf.engine; labels = clf.labels;
+        metrics =
+          (await clf.evaluate(set.texts, ids, { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize })).metrics;
+        engine = clf.engine;
+        labels = clf.labels;
         await clf.release();
       }
       process.stderr.write(`engine: ${engine}\n`);
       out(`checkpoint ${dir} on ${file ?? "the course's validation split"} (${set.texts.length} texts):`);
       reportLines(metrics, labels).forEach(out);
       if (typeof values.out === "string") {
-        writeJsonAtomic(values.out, { checkpoint: dir, engine, file: file ?? null, examples: set.texts.length, labels, metrics });
+        writeJsonAtomic(values.out, {
+          checkpoint: dir,
+          engine,
+          file: file ?? null,
+          examples: set.texts.length,
+          labels,
+          metrics,
+        });
         out(`metrics → ${values.out}`);
       }
       return 0;
@@ -248,7 +317,8 @@ export async function main(argv: string[]): Promise<number> {
       const texts = typeof values.input === "string"
         ? decodeUtf8(fs.readFileSync(values.input), values.input).split(/\r?\n/).filter((l) => l.trim() !== "")
         : positionals;
-      if (texts.length === 0) throw new Error("predict needs texts: bertlab predict --checkpoint DIR \"some text\" (or --input FILE)");
+      if (texts.length === 0)
+        throw new Error('predict needs texts: bertlab predict --checkpoint DIR "some text" (or --input FILE)');
       if (typeof values.ensemble === "string") {
         const models = await loadEnsemble(values.ensemble);
         for (const p of ensemblePredict(models, texts, { maxLength: cfg.maxLength })) out(JSON.stringify(p));
@@ -260,7 +330,8 @@ export async function main(argv: string[]): Promise<number> {
         // Every label over its threshold: TensorFlow.js (the ONNX engines score single-label models).
         await initBackend();
         const { model, tokenizer, thresholds } = await loadTrained(dir);
-        for (const p of predict(model, tokenizer, texts, { maxLength: cfg.maxLength, thresholds })) out(JSON.stringify(p));
+        for (const p of predict(model, tokenizer, texts, { maxLength: cfg.maxLength, thresholds }))
+          out(JSON.stringify(p));
         model.dispose();
         return 0;
       }
@@ -286,35 +357,68 @@ export async function main(argv: string[]): Promise<number> {
       const quantized = Boolean(values.quantized);
       const server = await demo(checkpointDir(values), { port, maxLength: cfg.maxLength, quantized });
       out(`demo: ${server.url} (the model runs in your browser; Ctrl-C stops the server)`);
-      await new Promise<void>((resolve) => { process.once("SIGINT", resolve); process.once("SIGTERM", resolve); });
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
       await server.close();
       return 0;
     }
     case "sweep": {
       const backend = await initBackend();
       const seeds = String(values.seeds ?? "").split(",").filter(Boolean).map(Number);
-      if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new Error(`--seeds wants a comma-separated list of integers, got ${JSON.stringify(values.seeds)}`);
+      if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s) || s < 0))
+        throw new Error(`--seeds wants a comma-separated list of integers, got ${JSON.stringify(values.seeds)}`);
       const results: { seed: number; f1Weighted: number; f1Macro: number; seconds: number }[] = [];
       for (const seed of seeds) {
         const c = { ...cfg, seed };
         const data = loadData(values, c);
         process.stderr.write(`seed ${seed} (backend ${backend.name})\n`);
-        const run = await train(c, { data, runDir: path.join(runDir, `seed-${seed}`), resume: Boolean(values.resume), onProgress: cliReporter(), log: () => {} });
+        const run = await train(c, {
+          data,
+          runDir: path.join(runDir, `seed-${seed}`),
+          resume: Boolean(values.resume),
+          onProgress: cliReporter(),
+          log: () => {},
+        });
         const last = run.history[run.history.length - 1];
-        results.push({ seed, f1Weighted: last.validation.f1Weighted, f1Macro: last.validation.f1Macro, seconds: run.seconds });
+        results.push({
+          seed,
+          f1Weighted: last.validation.f1Weighted,
+          f1Macro: last.validation.f1Macro,
+          seconds: run.seconds,
+        });
         run.model.dispose();
         out(JSON.stringify(results[results.length - 1]));
       }
       const f1 = results.map((r) => r.f1Weighted);
       const mean = f1.reduce((a, b) => a + b, 0) / f1.length;
       const sd = Math.sqrt(f1.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, f1.length - 1));
-      writeJsonAtomic(path.join(runDir, "sweep.json"), { config: cfg, results, f1WeightedMean: mean, f1WeightedSd: sd });
-      const fig = { data: [
-        { type: "box", name: "F1 weighted", y: f1, boxpoints: "all", text: seeds.map((s) => `seed ${s}`) },
-        { type: "box", name: "F1 macro", y: results.map((r) => r.f1Macro), boxpoints: "all", text: seeds.map((s) => `seed ${s}`) },
-      ], layout: { title: { text: `Validation F1 over ${seeds.length} seeds` }, yaxis: { range: [0, 1] } } };
+      writeJsonAtomic(path.join(runDir, "sweep.json"), {
+        config: cfg,
+        results,
+        f1WeightedMean: mean,
+        f1WeightedSd: sd,
+      });
+      const fig = {
+        data: [
+          { type: "box", name: "F1 weighted", y: f1, boxpoints: "all", text: seeds.map((s) => `seed ${s}`) },
+          {
+            type: "box",
+            name: "F1 macro",
+            y: results.map((r) => r.f1Macro),
+            boxpoints: "all",
+            text: seeds.map((s) => `seed ${s}`),
+          },
+        ],
+        layout: { title: { text: `Validation F1 over ${seeds.length} seeds` }, yaxis: { range: [0, 1] } },
+      };
       writeFileAtomic(path.join(runDir, "sweep.html"), chartsPage(`F1 over seeds ${seeds.join(", ")}`, [fig]));
-      out(`F1 weighted over seeds ${seeds.join(",")}: mean ${mean.toFixed(4)} ± ${sd.toFixed(4)} → ${path.join(runDir, "sweep.json")}`);
+      out(
+        `F1 weighted over seeds ${seeds.join(",")}: mean ${mean.toFixed(4)} ± ${sd.toFixed(4)} → ${
+          path.join(runDir, "sweep.json")
+        }`,
+      );
       return 0;
     }
     case "soup": {
@@ -324,7 +428,11 @@ export async function main(argv: string[]): Promise<number> {
       if (values.greedy) {
         await initBackend();
         const validation = (loadData(values, cfg).validation) as TextSet;
-        soup = await greedySoup(positionals, values.out, validation, { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize, log: out });
+        soup = await greedySoup(positionals, values.out, validation, {
+          maxLength: cfg.maxLength,
+          batchSize: cfg.evalBatchSize,
+          log: out,
+        });
       } else {
         soup = await writeSoup(positionals, values.out);
       }
@@ -334,13 +442,18 @@ export async function main(argv: string[]): Promise<number> {
     case "probe-bias": {
       await initBackend();
       const report = await probeBiasCheckpoint(checkpointArg(values), { batchSize: cfg.evalBatchSize });
-      const files = writeBiasReport(report, typeof values.out === "string" ? values.out : path.join(runDir, "bias.json"));
+      const files = writeBiasReport(
+        report,
+        typeof values.out === "string" ? values.out : path.join(runDir, "bias.json"),
+      );
       biasSummaryLines(report).forEach(out);
       out(`report → ${files.json}, chart → ${files.html}`);
       return 0;
     }
     default:
-      throw new Error(`unknown command ${JSON.stringify(command)}: ` +
-        "use split, train, evaluate, predict, sweep, cv, probe-bias, quiz, doctor, export, demo or soup (see --help)");
+      throw new Error(
+        `unknown command ${JSON.stringify(command)}: ` +
+          "use split, train, evaluate, predict, sweep, cv, probe-bias, quiz, doctor, export, demo or soup (see --help)",
+      );
   }
 }

@@ -7,7 +7,9 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
-main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
-  (err: Error) => { process.stderr.write(`bertlab: ${err?.message ?? err}\n`); process.exitCode = 1; },
-);
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+}, (err: Error) => {
+  process.stderr.write(`bertlab: ${err?.message ?? err}\n`);
+  process.exitCode = 1;
+});

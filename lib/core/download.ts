@@ -87,7 +87,11 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
     } catch (e) {
       if ((e as Error).message.startsWith(`Download of ${url}`)) throw e;
       const cause = (e as { cause?: Error }).cause;
-      fail(`connection broke after ${done} bytes${total !== undefined ? ` of ${total}` : ""}: ${(e as Error).message}${cause ? ` (${cause.message})` : ""}`);
+      fail(
+        `connection broke after ${done} bytes${total !== undefined ? ` of ${total}` : ""}: ${(e as Error).message}${
+          cause ? ` (${cause.message})` : ""
+        }`,
+      );
     }
     fs.fsyncSync(fd);
   } catch (e) {
@@ -97,15 +101,15 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
   }
   fs.closeSync(fd);
 
-  const problem =
-    total !== undefined && done !== total ? `got ${done} bytes, Content-Length said ${total}` :
-    opts.size !== undefined && done !== opts.size ? `got ${done} bytes, expected ${opts.size}` :
+  const problem = total !== undefined && done !== total ?
+    `got ${done} bytes, Content-Length said ${total}` :
+    opts.size !== undefined && done !== opts.size ?
+    `got ${done} bytes, expected ${opts.size}` :
     undefined;
   const digest = hash.digest("hex");
-  const shaProblem =
-    opts.sha256 !== undefined && digest !== opts.sha256.toLowerCase()
-      ? `sha256 ${digest} does not match the expected ${opts.sha256.toLowerCase()}`
-      : undefined;
+  const shaProblem = opts.sha256 !== undefined && digest !== opts.sha256.toLowerCase()
+    ? `sha256 ${digest} does not match the expected ${opts.sha256.toLowerCase()}`
+    : undefined;
   if (problem || shaProblem) {
     fs.rmSync(part, { force: true });
     fail((problem ?? shaProblem)!);

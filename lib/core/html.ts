@@ -17,7 +17,8 @@ export function escapeHtml(s: string): string {
 /** Renders a value for a table cell: numbers right-aligned, everything escaped. */
 function cell(v: unknown): string {
   if (v === null || v === undefined) return "<td></td>";
-  if (typeof v === "number") return `<td style="text-align:right">${escapeHtml(Number.isInteger(v) ? String(v) : v.toFixed(4))}</td>`;
+  if (typeof v === "number")
+    return `<td style="text-align:right">${escapeHtml(Number.isInteger(v) ? String(v) : v.toFixed(4))}</td>`;
   return `<td style="text-align:left">${escapeHtml(String(v))}</td>`;
 }
 
@@ -25,10 +26,16 @@ function cell(v: unknown): string {
  * An HTML table of `rows` showing `columns` (default: the keys of the first row), every cell escaped.
  * Meant for `tslab.display.html(tableHtml(...))`.
  */
-export function tableHtml(rows: ReadonlyArray<object>, columns?: readonly string[], opts: { caption?: string } = {}): string {
+export function tableHtml(
+  rows: ReadonlyArray<object>,
+  columns?: readonly string[],
+  opts: { caption?: string } = {},
+): string {
   const cols = columns ?? (rows.length ? Object.keys(rows[0]) : []);
   const head = cols.map((c) => `<th>${escapeHtml(c)}</th>`).join("");
-  const body = rows.map((r) => `<tr>${cols.map((c) => cell((r as Record<string, unknown>)[c])).join("")}</tr>`).join("\n");
+  const body = rows.map((r) => `<tr>${cols.map((c) => cell((r as Record<string, unknown>)[c])).join("")}</tr>`).join(
+    "\n",
+  );
   const caption = opts.caption !== undefined ? `<caption>${escapeHtml(opts.caption)}</caption>` : "";
   return `<table class="bertlab">${caption}<thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }

@@ -25,8 +25,8 @@ export const VENV_DIR = path.join(ROOT, ".venv");
 export const VENV_PYTHON = path.join(VENV_DIR, "bin", "python");
 
 /** Download cache for the Hugging Face hub and PyPI wheels, shared between projects. */
-export const CACHE_DIR =
-  process.env.BERTLAB_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "bertlab");
+export const CACHE_DIR = process.env.BERTLAB_CACHE ??
+  path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "bertlab");
 
 /** Executed notebooks and their HTML copies. */
 export const OUT_DIR = process.env.BERTLAB_OUT_DIR ?? path.join(ROOT, "out");

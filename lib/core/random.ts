@@ -82,8 +82,10 @@ export class RandomState {
    * the smallest all-ones mask covering `max`, reject values above `max`.
    */
   randomInterval(max: number): number {
-    if (!Number.isInteger(max) || max < 0) throw new Error(`randomInterval: max must be a non-negative integer, got ${max}`);
-    if (max > 0xffffffff) throw new Error(`randomInterval: max ${max} needs 64-bit draws, which this port does not implement`);
+    if (!Number.isInteger(max) || max < 0)
+      throw new Error(`randomInterval: max must be a non-negative integer, got ${max}`);
+    if (max > 0xffffffff)
+      throw new Error(`randomInterval: max ${max} needs 64-bit draws, which this port does not implement`);
     if (max === 0) return 0;
     let mask = max;
     mask |= mask >>> 1;

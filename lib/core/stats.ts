@@ -35,8 +35,15 @@ export function percentile(xs: readonly number[], q: number): number {
 /** ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms: ~15 significant digits). */
 export function logGamma(x: number): number {
   const c = [
-    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+    0.99999999999980993,
+    676.5203681218851,
+    -1259.1392167224028,
+    771.32342877765313,
+    -176.61502916214059,
+    12.507343278686905,
+    -0.13857109526572012,
+    9.9843695780195716e-6,
+    1.5056327351493116e-7,
   ];
   if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - logGamma(1 - x); // reflection
   x -= 1;
@@ -57,12 +64,17 @@ function betaContinuedFraction(a: number, b: number, x: number): number {
     const m2 = 2 * m;
     // even step, then odd step
     let aa = (m * (b - m) * x) / ((a + m2 - 1) * (a + m2));
-    d = 1 + aa * d; if (Math.abs(d) < tiny) d = tiny;
-    c = 1 + aa / c; if (Math.abs(c) < tiny) c = tiny;
-    d = 1 / d; h *= d * c;
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    h *= d * c;
     aa = (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1));
-    d = 1 + aa * d; if (Math.abs(d) < tiny) d = tiny;
-    c = 1 + aa / c; if (Math.abs(c) < tiny) c = tiny;
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
     d = 1 / d;
     const delta = d * c;
     h *= delta;
@@ -141,12 +153,22 @@ export function pairedTTest(a: readonly number[], b: readonly number[]): PairedT
   const t = allZero ? NaN : se === 0 ? Math.sign(md) * Infinity : md / se;
   const half = studentTQuantile(0.975, df) * se;
   return {
-    n, meanA: mean(a), meanB: mean(b), meanDiff: md, sdDiff: sd, df, t,
-    p: allZero ? 1 : studentTTwoSided(t, df), ci95: [md - half, md + half],
+    n,
+    meanA: mean(a),
+    meanB: mean(b),
+    meanDiff: md,
+    sdDiff: sd,
+    df,
+    t,
+    p: allZero ? 1 : studentTTwoSided(t, df),
+    ci95: [md - half, md + half],
   };
 }
 
-export interface MeanSd { mean: number; sd: number }
+export interface MeanSd {
+  mean: number;
+  sd: number;
+}
 
 /** Mean and sample standard deviation (n − 1; 0 for a single value). */
 export function meanSd(xs: readonly number[]): MeanSd {

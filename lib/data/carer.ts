@@ -21,6 +21,10 @@ export const CARER_FILES = {
 
 /** CARER as a data source for `loadTrainData` and `train`: its own validation and test files, no split. */
 export const CARER_SOURCE: DataSource = {
-  trainCsv: path.join(CARER_DIR, "train.csv"), validationCsv: path.join(CARER_DIR, "validation.csv"),
-  testCsv: path.join(CARER_DIR, "test.csv"), textColumn: "text", labelColumn: "label", idColumn: "id",
+  trainCsv: path.join(CARER_DIR, "train.csv"),
+  validationCsv: path.join(CARER_DIR, "validation.csv"),
+  testCsv: path.join(CARER_DIR, "test.csv"),
+  textColumn: "text",
+  labelColumn: "label",
+  idColumn: "id",
 };

@@ -32,7 +32,8 @@ export interface CsvRecord {
  */
 export function parseCsvRecords(text: string, opts: ParseOptions = {}): CsvRecord[] {
   const d = opts.delimiter ?? ",";
-  if (d.length !== 1 || d === '"' || d === "\n" || d === "\r") throw new Error(`CSV delimiter must be one character other than a quote or newline, got ${JSON.stringify(d)}`);
+  if (d.length !== 1 || d === '"' || d === "\n" || d === "\r")
+    throw new Error(`CSV delimiter must be one character other than a quote or newline, got ${JSON.stringify(d)}`);
   const where = (line: number) => `${opts.file ?? "CSV text"}: line ${line}`;
   const records: CsvRecord[] = [];
   let fields: string[] = [];
@@ -76,7 +77,11 @@ export function parseCsvRecords(text: string, opts: ParseOptions = {}): CsvRecor
       // 2) after the closing quote only a delimiter or a line end may follow
       const next = text[i];
       if (i < n && next !== d && next !== "\n" && next !== "\r") {
-        throw new Error(`${where(line)}: unexpected ${JSON.stringify(next)} after a closing quote (quotes inside a quoted field must be doubled: "")`);
+        throw new Error(
+          `${where(line)}: unexpected ${
+            JSON.stringify(next)
+          } after a closing quote (quotes inside a quoted field must be doubled: "")`,
+        );
       }
       quoted = true;
       continue;
@@ -121,7 +126,9 @@ export function decodeUtf8(bytes: Uint8Array, file = "input"): string {
     let line = 1;
     for (let k = 0; k < offset; k++) if (bytes[k] === 0x0a) line++;
     const hex = Array.from(bytes.subarray(offset, offset + 4), (b) => b.toString(16).padStart(2, "0")).join(" ");
-    throw new Error(`${file}: not valid UTF-8 at byte ${offset} (line ${line}): bytes ${hex}. Re-save the file as UTF-8.`);
+    throw new Error(
+      `${file}: not valid UTF-8 at byte ${offset} (line ${line}): bytes ${hex}. Re-save the file as UTF-8.`,
+    );
   }
 }
 
@@ -131,10 +138,22 @@ function firstInvalidUtf8(b: Uint8Array): number {
   while (i < b.length) {
     const c = b[i];
     let len: number, min: number;
-    if (c < 0x80) { i++; continue; }
-    else if (c >= 0xc2 && c <= 0xdf) { len = 1; min = 0x80; }
-    else if (c >= 0xe0 && c <= 0xef) { len = 2; min = 0x800; }
-    else if (c >= 0xf0 && c <= 0xf4) { len = 3; min = 0x10000; }
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    else if (c >= 0xc2 && c <= 0xdf) {
+      len = 1;
+      min = 0x80;
+    }
+    else if (c >= 0xe0 && c <= 0xef) {
+      len = 2;
+      min = 0x800;
+    }
+    else if (c >= 0xf0 && c <= 0xf4) {
+      len = 3;
+      min = 0x10000;
+    }
     else return i;
     let cp = c & (0x3f >> len);
     for (let k = 1; k <= len; k++) {
@@ -159,7 +178,10 @@ export function inferDelimiter(file: string, text: string): string {
   let bestCount = 0;
   for (const d of ["\t", ",", ";", "|"]) {
     const count = unquoted.split(d).length - 1;
-    if (count > bestCount) { best = d; bestCount = count; }
+    if (count > bestCount) {
+      best = d;
+      bestCount = count;
+    }
   }
   return best;
 }
@@ -205,7 +227,11 @@ export function readCsv(file: string, opts: ReadCsvOptions = {}): CsvTable {
   for (const r of records) {
     if (r.fields.length !== width) {
       const hint = width === 1 || r.fields.length === 1 ? " — is the delimiter right? (pass `delimiter`)" : "";
-      throw new Error(`${file}: expected ${width} columns (delimiter ${showDelimiter(delimiter)}, as in line ${records[0].line}), line ${r.line} has ${r.fields.length}${hint}`);
+      throw new Error(
+        `${file}: expected ${width} columns (delimiter ${showDelimiter(delimiter)}, as in line ${
+          records[0].line
+        }), line ${r.line} has ${r.fields.length}${hint}`,
+      );
     }
   }
   const columns = header ? records[0].fields.map((c) => c.trim()) : records[0].fields.map((_, k) => String(k));
@@ -242,10 +268,18 @@ export interface LabelledTextOptions {
 export function readLabelledTexts(file: string, opts: LabelledTextOptions): LabelledText[] {
   const table = readCsv(file, { delimiter: opts.delimiter, header: opts.header });
   const find = (col: string | number, role: string): number => {
-    const k = typeof col === "number" ? (col >= 0 && col < table.columns.length ? col : -1) : table.columns.indexOf(col);
+    const k = typeof col === "number"
+      ? (col >= 0 && col < table.columns.length ? col : -1)
+      : table.columns.indexOf(col);
     if (k < 0) {
-      const single = table.columns.length === 1 ? ` (one column only: is the delimiter ${showDelimiter(table.delimiter)} right?)` : "";
-      throw new Error(`${file}: no ${role} column ${JSON.stringify(col)}; columns found: ${table.columns.map((c) => JSON.stringify(c)).join(", ")}${single}`);
+      const single = table.columns.length === 1
+        ? ` (one column only: is the delimiter ${showDelimiter(table.delimiter)} right?)`
+        : "";
+      throw new Error(
+        `${file}: no ${role} column ${JSON.stringify(col)}; columns found: ${
+          table.columns.map((c) => JSON.stringify(c)).join(", ")
+        }${single}`,
+      );
     }
     return k;
   };
@@ -260,12 +294,16 @@ export function readLabelledTexts(file: string, opts: LabelledTextOptions): Labe
     const label = fields[l].trim();
     if (text.trim() === "") throw new Error(`${file}:${row}: empty text in column ${JSON.stringify(table.columns[t])}`);
     if (label === "") throw new Error(`${file}:${row}: empty label in column ${JSON.stringify(table.columns[l])}`);
-    if (known && !known.has(label)) throw new Error(`${file}:${row}: unknown label ${JSON.stringify(label)}; expected one of ${[...known].join(", ")}`);
+    if (known && !known.has(label))
+      throw new Error(
+        `${file}:${row}: unknown label ${JSON.stringify(label)}; expected one of ${[...known].join(", ")}`,
+      );
     const id = idc >= 0 ? fields[idc].trim() : String(row);
     if (idc >= 0) {
       if (id === "") throw new Error(`${file}:${row}: empty id in column ${JSON.stringify(table.columns[idc])}`);
       const before = seen.get(id);
-      if (before !== undefined) throw new Error(`${file}: duplicate id ${JSON.stringify(id)} on lines ${before} and ${row}`);
+      if (before !== undefined)
+        throw new Error(`${file}: duplicate id ${JSON.stringify(id)} on lines ${before} and ${row}`);
       seen.set(id, row);
     }
     return { id, text, label, row };

@@ -37,9 +37,13 @@ interface Parts<L> {
 }
 
 /** One label a text: a softmax head and cross-entropy. */
-export interface SingleLabelData extends Parts<string> { multiLabel?: false }
+export interface SingleLabelData extends Parts<string> {
+  multiLabel?: false;
+}
 /** A set of labels a text: a sigmoid per label and binary cross-entropy (lib/eval/multilabel.ts). */
-export interface MultiLabelData extends Parts<string[]> { multiLabel: true }
+export interface MultiLabelData extends Parts<string[]> {
+  multiLabel: true;
+}
 export type TrainData = SingleLabelData | MultiLabelData;
 
 /** The three parts by the names used everywhere (the held-out part is always `validation`). */
@@ -121,8 +125,10 @@ export function checkData(data: TrainData): string[] {
       if (labelList(l).length === 0) throw new Error(`${at}: no label (a multi-label example needs at least one)`);
       for (const one of labelList(l)) {
         if (part !== "train" && !inTraining.has(one)) {
-          throw new Error(`${at}: label ${JSON.stringify(one)} occurs only in ${part}, never in the training data: `
-            + "the model could not learn it");
+          throw new Error(
+            `${at}: label ${JSON.stringify(one)} occurs only in ${part}, never in the training data: `
+              + "the model could not learn it",
+          );
         }
         if (!known.has(one)) {
           throw new Error(`${at}: label ${JSON.stringify(one)} is not in the label list (${labels.join(", ")})`);
@@ -166,8 +172,11 @@ export function readSet(file: string, src: DataSource): LabelledText[] {
     throw new Error(`${file} needs --text-column and --label-column`);
   }
   return readLabelledTexts(file, {
-    textColumn: src.textColumn, labelColumn: src.labelColumn, idColumn: src.idColumn,
-    delimiter: src.delimiter, header: src.header ?? true,
+    textColumn: src.textColumn,
+    labelColumn: src.labelColumn,
+    idColumn: src.idColumn,
+    delimiter: src.delimiter,
+    header: src.header ?? true,
   });
 }
 
@@ -175,7 +184,10 @@ export function readSet(file: string, src: DataSource): LabelledText[] {
 export function readLabelSets(file: string, src: DataSource): LabelSetRow[] {
   const d = src.labelDelimiter ?? "|";
   return readSet(file, src).map((r) => ({
-    text: r.text, id: r.id, row: r.row, labels: parseLabelSet(r.label, d, `${file}:${r.row}`),
+    text: r.text,
+    id: r.id,
+    row: r.row,
+    labels: parseLabelSet(r.label, d, `${file}:${r.row}`),
   }));
 }
 
@@ -204,17 +216,21 @@ export function loadTrainData(src: DataSource, opts: LoadOptions): LoadedData {
     throw new Error("give either --csv (split into train and validation) or --train-csv, not both");
   }
   if (src.validationCsv && !src.trainCsv) {
-    throw new Error(`--validation-csv ${src.validationCsv} needs --train-csv `
-      + "(with --csv the validation part is split off)");
+    throw new Error(
+      `--validation-csv ${src.validationCsv} needs --train-csv ` + "(with --csv the validation part is split off)",
+    );
   }
   const split = { validationSize: opts.validationSize, seed: opts.seed };
   const data = src.multiLabel ? loadLabelSets(src, split, opts.warn) : loadSingleLabel(src, split);
   const labels = checkData(data);
   const parts = data as Parts<unknown>;
   return {
-    ...data, labels,
+    ...data,
+    labels,
     ids: {
-      train: parts.train.ids!, validation: parts.validation.ids!, ...(parts.test ? { test: parts.test.ids! } : {}),
+      train: parts.train.ids!,
+      validation: parts.validation.ids!,
+      ...(parts.test ? { test: parts.test.ids! } : {}),
     },
   } as LoadedData;
 }
@@ -233,18 +249,27 @@ function loadSingleLabel(src: DataSource, split: SplitOpts): SingleLabelData {
       data = { train: textSet(rows, trainFile), validation };
     } else {
       const sorted = [...new Set(rows.map((r) => r.label))].sort();
-      const once = sorted.map((l) => rows.filter((r) => r.label === l)).filter((rs) => rs.length === 1).map((rs) => rs[0]);
+      const once = sorted.map((l) => rows.filter((r) => r.label === l)).filter((rs) => rs.length === 1).map((rs) =>
+        rs[0]
+      );
       if (once.length) {
         const which = once.map((r) => `${JSON.stringify(r.label)} (${trainFile}:${r.row})`).join(", ");
-        throw new Error(`${trainFile}: ${once.length === 1 ? "a label occurs" : "labels occur"} only once: ${which}. The`
-          + " stratified split puts every label on both sides, so each needs at least 2 rows: add rows, remove these,"
-          + " or give the validation set yourself with --validation-csv");
+        throw new Error(
+          `${trainFile}: ${once.length === 1 ? "a label occurs" : "labels occur"} only once: ${which}. The`
+            + " stratified split puts every label on both sides, so each needs at least 2 rows: add rows, remove these,"
+            + " or give the validation set yourself with --validation-csv",
+        );
       }
       let s;
       try {
         s = stratifiedSplit(rows, rows.map((r) => sorted.indexOf(r.label)), split);
-      } catch (e) {   // too few rows for one of each label on both sides (scikit-learn's words)
-        throw new Error(`${trainFile} (${rows.length} rows, ${sorted.length} labels, --validation-size ${split.validationSize}): ${(e as Error).message}`, { cause: e });
+      } catch (e) { // too few rows for one of each label on both sides (scikit-learn's words)
+        throw new Error(
+          `${trainFile} (${rows.length} rows, ${sorted.length} labels, --validation-size ${split.validationSize}): ${
+            (e as Error).message
+          }`,
+          { cause: e },
+        );
       }
       data = { train: textSet(s.trainFileOrder, trainFile), validation: textSet(s.validationFileOrder, trainFile) };
     }
@@ -253,7 +278,9 @@ function loadSingleLabel(src: DataSource, split: SplitOpts): SingleLabelData {
   return data;
 }
 
-const toStderr = (m: string) => { process.stderr.write(`warning: ${m}\n`); };
+const toStderr = (m: string) => {
+  process.stderr.write(`warning: ${m}\n`);
+};
 
 function loadLabelSets(src: DataSource, split: SplitOpts, warn = toStderr): MultiLabelData {
   let data: MultiLabelData;
@@ -264,9 +291,11 @@ function loadLabelSets(src: DataSource, split: SplitOpts, warn = toStderr): Mult
     const rows = readLabelSets(trainFile, src);
     if (rows.every((r) => r.labels.length === 1)) {
       const d = JSON.stringify(src.labelDelimiter ?? "|");
-      warn(`${trainFile}: the label delimiter ${d} never occurs in its label column: `
-        + "every row has one label, so the data is single-label (train without --multi-label for a softmax head, "
-        + "or check --label-delimiter)");
+      warn(
+        `${trainFile}: the label delimiter ${d} never occurs in its label column: `
+          + "every row has one label, so the data is single-label (train without --multi-label for a softmax head, "
+          + "or check --label-delimiter)",
+      );
     }
     if (src.validationCsv) {
       const validation = textSet(readLabelSets(src.validationCsv, src), src.validationCsv);

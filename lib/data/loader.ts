@@ -13,7 +13,9 @@ import * as tf from "@tensorflow/tfjs";
  * checkpoint and restored for resume. Not numpy's MT19937: orders differ from PyTorch's.
  */
 export class Rng {
-  constructor(public state: number) { this.state = state >>> 0; }
+  constructor(public state: number) {
+    this.state = state >>> 0;
+  }
   /** Uniform in [0, 1). */
   next(): number {
     let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
@@ -22,7 +24,9 @@ export class Rng {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
   /** Integer in [0, n). */
-  int(n: number): number { return Math.floor(this.next() * n); }
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
 }
 
 /** Mixes a seed with more numbers (epoch, step...) into a new 32-bit seed: per-step dropout seeds. */
@@ -42,32 +46,49 @@ export function permutation(n: number, rng: Rng): number[] {
   const a = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = rng.int(i + 1);
-    const t = a[i]; a[i] = a[j]; a[j] = t;
+    const t = a[i];
+    a[i] = a[j];
+    a[j] = t;
   }
   return a;
 }
 
-export interface SamplerState { seed: number; rngState: number; epochs: number }
+export interface SamplerState {
+  seed: number;
+  rngState: number;
+  epochs: number;
+}
 
 /** The course's RandomSampler: a fresh random order of the training set every epoch. */
 export class RandomSampler {
   private rng: Rng;
   private epochs = 0;
-  constructor(readonly size: number, readonly seed: number) { this.rng = new Rng(seed); }
+  constructor(readonly size: number, readonly seed: number) {
+    this.rng = new Rng(seed);
+  }
   /** The next epoch's order (advances the generator: call once per epoch). */
-  epochIndices(): number[] { this.epochs++; return permutation(this.size, this.rng); }
+  epochIndices(): number[] {
+    this.epochs++;
+    return permutation(this.size, this.rng);
+  }
   /** Everything needed to continue the same sequence of orders after a restart. */
-  getState(): SamplerState { return { seed: this.seed, rngState: this.rng.state, epochs: this.epochs }; }
+  getState(): SamplerState {
+    return { seed: this.seed, rngState: this.rng.state, epochs: this.epochs };
+  }
   setState(s: SamplerState): void {
-    if (s.seed !== this.seed) throw new Error(`sampler state is for seed ${s.seed}, this sampler has seed ${this.seed}`);
-    this.rng = new Rng(s.rngState); this.epochs = s.epochs;
+    if (s.seed !== this.seed)
+      throw new Error(`sampler state is for seed ${s.seed}, this sampler has seed ${this.seed}`);
+    this.rng = new Rng(s.rngState);
+    this.epochs = s.epochs;
   }
 }
 
 /** The course's SequentialSampler: validation goes in file order, every time. */
 export class SequentialSampler {
   constructor(readonly size: number) {}
-  epochIndices(): number[] { return Array.from({ length: this.size }, (_, i) => i); }
+  epochIndices(): number[] {
+    return Array.from({ length: this.size }, (_, i) => i);
+  }
 }
 
 /**
@@ -79,7 +100,10 @@ export class SequentialSampler {
  * SMILE's 1,258 training tweets at batch 32 make mega-batches of min(1258 / 128, 50) = 9 batches.
  */
 export function lengthGroupedIndices(
-  lengths: number[], batchSize: number, perm: number[], megaBatchMult?: number,
+  lengths: number[],
+  batchSize: number,
+  perm: number[],
+  megaBatchMult?: number,
 ): number[] {
   if (perm.length !== lengths.length) {
     throw new Error(`permutation has ${perm.length} indices for ${lengths.length} lengths`);
@@ -96,7 +120,9 @@ export function lengthGroupedIndices(
   if (megas.length === 0) return [];
   // The first mega-batch holding the longest example (as torch.argmax: the first of equal maxima).
   let top = 0;
-  megas.forEach((m, i) => { if (lengths[m[0]] > lengths[megas[top][0]]) top = i; });
+  megas.forEach((m, i) => {
+    if (lengths[m[0]] > lengths[megas[top][0]]) top = i;
+  });
   [megas[0][0], megas[top][0]] = [megas[top][0], megas[0][0]];
   return megas.flat();
 }
@@ -109,21 +135,34 @@ export function lengthGroupedIndices(
 export class LengthGroupedSampler {
   private readonly random: RandomSampler;
   constructor(
-    readonly lengths: number[], readonly batchSize: number, readonly seed: number, readonly megaBatchMult?: number,
+    readonly lengths: number[],
+    readonly batchSize: number,
+    readonly seed: number,
+    readonly megaBatchMult?: number,
   ) {
     this.random = new RandomSampler(lengths.length, seed);
   }
-  get size(): number { return this.lengths.length; }
+  get size(): number {
+    return this.lengths.length;
+  }
   /** The next epoch's order (advances the generator: call once per epoch). */
   epochIndices(): number[] {
     return lengthGroupedIndices(this.lengths, this.batchSize, this.random.epochIndices(), this.megaBatchMult);
   }
-  getState(): SamplerState { return this.random.getState(); }
-  setState(s: SamplerState): void { this.random.setState(s); }
+  getState(): SamplerState {
+    return this.random.getState();
+  }
+  setState(s: SamplerState): void {
+    this.random.setState(s);
+  }
 }
 
 /** Token ids as the tokenizer returns them without padding (ragged rows). */
-export interface EncodedRows { input_ids: number[][]; attention_mask?: number[][]; token_type_ids?: number[][] }
+export interface EncodedRows {
+  input_ids: number[][];
+  attention_mask?: number[][];
+  token_type_ids?: number[][];
+}
 
 export interface BatchOptions {
   batchSize: number;
@@ -147,7 +186,12 @@ export interface Batch {
 }
 
 /** Builds one padded batch from rows `indices`. Row lengths longer than the pad length are an error. */
-export function makeBatch(enc: EncodedRows, labels: number[] | undefined, indices: number[], opts: BatchOptions): Batch {
+export function makeBatch(
+  enc: EncodedRows,
+  labels: number[] | undefined,
+  indices: number[],
+  opts: BatchOptions,
+): Batch {
   const padding = opts.padding ?? "longest";
   const lens = indices.map((i) => {
     const row = enc.input_ids[i];
@@ -156,7 +200,10 @@ export function makeBatch(enc: EncodedRows, labels: number[] | undefined, indice
   });
   const longest = Math.max(...lens);
   const width = padding === "max_length" ? opts.maxLength ?? longest : longest;
-  if (longest > width) throw new Error(`a row has ${longest} tokens, more than the padding length ${width}: tokenize with truncation to maxLength`);
+  if (longest > width)
+    throw new Error(
+      `a row has ${longest} tokens, more than the padding length ${width}: tokenize with truncation to maxLength`,
+    );
   const n = indices.length;
   const ids = new Int32Array(n * width).fill(opts.padTokenId ?? 0);
   const mask = new Int32Array(n * width);
@@ -174,11 +221,12 @@ export function makeBatch(enc: EncodedRows, labels: number[] | undefined, indice
     }
   });
   const labelArr = new Int32Array(n);
-  if (labels) indices.forEach((i, r) => {
-    const l = labels[i];
-    if (!Number.isInteger(l)) throw new Error(`label of example ${i} is ${l}, not an integer class id`);
-    labelArr[r] = l;
-  });
+  if (labels)
+    indices.forEach((i, r) => {
+      const l = labels[i];
+      if (!Number.isInteger(l)) throw new Error(`label of example ${i} is ${l}, not an integer class id`);
+      labelArr[r] = l;
+    });
   const b: Batch = {
     input_ids: tf.tensor2d(ids, [n, width], "int32"),
     attention_mask: tf.tensor2d(mask, [n, width], "int32"),
@@ -186,7 +234,9 @@ export function makeBatch(enc: EncodedRows, labels: number[] | undefined, indice
     labels: tf.tensor1d(labelArr, "int32"),
     indices,
     realTokens,
-    dispose() { tf.dispose([b.input_ids, b.attention_mask, b.token_type_ids, b.labels]); },
+    dispose() {
+      tf.dispose([b.input_ids, b.attention_mask, b.token_type_ids, b.labels]);
+    },
   };
   return b;
 }
@@ -196,7 +246,12 @@ export function makeBatch(enc: EncodedRows, labels: number[] | undefined, indice
  * smaller, as PyTorch's drop_last=False) and yields them one at a time, so only one batch's
  * tensors exist at once.
  */
-export function* batches(enc: EncodedRows, labels: number[] | undefined, order: number[], opts: BatchOptions): Generator<Batch> {
+export function* batches(
+  enc: EncodedRows,
+  labels: number[] | undefined,
+  order: number[],
+  opts: BatchOptions,
+): Generator<Batch> {
   if (!(opts.batchSize >= 1)) throw new Error(`batchSize must be >= 1, got ${opts.batchSize}`);
   for (let s = 0; s < order.length; s += opts.batchSize) {
     yield makeBatch(enc, labels, order.slice(s, s + opts.batchSize), opts);
@@ -204,9 +259,16 @@ export function* batches(enc: EncodedRows, labels: number[] | undefined, order: 
 }
 
 /** Number of batches an epoch of `n` examples gives. */
-export function numBatches(n: number, batchSize: number): number { return Math.ceil(n / batchSize); }
+export function numBatches(n: number, batchSize: number): number {
+  return Math.ceil(n / batchSize);
+}
 
-export interface PaddingReport { realTokens: number; longestTokens: number; fixedTokens: number; savedVsFixed: number }
+export interface PaddingReport {
+  realTokens: number;
+  longestTokens: number;
+  fixedTokens: number;
+  savedVsFixed: number;
+}
 
 /**
  * How many token positions the model processes for one epoch in `order`: padded to each batch's

@@ -46,7 +46,8 @@ export function loadSmile(file: string = SMILE_CSV): SmileRow[] {
     throw new Error(`${file}: expected 3 columns (id, text, category), found ${table.columns.length}`);
   }
   return table.rows.map(([id, text, category], k) => {
-    if (!/^\d+$/.test(id)) throw new Error(`${file}:${table.lines[k]}: id ${JSON.stringify(id)} is not a tweet id (digits only)`);
+    if (!/^\d+$/.test(id))
+      throw new Error(`${file}:${table.lines[k]}: id ${JSON.stringify(id)} is not a tweet id (digits only)`);
     if (category.trim() === "") throw new Error(`${file}:${table.lines[k]}: empty category`);
     return { id, text, category };
   });
@@ -92,10 +93,18 @@ export function labelNames(dict: Record<string, number>): string[] {
 }
 
 /** Adds each row's label id. A category missing from `dict` is an error naming the row's id. */
-export function withLabels<T extends SmileRow>(rows: readonly T[], dict: Record<string, number>): (T & { label: number })[] {
+export function withLabels<T extends SmileRow>(
+  rows: readonly T[],
+  dict: Record<string, number>,
+): (T & { label: number })[] {
   return rows.map((r) => {
     const label = dict[r.category];
-    if (label === undefined) throw new Error(`row id ${r.id}: category ${JSON.stringify(r.category)} is not in the label dict (${Object.keys(dict).join(", ")})`);
+    if (label === undefined)
+      throw new Error(
+        `row id ${r.id}: category ${JSON.stringify(r.category)} is not in the label dict (${
+          Object.keys(dict).join(", ")
+        })`,
+      );
     return { ...r, label };
   });
 }
@@ -120,12 +129,22 @@ export function loadCourseData(file: string = SMILE_CSV, opts: SplitOptions = {}
   const rows = filterForCourse(loadSmile(file));
   const dict = labelDict(rows);
   const labelled = withLabels(rows, dict);
-  const split = stratifiedSplit(labelled, labelled.map((r) => r.label), { validationSize: opts.validationSize ?? COURSE_VALIDATION_SIZE, seed: opts.seed ?? COURSE_SEED });
-  return { labelDict: dict, labels: labelNames(dict), train: split.trainFileOrder, validation: split.validationFileOrder };
+  const split = stratifiedSplit(labelled, labelled.map((r) => r.label), {
+    validationSize: opts.validationSize ?? COURSE_VALIDATION_SIZE,
+    seed: opts.seed ?? COURSE_SEED,
+  });
+  return {
+    labelDict: dict,
+    labels: labelNames(dict),
+    train: split.trainFileOrder,
+    validation: split.validationFileOrder,
+  };
 }
 
 /** A SMILE row with its set of emotions (`happy|sad` → ["happy", "sad"]). */
-export interface LabelSetSmileRow extends SmileRow { labels: string[] }
+export interface LabelSetSmileRow extends SmileRow {
+  labels: string[];
+}
 
 /** SMILE as multi-label data: rows, label names, and the split. */
 export interface MultiLabelCourseData {
@@ -142,10 +161,15 @@ export interface MultiLabelCourseData {
  * Rows stay in file order.
  */
 export function loadMultiLabelCourseData(file: string = SMILE_CSV, opts: SplitOptions = {}): MultiLabelCourseData {
-  const rows = loadSmile(file).filter((r) => r.category !== "nocode")
-    .map((r) => ({ ...r, labels: r.category.split("|") }));
+  const rows = loadSmile(file).filter((r) => r.category !== "nocode").map((r) => ({
+    ...r,
+    labels: r.category.split("|"),
+  }));
   const labels = [...new Set(rows.flatMap((r) => r.labels))];
   const y = multiHot(rows.map((r) => r.labels), labels);
-  const split = multilabelStratifiedSplit(rows, y, { validationSize: opts.validationSize ?? COURSE_VALIDATION_SIZE, seed: opts.seed ?? COURSE_SEED });
+  const split = multilabelStratifiedSplit(rows, y, {
+    validationSize: opts.validationSize ?? COURSE_VALIDATION_SIZE,
+    seed: opts.seed ?? COURSE_SEED,
+  });
   return { labels, train: split.trainFileOrder, validation: split.validationFileOrder };
 }

@@ -49,14 +49,21 @@ type Label = number | string;
 export function splitSizes(nSamples: number, validationSize: number): [number, number] {
   const isCount = Number.isInteger(validationSize) && validationSize >= 1;
   if (isCount) {
-    if (validationSize >= nSamples) throw new Error(`test_size=${validationSize} should be either positive and smaller than the number of samples ${nSamples} or a float in the (0, 1) range`);
+    if (validationSize >= nSamples)
+      throw new Error(
+        `test_size=${validationSize} should be either positive and smaller than the number of samples ${nSamples} or a float in the (0, 1) range`,
+      );
   } else if (!(validationSize > 0 && validationSize < 1)) {
-    throw new Error(`validationSize must be a fraction in (0, 1) or a whole number of samples in [1, ${nSamples}), got ${validationSize}`);
+    throw new Error(
+      `validationSize must be a fraction in (0, 1) or a whole number of samples in [1, ${nSamples}), got ${validationSize}`,
+    );
   }
   const nValidation = isCount ? validationSize : Math.ceil(validationSize * nSamples);
   const nTrain = nSamples - nValidation;
   if (nTrain <= 0) {
-    throw new Error(`With n_samples=${nSamples}, test_size=${validationSize} and train_size=None, the resulting train set will be empty. Adjust any of the aforementioned parameters.`);
+    throw new Error(
+      `With n_samples=${nSamples}, test_size=${validationSize} and train_size=None, the resulting train set will be empty. Adjust any of the aforementioned parameters.`,
+    );
   }
   return [nTrain, nValidation];
 }
@@ -85,7 +92,9 @@ export function approximateMode(classCounts: readonly number[], nDraws: number, 
     const values = [...new Set(remainder)].sort((a, b) => b - a);
     for (const value of values) {
       const inds: number[] = [];
-      remainder.forEach((r, i) => { if (r === value) inds.push(i); });
+      remainder.forEach((r, i) => {
+        if (r === value) inds.push(i);
+      });
       const addNow = Math.min(inds.length, needToAdd);
       for (const k of rng.choiceWithoutReplacement(inds.length, addNow)) floored[inds[k]] += 1;
       needToAdd -= addNow;
@@ -121,7 +130,8 @@ function assemble<T>(items: readonly T[], trainIndex: number[], validationIndex:
  */
 export function stratifiedSplit<T>(items: readonly T[], labels: readonly Label[], opts: SplitOptions = {}): Split<T> {
   const { validationSize = COURSE_VALIDATION_SIZE, seed = COURSE_SEED } = opts;
-  if (items.length !== labels.length) throw new Error(`stratifiedSplit: ${items.length} items but ${labels.length} labels`);
+  if (items.length !== labels.length)
+    throw new Error(`stratifiedSplit: ${items.length} items but ${labels.length} labels`);
   const [nTrain, nTest] = splitSizes(items.length, validationSize);
 
   // 1) classes in np.unique order, and each class's positions in input order (a stable argsort)
@@ -134,10 +144,18 @@ export function stratifiedSplit<T>(items: readonly T[], labels: readonly Label[]
   // 2) the same checks, with the same words, as StratifiedShuffleSplit
   const tooFew = classes.filter((_, i) => classCounts[i] < 2);
   if (tooFew.length) {
-    throw new Error(`The least populated classes in y have only 1 member, which is too few. The minimum number of groups for any class cannot be less than 2. Classes with too few members are: [${tooFew.map(describe).join(", ")}]`);
+    throw new Error(
+      `The least populated classes in y have only 1 member, which is too few. The minimum number of groups for any class cannot be less than 2. Classes with too few members are: [${
+        tooFew.map(describe).join(", ")
+      }]`,
+    );
   }
-  if (nTrain < classes.length) throw new Error(`The train_size = ${nTrain} should be greater or equal to the number of classes = ${classes.length}`);
-  if (nTest < classes.length) throw new Error(`The test_size = ${nTest} should be greater or equal to the number of classes = ${classes.length}`);
+  if (nTrain < classes.length)
+    throw new Error(
+      `The train_size = ${nTrain} should be greater or equal to the number of classes = ${classes.length}`,
+    );
+  if (nTest < classes.length)
+    throw new Error(`The test_size = ${nTest} should be greater or equal to the number of classes = ${classes.length}`);
 
   // 3) per-class train and validation ("test") counts, drawn from one RandomState in scikit-learn's order
   const rng = new RandomState(seed);
@@ -193,7 +211,10 @@ export function iterativeStratification(labelSets: LabelMatrix, r: readonly numb
   const totals = Array.from({ length: k }, (_, j) => labelSets.reduce((a, row) => a + (row[j] ? 1 : 0), 0));
   const cFoldsLabels = r.map((share) => totals.map((t) => share * t));
   const pending = new Array<boolean>(n).fill(true);
-  const argmaxAll = (xs: number[]) => { const m = Math.max(...xs); return xs.flatMap((x, i) => (x === m ? [i] : [])); };
+  const argmaxAll = (xs: number[]) => {
+    const m = Math.max(...xs);
+    return xs.flatMap((x, i) => (x === m ? [i] : []));
+  };
   // NumPy's RandomState.choice(n) draws like randomInterval(n - 1); iterstrat calls it only on a tie
   const pick = (c: number[]) => (c.length > 1 ? c[rng.randomInterval(c.length - 1)] : c[0]);
   let left = n;
@@ -204,7 +225,8 @@ export function iterativeStratification(labelSets: LabelMatrix, r: readonly numb
       for (let i = 0; i < n; i++) {
         if (!pending[i]) continue;
         const f = pick(argmaxAll(cFolds));
-        folds[i] = f; cFolds[f] -= 1;
+        folds[i] = f;
+        cFolds[f] -= 1;
       }
       break;
     }
@@ -217,8 +239,12 @@ export function iterativeStratification(labelSets: LabelMatrix, r: readonly numb
       let candidates = argmaxAll(cFoldsLabels.map((row) => row[label]));
       if (candidates.length > 1) candidates = argmaxAll(candidates.map((f) => cFolds[f])).map((c) => candidates[c]);
       const f = pick(candidates);
-      folds[i] = f; pending[i] = false; left--;
-      labelSets[i].forEach((v, j) => { if (v) cFoldsLabels[f][j] -= 1; });
+      folds[i] = f;
+      pending[i] = false;
+      left--;
+      labelSets[i].forEach((v, j) => {
+        if (v) cFoldsLabels[f][j] -= 1;
+      });
       cFolds[f] -= 1;
     }
   }
@@ -228,7 +254,9 @@ export function iterativeStratification(labelSets: LabelMatrix, r: readonly numb
 /** argsort of a permutation: where each original position went. */
 function inverse(perm: readonly number[]): number[] {
   const inv = new Array<number>(perm.length);
-  perm.forEach((p, i) => { inv[p] = i; });
+  perm.forEach((p, i) => {
+    inv[p] = i;
+  });
   return inv;
 }
 
@@ -238,7 +266,9 @@ function inverse(perm: readonly number[]): number[] {
  * sized as scikit-learn sizes them. Both parts in input order. Pure.
  */
 export function multilabelStratifiedSplit<T>(
-  items: readonly T[], labelSets: LabelMatrix, opts: SplitOptions = {},
+  items: readonly T[],
+  labelSets: LabelMatrix,
+  opts: SplitOptions = {},
 ): Split<T> {
   const { validationSize = COURSE_VALIDATION_SIZE, seed = COURSE_SEED } = opts;
   if (items.length !== labelSets.length) {
@@ -261,7 +291,9 @@ export function multilabelStratifiedSplit<T>(
  * when not shuffling; seeded, the same numbers).
  */
 export function multilabelStratifiedKFold(
-  labelSets: LabelMatrix, k: number, opts: { seed: number; shuffle?: boolean },
+  labelSets: LabelMatrix,
+  k: number,
+  opts: { seed: number; shuffle?: boolean },
 ): number[] {
   if (!Number.isInteger(k) || k < 2) throw new Error(`multilabelStratifiedKFold: k must be an integer >= 2, got ${k}`);
   const rng = new RandomState(opts.seed);
@@ -284,24 +316,32 @@ export function multilabelStratifiedKFold(
  *   repeatedStratifiedKFold(["a", "b", "a", "b", "a", "b"], 3, 1, 0)   // [[2, 2, 1, 0, 0, 1]]
  */
 export function repeatedStratifiedKFold(
-  labels: readonly Label[], k: number, repeats: number, seed: number,
+  labels: readonly Label[],
+  k: number,
+  repeats: number,
+  seed: number,
 ): number[][] {
   if (!Number.isInteger(k) || k < 2) throw new Error(`folds: k must be an integer >= 2, got ${k}`);
   if (!Number.isInteger(repeats) || repeats < 1) {
     throw new Error(`folds: repeats must be an integer >= 1, got ${repeats}`);
   }
   if (labels.length < k) throw new Error(`folds: ${k} folds need at least ${k} rows, got ${labels.length}`);
-  uniqueSorted(labels);   // one kind of label
+  uniqueSorted(labels); // one kind of label
   // 1) classes by first appearance, each row's class, each class's size
   const classOf = new Map<Label, number>();
-  const y = labels.map((l) => { if (!classOf.has(l)) classOf.set(l, classOf.size); return classOf.get(l)!; });
+  const y = labels.map((l) => {
+    if (!classOf.has(l)) classOf.set(l, classOf.size);
+    return classOf.get(l)!;
+  });
   const counts = new Array<number>(classOf.size).fill(0);
   y.forEach((c) => counts[c]++);
   const rare = [...classOf].filter(([, c]) => counts[c] < k).map(([l, c]) => `${describe(l)} (${counts[c]} rows)`);
   if (rare.length) {
     const many = rare.length > 1;
-    throw new Error(`${k} folds need at least ${k} rows of every class, but ${rare.join(", ")} ha${many ? "ve" : "s"}`
-      + ` fewer: use at most ${Math.min(...counts)} folds, or drop or merge ${many ? "these classes" : "that class"}`);
+    throw new Error(
+      `${k} folds need at least ${k} rows of every class, but ${rare.join(", ")} ha${many ? "ve" : "s"}`
+        + ` fewer: use at most ${Math.min(...counts)} folds, or drop or merge ${many ? "these classes" : "that class"}`,
+    );
   }
   // 2) how many of each class each fold gets: fold f takes the sorted labels f, f + k, f + 2k, ...
   const sorted = [...y].sort((a, b) => a - b);
@@ -316,7 +356,9 @@ export function repeatedStratifiedKFold(
     rowsOf.forEach((rows, c) => {
       const foldsForClass = allocation.flatMap((a, f) => new Array<number>(a[c]).fill(f));
       rng.shuffle(foldsForClass);
-      rows.forEach((row, j) => { folds[row] = foldsForClass[j]; });
+      rows.forEach((row, j) => {
+        folds[row] = foldsForClass[j];
+      });
     });
     return folds;
   });

@@ -61,14 +61,21 @@ export class Tokenizer {
     for (const [token, id] of vocab) this.idToTokenMap[id] = token;
     const need = (name: string, id: number | undefined) => {
       if (typeof id !== "number") {
-        throw new Error(`${path.join(modelDir, "tokenizer_config.json")}: no ${name} token in the vocabulary; a BERT tokenizer needs [CLS], [SEP] and [PAD]`);
+        throw new Error(
+          `${
+            path.join(modelDir, "tokenizer_config.json")
+          }: no ${name} token in the vocabulary; a BERT tokenizer needs [CLS], [SEP] and [PAD]`,
+        );
       }
       return id;
     };
     this.padTokenId = need("pad", hf.pad_token_id);
     // tokenizer_config.json writes a token as a string or as { "__type": "AddedToken", "content": … }
     const cls = hf.config.cls_token;
-    this.clsTokenId = need("cls", hf.convert_tokens_to_ids(String(cls && typeof cls === "object" ? cls.content : cls ?? "[CLS]")));
+    this.clsTokenId = need(
+      "cls",
+      hf.convert_tokens_to_ids(String(cls && typeof cls === "object" ? cls.content : cls ?? "[CLS]")),
+    );
     this.sepTokenId = need("sep", hf.sep_token_id);
     this.unkTokenId = need("unk", hf.unk_token_id);
     const max = Number(hf.model_max_length);
@@ -78,7 +85,11 @@ export class Tokenizer {
     const probe = hf.encode("a", { add_special_tokens: true });
     const bare = hf.encode("a", { add_special_tokens: false });
     if (probe.join() !== [this.clsTokenId, ...bare, this.sepTokenId].join()) {
-      throw new Error(`${path.join(modelDir, "tokenizer.json")}: not a BERT-style tokenizer (expected [CLS] text [SEP], got ids ${probe.join(", ")})`);
+      throw new Error(
+        `${path.join(modelDir, "tokenizer.json")}: not a BERT-style tokenizer (expected [CLS] text [SEP], got ids ${
+          probe.join(", ")
+        })`,
+      );
     }
   }
 
@@ -118,13 +129,19 @@ export class Tokenizer {
       if (r.length + 2 > maxLength) {
         if (truncation) r = r.slice(0, maxLength - 2);
         else if (padding === "max_length") {
-          throw new Error(`text ${i} has ${r.length + 2} tokens, more than maxLength ${maxLength}; pass truncation: true to cut it`);
+          throw new Error(
+            `text ${i} has ${r.length + 2} tokens, more than maxLength ${maxLength}; pass truncation: true to cut it`,
+          );
         }
       }
       return [this.clsTokenId, ...r, this.sepTokenId];
     });
     // 3) pad on the right with [PAD]; the mask says which positions are real
-    const target = padding === "max_length" ? maxLength : padding === "longest" ? Math.max(0, ...ids.map((r) => r.length)) : 0;
+    const target = padding === "max_length"
+      ? maxLength
+      : padding === "longest"
+      ? Math.max(0, ...ids.map((r) => r.length))
+      : 0;
     const out: Encoded = { input_ids: [], token_type_ids: [], attention_mask: [] };
     for (const r of ids) {
       const pad = Math.max(0, target - r.length);
@@ -153,7 +170,9 @@ function readJson(file: string): Record<string, unknown> {
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (e) {
-    throw new Error(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
+    throw new Error(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
+      cause: e,
+    });
   }
   try {
     return JSON.parse(text);
@@ -168,16 +187,26 @@ function readJson(file: string): Record<string, unknown> {
  */
 export async function loadTokenizer(modelDir: string): Promise<Tokenizer> {
   const file = path.join(modelDir, "tokenizer.json");
-  if (!fs.existsSync(modelDir)) throw new Error(`${modelDir}: model folder not found (run \`npm run setup\`, or pass another folder)`);
-  if (!fs.existsSync(file)) throw new Error(`${file} is missing: the tokenizer needs it (a Hugging Face "fast" tokenizer file)`);
+  if (!fs.existsSync(modelDir))
+    throw new Error(`${modelDir}: model folder not found (run \`npm run setup\`, or pass another folder)`);
+  if (!fs.existsSync(file))
+    throw new Error(`${file} is missing: the tokenizer needs it (a Hugging Face "fast" tokenizer file)`);
   const json = readJson(file);
   const model = json.model as { type?: string } | undefined;
   if (!model || model.type !== "WordPiece") {
     throw new Error(`${file}: expected a WordPiece (BERT) tokenizer, found model type ${JSON.stringify(model?.type)}`);
   }
-  const optional = (name: string) => (fs.existsSync(path.join(modelDir, name)) ? readJson(path.join(modelDir, name)) : {});
+  const optional = (
+    name: string,
+  ) => (fs.existsSync(path.join(modelDir, name)) ? readJson(path.join(modelDir, name)) : {});
   // BERT's special tokens by their usual names, unless the folder's files say otherwise
-  const bertDefaults = { cls_token: "[CLS]", sep_token: "[SEP]", pad_token: "[PAD]", unk_token: "[UNK]", mask_token: "[MASK]" };
+  const bertDefaults = {
+    cls_token: "[CLS]",
+    sep_token: "[SEP]",
+    pad_token: "[PAD]",
+    unk_token: "[UNK]",
+    mask_token: "[MASK]",
+  };
   const config = { ...bertDefaults, ...optional("special_tokens_map.json"), ...optional("tokenizer_config.json") };
   let hf: BertTokenizer;
   try {
@@ -235,7 +264,8 @@ export function paddingCost(
   opts: { batchSize: number; padding: "longest" | "max_length"; maxLength?: number },
 ): PaddingStats {
   const maxLength = opts.maxLength ?? 512;
-  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${opts.batchSize}`);
+  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1)
+    throw new Error(`batchSize must be a positive integer, got ${opts.batchSize}`);
   let positions = 0, realTokens = 0, truncated = 0;
   for (let start = 0; start < lengths.length; start += opts.batchSize) {
     const batch = lengths.slice(start, start + opts.batchSize).map((n, j) => {
@@ -248,7 +278,14 @@ export function paddingCost(
     realTokens += batch.reduce((a, b) => a + b, 0);
   }
   const padTokens = positions - realTokens;
-  return { rows: lengths.length, positions, realTokens, padTokens, padFraction: positions ? padTokens / positions : 0, truncated };
+  return {
+    rows: lengths.length,
+    positions,
+    realTokens,
+    padTokens,
+    padFraction: positions ? padTokens / positions : 0,
+    truncated,
+  };
 }
 
 /** What training and evaluation need from a tokenizer (`Tokenizer` has it; tests pass a toy one). */

@@ -15,7 +15,12 @@ import { SequentialSampler, batches, EncodedRows } from "../data/loader";
 import { multiHot } from "../data/labels";
 import { scoreAll, accuracyLines, EvalMetrics, ClassReport } from "./metrics";
 import {
-  isMultiLabelModel, evaluateMultiLabel, readThresholds, MULTI_LABEL, MultiLabelEvaluation, MultiLabelMetrics,
+  isMultiLabelModel,
+  evaluateMultiLabel,
+  readThresholds,
+  MULTI_LABEL,
+  MultiLabelEvaluation,
+  MultiLabelMetrics,
 } from "./multilabel";
 import { BertForSequenceClassification, loadBertForSequenceClassification, crossEntropyLoss } from "../model/bert";
 import { loadTokenizer, Tokenizer, TokenizerLike, encodeUnpadded } from "../data/tokenize";
@@ -27,17 +32,27 @@ import { tableHtml } from "../core/html";
 import type { GraphPrecision } from "../graph/lowering";
 
 export interface EvalOptions {
-  batchSize: number; padding?: "longest" | "max_length"; maxLength?: number; padTokenId?: number;
+  batchSize: number;
+  padding?: "longest" | "max_length";
+  maxLength?: number;
+  padTokenId?: number;
 }
 
-export interface Evaluation { metrics: EvalMetrics; predictions: number[]; probabilities: number[][] }
+export interface Evaluation {
+  metrics: EvalMetrics;
+  predictions: number[];
+  probabilities: number[][];
+}
 
 /**
  * Eval mode over a set: no dropout, no gradients; returns the course's metrics plus the
  * predictions. Loss = mean of the batch losses (the course's loss_val_total / len(loader)).
  */
 export function evaluate(
-  model: BertForSequenceClassification, enc: EncodedRows, labelIds: number[], opts: EvalOptions,
+  model: BertForSequenceClassification,
+  enc: EncodedRows,
+  labelIds: number[],
+  opts: EvalOptions,
 ): Evaluation {
   const order = new SequentialSampler(enc.input_ids.length).epochIndices();
   let lossSum = 0, n = 0;
@@ -47,10 +62,15 @@ export function evaluate(
       const logits = model.forward(b, { training: false });
       return [crossEntropyLoss(logits, b.labels), tf.softmax(logits)];
     });
-    lossSum += (loss.dataSync() as Float32Array)[0]; n++;
+    lossSum += (loss.dataSync() as Float32Array)[0];
+    n++;
     const p = probs.arraySync() as number[][];
-    tf.dispose([loss, probs]); b.dispose();
-    for (const row of p) { probabilities.push(row); predictions.push(row.indexOf(Math.max(...row))); }
+    tf.dispose([loss, probs]);
+    b.dispose();
+    for (const row of p) {
+      probabilities.push(row);
+      predictions.push(row.indexOf(Math.max(...row)));
+    }
   }
   return { metrics: scoreAll(labelIds, predictions, model.labels, lossSum / n), predictions, probabilities };
 }
@@ -72,7 +92,8 @@ export function labelIds(set: TextSet<string | string[]>, part: Part, labels: re
 const PASS = "pass the ones loadTrained returns (the model folder's thresholds.json)";
 
 export interface EvaluateSetOptions {
-  maxLength?: number; batchSize?: number;
+  maxLength?: number;
+  batchSize?: number;
   /** A multi-label model's per-label thresholds (loadTrained returns them). */
   thresholds?: readonly number[];
 }
@@ -86,14 +107,28 @@ type AnySet = TextSet | TextSet<string[]>;
 type Options = EvaluateSetOptions;
 export function evaluateSet(model: Model, tok: TokenizerLike, set: TextSet, part: Part, opts?: Options): Evaluation;
 export function evaluateSet(
-  model: Model, tok: TokenizerLike, set: TextSet<string[]>, part: Part, opts?: Options): MultiLabelEvaluation;
+  model: Model,
+  tok: TokenizerLike,
+  set: TextSet<string[]>,
+  part: Part,
+  opts?: Options,
+): MultiLabelEvaluation;
 export function evaluateSet(
-  model: Model, tok: TokenizerLike, set: AnySet, part: Part, opts?: Options): Evaluation | MultiLabelEvaluation;
+  model: Model,
+  tok: TokenizerLike,
+  set: AnySet,
+  part: Part,
+  opts?: Options,
+): Evaluation | MultiLabelEvaluation;
 export function evaluateSet(
-  model: Model, tokenizer: TokenizerLike, set: AnySet, part: Part, opts: EvaluateSetOptions = {},
+  model: Model,
+  tokenizer: TokenizerLike,
+  set: AnySet,
+  part: Part,
+  opts: EvaluateSetOptions = {},
 ): Evaluation | MultiLabelEvaluation {
   if (set.texts.length === 0) throw new Error(`the ${part} set is empty: nothing to score`);
-  labelIds(set, part, model.labels);   // every label known, or an error naming its line
+  labelIds(set, part, model.labels); // every label known, or an error naming its line
   const enc = encodeUnpadded(tokenizer, set.texts, opts.maxLength ?? DEFAULT_CONFIG.maxLength);
   const batch = { batchSize: opts.batchSize ?? DEFAULT_CONFIG.evalBatchSize, padTokenId: tokenizer.padTokenId };
   if (isMultiLabelModel(model)) {
@@ -111,16 +146,20 @@ export function evaluateSet(
 export function reportLines(m: EvalMetrics | MultiLabelMetrics, labels: readonly string[]): string[] {
   const f = (v: number) => v.toFixed(4);
   // One row per class or label: precision, recall, F1, support (and a multi-label model's threshold).
-  const table = (rows: (ClassReport & { threshold?: number })[]) => [
+  const table = (
+    rows: (ClassReport & { threshold?: number })[],
+  ) => [
     "label".padEnd(14) + ["precision", "recall", "F1", "support"].map((h) => h.padStart(10)).join("")
-      + (rows[0]?.threshold !== undefined ? "  threshold" : ""),
-    ...rows.map((c) => c.label.padEnd(14) + [c.precision, c.recall, c.f1].map((v) => f(v).padStart(10)).join("")
-      + String(c.support).padStart(10) + (c.threshold !== undefined ? c.threshold.toFixed(2).padStart(11) : "")),
+    + (rows[0]?.threshold !== undefined ? "  threshold" : ""),
+    ...rows.map((c) =>
+      c.label.padEnd(14) + [c.precision, c.recall, c.f1].map((v) => f(v).padStart(10)).join("")
+      + String(c.support).padStart(10) + (c.threshold !== undefined ? c.threshold.toFixed(2).padStart(11) : "")
+    ),
   ];
   if ("f1Micro" in m) {
     return [
       `loss ${f(m.loss)} · F1 micro ${f(m.f1Micro)} · F1 macro ${f(m.f1Macro)}`
-        + ` · subset accuracy ${f(m.subsetAccuracy)} · Hamming loss ${f(m.hammingLoss)}`,
+      + ` · subset accuracy ${f(m.subsetAccuracy)} · Hamming loss ${f(m.hammingLoss)}`,
       ...table(m.labels),
     ];
   }
@@ -135,9 +174,13 @@ export function reportLines(m: EvalMetrics | MultiLabelMetrics, labels: readonly
 
 /** A misclassified example: its text, the true and predicted labels, and the model's probabilities. */
 export interface Misclassified {
-  id: string; text: string; true: string; predicted: string;
+  id: string;
+  text: string;
+  true: string;
+  predicted: string;
   /** Probability given to the predicted label, and to the true one. */
-  pPredicted: number; pTrue: number;
+  pPredicted: number;
+  pTrue: number;
 }
 
 /**
@@ -151,8 +194,12 @@ export function misclassified(set: TextSet, ev: Evaluation, labels: readonly str
     const t = id.get(set.labels[i])!;
     if (p === t) return;
     rows.push({
-      id: set.ids?.[i] ?? String(i), text: set.texts[i], true: labels[t], predicted: labels[p],
-      pPredicted: ev.probabilities[i][p], pTrue: ev.probabilities[i][t],
+      id: set.ids?.[i] ?? String(i),
+      text: set.texts[i],
+      true: labels[t],
+      predicted: labels[p],
+      pPredicted: ev.probabilities[i][p],
+      pTrue: ev.probabilities[i][t],
     });
   });
   return rows.sort((a, b) => b.pPredicted - a.pPredicted);
@@ -160,12 +207,23 @@ export function misclassified(set: TextSet, ev: Evaluation, labels: readonly str
 
 /** The table as HTML, every cell escaped (tweets are data, not markup: lib/core/html.ts). */
 export function errorTableHtml(rows: readonly Misclassified[], caption = `${rows.length} misclassified`): string {
-  return tableHtml(rows.map((r) => ({ ...r, pPredicted: +r.pPredicted.toFixed(3), pTrue: +r.pTrue.toFixed(3) })),
-    ["id", "text", "true", "predicted", "pPredicted", "pTrue"], { caption });
+  return tableHtml(rows.map((r) => ({ ...r, pPredicted: +r.pPredicted.toFixed(3), pTrue: +r.pTrue.toFixed(3) })), [
+    "id",
+    "text",
+    "true",
+    "predicted",
+    "pPredicted",
+    "pTrue",
+  ], { caption });
 }
 
 /** A single-label prediction: the most probable label; a multi-label one: every label over its threshold. */
-export interface Prediction { text: string; label?: string; labels?: string[]; probabilities: Record<string, number> }
+export interface Prediction {
+  text: string;
+  label?: string;
+  labels?: string[];
+  probabilities: Record<string, number>;
+}
 
 /**
  * Labels and probabilities for new texts (eval mode): softmax and the top label, or for a
@@ -174,32 +232,47 @@ export interface Prediction { text: string; label?: string; labels?: string[]; p
  * texts; the answers come back in input order.
  */
 export function predict(
-  model: Model, tokenizer: TokenizerLike, texts: string[],
+  model: Model,
+  tokenizer: TokenizerLike,
+  texts: string[],
   opts: { maxLength?: number; batchSize?: number; thresholds?: readonly number[] } = {},
 ): Prediction[] {
   if (texts.length === 0) return [];
   const all = encodeUnpadded(tokenizer, texts, opts.maxLength ?? DEFAULT_CONFIG.maxLength);
   const order = lengthOrder(all.input_ids.map((r) => r.length));
   const pick = (rows: number[][]) => order.map((i) => rows[i]);
-  const enc = { input_ids: pick(all.input_ids), token_type_ids: pick(all.token_type_ids), attention_mask: pick(all.attention_mask) };
+  const enc = {
+    input_ids: pick(all.input_ids),
+    token_type_ids: pick(all.token_type_ids),
+    attention_mask: pick(all.attention_mask),
+  };
   const batch = { batchSize: opts.batchSize ?? DEFAULT_CONFIG.evalBatchSize, padTokenId: tokenizer.padTokenId };
   const named = (p: number[]) => Object.fromEntries(model.labels.map((l, k) => [l, p[k]]));
   const out: Prediction[] = new Array(texts.length);
   if (isMultiLabelModel(model)) {
     if (!opts.thresholds) throw new Error(`a multi-label model predicts at its per-label thresholds: ${PASS}`);
-    const none = texts.map(() => model.labels.map(() => 0));   // no truth here: only the probabilities are used
+    const none = texts.map(() => model.labels.map(() => 0)); // no truth here: only the probabilities are used
     const ev = evaluateMultiLabel(model, enc, none, { ...batch, thresholds: opts.thresholds });
     const over = (j: number) => model.labels.filter((_, k) => ev.predictions[j][k] === 1);
-    order.forEach((i, j) => { out[i] = { text: texts[i], labels: over(j), probabilities: named(ev.probabilities[j]) }; });
+    order.forEach((i, j) => {
+      out[i] = { text: texts[i], labels: over(j), probabilities: named(ev.probabilities[j]) };
+    });
     return out;
   }
   const ev = evaluate(model, enc, texts.map(() => 0), batch);
-  order.forEach((i, j) => { out[i] = { text: texts[i], label: model.labels[ev.predictions[j]], probabilities: named(ev.probabilities[j]) }; });
+  order.forEach((i, j) => {
+    out[i] = { text: texts[i], label: model.labels[ev.predictions[j]], probabilities: named(ev.probabilities[j]) };
+  });
   return out;
 }
 
 /** A loaded model, its tokenizer, the folder it came from, and a multi-label model's thresholds. */
-export interface Trained { model: Model; tokenizer: Tokenizer; dir: string; thresholds?: number[] }
+export interface Trained {
+  model: Model;
+  tokenizer: Tokenizer;
+  dir: string;
+  thresholds?: number[];
+}
 
 /**
  * Loads a saved model (a model folder, a checkpoint, or a run folder: see lib/model/run_folder.ts `modelFolder`) with its

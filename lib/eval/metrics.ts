@@ -8,10 +8,12 @@
  */
 
 function checkPair(yTrue: number[], yPred: number[]): void {
-  if (yTrue.length !== yPred.length) throw new Error(`metrics: ${yTrue.length} true labels but ${yPred.length} predictions`);
+  if (yTrue.length !== yPred.length)
+    throw new Error(`metrics: ${yTrue.length} true labels but ${yPred.length} predictions`);
   if (yTrue.length === 0) throw new Error("metrics: no examples to score");
   yTrue.concat(yPred).forEach((y, i) => {
-    if (!Number.isInteger(y) || y < 0) throw new Error(`metrics: label at position ${i % yTrue.length} is ${y}, not a class id`);
+    if (!Number.isInteger(y) || y < 0)
+      throw new Error(`metrics: label at position ${i % yTrue.length} is ${y}, not a class id`);
   });
 }
 
@@ -27,7 +29,12 @@ export function confusionMatrix(yTrue: number[], yPred: number[], numClasses?: n
   return cm;
 }
 
-export interface ClassScores { precision: number; recall: number; f1: number; support: number }
+export interface ClassScores {
+  precision: number;
+  recall: number;
+  f1: number;
+  support: number;
+}
 
 /** Precision, recall, F1 and support per class 0..numClasses-1 (0 where undefined, as zero_division=0). */
 export function perClassScores(yTrue: number[], yPred: number[], numClasses?: number): ClassScores[] {
@@ -71,14 +78,18 @@ export function accuracy(yTrue: number[], yPred: number[]): number {
   return yTrue.filter((t, i) => t === yPred[i]).length / yTrue.length;
 }
 
-export interface ClassAccuracy { label: string; correct: number; total: number }
+export interface ClassAccuracy {
+  label: string;
+  correct: number;
+  total: number;
+}
 
 /** The course's accuracy_per_class: for each class with examples, how many were predicted right. */
 export function accuracyPerClass(yTrue: number[], yPred: number[], labels: string[]): ClassAccuracy[] {
   const cm = confusionMatrix(yTrue, yPred, labels.length);
-  return labels
-    .map((label, c) => ({ label, correct: cm[c][c], total: cm[c].reduce((a, b) => a + b, 0) }))
-    .filter((a) => a.total > 0);
+  return labels.map((label, c) => ({ label, correct: cm[c][c], total: cm[c].reduce((a, b) => a + b, 0) })).filter((a) =>
+    a.total > 0
+  );
 }
 
 /** The course's printed lines: "Class: angry — Accuracy: 7/9". */
@@ -87,7 +98,9 @@ export function accuracyLines(acc: ClassAccuracy[]): string[] {
 }
 
 /** One row of scikit-learn's classification_report: a class's precision, recall, F1 and support. */
-export interface ClassReport extends ClassScores { label: string }
+export interface ClassReport extends ClassScores {
+  label: string;
+}
 
 /** precision_recall_fscore_support(average=None, labels=all, zero_division=0), named by class. */
 export function classReport(yTrue: number[], yPred: number[], labels: readonly string[]): ClassReport[] {

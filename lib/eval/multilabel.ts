@@ -36,7 +36,9 @@ export function markMultiLabel(model: BertForSequenceClassification): void {
   (model.config as WithProblemType).problem_type = MULTI_LABEL;
 }
 
-export interface LabelReport extends ClassReport { threshold?: number }
+export interface LabelReport extends ClassReport {
+  threshold?: number;
+}
 
 export interface MultiLabelMetrics {
   loss: number;
@@ -102,7 +104,9 @@ export function applyThresholds(probabilities: number[][], thresholds: readonly 
  * nearest 0.5, then the lower. A label without a positive example keeps 0.5: nothing to tune on.
  */
 export function tuneThresholds(
-  probabilities: number[][], truth: number[][], grid: readonly number[] = THRESHOLD_GRID,
+  probabilities: number[][],
+  truth: number[][],
+  grid: readonly number[] = THRESHOLD_GRID,
 ): number[] {
   checkMatrices(truth, probabilities);
   return truth[0].map((_, k) => {
@@ -114,7 +118,10 @@ export function tuneThresholds(
       const f1 = perClassScores(t, pred, 2)[1].f1;
       const [d, dBest] = [Math.abs(th - 0.5), Math.abs(best - 0.5)];
       const closer = d < dBest || (d === dBest && th < best);
-      if (f1 > bestF1 || (f1 === bestF1 && closer)) { best = th; bestF1 = f1; }
+      if (f1 > bestF1 || (f1 === bestF1 && closer)) {
+        best = th;
+        bestF1 = f1;
+      }
     }
     return best;
   });
@@ -135,7 +142,9 @@ export interface MultiLabelEvaluation {
  * training does on validation each epoch), and the scores.
  */
 export function evaluateMultiLabel(
-  model: BertForSequenceClassification, enc: EncodedRows, targets: number[][],
+  model: BertForSequenceClassification,
+  enc: EncodedRows,
+  targets: number[][],
   opts: BatchOptions & { thresholds: readonly number[] | "tune" },
 ): MultiLabelEvaluation {
   const order = new SequentialSampler(enc.input_ids.length).epochIndices();
@@ -147,14 +156,18 @@ export function evaluateMultiLabel(
       const y = tf.tensor2d(b.indices.map((i) => targets[i]), [b.indices.length, model.labels.length]);
       return [bceWithLogitsLoss(logits, y), tf.sigmoid(logits)];
     });
-    lossSum += (loss.dataSync() as Float32Array)[0]; n++;
+    lossSum += (loss.dataSync() as Float32Array)[0];
+    n++;
     probabilities.push(...(probs.arraySync() as number[][]));
-    tf.dispose([loss, probs]); b.dispose();
+    tf.dispose([loss, probs]);
+    b.dispose();
   }
   const thresholds = opts.thresholds === "tune" ? tuneThresholds(probabilities, targets) : [...opts.thresholds];
   const predictions = applyThresholds(probabilities, thresholds);
   const metrics = { ...multiLabelScores(targets, predictions, model.labels), loss: lossSum / n };
-  metrics.labels.forEach((l, k) => { l.threshold = thresholds[k]; });
+  metrics.labels.forEach((l, k) => {
+    l.threshold = thresholds[k];
+  });
   return { metrics, probabilities, predictions, thresholds };
 }
 
@@ -169,7 +182,10 @@ export function thresholdsJson(labels: readonly string[], thresholds: readonly n
 
 /** Writes `dir`/thresholds.json atomically. */
 export function saveThresholds(
-  dir: string, labels: readonly string[], thresholds: readonly number[], tunedOn = "validation",
+  dir: string,
+  labels: readonly string[],
+  thresholds: readonly number[],
+  tunedOn = "validation",
 ): void {
   writeJsonAtomic(path.join(dir, THRESHOLDS_FILE), thresholdsJson(labels, thresholds, tunedOn));
 }
@@ -178,8 +194,10 @@ export function saveThresholds(
 export function readThresholds(dir: string, labels: readonly string[]): number[] {
   const file = path.join(dir, THRESHOLDS_FILE);
   if (!fs.existsSync(file)) {
-    throw new Error(`${file} is missing: a multi-label model (problem_type "${MULTI_LABEL}") needs its per-label `
-      + "thresholds, which bertlab train --multi-label saves beside the weights");
+    throw new Error(
+      `${file} is missing: a multi-label model (problem_type "${MULTI_LABEL}") needs its per-label `
+        + "thresholds, which bertlab train --multi-label saves beside the weights",
+    );
   }
   const saved = JSON.parse(fs.readFileSync(file, "utf8")).thresholds ?? {};
   return labels.map((l) => {

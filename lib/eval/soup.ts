@@ -16,7 +16,16 @@ import { readSafetensors, writeSafetensors, SafeTensor } from "../nn/safetensors
 import { modelFolder, readLabels, TOKENIZER_FILES } from "../model/run_folder";
 import { architectureDifference } from "../model/compat";
 import { scoreAll } from "./metrics";
-import { evaluateSet, labelIds, loadTrained, predict, Evaluation, Prediction, Trained, EvaluateSetOptions } from "./evaluate";
+import {
+  evaluateSet,
+  labelIds,
+  loadTrained,
+  predict,
+  Evaluation,
+  Prediction,
+  Trained,
+  EvaluateSetOptions,
+} from "./evaluate";
 import { isMultiLabelModel } from "./multilabel";
 
 /** The model folders of `runs`, checked to share architecture, vocabulary and labels (the first difference named). */
@@ -29,7 +38,9 @@ export function soupIngredients(runs: readonly string[]): string[] {
     if (difference) throw new Error(`cannot average ${d} with ${dirs[0]}: ${difference}`);
     const other = readLabels(d);
     if (other.join("\u0000") !== labels.join("\u0000")) {
-      throw new Error(`cannot average ${d} with ${dirs[0]}: labels ${JSON.stringify(other)} vs ${JSON.stringify(labels)}`);
+      throw new Error(
+        `cannot average ${d} with ${dirs[0]}: labels ${JSON.stringify(other)} vs ${JSON.stringify(labels)}`,
+      );
     }
   }
   return dirs;
@@ -64,7 +75,10 @@ export function averageWeights(dirs: readonly string[]): Map<string, SafeTensor>
   return out;
 }
 
-export interface Soup { out: string; ingredients: string[] }
+export interface Soup {
+  out: string;
+  ingredients: string[];
+}
 
 /**
  * Writes the uniform soup of `runs` to `out` as an ordinary model folder (config.json, tokenizer files and a
@@ -95,7 +109,10 @@ export interface GreedySoup extends Soup {
  * soup only if the soup's validation F1 does not drop (Wortsman et al.'s recipe). Written to `out` as writeSoup does.
  */
 export async function greedySoup(
-  runs: readonly string[], out: string, validation: TextSet, opts: EvaluateSetOptions & { log?: (s: string) => void } = {},
+  runs: readonly string[],
+  out: string,
+  validation: TextSet,
+  opts: EvaluateSetOptions & { log?: (s: string) => void } = {},
 ): Promise<GreedySoup> {
   const ingredients = soupIngredients(runs);
   const log = opts.log ?? (() => {});
@@ -119,7 +136,10 @@ export async function greedySoup(
     await writeSoup([...kept, r.dir], out);
     const soupF1 = f1(await score(out));
     const keep = soupF1 >= best;
-    if (keep) { kept.push(r.dir); best = soupF1; }
+    if (keep) {
+      kept.push(r.dir);
+      best = soupF1;
+    }
     steps.push({ ...r, kept: keep, soupF1 });
     log(`greedy soup: ${r.dir} (F1 ${r.f1.toFixed(4)}) → soup F1 ${soupF1.toFixed(4)}: ${keep ? "kept" : "left out"}`);
   }
@@ -143,12 +163,16 @@ function checkEnsemble(models: readonly Trained[]): string[] {
 
 /** Scores a set with the mean of the models' probabilities (loss: the mean negative log of it at the true label). */
 export function ensembleEvaluate(
-  models: readonly Trained[], set: TextSet, part: Part, opts: EvaluateSetOptions = {},
+  models: readonly Trained[],
+  set: TextSet,
+  part: Part,
+  opts: EvaluateSetOptions = {},
 ): Evaluation {
   const labels = checkEnsemble(models);
   const each = models.map((t) => evaluateSet(t.model, t.tokenizer, set, part, opts));
   const probabilities = each[0].probabilities.map((row, i) =>
-    row.map((_, k) => each.reduce((s, e) => s + e.probabilities[i][k], 0) / each.length));
+    row.map((_, k) => each.reduce((s, e) => s + e.probabilities[i][k], 0) / each.length)
+  );
   const yTrue = labelIds(set, part, labels);
   const predictions = probabilities.map((p) => p.indexOf(Math.max(...p)));
   const loss = -yTrue.reduce((s, y, i) => s + Math.log(Math.max(probabilities[i][y], 1e-12)), 0) / yTrue.length;
@@ -157,12 +181,16 @@ export function ensembleEvaluate(
 
 /** Labels new texts with the mean of the models' probabilities. */
 export function ensemblePredict(
-  models: readonly Trained[], texts: readonly string[], opts: { maxLength?: number; batchSize?: number } = {},
+  models: readonly Trained[],
+  texts: readonly string[],
+  opts: { maxLength?: number; batchSize?: number } = {},
 ): Prediction[] {
   const labels = checkEnsemble(models);
   const each = models.map((t) => predict(t.model, t.tokenizer, [...texts], opts));
   return texts.map((text, i) => {
-    const probabilities = Object.fromEntries(labels.map((l) => [l, each.reduce((s, p) => s + p[i].probabilities[l], 0) / each.length]));
+    const probabilities = Object.fromEntries(
+      labels.map((l) => [l, each.reduce((s, p) => s + p[i].probabilities[l], 0) / each.length]),
+    );
     const label = labels.reduce((a, b) => (probabilities[b] > probabilities[a] ? b : a));
     return { text, label, probabilities };
   });

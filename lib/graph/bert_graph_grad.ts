@@ -14,7 +14,9 @@ import { dtype } from "./tfgraph";
 import { readers } from "./graph_ir";
 import type { TfLowering, Saved } from "./lowering";
 
-const fail = (message: string): never => { throw new Error(`graph gradients: ${message}`); };
+const fail = (message: string): never => {
+  throw new Error(`graph gradients: ${message}`);
+};
 
 const F = dtype("float32"), I32 = dtype("int32");
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
@@ -30,7 +32,12 @@ export function addGradients(t: TfLowering, dlogits: string): void {
   // The gradient of argument `arg` of `n`: scattered back into every row where n read only the first rows (TfLowering.arg).
   const giveArg = (n: { id: number; inputs: number[] }, arg: number, g: string) => {
     const i = n.inputs[arg];
-    give(i, t.gathered.has(`${n.id}:${arg}`) ? t.scatterRows(t.firsts!, g, t.op("Shape", [t.value.get(i)!], { T: F, out_type: I32 })) : g);
+    give(
+      i,
+      t.gathered.has(`${n.id}:${arg}`)
+        ? t.scatterRows(t.firsts!, g, t.op("Shape", [t.value.get(i)!], { T: F, out_type: I32 }))
+        : g,
+    );
   };
   // A node's gradient is complete once all its readers have given theirs: visiting in reverse record order ensures it.
   const uses = readers(ir);
@@ -38,7 +45,8 @@ export function addGradients(t: TfLowering, dlogits: string): void {
   for (let id = ir.nodes.length - 1; id >= 0; id--) {
     const parts = pending.get(id);
     if (!parts) continue;
-    if (id !== ir.outputs.logits && parts.length !== uses[id]) throw new Error(`graph gradients: node ${id} got ${parts.length} of ${uses[id]} gradients`);
+    if (id !== ir.outputs.logits && parts.length !== uses[id])
+      throw new Error(`graph gradients: node ${id} got ${parts.length} of ${uses[id]} gradients`);
     const dy = parts.length === 1 ? parts[0] : t.op("AddN", parts, { T: F, N: { i: parts.length } });
     pending.delete(id);
     const n = ir.nodes[id];
@@ -53,7 +61,8 @@ export function addGradients(t: TfLowering, dlogits: string): void {
         t.op("Identity", [dy], { T: F }, `grad/${n.name}`);
         break;
       case "add":
-        giveArg(n, 0, dy); giveArg(n, 1, dy);
+        giveArg(n, 0, dy);
+        giveArg(n, 1, dy);
         break;
       case "linear": // y = x wᵀ + b: dx = dy w, dw = dyᵀ x, db = Σ rows dy
         giveArg(n, 0, t.matMul(dy, x[1]));
@@ -94,14 +103,23 @@ export function addGradients(t: TfLowering, dlogits: string): void {
         break;
       }
       case "first": { // scatter [batch, hidden] back into row 0 of each sequence
-        if (t.cut.has(n.inputs[0])) { give(n.inputs[0], dy); break; }
+        if (t.cut.has(n.inputs[0])) {
+          give(n.inputs[0], dy);
+          break;
+        }
         if (t.firsts) {
           give(n.inputs[0], t.scatterRows(t.firsts, dy, t.op("Shape", [x[0]], { T: F, out_type: I32 })));
           break;
         }
         const seqMinus1 = t.op("Sub", [t.seq, t.k([1])], { T: I32 });
-        const pads = t.op("Reshape", [t.concat([t.k([0, 0, 0]), seqMinus1, t.k([0, 0])]), t.k([3, 2])], { T: I32, Tshape: I32 });
-        const padded = t.op("Pad", [t.op("ExpandDims", [dy, t.g.constant([1], [], "int32")], { T: F, Tdim: I32 }), pads], { T: F, Tpaddings: I32 });
+        const pads = t.op("Reshape", [t.concat([t.k([0, 0, 0]), seqMinus1, t.k([0, 0])]), t.k([3, 2])], {
+          T: I32,
+          Tshape: I32,
+        });
+        const padded = t.op("Pad", [
+          t.op("ExpandDims", [dy, t.g.constant([1], [], "int32")], { T: F, Tdim: I32 }),
+          pads,
+        ], { T: F, Tpaddings: I32 });
         give(n.inputs[0], t.reshape(padded, t.rows));
         break;
       }
@@ -109,10 +127,16 @@ export function addGradients(t: TfLowering, dlogits: string): void {
         give(n.inputs[0], segmentSum(t, dy, saved("ids"), x[0]));
         break;
       case "positions": { // summed over the batch, then zero rows for positions seq … max−1
-        if (aux.pos) { give(n.inputs[0], segmentSum(t, dy, aux.pos, x[0])); break; }
+        if (aux.pos) {
+          give(n.inputs[0], segmentSum(t, dy, aux.pos, x[0]));
+          break;
+        }
         const perPosition = t.sum(t.reshape(dy, t.bsH), [0]);
         const max = t.stridedSlice(t.op("Shape", [x[0]], { T: F, out_type: I32 }), I32, [0], [1]);
-        const pads = t.op("Reshape", [t.concat([t.k([0]), t.op("Sub", [max, t.seq], { T: I32 }), t.k([0, 0])]), t.k([2, 2])], { T: I32, Tshape: I32 });
+        const pads = t.op("Reshape", [
+          t.concat([t.k([0]), t.op("Sub", [max, t.seq], { T: I32 }), t.k([0, 0])]),
+          t.k([2, 2]),
+        ], { T: I32, Tshape: I32 });
         give(n.inputs[0], t.op("Pad", [perPosition, pads], { T: F, Tpaddings: I32 }));
         break;
       }

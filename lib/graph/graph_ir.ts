@@ -12,8 +12,19 @@ import { bertForward, BertOps, BertShape, BertForwardOutputs } from "../nn/bert_
 
 /** The building blocks of lib/nn/bert_def.ts, plus the graph's inputs and weights. */
 export type IrOp =
-  | "input" | "param" | "embed" | "positions" | "add" | "linear" | "layerNorm" | "gelu" | "tanh"
-  | "dropout" | "attentionProbs" | "attentionContext" | "first";
+  | "input"
+  | "param"
+  | "embed"
+  | "positions"
+  | "add"
+  | "linear"
+  | "layerNorm"
+  | "gelu"
+  | "tanh"
+  | "dropout"
+  | "attentionProbs"
+  | "attentionContext"
+  | "first";
 
 export type IrInput = "input_ids" | "token_type_ids" | "mask";
 
@@ -97,11 +108,20 @@ export function readers(ir: IrGraph): number[] {
 /** Where a node's argument is read row by row (a row per token, or per sequence): the rows it needs are the rows it makes. */
 export function readsByRow(n: IrNode, arg: number): boolean {
   switch (n.op) {
-    case "add": case "gelu": case "tanh": case "dropout": return true;
-    case "linear": case "layerNorm": return arg === 0;
-    case "attentionProbs": return arg === 0; // the queries; every key is read
-    case "attentionContext": return arg === 0; // the probabilities' query rows; every value is read
-    default: return false;
+    case "add":
+    case "gelu":
+    case "tanh":
+    case "dropout":
+      return true;
+    case "linear":
+    case "layerNorm":
+      return arg === 0;
+    case "attentionProbs":
+      return arg === 0; // the queries; every key is read
+    case "attentionContext":
+      return arg === 0; // the probabilities' query rows; every value is read
+    default:
+      return false;
   }
 }
 
@@ -113,14 +133,16 @@ export function readsByRow(n: IrNode, arg: number): boolean {
  */
 export function firstRowsOnly(ir: IrGraph, wanted: number[]): Set<number> {
   const readersOf = new Map<number, { node: IrNode; arg: number }[]>();
-  for (const n of ir.nodes) n.inputs.forEach((i, arg) => (readersOf.get(i) ?? readersOf.set(i, []).get(i)!).push({ node: n, arg }));
+  for (const n of ir.nodes)
+    n.inputs.forEach((i, arg) => (readersOf.get(i) ?? readersOf.set(i, []).get(i)!).push({ node: n, arg }));
   const kinds = rowKinds(ir);
   const cut = new Set<number>();
   const want = new Set(wanted);
   for (let id = ir.nodes.length - 1; id >= 0; id--) {
     if (want.has(id) || (kinds[id] !== "token" && kinds[id] !== "probs")) continue;
     const rs = readersOf.get(id) ?? [];
-    if (rs.length && rs.every((r) => r.node.op === "first" || (cut.has(r.node.id) && readsByRow(r.node, r.arg)))) cut.add(id);
+    if (rs.length && rs.every((r) => r.node.op === "first" || (cut.has(r.node.id) && readsByRow(r.node, r.arg))))
+      cut.add(id);
   }
   return cut;
 }
@@ -133,7 +155,8 @@ export function firstRowsOnly(ir: IrGraph, wanted: number[]): Set<number> {
 export function takesFirstRows(ir: IrGraph, cut: Set<number>, kinds: RowKind[], n: IrNode, arg: number): boolean {
   const i = n.inputs[arg];
   if (!cut.has(n.id) || cut.has(i) || !readsByRow(n, arg) || kinds[i] === "sequence") return false;
-  if (kinds[i] !== "token") throw new Error(`graph: node ${n.id} (${n.op}) would need the first rows of node ${i} (${ir.nodes[i].op})`);
+  if (kinds[i] !== "token")
+    throw new Error(`graph: node ${n.id} (${n.op}) would need the first rows of node ${i} (${ir.nodes[i].op})`);
   return true;
 }
 
@@ -147,11 +170,23 @@ export function rowKinds(ir: IrGraph): RowKind[] {
   const kinds: RowKind[] = [];
   for (const n of ir.nodes) {
     switch (n.op) {
-      case "input": case "param": kinds.push("none"); break;
-      case "embed": case "positions": case "attentionContext": kinds.push("token"); break;
-      case "first": kinds.push("sequence"); break;
-      case "attentionProbs": kinds.push("probs"); break;
-      default: kinds.push(kinds[n.inputs[0]]); // row by row: the rows of what it reads
+      case "input":
+      case "param":
+        kinds.push("none");
+        break;
+      case "embed":
+      case "positions":
+      case "attentionContext":
+        kinds.push("token");
+        break;
+      case "first":
+        kinds.push("sequence");
+        break;
+      case "attentionProbs":
+        kinds.push("probs");
+        break;
+      default:
+        kinds.push(kinds[n.inputs[0]]); // row by row: the rows of what it reads
     }
   }
   return kinds;

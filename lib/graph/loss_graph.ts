@@ -26,12 +26,24 @@ function graphOps(g: GraphBuilder): LossOps<string> {
   const op2 = (name: string) => (a: string, b: string) => g.op(name, [a, b], { T: F });
   return {
     scalar: (v) => g.constant([v], []),
-    add: op2("AddV2"), sub: op2("Sub"), mul: op2("Mul"), pow: op2("Pow"), maximum: op2("Maximum"),
-    neg: op("Neg"), exp: op("Exp"), log1p: op("Log1p"), abs: op("Abs"), relu: op("Relu"), sigmoid: op("Sigmoid"),
+    add: op2("AddV2"),
+    sub: op2("Sub"),
+    mul: op2("Mul"),
+    pow: op2("Pow"),
+    maximum: op2("Maximum"),
+    neg: op("Neg"),
+    exp: op("Exp"),
+    log1p: op("Log1p"),
+    abs: op("Abs"),
+    relu: op("Relu"),
+    sigmoid: op("Sigmoid"),
     logSoftmax: op("LogSoftmax"),
-    sum: (x, axis) => g.op("Sum", [x, k(axis === undefined ? [0, 1] : [axis])], {
-      T: F, Tidx: I32, keep_dims: { b: axis !== undefined },
-    }),
+    sum: (x, axis) =>
+      g.op("Sum", [x, k(axis === undefined ? [0, 1] : [axis])], {
+        T: F,
+        Tidx: I32,
+        keep_dims: { b: axis !== undefined },
+      }),
   };
 }
 

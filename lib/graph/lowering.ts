@@ -10,11 +10,17 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { GraphBuilder, dtype, Attr, GraphDType } from "./tfgraph";
-import { recordBert, IrGraph, IrNode, firstRowsOnly, takesFirstRows, rowKinds, RowKind } from "./graph_ir";
+import { IrGraph, IrNode, firstRowsOnly, takesFirstRows, rowKinds, RowKind } from "./graph_ir";
 import { BertShape } from "../nn/bert_def";
 
 /** The graph's outputs: logits [batch, labels], pooled [batch, hidden], last_hidden_state [batch, seq, hidden]. */
-export type GraphOutput = "logits" | "pooled" | "last_hidden_state" | "loss" | "grad_norm" | `${"grad" | "new" | "new_m" | "new_v"}/${string}`;
+export type GraphOutput =
+  | "logits"
+  | "pooled"
+  | "last_hidden_state"
+  | "loss"
+  | "grad_norm"
+  | `${"grad" | "new" | "new_m" | "new_v"}/${string}`;
 
 /**
  * The type the matrix products (linear layers, attention's two batched products, forward and backward) multiply
@@ -43,7 +49,14 @@ const F = dtype("float32"), I32 = dtype("int32"), B = dtype("bool"), BF16 = dtyp
  * embedding lookup's ids (and positions), LayerNorm's normalised input and 1/σ, dropout's mask, attention's heads.
  */
 export interface Saved {
-  ids?: string; pos?: string; xhat?: string; rstd?: string; mask?: string; qh?: string; kh?: string; vh?: string;
+  ids?: string;
+  pos?: string;
+  xhat?: string;
+  rstd?: string;
+  mask?: string;
+  qh?: string;
+  kh?: string;
+  vh?: string;
 }
 
 /**
@@ -75,10 +88,16 @@ export class TfLowering {
   readonly heads: number;
   readonly dh: number;
   // Shapes known only at run time, from the input ids' shape.
-  readonly bs: string; readonly batch: string; readonly seq: string;
-  readonly rows: string; readonly bsH: string; readonly split: string;
+  readonly bs: string;
+  readonly batch: string;
+  readonly seq: string;
+  readonly rows: string;
+  readonly bsH: string;
+  readonly split: string;
   /** Packed graphs: the kept rows' indices in batch·seq [tokens], each sequence's first kept row [batch], and [batch·seq, hidden]. */
-  readonly tokens?: string; readonly firsts?: string; readonly paddedRows?: string;
+  readonly tokens?: string;
+  readonly firsts?: string;
+  readonly paddedRows?: string;
   /** Nodes computed at the first rows only, and the (node, argument) pairs that gathered those rows from a full value. */
   readonly cut: Set<number>;
   readonly gathered = new Set<string>();
@@ -91,13 +110,16 @@ export class TfLowering {
   private readonly low = new Map<string, string>();
 
   constructor(
-    readonly ir: IrGraph, c: BertShape,
+    readonly ir: IrGraph,
+    c: BertShape,
     readonly opts: { packed?: boolean; wanted?: number[]; precision?: GraphPrecision } = {},
   ) {
     this.precision = opts.precision ?? "fp32";
     this.kinds = rowKinds(ir);
     this.cut = opts.packed && opts.wanted ? firstRowsOnly(ir, opts.wanted) : new Set();
-    this.H = c.hidden_size; this.heads = c.num_attention_heads; this.dh = this.H / this.heads;
+    this.H = c.hidden_size;
+    this.heads = c.num_attention_heads;
+    this.dh = this.H / this.heads;
     const ids = this.input("input_ids", "int32", [null, null]);
     this.value.set(ir.inputs.input_ids, ids);
     this.value.set(ir.inputs.token_type_ids, this.input("token_type_ids", "int32", [null, null]));
@@ -111,7 +133,10 @@ export class TfLowering {
     if (opts.packed) {
       this.tokens = this.input("tokens", "int32", [null]);
       this.firsts = this.input("firsts", "int32", [null]);
-      this.paddedRows = this.concat([this.op("Prod", [this.bs, this.k([0])], { T: I32, Tidx: I32, keep_dims: { b: true } }), this.k([this.H])]);
+      this.paddedRows = this.concat([
+        this.op("Prod", [this.bs, this.k([0])], { T: I32, Tidx: I32, keep_dims: { b: true } }),
+        this.k([this.H]),
+      ]);
     }
   }
 
@@ -124,7 +149,12 @@ export class TfLowering {
     return this.tokens ? this.scatterRows(this.tokens, x, this.paddedRows!) : x;
   }
   gather(x: string, rows: string, t: Attr = F): string {
-    return this.op("GatherV2", [x, rows, this.g.constant([0], [], "int32")], { Tparams: t, Tindices: I32, Taxis: I32, batch_dims: { i: 0 } });
+    return this.op("GatherV2", [x, rows, this.g.constant([0], [], "int32")], {
+      Tparams: t,
+      Tindices: I32,
+      Taxis: I32,
+      batch_dims: { i: 0 },
+    });
   }
   /** A zero tensor of `shape` with rows[i] set to x[i] (the adjoint of gather). */
   scatterRows(rows: string, x: string, shape: string): string {
@@ -137,16 +167,36 @@ export class TfLowering {
     return this.g.placeholder(name, t, shape);
   }
 
-  k(values: number[]): string { return this.g.constant(values, [values.length], "int32"); }
-  scalar(v: number): string { return this.g.constant([v], []); }
-  op(op: string, inputs: string[], attrs: Record<string, Attr> = { T: F }, name?: string): string { return this.g.op(op, inputs, attrs, name); }
-  add(a: string, b: string): string { return this.op("AddV2", [a, b]); }
-  sub(a: string, b: string): string { return this.op("Sub", [a, b]); }
-  mul(a: string, b: string): string { return this.op("Mul", [a, b]); }
-  reshape(x: string, shape: string): string { return this.op("Reshape", [x, shape], { T: F, Tshape: I32 }); }
-  transpose(x: string, perm: number[]): string { return this.op("Transpose", [x, this.k(perm)], { T: F, Tperm: I32 }); }
-  mean(x: string): string { return this.op("Mean", [x, this.k([-1])], { T: F, Tidx: I32, keep_dims: { b: true } }); }
-  sum(x: string, axes: number[], keep = false): string { return this.op("Sum", [x, this.k(axes)], { T: F, Tidx: I32, keep_dims: { b: keep } }); }
+  k(values: number[]): string {
+    return this.g.constant(values, [values.length], "int32");
+  }
+  scalar(v: number): string {
+    return this.g.constant([v], []);
+  }
+  op(op: string, inputs: string[], attrs: Record<string, Attr> = { T: F }, name?: string): string {
+    return this.g.op(op, inputs, attrs, name);
+  }
+  add(a: string, b: string): string {
+    return this.op("AddV2", [a, b]);
+  }
+  sub(a: string, b: string): string {
+    return this.op("Sub", [a, b]);
+  }
+  mul(a: string, b: string): string {
+    return this.op("Mul", [a, b]);
+  }
+  reshape(x: string, shape: string): string {
+    return this.op("Reshape", [x, shape], { T: F, Tshape: I32 });
+  }
+  transpose(x: string, perm: number[]): string {
+    return this.op("Transpose", [x, this.k(perm)], { T: F, Tperm: I32 });
+  }
+  mean(x: string): string {
+    return this.op("Mean", [x, this.k([-1])], { T: F, Tidx: I32, keep_dims: { b: true } });
+  }
+  sum(x: string, axes: number[], keep = false): string {
+    return this.op("Sum", [x, this.k(axes)], { T: F, Tidx: I32, keep_dims: { b: keep } });
+  }
   matMul(a: string, b: string, ta = false, tb = false): string {
     return this.product("MatMul", a, b, { transpose_a: { b: ta }, transpose_b: { b: tb } });
   }
@@ -166,20 +216,41 @@ export class TfLowering {
     return v;
   }
   concat(parts: string[]): string {
-    return this.op("ConcatV2", [...parts, this.g.constant([0], [], "int32")], { N: { i: parts.length }, T: I32, Tidx: I32 });
+    return this.op("ConcatV2", [...parts, this.g.constant([0], [], "int32")], {
+      N: { i: parts.length },
+      T: I32,
+      Tidx: I32,
+    });
   }
   /** x[begin:end] (stride 1) with TensorFlow's bit masks: bit i of begin/end ignores that bound on axis i; shrink drops axis i. */
-  stridedSlice(x: string, t: Attr, begin: number[], end: number[], masks: { begin?: number; end?: number; shrink?: number } = {}): string {
+  stridedSlice(
+    x: string,
+    t: Attr,
+    begin: number[],
+    end: number[],
+    masks: { begin?: number; end?: number; shrink?: number } = {},
+  ): string {
     return this.op("StridedSlice", [x, this.k(begin), this.k(end), this.k(begin.map(() => 1))], {
-      T: t, Index: I32, begin_mask: { i: masks.begin ?? 0 }, end_mask: { i: masks.end ?? 0 }, ellipsis_mask: { i: 0 },
-      new_axis_mask: { i: 0 }, shrink_axis_mask: { i: masks.shrink ?? 0 },
+      T: t,
+      Index: I32,
+      begin_mask: { i: masks.begin ?? 0 },
+      end_mask: { i: masks.end ?? 0 },
+      ellipsis_mask: { i: 0 },
+      new_axis_mask: { i: 0 },
+      shrink_axis_mask: { i: masks.shrink ?? 0 },
     });
   }
   /** Rows [batch·seq, hidden] → per head [batch, heads, seq, head size], and back. */
-  heads4(x: string): string { return this.transpose(this.reshape(x, this.split), [0, 2, 1, 3]); }
-  merge(x: string): string { return this.reshape(this.transpose(x, [0, 2, 1, 3]), this.rows); }
+  heads4(x: string): string {
+    return this.transpose(this.reshape(x, this.split), [0, 2, 1, 3]);
+  }
+  merge(x: string): string {
+    return this.reshape(this.transpose(x, [0, 2, 1, 3]), this.rows);
+  }
   /** A row per sequence [batch, hidden] → per head [batch, heads, 1, head size]. */
-  headsFirst(x: string): string { return this.transpose(this.reshape(x, this.concat([this.batch, this.k([1, this.heads, this.dh])])), [0, 2, 1, 3]); }
+  headsFirst(x: string): string {
+    return this.transpose(this.reshape(x, this.concat([this.batch, this.k([1, this.heads, this.dh])])), [0, 2, 1, 3]);
+  }
 
   /** Argument `arg` of `n`: its value, or only its first rows where `n` is computed at those rows only. */
   private arg(n: IrNode, arg: number): string {
@@ -200,7 +271,8 @@ export class TfLowering {
     this.args.set(n.id, x);
     const firstOnly = this.cut.has(n.id);
     switch (n.op) {
-      case "param": return this.input(n.name!, "float32");
+      case "param":
+        return this.input(n.name!, "float32");
       case "embed": {
         const ids = this.pack(this.reshape32(x[1]), I32);
         this.aux.set(n.id, { ids });
@@ -213,11 +285,16 @@ export class TfLowering {
           return this.gather(x[0], pos);
         }
         // Rows 0..seq-1, tiled over the batch so that they line up with the [batch·seq, hidden] rows.
-        const rows = this.op("Slice", [x[0], this.k([0, 0]), this.concat([this.seq, this.k([-1])])], { T: F, Index: I32 });
+        const rows = this.op("Slice", [x[0], this.k([0, 0]), this.concat([this.seq, this.k([-1])])], {
+          T: F,
+          Index: I32,
+        });
         return this.op("Tile", [rows, this.concat([this.batch, this.k([1])])], { T: F, Tmultiples: I32 });
       }
-      case "add": return this.add(x[0], x[1]);
-      case "linear": return this.op("BiasAdd", [this.matMul(x[0], x[1], false, true), x[2]]);
+      case "add":
+        return this.add(x[0], x[1]);
+      case "linear":
+        return this.op("BiasAdd", [this.matMul(x[0], x[1], false, true), x[2]]);
       case "layerNorm": {
         // (x − mean)·rsqrt(var + eps)·γ + β over the last axis, as lib/nn/ops.ts's layerNorm.
         const xc = this.sub(x[0], this.mean(x[0]));
@@ -231,7 +308,8 @@ export class TfLowering {
         const half = this.mul(x[0], this.scalar(0.5));
         return this.add(half, this.mul(half, this.op("Erf", [this.mul(x[0], this.scalar(Math.SQRT1_2))])));
       }
-      case "tanh": return this.op("Tanh", [x[0]]);
+      case "tanh":
+        return this.op("Tanh", [x[0]]);
       case "dropout": {
         // The mask is fed (made in JavaScript from the seed, exactly as the eager model makes it), any shape of the right size;
         // a hidden value's mask covers batch·seq rows, of which packed graphs keep the real tokens'.
@@ -252,7 +330,10 @@ export class TfLowering {
         }
         // dropout_on (fed, 1 or 0): the reference tests switch dropout off (scale 1, every bit kept) in the same graph.
         this.dropoutOn ??= this.input("dropout_on", "float32", []);
-        const scale = this.add(this.scalar(1), this.mul(this.dropoutOn, this.scalar(Math.fround(1 / (1 - n.rate!)) - 1)));
+        const scale = this.add(
+          this.scalar(1),
+          this.mul(this.dropoutOn, this.scalar(Math.fround(1 / (1 - n.rate!)) - 1)),
+        );
         const mask = this.mul(this.op("Cast", [keep], { SrcT: B, DstT: F, Truncate: { b: false } }), scale);
         this.aux.set(n.id, { mask });
         return this.mul(x[0], mask);
@@ -273,19 +354,32 @@ export class TfLowering {
       case "first": // h[:, 0, :]
         if (this.cut.has(n.inputs[0])) return x[0];
         if (this.firsts) return this.gather(x[0], this.firsts);
-        return this.stridedSlice(this.reshape(x[0], this.bsH), F, [0, 0, 0], [0, 1, 0], { begin: 0b101, end: 0b101, shrink: 0b010 });
-      case "input": throw new Error(`graph: input "${n.name}" is not one of the model's inputs`);
+        return this.stridedSlice(this.reshape(x[0], this.bsH), F, [0, 0, 0], [0, 1, 0], {
+          begin: 0b101,
+          end: 0b101,
+          shrink: 0b010,
+        });
+      case "input":
+        throw new Error(`graph: input "${n.name}" is not one of the model's inputs`);
     }
   }
 
-  private reshape32(ids: string): string { return this.op("Reshape", [ids, this.k([-1])], { T: I32, Tshape: I32 }); }
+  private reshape32(ids: string): string {
+    return this.op("Reshape", [ids, this.k([-1])], { T: I32, Tshape: I32 });
+  }
 
   /** Names the standard outputs (Identity nodes "logits", "pooled", "last_hidden_state"). */
   nameOutputs(): void {
     const o = this.ir.outputs;
     this.op("Identity", [this.value.get(o.logits)!], { T: F }, "logits");
     this.op("Identity", [this.value.get(o.pooled)!], { T: F }, "pooled");
-    if (!this.cut.has(o.lastHiddenState)) this.op("Identity", [this.reshape(this.unpack(this.value.get(o.lastHiddenState)!), this.bsH)], { T: F }, "last_hidden_state");
+    if (!this.cut.has(o.lastHiddenState))
+      this.op(
+        "Identity",
+        [this.reshape(this.unpack(this.value.get(o.lastHiddenState)!), this.bsH)],
+        { T: F },
+        "last_hidden_state",
+      );
   }
 
   savedModel(): BertGraph {

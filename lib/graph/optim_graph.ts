@@ -20,8 +20,19 @@ export function addAdamW(t: TfLowering, names: string[], grads = names.map((n) =
   const at = (v: string, i: number) => t.stridedSlice(v, F, [i], [i + 1], { shrink: 1 });
   const [b1, c1, b2, c2, eps, maxNorm] = [0, 1, 2, 3, 4, 5].map((i) => at(adam, i));
   // 1) the global L2 norm; clip by maxNorm / (norm + 1e-6) when it is exceeded (torch's clip_grad_norm_)
-  const all = (x: string) => t.op("Sum", [x, t.op("Range", [t.g.constant([0], [], "int32"), t.op("Rank", [x], { T: F }), t.g.constant([1], [], "int32")], { Tidx: dtype("int32") })], { T: F, Tidx: dtype("int32"), keep_dims: { b: false } });
-  const norm = t.op("Sqrt", [t.op("AddN", grads.map((g) => all(t.op("Square", [g]))), { T: F, N: { i: grads.length } })], { T: F }, "grad_norm");
+  const all = (x: string) =>
+    t.op("Sum", [
+      x,
+      t.op("Range", [t.g.constant([0], [], "int32"), t.op("Rank", [x], { T: F }), t.g.constant([1], [], "int32")], {
+        Tidx: dtype("int32"),
+      }),
+    ], { T: F, Tidx: dtype("int32"), keep_dims: { b: false } });
+  const norm = t.op(
+    "Sqrt",
+    [t.op("AddN", grads.map((g) => all(t.op("Square", [g]))), { T: F, N: { i: grads.length } })],
+    { T: F },
+    "grad_norm",
+  );
   const one = t.scalar(1);
   const clipped = t.op("Minimum", [one, t.op("RealDiv", [maxNorm, t.add(norm, t.scalar(1e-6))])]);
   const coef = t.op("SelectV2", [t.op("Greater", [maxNorm, t.scalar(0)]), clipped, one], { T: F });
@@ -31,7 +42,10 @@ export function addAdamW(t: TfLowering, names: string[], grads = names.map((n) =
     const m = t.input(`m/${name}`, "float32"), v = t.input(`v/${name}`, "float32");
     const m1 = t.add(t.mul(m, b1), t.mul(g, c1));
     const v1 = t.add(t.mul(v, b2), t.mul(t.op("Square", [g]), c2));
-    const p1 = t.sub(t.value.get(paramNode(t, name))!, t.mul(t.op("RealDiv", [m1, t.add(t.op("Sqrt", [v1]), eps)]), at(hyper, 2 * i)));
+    const p1 = t.sub(
+      t.value.get(paramNode(t, name))!,
+      t.mul(t.op("RealDiv", [m1, t.add(t.op("Sqrt", [v1]), eps)]), at(hyper, 2 * i)),
+    );
     t.op("Sub", [p1, t.mul(p1, at(hyper, 2 * i + 1))], { T: F }, `new/${name}`);
     t.op("Identity", [m1], { T: F }, `new_m/${name}`);
     t.op("Identity", [v1], { T: F }, `new_v/${name}`);

@@ -63,8 +63,10 @@ function probeKernels(): boolean {
   g.op("Identity", [cast(mm, BF, F)], { T: F }, "logits");
   g.op("Identity", [cast(bmm, BF, F)], { T: F }, "pooled");
   const session = GraphSession.load({
-    pb: g.savedModel({ inputs: {}, outputs: {} }), precision: "bf16",
-    feeds: [{ name: "a", dtype: "float32" }, { name: "b", dtype: "float32" }], dropouts: [],
+    pb: g.savedModel({ inputs: {}, outputs: {} }),
+    precision: "bf16",
+    feeds: [{ name: "a", dtype: "float32" }, { name: "b", dtype: "float32" }],
+    dropouts: [],
   });
   const want = [22, 28, 49, 64];
   return tf.tidy(() => {
@@ -79,7 +81,8 @@ function probeKernels(): boolean {
  * cannot run it fast is an error naming what is missing; "auto" then falls back to fp32 and says why.
  */
 export function resolvePrecision(
-  requested: Precision, support: Bf16Support | (() => Bf16Support) = bf16Support,
+  requested: Precision,
+  support: Bf16Support | (() => Bf16Support) = bf16Support,
 ): { precision: GraphPrecision; why: string } {
   if (requested === "fp32") return { precision: "fp32", why: "fp32 (asked for)" };
   const s = typeof support === "function" ? support() : support;
@@ -87,7 +90,7 @@ export function resolvePrecision(
     ? `this CPU (${s.cpu}) has no ${BF16_FEATURES.join(" or ")} (bfloat16 products in hardware; TensorFlow would `
       + "emulate them, slower than fp32)"
     : !s.kernels
-      ? `this TensorFlow build does not run a bfloat16 MatMul / BatchMatMulV2 (${s.kernelError ?? "no reason given"})`
+    ? `this TensorFlow build does not run a bfloat16 MatMul / BatchMatMulV2 (${s.kernelError ?? "no reason given"})`
     : undefined;
   if (requested === "bf16") {
     if (missing) throw new Error(`--precision bf16: ${missing}; use --precision fp32 or auto`);
@@ -96,6 +99,7 @@ export function resolvePrecision(
   if (requested !== "auto") {
     throw new Error(`precision must be one of fp32, bf16, auto, got ${JSON.stringify(requested)}`);
   }
-  return missing ? { precision: "fp32", why: `auto: fp32, ${missing}` }
+  return missing ?
+    { precision: "fp32", why: `auto: fp32, ${missing}` }
     : { precision: "bf16", why: `auto: bf16, CPU has ${s.features.join(", ")} and TensorFlow runs bfloat16 products` };
 }

@@ -18,7 +18,12 @@ import { BertGraph, GraphOutput } from "./lowering";
 interface NodeBackend {
   isUsingGpuDevice: boolean;
   loadSavedModelMetaGraph(dir: string, tags: string): number;
-  runSavedModel(id: number, inputs: tf.Tensor[], infos: { name: string; tfDtype: string }[], outputs: string[]): tf.Tensor[];
+  runSavedModel(
+    id: number,
+    inputs: tf.Tensor[],
+    infos: { name: string; tfDtype: string }[],
+    outputs: string[],
+  ): tf.Tensor[];
 }
 
 /** Where graphs are written: one folder per graph, named by its precision and hash (same graph, same folder). */
@@ -51,7 +56,10 @@ export class GraphSession {
 
   /** Loads `graph` (written to the cache folder first if it is not there). Throws when no native backend runs. */
   static load(graph: BertGraph): GraphSession {
-    if (!GraphSession.available()) throw new Error(`graph execution needs the native TensorFlow backend; the active backend is "${tf.getBackend()}"`);
+    if (!GraphSession.available())
+      throw new Error(
+        `graph execution needs the native TensorFlow backend; the active backend is "${tf.getBackend()}"`,
+      );
     // The precision is in the bytes already; in the name too, so that a cache folder says what it holds.
     const hash = `${graph.precision}-${crypto.createHash("sha256").update(graph.pb).digest("hex").slice(0, 16)}`;
     const cached = GraphSession.sessions.get(hash);
@@ -69,7 +77,12 @@ export class GraphSession {
   /** Runs the graph on `feeds` (every name of `graph.feeds`); returns the asked outputs. */
   run(feeds: Record<string, tf.Tensor>, outputs: GraphOutput[]): tf.Tensor[] {
     const missing = this.graph.feeds.filter((f) => !feeds[f.name]).map((f) => f.name);
-    if (missing.length) throw new Error(`graph: not fed ${missing.slice(0, 3).join(", ")}${missing.length > 3 ? ` and ${missing.length - 3} more` : ""}`);
+    if (missing.length)
+      throw new Error(
+        `graph: not fed ${missing.slice(0, 3).join(", ")}${
+          missing.length > 3 ? ` and ${missing.length - 3} more` : ""
+        }`,
+      );
     const inputs = this.graph.feeds.map((f) => feeds[f.name]);
     return this.backend.runSavedModel(this.id, inputs, this.infos, outputs.map((o) => `${o}:0`));
   }

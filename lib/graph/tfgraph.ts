@@ -29,10 +29,20 @@ export type GraphDType = keyof typeof DATA_TYPES;
 
 /** An attribute value (attr_value.proto): exactly one kind. */
 export type Attr =
-  | { type: GraphDType } | { i: number } | { b: boolean } | { f: number } | { s: string }
-  | { shape: (number | null)[] | null } | { ints: number[] } | { tensor: ConstTensor };
+  | { type: GraphDType }
+  | { i: number }
+  | { b: boolean }
+  | { f: number }
+  | { s: string }
+  | { shape: (number | null)[] | null }
+  | { ints: number[] }
+  | { tensor: ConstTensor };
 
-export interface ConstTensor { dtype: GraphDType; shape: number[]; values: ArrayLike<number> }
+export interface ConstTensor {
+  dtype: GraphDType;
+  shape: number[];
+  values: ArrayLike<number>;
+}
 
 /** The attribute `{ type }` (most operations' T). */
 export const dtype = (t: GraphDType): Attr => ({ type: t });
@@ -63,9 +73,16 @@ function shapeProto(shape: (number | null)[] | null): Message {
 function tensorProto(t: ConstTensor): Message {
   const n = t.shape.reduce((a, b) => a * b, 1);
   if (t.dtype === "bfloat16") throw new Error("graph: no bfloat16 constants; make a float32 one and Cast it");
-  if (t.values.length !== n) throw new Error(`constant of shape [${t.shape}] needs ${n} values, got ${t.values.length}`);
-  const data = t.dtype === "float32" ? Float32Array.from(t.values) : t.dtype === "bool" ? Uint8Array.from(t.values) : Int32Array.from(t.values);
-  return new (pb().Tensor)().setDtype(DATA_TYPES[t.dtype]).setTensorShape(shapeProto(t.shape)).setTensorContent(new Uint8Array(data.buffer));
+  if (t.values.length !== n)
+    throw new Error(`constant of shape [${t.shape}] needs ${n} values, got ${t.values.length}`);
+  const data = t.dtype === "float32"
+    ? Float32Array.from(t.values)
+    : t.dtype === "bool"
+    ? Uint8Array.from(t.values)
+    : Int32Array.from(t.values);
+  return new (pb().Tensor)().setDtype(DATA_TYPES[t.dtype]).setTensorShape(shapeProto(t.shape)).setTensorContent(
+    new Uint8Array(data.buffer),
+  );
 }
 
 function attrProto(a: Attr): Message {
@@ -85,7 +102,11 @@ function attrProto(a: Attr): Message {
 const PRODUCER = 1645;
 
 /** Names a graph's inputs and outputs for a SavedModel signature. */
-export interface SignatureTensor { name: string; dtype: GraphDType; shape: (number | null)[] | null }
+export interface SignatureTensor {
+  name: string;
+  dtype: GraphDType;
+  shape: (number | null)[] | null;
+}
 
 /** Builds a graph node by node; `op` returns the new node's first output ("name" = "name:0"). */
 export class GraphBuilder {
@@ -99,7 +120,8 @@ export class GraphBuilder {
     if (this.names.has(n)) throw new Error(`graph: node name "${n}" is used twice`);
     for (const i of inputs) {
       const base = i.replace(/^\^/, "").replace(/:\d+$/, "");
-      if (!this.names.has(base)) throw new Error(`graph: node "${n}" (${op}) reads "${i}", which no earlier node makes`);
+      if (!this.names.has(base))
+        throw new Error(`graph: node "${n}" (${op}) reads "${i}", which no earlier node makes`);
     }
     this.names.add(n);
     const node = new (pb().NodeDef)().setName(n).setOp(op).setInputList(inputs);
@@ -116,10 +138,14 @@ export class GraphBuilder {
     return this.op("Const", [], { dtype: dtype(t), value: { tensor: { dtype: t, shape, values } } }, name);
   }
 
-  get size(): number { return this.nodes.length; }
+  get size(): number {
+    return this.nodes.length;
+  }
 
   /** The GraphDef, serialised. */
-  graphDef(): Uint8Array { return this.graphDefMessage().serializeBinary(); }
+  graphDef(): Uint8Array {
+    return this.graphDefMessage().serializeBinary();
+  }
 
   private graphDefMessage(): Message {
     return new (pb().GraphDef)().setNodeList(this.nodes).setVersions(new (pb().VersionDef)().setProducer(PRODUCER));
@@ -129,13 +155,19 @@ export class GraphBuilder {
    * SavedModel (schema version 1) holding this graph with `tags` and one signature "serving_default".
    * No variables: the weights are fed as inputs, so the file holds only the computation.
    */
-  savedModel(signature: { inputs: Record<string, SignatureTensor>; outputs: Record<string, SignatureTensor> }, tags = ["serve"]): Uint8Array {
+  savedModel(
+    signature: { inputs: Record<string, SignatureTensor>; outputs: Record<string, SignatureTensor> },
+    tags = ["serve"],
+  ): Uint8Array {
     const P = pb();
-    const info = (t: SignatureTensor) => new P.TensorInfo().setName(`${t.name}:0`).setDtype(DATA_TYPES[t.dtype]).setTensorShape(shapeProto(t.shape));
+    const info = (t: SignatureTensor) =>
+      new P.TensorInfo().setName(`${t.name}:0`).setDtype(DATA_TYPES[t.dtype]).setTensorShape(shapeProto(t.shape));
     const sig = new P.SignatureDef().setMethodName("tensorflow/serving/predict");
     for (const [k, t] of Object.entries(signature.inputs)) sig.getInputsMap().set(k, info(t));
     for (const [k, t] of Object.entries(signature.outputs)) sig.getOutputsMap().set(k, info(t));
-    const meta = new P.MetaGraphDef().setMetaInfoDef(new P.MetaGraphDef.MetaInfoDef().setTagsList(tags)).setGraphDef(this.graphDefMessage());
+    const meta = new P.MetaGraphDef().setMetaInfoDef(new P.MetaGraphDef.MetaInfoDef().setTagsList(tags)).setGraphDef(
+      this.graphDefMessage(),
+    );
     meta.getSignatureDefMap().set("serving_default", sig);
     const model = new P.SavedModel().setSavedModelSchemaVersion(1);
     model.addMetaGraphs(meta); // (returns the added message, not the model)

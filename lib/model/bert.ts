@@ -21,7 +21,17 @@ import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import {
-  linear, embedding, gelu, layerNorm, dropout, attentionProbs, attentionContext, additiveMask, fastInference, checkIds, siteSeed,
+  linear,
+  embedding,
+  gelu,
+  layerNorm,
+  dropout,
+  attentionProbs,
+  attentionContext,
+  additiveMask,
+  fastInference,
+  checkIds,
+  siteSeed,
 } from "../nn/ops";
 import { bertForward, BertOps } from "../nn/bert_def";
 import { bertParamShapes, readBertCheckpoint, checkShape, toSafeTensors } from "../nn/weights";
@@ -35,23 +45,44 @@ import { GraphSession } from "../graph/session";
 export { crossEntropyLoss } from "../nn/ops";
 
 export interface BertConfig {
-  vocab_size: number; hidden_size: number; num_hidden_layers: number; num_attention_heads: number;
-  intermediate_size: number; hidden_act: string; hidden_dropout_prob: number;
-  attention_probs_dropout_prob: number; max_position_embeddings: number; type_vocab_size: number;
-  layer_norm_eps: number; initializer_range: number; pad_token_id?: number; classifier_dropout?: number | null;
-  id2label?: Record<string, string>; label2id?: Record<string, number>;
+  vocab_size: number;
+  hidden_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  intermediate_size: number;
+  hidden_act: string;
+  hidden_dropout_prob: number;
+  attention_probs_dropout_prob: number;
+  max_position_embeddings: number;
+  type_vocab_size: number;
+  layer_norm_eps: number;
+  initializer_range: number;
+  pad_token_id?: number;
+  classifier_dropout?: number | null;
+  id2label?: Record<string, string>;
+  label2id?: Record<string, number>;
 }
 
 /** int32 [batch, seq] tensors, Hugging Face's names. token_type_ids default to zeros. */
-export interface BertInputs { input_ids: tf.Tensor2D; attention_mask: tf.Tensor2D; token_type_ids?: tf.Tensor2D }
+export interface BertInputs {
+  input_ids: tf.Tensor2D;
+  attention_mask: tf.Tensor2D;
+  token_type_ids?: tf.Tensor2D;
+}
 
 /** Tokenizer output (number[][] rows, as lib/data/tokenize.ts's `encode` gives) as int32 input tensors. Dispose them after use. */
-export function toInputs(enc: { input_ids: number[][]; attention_mask: number[][]; token_type_ids?: number[][] }): BertInputs {
+export function toInputs(
+  enc: { input_ids: number[][]; attention_mask: number[][]; token_type_ids?: number[][] },
+): BertInputs {
   const w = enc.input_ids[0]?.length ?? 0;
   for (const name of ["input_ids", "attention_mask", "token_type_ids"] as const) {
     const rows = enc[name];
-    if (rows && rows.length !== enc.input_ids.length) throw new Error(`${name} has ${rows.length} rows but input_ids has ${enc.input_ids.length}`);
-    rows?.forEach((r, i) => { if (r.length !== w) throw new Error(`${name} row ${i} has ${r.length} ids but input_ids row 0 has ${w}: pad the batch first`); });
+    if (rows && rows.length !== enc.input_ids.length)
+      throw new Error(`${name} has ${rows.length} rows but input_ids has ${enc.input_ids.length}`);
+    rows?.forEach((r, i) => {
+      if (r.length !== w)
+        throw new Error(`${name} row ${i} has ${r.length} ids but input_ids row 0 has ${w}: pad the batch first`);
+    });
   }
   const t = (rows: number[][]) => tf.tensor2d(rows.flat(), [rows.length, w], "int32");
   const out: BertInputs = { input_ids: t(enc.input_ids), attention_mask: t(enc.attention_mask) };
@@ -80,13 +111,22 @@ export interface ForwardOptions {
 
 /** Whether eval-mode forwards may use graph execution (`BERTLAB_GRAPH=0` turns it off). */
 export function graphInference(opts: ForwardOptions = {}): boolean {
-  return opts.graph !== false && !opts.outputAttentions && process.env.BERTLAB_GRAPH !== "0" && !opts.training && fastInference() && GraphSession.available();
+  return opts.graph !== false && !opts.outputAttentions && process.env.BERTLAB_GRAPH !== "0" && !opts.training &&
+    fastInference() && GraphSession.available();
 }
 
 const NUMERIC_FIELDS = [
-  "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
-  "hidden_dropout_prob", "attention_probs_dropout_prob", "max_position_embeddings", "type_vocab_size",
-  "layer_norm_eps", "initializer_range",
+  "vocab_size",
+  "hidden_size",
+  "num_hidden_layers",
+  "num_attention_heads",
+  "intermediate_size",
+  "hidden_dropout_prob",
+  "attention_probs_dropout_prob",
+  "max_position_embeddings",
+  "type_vocab_size",
+  "layer_norm_eps",
+  "initializer_range",
 ] as const;
 
 /** Checks a parsed config.json is a BERT this module can run; returns it typed. `source` names it in errors. */
@@ -96,13 +136,18 @@ export function validateBertConfig(raw: unknown, source = "config"): BertConfig 
   if (c.model_type !== undefined && c.model_type !== "bert")
     throw new Error(`${source}: model_type is "${c.model_type}", not "bert": this model is not a BERT`);
   for (const k of NUMERIC_FIELDS) {
-    if (typeof c[k] !== "number" || !Number.isFinite(c[k] as number)) throw new Error(`${source}: "${k}" is missing or not a number (${JSON.stringify(c[k])})`);
+    if (typeof c[k] !== "number" || !Number.isFinite(c[k] as number))
+      throw new Error(`${source}: "${k}" is missing or not a number (${JSON.stringify(c[k])})`);
   }
   const hidden = c.hidden_size as number, heads = c.num_attention_heads as number;
-  if (hidden % heads !== 0) throw new Error(`${source}: hidden_size ${hidden} is not a multiple of num_attention_heads ${heads}`);
-  if (c.hidden_act !== "gelu") throw new Error(`${source}: hidden_act "${c.hidden_act}" is not supported (only "gelu", exact, as BERT uses)`);
+  if (hidden % heads !== 0)
+    throw new Error(`${source}: hidden_size ${hidden} is not a multiple of num_attention_heads ${heads}`);
+  if (c.hidden_act !== "gelu")
+    throw new Error(`${source}: hidden_act "${c.hidden_act}" is not supported (only "gelu", exact, as BERT uses)`);
   if (c.position_embedding_type !== undefined && c.position_embedding_type !== "absolute")
-    throw new Error(`${source}: position_embedding_type "${c.position_embedding_type}" is not supported (only "absolute")`);
+    throw new Error(
+      `${source}: position_embedding_type "${c.position_embedding_type}" is not supported (only "absolute")`,
+    );
   return c as unknown as BertConfig;
 }
 
@@ -119,7 +164,11 @@ export class BertForSequenceClassification {
   precision: GraphPrecision = "fp32";
 
   constructor(config: BertConfig, labels: string[], params: Map<string, tf.Variable>) {
-    this.config = { ...config, id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])), label2id: Object.fromEntries(labels.map((l, i) => [l, i])) };
+    this.config = {
+      ...config,
+      id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
+      label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
+    };
     this.labels = labels.slice();
     for (const [name, shape] of bertParamShapes(config, labels.length)) {
       const v = params.get(name);
@@ -132,23 +181,28 @@ export class BertForSequenceClassification {
   /** Checks the inputs' ranks, types and shapes; returns [batch, seq]. */
   checkInputs(inputs: BertInputs): [number, number] {
     const ids = inputs.input_ids;
-    if (!ids || ids.rank !== 2) throw new Error(`input_ids must be a 2-D [batch, seq] tensor, got shape [${ids?.shape}]`);
+    if (!ids || ids.rank !== 2)
+      throw new Error(`input_ids must be a 2-D [batch, seq] tensor, got shape [${ids?.shape}]`);
     if (ids.dtype !== "int32") throw new Error(`input_ids must be int32, got ${ids.dtype}`);
     const [b, s] = ids.shape;
     for (const k of ["attention_mask", "token_type_ids"] as const) {
       const t = inputs[k];
-      if (t && (t.shape.length !== 2 || t.shape[0] !== b || t.shape[1] !== s)) throw new Error(`${k} has shape [${t.shape}] but input_ids has [${ids.shape}]`);
+      if (t && (t.shape.length !== 2 || t.shape[0] !== b || t.shape[1] !== s))
+        throw new Error(`${k} has shape [${t.shape}] but input_ids has [${ids.shape}]`);
     }
     if (!inputs.attention_mask) throw new Error("attention_mask is missing");
-    if (s > this.config.max_position_embeddings) throw new Error(`sequence length ${s} exceeds max_position_embeddings ${this.config.max_position_embeddings}`);
+    if (s > this.config.max_position_embeddings)
+      throw new Error(`sequence length ${s} exceeds max_position_embeddings ${this.config.max_position_embeddings}`);
     return [b, s];
   }
 
   /** The encoder's outputs: last_hidden_state [batch, seq, hidden] and pooler_output [batch, hidden]. */
   hidden(inputs: BertInputs, opts: ForwardOptions = {}): { lastHiddenState: tf.Tensor3D; pooled: tf.Tensor2D } {
     const viaGraph = graphInference(opts) && this.runGraph(inputs, ["last_hidden_state", "pooled"], opts.precision);
-    const [last, pooled] = viaGraph
-      || tf.tidy(() => { const o = this.eager(inputs, opts); return [o.lastHiddenState, o.pooled]; });
+    const [last, pooled] = viaGraph || tf.tidy(() => {
+      const o = this.eager(inputs, opts);
+      return [o.lastHiddenState, o.pooled];
+    });
     return { lastHiddenState: last as tf.Tensor3D, pooled: pooled as tf.Tensor2D };
   }
 
@@ -156,9 +210,15 @@ export class BertForSequenceClassification {
    * Logits [batch, num_labels]. Call inside tf.variableGrads / tf.grads to train. With
    * `outputAttentions`, `{ logits, attentions }`: one [batch, heads, seq, seq] tensor per layer.
    */
-  forward(inputs: BertInputs, opts: ForwardOptions & { outputAttentions: true }): { logits: tf.Tensor2D; attentions: tf.Tensor4D[] };
+  forward(
+    inputs: BertInputs,
+    opts: ForwardOptions & { outputAttentions: true },
+  ): { logits: tf.Tensor2D; attentions: tf.Tensor4D[] };
   forward(inputs: BertInputs, opts?: ForwardOptions): tf.Tensor2D;
-  forward(inputs: BertInputs, opts: ForwardOptions = {}): tf.Tensor2D | { logits: tf.Tensor2D; attentions: tf.Tensor4D[] } {
+  forward(
+    inputs: BertInputs,
+    opts: ForwardOptions = {},
+  ): tf.Tensor2D | { logits: tf.Tensor2D; attentions: tf.Tensor4D[] } {
     const viaGraph = graphInference(opts) && this.runGraph(inputs, ["logits"], opts.precision);
     if (viaGraph) return viaGraph[0] as tf.Tensor2D;
     const out = tf.tidy(() => {
@@ -189,12 +249,17 @@ export class BertForSequenceClassification {
         const at = site++;
         return opts.training && rate > 0 ? dropout(x, rate, siteSeed(seed, at)) : x;
       },
-      attentionProbs: (q, k, mask, heads) => attentionProbs(q as tf.Tensor3D, k as tf.Tensor3D, mask as tf.Tensor4D, heads),
+      attentionProbs: (q, k, mask, heads) =>
+        attentionProbs(q as tf.Tensor3D, k as tf.Tensor3D, mask as tf.Tensor4D, heads),
       attentionContext: (probs, v, heads) => attentionContext(probs as tf.Tensor4D, v as tf.Tensor3D, heads),
       first: (h) => tf.reshape(tf.slice(h, [0, 0, 0], [b, 1, H]), [b, H]),
     };
     const token_type_ids = inputs.token_type_ids ?? tf.zeros([b, s], "int32");
-    return bertForward(ops, this.config, { input_ids: inputs.input_ids, token_type_ids, mask: additiveMask(inputs.attention_mask) });
+    return bertForward(ops, this.config, {
+      input_ids: inputs.input_ids,
+      token_type_ids,
+      mask: additiveMask(inputs.attention_mask),
+    });
   }
 
   /**
@@ -257,7 +322,9 @@ function initParam(name: string, shape: number[], c: BertConfig, seed: number): 
   if (/\.bias$/.test(name)) return tf.zeros(shape);
   return tf.tidy(() => {
     const w = normalInit(shape, c.initializer_range, seed);
-    if (name === "bert.embeddings.word_embeddings.weight" && c.pad_token_id !== undefined && c.pad_token_id < shape[0]) {
+    if (
+      name === "bert.embeddings.word_embeddings.weight" && c.pad_token_id !== undefined && c.pad_token_id < shape[0]
+    ) {
       const keep = tf.oneHot(tf.tensor1d([c.pad_token_id], "int32"), shape[0]).reshape([shape[0], 1]);
       return tf.mul(w, tf.sub(1, keep));
     }
@@ -271,7 +338,10 @@ function checkLabels(labels: string[]): void {
 }
 
 /** A BERT with freshly initialised weights (seeded), for tests and from-scratch experiments. */
-export function randomBert(config: BertConfig, opts: { labels: string[]; seed: number }): BertForSequenceClassification {
+export function randomBert(
+  config: BertConfig,
+  opts: { labels: string[]; seed: number },
+): BertForSequenceClassification {
   const c = validateBertConfig(config);
   checkLabels(opts.labels);
   const params = new Map<string, tf.Variable>();
@@ -290,24 +360,38 @@ export function randomBert(config: BertConfig, opts: { labels: string[]; seed: n
  * bias 0. Errors name the file and the weight at fault (missing, wrong shape).
  */
 export async function loadBertForSequenceClassification(
-  modelDir: string, opts: { labels: string[]; seed: number; transferHead?: boolean },
+  modelDir: string,
+  opts: { labels: string[]; seed: number; transferHead?: boolean },
 ): Promise<BertForSequenceClassification> {
   checkLabels(opts.labels);
   const cfgFile = path.join(modelDir, "config.json");
   if (!fs.existsSync(cfgFile)) throw new Error(`${modelDir}: no config.json (is this a Hugging Face model folder?)`);
   let raw: unknown;
-  try { raw = JSON.parse(fs.readFileSync(cfgFile, "utf8")); } catch (e) { throw new Error(`${cfgFile}: not valid JSON (${(e as Error).message})`, { cause: e }); }
+  try {
+    raw = JSON.parse(fs.readFileSync(cfgFile, "utf8"));
+  } catch (e) {
+    throw new Error(`${cfgFile}: not valid JSON (${(e as Error).message})`, { cause: e });
+  }
   const config = validateBertConfig(raw, cfgFile);
   const weightsFile = path.join(modelDir, "model.safetensors");
-  if (!fs.existsSync(weightsFile)) throw new Error(`${modelDir}: no model.safetensors (only safetensors weights are read)`);
+  if (!fs.existsSync(weightsFile))
+    throw new Error(`${modelDir}: no model.safetensors (only safetensors weights are read)`);
   const shapes = bertParamShapes(config, opts.labels.length);
   const { tensors } = readBertCheckpoint(weightsFile, new Set(shapes.map(([n]) => n)));
   const hasHead = tensors.has("classifier.weight");
   // A trained head must belong to these labels (generic LABEL_i names say nothing, so pass).
   const names = labelsOf(config);
-  if (hasHead && opts.transferHead) return transferHead(config, opts.labels, names, tensors, weightsFile, shapes, opts.seed);
-  if (hasHead && names.length === opts.labels.length && !names.every((l) => /^LABEL_\d+$/.test(l)) && names.some((l, i) => l !== opts.labels[i]))
-    throw new Error(`${cfgFile}: the checkpoint's classifier was trained for labels ${JSON.stringify(names)}, not ${JSON.stringify(opts.labels)}`);
+  if (hasHead && opts.transferHead)
+    return transferHead(config, opts.labels, names, tensors, weightsFile, shapes, opts.seed);
+  if (
+    hasHead && names.length === opts.labels.length && !names.every((l) => /^LABEL_\d+$/.test(l)) &&
+    names.some((l, i) => l !== opts.labels[i])
+  )
+    throw new Error(
+      `${cfgFile}: the checkpoint's classifier was trained for labels ${JSON.stringify(names)}, not ${
+        JSON.stringify(opts.labels)
+      }`,
+    );
   const params = new Map<string, tf.Variable>();
   try {
     shapes.forEach(([name, shape], i) => {
@@ -339,12 +423,19 @@ export async function loadBertForSequenceClassification(
  *   headTransfer(smileLabels, carerLabels)   // { kept: ["surprise"], fresh: ["happy", "not-relevant", "angry", …] }
  */
 function transferHead(
-  config: BertConfig, labels: string[], saved: string[], tensors: Map<string, SafeTensor>,
-  weightsFile: string, shapes: [string, number[]][], seed: number,
+  config: BertConfig,
+  labels: string[],
+  saved: string[],
+  tensors: Map<string, SafeTensor>,
+  weightsFile: string,
+  shapes: [string, number[]][],
+  seed: number,
 ): BertForSequenceClassification {
   const weight = tensors.get("classifier.weight")!, bias = tensors.get("classifier.bias");
   if (weight.shape[0] !== saved.length) {
-    throw new Error(`${weightsFile}: classifier.weight has ${weight.shape[0]} rows for ${saved.length} labels in config.json`);
+    throw new Error(
+      `${weightsFile}: classifier.weight has ${weight.shape[0]} rows for ${saved.length} labels in config.json`,
+    );
   }
   const params = new Map<string, tf.Variable>();
   shapes.forEach(([name, shape], i) => {
@@ -381,7 +472,8 @@ function transferHead(
  */
 export function reinitTopLayers(model: BertForSequenceClassification, k: number, seed: number): string[] {
   const layers = model.config.num_hidden_layers;
-  if (!Number.isInteger(k) || k < 0 || k > layers) throw new Error(`--reinit-layers wants 0 to ${layers} (this model's layers), got ${k}`);
+  if (!Number.isInteger(k) || k < 0 || k > layers)
+    throw new Error(`--reinit-layers wants 0 to ${layers} (this model's layers), got ${k}`);
   const top = (name: string) => {
     const m = /^bert\.encoder\.layer\.(\d+)\./.exec(name);
     return m ? Number(m[1]) >= layers - k : name.startsWith("bert.pooler.");
@@ -408,7 +500,10 @@ export function headTransfer(labels: readonly string[], saved: readonly string[]
  * id2label, label2id) and model.safetensors ("bert." names, [out, in] weights), each file written
  * atomically. Python's `BertForSequenceClassification.from_pretrained(dir)` loads it.
  */
-export async function saveBertForSequenceClassification(model: BertForSequenceClassification, dir: string): Promise<void> {
+export async function saveBertForSequenceClassification(
+  model: BertForSequenceClassification,
+  dir: string,
+): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   writeSafetensors(path.join(dir, "model.safetensors"), toSafeTensors(model.params), { format: "pt" });
   const config = {

@@ -10,8 +10,15 @@ import * as path from "path";
 
 /** config.json fields that fix the weights' shapes and the meaning of the token ids. */
 const ARCHITECTURE = [
-  "model_type", "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
-  "max_position_embeddings", "type_vocab_size", "hidden_act",
+  "model_type",
+  "vocab_size",
+  "hidden_size",
+  "num_hidden_layers",
+  "num_attention_heads",
+  "intermediate_size",
+  "max_position_embeddings",
+  "type_vocab_size",
+  "hidden_act",
 ] as const;
 
 const readJson = (file: string) => JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
@@ -19,10 +26,14 @@ const readJson = (file: string) => JSON.parse(fs.readFileSync(file, "utf8")) as 
 export function architectureDifference(aDir: string, bDir: string): string | undefined {
   const a = readJson(path.join(aDir, "config.json")), b = readJson(path.join(bDir, "config.json"));
   for (const k of ARCHITECTURE) {
-    if (a[k] !== b[k]) return `config.json ${k}: ${JSON.stringify(a[k])} in ${aDir}, ${JSON.stringify(b[k])} in ${bDir}`;
+    if (a[k] !== b[k])
+      return `config.json ${k}: ${JSON.stringify(a[k])} in ${aDir}, ${JSON.stringify(b[k])} in ${bDir}`;
   }
   const vocab = (dir: string) => path.join(dir, "vocab.txt");
-  if (fs.existsSync(vocab(aDir)) && fs.existsSync(vocab(bDir)) && !fs.readFileSync(vocab(aDir)).equals(fs.readFileSync(vocab(bDir)))) {
+  if (
+    fs.existsSync(vocab(aDir)) && fs.existsSync(vocab(bDir)) &&
+    !fs.readFileSync(vocab(aDir)).equals(fs.readFileSync(vocab(bDir)))
+  ) {
     return `vocab.txt differs between ${aDir} and ${bDir}: another tokenizer's token ids`;
   }
   return undefined;

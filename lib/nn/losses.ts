@@ -23,8 +23,17 @@ import { LossOps, LossSpec, Targets, lossDef, lossFeeds } from "./loss_def";
 /** LossOps as tfjs functions. */
 const eagerOps: LossOps<tf.Tensor> = {
   scalar: (v) => tf.scalar(v),
-  add: tf.add, sub: tf.sub, mul: tf.mul, pow: tf.pow, maximum: tf.maximum,
-  neg: tf.neg, exp: tf.exp, log1p: tf.log1p, abs: tf.abs, relu: tf.relu, sigmoid: tf.sigmoid,
+  add: tf.add,
+  sub: tf.sub,
+  mul: tf.mul,
+  pow: tf.pow,
+  maximum: tf.maximum,
+  neg: tf.neg,
+  exp: tf.exp,
+  log1p: tf.log1p,
+  abs: tf.abs,
+  relu: tf.relu,
+  sigmoid: tf.sigmoid,
   logSoftmax: (x) => tf.logSoftmax(x),
   sum: (x, axis) => (axis === undefined ? tf.sum(x) : tf.sum(x, axis, true)),
 };
@@ -34,21 +43,26 @@ const eagerOps: LossOps<tf.Tensor> = {
  * normalised by `norm` (default the batch's own; see lossNorm), with the definition's gradient.
  */
 export function lossOnTape(
-  spec: LossSpec, targets: Targets, numLabels: number, norm?: number,
+  spec: LossSpec,
+  targets: Targets,
+  numLabels: number,
+  norm?: number,
 ): (logits: tf.Tensor2D) => tf.Scalar {
   const fed = lossFeeds(spec, targets, numLabels, norm);
   return (logits) => {
     const [n, c] = logits.shape;
     if (c !== numLabels) throw new Error(`${spec.kind}: logits have ${c} columns for ${numLabels} labels`);
     if (n !== targets.length) throw new Error(`${spec.kind}: ${n} rows of logits but ${targets.length} labels`);
-    const f = tf.customGrad(((z: tf.Tensor, save: tf.GradSaveFunc) => {
-      save([z]);
-      const feeds = () => Object.fromEntries(Object.entries(fed).map(([k, v]) => [k, tf.tensor(v as number)]));
-      return {
-        value: lossDef(spec.kind, eagerOps, z, feeds()).value,
-        gradFunc: (dy: tf.Tensor, [sz]: tf.Tensor[]) => tf.mul(dy, lossDef(spec.kind, eagerOps, sz, feeds()).dlogits),
-      };
-    }) as never) as unknown as (z: tf.Tensor) => tf.Scalar;
+    const f = tf.customGrad(
+      ((z: tf.Tensor, save: tf.GradSaveFunc) => {
+        save([z]);
+        const feeds = () => Object.fromEntries(Object.entries(fed).map(([k, v]) => [k, tf.tensor(v as number)]));
+        return {
+          value: lossDef(spec.kind, eagerOps, z, feeds()).value,
+          gradFunc: (dy: tf.Tensor, [sz]: tf.Tensor[]) => tf.mul(dy, lossDef(spec.kind, eagerOps, sz, feeds()).dlogits),
+        };
+      }) as never,
+    ) as unknown as (z: tf.Tensor) => tf.Scalar;
     return tf.tidy(() => f(logits));
   };
 }
@@ -63,7 +77,10 @@ function idsOf(labels: tf.Tensor1D | number[]): number[] {
  * gamma 0 is (weighted) cross-entropy.
  */
 export function focalLoss(
-  logits: tf.Tensor2D, labels: tf.Tensor1D | number[], gamma: number, weights?: readonly number[],
+  logits: tf.Tensor2D,
+  labels: tf.Tensor1D | number[],
+  gamma: number,
+  weights?: readonly number[],
 ): tf.Scalar {
   const spec: LossSpec = { kind: "focal", gamma, classWeights: weights };
   return lossOnTape(spec, idsOf(labels).map(checkLabel("focalLoss", logits.shape[1])), logits.shape[1])(logits);
@@ -71,14 +88,19 @@ export function focalLoss(
 
 /** PyTorch's `F.cross_entropy(logits, labels, weight=weights)` (mean reduction: divided by the weights' sum). */
 export function weightedCrossEntropyLoss(
-  logits: tf.Tensor2D, labels: tf.Tensor1D | number[], weights: readonly number[],
+  logits: tf.Tensor2D,
+  labels: tf.Tensor1D | number[],
+  weights: readonly number[],
 ): tf.Scalar {
   return focalLoss(logits, labels, 0, weights);
 }
 
 /** PyTorch's `F.cross_entropy(logits, labels, weight=weights, label_smoothing=epsilon)`. */
 export function smoothedCrossEntropyLoss(
-  logits: tf.Tensor2D, labels: tf.Tensor1D | number[], epsilon: number, weights?: readonly number[],
+  logits: tf.Tensor2D,
+  labels: tf.Tensor1D | number[],
+  epsilon: number,
+  weights?: readonly number[],
 ): tf.Scalar {
   const spec: LossSpec = { kind: "cross_entropy", labelSmoothing: epsilon, classWeights: weights };
   return lossOnTape(spec, idsOf(labels), logits.shape[1])(logits);

@@ -28,8 +28,12 @@ export type GradMode = "auto" | "explicit" | "builtin";
 let gradMode: GradMode = "auto";
 
 /** Chooses how gradients are computed: "auto" (explicit on wasm, built-in elsewhere), or forces one. */
-export function setGradMode(mode: GradMode): void { gradMode = mode; }
-export function getGradMode(): GradMode { return gradMode; }
+export function setGradMode(mode: GradMode): void {
+  gradMode = mode;
+}
+export function getGradMode(): GradMode {
+  return gradMode;
+}
 function explicit(): boolean {
   return gradMode === "explicit" || (gradMode === "auto" && tf.getBackend() === "wasm");
 }
@@ -46,20 +50,26 @@ export function recording(): boolean {
 }
 
 /** Native inference: no tape and the built-in kernels (flags free, broadcast matMul). */
-export function fastInference(): boolean { return !explicit() && !recording(); }
+export function fastInference(): boolean {
+  return !explicit() && !recording();
+}
 
 type Saver = (tensors: tf.Tensor[]) => void;
 // tf.customGrad's typings want (...args: (Tensor | GradSaveFunc)[]); ours name their arguments.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const customGrad = (f: (...args: any[]) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[] }) =>
-  tf.customGrad(f as never) as unknown as (...inputs: tf.Tensor[]) => tf.Tensor;
+const customGrad = (
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  f: (...args: any[]) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[] },
+) => tf.customGrad(f as never) as unknown as (...inputs: tf.Tensor[]) => tf.Tensor;
 
 /** x [N, in] @ w[out, in]ᵀ + b, gradient with explicit transposes (no matMul flags). */
 const linearExplicit = customGrad((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, save: Saver) => {
   save([x, w]);
   return {
     value: tf.add(tf.matMul(x, tf.transpose(w)), b),
-    gradFunc: (dy, [x, w]) => [tf.matMul(dy as tf.Tensor2D, w as tf.Tensor2D), tf.matMul(tf.transpose(dy), x as tf.Tensor2D), tf.sum(dy, 0)],
+    gradFunc: (
+      dy,
+      [x, w],
+    ) => [tf.matMul(dy as tf.Tensor2D, w as tf.Tensor2D), tf.matMul(tf.transpose(dy), x as tf.Tensor2D), tf.sum(dy, 0)],
   };
 });
 
@@ -69,7 +79,10 @@ const linearExplicit = customGrad((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1
  */
 export function linear(x: tf.Tensor, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor {
   const [out, inF] = w.shape;
-  if (x.shape[x.rank - 1] !== inF) throw new Error(`linear: input's last dimension is ${x.shape[x.rank - 1]} but the weight [${w.shape}] expects ${inF}`);
+  if (x.shape[x.rank - 1] !== inF)
+    throw new Error(
+      `linear: input's last dimension is ${x.shape[x.rank - 1]} but the weight [${w.shape}] expects ${inF}`,
+    );
   // [b, s, in] × [out, in]ᵀ as one broadcast BatchMatMul: the two reshapes around a 2-D product cost
   // as much as the product at batch 1. Not under a tape: tfjs's gradient of a broadcast BatchMatMul
   // gives dw the batch's shape, [b, out, in], and fails.
@@ -86,7 +99,10 @@ const bmmExplicit = customGrad((a: tf.Tensor3D, b: tf.Tensor3D, save: Saver) => 
   save([a, b]);
   return {
     value: tf.matMul(a, b),
-    gradFunc: (dy, [a, b]) => [
+    gradFunc: (
+      dy,
+      [a, b],
+    ) => [
       tf.matMul(dy as tf.Tensor3D, tf.transpose(b, [0, 2, 1])),
       tf.matMul(tf.transpose(a, [0, 2, 1]), dy as tf.Tensor3D),
     ],
@@ -107,7 +123,8 @@ export function bmm(a: tf.Tensor3D, b: tf.Tensor3D, transposeB = false): tf.Tens
 export function checkIds(ids: tf.Tensor, rows: number, what: string): void {
   const values = ids.dataSync();
   for (let i = 0; i < values.length; i++) {
-    if (!(values[i] >= 0 && values[i] < rows)) throw new Error(`${what}: id ${values[i]} is outside the table's ${rows} rows`);
+    if (!(values[i] >= 0 && values[i] < rows))
+      throw new Error(`${what}: id ${values[i]} is outside the table's ${rows} rows`);
   }
 }
 
@@ -182,7 +199,8 @@ function normalize(x: tf.Tensor, eps: number): [tf.Tensor, tf.Tensor] {
  */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps = 1e-12): tf.Tensor {
   const d = x.shape[x.rank - 1];
-  if (gamma.shape[0] !== d || beta.shape[0] !== d) throw new Error(`layerNorm: input's last dimension ${d} ≠ γ [${gamma.shape}] / β [${beta.shape}]`);
+  if (gamma.shape[0] !== d || beta.shape[0] !== d)
+    throw new Error(`layerNorm: input's last dimension ${d} ≠ γ [${gamma.shape}] / β [${beta.shape}]`);
   if (!recording()) return tf.tidy(() => tf.add(tf.mul(normalize(x, eps)[0], gamma), beta));
   const f = customGrad((x: tf.Tensor, g: tf.Tensor1D, b: tf.Tensor1D, save: Saver) => {
     const axis = x.rank - 1;
@@ -217,7 +235,9 @@ export function dropoutKeep(n: number, rate: number, seed: number): Uint8Array {
   // Mix the seed (splitmix-style) so that seeds 1, 2, 3 give unrelated streams; never 0.
   let s = (Math.imul((seed | 0) ^ 0x9e3779b9, 0x85ebca6b) ^ 0xc2b2ae35) | 0 || 0x6d2b79f5;
   for (let i = 0; i < n; i++) {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
     out[i] = ((s >>> 0) >= threshold) as unknown as number; // branch-free: twice as fast as a conditional
   }
   return out;
@@ -238,7 +258,11 @@ export function dropoutMask(shape: number[], rate: number, seed: number): tf.Ten
  */
 export function siteSeed(seed: number, site: number): number {
   let h = (Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(site + 1, 0x85ebca77)) | 0;
-  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return h;
 }
 
@@ -288,8 +312,16 @@ export function attentionProbs(q: tf.Tensor3D, k: tf.Tensor3D, mask: tf.Tensor4D
     // Native, no tape: BatchMatMul takes [b, heads, s, dh] as it is (3 reshapes fewer per q/k/v/ctx).
     // (TensorFlow's Einsum would also drop the transposes, but measured slower at batch 1.)
     const scores = fastInference()
-      ? tf.matMul(splitHeads(qs, numHeads, false) as tf.Tensor4D, splitHeads(k, numHeads, false) as tf.Tensor4D, false, true)
-      : tf.reshape(bmm(splitHeads(qs, numHeads, true) as tf.Tensor3D, splitHeads(k, numHeads, true) as tf.Tensor3D, true), [b, numHeads, s, s]);
+      ? tf.matMul(
+        splitHeads(qs, numHeads, false) as tf.Tensor4D,
+        splitHeads(k, numHeads, false) as tf.Tensor4D,
+        false,
+        true,
+      )
+      : tf.reshape(
+        bmm(splitHeads(qs, numHeads, true) as tf.Tensor3D, splitHeads(k, numHeads, true) as tf.Tensor3D, true),
+        [b, numHeads, s, s],
+      );
     return tf.softmax(tf.add(scores, mask)) as tf.Tensor4D;
   });
 }
@@ -301,13 +333,22 @@ export function attentionContext(probs: tf.Tensor4D, v: tf.Tensor3D, numHeads: n
   return tf.tidy(() => {
     const ctx = fastInference()
       ? tf.matMul(probs, splitHeads(v, numHeads, false) as tf.Tensor4D)
-      : tf.reshape(bmm(tf.reshape(probs, [b * numHeads, s, s]) as tf.Tensor3D, splitHeads(v, numHeads, true) as tf.Tensor3D), [b, numHeads, s, dh]);
+      : tf.reshape(
+        bmm(tf.reshape(probs, [b * numHeads, s, s]) as tf.Tensor3D, splitHeads(v, numHeads, true) as tf.Tensor3D),
+        [b, numHeads, s, dh],
+      );
     return tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [b, s, h]) as tf.Tensor3D;
   });
 }
 
 /** Masked multi-head scaled dot-product attention, both steps: q, k, v [batch, seq, hidden] → [batch, seq, hidden]. */
-export function attention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, mask: tf.Tensor4D, numHeads: number): tf.Tensor3D {
+export function attention(
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  v: tf.Tensor3D,
+  mask: tf.Tensor4D,
+  numHeads: number,
+): tf.Tensor3D {
   return tf.tidy(() => attentionContext(attentionProbs(q, k, mask, numHeads), v, numHeads));
 }
 

@@ -63,10 +63,14 @@ export class AdamW {
     this.scales = new Map([...params.keys()].map((k) => [k, opts.lrScale ? opts.lrScale(k) : 1]));
   }
 
-  get stepCount(): number { return this.t; }
+  get stepCount(): number {
+    return this.t;
+  }
 
   /** Names of the parameters that get weight decay (for the notebook's look at the two groups). */
-  decayed(): string[] { return [...this.decays].filter(([, d]) => d).map(([k]) => k); }
+  decayed(): string[] {
+    return [...this.decays].filter(([, d]) => d).map(([k]) => k);
+  }
 
   /**
    * One update from `grads` (name → gradient; parameters without a gradient are left alone, as
@@ -88,7 +92,9 @@ export class AdamW {
         const v1 = v.mul(b2).add(g.square().mul(1 - b2));
         let p1 = p.sub(m1.div(v1.sqrt().add(this.eps)).mul(stepSize));
         if (decay) p1 = p1.sub(p1.mul(decay));
-        m.assign(m1); v.assign(v1); p.assign(p1);
+        m.assign(m1);
+        v.assign(v1);
+        p.assign(p1);
       });
     }
   }
@@ -123,9 +129,13 @@ export class AdamW {
   getState(): AdamWState {
     const names = [...this.m.keys()];
     return {
-      step: this.t, names,
+      step: this.t,
+      names,
       shapes: names.map((n) => this.m.get(n)!.shape),
-      moments: names.map((n) => ({ m: this.m.get(n)!.dataSync() as Float32Array, v: this.v.get(n)!.dataSync() as Float32Array })),
+      moments: names.map((n) => ({
+        m: this.m.get(n)!.dataSync() as Float32Array,
+        v: this.v.get(n)!.dataSync() as Float32Array,
+      })),
     };
   }
 
@@ -135,7 +145,8 @@ export class AdamW {
     s.names.forEach((name, i) => {
       const p = this.params.get(name);
       if (!p) throw new Error(`optimizer state has parameter "${name}" that the model does not have`);
-      if (p.size !== s.moments[i].m.length) throw new Error(`optimizer state for "${name}" has ${s.moments[i].m.length} values, parameter has ${p.size}`);
+      if (p.size !== s.moments[i].m.length)
+        throw new Error(`optimizer state for "${name}" has ${s.moments[i].m.length} values, parameter has ${p.size}`);
       // tidy frees the temporary tensors; the variables keep the data.
       this.m.set(name, tf.tidy(() => tf.variable(tf.tensor(s.moments[i].m, p.shape), false)));
       this.v.set(name, tf.tidy(() => tf.variable(tf.tensor(s.moments[i].v, p.shape), false)));
@@ -144,11 +155,14 @@ export class AdamW {
 
   private disposeMoments(): void {
     for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
-    this.m.clear(); this.v.clear();
+    this.m.clear();
+    this.v.clear();
   }
 
   /** Frees the moment tensors (not the parameters). */
-  dispose(): void { this.disposeMoments(); }
+  dispose(): void {
+    this.disposeMoments();
+  }
 }
 
 /**
@@ -161,7 +175,9 @@ export function linearWarmupFactor(step: number, warmup: number, total: number):
   return Math.max(0, (total - step) / Math.max(1, total - warmup));
 }
 
-export interface ScheduleState { step: number }
+export interface ScheduleState {
+  step: number;
+}
 
 /** The scheduler object of the loop: lr() is the rate for the next optimizer step; step() advances. */
 export class LinearScheduleWithWarmup {
@@ -169,10 +185,18 @@ export class LinearScheduleWithWarmup {
   constructor(readonly baseLr: number, readonly warmupSteps: number, readonly totalSteps: number) {
     if (!(totalSteps >= 1)) throw new Error(`scheduler needs at least one training step, got totalSteps=${totalSteps}`);
   }
-  lr(): number { return this.baseLr * linearWarmupFactor(this.t, this.warmupSteps, this.totalSteps); }
-  step(): void { this.t++; }
-  getState(): ScheduleState { return { step: this.t }; }
-  setState(s: ScheduleState): void { this.t = s.step; }
+  lr(): number {
+    return this.baseLr * linearWarmupFactor(this.t, this.warmupSteps, this.totalSteps);
+  }
+  step(): void {
+    this.t++;
+  }
+  getState(): ScheduleState {
+    return { step: this.t };
+  }
+  setState(s: ScheduleState): void {
+    this.t = s.step;
+  }
 }
 
 /** Warm-up steps from a config: explicit steps win, else a ratio of the total. */
@@ -185,7 +209,10 @@ export function warmupStepsFor(total: number, warmupSteps: number, warmupRatio: 
  * it exceeds maxNorm every gradient is scaled by maxNorm / (norm + 1e-6). Returns new tensors
  * (the caller disposes them and its own) and the norm before clipping. maxNorm 0 = no clipping.
  */
-export function clipGradNorm(grads: Record<string, tf.Tensor>, maxNorm: number): { grads: Record<string, tf.Tensor>; norm: number } {
+export function clipGradNorm(
+  grads: Record<string, tf.Tensor>,
+  maxNorm: number,
+): { grads: Record<string, tf.Tensor>; norm: number } {
   const names = Object.keys(grads);
   const normT = tf.tidy(() => tf.addN(names.map((n) => grads[n].square().sum())).sqrt());
   const norm = (normT.dataSync() as Float32Array)[0];

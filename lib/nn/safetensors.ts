@@ -33,11 +33,24 @@ export interface SafetensorsFile {
 }
 
 /** One entry of the header, as found in the file. */
-export interface HeaderEntry { dtype: string; shape: number[]; data_offsets: [number, number] }
+export interface HeaderEntry {
+  dtype: string;
+  shape: number[];
+  data_offsets: [number, number];
+}
 
 /** Bytes per element of each safetensors dtype we can read. */
 const DTYPE_BYTES: Record<string, number> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
 };
 
 /** Headers above this size are refused (the Rust library's limit is 100 MB). */
@@ -48,14 +61,17 @@ function fail(source: string, msg: string): never {
 }
 
 /** Parses and validates the header only; returns entries, metadata and where the data starts. */
-export function parseHeader(buf: Uint8Array, source = "<buffer>", fileSize = buf.length): {
-  entries: Map<string, HeaderEntry>; metadata: Record<string, string>; dataStart: number;
-} {
+export function parseHeader(
+  buf: Uint8Array,
+  source = "<buffer>",
+  fileSize = buf.length,
+): { entries: Map<string, HeaderEntry>; metadata: Record<string, string>; dataStart: number } {
   if (buf.length < 8) fail(source, `file is ${buf.length} bytes, shorter than the 8-byte header length`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const n = Number(view.getBigUint64(0, true));
   if (n > MAX_HEADER) fail(source, `header length ${n} is implausible (corrupt file?)`);
-  if (8 + n > buf.length) fail(source, `header length ${n} runs past the end of the ${fileSize}-byte file (truncated?)`);
+  if (8 + n > buf.length)
+    fail(source, `header length ${n} runs past the end of the ${fileSize}-byte file (truncated?)`);
   let json: unknown;
   try {
     json = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset + 8, n).toString("utf8"));
@@ -69,19 +85,31 @@ export function parseHeader(buf: Uint8Array, source = "<buffer>", fileSize = buf
   let metadata: Record<string, string> = {};
   const spans: [number, number, string][] = [];
   for (const [name, raw] of Object.entries(json as Record<string, unknown>)) {
-    if (name === "__metadata__") { metadata = (raw ?? {}) as Record<string, string>; continue; }
+    if (name === "__metadata__") {
+      metadata = (raw ?? {}) as Record<string, string>;
+      continue;
+    }
     const e = raw as Partial<HeaderEntry> | null;
     const where = `tensor "${name}"`;
     if (!e || typeof e !== "object") fail(source, `${where}: header entry is not an object`);
-    if (typeof e.dtype !== "string" || !(e.dtype in DTYPE_BYTES)) fail(source, `${where}: unsupported dtype ${JSON.stringify(e.dtype)}`);
-    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) fail(source, `${where}: bad shape ${JSON.stringify(e.shape)}`);
+    if (typeof e.dtype !== "string" || !(e.dtype in DTYPE_BYTES))
+      fail(source, `${where}: unsupported dtype ${JSON.stringify(e.dtype)}`);
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0))
+      fail(source, `${where}: bad shape ${JSON.stringify(e.shape)}`);
     const off = e.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isInteger(o) && o >= 0) || off[0] > off[1])
       fail(source, `${where}: bad data_offsets ${JSON.stringify(off)}`);
-    if (off[1] > dataLen) fail(source, `${where}: data_offsets ${JSON.stringify(off)} run past the ${dataLen} data bytes (truncated file?)`);
+    if (off[1] > dataLen)
+      fail(
+        source,
+        `${where}: data_offsets ${JSON.stringify(off)} run past the ${dataLen} data bytes (truncated file?)`,
+      );
     const expected = e.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[e.dtype];
     if (off[1] - off[0] !== expected)
-      fail(source, `${where}: shape [${e.shape}] of ${e.dtype} needs ${expected} bytes but data_offsets give ${off[1] - off[0]}`);
+      fail(
+        source,
+        `${where}: shape [${e.shape}] of ${e.dtype} needs ${expected} bytes but data_offsets give ${off[1] - off[0]}`,
+      );
     entries.set(name, { dtype: e.dtype, shape: e.shape.slice(), data_offsets: [off[0], off[1]] });
     spans.push([off[0], off[1], name]);
   }
@@ -112,11 +140,15 @@ function decode(name: string, e: HeaderEntry, bytes: Uint8Array, source: string)
       new Uint8Array(out.buffer).set(bytes);
       return { ...base, dtype: "float32", data: out };
     }
-    case "F64": case "F16": case "BF16": {
+    case "F64":
+    case "F16":
+    case "BF16": {
       const out = new Float32Array(count);
       for (let i = 0; i < count; i++) {
-        out[i] = e.dtype === "F64" ? view.getFloat64(i * 8, true)
-          : e.dtype === "F16" ? halfToFloat(view.getUint16(i * 2, true))
+        out[i] = e.dtype === "F64" ?
+          view.getFloat64(i * 8, true)
+          : e.dtype === "F16" ?
+          halfToFloat(view.getUint16(i * 2, true))
           : new Float32Array(new Uint32Array([view.getUint16(i * 2, true) << 16]).buffer)[0];
       }
       return { ...base, dtype: "float32", data: out };
@@ -126,7 +158,8 @@ function decode(name: string, e: HeaderEntry, bytes: Uint8Array, source: string)
       for (let i = 0; i < count; i++) {
         if (e.dtype === "I64") {
           const v = view.getBigInt64(i * 8, true);
-          if (v > 2147483647n || v < -2147483648n) fail(source, `tensor "${name}": I64 value ${v} at index ${i} does not fit in int32`);
+          if (v > 2147483647n || v < -2147483648n)
+            fail(source, `tensor "${name}": I64 value ${v} at index ${i} does not fit in int32`);
           out[i] = Number(v);
         } else if (e.dtype === "I32") out[i] = view.getInt32(i * 4, true);
         else if (e.dtype === "I16") out[i] = view.getInt16(i * 2, true);
@@ -152,7 +185,11 @@ export function parseSafetensors(buf: Uint8Array, source = "<buffer>"): Safetens
 /** Reads a safetensors file; errors name the file and the tensor at fault. */
 export function readSafetensors(file: string): SafetensorsFile {
   let buf: Buffer;
-  try { buf = fs.readFileSync(file); } catch (e) { throw new Error(`safetensors ${file}: cannot read (${(e as Error).message})`, { cause: e }); }
+  try {
+    buf = fs.readFileSync(file);
+  } catch (e) {
+    throw new Error(`safetensors ${file}: cannot read (${(e as Error).message})`, { cause: e });
+  }
   return parseSafetensors(buf, file);
 }
 
@@ -165,7 +202,8 @@ export function readSafetensorsHeader(file: string): Map<string, HeaderEntry> {
     const head = Buffer.alloc(8);
     fs.readSync(fd, head, 0, 8, 0);
     const n = Number(head.readBigUInt64LE(0));
-    if (n > MAX_HEADER || 8 + n > size) fail(file, `header length ${n} runs past the end of the ${size}-byte file (truncated?)`);
+    if (n > MAX_HEADER || 8 + n > size)
+      fail(file, `header length ${n} runs past the end of the ${size}-byte file (truncated?)`);
     const buf = Buffer.alloc(8 + n);
     fs.readSync(fd, buf, 0, 8 + n, 0);
     return parseHeader(buf, file, size).entries;
@@ -186,9 +224,13 @@ export function serializeSafetensors(
   for (const name of names) {
     const t = map.get(name)!;
     const count = t.shape.reduce((a, b) => a * b, 1);
-    if (t.data.length !== count) throw new Error(`safetensors: tensor "${name}" has ${t.data.length} values but shape [${t.shape}] needs ${count}`);
+    if (t.data.length !== count)
+      throw new Error(
+        `safetensors: tensor "${name}" has ${t.data.length} values but shape [${t.shape}] needs ${count}`,
+      );
     const isFloat = t.data instanceof Float32Array;
-    if (isFloat !== (t.dtype === "float32")) throw new Error(`safetensors: tensor "${name}" says ${t.dtype} but holds ${t.data.constructor.name}`);
+    if (isFloat !== (t.dtype === "float32"))
+      throw new Error(`safetensors: tensor "${name}" says ${t.dtype} but holds ${t.data.constructor.name}`);
     header[name] = { dtype: isFloat ? "F32" : "I32", shape: t.shape, data_offsets: [offset, offset + count * 4] };
     offset += count * 4;
   }

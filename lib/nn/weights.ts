@@ -12,16 +12,24 @@ import { readSafetensors, SafeTensor } from "./safetensors";
 
 /** The config fields the shapes depend on (a subset of BertConfig). */
 export interface ShapeConfig {
-  vocab_size: number; hidden_size: number; num_hidden_layers: number; intermediate_size: number;
-  max_position_embeddings: number; type_vocab_size: number;
+  vocab_size: number;
+  hidden_size: number;
+  num_hidden_layers: number;
+  intermediate_size: number;
+  max_position_embeddings: number;
+  type_vocab_size: number;
 }
 
 /** Every parameter of BertForSequenceClassification, in the model's order, with its shape. */
 export function bertParamShapes(c: ShapeConfig, numLabels: number): Array<[string, number[]]> {
   const h = c.hidden_size;
   const out: Array<[string, number[]]> = [];
-  const linear = (n: string, o: number, i: number) => { out.push([`${n}.weight`, [o, i]], [`${n}.bias`, [o]]); };
-  const norm = (n: string) => { out.push([`${n}.weight`, [h]], [`${n}.bias`, [h]]); };
+  const linear = (n: string, o: number, i: number) => {
+    out.push([`${n}.weight`, [o, i]], [`${n}.bias`, [o]]);
+  };
+  const norm = (n: string) => {
+    out.push([`${n}.weight`, [h]], [`${n}.bias`, [h]]);
+  };
   out.push(["bert.embeddings.word_embeddings.weight", [c.vocab_size, h]]);
   out.push(["bert.embeddings.position_embeddings.weight", [c.max_position_embeddings, h]]);
   out.push(["bert.embeddings.token_type_embeddings.weight", [c.type_vocab_size, h]]);
@@ -66,9 +74,13 @@ export function readBertCheckpoint(file: string, wanted: Set<string>): Checkpoin
   const ignored: string[] = [];
   for (const [name, t] of tensors) {
     const c = canonicalName(name);
-    if (!wanted.has(c)) { ignored.push(name); continue; }
+    if (!wanted.has(c)) {
+      ignored.push(name);
+      continue;
+    }
     if (out.has(c)) throw new Error(`${file}: tensors "${name}" and another both map to "${c}"`);
-    if (t.dtype !== "float32") throw new Error(`${file}: tensor "${name}" is ${t.sourceDtype}, expected a floating-point weight`);
+    if (t.dtype !== "float32")
+      throw new Error(`${file}: tensor "${name}" is ${t.sourceDtype}, expected a floating-point weight`);
     out.set(c, t);
   }
   return { tensors: out, ignored };
@@ -99,7 +111,13 @@ export function countParameters(params: Map<string, { shape: number[] }>): Recor
   const out: Record<string, number> = {};
   for (const [name, v] of params) {
     const m = /^bert\.encoder\.layer\.(\d+)\./.exec(name);
-    const block = m ? `layer ${m[1]}` : name.startsWith("bert.embeddings.") ? "embeddings" : name.startsWith("bert.pooler.") ? "pooler" : name.split(".")[0];
+    const block = m
+      ? `layer ${m[1]}`
+      : name.startsWith("bert.embeddings.")
+      ? "embeddings"
+      : name.startsWith("bert.pooler.")
+      ? "pooler"
+      : name.split(".")[0];
     out[block] = (out[block] ?? 0) + v.shape.reduce((a, b) => a * b, 1);
   }
   return out;

@@ -94,7 +94,9 @@ export function nativePackageDir(pkg = "@tensorflow/tfjs-node"): string | undefi
 /** The binding files whose sizes and times say "unchanged since checked". */
 export function nativeFiles(pkgDir: string): string[] {
   const lib = path.join(pkgDir, "deps", "lib");
-  const napi = fs.existsSync(path.join(pkgDir, "lib")) ? fs.readdirSync(path.join(pkgDir, "lib")).filter((d) => d.startsWith("napi-v")) : [];
+  const napi = fs.existsSync(path.join(pkgDir, "lib"))
+    ? fs.readdirSync(path.join(pkgDir, "lib")).filter((d) => d.startsWith("napi-v"))
+    : [];
   return [
     ...napi.map((d) => path.join(pkgDir, "lib", d, "tfjs_binding.node")),
     path.join(lib, "libtensorflow.so.2"),
@@ -104,16 +106,14 @@ export function nativeFiles(pkgDir: string): string[] {
 
 /** "size:mtime" of each binding file ("-" when missing), so a rebuild or truncation is noticed. */
 export function nativeFingerprint(pkgDir: string): string {
-  return nativeFiles(pkgDir)
-    .map((f) => {
-      try {
-        const st = fs.statSync(f);
-        return `${path.relative(pkgDir, f)}=${st.size}:${Math.round(st.mtimeMs)}`;
-      } catch {
-        return `${path.relative(pkgDir, f)}=-`;
-      }
-    })
-    .join(",");
+  return nativeFiles(pkgDir).map((f) => {
+    try {
+      const st = fs.statSync(f);
+      return `${path.relative(pkgDir, f)}=${st.size}:${Math.round(st.mtimeMs)}`;
+    } catch {
+      return `${path.relative(pkgDir, f)}=-`;
+    }
+  }).join(",");
 }
 
 export interface NativeCheck {
@@ -142,7 +142,8 @@ export function checkNativeInChild(pkgDir: string, opts: { timeoutMs?: number } 
   if (r.status === 0) {
     try {
       const out = JSON.parse(last) as { backend: string; sum: number; tf: string };
-      if (out.backend === "tensorflow" && out.sum === 5) return { ok: true, message: `TensorFlow ${out.tf} loads, 2+3=5`, tfVersion: out.tf };
+      if (out.backend === "tensorflow" && out.sum === 5)
+        return { ok: true, message: `TensorFlow ${out.tf} loads, 2+3=5`, tfVersion: out.tf };
       return { ok: false, message: `loaded but backend is ${out.backend} and 2+3=${out.sum}` };
     } catch {
       return { ok: false, message: `unexpected output: ${last.slice(0, 200)}` };
@@ -156,7 +157,9 @@ export function checkNativeInChild(pkgDir: string, opts: { timeoutMs?: number } 
 /** The line of a Node error dump that says what went wrong (not TensorFlow's log chatter). */
 export function firstErrorLine(stderr: string): string {
   const lines = stderr.split("\n").map((l) => l.trim()).filter(Boolean);
-  const err = lines.find((l) => /^(\w*Error|Error)\b|cannot open shared object|file too short|invalid ELF|undefined symbol/i.test(l));
+  const err = lines.find((l) =>
+    /^(\w*Error|Error)\b|cannot open shared object|file too short|invalid ELF|undefined symbol/i.test(l)
+  );
   return (err ?? lines.filter((l) => !/^(WARNING|I0000|W0000)/.test(l)).pop() ?? "").slice(0, 300);
 }
 
@@ -167,18 +170,40 @@ export function nativeVerdict(): { ok: boolean; pkg: string; pkgDir?: string; wh
   const pkgDir = nativePackageDir(pkg);
   if (!pkgDir) return { ok: false, pkg, why: `${pkg} is not installed` };
   const how = state?.native.ok
-    ? `${state.native.package === "@tensorflow/tfjs-node-gpu" ? "tfjs-node-gpu" : "tfjs-node"}${state.native.source ? ` built against ${state.native.source}` : ""}`
+    ? `${state.native.package === "@tensorflow/tfjs-node-gpu" ? "tfjs-node-gpu" : "tfjs-node"}${
+      state.native.source ? ` built against ${state.native.source}` : ""
+    }`
     : pkg.replace("@tensorflow/", "");
-  const sameFiles = state && state.native.packageDir === pkgDir && state.native.fingerprint === nativeFingerprint(pkgDir) &&
+  const sameFiles = state && state.native.packageDir === pkgDir &&
+    state.native.fingerprint === nativeFingerprint(pkgDir) &&
     state.nodeModules === process.versions.modules;
   if (sameFiles && state) {
-    if (state.native.ok) return { ok: true, pkg, pkgDir, why: `native TensorFlow: ${how} (checked by set-up ${state.checkedAt.slice(0, 10)})` };
-    return { ok: false, pkg, pkgDir, why: `native TensorFlow unavailable (${state.native.error ?? "set-up could not provide it"}; run \`npm run setup\` to retry)` };
+    if (state.native.ok)
+      return {
+        ok: true,
+        pkg,
+        pkgDir,
+        why: `native TensorFlow: ${how} (checked by set-up ${state.checkedAt.slice(0, 10)})`,
+      };
+    return {
+      ok: false,
+      pkg,
+      pkgDir,
+      why: `native TensorFlow unavailable (${
+        state.native.error ?? "set-up could not provide it"
+      }; run \`npm run setup\` to retry)`,
+    };
   }
   // No record for these files: check them where a crash cannot hurt us.
   const check = checkNativeInChild(pkgDir);
-  if (check.ok) return { ok: true, pkg, pkgDir, why: `native TensorFlow: ${how} (${check.message}; not recorded by set-up)` };
-  return { ok: false, pkg, pkgDir, why: `native TensorFlow unavailable (${pkg}: ${check.message}; run \`npm run setup\`)` };
+  if (check.ok)
+    return { ok: true, pkg, pkgDir, why: `native TensorFlow: ${how} (${check.message}; not recorded by set-up)` };
+  return {
+    ok: false,
+    pkg,
+    pkgDir,
+    why: `native TensorFlow unavailable (${pkg}: ${check.message}; run \`npm run setup\`)`,
+  };
 }
 
 let chosen: BackendInfo | undefined;
@@ -201,7 +226,10 @@ export async function initBackend(force: string | undefined = process.env.BERTLA
     let threads: number | undefined;
     if (name === "tensorflow") {
       const v = nativeVerdict();
-      if (!v.ok || !v.pkgDir) { notes.push(v.why); continue; }
+      if (!v.ok || !v.pkgDir) {
+        notes.push(v.why);
+        continue;
+      }
       // TensorFlow's C++ start-up logs (CPU features, oneDNN) are noise for learners.
       process.env.TF_CPP_MIN_LOG_LEVEL = process.env.TF_CPP_MIN_LOG_LEVEL ?? "2";
       try {
@@ -229,7 +257,10 @@ export async function initBackend(force: string | undefined = process.env.BERTLA
       notes.push(`${name} failed to initialise (${(e as Error).message})`);
       continue;
     }
-    if (!ok) { notes.push(`${name} failed to initialise`); continue; }
+    if (!ok) {
+      notes.push(`${name} failed to initialise`);
+      continue;
+    }
     if (name === "wasm") {
       const wasm = require("@tensorflow/tfjs-backend-wasm") as typeof import("@tensorflow/tfjs-backend-wasm");
       threads = wasm.getThreadsCount();

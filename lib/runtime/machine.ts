@@ -22,8 +22,20 @@ import { ROOT } from "../core/paths";
 
 /** The /proc/cpuinfo flags that matter for BERT's matrix products, in the order they were added to x86. */
 export const VECTOR_EXTENSIONS = [
-  "sse4_2", "avx", "fma", "avx2", "avx_vnni", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
-  "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8",
+  "sse4_2",
+  "avx",
+  "fma",
+  "avx2",
+  "avx_vnni",
+  "avx512f",
+  "avx512bw",
+  "avx512vl",
+  "avx512_vnni",
+  "avx512_bf16",
+  "avx512_fp16",
+  "amx_tile",
+  "amx_bf16",
+  "amx_int8",
 ] as const;
 
 /** The subset shown in one-line summaries: what separates one CPU generation from the next. */
@@ -43,7 +55,7 @@ export interface CpuInfo {
 /** Reads /proc/cpuinfo's text (pure: tests feed it samples). */
 export function parseCpuinfo(text: string): CpuInfo {
   const blocks = text.split(/\n\s*\n/).filter((b) => /^processor\s*:/m.test(b));
-  if (blocks.length === 0) throw new Error("cpuinfo: no \"processor\" entries found");
+  if (blocks.length === 0) throw new Error('cpuinfo: no "processor" entries found');
   const field = (b: string, k: string) => new RegExp(`^${k}\\s*:\\s*(.*)$`, "m").exec(b)?.[1].trim();
   const flags = new Set((field(blocks[0], "flags") ?? "").split(/\s+/));
   const cores = new Set(blocks.map((b) => `${field(b, "physical id") ?? "?"}:${field(b, "core id") ?? "?"}`));
@@ -122,7 +134,7 @@ export function tensorflowBuild(): TensorFlowBuild {
   env.NODE_PATH = [path.join(ROOT, "node_modules"), env.NODE_PATH].filter(Boolean).join(path.delimiter);
   const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", env, timeout: 60_000 });
   const out = `${r.stdout ?? ""}\n${r.stderr ?? ""}`;
-  const json = (r.stdout ?? "").split("\n").find((l) => l.startsWith("{\"tf\""));
+  const json = (r.stdout ?? "").split("\n").find((l) => l.startsWith('{"tf"'));
   if (r.status !== 0 || !json) {
     return { onednnOpts, source, error: firstErrorLine(r.stderr ?? "") || `exit status ${r.status ?? r.signal}` };
   }
@@ -137,8 +149,11 @@ export function describeMachine(cpu: CpuInfo, build?: TensorFlowBuild): string {
   const parts = [cpu.model, `${cpu.logicalCpus} CPUs${cores}`, ext.length ? ext.join(" ") : "no AVX2"];
   if (build?.tensorflow) {
     const isa = build.onednn?.isa ? ` (${build.onednn.isa})` : "";
-    const dnn = !build.onednnOpts ? "oneDNN off (TF_ENABLE_ONEDNN_OPTS=0)"
-      : build.onednn ? `oneDNN ${build.onednn.version ?? "?"}${isa}` : "oneDNN not reported";
+    const dnn = !build.onednnOpts ?
+      "oneDNN off (TF_ENABLE_ONEDNN_OPTS=0)"
+      : build.onednn
+      ? `oneDNN ${build.onednn.version ?? "?"}${isa}`
+      : "oneDNN not reported";
     parts.push(`TensorFlow ${build.tensorflow}, ${dnn}`);
   } else if (build?.error) parts.push(`no native TensorFlow: ${build.error}`);
   return parts.join(" · ");

@@ -21,7 +21,14 @@ import { AddressInfo } from "net";
 import { DEFAULT_CONFIG } from "../config/config";
 import { escapeHtml } from "../core/html";
 import { exportOnnx } from "./export";
-import { TOKENIZER_FILES, modelFolder, readLabels, ONNX_MODEL, ONNX_MODEL_QUANTIZED, isOnnxExport } from "../model/run_folder";
+import {
+  TOKENIZER_FILES,
+  modelFolder,
+  readLabels,
+  ONNX_MODEL,
+  ONNX_MODEL_QUANTIZED,
+  isOnnxExport,
+} from "../model/run_folder";
 
 /** Library files, from the installed packages (the versions transformers.js was built against). */
 const TRANSFORMERS_DIST = path.dirname(require.resolve("@huggingface/transformers"));
@@ -31,8 +38,13 @@ const ORT_WEB_DIST = path.dirname(require.resolve("onnxruntime-web", { paths: [T
 const ORT_WASM = "ort-wasm-simd-threaded.asyncify";
 
 const TYPES: Record<string, string> = {
-  ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm",
-  ".json": "application/json", ".txt": "text/plain; charset=utf-8", ".onnx": "application/octet-stream",
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript",
+  ".mjs": "text/javascript",
+  ".wasm": "application/wasm",
+  ".json": "application/json",
+  ".txt": "text/plain; charset=utf-8",
+  ".onnx": "application/octet-stream",
 };
 
 export interface DemoOptions {
@@ -46,12 +58,18 @@ export interface DemoOptions {
   quantized?: boolean;
 }
 
-export interface DemoServer { url: string; modelDir: string; close(): Promise<void> }
+export interface DemoServer {
+  url: string;
+  modelDir: string;
+  close(): Promise<void>;
+}
 
 /** The page: a form, a result table, and the script that runs the model with transformers.js. */
 export function demoPage(opts: { title: string; labels: string[]; maxLength: number; quantized: boolean }): string {
-  const settings = JSON.stringify({ maxLength: opts.maxLength, dtype: opts.quantized ? "q8" : "fp32" })
-    .replace(/</g, "\\u003c"); // never "</script>" inside the script element
+  const settings = JSON.stringify({ maxLength: opts.maxLength, dtype: opts.quantized ? "q8" : "fp32" }).replace(
+    /</g,
+    "\\u003c",
+  ); // never "</script>" inside the script element
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(opts.title)}</title>
 <style>
@@ -138,8 +156,10 @@ export async function startDemo(opts: DemoOptions): Promise<DemoServer> {
   const int8 = path.join(modelDir, ONNX_MODEL_QUANTIZED);
   if (opts.quantized && !fs.existsSync(int8)) throw new Error(`${int8} is missing: export with --quantize int8`);
   const page = demoPage({
-    title: `bertlab demo · ${path.basename(modelDir)}`, labels: readLabels(modelDir),
-    maxLength: opts.maxLength ?? DEFAULT_CONFIG.maxLength, quantized: Boolean(opts.quantized),
+    title: `bertlab demo · ${path.basename(modelDir)}`,
+    labels: readLabels(modelDir),
+    maxLength: opts.maxLength ?? DEFAULT_CONFIG.maxLength,
+    quantized: Boolean(opts.quantized),
   });
   const files = routes(modelDir);
   const server = http.createServer((req, res) => {
@@ -148,12 +168,18 @@ export async function startDemo(opts: DemoOptions): Promise<DemoServer> {
     res.setHeader("Cross-Origin-Embedder-Policy", "require-corp");
     res.setHeader("Cross-Origin-Resource-Policy", "same-origin");
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
-    if (req.method !== "GET" && req.method !== "HEAD") { res.writeHead(405).end(); return; }
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405).end();
+      return;
+    }
     if (url.pathname === "/" || url.pathname === "/index.html") {
       res.writeHead(200, { "Content-Type": TYPES[".html"] }).end(page);
       return;
     }
-    if (url.pathname === "/favicon.ico") { res.writeHead(204).end(); return; } // browsers ask; there is none
+    if (url.pathname === "/favicon.ico") {
+      res.writeHead(204).end();
+      return;
+    } // browsers ask; there is none
     const file = files.get(url.pathname);
     if (!file || !fs.existsSync(file)) {
       res.writeHead(404, { "Content-Type": TYPES[".txt"] }).end("not found");
@@ -161,12 +187,18 @@ export async function startDemo(opts: DemoOptions): Promise<DemoServer> {
     }
     const type = TYPES[path.extname(file)] ?? "application/octet-stream";
     res.writeHead(200, { "Content-Type": type, "Content-Length": fs.statSync(file).size });
-    if (req.method === "HEAD") { res.end(); return; }
+    if (req.method === "HEAD") {
+      res.end();
+      return;
+    }
     fs.createReadStream(file).pipe(res);
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", (e: NodeJS.ErrnoException) =>
-      reject(new Error(`demo: cannot listen on 127.0.0.1:${opts.port ?? 0} (${e.code ?? e.message})`)));
+    server.once(
+      "error",
+      (e: NodeJS.ErrnoException) =>
+        reject(new Error(`demo: cannot listen on 127.0.0.1:${opts.port ?? 0} (${e.code ?? e.message})`)),
+    );
     server.listen(opts.port ?? 0, "127.0.0.1", resolve);
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;

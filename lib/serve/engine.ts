@@ -35,16 +35,23 @@ export const DEFAULT_ENGINE: EngineName = "auto";
  * `precision`: "bf16" and "auto" ask for the TensorFlow graph in bfloat16 (lib/graph/precision.ts), which only
  * TensorFlow.js runs: a checkpoint then takes it unless ONNX Runtime is asked for.
  */
-export interface EngineChoice { engine: EngineName; quantized: boolean; explicit: boolean; precision?: Precision }
+export interface EngineChoice {
+  engine: EngineName;
+  quantized: boolean;
+  explicit: boolean;
+  precision?: Precision;
+}
 
 /** The engine from a flag, else BERTLAB_ENGINE, else the default; `quantized` needs ONNX Runtime. */
 export function chooseEngine(
-  flag?: string, opts: { quantized?: boolean; env?: string; precision?: string } = {},
+  flag?: string,
+  opts: { quantized?: boolean; env?: string; precision?: string } = {},
 ): EngineChoice {
   const raw = flag ?? opts.env ?? process.env.BERTLAB_ENGINE;
   if (raw !== undefined && raw !== "onnx" && raw !== "tfjs" && raw !== "auto")
-    throw new Error(`${flag !== undefined ? "--engine" : "BERTLAB_ENGINE"} wants onnx, tfjs or auto, ` +
-      `got ${JSON.stringify(raw)}`);
+    throw new Error(
+      `${flag !== undefined ? "--engine" : "BERTLAB_ENGINE"} wants onnx, tfjs or auto, ` + `got ${JSON.stringify(raw)}`,
+    );
   const quantized = Boolean(opts.quantized);
   if (quantized && raw === "tfjs") throw new Error("--quantized runs the int8 ONNX model: it needs --engine onnx");
   const engine = quantized ? "onnx" : (raw as EngineName | undefined) ?? DEFAULT_ENGINE;
@@ -60,7 +67,10 @@ export function chooseEngine(
   return { engine, quantized, explicit, ...(opts.precision ? { precision } : {}) };
 }
 
-export interface RunOptions { maxLength?: number; batchSize?: number }
+export interface RunOptions {
+  maxLength?: number;
+  batchSize?: number;
+}
 
 /** A loaded model behind either engine. */
 export interface Classifier {
@@ -75,15 +85,18 @@ export interface Classifier {
 
 /** Loads `dir` (a checkpoint or an export folder) on the chosen engine. */
 export async function loadClassifier(
-  dir: string, choice: EngineChoice, log: (line: string) => void = (l) => process.stderr.write(l + "\n"),
+  dir: string,
+  choice: EngineChoice,
+  log: (line: string) => void = (l) => process.stderr.write(l + "\n"),
 ): Promise<Classifier> {
   const hasWeights = fs.existsSync(path.join(dir, "model.safetensors"));
   const precision = await graphPrecision(choice, hasWeights, dir, log);
   if (precision === "bf16") return tfjsClassifier(dir, precision);
   if (choice.engine === "tfjs") {
     if (!hasWeights) {
-      throw new Error(`${dir} has no model.safetensors (an export folder?): TensorFlow.js needs a checkpoint; ` +
-        "use --engine onnx");
+      throw new Error(
+        `${dir} has no model.safetensors (an export folder?): TensorFlow.js needs a checkpoint; ` + "use --engine onnx",
+      );
     }
     return tfjsClassifier(dir);
   }
@@ -103,7 +116,10 @@ export async function loadClassifier(
  * runs bf16 fast (else bf16 is an error, and auto says why it stays fp32). bf16 needs a checkpoint's weights.
  */
 async function graphPrecision(
-  choice: EngineChoice, hasWeights: boolean, dir: string, log: (line: string) => void,
+  choice: EngineChoice,
+  hasWeights: boolean,
+  dir: string,
+  log: (line: string) => void,
 ): Promise<GraphPrecision> {
   if (!choice.precision || choice.precision === "fp32" || choice.engine === "onnx") return "fp32";
   const { initBackend } = await import("../runtime/backend");
@@ -159,6 +175,8 @@ async function tfjsClassifier(dir: string, precision: GraphPrecision = "fp32"): 
       const batchSize = o.batchSize ?? DEFAULT_CONFIG.evalBatchSize;
       return evaluate(model, enc, ids, { batchSize, padTokenId: tokenizer.padTokenId });
     },
-    async release() { model.dispose(); },
+    async release() {
+      model.dispose();
+    },
   };
 }

@@ -19,7 +19,14 @@ import * as fs from "fs";
 import * as path from "path";
 import { validateModelDir } from "../model/models";
 import { bertParamShapes, ShapeConfig } from "../nn/weights";
-import { TOKENIZER_FILES, modelFolder, readLabels, ONNX_MODEL, ONNX_MODEL_QUANTIZED, isOnnxExport } from "../model/run_folder";
+import {
+  TOKENIZER_FILES,
+  modelFolder,
+  readLabels,
+  ONNX_MODEL,
+  ONNX_MODEL_QUANTIZED,
+  isOnnxExport,
+} from "../model/run_folder";
 import { replaceDirAtomic, writeFileAtomic } from "../core/fsutil";
 import { quantizeDynamic } from "./quantize";
 import { bertOnnx, PROTOBUF_LIMIT } from "./onnx_export";
@@ -55,15 +62,18 @@ export function checkExportable(dir: string): string[] {
   const bytes = 4 * bertParamShapes(config, labels.length).reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0);
   if (bytes > PROTOBUF_LIMIT) {
     const gib = (bytes / 2 ** 30).toFixed(1);
-    throw new Error(`${path.join(dir, "config.json")}: ${gib} GiB of float32 weights is over protobuf's 2 GiB ` +
-      "limit for one .onnx file (ONNX external data is not written by bertlab): export a smaller model");
+    throw new Error(
+      `${path.join(dir, "config.json")}: ${gib} GiB of float32 weights is over protobuf's 2 GiB ` +
+        "limit for one .onnx file (ONNX external data is not written by bertlab): export a smaller model",
+    );
   }
   return labels;
 }
 
 /** fp32 (and int8) ModelProto bytes of a checkpoint, through TensorFlow.js's model and bertOnnx. */
 export async function onnxBytesFromCheckpoint(
-  dir: string, opts: Pick<ExportOptions, "quantize" | "onnxBytes"> = {},
+  dir: string,
+  opts: Pick<ExportOptions, "quantize" | "onnxBytes"> = {},
 ): Promise<{ fp32: Uint8Array; int8?: Uint8Array }> {
   checkExportable(dir);
   // TensorFlow.js is loaded only here: serving an export never needs it.
@@ -133,7 +143,9 @@ export async function exportOnnx(checkpoint: string, out: string, opts: ExportOp
     });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`cannot write the export to ${out} (${code ?? (e as Error).message}): nothing was left behind`, { cause: e });
+    throw new Error(`cannot write the export to ${out} (${code ?? (e as Error).message}): nothing was left behind`, {
+      cause: e,
+    });
   }
   return { out, files, fp32Bytes: fp32.length, int8Bytes: int8?.length, seconds: (Date.now() - t0) / 1000 };
 }

@@ -35,14 +35,24 @@ class OnnxGraph {
 
   op(opType: string, inputs: string[], attrs: Attr[] = [], outputName?: string): string {
     const out = outputName ?? `${opType}_${this.count++}`;
-    const attribute = attrs.map((a) => a.ints ? { name: a.name, type: A.INTS, ints: a.ints }
-      : a.f !== undefined ? { name: a.name, type: A.FLOAT, f: a.f } : { name: a.name, type: A.INT, i: a.i });
+    const attribute = attrs.map((a) =>
+      a.ints ?
+        { name: a.name, type: A.INTS, ints: a.ints }
+        : a.f !== undefined
+        ? { name: a.name, type: A.FLOAT, f: a.f }
+        : { name: a.name, type: A.INT, i: a.i }
+    );
     this.nodes.push({ opType, input: inputs, output: [out], name: out, attribute });
     return out;
   }
 
   floats(name: string, dims: number[], values: Float32Array): string {
-    this.initializers.push({ name, dims, dataType: T.FLOAT, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) });
+    this.initializers.push({
+      name,
+      dims,
+      dataType: T.FLOAT,
+      rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+    });
     return name;
   }
 
@@ -50,7 +60,12 @@ class OnnxGraph {
   ints(values: number[], scalar = false): string {
     const name = `const_${this.count++}`;
     const data = BigInt64Array.from(values.map(BigInt));
-    this.initializers.push({ name, dims: scalar ? [] : [values.length], dataType: T.INT64, rawData: new Uint8Array(data.buffer) });
+    this.initializers.push({
+      name,
+      dims: scalar ? [] : [values.length],
+      dataType: T.INT64,
+      rawData: new Uint8Array(data.buffer),
+    });
     return name;
   }
 
@@ -62,7 +77,10 @@ class OnnxGraph {
 }
 
 const dynamic = (elemType: number, dims: (string | number)[]): onnx.ITypeProto => ({
-  tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === "string" ? { dimParam: d } : { dimValue: d })) } },
+  tensorType: {
+    elemType,
+    shape: { dim: dims.map((d) => (typeof d === "string" ? { dimParam: d } : { dimValue: d })) },
+  },
 });
 
 /** The model's current weights and eval-mode forward as an ONNX ModelProto (bytes). */
@@ -84,7 +102,8 @@ export function bertOnnx(model: BertForSequenceClassification): Uint8Array {
   value.set(ir.inputs.mask, g.op("Unsqueeze", [additive, g.ints([1, 2])])); // [batch, 1, 1, seq]
   const seq = g.op("Slice", [g.op("Shape", [ids]), g.ints([1]), g.ints([2])]); // [seq]
   const splitShape = g.ints([0, 0, heads, dh]);
-  const heads4 = (x: string, perm: number[]) => g.op("Transpose", [g.op("Reshape", [x, splitShape])], [{ name: "perm", ints: perm }]);
+  const heads4 = (x: string, perm: number[]) =>
+    g.op("Transpose", [g.op("Reshape", [x, splitShape])], [{ name: "perm", ints: perm }]);
 
   // Linear layers read their weight transposed; the IR names the weight nodes, so note which feed a linear.
   const transposed = new Set(ir.nodes.filter((n) => n.op === "linear").map((n) => n.inputs[1]));
@@ -107,16 +126,22 @@ export function bertOnnx(model: BertForSequenceClassification): Uint8Array {
         wt.dispose();
         return name;
       }
-      case "embed": return g.op("Gather", [x[0], x[1]], [{ name: "axis", i: 0 }]);
-      case "positions": return g.op("Slice", [x[0], g.ints([0]), seq, g.ints([0])]);
-      case "add": return g.op("Add", x);
-      case "linear": return g.op("Add", [g.op("MatMul", [x[0], x[1]]), x[2]]);
-      case "layerNorm": return g.op("LayerNormalization", x, [{ name: "axis", i: -1 }, { name: "epsilon", f: n.eps! }]);
+      case "embed":
+        return g.op("Gather", [x[0], x[1]], [{ name: "axis", i: 0 }]);
+      case "positions":
+        return g.op("Slice", [x[0], g.ints([0]), seq, g.ints([0])]);
+      case "add":
+        return g.op("Add", x);
+      case "linear":
+        return g.op("Add", [g.op("MatMul", [x[0], x[1]]), x[2]]);
+      case "layerNorm":
+        return g.op("LayerNormalization", x, [{ name: "axis", i: -1 }, { name: "epsilon", f: n.eps! }]);
       case "gelu": { // 0.5·x·(1 + erf(x/√2)): the pattern ONNX Runtime fuses into its Gelu kernel
         const erf = g.op("Erf", [g.op("Div", [x[0], g.scalar(Math.SQRT2)])]);
         return g.op("Mul", [g.op("Mul", [x[0], g.op("Add", [erf, g.scalar(1)])]), g.scalar(0.5)]);
       }
-      case "tanh": return g.op("Tanh", x);
+      case "tanh":
+        return g.op("Tanh", x);
       case "attentionProbs": {
         const q = heads4(g.op("Mul", [x[0], g.scalar(1 / Math.sqrt(dh))]), [0, 2, 1, 3]);
         const kT = heads4(x[1], [0, 2, 3, 1]);
@@ -124,10 +149,16 @@ export function bertOnnx(model: BertForSequenceClassification): Uint8Array {
       }
       case "attentionContext": {
         const ctx = g.op("MatMul", [x[0], heads4(x[1], [0, 2, 1, 3])]);
-        return g.op("Reshape", [g.op("Transpose", [ctx], [{ name: "perm", ints: [0, 2, 1, 3] }]), g.ints([0, 0, c.hidden_size])]);
+        return g.op("Reshape", [
+          g.op("Transpose", [ctx], [{ name: "perm", ints: [0, 2, 1, 3] }]),
+          g.ints([0, 0, c.hidden_size]),
+        ]);
       }
-      case "first": return g.op("Gather", [x[0], g.ints([0], true)], [{ name: "axis", i: 1 }]); // h[:, 0, :]
-      case "dropout": case "input": throw new Error(`onnx: unexpected ${n.op} node in an eval-mode graph`);
+      case "first":
+        return g.op("Gather", [x[0], g.ints([0], true)], [{ name: "axis", i: 1 }]); // h[:, 0, :]
+      case "dropout":
+      case "input":
+        throw new Error(`onnx: unexpected ${n.op} node in an eval-mode graph`);
     }
   };
   for (const n of ir.nodes) if (!value.has(n.id)) value.set(n.id, lower(n));
@@ -135,7 +166,11 @@ export function bertOnnx(model: BertForSequenceClassification): Uint8Array {
 
   const size = g.initializers.reduce((a, t) => a + (t.rawData?.byteLength ?? 0), 0);
   if (size > PROTOBUF_LIMIT)
-    throw new Error(`onnx: the weights take ${(size / 2 ** 30).toFixed(2)} GiB, over protobuf's 2 GiB limit for one file (external data is not written)`);
+    throw new Error(
+      `onnx: the weights take ${
+        (size / 2 ** 30).toFixed(2)
+      } GiB, over protobuf's 2 GiB limit for one file (external data is not written)`,
+    );
   const proto = onnx.ModelProto.create({
     irVersion: IR_VERSION,
     opsetImport: [{ domain: "", version: ONNX_OPSET }],

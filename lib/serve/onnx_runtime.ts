@@ -47,7 +47,11 @@ export function onnxSpinning(): boolean {
  * where it fuses each bias and GELU into BiasGelu, the head into Gemm, and the int8 products). `name` names
  * the model in errors; a file that is missing, truncated or not ONNX gets an error naming it.
  */
-export interface SessionOptions { threads?: number; name?: string; spin?: boolean }
+export interface SessionOptions {
+  threads?: number;
+  name?: string;
+  spin?: boolean;
+}
 
 export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<InferenceSession> {
   const name = opts.name ?? (typeof model === "string" ? model : "ONNX model");
@@ -61,8 +65,10 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(bytes, {
-      intraOpNumThreads: opts.threads ?? onnxThreads(), interOpNumThreads: 1,
-      graphOptimizationLevel: "all", executionMode: "sequential",
+      intraOpNumThreads: opts.threads ?? onnxThreads(),
+      interOpNumThreads: 1,
+      graphOptimizationLevel: "all",
+      executionMode: "sequential",
       extra: { session: { intra_op: { allow_spinning: (opts.spin ?? onnxSpinning()) ? "1" : "0" } } },
     });
   } catch (e) {
@@ -96,7 +102,8 @@ export interface OnnxClassifier {
  * which loads TensorFlow.js and takes a few seconds: `bertlab export` once, then load the export.
  */
 export async function loadOnnxClassifier(
-  dir: string, opts: { quantized?: boolean; threads?: number } = {},
+  dir: string,
+  opts: { quantized?: boolean; threads?: number } = {},
 ): Promise<OnnxClassifier> {
   const quantized = Boolean(opts.quantized);
   const labels = readLabels(dir);
@@ -120,12 +127,19 @@ export async function loadOnnxClassifier(
 
 /** Logits [rows][labels] of one batch of token-id rows, padded here to the longest (int64, as exported). */
 export async function onnxLogits(
-  session: ort.InferenceSession, rows: readonly number[][], padTokenId = 0,
+  session: ort.InferenceSession,
+  rows: readonly number[][],
+  padTokenId = 0,
 ): Promise<number[][]> {
   const n = rows.length, width = Math.max(1, ...rows.map((r) => r.length));
   const ids = new BigInt64Array(n * width).fill(BigInt(padTokenId));
   const mask = new BigInt64Array(n * width), types = new BigInt64Array(n * width);
-  rows.forEach((r, i) => r.forEach((id, j) => { ids[i * width + j] = BigInt(id); mask[i * width + j] = 1n; }));
+  rows.forEach((r, i) =>
+    r.forEach((id, j) => {
+      ids[i * width + j] = BigInt(id);
+      mask[i * width + j] = 1n;
+    })
+  );
   const data = { input_ids: ids, attention_mask: mask, token_type_ids: types };
   const feeds: Record<string, ort.Tensor> = {};
   for (const k of INPUTS) if (session.inputNames.includes(k)) feeds[k] = new ort.Tensor("int64", data[k], [n, width]);
@@ -152,7 +166,9 @@ export interface OnnxRunOptions {
 
 /** Logits for every text, in input order, computed in length-sorted batches. */
 export async function classifyOnnx(
-  clf: OnnxClassifier, texts: readonly string[], opts: OnnxRunOptions = {},
+  clf: OnnxClassifier,
+  texts: readonly string[],
+  opts: OnnxRunOptions = {},
 ): Promise<number[][]> {
   const maxLength = opts.maxLength ?? DEFAULT_CONFIG.maxLength;
   const enc = clf.tokenizer.encode(texts.slice(), { padding: false, truncation: true, maxLength });
@@ -160,14 +176,18 @@ export async function classifyOnnx(
   const lengths = enc.input_ids.map((r) => r.length);
   for (const batch of lengthSortedBatches(lengths, opts.batchSize ?? DEFAULT_CONFIG.evalBatchSize)) {
     const logits = await onnxLogits(clf.session, batch.map((i) => enc.input_ids[i]), clf.tokenizer.padTokenId);
-    batch.forEach((i, j) => { out[i] = logits[j]; });
+    batch.forEach((i, j) => {
+      out[i] = logits[j];
+    });
   }
   return out;
 }
 
 /** Labels and class probabilities for new texts, in input order (lib/train/train.ts's `predict`, on ONNX Runtime). */
 export async function predictOnnx(
-  clf: OnnxClassifier, texts: readonly string[], opts: OnnxRunOptions = {},
+  clf: OnnxClassifier,
+  texts: readonly string[],
+  opts: OnnxRunOptions = {},
 ): Promise<Prediction[]> {
   const logits = await classifyOnnx(clf, texts, opts);
   return texts.map((text, i) => {
@@ -183,7 +203,10 @@ export async function predictOnnx(
  * order the batches ran in.
  */
 export async function evaluateOnnx(
-  clf: OnnxClassifier, texts: readonly string[], labelIds: readonly number[], opts: OnnxRunOptions = {},
+  clf: OnnxClassifier,
+  texts: readonly string[],
+  labelIds: readonly number[],
+  opts: OnnxRunOptions = {},
 ): Promise<Evaluation> {
   if (texts.length !== labelIds.length) {
     throw new Error(`evaluateOnnx: ${texts.length} texts but ${labelIds.length} labels`);

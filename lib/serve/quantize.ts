@@ -29,7 +29,11 @@ type Node = onnx.INodeProto;
 type Tensor = onnx.ITensorProto;
 
 /** A value replaced by an 8-bit one: where its integers, scale and zero point are. */
-interface Quantized { q: string; scale: string; zp: string }
+interface Quantized {
+  q: string;
+  scale: string;
+  zp: string;
+}
 
 /** The op types quantize_dynamic quantizes in a BERT (its IntegerOps registry, less the ops BERT lacks). */
 const OP_TYPES = ["MatMul", "Gather", "Transpose"];
@@ -60,7 +64,8 @@ export function roundHalfEven(x: number): number {
  *   // { scale: 0.015748031…, zeroPoint: 0, values: Int8Array [-64, 32, 127] }
  */
 export function quantizeTensor(
-  data: Float32Array, type: number,
+  data: Float32Array,
+  type: number,
 ): { scale: number; zeroPoint: number; values: Int8Array | Uint8Array } {
   const range = RANGE[type];
   if (!range) throw new Error(`quantizeTensor: type ${DataType[type] ?? type} is not INT8 or UINT8`);
@@ -70,10 +75,18 @@ export function quantizeTensor(
     if (x < rmin) rmin = x;
     if (x > rmax) rmax = x;
   }
-  if (range.symmetric) { const m = Math.max(-rmin, rmax); rmin = -m; rmax = m; }
+  if (range.symmetric) {
+    const m = Math.max(-rmin, rmax);
+    rmin = -m;
+    rmax = m;
+  }
   let scale64 = (rmax - rmin) / (range.qmax - range.qmin);
   let zeroPoint: number;
-  if (scale64 < 1.1754943508222875e-38) { scale64 = 1; zeroPoint = 0; } // float32's smallest normal
+  if (scale64 < 1.1754943508222875e-38) {
+    scale64 = 1;
+    zeroPoint = 0;
+  }
+  // float32's smallest normal
   else if (range.symmetric) zeroPoint = roundHalfEven((range.qmin + range.qmax) / 2);
   else zeroPoint = roundHalfEven(range.qmin - rmin / scale64);
   const scale = Math.fround(scale64);
@@ -103,8 +116,13 @@ const attr = (n: Node, name: string) => n.attribute?.find((x) => x.name === name
 const intAttr = (n: Node, name: string, dflt: number) => Number(attr(n, name)?.i ?? dflt);
 const floatAttr = (n: Node, name: string, dflt: number) => Number(attr(n, name)?.f ?? dflt);
 type Attribute = onnx.IAttributeProto;
-const node = (opType: string, input: string[], output: string[], name: string, attribute: Attribute[] = []): Node =>
-  ({ opType, input, output, name, attribute });
+const node = (opType: string, input: string[], output: string[], name: string, attribute: Attribute[] = []): Node => ({
+  opType,
+  input,
+  output,
+  name,
+  attribute,
+});
 
 /** The opset of the default ONNX domain. */
 function opsetOf(model: onnx.IModelProto): number {
@@ -165,7 +183,9 @@ class DynamicQuantizer {
     this.dropUnused();
   }
 
-  private wants(n: Node): boolean { return this.opTypes.includes(n.opType!); }
+  private wants(n: Node): boolean {
+    return this.opTypes.includes(n.opType!);
+  }
   private floatInit(name: string): Tensor | undefined {
     const t = this.inits.get(name);
     return t && t.dataType === DataType.FLOAT ? t : undefined;
@@ -177,7 +197,10 @@ class DynamicQuantizer {
     const transposed = new Map<string, string>();
     for (const n of nodes) {
       const plain = floatAttr(n, "alpha", 1) === 1 && floatAttr(n, "beta", 1) === 1 && intAttr(n, "transA", 0) === 0;
-      if (n.opType !== "Gemm" || !plain) { out.push(n); continue; }
+      if (n.opType !== "Gemm" || !plain) {
+        out.push(n);
+        continue;
+      }
       let b = n.input![1];
       if (intAttr(n, "transB", 0) === 1) {
         const w = this.floatInit(b);
@@ -247,7 +270,10 @@ class DynamicQuantizer {
     this.out.push(node("Cast", [int32], [`${int32}_cast_output`], `${int32}_cast`, [toFloat]));
     const mulName = base ? `${base}_scales_mul` : `${a.scale}_${w.scale}_mul`;
     let scales = this.out.find((m) => m.name === mulName);
-    if (!scales) { scales = node("Mul", [a.scale, w.scale], [`${mulName}:0`], mulName); this.out.push(scales); }
+    if (!scales) {
+      scales = node("Mul", [a.scale, w.scale], [`${mulName}:0`], mulName);
+      this.out.push(scales);
+    }
     const outName = base ? `${base}_output_scale_mul` : "";
     this.out.push(node("Mul", [`${int32}_cast_output`, scales.output![0]], [y], outName));
   }

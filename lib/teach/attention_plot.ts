@@ -34,7 +34,9 @@ export interface AttentionMaps {
  * length, to show that padding receives no attention.
  */
 export function attentionOf(
-  model: BertForSequenceClassification, tokenizer: Tokenizer, text: string,
+  model: BertForSequenceClassification,
+  tokenizer: Tokenizer,
+  text: string,
   opts: { padTo?: number; maxLength?: number } = {},
 ): AttentionMaps {
   const maxLength = opts.maxLength ?? 256;
@@ -51,7 +53,10 @@ export function attentionOf(
     const maps = attentions.map((a) => (a.arraySync() as number[][][][])[0]);
     tf.dispose([logits, ...attentions]);
     return {
-      text, tokens: tokenizer.idsToTokens(enc.input_ids[0]), mask: enc.attention_mask[0].slice(), attentions: maps,
+      text,
+      tokens: tokenizer.idsToTokens(enc.input_ids[0]),
+      mask: enc.attention_mask[0].slice(),
+      attentions: maps,
       probabilities: Object.fromEntries(model.labels.map((l, i) => [l, probs[i]])),
     };
   } finally {
@@ -66,7 +71,12 @@ export function meanOverHeads(layer: number[][][]): number[][] {
 
 /** White for 0 to dark blue for 1, with most of the steps at small values (a typical row spreads out thin). */
 const COLORS = [
-  [0, "#ffffff"], [0.04, "#deebf7"], [0.12, "#9ecae1"], [0.3, "#4292c6"], [0.6, "#08519c"], [1, "#08306b"],
+  [0, "#ffffff"],
+  [0.04, "#deebf7"],
+  [0.12, "#9ecae1"],
+  [0.3, "#4292c6"],
+  [0.6, "#08519c"],
+  [1, "#08306b"],
 ];
 
 // 3 decimals: the picture cannot show more, and a 60-token tweet's 6 layers × 13 head choices stay ~1.5 MB.
@@ -89,9 +99,18 @@ export function attentionFigure(maps: AttentionMaps, opts: { title?: string; lay
   const t = ticks(maps.tokens);
   const hover = maps.tokens.map((q) => maps.tokens.map((k) => plotText(`${q} → ${k}`)));
   const data = maps.attentions.map((layer, l) => ({
-    type: "heatmap", name: `layer ${l + 1}`, visible: l === show, z: round(meanOverHeads(layer)),
-    x: t.tickvals, y: t.tickvals, zmin: 0, zmax: 1, colorscale: COLORS, text: hover,
-    hovertemplate: "%{text}: %{z:.3f}<extra></extra>", colorbar: { title: { text: "attention" } },
+    type: "heatmap",
+    name: `layer ${l + 1}`,
+    visible: l === show,
+    z: round(meanOverHeads(layer)),
+    x: t.tickvals,
+    y: t.tickvals,
+    zmin: 0,
+    zmax: 1,
+    colorscale: COLORS,
+    text: hover,
+    hovertemplate: "%{text}: %{z:.3f}<extra></extra>",
+    colorbar: { title: { text: "attention" } },
   }));
   const headOptions = ["mean", ...Array.from({ length: heads }, (_, h) => String(h + 1))];
   const side = Math.min(900, 260 + 22 * maps.tokens.length);
@@ -99,21 +118,33 @@ export function attentionFigure(maps: AttentionMaps, opts: { title?: string; lay
     data,
     layout: {
       title: { text: plotText(opts.title ?? "Attention: rows look at columns") },
-      height: side + 200, width: side + 120,
+      height: side + 200,
+      width: side + 120,
       xaxis: { ...t, title: { text: "looked at (key)" }, tickangle: -60 },
       yaxis: { ...t, title: { text: "looking (query)" }, autorange: "reversed" },
       margin: { t: 80, l: 110, r: 20, b: 200 },
       updatemenus: [{
-        type: "dropdown", x: 0, xanchor: "left", y: 1.02, yanchor: "bottom", active: show,
+        type: "dropdown",
+        x: 0,
+        xanchor: "left",
+        y: 1.02,
+        yanchor: "bottom",
+        active: show,
         buttons: Array.from({ length: layers }, (_, l) => ({
-          label: `layer ${l + 1}`, method: "restyle",
+          label: `layer ${l + 1}`,
+          method: "restyle",
           args: [{ visible: Array.from({ length: layers }, (_, j) => j === l) }],
         })),
       }],
       sliders: [{
-        active: 0, y: 0, yanchor: "top", pad: { t: 120 }, currentvalue: { prefix: "head: " },
+        active: 0,
+        y: 0,
+        yanchor: "top",
+        pad: { t: 120 },
+        currentvalue: { prefix: "head: " },
         steps: headOptions.map((label, h) => ({
-          label, method: "restyle",
+          label,
+          method: "restyle",
           args: [{ z: maps.attentions.map((layer) => round(h === 0 ? meanOverHeads(layer) : layer[h - 1])) }],
         })),
       }],
@@ -126,8 +157,14 @@ export function clsAttentionFigure(maps: AttentionMaps, opts: { title?: string }
   const layers = maps.attentions.length;
   const t = ticks(maps.tokens);
   const data = maps.attentions.map((layer, l) => ({
-    type: "bar", name: `layer ${l + 1}`, x: t.tickvals, y: round(meanOverHeads(layer))[0],
-    xaxis: "x", yaxis: l === 0 ? "y" : `y${l + 1}`, text: maps.tokens.map((k) => plotText(k)), textposition: "none",
+    type: "bar",
+    name: `layer ${l + 1}`,
+    x: t.tickvals,
+    y: round(meanOverHeads(layer))[0],
+    xaxis: "x",
+    yaxis: l === 0 ? "y" : `y${l + 1}`,
+    text: maps.tokens.map((k) => plotText(k)),
+    textposition: "none",
     marker: { color: "#4292c6" },
     hovertemplate: `layer ${l + 1}, [CLS] → %{text}: %{y:.3f}<extra></extra>`,
   }));
@@ -140,8 +177,10 @@ export function clsAttentionFigure(maps: AttentionMaps, opts: { title?: string }
     layout: {
       title: { text: plotText(opts.title ?? "Where does [CLS] look? (mean over heads, per layer)") },
       grid: { rows: layers, columns: 1, pattern: "coupled", roworder: "top to bottom" },
-      height: 120 + 90 * layers, showlegend: false,
-      xaxis: { ...t, tickangle: -60 }, ...axes,
+      height: 120 + 90 * layers,
+      showlegend: false,
+      xaxis: { ...t, tickangle: -60 },
+      ...axes,
     },
   };
 }

@@ -33,8 +33,10 @@ export async function danfo(): Promise<Danfo> {
   const Module = require("module");
   const resolve = Module._resolveFilename;
   const inDanfo = `${path.sep}danfojs-node${path.sep}`;
-  Module._resolveFilename = function (request: string, parent: { filename?: string } | undefined, ...rest: unknown[]) {
-    const redirected = request === "@tensorflow/tfjs-node" && parent?.filename?.includes(inDanfo) ? "@tensorflow/tfjs" : request;
+  Module._resolveFilename = function(request: string, parent: { filename?: string } | undefined, ...rest: unknown[]) {
+    const redirected = request === "@tensorflow/tfjs-node" && parent?.filename?.includes(inDanfo)
+      ? "@tensorflow/tfjs"
+      : request;
     return resolve.call(this, redirected, parent, ...rest);
   };
   const before = tf.getBackend();
@@ -46,14 +48,17 @@ export async function danfo(): Promise<Danfo> {
   } finally {
     Module._resolveFilename = resolve;
   }
-  if (before && tf.getBackend() !== before) throw new Error(`loading danfojs-node switched the backend from ${before} to ${tf.getBackend()}`);
+  if (before && tf.getBackend() !== before)
+    throw new Error(`loading danfojs-node switched the backend from ${before} to ${tf.getBackend()}`);
   return dfd;
 }
 
 /** The rows as a danfo.js DataFrame (columns id, text, category; ids stay strings). */
 export async function smileFrame(rows: readonly { id: string; text: string; category: string }[]): Promise<DataFrame> {
   const d = await danfo();
-  return new d.DataFrame(rows.map((r) => ({ id: r.id, text: r.text, category: r.category })), { columns: ["id", "text", "category"] });
+  return new d.DataFrame(rows.map((r) => ({ id: r.id, text: r.text, category: r.category })), {
+    columns: ["id", "text", "category"],
+  });
 }
 
 /** A DataFrame's first `n` rows as an escaped HTML table (tweets are data, never markup). */
@@ -77,13 +82,19 @@ export function valueCounts<T>(values: readonly T[]): { value: T; count: number 
 }
 
 /** Counts with their share of the total, for a table: [{ category, count, share }]. */
-export function withShares(counts: readonly { category: string; count: number }[]): { category: string; count: number; share: string }[] {
+export function withShares(
+  counts: readonly { category: string; count: number }[],
+): { category: string; count: number; share: string }[] {
   const total = counts.reduce((a, c) => a + c.count, 0);
   return counts.map((c) => ({ ...c, share: `${((100 * c.count) / total).toFixed(1)} %` }));
 }
 
 /** A bar chart of category counts (a log axis shows the rare classes next to `happy`). */
-export function countsFigure(counts: readonly { category: string; count: number }[], title: string, opts: { log?: boolean } = {}): Figure {
+export function countsFigure(
+  counts: readonly { category: string; count: number }[],
+  title: string,
+  opts: { log?: boolean } = {},
+): Figure {
   return {
     data: [{
       type: "bar",
@@ -103,26 +114,42 @@ export function countsFigure(counts: readonly { category: string; count: number 
 }
 
 /** Grouped bars: one series per named set of counts (e.g. train vs validation, or two seeds). */
-export function groupedCountsFigure(categories: readonly string[], series: Record<string, readonly number[]>, title: string, opts: { log?: boolean } = {}): Figure {
+export function groupedCountsFigure(
+  categories: readonly string[],
+  series: Record<string, readonly number[]>,
+  title: string,
+  opts: { log?: boolean } = {},
+): Figure {
   return {
     data: Object.entries(series).map(([name, ys]) => ({
-      type: "bar", name: plotText(name), x: categories.map(plotText), y: [...ys],
-      text: ys.map(String), textposition: "outside",
+      type: "bar",
+      name: plotText(name),
+      x: categories.map(plotText),
+      y: [...ys],
+      text: ys.map(String),
+      textposition: "outside",
     })),
     layout: {
-      title: { text: plotText(title) }, barmode: "group",
+      title: { text: plotText(title) },
+      barmode: "group",
       yaxis: { title: { text: "tweets" }, type: opts.log ? "log" : "linear" },
     },
   };
 }
 
 /** The first `n` rows of each listed category (escaped HTML when shown with `tableHtml`). */
-export function examples<T extends { category: string }>(rows: readonly T[], categories: readonly string[], n = 2): T[] {
+export function examples<T extends { category: string }>(
+  rows: readonly T[],
+  categories: readonly string[],
+  n = 2,
+): T[] {
   return categories.flatMap((c) => rows.filter((r) => r.category === c).slice(0, n));
 }
 
 /** Summary of text lengths in characters and whitespace-separated words. */
-export function textLengths(texts: readonly string[]): { measure: string; min: number; median: number; p95: number; max: number }[] {
+export function textLengths(
+  texts: readonly string[],
+): { measure: string; min: number; median: number; p95: number; max: number }[] {
   const stats = (xs: number[], measure: string) => {
     const s = [...xs].sort((a, b) => a - b);
     const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))];

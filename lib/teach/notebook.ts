@@ -24,7 +24,8 @@ export const SEED = parseSeed(process.env.BERTLAB_SEED ?? COURSE_SEED, "BERTLAB_
 
 function parseSeed(value: string | number, where: string): number {
   const seed = Number(value);
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`${where} must be a whole number ≥ 0, got ${JSON.stringify(value)}`);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new Error(`${where} must be a whole number ≥ 0, got ${JSON.stringify(value)}`);
   return seed;
 }
 
@@ -39,12 +40,19 @@ export interface Course {
 export async function setup(opts: { seed?: number } = {}): Promise<Course> {
   const seed = opts.seed === undefined ? SEED : parseSeed(opts.seed, "setup({ seed })");
   const backend = await initBackend();
-  console.log(`backend ${describeBackend(backend)}\nseed ${seed} · setting ${FAST ? "fast (BERTLAB_FAST=1: small data, a few steps)" : "full"}`);
+  console.log(
+    `backend ${describeBackend(backend)}\nseed ${seed} · setting ${
+      FAST ? "fast (BERTLAB_FAST=1: small data, a few steps)" : "full"
+    }`,
+  );
   return { tf, backend, seed, fast: FAST };
 }
 
 /** What a notebook reports to the runner's summary table: one line for people, the numbers behind it. */
-export interface Headline { headline: string; values: Record<string, number> }
+export interface Headline {
+  headline: string;
+  values: Record<string, number>;
+}
 
 /**
  * The notebook's headline result. scripts/run-notebooks.ts names a file in BERTLAB_HEADLINE_FILE and reads it
@@ -63,7 +71,11 @@ export function headline(text: string, values: Record<string, number> = {}): Hea
 /** Reads a headline file written by `headline`; undefined when the notebook wrote none. */
 export function readHeadline(file: string): Headline | undefined {
   let raw: string;
-  try { raw = fs.readFileSync(file, "utf8"); } catch { return undefined; }
+  try {
+    raw = fs.readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
   const parsed = JSON.parse(raw) as Headline;
   if (typeof parsed.headline !== "string") throw new Error(`${file}: "headline" must be a string`);
   return parsed;

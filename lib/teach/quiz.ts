@@ -112,10 +112,14 @@ export function explanationText(q: Question, g?: Graded): string {
   for (const o of q.options) {
     lines.push(`  ${o.letter}) ${o.text}`, `     ${optionMark(o, g)}: ${o.why}`, `     see ${cellPlace(o.cell)}`);
   }
-  if (q.modelAnswer) lines.push(`  Model answer: ${q.modelAnswer}`, ...q.shownIn.map((c) => `     see ${cellPlace(c)}`));
+  if (q.modelAnswer)
+    lines.push(`  Model answer: ${q.modelAnswer}`, ...q.shownIn.map((c) => `     see ${cellPlace(c)}`));
   if (q.course) {
-    lines.push(`  The course says: "${q.course.says}"`, `     What is right: ${q.course.right}`,
-      `     see ${cellPlace(q.course.cell)}`);
+    lines.push(
+      `  The course says: "${q.course.says}"`,
+      `     What is right: ${q.course.right}`,
+      `     see ${cellPlace(q.course.cell)}`,
+    );
   }
   lines.push(`  Taught in: ${q.taught.map((t) => `${t.notebook}, "${t.section}"`).join("; ")}`);
   return lines.join("\n");
@@ -142,14 +146,18 @@ export function questionHtml(q: Question): string {
 /** The graded answer as HTML: the verdict, then every option with its mark, why and where. */
 export function answerHtml(q: Question, g: Graded): string {
   const colour = (o: Option) => (o.right ? "#1a7f37" : "#b42318");
-  const items = q.options.map((o) => `<li><b style="color:${colour(o)}">${html(optionMark(o, g))}</b>: ` +
-    `${html(o.text)}<br>${html(o.why)} ${see([o.cell])}</li>`);
+  const items = q.options.map((o) =>
+    `<li><b style="color:${colour(o)}">${html(optionMark(o, g))}</b>: ` +
+    `${html(o.text)}<br>${html(o.why)} ${see([o.cell])}</li>`
+  );
   const parts = [`<p><b>${html(verdict(g))}</b></p>`];
   if (items.length) parts.push(`<ol type="a">${items.join("")}</ol>`);
   if (q.modelAnswer) parts.push(`<p><b>Model answer.</b> ${html(q.modelAnswer)} ${see(q.shownIn)}</p>`);
   if (q.course) {
-    parts.push(`<p><b>The course says</b> "${html(q.course.says)}" <b>What is right:</b> ${html(q.course.right)} ` +
-      `${see([q.course.cell])}</p>`);
+    parts.push(
+      `<p><b>The course says</b> "${html(q.course.says)}" <b>What is right:</b> ${html(q.course.right)} ` +
+        `${see([q.course.cell])}</p>`,
+    );
   }
   return `<div class="bertlab-quiz">${parts.join("")}</div>`;
 }

@@ -14,7 +14,17 @@
  */
 import * as fs from "fs";
 import { parseArgs } from "util";
-import { QUESTIONS, Question, question, grade, Graded, questionHead, explanationText, verdict, cellPlace } from "./quiz";
+import {
+  QUESTIONS,
+  Question,
+  question,
+  grade,
+  Graded,
+  questionHead,
+  explanationText,
+  verdict,
+  cellPlace,
+} from "./quiz";
 
 export const QUIZ_HELP = `bertlab quiz — the course's graded quiz
 
@@ -56,8 +66,9 @@ export function readAnswers(file: string): Answers {
   const raw = parseJson(file);
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     const what = raw === null ? "null" : Array.isArray(raw) ? "an array" : `a ${typeof raw}`;
-    throw new Error(`${file} must hold one JSON object from question numbers to answers, like ${EXAMPLE}; ` +
-      `it holds ${what}`);
+    throw new Error(
+      `${file} must hold one JSON object from question numbers to answers, like ${EXAMPLE}; ` + `it holds ${what}`,
+    );
   }
   const answers: Answers = new Map();
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
@@ -100,8 +111,10 @@ export function checkAnswers(answers: Answers, source: string): CheckReport {
   const total = QUESTIONS.length;
   const answered = unanswered.length ? `${total - unanswered.length} of ${total}` : `all ${total}`;
   const right = graded.filter((g) => g.right).length;
-  const lines = [`Answers in ${source}: ${answered} questions answered. ` +
-    `Choice questions right: ${right} of ${graded.length} answered (${choice.length} in the quiz).`];
+  const lines = [
+    `Answers in ${source}: ${answered} questions answered. ` +
+    `Choice questions right: ${right} of ${graded.length} answered (${choice.length} in the quiz).`,
+  ];
   for (const q of QUESTIONS) {
     const g = graded.find((x) => x.n === q.n);
     const status = !answers.has(q.n) ? "—" : q.kind === "open" ? "open" : g!.right ? "right" : "wrong";
@@ -112,13 +125,20 @@ export function checkAnswers(answers: Answers, source: string): CheckReport {
     lines.push("", `Not answered: ${unanswered.join(", ")}. Add them to ${source} to have them checked.`);
   }
   for (const q of QUESTIONS.filter((x) => x.kind === "open" && answers.has(x.n))) {
-    lines.push("", `Question ${q.n} (open, not graded automatically): ${q.text}`,
-      `  Your answer: ${answers.get(q.n)}`, `  Model answer: ${q.modelAnswer}`);
+    lines.push(
+      "",
+      `Question ${q.n} (open, not graded automatically): ${q.text}`,
+      `  Your answer: ${answers.get(q.n)}`,
+      `  Model answer: ${q.modelAnswer}`,
+    );
   }
   lines.push("");
   if (revisit.length === 0) {
-    lines.push(graded.length ? "Nothing to revisit among the answered choice questions."
-      : "No choice question answered: nothing graded.");
+    lines.push(
+      graded.length ?
+        "Nothing to revisit among the answered choice questions."
+        : "No choice question answered: nothing graded.",
+    );
     return { graded, unanswered, revisit, lines };
   }
   lines.push("Revisit:");
@@ -127,8 +147,10 @@ export function checkAnswers(answers: Answers, source: string): CheckReport {
     const taught = q.taught.map((t) => `notebooks/${t.notebook}.ipynb, "${t.section}"`).join("; ");
     lines.push(`  ${q.n}. ${q.concept}: ${taught}`);
     for (const o of q.options.filter((x) => g.wrong.includes(x.letter) || g.missing.includes(x.letter))) {
-      lines.push(`     ${o.letter}) ${o.text}`,
-        `        ${o.right ? "right" : "wrong"}: ${o.why} (see ${cellPlace(o.cell)})`);
+      lines.push(
+        `     ${o.letter}) ${o.text}`,
+        `        ${o.right ? "right" : "wrong"}: ${o.why} (see ${cellPlace(o.cell)})`,
+      );
     }
   }
   return { graded, unanswered, revisit, lines };
@@ -145,12 +167,18 @@ export function keyText(): string {
 export function quizMain(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + "\n")): number {
   const options = { check: { type: "string" as const }, help: { type: "boolean" as const } };
   const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  if (values.help) { out(QUIZ_HELP); return 0; }
+  if (values.help) {
+    out(QUIZ_HELP);
+    return 0;
+  }
   if (positionals.length) {
     const got = JSON.stringify(positionals[0]);
     throw new Error(`bertlab quiz takes no arguments but --check FILE, got ${got} (see bertlab quiz --help)`);
   }
-  if (values.check === undefined) { out(keyText()); return 0; }
+  if (values.check === undefined) {
+    out(keyText());
+    return 0;
+  }
   checkAnswers(readAnswers(values.check), values.check).lines.forEach(out);
   return 0;
 }

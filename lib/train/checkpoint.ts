@@ -61,10 +61,17 @@ export interface SaveOptions {
 
 /** Writes checkpoint `epoch-N` atomically and returns its folder. */
 export async function saveCheckpoint(
-  runDir: string, model: BertForSequenceClassification, state: TrainerState, optimizer: AdamWState, opts: SaveOptions = {},
+  runDir: string,
+  model: BertForSequenceClassification,
+  state: TrainerState,
+  optimizer: AdamWState,
+  opts: SaveOptions = {},
 ): Promise<string> {
   const dir = path.join(checkpointsDir(runDir), `epoch-${state.epoch}`);
-  const write = (file: string, data: string | Uint8Array) => { opts.beforeWrite?.(path.basename(file)); writeFileAtomic(file, data); };
+  const write = (file: string, data: string | Uint8Array) => {
+    opts.beforeWrite?.(path.basename(file));
+    writeFileAtomic(file, data);
+  };
   await replaceDirAtomic(dir, async (tmp) => {
     await saveBertForSequenceClassification(model, tmp);
     for (const f of TOKENIZER_FILES) {
@@ -76,11 +83,15 @@ export async function saveCheckpoint(
     }
     write(path.join(tmp, "optimizer.bin"), packMoments(optimizer));
     // trainer_state.json last: its presence marks a checkpoint as complete (listCheckpoints).
-    const s: TrainerState = { ...state, optimizer: { step: optimizer.step, names: optimizer.names, shapes: optimizer.shapes } };
+    const s: TrainerState = {
+      ...state,
+      optimizer: { step: optimizer.step, names: optimizer.names, shapes: optimizer.shapes },
+    };
     write(path.join(tmp, "trainer_state.json"), JSON.stringify(s, null, 2) + "\n");
   });
   if (opts.keep && opts.keep > 0) {
-    for (const old of listCheckpoints(runDir).slice(0, -opts.keep)) fs.rmSync(old.dir, { recursive: true, force: true });
+    for (const old of listCheckpoints(runDir).slice(0, -opts.keep))
+      fs.rmSync(old.dir, { recursive: true, force: true });
   }
   return dir;
 }
@@ -118,7 +129,12 @@ function packMoments(o: AdamWState): Uint8Array {
   const total = o.moments.reduce((a, m) => a + m.m.length + m.v.length, 0);
   const all = new Float32Array(total);
   let off = 0;
-  for (const m of o.moments) { all.set(m.m, off); off += m.m.length; all.set(m.v, off); off += m.v.length; }
+  for (const m of o.moments) {
+    all.set(m.m, off);
+    off += m.m.length;
+    all.set(m.v, off);
+    off += m.v.length;
+  }
   return new Uint8Array(all.buffer);
 }
 
@@ -131,12 +147,18 @@ export function readCheckpoint(dir: string): { state: TrainerState; optimizer: A
   const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
   const sizes = state.optimizer.shapes.map((s) => s.reduce((a, b) => a * b, 1));
   const expected = sizes.reduce((a, b) => a + 2 * b, 0);
-  if (all.length !== expected) throw new Error(`${dir}/optimizer.bin holds ${all.length} values, trainer_state.json describes ${expected}`);
+  if (all.length !== expected)
+    throw new Error(`${dir}/optimizer.bin holds ${all.length} values, trainer_state.json describes ${expected}`);
   let off = 0;
   const moments = sizes.map((n) => {
-    const m = all.slice(off, off + n); off += n;
-    const v = all.slice(off, off + n); off += n;
+    const m = all.slice(off, off + n);
+    off += n;
+    const v = all.slice(off, off + n);
+    off += n;
     return { m, v };
   });
-  return { state, optimizer: { step: state.optimizer.step, names: state.optimizer.names, shapes: state.optimizer.shapes, moments } };
+  return {
+    state,
+    optimizer: { step: state.optimizer.step, names: state.optimizer.names, shapes: state.optimizer.shapes, moments },
+  };
 }

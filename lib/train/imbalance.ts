@@ -25,7 +25,9 @@ import { TrainConfig } from "../config/config";
  * A class without examples is an error, as in scikit-learn (its weight would be infinite).
  */
 export function computeClassWeight(
-  y: readonly number[], numClasses = Math.max(...y) + 1, names?: readonly string[],
+  y: readonly number[],
+  numClasses = Math.max(...y) + 1,
+  names?: readonly string[],
 ): number[] {
   if (y.length === 0) throw new Error("computeClassWeight: no labels");
   const counts = new Array<number>(numClasses).fill(0);
@@ -37,8 +39,10 @@ export function computeClassWeight(
   });
   const missing = counts.findIndex((n) => n === 0);
   if (missing >= 0) {
-    throw new Error(`class ${names?.[missing] ?? missing} has no training examples: `
-      + `"balanced" weights need every class in the training data`);
+    throw new Error(
+      `class ${names?.[missing] ?? missing} has no training examples: `
+        + `"balanced" weights need every class in the training data`,
+    );
   }
   return counts.map((n) => y.length / (numClasses * n));
 }
@@ -83,17 +87,23 @@ export class WeightedRandomSampler {
       throw new Error("cannot sample n_sample > prob_dist.size(-1) samples without replacement");
     }
     if (!this.replacement && numSamples > positive) {
-      throw new Error("invalid multinomial distribution (with replacement=False, "
-        + "not enough non-negative category to sample)");
+      throw new Error(
+        "invalid multinomial distribution (with replacement=False, " + "not enough non-negative category to sample)",
+      );
     }
     this.cumulative = new Float64Array(weights.length);
     let sum = 0;
-    weights.forEach((w, i) => { sum += w; this.cumulative[i] = sum; });
+    weights.forEach((w, i) => {
+      sum += w;
+      this.cumulative[i] = sum;
+    });
     this.rng = new Rng(opts.seed);
     this.seed = opts.seed;
   }
 
-  get size(): number { return this.numSamples; }
+  get size(): number {
+    return this.numSamples;
+  }
 
   /** The next epoch's indices (advances the generator: call once per epoch). */
   epochIndices(): number[] {
@@ -108,7 +118,10 @@ export class WeightedRandomSampler {
       // the first index whose cumulative weight exceeds u·total (binary search); zero weights are never hit
       const u = this.rng.next() * total;
       let lo = 0, hi = c.length - 1;
-      while (lo < hi) { const mid = (lo + hi) >> 1; if (c[mid] > u) hi = mid; else lo = mid + 1; }
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (c[mid] > u) hi = mid; else lo = mid + 1;
+      }
       out.push(lo);
     }
     return out;
@@ -120,19 +133,26 @@ export class WeightedRandomSampler {
     for (let k = 0; k < this.numSamples; k++) {
       const total = w.reduce((a, b) => a + b, 0);
       let u = this.rng.next() * total, i = 0;
-      while (i < w.length - 1 && u >= w[i]) { u -= w[i]; i++; }
+      while (i < w.length - 1 && u >= w[i]) {
+        u -= w[i];
+        i++;
+      }
       while (w[i] === 0) i--; // rounding ran past the last positive weight
-      out.push(i); w[i] = 0;
+      out.push(i);
+      w[i] = 0;
     }
     return out;
   }
 
-  getState(): SamplerState { return { seed: this.seed, rngState: this.rng.state, epochs: this.epochs }; }
+  getState(): SamplerState {
+    return { seed: this.seed, rngState: this.rng.state, epochs: this.epochs };
+  }
   setState(s: SamplerState): void {
     if (s.seed !== this.seed) {
       throw new Error(`sampler state is for seed ${s.seed}, this sampler has seed ${this.seed}`);
     }
-    this.rng = new Rng(s.rngState); this.epochs = s.epochs;
+    this.rng = new Rng(s.rngState);
+    this.epochs = s.epochs;
   }
 }
 
@@ -155,7 +175,12 @@ export interface Remedies {
 }
 
 /** τ·log(count / n) per class of training label ids `y`: the logit adjustment of Menon et al. (2021). */
-export function logitOffsets(y: readonly number[], numClasses: number, tau: number, names?: readonly string[]): number[] {
+export function logitOffsets(
+  y: readonly number[],
+  numClasses: number,
+  tau: number,
+  names?: readonly string[],
+): number[] {
   // computeClassWeight checks the ids and that every class occurs; its weight n / (classes × count) gives count / n.
   return computeClassWeight(y, numClasses, names).map((w) => tau * Math.log(1 / (numClasses * w)));
 }
@@ -166,13 +191,17 @@ export function logitOffsets(y: readonly number[], numClasses: number, tau: numb
  */
 export function remedies(cfg: TrainConfig, trainY: readonly number[], labels: readonly string[]): Remedies {
   const classWeights = cfg.classWeights === "balanced" ? computeClassWeight(trainY, labels.length, labels) : undefined;
-  const offsets = cfg.logitAdjustment > 0 ? logitOffsets(trainY, labels.length, cfg.logitAdjustment, labels) : undefined;
+  const offsets = cfg.logitAdjustment > 0
+    ? logitOffsets(trainY, labels.length, cfg.logitAdjustment, labels)
+    : undefined;
   const posthoc = cfg.posthocAdjustment > 0
-    ? logitOffsets(trainY, labels.length, cfg.posthocAdjustment, labels) : undefined;
+    ? logitOffsets(trainY, labels.length, cfg.posthocAdjustment, labels) :
+    undefined;
   const spec: LossSpec = cfg.loss === "focal"
     ? { kind: "focal", gamma: cfg.focalGamma, classWeights, logitOffsets: offsets }
     : { kind: "cross_entropy", classWeights, labelSmoothing: cfg.labelSmoothing, logitOffsets: offsets };
-  const loss = (logits: tf.Tensor2D, y: tf.Tensor1D) => lossOnTape(spec, y.arraySync() as number[], labels.length)(logits);
+  const loss = (logits: tf.Tensor2D, y: tf.Tensor1D) =>
+    lossOnTape(spec, y.arraySync() as number[], labels.length)(logits);
   const sampler = cfg.sampler === "weighted"
     ? new WeightedRandomSampler(balancedSampleWeights(trainY), trainY.length, { seed: cfg.seed })
     : new RandomSampler(trainY.length, cfg.seed);
@@ -185,7 +214,9 @@ export function remedies(cfg: TrainConfig, trainY: readonly number[], labels: re
  * model outputs, in bertlab, in an ONNX export and in Python `transformers` alike.
  */
 export function shiftClassifierBias(
-  model: { params: Map<string, tf.Variable> }, offsets: readonly number[], sign: 1 | -1 = 1,
+  model: { params: Map<string, tf.Variable> },
+  offsets: readonly number[],
+  sign: 1 | -1 = 1,
 ): void {
   const bias = model.params.get("classifier.bias");
   if (!bias || bias.shape[0] !== offsets.length) {

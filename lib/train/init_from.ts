@@ -10,14 +10,21 @@
 import { TrainConfig } from "../config/config";
 import { loadTokenizer, TokenizerLike } from "../data/tokenize";
 import {
-  BertForSequenceClassification, loadBertForSequenceClassification, headTransfer, reinitTopLayers,
+  BertForSequenceClassification,
+  loadBertForSequenceClassification,
+  headTransfer,
+  reinitTopLayers,
 } from "../model/bert";
 import { resolveModel } from "../model/models";
 import { modelFolder, readLabels } from "../model/run_folder";
 import { architectureDifference } from "../model/compat";
 
 /** What a run started from, when it started from a fine-tuned checkpoint (kept in metrics.json). */
-export interface Transfer { from: string; kept: string[]; fresh: string[] }
+export interface Transfer {
+  from: string;
+  kept: string[];
+  fresh: string[];
+}
 
 export interface Start {
   model: BertForSequenceClassification;
@@ -31,7 +38,11 @@ export interface Start {
  * The model and tokenizer a fresh run starts from (the head seeded from cfg.seed where it is new), with its top
  * `cfg.reinitLayers` layers re-initialised.
  */
-export async function startingModel(cfg: TrainConfig, labels: string[], log: (s: string) => void = () => {}): Promise<Start> {
+export async function startingModel(
+  cfg: TrainConfig,
+  labels: string[],
+  log: (s: string) => void = () => {},
+): Promise<Start> {
   const start = await loadStart(cfg, labels, log);
   if (cfg.reinitLayers > 0) {
     const names = reinitTopLayers(start.model, cfg.reinitLayers, cfg.seed);
@@ -45,17 +56,22 @@ async function loadStart(cfg: TrainConfig, labels: string[], log: (s: string) =>
   if (!cfg.initFrom) {
     return {
       model: await loadBertForSequenceClassification(base.dir, { labels, seed: cfg.seed }),
-      tokenizer: await loadTokenizer(base.dir), dir: base.dir,
+      tokenizer: await loadTokenizer(base.dir),
+      dir: base.dir,
     };
   }
   const from = modelFolder(cfg.initFrom);
   const difference = architectureDifference(base.dir, from);
   if (difference) throw new Error(`--init-from ${cfg.initFrom} is not the model this run starts from: ${difference}`);
   const { kept, fresh } = headTransfer(labels, readLabels(from));
-  log(`starting from ${from}: encoder kept; classifier rows kept for ${kept.join(", ") || "no label"}`
-    + `, fresh for ${fresh.join(", ") || "no label"}`);
+  log(
+    `starting from ${from}: encoder kept; classifier rows kept for ${kept.join(", ") || "no label"}`
+      + `, fresh for ${fresh.join(", ") || "no label"}`,
+  );
   return {
     model: await loadBertForSequenceClassification(from, { labels, seed: cfg.seed, transferHead: true }),
-    tokenizer: await loadTokenizer(from), dir: from, transfer: { from, kept, fresh },
+    tokenizer: await loadTokenizer(from),
+    dir: from,
+    transfer: { from, kept, fresh },
   };
 }

@@ -43,17 +43,25 @@ export interface SweepRun {
 }
 
 function record(
-  variant: string, seed: number, history: { epoch: number; validation: EvalMetrics }[], seconds: number,
+  variant: string,
+  seed: number,
+  history: { epoch: number; validation: EvalMetrics }[],
+  seconds: number,
   validation?: SweepRun["validation"],
 ): SweepRun {
   const last = history[history.length - 1];
   const best = history.reduce((b, h) => (h.validation.f1Macro > b.validation.f1Macro ? h : b));
   const v = last.validation;
   return {
-    variant, seed, seconds,
+    variant,
+    seed,
+    seconds,
     validationCounts: Object.fromEntries(v.classes.map((c) => [c.label, c.support])),
     last: {
-      epoch: last.epoch, f1Macro: v.f1Macro, f1Weighted: v.f1Weighted, accuracy: v.accuracy,
+      epoch: last.epoch,
+      f1Macro: v.f1Macro,
+      f1Weighted: v.f1Weighted,
+      accuracy: v.accuracy,
       recall: Object.fromEntries(v.classes.map((c) => [c.label, c.recall])),
     },
     bestByF1Macro: { epoch: best.epoch, f1Macro: best.validation.f1Macro, f1Weighted: best.validation.f1Weighted },
@@ -75,7 +83,9 @@ export interface SweepOptions {
 
 /** Trains every variant (config overrides of `base`) with every seed, in order; returns the runs. */
 export async function sweep(
-  variants: Record<string, Partial<TrainConfig>>, seeds: readonly number[], base: TrainConfig = DEFAULT_CONFIG,
+  variants: Record<string, Partial<TrainConfig>>,
+  seeds: readonly number[],
+  base: TrainConfig = DEFAULT_CONFIG,
   opts: SweepOptions = {},
 ): Promise<{ runs: SweepRun[]; kept?: { model: BertForSequenceClassification; tokenizer: TokenizerLike } }> {
   const runs: SweepRun[] = [];
@@ -84,7 +94,10 @@ export async function sweep(
     for (const seed of seeds) {
       const keep = opts.keep?.variant === variant && opts.keep.seed === seed;
       const done = opts.done?.find((r) => r.variant === variant && r.seed === seed);
-      if (done && !keep) { runs.push(done); continue; }
+      if (done && !keep) {
+        runs.push(done);
+        continue;
+      }
       const cfg = { ...base, ...overrides, seed, logSamples: 0 };
       // single-label data: the sweep compares per-class recall
       const data = loadTrainData({ ...opts.source, multiLabel: false }, { validationSize: cfg.validationSize, seed });
@@ -116,8 +129,9 @@ export function savedRuns(file: string, base: TrainConfig): SweepRun[] {
   if (!fs.existsSync(file)) return [];
   const saved = JSON.parse(fs.readFileSync(file, "utf8")) as { config: Partial<TrainConfig>; runs: SweepRun[] };
   const config = { ...DEFAULT_CONFIG, ...saved.config };
-  const differ = (Object.keys(config) as (keyof TrainConfig)[])
-    .filter((k) => JSON.stringify(config[k]) !== JSON.stringify(base[k]));
+  const differ = (Object.keys(config) as (keyof TrainConfig)[]).filter((k) =>
+    JSON.stringify(config[k]) !== JSON.stringify(base[k])
+  );
   if (differ.length) throw new Error(`${file} holds runs with another config (${differ.join(", ")} differ)`);
   return saved.runs;
 }
@@ -140,7 +154,8 @@ export function summarise(runs: readonly SweepRun[]): VariantSummary[] {
     const rs = runs.filter((r) => r.variant === variant);
     const labels = Object.keys(rs[0].last.recall);
     return {
-      variant, runs: rs.length,
+      variant,
+      runs: rs.length,
       f1Macro: meanSd(rs.map((r) => r.last.f1Macro)),
       f1Weighted: meanSd(rs.map((r) => r.last.f1Weighted)),
       recall: Object.fromEntries(labels.map((l) => [l, meanSd(rs.map((r) => r.last.recall[l]))])),
@@ -155,12 +170,16 @@ export function recallFigure(summary: readonly VariantSummary[], title: string):
   const labels = Object.keys(summary[0].recall);
   return {
     data: summary.map((s) => ({
-      type: "bar", name: plotText(`${s.variant} (macro F1 ${s.f1Macro.mean.toFixed(3)} ± ${s.f1Macro.sd.toFixed(3)})`),
-      x: labels.map(plotText), y: labels.map((l) => s.recall[l].mean),
+      type: "bar",
+      name: plotText(`${s.variant} (macro F1 ${s.f1Macro.mean.toFixed(3)} ± ${s.f1Macro.sd.toFixed(3)})`),
+      x: labels.map(plotText),
+      y: labels.map((l) => s.recall[l].mean),
       error_y: { type: "data", array: labels.map((l) => s.recall[l].sd), visible: true },
     })),
     layout: {
-      title: { text: plotText(title) }, barmode: "group", height: 380,
+      title: { text: plotText(title) },
+      barmode: "group",
+      height: 380,
       yaxis: { title: { text: "validation recall" }, range: [0, 1.15] },
     },
   };
@@ -172,7 +191,11 @@ export function meetsFloor(s: VariantSummary, floor = { f1Macro: 0.6, f1Weighted
 }
 
 /** Macro and weighted F1 of one run's validation predictions with post-hoc τ (on top of its own). */
-export interface PosthocPoint { tau: number; f1Macro: MeanSd; f1Weighted: MeanSd }
+export interface PosthocPoint {
+  tau: number;
+  f1Macro: MeanSd;
+  f1Weighted: MeanSd;
+}
 
 /**
  * Post-hoc logit adjustment (lib/train/imbalance.ts) scored at each τ in `taus` from the runs' saved validation
@@ -182,7 +205,8 @@ export interface PosthocPoint { tau: number; f1Macro: MeanSd; f1Weighted: MeanSd
  */
 export function posthocCurve(runs: readonly SweepRun[], taus: readonly number[]): PosthocPoint[] {
   const withLogits = runs.filter((r) => r.validation);
-  if (withLogits.length === 0) throw new Error("posthocCurve: no run holds its validation log-probabilities (rerun the sweep)");
+  if (withLogits.length === 0)
+    throw new Error("posthocCurve: no run holds its validation log-probabilities (rerun the sweep)");
   return taus.map((tau) => {
     const scores = withLogits.map((r) => {
       const v = r.validation!, labels = Object.keys(r.last.recall);
@@ -200,15 +224,30 @@ export function posthocCurve(runs: readonly SweepRun[], taus: readonly number[])
 export function posthocFigure(curve: readonly PosthocPoint[], title: string): { data: object[]; layout: object } {
   const taus = curve.map((p) => p.tau);
   const line = (name: string, pick: (p: PosthocPoint) => MeanSd) => ({
-    type: "scatter", mode: "lines+markers", name, x: taus, y: curve.map((p) => pick(p).mean),
+    type: "scatter",
+    mode: "lines+markers",
+    name,
+    x: taus,
+    y: curve.map((p) => pick(p).mean),
     error_y: { type: "data", array: curve.map((p) => pick(p).sd), visible: true },
   });
-  const floor = (y: number) => ({ type: "line", xref: "paper", x0: 0, x1: 1, y0: y, y1: y, line: { dash: "dot", width: 1 } });
+  const floor = (y: number) => ({
+    type: "line",
+    xref: "paper",
+    x0: 0,
+    x1: 1,
+    y0: y,
+    y1: y,
+    line: { dash: "dot", width: 1 },
+  });
   return {
     data: [line("macro F1", (p) => p.f1Macro), line("weighted F1", (p) => p.f1Weighted)],
     layout: {
-      title: { text: plotText(title) }, height: 360, shapes: [floor(0.6), floor(0.86)],
-      xaxis: { title: { text: "post-hoc τ (0 = the model as trained)" } }, yaxis: { title: { text: "validation F1" }, range: [0, 1] },
+      title: { text: plotText(title) },
+      height: 360,
+      shapes: [floor(0.6), floor(0.86)],
+      xaxis: { title: { text: "post-hoc τ (0 = the model as trained)" } },
+      yaxis: { title: { text: "validation F1" }, range: [0, 1] },
     },
   };
 }

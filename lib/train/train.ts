@@ -19,14 +19,19 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { TrainConfig, DEFAULT_CONFIG, validateConfig } from "../config/config";
 import { RandomSampler, LengthGroupedSampler, batches, deriveSeed, numBatches, Batch } from "../data/loader";
-import { AdamW, LinearScheduleWithWarmup, clipGradNorm, warmupStepsFor } from "../nn/optim";
+import { AdamW, LinearScheduleWithWarmup, warmupStepsFor } from "../nn/optim";
 import { ProgressEvent } from "../view/progress";
 import { BertForSequenceClassification, loadBertForSequenceClassification } from "../model/bert";
 import { remedies, shiftClassifierBias } from "./imbalance";
 import { LossSpec, Targets } from "../nn/loss_def";
 import { multiHot } from "../data/labels";
 import {
-  markMultiLabel, isMultiLabelModel, evaluateMultiLabel, thresholdsJson, THRESHOLDS_FILE, MULTI_LABEL,
+  markMultiLabel,
+  isMultiLabelModel,
+  evaluateMultiLabel,
+  thresholdsJson,
+  THRESHOLDS_FILE,
+  MULTI_LABEL,
   MultiLabelMetrics,
 } from "../eval/multilabel";
 import { loadTokenizer, TokenizerLike, encodeUnpadded } from "../data/tokenize";
@@ -34,7 +39,13 @@ import { TrainData, SingleLabelData, MultiLabelData, TextSet, checkData } from "
 import { evaluate, evaluateSet } from "../eval/evaluate";
 import { EvalMetrics } from "../eval/metrics";
 import {
-  EpochRecord, TrainerState, saveCheckpoint, readCheckpoint, SaveOptions, saveBest, loadWeightsInto,
+  EpochRecord,
+  TrainerState,
+  saveCheckpoint,
+  readCheckpoint,
+  SaveOptions,
+  saveBest,
+  loadWeightsInto,
 } from "./checkpoint";
 import { lastCheckpoint, holdsRun, bestDir } from "../model/run_folder";
 import { updateSelection, describeSelection, SelectionState, SelectionSummary } from "../config/selection";
@@ -95,7 +106,6 @@ export function isHead(name: string): boolean {
   return name.startsWith("classifier.") || name.startsWith("bert.pooler.");
 }
 
-
 /** The training loop. See the file comment for the order of things. */
 type Single = TrainOptions & { data: SingleLabelData };
 type Multi = TrainOptions & { data: MultiLabelData };
@@ -116,10 +126,12 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
 
   // 0) The run folder: refuse to overwrite a finished or partial run unless resuming.
   const resumeFrom = runDir && opts.resume ? lastCheckpoint(runDir) : undefined;
-  if (runDir && !opts.resume && holdsRun(runDir)) throw new Error(`${runDir} already holds a run: choose another --run-dir, or resume it`);
+  if (runDir && !opts.resume && holdsRun(runDir))
+    throw new Error(`${runDir} already holds a run: choose another --run-dir, or resume it`);
   if (runDir && opts.resume && !resumeFrom) throw new Error(`${runDir} has no complete checkpoint to resume from`);
   const saved = resumeFrom ? readCheckpoint(resumeFrom.dir) : undefined;
-  if (saved && saved.state.config.seed !== cfg.seed) throw new Error(`the run in ${runDir} used seed ${saved.state.config.seed}, not ${cfg.seed}`);
+  if (saved && saved.state.config.seed !== cfg.seed)
+    throw new Error(`the run in ${runDir} used seed ${saved.state.config.seed}, not ${cfg.seed}`);
   // Its checkpoints hold the bias shifted by that τ, which resuming takes back off.
   const savedTau = saved?.state.config.posthocAdjustment ?? 0;
   if (saved && savedTau !== cfg.posthocAdjustment) {
@@ -155,19 +167,29 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     if (model) start.model.dispose(); else model = start.model;
     transfer = start.transfer;
   }
-  if (multi) markMultiLabel(model);   // config.json's problem_type, so Python loads the same model
+  if (multi) markMultiLabel(model); // config.json's problem_type, so Python loads the same model
   else if (isMultiLabelModel(model)) throw new Error(`this model is multi-label (${MULTI_LABEL}): give it label sets`);
   model.precision = precision.precision; // validation forwards on the graph too
   const missing = labels.filter((l) => !model!.labels.includes(l));
-  if (missing.length) throw new Error(`label ${JSON.stringify(missing[0])} is missing from the model's label map (${model.labels.join(", ")})`);
-  if (model.labels.join("\u0000") !== labels.join("\u0000")) throw new Error(`the model's labels (${model.labels.join(", ")}) are not in the data's order (${labels.join(", ")})`);
+  if (missing.length)
+    throw new Error(
+      `label ${JSON.stringify(missing[0])} is missing from the model's label map (${model.labels.join(", ")})`,
+    );
+  if (model.labels.join("\u0000") !== labels.join("\u0000"))
+    throw new Error(
+      `the model's labels (${model.labels.join(", ")}) are not in the data's order (${labels.join(", ")})`,
+    );
 
   // 3) Tokenize, and show a few samples as the HF script logs them.
   const trainEnc = encodeUnpadded(tokenizer, trainSet.texts, cfg.maxLength);
   const valEnc = encodeUnpadded(tokenizer, opts.data.validation.texts, cfg.maxLength);
   const sampleRng = new RandomSampler(trainSet.texts.length, deriveSeed(cfg.seed, 101));
   for (const i of sampleRng.epochIndices().slice(0, cfg.logSamples)) {
-    log(`sample ${i}: label ${trainSet.labels[i]} · ${trainEnc.input_ids[i].length} tokens · ${JSON.stringify(trainSet.texts[i].slice(0, 80))}`);
+    log(
+      `sample ${i}: label ${trainSet.labels[i]} · ${trainEnc.input_ids[i].length} tokens · ${
+        JSON.stringify(trainSet.texts[i].slice(0, 80))
+      }`,
+    );
   }
 
   // 4) Loss and sampler (with the imbalance remedies cfg asks for; binary cross-entropy for label
@@ -175,9 +197,11 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   const singleLabelOnly = cfg.classWeights !== "none" || cfg.loss !== "cross_entropy" || cfg.sampler !== "random"
     || cfg.logitAdjustment > 0 || cfg.posthocAdjustment > 0 || cfg.labelSmoothing > 0;
   if (multi && singleLabelOnly) {
-    throw new Error("--class-weights, --loss focal, --sampler weighted, --logit-adjustment, --posthoc-adjustment and "
-      + "--label-smoothing are for single-label data: "
-      + "multi-label training uses binary cross-entropy and the course's sampler");
+    throw new Error(
+      "--class-weights, --loss focal, --sampler weighted, --logit-adjustment, --posthoc-adjustment and "
+        + "--label-smoothing are for single-label data: "
+        + "multi-label training uses binary cross-entropy and the course's sampler",
+    );
   }
   if (cfg.groupByLength && cfg.sampler !== "random") {
     throw new Error(`--group-by-length and --sampler ${cfg.sampler} both choose the training order: use one of them`);
@@ -189,31 +213,54 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   const weights = fix?.classWeights;
   if (weights) log(`class weights (balanced): ${labels.map((l, i) => `${l} ${weights[i].toFixed(3)}`).join(" · ")}`);
   const offsets = fix?.logitOffsets;
-  if (offsets) log(`logit adjustment (τ ${cfg.logitAdjustment}): ${labels.map((l, i) => `${l} ${offsets[i].toFixed(3)}`).join(" · ")}`);
+  if (offsets)
+    log(
+      `logit adjustment (τ ${cfg.logitAdjustment}): ${
+        labels.map((l, i) => `${l} ${offsets[i].toFixed(3)}`).join(" · ")
+      }`,
+    );
   // Post-hoc adjustment: the model trains unadjusted and is evaluated, kept and saved adjusted (its bias
   // shifted); a checkpoint resumes from the unadjusted bias.
   const posthoc = fix?.posthocOffsets;
-  if (posthoc) log(`post-hoc adjustment (τ ${cfg.posthocAdjustment}): logits − ${labels.map((l, i) => `${l} ${posthoc[i].toFixed(3)}`).join(" · ")}`);
-  const adjust = (sign: 1 | -1) => { if (posthoc) shiftClassifierBias(model!, posthoc, sign); };
+  if (posthoc)
+    log(
+      `post-hoc adjustment (τ ${cfg.posthocAdjustment}): logits − ${
+        labels.map((l, i) => `${l} ${posthoc[i].toFixed(3)}`).join(" · ")
+      }`,
+    );
+  const adjust = (sign: 1 | -1) => {
+    if (posthoc) shiftClassifierBias(model!, posthoc, sign);
+  };
   if (saved) adjust(-1);
   // The loss of every step, on the graph or the tape alike (lib/nn/loss_def.ts); label sets: binary cross-entropy.
   const loss: LossSpec = fix?.spec ?? { kind: "bce" };
   const batchesPerEpoch = numBatches(trainSet.texts.length, cfg.batchSize);
-  const usedBatches = cfg.maxStepsPerEpoch > 0 ? Math.min(batchesPerEpoch, cfg.maxStepsPerEpoch * cfg.gradAccumulation) : batchesPerEpoch;
+  const usedBatches = cfg.maxStepsPerEpoch > 0
+    ? Math.min(batchesPerEpoch, cfg.maxStepsPerEpoch * cfg.gradAccumulation)
+    : batchesPerEpoch;
   const stepsPerEpoch = Math.ceil(usedBatches / cfg.gradAccumulation);
   const totalSteps = stepsPerEpoch * cfg.epochs;
   const optimizer = new AdamW(model.params, {
-    lr: cfg.lr, betas: cfg.betas, eps: cfg.eps, weightDecay: cfg.weightDecay,
+    lr: cfg.lr,
+    betas: cfg.betas,
+    eps: cfg.eps,
+    weightDecay: cfg.weightDecay,
     lrScale: (name) => (isHead(name) ? cfg.headLrScale : 1),
   });
-  const schedule = new LinearScheduleWithWarmup(cfg.lr, warmupStepsFor(totalSteps, cfg.warmupSteps, cfg.warmupRatio), totalSteps);
+  const schedule = new LinearScheduleWithWarmup(
+    cfg.lr,
+    warmupStepsFor(totalSteps, cfg.warmupSteps, cfg.warmupRatio),
+    totalSteps,
+  );
   const history: EpochRecord[] = saved ? saved.state.history : [];
   // Best epoch and patience so far (restored on resume), and this session's copy of the best weights.
   let selection = saved?.state.selection;
   let bestWeights: Map<string, tf.Tensor> | undefined;
   let globalStep = 0;
   if (saved) {
-    optimizer.setState(saved.optimizer); schedule.setState(saved.state.scheduler); sampler.setState(saved.state.sampler);
+    optimizer.setState(saved.optimizer);
+    schedule.setState(saved.state.scheduler);
+    sampler.setState(saved.state.sampler);
     globalStep = saved.state.globalStep;
   }
   const batchOpts = { padding: cfg.padding, maxLength: cfg.maxLength, padTokenId: tokenizer.padTokenId };
@@ -222,7 +269,10 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   if (saved && runJson && fs.existsSync(runJson)) transfer = JSON.parse(fs.readFileSync(runJson, "utf8")).initFrom;
   if (runJson) {
     writeJsonAtomic(runJson, {
-      config: cfg, labels, model: cfg.model ?? "default", ...(transfer ? { initFrom: transfer } : {}),
+      config: cfg,
+      labels,
+      model: cfg.model ?? "default",
+      ...(transfer ? { initFrom: transfer } : {}),
       startedAt: new Date().toISOString(),
     });
   }
@@ -235,9 +285,17 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     // 5) Train mode: dropout on, a fresh random order, fresh gradients every optimizer step.
     const order = sampler.epochIndices().slice(0, usedBatches * cfg.batchSize);
     let lossSum = 0, lossCount = 0, step = 0, micro: MicroBatch[] = [];
-    const release = () => { micro.forEach((m) => (m.inputs as Batch).dispose()); micro = []; };
+    const release = () => {
+      micro.forEach((m) => (m.inputs as Batch).dispose());
+      micro = [];
+    };
     for (const b of batches(trainEnc, multi ? undefined : trainY, order, { batchSize: cfg.batchSize, ...batchOpts })) {
-      if (opts.signal?.aborted) { b.dispose(); release(); interrupted = true; break; }
+      if (opts.signal?.aborted) {
+        b.dispose();
+        release();
+        interrupted = true;
+        break;
+      }
       // Each micro-batch's dropout seed from its place in the epoch; targets are label ids or 0/1 rows.
       const seed = deriveSeed(cfg.seed, epoch, lossCount + micro.length);
       micro.push({ inputs: b, targets: b.indices.map((i) => (multi ? trainHot[i] : trainY[i])) as Targets, seed });
@@ -246,7 +304,12 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
       // 6) One optimizer step over the micro-batches (k = 1: one batch): loss, gradients, clipping, AdamW, in one
       // graph call on native TensorFlow for the last micro-batch (lib/train/train_graph.ts).
       const lr = schedule.lr();
-      const r = trainStep(model!, optimizer, micro, { lr, clipNorm: cfg.clipNorm, loss, precision: precision.precision });
+      const r = trainStep(model!, optimizer, micro, {
+        lr,
+        clipNorm: cfg.clipNorm,
+        loss,
+        precision: precision.precision,
+      });
       const k = micro.length;
       release();
       if (!Number.isFinite(r.loss)) {
@@ -254,11 +317,16 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
         const keep = runDir ? lastCheckpoint(runDir) : undefined;
         const kept = keep ? `last good checkpoint kept: ${keep.dir}` : "no checkpoint was saved yet";
         const lrNow = schedule.lr().toExponential(2);
-        throw new TrainingDivergedError(`loss became ${r.loss} at epoch ${epoch}, batch ${seen} (lr ${lrNow}): try a lower --lr; ${kept}`);
+        throw new TrainingDivergedError(
+          `loss became ${r.loss} at epoch ${epoch}, batch ${seen} (lr ${lrNow}): try a lower --lr; ${kept}`,
+        );
       }
       // The epoch's loss is the mean over its batches (a group's loss counts once per micro-batch in it).
-      lossSum += r.loss * k; lossCount += k;
-      schedule.step(); step++; globalStep++;
+      lossSum += r.loss * k;
+      lossCount += k;
+      schedule.step();
+      step++;
+      globalStep++;
       emit({ type: "step", epoch, step, steps: stepsPerEpoch, loss: r.loss, lr, gradNorm: r.norm });
     }
     if (interrupted) break;
@@ -268,31 +336,60 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     const ev = multi
       ? evaluateMultiLabel(model, valEnc, valHot, { batchSize: cfg.evalBatchSize, thresholds: "tune", ...batchOpts })
       : evaluate(model, valEnc, valY, { batchSize: cfg.evalBatchSize, ...batchOpts });
-    const record: EpochRecord = { epoch, trainLoss: lossSum / lossCount, validation: ev.metrics, seconds: (Date.now() - te) / 1000, steps: step };
+    const record: EpochRecord = {
+      epoch,
+      trainLoss: lossSum / lossCount,
+      validation: ev.metrics,
+      seconds: (Date.now() - te) / 1000,
+      steps: step,
+    };
     history.push(record);
     // 8) Model selection: is this the best epoch so far; has patience run out?
     let improved = false;
     if (cfg.selectMetric !== "none") {
       const rule = { metric: cfg.selectMetric, patience: cfg.earlyStoppingPatience };
       const u = updateSelection(selection, epoch, ev.metrics, rule);
-      selection = u.state; improved = u.improved;
-      if (improved) { tf.dispose([...(bestWeights?.values() ?? [])]); bestWeights = snapshot(model); }
+      selection = u.state;
+      improved = u.improved;
+      if (improved) {
+        tf.dispose([...(bestWeights?.values() ?? [])]);
+        bestWeights = snapshot(model);
+      }
     }
     // 9) Checkpoint (and best/), metrics and charts (each written atomically).
     if (runDir) {
       const state: TrainerState = {
-        epoch, globalStep, config: cfg, labels, scheduler: schedule.getState(), sampler: sampler.getState(), history,
-        optimizer: { step: 0, names: [], shapes: [] }, ...(selection ? { selection } : {}),
+        epoch,
+        globalStep,
+        config: cfg,
+        labels,
+        scheduler: schedule.getState(),
+        sampler: sampler.getState(),
+        history,
+        optimizer: { step: 0, names: [], shapes: [] },
+        ...(selection ? { selection } : {}),
       };
       const files = "thresholds" in ev ? { [THRESHOLDS_FILE]: thresholdsJson(labels, ev.thresholds) } : undefined;
       const dir = await saveCheckpoint(runDir, model, state, optimizer.getState(), {
-        tokenizerDir: modelDir, keep: opts.keepCheckpoints ?? 2, beforeWrite: opts.beforeWrite, files,
+        tokenizerDir: modelDir,
+        keep: opts.keepCheckpoints ?? 2,
+        beforeWrite: opts.beforeWrite,
+        files,
       });
       if (improved) await saveBest(runDir, dir);
       writeRunFiles(runDir, { cfg, labels, history, seconds: (Date.now() - t0) / 1000, selection, transfer });
     }
     adjust(-1);
-    emit({ type: "epoch", epoch, epochs: cfg.epochs, trainLoss: record.trainLoss, valLoss: ev.metrics.loss, f1Weighted: ev.metrics.f1Weighted, f1Macro: ev.metrics.f1Macro, seconds: record.seconds });
+    emit({
+      type: "epoch",
+      epoch,
+      epochs: cfg.epochs,
+      trainLoss: record.trainLoss,
+      valLoss: ev.metrics.loss,
+      f1Weighted: ev.metrics.f1Weighted,
+      f1Macro: ev.metrics.f1Macro,
+      seconds: record.seconds,
+    });
     if (selection?.stoppedAfter !== undefined) {
       log(`early stopping: ${describeSelection(selection, history, cfg.earlyStoppingPatience).why}`);
     }
@@ -303,7 +400,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   // 10) A finished run returns the best epoch's weights (HF's load_best_model_at_end): this session's
   // copy, or after a resume the checkpoints/best/ folder.
   if (selection && !interrupted && selection.bestEpoch !== history[history.length - 1]?.epoch) {
-    if (bestWeights) for (const [name, v] of model.params) v.assign(bestWeights.get(name)!);
+    if (bestWeights) { for (const [name, v] of model.params) v.assign(bestWeights.get(name)!); }
     else if (runDir) loadWeightsInto(model, bestDir(runDir));
   }
   tf.dispose([...(bestWeights?.values() ?? [])]);
@@ -314,7 +411,9 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   // 11) The test set, once, by the model the run returns (the test set chose nothing).
   const test = data.test && !interrupted
     ? evaluateSet(model, tokenizer, data.test, "test", {
-      maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize, thresholds,
+      maxLength: cfg.maxLength,
+      batchSize: cfg.evalBatchSize,
+      thresholds,
     }).metrics
     : undefined;
   const seconds = (Date.now() - t0) / 1000;
@@ -339,8 +438,12 @@ function snapshot(model: BertForSequenceClassification): Map<string, tf.Tensor> 
 }
 
 export interface RunFiles {
-  cfg: TrainConfig; labels: string[]; history: EpochRecord[]; seconds: number;
-  selection?: SelectionState; test?: EvalMetrics | MultiLabelMetrics;
+  cfg: TrainConfig;
+  labels: string[];
+  history: EpochRecord[];
+  seconds: number;
+  selection?: SelectionState;
+  test?: EvalMetrics | MultiLabelMetrics;
   /** What --init-from carried over, when the run started from a fine-tuned checkpoint. */
   transfer?: Transfer;
 }
@@ -358,7 +461,11 @@ export function writeRunFiles(runDir: string, r: RunFiles): void {
   const { cfg, labels, history, seconds, selection, test, transfer } = r;
   const last = history[history.length - 1];
   writeJsonAtomic(path.join(runDir, "metrics.json"), {
-    config: cfg, labels, seconds, backend: tf.getBackend(), ...(transfer ? { initFrom: transfer } : {}),
+    config: cfg,
+    labels,
+    seconds,
+    backend: tf.getBackend(),
+    ...(transfer ? { initFrom: transfer } : {}),
     problemType: cfg && history[0] && "f1Micro" in history[0].validation ? MULTI_LABEL : "single_label_classification",
     final: last && headline(last),
     ...(selection ? { best: describeSelection(selection, history, cfg.earlyStoppingPatience) } : {}),
@@ -367,7 +474,10 @@ export function writeRunFiles(runDir: string, r: RunFiles): void {
   });
   // Charts are a convenience: failing to draw them must not stop a run that has its checkpoint.
   try {
-    writeFileAtomic(path.join(runDir, "charts.html"), chartsPage(`bertlab run ${path.basename(runDir)}`, runFigures(history)));
+    writeFileAtomic(
+      path.join(runDir, "charts.html"),
+      chartsPage(`bertlab run ${path.basename(runDir)}`, runFigures(history)),
+    );
   } catch (e) {
     process.stderr.write(`warning: ${runDir}/charts.html not written: ${(e as Error).message.split("\n")[0]}\n`);
   }

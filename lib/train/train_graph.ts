@@ -37,7 +37,10 @@ let warned = false;
  * micro-batches' gradients); null, after one warning per process, where it cannot load.
  */
 function sessionFor(
-  model: BertForSequenceClassification, kind: "grads" | "step", loss: LossSpec, accumulate = false,
+  model: BertForSequenceClassification,
+  kind: "grads" | "step",
+  loss: LossSpec,
+  accumulate = false,
   precision: GraphPrecision = "fp32",
 ): GraphSession | null {
   const key = `${kind}/${loss.kind}${accumulate ? "/accumulate" : ""}/${precision}`;
@@ -50,7 +53,8 @@ function sessionFor(
     } catch (e) {
       s = null;
       const why = (e as Error).message;
-      if (!warned) console.warn(`bertlab: the training graph is unavailable, training with the gradient tape instead (${why})`);
+      if (!warned)
+        console.warn(`bertlab: the training graph is unavailable, training with the gradient tape instead (${why})`);
       warned = true;
     }
     own.set(key, s);
@@ -76,7 +80,10 @@ export interface StepLoss {
  * undefined when graphs cannot run here (one warning), so that the caller takes the tape.
  */
 export function graphLossAndGrads(
-  model: BertForSequenceClassification, inputs: BertInputs, targets: Targets, opts: StepLoss,
+  model: BertForSequenceClassification,
+  inputs: BertInputs,
+  targets: Targets,
+  opts: StepLoss,
 ): { value: tf.Scalar; grads: Record<string, tf.Tensor> } | undefined {
   if (!graphTraining()) return undefined;
   const session = sessionFor(model, "grads", opts.loss ?? CROSS_ENTROPY, false, opts.precision);
@@ -89,7 +96,11 @@ export function graphLossAndGrads(
 
 /** What every training graph is fed: inputs, the loss's feeds, dropout masks and the weights (call inside tf.tidy). */
 function stepFeeds(
-  session: GraphSession, model: BertForSequenceClassification, inputs: BertInputs, targets: Targets, opts: StepLoss,
+  session: GraphSession,
+  model: BertForSequenceClassification,
+  inputs: BertInputs,
+  targets: Targets,
+  opts: StepLoss,
 ): Record<string, tf.Tensor> {
   const [b, s] = model.checkInputs(inputs);
   const c = model.config;
@@ -108,10 +119,18 @@ function stepFeeds(
   // Element counts as the eager model's tensors have them: [b, heads, s, s], [b, hidden] or [b, s, hidden].
   if (session.graph.dropouts.length) feeds.dropout_on = tf.scalar(opts.dropout === false ? 0 : 1);
   for (const d of session.graph.dropouts) {
-    const shape = d.of === "attentionProbs" ? [b, c.num_attention_heads, s, s] : d.of === "tanh" ? [b, c.hidden_size] : [b, s, c.hidden_size];
+    const shape = d.of === "attentionProbs"
+      ? [b, c.num_attention_heads, s, s]
+      : d.of === "tanh"
+      ? [b, c.hidden_size]
+      : [b, s, c.hidden_size];
     // `dropout: false` (the reference tests: PyTorch's masks cannot be matched) keeps every element.
     const n = shape.reduce((a, b) => a * b, 1);
-    feeds[`dropout/${d.site}`] = tf.tensor(opts.dropout === false ? new Uint8Array(n).fill(1) : dropoutKeep(n, d.rate, siteSeed(opts.seed, d.site)), shape, "bool");
+    feeds[`dropout/${d.site}`] = tf.tensor(
+      opts.dropout === false ? new Uint8Array(n).fill(1) : dropoutKeep(n, d.rate, siteSeed(opts.seed, d.site)),
+      shape,
+      "bool",
+    );
   }
   return feeds;
 }
@@ -124,14 +143,21 @@ function stepFeeds(
  * optimizer.step, which compute the same).
  */
 export function graphTrainStep(
-  model: BertForSequenceClassification, optimizer: AdamW, inputs: BertInputs, targets: Targets,
+  model: BertForSequenceClassification,
+  optimizer: AdamW,
+  inputs: BertInputs,
+  targets: Targets,
   opts: StepLoss & { lr: number; clipNorm: number; acc?: Record<string, tf.Tensor> },
 ): { loss: number; norm: number } | undefined {
   if (!graphTraining() || [...model.params.values()].some((v) => !v.trainable)) return undefined;
   const session = sessionFor(model, "step", opts.loss ?? CROSS_ENTROPY, opts.acc !== undefined, opts.precision);
   if (!session) return undefined;
   const names = [...model.params.keys()];
-  const outputs = ["loss", "grad_norm", ...names.flatMap((n) => [`new/${n}`, `new_m/${n}`, `new_v/${n}`] as const)] as GraphOutput[];
+  const outputs = [
+    "loss",
+    "grad_norm",
+    ...names.flatMap((n) => [`new/${n}`, `new_m/${n}`, `new_v/${n}`] as const),
+  ] as GraphOutput[];
   const out = tf.tidy(() => {
     const feeds = stepFeeds(session, model, inputs, targets, opts);
     const k = optimizer.beginStep(opts.lr);
@@ -139,13 +165,15 @@ export function graphTrainStep(
     const [b1, b2] = optimizer.betas;
     feeds.adam = tf.tensor1d([b1, 1 - b1, b2, 1 - b2, optimizer.eps, opts.clipNorm]);
     for (const n of names) [feeds[`m/${n}`], feeds[`v/${n}`]] = optimizer.moments(n);
-    if (opts.acc) for (const n of names) feeds[`acc/${n}`] = opts.acc[n];
+    if (opts.acc) { for (const n of names) feeds[`acc/${n}`] = opts.acc[n]; }
     return session.run(feeds, outputs);
   });
   const [loss, norm] = [out[0].dataSync()[0], out[1].dataSync()[0]];
   names.forEach((n, i) => {
     const [m, v] = optimizer.moments(n);
-    model.params.get(n)!.assign(out[2 + 3 * i]); m.assign(out[3 + 3 * i]); v.assign(out[4 + 3 * i]);
+    model.params.get(n)!.assign(out[2 + 3 * i]);
+    m.assign(out[3 + 3 * i]);
+    v.assign(out[4 + 3 * i]);
   });
   tf.dispose(out);
   return { loss, norm };
@@ -156,7 +184,10 @@ export function graphTrainStep(
  * the eager forward with the same loss, normalisation and seed. Only trainable weights get a gradient.
  */
 export function lossAndGrads(
-  model: BertForSequenceClassification, inputs: BertInputs, targets: Targets, opts: StepLoss,
+  model: BertForSequenceClassification,
+  inputs: BertInputs,
+  targets: Targets,
+  opts: StepLoss,
 ): { value: tf.Scalar; grads: Record<string, tf.Tensor> } {
   const frozen = [...model.params].filter(([, v]) => !v.trainable).map(([n]) => n);
   const viaGraph = graphLossAndGrads(model, inputs, targets, opts);
@@ -176,7 +207,11 @@ export function lossAndGrads(
 }
 
 /** One micro-batch of an optimizer step: its inputs, targets (label ids or multi-hot rows) and dropout seed. */
-export interface MicroBatch { inputs: BertInputs; targets: Targets; seed: number }
+export interface MicroBatch {
+  inputs: BertInputs;
+  targets: Targets;
+  seed: number;
+}
 
 /**
  * One optimizer step over k micro-batches (k = 1: an ordinary step), the same arithmetic wherever it runs: each
@@ -187,7 +222,9 @@ export interface MicroBatch { inputs: BertInputs; targets: Targets; seed: number
  * the weights alone on the second path; the caller stops either way.
  */
 export function trainStep(
-  model: BertForSequenceClassification, optimizer: AdamW, micro: MicroBatch[],
+  model: BertForSequenceClassification,
+  optimizer: AdamW,
+  micro: MicroBatch[],
   opts: { lr: number; clipNorm: number; loss?: LossSpec; precision?: GraphPrecision },
 ): { loss: number; norm: number } {
   if (micro.length === 0) throw new Error("trainStep: no micro-batches");
@@ -198,18 +235,26 @@ export function trainStep(
   const add = (r: { value: tf.Scalar; grads: Record<string, tf.Tensor> }) => {
     loss += r.value.dataSync()[0];
     r.value.dispose();
-    if (!acc) { acc = r.grads; return; }
+    if (!acc) {
+      acc = r.grads;
+      return;
+    }
     const sum = tf.tidy(() => Object.fromEntries(Object.entries(acc!).map(([n, g]) => [n, tf.add(g, r.grads[n])])));
     tf.dispose([...Object.values(acc), ...Object.values(r.grads)]);
     acc = sum;
   };
   // 1) every micro-batch but the last: loss and gradients, summed
   const precision = opts.precision;
-  for (const m of micro.slice(0, -1)) add(lossAndGrads(model, m.inputs, m.targets, { seed: m.seed, loss: spec, norm, precision }));
+  for (const m of micro.slice(0, -1))
+    add(lossAndGrads(model, m.inputs, m.targets, { seed: m.seed, loss: spec, norm, precision }));
   // 2) the last one's gradients, the sum clipped, AdamW: one graph call where it runs
   const last = micro[micro.length - 1];
   const fused = graphTrainStep(model, optimizer, last.inputs, last.targets, {
-    ...opts, seed: last.seed, loss: spec, norm, acc,
+    ...opts,
+    seed: last.seed,
+    loss: spec,
+    norm,
+    acc,
   });
   if (fused) {
     if (acc) tf.dispose(Object.values(acc));
@@ -217,7 +262,10 @@ export function trainStep(
   }
   add(lossAndGrads(model, last.inputs, last.targets, { seed: last.seed, loss: spec, norm, precision }));
   const grads = acc!;
-  if (!Number.isFinite(loss)) { tf.dispose(Object.values(grads)); return { loss, norm: NaN }; }
+  if (!Number.isFinite(loss)) {
+    tf.dispose(Object.values(grads));
+    return { loss, norm: NaN };
+  }
   const { grads: clipped, norm: gradNorm } = clipGradNorm(grads, opts.clipNorm);
   optimizer.step(clipped, opts.lr);
   tf.dispose([...Object.values(clipped), ...Object.values(grads)]);

@@ -35,12 +35,8 @@ export function plotText(s: string): string {
 
 /** JSON safe to place inside a <script>: `<`, `>`, `&` and the JS-breaking line separators escaped. */
 export function scriptJson(value: unknown): string {
-  return JSON.stringify(value ?? null)
-    .replace(/</g, "\\u003c")
-    .replace(/>/g, "\\u003e")
-    .replace(/&/g, "\\u0026")
-    .replace(/\u2028/g, "\\u2028")
-    .replace(/\u2029/g, "\\u2029");
+  return JSON.stringify(value ?? null).replace(/</g, "\\u003c").replace(/>/g, "\\u003e").replace(/&/g, "\\u0026")
+    .replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
 }
 
 /** plotly.js, minified (cached on disk by version); falls back to the full file without esbuild. */
@@ -59,7 +55,9 @@ export function plotlySource(): string {
       const esbuild = require("esbuild") as { transformSync(code: string, o: object): { code: string } };
       source = esbuild.transformSync(full, { minify: true, legalComments: "none" }).code;
       source = `/* plotly.js ${version} (MIT licence), minified */\n${source}`;
-      try { writeFileAtomic(cached, source); } catch { /* a read-only cache only costs time */ }
+      try {
+        writeFileAtomic(cached, source);
+      } catch { /* a read-only cache only costs time */ }
     } catch {
       source = full;
     }
@@ -86,8 +84,7 @@ export function plotHtml(fig: Figure, opts: { includePlotly?: boolean } = {}): s
   const include = opts.includePlotly !== false && !inlined;
   const lib = include ? `<script>if (!window.Plotly) {\n${plotlySource()}\n}</script>\n` : "";
   if (include) inlined = true;
-  const draw =
-    `<script>(function () {\n` +
+  const draw = `<script>(function () {\n` +
     `  var el = document.getElementById(${scriptJson(id)});\n` +
     `  var fig = ${scriptJson({ data: fig.data, layout })};\n` +
     `  if (window.Plotly) window.Plotly.newPlot(el, fig.data, fig.layout, { responsive: true, displaylogo: false });\n` +

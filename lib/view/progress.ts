@@ -14,7 +14,16 @@ export type ProgressEvent =
   | { type: "start"; epochs: number; stepsPerEpoch: number; startEpoch: number }
   | { type: "step"; epoch: number; step: number; steps: number; loss: number; lr: number; gradNorm: number }
   | { type: "evaluate"; epoch: number }
-  | { type: "epoch"; epoch: number; epochs: number; trainLoss: number; valLoss: number; f1Weighted: number; f1Macro: number; seconds: number }
+  | {
+    type: "epoch";
+    epoch: number;
+    epochs: number;
+    trainLoss: number;
+    valLoss: number;
+    f1Weighted: number;
+    f1Macro: number;
+    seconds: number;
+  }
   | { type: "done"; seconds: number; interrupted: boolean };
 
 /** "1m05s", "42s", "1h02m". */
@@ -36,29 +45,46 @@ export class ProgressTracker {
   private stepsPerEpoch = 1;
   private startEpoch = 1;
   private done = 0;
-  constructor(private now: () => number = Date.now) { this.t0 = now(); }
+  constructor(private now: () => number = Date.now) {
+    this.t0 = now();
+  }
 
-  elapsed(): number { return (this.now() - this.t0) / 1000; }
+  elapsed(): number {
+    return (this.now() - this.t0) / 1000;
+  }
 
   /** Steps done since the start (or the resume) of the run. */
-  stepsDone(): number { return this.done; }
+  stepsDone(): number {
+    return this.done;
+  }
 
   /** Returns the line for an event (or undefined for events that print nothing). */
   line(e: ProgressEvent): string | undefined {
     switch (e.type) {
       case "start":
-        this.epochs = e.epochs; this.stepsPerEpoch = e.stepsPerEpoch; this.startEpoch = e.startEpoch; this.t0 = this.now();
-        return `training: ${e.epochs} epochs × ${e.stepsPerEpoch} steps${e.startEpoch > 1 ? ` (resuming at epoch ${e.startEpoch})` : ""}`;
+        this.epochs = e.epochs;
+        this.stepsPerEpoch = e.stepsPerEpoch;
+        this.startEpoch = e.startEpoch;
+        this.t0 = this.now();
+        return `training: ${e.epochs} epochs × ${e.stepsPerEpoch} steps${
+          e.startEpoch > 1 ? ` (resuming at epoch ${e.startEpoch})` : ""
+        }`;
       case "step": {
         this.done = (e.epoch - this.startEpoch) * this.stepsPerEpoch + e.step;
         const total = (this.epochs - this.startEpoch + 1) * this.stepsPerEpoch;
         const eta = (this.elapsed() / this.done) * (total - this.done);
-        return `epoch ${e.epoch}/${this.epochs} · step ${e.step}/${e.steps} · loss ${e.loss.toFixed(3)} · lr ${e.lr.toExponential(1)} · ${formatDuration(this.elapsed())} elapsed · ETA ${formatDuration(eta)}`;
+        return `epoch ${e.epoch}/${this.epochs} · step ${e.step}/${e.steps} · loss ${e.loss.toFixed(3)} · lr ${
+          e.lr.toExponential(1)
+        } · ${formatDuration(this.elapsed())} elapsed · ETA ${formatDuration(eta)}`;
       }
       case "evaluate":
         return `epoch ${e.epoch}/${this.epochs} · evaluating…`;
       case "epoch":
-        return `epoch ${e.epoch}/${e.epochs} done in ${formatDuration(e.seconds)} · train loss ${e.trainLoss.toFixed(4)} · val loss ${e.valLoss.toFixed(4)} · F1 weighted ${e.f1Weighted.toFixed(4)} · F1 macro ${e.f1Macro.toFixed(4)}`;
+        return `epoch ${e.epoch}/${e.epochs} done in ${formatDuration(e.seconds)} · train loss ${
+          e.trainLoss.toFixed(4)
+        } · val loss ${e.valLoss.toFixed(4)} · F1 weighted ${e.f1Weighted.toFixed(4)} · F1 macro ${
+          e.f1Macro.toFixed(4)
+        }`;
       case "done":
         return `${e.interrupted ? "stopped" : "finished"} after ${formatDuration(e.seconds)}`;
     }
@@ -83,7 +109,9 @@ export function cliReporter(stream: NodeJS.WriteStream = process.stderr, every =
 }
 
 /** What the notebook reporter needs of a display: tslab's `newDisplay()`, which overwrites its own output. */
-export interface UpdatableDisplay { html(s: string): void }
+export interface UpdatableDisplay {
+  html(s: string): void;
+}
 
 export interface NotebookReporterOptions {
   /** Lines that stay (start, epoch summaries, the end); default console.log. */
@@ -145,26 +173,38 @@ export function notebookReporter(
     if (bare === undefined) return;
     const line = o.label ? `${o.label} · ${bare}` : bare;
     if (file) {
-      try { fs.appendFileSync(file, line + "\n"); } catch { /* following the run is a convenience */ }
+      try {
+        fs.appendFileSync(file, line + "\n");
+      } catch { /* following the run is a convenience */ }
     }
     if (e.type === "start") total = Math.max(1, (e.epochs - e.startEpoch + 1) * e.stepsPerEpoch);
     const done = tracker.stepsDone();
     if (e.type === "step") {
       const due = e.step === e.steps || now() - lastShown >= (o.minIntervalMs ?? 250);
       if (display && !due) return;
-      if (due && show(line, done)) { lastShown = now(); return; }
+      if (due && show(line, done)) {
+        lastShown = now();
+        return;
+      }
       if (e.step % Math.max(1, Math.ceil(e.steps / 4)) !== 0 && e.step !== 1) return;
       log(line);
       return;
     }
-    if (e.type === "evaluate") { show(line, done); return; }
+    if (e.type === "evaluate") {
+      show(line, done);
+      return;
+    }
     if (e.type === "done" && show(line, done)) return; // the display keeps the last word
     log(line);
   };
 }
 
 /** What runFigures needs from an epoch record (lib/train/checkpoint.ts EpochRecord has it). */
-export interface CurvePoint { epoch: number; trainLoss: number; validation: { loss: number; f1Weighted: number; f1Macro: number } }
+export interface CurvePoint {
+  epoch: number;
+  trainLoss: number;
+  validation: { loss: number; f1Weighted: number; f1Macro: number };
+}
 
 /**
  * The training curves as plotly figures (for lib/view/plot.ts showPlot / plotHtml): loss per epoch
@@ -175,12 +215,28 @@ export function runFigures(history: CurvePoint[]): { data: object[]; layout: obj
   const line = (name: string, y: number[]) => ({ type: "scatter", mode: "lines+markers", name, x, y });
   return [
     {
-      data: [line("training loss", history.map((h) => h.trainLoss)), line("validation loss", history.map((h) => h.validation.loss))],
-      layout: { title: { text: "Loss per epoch" }, xaxis: { title: { text: "epoch" }, dtick: 1 }, yaxis: { title: { text: "cross-entropy" } }, height: 320 },
+      data: [
+        line("training loss", history.map((h) => h.trainLoss)),
+        line("validation loss", history.map((h) => h.validation.loss)),
+      ],
+      layout: {
+        title: { text: "Loss per epoch" },
+        xaxis: { title: { text: "epoch" }, dtick: 1 },
+        yaxis: { title: { text: "cross-entropy" } },
+        height: 320,
+      },
     },
     {
-      data: [line("F1 weighted", history.map((h) => h.validation.f1Weighted)), line("F1 macro", history.map((h) => h.validation.f1Macro))],
-      layout: { title: { text: "Validation F1 per epoch" }, xaxis: { title: { text: "epoch" }, dtick: 1 }, yaxis: { title: { text: "F1" }, range: [0, 1] }, height: 320 },
+      data: [
+        line("F1 weighted", history.map((h) => h.validation.f1Weighted)),
+        line("F1 macro", history.map((h) => h.validation.f1Macro)),
+      ],
+      layout: {
+        title: { text: "Validation F1 per epoch" },
+        xaxis: { title: { text: "epoch" }, dtick: 1 },
+        yaxis: { title: { text: "F1" }, range: [0, 1] },
+        height: 320,
+      },
     },
   ];
 }
@@ -195,5 +251,7 @@ export function chartsPage(title: string, figures: Figure[]): string {
   // The page carries its own plotly.js; the notebook's once-per-kernel copy is not touched.
   const parts = figures.map((f) => plotHtml(f, { includePlotly: false }));
   const lib = `<script>${plotlySource()}</script>\n`;
-  return `<!doctype html>\n<meta charset="utf-8">\n<title>${escapeHtml(title)}</title>\n${lib}<h1>${escapeHtml(title)}</h1>\n` + parts.join("\n");
+  return `<!doctype html>\n<meta charset="utf-8">\n<title>${escapeHtml(title)}</title>\n${lib}<h1>${
+    escapeHtml(title)
+  }</h1>\n` + parts.join("\n");
 }

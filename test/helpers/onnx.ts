@@ -50,7 +50,8 @@ export function haveBertOnnx(): boolean {
 
 /** Can these tests make ONNX bytes here: bertOnnx, or PyTorch in .venv. */
 export const onnxSkip = haveBertOnnx() || fs.existsSync(VENV_PYTHON)
-  ? false : `bertOnnx is a shim and ${VENV_PYTHON} is missing: run scripts/setup.sh`;
+  ? false :
+  `bertOnnx is a shim and ${VENV_PYTHON} is missing: run scripts/setup.sh`;
 
 /** The tiny BERT as a checkpoint folder (config.json, model.safetensors, MiniLM tokenizer files). */
 export function tinyCheckpoint(dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-tiny-"))): string {
@@ -85,10 +86,19 @@ export function fp32OnnxBytes(model: BertForSequenceClassification, checkpoint: 
 }
 
 /** Python's check of a folder (onnx.checker + onnxruntime), as scripts/make_onnx_fixtures.py check prints it. */
-export function pythonCheck(dir: string, texts: string[], maxLength: number, quantized = false): {
-  checker: string; opset: number; outputs: string[];
+export function pythonCheck(
+  dir: string,
+  texts: string[],
+  maxLength: number,
+  quantized = false,
+): {
+  checker: string;
+  opset: number;
+  outputs: string[];
   inputs: { name: string; type: number; shape: (string | number)[] }[];
-  logits: number[][]; probabilities: number[][]; labels: string[];
+  logits: number[][];
+  probabilities: number[][];
+  labels: string[];
 } {
   const args = [SCRIPT, "check", dir, "--max-length", String(maxLength), ...texts.flatMap((t) => ["--text", t])];
   if (quantized) args.push("--quantized");
@@ -100,6 +110,10 @@ export function pythonCheck(dir: string, texts: string[], maxLength: number, qua
 /** Largest absolute difference between two equally shaped number arrays (nested). */
 export function maxAbsDiff(a: number[][], b: number[][]): number {
   let m = 0;
-  a.forEach((r, i) => r.forEach((x, j) => { m = Math.max(m, Math.abs(x - b[i][j])); }));
+  a.forEach((r, i) =>
+    r.forEach((x, j) => {
+      m = Math.max(m, Math.abs(x - b[i][j]));
+    })
+  );
   return m;
 }

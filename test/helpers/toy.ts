@@ -33,7 +33,9 @@ export const TOY_WORDS: Record<string, string[]> = {
 
 /** n texts, labels in turn neg, neu, pos (or as `labelOf(i)` says), words drawn from a seeded generator. */
 export function toyData(
-  n: number, seed: number, labelOf: (i: number) => string = (i) => TOY_LABELS[i % 3],
+  n: number,
+  seed: number,
+  labelOf: (i: number) => string = (i) => TOY_LABELS[i % 3],
 ): { texts: string[]; labels: string[] } {
   const filler = ["the", "a", "is", "was", "so", "my", "day"];
   const rng = new Rng(seed);
@@ -42,7 +44,8 @@ export function toyData(
     const label = labelOf(i);
     const words = TOY_WORDS[label];
     const w = [words[rng.int(4)], filler[rng.int(7)], filler[rng.int(7)], words[rng.int(4)]];
-    texts.push(w.slice(0, 2 + rng.int(3)).join(" ")); labels.push(label);
+    texts.push(w.slice(0, 2 + rng.int(3)).join(" "));
+    labels.push(label);
   }
   return { texts, labels };
 }
