@@ -125,18 +125,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   cfg.precision = precision.precision;
 
   // 0) The run folder: refuse to overwrite a finished or partial run unless resuming.
-  const resumeFrom = runDir && opts.resume ? lastCheckpoint(runDir) : undefined;
-  if (runDir && !opts.resume && holdsRun(runDir))
-    throw new Error(`${runDir} already holds a run: choose another --run-dir, or resume it`);
-  if (runDir && opts.resume && !resumeFrom) throw new Error(`${runDir} has no complete checkpoint to resume from`);
-  const saved = resumeFrom ? readCheckpoint(resumeFrom.dir) : undefined;
-  if (saved && saved.state.config.seed !== cfg.seed)
-    throw new Error(`the run in ${runDir} used seed ${saved.state.config.seed}, not ${cfg.seed}`);
-  // Its checkpoints hold the bias shifted by that τ, which resuming takes back off.
-  const savedTau = saved?.state.config.posthocAdjustment ?? 0;
-  if (saved && savedTau !== cfg.posthocAdjustment) {
-    throw new Error(`the run in ${runDir} used --posthoc-adjustment ${savedTau}, not ${cfg.posthocAdjustment}`);
-  }
+  const { resumeFrom, saved } = openRun(runDir, Boolean(opts.resume), cfg);
 
   // 1) Data and sorted labels (a subset for quick runs, always the same one for a seed). Targets are
   // label ids, or for multi-label data 0/1 rows over the labels (lib/eval/multilabel.ts).
@@ -170,15 +159,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   if (multi) markMultiLabel(model); // config.json's problem_type, so Python loads the same model
   else if (isMultiLabelModel(model)) throw new Error(`this model is multi-label (${MULTI_LABEL}): give it label sets`);
   model.precision = precision.precision; // validation forwards on the graph too
-  const missing = labels.filter((l) => !model!.labels.includes(l));
-  if (missing.length)
-    throw new Error(
-      `label ${JSON.stringify(missing[0])} is missing from the model's label map (${model.labels.join(", ")})`,
-    );
-  if (model.labels.join("\u0000") !== labels.join("\u0000"))
-    throw new Error(
-      `the model's labels (${model.labels.join(", ")}) are not in the data's order (${labels.join(", ")})`,
-    );
+  checkModelLabels(model.labels, labels);
 
   // 3) Tokenize, and show a few samples as the HF script logs them.
   const trainEnc = encodeUnpadded(tokenizer, trainSet.texts, cfg.maxLength);
@@ -194,40 +175,15 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
 
   // 4) Loss and sampler (with the imbalance remedies cfg asks for; binary cross-entropy for label
   // sets), optimizer, schedule sized from the total number of optimizer steps.
-  const singleLabelOnly = cfg.classWeights !== "none" || cfg.loss !== "cross_entropy" || cfg.sampler !== "random"
-    || cfg.logitAdjustment > 0 || cfg.posthocAdjustment > 0 || cfg.labelSmoothing > 0;
-  if (multi && singleLabelOnly) {
-    throw new Error(
-      "--class-weights, --loss focal, --sampler weighted, --logit-adjustment, --posthoc-adjustment and "
-        + "--label-smoothing are for single-label data: "
-        + "multi-label training uses binary cross-entropy and the course's sampler",
-    );
-  }
-  if (cfg.groupByLength && cfg.sampler !== "random") {
-    throw new Error(`--group-by-length and --sampler ${cfg.sampler} both choose the training order: use one of them`);
-  }
+  checkOptions(cfg, multi);
   const fix = multi ? undefined : remedies(cfg, trainY, labels);
+  if (fix) logRemedies(fix, cfg, labels, log);
   const sampler = cfg.groupByLength
     ? new LengthGroupedSampler(trainEnc.input_ids.map((r) => r.length), cfg.batchSize, cfg.seed)
     : fix?.sampler ?? new RandomSampler(trainSet.texts.length, cfg.seed);
-  const weights = fix?.classWeights;
-  if (weights) log(`class weights (balanced): ${labels.map((l, i) => `${l} ${weights[i].toFixed(3)}`).join(" · ")}`);
-  const offsets = fix?.logitOffsets;
-  if (offsets)
-    log(
-      `logit adjustment (τ ${cfg.logitAdjustment}): ${
-        labels.map((l, i) => `${l} ${offsets[i].toFixed(3)}`).join(" · ")
-      }`,
-    );
   // Post-hoc adjustment: the model trains unadjusted and is evaluated, kept and saved adjusted (its bias
   // shifted); a checkpoint resumes from the unadjusted bias.
   const posthoc = fix?.posthocOffsets;
-  if (posthoc)
-    log(
-      `post-hoc adjustment (τ ${cfg.posthocAdjustment}): logits − ${
-        labels.map((l, i) => `${l} ${posthoc[i].toFixed(3)}`).join(" · ")
-      }`,
-    );
   const adjust = (sign: 1 | -1) => {
     if (posthoc) shiftClassifierBias(model!, posthoc, sign);
   };
@@ -446,6 +402,64 @@ export interface RunFiles {
   test?: EvalMetrics | MultiLabelMetrics;
   /** What --init-from carried over, when the run started from a fine-tuned checkpoint. */
   transfer?: Transfer;
+}
+
+/** The run folder's state: a resume's last checkpoint and what it saved; a fresh run must not overwrite one. */
+function openRun(runDir: string | undefined, resume: boolean, cfg: TrainConfig) {
+  const resumeFrom = runDir && resume ? lastCheckpoint(runDir) : undefined;
+  if (runDir && !resume && holdsRun(runDir)) {
+    throw new Error(`${runDir} already holds a run: choose another --run-dir, or resume it`);
+  }
+  if (runDir && resume && !resumeFrom) throw new Error(`${runDir} has no complete checkpoint to resume from`);
+  const saved = resumeFrom ? readCheckpoint(resumeFrom.dir) : undefined;
+  if (saved && saved.state.config.seed !== cfg.seed) {
+    throw new Error(`the run in ${runDir} used seed ${saved.state.config.seed}, not ${cfg.seed}`);
+  }
+  // Its checkpoints hold the bias shifted by that τ, which resuming takes back off.
+  const savedTau = saved?.state.config.posthocAdjustment ?? 0;
+  if (saved && savedTau !== cfg.posthocAdjustment) {
+    throw new Error(`the run in ${runDir} used --posthoc-adjustment ${savedTau}, not ${cfg.posthocAdjustment}`);
+  }
+  return { resumeFrom, saved };
+}
+
+/** The model's label map must be the data's labels, in the data's order. */
+function checkModelLabels(modelLabels: readonly string[], labels: readonly string[]): void {
+  const missing = labels.filter((l) => !modelLabels.includes(l));
+  if (missing.length) {
+    throw new Error(
+      `label ${JSON.stringify(missing[0])} is missing from the model's label map (${modelLabels.join(", ")})`,
+    );
+  }
+  if (modelLabels.join("\u0000") !== labels.join("\u0000")) {
+    throw new Error(
+      `the model's labels (${modelLabels.join(", ")}) are not in the data's order (${labels.join(", ")})`,
+    );
+  }
+}
+
+/** Options that cannot go together: the remedies are for single-label data; one thing chooses the order. */
+function checkOptions(cfg: TrainConfig, multi: boolean): void {
+  const singleLabelOnly = cfg.classWeights !== "none" || cfg.loss !== "cross_entropy" || cfg.sampler !== "random"
+    || cfg.logitAdjustment > 0 || cfg.posthocAdjustment > 0 || cfg.labelSmoothing > 0;
+  if (multi && singleLabelOnly) {
+    throw new Error(
+      "--class-weights, --loss focal, --sampler weighted, --logit-adjustment, --posthoc-adjustment and "
+        + "--label-smoothing are for single-label data: multi-label training uses binary cross-entropy and the "
+        + "course's sampler",
+    );
+  }
+  if (cfg.groupByLength && cfg.sampler !== "random") {
+    throw new Error(`--group-by-length and --sampler ${cfg.sampler} both choose the training order: use one of them`);
+  }
+}
+
+/** What the remedies do to each class, as the log says it. */
+function logRemedies(fix: ReturnType<typeof remedies>, cfg: TrainConfig, labels: string[], log: (s: string) => void) {
+  const per = (xs: readonly number[]) => labels.map((l, i) => `${l} ${xs[i].toFixed(3)}`).join(" · ");
+  if (fix.classWeights) log(`class weights (balanced): ${per(fix.classWeights)}`);
+  if (fix.logitOffsets) log(`logit adjustment (τ ${cfg.logitAdjustment}): ${per(fix.logitOffsets)}`);
+  if (fix.posthocOffsets) log(`post-hoc adjustment (τ ${cfg.posthocAdjustment}): logits − ${per(fix.posthocOffsets)}`);
 }
 
 /** metrics.json's "final": the last epoch's headline numbers. */
