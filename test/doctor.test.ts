@@ -7,6 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import { diagnose, doctorLines, doctorMain, courseCanRun, probeKernel, Probes } from "../lib/cli/doctor";
 import { main } from "../lib/cli/cli";
+import { captureOutput } from "./helpers/capture";
 import { sha256File } from "../lib/core/download";
 import { SMILE_SHA256 } from "../lib/data/smile";
 
@@ -25,18 +26,8 @@ const find = (p: Probes, name: string) => diagnose(p).find((f) => f.name === nam
 
 /** Runs doctorMain with a described machine; returns its exit code and what it printed. */
 async function runDoctor(argv: string[], p: Probes): Promise<{ code: number; out: string }> {
-  await new Promise((resolve) => setImmediate(resolve)); // let the reporter write before stdout is captured
-  const captured: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  (process.stdout as any).write = (s: string) => {
-    captured.push(String(s));
-    return true;
-  };
-  try {
-    return { code: await doctorMain(argv, () => p), out: captured.join("") };
-  } finally {
-    (process.stdout as any).write = write;
-  }
+  const { value, stdout } = await captureOutput(() => doctorMain(argv, () => p));
+  return { code: value, out: stdout };
 }
 
 test("a machine with everything: every part ok, exit 0", async () => {
@@ -136,20 +127,8 @@ test("the kernel file: missing, not JSON, starting a launcher that is gone, or f
 });
 
 test("bertlab doctor probes this machine: every part reported, the exit code follows the required parts", async () => {
-  await new Promise((resolve) => setImmediate(resolve));
-  const captured: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  (process.stdout as any).write = (s: string) => {
-    captured.push(String(s));
-    return true;
-  };
-  let code: number;
-  try {
-    code = await main(["doctor", "--json"]);
-  } finally {
-    (process.stdout as any).write = write;
-  }
-  const report = JSON.parse(captured.join(""));
+  const { value: code, stdout } = await captureOutput(() => main(["doctor", "--json"]));
+  const report = JSON.parse(stdout);
   assert.equal(report.findings.length, 8);
   assert.equal(code, report.ok ? 0 : 1);
   const data = report.findings.find((f: { name: string }) => f.name === "SMILE data");

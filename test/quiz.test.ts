@@ -21,6 +21,7 @@ import {
 } from "../lib/teach/quiz";
 import { readAnswers, checkAnswers, quizMain, keyText } from "../lib/teach/quiz_cli";
 import { main } from "../lib/cli/cli";
+import { captureOutput } from "./helpers/capture";
 import { ROOT } from "../lib/core/paths";
 import { DEFAULT_MODEL_DIR } from "../lib/model/models";
 
@@ -107,15 +108,17 @@ test("every cell the key points to exists in its notebook, and every quiz-… ex
  */
 function runCells(notebook: string, ids: string[], sabotage = ""): { status: number | null; stderr: string } {
   const dir = fs.mkdtempSync(path.join(ROOT, "out", "quiz-cells-")); // under the root: node_modules resolve
-  const lines = ids.flatMap((id) => source(cellOf(notebook, id)).split("\n"));
-  const imports = lines.filter((l) => l.startsWith("import ")).map((l) => l.replace(/"\.\/lib\//, `"${ROOT}/lib/`));
-  const body = lines.filter((l) => !l.startsWith("import "));
+  // A notebook imports each module once, in the cell that first needs it: hoist every cell's import statements.
+  const IMPORT = /^import\b[^;]*;/gm;
+  const imports = cells(notebook).filter((c) => c.cell_type === "code").flatMap((c) => source(c).match(IMPORT) ?? [])
+    .map((s) => s.replace(/"\.\/lib\//, `"${ROOT}/lib/`));
+  const body = ids.flatMap((id) => source(cellOf(notebook, id)).replace(IMPORT, "").split("\n"));
   const file = path.join(dir, "cells.ts");
   fs.writeFileSync(
     file,
     [
       ...imports,
-      `import { initBackend } from "${ROOT}/lib/backend";`,
+      `import { initBackend } from "${ROOT}/lib/runtime/backend";`,
       "(async () => {",
       "  await initBackend();",
       "  const course = { seed: 17, fast: true };",
@@ -276,18 +279,9 @@ test("bertlab quiz prints each question, its answer and where it is taught; --ch
   assert.throws(() => quizMain(["--chekc", "a.json"]), /Unknown option '--chekc'/);
 
   const file = tmpFile("answers.json", JSON.stringify({ 4: ["b"] }));
-  const captured: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  (process.stdout as any).write = (s: string) => {
-    captured.push(String(s));
-    return true;
-  };
-  try {
-    assert.equal(await main(["quiz", "--check", file]), 0);
-  } finally {
-    (process.stdout as any).write = write;
-  }
-  assert.match(captured.join(""), /4 {2}wrong {2}train mode versus eval mode: b is wrong, a is missing, d is missing/);
-  assert.match(captured.join(""), /Revisit:\n {2}4\. train mode versus eval mode: notebooks\/04_model\.ipynb/);
+  const { value, stdout } = await captureOutput(() => main(["quiz", "--check", file]));
+  assert.equal(value, 0);
+  assert.match(stdout, /4 {2}wrong {2}train mode versus eval mode: b is wrong, a is missing, d is missing/);
+  assert.match(stdout, /Revisit:\n {2}4\. train mode versus eval mode: notebooks\/04_model\.ipynb/);
   assert.equal(verdict(grade(4, ["b"])), "Question 4: not quite: b is wrong, a is missing, d is missing.");
 });

@@ -14,6 +14,7 @@ import { writeSoup, greedySoup, ensembleEvaluate, ensemblePredict, averageWeight
 import { tinyCheckpoint } from "./helpers/onnx";
 import { tinyBertConfig, tinyBertLabels } from "./helpers/tiny_bert";
 import { toyData } from "./helpers/toy";
+import { captureOutput } from "./helpers/capture";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-soup-"));
 const runs: string[] = [];
@@ -114,20 +115,11 @@ test("the greedy soup: runs best first, each kept only if validation F1 holds; s
   assert.ok(kept.every((s, i) => i === 0 || s.soupF1 >= kept[i - 1].soupF1), "the soup's F1 never drops");
 });
 
-/** main() with stdout captured. */
+/** main() with its output captured. */
 async function cli(args: string[]): Promise<{ code: number; stdout: string }> {
   const { main } = await import("../lib/cli/cli");
-  const lines: string[] = [];
-  const w = process.stdout.write.bind(process.stdout);
-  (process.stdout as unknown as { write: unknown }).write = (s: string) => {
-    lines.push(String(s));
-    return true;
-  };
-  try {
-    return { code: await main(args), stdout: lines.join("") };
-  } finally {
-    (process.stdout as unknown as { write: unknown }).write = w;
-  }
+  const { value, stdout } = await captureOutput(() => main(args));
+  return { code: value, stdout };
 }
 
 test("the command line: bertlab soup RUN... --out DIR; predict --ensemble A,B averages their probabilities", async () => {
