@@ -11,7 +11,7 @@ import * as path from "path";
 import { onnx } from "onnx-proto";
 import * as ort from "onnxruntime-node";
 import { quantizeDynamic, quantizeTensor, roundHalfEven, floatValues } from "../lib/serve/quantize";
-import { maxAbsDiff } from "./helpers/onnx";
+import { maxAbsDiff, HAS_VNNI } from "./helpers/onnx";
 
 const FIX = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "onnx", "quantize_micro.json"), "utf8"));
 const fp32 = new Uint8Array(Buffer.from(FIX.fp32_onnx_base64, "base64"));
@@ -96,9 +96,12 @@ test("the quantized model runs in onnxruntime-node with Python onnxruntime's log
   assert.ok(maxAbsDiff(await logits(fp32), FIX.logits.fp32) < 1e-5);
   const got = await logits(int8);
   const diff = maxAbsDiff(got, FIX.logits.int8);
-  assert.ok(diff < 1e-4, `int8 logits differ from Python's by ${diff}`);
+  // The graph is Python's bit for bit (the test above); its logits equal the reference's where ONNX Runtime's int8
+  // kernel sums exactly (VNNI). With AVX2 alone the kernel saturates in int16 (see INT8_TOLERANCE): on an AMD EPYC
+  // Zen 3 the same model gave logits 0.085 from the reference and 0.081 from fp32 (0.021 with VNNI).
+  assert.ok(diff < (HAS_VNNI ? 1e-4 : 0.15), `int8 logits differ from Python's by ${diff}`);
   // quantization changes the numbers a little, not the model
-  assert.ok(maxAbsDiff(got, FIX.logits.fp32) < 0.05);
+  assert.ok(maxAbsDiff(got, FIX.logits.fp32) < (HAS_VNNI ? 0.05 : 0.15));
   assert.ok(maxAbsDiff(got, FIX.logits.fp32) > 1e-4);
 });
 
