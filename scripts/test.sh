@@ -15,7 +15,7 @@ fi
 
 echo "[test] type check, format (dprint, 120 columns) and lint (typescript-eslint's recommended rules)"
 node_modules/.bin/tsc -p . || exit 1
-node_modules/.bin/dprint check || { echo "[test] not formatted: npm run format" >&2; exit 1; }
+node_modules/.bin/tsx scripts/format.ts --check || exit 1
 node_modules/.bin/eslint lib scripts test bin --max-warnings 0 || exit 1
 
 logs=$(mktemp -d)
