@@ -337,7 +337,7 @@ export function acrossRounds(
   }));
 }
 
-/** The ONNX floors (issue 9), on the rounds' medians. */
+/** The ONNX serving targets, on the rounds' medians. */
 export const ONNX_FLOORS: Record<string, number> = {
   int8Batch64: 1.8,
   int8Batch1: 3,
@@ -721,7 +721,7 @@ async function main(): Promise<void> {
   console.log("\n" + table(summaries));
   const native = summaries.find((s) => s.name === "tensorflow");
   const floors = native?.vsPytorch && {
-    // issue 10: training at PyTorch's speed or better (padded tokens/s, same batches), on whatever CPU this runs on
+    // the training target: PyTorch's speed or better (padded tokens/s, same batches), on whatever CPU this runs on
     train: { floor: 1, ratio: native.vsPytorch.train, ok: native.vsPytorch.train >= 1 },
     batch64: { floor: 1, ratio: native.vsPytorch.batch64, ok: native.vsPytorch.batch64 >= 1 },
     batch1: { floor: 1, ratio: native.vsPytorch.batch1, ok: native.vsPytorch.batch1 >= 1 },

@@ -10,7 +10,7 @@
  * their claim and fail if it is false; test/quiz.test.ts checks every cell named here exists). Where the
  * course's own explanation is loose, `course` quotes it and says what is right, with its experiment.
  * Wording: the course's quiz is not in this repository; questions follow its topics and phrasing, and
- * the quotes in `course.says` are the course's explanations as issue 13 quotes them.
+ * the quotes in `course.says` are the course's explanations as recorded when the quiz was written.
  */
 
 /** A cell in a course notebook: `{ notebook: "04_model", cell: "quiz-4-grads" }`. */

@@ -185,7 +185,7 @@ export function recallFigure(summary: readonly VariantSummary[], title: string):
   };
 }
 
-/** The floor: some variant with mean macro F1 ≥ 0.60 and mean weighted F1 ≥ 0.86. */
+/** The target for a remedy: mean macro F1 ≥ 0.60 and mean weighted F1 ≥ 0.86 over the seeds. */
 export function meetsFloor(s: VariantSummary, floor = { f1Macro: 0.6, f1Weighted: 0.86 }): boolean {
   return s.f1Macro.mean >= floor.f1Macro && s.f1Weighted.mean >= floor.f1Weighted;
 }
@@ -220,7 +220,9 @@ export function posthocCurve(runs: readonly SweepRun[], taus: readonly number[])
   });
 }
 
-/** Macro and weighted F1 against post-hoc τ, mean ± sd over the runs, with the floors dotted (for lib/view/plot.ts). */
+/**
+ * Macro and weighted F1 against post-hoc τ, mean ± sd over the runs, with the targets dotted (for lib/view/plot.ts).
+ */
 export function posthocFigure(curve: readonly PosthocPoint[], title: string): { data: object[]; layout: object } {
   const taus = curve.map((p) => p.tau);
   const line = (name: string, pick: (p: PosthocPoint) => MeanSd) => ({
