@@ -26,6 +26,7 @@ export const CONFIG_HELP: Record<keyof TrainConfig, string> = {
   evalBatchSize: "texts per validation batch",
   epochs: "passes over the training set",
   lr: "peak learning rate (AdamW)",
+  layerLrDecay: "xi: each encoder layer learns at xi × the rate of the one above, embeddings lowest (1 = off)",
   headLrScale: "lr multiplier for the classifier and pooler (they start untrained)",
   eps: "AdamW epsilon",
   betas: "AdamW betas as b1,b2",
@@ -45,6 +46,8 @@ export const CONFIG_HELP: Record<keyof TrainConfig, string> = {
   loss: "cross_entropy | focal (down-weights easy examples by (1 - p)^gamma)",
   focalGamma: "focal loss gamma",
   labelSmoothing: "epsilon: cross-entropy against (1 - epsilon)·one-hot + epsilon/classes (0 = off)",
+  rdrop: "alpha: R-Drop, each batch twice with different dropout, plus alpha × their symmetric KL (0 = off)",
+  swaEpochs: "average the weights after each of the last k epochs into the final model (0 = off)",
   sampler: "random | weighted (oversample rare classes: PyTorch WeightedRandomSampler, weights 1/class count)",
   logitAdjustment:
     "tau: train on logits + tau·log(class frequency) so rare classes win by a margin (Menon et al. 2021; 1 = the paper's, 0 = off)",

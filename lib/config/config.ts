@@ -65,6 +65,12 @@ export interface TrainConfig {
   /** Peak learning rate. MiniLM is small and wants more than bert-base's 1e-5 (tuned on the course split). */
   lr: number;
   /**
+   * Layer-wise learning-rate decay ξ (Howard & Ruder 2018; Zhang et al., ICLR 2021): the top encoder layer learns at
+   * ξ·lr, each layer below at ξ× the one above, the embeddings lowest; the head keeps headLrScale. Lower layers hold
+   * general language and need least change. 1 = one rate for the encoder (the course).
+   */
+  layerLrDecay: number;
+  /**
    * Learning-rate multiplier for the layers that start untrained: the new classifier and the pooler.
    * all-MiniLM-L6-v2's pooler was never trained (sentence-transformers pools by mean; its bias is all
    * zeros), so both start from scratch while the encoder only needs nudging. 1 = one lr for all, as the course.
@@ -121,6 +127,17 @@ export interface TrainConfig {
    */
   labelSmoothing: number;
   /**
+   * R-Drop's α (Liang et al., NeurIPS 2021): each batch runs twice with different dropout masks and the loss adds α ×
+   * the symmetric KL divergence between the two predictions, so the model learns answers that dropout does not
+   * move. Costs a second forward and backward per step. 0 = off; the paper uses 0.3 to 5 for classification.
+   */
+  rdrop: number;
+  /**
+   * Stochastic weight averaging (Izmailov et al. 2018) over the last k epochs: the model the run ends with is the
+   * uniform average of the weights after each of them, evaluated as the last epoch. 0 = off (the last epoch's).
+   */
+  swaEpochs: number;
+  /**
    * "random" is the course's RandomSampler; "weighted" draws each epoch's examples with replacement,
    * each with weight 1 / its class's count (PyTorch WeightedRandomSampler): rare classes are oversampled.
    */
@@ -166,6 +183,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   evalBatchSize: 64,
   epochs: 8,
   lr: 1e-4,
+  layerLrDecay: 1,
   headLrScale: 30,
   eps: 1e-8,
   betas: [0.9, 0.999],
@@ -185,6 +203,8 @@ export const DEFAULT_CONFIG: TrainConfig = {
   loss: "cross_entropy",
   focalGamma: 2,
   labelSmoothing: 0,
+  rdrop: 0,
+  swaEpochs: 0,
   sampler: "random",
   logitAdjustment: 0,
   posthocAdjustment: 0,
@@ -217,6 +237,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
     "seed",
     "earlyStoppingPatience",
     "reinitLayers",
+    "swaEpochs",
   ] as const;
   for (const k of nonNegInt) {
     if (!Number.isInteger(c[k]) || c[k] < 0) throw new Error(`config.${k} must be a non-negative integer, got ${c[k]}`);
@@ -258,6 +279,17 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   for (const k of ["logitAdjustment", "posthocAdjustment"] as const) {
     if (!(c[k] >= 0) || !Number.isFinite(c[k]))
       throw new Error(`config.${k} must be a number >= 0 (0 = off), got ${c[k]}`);
+  }
+  if (!(c.layerLrDecay > 0 && c.layerLrDecay <= 1)) {
+    throw new Error(`config.layerLrDecay must be in (0, 1] (1 = off), got ${c.layerLrDecay}`);
+  }
+  if (!(c.rdrop >= 0) || !Number.isFinite(c.rdrop))
+    throw new Error(`config.rdrop must be a number >= 0 (0 = off), got ${c.rdrop}`);
+  if (c.swaEpochs > c.epochs) throw new Error(`config.swaEpochs ${c.swaEpochs} is more than the ${c.epochs} epochs`);
+  if (c.swaEpochs > 0 && c.selectMetric !== "none") {
+    throw new Error(
+      `config.swaEpochs averages the last epochs, config.selectMetric picks one of them: set one (--swa-epochs or --select-metric)`,
+    );
   }
   if (!(c.focalGamma >= 0) || !Number.isFinite(c.focalGamma)) {
     throw new Error(`config.focalGamma must be a number >= 0, got ${c.focalGamma}`);

@@ -40,7 +40,8 @@ export function inferenceGraph(c: BertShape, opts: { packed?: boolean; precision
 
 /**
  * The training step's graph: the train-mode forward (dropout masks fed), loss `loss` of the logits with its feeds
- * (lib/graph/loss_graph.ts; default the (class-weighted, smoothed, logit-adjusted) cross-entropy), and
+ * (lib/graph/loss_graph.ts; default the (class-weighted, smoothed, logit-adjusted) cross-entropy; `rdrop`: plus
+ * R-Drop's term, the batch fed stacked twice), and
  * "grad/<weight>" for every weight, the backward pass starting from the loss's d loss / d logits.
  * With `adamw`, also the clipped AdamW update of every weight (lib/graph/optim_graph.ts): a whole optimizer step;
  * with `accumulate` as well, fed "acc/<weight>" (earlier micro-batches' gradients) are added before clipping.
@@ -51,13 +52,20 @@ export function inferenceGraph(c: BertShape, opts: { packed?: boolean; precision
  */
 export function trainingGraph(
   c: BertShape,
-  opts: { adamw?: boolean; packed?: boolean; loss?: LossKind; accumulate?: boolean; precision?: GraphPrecision } = {},
+  opts: {
+    adamw?: boolean;
+    packed?: boolean;
+    loss?: LossKind;
+    rdrop?: boolean;
+    accumulate?: boolean;
+    precision?: GraphPrecision;
+  } = {},
 ): BertGraph {
   const ir = recordBert(c, { training: true });
   const wanted = [ir.outputs.logits, ir.outputs.pooled];
   const t = new TfLowering(ir, c, { packed: opts.packed, wanted, precision: opts.precision }).lower();
   t.nameOutputs();
-  addGradients(t, lowerLoss(t, opts.loss ?? "cross_entropy", t.value.get(t.ir.outputs.logits)!));
+  addGradients(t, lowerLoss(t, opts.loss ?? "cross_entropy", t.value.get(t.ir.outputs.logits)!, opts.rdrop));
   if (opts.adamw && opts.accumulate) {
     const total = (n: string) => t.op("AddV2", [`grad/${n}`, t.input(`acc/${n}`, "float32")], { T: F }, `total/${n}`);
     addAdamW(t, t.ir.params, t.ir.params.map(total));

@@ -8,7 +8,7 @@
  *   s.run({ logits, ...feeds }, ["loss", "dlogits"])   // the focal loss and its gradient, as lib/nn/losses.ts's
  */
 import { GraphBuilder, GraphDType, dtype } from "./tfgraph";
-import { LossKind, LossOps, LOSS_FEEDS, lossDef } from "../nn/loss_def";
+import { LossKind, LossOps, LOSS_FEEDS, RDROP_FEEDS, lossDef } from "../nn/loss_def";
 import type { BertGraph } from "./lowering";
 
 const F = dtype("float32"), I32 = dtype("int32");
@@ -38,6 +38,7 @@ function graphOps(g: GraphBuilder): LossOps<string> {
     relu: op("Relu"),
     sigmoid: op("Sigmoid"),
     logSoftmax: op("LogSoftmax"),
+    matMul: (a, b) => g.op("MatMul", [a, b], { T: F, transpose_a: { b: false }, transpose_b: { b: false } }),
     sum: (x, axis) =>
       g.op("Sum", [x, k(axis === undefined ? [0, 1] : [axis])], {
         T: F,
@@ -47,18 +48,22 @@ function graphOps(g: GraphBuilder): LossOps<string> {
   };
 }
 
-/** Lowers loss `kind` at `logits`: declares its feeds, names its value "loss", returns d loss / d logits. */
-export function lowerLoss(host: LossHost, kind: LossKind, logits: string): string {
+/**
+ * Lowers loss `kind` (with `rdrop`, plus R-Drop's term) at `logits`: declares its feeds, names its value "loss",
+ * returns d loss / d logits.
+ */
+export function lowerLoss(host: LossHost, kind: LossKind, logits: string, rdrop = false): string {
+  const shapes = { ...LOSS_FEEDS[kind], ...(rdrop ? RDROP_FEEDS : {}) };
   const feeds = Object.fromEntries(
-    Object.entries(LOSS_FEEDS[kind]).map(([name, shape]) => [name, host.input(name, "float32", shape)]),
+    Object.entries(shapes).map(([name, shape]) => [name, host.input(name, "float32", shape)]),
   );
-  const { value, dlogits } = lossDef(kind, graphOps(host.g), logits, feeds);
+  const { value, dlogits } = lossDef(kind, graphOps(host.g), logits, feeds, rdrop);
   host.g.op("Identity", [value], { T: F }, "loss");
   return dlogits;
 }
 
 /** A graph of the loss alone: fed "logits" [batch, labels] and the loss's feeds; outputs "loss" and "dlogits". */
-export function lossGraph(kind: LossKind): BertGraph {
+export function lossGraph(kind: LossKind, rdrop = false): BertGraph {
   const g = new GraphBuilder();
   const feeds: BertGraph["feeds"] = [];
   const input = (name: string, t: GraphDType, shape: (number | null)[] | null = null) => {
@@ -67,6 +72,6 @@ export function lossGraph(kind: LossKind): BertGraph {
   };
   const host: LossHost = { g, input };
   const logits = host.input("logits", "float32", [null, null]);
-  g.op("Identity", [lowerLoss(host, kind, logits)], { T: F }, "dlogits");
+  g.op("Identity", [lowerLoss(host, kind, logits, rdrop)], { T: F }, "dlogits");
   return { pb: g.savedModel({ inputs: {}, outputs: {} }), precision: "fp32", feeds, dropouts: [] };
 }

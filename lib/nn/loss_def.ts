@@ -9,6 +9,7 @@
  *     o is the logit adjustment (zeros: none);
  *   - "focal": −Σᵢ aᵢ·(1 − pᵢ)^γ·log pᵢ, pᵢ the true class's probability, aᵢ = w[yᵢ] / Σ w (Lin et al. 2017);
  *   - "bce": s·Σᵢⱼ BCE(zᵢⱼ, yᵢⱼ) over multi-hot rows y, s = 1 / (rows × labels): PyTorch's BCEWithLogitsLoss.
+ * R-Drop (`StepLossSpec.rdrop`) adds a consistency term between two dropout passes to either single-label loss.
  * The normaliser (N, Σ w, rows × labels) is fed, so that k micro-batches normalised by their group's total
  * sum to the loss of one batch k× the size (gradient accumulation).
  *
@@ -35,6 +36,8 @@ export interface LossOps<T> {
   logSoftmax(x: T): T;
   /** Σ over `axis` (kept as size 1), or over everything to a scalar when `axis` is undefined. */
   sum(x: T, axis?: number): T;
+  /** The matrix product a·b (2-D). */
+  matMul(a: T, b: T): T;
 }
 
 export type LossKind = "cross_entropy" | "focal" | "bce";
@@ -50,6 +53,16 @@ export type LossSpec =
   | { kind: "focal"; gamma: number; classWeights?: readonly number[]; logitOffsets?: readonly number[] }
   | { kind: "bce" };
 
+/**
+ * R-Drop (Liang et al., NeurIPS 2021) on top of a single-label loss: every batch runs twice, its rows stacked
+ * [x; x] so that dropout masks differ, and the loss adds α × the two passes' symmetric KL divergence to the
+ * mean of their losses. The trainer doubles the batch (lib/train/train_graph.ts); the loss sees 2·B rows.
+ */
+export type StepLossSpec = LossSpec & { rdrop?: number };
+
+/** R-Drop's feeds: which row is whose twin (a permutation matrix), and each row's weight α·w[y]/N. */
+export const RDROP_FEEDS: Record<string, (number | null)[]> = { twin: [null, null], klWeights: [null, 1] };
+
 /** A loss's tensors besides the logits, by name, with their shapes ([batch, labels] etc.; null: any size). */
 export const LOSS_FEEDS: Record<LossKind, Record<string, (number | null)[]>> = {
   cross_entropy: { offsets: [null], targets: [null, null] },
@@ -57,8 +70,42 @@ export const LOSS_FEEDS: Record<LossKind, Record<string, (number | null)[]>> = {
   bce: { targets: [null, null], scale: [] },
 };
 
-/** The value and d value / d logits of loss `kind` at logits `z` [batch, labels], given its feeds. */
-export function lossDef<T>(kind: LossKind, o: LossOps<T>, z: T, f: Record<string, T>): { value: T; dlogits: T } {
+/**
+ * The value and d value / d logits of loss `kind` at logits `z` [batch, labels], given its feeds; with `rdrop`, plus
+ * R-Drop's consistency term (`rdropDef`).
+ */
+export function lossDef<T>(
+  kind: LossKind,
+  o: LossOps<T>,
+  z: T,
+  f: Record<string, T>,
+  rdrop = false,
+): { value: T; dlogits: T } {
+  const base = baseLossDef(kind, o, z, f);
+  if (!rdrop) return base;
+  const kl = rdropDef(o, z, f);
+  return { value: o.add(base.value, kl.value), dlogits: o.add(base.dlogits, kl.dlogits) };
+}
+
+/**
+ * R-Drop's term Σᵣ kᵣ·KL(pᵣ ‖ p_twin(r)), p = softmax(z), kᵣ = α·w[yᵣ]/N (fed "klWeights"), twins by the fed
+ * permutation matrix "twin" (P·x puts each row's twin in its place). Summed over both rows of a pair it is α × the
+ * mean symmetric KL ½(KL(p‖q) + KL(q‖p)) over the pairs. Row a meets z_a in its own term,
+ * d KL(pₐ‖q)/d zₐ = pₐ·(log pₐ − log q − KLₐ), and in its twin's, d KL(q‖pₐ)/d zₐ = pₐ − q.
+ */
+function rdropDef<T>(o: LossOps<T>, z: T, f: Record<string, T>): { value: T; dlogits: T } {
+  const logp = o.logSoftmax(z);
+  const p = o.exp(logp);
+  const logq = o.matMul(f.twin, logp);
+  const diff = o.sub(logp, logq);
+  const kl = o.sum(o.mul(p, diff), 1);
+  const value = o.sum(o.mul(f.klWeights, kl));
+  const own = o.mul(f.klWeights, o.mul(p, o.sub(diff, kl)));
+  const twins = o.mul(o.matMul(f.twin, f.klWeights), o.sub(p, o.matMul(f.twin, p)));
+  return { value, dlogits: o.add(own, twins) };
+}
+
+function baseLossDef<T>(kind: LossKind, o: LossOps<T>, z: T, f: Record<string, T>): { value: T; dlogits: T } {
   switch (kind) {
     case "cross_entropy": {
       // value = −Σ T·log p, p = softmax(z + o); d/dz = p·Σⱼ Tᵢⱼ − T, row by row.
@@ -114,7 +161,10 @@ function rows(targets: Targets, c: number, what: string): number[][] {
 }
 
 /** Checks a loss's settings against `c` labels; throws naming the first problem. */
-export function checkLossSpec(spec: LossSpec, c: number): void {
+export function checkLossSpec(spec: StepLossSpec, c: number): void {
+  const a = spec.rdrop ?? 0;
+  if (!(a >= 0) || !Number.isFinite(a)) throw new Error(`rdrop: alpha must be a number >= 0, got ${a}`);
+  if (a > 0 && spec.kind === "bce") throw new Error("rdrop: R-Drop is for single-label losses, not bce");
   if (spec.kind === "bce") return;
   const w = spec.classWeights;
   if (w && w.length !== c) throw new Error(`${spec.kind}: ${w.length} class weights for ${c} classes`);
@@ -146,13 +196,32 @@ export function lossNorm(spec: LossSpec, targets: Targets, c: number): number {
  * `cross_entropy(weight=w, label_smoothing=ε)`: Tᵢⱼ = ((1 − ε)·w[yᵢ]·[j = yᵢ] + ε/C·wⱼ) / Σᵢ w[yᵢ].
  */
 export function lossFeeds(
-  spec: LossSpec,
+  spec: StepLossSpec,
   targets: Targets,
   c: number,
   norm?: number,
 ): Record<string, number[][] | number[] | number> {
   checkLossSpec(spec, c);
   const n = norm ?? lossNorm(spec, targets, c);
+  if (spec.rdrop) return { ...baseFeeds(spec, targets, c, n), ...rdropFeeds(spec, targets as number[], c, n) };
+  return baseFeeds(spec, targets, c, n);
+}
+
+/** R-Drop's feeds for rows [x; x] (the first half's twins are the second half, in order). */
+function rdropFeeds(spec: StepLossSpec, targets: number[], c: number, n: number) {
+  const rows = targets.length, half = rows / 2;
+  if (rows % 2) throw new Error(`rdrop: ${rows} rows, not a batch stacked twice`);
+  const w = spec.kind === "bce" ? undefined : spec.classWeights;
+  const twin = targets.map((_, r) => oneHot((r + half) % rows, rows, 1));
+  return { twin, klWeights: ids(targets, c, "rdrop").map((y) => [(spec.rdrop! * (w ? w[y] : 1)) / n]) };
+}
+
+function baseFeeds(
+  spec: LossSpec,
+  targets: Targets,
+  c: number,
+  n: number,
+): Record<string, number[][] | number[] | number> {
   if (spec.kind === "bce") return { targets: rows(targets, c, "bce"), scale: 1 / n };
   const y = ids(targets, c, spec.kind);
   const w = spec.classWeights ?? new Array<number>(c).fill(1);

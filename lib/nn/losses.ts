@@ -18,7 +18,7 @@
  *   smoothedCrossEntropyLoss(tf.tensor2d([[2, 0], [0, 2]]), [0, 1], 0.1).dataSync()[0]        // 0.22693
  */
 import * as tf from "@tensorflow/tfjs";
-import { LossOps, LossSpec, Targets, lossDef, lossFeeds } from "./loss_def";
+import { LossOps, LossSpec, StepLossSpec, Targets, lossDef, lossFeeds } from "./loss_def";
 
 /** LossOps as tfjs functions. */
 const eagerOps: LossOps<tf.Tensor> = {
@@ -36,6 +36,7 @@ const eagerOps: LossOps<tf.Tensor> = {
   sigmoid: tf.sigmoid,
   logSoftmax: (x) => tf.logSoftmax(x),
   sum: (x, axis) => (axis === undefined ? tf.sum(x) : tf.sum(x, axis, true)),
+  matMul: (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
 };
 
 /**
@@ -43,7 +44,7 @@ const eagerOps: LossOps<tf.Tensor> = {
  * normalised by `norm` (default the batch's own; see lossNorm), with the definition's gradient.
  */
 export function lossOnTape(
-  spec: LossSpec,
+  spec: StepLossSpec,
   targets: Targets,
   numLabels: number,
   norm?: number,
@@ -57,10 +58,8 @@ export function lossOnTape(
       ((z: tf.Tensor, save: tf.GradSaveFunc) => {
         save([z]);
         const feeds = () => Object.fromEntries(Object.entries(fed).map(([k, v]) => [k, tf.tensor(v as number)]));
-        return {
-          value: lossDef(spec.kind, eagerOps, z, feeds()).value,
-          gradFunc: (dy: tf.Tensor, [sz]: tf.Tensor[]) => tf.mul(dy, lossDef(spec.kind, eagerOps, sz, feeds()).dlogits),
-        };
+        const def = (x: tf.Tensor) => lossDef(spec.kind, eagerOps, x, feeds(), Boolean(spec.rdrop));
+        return { value: def(z).value, gradFunc: (dy: tf.Tensor, [sz]: tf.Tensor[]) => tf.mul(dy, def(sz).dlogits) };
       }) as never,
     ) as unknown as (z: tf.Tensor) => tf.Scalar;
     return tf.tidy(() => f(logits));

@@ -55,8 +55,8 @@ export interface SaveOptions {
   keep?: number;
   /** Called before each file this module writes: tests make it throw to simulate a full disk. */
   beforeWrite?: (file: string) => void;
-  /** More JSON files saved with the model, by name (a multi-label model's thresholds.json). */
-  files?: Record<string, object>;
+  /** More files saved with the model, by name: JSON (a multi-label model's thresholds.json) or bytes. */
+  files?: Record<string, object | Uint8Array>;
 }
 
 /** Writes checkpoint `epoch-N` atomically and returns its folder. */
@@ -79,7 +79,7 @@ export async function saveCheckpoint(
       if (src && fs.existsSync(src)) write(path.join(tmp, f), fs.readFileSync(src));
     }
     for (const [name, value] of Object.entries(opts.files ?? {})) {
-      write(path.join(tmp, name), JSON.stringify(value, null, 2) + "\n");
+      write(path.join(tmp, name), value instanceof Uint8Array ? value : JSON.stringify(value, null, 2) + "\n");
     }
     write(path.join(tmp, "optimizer.bin"), packMoments(optimizer));
     // trainer_state.json last: its presence marks a checkpoint as complete (listCheckpoints).

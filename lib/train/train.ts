@@ -23,7 +23,7 @@ import { AdamW, LinearScheduleWithWarmup, warmupStepsFor } from "../nn/optim";
 import { ProgressEvent } from "../view/progress";
 import { BertForSequenceClassification, loadBertForSequenceClassification } from "../model/bert";
 import { remedies, shiftClassifierBias } from "./imbalance";
-import { LossSpec, Targets } from "../nn/loss_def";
+import { StepLossSpec, Targets } from "../nn/loss_def";
 import { multiHot } from "../data/labels";
 import {
   markMultiLabel,
@@ -54,6 +54,7 @@ import { runFigures, chartsPage } from "../view/progress";
 import { MicroBatch, trainStep } from "./train_graph";
 import { startingModel, Transfer } from "./init_from";
 import { resolvePrecision, bf16Support, Bf16Support } from "../graph/precision";
+import { WeightAverage } from "./swa";
 
 export interface TrainOptions {
   data: TrainData;
@@ -104,6 +105,18 @@ export class TrainingDivergedError extends Error {}
 /** The layers a classifier adds on top of the encoder (or, as MiniLM's pooler, that start untrained). */
 export function isHead(name: string): boolean {
   return name.startsWith("classifier.") || name.startsWith("bert.pooler.");
+}
+
+/**
+ * Each weight's learning-rate multiplier: headLrScale for the head; with layer-wise decay ξ < 1, ξ^(L−i) for encoder
+ * layer i of L and ξ^(L+1) for the embeddings, as Zhang et al.'s code (revisit-bert-finetuning) groups them.
+ */
+export function lrScales(cfg: TrainConfig, layers: number): (name: string) => number {
+  return (name) => {
+    if (isHead(name)) return cfg.headLrScale;
+    const layer = /^bert\.encoder\.layer\.(\d+)\./.exec(name);
+    return cfg.layerLrDecay ** (layer ? layers - Number(layer[1]) : layers + 1);
+  };
 }
 
 /** The training loop. See the file comment for the order of things. */
@@ -189,7 +202,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   };
   if (saved) adjust(-1);
   // The loss of every step, on the graph or the tape alike (lib/nn/loss_def.ts); label sets: binary cross-entropy.
-  const loss: LossSpec = fix?.spec ?? { kind: "bce" };
+  const loss: StepLossSpec = { ...(fix?.spec ?? { kind: "bce" }), ...(cfg.rdrop > 0 ? { rdrop: cfg.rdrop } : {}) };
   const batchesPerEpoch = numBatches(trainSet.texts.length, cfg.batchSize);
   const usedBatches = cfg.maxStepsPerEpoch > 0
     ? Math.min(batchesPerEpoch, cfg.maxStepsPerEpoch * cfg.gradAccumulation)
@@ -201,7 +214,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     betas: cfg.betas,
     eps: cfg.eps,
     weightDecay: cfg.weightDecay,
-    lrScale: (name) => (isHead(name) ? cfg.headLrScale : 1),
+    lrScale: lrScales(cfg, model.config.num_hidden_layers),
   });
   const schedule = new LinearScheduleWithWarmup(
     cfg.lr,
@@ -213,6 +226,10 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   let selection = saved?.state.selection;
   let bestWeights: Map<string, tf.Tensor> | undefined;
   let globalStep = 0;
+  const swa = WeightAverage.open(
+    cfg,
+    resumeFrom && saved ? { dir: resumeFrom.dir, epoch: saved.state.epoch } : undefined,
+  );
   if (saved) {
     optimizer.setState(saved.optimizer);
     schedule.setState(saved.state.scheduler);
@@ -286,6 +303,8 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
       emit({ type: "step", epoch, step, steps: stepsPerEpoch, loss: r.loss, lr, gradNorm: r.norm });
     }
     if (interrupted) break;
+    swa?.add(model, epoch);
+    if (epoch === cfg.epochs && swa) log(swa.describe());
     // 7) Eval mode: no dropout; the course's metrics on the validation set (label sets: thresholds tuned on it).
     emit({ type: "evaluate", epoch });
     adjust(1);
@@ -325,7 +344,10 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
         optimizer: { step: 0, names: [], shapes: [] },
         ...(selection ? { selection } : {}),
       };
-      const files = "thresholds" in ev ? { [THRESHOLDS_FILE]: thresholdsJson(labels, ev.thresholds) } : undefined;
+      const files = {
+        ...("thresholds" in ev ? { [THRESHOLDS_FILE]: thresholdsJson(labels, ev.thresholds) } : {}),
+        ...swa?.files(),
+      };
       const dir = await saveCheckpoint(runDir, model, state, optimizer.getState(), {
         tokenizerDir: modelDir,
         keep: opts.keepCheckpoints ?? 2,
@@ -352,6 +374,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     if (opts.stopAfterEpoch === epoch && epoch < cfg.epochs) interrupted = true;
   }
   optimizer.dispose();
+  swa?.dispose();
   adjust(1);
   // 10) A finished run returns the best epoch's weights (HF's load_best_model_at_end): this session's
   // copy, or after a resume the checkpoints/best/ folder.
@@ -441,12 +464,12 @@ function checkModelLabels(modelLabels: readonly string[], labels: readonly strin
 /** Options that cannot go together: the remedies are for single-label data; one thing chooses the order. */
 function checkOptions(cfg: TrainConfig, multi: boolean): void {
   const singleLabelOnly = cfg.classWeights !== "none" || cfg.loss !== "cross_entropy" || cfg.sampler !== "random"
-    || cfg.logitAdjustment > 0 || cfg.posthocAdjustment > 0 || cfg.labelSmoothing > 0;
+    || cfg.logitAdjustment > 0 || cfg.posthocAdjustment > 0 || cfg.labelSmoothing > 0 || cfg.rdrop > 0;
   if (multi && singleLabelOnly) {
     throw new Error(
-      "--class-weights, --loss focal, --sampler weighted, --logit-adjustment, --posthoc-adjustment and "
-        + "--label-smoothing are for single-label data: multi-label training uses binary cross-entropy and the "
-        + "course's sampler",
+      "--class-weights, --loss focal, --sampler weighted, --logit-adjustment, --posthoc-adjustment, "
+        + "--label-smoothing and --rdrop are for single-label data: multi-label training uses binary cross-entropy "
+        + "and the course's sampler",
     );
   }
   if (cfg.groupByLength && cfg.sampler !== "random") {

@@ -18,7 +18,7 @@ import { GraphOutput, GraphPrecision, packing } from "../graph/lowering";
 import { GraphSession } from "../graph/session";
 import { AdamW, clipGradNorm } from "../nn/optim";
 import { additiveMask, checkIds, dropoutKeep, siteSeed } from "../nn/ops";
-import { LossSpec, Targets, lossFeeds, lossNorm } from "../nn/loss_def";
+import { StepLossSpec, Targets, lossFeeds, lossNorm } from "../nn/loss_def";
 import { lossOnTape } from "../nn/losses";
 
 /** Whether training steps may run as a graph: native TensorFlow on the CPU, unless `BERTLAB_GRAPH=0`. */
@@ -27,7 +27,7 @@ export function graphTraining(): boolean {
 }
 
 /** The course's loss: plain cross-entropy. */
-const CROSS_ENTROPY: LossSpec = { kind: "cross_entropy" };
+const CROSS_ENTROPY: StepLossSpec = { kind: "cross_entropy" };
 
 const sessions = new WeakMap<BertForSequenceClassification, Map<string, GraphSession | null>>();
 let warned = false;
@@ -39,16 +39,17 @@ let warned = false;
 function sessionFor(
   model: BertForSequenceClassification,
   kind: "grads" | "step",
-  loss: LossSpec,
+  loss: StepLossSpec,
   accumulate = false,
   precision: GraphPrecision = "fp32",
 ): GraphSession | null {
-  const key = `${kind}/${loss.kind}${accumulate ? "/accumulate" : ""}/${precision}`;
+  const rdrop = (loss.rdrop ?? 0) > 0;
+  const key = `${kind}/${loss.kind}${rdrop ? "+rdrop" : ""}${accumulate ? "/accumulate" : ""}/${precision}`;
   const own = sessions.get(model) ?? sessions.set(model, new Map()).get(model)!;
   let s = own.get(key);
   if (s === undefined) {
     try {
-      const opts = { adamw: kind === "step", packed: true, loss: loss.kind, accumulate, precision };
+      const opts = { adamw: kind === "step", packed: true, loss: loss.kind, rdrop, accumulate, precision };
       s = GraphSession.load(trainingGraph(model.config, opts));
     } catch (e) {
       s = null;
@@ -65,8 +66,8 @@ function sessionFor(
 /** Which loss a step minimises and how it is normalised; the dropout masks' seed. */
 export interface StepLoss {
   seed: number;
-  /** The loss (lib/nn/loss_def.ts); default the course's cross-entropy. */
-  loss?: LossSpec;
+  /** The loss (lib/nn/loss_def.ts); default the course's cross-entropy. With R-Drop, the batch is stacked twice. */
+  loss?: StepLossSpec;
   /** What the loss divides by (default this batch's lossNorm; under accumulation, the group's). */
   norm?: number;
   /** false: every dropout element kept (the reference tests: PyTorch's masks cannot be matched). */
@@ -225,10 +226,36 @@ export function trainStep(
   model: BertForSequenceClassification,
   optimizer: AdamW,
   micro: MicroBatch[],
-  opts: { lr: number; clipNorm: number; loss?: LossSpec; precision?: GraphPrecision },
+  opts: { lr: number; clipNorm: number; loss?: StepLossSpec; precision?: GraphPrecision },
 ): { loss: number; norm: number } {
   if (micro.length === 0) throw new Error("trainStep: no micro-batches");
   const spec = opts.loss ?? CROSS_ENTROPY;
+  if (!spec.rdrop) return stepOver(model, optimizer, micro, { ...opts, loss: spec });
+  // R-Drop: each batch runs as [x; x], so that the two halves get different dropout masks.
+  const twice = micro.map(stackedTwice);
+  try {
+    return stepOver(model, optimizer, twice, { ...opts, loss: spec });
+  } finally {
+    twice.forEach((m) => tf.dispose(Object.values(m.inputs)));
+  }
+}
+
+/** A micro-batch with its rows stacked twice, [x; x] (new tensors: the caller disposes them). */
+function stackedTwice(m: MicroBatch): MicroBatch {
+  const two = (x: tf.Tensor2D) => tf.concat([x, x], 0);
+  const { input_ids, attention_mask, token_type_ids } = m.inputs;
+  const inputs: BertInputs = { input_ids: two(input_ids), attention_mask: two(attention_mask) };
+  if (token_type_ids) inputs.token_type_ids = two(token_type_ids);
+  return { inputs, targets: [...m.targets, ...m.targets] as Targets, seed: m.seed };
+}
+
+function stepOver(
+  model: BertForSequenceClassification,
+  optimizer: AdamW,
+  micro: MicroBatch[],
+  opts: { lr: number; clipNorm: number; loss: StepLossSpec; precision?: GraphPrecision },
+): { loss: number; norm: number } {
+  const spec = opts.loss;
   const norm = micro.reduce((s, m) => s + lossNorm(spec, m.targets, model.labels.length), 0);
   let loss = 0;
   let acc: Record<string, tf.Tensor> | undefined;
