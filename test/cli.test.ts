@@ -10,7 +10,7 @@ import { initBackend } from "../lib/runtime/backend";
 import { randomBert, saveBertForSequenceClassification } from "../lib/model/bert";
 import { main, HELP } from "../lib/cli/cli";
 import { configFromFlags, RENAMED_FLAGS, checkRenamedFlags } from "../lib/cli/flags";
-import { DEFAULT_CONFIG } from "../lib/config/config";
+import { CARER_RUN, DEFAULT_CONFIG, RECIPES } from "../lib/config/config";
 import { TOKENIZER_FILES } from "../lib/model/run_folder";
 import { DEFAULT_MODEL_DIR } from "../lib/model/models";
 import { tinyBertConfig } from "./helpers/tiny_bert";
@@ -35,6 +35,26 @@ test("every TrainConfig field is a documented flag; numbers are checked", () => 
   assert.throws(() => configFromFlags({ betas: "0.9" }), /--betas wants two numbers/);
 });
 
+test("--recipe sets the defaults that the other flags override; an unknown one lists the known ones", async () => {
+  assert.deepEqual(configFromFlags({ recipe: "course" }), DEFAULT_CONFIG);
+  const small = configFromFlags({ recipe: "small-data" });
+  assert.deepEqual(small, { ...DEFAULT_CONFIG, ...RECIPES["small-data"] });
+  assert.equal(small.initFrom, CARER_RUN);
+  assert.equal(configFromFlags({ recipe: "small-data", epochs: "6" }).epochs, 6, "a flag beside a recipe wins");
+  assert.throws(() => configFromFlags({ recipe: "fast" }), /unknown recipe "fast": use one of course, small-data/);
+  // Without the CARER model, the recipe says how to make it (run from a folder that has none).
+  const cwd = process.cwd();
+  process.chdir(fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-cli-recipe-")));
+  try {
+    await assert.rejects(
+      main(["train", "--recipe", "small-data"]),
+      /no CARER model yet; train it first with npm run carer/,
+    );
+  } finally {
+    process.chdir(cwd);
+  }
+});
+
 test("bin/bertlab.js --help runs through the shim", () => {
   const out = execFileSync(process.execPath, [path.join(__dirname, "..", "bin", "bertlab.js"), "--help"], {
     encoding: "utf8",
@@ -45,7 +65,7 @@ test("bin/bertlab.js --help runs through the shim", () => {
 
 test("--help: every flag stands apart from its text, and says its default once", () => {
   const lines = HELP.slice(HELP.indexOf("Hyperparameters")).split("\n").filter((l) => l.startsWith("  --"));
-  assert.equal(lines.length, Object.keys(DEFAULT_CONFIG).length);
+  assert.equal(lines.length, Object.keys(DEFAULT_CONFIG).length + 1, "one per field, and --recipe");
   for (const l of lines) {
     assert.match(l, /^ {2}--[a-z-]+ {2,}\S/, `flag and text apart: ${l}`);
     // a default said once, or none for a flag that has none (--init-from)

@@ -34,6 +34,7 @@ import {
   kebab,
   CONFIG_HELP,
   DATA_FLAGS,
+  RECIPE_HELP,
   configFlagOptions,
   checkRenamedFlags,
   configFromFlags,
@@ -119,7 +120,8 @@ function configHelpLines(): string[] {
   const suffix = (
     k: keyof TrainConfig,
   ) => (k !== "model" && DEFAULT_CONFIG[k] === undefined ? "" : ` (default: ${shown(k)})`);
-  return keys.map((k) => `  --${kebab(k).padEnd(width)}${CONFIG_HELP[k]}${suffix(k)}`);
+  const recipe = `  --${"recipe".padEnd(width)}${RECIPE_HELP}`;
+  return [recipe, ...keys.map((k) => `  --${kebab(k).padEnd(width)}${CONFIG_HELP[k]}${suffix(k)}`)];
 }
 
 /** Every flag the parser accepts (docs/reference/cli.md lists each; test/docs.test.ts checks it). */

@@ -5,7 +5,7 @@
  *
  *   configFromFlags({ "batch-size": "16", lr: "3e-5" })   // { ...DEFAULT_CONFIG, batchSize: 16, lr: 3e-5 }
  */
-import { DEFAULT_CONFIG, TrainConfig } from "../config/config";
+import { DEFAULT_CONFIG, RECIPES, TrainConfig, recipeConfig } from "../config/config";
 import { checkSelectMetric } from "../config/selection";
 import { DataSource } from "../data/data";
 
@@ -70,11 +70,19 @@ export const DATA_FLAGS = {
   "label-delimiter": { type: "string" },
 } as const;
 
-/** One flag per config field, for parseArgs: --batch-size 8, --lr 3e-5; a yes/no field stands alone: --group-by-length. */
+/**
+ * One flag per config field, for parseArgs: --batch-size 8, --lr 3e-5; a yes/no field stands alone: --group-by-length.
+ * And --recipe NAME, the defaults the other flags override.
+ */
 export function configFlagOptions(): Record<string, { type: "string" | "boolean" }> {
   const type = (v: unknown) => (typeof v === "boolean" ? "boolean" as const : "string" as const);
-  return Object.fromEntries(Object.entries(DEFAULT_CONFIG).map(([k, v]) => [kebab(k), { type: type(v) }]));
+  const fields = Object.entries(DEFAULT_CONFIG).map(([k, v]) => [kebab(k), { type: type(v) }]);
+  return { recipe: { type: "string" }, ...Object.fromEntries(fields) };
 }
+
+/** --recipe's help line. */
+export const RECIPE_HELP = `named settings that the flags below override: ${Object.keys(RECIPES).join(" | ")} `
+  + "(default: course; small-data starts from the CARER model of npm run carer: docs/guides/small-data.md)";
 
 /**
  * Flags that were renamed (old → new): an old name is an error that names its successor, where the parser alone
@@ -99,7 +107,7 @@ export function checkRenamedFlags(argv: readonly string[]): void {
 
 /** Flags → TrainConfig; a value that is not a number where one is needed names the flag. */
 export function configFromFlags(values: Values): TrainConfig {
-  const cfg: TrainConfig = { ...DEFAULT_CONFIG };
+  const cfg: TrainConfig = recipeConfig(typeof values.recipe === "string" ? values.recipe : "course");
   for (const k of Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[]) {
     const v = values[kebab(k)];
     const flags = cfg as unknown as Record<string, boolean>;

@@ -223,6 +223,27 @@ export const COURSE_CONFIG: TrainConfig = {
   weightDecay: 0,
 };
 
+/** Where `npm run carer` trains the CARER model that the "small-data" recipe starts from. */
+export const CARER_RUN = "runs/carer";
+
+/**
+ * Named recipes (`--recipe NAME`): hyperparameters chosen together, compared by cross-validation on SMILE
+ * (docs/guides/small-data.md has the table). Flags given beside a recipe override it. "course" is DEFAULT_CONFIG,
+ * notebook 05's run.
+ */
+export const RECIPES: Readonly<Record<string, Partial<TrainConfig>>> = {
+  course: {},
+  // Emotions learned first from CARER's 16,000 tweets, then a shorter fine-tune on the small set.
+  "small-data": { initFrom: CARER_RUN, epochs: 4 },
+};
+
+/** The config of recipe `name` (unknown names are an error listing the known ones). */
+export function recipeConfig(name: string): TrainConfig {
+  const r = RECIPES[name];
+  if (!r) throw new Error(`unknown recipe ${JSON.stringify(name)}: use one of ${Object.keys(RECIPES).join(", ")}`);
+  return { ...DEFAULT_CONFIG, ...r };
+}
+
 /** Checks a config and throws an error naming the first bad field. Returns it unchanged. */
 export function validateConfig(c: TrainConfig): TrainConfig {
   const positiveInt = ["maxLength", "batchSize", "evalBatchSize", "epochs", "gradAccumulation"] as const;

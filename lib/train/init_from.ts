@@ -7,7 +7,8 @@
  *   const start = await startingModel({ ...DEFAULT_CONFIG, initFrom: "runs/carer" }, smileLabels);
  *   start.transfer   // { from: "runs/carer/checkpoints/best", kept: ["surprise"], fresh: ["happy", …] }
  */
-import { TrainConfig } from "../config/config";
+import * as fs from "fs";
+import { CARER_RUN, TrainConfig } from "../config/config";
 import { loadTokenizer, TokenizerLike } from "../data/tokenize";
 import {
   BertForSequenceClassification,
@@ -59,6 +60,9 @@ async function loadStart(cfg: TrainConfig, labels: string[], log: (s: string) =>
       tokenizer: await loadTokenizer(base.dir),
       dir: base.dir,
     };
+  }
+  if (cfg.initFrom === CARER_RUN && !fs.existsSync(CARER_RUN)) {
+    throw new Error(`--init-from ${CARER_RUN}: there is no CARER model yet; train it first with npm run carer`);
   }
   const from = modelFolder(cfg.initFrom);
   const difference = architectureDifference(base.dir, from);

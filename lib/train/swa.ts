@@ -33,9 +33,12 @@ export class WeightAverage {
     return swa;
   }
 
-  /** Adds the model's weights after `epoch` when it is in the window; after the last one, the model gets the mean. */
-  add(model: BertForSequenceClassification, epoch: number): void {
-    if (epoch < this.from) return;
+  /**
+   * Adds the model's weights after `epoch` when it is in the window; after the last one, the model gets the mean
+   * (then true).
+   */
+  add(model: BertForSequenceClassification, epoch: number): boolean {
+    if (epoch < this.from) return false;
     this.count++;
     for (const [name, w] of model.params) {
       const old = this.mean.get(name);
@@ -43,9 +46,9 @@ export class WeightAverage {
       this.mean.set(name, old ? tf.tidy(() => old.add(w.sub(old).div(this.count))) : tf.clone(w));
       old?.dispose();
     }
-    if (epoch === this.to) {
-      for (const [name, w] of model.params) w.assign(this.mean.get(name)!);
-    }
+    if (epoch !== this.to) return false;
+    for (const [name, w] of model.params) w.assign(this.mean.get(name)!);
+    return true;
   }
 
   /** What the log says once the average is the model. */
