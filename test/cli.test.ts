@@ -13,6 +13,7 @@ import { configFromFlags, RENAMED_FLAGS, checkRenamedFlags } from "../lib/cli/fl
 import { CARER_RUN, DEFAULT_CONFIG, RECIPES } from "../lib/config/config";
 import { TOKENIZER_FILES } from "../lib/model/run_folder";
 import { DEFAULT_MODEL_DIR } from "../lib/model/models";
+import { meanSd } from "../lib/core/stats";
 import { tinyBertConfig } from "./helpers/tiny_bert";
 
 test("every TrainConfig field is a documented flag; numbers are checked", () => {
@@ -194,6 +195,7 @@ test("split, train, evaluate, predict and sweep on a CSV with a tiny model", {
     shim.kill("SIGTERM");
     assert.equal(await exited, 0, "the CLI closed its server and returned 0");
     await assert.rejects(fetch(url), "nothing listens any more");
+    captured.length = 0;
     assert.equal(
       await main(["sweep", ...data, ...hp, "--epochs", "1", "--seeds", "1,2", "--run-dir", path.join(dir, "sweep")]),
       0,
@@ -201,6 +203,18 @@ test("split, train, evaluate, predict and sweep on a CSV with a tiny model", {
     const sweep = JSON.parse(fs.readFileSync(path.join(dir, "sweep", "sweep.json"), "utf8"));
     assert.deepEqual(sweep.results.map((r: { seed: number }) => r.seed), [1, 2]);
     assert.ok(fs.statSync(path.join(dir, "sweep", "sweep.html")).size > 1000);
+    assert.ok(fs.existsSync(path.join(dir, "sweep", "seed-2", "metrics.json")), "each seed's run has its folder");
+    // a line per seed as sweep.json holds it, then weighted F1's mean ± sample sd
+    const lines = captured.join("").trim().split("\n");
+    assert.deepEqual(lines.slice(0, 2).map((l) => JSON.parse(l)), sweep.results);
+    const f1 = meanSd(sweep.results.map((r: { f1Weighted: number }) => r.f1Weighted));
+    assert.deepEqual([sweep.f1WeightedMean, sweep.f1WeightedSd], [f1.mean, f1.sd]);
+    assert.equal(
+      lines[2],
+      `F1 weighted over seeds 1,2: mean ${f1.mean.toFixed(4)} ± ${f1.sd.toFixed(4)} → ${
+        path.join(dir, "sweep", "sweep.json")
+      }`,
+    );
     // separate train / validation / test files; evaluate scores a whole file and writes --out
     const part = (name: string, from: number, to: number) => {
       const f = path.join(dir, name);

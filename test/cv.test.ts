@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { spawn } from "child_process";
 import { initBackend } from "../lib/runtime/backend";
 import { main } from "../lib/cli/cli";
 import { randomBert, saveBertForSequenceClassification } from "../lib/model/bert";
@@ -24,6 +23,7 @@ import { runCv, foldFile, CvData } from "../lib/analysis/cv_run";
 import { DEFAULT_CONFIG, TrainConfig } from "../lib/config/config";
 import * as tf from "@tensorflow/tfjs";
 import { toyTokenizer, toyData, TOY_LABELS } from "./helpers/toy";
+import { killWhen } from "./helpers/resume";
 
 const CLI_MAIN = path.join(__dirname, "..", "lib", "cli", "cli_main.ts");
 const fixtures = path.join(__dirname, "fixtures", "cv");
@@ -271,21 +271,7 @@ test(
 
     // 2) killed with SIGKILL during a fold (after the first fold's file), then resumed
     const killed = path.join(dir, "killed");
-    const child = spawn(process.execPath, ["--import", "tsx", CLI_MAIN, ...args(killed)], {
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let said = "";
-    await new Promise<void>((resolve, reject) => {
-      child.stderr.on("data", (d) => {
-        said += d;
-        if (/fold 3 of 6/.test(said)) {
-          child.kill("SIGKILL");
-          resolve();
-        }
-      });
-      child.on("exit", () => reject(new Error(`the run ended before it was killed: ${said}`)));
-    });
-    await new Promise((resolve) => child.on("exit", resolve));
+    await killWhen(CLI_MAIN, args(killed), /fold 3 of 6/);
     assert.ok(fs.existsSync(path.join(killed, "fold-1-2.json")) && !fs.existsSync(path.join(killed, "fold-1-3.json")));
     assert.ok(!fs.existsSync(path.join(killed, "cv.json")));
     const again = await cli(args(killed));

@@ -6,7 +6,6 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/runtime/backend";
@@ -23,6 +22,7 @@ import { MultiLabelData, TrainData } from "../lib/data/data";
 import { Rng } from "../lib/data/loader";
 import { tinyBertConfig, tinyBertLabels } from "./helpers/tiny_bert";
 import { toyTokenizer, toyData, TOY_LABELS, TOY_WORDS } from "./helpers/toy";
+import { stopAndResume } from "./helpers/resume";
 
 const skip = process.env.BERTLAB_BACKEND && process.env.BERTLAB_BACKEND !== "tensorflow"
   ? "graphs run on native TensorFlow only"
@@ -296,7 +296,6 @@ test(
 
 // Tiny runs through train(): the toy data of test/train.wasm.test.ts and toy label sets.
 const quiet = { log: () => {} };
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-graph-losses-"));
 const single: TrainData = { train: toyData(40, 1), validation: toyData(15, 2), labels: TOY_LABELS };
 function toySets(n: number, seed: number): { texts: string[]; labels: string[][] } {
   const rng = new Rng(seed);
@@ -362,22 +361,7 @@ for (const [what, data, cfg] of [
 ] as [string, TrainData, TrainConfig][]) {
   test(`kill and resume equals an uninterrupted run: ${what}; no tensors leak`, { skip }, async () => {
     const before = tf.memory().numTensors;
-    const [dirA, dirB] = [tmp(), tmp()];
-    const full = await train(cfg, { data, model: tiny(), tokenizer: toyTokenizer, runDir: dirA, ...quiet });
-    full.model.dispose();
-    const part = await train(cfg, {
-      data,
-      model: tiny(),
-      tokenizer: toyTokenizer,
-      runDir: dirB,
-      stopAfterEpoch: 1,
-      ...quiet,
-    });
-    part.model.dispose();
-    assert.equal(part.history.length, 1);
-    const resumed = await train(cfg, { data, tokenizer: toyTokenizer, runDir: dirB, resume: true, ...quiet });
-    resumed.model.dispose();
-    assert.deepEqual(history(resumed), history(full));
+    await stopAndResume(cfg, { data, model: tiny, tokenizer: toyTokenizer }, { same: history });
     assert.equal(tf.memory().numTensors, before, "leaked tensors");
   });
 }

@@ -4,7 +4,6 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
-import * as os from "os";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/runtime/backend";
 import { randomBert, BertInputs, ForwardOptions } from "../lib/model/bert";
@@ -14,6 +13,7 @@ import { train } from "../lib/train/train";
 import { TrainData } from "../lib/data/data";
 import { TokenizerLike } from "../lib/data/tokenize";
 import { tinyBertConfig } from "./helpers/tiny_bert";
+import { stopAndResume } from "./helpers/resume";
 
 interface Case {
   name: string;
@@ -131,12 +131,14 @@ test("train({ groupByLength }) batches in the grouped order, repeats itself, res
   });
   assert.deepEqual(a.widths, expected);
   // Same seed → same numbers; an interrupted run resumed from its checkpoint → the same numbers too.
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-grouped-"));
-  const first = await train(config, { data, model: model().m, tokenizer, runDir: dir, stopAfterEpoch: 1, log() {} });
-  const resumed = await train(config, { data, tokenizer, runDir: dir, resume: true, log: () => {} });
-  const numbers = (h: typeof run.history) => h.map((r) => [r.trainLoss, r.validation.loss, r.validation.f1Weighted]);
-  assert.deepEqual(numbers(resumed.history), numbers(run.history));
-  for (const r of [run, first, resumed]) r.model.dispose();
-  fs.rmSync(dir, { recursive: true, force: true });
+  type Curve = { trainLoss: number; validation: { loss: number; f1Weighted: number } }[];
+  const numbers = (h: Curve) => h.map((r) => [r.trainLoss, r.validation.loss, r.validation.f1Weighted]);
+  const { runDir } = await stopAndResume(
+    config,
+    { data, model: () => model().m, tokenizer },
+    { full: run, same: (r) => numbers(r.history) },
+  );
+  run.model.dispose();
+  fs.rmSync(runDir, { recursive: true, force: true });
   assert.equal(tf.memory().numTensors, before);
 });

@@ -28,6 +28,7 @@ import { lastCheckpoint } from "../lib/model/run_folder";
 import { SingleLabelData } from "../lib/data/data";
 import { tinyBertConfig } from "./helpers/tiny_bert";
 import { toyTokenizer, toyData, TOY_LABELS } from "./helpers/toy";
+import { stopAndResume } from "./helpers/resume";
 
 const fx = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/labels/imbalance.json"), "utf8"));
 const near = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} vs ${b}`);
@@ -173,7 +174,7 @@ test(
     type Curve = { trainLoss: number; validation: { loss: number } }[];
     const curve = (h: Curve) => h.map((r) => [r.trainLoss, r.validation.loss]);
     const lines: string[] = [];
-    const runs = [];
+    const runs = [], trained = [];
     const variants: Partial<TrainConfig>[] = [
       {},
       { classWeights: "balanced" },
@@ -186,6 +187,7 @@ test(
       };
       const r = await train({ ...config, ...c }, { data, model: tiny(), tokenizer: toyTokenizer, log: log });
       runs.push(curve(r.history));
+      trained.push(r);
       assert.ok(r.history.every((h) => Number.isFinite(h.trainLoss)));
       assert.deepEqual(r.history[1].validation.classes.map((x) => x.label), TOY_LABELS);
       r.model.dispose();
@@ -195,20 +197,12 @@ test(
       lines.some((l) => /^class weights \(balanced\): neg 0\.533 · neu 1\.333 · pos 2\.667$/.test(l)),
       lines.join("\n"),
     );
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-imbalance-"));
     const c = { ...config, sampler: "weighted" as const };
-    const part = await train(c, {
-      data,
-      model: tiny(),
-      tokenizer: toyTokenizer,
-      runDir: dir,
-      stopAfterEpoch: 1,
-      log: () => {},
-    });
-    part.model.dispose();
-    const resumed = await train(c, { data, tokenizer: toyTokenizer, runDir: dir, resume: true, log: () => {} });
-    resumed.model.dispose();
-    assert.deepEqual(curve(resumed.history), runs[3]);
+    await stopAndResume(
+      c,
+      { data, model: tiny, tokenizer: toyTokenizer },
+      { full: trained[3], same: (r) => curve(r.history) },
+    );
   },
 );
 
@@ -261,24 +255,22 @@ test(
     assert.deepEqual(value(saved, "classifier.bias"), bias);
     saved.dispose();
 
-    const dir2 = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-posthoc-"));
-    const part = await train(cfg, {
-      data,
-      model: tiny(),
-      tokenizer: toyTokenizer,
-      runDir: dir2,
-      stopAfterEpoch: 1,
-      log: () => {},
-    });
-    part.model.dispose();
-    await assert.rejects(
-      train(
-        { ...cfg, posthocAdjustment: 0.5 },
-        { data, tokenizer: toyTokenizer, runDir: dir2, resume: true, log: () => {} },
-      ),
-      /used --posthoc-adjustment 1, not 0\.5/,
+    const { resumed } = await stopAndResume(
+      cfg,
+      { data, model: tiny, tokenizer: toyTokenizer },
+      {
+        full: adjusted,
+        beforeResume: (dir2) =>
+          assert.rejects(
+            train(
+              { ...cfg, posthocAdjustment: 0.5 },
+              { data, tokenizer: toyTokenizer, runDir: dir2, resume: true, log: () => {} },
+            ),
+            /used --posthoc-adjustment 1, not 0\.5/,
+          ),
+        keepModel: true,
+      },
     );
-    const resumed = await train(cfg, { data, tokenizer: toyTokenizer, runDir: dir2, resume: true, log: () => {} });
     for (const name of plain.model.params.keys()) {
       const d = maxDiff(value(resumed.model, name), value(adjusted.model, name));
       assert.ok(d < 1e-5, `${name} after resume differs by ${d}`);

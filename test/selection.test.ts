@@ -20,6 +20,7 @@ import { updateSelection, checkSelectMetric, SelectionState, SelectMetric } from
 import { configFromFlags } from "../lib/cli/flags";
 import { tinyBertConfig } from "./helpers/tiny_bert";
 import { toyTokenizer, toyData, TOY_LABELS } from "./helpers/toy";
+import { stopAndResume } from "./helpers/resume";
 
 /** Runs the rule over a curve; returns each epoch's [improved, stop] and the final state. */
 function follow(values: number[], metric: SelectMetric, patience: number) {
@@ -155,28 +156,22 @@ test(
     + "the same best model",
   async () => {
     await initBackend();
-    const full = await train(config, { data, model: tiny(), tokenizer: toyTokenizer, runDir: tmp(), ...quiet });
-    full.model.dispose();
-    const dir = tmp();
-    const part = await train(config, {
-      data,
-      model: tiny(),
-      tokenizer: toyTokenizer,
-      runDir: dir,
-      stopAfterEpoch: 2,
-      ...quiet,
-    });
-    part.model.dispose();
-    assert.deepEqual([part.interrupted, part.history.length], [true, 2]);
-    assert.deepEqual(readCheckpoint(path.join(dir, "checkpoints/epoch-2")).state.selection, {
-      metric: "loss",
-      bestEpoch: 1,
-      bestValue: part.history[0].validation.loss,
-      epochsWithoutImprovement: 1,
-    });
-    const resumed = await train(config, { data, tokenizer: toyTokenizer, runDir: dir, resume: true, ...quiet });
-    assert.deepEqual(curve(resumed.history), curve(full.history));
-    assert.deepEqual(resumed.best, full.best);
+    const { full, resumed, runDir: dir } = await stopAndResume(
+      config,
+      { data, model: tiny, tokenizer: toyTokenizer },
+      {
+        stopAfterEpoch: 2,
+        beforeResume: (stopped, part) =>
+          assert.deepEqual(readCheckpoint(path.join(stopped, "checkpoints/epoch-2")).state.selection, {
+            metric: "loss",
+            bestEpoch: 1,
+            bestValue: part.history[0].validation.loss,
+            epochsWithoutImprovement: 1,
+          }),
+        same: (r) => ({ curve: curve(r.history), best: r.best }),
+        keepModel: true,
+      },
+    );
     // best/ was written before the interruption: the resumed run loads epoch 1's weights from it
     assert.ok(Math.abs(validationLoss(resumed.model) - full.history[0].validation.loss) < 1e-6);
     resumed.model.dispose();

@@ -16,6 +16,7 @@ import { readCheckpoint } from "../lib/train/checkpoint";
 import { listCheckpoints } from "../lib/model/run_folder";
 import { tinyBertConfig } from "./helpers/tiny_bert";
 import { toyTokenizer, toyData, TOY_LABELS } from "./helpers/toy";
+import { stopAndResume } from "./helpers/resume";
 
 const LABELS = TOY_LABELS;
 
@@ -61,27 +62,18 @@ test("same seed → the same losses and metrics, epoch for epoch; a new seed dif
 
 test("interrupt after epoch 1, resume: the same history as an uninterrupted run; a used run folder is refused", async () => {
   await initBackend();
-  const dirA = tmp(), dirB = tmp();
-  const full = await train(config, { data, model: tiny(), tokenizer: toyTokenizer, runDir: dirA, ...quiet });
-  full.model.dispose();
-  const part = await train(config, {
-    data,
-    model: tiny(),
-    tokenizer: toyTokenizer,
-    runDir: dirB,
-    stopAfterEpoch: 1,
-    ...quiet,
-  });
-  part.model.dispose();
-  assert.equal(part.interrupted, true);
-  assert.equal(part.history.length, 1);
-  await assert.rejects(
-    train(config, { data, model: tiny(), tokenizer: toyTokenizer, runDir: dirB, ...quiet }),
-    /already holds a run/,
+  const { runDir: dirB } = await stopAndResume(
+    config,
+    { data, model: () => tiny(), tokenizer: toyTokenizer },
+    {
+      beforeResume: (dir) =>
+        assert.rejects(
+          train(config, { data, model: tiny(), tokenizer: toyTokenizer, runDir: dir, ...quiet }),
+          /already holds a run/,
+        ),
+      same: (r) => losses(r.history),
+    },
   );
-  const resumed = await train(config, { data, tokenizer: toyTokenizer, runDir: dirB, resume: true, ...quiet });
-  resumed.model.dispose();
-  assert.deepEqual(losses(resumed.history), losses(full.history));
   const metrics = JSON.parse(fs.readFileSync(path.join(dirB, "metrics.json"), "utf8"));
   assert.equal(metrics.history.length, 3);
   assert.ok(fs.readFileSync(path.join(dirB, "charts.html"), "utf8").includes("Validation F1"));

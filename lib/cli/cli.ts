@@ -15,6 +15,7 @@ import { SMILE_CSV, RUNS_DIR, ROOT } from "../core/paths";
 import { DEFAULT_MODEL_DIR } from "../model/models";
 import { writeJsonAtomic, writeFileAtomic } from "../core/fsutil";
 import { train } from "../train/train";
+import { sweep, summarise, seedsFigure, SweepRun } from "../train/sweep";
 import { predict, loadTrained, evaluateSet, reportLines, labelIds, Trained } from "../eval/evaluate";
 import { writeSoup, greedySoup, ensembleEvaluate, ensemblePredict, Soup } from "../eval/soup";
 import { modelFolder } from "../model/run_folder";
@@ -371,55 +372,39 @@ export async function main(argv: string[]): Promise<number> {
       const seeds = String(values.seeds ?? "").split(",").filter(Boolean).map(Number);
       if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s) || s < 0))
         throw new Error(`--seeds wants a comma-separated list of integers, got ${JSON.stringify(values.seeds)}`);
-      const results: { seed: number; f1Weighted: number; f1Macro: number; seconds: number }[] = [];
-      for (const seed of seeds) {
-        const c = { ...cfg, seed };
-        const data = loadData(values, c);
-        process.stderr.write(`seed ${seed} (backend ${backend.name})\n`);
-        const run = await train(c, {
-          data,
-          runDir: path.join(runDir, `seed-${seed}`),
-          resume: Boolean(values.resume),
-          onProgress: cliReporter(),
-          log: () => {},
-        });
-        const last = run.history[run.history.length - 1];
-        results.push({
-          seed,
-          f1Weighted: last.validation.f1Weighted,
-          f1Macro: last.validation.f1Macro,
-          seconds: run.seconds,
-        });
-        run.model.dispose();
-        out(JSON.stringify(results[results.length - 1]));
-      }
-      const f1 = results.map((r) => r.f1Weighted);
-      const mean = f1.reduce((a, b) => a + b, 0) / f1.length;
-      const sd = Math.sqrt(f1.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, f1.length - 1));
+      const line = (r: SweepRun) => ({
+        seed: r.seed,
+        f1Weighted: r.last.f1Weighted,
+        f1Macro: r.last.f1Macro,
+        seconds: r.seconds,
+      });
+      // one variant, the config as the flags give it; each seed's run in its own folder
+      const { runs } = await sweep({ config: {} }, seeds, cfg, {
+        source: dataSource(values),
+        runDir: (_, seed) => path.join(runDir, `seed-${seed}`),
+        resume: Boolean(values.resume),
+        logProbs: false,
+        onProgress: (_, seed) => {
+          process.stderr.write(`seed ${seed} (backend ${backend.name})\n`);
+          return cliReporter();
+        },
+        onRun: (r) => out(JSON.stringify(line(r))),
+      });
+      const [{ f1Weighted }] = summarise(runs);
       writeJsonAtomic(path.join(runDir, "sweep.json"), {
         config: cfg,
-        results,
-        f1WeightedMean: mean,
-        f1WeightedSd: sd,
+        results: runs.map(line),
+        f1WeightedMean: f1Weighted.mean,
+        f1WeightedSd: f1Weighted.sd,
       });
-      const fig = {
-        data: [
-          { type: "box", name: "F1 weighted", y: f1, boxpoints: "all", text: seeds.map((s) => `seed ${s}`) },
-          {
-            type: "box",
-            name: "F1 macro",
-            y: results.map((r) => r.f1Macro),
-            boxpoints: "all",
-            text: seeds.map((s) => `seed ${s}`),
-          },
-        ],
-        layout: { title: { text: `Validation F1 over ${seeds.length} seeds` }, yaxis: { range: [0, 1] } },
-      };
-      writeFileAtomic(path.join(runDir, "sweep.html"), chartsPage(`F1 over seeds ${seeds.join(", ")}`, [fig]));
+      writeFileAtomic(
+        path.join(runDir, "sweep.html"),
+        chartsPage(`F1 over seeds ${seeds.join(", ")}`, [seedsFigure(runs)]),
+      );
       out(
-        `F1 weighted over seeds ${seeds.join(",")}: mean ${mean.toFixed(4)} ± ${sd.toFixed(4)} → ${
-          path.join(runDir, "sweep.json")
-        }`,
+        `F1 weighted over seeds ${seeds.join(",")}: mean ${f1Weighted.mean.toFixed(4)} ± ${
+          f1Weighted.sd.toFixed(4)
+        } → ${path.join(runDir, "sweep.json")}`,
       );
       return 0;
     }

@@ -1,6 +1,7 @@
 /**
  * The optimizer side of the course's loop: AdamW as `transformers.AdamW` (correct_bias=True),
- * the linear schedule with warm-up, and global gradient-norm clipping. Checked step by step
+ * the linear schedule with warm-up, and global gradient-norm clipping, on TensorFlow.js tensors. The clipping
+ * and the update are lib/nn/optim_def.ts's, which the training graph runs too. Checked step by step
  * against PyTorch in test/optim.wasm.test.ts (fixtures from scripts/make_train_fixtures.py).
  * Notebook 05 writes one AdamW step inline first.
  *
@@ -9,6 +10,28 @@
  *   opt.step(clipped, schedule.lr());  schedule.step();
  */
 import * as tf from "@tensorflow/tfjs";
+import { ScalarOps, TensorOps, adamwConstants, adamwUpdate, clipFactor, gradNorm } from "./optim_def";
+
+/** TensorOps as TensorFlow.js functions. */
+const tensorOps: TensorOps<tf.Tensor> = {
+  add: tf.add,
+  sub: tf.sub,
+  mul: tf.mul,
+  div: tf.div,
+  sqrt: tf.sqrt,
+  square: tf.square,
+  sumAll: (x) => tf.sum(x),
+  addN: (xs) => tf.addN(xs),
+};
+
+/** ScalarOps as host numbers: the clip factor of a norm read back, in double precision. */
+const hostOps: ScalarOps<number> = {
+  scalar: (v) => v,
+  add: (a, b) => a + b,
+  div: (a, b) => a / b,
+  minimum: (a, b) => Math.min(a, b),
+  wherePositive: (c, a, b) => (c > 0 ? a : b),
+};
 
 /** The course's no_decay list: names containing "bias" or "LayerNorm.weight" get no weight decay. */
 export function defaultNoDecay(name: string): boolean {
@@ -36,7 +59,7 @@ export interface AdamWState {
 }
 
 /**
- * AdamW, transformers v4's update for each parameter p with gradient g at step t:
+ * AdamW, transformers v4's update for each parameter p with gradient g at step t (lib/nn/optim_def.ts):
  *   m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g²
  *   p -= lr * sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + eps)   // eps added after the square root
  *   p -= lr * wd * p                                          // decoupled decay, after the update
@@ -88,30 +111,38 @@ export class AdamW {
       const [m, v] = this.moments(name);
       const { stepSize, decay } = k.get(name)!;
       tf.tidy(() => {
-        const m1 = m.mul(b1).add(g.mul(1 - b1));
-        const v1 = v.mul(b2).add(g.square().mul(1 - b2));
-        let p1 = p.sub(m1.div(v1.sqrt().add(this.eps)).mul(stepSize));
-        if (decay) p1 = p1.sub(p1.mul(decay));
-        m.assign(m1);
-        v.assign(v1);
-        p.assign(p1);
+        const next = adamwUpdate(
+          tensorOps,
+          { p, g, m, v },
+          {
+            b1: tf.scalar(b1),
+            oneMinusB1: tf.scalar(1 - b1),
+            b2: tf.scalar(b2),
+            oneMinusB2: tf.scalar(1 - b2),
+            eps: tf.scalar(this.eps),
+            stepSize: tf.scalar(stepSize),
+            decay: decay ? tf.scalar(decay) : undefined,
+          },
+        );
+        m.assign(next.m);
+        v.assign(next.v);
+        p.assign(next.p);
       });
     }
   }
 
   /**
-   * Counts one step and returns each parameter's constants for it: the bias-corrected step size
-   * lr·√(1−b2ᵗ)/(1−b1ᵗ)·scale and the decoupled decay lr·scale·wd (0 where none). `step` uses them, and
-   * so does the training graph (lib/train/train_graph.ts), which runs the same update inside TensorFlow.
+   * Counts one step and returns each parameter's constants for it (optim_def.ts's `adamwConstants`): the
+   * bias-corrected step size lr·√(1−b2ᵗ)/(1−b1ᵗ)·scale and the decoupled decay lr·scale·wd (0 where none). `step`
+   * uses them, and so does the training graph (lib/train/train_graph.ts), which runs the same update inside
+   * TensorFlow.
    */
   beginStep(lr = this.lr): Map<string, { stepSize: number; decay: number }> {
     this.t++;
-    const [b1, b2] = this.betas;
-    const stepSize = (lr * Math.sqrt(1 - b2 ** this.t)) / (1 - b1 ** this.t);
     return new Map([...this.params.keys()].map((name) => {
+      const weightDecay = this.decays.get(name) ? this.weightDecay : 0;
       const scale = this.scales.get(name)!;
-      const decay = this.decays.get(name) && this.weightDecay > 0 ? lr * scale * this.weightDecay : 0;
-      return [name, { stepSize: stepSize * scale, decay }];
+      return [name, adamwConstants({ lr, betas: this.betas, t: this.t, scale, weightDecay })];
     }));
   }
 
@@ -214,10 +245,10 @@ export function clipGradNorm(
   maxNorm: number,
 ): { grads: Record<string, tf.Tensor>; norm: number } {
   const names = Object.keys(grads);
-  const normT = tf.tidy(() => tf.addN(names.map((n) => grads[n].square().sum())).sqrt());
+  const normT = tf.tidy(() => gradNorm(tensorOps, names.map((n) => grads[n])));
   const norm = (normT.dataSync() as Float32Array)[0];
   normT.dispose();
-  const coef = maxNorm > 0 ? Math.min(1, maxNorm / (norm + 1e-6)) : 1;
+  const coef = clipFactor(hostOps, norm, maxNorm);
   const out: Record<string, tf.Tensor> = {};
   for (const n of names) out[n] = tf.tidy(() => (coef < 1 ? grads[n].mul(coef) : grads[n].clone()));
   return { grads: out, norm };

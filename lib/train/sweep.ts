@@ -1,7 +1,8 @@
 /**
  * Training once per (variant, seed) and summarising the spread: how notebook 07 and
- * scripts/imbalance-sweep.ts compare imbalance remedies on SMILE. Each seed gets its own stratified
- * split, sampler order, dropout masks and head, so the spread is what luck alone moves.
+ * scripts/imbalance-sweep.ts compare imbalance remedies on SMILE, and `bertlab sweep` charts one config's
+ * spread over seeds. Each seed gets its own stratified split, sampler order, dropout masks and head, so the
+ * spread is what luck alone moves.
  *
  *   const runs = await sweep({ plain: {}, "weighted loss": { classWeights: "balanced" } }, [1, 2, 3], base);
  *   summarise(runs)[0]
@@ -17,6 +18,7 @@ import { ProgressEvent } from "../view/progress";
 import { BertForSequenceClassification } from "../model/bert";
 import { TokenizerLike } from "../data/tokenize";
 import { EvalMetrics, scoreAll } from "../eval/metrics";
+import { MultiLabelMetrics } from "../eval/multilabel";
 import { plotText } from "../view/plot";
 import { evaluateSet, labelIds } from "../eval/evaluate";
 import { logitOffsets } from "./imbalance";
@@ -25,8 +27,9 @@ import { logitOffsets } from "./imbalance";
 export interface SweepRun {
   variant: string;
   seed: number;
-  /** Validation per class at the last epoch: how many there were and the recall. */
+  /** Validation per class (multi-label: per label) at the last epoch: how many there were and the recall. */
   validationCounts: Record<string, number>;
+  /** The last epoch's validation numbers (multi-label: `accuracy` is the subset accuracy, every label right). */
   last: { epoch: number; f1Macro: number; f1Weighted: number; accuracy: number; recall: Record<string, number> };
   /**
    * The epoch with the highest validation macro F1 and its numbers: optimistic, because the
@@ -37,7 +40,8 @@ export interface SweepRun {
   /**
    * What the kept model said about each validation tweet (log-probabilities, 5 significant digits), their
    * label ids, and log(class frequency) in training: enough to score any post-hoc τ without training again
-   * (`posthocCurve`). Runs saved before this field existed lack it.
+   * (`posthocCurve`). Runs saved before this field existed lack it, and so do multi-label runs and sweeps
+   * run with `logProbs: false`.
    */
   validation?: { labelIds: number[]; logProbs: number[][]; logPrior: number[] };
 }
@@ -45,24 +49,25 @@ export interface SweepRun {
 function record(
   variant: string,
   seed: number,
-  history: { epoch: number; validation: EvalMetrics }[],
+  history: { epoch: number; validation: EvalMetrics | MultiLabelMetrics }[],
   seconds: number,
   validation?: SweepRun["validation"],
 ): SweepRun {
   const last = history[history.length - 1];
   const best = history.reduce((b, h) => (h.validation.f1Macro > b.validation.f1Macro ? h : b));
   const v = last.validation;
+  const classes = "classes" in v ? v.classes : v.labels;
   return {
     variant,
     seed,
     seconds,
-    validationCounts: Object.fromEntries(v.classes.map((c) => [c.label, c.support])),
+    validationCounts: Object.fromEntries(classes.map((c) => [c.label, c.support])),
     last: {
       epoch: last.epoch,
       f1Macro: v.f1Macro,
       f1Weighted: v.f1Weighted,
-      accuracy: v.accuracy,
-      recall: Object.fromEntries(v.classes.map((c) => [c.label, c.recall])),
+      accuracy: "accuracy" in v ? v.accuracy : v.subsetAccuracy,
+      recall: Object.fromEntries(classes.map((c) => [c.label, c.recall])),
     },
     bestByF1Macro: { epoch: best.epoch, f1Macro: best.validation.f1Macro, f1Weighted: best.validation.f1Weighted },
     ...(validation ? { validation } : {}),
@@ -72,6 +77,15 @@ function record(
 export interface SweepOptions {
   /** The data (default: the SMILE course data, split by each seed). */
   source?: DataSource;
+  /** Each run's folder for its checkpoints, metrics.json and charts.html (default: nothing written). */
+  runDir?: (variant: string, seed: number) => string;
+  /** Continue each run from the last complete checkpoint in its `runDir`. */
+  resume?: boolean;
+  /**
+   * Score each single-label run's model on validation once more to keep its log-probabilities
+   * (`SweepRun.validation`, what `posthocCurve` reads); default true.
+   */
+  logProbs?: boolean;
   onProgress?: (variant: string, seed: number) => ((e: ProgressEvent) => void) | undefined;
   /** Called after each run (e.g. to save partial results). */
   onRun?: (run: SweepRun) => void;
@@ -98,18 +112,28 @@ export async function sweep(
         runs.push(done);
         continue;
       }
-      const cfg = { ...base, ...overrides, seed, logSamples: 0 };
-      // single-label data: the sweep compares per-class recall
-      const data = loadTrainData({ ...opts.source, multiLabel: false }, { validationSize: cfg.validationSize, seed });
-      const r = await train(cfg, { data, onProgress: opts.onProgress?.(variant, seed), log: () => {} });
-      const ev = evaluateSet(r.model, r.tokenizer, data.validation, "validation");
-      const trainY = labelIds(data.train, "train", r.labels);
-      const validation = {
-        labelIds: labelIds(data.validation, "validation", r.labels),
-        // float32 probabilities can underflow to 0: its smallest normal number keeps the log finite
-        logProbs: ev.probabilities.map((row) => row.map((p) => Number(Math.log(Math.max(p, 1.2e-38)).toPrecision(5)))),
-        logPrior: logitOffsets(trainY, r.labels.length, 1, r.labels),
-      };
+      const cfg = { ...base, ...overrides, seed };
+      const data = loadTrainData(opts.source ?? {}, { validationSize: cfg.validationSize, seed });
+      const r = await train(cfg, {
+        data,
+        runDir: opts.runDir?.(variant, seed),
+        resume: opts.resume,
+        onProgress: opts.onProgress?.(variant, seed),
+        log: () => {},
+      });
+      let validation: SweepRun["validation"];
+      if (opts.logProbs !== false && !data.multiLabel) {
+        const ev = evaluateSet(r.model, r.tokenizer, data.validation, "validation");
+        const trainY = labelIds(data.train, "train", r.labels);
+        validation = {
+          labelIds: labelIds(data.validation, "validation", r.labels),
+          // float32 probabilities can underflow to 0: its smallest normal number keeps the log finite
+          logProbs: ev.probabilities.map((row) =>
+            row.map((p) => Number(Math.log(Math.max(p, 1.2e-38)).toPrecision(5)))
+          ),
+          logPrior: logitOffsets(trainY, r.labels.length, 1, r.labels),
+        };
+      }
       const run = record(variant, seed, r.history, r.seconds, validation);
       runs.push(run);
       opts.onRun?.(run);
@@ -182,6 +206,18 @@ export function recallFigure(summary: readonly VariantSummary[], title: string):
       height: 380,
       yaxis: { title: { text: "validation recall" }, range: [0, 1.15] },
     },
+  };
+}
+
+/** Validation F1 weighted and macro at the last epoch, a box each with every run's point (for lib/view/plot.ts). */
+export function seedsFigure(runs: readonly SweepRun[]): { data: object[]; layout: object } {
+  const text = runs.map((r) => `seed ${r.seed}`);
+  return {
+    data: [
+      { type: "box", name: "F1 weighted", y: runs.map((r) => r.last.f1Weighted), boxpoints: "all", text },
+      { type: "box", name: "F1 macro", y: runs.map((r) => r.last.f1Macro), boxpoints: "all", text },
+    ],
+    layout: { title: { text: `Validation F1 over ${runs.length} seeds` }, yaxis: { range: [0, 1] } },
   };
 }
 
