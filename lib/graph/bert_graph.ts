@@ -22,6 +22,7 @@ import { dtype } from "./tfgraph";
 import { addGradients } from "./bert_graph_grad";
 import { addAdamW } from "./optim_graph";
 import { lowerLoss } from "./loss_graph";
+import { lowerNode } from "./blocks";
 
 const F = dtype("float32");
 
@@ -33,7 +34,7 @@ const F = dtype("float32");
 export function inferenceGraph(c: BertShape, opts: { packed?: boolean; precision?: GraphPrecision } = {}): BertGraph {
   const ir = recordBert(c, { training: false });
   const wanted = [ir.outputs.logits, ir.outputs.pooled];
-  const t = new TfLowering(ir, c, { packed: opts.packed, wanted, precision: opts.precision }).lower();
+  const t = new TfLowering(ir, c, { packed: opts.packed, wanted, precision: opts.precision }).lower(lowerNode);
   t.nameOutputs();
   return t.savedModel();
 }
@@ -63,7 +64,7 @@ export function trainingGraph(
 ): BertGraph {
   const ir = recordBert(c, { training: true });
   const wanted = [ir.outputs.logits, ir.outputs.pooled];
-  const t = new TfLowering(ir, c, { packed: opts.packed, wanted, precision: opts.precision }).lower();
+  const t = new TfLowering(ir, c, { packed: opts.packed, wanted, precision: opts.precision }).lower(lowerNode);
   t.nameOutputs();
   addGradients(t, lowerLoss(t, opts.loss ?? "cross_entropy", t.value.get(t.ir.outputs.logits)!, opts.rdrop));
   if (opts.adamw && opts.accumulate) {

@@ -1,10 +1,11 @@
 /**
  * The lowering of BERT's recorded forward pass (lib/graph/graph_ir.ts) into TensorFlow operations
- * (lib/graph/tfgraph.ts): `TfLowering` turns each block into ops, keeps what the gradient rules reuse, and writes
- * the SavedModel; `packing` makes the feeds of a packed graph. The gradient rules (bert_graph_grad.ts), the losses
- * (loss_graph.ts) and AdamW (optim_graph.ts) add their ops through it; bert_graph.ts assembles whole graphs.
+ * (lib/graph/tfgraph.ts): `TfLowering` holds the graph being built, the run-time shapes, the packing of real-token
+ * rows and the values the gradient rules reuse, and writes the SavedModel; each block's own operations, forward and
+ * backward, are in blocks.ts. `packing` makes the feeds of a packed graph. The gradients (bert_graph_grad.ts), the
+ * losses (loss_graph.ts) and AdamW (optim_graph.ts) add their ops through it; bert_graph.ts assembles whole graphs.
  *
- *   const t = new TfLowering(recordBert(config, { training: false }), config, { packed: true }).lower();
+ *   const t = new TfLowering(recordBert(config, { training: false }), config, { packed: true }).lower(lowerNode);
  *   t.nameOutputs();
  *   GraphSession.load(t.savedModel());   // lib/graph/session.ts
  */
@@ -31,6 +32,9 @@ export type GraphOutput =
  */
 export type GraphPrecision = "fp32" | "bf16";
 
+/** How a recorded node becomes TensorFlow operations, given its arguments (lib/graph/blocks.ts's `lowerNode`). */
+export type LowerNode = (t: TfLowering, n: IrNode, x: string[], firstOnly: boolean) => string;
+
 export interface BertGraph {
   /** The SavedModel protocol buffer (saved_model.pb). */
   pb: Uint8Array;
@@ -42,7 +46,7 @@ export interface BertGraph {
   dropouts: { site: number; rate: number; of: IrNode["op"] }[];
 }
 
-const F = dtype("float32"), I32 = dtype("int32"), B = dtype("bool"), BF16 = dtype("bfloat16");
+const F = dtype("float32"), I32 = dtype("int32"), BF16 = dtype("bfloat16");
 
 /**
  * What a block's forward keeps for its gradient rule (bert_graph_grad.ts), by the node names of the values: the
@@ -104,7 +108,7 @@ export class TfLowering {
   /** The arguments each block was lowered with (first rows where gathered): what its gradient rule reads. */
   readonly args = new Map<number, string[]>();
   readonly kinds: RowKind[];
-  private dropoutOn?: string;
+  private dropoutSwitch?: string;
   readonly precision: GraphPrecision;
   /** Each float32 tensor's bfloat16 cast, made once however many products read it (a weight: forward and backward). */
   private readonly low = new Map<string, string>();
@@ -260,112 +264,25 @@ export class TfLowering {
     return this.gather(v, this.firsts!);
   }
 
-  /** Lowers every recorded node, in order. */
-  lower(): this {
-    for (const n of this.ir.nodes) if (!this.value.has(n.id)) this.value.set(n.id, this.node(n));
+  /** Lowers every recorded node, in order, each by its block's rule (lib/graph/blocks.ts). */
+  lower(lowerNode: LowerNode): this {
+    for (const n of this.ir.nodes) {
+      if (this.value.has(n.id)) continue;
+      const x = n.inputs.map((_, j) => this.arg(n, j));
+      this.args.set(n.id, x);
+      this.value.set(n.id, lowerNode(this, n, x, this.cut.has(n.id)));
+    }
     return this;
   }
 
-  private node(n: IrNode): string {
-    const x = n.inputs.map((_, j) => this.arg(n, j));
-    this.args.set(n.id, x);
-    const firstOnly = this.cut.has(n.id);
-    switch (n.op) {
-      case "param":
-        return this.input(n.name!, "float32");
-      case "embed": {
-        const ids = this.pack(this.reshape32(x[1]), I32);
-        this.aux.set(n.id, { ids });
-        return this.gather(x[0], ids);
-      }
-      case "positions": {
-        if (this.tokens) { // each kept row's position: its index in batch·seq modulo seq
-          const pos = this.op("FloorMod", [this.tokens, this.seq], { T: I32 });
-          this.aux.set(n.id, { pos });
-          return this.gather(x[0], pos);
-        }
-        // Rows 0..seq-1, tiled over the batch so that they line up with the [batch·seq, hidden] rows.
-        const rows = this.op("Slice", [x[0], this.k([0, 0]), this.concat([this.seq, this.k([-1])])], {
-          T: F,
-          Index: I32,
-        });
-        return this.op("Tile", [rows, this.concat([this.batch, this.k([1])])], { T: F, Tmultiples: I32 });
-      }
-      case "add":
-        return this.add(x[0], x[1]);
-      case "linear":
-        return this.op("BiasAdd", [this.matMul(x[0], x[1], false, true), x[2]]);
-      case "layerNorm": {
-        // (x − mean)·rsqrt(var + eps)·γ + β over the last axis, as lib/nn/ops.ts's layerNorm.
-        const xc = this.sub(x[0], this.mean(x[0]));
-        const rstd = this.op("Rsqrt", [this.add(this.mean(this.op("Square", [xc])), this.scalar(n.eps!))]);
-        const xhat = this.mul(xc, rstd);
-        this.aux.set(n.id, { xhat, rstd });
-        return this.add(this.mul(xhat, x[1]), x[2]);
-      }
-      case "gelu": {
-        // 0.5x + 0.5x·erf(x/√2), as lib/nn/ops.ts's gelu.
-        const half = this.mul(x[0], this.scalar(0.5));
-        return this.add(half, this.mul(half, this.op("Erf", [this.mul(x[0], this.scalar(Math.SQRT1_2))])));
-      }
-      case "tanh":
-        return this.op("Tanh", [x[0]]);
-      case "dropout": {
-        // The mask is fed (made in JavaScript from the seed, exactly as the eager model makes it), any shape of the right size;
-        // a hidden value's mask covers batch·seq rows, of which packed graphs keep the real tokens'.
-        // Fed as keep bits (bool), cast and scaled by 1/(1 − rate) here: the eager model's mask, a quarter of the bytes.
-        const fed = this.input(`dropout/${n.site}`, "bool");
-        const of = this.kinds[n.inputs[0]];
-        const reshape = (shape: string) => this.op("Reshape", [fed, shape], { T: B, Tshape: I32 });
-        let keep: string;
-        if (firstOnly && of === "probs") { // [batch, heads, seq, seq] → the first query row [batch, heads, 1, seq]
-          const full = reshape(this.concat([this.batch, this.k([this.heads]), this.seq, this.seq]));
-          keep = this.stridedSlice(full, B, [0, 0, 0, 0], [0, 0, 1, 0], { begin: 0b1111, end: 0b1011 });
-        } else if (firstOnly) { // the rows of each sequence's first token
-          keep = this.gather(reshape(this.rows), this.gather(this.tokens!, this.firsts!, I32), B);
-        } else if (of === "token") {
-          keep = this.pack(reshape(this.rows), B);
-        } else {
-          keep = reshape(this.op("Shape", [x[0]], { T: F, out_type: I32 }));
-        }
-        // dropout_on (fed, 1 or 0): the reference tests switch dropout off (scale 1, every bit kept) in the same graph.
-        this.dropoutOn ??= this.input("dropout_on", "float32", []);
-        const scale = this.add(
-          this.scalar(1),
-          this.mul(this.dropoutOn, this.scalar(Math.fround(1 / (1 - n.rate!)) - 1)),
-        );
-        const mask = this.mul(this.op("Cast", [keep], { SrcT: B, DstT: F, Truncate: { b: false } }), scale);
-        this.aux.set(n.id, { mask });
-        return this.mul(x[0], mask);
-      }
-      case "attentionProbs": {
-        const q = this.mul(x[0], this.scalar(1 / Math.sqrt(this.dh)));
-        const qh = firstOnly ? this.headsFirst(q) : this.heads4(this.unpack(q));
-        const kh = this.heads4(this.unpack(x[1]));
-        this.aux.set(n.id, { qh, kh });
-        return this.op("Softmax", [this.add(this.bmm(qh, kh, false, true), x[2])]);
-      }
-      case "attentionContext": {
-        const vh = this.heads4(this.unpack(x[1]));
-        this.aux.set(n.id, { vh });
-        const ctx = this.merge(this.bmm(x[0], vh));
-        return firstOnly ? ctx : this.pack(ctx);
-      }
-      case "first": // h[:, 0, :]
-        if (this.cut.has(n.inputs[0])) return x[0];
-        if (this.firsts) return this.gather(x[0], this.firsts);
-        return this.stridedSlice(this.reshape(x[0], this.bsH), F, [0, 0, 0], [0, 1, 0], {
-          begin: 0b101,
-          end: 0b101,
-          shrink: 0b010,
-        });
-      case "input":
-        throw new Error(`graph: input "${n.name}" is not one of the model's inputs`);
-    }
+  /** Token ids [batch, seq] as one row of batch·seq. */
+  flatIds(ids: string): string {
+    return this.op("Reshape", [ids, this.k([-1])], { T: I32, Tshape: I32 });
   }
 
-  private reshape32(ids: string): string {
-    return this.op("Reshape", [ids, this.k([-1])], { T: I32, Tshape: I32 });
+  /** The fed switch "dropout_on" (1 or 0), declared by the first dropout block that reads it. */
+  dropoutOn(): string {
+    return this.dropoutSwitch ??= this.input("dropout_on", "float32", []);
   }
 
   /** Names the standard outputs (Identity nodes "logits", "pooled", "last_hidden_state"). */
