@@ -2,9 +2,10 @@
  * Fine-tuning end to end, in the order of Hugging Face's run_glue_no_trainer.py: set-up (seed, data, sorted
  * labels, tokenize, a few logged samples, AdamW with no decay on biases/LayerNorm, the linear schedule sized from the
  * total steps: lib/train/setup.ts); then per epoch: train mode (dropout) with fresh gradients each optimizer step,
- * clip to norm 1.0, step, schedule; eval mode on validation; metrics; selection; checkpoint. Notebook 05 builds the loop inline first; evaluation is lib/eval/evaluate.ts (notebook 06).
- * Beyond the course: a loss and sampler against class imbalance (lib/train/imbalance.ts, notebook 07),
- * keeping the best epoch and stopping early (lib/config/selection.ts), a test set scored at the end.
+ * clip to norm 1.0, step, schedule; eval mode on validation; metrics; selection; checkpoint. Notebook 05 builds the
+ * loop inline first; evaluation is lib/eval/evaluate.ts (notebook 06). Beyond the course: a loss and sampler against
+ * class imbalance (lib/train/imbalance.ts, notebook 07), keeping the best epoch and stopping early
+ * (lib/config/selection.ts), weight averaging (lib/train/swa.ts), a test set scored at the end.
  *
  *   const run = await train({ ...DEFAULT_CONFIG, epochs: 1 }, { data, runDir: "runs/demo" });
  *   run.history[0].validation.f1Weighted   // e.g. 0.86
