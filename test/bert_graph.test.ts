@@ -18,7 +18,8 @@ import {
 } from "../lib/model/bert";
 import { inferenceGraph, trainingGraph } from "../lib/graph/bert_graph";
 import { GraphSession, GRAPH_CACHE_DIR } from "../lib/graph/session";
-import { recordBert, firstRowsOnly } from "../lib/graph/graph_ir";
+import { recordBert } from "../lib/graph/graph_ir";
+import { firstRowsOnly } from "../lib/graph/rows";
 import { graphLossAndGrads, graphTrainStep, lossAndGrads } from "../lib/train/train_graph";
 import { AdamW, clipGradNorm } from "../lib/nn/optim";
 import { ROOT } from "../lib/core/paths";

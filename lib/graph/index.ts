@@ -11,5 +11,6 @@ export * from "./loss_graph";
 export * from "./lowering";
 export * from "./optim_graph";
 export * from "./precision";
+export * from "./rows";
 export * from "./session";
 export * from "./tfgraph";

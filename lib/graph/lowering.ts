@@ -1,17 +1,18 @@
 /**
  * The lowering of BERT's recorded forward pass (lib/graph/graph_ir.ts) into TensorFlow operations
  * (lib/graph/tfgraph.ts): `TfLowering` holds the graph being built, the run-time shapes, the packing of real-token
- * rows and the values the gradient rules reuse, and writes the SavedModel; each block's own operations, forward and
- * backward, are in blocks.ts. `packing` makes the feeds of a packed graph. The gradients (bert_graph_grad.ts), the
- * losses (loss_graph.ts) and AdamW (optim_graph.ts) add their ops through it; bert_graph.ts assembles whole graphs.
+ * rows and the values the gradient rules reuse, and writes the SavedModel. Each block's own operations, forward and
+ * backward, are in blocks.ts; which rows each block computes (packing, the [CLS]-only cut) is rows.ts's pass. The
+ * gradients (bert_graph_grad.ts), the losses (loss_graph.ts) and AdamW (optim_graph.ts) add their ops through it;
+ * bert_graph.ts assembles whole graphs.
  *
  *   const t = new TfLowering(recordBert(config, { training: false }), config, { packed: true }).lower(lowerNode);
  *   t.nameOutputs();
  *   GraphSession.load(t.savedModel());   // lib/graph/session.ts
  */
-import * as tf from "@tensorflow/tfjs";
 import { GraphBuilder, dtype, Attr, GraphDType } from "./tfgraph";
-import { IrGraph, IrNode, firstRowsOnly, takesFirstRows, rowKinds, RowKind } from "./graph_ir";
+import { IrGraph, IrNode } from "./graph_ir";
+import { firstRowsOnly, takesFirstRows, rowKinds, RowKind } from "./rows";
 import { BertShape } from "../nn/bert_def";
 
 /** The graph's outputs: logits [batch, labels], pooled [batch, hidden], last_hidden_state [batch, seq, hidden]. */
@@ -71,7 +72,7 @@ export interface Saved {
  * block but attention works token by token, so it runs on ~60% of the rows for SMILE's batches; attention
  * scatters its inputs back to [batch, seq] (the padding as zeros, which the mask hides exactly as before)
  * and gathers its output. The graph is then fed `tokens` (each kept row's index in batch·seq) and
- * `firsts` (each sequence's first row among them); see `packing`. Real tokens get the same values as
+ * `firsts` (each sequence's first row among them); see rows.ts's `packing`. Real tokens get the same values as
  * unpacked, padding rows are never computed, so the loss and gradients are the same within rounding.
  *
  * `wanted` (packed graphs): the outputs the graph must make. What only they read at each sequence's first
@@ -304,22 +305,4 @@ export class TfLowering {
     const dropouts = this.ir.dropouts.map((d) => ({ site: d.site!, rate: d.rate!, of: this.ir.nodes[d.inputs[0]].op }));
     return { pb, precision: this.precision, feeds: this.feeds.slice(), dropouts };
   }
-}
-
-/**
- * What a packed graph is fed besides the batch: `tokens`, the rows of batch·seq it computes (every real
- * token, and each sequence's first position, which the pooler reads even if it were padding), and
- * `firsts`, where each sequence's first position sits among them.
- */
-export function packing(attentionMask: tf.Tensor2D): { tokens: tf.Tensor1D; firsts: tf.Tensor1D } {
-  const [b, s] = attentionMask.shape;
-  const m = attentionMask.dataSync();
-  const tokens: number[] = [], firsts: number[] = [];
-  for (let i = 0; i < b; i++) {
-    for (let j = 0; j < s; j++) {
-      if (j === 0) firsts.push(tokens.length);
-      if (j === 0 || m[i * s + j] !== 0) tokens.push(i * s + j);
-    }
-  }
-  return { tokens: tf.tensor1d(tokens, "int32"), firsts: tf.tensor1d(firsts, "int32") };
 }

@@ -39,7 +39,8 @@ import { writeSafetensors, SafeTensor } from "../nn/safetensors";
 import { writeJsonAtomic } from "../core/fsutil";
 import { labelsOf } from "./run_folder";
 import { inferenceGraph } from "../graph/bert_graph";
-import { GraphOutput, GraphPrecision, packing } from "../graph/lowering";
+import { GraphOutput, GraphPrecision } from "../graph/lowering";
+import { packing } from "../graph/rows";
 import { GraphSession } from "../graph/session";
 
 export { crossEntropyLoss } from "../nn/ops";

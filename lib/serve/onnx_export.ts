@@ -13,7 +13,8 @@
  */
 import { onnx } from "onnx-proto";
 import * as tf from "@tensorflow/tfjs";
-import { recordBert, IrNode, firstRowsOnly, takesFirstRows, rowKinds } from "../graph/graph_ir";
+import { recordBert, IrNode } from "../graph/graph_ir";
+import { firstRowsOnly, takesFirstRows, rowKinds } from "../graph/rows";
 import type { BertForSequenceClassification } from "../model/bert";
 import { MASK_MIN } from "../nn/ops";
 

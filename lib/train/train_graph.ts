@@ -14,7 +14,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { BertForSequenceClassification, BertInputs } from "../model/bert";
 import { trainingGraph } from "../graph/bert_graph";
-import { GraphOutput, GraphPrecision, packing } from "../graph/lowering";
+import { GraphOutput, GraphPrecision } from "../graph/lowering";
+import { packing } from "../graph/rows";
 import { GraphSession } from "../graph/session";
 import { AdamW, clipGradNorm } from "../nn/optim";
 import { additiveMask, checkIds, dropoutKeep, siteSeed } from "../nn/ops";
