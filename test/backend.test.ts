@@ -21,6 +21,7 @@ import {
   readBackendState,
 } from "../lib/runtime/backend";
 import { provision } from "../scripts/provision-backend";
+import { tmpDir } from "./helpers/tmp";
 
 const realPkg = nativePackageDir("@tensorflow/tfjs-node");
 const nativeHere = realPkg !== undefined && checkNativeInChild(realPkg).ok;
@@ -114,7 +115,7 @@ describe("broken native bindings fall back to wasm with a message", {
   }
 
   before(() => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-backend-test-"));
+    tmp = tmpDir("bertlab-backend-test-");
   });
   after(() => {
     if (!process.env.KEEPTMP) fs.rmSync(tmp, { recursive: true, force: true });
@@ -208,7 +209,7 @@ test("provisioning a stripped copy of tfjs-node builds a binding that loads", {
   skip: process.env.BERTLAB_SLOW === "1" && realPkg ? false : "slow: set BERTLAB_SLOW=1",
   timeout: 15 * 60_000,
 }, async () => {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-provision-"));
+  const tmp = tmpDir("bertlab-provision-");
   try {
     const dir = path.join(tmp, "tfjs-node");
     fs.cpSync(realPkg as string, dir, {

@@ -4,7 +4,6 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import * as tf from "@tensorflow/tfjs";
@@ -23,9 +22,10 @@ import { writeSafetensors, readSafetensors } from "../lib/nn/safetensors";
 import { setGradMode } from "../lib/nn/ops";
 import { VENV_PYTHON } from "../lib/core/paths";
 import { tinyBertConfig, tinyBertLabels, tinyBertWeights } from "./helpers/tiny_bert";
+import { tmpDir } from "./helpers/tmp";
 
 const FIX = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/reference/tiny_bert.json"), "utf8"));
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "bert-"));
+const tmp = () => tmpDir("bert-");
 
 before(async () => {
   await initBackend();

@@ -6,7 +6,6 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/runtime/backend";
@@ -28,6 +27,7 @@ import { main } from "../lib/cli/cli";
 import { TOKENIZER_FILES } from "../lib/model/run_folder";
 import { DEFAULT_MODEL_DIR } from "../lib/model/models";
 import { tinyBertConfig } from "./helpers/tiny_bert";
+import { tmpDir } from "./helpers/tmp";
 
 const COURSE_LABELS = ["happy", "not-relevant", "angry", "disgust", "sad", "surprise"];
 const skip = fs.existsSync(path.join(DEFAULT_MODEL_DIR, "tokenizer.json")) ?
@@ -138,7 +138,7 @@ test("a model without the mapped labels is refused, naming the mapping", () => {
 });
 
 test("probeBias: deterministic, the t-test of the model's own probabilities, no leak; the CLI", { skip }, async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-bias-"));
+  const dir = tmpDir("bertlab-bias-");
   await tinyCheckpoint(dir, COURSE_LABELS, 3);
   const { model, tokenizer } = await loadTrained(dir);
   const before = tf.memory().numTensors;

@@ -3,7 +3,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { execFileSync, spawn } from "child_process";
 import { initBackend } from "../lib/runtime/backend";
@@ -15,6 +14,7 @@ import { TOKENIZER_FILES } from "../lib/model/run_folder";
 import { DEFAULT_MODEL_DIR } from "../lib/model/models";
 import { meanSd } from "../lib/core/stats";
 import { tinyBertConfig } from "./helpers/tiny_bert";
+import { tmpDir } from "./helpers/tmp";
 
 test("every TrainConfig field is a documented flag; numbers are checked", () => {
   for (const k of Object.keys(DEFAULT_CONFIG))
@@ -45,7 +45,7 @@ test("--recipe sets the defaults that the other flags override; an unknown one l
   assert.throws(() => configFromFlags({ recipe: "fast" }), /unknown recipe "fast": use one of course, small-data/);
   // Without the CARER model, the recipe says how to make it (run from a folder that has none).
   const cwd = process.cwd();
-  process.chdir(fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-cli-recipe-")));
+  process.chdir(tmpDir("bertlab-cli-recipe-"));
   try {
     await assert.rejects(
       main(["train", "--recipe", "small-data"]),
@@ -91,7 +91,7 @@ test("a renamed flag names its successor", async () => {
 });
 
 test("predict --input with bytes that are not UTF-8: an error naming the file and line, nothing predicted", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-cli-utf8-"));
+  const dir = tmpDir("bertlab-cli-utf8-");
   const file = path.join(dir, "texts.txt");
   fs.writeFileSync(
     file,
@@ -111,7 +111,7 @@ test("split, train, evaluate, predict and sweep on a CSV with a tiny model", {
   skip: !fs.existsSync(path.join(DEFAULT_MODEL_DIR, "tokenizer.json")) && "needs the course model's tokenizer files",
 }, async () => {
   await initBackend();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-cli-"));
+  const dir = tmpDir("bertlab-cli-");
   const modelDir = path.join(dir, "tiny-model");
   const m = randomBert(tinyBertConfig, { labels: ["neg", "neu", "pos"], seed: 1 });
   await saveBertForSequenceClassification(m, modelDir);

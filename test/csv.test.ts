@@ -2,9 +2,9 @@
 import { test, before, after } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { parseCsv, parseCsvRecords, decodeUtf8, inferDelimiter, readCsv, readLabelledTexts } from "../lib/data/csv";
+import { tmpDir } from "./helpers/tmp";
 
 let dir = "";
 const write = (name: string, content: string | Buffer) => {
@@ -13,7 +13,7 @@ const write = (name: string, content: string | Buffer) => {
   return f;
 };
 before(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-csv-"));
+  dir = tmpDir("bertlab-csv-");
 });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 

@@ -5,7 +5,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { initBackend } from "../lib/runtime/backend";
 import { main } from "../lib/cli/cli";
@@ -24,6 +23,7 @@ import { DEFAULT_CONFIG, TrainConfig } from "../lib/config/config";
 import * as tf from "@tensorflow/tfjs";
 import { toyTokenizer, toyData, TOY_LABELS } from "./helpers/toy";
 import { killWhen } from "./helpers/resume";
+import { tmpDir } from "./helpers/tmp";
 
 const CLI_MAIN = path.join(__dirname, "..", "lib", "cli", "cli_main.ts");
 const fixtures = path.join(__dirname, "fixtures", "cv");
@@ -161,7 +161,7 @@ test(
   { skip: !tokenizerReady && "needs the course model's tokenizer" },
   async () => {
     await initBackend();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-cv-"));
+    const dir = tmpDir("bertlab-cv-");
     const modelDir = path.join(dir, "tiny-model");
     // the data's labels, sorted (a model folder's head must be for them)
     const m = randomBert(
@@ -346,7 +346,7 @@ test(
       tokenizer: toyTokenizer,
       model: () => randomBert(tinyBertConfig, { labels: TOY_LABELS, seed: 17 }),
     };
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-cv-run-"));
+    const dir = tmpDir("bertlab-cv-run-");
     const before = tf.memory().numTensors;
     const plain = await runCv(config, { ...common, runDir: path.join(dir, "plain") });
     assert.equal(tf.memory().numTensors, before, "every fold's model and optimizer are freed");

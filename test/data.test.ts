@@ -3,14 +3,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { trainData, textSet, checkData, loadTrainData } from "../lib/data/data";
 import { loadCourseData } from "../lib/data/smile";
 import { SMILE_CSV } from "../lib/core/paths";
 import { CARER_SOURCE } from "../lib/data/carer";
+import { tmpDir } from "./helpers/tmp";
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-data-"));
+const tmp = () => tmpDir("bertlab-data-");
 const write = (dir: string, name: string, rows: string[][]) => {
   const file = path.join(dir, name);
   fs.writeFileSync(file, rows.map((r) => r.join("\t")).join("\n") + "\n");

@@ -17,10 +17,11 @@ import { loadOnnxClassifier, predictOnnx } from "../lib/serve/onnx_runtime";
 import { initBackend } from "../lib/runtime/backend";
 import { loadTrained, predict } from "../lib/eval/evaluate";
 import { onnxSkip, tinyCheckpoint, fp32OnnxBytes, haveBertOnnx, INT8_TOLERANCE } from "./helpers/onnx";
+import { tmpDir } from "./helpers/tmp";
 
 const MAX_LENGTH = 16;
 const skip = onnxSkip || (findChromium() ? false : "no Chromium installed (set-up installs Debian's chromium as root)");
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-demo-test-"));
+const tmp = tmpDir("bertlab-demo-test-");
 const ckpt = path.join(tmp, "ckpt");
 const dir = path.join(tmp, "export");
 let browser: Browser, server: DemoServer;

@@ -3,13 +3,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { diagnose, doctorLines, doctorMain, courseCanRun, probeKernel, Probes } from "../lib/cli/doctor";
 import { main } from "../lib/cli/cli";
 import { captureOutput } from "./helpers/capture";
 import { sha256File } from "../lib/core/download";
 import { SMILE_SHA256 } from "../lib/data/smile";
+import { tmpDir } from "./helpers/tmp";
 
 const healthy: Probes = {
   node: "v20.20.2",
@@ -114,7 +114,7 @@ test("an old Node, wrong data, no model, a broken kernel: each required, each wi
 });
 
 test("the kernel file: missing, not JSON, starting a launcher that is gone, or fine", () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-doctor-"));
+  const dir = tmpDir("bertlab-doctor-");
   const file = path.join(dir, "kernel.json");
   assert.match(probeKernel(file).error!, /not found/);
   fs.writeFileSync(file, "{ argv");

@@ -4,11 +4,11 @@ import { test, before, after } from "node:test";
 import * as assert from "node:assert/strict";
 import * as http from "http";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as crypto from "crypto";
 import { downloadFile, sha256File } from "../lib/core/download";
 import { listenLocal } from "./helpers/local_server";
+import { tmpDir } from "./helpers/tmp";
 
 const BODY = Buffer.from("id,text,category\n1,hello,happy\n".repeat(2000));
 const SHA = crypto.createHash("sha256").update(BODY).digest("hex");
@@ -17,7 +17,7 @@ let base = "";
 let dir = "";
 
 before(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-dl-"));
+  dir = tmpDir("bertlab-dl-");
   server = http.createServer((req, res) => {
     if (req.url === "/ok") {
       res.writeHead(200, { "Content-Length": BODY.length });

@@ -7,7 +7,6 @@
 import { test, before, after } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { chooseEngine, loadClassifier, DEFAULT_ENGINE } from "../lib/serve/engine";
@@ -25,8 +24,9 @@ import {
   maxAbsDiff,
   INT8_TOLERANCE,
 } from "./helpers/onnx";
+import { tmpDir } from "./helpers/tmp";
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-engine-"));
+const tmp = tmpDir("bertlab-engine-");
 const ckpt = tinyCheckpoint(path.join(tmp, "ckpt"));
 const dir = path.join(tmp, "export");
 before(async () => {

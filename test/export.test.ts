@@ -7,7 +7,6 @@
 import { test, before, after } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { pipeline, env } from "@huggingface/transformers";
@@ -24,8 +23,9 @@ import {
   INT8_TOLERANCE,
 } from "./helpers/onnx";
 import { tinyBertConfig } from "./helpers/tiny_bert";
+import { tmpDir } from "./helpers/tmp";
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-export-"));
+const tmp = tmpDir("bertlab-export-");
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const ckpt = tinyCheckpoint(path.join(tmp, "ckpt"));
 const out = path.join(tmp, "exports", "tiny");

@@ -4,7 +4,6 @@ import { test, before, after } from "node:test";
 import * as assert from "node:assert/strict";
 import * as http from "http";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as crypto from "crypto";
 import { execFile } from "child_process";
@@ -12,6 +11,7 @@ import { fetchSmile, fetchCarer, SMILE_FILE, SPLIT_FILE, SMILE_URL } from "../sc
 import { SHARED_CARER_DIR } from "../lib/core/paths";
 import { CARER_FILES } from "../lib/data/carer";
 import { listenLocal } from "./helpers/local_server";
+import { tmpDir } from "./helpers/tmp";
 
 const CSV = Buffer.from('1,"hello, world",happy\n2,"sad day",sad\n');
 const SHA = crypto.createHash("sha256").update(CSV).digest("hex");
@@ -21,7 +21,7 @@ let server: http.Server;
 let hits = 0;
 
 before(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-fetch-"));
+  dir = tmpDir("bertlab-fetch-");
   server = http.createServer((req, res) => {
     hits++;
     const body = req.url === "/bad" ? Buffer.from("tampered\n") : CSV;
@@ -132,7 +132,7 @@ const haveCarer = Object.keys(CARER_FILES).every((f) => fs.existsSync(path.join(
 test("CARER: copied from the shared folder when every sha256 matches; a bad copy is refused; none is no error", {
   skip: haveCarer ? false : `no CARER in ${SHARED_CARER_DIR}`,
 }, () => {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-carer-"));
+  const tmp = tmpDir("bertlab-carer-");
   const lines: string[] = [];
   const log = (s: string) => lines.push(s);
   assert.equal(fetchCarer({ dest: path.join(tmp, "none"), sharedDir: path.join(tmp, "missing"), log }), false);

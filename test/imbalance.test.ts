@@ -5,7 +5,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/runtime/backend";
@@ -29,6 +28,7 @@ import { SingleLabelData } from "../lib/data/data";
 import { tinyBertConfig } from "./helpers/tiny_bert";
 import { toyTokenizer, toyData, TOY_LABELS } from "./helpers/toy";
 import { stopAndResume } from "./helpers/resume";
+import { tmpDir } from "./helpers/tmp";
 
 const fx = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/labels/imbalance.json"), "utf8"));
 const near = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} vs ${b}`);
@@ -222,7 +222,7 @@ test(
     );
 
     const plain = await train(config, { data, model: tiny(), tokenizer: toyTokenizer, log: () => {} });
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-posthoc-"));
+    const dir = tmpDir("bertlab-posthoc-");
     const lines: string[] = [];
     const cfg = { ...config, posthocAdjustment: 1 };
     const adjusted = await train(cfg, {
@@ -319,7 +319,7 @@ test("error analysis: misclassified texts with their probabilities, most confide
 });
 
 test("savedRuns: a results file's runs for the same config (fields it predates read as defaults), else an error naming it", () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-sweep-"));
+  const dir = tmpDir("bertlab-sweep-");
   const file = path.join(dir, "results.json");
   assert.deepEqual(savedRuns(file, DEFAULT_CONFIG), [], "no file: no runs");
   const run = { variant: "plain", seed: 1 };

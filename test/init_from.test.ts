@@ -4,7 +4,6 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/runtime/backend";
@@ -17,8 +16,9 @@ import { configFromFlags } from "../lib/cli/flags";
 import { tinyCheckpoint } from "./helpers/onnx";
 import { tinyBertLabels } from "./helpers/tiny_bert";
 import { toyData } from "./helpers/toy";
+import { tmpDir } from "./helpers/tmp";
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-initfrom-"));
+const tmp = tmpDir("bertlab-initfrom-");
 let source: string;
 before(async () => {
   await initBackend();

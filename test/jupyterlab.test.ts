@@ -17,7 +17,6 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as net from "net";
 import { spawn, ChildProcess } from "child_process";
@@ -27,6 +26,7 @@ import { ROOT, OUT_DIR, VENV_DIR, SMILE_CSV } from "../lib/core/paths";
 import { DEFAULT_MODEL_DIR } from "../lib/model/models";
 import { listNotebooks } from "../scripts/run-notebooks";
 import { withNotebookLock } from "./helpers/notebook_lock";
+import { tmpDir } from "./helpers/tmp";
 
 const SHOTS = path.join(OUT_DIR, "screenshots");
 /** The notebook on show (hidden tabs stay in the page). */
@@ -71,7 +71,7 @@ function writeSettings(dir: string): void {
 
 before(async () => {
   if (skip) return;
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-lab-"));
+  tmp = tmpDir("bertlab-lab-");
   fs.mkdirSync(path.join(tmp, "notebooks"));
   for (const nb of listNotebooks()) fs.copyFileSync(nb, path.join(tmp, "notebooks", path.basename(nb)));
   writeSettings(path.join(tmp, "settings"));

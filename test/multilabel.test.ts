@@ -5,7 +5,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import * as tf from "@tensorflow/tfjs";
@@ -35,10 +34,11 @@ import { SMILE_CSV, VENV_PYTHON } from "../lib/core/paths";
 import { tinyBertConfig } from "./helpers/tiny_bert";
 import { toyTokenizer, TOY_WORDS } from "./helpers/toy";
 import { Rng } from "../lib/data/loader";
+import { tmpDir } from "./helpers/tmp";
 
 const fx = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/labels/multilabel.json"), "utf8"));
 const near = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} vs ${b}`);
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-multilabel-"));
+const tmp = () => tmpDir("bertlab-multilabel-");
 
 test("micro/macro/weighted F1, per-label P/R/F1, subset accuracy and Hamming loss equal scikit-learn's", () => {
   for (const [n, c] of fx.metrics.entries()) {

@@ -9,10 +9,10 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import ts from "typescript";
 import { listNotebooks } from "../scripts/run-notebooks";
+import { tmpDir } from "./helpers/tmp";
 
 interface Cell {
   cell_type: string;
@@ -80,7 +80,7 @@ export function problems(notebook: string): string[] {
 }
 
 test("the hygiene check finds what it looks for", () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hygiene-"));
+  const dir = tmpDir("hygiene-");
   const nb = path.join(dir, "99_x.ipynb");
   fs.writeFileSync(
     nb,

@@ -10,7 +10,6 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import { listNotebooks, runNotebook } from "../scripts/run-notebooks";
@@ -19,9 +18,10 @@ import { loadTrainData } from "../lib/data/data";
 import { DEFAULT_CONFIG } from "../lib/config/config";
 import { SEED } from "../lib/teach/notebook";
 import { withNotebookLock } from "./helpers/notebook_lock";
+import { tmpDir } from "./helpers/tmp";
 
 const outDir = path.join(OUT_DIR, "test-notebooks");
-const csvDir = fs.mkdtempSync(path.join(os.tmpdir(), "own-data-"));
+const csvDir = tmpDir("own-data-");
 
 /** A learner's small file: 12 pos, 12 neg, 4 "a|b" rows (a class of its own without --multi-label). */
 function ownCsv(): string {

@@ -6,7 +6,6 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import * as tf from "@tensorflow/tfjs";
@@ -21,6 +20,7 @@ import {
 import { bertOnnx } from "../lib/serve/onnx_export";
 import { ROOT, VENV_PYTHON } from "../lib/core/paths";
 import { tinyBertConfig, tinyBertLabels } from "./helpers/tiny_bert";
+import { tmpDir } from "./helpers/tmp";
 
 const FWD = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/reference/minilm_forward.json"), "utf8"));
 const MODEL_DIR = path.join(ROOT, FWD.model);
@@ -102,7 +102,7 @@ test("onnx: a changed weight is exported (the file holds the model's current wei
 test("onnx: the export passes onnx.checker (Python reference)", {
   skip: fs.existsSync(VENV_PYTHON) ? false : "no .venv",
 }, () => {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "onnx-")), "model.onnx");
+  const file = path.join(tmpDir("onnx-"), "model.onnx");
   fs.writeFileSync(file, bertOnnx(tiny));
   const r = spawnSync(VENV_PYTHON, [
     "-c",

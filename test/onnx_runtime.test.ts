@@ -22,9 +22,10 @@ import {
 import { exportOnnx } from "../lib/serve/export";
 import { scoreAll } from "../lib/eval/metrics";
 import { EXPORT_TINY, onnxSkip, tinyCheckpoint, fp32OnnxBytes, maxAbsDiff, INT8_TOLERANCE } from "./helpers/onnx";
+import { tmpDir } from "./helpers/tmp";
 
 const MICRO = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "onnx", "quantize_micro.json"), "utf8"));
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-ort-"));
+const tmp = tmpDir("bertlab-ort-");
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 test("softmax sums to 1 and survives large logits", () => {

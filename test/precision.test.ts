@@ -33,6 +33,7 @@ import { loadTrained, predict } from "../lib/eval/evaluate";
 import { tinyBertConfig, tinyBertLabels } from "./helpers/tiny_bert";
 import { tinyCheckpoint } from "./helpers/onnx";
 import { toyTokenizer, toyData, TOY_LABELS } from "./helpers/toy";
+import { tmpDir } from "./helpers/tmp";
 
 const skip = process.env.BERTLAB_BACKEND && process.env.BERTLAB_BACKEND !== "tensorflow"
   ? "graphs run on native TensorFlow only" :
@@ -241,7 +242,7 @@ test("precision: a config field, validated, and a CLI flag", () => {
 const data = { train: toyData(48, 1), validation: toyData(15, 2), labels: TOY_LABELS };
 const config: TrainConfig = { ...DEFAULT_CONFIG, epochs: 2, batchSize: 8, evalBatchSize: 16, lr: 1e-3, logSamples: 0 };
 const tiny = () => randomBert(tinyBertConfig, { labels: TOY_LABELS, seed: config.seed });
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-precision-"));
+const tmp = () => tmpDir("bertlab-precision-");
 const losses = (h: { trainLoss: number; validation: { loss: number; f1Weighted: number } }[]) =>
   h.map((r) => [r.trainLoss, r.validation.loss, r.validation.f1Weighted]);
 

@@ -2,7 +2,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import {
   ProgressTracker,
@@ -13,6 +12,7 @@ import {
   ProgressEvent,
 } from "../lib/view/progress";
 import { plotHtml, resetPlotly } from "../lib/view/plot";
+import { tmpDir } from "./helpers/tmp";
 
 test("durations and ETA", () => {
   assert.deepEqual([formatDuration(42), formatDuration(65), formatDuration(3720)], ["42s", "1m05s", "1h02m"]);
@@ -68,7 +68,7 @@ function run(report: (e: ProgressEvent) => void, clock: { t: number }): void {
 test("notebook reporter: one display updated in place, a line for the start and each epoch, all to the file", () => {
   const clock = { t: 0 };
   const shown: string[] = [], lines: string[] = [];
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "progress-")), "progress.log");
+  const file = path.join(tmpDir("progress-"), "progress.log");
   const display = { html: (h: string) => shown.push(h) };
   const log = (l: string) => lines.push(l);
   run(notebookReporter({ log, display, progressFile: file, minIntervalMs: 250, now: () => clock.t }), clock);
@@ -106,7 +106,7 @@ test("notebook reporter: a display that cannot show (no running cell) falls back
 test("notebook reporter: a label names the run on every line (a sweep trains many in one cell), escaped in HTML", () => {
   const clock = { t: 0 };
   const shown: string[] = [], lines: string[] = [];
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "progress-")), "progress.log");
+  const file = path.join(tmpDir("progress-"), "progress.log");
   const r = notebookReporter({
     label: "weighted loss, seed 3 <b>",
     log: (l) => lines.push(l),

@@ -24,6 +24,7 @@ import { main } from "../lib/cli/cli";
 import { captureOutput } from "./helpers/capture";
 import { ROOT } from "../lib/core/paths";
 import { DEFAULT_MODEL_DIR } from "../lib/model/models";
+import { tmpDir } from "./helpers/tmp";
 
 interface Cell {
   id: string;
@@ -206,7 +207,7 @@ test("HTML from the quiz is escaped, with `code` spans kept", () => {
 });
 
 function tmpFile(name: string, text: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-quiz-"));
+  const dir = tmpDir("bertlab-quiz-");
   const file = path.join(dir, name);
   fs.writeFileSync(file, text);
   return file;

@@ -4,13 +4,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { followProgress, progressPrinter, summaryTable, NotebookProgress, NotebookRun } from "../scripts/run-notebooks";
 import { headline, readHeadline } from "../lib/teach/notebook";
+import { tmpDir } from "./helpers/tmp";
 
 test("the runner follows the progress file: which cell, then the training's own lines", async () => {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "follow-")), "progress.log");
+  const file = path.join(tmpDir("follow-"), "progress.log");
   fs.writeFileSync(file, "");
   const seen: NotebookProgress[] = [];
   const sources = ["# title", "import x;\nmore", "const run = await train(…);"];
@@ -71,7 +71,7 @@ test("the status: one rewritten line on a terminal; in a log, a line per cell an
 });
 
 test("headline() hands the runner a result; the summary table shows each notebook, its time and headline", () => {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "headline-")), "headline.json");
+  const file = path.join(tmpDir("headline-"), "headline.json");
   const saved = process.env.BERTLAB_HEADLINE_FILE;
   process.env.BERTLAB_HEADLINE_FILE = file;
   try {

@@ -4,13 +4,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { modelFolder, readLabels, labelsOf, lastCheckpoint, bestDir } from "../lib/model/run_folder";
 import { exportOnnx } from "../lib/serve/export";
 import { tinyCheckpoint, onnxSkip, fp32OnnxBytes } from "./helpers/onnx";
+import { tmpDir } from "./helpers/tmp";
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-runfolder-"));
+const tmp = tmpDir("bertlab-runfolder-");
 
 /** A run folder with epochs 1 and 2 (complete) and, if asked, best/ = epoch 1; config.json says which folder it is. */
 function runFolder(name: string, withBest: boolean): string {

@@ -2,7 +2,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import {
@@ -14,8 +13,9 @@ import {
   parseHeader,
 } from "../lib/nn/safetensors";
 import { VENV_PYTHON } from "../lib/core/paths";
+import { tmpDir } from "./helpers/tmp";
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "st-"));
+const tmp = () => tmpDir("st-");
 
 /** Builds a file by hand: header JSON + raw bytes. */
 function rawFile(header: object, data: Uint8Array): Uint8Array {

@@ -4,7 +4,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/runtime/backend";
@@ -21,6 +20,7 @@ import { configFromFlags } from "../lib/cli/flags";
 import { tinyBertConfig } from "./helpers/tiny_bert";
 import { toyTokenizer, toyData, TOY_LABELS } from "./helpers/toy";
 import { stopAndResume } from "./helpers/resume";
+import { tmpDir } from "./helpers/tmp";
 
 /** Runs the rule over a curve; returns each epoch's [improved, stop] and the final state. */
 function follow(values: number[], metric: SelectMetric, patience: number) {
@@ -105,7 +105,7 @@ const config: TrainConfig = {
 };
 const quiet = { log: () => {} };
 const tiny = () => randomBert(tinyBertConfig, { labels: TOY_LABELS, seed: config.seed });
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-select-"));
+const tmp = () => tmpDir("bertlab-select-");
 type Curve = { trainLoss: number; validation: { loss: number } }[];
 const curve = (h: Curve) => h.map((r) => [r.trainLoss, r.validation.loss]);
 const validationLoss = (m: BertForSequenceClassification) =>

@@ -4,7 +4,6 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import {
   loadSmile,
@@ -18,6 +17,7 @@ import {
 } from "../lib/data/smile";
 import { SMILE_CSV } from "../lib/core/paths";
 import { sha256File } from "../lib/core/download";
+import { tmpDir } from "./helpers/tmp";
 
 const haveData = fs.existsSync(SMILE_CSV);
 const skip = haveData ? false : `needs ${SMILE_CSV} (npx tsx scripts/fetch-data.ts)`;
@@ -109,7 +109,7 @@ test("pure functions on literal rows, inputs unchanged", () => {
 });
 
 test("loadSmile errors: missing file says how to fetch; bad rows name the line", () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-smile-"));
+  const dir = tmpDir("bertlab-smile-");
   try {
     assert.throws(
       () => loadSmile(path.join(dir, "none.csv")),

@@ -3,7 +3,6 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/runtime/backend";
@@ -15,8 +14,9 @@ import { tinyCheckpoint } from "./helpers/onnx";
 import { tinyBertConfig, tinyBertLabels } from "./helpers/tiny_bert";
 import { toyData } from "./helpers/toy";
 import { captureOutput } from "./helpers/capture";
+import { tmpDir } from "./helpers/tmp";
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-soup-"));
+const tmp = tmpDir("bertlab-soup-");
 const runs: string[] = [];
 before(async () => {
   await initBackend();

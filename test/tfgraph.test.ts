@@ -3,11 +3,11 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend, nativePackageDir } from "../lib/runtime/backend";
 import { GraphBuilder, dtype } from "../lib/graph/tfgraph";
+import { tmpDir } from "./helpers/tmp";
 
 const pb: any = require(path.join(nativePackageDir()!, "dist", "proto", "api_pb"));
 
@@ -79,7 +79,7 @@ test("tfgraph: an input no earlier node makes, or a name used twice, is refused"
 test("tfgraph: TensorFlow loads and runs the graph (native backend)", {
   skip: tf.getBackend() !== "tensorflow" && "needs native TensorFlow",
 }, () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tfgraph-"));
+  const dir = tmpDir("tfgraph-");
   const sig = {
     inputs: { x: { name: "x", dtype: "float32" as const, shape: [null, 3] } },
     outputs: { y: { name: "y", dtype: "float32" as const, shape: [null, 3] } },

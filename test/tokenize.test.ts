@@ -6,10 +6,10 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { loadTokenizer, describeEncoding, EncodeOptions, Tokenizer } from "../lib/data/tokenize";
 import { MODELS_DIR } from "../lib/core/paths";
+import { tmpDir } from "./helpers/tmp";
 
 const MODEL = path.join(MODELS_DIR, "all-MiniLM-L6-v2");
 const fixture = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/reference/tokenizer.json"), "utf8"));
@@ -102,7 +102,7 @@ test("bad input gives errors that name the problem", async () => {
 });
 
 test("loading: a missing tokenizer.json, a missing folder and a broken file are named", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-tok-"));
+  const dir = tmpDir("bertlab-tok-");
   try {
     await assert.rejects(
       loadTokenizer(dir),
@@ -151,7 +151,7 @@ test("paddingCost: longest per batch, fixed length, truncation; input unchanged"
 });
 
 test("a folder with only tokenizer.json (no tokenizer_config.json) encodes the same", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-tok-"));
+  const dir = tmpDir("bertlab-tok-");
   try {
     fs.copyFileSync(path.join(MODEL, "tokenizer.json"), path.join(dir, "tokenizer.json"));
     const bare = await loadTokenizer(dir);
@@ -168,7 +168,7 @@ test("a folder with only tokenizer.json (no tokenizer_config.json) encodes the s
 });
 
 test("special tokens written as AddedToken objects in tokenizer_config.json are understood", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-tok-"));
+  const dir = tmpDir("bertlab-tok-");
   try {
     fs.copyFileSync(path.join(MODEL, "tokenizer.json"), path.join(dir, "tokenizer.json"));
     const added = (content: string) => ({

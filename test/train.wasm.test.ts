@@ -3,7 +3,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/runtime/backend";
@@ -17,6 +16,7 @@ import { listCheckpoints } from "../lib/model/run_folder";
 import { tinyBertConfig } from "./helpers/tiny_bert";
 import { toyTokenizer, toyData, TOY_LABELS } from "./helpers/toy";
 import { stopAndResume } from "./helpers/resume";
+import { tmpDir } from "./helpers/tmp";
 
 const LABELS = TOY_LABELS;
 
@@ -32,7 +32,7 @@ const config: TrainConfig = {
 };
 const quiet = { log: () => {} };
 const tiny = (seed = config.seed) => randomBert(tinyBertConfig, { labels: LABELS, seed });
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-train-"));
+const tmp = () => tmpDir("bertlab-train-");
 const losses = (h: { trainLoss: number; validation: { loss: number; f1Weighted: number } }[]) =>
   h.map((r) => [r.trainLoss, r.validation.loss, r.validation.f1Weighted]);
 

@@ -12,7 +12,6 @@
  * which Python onnxruntime computed on PyTorch's export.
  */
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import { writeSafetensors, SafeTensor } from "../../lib/nn/safetensors";
@@ -23,6 +22,7 @@ import { bertOnnx } from "../../lib/serve/onnx_export";
 import { cpuInfo } from "../../lib/runtime/machine";
 import type { BertForSequenceClassification } from "../../lib/model/bert";
 import { tinyBertConfig, tinyBertWeights } from "./tiny_bert";
+import { tmpDir } from "./tmp";
 
 const FIXTURE = path.join(__dirname, "..", "fixtures", "onnx", "export_tiny.json");
 export const EXPORT_TINY = JSON.parse(fs.readFileSync(FIXTURE, "utf8"));
@@ -55,7 +55,7 @@ export const onnxSkip = haveBertOnnx() || fs.existsSync(VENV_PYTHON)
   `bertOnnx is a shim and ${VENV_PYTHON} is missing: run scripts/setup.sh`;
 
 /** The tiny BERT as a checkpoint folder (config.json, model.safetensors, MiniLM tokenizer files). */
-export function tinyCheckpoint(dir = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-tiny-"))): string {
+export function tinyCheckpoint(dir = tmpDir("bertlab-tiny-")): string {
   const tensors = new Map<string, SafeTensor>();
   for (const [name, { shape, values: data }] of tinyBertWeights()) tensors.set(name, { dtype: "float32", shape, data });
   fs.mkdirSync(dir, { recursive: true });
@@ -70,7 +70,7 @@ export function tinyCheckpoint(dir = fs.mkdtempSync(path.join(os.tmpdir(), "bert
 
 /** PyTorch's ONNX export of a checkpoint folder (bytes of onnx/model.onnx). */
 export function torchOnnxBytes(checkpoint: string): Uint8Array {
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-torch-onnx-"));
+  const out = tmpDir("bertlab-torch-onnx-");
   try {
     const args = [SCRIPT, "export", "--checkpoint", checkpoint, "--out", out];
     const r = spawnSync(VENV_PYTHON, args, { encoding: "utf8" });

@@ -10,13 +10,11 @@
  *   r.part.history.length   // 1
  */
 import assert from "node:assert/strict";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import { spawn } from "child_process";
 import { train, TrainOptions, TrainResult } from "../../lib/train/train";
 import { TrainConfig } from "../../lib/config/config";
 import { BertForSequenceClassification } from "../../lib/model/bert";
+import { tmpDir } from "./tmp";
 
 export interface StopAndResumeOptions {
   /** The epoch after which the interrupted run stops (default 1). */
@@ -43,7 +41,7 @@ export async function stopAndResume(
 ): Promise<{ full: TrainResult; part: TrainResult; resumed: TrainResult; runDir: string }> {
   const k = opts.stopAfterEpoch ?? 1;
   const base = { data: run.data, tokenizer: run.tokenizer, log: run.log ?? (() => {}) };
-  const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-resume-"));
+  const tmp = () => tmpDir("bertlab-resume-");
   let full = opts.full;
   if (!full) {
     full = await train(config, { ...base, model: run.model?.(), runDir: tmp() });
