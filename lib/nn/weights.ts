@@ -93,8 +93,8 @@ export function checkShape(name: string, expected: number[], actual: number[], s
   }
 }
 
-/** Reads variables back as safetensors entries (one dataSync per parameter; for saving). */
-export function toSafeTensors(params: Map<string, tf.Variable>): Map<string, SafeTensor> {
+/** Reads float32 tensors (a model's variables) back as safetensors entries (one dataSync each; for saving). */
+export function toSafeTensors(params: Map<string, tf.Tensor>): Map<string, SafeTensor> {
   const out = new Map<string, SafeTensor>();
   for (const [name, v] of params) {
     out.set(name, { dtype: "float32", shape: v.shape.slice(), data: v.dataSync() as Float32Array });

@@ -16,6 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 import { TrainConfig } from "../config/config";
 import { BertForSequenceClassification } from "../model/bert";
 import { readSafetensors, serializeSafetensors } from "../nn/safetensors";
+import { toSafeTensors } from "../nn/weights";
 
 export const SWA_FILE = "swa.safetensors";
 
@@ -59,12 +60,7 @@ export class WeightAverage {
   /** The checkpoint files that carry the running mean (none before the window). */
   files(): Record<string, Uint8Array> {
     if (this.count === 0) return {};
-    const tensors = new Map(
-      [...this.mean].map((
-        [n, t],
-      ) => [n, { dtype: "float32" as const, shape: t.shape, data: t.dataSync() as Float32Array }]),
-    );
-    return { [SWA_FILE]: serializeSafetensors(tensors, { count: String(this.count) }) };
+    return { [SWA_FILE]: serializeSafetensors(toSafeTensors(this.mean), { count: String(this.count) }) };
   }
 
   dispose(): void {
