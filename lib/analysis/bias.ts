@@ -205,9 +205,8 @@ export function probeBias(
   checkEmotionLabels(model.labels, map, opts.checkpoint ?? "the model");
   const templates = opts.templates ?? EEC_TEMPLATES;
   const every = opts.every ?? 1;
-  if (!Number.isInteger(every) || every < 1) {
+  if (!Number.isInteger(every) || every < 1)
     throw new Error(`probeBias: every must be a whole number ≥ 1, got ${every}`);
-  }
   const pairs = eecPairs(templates).filter((_, i) => i % every === 0);
   const sentences = eecSentences(pairs);
   const scored = new Map(predict(model, tokenizer, sentences, { batchSize: opts.batchSize }).map((p) => [p.text, p]));

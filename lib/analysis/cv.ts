@@ -69,26 +69,22 @@ export function checkOutOfFold(o: OutOfFold): void {
   const n = o.yTrue.length;
   if (n === 0) throw new Error("cross-validation: no rows");
   if (o.ids.length !== n) throw new Error(`cross-validation: ${o.ids.length} ids but ${n} labels`);
-  if (o.folds.length === 0 || o.folds.length !== o.predictions.length) {
+  if (o.folds.length === 0 || o.folds.length !== o.predictions.length)
     throw new Error(`cross-validation: ${o.folds.length} repeats of folds but ${o.predictions.length} of predictions`);
-  }
   o.predictions.forEach((p, r) => {
-    if (p.length !== n || o.folds[r].length !== n) {
+    if (p.length !== n || o.folds[r].length !== n)
       throw new Error(`cross-validation: repeat ${r + 1} covers ${p.length} of ${n} rows`);
-    }
     p.forEach((c, i) => {
-      if (!Number.isInteger(c) || c < 0 || c >= o.labels.length) {
+      if (!Number.isInteger(c) || c < 0 || c >= o.labels.length)
         throw new Error(`cross-validation: row ${i} (id ${o.ids[i]}) has no out-of-fold prediction in repeat ${r + 1}`);
-      }
     });
   });
 }
 
 /** The B resamples: each a list of n row positions drawn with replacement, as NumPy's randint(0, n, size=n). */
 export function bootstrapSamples(n: number, resamples: number, seed: number): number[][] {
-  if (!Number.isInteger(resamples) || resamples < 1) {
+  if (!Number.isInteger(resamples) || resamples < 1)
     throw new Error(`bootstrap: resamples must be an integer >= 1, got ${resamples}`);
-  }
   const rng = new RandomState(seed);
   return Array.from({ length: resamples }, () => Array.from({ length: n }, () => rng.randomInterval(n - 1)));
 }
@@ -189,18 +185,15 @@ export function checkSameFolds(
   if (a.ids.length !== b.ids.length) throw differ("rows", a.ids.length, b.ids.length);
   const row = a.ids.findIndex((id, i) => id !== b.ids[i]);
   if (row >= 0) throw differ(`the id of row ${row}:`, JSON.stringify(a.ids[row]), JSON.stringify(b.ids[row]));
-  if (a.labels.join("\u0000") !== b.labels.join("\u0000")) {
+  if (a.labels.join("\u0000") !== b.labels.join("\u0000"))
     throw differ("labels", a.labels.join(","), b.labels.join(","));
-  }
   const label = a.yTrue.findIndex((y, i) => y !== b.yTrue[i]);
-  if (label >= 0) {
+  if (label >= 0)
     throw differ(`the label of row ${label} (id ${a.ids[label]}):`, a.labels[a.yTrue[label]], b.labels[b.yTrue[label]]);
-  }
   a.folds.forEach((folds, r) => {
     const i = folds.findIndex((f, j) => f !== b.folds[r][j]);
-    if (i >= 0) {
+    if (i >= 0)
       throw differ(`the fold of row ${i} (id ${a.ids[i]}) in repeat ${r + 1}:`, folds[i] + 1, b.folds[r][i] + 1);
-    }
   });
 }
 

@@ -112,9 +112,8 @@ export async function runCv(config: TrainConfig, opts: CvOptions): Promise<CvFil
     return y;
   });
   const ids = data.rows.ids ?? data.rows.texts.map((_, i) => String(i));
-  if (new Set(ids).size !== ids.length) {
+  if (new Set(ids).size !== ids.length)
     throw new Error(`${data.source}: row ids repeat; a comparison matches rows by id`);
-  }
   let folds: number[][];
   try {
     folds = repeatedStratifiedKFold(data.rows.labels, k, repeats, seed);
@@ -142,9 +141,8 @@ export async function runCv(config: TrainConfig, opts: CvOptions): Promise<CvFil
       );
     }
   } else {
-    if (opts.resume && fs.existsSync(runDir) && fs.readdirSync(runDir).some((f) => f.startsWith("fold-"))) {
+    if (opts.resume && fs.existsSync(runDir) && fs.readdirSync(runDir).some((f) => f.startsWith("fold-")))
       throw new Error(`${runDir} has fold files but no ${PLAN}: not a run to resume`);
-    }
     writeJsonAtomic(planFile, plan);
   }
 
@@ -171,9 +169,8 @@ export async function runCv(config: TrainConfig, opts: CvOptions): Promise<CvFil
       const file = foldFile(runDir, r, f);
       if (opts.resume && fs.existsSync(file)) {
         const done = JSON.parse(fs.readFileSync(file, "utf8")) as FoldResult;
-        if (JSON.stringify(done.rows) !== JSON.stringify(held)) {
+        if (JSON.stringify(done.rows) !== JSON.stringify(held))
           throw new Error(`${file} holds other rows than fold ${f + 1} of repeat ${r + 1}`);
-        }
         opts.onFold?.(info, true);
         results.push(done);
         continue;

@@ -354,9 +354,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     case "demo": {
       const port = Number(values.port ?? 8765);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new Error(`--port wants a port number, got ${JSON.stringify(values.port)}`);
-      }
       const quantized = Boolean(values.quantized);
       const server = await demo(checkpointDir(values), { port, maxLength: cfg.maxLength, quantized });
       out(`demo: ${server.url} (the model runs in your browser; Ctrl-C stops the server)`);

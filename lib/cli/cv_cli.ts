@@ -58,9 +58,8 @@ const out = (s: string) => process.stdout.write(s + "\n");
 function count(v: unknown, flag: string, fallback: number, min: number): number {
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (typeof v !== "string" || !Number.isInteger(n) || n < min) {
+  if (typeof v !== "string" || !Number.isInteger(n) || n < min)
     throw new Error(`--${flag} wants a whole number >= ${min}, got ${JSON.stringify(v)}`);
-  }
   return n;
 }
 
@@ -73,9 +72,8 @@ function cvData(values: Record<string, unknown>): CvData {
         + "(lib/data/split.ts's multilabelStratifiedKFold gives the folds, but the pooled report is single-label)",
     );
   }
-  if (src.trainCsv || src.validationCsv || src.testCsv) {
+  if (src.trainCsv || src.validationCsv || src.testCsv)
     throw new Error("bertlab cv folds one file: give it as --csv FILE (the folds are its validation parts)");
-  }
   if (!src.csv) return cvCourseData();
   const set = textSet(readSet(src.csv, src), src.csv);
   return { rows: set, labels: [...new Set(set.labels)].sort(), source: src.csv };
@@ -107,9 +105,8 @@ export async function cvMain(argv: string[]): Promise<number> {
     }
     return 0;
   }
-  if (positionals.length) {
+  if (positionals.length)
     throw new Error(`bertlab cv takes no texts (got ${JSON.stringify(positionals[0])}): see bertlab cv --help`);
-  }
   const k = count(values.folds, "folds", 5, 2);
   const repeats = count(values.repeats, "repeats", 1, 1);
   const runDir = typeof values["run-dir"] === "string" ? values["run-dir"] : path.join(RUNS_DIR, `cv-${cfg.seed}`);

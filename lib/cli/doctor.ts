@@ -63,9 +63,8 @@ const rel = (p: string) => {
 
 function run(cmd: string, args: string[]): { out?: string; error?: string } {
   const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 30_000 });
-  if (r.error) {
+  if (r.error)
     return { error: (r.error as NodeJS.ErrnoException).code === "ENOENT" ? `${rel(cmd)} not found` : r.error.message };
-  }
   if (r.status !== 0) return { error: (r.stderr || r.stdout || `exit status ${r.status}`).trim().split("\n").pop() };
   return { out: `${r.stdout}${r.stderr}`.trim() };
 }
@@ -87,9 +86,8 @@ export function probeKernel(file: string): Probes["kernel"] {
 function probeData(file: string): Probes["data"] {
   if (!fs.existsSync(file)) return { file, error: `${rel(file)} not found` };
   const sha256 = sha256File(file);
-  if (sha256 !== SMILE_SHA256) {
+  if (sha256 !== SMILE_SHA256)
     return { file, sha256, error: `${rel(file)} has sha256 ${sha256}, not the published file's` };
-  }
   return { file, sha256 };
 }
 
@@ -287,9 +285,8 @@ Chromium and native TensorFlow are optional.`;
 export async function doctorMain(argv: string[], probe: () => Probes = probeMachine): Promise<number> {
   const write = (s: string) => process.stdout.write(s + "\n");
   const unknown = argv.filter((a) => a !== "--json" && a !== "--help");
-  if (unknown.length) {
+  if (unknown.length)
     throw new Error(`doctor: unknown argument ${JSON.stringify(unknown[0])} (see bertlab doctor --help)`);
-  }
   if (argv.includes("--help")) {
     write(DOCTOR_HELP);
     return 0;

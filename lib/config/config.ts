@@ -273,9 +273,8 @@ export function validateConfig(c: TrainConfig): TrainConfig {
     throw new Error(`config.warmupRatio must be in [0, 1), got ${c.warmupRatio}`);
   if (!(c.validationSize > 0 && c.validationSize < 1))
     throw new Error(`config.validationSize must be in (0, 1), got ${c.validationSize}`);
-  if (typeof c.groupByLength !== "boolean") {
+  if (typeof c.groupByLength !== "boolean")
     throw new Error(`config.groupByLength must be true or false, got ${JSON.stringify(c.groupByLength)}`);
-  }
   if (c.padding !== "longest" && c.padding !== "max_length")
     throw new Error(`config.padding must be "longest" or "max_length", got ${c.padding}`);
   checkSelectMetric(c.selectMetric, "config.selectMetric");
@@ -293,17 +292,15 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   } as const;
   for (const [k, allowed] of Object.entries(choices)) {
     const v = c[k as keyof typeof choices];
-    if (!(allowed as readonly string[]).includes(v)) {
+    if (!(allowed as readonly string[]).includes(v))
       throw new Error(`config.${k} must be one of ${allowed.join(", ")}, got ${JSON.stringify(v)}`);
-    }
   }
   for (const k of ["logitAdjustment", "posthocAdjustment"] as const) {
     if (!(c[k] >= 0) || !Number.isFinite(c[k]))
       throw new Error(`config.${k} must be a number >= 0 (0 = off), got ${c[k]}`);
   }
-  if (!(c.layerLrDecay > 0 && c.layerLrDecay <= 1)) {
+  if (!(c.layerLrDecay > 0 && c.layerLrDecay <= 1))
     throw new Error(`config.layerLrDecay must be in (0, 1] (1 = off), got ${c.layerLrDecay}`);
-  }
   if (!(c.rdrop >= 0) || !Number.isFinite(c.rdrop))
     throw new Error(`config.rdrop must be a number >= 0 (0 = off), got ${c.rdrop}`);
   if (c.swaEpochs > c.epochs) throw new Error(`config.swaEpochs ${c.swaEpochs} is more than the ${c.epochs} epochs`);
@@ -312,17 +309,13 @@ export function validateConfig(c: TrainConfig): TrainConfig {
       `config.swaEpochs averages the last epochs, config.selectMetric picks one of them: set one (--swa-epochs or --select-metric)`,
     );
   }
-  if (!(c.focalGamma >= 0) || !Number.isFinite(c.focalGamma)) {
+  if (!(c.focalGamma >= 0) || !Number.isFinite(c.focalGamma))
     throw new Error(`config.focalGamma must be a number >= 0, got ${c.focalGamma}`);
-  }
-  if (!(c.labelSmoothing >= 0 && c.labelSmoothing < 1)) {
+  if (!(c.labelSmoothing >= 0 && c.labelSmoothing < 1))
     throw new Error(`config.labelSmoothing must be in [0, 1) (0 = off), got ${c.labelSmoothing}`);
-  }
-  if (c.labelSmoothing > 0 && c.loss !== "cross_entropy") {
+  if (c.labelSmoothing > 0 && c.loss !== "cross_entropy")
     throw new Error(`config.labelSmoothing is for the cross-entropy loss, not loss "${c.loss}": set one of them`);
-  }
-  if (!Array.isArray(c.betas) || c.betas.length !== 2 || c.betas.some((b) => !(b >= 0 && b < 1))) {
+  if (!Array.isArray(c.betas) || c.betas.length !== 2 || c.betas.some((b) => !(b >= 0 && b < 1)))
     throw new Error(`config.betas must be two numbers in [0, 1), got ${JSON.stringify(c.betas)}`);
-  }
   return c;
 }

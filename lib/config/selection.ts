@@ -60,13 +60,11 @@ export function updateSelection(
   metrics: SelectableMetrics,
   opts: { metric: SelectMetric; patience: number },
 ): { state: SelectionState; improved: boolean; stop: boolean } {
-  if (state && state.metric !== opts.metric) {
+  if (state && state.metric !== opts.metric)
     throw new Error(`this run selects by ${state.metric}; it cannot continue selecting by ${opts.metric}`);
-  }
   const value = metricValue(metrics, opts.metric);
-  if (!Number.isFinite(value)) {
+  if (!Number.isFinite(value))
     throw new Error(`validation ${opts.metric} is ${value} at epoch ${epoch}: cannot compare epochs`);
-  }
   const better = !state || (greaterIsBetter(opts.metric) ? value > state.bestValue : value < state.bestValue);
   const next: SelectionState = better
     ? { metric: opts.metric, bestEpoch: epoch, bestValue: value, epochsWithoutImprovement: 0 }

@@ -24,9 +24,8 @@ export function lengthSortedBatches(
   batchSize: number,
   opts: { batchCost?: number } = {},
 ): number[][] {
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
+  if (!Number.isInteger(batchSize) || batchSize < 1)
     throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
-  }
   const batchCost = opts.batchCost ?? BATCH_COST;
   const order = lengthOrder(lengths);
   const n = order.length;

@@ -21,9 +21,8 @@ export class RandomState {
 
   /** Seeds like `np.random.RandomState(seed)` with an integer seed in [0, 2**32). */
   constructor(seed: number) {
-    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
       throw new Error(`RandomState seed must be an integer between 0 and 2**32 - 1, got ${seed}`);
-    }
     this.seed(seed);
   }
 

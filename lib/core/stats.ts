@@ -135,14 +135,12 @@ const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / xs.lengt
 
 /** Paired t-test of a against b (scipy.stats.ttest_rel(a, b)), two-sided, with the 95% CI of mean(a - b). */
 export function pairedTTest(a: readonly number[], b: readonly number[]): PairedTTest {
-  if (a.length !== b.length) {
+  if (a.length !== b.length)
     throw new Error(`pairedTTest: ${a.length} values in a but ${b.length} in b: pairs need both`);
-  }
   if (a.length < 2) throw new Error(`pairedTTest: ${a.length} pair(s); a t-test needs at least 2`);
   a.concat(b).forEach((v, i) => {
-    if (!Number.isFinite(v)) {
+    if (!Number.isFinite(v))
       throw new Error(`pairedTTest: value ${i % a.length} of ${i < a.length ? "a" : "b"} is ${v}`);
-    }
   });
   const d = a.map((x, i) => x - b[i]);
   const n = d.length, df = n - 1;

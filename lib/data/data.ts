@@ -106,9 +106,8 @@ const labelList = (l: string | string[]) => (Array.isArray(l) ? l : [l]);
 export function checkData(data: TrainData): string[] {
   const sets = PARTS.map((part) => [part, data[part] as TextSet<string | string[]> | undefined] as const);
   for (const [part, set] of sets) {
-    if (set && set.texts.length !== set.labels.length) {
+    if (set && set.texts.length !== set.labels.length)
       throw new Error(`${part} data has ${set.texts.length} texts but ${set.labels.length} labels`);
-    }
   }
   const train = data.train as TextSet<string | string[]>;
   if (train.texts.length === 0) throw new Error("training data is empty: nothing to learn from");
@@ -130,9 +129,8 @@ export function checkData(data: TrainData): string[] {
               + "the model could not learn it",
           );
         }
-        if (!known.has(one)) {
+        if (!known.has(one))
           throw new Error(`${at}: label ${JSON.stringify(one)} is not in the label list (${labels.join(", ")})`);
-        }
       }
     });
   }
@@ -168,9 +166,8 @@ export type LoadedData<D extends TrainData = TrainData> = D & {
 
 /** Reads one labelled file with the source's column settings. */
 export function readSet(file: string, src: DataSource): LabelledText[] {
-  if (src.textColumn === undefined || src.labelColumn === undefined) {
+  if (src.textColumn === undefined || src.labelColumn === undefined)
     throw new Error(`${file} needs --text-column and --label-column`);
-  }
   return readLabelledTexts(file, {
     textColumn: src.textColumn,
     labelColumn: src.labelColumn,
@@ -212,9 +209,8 @@ export function loadTrainData(src: DataSource & { multiLabel: true }, opts: Load
 export function loadTrainData(src: DataSource & { multiLabel?: false }, opts: LoadOptions): LoadedData<SingleLabelData>;
 export function loadTrainData(src: DataSource, opts: LoadOptions): LoadedData;
 export function loadTrainData(src: DataSource, opts: LoadOptions): LoadedData {
-  if (src.csv && src.trainCsv) {
+  if (src.csv && src.trainCsv)
     throw new Error("give either --csv (split into train and validation) or --train-csv, not both");
-  }
   if (src.validationCsv && !src.trainCsv) {
     throw new Error(
       `--validation-csv ${src.validationCsv} needs --train-csv ` + "(with --csv the validation part is split off)",

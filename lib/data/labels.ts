@@ -28,9 +28,8 @@ export function multiHot(sets: readonly (readonly string[])[], labels: readonly 
     const row = new Array<number>(labels.length).fill(0);
     for (const l of set) {
       const k = id.get(l);
-      if (k === undefined) {
+      if (k === undefined)
         throw new Error(`example ${i}: label ${JSON.stringify(l)} is not in the label list (${labels.join(", ")})`);
-      }
       row[k] = 1;
     }
     return row;

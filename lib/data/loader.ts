@@ -105,12 +105,10 @@ export function lengthGroupedIndices(
   perm: number[],
   megaBatchMult?: number,
 ): number[] {
-  if (perm.length !== lengths.length) {
+  if (perm.length !== lengths.length)
     throw new Error(`permutation has ${perm.length} indices for ${lengths.length} lengths`);
-  }
-  if (!(Number.isInteger(batchSize) && batchSize >= 1)) {
+  if (!(Number.isInteger(batchSize) && batchSize >= 1))
     throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
-  }
   const mult = megaBatchMult ?? Math.max(1, Math.min(Math.floor(lengths.length / (batchSize * 4)), 50));
   const size = mult * batchSize;
   const megas: number[][] = [];

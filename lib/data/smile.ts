@@ -38,13 +38,11 @@ export const SMILE_SHA256 = "d9288a574e13e0f1de65a8f482f71a85aaca8e9d4fceb8f9e8c
  * a row with an id that is not all digits, or an empty category, is an error naming the line.
  */
 export function loadSmile(file: string = SMILE_CSV): SmileRow[] {
-  if (!fs.existsSync(file)) {
+  if (!fs.existsSync(file))
     throw new Error(`${file}: SMILE CSV not found. Fetch it with: npx tsx scripts/fetch-data.ts`);
-  }
   const table = readCsv(file, { delimiter: ",", header: false });
-  if (table.columns.length !== 3) {
+  if (table.columns.length !== 3)
     throw new Error(`${file}: expected 3 columns (id, text, category), found ${table.columns.length}`);
-  }
   return table.rows.map(([id, text, category], k) => {
     if (!/^\d+$/.test(id))
       throw new Error(`${file}:${table.lines[k]}: id ${JSON.stringify(id)} is not a tweet id (digits only)`);

@@ -271,9 +271,8 @@ export function multilabelStratifiedSplit<T>(
   opts: SplitOptions = {},
 ): Split<T> {
   const { validationSize = COURSE_VALIDATION_SIZE, seed = COURSE_SEED } = opts;
-  if (items.length !== labelSets.length) {
+  if (items.length !== labelSets.length)
     throw new Error(`multilabelStratifiedSplit: ${items.length} items but ${labelSets.length} label sets`);
-  }
   const [nTrain, nValidation] = splitSizes(items.length, validationSize);
   const rng = new RandomState(seed);
   const order = rng.permutation(items.length);
@@ -322,9 +321,8 @@ export function repeatedStratifiedKFold(
   seed: number,
 ): number[][] {
   if (!Number.isInteger(k) || k < 2) throw new Error(`folds: k must be an integer >= 2, got ${k}`);
-  if (!Number.isInteger(repeats) || repeats < 1) {
+  if (!Number.isInteger(repeats) || repeats < 1)
     throw new Error(`folds: repeats must be an integer >= 1, got ${repeats}`);
-  }
   if (labels.length < k) throw new Error(`folds: ${k} folds need at least ${k} rows, got ${labels.length}`);
   uniqueSorted(labels); // one kind of label
   // 1) classes by first appearance, each row's class, each class's size

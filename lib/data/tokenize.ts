@@ -116,12 +116,10 @@ export class Tokenizer {
     const padding = opts.padding ?? "longest";
     const truncation = opts.truncation ?? true;
     const maxLength = opts.maxLength ?? this.modelMaxLength;
-    if (!Number.isInteger(maxLength) || maxLength < 2) {
+    if (!Number.isInteger(maxLength) || maxLength < 2)
       throw new Error(`maxLength must be an integer of at least 2 ([CLS] and [SEP]), got ${maxLength}`);
-    }
-    if (padding !== "longest" && padding !== "max_length" && padding !== false) {
+    if (padding !== "longest" && padding !== "max_length" && padding !== false)
       throw new Error(`padding must be "longest", "max_length" or false, got ${JSON.stringify(padding)}`);
-    }
     // 1) pieces → ids, text only
     const rows = texts.map((t, i) => this.hf.encode(checkText(t, i), { add_special_tokens: false }));
     // 2) truncate the text (not the special tokens), then add [CLS] … [SEP]
@@ -193,9 +191,8 @@ export async function loadTokenizer(modelDir: string): Promise<Tokenizer> {
     throw new Error(`${file} is missing: the tokenizer needs it (a Hugging Face "fast" tokenizer file)`);
   const json = readJson(file);
   const model = json.model as { type?: string } | undefined;
-  if (!model || model.type !== "WordPiece") {
+  if (!model || model.type !== "WordPiece")
     throw new Error(`${file}: expected a WordPiece (BERT) tokenizer, found model type ${JSON.stringify(model?.type)}`);
-  }
   const optional = (
     name: string,
   ) => (fs.existsSync(path.join(modelDir, name)) ? readJson(path.join(modelDir, name)) : {});

@@ -136,9 +136,8 @@ export function evaluateSet(
     const sets = set.labels.map((l) => (Array.isArray(l) ? l : [l]));
     return evaluateMultiLabel(model, enc, multiHot(sets, model.labels), { ...batch, thresholds: opts.thresholds });
   }
-  if (set.labels.some((l) => Array.isArray(l))) {
+  if (set.labels.some((l) => Array.isArray(l)))
     throw new Error(`the ${part} set holds label sets, but this model is single-label`);
-  }
   return evaluate(model, enc, labelIds(set, part, model.labels), batch);
 }
 

@@ -56,14 +56,12 @@ export interface MultiLabelMetrics {
 }
 
 function checkMatrices(yTrue: number[][], yPred: number[][]): void {
-  if (yTrue.length !== yPred.length) {
+  if (yTrue.length !== yPred.length)
     throw new Error(`multi-label metrics: ${yTrue.length} true rows but ${yPred.length} predicted`);
-  }
   if (yTrue.length === 0) throw new Error("multi-label metrics: no examples to score");
   yTrue.forEach((r, i) => {
-    if (r.length !== yPred[i].length) {
+    if (r.length !== yPred[i].length)
       throw new Error(`multi-label metrics: row ${i} has ${r.length} true labels but ${yPred[i].length} predicted`);
-    }
   });
 }
 
@@ -202,9 +200,8 @@ export function readThresholds(dir: string, labels: readonly string[]): number[]
   const saved = JSON.parse(fs.readFileSync(file, "utf8")).thresholds ?? {};
   return labels.map((l) => {
     const t = saved[l];
-    if (typeof t !== "number" || !(t > 0 && t < 1)) {
+    if (typeof t !== "number" || !(t > 0 && t < 1))
       throw new Error(`${file}: no threshold in (0, 1) for label ${JSON.stringify(l)} (found ${JSON.stringify(t)})`);
-    }
     return t;
   });
 }

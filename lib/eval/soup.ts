@@ -57,9 +57,8 @@ export function averageWeights(dirs: readonly string[]): Map<string, SafeTensor>
     for (const [name, t] of first) {
       const u = tensors.get(name);
       if (!u) throw new Error(`cannot average ${file} with ${files[0]}: it has no weight "${name}"`);
-      if (u.shape.join(",") !== t.shape.join(",")) {
+      if (u.shape.join(",") !== t.shape.join(","))
         throw new Error(`cannot average ${file} with ${files[0]}: "${name}" is [${u.shape}], not [${t.shape}]`);
-      }
       const s = sums.get(name)!;
       for (let i = 0; i < s.length; i++) s[i] += u.data[i];
     }
@@ -154,9 +153,8 @@ function checkEnsemble(models: readonly Trained[]): string[] {
   const labels = models[0].model.labels;
   for (const t of models) {
     if (isMultiLabelModel(t.model)) throw new Error(`${t.dir} is multi-label: ensembles average single-label models`);
-    if (t.model.labels.join("\u0000") !== labels.join("\u0000")) {
+    if (t.model.labels.join("\u0000") !== labels.join("\u0000"))
       throw new Error(`${t.dir} has labels ${JSON.stringify(t.model.labels)}, not ${JSON.stringify(labels)}`);
-    }
   }
   return labels;
 }

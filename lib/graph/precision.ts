@@ -96,9 +96,8 @@ export function resolvePrecision(
     if (missing) throw new Error(`--precision bf16: ${missing}; use --precision fp32 or auto`);
     return { precision: "bf16", why: `bf16 (asked for; CPU has ${s.features.join(", ")})` };
   }
-  if (requested !== "auto") {
+  if (requested !== "auto")
     throw new Error(`precision must be one of fp32, bf16, auto, got ${JSON.stringify(requested)}`);
-  }
   return missing ?
     { precision: "fp32", why: `auto: fp32, ${missing}` }
     : { precision: "bf16", why: `auto: bf16, CPU has ${s.features.join(", ")} and TensorFlow runs bfloat16 products` };

@@ -144,18 +144,16 @@ export type Targets = number[] | number[][];
 
 function ids(targets: Targets, c: number, what: string): number[] {
   return (targets as unknown[]).map((y, i) => {
-    if (typeof y !== "number" || !Number.isInteger(y) || y < 0 || y >= c) {
+    if (typeof y !== "number" || !Number.isInteger(y) || y < 0 || y >= c)
       throw new Error(`${what}: label ${JSON.stringify(y)} is not a class id in [0, ${c}) (row ${i})`);
-    }
     return y;
   });
 }
 
 function rows(targets: Targets, c: number, what: string): number[][] {
   return (targets as unknown[]).map((r, i) => {
-    if (!Array.isArray(r) || r.length !== c || r.some((v) => v !== 0 && v !== 1)) {
+    if (!Array.isArray(r) || r.length !== c || r.some((v) => v !== 0 && v !== 1))
       throw new Error(`${what}: row ${i} of the targets is not ${c} values of 0 or 1`);
-    }
     return r as number[];
   });
 }
@@ -170,12 +168,10 @@ export function checkLossSpec(spec: StepLossSpec, c: number): void {
   if (w && w.length !== c) throw new Error(`${spec.kind}: ${w.length} class weights for ${c} classes`);
   const bad = w?.find((v) => !(v >= 0) || !Number.isFinite(v));
   if (bad !== undefined) throw new Error(`${spec.kind}: class weight ${bad} is not a finite number >= 0`);
-  if (spec.logitOffsets && spec.logitOffsets.length !== c) {
+  if (spec.logitOffsets && spec.logitOffsets.length !== c)
     throw new Error(`${spec.kind}: ${spec.logitOffsets.length} logit offsets for ${c} classes`);
-  }
-  if (spec.kind === "focal" && (!(spec.gamma >= 0) || !Number.isFinite(spec.gamma))) {
+  if (spec.kind === "focal" && (!(spec.gamma >= 0) || !Number.isFinite(spec.gamma)))
     throw new Error(`focalLoss: gamma must be a number >= 0, got ${spec.gamma}`);
-  }
   const eps = spec.kind === "cross_entropy" ? spec.labelSmoothing ?? 0 : 0;
   if (!(eps >= 0 && eps <= 1)) throw new Error(`cross_entropy: label smoothing must be in [0, 1], got ${eps}`);
 }
@@ -226,9 +222,8 @@ function baseFeeds(
   const y = ids(targets, c, spec.kind);
   const w = spec.classWeights ?? new Array<number>(c).fill(1);
   const offsets = spec.logitOffsets ? [...spec.logitOffsets] : new Array<number>(c).fill(0);
-  if (spec.kind === "focal") {
+  if (spec.kind === "focal")
     return { offsets, targets: y.map((t) => oneHot(t, c, 1)), rowWeights: y.map((t) => [w[t] / n]), gamma: spec.gamma };
-  }
   const eps = spec.labelSmoothing ?? 0;
   // Without smoothing, exactly the one-hot row scaled by w[yᵢ] / N (the course's targets).
   const t = y.map((

@@ -111,9 +111,8 @@ export function smoothedCrossEntropyLoss(
  * gradient (σ(x) − y) / count, which automatic differentiation of |x| would get wrong at x = 0.
  */
 export function bceWithLogitsLoss(logits: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
-  if (logits.shape.join() !== targets.shape.join()) {
+  if (logits.shape.join() !== targets.shape.join())
     throw new Error(`bceWithLogitsLoss: logits [${logits.shape}] but targets [${targets.shape}]`);
-  }
   const y = targets.arraySync() as number[][];
   return lossOnTape({ kind: "bce" }, y, logits.shape[1])(logits);
 }

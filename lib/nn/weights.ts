@@ -88,9 +88,8 @@ export function readBertCheckpoint(file: string, wanted: Set<string>): Checkpoin
 
 /** Checks a tensor's shape against the expected one; the error names the tensor and both shapes. */
 export function checkShape(name: string, expected: number[], actual: number[], source: string): void {
-  if (expected.length !== actual.length || expected.some((d, i) => d !== actual[i])) {
+  if (expected.length !== actual.length || expected.some((d, i) => d !== actual[i]))
     throw new Error(`${source}: weight "${name}" has shape [${actual}] but the config needs [${expected}]`);
-  }
 }
 
 /** Reads float32 tensors (a model's variables) back as safetensors entries (one dataSync each; for saving). */

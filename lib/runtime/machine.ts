@@ -135,9 +135,8 @@ export function tensorflowBuild(): TensorFlowBuild {
   const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", env, timeout: 60_000 });
   const out = `${r.stdout ?? ""}\n${r.stderr ?? ""}`;
   const json = (r.stdout ?? "").split("\n").find((l) => l.startsWith('{"tf"'));
-  if (r.status !== 0 || !json) {
+  if (r.status !== 0 || !json)
     return { onednnOpts, source, error: firstErrorLine(r.stderr ?? "") || `exit status ${r.status ?? r.signal}` };
-  }
   const v = JSON.parse(json) as { tf: string; tfjsNode: string };
   return { tensorflow: v.tf, tfjsNode: v.tfjsNode, source, onednnOpts, onednn: parseOneDnnVerbose(out) };
 }

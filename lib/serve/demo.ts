@@ -150,9 +150,8 @@ function routes(modelDir: string): Map<string, string> {
 /** Serves the demo for an export folder on 127.0.0.1. */
 export async function startDemo(opts: DemoOptions): Promise<DemoServer> {
   const modelDir = path.resolve(opts.modelDir);
-  if (!isOnnxExport(modelDir)) {
+  if (!isOnnxExport(modelDir))
     throw new Error(`${modelDir} has no ${ONNX_MODEL}: export the model first (bertlab export)`);
-  }
   const int8 = path.join(modelDir, ONNX_MODEL_QUANTIZED);
   if (opts.quantized && !fs.existsSync(int8)) throw new Error(`${int8} is missing: export with --quantize int8`);
   const page = demoPage({

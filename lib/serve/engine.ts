@@ -56,9 +56,8 @@ export function chooseEngine(
   if (quantized && raw === "tfjs") throw new Error("--quantized runs the int8 ONNX model: it needs --engine onnx");
   const engine = quantized ? "onnx" : (raw as EngineName | undefined) ?? DEFAULT_ENGINE;
   const precision = (opts.precision ?? "fp32") as Precision;
-  if (!PRECISIONS.includes(precision)) {
+  if (!PRECISIONS.includes(precision))
     throw new Error(`--precision wants ${PRECISIONS.join(", ")}, got ${JSON.stringify(opts.precision)}`);
-  }
   if (precision === "bf16" && engine === "onnx") {
     const use = quantized ? "drop --quantized and use --engine tfjs" : "use --engine tfjs or auto";
     throw new Error(`--precision bf16 runs on the TensorFlow graph, not ONNX Runtime: ${use}`);
@@ -127,9 +126,8 @@ async function graphPrecision(
   await initBackend();
   const r = resolvePrecision(choice.precision);
   if (r.precision === "bf16" && !hasWeights) {
-    if (choice.precision === "bf16") {
+    if (choice.precision === "bf16")
       throw new Error(`${dir} has no model.safetensors (an export folder?): bf16 runs a checkpoint on TensorFlow.js`);
-    }
     log(`precision: auto: fp32, ${dir} is an export folder (ONNX Runtime runs it in fp32)`);
     return "fp32";
   }

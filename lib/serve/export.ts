@@ -87,29 +87,25 @@ export async function onnxBytesFromCheckpoint(
   } finally {
     model.dispose();
   }
-  if (fp32.length > PROTOBUF_LIMIT) {
+  if (fp32.length > PROTOBUF_LIMIT)
     throw new Error(`${dir}: the ONNX model is ${fp32.length} bytes, over protobuf's 2 GiB limit`);
-  }
   return { fp32, int8: opts.quantize === "int8" ? quantizeDynamic(fp32) : undefined };
 }
 
 /** Refuses a destination that would lose something: an export (unless forced), a checkpoint, any other files. */
 function checkDestination(checkpoint: string, out: string, force: boolean): void {
-  if (path.resolve(out) === path.resolve(checkpoint)) {
+  if (path.resolve(out) === path.resolve(checkpoint))
     throw new Error(`--out ${out} is the checkpoint itself: choose another folder`);
-  }
   if (!fs.existsSync(out)) return;
   if (!fs.statSync(out).isDirectory()) throw new Error(`${out} exists and is not a folder`);
-  if (fs.existsSync(path.join(out, "model.safetensors"))) {
+  if (fs.existsSync(path.join(out, "model.safetensors")))
     throw new Error(`${out} holds a checkpoint (model.safetensors): export elsewhere`);
-  }
   if (isOnnxExport(out)) {
     if (!force) throw new Error(`${out} already holds an export (${ONNX_MODEL}): pass --force to replace it`);
     return;
   }
-  if (fs.readdirSync(out).length > 0) {
+  if (fs.readdirSync(out).length > 0)
     throw new Error(`${out} is not empty and holds no export: choose a new or empty folder`);
-  }
 }
 
 /** Writes the export folder (see the file comment). Errors name the file or folder at fault. */

@@ -57,9 +57,8 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
   const name = opts.name ?? (typeof model === "string" ? model : "ONNX model");
   let bytes: Uint8Array;
   if (typeof model === "string") {
-    if (!fs.existsSync(model)) {
+    if (!fs.existsSync(model))
       throw new Error(`${model}: no such file (export the model first: bertlab export --checkpoint DIR --out DIR)`);
-    }
     bytes = fs.readFileSync(model);
   } else bytes = model;
   let session: ort.InferenceSession;
@@ -111,9 +110,8 @@ export async function loadOnnxClassifier(
   let session: ort.InferenceSession, source: string;
   if (isOnnxExport(dir)) {
     source = path.join(dir, quantized ? ONNX_MODEL_QUANTIZED : ONNX_MODEL);
-    if (quantized && !fs.existsSync(source)) {
+    if (quantized && !fs.existsSync(source))
       throw new Error(`${source} is missing: export with --quantize int8 for --quantized`);
-    }
     session = await createSession(source, { threads: opts.threads });
   } else {
     // Imported here so that loading an export never starts TensorFlow.
@@ -208,9 +206,8 @@ export async function evaluateOnnx(
   labelIds: readonly number[],
   opts: OnnxRunOptions = {},
 ): Promise<Evaluation> {
-  if (texts.length !== labelIds.length) {
+  if (texts.length !== labelIds.length)
     throw new Error(`evaluateOnnx: ${texts.length} texts but ${labelIds.length} labels`);
-  }
   const batchSize = opts.batchSize ?? DEFAULT_CONFIG.evalBatchSize;
   const logits = await classifyOnnx(clf, texts, opts);
   const probabilities = logits.map(softmax);

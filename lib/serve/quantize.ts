@@ -101,9 +101,8 @@ export function quantizeTensor(
 
 /** A float32 initializer's values (raw_data or float_data), as a fresh aligned array. */
 export function floatValues(t: Tensor): Float32Array {
-  if (t.dataType !== DataType.FLOAT) {
+  if (t.dataType !== DataType.FLOAT)
     throw new Error(`initializer ${t.name}: ${DataType[t.dataType ?? 0]} is not FLOAT`);
-  }
   if (t.rawData && t.rawData.length) {
     const bytes = new Uint8Array(t.rawData); // a copy: raw_data may sit at an unaligned offset of the model buffer
     return new Float32Array(bytes.buffer, 0, bytes.byteLength >> 2);
@@ -143,9 +142,8 @@ export function quantizeDynamic(modelBytes: Uint8Array, opts: QuantizeOptions = 
   }
   if (!model.graph) throw new Error("quantizeDynamic: the model has no graph");
   const opset = opsetOf(model);
-  if (opset < 11) {
+  if (opset < 11)
     throw new Error(`quantizeDynamic: the model's opset is ${opset}; dynamic quantization needs opset 11 or newer`);
-  }
   const q = new DynamicQuantizer(model.graph, opts.opTypes ?? OP_TYPES);
   q.run();
   model.producerName = "bertlab.quantize";

@@ -117,9 +117,8 @@ export function loadWeightsInto(model: BertForSequenceClassification, dir: strin
   for (const [name, v] of model.params) {
     const t = tensors.get(name);
     if (!t) throw new Error(`${file}: weight "${name}" is missing`);
-    if (t.shape.join() !== v.shape.join()) {
+    if (t.shape.join() !== v.shape.join())
       throw new Error(`${file}: weight "${name}" has shape [${t.shape}], the model's is [${v.shape}]`);
-    }
     tf.tidy(() => v.assign(tf.tensor(t.data, t.shape, "float32")));
   }
 }

@@ -32,9 +32,8 @@ export function computeClassWeight(
   if (y.length === 0) throw new Error("computeClassWeight: no labels");
   const counts = new Array<number>(numClasses).fill(0);
   y.forEach((c, i) => {
-    if (!Number.isInteger(c) || c < 0 || c >= numClasses) {
+    if (!Number.isInteger(c) || c < 0 || c >= numClasses)
       throw new Error(`computeClassWeight: label at position ${i} is ${c}, not a class id in [0, ${numClasses})`);
-    }
     counts[c]++;
   });
   const missing = counts.findIndex((n) => n === 0);
@@ -70,22 +69,18 @@ export class WeightedRandomSampler {
 
   constructor(weights: readonly number[], readonly numSamples: number, opts: { replacement?: boolean; seed: number }) {
     // PyTorch's checks, in PyTorch's words (WeightedRandomSampler, then torch.multinomial)
-    if (!Number.isInteger(numSamples) || numSamples <= 0) {
+    if (!Number.isInteger(numSamples) || numSamples <= 0)
       throw new Error(`num_samples should be a positive integer value, but got num_samples=${numSamples}`);
-    }
-    if (!Array.isArray(weights) || weights.some((w) => typeof w !== "number")) {
+    if (!Array.isArray(weights) || weights.some((w) => typeof w !== "number"))
       throw new Error("weights should be a 1d sequence of numbers");
-    }
-    if (weights.some((w) => !Number.isFinite(w) || w < 0)) {
+    if (weights.some((w) => !Number.isFinite(w) || w < 0))
       throw new Error("probability tensor contains either `inf`, `nan` or element < 0");
-    }
     this.weights = [...weights];
     this.replacement = opts.replacement ?? true;
     const positive = weights.filter((w) => w > 0).length;
     if (positive === 0) throw new Error("invalid multinomial distribution (sum of probabilities <= 0)");
-    if (!this.replacement && numSamples > weights.length) {
+    if (!this.replacement && numSamples > weights.length)
       throw new Error("cannot sample n_sample > prob_dist.size(-1) samples without replacement");
-    }
     if (!this.replacement && numSamples > positive) {
       throw new Error(
         "invalid multinomial distribution (with replacement=False, " + "not enough non-negative category to sample)",
@@ -148,9 +143,8 @@ export class WeightedRandomSampler {
     return { seed: this.seed, rngState: this.rng.state, epochs: this.epochs };
   }
   setState(s: SamplerState): void {
-    if (s.seed !== this.seed) {
+    if (s.seed !== this.seed)
       throw new Error(`sampler state is for seed ${s.seed}, this sampler has seed ${this.seed}`);
-    }
     this.rng = new Rng(s.rngState);
     this.epochs = s.epochs;
   }
@@ -219,8 +213,7 @@ export function shiftClassifierBias(
   sign: 1 | -1 = 1,
 ): void {
   const bias = model.params.get("classifier.bias");
-  if (!bias || bias.shape[0] !== offsets.length) {
+  if (!bias || bias.shape[0] !== offsets.length)
     throw new Error(`post-hoc adjustment: the model has no classifier.bias of ${offsets.length} classes`);
-  }
   tf.tidy(() => bias.assign(tf.sub(bias, tf.mul(tf.tensor1d(offsets as number[]), sign))));
 }

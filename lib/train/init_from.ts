@@ -61,9 +61,8 @@ async function loadStart(cfg: TrainConfig, labels: string[], log: (s: string) =>
       dir: base.dir,
     };
   }
-  if (cfg.initFrom === CARER_RUN && !fs.existsSync(CARER_RUN)) {
+  if (cfg.initFrom === CARER_RUN && !fs.existsSync(CARER_RUN))
     throw new Error(`--init-from ${CARER_RUN}: there is no CARER model yet; train it first with npm run carer`);
-  }
   const from = modelFolder(cfg.initFrom);
   const difference = architectureDifference(base.dir, from);
   if (difference) throw new Error(`--init-from ${cfg.initFrom} is not the model this run starts from: ${difference}`);

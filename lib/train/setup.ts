@@ -275,19 +275,16 @@ function subset(set: AnySet, n: number): AnySet {
 /** The run folder's state: a resume's last checkpoint and what it saved; a fresh run must not overwrite one. */
 function openRun(runDir: string | undefined, resume: boolean, cfg: TrainConfig) {
   const resumeFrom = runDir && resume ? lastCheckpoint(runDir) : undefined;
-  if (runDir && !resume && holdsRun(runDir)) {
+  if (runDir && !resume && holdsRun(runDir))
     throw new Error(`${runDir} already holds a run: choose another --run-dir, or resume it`);
-  }
   if (runDir && resume && !resumeFrom) throw new Error(`${runDir} has no complete checkpoint to resume from`);
   const saved = resumeFrom ? readCheckpoint(resumeFrom.dir) : undefined;
-  if (saved && saved.state.config.seed !== cfg.seed) {
+  if (saved && saved.state.config.seed !== cfg.seed)
     throw new Error(`the run in ${runDir} used seed ${saved.state.config.seed}, not ${cfg.seed}`);
-  }
   // Its checkpoints hold the bias shifted by that τ, which resuming takes back off.
   const savedTau = saved?.state.config.posthocAdjustment ?? 0;
-  if (saved && savedTau !== cfg.posthocAdjustment) {
+  if (saved && savedTau !== cfg.posthocAdjustment)
     throw new Error(`the run in ${runDir} used --posthoc-adjustment ${savedTau}, not ${cfg.posthocAdjustment}`);
-  }
   return { resumeFrom, saved };
 }
 
@@ -317,9 +314,8 @@ function checkOptions(cfg: TrainConfig, multi: boolean): void {
         + "and the course's sampler",
     );
   }
-  if (cfg.groupByLength && cfg.sampler !== "random") {
+  if (cfg.groupByLength && cfg.sampler !== "random")
     throw new Error(`--group-by-length and --sampler ${cfg.sampler} both choose the training order: use one of them`);
-  }
 }
 
 /** What the remedies do to each class, as the log says it. */
