@@ -345,13 +345,12 @@ export function randomBert(
 ): BertForSequenceClassification {
   const c = validateBertConfig(config);
   checkLabels(opts.labels);
-  const params = new Map<string, tf.Variable>();
-  bertParamShapes(c, opts.labels.length).forEach(([name, shape], i) => {
-    const t = initParam(name, shape, c, siteSeed(opts.seed, i));
-    params.set(name, tf.variable(t, true));
-    t.dispose();
-  });
-  return new BertForSequenceClassification(c, opts.labels, params);
+  return modelFrom(
+    c,
+    opts.labels,
+    bertParamShapes(c, opts.labels.length),
+    (name, shape, i) => initParam(name, shape, c, siteSeed(opts.seed, i)),
+  );
 }
 
 /**
@@ -380,45 +379,55 @@ export async function loadBertForSequenceClassification(
   const shapes = bertParamShapes(config, opts.labels.length);
   const { tensors } = readBertCheckpoint(weightsFile, new Set(shapes.map(([n]) => n)));
   const hasHead = tensors.has("classifier.weight");
-  // A trained head must belong to these labels (generic LABEL_i names say nothing, so pass).
   const names = labelsOf(config);
-  if (hasHead && opts.transferHead)
-    return transferHead(config, opts.labels, names, tensors, weightsFile, shapes, opts.seed);
+  // A trained head must belong to these labels (generic LABEL_i names say nothing, so pass), unless it moves to them.
   if (
-    hasHead && names.length === opts.labels.length && !names.every((l) => /^LABEL_\d+$/.test(l)) &&
-    names.some((l, i) => l !== opts.labels[i])
+    hasHead && !opts.transferHead && names.length === opts.labels.length &&
+    !names.every((l) => /^LABEL_\d+$/.test(l)) && names.some((l, i) => l !== opts.labels[i])
   )
     throw new Error(
       `${cfgFile}: the checkpoint's classifier was trained for labels ${JSON.stringify(names)}, not ${
         JSON.stringify(opts.labels)
       }`,
     );
+  const moved = hasHead && opts.transferHead
+    ? transferHead(config, opts.labels, names, tensors, weightsFile, opts.seed)
+    : undefined;
+  return modelFrom(config, opts.labels, shapes, (name, shape, i) => {
+    const t = tensors.get(name), head = moved?.(name, shape, i);
+    if (head) return head;
+    if (!t && name.startsWith("classifier.")) return initParam(name, shape, config, siteSeed(opts.seed, i));
+    if (!t) throw new Error(`${weightsFile}: weight "${name}" is missing (nor found without the "bert." prefix)`);
+    checkShape(name, shape, t.shape, weightsFile);
+    return tf.tensor(t.data, t.shape, "float32");
+  });
+}
+
+/** A model with the weights `value` makes (all freed again if one fails). */
+function modelFrom(
+  config: BertConfig,
+  labels: string[],
+  shapes: [string, number[]][],
+  value: (name: string, shape: number[], i: number) => tf.Tensor,
+): BertForSequenceClassification {
   const params = new Map<string, tf.Variable>();
   try {
     shapes.forEach(([name, shape], i) => {
-      const t = tensors.get(name);
-      let value: tf.Tensor;
-      if (t) {
-        checkShape(name, shape, t.shape, weightsFile);
-        value = tf.tensor(t.data, t.shape, "float32");
-      } else if (name.startsWith("classifier.")) {
-        value = initParam(name, shape, config, siteSeed(opts.seed, i));
-      } else {
-        throw new Error(`${weightsFile}: weight "${name}" is missing (nor found without the "bert." prefix)`);
-      }
-      params.set(name, tf.variable(value, true));
-      value.dispose();
+      const t = value(name, shape, i);
+      params.set(name, tf.variable(t, true));
+      t.dispose();
     });
   } catch (e) {
     for (const v of params.values()) v.dispose();
     throw e;
   }
-  return new BertForSequenceClassification(config, opts.labels, params);
+  return new BertForSequenceClassification(config, labels, params);
 }
 
 /**
- * A fine-tuned classifier moved to another label set (`--init-from`): the encoder as saved, the classifier rows
- * of labels whose names match copied to their new places, the other rows initialised as a fresh head (seeded).
+ * A fine-tuned classifier moved to another label set (`--init-from`): the classifier rows of labels whose names
+ * match copied to their new places, the other rows initialised as a fresh head (seeded); undefined for the
+ * encoder's weights, which load as saved.
  *
  *   // saved for CARER's [sadness, joy, love, anger, fear, surprise], loaded for SMILE's labels:
  *   headTransfer(smileLabels, carerLabels)   // { kept: ["surprise"], fresh: ["happy", "not-relevant", "angry", …] }
@@ -429,41 +438,29 @@ function transferHead(
   saved: string[],
   tensors: Map<string, SafeTensor>,
   weightsFile: string,
-  shapes: [string, number[]][],
   seed: number,
-): BertForSequenceClassification {
+): (name: string, shape: number[], i: number) => tf.Tensor | undefined {
   const weight = tensors.get("classifier.weight")!, bias = tensors.get("classifier.bias");
   if (weight.shape[0] !== saved.length) {
     throw new Error(
       `${weightsFile}: classifier.weight has ${weight.shape[0]} rows for ${saved.length} labels in config.json`,
     );
   }
-  const params = new Map<string, tf.Variable>();
-  shapes.forEach(([name, shape], i) => {
-    let value: tf.Tensor;
-    if (name.startsWith("classifier.")) {
-      const init = initParam(name, shape, config, siteSeed(seed, i));
-      const rows = init.arraySync() as number[][] | number[];
-      init.dispose();
-      const src = name === "classifier.weight" ? weight : bias;
-      const width = shape.length === 2 ? shape[1] : 1;
-      labels.forEach((l, r) => {
-        const from = saved.indexOf(l);
-        if (from < 0 || !src) return;
-        const row = Array.from(src.data.subarray(from * width, (from + 1) * width));
-        if (shape.length === 2) (rows as number[][])[r] = row; else (rows as number[])[r] = row[0];
-      });
-      value = tf.tensor(rows as number[][], shape, "float32");
-    } else {
-      const t = tensors.get(name);
-      if (!t) throw new Error(`${weightsFile}: weight "${name}" is missing (nor found without the "bert." prefix)`);
-      checkShape(name, shape, t.shape, weightsFile);
-      value = tf.tensor(t.data, t.shape, "float32");
-    }
-    params.set(name, tf.variable(value, true));
-    value.dispose();
-  });
-  return new BertForSequenceClassification(config, labels, params);
+  return (name, shape, i) => {
+    if (!name.startsWith("classifier.")) return undefined;
+    const init = initParam(name, shape, config, siteSeed(seed, i));
+    const rows = init.arraySync() as number[][] | number[];
+    init.dispose();
+    const src = name === "classifier.weight" ? weight : bias;
+    const width = shape.length === 2 ? shape[1] : 1;
+    labels.forEach((l, r) => {
+      const from = saved.indexOf(l);
+      if (from < 0 || !src) return;
+      const row = Array.from(src.data.subarray(from * width, (from + 1) * width));
+      if (shape.length === 2) (rows as number[][])[r] = row; else (rows as number[])[r] = row[0];
+    });
+    return tf.tensor(rows as number[][], shape, "float32");
+  };
 }
 
 /**
@@ -510,9 +507,7 @@ export async function saveBertForSequenceClassification(
   const config = {
     ...model.config,
     architectures: ["BertForSequenceClassification"],
-    model_type: "bert",
-    id2label: Object.fromEntries(model.labels.map((l, i) => [String(i), l])),
-    label2id: Object.fromEntries(model.labels.map((l, i) => [l, i])),
+    model_type: "bert", // id2label and label2id: the constructor set them from model.labels
   };
   delete (config as Record<string, unknown>)._name_or_path;
   writeJsonAtomic(path.join(dir, "config.json"), config);
