@@ -61,8 +61,8 @@ export interface SamplerState {
 
 /** The course's RandomSampler: a fresh random order of the training set every epoch. */
 export class RandomSampler {
-  private rng: Rng;
-  private epochs = 0;
+  protected rng: Rng;
+  protected epochs = 0;
   constructor(readonly size: number, readonly seed: number) {
     this.rng = new Rng(seed);
   }

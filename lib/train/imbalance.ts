@@ -15,7 +15,7 @@
  *   s.epochIndices()                           // 4 indices; index 3 comes up about half of the time
  */
 import * as tf from "@tensorflow/tfjs";
-import { Rng, RandomSampler, SamplerState } from "../data/loader";
+import { RandomSampler } from "../data/loader";
 import { lossOnTape } from "../nn/losses";
 import { LossSpec } from "../nn/loss_def";
 import { TrainConfig } from "../config/config";
@@ -59,13 +59,10 @@ export function balancedSampleWeights(y: readonly number[]): number[] {
  * replacement, each draw removes its index. Torch's checks and errors. Seeded (not torch's
  * generator: the draws differ, the distribution is the same) and resumable like RandomSampler.
  */
-export class WeightedRandomSampler {
-  private rng: Rng;
-  private epochs = 0;
+export class WeightedRandomSampler extends RandomSampler {
   private readonly cumulative: Float64Array;
   readonly weights: number[];
   readonly replacement: boolean;
-  readonly seed: number;
 
   constructor(weights: readonly number[], readonly numSamples: number, opts: { replacement?: boolean; seed: number }) {
     // PyTorch's checks, in PyTorch's words (WeightedRandomSampler, then torch.multinomial)
@@ -75,6 +72,7 @@ export class WeightedRandomSampler {
       throw new Error("weights should be a 1d sequence of numbers");
     if (weights.some((w) => !Number.isFinite(w) || w < 0))
       throw new Error("probability tensor contains either `inf`, `nan` or element < 0");
+    super(numSamples, opts.seed);
     this.weights = [...weights];
     this.replacement = opts.replacement ?? true;
     const positive = weights.filter((w) => w > 0).length;
@@ -92,16 +90,10 @@ export class WeightedRandomSampler {
       sum += w;
       this.cumulative[i] = sum;
     });
-    this.rng = new Rng(opts.seed);
-    this.seed = opts.seed;
-  }
-
-  get size(): number {
-    return this.numSamples;
   }
 
   /** The next epoch's indices (advances the generator: call once per epoch). */
-  epochIndices(): number[] {
+  override epochIndices(): number[] {
     this.epochs++;
     return this.replacement ? this.withReplacement() : this.withoutReplacement();
   }
@@ -137,16 +129,6 @@ export class WeightedRandomSampler {
       w[i] = 0;
     }
     return out;
-  }
-
-  getState(): SamplerState {
-    return { seed: this.seed, rngState: this.rng.state, epochs: this.epochs };
-  }
-  setState(s: SamplerState): void {
-    if (s.seed !== this.seed)
-      throw new Error(`sampler state is for seed ${s.seed}, this sampler has seed ${this.seed}`);
-    this.rng = new Rng(s.rngState);
-    this.epochs = s.epochs;
   }
 }
 
