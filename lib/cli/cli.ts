@@ -207,6 +207,7 @@ export async function main(argv: string[]): Promise<number> {
   const runDir = typeof values["run-dir"] === "string"
     ? values["run-dir"]
     : path.join(RUNS_DIR, `${command}-${cfg.seed}`);
+  const evalOpts = { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize };
   switch (command) {
     case "split": {
       const data = loadData(values, cfg);
@@ -253,14 +254,11 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "evaluate": {
+      const file = typeof values.csv === "string" ? values.csv : undefined;
       if (typeof values.ensemble === "string") {
         const models = await loadEnsemble(values.ensemble);
-        const file = typeof values.csv === "string" ? values.csv : undefined;
         const set = (file ? readEvalSet(file, dataSource(values), false) : loadData({}, cfg).validation) as TextSet;
-        const ev = ensembleEvaluate(models, set, file ? "test" : "validation", {
-          maxLength: cfg.maxLength,
-          batchSize: cfg.evalBatchSize,
-        });
+        const ev = ensembleEvaluate(models, set, file ? "test" : "validation", evalOpts);
         out(`ensemble of ${models.length} on ${file ?? "the course's validation split"} (${set.texts.length} texts):`);
         reportLines(ev.metrics, models[0].model.labels).forEach(out);
         if (typeof values.out === "string") {
@@ -270,7 +268,6 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       const dir = checkpointDir(values);
-      const file = typeof values.csv === "string" ? values.csv : undefined;
       const multi = isMultiLabelFolder(dir);
       const set = file ?
         readEvalSet(file, dataSource(values), multi)
@@ -281,20 +278,14 @@ export async function main(argv: string[]): Promise<number> {
         // Label sets with their tuned thresholds: TensorFlow.js (the ONNX engines score single-label models).
         await initBackend();
         const { model, tokenizer, thresholds } = await loadTrained(dir);
-        metrics =
-          evaluateSet(model, tokenizer, set, part, {
-            maxLength: cfg.maxLength,
-            batchSize: cfg.evalBatchSize,
-            thresholds,
-          }).metrics;
+        metrics = evaluateSet(model, tokenizer, set, part, { ...evalOpts, thresholds }).metrics;
         engine = `TensorFlow.js on ${dir}`;
         labels = model.labels;
         model.dispose();
       } else {
         const clf = await loadClassifier(dir, engineChoice(values));
         const ids = labelIds(set as TextSet, part, clf.labels);
-        metrics =
-          (await clf.evaluate(set.texts, ids, { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize })).metrics;
+        metrics = (await clf.evaluate(set.texts, ids, evalOpts)).metrics;
         engine = clf.engine;
         labels = clf.labels;
         await clf.release();
@@ -339,8 +330,7 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       const clf = await loadClassifier(dir, engineChoice(values));
-      const preds = await clf.predict(texts, { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize });
-      for (const p of preds) out(JSON.stringify(p));
+      for (const p of await clf.predict(texts, evalOpts)) out(JSON.stringify(p));
       await clf.release();
       return 0;
     }
@@ -414,11 +404,7 @@ export async function main(argv: string[]): Promise<number> {
       if (values.greedy) {
         await initBackend();
         const validation = (loadData(values, cfg).validation) as TextSet;
-        soup = await greedySoup(positionals, values.out, validation, {
-          maxLength: cfg.maxLength,
-          batchSize: cfg.evalBatchSize,
-          log: out,
-        });
+        soup = await greedySoup(positionals, values.out, validation, { ...evalOpts, log: out });
       } else {
         soup = await writeSoup(positionals, values.out);
       }
