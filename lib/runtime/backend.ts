@@ -177,33 +177,17 @@ export function nativeVerdict(): { ok: boolean; pkg: string; pkgDir?: string; wh
   const sameFiles = state && state.native.packageDir === pkgDir &&
     state.native.fingerprint === nativeFingerprint(pkgDir) &&
     state.nodeModules === process.versions.modules;
+  const verdict = (ok: boolean, why: string) => ({ ok, pkg, pkgDir, why });
   if (sameFiles && state) {
     if (state.native.ok)
-      return {
-        ok: true,
-        pkg,
-        pkgDir,
-        why: `native TensorFlow: ${how} (checked by set-up ${state.checkedAt.slice(0, 10)})`,
-      };
-    return {
-      ok: false,
-      pkg,
-      pkgDir,
-      why: `native TensorFlow unavailable (${
-        state.native.error ?? "set-up could not provide it"
-      }; run \`npm run setup\` to retry)`,
-    };
+      return verdict(true, `native TensorFlow: ${how} (checked by set-up ${state.checkedAt.slice(0, 10)})`);
+    const error = state.native.error ?? "set-up could not provide it";
+    return verdict(false, `native TensorFlow unavailable (${error}; run \`npm run setup\` to retry)`);
   }
   // No record for these files: check them where a crash cannot hurt us.
   const check = checkNativeInChild(pkgDir);
-  if (check.ok)
-    return { ok: true, pkg, pkgDir, why: `native TensorFlow: ${how} (${check.message}; not recorded by set-up)` };
-  return {
-    ok: false,
-    pkg,
-    pkgDir,
-    why: `native TensorFlow unavailable (${pkg}: ${check.message}; run \`npm run setup\`)`,
-  };
+  if (check.ok) return verdict(true, `native TensorFlow: ${how} (${check.message}; not recorded by set-up)`);
+  return verdict(false, `native TensorFlow unavailable (${pkg}: ${check.message}; run \`npm run setup\`)`);
 }
 
 let chosen: BackendInfo | undefined;
