@@ -211,18 +211,6 @@ export const DEFAULT_CONFIG: TrainConfig = {
   precision: "fp32",
 };
 
-/** The course notebook's own settings (bert-base-uncased), for comparison in notebook 05. */
-export const COURSE_CONFIG: TrainConfig = {
-  ...DEFAULT_CONFIG,
-  padding: "max_length",
-  batchSize: 32,
-  epochs: 10,
-  lr: 1e-5,
-  headLrScale: 1,
-  warmupRatio: 0,
-  weightDecay: 0,
-};
-
 /** Where `npm run carer` trains the CARER model that the "small-data" recipe starts from. */
 export const CARER_RUN = "runs/carer";
 

@@ -31,9 +31,6 @@ let gradMode: GradMode = "auto";
 export function setGradMode(mode: GradMode): void {
   gradMode = mode;
 }
-export function getGradMode(): GradMode {
-  return gradMode;
-}
 function explicit(): boolean {
   return gradMode === "explicit" || (gradMode === "auto" && tf.getBackend() === "wasm");
 }

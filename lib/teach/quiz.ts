@@ -98,11 +98,6 @@ export function questionHead(q: Question): string {
   return `Question ${q.n} (${q.concept}) · ${how}\n${q.text}`;
 }
 
-/** The question as plain text, options only (no answers). */
-export function questionText(q: Question): string {
-  return [questionHead(q), ...q.options.map((o) => `  ${o.letter}) ${o.text}`)].join("\n");
-}
-
 /**
  * Question n's answer as plain text: every option right or wrong (for learner `g`, if given), why and
  * where; an open question's model answer; the course's own words where they are loose, and what is right.
