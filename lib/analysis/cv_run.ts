@@ -126,18 +126,20 @@ export async function runCv(config: TrainConfig, opts: CvOptions): Promise<CvFil
   const plan = { seed, k, repeats, config: cfg, labels: data.labels, ids, yTrue };
   const planFile = path.join(runDir, PLAN);
   if (fs.existsSync(planFile)) {
-    if (!opts.resume)
+    if (!opts.resume) {
       throw new Error(
         `${runDir} already holds a cross-validation run: ` + "resume it with --resume, or choose another --run-dir",
       );
+    }
     const saved = JSON.parse(fs.readFileSync(planFile, "utf8")) as Record<string, unknown>;
     const now = plan as Record<string, unknown>;
     const differ = Object.keys(plan).filter((key) => JSON.stringify(saved[key]) !== JSON.stringify(now[key]));
-    if (differ.length)
+    if (differ.length) {
       throw new Error(
         `${runDir} holds a cross-validation run with other settings (${differ.join(", ")} differ): `
           + "resume it with the same ones",
       );
+    }
   } else {
     if (opts.resume && fs.existsSync(runDir) && fs.readdirSync(runDir).some((f) => f.startsWith("fold-")))
       throw new Error(`${runDir} has fold files but no ${PLAN}: not a run to resume`);

@@ -66,11 +66,12 @@ function count(v: unknown, flag: string, fallback: number, min: number): number 
 /** The rows to fold: SMILE's course tweets, or every row of --csv. */
 function cvData(values: Record<string, unknown>): CvData {
   const src = dataSource(values as Record<string, string | boolean | undefined>);
-  if (src.multiLabel)
+  if (src.multiLabel) {
     throw new Error(
       "multi-label cross-validation is not supported yet: bertlab cv folds single-label data "
         + "(lib/data/split.ts's multilabelStratifiedKFold gives the folds, but the pooled report is single-label)",
     );
+  }
   if (src.trainCsv || src.validationCsv || src.testCsv)
     throw new Error("bertlab cv folds one file: give it as --csv FILE (the folds are its validation parts)");
   if (!src.csv) return cvCourseData();

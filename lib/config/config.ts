@@ -266,11 +266,12 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   if (c.padding !== "longest" && c.padding !== "max_length")
     throw new Error(`config.padding must be "longest" or "max_length", got ${c.padding}`);
   checkSelectMetric(c.selectMetric, "config.selectMetric");
-  if (c.earlyStoppingPatience > 0 && c.selectMetric === "none")
+  if (c.earlyStoppingPatience > 0 && c.selectMetric === "none") {
     throw new Error(
       `config.earlyStoppingPatience ${c.earlyStoppingPatience} needs a metric to watch: `
         + "set selectMetric (--select-metric f1_macro|f1_weighted|loss)",
     );
+  }
   const choices = {
     classWeights: ["none", "balanced"],
     loss: ["cross_entropy", "focal"],
@@ -291,10 +292,11 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   if (!(c.rdrop >= 0) || !Number.isFinite(c.rdrop))
     throw new Error(`config.rdrop must be a number >= 0 (0 = off), got ${c.rdrop}`);
   if (c.swaEpochs > c.epochs) throw new Error(`config.swaEpochs ${c.swaEpochs} is more than the ${c.epochs} epochs`);
-  if (c.swaEpochs > 0 && c.selectMetric !== "none")
+  if (c.swaEpochs > 0 && c.selectMetric !== "none") {
     throw new Error(
       `config.swaEpochs averages the last epochs, config.selectMetric picks one of them: set one (--swa-epochs or --select-metric)`,
     );
+  }
   if (!(c.focalGamma >= 0) || !Number.isFinite(c.focalGamma))
     throw new Error(`config.focalGamma must be a number >= 0, got ${c.focalGamma}`);
   if (!(c.labelSmoothing >= 0 && c.labelSmoothing < 1))

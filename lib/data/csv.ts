@@ -76,12 +76,13 @@ export function parseCsvRecords(text: string, opts: ParseOptions = {}): CsvRecor
       if (!closed) throw new Error(`${where(startLine)}: quoted field is never closed (a missing " ?)`);
       // 2) after the closing quote only a delimiter or a line end may follow
       const next = text[i];
-      if (i < n && next !== d && next !== "\n" && next !== "\r")
+      if (i < n && next !== d && next !== "\n" && next !== "\r") {
         throw new Error(
           `${where(line)}: unexpected ${
             JSON.stringify(next)
           } after a closing quote (quotes inside a quoted field must be doubled: "")`,
         );
+      }
       quoted = true;
       continue;
     }

@@ -123,11 +123,12 @@ export function checkData(data: TrainData): string[] {
       const at = rowPlace(set, part, i);
       if (labelList(l).length === 0) throw new Error(`${at}: no label (a multi-label example needs at least one)`);
       for (const one of labelList(l)) {
-        if (part !== "train" && !inTraining.has(one))
+        if (part !== "train" && !inTraining.has(one)) {
           throw new Error(
             `${at}: label ${JSON.stringify(one)} occurs only in ${part}, never in the training data: `
               + "the model could not learn it",
           );
+        }
         if (!known.has(one))
           throw new Error(`${at}: label ${JSON.stringify(one)} is not in the label list (${labels.join(", ")})`);
       }
@@ -210,10 +211,11 @@ export function loadTrainData(src: DataSource, opts: LoadOptions): LoadedData;
 export function loadTrainData(src: DataSource, opts: LoadOptions): LoadedData {
   if (src.csv && src.trainCsv)
     throw new Error("give either --csv (split into train and validation) or --train-csv, not both");
-  if (src.validationCsv && !src.trainCsv)
+  if (src.validationCsv && !src.trainCsv) {
     throw new Error(
       `--validation-csv ${src.validationCsv} needs --train-csv ` + "(with --csv the validation part is split off)",
     );
+  }
   const split = { validationSize: opts.validationSize, seed: opts.seed };
   const data = src.multiLabel ? loadLabelSets(src, split, opts.warn) : loadSingleLabel(src, split);
   const labels = checkData(data);

@@ -12,11 +12,12 @@
  */
 export function parseLabelSet(cell: string, delimiter: string, where: string): string[] {
   const parts = cell.split(delimiter).map((s) => s.trim());
-  if (parts.some((p) => p === ""))
+  if (parts.some((p) => p === "")) {
     throw new Error(
       `${where}: empty label in ${JSON.stringify(cell)} `
         + `(multi-label mode: name every label between the ${JSON.stringify(delimiter)} delimiters)`,
     );
+  }
   return [...new Set(parts)];
 }
 

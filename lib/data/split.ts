@@ -60,10 +60,11 @@ export function splitSizes(nSamples: number, validationSize: number): [number, n
   }
   const nValidation = isCount ? validationSize : Math.ceil(validationSize * nSamples);
   const nTrain = nSamples - nValidation;
-  if (nTrain <= 0)
+  if (nTrain <= 0) {
     throw new Error(
       `With n_samples=${nSamples}, test_size=${validationSize} and train_size=None, the resulting train set will be empty. Adjust any of the aforementioned parameters.`,
     );
+  }
   return [nTrain, nValidation];
 }
 
@@ -142,12 +143,13 @@ export function stratifiedSplit<T>(items: readonly T[], labels: readonly Label[]
 
   // 2) the same checks, with the same words, as StratifiedShuffleSplit
   const tooFew = classes.filter((_, i) => classCounts[i] < 2);
-  if (tooFew.length)
+  if (tooFew.length) {
     throw new Error(
       `The least populated classes in y have only 1 member, which is too few. The minimum number of groups for any class cannot be less than 2. Classes with too few members are: [${
         tooFew.map(describe).join(", ")
       }]`,
     );
+  }
   if (nTrain < classes.length)
     throw new Error(
       `The train_size = ${nTrain} should be greater or equal to the number of classes = ${classes.length}`,

@@ -60,12 +60,13 @@ export class Tokenizer {
     this.idToTokenMap = [];
     for (const [token, id] of vocab) this.idToTokenMap[id] = token;
     const need = (name: string, id: number | undefined) => {
-      if (typeof id !== "number")
+      if (typeof id !== "number") {
         throw new Error(
           `${
             path.join(modelDir, "tokenizer_config.json")
           }: no ${name} token in the vocabulary; a BERT tokenizer needs [CLS], [SEP] and [PAD]`,
         );
+      }
       return id;
     };
     this.padTokenId = need("pad", hf.pad_token_id);
@@ -83,12 +84,13 @@ export class Tokenizer {
     // 1) the course relies on BERT's layout: [CLS] text [SEP]
     const probe = hf.encode("a", { add_special_tokens: true });
     const bare = hf.encode("a", { add_special_tokens: false });
-    if (probe.join() !== [this.clsTokenId, ...bare, this.sepTokenId].join())
+    if (probe.join() !== [this.clsTokenId, ...bare, this.sepTokenId].join()) {
       throw new Error(
         `${path.join(modelDir, "tokenizer.json")}: not a BERT-style tokenizer (expected [CLS] text [SEP], got ids ${
           probe.join(", ")
         })`,
       );
+    }
   }
 
   /** WordPiece pieces of one text, without [CLS]/[SEP]: `"Loved it"` → `["loved", "it"]`. */

@@ -155,12 +155,13 @@ export function reportLines(m: EvalMetrics | MultiLabelMetrics, labels: readonly
       + String(c.support).padStart(10) + (c.threshold !== undefined ? c.threshold.toFixed(2).padStart(11) : "")
     ),
   ];
-  if ("f1Micro" in m)
+  if ("f1Micro" in m) {
     return [
       `loss ${f(m.loss)} · F1 micro ${f(m.f1Micro)} · F1 macro ${f(m.f1Macro)}`
       + ` · subset accuracy ${f(m.subsetAccuracy)} · Hamming loss ${f(m.hammingLoss)}`,
       ...table(m.labels),
     ];
+  }
   return [
     `loss ${f(m.loss)} · F1 weighted ${f(m.f1Weighted)} · F1 macro ${f(m.f1Macro)} · accuracy ${f(m.accuracy)}`,
     ...accuracyLines(m.perClass),

@@ -191,11 +191,12 @@ export function saveThresholds(
 /** Reads a multi-label model folder's thresholds, in `labels` order; missing file or label is an error. */
 export function readThresholds(dir: string, labels: readonly string[]): number[] {
   const file = path.join(dir, THRESHOLDS_FILE);
-  if (!fs.existsSync(file))
+  if (!fs.existsSync(file)) {
     throw new Error(
       `${file} is missing: a multi-label model (problem_type "${MULTI_LABEL}") needs its per-label `
         + "thresholds, which bertlab train --multi-label saves beside the weights",
     );
+  }
   const saved = JSON.parse(fs.readFileSync(file, "utf8")).thresholds ?? {};
   return labels.map((l) => {
     const t = saved[l];

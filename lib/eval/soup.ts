@@ -37,10 +37,11 @@ export function soupIngredients(runs: readonly string[]): string[] {
     const difference = architectureDifference(dirs[0], d);
     if (difference) throw new Error(`cannot average ${d} with ${dirs[0]}: ${difference}`);
     const other = readLabels(d);
-    if (other.join("\u0000") !== labels.join("\u0000"))
+    if (other.join("\u0000") !== labels.join("\u0000")) {
       throw new Error(
         `cannot average ${d} with ${dirs[0]}: labels ${JSON.stringify(other)} vs ${JSON.stringify(labels)}`,
       );
+    }
   }
   return dirs;
 }

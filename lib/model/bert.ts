@@ -441,10 +441,11 @@ function transferHead(
   seed: number,
 ): (name: string, shape: number[], i: number) => tf.Tensor | undefined {
   const weight = tensors.get("classifier.weight")!, bias = tensors.get("classifier.bias");
-  if (weight.shape[0] !== saved.length)
+  if (weight.shape[0] !== saved.length) {
     throw new Error(
       `${weightsFile}: classifier.weight has ${weight.shape[0]} rows for ${saved.length} labels in config.json`,
     );
+  }
   return (name, shape, i) => {
     if (!name.startsWith("classifier.")) return undefined;
     const init = initParam(name, shape, config, siteSeed(seed, i));

@@ -57,10 +57,11 @@ export function hubEndpoint(endpoint = process.env.HF_ENDPOINT): string {
 
 /** Checks a model id ("owner/name" or "name") and returns it; the error says what is wrong. */
 export function checkModelId(id: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/.test(id) || id.includes(".."))
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/.test(id) || id.includes("..")) {
     throw new Error(
       `"${id}" is not a Hugging Face model id (expected "owner/name", e.g. "${"sentence-transformers/all-MiniLM-L6-v2"}")`,
     );
+  }
   return id;
 }
 
@@ -127,18 +128,20 @@ export async function downloadFromHub(id: string, opts: HubOptions = {}): Promis
           marker.missing.push(file);
           continue;
         }
-        if (status === 404)
+        if (status === 404) {
           throw new Error(
             `${id} (revision ${revision}) has no ${file} on ${endpoint} (HTTP 404 for ${url}). ` +
               (file === "model.safetensors" ? "bertlab reads safetensors weights only. " : "") +
               "Check the model id, or pass a local model folder.",
             { cause: e },
           );
-        if (status === 401 || status === 403)
+        }
+        if (status === 401 || status === 403) {
           throw new Error(
             `${url}: HTTP ${status}: the model is gated or private; set HF_TOKEN to a token with access to ${id}.`,
             { cause: e },
           );
+        }
         if (
           status === undefined &&
           /fetch failed|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH/.test((e as Error).message)

@@ -55,12 +55,13 @@ export function validateModelDir(dir: string): ModelConfigSummary {
   } catch (e) {
     throw new Error(`${configFile}: not valid JSON (${(e as Error).message})`, { cause: e });
   }
-  if (config === null || typeof config !== "object" || config.model_type !== "bert")
+  if (config === null || typeof config !== "object" || config.model_type !== "bert") {
     throw new Error(
       `${configFile}: model_type is ${
         JSON.stringify(config?.model_type)
       }, but bertlab's model code is BERT only (model_type "bert")`,
     );
+  }
   const weights = path.join(dir, "model.safetensors");
   if (!fs.existsSync(weights)) {
     const bin = fs.existsSync(path.join(dir, "pytorch_model.bin"));

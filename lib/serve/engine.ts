@@ -92,10 +92,11 @@ export async function loadClassifier(
   const precision = await graphPrecision(choice, hasWeights, dir, log);
   if (precision === "bf16") return tfjsClassifier(dir, precision);
   if (choice.engine === "tfjs") {
-    if (!hasWeights)
+    if (!hasWeights) {
       throw new Error(
         `${dir} has no model.safetensors (an export folder?): TensorFlow.js needs a checkpoint; ` + "use --engine onnx",
       );
+    }
     return tfjsClassifier(dir);
   }
   if (choice.engine === "auto" && hasWeights && (await nativeGraph())) return tfjsClassifier(dir);

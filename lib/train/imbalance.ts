@@ -37,11 +37,12 @@ export function computeClassWeight(
     counts[c]++;
   });
   const missing = counts.findIndex((n) => n === 0);
-  if (missing >= 0)
+  if (missing >= 0) {
     throw new Error(
       `class ${names?.[missing] ?? missing} has no training examples: `
         + `"balanced" weights need every class in the training data`,
     );
+  }
   return counts.map((n) => y.length / (numClasses * n));
 }
 
@@ -78,10 +79,11 @@ export class WeightedRandomSampler extends RandomSampler {
     if (positive === 0) throw new Error("invalid multinomial distribution (sum of probabilities <= 0)");
     if (!this.replacement && numSamples > weights.length)
       throw new Error("cannot sample n_sample > prob_dist.size(-1) samples without replacement");
-    if (!this.replacement && numSamples > positive)
+    if (!this.replacement && numSamples > positive) {
       throw new Error(
         "invalid multinomial distribution (with replacement=False, " + "not enough non-negative category to sample)",
       );
+    }
     this.cumulative = new Float64Array(weights.length);
     let sum = 0;
     weights.forEach((w, i) => {

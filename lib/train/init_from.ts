@@ -54,12 +54,13 @@ export async function startingModel(
 
 async function loadStart(cfg: TrainConfig, labels: string[], log: (s: string) => void): Promise<Start> {
   const base = await resolveModel(cfg.model);
-  if (!cfg.initFrom)
+  if (!cfg.initFrom) {
     return {
       model: await loadBertForSequenceClassification(base.dir, { labels, seed: cfg.seed }),
       tokenizer: await loadTokenizer(base.dir),
       dir: base.dir,
     };
+  }
   if (cfg.initFrom === CARER_RUN && !fs.existsSync(CARER_RUN))
     throw new Error(`--init-from ${CARER_RUN}: there is no CARER model yet; train it first with npm run carer`);
   const from = modelFolder(cfg.initFrom);

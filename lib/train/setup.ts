@@ -291,26 +291,29 @@ function openRun(runDir: string | undefined, resume: boolean, cfg: TrainConfig) 
 /** The model's label map must be the data's labels, in the data's order. */
 function checkModelLabels(modelLabels: readonly string[], labels: readonly string[]): void {
   const missing = labels.filter((l) => !modelLabels.includes(l));
-  if (missing.length)
+  if (missing.length) {
     throw new Error(
       `label ${JSON.stringify(missing[0])} is missing from the model's label map (${modelLabels.join(", ")})`,
     );
-  if (modelLabels.join("\u0000") !== labels.join("\u0000"))
+  }
+  if (modelLabels.join("\u0000") !== labels.join("\u0000")) {
     throw new Error(
       `the model's labels (${modelLabels.join(", ")}) are not in the data's order (${labels.join(", ")})`,
     );
+  }
 }
 
 /** Options that cannot go together: the remedies are for single-label data; one thing chooses the order. */
 function checkOptions(cfg: TrainConfig, multi: boolean): void {
   const singleLabelOnly = cfg.classWeights !== "none" || cfg.loss !== "cross_entropy" || cfg.sampler !== "random"
     || cfg.logitAdjustment > 0 || cfg.posthocAdjustment > 0 || cfg.labelSmoothing > 0 || cfg.rdrop > 0;
-  if (multi && singleLabelOnly)
+  if (multi && singleLabelOnly) {
     throw new Error(
       "--class-weights, --loss focal, --sampler weighted, --logit-adjustment, --posthoc-adjustment, "
         + "--label-smoothing and --rdrop are for single-label data: multi-label training uses binary cross-entropy "
         + "and the course's sampler",
     );
+  }
   if (cfg.groupByLength && cfg.sampler !== "random")
     throw new Error(`--group-by-length and --sampler ${cfg.sampler} both choose the training order: use one of them`);
 }
