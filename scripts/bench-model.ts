@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     ], 0) as tf.Tensor2D
   );
   const labelsT = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % labels.length), "int32");
-  // Kernels of an op-by-op eval forward: on native each costs 10–50 µs through tfjs-node, which
+  // Kernels of an op-by-op eval forward: on native each pays a fixed call through tfjs-node, which
   // dominates at batch 1. (A graph forward is one session call, invisible to tf.profile.)
   const kernels = (await tf.profile(() => {
     tf.tidy(() => {

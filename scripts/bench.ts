@@ -31,8 +31,8 @@
  * ≥ 1.4× graph fp32 and ≥ 1.0× PyTorch bf16 (padded tokens/s), bf16 batch 64 ≥ 1.4× fp32. bfloat16 is fast only on
  * CPUs that multiply it in hardware (avx512_bf16, amx_bf16): the output names the ones this CPU has.
  *
- * A process on this kind of VM runs fast or slow as a whole (the same ONNX Runtime predict: 0.81-0.84 s in
- * some fresh processes, 1.04-1.07 s in others), so one PyTorch process against one ONNX Runtime process can
+ * A process on this kind of VM runs fast or slow as a whole (the same ONNX Runtime predict takes a quarter longer
+ * in some fresh processes than in others; docs/serving.md), so one PyTorch process against one ONNX Runtime process can
  * decide a floor by luck. The ONNX floors therefore come from rounds: each round starts PyTorch (inference
  * only) and then each ONNX row in fresh processes, one after the other, takes each ratio against that
  * round's PyTorch, and a floor is judged on the median over the rounds (the first round is the table's run).
@@ -582,8 +582,7 @@ async function main(): Promise<void> {
     ? ["--train-steps", "0"]
     : [];
   // PyTorch twice: as installed, and with OpenMP threads that sleep instead of spinning. When
-  // anything else runs, spinning threads wait on each other: a batch-1 forward took 546 ms with
-  // the default and 17 ms with PASSIVE on this 2-core machine.
+  // anything else runs, spinning threads wait on each other and a batch-1 forward gets many times slower.
   const torchOut = path.join(BENCH_DIR, "pytorch.json");
   const runTorch = (env: Record<string, string>, args: string[]) =>
     runChild(

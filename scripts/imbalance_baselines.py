@@ -1,4 +1,4 @@
-"""Two classical references for the imbalance floor (issue 11), beside the fine-tuned sweep
+"""Two classical references for the rare classes, beside the fine-tuned sweep
 (scripts/imbalance-sweep.ts): how far simpler models get on SMILE's single-label tweets.
 
     .venv/bin/python scripts/imbalance_baselines.py        # about a minute on 2 cores

@@ -10,9 +10,8 @@ const tslabDir = path.join(root, "node_modules", "tslab");
  * once. zeromq 6 throws EBUSY ("Socket is blocked by a bind or unbind operation") from a send or
  * receive on a socket whose bind has not finished: when the first kernel_info request arrives while
  * the iopub socket is still binding, the reply throws and the kernel never answers (Jupyter: "Kernel
- * didn't respond in 60 seconds": it failed a CI run once in about 100 kernel starts here; a stress
- * run of 60 starts did not reproduce it). Here a send or receive waits for its socket's pending bind
- * instead; test/tslab-kernel.test.ts shows both the EBUSY and the wait.
+ * didn't respond in 60 seconds"; rare, and a stress run did not reproduce it). Here a send or receive
+ * waits for its socket's pending bind instead; test/tslab-kernel.test.ts shows both the EBUSY and the wait.
  */
 function waitForBinds(zmq) {
   const proto = zmq.Socket.prototype;

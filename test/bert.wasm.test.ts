@@ -152,8 +152,8 @@ test("the inference path (no gradient tape) gives the taped path's logits, with 
     `eval logits without and with a tape differ by ${maxAbsDiff(plain, taped)}`,
   );
   if (tf.getBackend() === "tensorflow") {
-    // Each kernel costs 10–50 µs through tfjs-node, which set batch-1 latency: 201 kernels before the
-    // no-tape paths (reshapes around every matMul, tf.moments' Casts, Min/Max id checks, q/k/v apart), 115 after.
+    // Each kernel pays a fixed call through tfjs-node, which sets batch-1 latency: the no-tape paths (no reshapes
+    // around every matMul, no tf.moments' Casts or Min/Max id checks, q/k/v together) keep the count down.
     const kernels = (await tf.profile(() => {
       tf.tidy(() => {
         model.forward(x);

@@ -54,7 +54,7 @@ export function lengthOrder(lengths: readonly number[]): number[] {
 
 /**
  * What one more session call costs, in token positions: ONNX Runtime's fixed cost per run (feeds, outputs,
- * one kernel launch per node). Measured with MiniLM on 2 cores: a call with 2 positions took 3.5 ms, a
- * position in a 64 × 40 batch 0.20 ms, so a call is worth about 18 positions.
+ * one kernel launch per node), timed with MiniLM against the cost of one position in a full batch
+ * (docs/serving.md).
  */
 export const BATCH_COST = 16;

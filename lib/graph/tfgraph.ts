@@ -3,7 +3,7 @@
  * SavedModel, which tfjs-node's binding loads into a TensorFlow session and runs in one call. Used by
  * lib/graph/bert_graph.ts for BERT's inference and training-step graphs on the native backend.
  *
- * Why: tfjs-node runs each operation as its own call from JavaScript into TensorFlow (10–50 µs
+ * Why: tfjs-node runs each operation as its own call from JavaScript into TensorFlow (a fixed cost
  * each, however small the operation), so a BERT forward of ~300 operations costs more in calls than in
  * arithmetic at batch 1, and a training step has ~1,000. A session runs the whole graph inside
  * TensorFlow: one call, and TensorFlow's graph optimiser (Grappler) may fuse operations on top.

@@ -2,9 +2,9 @@
  * The building blocks of BERT in TensorFlow.js, written to be fast on the native (tensorflow) backend
  * AND trainable on wasm. Taught in notebooks/04_model.ipynb; lib/model/bert.ts assembles them.
  *
- * Why not plain tfjs ops everywhere? Two facts measured on wasm (see NOTES.md):
- *  - `matMul` with a transpose flag is 13–25× slower there than transposing first, and the automatic
- *    gradient of `matMul` uses the flags. So `linear` and `bmm` carry their own gradient
+ * Why not plain tfjs ops everywhere? Two facts about wasm:
+ *  - `matMul` with a transpose flag is an order of magnitude slower there than transposing first, and the
+ *    automatic gradient of `matMul` uses the flags. So `linear` and `bmm` carry their own gradient
  *    (`tf.customGrad`) that transposes explicitly;
  *  - wasm has no `UnsortedSegmentSum`, the gradient of `gather`. So `embedding` writes its gradient
  *    with `scatterND` (which sums repeated ids).
@@ -12,9 +12,9 @@
  * `setGradMode("explicit")` forces our own everywhere (the tests check both give the same numbers).
  *
  * When no gradient tape records (`recording()` false: evaluation, prediction), the ops take shorter
- * paths: on native every kernel costs 10–50 µs through tfjs-node whatever its size, so a batch-1
- * forward of MiniLM was bound by its 525 kernels; these paths (3-D/4-D matMuls without reshapes,
- * LayerNorm without tf.moments, the id check and attention mask in JavaScript) bring it to ~350.
+ * paths: on native every kernel pays a fixed call through tfjs-node whatever its size, so a batch-1
+ * forward is bound by its kernel count, which these paths (3-D/4-D matMuls without reshapes, LayerNorm
+ * without tf.moments, the id check and attention mask in JavaScript) cut by a third.
  * (On native, eval-mode forwards go further: lib/graph/bert_graph.ts runs them as one TensorFlow graph.)
  *
  * Weights keep Hugging Face's layout: a linear layer's weight is [out, in], as `nn.Linear` stores it.
@@ -37,7 +37,7 @@ function explicit(): boolean {
 
 /**
  * True while a gradient tape records (inside tf.grads / tf.variableGrads). When none does, the ops
- * below take inference paths with fewer kernels: on native TensorFlow each kernel costs 10–50 µs
+ * below take inference paths with fewer kernels: on native TensorFlow each kernel pays a fixed call
  * through tfjs-node's binding whatever its size, so at batch 1 the count, not the arithmetic, sets
  * the latency. (The tape is what matters, not `training`: tests take gradients of eval-mode forwards.)
  */
@@ -235,7 +235,7 @@ export function dropoutKeep(n: number, rate: number, seed: number): Uint8Array {
     s ^= s << 13;
     s ^= s >>> 17;
     s ^= s << 5;
-    out[i] = ((s >>> 0) >= threshold) as unknown as number; // branch-free: twice as fast as a conditional
+    out[i] = ((s >>> 0) >= threshold) as unknown as number; // branch-free: faster than a conditional
   }
   return out;
 }
@@ -281,7 +281,7 @@ export const MASK_MIN = -3.4028234663852886e38;
  * broadcast over heads and query positions (HF's `get_extended_attention_mask`).
  */
 export function additiveMask(attentionMask: tf.Tensor2D): tf.Tensor4D {
-  // Built in JavaScript from the mask's values (a copy of batch × seq numbers, no kernels; four before).
+  // Built in JavaScript from the mask's values (a copy of batch × seq numbers, no kernels).
   const [b, s] = attentionMask.shape;
   const m = attentionMask.dataSync();
   const out = new Float32Array(m.length);
@@ -307,7 +307,7 @@ export function attentionProbs(q: tf.Tensor3D, k: tf.Tensor3D, mask: tf.Tensor4D
   return tf.tidy(() => {
     const qs = tf.mul(q, 1 / Math.sqrt(dh));
     // Native, no tape: BatchMatMul takes [b, heads, s, dh] as it is (3 reshapes fewer per q/k/v/ctx).
-    // (TensorFlow's Einsum would also drop the transposes, but measured slower at batch 1.)
+    // (TensorFlow's Einsum would also drop the transposes, but is slower at batch 1.)
     const scores = fastInference()
       ? tf.matMul(
         splitHeads(qs, numHeads, false) as tf.Tensor4D,

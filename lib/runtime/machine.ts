@@ -1,8 +1,8 @@
 /**
  * What a measurement ran on: the CPU (model, cores, the vector extensions that decide how fast a
  * matrix product can be) and the native TensorFlow build (its version, and the oneDNN library and
- * instruction set it dispatches to). The same model of BERT trains at 0.55× PyTorch on one CPU and
- * 1.13× on another (README), so scripts/bench.ts records this beside every table.
+ * instruction set it dispatches to). The same model of BERT trains slower than PyTorch on one CPU and
+ * faster on another (docs/benchmarks.md), so scripts/bench.ts records this beside every table.
  *
  *   cpuInfo()
  *     // { model: "AMD EPYC", vendor: "AuthenticAMD", logicalCpus: 2, physicalCores: 2,

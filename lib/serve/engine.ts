@@ -8,15 +8,12 @@
  *   await clf.predict(["What a wonderful exhibition!"], { maxLength: 256 })
  *   await clf.release();
  *
- * `auto` (the default) takes whichever was faster here (docs/serving.md): an export folder runs on ONNX
- * Runtime (no TensorFlow to start: 0.7 s instead of 2 s, and a 40% lower batch-1 latency than the
- * TensorFlow graph); a checkpoint runs on TensorFlow.js where it has graph execution (native TensorFlow),
- * which needs no export first: from a checkpoint the two came out even (`bertlab evaluate` on the 223
- * validation tweets, start-up included: 3.9–4.4 s on the graph, 3.8–4.6 s exported in memory to ONNX
- * Runtime, interleaved runs), though ONNX Runtime's forward alone is faster end to end; elsewhere (wasm,
- * cpu: 21 tweets/s at batch 64 and 91 ms a tweet on wasm in the README's bench) a checkpoint is exported in
- * memory and runs on ONNX Runtime. If that export fails and no engine was asked for, prediction continues
- * on TensorFlow.js with a warning saying why.
+ * `auto` (the default) takes whichever was faster (the timings are in docs/serving.md): an export folder runs
+ * on ONNX Runtime (no TensorFlow to start, and a lower batch-1 latency than the TensorFlow graph); a checkpoint
+ * runs on TensorFlow.js where it has graph execution (native TensorFlow), which needs no export first and came out
+ * even with exporting to ONNX Runtime in memory; elsewhere (wasm, cpu: an order of magnitude slower) a checkpoint
+ * is exported in memory and runs on ONNX Runtime. If that export fails and no engine was asked for, prediction
+ * continues on TensorFlow.js with a warning saying why.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -28,7 +25,7 @@ import type { Evaluation, Prediction } from "../eval/evaluate";
 
 export type EngineName = "onnx" | "tfjs" | "auto";
 
-/** The default: per folder, the engine measured faster (see the file comment). */
+/** The default: per folder, the faster engine (see the file comment). */
 export const DEFAULT_ENGINE: EngineName = "auto";
 
 /**

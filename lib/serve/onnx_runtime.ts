@@ -33,10 +33,9 @@ export function onnxThreads(): number {
 
 /**
  * Whether ONNX Runtime's threads spin while waiting for work (its default). Off here unless
- * BERTLAB_ORT_SPIN=1: on a machine where anything else runs, spinning threads wait on each other — a
- * batch-1 forward took 27 ms spinning and 3.8 ms not, with other processes busy (PyTorch's
- * OMP_WAIT_POLICY=PASSIVE is the same remedy). On a machine given to serving, spinning answers sooner
- * (batch 1, fp32: 5.6 against 6.3 ms in the bench), so a server may set it; the bench times both.
+ * BERTLAB_ORT_SPIN=1: on a machine where anything else runs, spinning threads wait on each other and a
+ * batch-1 forward gets several times slower (PyTorch's OMP_WAIT_POLICY=PASSIVE is the same remedy). On a
+ * machine given to serving, spinning answers a little sooner, so a server may set it; the bench times both.
  */
 export function onnxSpinning(): boolean {
   return process.env.BERTLAB_ORT_SPIN === "1";

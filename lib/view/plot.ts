@@ -50,7 +50,7 @@ export function plotlySource(): string {
   } else {
     const full = fs.readFileSync(path.join(dir, "plotly.js"), "utf8");
     try {
-      // 11 MB → 5 MB: the notebook output and its HTML copy carry this once.
+      // Minified to under half: the notebook output and its HTML copy carry this once.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const esbuild = require("esbuild") as { transformSync(code: string, o: object): { code: string } };
       source = esbuild.transformSync(full, { minify: true, legalComments: "none" }).code;
