@@ -6,26 +6,12 @@
  *   import { DEFAULT_CONFIG } from "./lib/config/config";
  *   DEFAULT_CONFIG.lr   // 1e-4
  *
- * How the defaults were chosen (scripts/course-run.ts, course split, seed 17, native backend;
- * validation weighted F1 after the last epoch, per-epoch values in runs/<name>/metrics.json):
- *   lr 1e-4,   6 epochs, batch 32                         0.8325
- *   lr 2e-4,   6 epochs, batch 32                         0.8390  (epoch 5 of 6: 0.8504)
- *   lr 3e-4,   6 epochs, batch 32                         0.8145
- *   lr 2e-4,  10 epochs, batch 32                         0.8472
- *   lr 1e-4,   5 epochs, batch 16                         0.8327
- *   lr 5e-5,   6 epochs, batch 16                         0.8314
- *   lr 1.5e-4, 8 epochs, batch 32, wd 0.01                0.8484
- *   lr 1e-4,   8 epochs, batch 16, wd 0.01                0.8357
- *   lr 2e-4,   8 epochs, batch 32, wd 0.01                0.8241
- *   lr 1.5e-4, 8 epochs, batch 32, wd 0.01, head lr ×10   0.8475  (epochs 4-6: 0.84-0.86)
- *   lr 1e-4,   8 epochs, batch 32, wd 0.01, head lr ×30   0.8653  (epochs 5-8: 0.865-0.875) ← DEFAULT_CONFIG
- * All with warm-up 10%, clip 1.0. One learning rate for everything plateaus at 0.83-0.85 (PyTorch +
- * transformers with lr 2e-4, 6 epochs: 0.8287, so that is the model, not the port). What lifts it is
- * a larger step for the layers that start untrained: all-MiniLM-L6-v2's pooler was never trained
- * (its bias is all zeros; sentence-transformers pools by mean), so pooler and classifier learn from
- * scratch at 30× the encoder's rate (headLrScale). These were tuned on the validation split, which
- * is also where the score is measured (the course has no separate test set): read it as the course
- * reads its own, and see the seed sweep in the README for the spread.
+ * Why these defaults (the tuning table is in docs/benchmarks.md): one learning rate for everything plateaus below
+ * the course's scores, in PyTorch too, so that is the model, not the port. What lifts it is a larger step for the
+ * layers that start untrained: all-MiniLM-L6-v2's pooler was never trained (its bias is all zeros;
+ * sentence-transformers pools by mean), so pooler and classifier learn from scratch at 30× the encoder's rate
+ * (headLrScale). They were tuned on the validation split, which is also where the score is measured (the course has
+ * no separate test set): read it as the course reads its own.
  */
 import { SelectMetric, checkSelectMetric } from "./selection";
 
