@@ -91,10 +91,7 @@ export function approximateMode(classCounts: readonly number[], nDraws: number, 
     const remainder = continuous.map((c, i) => c - floored[i]);
     const values = [...new Set(remainder)].sort((a, b) => b - a);
     for (const value of values) {
-      const inds: number[] = [];
-      remainder.forEach((r, i) => {
-        if (r === value) inds.push(i);
-      });
+      const inds = remainder.flatMap((r, i) => (r === value ? [i] : []));
       const addNow = Math.min(inds.length, needToAdd);
       for (const k of rng.choiceWithoutReplacement(inds.length, addNow)) floored[inds[k]] += 1;
       needToAdd -= addNow;
@@ -109,14 +106,13 @@ function describe(l: Label): string {
 }
 
 function assemble<T>(items: readonly T[], trainIndex: number[], validationIndex: number[]): Split<T> {
-  const byPosition = (a: number, b: number) => a - b;
-  const trainSorted = [...trainIndex].sort(byPosition);
-  const validationSorted = [...validationIndex].sort(byPosition);
+  const at = (ix: number[]) => ix.map((i) => items[i]);
+  const inFileOrder = (ix: number[]) => at([...ix].sort((a, b) => a - b));
   return {
-    train: trainIndex.map((i) => items[i]),
-    validation: validationIndex.map((i) => items[i]),
-    trainFileOrder: trainSorted.map((i) => items[i]),
-    validationFileOrder: validationSorted.map((i) => items[i]),
+    train: at(trainIndex),
+    validation: at(validationIndex),
+    trainFileOrder: inFileOrder(trainIndex),
+    validationFileOrder: inFileOrder(validationIndex),
     trainIndex,
     validationIndex,
   };
@@ -163,8 +159,7 @@ export function stratifiedSplit<T>(items: readonly T[], labels: readonly Label[]
   const tI = approximateMode(classCounts.map((c, i) => c - nI[i]), nTest, rng);
 
   // 4) shuffle each class, take its train part then its validation part
-  const train: number[] = [];
-  const validation: number[] = [];
+  const train: number[] = [], validation: number[] = [];
   classes.forEach((_, i) => {
     const perm = rng.permutation(classCounts[i]);
     const shuffled = perm.map((p) => classIndices[i][p]);
@@ -254,9 +249,7 @@ export function iterativeStratification(labelSets: LabelMatrix, r: readonly numb
 /** argsort of a permutation: where each original position went. */
 function inverse(perm: readonly number[]): number[] {
   const inv = new Array<number>(perm.length);
-  perm.forEach((p, i) => {
-    inv[p] = i;
-  });
+  for (let i = 0; i < perm.length; i++) inv[perm[i]] = i;
   return inv;
 }
 
@@ -354,9 +347,7 @@ export function repeatedStratifiedKFold(
     rowsOf.forEach((rows, c) => {
       const foldsForClass = allocation.flatMap((a, f) => new Array<number>(a[c]).fill(f));
       rng.shuffle(foldsForClass);
-      rows.forEach((row, j) => {
-        folds[row] = foldsForClass[j];
-      });
+      for (let j = 0; j < rows.length; j++) folds[rows[j]] = foldsForClass[j];
     });
     return folds;
   });
