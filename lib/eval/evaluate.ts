@@ -204,16 +204,12 @@ export function misclassified(set: TextSet, ev: Evaluation, labels: readonly str
   return rows.sort((a, b) => b.pPredicted - a.pPredicted);
 }
 
+const ERROR_COLUMNS = ["id", "text", "true", "predicted", "pPredicted", "pTrue"] as const;
+
 /** The table as HTML, every cell escaped (tweets are data, not markup: lib/core/html.ts). */
 export function errorTableHtml(rows: readonly Misclassified[], caption = `${rows.length} misclassified`): string {
-  return tableHtml(rows.map((r) => ({ ...r, pPredicted: +r.pPredicted.toFixed(3), pTrue: +r.pTrue.toFixed(3) })), [
-    "id",
-    "text",
-    "true",
-    "predicted",
-    "pPredicted",
-    "pTrue",
-  ], { caption });
+  const rounded = rows.map((r) => ({ ...r, pPredicted: +r.pPredicted.toFixed(3), pTrue: +r.pTrue.toFixed(3) }));
+  return tableHtml(rounded, ERROR_COLUMNS, { caption });
 }
 
 /** A single-label prediction: the most probable label; a multi-label one: every label over its threshold. */
@@ -247,21 +243,20 @@ export function predict(
   };
   const batch = { batchSize: opts.batchSize ?? DEFAULT_CONFIG.evalBatchSize, padTokenId: tokenizer.padTokenId };
   const named = (p: number[]) => Object.fromEntries(model.labels.map((l, k) => [l, p[k]]));
-  const out: Prediction[] = new Array(texts.length);
+  // The answer for the j-th text in length order.
+  let answer: (j: number) => Omit<Prediction, "text">;
   if (isMultiLabelModel(model)) {
     if (!opts.thresholds) throw new Error(`a multi-label model predicts at its per-label thresholds: ${PASS}`);
     const none = texts.map(() => model.labels.map(() => 0)); // no truth here: only the probabilities are used
     const ev = evaluateMultiLabel(model, enc, none, { ...batch, thresholds: opts.thresholds });
     const over = (j: number) => model.labels.filter((_, k) => ev.predictions[j][k] === 1);
-    order.forEach((i, j) => {
-      out[i] = { text: texts[i], labels: over(j), probabilities: named(ev.probabilities[j]) };
-    });
-    return out;
+    answer = (j) => ({ labels: over(j), probabilities: named(ev.probabilities[j]) });
+  } else {
+    const ev = evaluate(model, enc, texts.map(() => 0), batch);
+    answer = (j) => ({ label: model.labels[ev.predictions[j]], probabilities: named(ev.probabilities[j]) });
   }
-  const ev = evaluate(model, enc, texts.map(() => 0), batch);
-  order.forEach((i, j) => {
-    out[i] = { text: texts[i], label: model.labels[ev.predictions[j]], probabilities: named(ev.probabilities[j]) };
-  });
+  const out: Prediction[] = new Array(texts.length);
+  for (const [j, i] of order.entries()) out[i] = { text: texts[i], ...answer(j) };
   return out;
 }
 
