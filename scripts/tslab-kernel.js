@@ -12,6 +12,11 @@ const tslabDir = path.join(root, "node_modules", "tslab");
  * the iopub socket is still binding, the reply throws and the kernel never answers (Jupyter: "Kernel
  * didn't respond in 60 seconds"; rare, and a stress run did not reproduce it). Here a send or receive
  * waits for its socket's pending bind instead; test/tslab-kernel.test.ts shows both the EBUSY and the wait.
+ *
+ * tslab also sends without waiting for the previous send, and zeromq 6 allows one send in progress per socket
+ * ("Socket is busy writing"): a send that cannot complete at once (a peer slow to read) makes the next one throw,
+ * an unhandled rejection that tslab reports as the running cell's error with the message lost (a table and a chart
+ * displayed right after a long training cell failed this way). Here each socket's sends go out one after another.
  */
 function waitForBinds(zmq) {
   const proto = zmq.Socket.prototype;
@@ -33,7 +38,17 @@ function waitForBinds(zmq) {
     const p = pending.get(this);
     return p ? p.then(() => method.apply(this, args)) : method.apply(this, args);
   };
-  replace(proto, "send", afterBind(send));
+  const sendAfterBind = afterBind(send);
+  const sending = new WeakMap(); // socket → its last send (settled or not), for the next one to wait on
+  const sendInTurn = function (...args) {
+    const before = sending.get(this);
+    const sent = before ? before.then(() => sendAfterBind.apply(this, args)) : sendAfterBind.apply(this, args);
+    const settled = Promise.resolve(sent).then(() => {}, () => {});
+    sending.set(this, settled);
+    settled.then(() => sending.get(this) === settled && sending.delete(this));
+    return sent;
+  };
+  replace(proto, "send", sendInTurn);
   replace(proto, "receive", afterBind(receive));
   replace(proto, "bertlabWaitsForBinds", true);
 }
