@@ -2,7 +2,7 @@
 // lib/train/train_graph.ts): each loss alone equals PyTorch's (fixtures: scripts/make_label_fixtures.py,
 // scripts/make_smoothing_fixtures.py); on the tiny BERT the graph's gradients equal the tape's; k micro-batches
 // equal one batch k× the size; multi-label and accumulated runs give the tape's metrics and resume exactly; the
-// course's plain cross-entropy step is bit for bit what it was.
+// course's plain cross-entropy step is what it was (bit for bit on the CPU that stored it).
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
@@ -246,53 +246,48 @@ test(
   },
 );
 
-test(
-  "the course's step (plain cross-entropy) gives bit for bit the values it gave before the losses moved into loss_def",
-  { skip },
-  () => {
-    // Stored from the graph step before this change (tiny BERT, seed 21, dropout 0.1, AdamW lr 1e-3, decay 0.01, clip 1).
-    const stored = [
-      1.100226879119873,
-      0.21208776533603668,
-      1.0991333723068237,
-      0.241245299577713,
-      1.0982215404510498,
-      -0.0018280415097251534,
-      -0.005171565338969231,
-      -0.021854760125279427,
-    ];
-    const m = randomBert(
-      { ...tinyBertConfig, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1 } as BertConfig,
-      { labels: tinyBertLabels, seed: 21 },
-    );
-    const opt = new AdamW(m.params, { lr: 1e-3, weightDecay: 0.01 });
-    const x = {
-      input_ids: tf.tensor2d(
-        [[101, 7, 9, 4, 102, 0], [101, 3, 8, 6, 2, 102], [101, 11, 102, 0, 0, 0]],
-        [3, 6],
-        "int32",
-      ),
-      attention_mask: tf.tensor2d([[1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0]], [3, 6], "int32"),
-    };
-    const out: number[] = [];
-    for (const seed of [1, 2]) {
-      const r = graphTrainStep(m, opt, x, [2, 0, 1], { seed, lr: 1e-3, clipNorm: 1 })!;
-      out.push(r.loss, r.norm);
-    }
-    const g = graphLossAndGrads(m, x, [2, 0, 1], { seed: 3 })!;
-    const cls = g.grads["classifier.weight"].dataSync();
-    out.push(
-      g.value.dataSync()[0],
-      cls[0],
-      cls[5],
-      m.params.get("bert.embeddings.word_embeddings.weight")!.dataSync()[101 * 32 + 3],
-    );
-    assert.deepEqual(out, stored);
-    tf.dispose([g.value, ...Object.values(g.grads), ...Object.values(x)]);
-    m.dispose();
-    opt.dispose();
-  },
-);
+test("the course's step (plain cross-entropy) gives the values it gave before the losses moved into loss_def (1e-5)", {
+  skip,
+}, () => {
+  // Stored from the graph step before this change (tiny BERT, seed 21, dropout 0.1, AdamW lr 1e-3, decay 0.01, clip 1)
+  // on an AVX2 CPU: bit for bit there; oneDNN's AVX-512 kernels round differently (gradients 2e-6 apart on a Zen 4).
+  const stored = [
+    1.100226879119873,
+    0.21208776533603668,
+    1.0991333723068237,
+    0.241245299577713,
+    1.0982215404510498,
+    -0.0018280415097251534,
+    -0.005171565338969231,
+    -0.021854760125279427,
+  ];
+  const m = randomBert(
+    { ...tinyBertConfig, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1 } as BertConfig,
+    { labels: tinyBertLabels, seed: 21 },
+  );
+  const opt = new AdamW(m.params, { lr: 1e-3, weightDecay: 0.01 });
+  const x = {
+    input_ids: tf.tensor2d([[101, 7, 9, 4, 102, 0], [101, 3, 8, 6, 2, 102], [101, 11, 102, 0, 0, 0]], [3, 6], "int32"),
+    attention_mask: tf.tensor2d([[1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0]], [3, 6], "int32"),
+  };
+  const out: number[] = [];
+  for (const seed of [1, 2]) {
+    const r = graphTrainStep(m, opt, x, [2, 0, 1], { seed, lr: 1e-3, clipNorm: 1 })!;
+    out.push(r.loss, r.norm);
+  }
+  const g = graphLossAndGrads(m, x, [2, 0, 1], { seed: 3 })!;
+  const cls = g.grads["classifier.weight"].dataSync();
+  out.push(
+    g.value.dataSync()[0],
+    cls[0],
+    cls[5],
+    m.params.get("bert.embeddings.word_embeddings.weight")!.dataSync()[101 * 32 + 3],
+  );
+  out.forEach((v, i) => assert.ok(Math.abs(v - stored[i]) <= 1e-5 * Math.abs(stored[i]), `${i}: ${v} vs ${stored[i]}`));
+  tf.dispose([g.value, ...Object.values(g.grads), ...Object.values(x)]);
+  m.dispose();
+  opt.dispose();
+});
 
 // Tiny runs through train(): the toy data of test/train.wasm.test.ts and toy label sets.
 const quiet = { log: () => {} };
