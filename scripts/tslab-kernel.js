@@ -22,34 +22,34 @@ function waitForBinds(zmq) {
   const proto = zmq.Socket.prototype;
   if (proto.bertlabWaitsForBinds) return;
   const { bind, send, receive } = proto;
-  const pending = new WeakMap();
+  // socket → its last bind or send, settled or not, which the next send or receive waits for. Receives are not
+  // queued: one waiting for a message must not hold back the sends.
+  const turn = new WeakMap();
+  const after = (socket, op) => {
+    const before = turn.get(socket);
+    return before ? before.then(op) : op();
+  };
+  const queue = (socket, op) => {
+    const settled = Promise.resolve(op).then(() => {}, () => {});
+    turn.set(socket, settled);
+    settled.then(() => turn.get(socket) === settled && turn.delete(socket));
+    return op;
+  };
   // The native methods are read-only (plain assignment silently does nothing) and `bind` cannot be
   // redefined on Socket itself, so it is wrapped on each socket class (Publisher, Router, Reply, …).
   const replace = (target, name, value) => Object.defineProperty(target, name, { value, configurable: true });
-  const trackedBind = function (address) {
-    const bound = bind.call(this, address);
-    pending.set(this, bound.then(() => pending.delete(this), () => pending.delete(this)));
-    return bound;
+  const queuedBind = function (address) {
+    return queue(this, bind.call(this, address));
   };
   for (const C of Object.values(zmq)) {
-    if (typeof C === "function" && C.prototype instanceof zmq.Socket) replace(C.prototype, "bind", trackedBind);
+    if (typeof C === "function" && C.prototype instanceof zmq.Socket) replace(C.prototype, "bind", queuedBind);
   }
-  const afterBind = (method) => function (...args) {
-    const p = pending.get(this);
-    return p ? p.then(() => method.apply(this, args)) : method.apply(this, args);
-  };
-  const sendAfterBind = afterBind(send);
-  const sending = new WeakMap(); // socket → its last send (settled or not), for the next one to wait on
-  const sendInTurn = function (...args) {
-    const before = sending.get(this);
-    const sent = before ? before.then(() => sendAfterBind.apply(this, args)) : sendAfterBind.apply(this, args);
-    const settled = Promise.resolve(sent).then(() => {}, () => {});
-    sending.set(this, settled);
-    settled.then(() => sending.get(this) === settled && sending.delete(this));
-    return sent;
-  };
-  replace(proto, "send", sendInTurn);
-  replace(proto, "receive", afterBind(receive));
+  replace(proto, "send", function (...args) {
+    return queue(this, after(this, () => send.apply(this, args)));
+  });
+  replace(proto, "receive", function (...args) {
+    return after(this, () => receive.apply(this, args));
+  });
   replace(proto, "bertlabWaitsForBinds", true);
 }
 
