@@ -67,7 +67,7 @@ export function readAnswers(file: string): Answers {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     const what = raw === null ? "null" : Array.isArray(raw) ? "an array" : `a ${typeof raw}`;
     throw new Error(
-      `${file} must hold one JSON object from question numbers to answers, like ${EXAMPLE}; ` + `it holds ${what}`,
+      `${file} must hold one JSON object from question numbers to answers, like ${EXAMPLE}; it holds ${what}`,
     );
   }
   const answers: Answers = new Map();
@@ -133,17 +133,11 @@ export function checkAnswers(answers: Answers, source: string): CheckReport {
     );
   }
   lines.push("");
-  if (revisit.length === 0) {
-    lines.push(
-      graded.length ?
-        "Nothing to revisit among the answered choice questions."
-        : "No choice question answered: nothing graded.",
-    );
-    return { graded, unanswered, revisit, lines };
-  }
-  lines.push("Revisit:");
-  for (const q of revisit) {
-    const g = graded.find((x) => x.n === q.n)!;
+  if (!graded.length) lines.push("No choice question answered: nothing graded.");
+  else if (!revisit.length) lines.push("Nothing to revisit among the answered choice questions.");
+  else lines.push("Revisit:");
+  for (const g of graded.filter((x) => !x.right)) {
+    const q = question(g.n);
     const taught = q.taught.map((t) => `notebooks/${t.notebook}.ipynb, "${t.section}"`).join("; ");
     lines.push(`  ${q.n}. ${q.concept}: ${taught}`);
     for (const o of q.options.filter((x) => g.wrong.includes(x.letter) || g.missing.includes(x.letter))) {

@@ -44,18 +44,14 @@ export class ProgressTracker {
   private epochs = 1;
   private stepsPerEpoch = 1;
   private startEpoch = 1;
-  private done = 0;
+  /** Steps done since the start (or the resume) of the run. */
+  stepsDone = 0;
   constructor(private now: () => number = Date.now) {
     this.t0 = now();
   }
 
   elapsed(): number {
     return (this.now() - this.t0) / 1000;
-  }
-
-  /** Steps done since the start (or the resume) of the run. */
-  stepsDone(): number {
-    return this.done;
   }
 
   /** Returns the line for an event (or undefined for events that print nothing). */
@@ -70,9 +66,9 @@ export class ProgressTracker {
           e.startEpoch > 1 ? ` (resuming at epoch ${e.startEpoch})` : ""
         }`;
       case "step": {
-        this.done = (e.epoch - this.startEpoch) * this.stepsPerEpoch + e.step;
+        this.stepsDone = (e.epoch - this.startEpoch) * this.stepsPerEpoch + e.step;
         const total = (this.epochs - this.startEpoch + 1) * this.stepsPerEpoch;
-        const eta = (this.elapsed() / this.done) * (total - this.done);
+        const eta = (this.elapsed() / this.stepsDone) * (total - this.stepsDone);
         return `epoch ${e.epoch}/${this.epochs} · step ${e.step}/${e.steps} · loss ${e.loss.toFixed(3)} · lr ${
           e.lr.toExponential(1)
         } · ${formatDuration(this.elapsed())} elapsed · ETA ${formatDuration(eta)}`;
@@ -147,10 +143,7 @@ function kernelDisplay(): UpdatableDisplay | null {
  * in the course), and a line that stays for the start, every epoch and the end. Outside a kernel,
  * or when the display cannot be shown, steps print every ~quarter epoch instead.
  */
-export function notebookReporter(
-  opts: NotebookReporterOptions | ((line: string) => void) = {},
-): (e: ProgressEvent) => void {
-  const o: NotebookReporterOptions = typeof opts === "function" ? { log: opts, display: null } : opts;
+export function notebookReporter(o: NotebookReporterOptions = {}): (e: ProgressEvent) => void {
   const log = o.log ?? ((l: string) => console.log(l));
   const now = o.now ?? Date.now;
   const tracker = new ProgressTracker(now);
@@ -178,24 +171,13 @@ export function notebookReporter(
       } catch { /* following the run is a convenience */ }
     }
     if (e.type === "start") total = Math.max(1, (e.epochs - e.startEpoch + 1) * e.stepsPerEpoch);
-    const done = tracker.stepsDone();
+    const done = tracker.stepsDone;
     if (e.type === "step") {
       const due = e.step === e.steps || now() - lastShown >= (o.minIntervalMs ?? 250);
-      if (display && !due) return;
-      if (due && show(line, done)) {
-        lastShown = now();
-        return;
-      }
-      if (e.step % Math.max(1, Math.ceil(e.steps / 4)) !== 0 && e.step !== 1) return;
-      log(line);
-      return;
-    }
-    if (e.type === "evaluate") {
-      show(line, done);
-      return;
-    }
-    if (e.type === "done" && show(line, done)) return; // the display keeps the last word
-    log(line);
+      if (due && show(line, done)) lastShown = now();
+      else if (!display && (e.step === 1 || e.step % Math.max(1, Math.ceil(e.steps / 4)) === 0)) log(line);
+    } else if (e.type === "evaluate") show(line, done);
+    else if (e.type !== "done" || !show(line, done)) log(line); // the display keeps the last word
   };
 }
 
@@ -212,43 +194,28 @@ export interface CurvePoint {
  */
 export function runFigures(history: CurvePoint[]): { data: object[]; layout: object }[] {
   const x = history.map((h) => h.epoch);
-  const line = (name: string, y: number[]) => ({ type: "scatter", mode: "lines+markers", name, x, y });
+  const figure = (title: string, yaxis: object, lines: [string, number[]][]) => ({
+    data: lines.map(([name, y]) => ({ type: "scatter", mode: "lines+markers", name, x, y })),
+    layout: { title: { text: title }, xaxis: { title: { text: "epoch" }, dtick: 1 }, yaxis, height: 320 },
+  });
   return [
-    {
-      data: [
-        line("training loss", history.map((h) => h.trainLoss)),
-        line("validation loss", history.map((h) => h.validation.loss)),
-      ],
-      layout: {
-        title: { text: "Loss per epoch" },
-        xaxis: { title: { text: "epoch" }, dtick: 1 },
-        yaxis: { title: { text: "cross-entropy" } },
-        height: 320,
-      },
-    },
-    {
-      data: [
-        line("F1 weighted", history.map((h) => h.validation.f1Weighted)),
-        line("F1 macro", history.map((h) => h.validation.f1Macro)),
-      ],
-      layout: {
-        title: { text: "Validation F1 per epoch" },
-        xaxis: { title: { text: "epoch" }, dtick: 1 },
-        yaxis: { title: { text: "F1" }, range: [0, 1] },
-        height: 320,
-      },
-    },
+    figure("Loss per epoch", { title: { text: "cross-entropy" } }, [
+      ["training loss", history.map((h) => h.trainLoss)],
+      ["validation loss", history.map((h) => h.validation.loss)],
+    ]),
+    figure("Validation F1 per epoch", { title: { text: "F1" }, range: [0, 1] }, [
+      ["F1 weighted", history.map((h) => h.validation.f1Weighted)],
+      ["F1 macro", history.map((h) => h.validation.f1Macro)],
+    ]),
   ];
 }
 
 /**
- * A self-contained HTML page of plotly figures (a run's charts.html, a sweep's sweep.html), drawn
- * by lib/view/plot.ts's plotHtml. plotHtml inlines plotly.js only into the first chart of a kernel
- * session; this page must carry its own copy without disturbing that bookkeeping, so that the
- * notebook's next chart still inlines plotly.js exactly when the notebook page lacks it.
+ * A self-contained HTML page of plotly figures (a run's charts.html, a sweep's sweep.html). It carries its own
+ * plotly.js and leaves plotHtml's once-per-kernel bookkeeping alone, so the notebook's next chart still inlines
+ * plotly.js exactly when the notebook page lacks it.
  */
 export function chartsPage(title: string, figures: Figure[]): string {
-  // The page carries its own plotly.js; the notebook's once-per-kernel copy is not touched.
   const parts = figures.map((f) => plotHtml(f, { includePlotly: false }));
   const lib = `<script>${plotlySource()}</script>\n`;
   return `<!doctype html>\n<meta charset="utf-8">\n<title>${escapeHtml(title)}</title>\n${lib}<h1>${
