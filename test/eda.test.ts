@@ -15,7 +15,6 @@ import {
   groupedCountsFigure,
   examples,
   textLengths,
-  tweetHtml,
 } from "../lib/teach/eda";
 import { initBackend } from "../lib/runtime/backend";
 import { loadSmile, filterForCourse, categoryCounts } from "../lib/data/smile";
@@ -75,10 +74,6 @@ test("plain counts, shares, examples, lengths; inputs unchanged", () => {
   ]);
   assert.equal(textLengths(["😀😀"])[0].max, 2); // code points, not UTF-16 units
   assert.throws(() => textLengths([]), /no texts/);
-  assert.equal(
-    tweetHtml(ROWS[0]),
-    "<div><code>611857364396965889</code> <b>happy</b>: &lt;b&gt;so&lt;/b&gt; happy &amp; fine</div>",
-  );
   assert.deepEqual(ROWS, copy);
 });
 

@@ -48,9 +48,13 @@ export interface Question {
   taught: { notebook: string; section: string; cell: string }[];
 }
 
-/** A question as the key below writes it: numbered by its place, options keyed by their letter. */
-type Entry = Omit<Question, "n" | "options" | "shownIn"> & {
-  options?: Record<string, Omit<Option, "letter">>;
+/**
+ * A question as the key below writes it: numbered by its place, a choice question by its options (keyed by
+ * their letter) and the letters that are right.
+ */
+type Entry = Omit<Question, "n" | "kind" | "options" | "shownIn"> & {
+  right?: string[];
+  options?: Record<string, Omit<Option, "letter" | "right">>;
   shownIn?: CellRef[];
 };
 
@@ -59,12 +63,11 @@ const at = (notebook: string, cell: string): CellRef => ({ notebook, cell });
 const KEY: Entry[] = [
   {
     notebook: "01_eda",
-    kind: "choice",
     concept: "exploratory data analysis: multi-label tweets and class imbalance",
     text: "What did the exploratory data analysis of the SMILE tweets tell us?",
+    right: ["a", "b"],
     options: {
       a: {
-        right: true,
         cell: at("01_eda", "quiz-1-labels"),
         text: "Some tweets have several emotions (like `happy|sad`) or none (`nocode`); we removed them, so " +
           "that every tweet left has exactly one label.",
@@ -73,7 +76,6 @@ const KEY: Entry[] = [
           "1,481 tweets, each with one of six labels.",
       },
       b: {
-        right: true,
         cell: at("01_eda", "quiz-1-imbalance"),
         text: "The classes are very imbalanced: most tweets are `happy`, and `disgust` has only 6.",
         why: "`happy` is 77% of the 1,481 tweets. A model that always says `happy` is 77% accurate while " +
@@ -81,7 +83,6 @@ const KEY: Entry[] = [
           "the model is scored by F1 per class (notebook 06).",
       },
       c: {
-        right: false,
         cell: at("01_eda", "quiz-1-lr"),
         text: "It gives us hints as to what learning rate to use.",
         why: "Nothing an EDA counts enters the choice of learning rate: it depends on the model, the optimizer " +
@@ -91,7 +92,6 @@ const KEY: Entry[] = [
           "same for all four, the outcomes are not.",
       },
       d: {
-        right: false,
         cell: at("01_eda", "quiz-1-labels"),
         text: "Every row of the file can be used as it is: one tweet, one emotion.",
         why: "Only 1,481 of the 3,085 rows are: half the file is `nocode`, and 32 rows name several emotions.",
@@ -104,13 +104,12 @@ const KEY: Entry[] = [
   },
   {
     notebook: "02_split",
-    kind: "choice",
     concept: "the stratified train/validation split",
     text: "Why did we split the data into training and validation sets with a stratified split " +
       "(`stratify=labels`)?",
+    right: ["a", "b"],
     options: {
       a: {
-        right: true,
         cell: at("02_split", "quiz-2-stratified"),
         text: "Because the classes are imbalanced: a stratified split keeps each class's share the same in the " +
           "training and the validation set.",
@@ -118,7 +117,6 @@ const KEY: Entry[] = [
           "share.",
       },
       b: {
-        right: true,
         cell: at("02_split", "quiz-2-random"),
         text: "A plain random split can leave a rare class out of the validation set entirely, so the model " +
           "could not be measured on it.",
@@ -126,7 +124,6 @@ const KEY: Entry[] = [
           "validation; over many seeds, about two splits in five lose a class.",
       },
       c: {
-        right: false,
         cell: at("02_split", "quiz-2-imbalance"),
         text: "A stratified split balances the classes, so the model sees as many `disgust` tweets as `happy` " +
           "ones.",
@@ -134,7 +131,6 @@ const KEY: Entry[] = [
           "set. Balancing would be resampling or class weights, a different tool.",
       },
       d: {
-        right: false,
         cell: at("02_split", "quiz-2-imbalance"),
         text: "It makes training faster.",
         why: "Both splits give 1,258 training and 223 validation tweets: the same work. Only which tweets go " +
@@ -148,12 +144,11 @@ const KEY: Entry[] = [
   },
   {
     notebook: "03_tokenize",
-    kind: "choice",
     concept: "tokenization: padding and the attention mask",
     text: "When we tokenize the tweets, why do we pad them, and what is the attention mask for?",
+    right: ["a", "b"],
     options: {
       a: {
-        right: true,
         cell: at("03_tokenize", "quiz-3-ragged"),
         text: "The tweets of a batch go into the model as one rectangular tensor, so shorter tweets are filled " +
           "up with `[PAD]`.",
@@ -161,7 +156,6 @@ const KEY: Entry[] = [
           "longest of the batch, they can.",
       },
       b: {
-        right: true,
         cell: at("03_tokenize", "quiz-3-mask"),
         text: "The attention mask is 1 for real tokens and 0 for padding, so attention gives the padding no " +
           "weight.",
@@ -169,7 +163,6 @@ const KEY: Entry[] = [
           "mask, the same padded input gives other logits.",
       },
       c: {
-        right: false,
         cell: at("03_tokenize", "quiz-3-longest"),
         text: "All tweets of the data set must be padded to one fixed length, such as 256.",
         why: "Only a batch must be rectangular. A tweet alone, padded to the longest tweet of its batch, or " +
@@ -177,7 +170,6 @@ const KEY: Entry[] = [
           "more positions (cell `waste-lib`).",
       },
       d: {
-        right: false,
         cell: at("03_tokenize", "quiz-3-mask"),
         text: "The attention mask hides random words, which BERT then learns to predict.",
         why: "That is the `[MASK]` token of masked-language-model pretraining. The attention mask hides only " +
@@ -197,19 +189,17 @@ const KEY: Entry[] = [
   },
   {
     notebook: "04_model",
-    kind: "choice",
     concept: "train mode versus eval mode",
     text: "What does `model.eval()` do, and why do we call it before evaluating or predicting?",
+    right: ["a", "d"],
     options: {
       a: {
-        right: true,
         cell: at("04_model", "quiz-4-dropout"),
         text: "It turns dropout off, so that the same input gives the same output every time.",
         why: "In eval mode two forward passes of the same tweets give identical logits; in train mode dropout " +
           "zeroes a random 10% of activations and the logits change from pass to pass.",
       },
       b: {
-        right: false,
         cell: at("04_model", "quiz-4-grads"),
         text: "It stops gradients from being computed.",
         why: "Gradients of an eval-mode forward pass are computed as usual, non-zero for every weight. Not " +
@@ -217,14 +207,12 @@ const KEY: Entry[] = [
           "`tf.variableGrads`.",
       },
       c: {
-        right: false,
         cell: at("04_model", "quiz-4-grads"),
         text: "It freezes all the weights, so that an optimizer step cannot change them.",
         why: "An optimizer step after an eval-mode pass moves the weights all the same. Freezing a weight is " +
           "another switch: `requires_grad = False` in PyTorch, `trainable: false` in TensorFlow.js.",
       },
       d: {
-        right: true,
         cell: at("04_model", "quiz-4-dropout"),
         text: "Before training goes on, `model.train()` must switch dropout back on.",
         why: "A train-mode pass drops activations, an eval-mode pass does not: the two give different logits " +
@@ -245,13 +233,12 @@ const KEY: Entry[] = [
   },
   {
     notebook: "05_train",
-    kind: "choice",
     concept: "random and sequential sampling, and seeds",
     text: "Why does the training `DataLoader` use a `RandomSampler` and the validation one a " +
       "`SequentialSampler`, and why do we set the seed?",
+    right: ["a", "b", "c"],
     options: {
       a: {
-        right: true,
         cell: at("05_train", "quiz-5-random"),
         text: "Training sees the tweets in a new random order every epoch, so the batches differ from one epoch " +
           "to the next.",
@@ -259,7 +246,6 @@ const KEY: Entry[] = [
           "from the order, and each step's gradient comes from a different mix of tweets.",
       },
       b: {
-        right: true,
         cell: at("05_train", "quiz-5-sequential"),
         text: "For validation the order does not matter: the loss and F1 come out the same in any order, so the " +
           "tweets are read in sequence.",
@@ -267,7 +253,6 @@ const KEY: Entry[] = [
           "same F1 (and the loss within float rounding).",
       },
       c: {
-        right: true,
         cell: at("05_train", "quiz-5-seed"),
         text: "Setting the seed makes a run repeatable: the same seed gives the same run, another seed a " +
           "different one.",
@@ -275,7 +260,6 @@ const KEY: Entry[] = [
           "runs with seed 17 give identical losses, a run with seed 18 does not (same machine and backend).",
       },
       d: {
-        right: false,
         cell: at("05_train", "quiz-5-random"),
         text: "With a fixed seed, the random sampler gives the same order in every epoch.",
         why: "The seed fixes the sequence of orders, not one order: epoch 2 differs from epoch 1, and a new " +
@@ -289,12 +273,11 @@ const KEY: Entry[] = [
   },
   {
     notebook: "05_train",
-    kind: "choice",
     concept: "zeroing gradients",
     text: "Why do we call `model.zero_grad()` before the backward pass of every batch?",
+    right: ["a", "c"],
     options: {
       a: {
-        right: true,
         cell: at("05_train", "quiz-6-accumulate"),
         text: "PyTorch adds each new gradient to the one already stored, so without zeroing a step would use " +
           "this batch's gradient plus all the earlier ones.",
@@ -303,14 +286,12 @@ const KEY: Entry[] = [
           "batch's gradient.",
       },
       b: {
-        right: false,
         cell: at("05_train", "quiz-6-accumulate"),
         text: "It sets the model's weights to zero before each batch.",
         why: "It zeroes the stored gradients, never the weights: working out gradients leaves every weight as " +
           "it was, and only the optimizer's step changes them.",
       },
       c: {
-        right: true,
         cell: at("05_train", "quiz-6-large-batch"),
         text: "Accumulating gradients on purpose over k batches, then stepping once, works like one batch k " +
           "times larger.",
@@ -318,7 +299,6 @@ const KEY: Entry[] = [
           "effective batch in the memory of a small one (`gradAccumulation` in `TrainConfig`).",
       },
       d: {
-        right: false,
         cell: at("05_train", "quiz-6-large-batch"),
         text: "Gradient accumulation is only useful for recurrent networks (RNNs).",
         why: "It is a general technique with no special tie to RNNs: the experiment accumulates with BERT.",
@@ -335,7 +315,6 @@ const KEY: Entry[] = [
   },
   {
     notebook: "06_evaluate",
-    kind: "open",
     concept: "other tasks BERT can learn",
     text: "Besides classifying the emotion of a tweet, what other tasks can BERT learn?",
     modelAnswer: "The same pretrained encoder learns other tasks with a different small head. Sentence-pair " +
@@ -349,7 +328,6 @@ const KEY: Entry[] = [
   },
   {
     notebook: "06_evaluate",
-    kind: "open",
     concept: "why BERT is slow in production",
     text: "Why can BERT be slow in production, and what helps?",
     modelAnswer: "Every token attends to every other token in every layer: the work grows with the number of " +
@@ -365,9 +343,10 @@ const KEY: Entry[] = [
   },
 ];
 
-export const QUESTIONS: Question[] = KEY.map((q, i) => ({
+export const QUESTIONS: Question[] = KEY.map(({ right = [], ...q }, i) => ({
   ...q,
   n: i + 1,
-  options: Object.entries(q.options ?? {}).map(([letter, o]) => ({ letter, ...o })),
+  kind: q.options ? "choice" : "open",
+  options: Object.entries(q.options ?? {}).map(([letter, o]) => ({ letter, right: right.includes(letter), ...o })),
   shownIn: q.shownIn ?? [],
 }));
