@@ -84,38 +84,10 @@ export function verdict(g: Graded): string {
 }
 
 /** What each option is, for one learner: picked or not, and whether that was right. */
-function optionMark(o: Option, g?: Graded): string {
-  if (!g || g.picks.length === 0) return o.right ? "right" : "wrong";
+function optionMark(o: Option, g: Graded): string {
+  if (g.picks.length === 0) return o.right ? "right" : "wrong";
   if (g.picks.includes(o.letter)) return o.right ? "right, you picked it" : "wrong, you picked it";
   return o.right ? "right, you left it out" : "wrong, rightly left out";
-}
-
-/** "Question 4 (train mode versus eval mode) · choose all that apply", then the question. */
-export function questionHead(q: Question): string {
-  const how = q.kind === "choice" ? "choose all that apply" : "open question";
-  return `Question ${q.n} (${q.concept}) · ${how}\n${q.text}`;
-}
-
-/**
- * Question n's answer as plain text: every option right or wrong (for learner `g`, if given), why and
- * where; an open question's model answer; the course's own words where they are loose, and what is right.
- */
-export function explanationText(q: Question, g?: Graded): string {
-  const lines: string[] = [];
-  for (const o of q.options) {
-    lines.push(`  ${o.letter}) ${o.text}`, `     ${optionMark(o, g)}: ${o.why}`, `     see ${cellPlace(o.cell)}`);
-  }
-  if (q.modelAnswer)
-    lines.push(`  Model answer: ${q.modelAnswer}`, ...q.shownIn.map((c) => `     see ${cellPlace(c)}`));
-  if (q.course) {
-    lines.push(
-      `  The course says: "${q.course.says}"`,
-      `     What is right: ${q.course.right}`,
-      `     see ${cellPlace(q.course.cell)}`,
-    );
-  }
-  lines.push(`  Taught in: ${q.taught.map((t) => `${t.notebook}, "${t.section}"`).join("; ")}`);
-  return lines.join("\n");
 }
 
 /** Escaped HTML, with `code` spans (escaped first, so a `<b>` inside stays text). */

@@ -14,17 +14,7 @@
  */
 import * as fs from "fs";
 import { parseArgs } from "util";
-import {
-  QUESTIONS,
-  Question,
-  question,
-  grade,
-  Graded,
-  questionHead,
-  explanationText,
-  verdict,
-  cellPlace,
-} from "./quiz";
+import { QUESTIONS, Question, question, grade, Graded, verdict, cellPlace } from "./quiz";
 
 export const QUIZ_HELP = `bertlab quiz — the course's graded quiz
 
@@ -150,11 +140,38 @@ export function checkAnswers(answers: Answers, source: string): CheckReport {
   return { graded, unanswered, revisit, lines };
 }
 
+/**
+ * One question of the key as plain text: every option right or wrong, why and where; an open question's model
+ * answer; the course's own words where they are loose, and what is right; where the concept is taught.
+ */
+function questionText(q: Question): string {
+  const how = q.kind === "choice" ? "choose all that apply" : "open question";
+  const lines = [`Question ${q.n} (${q.concept}) · ${how}`, q.text];
+  for (const o of q.options) {
+    lines.push(
+      `  ${o.letter}) ${o.text}`,
+      `     ${o.right ? "right" : "wrong"}: ${o.why}`,
+      `     see ${cellPlace(o.cell)}`,
+    );
+  }
+  if (q.modelAnswer)
+    lines.push(`  Model answer: ${q.modelAnswer}`, ...q.shownIn.map((c) => `     see ${cellPlace(c)}`));
+  if (q.course) {
+    lines.push(
+      `  The course says: "${q.course.says}"`,
+      `     What is right: ${q.course.right}`,
+      `     see ${cellPlace(q.course.cell)}`,
+    );
+  }
+  lines.push(`  Taught in: ${q.taught.map((t) => `${t.notebook}, "${t.section}"`).join("; ")}`);
+  return lines.join("\n");
+}
+
 /** The whole key: every question, its answer, and where it is taught. */
 export function keyText(): string {
   const title = `The course's graded quiz: ${QUESTIONS.length} questions with their answers ` +
     `(notebooks 01–06, "Check your understanding").`;
-  return [title, ...QUESTIONS.map((q) => `${questionHead(q)}\n${explanationText(q)}`)].join("\n\n");
+  return [title, ...QUESTIONS.map(questionText)].join("\n\n");
 }
 
 /** `bertlab quiz [--check FILE]`; returns the exit code (errors are thrown, and the CLI prints them). */
