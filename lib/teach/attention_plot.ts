@@ -37,10 +37,9 @@ export function attentionOf(
   model: BertForSequenceClassification,
   tokenizer: Tokenizer,
   text: string,
-  opts: { padTo?: number; maxLength?: number } = {},
+  opts: { padTo?: number } = {},
 ): AttentionMaps {
-  const maxLength = opts.maxLength ?? 256;
-  let enc = tokenizer.encode([text], { truncation: true, maxLength });
+  let enc = tokenizer.encode([text], { truncation: true, maxLength: 256 });
   if (opts.padTo !== undefined) {
     if (!Number.isInteger(opts.padTo) || opts.padTo < enc.input_ids[0].length)
       throw new Error(`attentionOf: padTo ${opts.padTo} is shorter than the text's ${enc.input_ids[0].length} tokens`);
@@ -93,9 +92,9 @@ function ticks(tokens: string[]): { tickvals: number[]; ticktext: string[] } {
  * each layer is its own trace (the dropdown shows one), and the slider rewrites all layers' z at once,
  * so the two choices combine.
  */
-export function attentionFigure(maps: AttentionMaps, opts: { title?: string; layer?: number } = {}): Figure {
+export function attentionFigure(maps: AttentionMaps, opts: { title?: string } = {}): Figure {
   const layers = maps.attentions.length, heads = maps.attentions[0].length;
-  const show = opts.layer ?? layers - 1;
+  const show = layers - 1; // the last layer first
   const t = ticks(maps.tokens);
   const hover = maps.tokens.map((q) => maps.tokens.map((k) => plotText(`${q} → ${k}`)));
   const data = maps.attentions.map((layer, l) => ({

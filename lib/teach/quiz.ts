@@ -46,10 +46,8 @@ export interface Graded {
  */
 export function grade(n: number, given: readonly string[]): Graded {
   const q = question(n);
-  if (!Array.isArray(given)) {
-    const got = JSON.stringify(given);
-    throw new Error(`question ${n}: the answer must be a list of letters like ["a", "c"], got ${got}`);
-  }
+  if (!Array.isArray(given))
+    throw new Error(`question ${n} wants letters like ["a", "c"], got ${JSON.stringify(given)}`);
   const letters = q.options.map((o) => o.letter);
   const mine = new Set<string>();
   for (const p of given) {

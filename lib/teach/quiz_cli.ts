@@ -63,19 +63,15 @@ export function readAnswers(file: string): Answers {
   const answers: Answers = new Map();
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
     const n = /^\s*\d+\s*$/.test(k) ? Number(k) : NaN;
-    if (!QUESTIONS.some((q) => q.n === n)) {
-      const quiz = `the quiz has questions 1–${QUESTIONS.length}`;
-      throw new Error(`${file}: there is no question ${JSON.stringify(k)}: ${quiz}`);
-    }
-    const got = JSON.stringify(v);
-    if (question(n).kind === "open") {
-      if (typeof v !== "string") throw new Error(`${file}: question ${n} is open: its answer is your text, got ${got}`);
-      if (v.trim()) answers.set(n, v.trim());
-      continue;
-    }
-    if (!Array.isArray(v)) throw new Error(`${file}: question ${n} wants letters like ["a", "c"], got ${got}`);
     try {
-      if (v.length) answers.set(n, grade(n, v as string[]).picks);
+      if (!QUESTIONS.some((q) => q.n === n))
+        throw new Error(`there is no question ${JSON.stringify(k)}: the quiz has questions 1–${QUESTIONS.length}`);
+      if (question(n).kind === "choice") {
+        const picks = grade(n, v as string[]).picks;
+        if (picks.length) answers.set(n, picks);
+      } else if (typeof v !== "string") {
+        throw new Error(`question ${n} is open: its answer is your text, got ${JSON.stringify(v)}`);
+      } else if (v.trim()) answers.set(n, v.trim());
     } catch (e) {
       throw new Error(`${file}: ${(e as Error).message}`, { cause: e });
     }

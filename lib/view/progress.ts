@@ -41,11 +41,10 @@ export function formatDuration(seconds: number): string {
  */
 export class ProgressTracker {
   private t0: number;
-  private epochs = 1;
-  private stepsPerEpoch = 1;
-  private startEpoch = 1;
-  /** Steps done since the start (or the resume) of the run. */
+  private run = { epochs: 1, stepsPerEpoch: 1, startEpoch: 1 };
+  /** Steps done, and all the steps to do, since the start (or the resume) of the run. */
   stepsDone = 0;
+  totalSteps = 1;
   constructor(private now: () => number = Date.now) {
     this.t0 = now();
   }
@@ -58,23 +57,21 @@ export class ProgressTracker {
   line(e: ProgressEvent): string | undefined {
     switch (e.type) {
       case "start":
-        this.epochs = e.epochs;
-        this.stepsPerEpoch = e.stepsPerEpoch;
-        this.startEpoch = e.startEpoch;
+        this.run = e;
+        this.totalSteps = (e.epochs - e.startEpoch + 1) * e.stepsPerEpoch;
         this.t0 = this.now();
         return `training: ${e.epochs} epochs × ${e.stepsPerEpoch} steps${
           e.startEpoch > 1 ? ` (resuming at epoch ${e.startEpoch})` : ""
         }`;
       case "step": {
-        this.stepsDone = (e.epoch - this.startEpoch) * this.stepsPerEpoch + e.step;
-        const total = (this.epochs - this.startEpoch + 1) * this.stepsPerEpoch;
-        const eta = (this.elapsed() / this.stepsDone) * (total - this.stepsDone);
-        return `epoch ${e.epoch}/${this.epochs} · step ${e.step}/${e.steps} · loss ${e.loss.toFixed(3)} · lr ${
+        this.stepsDone = (e.epoch - this.run.startEpoch) * this.run.stepsPerEpoch + e.step;
+        const eta = (this.elapsed() / this.stepsDone) * (this.totalSteps - this.stepsDone);
+        return `epoch ${e.epoch}/${this.run.epochs} · step ${e.step}/${e.steps} · loss ${e.loss.toFixed(3)} · lr ${
           e.lr.toExponential(1)
         } · ${formatDuration(this.elapsed())} elapsed · ETA ${formatDuration(eta)}`;
       }
       case "evaluate":
-        return `epoch ${e.epoch}/${this.epochs} · evaluating…`;
+        return `epoch ${e.epoch}/${this.run.epochs} · evaluating…`;
       case "epoch":
         return `epoch ${e.epoch}/${e.epochs} done in ${formatDuration(e.seconds)} · train loss ${
           e.trainLoss.toFixed(4)
@@ -149,9 +146,10 @@ export function notebookReporter(o: NotebookReporterOptions = {}): (e: ProgressE
   const tracker = new ProgressTracker(now);
   const file = o.progressFile ?? process.env.BERTLAB_PROGRESS_FILE;
   let display = o.display === undefined ? kernelDisplay() : o.display;
-  let total = 1, lastShown = -Infinity;
-  const show = (line: string, done: number): boolean => {
+  let lastShown = -Infinity;
+  const show = (line: string): boolean => {
     if (!display) return false;
+    const done = tracker.stepsDone, total = Math.max(1, tracker.totalSteps);
     const bar = `<progress value="${done}" max="${total}" style="width:12em;vertical-align:middle"></progress>`;
     try {
       display.html(`<div class="bertlab-progress" style="font-family:monospace">${bar} ${escapeHtml(line)}</div>`);
@@ -170,14 +168,12 @@ export function notebookReporter(o: NotebookReporterOptions = {}): (e: ProgressE
         fs.appendFileSync(file, line + "\n");
       } catch { /* following the run is a convenience */ }
     }
-    if (e.type === "start") total = Math.max(1, (e.epochs - e.startEpoch + 1) * e.stepsPerEpoch);
-    const done = tracker.stepsDone;
     if (e.type === "step") {
       const due = e.step === e.steps || now() - lastShown >= (o.minIntervalMs ?? 250);
-      if (due && show(line, done)) lastShown = now();
+      if (due && show(line)) lastShown = now();
       else if (!display && (e.step === 1 || e.step % Math.max(1, Math.ceil(e.steps / 4)) === 0)) log(line);
-    } else if (e.type === "evaluate") show(line, done);
-    else if (e.type !== "done" || !show(line, done)) log(line); // the display keeps the last word
+    } else if (e.type === "evaluate") show(line);
+    else if (e.type !== "done" || !show(line)) log(line); // the display keeps the last word
   };
 }
 
