@@ -29,10 +29,7 @@ export interface AttentionMaps {
   probabilities: Record<string, number>;
 }
 
-/**
- * One text's attention in every layer and head (eval mode). `padTo` pads it with [PAD] to that
- * length, to show that padding receives no attention.
- */
+/** One text's attention in every layer and head (eval mode); `padTo` adds [PAD]s, to show padding gets none. */
 export function attentionOf(
   model: BertForSequenceClassification,
   tokenizer: Tokenizer,
@@ -87,10 +84,9 @@ function ticks(tokens: string[]): { tickvals: number[]; ticktext: string[] } {
 }
 
 /**
- * The attention heatmap of one text: rows = the token that looks, columns = the token looked at.
- * A dropdown picks the layer and a slider the head ("mean" = the average of the layer's heads);
- * each layer is its own trace (the dropdown shows one), and the slider rewrites all layers' z at once,
- * so the two choices combine.
+ * The attention heatmap of one text. A dropdown picks the layer and a slider the head ("mean" = the average of
+ * the layer's heads); each layer is its own trace (the dropdown shows one), and the slider rewrites all layers'
+ * z at once, so the two choices combine.
  */
 export function attentionFigure(maps: AttentionMaps, opts: { title?: string } = {}): Figure {
   const layers = maps.attentions.length, heads = maps.attentions[0].length;

@@ -31,12 +31,6 @@ export type Answers = Map<number, string[] | string>;
 
 const EXAMPLE = `{"1": ["a", "b"], "7": "your text"}`;
 
-/** Line and column of a character offset, for JSON errors. */
-function lineCol(text: string, pos: number): string {
-  const before = text.slice(0, pos).split("\n");
-  return `line ${before.length}, column ${before[before.length - 1].length + 1}`;
-}
-
 function parseJson(file: string): unknown {
   if (!fs.existsSync(file)) throw new Error(`${file}: no such file`);
   const text = fs.readFileSync(file, "utf8");
@@ -46,7 +40,8 @@ function parseJson(file: string): unknown {
     // V8 quotes the text near the fault in some messages: kept on one line, and short
     const msg = (e as Error).message.replace(/\s+/g, " ").slice(0, 200);
     const pos = /position (\d+)/.exec(msg);
-    const at = pos ? ` (${lineCol(text, Number(pos[1]))})` : "";
+    const before = text.slice(0, pos ? Number(pos[1]) : 0).split("\n");
+    const at = pos ? ` (line ${before.length}, column ${before[before.length - 1].length + 1})` : "";
     throw new Error(`${file} is not valid JSON${at}: ${msg}. Write it as ${EXAMPLE}`, { cause: e });
   }
 }

@@ -23,9 +23,8 @@ export interface Option {
   letter: string;
   text: string;
   right: boolean;
-  /** Why the option is right or wrong. */
+  /** Why it is right or wrong, and the cell that shows it. */
   why: string;
-  /** The cell that shows it. */
   cell: CellRef;
 }
 

@@ -73,9 +73,8 @@ export function resetPlotly(): void {
 }
 
 /**
- * A figure as a self-contained HTML fragment: a div and a script that draws it with Plotly.
- * The first call in a process also inlines plotly.js (see the file comment), unless
- * `includePlotly: false` (for a page that carries its own copy; the notebook's state is left alone).
+ * A figure as a self-contained HTML fragment: a div and a script that draws it with Plotly. The first call in a
+ * process also inlines plotly.js, unless `includePlotly: false` (a page that carries its own copy).
  */
 export function plotHtml(fig: Figure, opts: { includePlotly?: boolean } = {}): string {
   if (!fig || !Array.isArray(fig.data)) throw new Error("plotHtml: expected a figure { data: [...], layout?: {...} }");
