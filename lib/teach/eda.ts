@@ -69,13 +69,6 @@ export function frameHtml(df: DataFrame, n = 5): string {
   return tableHtml(rows, ["", ...columns], { caption: `${df.shape[0]} rows × ${df.shape[1]} columns` });
 }
 
-/** Value counts as a danfo Series would give them, as plain data: most frequent first. */
-export function valueCounts<T>(values: readonly T[]): { value: T; count: number }[] {
-  const m = new Map<T, number>();
-  for (const v of values) m.set(v, (m.get(v) ?? 0) + 1);
-  return [...m].map(([value, count]) => ({ value, count })).sort((a, b) => b.count - a.count);
-}
-
 /** Counts with their share of the total, for a table: [{ category, count, share }]. */
 export function withShares(
   counts: readonly { category: string; count: number }[],

@@ -109,11 +109,7 @@ export interface UpdatableDisplay {
 export interface NotebookReporterOptions {
   /** Lines that stay (start, epoch summaries, the end); default console.log. */
   log?: (line: string) => void;
-  /**
-   * The one output that step lines overwrite. Default: tslab's `newDisplay()` (Jupyter's
-   * update_display_data, as tqdm uses); null, or no kernel to display in, prints a step line
-   * every ~quarter epoch instead.
-   */
+  /** The output step lines overwrite; default tslab's `newDisplay()` (Jupyter's update_display_data, as tqdm). */
   display?: UpdatableDisplay | null;
   /** Also append every line here; default BERTLAB_PROGRESS_FILE (scripts/run-notebooks.ts sets it to follow a run). */
   progressFile?: string;
@@ -136,9 +132,9 @@ function kernelDisplay(): UpdatableDisplay | null {
 }
 
 /**
- * Notebook reporter: one progress line that updates in place (a bar and the step line, like tqdm
- * in the course), and a line that stays for the start, every epoch and the end. Outside a kernel,
- * or when the display cannot be shown, steps print every ~quarter epoch instead.
+ * Notebook reporter: one progress line that updates in place (a bar and the step line, like tqdm in the
+ * course), and a line that stays for the start, every epoch and the end. Without a display (`display: null`,
+ * outside a kernel, or one that cannot show), steps print every ~quarter epoch instead.
  */
 export function notebookReporter(o: NotebookReporterOptions = {}): (e: ProgressEvent) => void {
   const log = o.log ?? ((l: string) => console.log(l));
