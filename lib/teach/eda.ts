@@ -69,20 +69,17 @@ export function frameHtml(df: DataFrame, n = 5): string {
   return tableHtml(rows, ["", ...columns], { caption: `${df.shape[0]} rows × ${df.shape[1]} columns` });
 }
 
+/** Tweets per category, as lib/data/smile.ts's categoryCounts gives them. */
+type Counts = readonly { category: string; count: number }[];
+
 /** Counts with their share of the total, for a table: [{ category, count, share }]. */
-export function withShares(
-  counts: readonly { category: string; count: number }[],
-): { category: string; count: number; share: string }[] {
+export function withShares(counts: Counts): { category: string; count: number; share: string }[] {
   const total = counts.reduce((a, c) => a + c.count, 0);
   return counts.map((c) => ({ ...c, share: `${((100 * c.count) / total).toFixed(1)} %` }));
 }
 
 /** A bar chart of category counts (a log axis shows the rare classes next to `happy`). */
-export function countsFigure(
-  counts: readonly { category: string; count: number }[],
-  title: string,
-  opts: { log?: boolean } = {},
-): Figure {
+export function countsFigure(counts: Counts, title: string, opts: { log?: boolean } = {}): Figure {
   return {
     data: [{
       type: "bar",
