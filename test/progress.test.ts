@@ -25,7 +25,7 @@ test("durations and ETA", () => {
     "epoch 1/2 · step 5/10 · loss 0.500 · lr 1.0e-4 · 5s elapsed · ETA 15s",
   );
   const lines: string[] = [];
-  const r = notebookReporter((l) => lines.push(l));
+  const r = notebookReporter({ log: (l) => lines.push(l), display: null });
   for (let s = 1; s <= 8; s++) r({ type: "step", epoch: 1, step: s, steps: 8, loss: 1, lr: 1, gradNorm: 1 });
   assert.equal(lines.length, 5); // steps 1, 2, 4, 6, 8: a few lines, not one per step
 });

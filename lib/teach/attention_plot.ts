@@ -29,18 +29,14 @@ export interface AttentionMaps {
   probabilities: Record<string, number>;
 }
 
-/**
- * One text's attention in every layer and head (eval mode). `padTo` pads it with [PAD] to that
- * length, to show that padding receives no attention.
- */
+/** One text's attention in every layer and head (eval mode); `padTo` adds [PAD]s, to show padding gets none. */
 export function attentionOf(
   model: BertForSequenceClassification,
   tokenizer: Tokenizer,
   text: string,
-  opts: { padTo?: number; maxLength?: number } = {},
+  opts: { padTo?: number } = {},
 ): AttentionMaps {
-  const maxLength = opts.maxLength ?? 256;
-  let enc = tokenizer.encode([text], { truncation: true, maxLength });
+  let enc = tokenizer.encode([text], { truncation: true, maxLength: 256 });
   if (opts.padTo !== undefined) {
     if (!Number.isInteger(opts.padTo) || opts.padTo < enc.input_ids[0].length)
       throw new Error(`attentionOf: padTo ${opts.padTo} is shorter than the text's ${enc.input_ids[0].length} tokens`);
@@ -88,14 +84,13 @@ function ticks(tokens: string[]): { tickvals: number[]; ticktext: string[] } {
 }
 
 /**
- * The attention heatmap of one text: rows = the token that looks, columns = the token looked at.
- * A dropdown picks the layer and a slider the head ("mean" = the average of the layer's heads);
- * each layer is its own trace (the dropdown shows one), and the slider rewrites all layers' z at once,
- * so the two choices combine.
+ * The attention heatmap of one text. A dropdown picks the layer and a slider the head ("mean" = the average of
+ * the layer's heads); each layer is its own trace (the dropdown shows one), and the slider rewrites all layers'
+ * z at once, so the two choices combine.
  */
-export function attentionFigure(maps: AttentionMaps, opts: { title?: string; layer?: number } = {}): Figure {
+export function attentionFigure(maps: AttentionMaps, opts: { title?: string } = {}): Figure {
   const layers = maps.attentions.length, heads = maps.attentions[0].length;
-  const show = opts.layer ?? layers - 1;
+  const show = layers - 1; // the last layer first
   const t = ticks(maps.tokens);
   const hover = maps.tokens.map((q) => maps.tokens.map((k) => plotText(`${q} → ${k}`)));
   const data = maps.attentions.map((layer, l) => ({

@@ -6,16 +6,14 @@
  *   const df = await smileFrame(rows);      // DataFrame [3085 × 3], ids as strings
  *   showPlot(countsFigure(categoryCounts(course), "Tweets per emotion"));
  *
- * About danfojs-node: it requires @tensorflow/tfjs-node, whose import *switches the active
- * TensorFlow.js backend to "tensorflow"* and fails outright where the native binding is not built.
- * package.json's `overrides` asks npm to give danfo plain @tensorflow/tfjs instead, but npm dedupes
- * it to the project's own tfjs-node. So `danfo()` loads danfo with its `require("@tensorflow/tfjs-node")`
- * answered by @tensorflow/tfjs: danfo then computes on whichever backend is active (native, wasm or
- * cpu), and loading it never changes that backend.
+ * danfojs-node requires @tensorflow/tfjs-node, whose import switches the active TensorFlow.js backend to
+ * "tensorflow" and fails where the native binding is not built; package.json's `overrides` cannot help (npm
+ * dedupes it to the project's own tfjs-node). So `danfo()` answers danfo's `require("@tensorflow/tfjs-node")`
+ * with @tensorflow/tfjs: danfo computes on whichever backend is active, and loading it never changes that.
  */
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { escapeHtml, tableHtml } from "../core/html";
+import { tableHtml } from "../core/html";
 import { plotText, Figure } from "../view/plot";
 
 // The danfo.js module type, kept loose: its typings pull in tfjs-node's.
@@ -65,36 +63,23 @@ export async function smileFrame(rows: readonly { id: string; text: string; cate
 export function frameHtml(df: DataFrame, n = 5): string {
   const head = df.head(n);
   const columns: string[] = head.columns;
-  const index: unknown[] = head.index;
-  const rows = (head.values as unknown[][]).map((vals, k) => {
-    const row: Record<string, unknown> = { "": index[k] };
-    columns.forEach((c, j) => (row[c] = vals[j]));
-    return row;
-  });
+  const rows = (head.values as unknown[][]).map((vals, k) =>
+    Object.fromEntries([["", head.index[k]], ...columns.map((c, j) => [c, vals[j]])])
+  );
   return tableHtml(rows, ["", ...columns], { caption: `${df.shape[0]} rows × ${df.shape[1]} columns` });
 }
 
-/** Value counts as a danfo Series would give them, as plain data: most frequent first. */
-export function valueCounts<T>(values: readonly T[]): { value: T; count: number }[] {
-  const m = new Map<T, number>();
-  for (const v of values) m.set(v, (m.get(v) ?? 0) + 1);
-  return [...m].map(([value, count]) => ({ value, count })).sort((a, b) => b.count - a.count);
-}
+/** Tweets per category, as lib/data/smile.ts's categoryCounts gives them. */
+type Counts = readonly { category: string; count: number }[];
 
 /** Counts with their share of the total, for a table: [{ category, count, share }]. */
-export function withShares(
-  counts: readonly { category: string; count: number }[],
-): { category: string; count: number; share: string }[] {
+export function withShares(counts: Counts): { category: string; count: number; share: string }[] {
   const total = counts.reduce((a, c) => a + c.count, 0);
   return counts.map((c) => ({ ...c, share: `${((100 * c.count) / total).toFixed(1)} %` }));
 }
 
 /** A bar chart of category counts (a log axis shows the rare classes next to `happy`). */
-export function countsFigure(
-  counts: readonly { category: string; count: number }[],
-  title: string,
-  opts: { log?: boolean } = {},
-): Figure {
+export function countsFigure(counts: Counts, title: string, opts: { log?: boolean } = {}): Figure {
   return {
     data: [{
       type: "bar",
@@ -160,9 +145,4 @@ export function textLengths(
     stats(texts.map((t) => [...t].length), "characters"),
     stats(texts.map((t) => t.split(/\s+/).filter(Boolean).length), "words"),
   ];
-}
-
-/** A tweet shown safely in HTML, with its category. */
-export function tweetHtml(r: { id: string; text: string; category: string }): string {
-  return `<div><code>${escapeHtml(r.id)}</code> <b>${escapeHtml(r.category)}</b>: ${escapeHtml(r.text)}</div>`;
 }

@@ -40,11 +40,8 @@ export interface Course {
 export async function setup(opts: { seed?: number } = {}): Promise<Course> {
   const seed = opts.seed === undefined ? SEED : parseSeed(opts.seed, "setup({ seed })");
   const backend = await initBackend();
-  console.log(
-    `backend ${describeBackend(backend)}\nseed ${seed} · setting ${
-      FAST ? "fast (BERTLAB_FAST=1: small data, a few steps)" : "full"
-    }`,
-  );
+  const setting = FAST ? "fast (BERTLAB_FAST=1: small data, a few steps)" : "full";
+  console.log(`backend ${describeBackend(backend)}\nseed ${seed} · setting ${setting}`);
   return { tf, backend, seed, fast: FAST };
 }
 
@@ -70,13 +67,8 @@ export function headline(text: string, values: Record<string, number> = {}): Hea
 
 /** Reads a headline file written by `headline`; undefined when the notebook wrote none. */
 export function readHeadline(file: string): Headline | undefined {
-  let raw: string;
-  try {
-    raw = fs.readFileSync(file, "utf8");
-  } catch {
-    return undefined;
-  }
-  const parsed = JSON.parse(raw) as Headline;
+  if (!fs.existsSync(file)) return undefined;
+  const parsed = JSON.parse(fs.readFileSync(file, "utf8")) as Headline;
   if (typeof parsed.headline !== "string") throw new Error(`${file}: "headline" must be a string`);
   return parsed;
 }

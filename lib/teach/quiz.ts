@@ -1,9 +1,8 @@
 /**
- * The course's graded quiz: its eight questions, the answer key with an explanation for every
- * option, and for each explanation the notebook cell whose experiment shows it. Notebooks 01–06 end
- * with "Check your understanding": `ask(n)` shows question n, `answer(n, letters)` grades it;
- * nothing about the answer is shown before `answer` is called. `npx bertlab quiz` (lib/teach/quiz_cli.ts)
- * prints the key for teachers and grades an answers file. The key itself is lib/teach/quiz_key.ts.
+ * The course's graded quiz (its key, with every option's explanation and experiment: lib/teach/quiz_key.ts).
+ * Notebooks 01–06 end with "Check your understanding": `ask(n)` shows question n, `answer(n, letters)` grades
+ * it; nothing about the answer is shown before `answer` is called. `npx bertlab quiz` (lib/teach/quiz_cli.ts)
+ * prints the key for teachers and grades an answers file.
  *
  *   import * as quiz from "./lib/teach/quiz";
  *   quiz.ask(4);                  // shows question 4 and its options a–d
@@ -12,6 +11,7 @@
  *   grade(4, ["d", "a"]).right    // true
  */
 import { escapeHtml } from "../core/html";
+import { displayHtml } from "../view/plot";
 import { QUESTIONS, Question, Option, CellRef } from "./quiz_key";
 
 export { QUESTIONS, Question, Option, CellRef };
@@ -40,34 +40,30 @@ export interface Graded {
   wrong: string[];
 }
 
-/** Letters a learner wrote, checked against the question's options: trimmed, lower-cased, distinct, sorted. */
-export function normalizePicks(q: Question, picks: readonly string[]): string[] {
-  if (!Array.isArray(picks)) {
-    const got = JSON.stringify(picks);
-    throw new Error(`question ${q.n}: the answer must be a list of letters like ["a", "c"], got ${got}`);
-  }
+/**
+ * Grades a choice question: right only when the picks are exactly the right options (choose all that apply).
+ * The letters are trimmed, lower-cased, made distinct and sorted; one that is not an option is an error.
+ */
+export function grade(n: number, given: readonly string[]): Graded {
+  const q = question(n);
+  if (!Array.isArray(given))
+    throw new Error(`question ${n} wants letters like ["a", "c"], got ${JSON.stringify(given)}`);
   const letters = q.options.map((o) => o.letter);
-  const out = new Set<string>();
-  for (const p of picks) {
+  const mine = new Set<string>();
+  for (const p of given) {
     const l = typeof p === "string" ? p.trim().toLowerCase() : p;
     if (typeof l !== "string" || !letters.includes(l)) {
       const valid = letters.join(", ") || "none: it is an open question";
-      throw new Error(`question ${q.n}: ${JSON.stringify(p)} is not one of its options (${valid})`);
+      throw new Error(`question ${n}: ${JSON.stringify(p)} is not one of its options (${valid})`);
     }
-    out.add(l);
+    mine.add(l);
   }
-  return [...out].sort();
-}
-
-/** Grades a choice question: right only when the picks are exactly the right options (choose all that apply). */
-export function grade(n: number, picks: readonly string[]): Graded {
-  const q = question(n);
-  const mine = normalizePicks(q, picks);
+  const picks = [...mine].sort();
   const right = new Set(key(n));
-  const missing = [...right].filter((l) => !mine.includes(l));
-  const wrong = mine.filter((l) => !right.has(l));
-  const isRight = q.kind === "choice" && mine.length > 0 && missing.length === 0 && wrong.length === 0;
-  return { n, picks: mine, right: isRight, missing, wrong };
+  const missing = [...right].filter((l) => !mine.has(l));
+  const wrong = picks.filter((l) => !right.has(l));
+  const isRight = q.kind === "choice" && picks.length > 0 && missing.length === 0 && wrong.length === 0;
+  return { n, picks, right: isRight, missing, wrong };
 }
 
 /** Where a cell is, as a reader finds it: `notebooks/04_model.ipynb, cell quiz-4-grads`. */
@@ -86,38 +82,10 @@ export function verdict(g: Graded): string {
 }
 
 /** What each option is, for one learner: picked or not, and whether that was right. */
-function optionMark(o: Option, g?: Graded): string {
-  if (!g || g.picks.length === 0) return o.right ? "right" : "wrong";
+function optionMark(o: Option, g: Graded): string {
+  if (g.picks.length === 0) return o.right ? "right" : "wrong";
   if (g.picks.includes(o.letter)) return o.right ? "right, you picked it" : "wrong, you picked it";
   return o.right ? "right, you left it out" : "wrong, rightly left out";
-}
-
-/** "Question 4 (train mode versus eval mode) · choose all that apply", then the question. */
-export function questionHead(q: Question): string {
-  const how = q.kind === "choice" ? "choose all that apply" : "open question";
-  return `Question ${q.n} (${q.concept}) · ${how}\n${q.text}`;
-}
-
-/**
- * Question n's answer as plain text: every option right or wrong (for learner `g`, if given), why and
- * where; an open question's model answer; the course's own words where they are loose, and what is right.
- */
-export function explanationText(q: Question, g?: Graded): string {
-  const lines: string[] = [];
-  for (const o of q.options) {
-    lines.push(`  ${o.letter}) ${o.text}`, `     ${optionMark(o, g)}: ${o.why}`, `     see ${cellPlace(o.cell)}`);
-  }
-  if (q.modelAnswer)
-    lines.push(`  Model answer: ${q.modelAnswer}`, ...q.shownIn.map((c) => `     see ${cellPlace(c)}`));
-  if (q.course) {
-    lines.push(
-      `  The course says: "${q.course.says}"`,
-      `     What is right: ${q.course.right}`,
-      `     see ${cellPlace(q.course.cell)}`,
-    );
-  }
-  lines.push(`  Taught in: ${q.taught.map((t) => `${t.notebook}, "${t.section}"`).join("; ")}`);
-  return lines.join("\n");
 }
 
 /** Escaped HTML, with `code` spans (escaped first, so a `<b>` inside stays text). */
@@ -159,12 +127,6 @@ export function answerHtml(q: Question, g: Graded): string {
 
 type Show = (html: string) => void;
 
-/** tslab's display, loaded when first used: the library also runs outside a kernel (tests, the CLI). */
-function displayHtml(s: string): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  (require("tslab") as { display: { html(s: string): void } }).display.html(s);
-}
-
 /** Shows question n (options only, no answer) in the notebook; returns what to do next. */
 export function ask(n: number, opts: { show?: Show } = {}): string {
   const q = question(n);
@@ -180,8 +142,7 @@ export function ask(n: number, opts: { show?: Show } = {}): string {
  */
 export function answer(n: number, mine: readonly string[] | string = [], opts: { show?: Show } = {}): string {
   const q = question(n);
-  const letters = typeof mine === "string" ? [mine] : mine;
-  const g: Graded = q.kind === "open" ? { n, picks: [], right: false, missing: [], wrong: [] } : grade(n, letters);
+  const g = grade(n, q.kind === "open" ? [] : typeof mine === "string" ? [mine] : mine);
   const text = typeof mine === "string" ? mine.trim() : "";
   const yours = q.kind === "open" && text ? `<p><b>Your answer.</b> ${html(text)}</p>` : "";
   (opts.show ?? displayHtml)(yours + answerHtml(q, g));

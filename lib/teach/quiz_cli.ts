@@ -14,17 +14,7 @@
  */
 import * as fs from "fs";
 import { parseArgs } from "util";
-import {
-  QUESTIONS,
-  Question,
-  question,
-  grade,
-  Graded,
-  questionHead,
-  explanationText,
-  verdict,
-  cellPlace,
-} from "./quiz";
+import { QUESTIONS, Question, question, grade, Graded, verdict, cellPlace } from "./quiz";
 
 export const QUIZ_HELP = `bertlab quiz — the course's graded quiz
 
@@ -41,12 +31,6 @@ export type Answers = Map<number, string[] | string>;
 
 const EXAMPLE = `{"1": ["a", "b"], "7": "your text"}`;
 
-/** Line and column of a character offset, for JSON errors. */
-function lineCol(text: string, pos: number): string {
-  const before = text.slice(0, pos).split("\n");
-  return `line ${before.length}, column ${before[before.length - 1].length + 1}`;
-}
-
 function parseJson(file: string): unknown {
   if (!fs.existsSync(file)) throw new Error(`${file}: no such file`);
   const text = fs.readFileSync(file, "utf8");
@@ -56,7 +40,8 @@ function parseJson(file: string): unknown {
     // V8 quotes the text near the fault in some messages: kept on one line, and short
     const msg = (e as Error).message.replace(/\s+/g, " ").slice(0, 200);
     const pos = /position (\d+)/.exec(msg);
-    const at = pos ? ` (${lineCol(text, Number(pos[1]))})` : "";
+    const before = text.slice(0, pos ? Number(pos[1]) : 0).split("\n");
+    const at = pos ? ` (line ${before.length}, column ${before[before.length - 1].length + 1})` : "";
     throw new Error(`${file} is not valid JSON${at}: ${msg}. Write it as ${EXAMPLE}`, { cause: e });
   }
 }
@@ -67,25 +52,21 @@ export function readAnswers(file: string): Answers {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     const what = raw === null ? "null" : Array.isArray(raw) ? "an array" : `a ${typeof raw}`;
     throw new Error(
-      `${file} must hold one JSON object from question numbers to answers, like ${EXAMPLE}; ` + `it holds ${what}`,
+      `${file} must hold one JSON object from question numbers to answers, like ${EXAMPLE}; it holds ${what}`,
     );
   }
   const answers: Answers = new Map();
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
     const n = /^\s*\d+\s*$/.test(k) ? Number(k) : NaN;
-    if (!QUESTIONS.some((q) => q.n === n)) {
-      const quiz = `the quiz has questions 1–${QUESTIONS.length}`;
-      throw new Error(`${file}: there is no question ${JSON.stringify(k)}: ${quiz}`);
-    }
-    const got = JSON.stringify(v);
-    if (question(n).kind === "open") {
-      if (typeof v !== "string") throw new Error(`${file}: question ${n} is open: its answer is your text, got ${got}`);
-      if (v.trim()) answers.set(n, v.trim());
-      continue;
-    }
-    if (!Array.isArray(v)) throw new Error(`${file}: question ${n} wants letters like ["a", "c"], got ${got}`);
     try {
-      if (v.length) answers.set(n, grade(n, v as string[]).picks);
+      if (!QUESTIONS.some((q) => q.n === n))
+        throw new Error(`there is no question ${JSON.stringify(k)}: the quiz has questions 1–${QUESTIONS.length}`);
+      if (question(n).kind === "choice") {
+        const picks = grade(n, v as string[]).picks;
+        if (picks.length) answers.set(n, picks);
+      } else if (typeof v !== "string") {
+        throw new Error(`question ${n} is open: its answer is your text, got ${JSON.stringify(v)}`);
+      } else if (v.trim()) answers.set(n, v.trim());
     } catch (e) {
       throw new Error(`${file}: ${(e as Error).message}`, { cause: e });
     }
@@ -133,17 +114,11 @@ export function checkAnswers(answers: Answers, source: string): CheckReport {
     );
   }
   lines.push("");
-  if (revisit.length === 0) {
-    lines.push(
-      graded.length ?
-        "Nothing to revisit among the answered choice questions."
-        : "No choice question answered: nothing graded.",
-    );
-    return { graded, unanswered, revisit, lines };
-  }
-  lines.push("Revisit:");
-  for (const q of revisit) {
-    const g = graded.find((x) => x.n === q.n)!;
+  if (!graded.length) lines.push("No choice question answered: nothing graded.");
+  else if (!revisit.length) lines.push("Nothing to revisit among the answered choice questions.");
+  else lines.push("Revisit:");
+  for (const g of graded.filter((x) => !x.right)) {
+    const q = question(g.n);
     const taught = q.taught.map((t) => `notebooks/${t.notebook}.ipynb, "${t.section}"`).join("; ");
     lines.push(`  ${q.n}. ${q.concept}: ${taught}`);
     for (const o of q.options.filter((x) => g.wrong.includes(x.letter) || g.missing.includes(x.letter))) {
@@ -156,11 +131,38 @@ export function checkAnswers(answers: Answers, source: string): CheckReport {
   return { graded, unanswered, revisit, lines };
 }
 
+/**
+ * One question of the key as plain text: every option right or wrong, why and where; an open question's model
+ * answer; the course's own words where they are loose, and what is right; where the concept is taught.
+ */
+function questionText(q: Question): string {
+  const how = q.kind === "choice" ? "choose all that apply" : "open question";
+  const lines = [`Question ${q.n} (${q.concept}) · ${how}`, q.text];
+  for (const o of q.options) {
+    lines.push(
+      `  ${o.letter}) ${o.text}`,
+      `     ${o.right ? "right" : "wrong"}: ${o.why}`,
+      `     see ${cellPlace(o.cell)}`,
+    );
+  }
+  if (q.modelAnswer)
+    lines.push(`  Model answer: ${q.modelAnswer}`, ...q.shownIn.map((c) => `     see ${cellPlace(c)}`));
+  if (q.course) {
+    lines.push(
+      `  The course says: "${q.course.says}"`,
+      `     What is right: ${q.course.right}`,
+      `     see ${cellPlace(q.course.cell)}`,
+    );
+  }
+  lines.push(`  Taught in: ${q.taught.map((t) => `${t.notebook}, "${t.section}"`).join("; ")}`);
+  return lines.join("\n");
+}
+
 /** The whole key: every question, its answer, and where it is taught. */
 export function keyText(): string {
   const title = `The course's graded quiz: ${QUESTIONS.length} questions with their answers ` +
     `(notebooks 01–06, "Check your understanding").`;
-  return [title, ...QUESTIONS.map((q) => `${questionHead(q)}\n${explanationText(q)}`)].join("\n\n");
+  return [title, ...QUESTIONS.map(questionText)].join("\n\n");
 }
 
 /** `bertlab quiz [--check FILE]`; returns the exit code (errors are thrown, and the CLI prints them). */

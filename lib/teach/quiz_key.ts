@@ -23,9 +23,8 @@ export interface Option {
   letter: string;
   text: string;
   right: boolean;
-  /** Why the option is right or wrong. */
+  /** Why it is right or wrong, and the cell that shows it. */
   why: string;
-  /** The cell that shows it. */
   cell: CellRef;
 }
 
@@ -48,19 +47,26 @@ export interface Question {
   taught: { notebook: string; section: string; cell: string }[];
 }
 
+/**
+ * A question as the key below writes it: numbered by its place, a choice question by its options (keyed by
+ * their letter) and the letters that are right.
+ */
+type Entry = Omit<Question, "n" | "kind" | "options" | "shownIn"> & {
+  right?: string[];
+  options?: Record<string, Omit<Option, "letter" | "right">>;
+  shownIn?: CellRef[];
+};
+
 const at = (notebook: string, cell: string): CellRef => ({ notebook, cell });
 
-export const QUESTIONS: Question[] = [
+const KEY: Entry[] = [
   {
-    n: 1,
     notebook: "01_eda",
-    kind: "choice",
     concept: "exploratory data analysis: multi-label tweets and class imbalance",
     text: "What did the exploratory data analysis of the SMILE tweets tell us?",
-    options: [
-      {
-        letter: "a",
-        right: true,
+    right: ["a", "b"],
+    options: {
+      a: {
         cell: at("01_eda", "quiz-1-labels"),
         text: "Some tweets have several emotions (like `happy|sad`) or none (`nocode`); we removed them, so " +
           "that every tweet left has exactly one label.",
@@ -68,18 +74,14 @@ export const QUESTIONS: Question[] = [
           "which a `happy|sad` tweet does not have. Dropping 32 multi-label and 1,572 `nocode` rows leaves " +
           "1,481 tweets, each with one of six labels.",
       },
-      {
-        letter: "b",
-        right: true,
+      b: {
         cell: at("01_eda", "quiz-1-imbalance"),
         text: "The classes are very imbalanced: most tweets are `happy`, and `disgust` has only 6.",
         why: "`happy` is 77% of the 1,481 tweets. A model that always says `happy` is 77% accurate while " +
           "knowing nothing (its macro F1 is under 0.15): this is why the split is stratified (notebook 02) and " +
           "the model is scored by F1 per class (notebook 06).",
       },
-      {
-        letter: "c",
-        right: false,
+      c: {
         cell: at("01_eda", "quiz-1-lr"),
         text: "It gives us hints as to what learning rate to use.",
         why: "Nothing an EDA counts enters the choice of learning rate: it depends on the model, the optimizer " +
@@ -88,114 +90,91 @@ export const QUESTIONS: Question[] = [
           "MiniLM. The experiment trains one model on the same tweets with four learning rates: the EDA is the " +
           "same for all four, the outcomes are not.",
       },
-      {
-        letter: "d",
-        right: false,
+      d: {
         cell: at("01_eda", "quiz-1-labels"),
         text: "Every row of the file can be used as it is: one tweet, one emotion.",
         why: "Only 1,481 of the 3,085 rows are: half the file is `nocode`, and 32 rows name several emotions.",
       },
-    ],
-    shownIn: [],
+    },
     taught: [
       { notebook: "01_eda", section: "Why multi-label rows are dropped", cell: "multi-md" },
       { notebook: "01_eda", section: "The imbalance", cell: "imbalance-md" },
     ],
   },
   {
-    n: 2,
     notebook: "02_split",
-    kind: "choice",
     concept: "the stratified train/validation split",
     text: "Why did we split the data into training and validation sets with a stratified split " +
       "(`stratify=labels`)?",
-    options: [
-      {
-        letter: "a",
-        right: true,
+    right: ["a", "b"],
+    options: {
+      a: {
         cell: at("02_split", "quiz-2-stratified"),
         text: "Because the classes are imbalanced: a stratified split keeps each class's share the same in the " +
           "training and the validation set.",
         why: "It splits each class 85/15 on its own: every class is in both sets, within one tweet of its 15% " +
           "share.",
       },
-      {
-        letter: "b",
-        right: true,
+      b: {
         cell: at("02_split", "quiz-2-random"),
         text: "A plain random split can leave a rare class out of the validation set entirely, so the model " +
           "could not be measured on it.",
         why: "With the course's seed 17, a plain random split puts none of the 6 `disgust` tweets in " +
           "validation; over many seeds, about two splits in five lose a class.",
       },
-      {
-        letter: "c",
-        right: false,
+      c: {
         cell: at("02_split", "quiz-2-imbalance"),
         text: "A stratified split balances the classes, so the model sees as many `disgust` tweets as `happy` " +
           "ones.",
         why: "It keeps the imbalance exactly as it is: `happy` is 77% of the training set and of the validation " +
           "set. Balancing would be resampling or class weights, a different tool.",
       },
-      {
-        letter: "d",
-        right: false,
+      d: {
         cell: at("02_split", "quiz-2-imbalance"),
         text: "It makes training faster.",
         why: "Both splits give 1,258 training and 223 validation tweets: the same work. Only which tweets go " +
           "where changes.",
       },
-    ],
-    shownIn: [],
+    },
     taught: [
       { notebook: "02_split", section: "A plain random split", cell: "random-md" },
       { notebook: "02_split", section: "The stratified split", cell: "strat-md" },
     ],
   },
   {
-    n: 3,
     notebook: "03_tokenize",
-    kind: "choice",
     concept: "tokenization: padding and the attention mask",
     text: "When we tokenize the tweets, why do we pad them, and what is the attention mask for?",
-    options: [
-      {
-        letter: "a",
-        right: true,
+    right: ["a", "b"],
+    options: {
+      a: {
         cell: at("03_tokenize", "quiz-3-ragged"),
         text: "The tweets of a batch go into the model as one rectangular tensor, so shorter tweets are filled " +
           "up with `[PAD]`.",
         why: "Tweets of different lengths cannot be stacked into one `[batch, length]` tensor; padded to the " +
           "longest of the batch, they can.",
       },
-      {
-        letter: "b",
-        right: true,
+      b: {
         cell: at("03_tokenize", "quiz-3-mask"),
         text: "The attention mask is 1 for real tokens and 0 for padding, so attention gives the padding no " +
           "weight.",
         why: "In every layer and head, the attention weight on a padded position is exactly 0; without the " +
           "mask, the same padded input gives other logits.",
       },
-      {
-        letter: "c",
-        right: false,
+      c: {
         cell: at("03_tokenize", "quiz-3-longest"),
         text: "All tweets of the data set must be padded to one fixed length, such as 256.",
         why: "Only a batch must be rectangular. A tweet alone, padded to the longest tweet of its batch, or " +
           "padded to 64 gets the same logits (within float rounding); 256 for every tweet only computes 4.3× " +
           "more positions (cell `waste-lib`).",
       },
-      {
-        letter: "d",
-        right: false,
+      d: {
         cell: at("03_tokenize", "quiz-3-mask"),
         text: "The attention mask hides random words, which BERT then learns to predict.",
         why: "That is the `[MASK]` token of masked-language-model pretraining. The attention mask hides only " +
           "padding: its zeros are exactly the `[PAD]` positions.",
       },
-    ],
-    shownIn: [],
+    },
     course: {
       says: "BERT needs a fixed-size input, so padding is necessary.",
       right: "A batch needs one length; the data set does not. Padding each batch to its longest tweet gives " +
@@ -208,47 +187,37 @@ export const QUESTIONS: Question[] = [
     ],
   },
   {
-    n: 4,
     notebook: "04_model",
-    kind: "choice",
     concept: "train mode versus eval mode",
     text: "What does `model.eval()` do, and why do we call it before evaluating or predicting?",
-    options: [
-      {
-        letter: "a",
-        right: true,
+    right: ["a", "d"],
+    options: {
+      a: {
         cell: at("04_model", "quiz-4-dropout"),
         text: "It turns dropout off, so that the same input gives the same output every time.",
         why: "In eval mode two forward passes of the same tweets give identical logits; in train mode dropout " +
           "zeroes a random 10% of activations and the logits change from pass to pass.",
       },
-      {
-        letter: "b",
-        right: false,
+      b: {
         cell: at("04_model", "quiz-4-grads"),
         text: "It stops gradients from being computed.",
         why: "Gradients of an eval-mode forward pass are computed as usual, non-zero for every weight. Not " +
           "tracking them is a separate switch: `torch.no_grad()` in PyTorch; in TensorFlow.js, not calling " +
           "`tf.variableGrads`.",
       },
-      {
-        letter: "c",
-        right: false,
+      c: {
         cell: at("04_model", "quiz-4-grads"),
         text: "It freezes all the weights, so that an optimizer step cannot change them.",
         why: "An optimizer step after an eval-mode pass moves the weights all the same. Freezing a weight is " +
           "another switch: `requires_grad = False` in PyTorch, `trainable: false` in TensorFlow.js.",
       },
-      {
-        letter: "d",
-        right: true,
+      d: {
         cell: at("04_model", "quiz-4-dropout"),
         text: "Before training goes on, `model.train()` must switch dropout back on.",
         why: "A train-mode pass drops activations, an eval-mode pass does not: the two give different logits " +
           "for the same tweets, so the mode must match the job.",
       },
-    ],
-    shownIn: [],
+    },
     course: {
       says: "`model.eval()` … sets us up for backpropagation to not occur and freezes all weights.",
       right: "Eval mode changes only layers that behave differently in training: dropout (and batch norm, which " +
@@ -262,65 +231,52 @@ export const QUESTIONS: Question[] = [
     ],
   },
   {
-    n: 5,
     notebook: "05_train",
-    kind: "choice",
     concept: "random and sequential sampling, and seeds",
     text: "Why does the training `DataLoader` use a `RandomSampler` and the validation one a " +
       "`SequentialSampler`, and why do we set the seed?",
-    options: [
-      {
-        letter: "a",
-        right: true,
+    right: ["a", "b", "c"],
+    options: {
+      a: {
         cell: at("05_train", "quiz-5-random"),
         text: "Training sees the tweets in a new random order every epoch, so the batches differ from one epoch " +
           "to the next.",
         why: "Each epoch's order is a fresh shuffle of all the training tweets: the model cannot learn anything " +
           "from the order, and each step's gradient comes from a different mix of tweets.",
       },
-      {
-        letter: "b",
-        right: true,
+      b: {
         cell: at("05_train", "quiz-5-sequential"),
         text: "For validation the order does not matter: the loss and F1 come out the same in any order, so the " +
           "tweets are read in sequence.",
         why: "Evaluating the same tweets in sequence and in a shuffled order gives the same predictions and the " +
           "same F1 (and the loss within float rounding).",
       },
-      {
-        letter: "c",
-        right: true,
+      c: {
         cell: at("05_train", "quiz-5-seed"),
         text: "Setting the seed makes a run repeatable: the same seed gives the same run, another seed a " +
           "different one.",
         why: "The seed draws the new head's weights, the sampler's orders and the dropout masks: two training " +
           "runs with seed 17 give identical losses, a run with seed 18 does not (same machine and backend).",
       },
-      {
-        letter: "d",
-        right: false,
+      d: {
         cell: at("05_train", "quiz-5-random"),
         text: "With a fixed seed, the random sampler gives the same order in every epoch.",
         why: "The seed fixes the sequence of orders, not one order: epoch 2 differs from epoch 1, and a new " +
           "sampler with the same seed repeats both.",
       },
-    ],
-    shownIn: [],
+    },
     taught: [
       { notebook: "05_train", section: "1 · Data loaders and samplers", cell: "bd5fcf18" },
       { notebook: "05_train", section: "2 · Seeds", cell: "c3fb9130" },
     ],
   },
   {
-    n: 6,
     notebook: "05_train",
-    kind: "choice",
     concept: "zeroing gradients",
     text: "Why do we call `model.zero_grad()` before the backward pass of every batch?",
-    options: [
-      {
-        letter: "a",
-        right: true,
+    right: ["a", "c"],
+    options: {
+      a: {
         cell: at("05_train", "quiz-6-accumulate"),
         text: "PyTorch adds each new gradient to the one already stored, so without zeroing a step would use " +
           "this batch's gradient plus all the earlier ones.",
@@ -328,32 +284,25 @@ export const QUESTIONS: Question[] = [
           "exactly the gradient of the two losses added, so the second step would still push with the first " +
           "batch's gradient.",
       },
-      {
-        letter: "b",
-        right: false,
+      b: {
         cell: at("05_train", "quiz-6-accumulate"),
         text: "It sets the model's weights to zero before each batch.",
         why: "It zeroes the stored gradients, never the weights: working out gradients leaves every weight as " +
           "it was, and only the optimizer's step changes them.",
       },
-      {
-        letter: "c",
-        right: true,
+      c: {
         cell: at("05_train", "quiz-6-large-batch"),
         text: "Accumulating gradients on purpose over k batches, then stepping once, works like one batch k " +
           "times larger.",
         why: "The mean of two 16-tweet batches' gradients equals the gradient of one 32-tweet batch: a large " +
           "effective batch in the memory of a small one (`gradAccumulation` in `TrainConfig`).",
       },
-      {
-        letter: "d",
-        right: false,
+      d: {
         cell: at("05_train", "quiz-6-large-batch"),
         text: "Gradient accumulation is only useful for recurrent networks (RNNs).",
         why: "It is a general technique with no special tie to RNNs: the experiment accumulates with BERT.",
       },
-    ],
-    shownIn: [],
+    },
     course: {
       says: "`zero_grad` … we don't want gradient accumulation, which is usually useful for RNNs.",
       right: "We zero because PyTorch sums gradients across backward passes and each step should use one " +
@@ -364,12 +313,9 @@ export const QUESTIONS: Question[] = [
     taught: [{ notebook: "05_train", section: "4 · Zeroing gradients", cell: "463841e6" }],
   },
   {
-    n: 7,
     notebook: "06_evaluate",
-    kind: "open",
     concept: "other tasks BERT can learn",
     text: "Besides classifying the emotion of a tweet, what other tasks can BERT learn?",
-    options: [],
     modelAnswer: "The same pretrained encoder learns other tasks with a different small head. Sentence-pair " +
       "tasks (paraphrase, entailment, question–answer matching): both sentences go in as one sequence, told " +
       "apart by `token_type_ids`, and the `[CLS]` vector is classified. Token classification (named entities, " +
@@ -380,12 +326,9 @@ export const QUESTIONS: Question[] = [
     taught: [{ notebook: "06_evaluate", section: "What other tasks can BERT learn?", cell: "47a3dd7f" }],
   },
   {
-    n: 8,
     notebook: "06_evaluate",
-    kind: "open",
     concept: "why BERT is slow in production",
     text: "Why can BERT be slow in production, and what helps?",
-    options: [],
     modelAnswer: "Every token attends to every other token in every layer: the work grows with the number of " +
       "layers and the hidden size, and attention with the square of the length (bert-base: 12 layers of width " +
       "768, 110 million weights). Padding every text to a fixed length computes on padding. Each call has a " +
@@ -398,3 +341,11 @@ export const QUESTIONS: Question[] = [
     taught: [{ notebook: "06_evaluate", section: "Why is BERT slow in production, and what helps?", cell: "135ac54d" }],
   },
 ];
+
+export const QUESTIONS: Question[] = KEY.map(({ right = [], ...q }, i) => ({
+  ...q,
+  n: i + 1,
+  kind: q.options ? "choice" : "open",
+  options: Object.entries(q.options ?? {}).map(([letter, o]) => ({ letter, right: right.includes(letter), ...o })),
+  shownIn: q.shownIn ?? [],
+}));

@@ -73,9 +73,8 @@ export function resetPlotly(): void {
 }
 
 /**
- * A figure as a self-contained HTML fragment: a div and a script that draws it with Plotly.
- * The first call in a process also inlines plotly.js (see the file comment), unless
- * `includePlotly: false` (for a page that carries its own copy; the notebook's state is left alone).
+ * A figure as a self-contained HTML fragment: a div and a script that draws it with Plotly. The first call in a
+ * process also inlines plotly.js, unless `includePlotly: false` (a page that carries its own copy).
  */
 export function plotHtml(fig: Figure, opts: { includePlotly?: boolean } = {}): string {
   if (!fig || !Array.isArray(fig.data)) throw new Error("plotHtml: expected a figure { data: [...], layout?: {...} }");
@@ -93,10 +92,14 @@ export function plotHtml(fig: Figure, opts: { includePlotly?: boolean } = {}): s
   return `${lib}<div id="${id}" class="bertlab-plot" style="width:100%;min-height:360px"></div>\n${draw}`;
 }
 
-/** Displays a figure in the notebook (tslab.display.html). */
-export function showPlot(fig: Figure): void {
+/** Shows HTML in the notebook (tslab.display.html). */
+export function displayHtml(html: string): void {
   // Loaded here, not at the top: the library is also used outside a kernel (tests, the CLI).
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const tslab = require("tslab") as { display: { html(s: string): void } };
-  tslab.display.html(plotHtml(fig));
+  (require("tslab") as { display: { html(s: string): void } }).display.html(html);
+}
+
+/** Displays a figure in the notebook. */
+export function showPlot(fig: Figure): void {
+  displayHtml(plotHtml(fig));
 }

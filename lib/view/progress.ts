@@ -41,10 +41,10 @@ export function formatDuration(seconds: number): string {
  */
 export class ProgressTracker {
   private t0: number;
-  private epochs = 1;
-  private stepsPerEpoch = 1;
-  private startEpoch = 1;
-  private done = 0;
+  private run = { epochs: 1, stepsPerEpoch: 1, startEpoch: 1 };
+  /** Steps done, and all the steps to do, since the start (or the resume) of the run. */
+  stepsDone = 0;
+  totalSteps = 1;
   constructor(private now: () => number = Date.now) {
     this.t0 = now();
   }
@@ -53,32 +53,25 @@ export class ProgressTracker {
     return (this.now() - this.t0) / 1000;
   }
 
-  /** Steps done since the start (or the resume) of the run. */
-  stepsDone(): number {
-    return this.done;
-  }
-
   /** Returns the line for an event (or undefined for events that print nothing). */
   line(e: ProgressEvent): string | undefined {
     switch (e.type) {
       case "start":
-        this.epochs = e.epochs;
-        this.stepsPerEpoch = e.stepsPerEpoch;
-        this.startEpoch = e.startEpoch;
+        this.run = e;
+        this.totalSteps = (e.epochs - e.startEpoch + 1) * e.stepsPerEpoch;
         this.t0 = this.now();
         return `training: ${e.epochs} epochs × ${e.stepsPerEpoch} steps${
           e.startEpoch > 1 ? ` (resuming at epoch ${e.startEpoch})` : ""
         }`;
       case "step": {
-        this.done = (e.epoch - this.startEpoch) * this.stepsPerEpoch + e.step;
-        const total = (this.epochs - this.startEpoch + 1) * this.stepsPerEpoch;
-        const eta = (this.elapsed() / this.done) * (total - this.done);
-        return `epoch ${e.epoch}/${this.epochs} · step ${e.step}/${e.steps} · loss ${e.loss.toFixed(3)} · lr ${
+        this.stepsDone = (e.epoch - this.run.startEpoch) * this.run.stepsPerEpoch + e.step;
+        const eta = (this.elapsed() / this.stepsDone) * (this.totalSteps - this.stepsDone);
+        return `epoch ${e.epoch}/${this.run.epochs} · step ${e.step}/${e.steps} · loss ${e.loss.toFixed(3)} · lr ${
           e.lr.toExponential(1)
         } · ${formatDuration(this.elapsed())} elapsed · ETA ${formatDuration(eta)}`;
       }
       case "evaluate":
-        return `epoch ${e.epoch}/${this.epochs} · evaluating…`;
+        return `epoch ${e.epoch}/${this.run.epochs} · evaluating…`;
       case "epoch":
         return `epoch ${e.epoch}/${e.epochs} done in ${formatDuration(e.seconds)} · train loss ${
           e.trainLoss.toFixed(4)
@@ -116,11 +109,7 @@ export interface UpdatableDisplay {
 export interface NotebookReporterOptions {
   /** Lines that stay (start, epoch summaries, the end); default console.log. */
   log?: (line: string) => void;
-  /**
-   * The one output that step lines overwrite. Default: tslab's `newDisplay()` (Jupyter's
-   * update_display_data, as tqdm uses); null, or no kernel to display in, prints a step line
-   * every ~quarter epoch instead.
-   */
+  /** The output step lines overwrite; default tslab's `newDisplay()` (Jupyter's update_display_data, as tqdm). */
   display?: UpdatableDisplay | null;
   /** Also append every line here; default BERTLAB_PROGRESS_FILE (scripts/run-notebooks.ts sets it to follow a run). */
   progressFile?: string;
@@ -143,22 +132,20 @@ function kernelDisplay(): UpdatableDisplay | null {
 }
 
 /**
- * Notebook reporter: one progress line that updates in place (a bar and the step line, like tqdm
- * in the course), and a line that stays for the start, every epoch and the end. Outside a kernel,
- * or when the display cannot be shown, steps print every ~quarter epoch instead.
+ * Notebook reporter: one progress line that updates in place (a bar and the step line, like tqdm in the
+ * course), and a line that stays for the start, every epoch and the end. Without a display (`display: null`,
+ * outside a kernel, or one that cannot show), steps print every ~quarter epoch instead.
  */
-export function notebookReporter(
-  opts: NotebookReporterOptions | ((line: string) => void) = {},
-): (e: ProgressEvent) => void {
-  const o: NotebookReporterOptions = typeof opts === "function" ? { log: opts, display: null } : opts;
+export function notebookReporter(o: NotebookReporterOptions = {}): (e: ProgressEvent) => void {
   const log = o.log ?? ((l: string) => console.log(l));
   const now = o.now ?? Date.now;
   const tracker = new ProgressTracker(now);
   const file = o.progressFile ?? process.env.BERTLAB_PROGRESS_FILE;
   let display = o.display === undefined ? kernelDisplay() : o.display;
-  let total = 1, lastShown = -Infinity;
-  const show = (line: string, done: number): boolean => {
+  let lastShown = -Infinity;
+  const show = (line: string): boolean => {
     if (!display) return false;
+    const done = tracker.stepsDone, total = Math.max(1, tracker.totalSteps);
     const bar = `<progress value="${done}" max="${total}" style="width:12em;vertical-align:middle"></progress>`;
     try {
       display.html(`<div class="bertlab-progress" style="font-family:monospace">${bar} ${escapeHtml(line)}</div>`);
@@ -177,25 +164,12 @@ export function notebookReporter(
         fs.appendFileSync(file, line + "\n");
       } catch { /* following the run is a convenience */ }
     }
-    if (e.type === "start") total = Math.max(1, (e.epochs - e.startEpoch + 1) * e.stepsPerEpoch);
-    const done = tracker.stepsDone();
     if (e.type === "step") {
       const due = e.step === e.steps || now() - lastShown >= (o.minIntervalMs ?? 250);
-      if (display && !due) return;
-      if (due && show(line, done)) {
-        lastShown = now();
-        return;
-      }
-      if (e.step % Math.max(1, Math.ceil(e.steps / 4)) !== 0 && e.step !== 1) return;
-      log(line);
-      return;
-    }
-    if (e.type === "evaluate") {
-      show(line, done);
-      return;
-    }
-    if (e.type === "done" && show(line, done)) return; // the display keeps the last word
-    log(line);
+      if (due && show(line)) lastShown = now();
+      else if (!display && (e.step === 1 || e.step % Math.max(1, Math.ceil(e.steps / 4)) === 0)) log(line);
+    } else if (e.type === "evaluate") show(line);
+    else if (e.type !== "done" || !show(line)) log(line); // the display keeps the last word
   };
 }
 
@@ -212,43 +186,28 @@ export interface CurvePoint {
  */
 export function runFigures(history: CurvePoint[]): { data: object[]; layout: object }[] {
   const x = history.map((h) => h.epoch);
-  const line = (name: string, y: number[]) => ({ type: "scatter", mode: "lines+markers", name, x, y });
+  const figure = (title: string, yaxis: object, lines: [string, number[]][]) => ({
+    data: lines.map(([name, y]) => ({ type: "scatter", mode: "lines+markers", name, x, y })),
+    layout: { title: { text: title }, xaxis: { title: { text: "epoch" }, dtick: 1 }, yaxis, height: 320 },
+  });
   return [
-    {
-      data: [
-        line("training loss", history.map((h) => h.trainLoss)),
-        line("validation loss", history.map((h) => h.validation.loss)),
-      ],
-      layout: {
-        title: { text: "Loss per epoch" },
-        xaxis: { title: { text: "epoch" }, dtick: 1 },
-        yaxis: { title: { text: "cross-entropy" } },
-        height: 320,
-      },
-    },
-    {
-      data: [
-        line("F1 weighted", history.map((h) => h.validation.f1Weighted)),
-        line("F1 macro", history.map((h) => h.validation.f1Macro)),
-      ],
-      layout: {
-        title: { text: "Validation F1 per epoch" },
-        xaxis: { title: { text: "epoch" }, dtick: 1 },
-        yaxis: { title: { text: "F1" }, range: [0, 1] },
-        height: 320,
-      },
-    },
+    figure("Loss per epoch", { title: { text: "cross-entropy" } }, [
+      ["training loss", history.map((h) => h.trainLoss)],
+      ["validation loss", history.map((h) => h.validation.loss)],
+    ]),
+    figure("Validation F1 per epoch", { title: { text: "F1" }, range: [0, 1] }, [
+      ["F1 weighted", history.map((h) => h.validation.f1Weighted)],
+      ["F1 macro", history.map((h) => h.validation.f1Macro)],
+    ]),
   ];
 }
 
 /**
- * A self-contained HTML page of plotly figures (a run's charts.html, a sweep's sweep.html), drawn
- * by lib/view/plot.ts's plotHtml. plotHtml inlines plotly.js only into the first chart of a kernel
- * session; this page must carry its own copy without disturbing that bookkeeping, so that the
- * notebook's next chart still inlines plotly.js exactly when the notebook page lacks it.
+ * A self-contained HTML page of plotly figures (a run's charts.html, a sweep's sweep.html). It carries its own
+ * plotly.js and leaves plotHtml's once-per-kernel bookkeeping alone, so the notebook's next chart still inlines
+ * plotly.js exactly when the notebook page lacks it.
  */
 export function chartsPage(title: string, figures: Figure[]): string {
-  // The page carries its own plotly.js; the notebook's once-per-kernel copy is not touched.
   const parts = figures.map((f) => plotHtml(f, { includePlotly: false }));
   const lib = `<script>${plotlySource()}</script>\n`;
   return `<!doctype html>\n<meta charset="utf-8">\n<title>${escapeHtml(title)}</title>\n${lib}<h1>${
