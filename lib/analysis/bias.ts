@@ -80,14 +80,13 @@ export const EEC_COMPARISONS: readonly Comparison[] = [
 
 /** Checks every {placeholder} of every template is one this module fills; the error names the template. */
 export function checkTemplates(templates: readonly string[]): void {
+  const known = PLACEHOLDERS.map((p) => `{${p}}`).join(", ");
   templates.forEach((t, i) => {
     const fail = (why: string) => {
       throw new Error(`template ${i} ${JSON.stringify(t)}: ${why}`);
     };
-    for (const m of t.matchAll(/\{([^{}]*)\}/g)) {
-      const known = PLACEHOLDERS.map((p) => `{${p}}`).join(", ");
-      if (!(PLACEHOLDERS as readonly string[]).includes(m[1])) fail(`unknown placeholder {${m[1]}} (known: ${known})`);
-    }
+    for (const [, name] of t.matchAll(/\{([^{}]*)\}/g))
+      if (!(PLACEHOLDERS as readonly string[]).includes(name)) fail(`unknown placeholder {${name}} (known: ${known})`);
     if (/\{a\}(?! \{(state|situation)\})/.test(t)) fail("{a} must stand right before {state} or {situation}");
     if (/[{}]/.test(t.replace(/\{[^{}]*\}/g, ""))) fail("an unmatched { or }");
     if (t.includes("{state}") && t.includes("{situation}")) {
@@ -181,10 +180,6 @@ export function checkEmotionLabels(
   );
 }
 
-/**
- * Scores every pair with the model (eval mode: deterministic) and tests, per comparison and emotion,
- * whether the mean probability differs between the two groups (paired t-test, 95% CI).
- */
 export interface ProbeOptions {
   templates?: readonly string[];
   /** EEC emotion → the classifier's label; default BIAS_EMOTION_MAP. */
@@ -196,6 +191,10 @@ export interface ProbeOptions {
   every?: number;
 }
 
+/**
+ * Scores every pair with the model (eval mode: deterministic) and tests, per comparison and emotion,
+ * whether the mean probability differs between the two groups (paired t-test, 95% CI).
+ */
 export function probeBias(
   model: BertForSequenceClassification,
   tokenizer: TokenizerLike,
@@ -210,17 +209,14 @@ export function probeBias(
   const pairs = eecPairs(templates).filter((_, i) => i % every === 0);
   const sentences = eecSentences(pairs);
   const scored = new Map(predict(model, tokenizer, sentences, { batchSize: opts.batchSize }).map((p) => [p.text, p]));
+  const prob = (text: string, label: string) => scored.get(text)!.probabilities[label];
   const comparisons = [...new Set(pairs.map((p) => p.comparison))].map((name) => {
     const ps = pairs.filter((p) => p.comparison === name);
-    const c = EEC_COMPARISONS.find((x) => x.name === name)!;
-    const prob = (text: string, label: string) => scored.get(text)!.probabilities[label];
-    const emotions = Object.fromEntries(
-      Object.entries(map).map((
-        [emotion, label],
-      ) => [emotion, pairedTTest(ps.map((p) => prob(p.a, label)), ps.map((p) => prob(p.b, label)))]),
-    );
+    const { groupA, groupB } = EEC_COMPARISONS.find((x) => x.name === name)!;
+    const paired = (label: string) => pairedTTest(ps.map((p) => prob(p.a, label)), ps.map((p) => prob(p.b, label)));
+    const emotions = Object.fromEntries(Object.entries(map).map(([emotion, label]) => [emotion, paired(label)]));
     const labelFlips = ps.filter((p) => scored.get(p.a)!.label !== scored.get(p.b)!.label).length;
-    return { name, groupA: c.groupA, groupB: c.groupB, pairs: ps.length, labelFlips, emotions };
+    return { name, groupA, groupB, pairs: ps.length, labelFlips, emotions };
   });
   return {
     method: "Equity Evaluation Corpus templates (Kiritchenko & Mohammad 2018); " +
@@ -240,7 +236,6 @@ export async function probeBiasCheckpoint(
   dir: string,
   opts: Omit<ProbeOptions, "checkpoint"> = {},
 ): Promise<BiasReport> {
-  // A run folder means its best/ model, else its last checkpoint, as for evaluate and predict.
   const { model, tokenizer, dir: modelDir } = await loadTrained(dir);
   try {
     return probeBias(model, tokenizer, { ...opts, checkpoint: modelDir });
@@ -253,16 +248,12 @@ const fmt = (x: number) => (x >= 0 ? "+" : "") + x.toFixed(4);
 
 /** One line per comparison and emotion: means, difference with CI, p-value. */
 export function biasSummaryLines(report: BiasReport): string[] {
-  return report.comparisons.flatMap((
-    c,
-  ) => [
-    `${c.name}: ${c.groupA} (A) vs ${c.groupB} (B), ${c.pairs} sentence pairs, ` +
-    `predicted label differs in ${c.labelFlips}`,
-    ...Object.entries(c.emotions).map(([e, s]) =>
-      `  ${e.padEnd(8)} mean P A ${s.meanA.toFixed(4)} · B ${s.meanB.toFixed(4)} · A − B ${fmt(s.meanDiff)} ` +
-      `(95% CI ${fmt(s.ci95[0])} … ${fmt(s.ci95[1])}) · p ${s.p.toPrecision(2)}`
-    ),
-  ]);
+  const emotion = ([e, s]: [string, PairedTTest]) =>
+    `  ${e.padEnd(8)} mean P A ${s.meanA.toFixed(4)} · B ${s.meanB.toFixed(4)} · A − B ${fmt(s.meanDiff)} `
+    + `(95% CI ${fmt(s.ci95[0])} … ${fmt(s.ci95[1])}) · p ${s.p.toPrecision(2)}`;
+  const comparison = (c: ComparisonResult) =>
+    `${c.name}: ${c.groupA} (A) vs ${c.groupB} (B), ${c.pairs} sentence pairs, predicted label differs in ${c.labelFlips}`;
+  return report.comparisons.flatMap((c) => [comparison(c), ...Object.entries(c.emotions).map(emotion)]);
 }
 
 /**

@@ -33,9 +33,8 @@ import {
   Values,
   kebab,
   CONFIG_HELP,
-  DATA_FLAGS,
   RECIPE_HELP,
-  configFlagOptions,
+  sharedFlags,
   configFromFlags,
   flagsOf,
   dataSource,
@@ -124,8 +123,7 @@ function configHelpLines(): string[] {
 /** Every flag the parser accepts (docs/reference/cli.md lists each; test/docs.test.ts checks it). */
 export function cliOptions(): Record<string, { type: "string" | "boolean" }> {
   return {
-    ...DATA_FLAGS,
-    ...configFlagOptions(),
+    ...sharedFlags(),
     ...flagsOf("string", ["run-dir", "checkpoint", "out", "input", "seeds", "engine", "quantize", "port", "ensemble"]),
     ...flagsOf("boolean", ["resume", "help", "quantized", "force", "greedy"]),
   };

@@ -17,16 +17,7 @@ import { cliReporter } from "../view/progress";
 import { compareCv } from "../analysis/cv";
 import { runCv, cvCourseData, readCvFile, CvData } from "../analysis/cv_run";
 import { cvLines, comparisonLines } from "../analysis/cv_report";
-import {
-  DATA_FLAGS,
-  Values,
-  configFlagOptions,
-  configFromFlags,
-  dataSource,
-  flagsOf,
-  parseFlags,
-  runDirFlag,
-} from "./flags";
+import { Values, configFromFlags, dataSource, flagsOf, parseFlags, runDirFlag, sharedFlags } from "./flags";
 
 export const CV_HELP = `bertlab cv — stratified k-fold cross-validation: each tweet scored by a model that never saw it
 
@@ -81,7 +72,7 @@ function cvData(values: Values): CvData {
 }
 
 export async function cvMain(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(argv, { ...DATA_FLAGS, ...configFlagOptions(), ...CV_FLAGS });
+  const { values, positionals } = parseFlags(argv, { ...sharedFlags(), ...CV_FLAGS });
   if (values.help) {
     out(CV_HELP);
     return 0;

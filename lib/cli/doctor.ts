@@ -1,7 +1,6 @@
 /**
  * `bertlab doctor`: what set-up found on this machine, one line per part the course needs, each missing part with
- * its fix and with what still works without it. Exits 1 when the course cannot run (Node, Python with Jupyter's
- * runner, the tslab kernel, the SMILE data or the model missing); Chromium and native TensorFlow are optional.
+ * its fix and with what still works without it; the exit code says whether the course can run (DOCTOR_HELP).
  *
  *   npx bertlab doctor      // in a checkout whose .venv set-up has not made yet:
  *   // bertlab doctor — what set-up found in /work/wt/docs
@@ -27,7 +26,7 @@ import { nativeVerdict } from "../runtime/backend";
 import { cpuInfo, describeMachine, CpuInfo } from "../runtime/machine";
 
 /** The kernel set-up registers (scripts/setup.sh step 3). */
-export const KERNEL_JSON = path.join(VENV_DIR, "share", "jupyter", "kernels", "tslab", "kernel.json");
+const KERNEL_JSON = path.join(VENV_DIR, "share", "jupyter", "kernels", "tslab", "kernel.json");
 
 /** What probeMachine read: versions, files and their checks; an `error` says why a part is not usable. */
 export interface Probes {
@@ -228,19 +227,9 @@ export function diagnose(p: Probes): Finding[] {
 export const courseCanRun = (findings: readonly Finding[]) =>
   findings.every((f) => !(f.required && f.status === "missing"));
 
-/** `text` cut at spaces into lines of at most `width` characters, each starting with `indent`. */
-function wrap(text: string, indent: string, width = 118): string[] {
-  const lines: string[] = [];
-  let line = "";
-  for (const word of text.split(" ")) {
-    if (line && indent.length + line.length + 1 + word.length > width) {
-      lines.push(indent + line);
-      line = word;
-    }
-    else line = line ? `${line} ${word}` : word;
-  }
-  return [...lines, indent + line];
-}
+/** `text` cut at spaces into lines of at most `width` characters (a longer word alone), each after `indent`. */
+const wrap = (text: string, indent: string, width = 118) =>
+  text.match(new RegExp(`.{1,${width - indent.length}}(?: |$)|\\S+(?: |$)`, "g"))!.map((l) => indent + l.trimEnd());
 
 /** The report as text lines (see the file comment). */
 export function doctorLines(findings: readonly Finding[]): string[] {

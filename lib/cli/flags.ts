@@ -79,6 +79,9 @@ export function configFlagOptions(): Record<string, { type: "string" | "boolean"
   return { recipe: { type: "string" }, ...Object.fromEntries(fields) };
 }
 
+/** The flags of every command that reads data or trains: the data flags, --recipe and one per config field. */
+export const sharedFlags = () => ({ ...DATA_FLAGS, ...configFlagOptions() });
+
 /** --recipe's help line. */
 export const RECIPE_HELP = `named settings that the flags below override: ${Object.keys(RECIPES).join(" | ")} `
   + "(default: course; small-data starts from the CARER model of npm run carer: docs/guides/small-data.md)";
@@ -114,7 +117,7 @@ export function configFromFlags(values: Values): TrainConfig {
     if (typeof v !== "string") continue;
     if (k === "selectMetric") cfg.selectMetric = checkSelectMetric(v);
     // choices (padding, loss, sampler, ...) are checked by validateConfig
-    else if (k === "initFrom" || typeof byDefault === "string") fields[k] = v;
+    else if (k === "model" || k === "initFrom" || typeof byDefault === "string") fields[k] = v;
     else if (k === "betas") {
       const b = v.split(",").map(Number);
       if (b.length !== 2 || b.some((x) => !Number.isFinite(x)))
