@@ -150,7 +150,6 @@ export async function runCv(config: TrainConfig, opts: CvOptions): Promise<CvFil
     labels: idx.map((i) => data.rows.labels[i]),
     ids: idx.map((i) => ids[i]),
   });
-  // a config that chooses among epochs chooses on an inner split of the fold's training rows (see the file comment)
   const selects = cfg.selectMetric !== "none" || cfg.earlyStoppingPatience > 0;
   const evalOpts = { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize };
   const results: FoldResult[] = [];

@@ -113,9 +113,7 @@ function configHelpLines(): string[] {
   const shown = (k: keyof TrainConfig) =>
     k === "model" ? fromRoot(DEFAULT_MODEL_DIR) : JSON.stringify(DEFAULT_CONFIG[k]);
   // A flag without a default (--init-from) says nothing of one.
-  const suffix = (
-    k: keyof TrainConfig,
-  ) => (k !== "model" && DEFAULT_CONFIG[k] === undefined ? "" : ` (default: ${shown(k)})`);
+  const suffix = (k: keyof TrainConfig) => (shown(k) === undefined ? "" : ` (default: ${shown(k)})`);
   const recipe = `  --${"recipe".padEnd(width)}${RECIPE_HELP}`;
   return [recipe, ...keys.map((k) => `  --${kebab(k).padEnd(width)}${CONFIG_HELP[k]}${suffix(k)}`)];
 }
@@ -135,9 +133,8 @@ function loadData(values: Values, cfg: TrainConfig): LoadedData {
 }
 
 function checkpointArg(values: Values): string {
-  const c = values.checkpoint;
-  if (typeof c !== "string")
-    throw new Error("this command needs --checkpoint DIR (a saved model folder or a run folder)");
+  const c = str(values, "checkpoint");
+  if (c === undefined) throw new Error("this command needs --checkpoint DIR (a saved model folder or a run folder)");
   return c;
 }
 
@@ -164,10 +161,7 @@ async function loadEnsemble(list: string): Promise<Trained[]> {
 
 /** --engine / BERTLAB_ENGINE and --quantized (lib/serve/engine.ts). */
 const engineChoice = (values: Values) =>
-  chooseEngine(values.engine as string | undefined, {
-    quantized: Boolean(values.quantized),
-    precision: values.precision as string | undefined,
-  });
+  chooseEngine(str(values, "engine"), { quantized: Boolean(values.quantized), precision: str(values, "precision") });
 
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === "quiz") return quizMain(argv.slice(1)); // its own flags: see bertlab quiz --help
@@ -272,25 +266,24 @@ export async function main(argv: string[]): Promise<number> {
         : positionals;
       if (texts.length === 0)
         throw new Error('predict needs texts: bertlab predict --checkpoint DIR "some text" (or --input FILE)');
-      if (typeof values.ensemble === "string") {
-        const models = await loadEnsemble(values.ensemble);
-        for (const p of ensemblePredict(models, texts, { maxLength: cfg.maxLength })) out(JSON.stringify(p));
+      let predictions: object[];
+      const dir = typeof values.ensemble === "string" ? undefined : checkpointDir(values);
+      if (dir === undefined) {
+        const models = await loadEnsemble(values.ensemble as string);
+        predictions = ensemblePredict(models, texts, { maxLength: cfg.maxLength });
         for (const t of models) t.model.dispose();
-        return 0;
-      }
-      const dir = checkpointDir(values);
-      if (isMultiLabelFolder(dir)) {
+      } else if (isMultiLabelFolder(dir)) {
         // Every label over its threshold: TensorFlow.js (the ONNX engines score single-label models).
         await initBackend();
         const { model, tokenizer, thresholds } = await loadTrained(dir);
-        for (const p of predict(model, tokenizer, texts, { maxLength: cfg.maxLength, thresholds }))
-          out(JSON.stringify(p));
+        predictions = predict(model, tokenizer, texts, { maxLength: cfg.maxLength, thresholds });
         model.dispose();
-        return 0;
+      } else {
+        const clf = await loadClassifier(dir, engineChoice(values));
+        predictions = await clf.predict(texts, evalOpts);
+        await clf.release();
       }
-      const clf = await loadClassifier(dir, engineChoice(values));
-      for (const p of await clf.predict(texts, evalOpts)) out(JSON.stringify(p));
-      await clf.release();
+      for (const p of predictions) out(JSON.stringify(p));
       return 0;
     }
     case "export": {
