@@ -116,13 +116,10 @@ function slots(templates: readonly string[]): Slot[] {
 }
 
 /** Every sentence pair of every comparison (4,320 for the EEC's templates: 1,440 by gender, 2,880 by race). */
-export function eecPairs(
-  templates: readonly string[] = EEC_TEMPLATES,
-  comparisons: readonly Comparison[] = EEC_COMPARISONS,
-): EecPair[] {
+export function eecPairs(templates: readonly string[] = EEC_TEMPLATES): EecPair[] {
   checkTemplates(templates);
   const all = slots(templates);
-  return comparisons.flatMap((c) =>
+  return EEC_COMPARISONS.flatMap((c) =>
     c.persons.flatMap(([pa, pb]) =>
       all.map((s) => ({
         comparison: c.name,
@@ -181,9 +178,6 @@ export function checkEmotionLabels(
 }
 
 export interface ProbeOptions {
-  templates?: readonly string[];
-  /** EEC emotion → the classifier's label; default BIAS_EMOTION_MAP. */
-  emotionMap?: Record<string, string>;
   batchSize?: number;
   /** Named in the report and in errors. */
   checkpoint?: string;
@@ -200,13 +194,12 @@ export function probeBias(
   tokenizer: TokenizerLike,
   opts: ProbeOptions = {},
 ): BiasReport {
-  const map = opts.emotionMap ?? { ...BIAS_EMOTION_MAP };
+  const map = { ...BIAS_EMOTION_MAP };
   checkEmotionLabels(model.labels, map, opts.checkpoint ?? "the model");
-  const templates = opts.templates ?? EEC_TEMPLATES;
   const every = opts.every ?? 1;
   if (!Number.isInteger(every) || every < 1)
     throw new Error(`probeBias: every must be a whole number ≥ 1, got ${every}`);
-  const pairs = eecPairs(templates).filter((_, i) => i % every === 0);
+  const pairs = eecPairs().filter((_, i) => i % every === 0);
   const sentences = eecSentences(pairs);
   const scored = new Map(predict(model, tokenizer, sentences, { batchSize: opts.batchSize }).map((p) => [p.text, p]));
   const prob = (text: string, label: string) => scored.get(text)!.probabilities[label];
@@ -224,7 +217,7 @@ export function probeBias(
     checkpoint: opts.checkpoint,
     labels: model.labels.slice(),
     emotionMap: map,
-    templates,
+    templates: EEC_TEMPLATES,
     every,
     sentences: sentences.length,
     comparisons,

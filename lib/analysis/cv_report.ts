@@ -68,14 +68,8 @@ export function cvFigures(report: CvReport, labels: readonly string[]): { data: 
 /** report.html: the charts, the headline lines, then the per-class and per-fold tables. */
 export function cvPage(cv: CvFile): string {
   const r = cv.report;
-  const classes = r.classes.map((c) => ({
-    label: c.label,
-    precision: c.precision,
-    recall: c.recall,
-    f1: c.f1,
-    "F1 95% interval": ci(c.f1Ci95),
-    support: c.support,
-  }));
+  const classes = r.classes.map((c) => ({ ...c, "F1 95% interval": ci(c.f1Ci95) }));
+  const classColumns = ["label", "precision", "recall", "f1", "F1 95% interval", "support"];
   const folds = r.perFold.map((f) => ({
     repeat: f.repeat + 1,
     fold: f.fold + 1,
@@ -86,7 +80,7 @@ export function cvPage(cv: CvFile): string {
   const title = `bertlab cv: ${cv.k} folds × ${cv.repeats} repeat${cv.repeats > 1 ? "s" : ""}, seed ${cv.seed}`;
   return chartsPage(title, cvFigures(r, cv.labels))
     + `\n<p>${cvLines(cv).slice(0, 2).map(escapeHtml).join("<br>\n")}</p>\n`
-    + tableHtml(classes, undefined, { caption: "Per class, pooled over every repeat" }) + "\n"
+    + tableHtml(classes, classColumns, { caption: "Per class, pooled over every repeat" }) + "\n"
     + tableHtml(folds, undefined, { caption: "Per fold (what the paired t-test pairs)" }) + "\n";
 }
 

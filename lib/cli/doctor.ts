@@ -72,10 +72,8 @@ function attempt<T>(f: () => T): { value?: T; error?: string } {
 
 function run(cmd: string, args: string[]): { out?: string; error?: string } {
   const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 30_000 });
-  if (r.error)
-    return {
-      error: (r.error as NodeJS.ErrnoException).code === "ENOENT" ? `${fromRoot(cmd)} not found` : r.error.message,
-    };
+  const notFound = (r.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+  if (r.error) return { error: notFound ? `${fromRoot(cmd)} not found` : r.error.message };
   if (r.status !== 0) return { error: (r.stderr || r.stdout || `exit status ${r.status}`).trim().split("\n").pop() };
   return { out: `${r.stdout}${r.stderr}`.trim() };
 }
