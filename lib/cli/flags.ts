@@ -98,12 +98,9 @@ export const RENAMED_FLAGS: Readonly<Record<string, string>> = {
 export function checkRenamedFlags(argv: readonly string[]): void {
   for (const arg of argv) {
     if (arg === "--") return;
-    const name = /^--([^=]+)/.exec(arg)?.[1];
-    if (name && RENAMED_FLAGS[name]) {
-      const now = RENAMED_FLAGS[name];
-      const value = arg.includes("=") ? arg.slice(arg.indexOf("=")) : "";
-      throw new Error(`--${name} was renamed --${now}: use --${now}${value}`);
-    }
+    const [, name = "", value = ""] = /^--([^=]+)(=.*)?$/s.exec(arg) ?? [];
+    const now = RENAMED_FLAGS[name];
+    if (now) throw new Error(`--${name} was renamed --${now}: use --${now}${value}`);
   }
 }
 
