@@ -162,14 +162,10 @@ export interface BiasReport {
 }
 
 /** Refuses a model whose labels lack one the map reads, saying which labels the probe needs and why. */
-export function checkEmotionLabels(
-  labels: readonly string[],
-  map: Readonly<Record<string, string>> = BIAS_EMOTION_MAP,
-  where = "the model",
-): void {
-  const missing = Object.entries(map).filter(([, l]) => !labels.includes(l));
+export function checkEmotionLabels(labels: readonly string[], where = "the model"): void {
+  const missing = Object.entries(BIAS_EMOTION_MAP).filter(([, l]) => !labels.includes(l));
   if (missing.length === 0) return;
-  const wanted = Object.entries(map).map(([e, l]) => `${l} → ${e}`).join(", ");
+  const wanted = Object.entries(BIAS_EMOTION_MAP).map(([e, l]) => `${l} → ${e}`).join(", ");
   const lacking = missing.map(([e, l]) => `"${l}" (read as the EEC's ${e})`).join(", ");
   throw new Error(
     `${where} has labels ${JSON.stringify(labels)}, without ${lacking}: ` +
@@ -195,7 +191,7 @@ export function probeBias(
   opts: ProbeOptions = {},
 ): BiasReport {
   const map = { ...BIAS_EMOTION_MAP };
-  checkEmotionLabels(model.labels, map, opts.checkpoint ?? "the model");
+  checkEmotionLabels(model.labels, opts.checkpoint ?? "the model");
   const every = opts.every ?? 1;
   if (!Number.isInteger(every) || every < 1)
     throw new Error(`probeBias: every must be a whole number ≥ 1, got ${every}`);

@@ -18,14 +18,13 @@ const ci = (c: [number, number]) => `[${f4(c[0])}, ${f4(c[1])}]`;
 /** Per-class F1 with asymmetric 95% error bars, and the confusion matrix as a heatmap (for chartsPage). */
 export function cvFigures(report: CvReport, labels: readonly string[]): { data: object[]; layout: object }[] {
   const names = labels.map(plotText);
-  const f1 = report.classes.map((c) => c.f1);
   return [
     {
       data: [{
         type: "bar",
         name: "F1",
         x: names,
-        y: f1,
+        y: report.classes.map((c) => c.f1),
         text: report.classes.map((c) => `n ${c.support}`),
         textposition: "outside",
         error_y: {
