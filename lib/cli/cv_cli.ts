@@ -101,8 +101,7 @@ export async function cvMain(argv: string[]): Promise<number> {
   let label = "";
   const stream = {
     isTTY: process.stderr.isTTY,
-    // each progress line names its fold, as the sweep names its run
-    // after the terminal's "return, clear line" (ESC [K) when the line redraws itself
+    // each progress line names its fold, after the terminal's "return, clear line" (ESC [K) when it redraws itself
     // eslint-disable-next-line no-control-regex
     write: (s: string) => process.stderr.write(s.replace(/^(\r\x1b\[K)?/, (m) => `${m}${label}`)),
   } as unknown as NodeJS.WriteStream;
