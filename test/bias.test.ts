@@ -125,7 +125,7 @@ test("templates: an unknown placeholder, a stray brace or a misplaced {a} is a c
 
 test("a model without the mapped labels is refused, naming the mapping", () => {
   assert.throws(
-    () => checkEmotionLabels(["neg", "neu", "pos"], undefined, "runs/x"),
+    () => checkEmotionLabels(["neg", "neu", "pos"], "runs/x"),
     new RegExp(
       String.raw`runs/x has labels \["neg","neu","pos"\], without "angry" \(read as the EEC's anger\), ` +
         String.raw`"happy" \(read as the EEC's joy\), "sad" \(read as the EEC's sadness\): the bias probe maps the ` +

@@ -80,14 +80,13 @@ export const EEC_COMPARISONS: readonly Comparison[] = [
 
 /** Checks every {placeholder} of every template is one this module fills; the error names the template. */
 export function checkTemplates(templates: readonly string[]): void {
+  const known = PLACEHOLDERS.map((p) => `{${p}}`).join(", ");
   templates.forEach((t, i) => {
     const fail = (why: string) => {
       throw new Error(`template ${i} ${JSON.stringify(t)}: ${why}`);
     };
-    for (const m of t.matchAll(/\{([^{}]*)\}/g)) {
-      const known = PLACEHOLDERS.map((p) => `{${p}}`).join(", ");
-      if (!(PLACEHOLDERS as readonly string[]).includes(m[1])) fail(`unknown placeholder {${m[1]}} (known: ${known})`);
-    }
+    for (const [, name] of t.matchAll(/\{([^{}]*)\}/g))
+      if (!(PLACEHOLDERS as readonly string[]).includes(name)) fail(`unknown placeholder {${name}} (known: ${known})`);
     if (/\{a\}(?! \{(state|situation)\})/.test(t)) fail("{a} must stand right before {state} or {situation}");
     if (/[{}]/.test(t.replace(/\{[^{}]*\}/g, ""))) fail("an unmatched { or }");
     if (t.includes("{state}") && t.includes("{situation}")) {
@@ -117,13 +116,10 @@ function slots(templates: readonly string[]): Slot[] {
 }
 
 /** Every sentence pair of every comparison (4,320 for the EEC's templates: 1,440 by gender, 2,880 by race). */
-export function eecPairs(
-  templates: readonly string[] = EEC_TEMPLATES,
-  comparisons: readonly Comparison[] = EEC_COMPARISONS,
-): EecPair[] {
+export function eecPairs(templates: readonly string[] = EEC_TEMPLATES): EecPair[] {
   checkTemplates(templates);
   const all = slots(templates);
-  return comparisons.flatMap((c) =>
+  return EEC_COMPARISONS.flatMap((c) =>
     c.persons.flatMap(([pa, pb]) =>
       all.map((s) => ({
         comparison: c.name,
@@ -166,14 +162,10 @@ export interface BiasReport {
 }
 
 /** Refuses a model whose labels lack one the map reads, saying which labels the probe needs and why. */
-export function checkEmotionLabels(
-  labels: readonly string[],
-  map: Readonly<Record<string, string>> = BIAS_EMOTION_MAP,
-  where = "the model",
-): void {
-  const missing = Object.entries(map).filter(([, l]) => !labels.includes(l));
+export function checkEmotionLabels(labels: readonly string[], where = "the model"): void {
+  const missing = Object.entries(BIAS_EMOTION_MAP).filter(([, l]) => !labels.includes(l));
   if (missing.length === 0) return;
-  const wanted = Object.entries(map).map(([e, l]) => `${l} → ${e}`).join(", ");
+  const wanted = Object.entries(BIAS_EMOTION_MAP).map(([e, l]) => `${l} → ${e}`).join(", ");
   const lacking = missing.map(([e, l]) => `"${l}" (read as the EEC's ${e})`).join(", ");
   throw new Error(
     `${where} has labels ${JSON.stringify(labels)}, without ${lacking}: ` +
@@ -181,14 +173,7 @@ export function checkEmotionLabels(
   );
 }
 
-/**
- * Scores every pair with the model (eval mode: deterministic) and tests, per comparison and emotion,
- * whether the mean probability differs between the two groups (paired t-test, 95% CI).
- */
 export interface ProbeOptions {
-  templates?: readonly string[];
-  /** EEC emotion → the classifier's label; default BIAS_EMOTION_MAP. */
-  emotionMap?: Record<string, string>;
   batchSize?: number;
   /** Named in the report and in errors. */
   checkpoint?: string;
@@ -196,31 +181,31 @@ export interface ProbeOptions {
   every?: number;
 }
 
+/**
+ * Scores every pair with the model (eval mode: deterministic) and tests, per comparison and emotion,
+ * whether the mean probability differs between the two groups (paired t-test, 95% CI).
+ */
 export function probeBias(
   model: BertForSequenceClassification,
   tokenizer: TokenizerLike,
   opts: ProbeOptions = {},
 ): BiasReport {
-  const map = opts.emotionMap ?? { ...BIAS_EMOTION_MAP };
-  checkEmotionLabels(model.labels, map, opts.checkpoint ?? "the model");
-  const templates = opts.templates ?? EEC_TEMPLATES;
+  const map = { ...BIAS_EMOTION_MAP };
+  checkEmotionLabels(model.labels, opts.checkpoint ?? "the model");
   const every = opts.every ?? 1;
   if (!Number.isInteger(every) || every < 1)
     throw new Error(`probeBias: every must be a whole number ≥ 1, got ${every}`);
-  const pairs = eecPairs(templates).filter((_, i) => i % every === 0);
+  const pairs = eecPairs().filter((_, i) => i % every === 0);
   const sentences = eecSentences(pairs);
   const scored = new Map(predict(model, tokenizer, sentences, { batchSize: opts.batchSize }).map((p) => [p.text, p]));
+  const prob = (text: string, label: string) => scored.get(text)!.probabilities[label];
   const comparisons = [...new Set(pairs.map((p) => p.comparison))].map((name) => {
     const ps = pairs.filter((p) => p.comparison === name);
-    const c = EEC_COMPARISONS.find((x) => x.name === name)!;
-    const prob = (text: string, label: string) => scored.get(text)!.probabilities[label];
-    const emotions = Object.fromEntries(
-      Object.entries(map).map((
-        [emotion, label],
-      ) => [emotion, pairedTTest(ps.map((p) => prob(p.a, label)), ps.map((p) => prob(p.b, label)))]),
-    );
+    const { groupA, groupB } = EEC_COMPARISONS.find((x) => x.name === name)!;
+    const paired = (label: string) => pairedTTest(ps.map((p) => prob(p.a, label)), ps.map((p) => prob(p.b, label)));
+    const emotions = Object.fromEntries(Object.entries(map).map(([emotion, label]) => [emotion, paired(label)]));
     const labelFlips = ps.filter((p) => scored.get(p.a)!.label !== scored.get(p.b)!.label).length;
-    return { name, groupA: c.groupA, groupB: c.groupB, pairs: ps.length, labelFlips, emotions };
+    return { name, groupA, groupB, pairs: ps.length, labelFlips, emotions };
   });
   return {
     method: "Equity Evaluation Corpus templates (Kiritchenko & Mohammad 2018); " +
@@ -228,7 +213,7 @@ export function probeBias(
     checkpoint: opts.checkpoint,
     labels: model.labels.slice(),
     emotionMap: map,
-    templates,
+    templates: EEC_TEMPLATES,
     every,
     sentences: sentences.length,
     comparisons,
@@ -240,7 +225,6 @@ export async function probeBiasCheckpoint(
   dir: string,
   opts: Omit<ProbeOptions, "checkpoint"> = {},
 ): Promise<BiasReport> {
-  // A run folder means its best/ model, else its last checkpoint, as for evaluate and predict.
   const { model, tokenizer, dir: modelDir } = await loadTrained(dir);
   try {
     return probeBias(model, tokenizer, { ...opts, checkpoint: modelDir });
@@ -253,16 +237,12 @@ const fmt = (x: number) => (x >= 0 ? "+" : "") + x.toFixed(4);
 
 /** One line per comparison and emotion: means, difference with CI, p-value. */
 export function biasSummaryLines(report: BiasReport): string[] {
-  return report.comparisons.flatMap((
-    c,
-  ) => [
-    `${c.name}: ${c.groupA} (A) vs ${c.groupB} (B), ${c.pairs} sentence pairs, ` +
-    `predicted label differs in ${c.labelFlips}`,
-    ...Object.entries(c.emotions).map(([e, s]) =>
-      `  ${e.padEnd(8)} mean P A ${s.meanA.toFixed(4)} · B ${s.meanB.toFixed(4)} · A − B ${fmt(s.meanDiff)} ` +
-      `(95% CI ${fmt(s.ci95[0])} … ${fmt(s.ci95[1])}) · p ${s.p.toPrecision(2)}`
-    ),
-  ]);
+  const emotion = ([e, s]: [string, PairedTTest]) =>
+    `  ${e.padEnd(8)} mean P A ${s.meanA.toFixed(4)} · B ${s.meanB.toFixed(4)} · A − B ${fmt(s.meanDiff)} `
+    + `(95% CI ${fmt(s.ci95[0])} … ${fmt(s.ci95[1])}) · p ${s.p.toPrecision(2)}`;
+  const comparison = (c: ComparisonResult) =>
+    `${c.name}: ${c.groupA} (A) vs ${c.groupB} (B), ${c.pairs} sentence pairs, predicted label differs in ${c.labelFlips}`;
+  return report.comparisons.flatMap((c) => [comparison(c), ...Object.entries(c.emotions).map(emotion)]);
 }
 
 /**

@@ -104,7 +104,6 @@ const interval = (xs: number[]): [number, number] => [percentile(xs, 2.5), perce
 export function cvReport(o: OutOfFold, opts: BootstrapOptions = {}): CvReport {
   checkOutOfFold(o);
   const { resamples = 1000, seed = 17 } = opts;
-  const K = o.labels.length;
   const all = pooled(o.yTrue, o.predictions);
   const point = scoreAll(all.t, all.p, o.labels, NaN);
   // 1) the bootstrap: macro, weighted and per-class F1 of each resample of the tweets
@@ -113,7 +112,7 @@ export function cvReport(o: OutOfFold, opts: BootstrapOptions = {}): CvReport {
     const { t, p } = pooled(o.yTrue, o.predictions, idx);
     macro.push(f1Macro(t, p));
     weighted.push(f1Weighted(t, p));
-    perClassScores(t, p, K).forEach((s, c) => perClass[c].push(s.f1));
+    perClassScores(t, p, o.labels.length).forEach((s, c) => perClass[c].push(s.f1));
   }
   // 2) each repeat alone, and each fold alone
   const repeatScores = o.predictions.map((pred) => pooled(o.yTrue, [pred]));
@@ -174,13 +173,10 @@ export interface CvComparison {
 export function checkSameFolds(
   a: OutOfFold & FoldPlan,
   b: OutOfFold & FoldPlan,
-  names: [string, string] = ["A", "B"],
+  [na, nb]: [string, string] = ["A", "B"],
 ): void {
   const differ = (what: string, x: unknown, y: unknown) =>
-    new Error(
-      `${names[0]} and ${names[1]} were not run on the same folds: `
-        + `${what} ${x} in ${names[0]}, ${y} in ${names[1]}`,
-    );
+    new Error(`${na} and ${nb} were not run on the same folds: ${what} ${x} in ${na}, ${y} in ${nb}`);
   for (const key of ["seed", "k", "repeats"] as const) if (a[key] !== b[key]) throw differ(key, a[key], b[key]);
   if (a.ids.length !== b.ids.length) throw differ("rows", a.ids.length, b.ids.length);
   const row = a.ids.findIndex((id, i) => id !== b.ids[i]);
@@ -207,30 +203,19 @@ export function compareCv(
   checkOutOfFold(b);
   checkSameFolds(a, b, opts.names);
   const { resamples = 1000, seed = 17 } = opts;
-  const scores = (o: OutOfFold, idx?: number[]) => {
-    const { t, p } = pooled(o.yTrue, o.predictions, idx);
-    return [f1Macro(t, p), f1Weighted(t, p)];
+  // A's macro and weighted F1 minus B's, on the rows `idx` (default: all)
+  const minus = (idx?: number[]) => {
+    const x = pooled(a.yTrue, a.predictions, idx), y = pooled(b.yTrue, b.predictions, idx);
+    return { f1Macro: f1Macro(x.t, x.p) - f1Macro(y.t, y.p), f1Weighted: f1Weighted(x.t, x.p) - f1Weighted(y.t, y.p) };
   };
-  const dMacro: number[] = [], dWeighted: number[] = [];
-  for (const idx of bootstrapSamples(a.yTrue.length, resamples, seed)) {
-    const [ma, wa] = scores(a, idx), [mb, wb] = scores(b, idx);
-    dMacro.push(ma - mb);
-    dWeighted.push(wa - wb);
-  }
-  const [ma, wa] = scores(a), [mb, wb] = scores(b);
+  const resampled = bootstrapSamples(a.yTrue.length, resamples, seed).map(minus);
   const ra = cvReport(a, { resamples: 1 }).perFold, rb = cvReport(b, { resamples: 1 }).perFold;
-  const diff = (value: number, ds: number[], pick: (f: CvReport["perFold"][number]) => number): Difference => ({
-    value,
-    ci95: interval(ds),
-    p: bootstrapP(ds),
-    perFold: pairedTTest(ra.map(pick), rb.map(pick)),
-  });
-  return {
-    examples: a.yTrue.length,
-    resamples,
-    f1Macro: diff(ma - mb, dMacro, (f) => f.f1Macro),
-    f1Weighted: diff(wa - wb, dWeighted, (f) => f.f1Weighted),
+  const diff = (key: "f1Macro" | "f1Weighted"): Difference => {
+    const ds = resampled.map((d) => d[key]);
+    const perFold = pairedTTest(ra.map((f) => f[key]), rb.map((f) => f[key]));
+    return { value: minus()[key], ci95: interval(ds), p: bootstrapP(ds), perFold };
   };
+  return { examples: a.yTrue.length, resamples, f1Macro: diff("f1Macro"), f1Weighted: diff("f1Weighted") };
 }
 
 /** Two-sided p-value of "no difference" from resampled differences: 2 × min(share ≤ 0, share ≥ 0), at most 1. */

@@ -18,14 +18,13 @@ const ci = (c: [number, number]) => `[${f4(c[0])}, ${f4(c[1])}]`;
 /** Per-class F1 with asymmetric 95% error bars, and the confusion matrix as a heatmap (for chartsPage). */
 export function cvFigures(report: CvReport, labels: readonly string[]): { data: object[]; layout: object }[] {
   const names = labels.map(plotText);
-  const f1 = report.classes.map((c) => c.f1);
   return [
     {
       data: [{
         type: "bar",
         name: "F1",
         x: names,
-        y: f1,
+        y: report.classes.map((c) => c.f1),
         text: report.classes.map((c) => `n ${c.support}`),
         textposition: "outside",
         error_y: {
@@ -68,14 +67,8 @@ export function cvFigures(report: CvReport, labels: readonly string[]): { data: 
 /** report.html: the charts, the headline lines, then the per-class and per-fold tables. */
 export function cvPage(cv: CvFile): string {
   const r = cv.report;
-  const classes = r.classes.map((c) => ({
-    label: c.label,
-    precision: c.precision,
-    recall: c.recall,
-    f1: c.f1,
-    "F1 95% interval": ci(c.f1Ci95),
-    support: c.support,
-  }));
+  const classes = r.classes.map((c) => ({ ...c, "F1 95% interval": ci(c.f1Ci95) }));
+  const classColumns = ["label", "precision", "recall", "f1", "F1 95% interval", "support"];
   const folds = r.perFold.map((f) => ({
     repeat: f.repeat + 1,
     fold: f.fold + 1,
@@ -86,7 +79,7 @@ export function cvPage(cv: CvFile): string {
   const title = `bertlab cv: ${cv.k} folds × ${cv.repeats} repeat${cv.repeats > 1 ? "s" : ""}, seed ${cv.seed}`;
   return chartsPage(title, cvFigures(r, cv.labels))
     + `\n<p>${cvLines(cv).slice(0, 2).map(escapeHtml).join("<br>\n")}</p>\n`
-    + tableHtml(classes, undefined, { caption: "Per class, pooled over every repeat" }) + "\n"
+    + tableHtml(classes, classColumns, { caption: "Per class, pooled over every repeat" }) + "\n"
     + tableHtml(folds, undefined, { caption: "Per fold (what the paired t-test pairs)" }) + "\n";
 }
 

@@ -95,9 +95,6 @@ const PLAN = "cv-run.json";
 export const foldFile = (runDir: string, repeat: number, fold: number) =>
   path.join(runDir, `fold-${repeat + 1}-${fold + 1}.json`);
 
-/** Whether a config chooses among epochs (then a fold needs its own inner validation rows). */
-const selects = (cfg: TrainConfig) => cfg.selectMetric !== "none" || cfg.earlyStoppingPatience > 0;
-
 /** Runs (or resumes) the folds, then writes cv.json and report.html. See the file comment. */
 export async function runCv(config: TrainConfig, opts: CvOptions): Promise<CvFile> {
   const cfg = validateConfig({ ...DEFAULT_CONFIG, ...config, logSamples: 0 });
@@ -132,8 +129,9 @@ export async function runCv(config: TrainConfig, opts: CvOptions): Promise<CvFil
       );
     }
     const saved = JSON.parse(fs.readFileSync(planFile, "utf8")) as Record<string, unknown>;
-    const now = plan as Record<string, unknown>;
-    const differ = Object.keys(plan).filter((key) => JSON.stringify(saved[key]) !== JSON.stringify(now[key]));
+    const differ = Object.keys(plan).filter((key) =>
+      JSON.stringify(saved[key]) !== JSON.stringify(plan[key as keyof typeof plan])
+    );
     if (differ.length) {
       throw new Error(
         `${runDir} holds a cross-validation run with other settings (${differ.join(", ")} differ): `
@@ -152,15 +150,16 @@ export async function runCv(config: TrainConfig, opts: CvOptions): Promise<CvFil
     labels: idx.map((i) => data.rows.labels[i]),
     ids: idx.map((i) => ids[i]),
   });
+  const selects = cfg.selectMetric !== "none" || cfg.earlyStoppingPatience > 0;
+  const evalOpts = { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize };
   const results: FoldResult[] = [];
-  const total = k * repeats;
   for (let r = 0; r < repeats; r++) {
     for (let f = 0; f < k; f++) {
       const held = folds[r].flatMap((x, i) => (x === f ? [i] : []));
       const rest = folds[r].flatMap((x, i) => (x !== f ? [i] : []));
       const info: FoldInfo = {
         index: r * k + f + 1,
-        total,
+        total: k * repeats,
         repeat: r + 1,
         fold: f + 1,
         trainRows: rest.length,
@@ -176,7 +175,34 @@ export async function runCv(config: TrainConfig, opts: CvOptions): Promise<CvFil
         continue;
       }
       const onProgress = opts.onFold?.(info, false);
-      results.push(await runFold(cfg, opts, { r, f, held, rest, set, yTrue, onProgress }));
+      const t0 = Date.now();
+      const inner = selects
+        ? stratifiedSplit(rest, rest.map((i) => yTrue[i]), { validationSize: cfg.validationSize, seed: cfg.seed })
+        : { trainFileOrder: rest, validationFileOrder: held };
+      const run = await train(cfg, {
+        data: { train: set(inner.trainFileOrder), validation: set(inner.validationFileOrder), labels: data.labels },
+        model: opts.model?.(),
+        tokenizer: opts.tokenizer,
+        onProgress,
+        log: opts.log ?? (() => {}),
+      });
+      try {
+        const ev = evaluateSet(run.model, run.tokenizer, set(held), "validation", evalOpts);
+        results.push({
+          repeat: r + 1,
+          fold: f + 1,
+          rows: held,
+          ids: held.map((i) => ids[i]),
+          predictions: ev.predictions,
+          probabilities: ev.probabilities,
+          trainLoss: run.history.map((h) => h.trainLoss),
+          epoch: run.best?.epoch ?? run.history[run.history.length - 1].epoch,
+          innerValidation: selects ? inner.validationFileOrder.length : 0,
+          seconds: (Date.now() - t0) / 1000,
+        });
+      } finally {
+        run.model.dispose();
+      }
       writeJsonAtomic(file, results[results.length - 1]);
     }
   }
@@ -207,55 +233,6 @@ export async function runCv(config: TrainConfig, opts: CvOptions): Promise<CvFil
     process.stderr.write(`warning: ${runDir}/report.html not written: ${(e as Error).message.split("\n")[0]}\n`);
   }
   return out;
-}
-
-interface FoldJob {
-  r: number;
-  f: number;
-  held: number[];
-  rest: number[];
-  yTrue: number[];
-  set: (idx: readonly number[]) => TextSet;
-  onProgress?: (e: ProgressEvent) => void;
-}
-
-/** Trains one fold and scores its held-out rows. */
-async function runFold(cfg: TrainConfig, opts: CvOptions, job: FoldJob): Promise<FoldResult> {
-  const t0 = Date.now();
-  let trainRows = job.rest, validationRows = job.held;
-  if (selects(cfg)) {
-    const split = { validationSize: cfg.validationSize, seed: cfg.seed };
-    const inner = stratifiedSplit(job.rest, job.rest.map((i) => job.yTrue[i]), split);
-    trainRows = inner.trainFileOrder;
-    validationRows = inner.validationFileOrder;
-  }
-  const run = await train(cfg, {
-    data: { train: job.set(trainRows), validation: job.set(validationRows), labels: opts.data.labels },
-    model: opts.model?.(),
-    tokenizer: opts.tokenizer,
-    onProgress: job.onProgress,
-    log: opts.log ?? (() => {}),
-  });
-  try {
-    const ev = evaluateSet(run.model, run.tokenizer, job.set(job.held), "validation", {
-      maxLength: cfg.maxLength,
-      batchSize: cfg.evalBatchSize,
-    });
-    return {
-      repeat: job.r + 1,
-      fold: job.f + 1,
-      rows: job.held,
-      ids: job.set(job.held).ids!,
-      predictions: ev.predictions,
-      probabilities: ev.probabilities,
-      trainLoss: run.history.map((h) => h.trainLoss),
-      epoch: run.best?.epoch ?? run.history[run.history.length - 1].epoch,
-      innerValidation: selects(cfg) ? validationRows.length : 0,
-      seconds: (Date.now() - t0) / 1000,
-    };
-  } finally {
-    run.model.dispose();
-  }
 }
 
 /** Reads a cv.json for a comparison; an error names the file and what is missing. */

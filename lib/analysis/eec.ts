@@ -58,8 +58,6 @@ export interface EecPerson {
   reflexive: "herself" | "himself";
 }
 
-const np = (text: string, reflexive: EecPerson["reflexive"]): EecPerson => ({ subject: text, object: text, reflexive });
-
 /**
  * Female and male noun phrases (Table 2), in matching order: pair i is the same sentence about
  * "my sister" and "my brother". The pronouns come first.
@@ -77,12 +75,12 @@ export const EEC_NOUN_PHRASES: { female: readonly EecPerson[]; male: readonly Ee
       "my mother",
       "my aunt",
       "my mom",
-    ].map((t) => np(t, "herself")),
+    ].map((t) => namePerson(t, "female")),
   ],
   male: [
     { subject: "he", object: "him", reflexive: "himself" },
     ...["this man", "this boy", "my brother", "my son", "my husband", "my boyfriend", "my father", "my uncle", "my dad"]
-      .map((t) => np(t, "himself")),
+      .map((t) => namePerson(t, "male")),
   ],
 };
 
@@ -98,7 +96,7 @@ export const EEC_NAMES = {
   },
 } as const;
 
-/** A name as a person: the same word as subject and object. */
+/** A first name or noun phrase ("my sister") as a person: the same words as subject and object. */
 export function namePerson(name: string, gender: "female" | "male"): EecPerson {
-  return np(name, gender === "female" ? "herself" : "himself");
+  return { subject: name, object: name, reflexive: gender === "female" ? "herself" : "himself" };
 }

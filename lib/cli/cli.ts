@@ -8,16 +8,15 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { parseArgs } from "util";
 import { DEFAULT_CONFIG, TrainConfig } from "../config/config";
 import { initBackend } from "../runtime/backend";
-import { SMILE_CSV, RUNS_DIR, ROOT } from "../core/paths";
+import { SMILE_CSV } from "../core/paths";
 import { DEFAULT_MODEL_DIR } from "../model/models";
 import { writeJsonAtomic, writeFileAtomic } from "../core/fsutil";
 import { train } from "../train/train";
 import { sweep, summarise, seedsFigure, SweepRun } from "../train/sweep";
 import { predict, loadTrained, evaluateSet, reportLines, labelIds, Trained } from "../eval/evaluate";
-import { writeSoup, greedySoup, ensembleEvaluate, ensemblePredict, Soup } from "../eval/soup";
+import { writeSoup, greedySoup, ensembleEvaluate, ensemblePredict } from "../eval/soup";
 import { modelFolder } from "../model/run_folder";
 import { loadTrainData, readEvalSet, LoadedData, TextSet } from "../data/data";
 import { decodeUtf8 } from "../data/csv";
@@ -29,24 +28,20 @@ import { quizMain } from "../teach/quiz_cli";
 import { chooseEngine, loadClassifier } from "../serve/engine";
 import { exportOnnx } from "../serve/export";
 import { demo } from "../serve/demo";
-import { doctorMain } from "./doctor";
+import { doctorMain, fromRoot } from "./doctor";
 import {
   Values,
   kebab,
   CONFIG_HELP,
-  DATA_FLAGS,
   RECIPE_HELP,
-  configFlagOptions,
-  checkRenamedFlags,
+  sharedFlags,
   configFromFlags,
+  flagsOf,
   dataSource,
+  parseFlags,
+  runDirFlag,
+  str,
 } from "./flags";
-
-/** A path as --help shows it: from the project root when inside it (so the text is the same from any folder). */
-function fromRoot(p: string): string {
-  const rel = path.relative(ROOT, p);
-  return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : p;
-}
 
 export const HELP =
   `bertlab — fine-tune and use BERT classifiers (the course "Sentiment Analysis with Deep Learning using BERT")
@@ -118,9 +113,7 @@ function configHelpLines(): string[] {
   const shown = (k: keyof TrainConfig) =>
     k === "model" ? fromRoot(DEFAULT_MODEL_DIR) : JSON.stringify(DEFAULT_CONFIG[k]);
   // A flag without a default (--init-from) says nothing of one.
-  const suffix = (
-    k: keyof TrainConfig,
-  ) => (k !== "model" && DEFAULT_CONFIG[k] === undefined ? "" : ` (default: ${shown(k)})`);
+  const suffix = (k: keyof TrainConfig) => (shown(k) === undefined ? "" : ` (default: ${shown(k)})`);
   const recipe = `  --${"recipe".padEnd(width)}${RECIPE_HELP}`;
   return [recipe, ...keys.map((k) => `  --${kebab(k).padEnd(width)}${CONFIG_HELP[k]}${suffix(k)}`)];
 }
@@ -128,41 +121,20 @@ function configHelpLines(): string[] {
 /** Every flag the parser accepts (docs/reference/cli.md lists each; test/docs.test.ts checks it). */
 export function cliOptions(): Record<string, { type: "string" | "boolean" }> {
   return {
-    ...DATA_FLAGS,
-    "run-dir": { type: "string" },
-    resume: { type: "boolean" },
-    checkpoint: { type: "string" },
-    out: { type: "string" },
-    input: { type: "string" },
-    seeds: { type: "string" },
-    help: { type: "boolean" },
-    ...configFlagOptions(),
-    engine: { type: "string" },
-    quantized: { type: "boolean" },
-    quantize: { type: "string" },
-    force: { type: "boolean" },
-    port: { type: "string" },
-    ensemble: { type: "string" },
-    greedy: { type: "boolean" },
+    ...sharedFlags(),
+    ...flagsOf("string", ["run-dir", "checkpoint", "out", "input", "seeds", "engine", "quantize", "port", "ensemble"]),
+    ...flagsOf("boolean", ["resume", "help", "quantized", "force", "greedy"]),
   };
 }
 
-function parse(argv: string[]): { command: string | undefined; values: Values; positionals: string[] } {
-  checkRenamedFlags(argv);
-  const options = cliOptions();
-  const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  return { command: positionals[0], values: values as Values, positionals: positionals.slice(1) };
-}
-
 /** The labelled data: the course's SMILE split, one file split as the course does, or separate files. */
-export function loadData(values: Values, cfg: TrainConfig): LoadedData {
+function loadData(values: Values, cfg: TrainConfig): LoadedData {
   return loadTrainData(dataSource(values), { validationSize: cfg.validationSize, seed: cfg.seed });
 }
 
 function checkpointArg(values: Values): string {
-  const c = values.checkpoint;
-  if (typeof c !== "string")
-    throw new Error("this command needs --checkpoint DIR (a saved model folder or a run folder)");
+  const c = str(values, "checkpoint");
+  if (c === undefined) throw new Error("this command needs --checkpoint DIR (a saved model folder or a run folder)");
   return c;
 }
 
@@ -189,29 +161,24 @@ async function loadEnsemble(list: string): Promise<Trained[]> {
 
 /** --engine / BERTLAB_ENGINE and --quantized (lib/serve/engine.ts). */
 const engineChoice = (values: Values) =>
-  chooseEngine(values.engine as string | undefined, {
-    quantized: Boolean(values.quantized),
-    precision: values.precision as string | undefined,
-  });
+  chooseEngine(str(values, "engine"), { quantized: Boolean(values.quantized), precision: str(values, "precision") });
 
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === "quiz") return quizMain(argv.slice(1)); // its own flags: see bertlab quiz --help
   if (argv[0] === "doctor") return doctorMain(argv.slice(1)); // what set-up found: see bertlab doctor --help
   if (argv[0] === "cv") return (await import("./cv_cli")).cvMain(argv.slice(1)); // its own flags: bertlab cv --help
-  const { command, values, positionals } = parse(argv);
+  const { values, positionals: [command, ...positionals] } = parseFlags(argv, cliOptions());
   if (values.help || !command) {
     out(HELP);
     return command || values.help ? 0 : 1;
   }
   const cfg = configFromFlags(values);
-  const runDir = typeof values["run-dir"] === "string"
-    ? values["run-dir"]
-    : path.join(RUNS_DIR, `${command}-${cfg.seed}`);
+  const runDir = runDirFlag(values, command, cfg.seed);
   const evalOpts = { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize };
   switch (command) {
     case "split": {
       const data = loadData(values, cfg);
-      const file = typeof values.out === "string" ? values.out : path.join(runDir, "split.json");
+      const file = str(values, "out") ?? path.join(runDir, "split.json");
       writeJsonAtomic(file, {
         validationSize: cfg.validationSize,
         seed: cfg.seed,
@@ -225,11 +192,8 @@ export async function main(argv: string[]): Promise<number> {
     case "train": {
       const backend = await initBackend();
       const data = loadData(values, cfg);
-      process.stderr.write(
-        `backend ${backend.name} · ${data.train.texts.length} training / ${data.validation.texts.length} validation texts · labels ${
-          data.labels!.join(", ")
-        }\n`,
-      );
+      const sizes = `${data.train.texts.length} training / ${data.validation.texts.length} validation texts`;
+      process.stderr.write(`backend ${backend.name} · ${sizes} · labels ${data.labels!.join(", ")}\n`);
       const run = await train(cfg, {
         data,
         runDir,
@@ -238,41 +202,36 @@ export async function main(argv: string[]): Promise<number> {
         log: (l) => process.stderr.write(l + "\n"),
       });
       const last = run.history[run.history.length - 1];
-      if (last)
-        out(
-          JSON.stringify({
-            runDir,
-            epoch: last.epoch,
-            f1Weighted: last.validation.f1Weighted,
-            f1Macro: last.validation.f1Macro,
-            seconds: run.seconds,
-          }),
-        );
+      if (last) {
+        const { f1Weighted, f1Macro } = last.validation;
+        out(JSON.stringify({ runDir, epoch: last.epoch, f1Weighted, f1Macro, seconds: run.seconds }));
+      }
       if (run.best) out(`best: ${run.best.why}`);
       if (run.test) out(`test (${data.test!.texts.length} texts): ${reportLines(run.test, run.labels).join("\n")}`);
       run.model.dispose();
       return 0;
     }
     case "evaluate": {
-      const file = typeof values.csv === "string" ? values.csv : undefined;
+      const file = str(values, "csv"), outFile = str(values, "out");
+      const part = file ? "test" : "validation";
+      // without --csv, the course's split of SMILE
+      const readSet = (multi: boolean) =>
+        file ? readEvalSet(file, dataSource(values), multi) : loadData({ "multi-label": multi }, cfg).validation;
+      const on = (set: { texts: string[] }) =>
+        `${file ?? "the course's validation split"} (${set.texts.length} texts):`;
       if (typeof values.ensemble === "string") {
         const models = await loadEnsemble(values.ensemble);
-        const set = (file ? readEvalSet(file, dataSource(values), false) : loadData({}, cfg).validation) as TextSet;
-        const ev = ensembleEvaluate(models, set, file ? "test" : "validation", evalOpts);
-        out(`ensemble of ${models.length} on ${file ?? "the course's validation split"} (${set.texts.length} texts):`);
-        reportLines(ev.metrics, models[0].model.labels).forEach(out);
-        if (typeof values.out === "string") {
-          writeJsonAtomic(values.out, { ensemble: models.map((t) => t.dir), file: file ?? null, metrics: ev.metrics });
-        }
+        const set = readSet(false) as TextSet;
+        const { metrics } = ensembleEvaluate(models, set, part, evalOpts);
+        out(`ensemble of ${models.length} on ${on(set)}`);
+        reportLines(metrics, models[0].model.labels).forEach(out);
+        if (outFile) writeJsonAtomic(outFile, { ensemble: models.map((t) => t.dir), file: file ?? null, metrics });
         for (const t of models) t.model.dispose();
         return 0;
       }
       const dir = checkpointDir(values);
       const multi = isMultiLabelFolder(dir);
-      const set = file ?
-        readEvalSet(file, dataSource(values), multi)
-        : loadData({ "multi-label": multi }, cfg).validation; // the course's split of SMILE
-      const part = file ? "test" : "validation";
+      const set = readSet(multi);
       let engine: string, labels: string[], metrics: EvalMetrics | MultiLabelMetrics;
       if (multi) {
         // Label sets with their tuned thresholds: TensorFlow.js (the ONNX engines score single-label models).
@@ -291,18 +250,12 @@ export async function main(argv: string[]): Promise<number> {
         await clf.release();
       }
       process.stderr.write(`engine: ${engine}\n`);
-      out(`checkpoint ${dir} on ${file ?? "the course's validation split"} (${set.texts.length} texts):`);
+      out(`checkpoint ${dir} on ${on(set)}`);
       reportLines(metrics, labels).forEach(out);
-      if (typeof values.out === "string") {
-        writeJsonAtomic(values.out, {
-          checkpoint: dir,
-          engine,
-          file: file ?? null,
-          examples: set.texts.length,
-          labels,
-          metrics,
-        });
-        out(`metrics → ${values.out}`);
+      if (outFile) {
+        const examples = set.texts.length;
+        writeJsonAtomic(outFile, { checkpoint: dir, engine, file: file ?? null, examples, labels, metrics });
+        out(`metrics → ${outFile}`);
       }
       return 0;
     }
@@ -313,25 +266,24 @@ export async function main(argv: string[]): Promise<number> {
         : positionals;
       if (texts.length === 0)
         throw new Error('predict needs texts: bertlab predict --checkpoint DIR "some text" (or --input FILE)');
-      if (typeof values.ensemble === "string") {
-        const models = await loadEnsemble(values.ensemble);
-        for (const p of ensemblePredict(models, texts, { maxLength: cfg.maxLength })) out(JSON.stringify(p));
+      let predictions: object[];
+      const dir = typeof values.ensemble === "string" ? undefined : checkpointDir(values);
+      if (dir === undefined) {
+        const models = await loadEnsemble(values.ensemble as string);
+        predictions = ensemblePredict(models, texts, { maxLength: cfg.maxLength });
         for (const t of models) t.model.dispose();
-        return 0;
-      }
-      const dir = checkpointDir(values);
-      if (isMultiLabelFolder(dir)) {
+      } else if (isMultiLabelFolder(dir)) {
         // Every label over its threshold: TensorFlow.js (the ONNX engines score single-label models).
         await initBackend();
         const { model, tokenizer, thresholds } = await loadTrained(dir);
-        for (const p of predict(model, tokenizer, texts, { maxLength: cfg.maxLength, thresholds }))
-          out(JSON.stringify(p));
+        predictions = predict(model, tokenizer, texts, { maxLength: cfg.maxLength, thresholds });
         model.dispose();
-        return 0;
+      } else {
+        const clf = await loadClassifier(dir, engineChoice(values));
+        predictions = await clf.predict(texts, evalOpts);
+        await clf.release();
       }
-      const clf = await loadClassifier(dir, engineChoice(values));
-      for (const p of await clf.predict(texts, evalOpts)) out(JSON.stringify(p));
-      await clf.release();
+      for (const p of predictions) out(JSON.stringify(p));
       return 0;
     }
     case "export": {
@@ -361,11 +313,11 @@ export async function main(argv: string[]): Promise<number> {
       const seeds = String(values.seeds ?? "").split(",").filter(Boolean).map(Number);
       if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s) || s < 0))
         throw new Error(`--seeds wants a comma-separated list of integers, got ${JSON.stringify(values.seeds)}`);
-      const line = (r: SweepRun) => ({
-        seed: r.seed,
-        f1Weighted: r.last.f1Weighted,
-        f1Macro: r.last.f1Macro,
-        seconds: r.seconds,
+      const line = ({ seed, last, seconds }: SweepRun) => ({
+        seed,
+        f1Weighted: last.f1Weighted,
+        f1Macro: last.f1Macro,
+        seconds,
       });
       // one variant, the config as the flags give it; each seed's run in its own folder
       const { runs } = await sweep({ config: {} }, seeds, cfg, {
@@ -379,45 +331,33 @@ export async function main(argv: string[]): Promise<number> {
         },
         onRun: (r) => out(JSON.stringify(line(r))),
       });
-      const [{ f1Weighted }] = summarise(runs);
-      writeJsonAtomic(path.join(runDir, "sweep.json"), {
-        config: cfg,
-        results: runs.map(line),
-        f1WeightedMean: f1Weighted.mean,
-        f1WeightedSd: f1Weighted.sd,
-      });
+      const { mean, sd } = summarise(runs)[0].f1Weighted;
+      const file = path.join(runDir, "sweep.json");
+      writeJsonAtomic(file, { config: cfg, results: runs.map(line), f1WeightedMean: mean, f1WeightedSd: sd });
       writeFileAtomic(
         path.join(runDir, "sweep.html"),
         chartsPage(`F1 over seeds ${seeds.join(", ")}`, [seedsFigure(runs)]),
       );
-      out(
-        `F1 weighted over seeds ${seeds.join(",")}: mean ${f1Weighted.mean.toFixed(4)} ± ${
-          f1Weighted.sd.toFixed(4)
-        } → ${path.join(runDir, "sweep.json")}`,
-      );
+      out(`F1 weighted over seeds ${seeds.join(",")}: mean ${mean.toFixed(4)} ± ${sd.toFixed(4)} → ${file}`);
       return 0;
     }
     case "soup": {
       if (positionals.length === 0) throw new Error("soup needs runs: bertlab soup RUN RUN ... --out DIR");
       if (typeof values.out !== "string") throw new Error("soup needs --out DIR: the folder to write the soup to");
-      let soup: Soup;
-      if (values.greedy) {
-        await initBackend();
-        const validation = (loadData(values, cfg).validation) as TextSet;
-        soup = await greedySoup(positionals, values.out, validation, { ...evalOpts, log: out });
-      } else {
-        soup = await writeSoup(positionals, values.out);
-      }
+      if (values.greedy) await initBackend();
+      const soup = values.greedy
+        ? await greedySoup(positionals, values.out, loadData(values, cfg).validation as TextSet, {
+          ...evalOpts,
+          log: out,
+        })
+        : await writeSoup(positionals, values.out);
       out(`soup of ${soup.ingredients.length} → ${soup.out} (${soup.ingredients.join(", ")})`);
       return 0;
     }
     case "probe-bias": {
       await initBackend();
       const report = await probeBiasCheckpoint(checkpointArg(values), { batchSize: cfg.evalBatchSize });
-      const files = writeBiasReport(
-        report,
-        typeof values.out === "string" ? values.out : path.join(runDir, "bias.json"),
-      );
+      const files = writeBiasReport(report, str(values, "out") ?? path.join(runDir, "bias.json"));
       biasSummaryLines(report).forEach(out);
       out(`report → ${files.json}, chart → ${files.html}`);
       return 0;

