@@ -108,6 +108,7 @@ test("every cell the key points to exists in its notebook, and every quiz-… ex
  * function after `sabotage` (code that makes a claim false). Returns the exit status and stderr.
  */
 function runCells(notebook: string, ids: string[], sabotage = ""): { status: number | null; stderr: string } {
+  fs.mkdirSync(path.join(ROOT, "out"), { recursive: true }); // a fresh clone has no out/ until something writes it
   const dir = fs.mkdtempSync(path.join(ROOT, "out", "quiz-cells-")); // under the root: node_modules resolve
   // A notebook imports each module once, in the cell that first needs it: hoist every cell's import statements.
   const IMPORT = /^import\b[^;]*;/gm;
