@@ -13,7 +13,7 @@
  */
 import { readLabelledTexts, LabelledText } from "./csv";
 import { loadCourseData, loadMultiLabelCourseData } from "./smile";
-import { stratifiedSplit, multilabelStratifiedSplit } from "./split";
+import { stratifiedSplit, multilabelStratifiedSplit, Split } from "./split";
 import { multiHot, parseLabelSet } from "./labels";
 import { SMILE_CSV } from "../core/paths";
 
@@ -57,6 +57,7 @@ export type LabelSetRow = { text: string; id?: string; row?: number; labels: str
 /** One set from rows; `file` (with each row's `row`) lets errors name the line. */
 export function textSet(rows: readonly DataRow[], file?: string): TextSet;
 export function textSet(rows: readonly LabelSetRow[], file?: string): TextSet<string[]>;
+export function textSet(rows: readonly (DataRow | LabelSetRow)[], file?: string): TextSet<string | string[]>;
 export function textSet(rows: readonly (DataRow | LabelSetRow)[], file?: string): TextSet<string | string[]> {
   const set: TextSet<string | string[]> = {
     texts: rows.map((r) => r.text),
@@ -67,25 +68,23 @@ export function textSet(rows: readonly (DataRow | LabelSetRow)[], file?: string)
   return set;
 }
 
-type Split<R> = { labels?: string[]; train: readonly R[]; validation: readonly R[]; test?: readonly R[] };
+type SplitRows<R> = { labels?: string[]; train: readonly R[]; validation: readonly R[]; test?: readonly R[] };
 
 /**
  * TrainData from split rows: the course's `loadCourseData()` (labels in the course's order), its
  * `loadMultiLabelCourseData()`, or any rows with a text and a label (or label set). The one place
  * a TrainData is put together.
  */
-export function trainData(split: Split<LabelSetRow>): MultiLabelData;
-export function trainData(split: Split<DataRow>): SingleLabelData;
-export function trainData(split: Split<DataRow> | Split<LabelSetRow>): TrainData {
-  const labels = split.labels ? { labels: [...split.labels] } : {};
-  if (split.train.length > 0 && "labels" in split.train[0]) {
-    const s = split as Split<LabelSetRow>;
-    const test = s.test ? { test: textSet(s.test) } : {};
-    return { multiLabel: true, train: textSet(s.train), validation: textSet(s.validation), ...test, ...labels };
-  }
-  const s = split as Split<DataRow>;
-  const test = s.test ? { test: textSet(s.test) } : {};
-  return { train: textSet(s.train), validation: textSet(s.validation), ...test, ...labels };
+export function trainData(split: SplitRows<LabelSetRow>): MultiLabelData;
+export function trainData(split: SplitRows<DataRow>): SingleLabelData;
+export function trainData(split: SplitRows<DataRow | LabelSetRow>): TrainData {
+  return {
+    ...(split.train.length > 0 && "labels" in split.train[0] ? { multiLabel: true } : {}),
+    train: textSet(split.train),
+    validation: textSet(split.validation),
+    ...(split.test ? { test: textSet(split.test) } : {}),
+    ...(split.labels ? { labels: [...split.labels] } : {}),
+  } as TrainData;
 }
 
 /** "data.tsv:12" when the example's line is known, else "validation example 3 (id …)". */
@@ -217,7 +216,7 @@ export function loadTrainData(src: DataSource, opts: LoadOptions): LoadedData {
     );
   }
   const split = { validationSize: opts.validationSize, seed: opts.seed };
-  const data = src.multiLabel ? loadLabelSets(src, split, opts.warn) : loadSingleLabel(src, split);
+  const data = loadData(src, split, opts.warn);
   const labels = checkData(data);
   const parts = data as Parts<unknown>;
   return {
@@ -233,59 +232,25 @@ export function loadTrainData(src: DataSource, opts: LoadOptions): LoadedData {
 
 type SplitOpts = { validationSize: number; seed: number };
 
-function loadSingleLabel(src: DataSource, split: SplitOpts): SingleLabelData {
-  let data: SingleLabelData;
-  if (!src.csv && !src.trainCsv) {
-    data = trainData(loadCourseData(SMILE_CSV, split));
-  } else {
-    const trainFile = (src.csv ?? src.trainCsv)!;
-    const rows = readSet(trainFile, src);
-    if (src.validationCsv) {
-      const validation = textSet(readSet(src.validationCsv, src), src.validationCsv);
-      data = { train: textSet(rows, trainFile), validation };
-    } else {
-      const sorted = [...new Set(rows.map((r) => r.label))].sort();
-      const once = sorted.map((l) => rows.filter((r) => r.label === l)).filter((rs) => rs.length === 1).map((rs) =>
-        rs[0]
-      );
-      if (once.length) {
-        const which = once.map((r) => `${JSON.stringify(r.label)} (${trainFile}:${r.row})`).join(", ");
-        throw new Error(
-          `${trainFile}: ${once.length === 1 ? "a label occurs" : "labels occur"} only once: ${which}. The`
-            + " stratified split puts every label on both sides, so each needs at least 2 rows: add rows, remove these,"
-            + " or give the validation set yourself with --validation-csv",
-        );
-      }
-      let s;
-      try {
-        s = stratifiedSplit(rows, rows.map((r) => sorted.indexOf(r.label)), split);
-      } catch (e) { // too few rows for one of each label on both sides (scikit-learn's words)
-        throw new Error(
-          `${trainFile} (${rows.length} rows, ${sorted.length} labels, --validation-size ${split.validationSize}): ${
-            (e as Error).message
-          }`,
-          { cause: e },
-        );
-      }
-      data = { train: textSet(s.trainFileOrder, trainFile), validation: textSet(s.validationFileOrder, trainFile) };
-    }
-  }
-  if (src.testCsv) data.test = textSet(readSet(src.testCsv, src), src.testCsv);
-  return data;
-}
-
 const toStderr = (m: string) => {
   process.stderr.write(`warning: ${m}\n`);
 };
 
-function loadLabelSets(src: DataSource, split: SplitOpts, warn = toStderr): MultiLabelData {
-  let data: MultiLabelData;
+/** The sets of `loadTrainData`, single-label or label sets as `src.multiLabel` says. */
+function loadData(src: DataSource, split: SplitOpts, warn = toStderr): TrainData {
+  const multiLabel = src.multiLabel === true;
+  const read = (
+    file: string,
+  ): (DataRow | LabelSetRow)[] => (multiLabel ? readLabelSets(file, src) : readSet(file, src));
+  let data: Parts<string | string[]>;
   if (!src.csv && !src.trainCsv) {
-    data = trainData(loadMultiLabelCourseData(SMILE_CSV, split));
+    data = multiLabel
+      ? trainData(loadMultiLabelCourseData(SMILE_CSV, split))
+      : trainData(loadCourseData(SMILE_CSV, split));
   } else {
     const trainFile = (src.csv ?? src.trainCsv)!;
-    const rows = readLabelSets(trainFile, src);
-    if (rows.every((r) => r.labels.length === 1)) {
+    const rows = read(trainFile);
+    if (multiLabel && (rows as LabelSetRow[]).every((r) => r.labels.length === 1)) {
       const d = JSON.stringify(src.labelDelimiter ?? "|");
       warn(
         `${trainFile}: the label delimiter ${d} never occurs in its label column: `
@@ -294,15 +259,44 @@ function loadLabelSets(src: DataSource, split: SplitOpts, warn = toStderr): Mult
       );
     }
     if (src.validationCsv) {
-      const validation = textSet(readLabelSets(src.validationCsv, src), src.validationCsv);
-      data = { multiLabel: true, train: textSet(rows, trainFile), validation };
+      data = { train: textSet(rows, trainFile), validation: textSet(read(src.validationCsv), src.validationCsv) };
     } else {
-      const labels = [...new Set(rows.flatMap((r) => r.labels))].sort();
-      const s = multilabelStratifiedSplit(rows, multiHot(rows.map((r) => r.labels), labels), split);
-      const [train, validation] = [textSet(s.trainFileOrder, trainFile), textSet(s.validationFileOrder, trainFile)];
-      data = { multiLabel: true, train, validation };
+      const s = multiLabel
+        ? splitLabelSets(rows as LabelSetRow[], split)
+        : splitSingleLabel(rows as LabelledText[], trainFile, split);
+      data = { train: textSet(s.trainFileOrder, trainFile), validation: textSet(s.validationFileOrder, trainFile) };
     }
   }
-  if (src.testCsv) data.test = textSet(readLabelSets(src.testCsv, src), src.testCsv);
-  return data;
+  if (src.testCsv) data.test = textSet(read(src.testCsv), src.testCsv);
+  return (multiLabel ? { multiLabel: true, ...data } : data) as TrainData;
+}
+
+/** The course's stratified split of one file, after checking that every label has the two rows it needs. */
+function splitSingleLabel(rows: LabelledText[], trainFile: string, split: SplitOpts): Split<LabelledText> {
+  const sorted = [...new Set(rows.map((r) => r.label))].sort();
+  const once = sorted.map((l) => rows.filter((r) => r.label === l)).filter((rs) => rs.length === 1).map((rs) => rs[0]);
+  if (once.length) {
+    const which = once.map((r) => `${JSON.stringify(r.label)} (${trainFile}:${r.row})`).join(", ");
+    throw new Error(
+      `${trainFile}: ${once.length === 1 ? "a label occurs" : "labels occur"} only once: ${which}. The`
+        + " stratified split puts every label on both sides, so each needs at least 2 rows: add rows, remove these,"
+        + " or give the validation set yourself with --validation-csv",
+    );
+  }
+  try {
+    return stratifiedSplit(rows, rows.map((r) => sorted.indexOf(r.label)), split);
+  } catch (e) { // too few rows for one of each label on both sides (scikit-learn's words)
+    throw new Error(
+      `${trainFile} (${rows.length} rows, ${sorted.length} labels, --validation-size ${split.validationSize}): ${
+        (e as Error).message
+      }`,
+      { cause: e },
+    );
+  }
+}
+
+/** Iterative stratification of label sets (the labels sorted as the model numbers them). */
+function splitLabelSets(rows: LabelSetRow[], split: SplitOpts): Split<LabelSetRow> {
+  const labels = [...new Set(rows.flatMap((r) => r.labels))].sort();
+  return multilabelStratifiedSplit(rows, multiHot(rows.map((r) => r.labels), labels), split);
 }

@@ -7,6 +7,7 @@
  *   for (const b of batches(encoded, labels, sampler.epochIndices(), { batchSize: 32 })) { ...; b.dispose(); }
  */
 import * as tf from "@tensorflow/tfjs";
+import { paddingCost } from "./tokenize";
 
 /**
  * A small seeded generator (mulberry32): 32 bits of state, so it is trivially saved in a
@@ -128,30 +129,14 @@ export function lengthGroupedIndices(
 /**
  * `--group-by-length`: Hugging Face's LengthGroupedSampler. Each epoch the same seeded random order
  * as RandomSampler, then grouped by length (lengthGroupedIndices), so that each batch pads to
- * about its own tweets' length. Resumes like RandomSampler (same state).
+ * about its own tweets' length. Resumes as RandomSampler does.
  */
-export class LengthGroupedSampler {
-  private readonly random: RandomSampler;
-  constructor(
-    readonly lengths: number[],
-    readonly batchSize: number,
-    readonly seed: number,
-    readonly megaBatchMult?: number,
-  ) {
-    this.random = new RandomSampler(lengths.length, seed);
+export class LengthGroupedSampler extends RandomSampler {
+  constructor(readonly lengths: number[], readonly batchSize: number, seed: number, readonly megaBatchMult?: number) {
+    super(lengths.length, seed);
   }
-  get size(): number {
-    return this.lengths.length;
-  }
-  /** The next epoch's order (advances the generator: call once per epoch). */
-  epochIndices(): number[] {
-    return lengthGroupedIndices(this.lengths, this.batchSize, this.random.epochIndices(), this.megaBatchMult);
-  }
-  getState(): SamplerState {
-    return this.random.getState();
-  }
-  setState(s: SamplerState): void {
-    this.random.setState(s);
+  override epochIndices(): number[] {
+    return lengthGroupedIndices(this.lengths, this.batchSize, super.epochIndices(), this.megaBatchMult);
   }
 }
 
@@ -276,12 +261,8 @@ export interface PaddingReport {
  * i.e. padding to each batch's longest tweet computes on 77% fewer positions than 256 for all.
  */
 export function paddingReport(enc: EncodedRows, order: number[], batchSize: number, fixedLength = 256): PaddingReport {
-  let real = 0, longest = 0;
-  for (let s = 0; s < order.length; s += batchSize) {
-    const lens = order.slice(s, s + batchSize).map((i) => enc.input_ids[i].length);
-    real += lens.reduce((a, b) => a + b, 0);
-    longest += Math.max(...lens) * lens.length;
-  }
+  const lengths = order.map((i) => enc.input_ids[i].length);
+  const { realTokens, positions } = paddingCost(lengths, { batchSize, padding: "longest", maxLength: Infinity });
   const fixed = order.length * fixedLength;
-  return { realTokens: real, longestTokens: longest, fixedTokens: fixed, savedVsFixed: 1 - longest / fixed };
+  return { realTokens, longestTokens: positions, fixedTokens: fixed, savedVsFixed: 1 - positions / fixed };
 }

@@ -9,7 +9,6 @@
  *   labelDict(course)  // { happy: 0, "not-relevant": 1, angry: 2, disgust: 3, sad: 4, surprise: 5 }
  *   loadMultiLabelCourseData().train.length   // 1286 (label sets kept, only nocode dropped; notebook 08)
  */
-import { COURSE_SEED, COURSE_VALIDATION_SIZE } from "../config/config";
 import * as fs from "fs";
 import { readCsv } from "./csv";
 import { SMILE_CSV } from "../core/paths";
@@ -127,10 +126,7 @@ export function loadCourseData(file: string = SMILE_CSV, opts: SplitOptions = {}
   const rows = filterForCourse(loadSmile(file));
   const dict = labelDict(rows);
   const labelled = withLabels(rows, dict);
-  const split = stratifiedSplit(labelled, labelled.map((r) => r.label), {
-    validationSize: opts.validationSize ?? COURSE_VALIDATION_SIZE,
-    seed: opts.seed ?? COURSE_SEED,
-  });
+  const split = stratifiedSplit(labelled, labelled.map((r) => r.label), opts);
   return {
     labelDict: dict,
     labels: labelNames(dict),
@@ -165,9 +161,6 @@ export function loadMultiLabelCourseData(file: string = SMILE_CSV, opts: SplitOp
   }));
   const labels = [...new Set(rows.flatMap((r) => r.labels))];
   const y = multiHot(rows.map((r) => r.labels), labels);
-  const split = multilabelStratifiedSplit(rows, y, {
-    validationSize: opts.validationSize ?? COURSE_VALIDATION_SIZE,
-    seed: opts.seed ?? COURSE_SEED,
-  });
+  const split = multilabelStratifiedSplit(rows, y, opts);
   return { labels, train: split.trainFileOrder, validation: split.validationFileOrder };
 }

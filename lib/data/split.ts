@@ -72,8 +72,15 @@ export function splitSizes(nSamples: number, validationSize: number): [number, n
 function uniqueSorted(labels: readonly Label[]): Label[] {
   const kinds = new Set(labels.map((l) => typeof l));
   if (kinds.size > 1) throw new Error("labels mix numbers and strings; use one kind");
-  const u = [...new Set(labels)];
-  return u.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return [...new Set(labels)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Each class's positions in `labels`, in input order (a stable argsort). */
+function rowsByClass(labels: readonly Label[], classes: readonly Label[]): number[][] {
+  const classOf = new Map(classes.map((c, i) => [c, i]));
+  const rows = classes.map((): number[] => []);
+  labels.forEach((l, i) => rows[classOf.get(l)!].push(i));
+  return rows;
 }
 
 /**
@@ -132,9 +139,7 @@ export function stratifiedSplit<T>(items: readonly T[], labels: readonly Label[]
 
   // 1) classes in np.unique order, and each class's positions in input order (a stable argsort)
   const classes = uniqueSorted(labels);
-  const classOf = new Map<Label, number>(classes.map((c, i) => [c, i]));
-  const classIndices: number[][] = classes.map(() => []);
-  labels.forEach((l, i) => classIndices[classOf.get(l)!].push(i));
+  const classIndices = rowsByClass(labels, classes);
   const classCounts = classIndices.map((ix) => ix.length);
 
   // 2) the same checks, with the same words, as StratifiedShuffleSplit
@@ -160,9 +165,8 @@ export function stratifiedSplit<T>(items: readonly T[], labels: readonly Label[]
 
   // 4) shuffle each class, take its train part then its validation part
   const train: number[] = [], validation: number[] = [];
-  classes.forEach((_, i) => {
-    const perm = rng.permutation(classCounts[i]);
-    const shuffled = perm.map((p) => classIndices[i][p]);
+  classIndices.forEach((ix, i) => {
+    const shuffled = rng.permutation(ix);
     train.push(...shuffled.slice(0, nI[i]));
     validation.push(...shuffled.slice(nI[i], nI[i] + tI[i]));
   });
@@ -187,6 +191,8 @@ export function countLabels(labels: readonly Label[], names: readonly Label[]): 
   return names.map((n) => labels.filter((l) => l === n).length);
 }
 
+type LabelMatrix = readonly (readonly number[])[];
+
 /**
  * Iterative stratification (Sechidis, Tsoumakas and Vlahavas, 2011) for multi-label data, exactly as
  * the `iterative-stratification` package (iterstrat) implements it, RandomState calls included: take
@@ -195,8 +201,6 @@ export function countLabels(labels: readonly Label[], names: readonly Label[]): 
  * random), and repeat; examples without any label go last, to the folds that want most examples.
  * `labelSets` is a 0/1 matrix [examples, labels]; `r` each fold's share. Returns each example's fold.
  */
-type LabelMatrix = readonly (readonly number[])[];
-
 export function iterativeStratification(labelSets: LabelMatrix, r: readonly number[], rng: RandomState): number[] {
   const n = labelSets.length;
   const k = labelSets[0]?.length ?? 0;
@@ -246,11 +250,12 @@ export function iterativeStratification(labelSets: LabelMatrix, r: readonly numb
   return folds;
 }
 
-/** argsort of a permutation: where each original position went. */
-function inverse(perm: readonly number[]): number[] {
-  const inv = new Array<number>(perm.length);
-  for (let i = 0; i < perm.length; i++) inv[perm[i]] = i;
-  return inv;
+/** `iterativeStratification` of the examples taken in `order`, each example's fold given back in input order. */
+function foldsInInputOrder(labelSets: LabelMatrix, order: number[], r: readonly number[], rng: RandomState): number[] {
+  const folds = iterativeStratification(order.map((i) => labelSets[i]), r, rng);
+  const out = new Array<number>(order.length);
+  order.forEach((i, k) => (out[i] = folds[k]));
+  return out;
 }
 
 /**
@@ -268,12 +273,10 @@ export function multilabelStratifiedSplit<T>(
     throw new Error(`multilabelStratifiedSplit: ${items.length} items but ${labelSets.length} label sets`);
   const [nTrain, nValidation] = splitSizes(items.length, validationSize);
   const rng = new RandomState(seed);
-  const order = rng.permutation(items.length);
   const shares = [nTrain / (nTrain + nValidation), nValidation / (nTrain + nValidation)];
-  const folds = iterativeStratification(order.map((i) => labelSets[i]), shares, rng);
-  const at = inverse(order);
+  const folds = foldsInInputOrder(labelSets, rng.permutation(items.length), shares, rng);
   const train: number[] = [], validation: number[] = [];
-  items.forEach((_, i) => (folds[at[i]] === 1 ? validation : train).push(i));
+  items.forEach((_, i) => (folds[i] === 1 ? validation : train).push(i));
   return assemble(items, train, validation);
 }
 
@@ -291,9 +294,7 @@ export function multilabelStratifiedKFold(
   const rng = new RandomState(opts.seed);
   const order = Array.from({ length: labelSets.length }, (_, i) => i);
   if (opts.shuffle) rng.shuffle(order);
-  const folds = iterativeStratification(order.map((i) => labelSets[i]), new Array(k).fill(1 / k), rng);
-  const at = inverse(order);
-  return labelSets.map((_, i) => folds[at[i]]);
+  return foldsInInputOrder(labelSets, order, new Array(k).fill(1 / k), rng);
 }
 
 /**
@@ -318,15 +319,11 @@ export function repeatedStratifiedKFold(
     throw new Error(`folds: repeats must be an integer >= 1, got ${repeats}`);
   if (labels.length < k) throw new Error(`folds: ${k} folds need at least ${k} rows, got ${labels.length}`);
   uniqueSorted(labels); // one kind of label
-  // 1) classes by first appearance, each row's class, each class's size
-  const classOf = new Map<Label, number>();
-  const y = labels.map((l) => {
-    if (!classOf.has(l)) classOf.set(l, classOf.size);
-    return classOf.get(l)!;
-  });
-  const counts = new Array<number>(classOf.size).fill(0);
-  y.forEach((c) => counts[c]++);
-  const rare = [...classOf].filter(([, c]) => counts[c] < k).map(([l, c]) => `${describe(l)} (${counts[c]} rows)`);
+  // 1) classes by first appearance, each class's rows and size
+  const classes = [...new Set(labels)];
+  const rowsOf = rowsByClass(labels, classes);
+  const counts = rowsOf.map((rows) => rows.length);
+  const rare = classes.flatMap((l, c) => (counts[c] < k ? [`${describe(l)} (${counts[c]} rows)`] : []));
   if (rare.length) {
     const many = rare.length > 1;
     throw new Error(
@@ -334,14 +331,14 @@ export function repeatedStratifiedKFold(
         + ` fewer: use at most ${Math.min(...counts)} folds, or drop or merge ${many ? "these classes" : "that class"}`,
     );
   }
-  // 2) how many of each class each fold gets: fold f takes the sorted labels f, f + k, f + 2k, ...
-  const sorted = [...y].sort((a, b) => a - b);
+  // 2) how many of each class each fold gets: fold f takes the labels sorted by class f, f + k, f + 2k, ...
   const allocation = Array.from({ length: k }, () => new Array<number>(counts.length).fill(0));
-  sorted.forEach((c, i) => allocation[i % k][c]++);
+  let sorted = 0;
+  counts.forEach((n, c) => {
+    for (let j = 0; j < n; j++) allocation[sorted++ % k][c]++;
+  });
   // 3) per repeat and class: the class's fold numbers in blocks, shuffled, handed to its rows in order
   const rng = new RandomState(seed);
-  const rowsOf = counts.map(() => [] as number[]);
-  y.forEach((c, i) => rowsOf[c].push(i));
   return Array.from({ length: repeats }, () => {
     const folds = new Array<number>(labels.length);
     rowsOf.forEach((rows, c) => {
