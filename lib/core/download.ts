@@ -101,18 +101,17 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
   }
   fs.closeSync(fd);
 
-  const problem = total !== undefined && done !== total ?
-    `got ${done} bytes, Content-Length said ${total}` :
-    opts.size !== undefined && done !== opts.size ?
-    `got ${done} bytes, expected ${opts.size}` :
-    undefined;
-  const digest = hash.digest("hex");
-  const shaProblem = opts.sha256 !== undefined && digest !== opts.sha256.toLowerCase()
-    ? `sha256 ${digest} does not match the expected ${opts.sha256.toLowerCase()}`
+  const digest = hash.digest("hex"), sha256 = opts.sha256?.toLowerCase();
+  const problem = total !== undefined && done !== total
+    ? `got ${done} bytes, Content-Length said ${total}`
+    : opts.size !== undefined && done !== opts.size
+    ? `got ${done} bytes, expected ${opts.size}`
+    : sha256 !== undefined && digest !== sha256
+    ? `sha256 ${digest} does not match the expected ${sha256}`
     : undefined;
-  if (problem || shaProblem) {
+  if (problem) {
     fs.rmSync(part, { force: true });
-    fail((problem ?? shaProblem)!);
+    fail(problem);
   }
   fs.renameSync(part, dest);
 }

@@ -86,13 +86,7 @@ export class RandomState {
     if (max > 0xffffffff)
       throw new Error(`randomInterval: max ${max} needs 64-bit draws, which this port does not implement`);
     if (max === 0) return 0;
-    let mask = max;
-    mask |= mask >>> 1;
-    mask |= mask >>> 2;
-    mask |= mask >>> 4;
-    mask |= mask >>> 8;
-    mask |= mask >>> 16;
-    mask >>>= 0;
+    const mask = 2 ** (32 - Math.clz32(max)) - 1; // all ones up to max's highest bit
     let value: number;
     do value = (this.nextUint32() & mask) >>> 0; while (value > max);
     return value;
@@ -102,9 +96,7 @@ export class RandomState {
   shuffle<T>(x: T[]): void {
     for (let i = x.length - 1; i > 0; i--) {
       const j = this.randomInterval(i);
-      const t = x[i];
-      x[i] = x[j];
-      x[j] = t;
+      [x[i], x[j]] = [x[j], x[i]];
     }
   }
 

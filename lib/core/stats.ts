@@ -140,8 +140,7 @@ export function pairedTTest(a: readonly number[], b: readonly number[]): PairedT
   });
   const d = a.map((x, i) => x - b[i]);
   const n = d.length, df = n - 1;
-  const md = mean(d);
-  const sd = Math.sqrt(d.reduce((s, x) => s + (x - md) ** 2, 0) / df);
+  const { mean: md, sd } = meanSd(d);
   const se = sd / Math.sqrt(n);
   const allZero = d.every((x) => x === 0);
   const t = allZero ? NaN : se === 0 ? Math.sign(md) * Infinity : md / se;
@@ -166,7 +165,6 @@ export interface MeanSd {
 
 /** Mean and sample standard deviation (n − 1; 0 for a single value). */
 export function meanSd(xs: readonly number[]): MeanSd {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
-  return { mean, sd };
+  const m = mean(xs);
+  return { mean: m, sd: xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1)) : 0 };
 }

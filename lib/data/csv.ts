@@ -54,26 +54,13 @@ export function parseCsvRecords(text: string, opts: ParseOptions = {}): CsvRecor
     const c = text[i];
     if (c === '"' && field === "" && !quoted) {
       // 1) a quoted field: read to the closing quote, "" is a literal quote
-      const startLine = line;
-      i++;
-      let closed = false;
-      let start = i;
-      while (i < n) {
-        const q = text.indexOf('"', i);
-        if (q < 0) break;
-        for (let k = i; k < q; k++) if (text[k] === "\n") line++;
-        if (text[q + 1] === '"') {
-          field += text.slice(start, q + 1);
-          i = q + 2;
-          start = i;
-          continue;
-        }
-        field += text.slice(start, q);
-        i = q + 1;
-        closed = true;
-        break;
-      }
-      if (!closed) throw new Error(`${where(startLine)}: quoted field is never closed (a missing " ?)`);
+      let q = text.indexOf('"', i + 1);
+      while (q >= 0 && text[q + 1] === '"') q = text.indexOf('"', q + 2);
+      if (q < 0) throw new Error(`${where(line)}: quoted field is never closed (a missing " ?)`);
+      const body = text.slice(i + 1, q);
+      field = body.replaceAll('""', '"');
+      line += body.split("\n").length - 1;
+      i = q + 1;
       // 2) after the closing quote only a delimiter or a line end may follow
       const next = text[i];
       if (i < n && next !== d && next !== "\n" && next !== "\r") {
@@ -137,24 +124,10 @@ function firstInvalidUtf8(b: Uint8Array): number {
   let i = 0;
   while (i < b.length) {
     const c = b[i];
-    let len: number, min: number;
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    else if (c >= 0xc2 && c <= 0xdf) {
-      len = 1;
-      min = 0x80;
-    }
-    else if (c >= 0xe0 && c <= 0xef) {
-      len = 2;
-      min = 0x800;
-    }
-    else if (c >= 0xf0 && c <= 0xf4) {
-      len = 3;
-      min = 0x10000;
-    }
-    else return i;
+    // how many continuation bytes follow the lead byte c, and the least code point that needs that many
+    const len = c < 0x80 ? 0 : c < 0xc2 ? -1 : c <= 0xdf ? 1 : c <= 0xef ? 2 : c <= 0xf4 ? 3 : -1;
+    if (len < 0) return i;
+    const min = [0, 0x80, 0x800, 0x10000][len];
     let cp = c & (0x3f >> len);
     for (let k = 1; k <= len; k++) {
       const x = b[i + k];

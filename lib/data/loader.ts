@@ -47,9 +47,7 @@ export function permutation(n: number, rng: Rng): number[] {
   const a = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = rng.int(i + 1);
-    const t = a[i];
-    a[i] = a[j];
-    a[j] = t;
+    [a[i], a[j]] = [a[j], a[i]];
   }
   return a;
 }

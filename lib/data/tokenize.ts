@@ -34,15 +34,6 @@ export interface EncodeOptions {
   truncation?: boolean;
 }
 
-/** One row of `describeEncoding`: what the model sees at one position (a type, so tables take it). */
-export type PositionInfo = {
-  position: number;
-  token: string;
-  input_id: number;
-  token_type_id: number;
-  attention_mask: number;
-};
-
 /** A WordPiece (BERT) tokenizer loaded from a model folder. Create it with `loadTokenizer`. */
 export class Tokenizer {
   readonly vocabSize: number;
@@ -222,7 +213,7 @@ export async function loadTokenizer(modelDir: string): Promise<Tokenizer> {
  *   // [{ position: 0, token: "[CLS]", input_id: 101, token_type_id: 0, attention_mask: 1 }, …,
  *   //  { position: 5, token: "[PAD]", input_id: 0, token_type_id: 0, attention_mask: 0 }]
  */
-export function describeEncoding(tok: Tokenizer, enc: Encoded, row = 0): PositionInfo[] {
+export function describeEncoding(tok: Tokenizer, enc: Encoded, row = 0) {
   const ids = enc.input_ids[row];
   if (!ids) throw new Error(`row ${row} is not in the batch (it has ${enc.input_ids.length} rows)`);
   const tokens = tok.idsToTokens(ids);

@@ -128,16 +128,13 @@ export interface NativeCheck {
  * Loads the native package in a child process and runs one op there. A crash (a truncated
  * library can kill the process that loads it) or an error ends the child, never the caller.
  */
-export function checkNativeInChild(pkgDir: string, opts: { timeoutMs?: number } = {}): NativeCheck {
+export function checkNativeInChild(pkgDir: string): NativeCheck {
   const script = `
     const tf = require(${JSON.stringify(pkgDir + path.sep)}); // tfjs-node re-exports the whole tfjs API
     const sum = tf.add(tf.scalar(2), tf.scalar(3)).dataSync()[0];
     const b = tf.backend().binding;
     console.log(JSON.stringify({ backend: tf.getBackend(), sum, tf: (b && b.TF_Version) || "?" }));`;
-  const env: NodeJS.ProcessEnv = { ...process.env, TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? "2" };
-  // A package copy outside node_modules finds @tensorflow/tfjs through NODE_PATH.
-  env.NODE_PATH = [path.join(ROOT, "node_modules"), env.NODE_PATH].filter(Boolean).join(path.delimiter);
-  const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", env, timeout: opts.timeoutMs ?? 60_000 });
+  const r = nodeChild(script, { TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? "2" });
   const last = (r.stdout ?? "").trim().split("\n").pop() ?? "";
   if (r.status === 0) {
     try {
@@ -152,6 +149,16 @@ export function checkNativeInChild(pkgDir: string, opts: { timeoutMs?: number } 
   if (r.error) return { ok: false, message: `check did not finish: ${r.error.message}` };
   if (r.signal) return { ok: false, message: `loading it killed the process (${r.signal})` };
   return { ok: false, message: firstErrorLine(r.stderr ?? "") || `exit status ${r.status}` };
+}
+
+/**
+ * Runs `script` in a child Node with `env` added to this process's. A package copy outside node_modules finds
+ * @tensorflow/tfjs through NODE_PATH.
+ */
+export function nodeChild(script: string, env: NodeJS.ProcessEnv) {
+  const NODE_PATH = [path.join(ROOT, "node_modules"), process.env.NODE_PATH].filter(Boolean).join(path.delimiter);
+  const options = { encoding: "utf8", env: { ...process.env, ...env, NODE_PATH }, timeout: 60_000 } as const;
+  return spawnSync(process.execPath, ["-e", script], options);
 }
 
 /** The line of a Node error dump that says what went wrong (not TensorFlow's log chatter). */
@@ -205,9 +212,8 @@ export async function initBackend(force: string | undefined = process.env.BERTLA
   const order: BackendName[] = forced ? [forced] : [...BACKENDS];
   const notes: string[] = [];
   for (const name of order) {
-    let why = forced ? `forced by BERTLAB_BACKEND=${forced}` : "";
-    let pkg: string | undefined;
-    let threads: number | undefined;
+    const why = forced ? [`forced by BERTLAB_BACKEND=${forced}`] : [];
+    let pkg = `@tensorflow/tfjs-backend-${name}`; // wasm and cpu
     if (name === "tensorflow") {
       const v = nativeVerdict();
       if (!v.ok || !v.pkgDir) {
@@ -223,16 +229,13 @@ export async function initBackend(force: string | undefined = process.env.BERTLA
         continue;
       }
       pkg = v.pkg;
-      threads = os.cpus().length;
-      why = why ? `${why}; ${v.why}` : v.why;
+      why.push(v.why);
     }
-    if (name === "wasm") {
-      const wasm = require("@tensorflow/tfjs-backend-wasm") as typeof import("@tensorflow/tfjs-backend-wasm");
-      // Node has no wasm threads in tfjs 4.x (tfjs issue #3830): this asks, the backend runs one.
-      wasm.setThreadsCount(os.cpus().length);
-      pkg = "@tensorflow/tfjs-backend-wasm";
-    }
-    if (name === "cpu") pkg = "@tensorflow/tfjs-backend-cpu";
+    const wasm = name === "wasm"
+      ? (require("@tensorflow/tfjs-backend-wasm") as typeof import("@tensorflow/tfjs-backend-wasm"))
+      : undefined;
+    // Node has no wasm threads in tfjs 4.x (tfjs issue #3830): this asks, the backend runs one.
+    wasm?.setThreadsCount(os.cpus().length);
     let ok: boolean;
     try {
       ok = await tf.setBackend(name);
@@ -245,13 +248,8 @@ export async function initBackend(force: string | undefined = process.env.BERTLA
       notes.push(`${name} failed to initialise`);
       continue;
     }
-    if (name === "wasm") {
-      const wasm = require("@tensorflow/tfjs-backend-wasm") as typeof import("@tensorflow/tfjs-backend-wasm");
-      threads = wasm.getThreadsCount();
-    }
-    if (name === "cpu") threads = 1;
-    const because = notes.length ? `${notes.join("; ")}` : "";
-    chosen = { name, reason: [because, why].filter(Boolean).join("; ") || "fastest available", package: pkg, threads };
+    const threads = name === "tensorflow" ? os.cpus().length : wasm ? wasm.getThreadsCount() : 1;
+    chosen = { name, reason: [...notes, ...why].join("; ") || "fastest available", package: pkg, threads };
     return chosen;
   }
   throw new Error(`No TensorFlow.js backend could be initialised: ${notes.join("; ")}`);

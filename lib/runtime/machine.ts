@@ -16,9 +16,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { spawnSync } from "child_process";
-import { nativeVerdict, firstErrorLine } from "./backend";
-import { ROOT } from "../core/paths";
+import { nativeVerdict, firstErrorLine, nodeChild } from "./backend";
 
 /** The /proc/cpuinfo flags that matter for BERT's matrix products, in the order they were added to x86. */
 export const VECTOR_EXTENSIONS = [
@@ -130,9 +128,7 @@ export function tensorflowBuild(): TensorFlowBuild {
     const tf = require(${JSON.stringify(verdict.pkgDir + path.sep)});
     const a = tf.ones([64, 64]); tf.matMul(a, a).dataSync();
     console.log(JSON.stringify({ tf: tf.backend().binding.TF_Version, tfjsNode: tf.version["tfjs-node"] }));`;
-  const env: NodeJS.ProcessEnv = { ...process.env, ONEDNN_VERBOSE: "1", TF_CPP_MIN_LOG_LEVEL: "2" };
-  env.NODE_PATH = [path.join(ROOT, "node_modules"), env.NODE_PATH].filter(Boolean).join(path.delimiter);
-  const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", env, timeout: 60_000 });
+  const r = nodeChild(script, { ONEDNN_VERBOSE: "1", TF_CPP_MIN_LOG_LEVEL: "2" });
   const out = `${r.stdout ?? ""}\n${r.stderr ?? ""}`;
   const json = (r.stdout ?? "").split("\n").find((l) => l.startsWith('{"tf"'));
   if (r.status !== 0 || !json)
