@@ -1,7 +1,7 @@
 /**
- * Reading CSV and TSV files: an RFC 4180 parser (quoted fields may hold delimiters, doubled quotes
- * and newlines; CRLF or LF line ends), strict UTF-8 decoding, and `readLabelledTexts` for a
- * learner's own labelled data with named columns. Every error names the file and the row.
+ * Reading CSV and TSV files: an RFC 4180 parser (quoted fields may hold delimiters, doubled quotes and newlines; CRLF
+ * or LF line ends), strict UTF-8 decoding, and `readLabelledTexts` for a learner's own labelled data with named
+ * columns. Every error names the file and the row.
  *
  *   parseCsv('1,"a, ""quoted"" text",happy\n')   // [["1", 'a, "quoted" text', "happy"]]
  *   readLabelledTexts("my.tsv", { textColumn: "tweet", labelColumn: "emotion", idColumn: "id" })
@@ -110,8 +110,7 @@ export function decodeUtf8(bytes: Uint8Array, file = "input"): string {
     return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   } catch {
     const offset = firstInvalidUtf8(bytes);
-    let line = 1;
-    for (let k = 0; k < offset; k++) if (bytes[k] === 0x0a) line++;
+    const line = bytes.subarray(0, offset).filter((b) => b === 0x0a).length + 1;
     const hex = Array.from(bytes.subarray(offset, offset + 4), (b) => b.toString(16).padStart(2, "0")).join(" ");
     throw new Error(
       `${file}: not valid UTF-8 at byte ${offset} (line ${line}): bytes ${hex}. Re-save the file as UTF-8.`,
@@ -147,16 +146,9 @@ export function inferDelimiter(file: string, text: string): string {
   if (ext === ".csv") return ",";
   const first = text.slice(0, text.search(/\r?\n|$/));
   const unquoted = first.replace(/"[^"]*"/g, "");
-  let best = ",";
-  let bestCount = 0;
-  for (const d of ["\t", ",", ";", "|"]) {
-    const count = unquoted.split(d).length - 1;
-    if (count > bestCount) {
-      best = d;
-      bestCount = count;
-    }
-  }
-  return best;
+  const count = (d: string) => unquoted.split(d).length - 1;
+  const best = ["\t", ",", ";", "|"].reduce((a, d) => (count(d) > count(a) ? d : a)); // the first of the most frequent
+  return count(best) > 0 ? best : ",";
 }
 
 function showDelimiter(d: string): string {

@@ -1,9 +1,7 @@
 /**
- * The labelled texts a run trains on and is scored on: `TextSet` and `TrainData` (train,
- * validation and, optionally, test), built by one helper (`trainData`) from split rows, from one
- * CSV split as the course splits, or from separate train / validation / test files; single-label
- * (one label a text) or multi-label (a set of labels a text, `happy|sad`); and the checks every
- * set passes before training (`checkData`), whose errors name the file, the line and the problem.
+ * The labelled texts a run trains on and is scored on: `TrainData` (train, validation and, optionally, test; one
+ * label a text, or a set of labels, `happy|sad`), from split rows (`trainData`) or from files (`loadTrainData`), and
+ * the checks it passes before training (`checkData`), whose errors name the file, the line and the problem.
  *
  *   const data = trainData(loadCourseData());          // SMILE, the course split (lib/data/smile.ts)
  *   data.train.texts.length, data.validation.labels[0]  // 1258, "happy"
@@ -179,12 +177,7 @@ export function readSet(file: string, src: DataSource): LabelledText[] {
 /** Reads a multi-label file: each label cell split on the delimiter (an empty part is an error naming the line). */
 export function readLabelSets(file: string, src: DataSource): LabelSetRow[] {
   const d = src.labelDelimiter ?? "|";
-  return readSet(file, src).map((r) => ({
-    text: r.text,
-    id: r.id,
-    row: r.row,
-    labels: parseLabelSet(r.label, d, `${file}:${r.row}`),
-  }));
+  return readSet(file, src).map(({ label, ...r }) => ({ ...r, labels: parseLabelSet(label, d, `${file}:${r.row}`) }));
 }
 
 /** A file to score (evaluate --csv): single-label rows, or label sets for a multi-label model. */
@@ -215,8 +208,7 @@ export function loadTrainData(src: DataSource, opts: LoadOptions): LoadedData {
       `--validation-csv ${src.validationCsv} needs --train-csv ` + "(with --csv the validation part is split off)",
     );
   }
-  const split = { validationSize: opts.validationSize, seed: opts.seed };
-  const data = loadData(src, split, opts.warn);
+  const data = loadData(src, opts);
   const labels = checkData(data);
   const parts = data as Parts<unknown>;
   return {
@@ -230,14 +222,12 @@ export function loadTrainData(src: DataSource, opts: LoadOptions): LoadedData {
   } as LoadedData;
 }
 
-type SplitOpts = { validationSize: number; seed: number };
-
 const toStderr = (m: string) => {
   process.stderr.write(`warning: ${m}\n`);
 };
 
 /** The sets of `loadTrainData`, single-label or label sets as `src.multiLabel` says. */
-function loadData(src: DataSource, split: SplitOpts, warn = toStderr): TrainData {
+function loadData(src: DataSource, split: LoadOptions): TrainData {
   const multiLabel = src.multiLabel === true;
   const read = (
     file: string,
@@ -252,7 +242,7 @@ function loadData(src: DataSource, split: SplitOpts, warn = toStderr): TrainData
     const rows = read(trainFile);
     if (multiLabel && (rows as LabelSetRow[]).every((r) => r.labels.length === 1)) {
       const d = JSON.stringify(src.labelDelimiter ?? "|");
-      warn(
+      (split.warn ?? toStderr)(
         `${trainFile}: the label delimiter ${d} never occurs in its label column: `
           + "every row has one label, so the data is single-label (train without --multi-label for a softmax head, "
           + "or check --label-delimiter)",
@@ -272,7 +262,7 @@ function loadData(src: DataSource, split: SplitOpts, warn = toStderr): TrainData
 }
 
 /** The course's stratified split of one file, after checking that every label has the two rows it needs. */
-function splitSingleLabel(rows: LabelledText[], trainFile: string, split: SplitOpts): Split<LabelledText> {
+function splitSingleLabel(rows: LabelledText[], trainFile: string, split: LoadOptions): Split<LabelledText> {
   const sorted = [...new Set(rows.map((r) => r.label))].sort();
   const once = sorted.map((l) => rows.filter((r) => r.label === l)).filter((rs) => rs.length === 1).map((rs) => rs[0]);
   if (once.length) {
@@ -296,7 +286,7 @@ function splitSingleLabel(rows: LabelledText[], trainFile: string, split: SplitO
 }
 
 /** Iterative stratification of label sets (the labels sorted as the model numbers them). */
-function splitLabelSets(rows: LabelSetRow[], split: SplitOpts): Split<LabelSetRow> {
+function splitLabelSets(rows: LabelSetRow[], split: LoadOptions): Split<LabelSetRow> {
   const labels = [...new Set(rows.flatMap((r) => r.labels))].sort();
   return multilabelStratifiedSplit(rows, multiHot(rows.map((r) => r.labels), labels), split);
 }

@@ -1,8 +1,7 @@
 /**
- * The SMILE Twitter Emotion dataset as the course uses it: loading the headerless
- * `id,text,category` CSV (ids kept as strings: 18 digits do not fit a JavaScript number),
- * counting categories, dropping multi-label (`happy|sad`) and `nocode` rows, and numbering the
- * labels in order of first appearance. Taught in notebooks/01_eda.ipynb.
+ * The SMILE Twitter Emotion dataset as the course uses it: the headerless `id,text,category` CSV, its categories
+ * counted, multi-label (`happy|sad`) and `nocode` rows dropped, labels numbered in order of first appearance.
+ * Taught in notebooks/01_eda.ipynb.
  *
  *   const rows = loadSmile();                 // 3085 rows
  *   const course = filterForCourse(rows);     // 1481 rows
@@ -32,10 +31,7 @@ export interface LabelledRow extends SmileRow {
 /** The published file's sha256 (figshare record 10.6084/m9.figshare.3187909.v2). */
 export const SMILE_SHA256 = "d9288a574e13e0f1de65a8f482f71a85aaca8e9d4fceb8f9e8c8ed2e03e1c89f";
 
-/**
- * Reads the SMILE CSV (no header; fields id, text, category). A missing file says how to fetch it;
- * a row with an id that is not all digits, or an empty category, is an error naming the line.
- */
+/** Reads the SMILE CSV. A missing file says how to fetch it; a bad id or an empty category names the line. */
 export function loadSmile(file: string = SMILE_CSV): SmileRow[] {
   if (!fs.existsSync(file))
     throw new Error(`${file}: SMILE CSV not found. Fetch it with: npx tsx scripts/fetch-data.ts`);
@@ -63,10 +59,7 @@ export function isMultiLabel(category: string): boolean {
   return category.includes("|");
 }
 
-/**
- * The rows the course trains on: single-label rows that are not `nocode`
- * (3085 → 1481 rows). Returns a new array; `rows` is not changed.
- */
+/** The rows the course trains on: single-label rows that are not `nocode` (3085 → 1481 rows). Pure. */
 export function filterForCourse<T extends { category: string }>(rows: readonly T[]): T[] {
   return rows.filter((r) => !isMultiLabel(r.category) && r.category !== "nocode");
 }
@@ -111,16 +104,14 @@ export interface CourseData {
   labelDict: Record<string, number>;
   /** labels[i] is the name of label id i. */
   labels: string[];
-  /** Training rows in file order (1258 for the SMILE file). */
+  /** Rows in file order (1258 and 223 for the SMILE file). */
   train: LabelledRow[];
-  /** Validation rows in file order (223). */
   validation: LabelledRow[];
 }
 
 /**
  * Everything notebooks 01–02 build, in one call: load, filter, number the labels, and split as
- * `train_test_split(test_size=0.15, random_state=17, stratify=labels)`. Rows stay in file order
- * (the order the course's DataFrame feeds them to the model).
+ * `train_test_split(test_size=0.15, random_state=17, stratify=labels)`. Rows stay in file order, as the course's.
  */
 export function loadCourseData(file: string = SMILE_CSV, opts: SplitOptions = {}): CourseData {
   const rows = filterForCourse(loadSmile(file));
@@ -149,10 +140,8 @@ export interface MultiLabelCourseData {
 }
 
 /**
- * SMILE for multi-label training (notebook 08): every row but `nocode` (1,513: the course's 1,481
- * plus the 32 with several emotions), each category split on `|`, split by iterative stratification
- * (lib/data/split.ts, equal to iterstrat's MultilabelStratifiedShuffleSplit) with the course's 15 % and seed.
- * Rows stay in file order.
+ * SMILE for multi-label training (notebook 08): every row but `nocode` (1,513: the course's 1,481 plus the 32 with
+ * several emotions), split by iterative stratification with the course's 15 % and seed. Rows stay in file order.
  */
 export function loadMultiLabelCourseData(file: string = SMILE_CSV, opts: SplitOptions = {}): MultiLabelCourseData {
   const rows = loadSmile(file).filter((r) => r.category !== "nocode").map((r) => ({

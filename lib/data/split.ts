@@ -1,13 +1,10 @@
 /**
- * The course's train/validation split, exactly as scikit-learn makes it:
- * `train_test_split(ids, labels, test_size=0.15, random_state=17, stratify=labels)` gives 1258
- * training and 223 validation ids of the SMILE rows, and `stratifiedSplit` gives the same ids in
- * the same order (it replays StratifiedShuffleSplit with NumPy's RandomState from lib/core/random.ts).
- * `randomSplit` is the unstratified version, to show a rare class going missing.
- * Taught in notebooks/02_split.ipynb. For label sets (multi-label data), `multilabelStratifiedSplit`
- * and `multilabelStratifiedKFold` are iterative stratification, equal to the `iterative-stratification`
- * package's splits fold for fold (notebooks/08_multilabel.ipynb). `repeatedStratifiedKFold` / `stratifiedKFold` are
- * scikit-learn's folds for cross-validation (lib/analysis/cv.ts).
+ * Splits and folds exactly as scikit-learn and iterstrat make them, replayed with NumPy's RandomState
+ * (lib/core/random.ts). `stratifiedSplit` is the course's `train_test_split(ids, labels, test_size=0.15,
+ * random_state=17, stratify=labels)`: the same ids in the same order; `randomSplit` the unstratified one, to show a
+ * rare class going missing (notebooks/02_split.ipynb). `multilabelStratifiedSplit` / `multilabelStratifiedKFold` are
+ * iterative stratification for label sets (notebooks/08_multilabel.ipynb); `repeatedStratifiedKFold` /
+ * `stratifiedKFold` the folds of cross-validation (lib/analysis/cv.ts).
  *
  *   const s = stratifiedSplit(ids, labels, { validationSize: 0.15, seed: 17 });
  *   s.train.length, s.validation.length   // 1258, 223
@@ -17,20 +14,15 @@ import { COURSE_SEED, COURSE_VALIDATION_SIZE } from "../config/config";
 import { RandomState } from "../core/random";
 
 export interface SplitOptions {
-  /**
-   * The held-out share: scikit-learn's `test_size`. A fraction in (0, 1) (validation gets
-   * ceil(fraction × n) samples, as scikit-learn), or a whole number of samples (1 means one sample,
-   * as scikit-learn's int 1). Default 0.15, the course's.
-   */
+  /** scikit-learn's `test_size`: a fraction in (0, 1) (ceil(fraction × n) samples) or a count. Default 0.15. */
   validationSize?: number;
-  /** The seed: scikit-learn's `random_state` (an int gives `RandomState(seed)`). Default 17. */
+  /** scikit-learn's `random_state` (an int gives `RandomState(seed)`). Default 17. */
   seed?: number;
 }
 
 export interface Split<T> {
-  /** Training items in scikit-learn's return order. */
+  /** Items in scikit-learn's return order (validation is its "test" part). */
   train: T[];
-  /** Validation items in scikit-learn's return order (its "test" part). */
   validation: T[];
   /** The same training items in input (file) order: the order the course feeds to the model. */
   trainFileOrder: T[];
@@ -42,10 +34,7 @@ export interface Split<T> {
 
 type Label = number | string;
 
-/**
- * scikit-learn's `_validate_shuffle_split` for a held-out size alone: [nTrain, nValidation]
- * (the errors keep scikit-learn's words, where the held-out part is `test_size`).
- */
+/** scikit-learn's `_validate_shuffle_split` for a held-out size alone: [nTrain, nValidation], in its words. */
 export function splitSizes(nSamples: number, validationSize: number): [number, number] {
   const isCount = Number.isInteger(validationSize) && validationSize >= 1;
   if (isCount) {
@@ -126,10 +115,8 @@ function assemble<T>(items: readonly T[], trainIndex: number[], validationIndex:
 }
 
 /**
- * Splits `items` into train and validation so that each class keeps its share in both, reproducing
- * `train_test_split(items, test_size, random_state=seed, stratify=labels)` exactly.
- * Throws scikit-learn's errors: a class with a single member, or a validation/train set smaller than
- * the number of classes. Pure: the inputs are not changed.
+ * `train_test_split(items, test_size, random_state=seed, stratify=labels)`: each class keeps its share on both
+ * sides. scikit-learn's errors: a class with one member, a side smaller than the number of classes. Pure.
  */
 export function stratifiedSplit<T>(items: readonly T[], labels: readonly Label[], opts: SplitOptions = {}): Split<T> {
   const { validationSize = COURSE_VALIDATION_SIZE, seed = COURSE_SEED } = opts;
@@ -175,10 +162,7 @@ export function stratifiedSplit<T>(items: readonly T[], labels: readonly Label[]
   return assemble(items, rng.permutation(train), rng.permutation(validation));
 }
 
-/**
- * An unstratified split, `train_test_split(items, test_size, random_state=seed)`: one permutation,
- * the first nTest positions are validation. A rare class can end up entirely on one side.
- */
+/** `train_test_split(items, test_size, random_state=seed)`: a rare class can end up entirely on one side. */
 export function randomSplit<T>(items: readonly T[], opts: SplitOptions = {}): Split<T> {
   const { validationSize = COURSE_VALIDATION_SIZE, seed = COURSE_SEED } = opts;
   const [nTrain, nTest] = splitSizes(items.length, validationSize);
@@ -194,12 +178,10 @@ export function countLabels(labels: readonly Label[], names: readonly Label[]): 
 type LabelMatrix = readonly (readonly number[])[];
 
 /**
- * Iterative stratification (Sechidis, Tsoumakas and Vlahavas, 2011) for multi-label data, exactly as
- * the `iterative-stratification` package (iterstrat) implements it, RandomState calls included: take
- * the label with the fewest examples left (ties at random), give each of its examples to the fold
- * that still wants the most of that label (ties: the fold that wants the most examples, then at
- * random), and repeat; examples without any label go last, to the folds that want most examples.
- * `labelSets` is a 0/1 matrix [examples, labels]; `r` each fold's share. Returns each example's fold.
+ * Iterative stratification (Sechidis et al., 2011) as iterstrat implements it, RandomState calls included: take the
+ * label with the fewest examples left (ties at random), give each of its examples to the fold that still wants the
+ * most of that label (ties: the fold that wants most examples, then at random), repeat; examples without a label go
+ * last. `labelSets` is a 0/1 matrix [examples, labels]; `r` each fold's share. Returns each example's fold.
  */
 export function iterativeStratification(labelSets: LabelMatrix, r: readonly number[], rng: RandomState): number[] {
   const n = labelSets.length;
@@ -258,11 +240,7 @@ function foldsInInputOrder(labelSets: LabelMatrix, order: number[], r: readonly 
   return out;
 }
 
-/**
- * iterstrat's `MultilabelStratifiedShuffleSplit(n_splits=1, test_size=validationSize,
- * random_state=seed)`: shuffle, then iterative stratification into a train and a validation part
- * sized as scikit-learn sizes them. Both parts in input order. Pure.
- */
+/** iterstrat's `MultilabelStratifiedShuffleSplit(n_splits=1, test_size, random_state=seed)`. Pure. */
 export function multilabelStratifiedSplit<T>(
   items: readonly T[],
   labelSets: LabelMatrix,
@@ -281,9 +259,8 @@ export function multilabelStratifiedSplit<T>(
 }
 
 /**
- * iterstrat's `MultilabelStratifiedKFold(n_splits=k, shuffle)`: each example's fold (0..k-1). Ties
- * are broken by RandomState(seed) with or without shuffling (iterstrat draws from NumPy's global one
- * when not shuffling; seeded, the same numbers).
+ * iterstrat's `MultilabelStratifiedKFold(n_splits=k, shuffle)`: each example's fold (0..k-1). Ties are broken by
+ * RandomState(seed) even without shuffling (where iterstrat draws from NumPy's global one: seeded, the same numbers).
  */
 export function multilabelStratifiedKFold(
   labelSets: LabelMatrix,
@@ -299,12 +276,9 @@ export function multilabelStratifiedKFold(
 
 /**
  * scikit-learn's `RepeatedStratifiedKFold(n_splits=k, n_repeats=repeats, random_state=seed)`: each row's fold
- * (0..k-1) in each repeat. One RandomState(seed) runs through all repeats, as scikit-learn passes its generator
- * from repeat to repeat, so repeat 0 is `StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)` and repeat
- * r is not that with seed + r. Per class (classes numbered by first appearance, as scikit-learn does), the fold
- * sizes come from dealing the sorted labels round robin; the class's fold numbers are then shuffled. Where
- * scikit-learn only warns, a class with fewer than k rows is an error here: some fold would not hold it.
- * Pure: `labels` is not changed.
+ * (0..k-1) in each repeat. One RandomState(seed) runs through all repeats, as in scikit-learn, so repeat 0 is
+ * `StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)` and repeat r is not that with seed + r. Where
+ * scikit-learn only warns, a class with fewer than k rows is an error: some fold would not hold it. Pure.
  *
  *   repeatedStratifiedKFold(["a", "b", "a", "b", "a", "b"], 3, 1, 0)   // [[2, 2, 1, 0, 0, 1]]
  */
