@@ -1,14 +1,10 @@
 /**
- * Downloads a URL to a file so that a complete-looking file is always a complete file: the body
- * streams into `${dest}.part`, is checked (HTTP status, Content-Length, and the expected size and
- * sha256 when given), and only then renamed onto `dest`. Used for the SMILE CSV on figshare, PyPI
- * wheels and the Hugging Face hub.
+ * Downloads a URL so that a complete-looking file is always a complete file: the body streams into `${dest}.part`,
+ * is checked (HTTP status, Content-Length, and the expected size and sha256 when given), and only then renamed onto
+ * `dest`. A `.part` left by an interrupted run is overwritten by the next attempt, never taken for the file.
  *
  *   await downloadFile("https://ndownloader.figshare.com/files/4988956", "data/smile.csv",
  *     { sha256: "d9288a57…", onProgress: (done, total) => console.log(done, total) });
- *
- * A `.part` left behind by an interrupted run is never taken for the file: it is overwritten by the
- * next attempt, and `dest` only ever appears through the final rename.
  */
 import * as fs from "fs";
 import * as path from "path";

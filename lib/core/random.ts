@@ -1,9 +1,8 @@
 /**
- * NumPy's legacy `np.random.RandomState`, bit for bit: the MT19937 generator seeded with
- * `init_genrand`, `random_sample` doubles, `random_interval` (bit mask + rejection), and the
- * legacy `shuffle`, `permutation` and `choice(replace=false)`. scikit-learn's
- * `check_random_state(17)` is `RandomState(17)`, so this is what lets lib/data/split.ts reproduce the
- * course's `train_test_split(..., random_state=17)` exactly. Taught in notebooks/02_split.ipynb.
+ * NumPy's legacy `np.random.RandomState`, bit for bit: MT19937 seeded with `init_genrand`, `random_sample`,
+ * `random_interval`, and the legacy `shuffle`, `permutation` and `choice(replace=false)`. scikit-learn's
+ * `random_state=17` is `RandomState(17)`, so this lets lib/data/split.ts reproduce the course's split exactly.
+ * Taught in notebooks/02_split.ipynb.
  *
  *   const rng = new RandomState(17);
  *   rng.permutation(5)       // [4, 0, 2, 3, 1]  — as np.random.RandomState(17).permutation(5)

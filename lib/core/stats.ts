@@ -1,9 +1,7 @@
 /**
- * The paired t-test and its confidence interval, as SciPy computes them (`scipy.stats.ttest_rel`,
- * `.confidence_interval(0.95)`; test/stats.test.ts checks against a fixture SciPy wrote), with the
- * Student t distribution they need. Used by the bias probe (lib/analysis/bias.ts) and cross-validation
- * (lib/analysis/cv.ts). And the median the benchmarks report (robust to the odd slow run on a shared machine), and
- * NumPy's percentile (bootstrap intervals).
+ * The paired t-test and its confidence interval as SciPy computes them (`ttest_rel`, `.confidence_interval(0.95)`),
+ * with the Student t distribution they need, for the bias probe and cross-validation; the median the benchmarks
+ * report; NumPy's percentile (bootstrap intervals).
  *
  *   pairedTTest([0.61, 0.58, 0.66], [0.55, 0.57, 0.60])
  *   // { n: 3, meanA: 0.6167, meanB: 0.5733, meanDiff: 0.0433, sdDiff: 0.0289, df: 2,

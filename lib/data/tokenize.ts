@@ -1,12 +1,11 @@
 /**
- * BERT's tokenizer, as the course uses it: text → WordPiece pieces → ids, with [CLS]/[SEP], padding,
- * truncation, token_type_ids and the attention mask. Taught in notebooks/03_tokenize.ipynb.
+ * BERT's tokenizer, as the course uses it: text → WordPiece pieces → ids, with [CLS]/[SEP], padding, truncation,
+ * token_type_ids and the attention mask. Taught in notebooks/03_tokenize.ipynb.
  *
- * The text → pieces → ids step is @huggingface/transformers' tokenizer, loaded offline from a model
- * folder's tokenizer.json. Truncation, special tokens and padding are done here, in a few plain
- * lines, because transformers.js cuts over-long texts after adding [SEP] (losing it) where Python
- * `transformers` cuts the text first and keeps [CLS] … [SEP]. test/tokenize.test.ts checks every id,
- * mask and token type against Python (test/fixtures/reference/tokenizer.json).
+ * Text → pieces → ids is @huggingface/transformers' tokenizer, loaded offline from a model folder's tokenizer.json.
+ * Truncation, special tokens and padding are done here because transformers.js cuts over-long texts after adding
+ * [SEP] (losing it) where Python `transformers` cuts the text first. test/tokenize.test.ts checks every id, mask and
+ * token type against Python.
  *
  *   const tok = await loadTokenizer("models/all-MiniLM-L6-v2");
  *   tok.tokenize("Loved the #museum 😀")   // ["loved", "the", "#", "museum", "[UNK]"]
@@ -170,10 +169,7 @@ function readJson(file: string): Record<string, unknown> {
   }
 }
 
-/**
- * Loads the tokenizer of a model folder (tokenizer.json, plus tokenizer_config.json and
- * special_tokens_map.json when present) without touching the network.
- */
+/** Loads a model folder's tokenizer.json (and tokenizer_config.json, special_tokens_map.json) offline. */
 export async function loadTokenizer(modelDir: string): Promise<Tokenizer> {
   const file = path.join(modelDir, "tokenizer.json");
   if (!fs.existsSync(modelDir))
@@ -206,8 +202,8 @@ export async function loadTokenizer(modelDir: string): Promise<Tokenizer> {
 }
 
 /**
- * What the model sees for one row of an encoded batch, position by position: the token, its id,
- * its segment and whether attention may look at it (1) or it is padding (0).
+ * What the model sees for one row of an encoded batch, position by position: the token, its id, its segment and
+ * whether attention may look at it (1) or it is padding (0).
  *
  *   describeEncoding(tok, tok.encode(["Loved it!"], { padding: "max_length", maxLength: 6 }))
  *   // [{ position: 0, token: "[CLS]", input_id: 101, token_type_id: 0, attention_mask: 1 }, …,

@@ -1,13 +1,10 @@
 /**
- * Chooses the TensorFlow.js backend for the course: native TensorFlow (tfjs-node-gpu when set-up
- * provisioned it for a GPU, else tfjs-node), then WebAssembly, then plain JavaScript ("cpu").
- * `BERTLAB_BACKEND=tensorflow|wasm|cpu` forces one.
+ * Chooses the TensorFlow.js backend: native TensorFlow (tfjs-node-gpu when set-up provisioned it for a GPU, else
+ * tfjs-node), then WebAssembly, then plain JavaScript ("cpu"). `BERTLAB_BACKEND=tensorflow|wasm|cpu` forces one.
  *
- * The native backend is a compiled binding (tfjs_binding.node) plus a 800 MB libtensorflow, which
- * scripts/provision-backend.ts lays out and checks. A half-built or corrupt binding could crash a
- * process that loads it, so it is only loaded here when the state file written by set-up vouches
- * for exactly these files (sizes and times unchanged), or after a child process has loaded it
- * without trouble. The state file also explains the choice:
+ * The native binding and its 800 MB libtensorflow are laid out by scripts/provision-backend.ts. A half-built binding
+ * could crash the process that loads it, so it is loaded only when set-up's state file vouches for exactly these
+ * files (sizes and times unchanged), or after a child process has loaded it without trouble:
  *
  *   const info = await initBackend();
  *   info.reason     // "native TensorFlow: tfjs-node built against PyPI tensorflow-cpu 2.21.0 (checked by set-up 2026-11-26)"
@@ -50,7 +47,7 @@ export interface BackendState {
     /** "@tensorflow/tfjs-node" or "@tensorflow/tfjs-node-gpu". */
     package?: string;
     packageDir?: string;
-    /** How the binding got there: "existing", "tfjs-node-gpu install script", "tfjs-node install script", "PyPI build". */
+    /** How the binding got there: "existing", "tfjs-node(-gpu) install script", "PyPI build". */
     method?: string;
     /** Where libtensorflow came from, e.g. "PyPI tensorflow-cpu 2.21.0". */
     source?: string;
@@ -176,11 +173,8 @@ export function nativeVerdict(): { ok: boolean; pkg: string; pkgDir?: string; wh
   const pkg = state?.native.ok && state.native.package ? state.native.package : "@tensorflow/tfjs-node";
   const pkgDir = nativePackageDir(pkg);
   if (!pkgDir) return { ok: false, pkg, why: `${pkg} is not installed` };
-  const how = state?.native.ok
-    ? `${state.native.package === "@tensorflow/tfjs-node-gpu" ? "tfjs-node-gpu" : "tfjs-node"}${
-      state.native.source ? ` built against ${state.native.source}` : ""
-    }`
-    : pkg.replace("@tensorflow/", "");
+  const source = state?.native.ok && state.native.source ? ` built against ${state.native.source}` : "";
+  const how = `${pkg.replace("@tensorflow/", "")}${source}`;
   const sameFiles = state && state.native.packageDir === pkgDir &&
     state.native.fingerprint === nativeFingerprint(pkgDir) &&
     state.nodeModules === process.versions.modules;

@@ -1,8 +1,7 @@
 /**
- * What a measurement ran on: the CPU (model, cores, the vector extensions that decide how fast a
- * matrix product can be) and the native TensorFlow build (its version, and the oneDNN library and
- * instruction set it dispatches to). The same model of BERT trains slower than PyTorch on one CPU and
- * faster on another (docs/benchmarks.md), so scripts/bench.ts records this beside every table.
+ * What a measurement ran on: the CPU (model, cores, the vector extensions that decide how fast a matrix product can
+ * be) and the native TensorFlow build (its version, and the oneDNN library and instruction set it dispatches to).
+ * BERT trains slower than PyTorch on one CPU and faster on another, so scripts/bench.ts records this beside every table.
  *
  *   cpuInfo()
  *     // { model: "AMD EPYC", vendor: "AuthenticAMD", logicalCpus: 2, physicalCores: 2,
@@ -115,9 +114,8 @@ export interface TensorFlowBuild {
 }
 
 /**
- * Loads native TensorFlow in a child process with ONEDNN_VERBOSE=1, runs one matrix product and
- * reads what oneDNN says about itself. A child, because the verbose setting must be in place
- * before the library loads and must not flood this process's output. About 2 s.
+ * Loads native TensorFlow in a child process with ONEDNN_VERBOSE=1, runs one matrix product and reads what oneDNN
+ * says about itself. A child, because the setting must be in place before the library loads. About 2 s.
  */
 export function tensorflowBuild(): TensorFlowBuild {
   const onednnOpts = !["0", "false"].includes((process.env.TF_ENABLE_ONEDNN_OPTS ?? "").toLowerCase());
