@@ -236,17 +236,12 @@ export function readLabelledTexts(file: string, opts: LabelledTextOptions): Labe
     const k = typeof col === "number"
       ? (col >= 0 && col < table.columns.length ? col : -1)
       : table.columns.indexOf(col);
-    if (k < 0) {
-      const single = table.columns.length === 1
-        ? ` (one column only: is the delimiter ${showDelimiter(table.delimiter)} right?)`
-        : "";
-      throw new Error(
-        `${file}: no ${role} column ${JSON.stringify(col)}; columns found: ${
-          table.columns.map((c) => JSON.stringify(c)).join(", ")
-        }${single}`,
-      );
-    }
-    return k;
+    if (k >= 0) return k;
+    const found = table.columns.map((c) => JSON.stringify(c)).join(", ");
+    const single = table.columns.length === 1
+      ? ` (one column only: is the delimiter ${showDelimiter(table.delimiter)} right?)`
+      : "";
+    throw new Error(`${file}: no ${role} column ${JSON.stringify(col)}; columns found: ${found}${single}`);
   };
   const t = find(opts.textColumn, "text");
   const l = find(opts.labelColumn, "label");

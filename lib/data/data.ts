@@ -203,23 +203,15 @@ export function loadTrainData(src: DataSource, opts: LoadOptions): LoadedData;
 export function loadTrainData(src: DataSource, opts: LoadOptions): LoadedData {
   if (src.csv && src.trainCsv)
     throw new Error("give either --csv (split into train and validation) or --train-csv, not both");
-  if (src.validationCsv && !src.trainCsv) {
+  if (src.validationCsv && !src.trainCsv)
     throw new Error(
-      `--validation-csv ${src.validationCsv} needs --train-csv ` + "(with --csv the validation part is split off)",
+      `--validation-csv ${src.validationCsv} needs --train-csv (with --csv the validation part is split off)`,
     );
-  }
   const data = loadData(src, opts);
   const labels = checkData(data);
-  const parts = data as Parts<unknown>;
-  return {
-    ...data,
-    labels,
-    ids: {
-      train: parts.train.ids!,
-      validation: parts.validation.ids!,
-      ...(parts.test ? { test: parts.test.ids! } : {}),
-    },
-  } as LoadedData;
+  const { train, validation, test } = data as Parts<unknown>;
+  const ids = { train: train.ids!, validation: validation.ids!, ...(test ? { test: test.ids! } : {}) };
+  return { ...data, labels, ids } as LoadedData;
 }
 
 const toStderr = (m: string) => {

@@ -87,14 +87,11 @@ export function withLabels<T extends SmileRow>(
   rows: readonly T[],
   dict: Record<string, number>,
 ): (T & { label: number })[] {
+  const known = Object.keys(dict).join(", ");
   return rows.map((r) => {
     const label = dict[r.category];
     if (label === undefined)
-      throw new Error(
-        `row id ${r.id}: category ${JSON.stringify(r.category)} is not in the label dict (${
-          Object.keys(dict).join(", ")
-        })`,
-      );
+      throw new Error(`row id ${r.id}: category ${JSON.stringify(r.category)} is not in the label dict (${known})`);
     return { ...r, label };
   });
 }

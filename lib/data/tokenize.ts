@@ -49,15 +49,10 @@ export class Tokenizer {
     this.vocabSize = vocab.size;
     this.idToTokenMap = [];
     for (const [token, id] of vocab) this.idToTokenMap[id] = token;
+    const config = path.join(modelDir, "tokenizer_config.json");
     const need = (name: string, id: number | undefined) => {
-      if (typeof id !== "number") {
-        throw new Error(
-          `${
-            path.join(modelDir, "tokenizer_config.json")
-          }: no ${name} token in the vocabulary; a BERT tokenizer needs [CLS], [SEP] and [PAD]`,
-        );
-      }
-      return id;
+      if (typeof id === "number") return id;
+      throw new Error(`${config}: no ${name} token in the vocabulary; a BERT tokenizer needs [CLS], [SEP] and [PAD]`);
     };
     this.padTokenId = need("pad", hf.pad_token_id);
     // tokenizer_config.json writes a token as a string or as { "__type": "AddedToken", "content": … }
