@@ -199,16 +199,18 @@ export function iterativeStratification(labelSets: LabelMatrix, r: readonly numb
   // NumPy's RandomState.choice(n) draws like randomInterval(n - 1); iterstrat calls it only on a tie
   const pick = (c: number[]) => (c.length > 1 ? c[rng.randomInterval(c.length - 1)] : c[0]);
   let left = n;
+  const assign = (i: number, f: number) => {
+    folds[i] = f;
+    pending[i] = false;
+    left--;
+    labelSets[i].forEach((v, j) => (cFoldsLabels[f][j] -= v ? 1 : 0));
+    cFolds[f] -= 1;
+  };
   while (left > 0) {
     const remaining = totals.map((_, j) => labelSets.reduce((a, row, i) => a + (pending[i] && row[j] ? 1 : 0), 0));
     if (remaining.every((c) => c === 0)) {
       // only examples without labels are left: spread them over the folds that want most examples
-      for (let i = 0; i < n; i++) {
-        if (!pending[i]) continue;
-        const f = pick(argmaxAll(cFolds));
-        folds[i] = f;
-        cFolds[f] -= 1;
-      }
+      for (let i = 0; i < n; i++) if (pending[i]) assign(i, pick(argmaxAll(cFolds)));
       break;
     }
     // 1) the label with the fewest (but at least one) examples left
@@ -219,14 +221,7 @@ export function iterativeStratification(labelSets: LabelMatrix, r: readonly numb
       if (!pending[i] || !labelSets[i][label]) continue;
       let candidates = argmaxAll(cFoldsLabels.map((row) => row[label]));
       if (candidates.length > 1) candidates = argmaxAll(candidates.map((f) => cFolds[f])).map((c) => candidates[c]);
-      const f = pick(candidates);
-      folds[i] = f;
-      pending[i] = false;
-      left--;
-      labelSets[i].forEach((v, j) => {
-        if (v) cFoldsLabels[f][j] -= 1;
-      });
-      cFolds[f] -= 1;
+      assign(i, pick(candidates));
     }
   }
   return folds;
