@@ -42,13 +42,16 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
   const fail = (what: string): never => {
     throw new Error(`Download of ${url} failed: ${what}`);
   };
+  const reason = (e: unknown) => { // fetch puts the network error in the cause
+    const cause = (e as { cause?: Error }).cause;
+    return `${(e as Error).message}${cause ? ` (${cause.message})` : ""}`;
+  };
 
   let res: Response;
   try {
     res = await fetch(url, { headers: opts.headers, redirect: "follow" });
   } catch (e) {
-    const cause = (e as { cause?: Error }).cause;
-    return fail(`${(e as Error).message}${cause ? ` (${cause.message})` : ""}`);
+    return fail(reason(e));
   }
   if (!res.ok) {
     // Drain the body so the connection is released.
@@ -71,10 +74,7 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
   try {
     try {
       if (!res.body) fail("no response body");
-      const reader = res.body!.getReader();
-      for (;;) {
-        const { done: finished, value } = await reader.read();
-        if (finished) break;
+      for await (const value of res.body!) {
         fs.writeSync(fd, value);
         hash.update(value);
         done += value.length;
@@ -82,12 +82,7 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
       }
     } catch (e) {
       if ((e as Error).message.startsWith(`Download of ${url}`)) throw e;
-      const cause = (e as { cause?: Error }).cause;
-      fail(
-        `connection broke after ${done} bytes${total !== undefined ? ` of ${total}` : ""}: ${(e as Error).message}${
-          cause ? ` (${cause.message})` : ""
-        }`,
-      );
+      fail(`connection broke after ${done} bytes${total !== undefined ? ` of ${total}` : ""}: ${reason(e)}`);
     }
     fs.fsyncSync(fd);
   } catch (e) {

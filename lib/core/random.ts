@@ -40,20 +40,10 @@ export class RandomState {
   /** Refills the state (the "twist"). */
   private generate(): void {
     const mt = this.mt;
-    const UPPER = 0x80000000;
-    const LOWER = 0x7fffffff;
-    const MATRIX_A = 0x9908b0df;
-    let kk = 0;
-    for (; kk < N - M; kk++) {
-      const y = (mt[kk] & UPPER) | (mt[kk + 1] & LOWER);
-      mt[kk] = mt[kk + M] ^ (y >>> 1) ^ (y & 1 ? MATRIX_A : 0);
+    for (let kk = 0; kk < N; kk++) {
+      const y = (mt[kk] & 0x80000000) | (mt[(kk + 1) % N] & 0x7fffffff);
+      mt[kk] = mt[(kk + M) % N] ^ (y >>> 1) ^ (y & 1 ? 0x9908b0df : 0);
     }
-    for (; kk < N - 1; kk++) {
-      const y = (mt[kk] & UPPER) | (mt[kk + 1] & LOWER);
-      mt[kk] = mt[kk + (M - N)] ^ (y >>> 1) ^ (y & 1 ? MATRIX_A : 0);
-    }
-    const y = (mt[N - 1] & UPPER) | (mt[0] & LOWER);
-    mt[N - 1] = mt[M - 1] ^ (y >>> 1) ^ (y & 1 ? MATRIX_A : 0);
     this.pos = 0;
   }
 
