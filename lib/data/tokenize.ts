@@ -49,18 +49,18 @@ export class Tokenizer {
     this.vocabSize = vocab.size;
     this.idToTokenMap = [];
     for (const [token, id] of vocab) this.idToTokenMap[id] = token;
-    const config = path.join(modelDir, "tokenizer_config.json");
+    const configFile = path.join(modelDir, "tokenizer_config.json"), jsonFile = path.join(modelDir, "tokenizer.json");
     const need = (name: string, id: number | undefined) => {
       if (typeof id === "number") return id;
-      throw new Error(`${config}: no ${name} token in the vocabulary; a BERT tokenizer needs [CLS], [SEP] and [PAD]`);
+      throw new Error(
+        `${configFile}: no ${name} token in the vocabulary; a BERT tokenizer needs [CLS], [SEP] and [PAD]`,
+      );
     };
     this.padTokenId = need("pad", hf.pad_token_id);
     // tokenizer_config.json writes a token as a string or as { "__type": "AddedToken", "content": … }
     const cls = hf.config.cls_token;
-    this.clsTokenId = need(
-      "cls",
-      hf.convert_tokens_to_ids(String(cls && typeof cls === "object" ? cls.content : cls ?? "[CLS]")),
-    );
+    const clsToken = String(cls && typeof cls === "object" ? cls.content : cls ?? "[CLS]");
+    this.clsTokenId = need("cls", hf.convert_tokens_to_ids(clsToken));
     this.sepTokenId = need("sep", hf.sep_token_id);
     this.unkTokenId = need("unk", hf.unk_token_id);
     const max = Number(hf.model_max_length);
@@ -69,13 +69,10 @@ export class Tokenizer {
     // 1) the course relies on BERT's layout: [CLS] text [SEP]
     const probe = hf.encode("a", { add_special_tokens: true });
     const bare = hf.encode("a", { add_special_tokens: false });
-    if (probe.join() !== [this.clsTokenId, ...bare, this.sepTokenId].join()) {
+    if (probe.join() !== [this.clsTokenId, ...bare, this.sepTokenId].join())
       throw new Error(
-        `${path.join(modelDir, "tokenizer.json")}: not a BERT-style tokenizer (expected [CLS] text [SEP], got ids ${
-          probe.join(", ")
-        })`,
+        `${jsonFile}: not a BERT-style tokenizer (expected [CLS] text [SEP], got ids ${probe.join(", ")})`,
       );
-    }
   }
 
   /** WordPiece pieces of one text, without [CLS]/[SEP]: `"Loved it"` → `["loved", "it"]`. */

@@ -90,15 +90,10 @@ export function nativePackageDir(pkg = "@tensorflow/tfjs-node"): string | undefi
 
 /** The binding files whose sizes and times say "unchanged since checked". */
 export function nativeFiles(pkgDir: string): string[] {
-  const lib = path.join(pkgDir, "deps", "lib");
-  const napi = fs.existsSync(path.join(pkgDir, "lib"))
-    ? fs.readdirSync(path.join(pkgDir, "lib")).filter((d) => d.startsWith("napi-v"))
-    : [];
-  return [
-    ...napi.map((d) => path.join(pkgDir, "lib", d, "tfjs_binding.node")),
-    path.join(lib, "libtensorflow.so.2"),
-    path.join(lib, "libtensorflow_framework.so.2"),
-  ];
+  const bindings = path.join(pkgDir, "lib");
+  const napi = fs.existsSync(bindings) ? fs.readdirSync(bindings).filter((d) => d.startsWith("napi-v")) : [];
+  const libs = ["libtensorflow.so.2", "libtensorflow_framework.so.2"].map((f) => path.join(pkgDir, "deps", "lib", f));
+  return [...napi.map((d) => path.join(bindings, d, "tfjs_binding.node")), ...libs];
 }
 
 /** "size:mtime" of each binding file ("-" when missing), so a rebuild or truncation is noticed. */
