@@ -65,10 +65,7 @@ export class RandomState {
     return (a * 67108864.0 + b) / 9007199254740992.0;
   }
 
-  /**
-   * A uniform integer in [0, max] (inclusive), numpy's `random_interval`: draw 32 bits, mask to
-   * the smallest all-ones mask covering `max`, reject values above `max`.
-   */
+  /** A uniform integer in [0, max], numpy's `random_interval`: 32 bits, masked, values above max rejected. */
   randomInterval(max: number): number {
     if (!Number.isInteger(max) || max < 0)
       throw new Error(`randomInterval: max must be a non-negative integer, got ${max}`);
@@ -89,10 +86,7 @@ export class RandomState {
     }
   }
 
-  /**
-   * `permutation(n)`: a shuffled [0, n); `permutation(array)`: a shuffled copy (the input is not
-   * changed).
-   */
+  /** `permutation(n)`: a shuffled [0, n); `permutation(array)`: a shuffled copy (the input is not changed). */
   permutation(n: number): number[];
   permutation<T>(x: readonly T[]): T[];
   permutation<T>(x: number | readonly T[]): (number | T)[] {
@@ -101,10 +95,7 @@ export class RandomState {
     return arr;
   }
 
-  /**
-   * `choice(n, size, replace=False)` (no probabilities) of the legacy RandomState:
-   * `permutation(n)[:size]`. It consumes randomness even when size === n.
-   */
+  /** The legacy `choice(n, size, replace=False)`: `permutation(n)[:size]`, drawing even when size === n. */
   choiceWithoutReplacement(n: number, size: number): number[] {
     if (size > n) throw new Error(`Cannot take a larger sample (${size}) than population (${n}) when replace=false`);
     if (size < 0) throw new Error(`negative dimensions are not allowed (size ${size})`);

@@ -15,10 +15,7 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/**
- * The q-th percentile (q in [0, 100]) as NumPy's `np.percentile(xs, q)` computes it (method "linear", with
- * NumPy's two-sided interpolation, so bootstrap intervals match a NumPy fixture to the last bit). Pure.
- */
+/** The q-th percentile (q in [0, 100]) to the last bit of `np.percentile(xs, q)` (its two-sided interpolation). */
 export function percentile(xs: readonly number[], q: number): number {
   if (xs.length === 0) throw new Error("percentile: no values");
   if (!(q >= 0 && q <= 100)) throw new Error(`percentile: q must be in [0, 100], got ${q}`);

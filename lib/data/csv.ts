@@ -35,6 +35,7 @@ export function parseCsvRecords(text: string, opts: ParseOptions = {}): CsvRecor
   if (d.length !== 1 || d === '"' || d === "\n" || d === "\r")
     throw new Error(`CSV delimiter must be one character other than a quote or newline, got ${JSON.stringify(d)}`);
   const where = (line: number) => `${opts.file ?? "CSV text"}: line ${line}`;
+  const endsField = (ch: string) => ch === d || ch === "\n" || ch === "\r";
   const records: CsvRecord[] = [];
   let fields: string[] = [];
   let field = "";
@@ -62,13 +63,9 @@ export function parseCsvRecords(text: string, opts: ParseOptions = {}): CsvRecor
       line += body.split("\n").length - 1;
       i = q + 1;
       // 2) after the closing quote only a delimiter or a line end may follow
-      const next = text[i];
-      if (i < n && next !== d && next !== "\n" && next !== "\r") {
-        throw new Error(
-          `${where(line)}: unexpected ${
-            JSON.stringify(next)
-          } after a closing quote (quotes inside a quoted field must be doubled: "")`,
-        );
+      if (i < n && !endsField(text[i])) {
+        const what = `unexpected ${JSON.stringify(text[i])} after a closing quote`;
+        throw new Error(`${where(line)}: ${what} (quotes inside a quoted field must be doubled: "")`);
       }
       quoted = true;
       continue;
@@ -86,7 +83,7 @@ export function parseCsvRecords(text: string, opts: ParseOptions = {}): CsvRecor
     } else {
       // 3) an unquoted run up to the next delimiter or line end (quotes inside it are literal)
       let j = i;
-      while (j < n && text[j] !== d && text[j] !== "\n" && text[j] !== "\r") j++;
+      while (j < n && !endsField(text[j])) j++;
       field += text.slice(i, j);
       i = j;
     }
@@ -100,10 +97,7 @@ export function parseCsv(text: string, opts: ParseOptions = {}): string[][] {
   return parseCsvRecords(text, opts).map((r) => r.fields);
 }
 
-/**
- * Decodes UTF-8 strictly: invalid bytes are an error naming the file, byte offset and line,
- * instead of silently turning into U+FFFD. A leading byte-order mark is dropped.
- */
+/** Strict UTF-8: invalid bytes are an error naming the file, byte and line, not U+FFFD. A leading BOM is dropped. */
 export function decodeUtf8(bytes: Uint8Array, file = "input"): string {
   try {
     const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);

@@ -68,11 +68,7 @@ export function textSet(rows: readonly (DataRow | LabelSetRow)[], file?: string)
 
 type SplitRows<R> = { labels?: string[]; train: readonly R[]; validation: readonly R[]; test?: readonly R[] };
 
-/**
- * TrainData from split rows: the course's `loadCourseData()` (labels in the course's order), its
- * `loadMultiLabelCourseData()`, or any rows with a text and a label (or label set). The one place
- * a TrainData is put together.
- */
+/** TrainData from split rows: `loadCourseData()`, `loadMultiLabelCourseData()`, or any rows with text and label(s). */
 export function trainData(split: SplitRows<LabelSetRow>): MultiLabelData;
 export function trainData(split: SplitRows<DataRow>): SingleLabelData;
 export function trainData(split: SplitRows<DataRow | LabelSetRow>): TrainData {
@@ -95,10 +91,9 @@ export function rowPlace(set: TextSet<unknown>, part: Part, i: number): string {
 const labelList = (l: string | string[]) => (Array.isArray(l) ? l : [l]);
 
 /**
- * Checks the data and returns the label names in id order. Errors name the file and line (or the
- * example) and the problem: sizes that disagree, no training data, a single class, an example
- * without a label, and a label that occurs in validation or test but never in training (the
- * model could never predict it).
+ * Checks the data and returns the label names in id order. Errors name the file and line (or the example) and the
+ * problem: sizes that disagree, no training data, a single class, an example without a label, and a label that
+ * occurs in validation or test but never in training (the model could never predict it).
  */
 export function checkData(data: TrainData): string[] {
   const sets = PARTS.map((part) => [part, data[part] as TextSet<string | string[]> | undefined] as const);
@@ -193,9 +188,8 @@ export interface LoadOptions {
 }
 
 /**
- * Loads the data a run trains on: the course's SMILE split when no file is named, one file split
- * as the course splits (`csv`, or `trainCsv` alone; multi-label data by iterative stratification),
- * or separate train and validation files; plus a test file when `testCsv` is given. Checked by `checkData`.
+ * Loads the data a run trains on: the course's SMILE split when no file is named, one file split as the course splits
+ * (`csv`, or `trainCsv` alone), or separate train and validation files; plus `testCsv`. Checked by `checkData`.
  */
 export function loadTrainData(src: DataSource & { multiLabel: true }, opts: LoadOptions): LoadedData<MultiLabelData>;
 export function loadTrainData(src: DataSource & { multiLabel?: false }, opts: LoadOptions): LoadedData<SingleLabelData>;

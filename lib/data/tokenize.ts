@@ -89,10 +89,7 @@ export class Tokenizer {
     });
   }
 
-  /**
-   * Encodes a batch of texts as the model reads them. Like Python `tokenizer(texts, padding=…,
-   * max_length=…, truncation=…)` for single sentences; never changes `texts`.
-   */
+  /** Encodes texts as the model reads them: Python's `tokenizer(texts, padding=…, max_length=…, truncation=…)`. */
   encode(texts: readonly string[], opts: EncodeOptions = {}): Encoded {
     if (!Array.isArray(texts)) throw new Error(`encode expects an array of texts, got ${typeof texts}`);
     const padding = opts.padding ?? "longest";
@@ -146,18 +143,15 @@ function checkText(t: unknown, i: number): string {
 }
 
 function readJson(file: string): Record<string, unknown> {
-  let text: string;
+  let text: string | undefined;
   try {
     text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    throw new Error(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
-      cause: e,
-    });
-  }
-  try {
     return JSON.parse(text);
   } catch (e) {
-    throw new Error(`${file}: not valid JSON (${(e as Error).message})`, { cause: e });
+    const why = text === undefined ?
+      `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`
+      : `not valid JSON (${(e as Error).message})`;
+    throw new Error(`${file}: ${why}`, { cause: e });
   }
 }
 

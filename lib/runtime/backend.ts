@@ -143,10 +143,7 @@ export function checkNativeInChild(pkgDir: string): NativeCheck {
   return { ok: false, message: firstErrorLine(r.stderr ?? "") || `exit status ${r.status}` };
 }
 
-/**
- * Runs `script` in a child Node with `env` added to this process's. A package copy outside node_modules finds
- * @tensorflow/tfjs through NODE_PATH.
- */
+/** Runs `script` in a child Node with `env` added (and NODE_PATH, for a tfjs-node copy outside node_modules). */
 export function nodeChild(script: string, env: NodeJS.ProcessEnv) {
   const NODE_PATH = [path.join(ROOT, "node_modules"), process.env.NODE_PATH].filter(Boolean).join(path.delimiter);
   const options = { encoding: "utf8", env: { ...process.env, ...env, NODE_PATH }, timeout: 60_000 } as const;
