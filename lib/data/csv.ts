@@ -182,18 +182,14 @@ export function readCsv(file: string, opts: ReadCsvOptions = {}): CsvTable {
   const records = parseCsvRecords(text, { delimiter, file });
   if (records.length === 0) throw new Error(`${file}: the file is empty`);
   const header = opts.header ?? true;
-  const width = records[0].fields.length;
-  for (const r of records) {
-    if (r.fields.length !== width) {
-      const hint = width === 1 || r.fields.length === 1 ? " — is the delimiter right? (pass `delimiter`)" : "";
-      throw new Error(
-        `${file}: expected ${width} columns (delimiter ${showDelimiter(delimiter)}, as in line ${
-          records[0].line
-        }), line ${r.line} has ${r.fields.length}${hint}`,
-      );
-    }
+  const [first] = records, width = first.fields.length;
+  const bad = records.find((r) => r.fields.length !== width);
+  if (bad) {
+    const hint = width === 1 || bad.fields.length === 1 ? " — is the delimiter right? (pass `delimiter`)" : "";
+    const expected = `expected ${width} columns (delimiter ${showDelimiter(delimiter)}, as in line ${first.line})`;
+    throw new Error(`${file}: ${expected}, line ${bad.line} has ${bad.fields.length}${hint}`);
   }
-  const columns = header ? records[0].fields.map((c) => c.trim()) : records[0].fields.map((_, k) => String(k));
+  const columns = header ? first.fields.map((c) => c.trim()) : first.fields.map((_, k) => String(k));
   const data = header ? records.slice(1) : records;
   return { file, delimiter, columns, rows: data.map((r) => r.fields), lines: data.map((r) => r.line) };
 }

@@ -262,12 +262,9 @@ function splitSingleLabel(rows: LabelledText[], trainFile: string, split: LoadOp
   try {
     return stratifiedSplit(rows, rows.map((r) => sorted.indexOf(r.label)), split);
   } catch (e) { // too few rows for one of each label on both sides (scikit-learn's words)
-    throw new Error(
-      `${trainFile} (${rows.length} rows, ${sorted.length} labels, --validation-size ${split.validationSize}): ${
-        (e as Error).message
-      }`,
-      { cause: e },
-    );
+    const what =
+      `${trainFile} (${rows.length} rows, ${sorted.length} labels, --validation-size ${split.validationSize})`;
+    throw new Error(`${what}: ${(e as Error).message}`, { cause: e });
   }
 }
 

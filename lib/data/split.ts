@@ -138,12 +138,10 @@ export function stratifiedSplit<T>(items: readonly T[], labels: readonly Label[]
       }]`,
     );
   }
-  if (nTrain < classes.length)
-    throw new Error(
-      `The train_size = ${nTrain} should be greater or equal to the number of classes = ${classes.length}`,
-    );
-  if (nTest < classes.length)
-    throw new Error(`The test_size = ${nTest} should be greater or equal to the number of classes = ${classes.length}`);
+  for (const [name, size] of [["train_size", nTrain], ["test_size", nTest]] as const) {
+    if (size < classes.length)
+      throw new Error(`The ${name} = ${size} should be greater or equal to the number of classes = ${classes.length}`);
+  }
 
   // 3) per-class train and validation ("test") counts, drawn from one RandomState in scikit-learn's order
   const rng = new RandomState(seed);
