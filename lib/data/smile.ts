@@ -114,13 +114,8 @@ export function loadCourseData(file: string = SMILE_CSV, opts: SplitOptions = {}
   const rows = filterForCourse(loadSmile(file));
   const dict = labelDict(rows);
   const labelled = withLabels(rows, dict);
-  const split = stratifiedSplit(labelled, labelled.map((r) => r.label), opts);
-  return {
-    labelDict: dict,
-    labels: labelNames(dict),
-    train: split.trainFileOrder,
-    validation: split.validationFileOrder,
-  };
+  const { trainFileOrder, validationFileOrder } = stratifiedSplit(labelled, labelled.map((r) => r.label), opts);
+  return { labelDict: dict, labels: labelNames(dict), train: trainFileOrder, validation: validationFileOrder };
 }
 
 /** A SMILE row with its set of emotions (`happy|sad` → ["happy", "sad"]). */
