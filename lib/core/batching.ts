@@ -1,19 +1,16 @@
 /**
- * The order in which texts are batched for prediction: shortest first, so that each batch is padded to
- * little more than its own texts, and answers are put back in input order afterwards. Pure functions of
- * the token counts; lib/serve/onnx_runtime.ts cuts the sorted order where the work is least, and
- * lib/eval/evaluate.ts's `predict` (TensorFlow.js) runs it in batches of a fixed size. Taught in notebook 10.
+ * The order in which texts are batched for prediction: shortest first, so that each batch is padded to little more
+ * than its own texts (answers go back in input order afterwards). lib/serve/onnx_runtime.ts cuts the sorted order
+ * where the work is least; lib/eval/evaluate.ts's `predict` runs it in batches of a fixed size. Taught in notebook 10.
  *
  *   lengthOrder([5, 2, 9, 2, 7])              // [1, 3, 0, 4, 2]
- *   lengthSortedBatches([5, 2, 9, 2, 7], 2)   // [[1, 3], [0, 4], [2]]
  */
 
 /**
- * Indices of `lengths` sorted by length (ties in input order), cut into batches of at most `batchSize`
- * so that the work is least: each batch costs its rows × its longest length (the positions computed,
- * padding included) plus `batchCost` positions for the call itself. So similar lengths share a batch, and
- * a rare long text (105 tokens among tweets of 30 to 60) gets a small batch of its own instead of padding
- * 64 others to its length. Dynamic programming over the sorted order, O(n · batchSize). Pure.
+ * Indices of `lengths` sorted by length (ties in input order), cut into batches of at most `batchSize` so that the
+ * work is least: each batch costs its rows × its longest length plus `batchCost` positions for the call itself. So a
+ * rare long text gets a small batch of its own instead of padding 64 others to its length. Dynamic programming over
+ * the sorted order, O(n · batchSize). Pure.
  *
  *   lengthSortedBatches([5, 2, 9, 2, 7], 2)                    // [[1, 3], [0, 4], [2]]
  *   lengthSortedBatches([9, 9, 9, 40], 4)                      // [[0, 1, 2], [3]]: 3×9 + 40 < 4×40
@@ -52,9 +49,5 @@ export function lengthOrder(lengths: readonly number[]): number[] {
   return lengths.map((_, i) => i).sort((a, b) => lengths[a] - lengths[b] || a - b);
 }
 
-/**
- * What one more session call costs, in token positions: ONNX Runtime's fixed cost per run (feeds, outputs,
- * one kernel launch per node), timed with MiniLM against the cost of one position in a full batch
- * (docs/serving.md).
- */
+/** What one more session call costs in token positions: ONNX Runtime's fixed cost per run (docs/serving.md). */
 export const BATCH_COST = 16;

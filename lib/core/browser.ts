@@ -1,8 +1,7 @@
 /**
- * A real headless browser for the tests that look at what a person sees (the demo page, the notebooks
- * in JupyterLab): the system's Chromium (Debian's `chromium` package, installed by set-up) driven by
- * playwright-core. Playwright's own browser download is not used: it fetches from a CDN that offline
- * machines and many firewalls cannot reach, and the system browser is what a learner has anyway.
+ * A real headless browser for the tests that look at what a person sees (the demo page, JupyterLab): the system's
+ * Chromium (installed by set-up) driven by playwright-core. Not Playwright's own browser download: its CDN is out of
+ * reach of offline machines and many firewalls.
  *
  *   const browser = await launchChromium();          // throws, naming what to install, when none is found
  *   const page = await browser.newPage();
@@ -12,10 +11,9 @@
 import * as fs from "fs";
 import { chromium, type Browser, type LaunchOptions } from "playwright-core";
 
-/** Where a Chromium may be: `BERTLAB_CHROMIUM` first, then the usual system paths. */
 const CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome", "/snap/bin/chromium"];
 
-/** The Chromium executable to drive, or undefined when none is installed. */
+/** The Chromium executable to drive (`BERTLAB_CHROMIUM`, else a system one), or undefined when none is installed. */
 export function findChromium(): string | undefined {
   const fromEnv = process.env.BERTLAB_CHROMIUM;
   if (fromEnv) {

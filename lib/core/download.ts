@@ -1,14 +1,10 @@
 /**
- * Downloads a URL to a file so that a complete-looking file is always a complete file: the body
- * streams into `${dest}.part`, is checked (HTTP status, Content-Length, and the expected size and
- * sha256 when given), and only then renamed onto `dest`. Used for the SMILE CSV on figshare, PyPI
- * wheels and the Hugging Face hub.
+ * Downloads a URL so that a complete-looking file is always a complete file: the body streams into `${dest}.part`,
+ * is checked (HTTP status, Content-Length, and the expected size and sha256 when given), and only then renamed onto
+ * `dest`. A `.part` left by an interrupted run is overwritten by the next attempt, never taken for the file.
  *
  *   await downloadFile("https://ndownloader.figshare.com/files/4988956", "data/smile.csv",
  *     { sha256: "d9288a57…", onProgress: (done, total) => console.log(done, total) });
- *
- * A `.part` left behind by an interrupted run is never taken for the file: it is overwritten by the
- * next attempt, and `dest` only ever appears through the final rename.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -46,13 +42,16 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
   const fail = (what: string): never => {
     throw new Error(`Download of ${url} failed: ${what}`);
   };
+  const reason = (e: unknown) => { // fetch puts the network error in the cause
+    const cause = (e as { cause?: Error }).cause;
+    return `${(e as Error).message}${cause ? ` (${cause.message})` : ""}`;
+  };
 
   let res: Response;
   try {
     res = await fetch(url, { headers: opts.headers, redirect: "follow" });
   } catch (e) {
-    const cause = (e as { cause?: Error }).cause;
-    return fail(`${(e as Error).message}${cause ? ` (${cause.message})` : ""}`);
+    return fail(reason(e));
   }
   if (!res.ok) {
     // Drain the body so the connection is released.
@@ -75,10 +74,7 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
   try {
     try {
       if (!res.body) fail("no response body");
-      const reader = res.body!.getReader();
-      for (;;) {
-        const { done: finished, value } = await reader.read();
-        if (finished) break;
+      for await (const value of res.body!) {
         fs.writeSync(fd, value);
         hash.update(value);
         done += value.length;
@@ -86,12 +82,7 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
       }
     } catch (e) {
       if ((e as Error).message.startsWith(`Download of ${url}`)) throw e;
-      const cause = (e as { cause?: Error }).cause;
-      fail(
-        `connection broke after ${done} bytes${total !== undefined ? ` of ${total}` : ""}: ${(e as Error).message}${
-          cause ? ` (${cause.message})` : ""
-        }`,
-      );
+      fail(`connection broke after ${done} bytes${total !== undefined ? ` of ${total}` : ""}: ${reason(e)}`);
     }
     fs.fsyncSync(fd);
   } catch (e) {
@@ -101,18 +92,17 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
   }
   fs.closeSync(fd);
 
-  const problem = total !== undefined && done !== total ?
-    `got ${done} bytes, Content-Length said ${total}` :
-    opts.size !== undefined && done !== opts.size ?
-    `got ${done} bytes, expected ${opts.size}` :
-    undefined;
-  const digest = hash.digest("hex");
-  const shaProblem = opts.sha256 !== undefined && digest !== opts.sha256.toLowerCase()
-    ? `sha256 ${digest} does not match the expected ${opts.sha256.toLowerCase()}`
+  const digest = hash.digest("hex"), sha256 = opts.sha256?.toLowerCase();
+  const problem = total !== undefined && done !== total
+    ? `got ${done} bytes, Content-Length said ${total}`
+    : opts.size !== undefined && done !== opts.size
+    ? `got ${done} bytes, expected ${opts.size}`
+    : sha256 !== undefined && digest !== sha256
+    ? `sha256 ${digest} does not match the expected ${sha256}`
     : undefined;
-  if (problem || shaProblem) {
+  if (problem) {
     fs.rmSync(part, { force: true });
-    fail((problem ?? shaProblem)!);
+    fail(problem);
   }
   fs.renameSync(part, dest);
 }

@@ -33,9 +33,8 @@ export function tableHtml(
 ): string {
   const cols = columns ?? (rows.length ? Object.keys(rows[0]) : []);
   const head = cols.map((c) => `<th>${escapeHtml(c)}</th>`).join("");
-  const body = rows.map((r) => `<tr>${cols.map((c) => cell((r as Record<string, unknown>)[c])).join("")}</tr>`).join(
-    "\n",
-  );
+  const row = (r: object) => cols.map((c) => cell((r as Record<string, unknown>)[c])).join("");
+  const body = rows.map((r) => `<tr>${row(r)}</tr>`).join("\n");
   const caption = opts.caption !== undefined ? `<caption>${escapeHtml(opts.caption)}</caption>` : "";
   return `<table class="bertlab">${caption}<thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }

@@ -1,9 +1,8 @@
 /**
- * NumPy's legacy `np.random.RandomState`, bit for bit: the MT19937 generator seeded with
- * `init_genrand`, `random_sample` doubles, `random_interval` (bit mask + rejection), and the
- * legacy `shuffle`, `permutation` and `choice(replace=false)`. scikit-learn's
- * `check_random_state(17)` is `RandomState(17)`, so this is what lets lib/data/split.ts reproduce the
- * course's `train_test_split(..., random_state=17)` exactly. Taught in notebooks/02_split.ipynb.
+ * NumPy's legacy `np.random.RandomState`, bit for bit: MT19937 seeded with `init_genrand`, `random_sample`,
+ * `random_interval`, and the legacy `shuffle`, `permutation` and `choice(replace=false)`. scikit-learn's
+ * `random_state=17` is `RandomState(17)`, so this lets lib/data/split.ts reproduce the course's split exactly.
+ * Taught in notebooks/02_split.ipynb.
  *
  *   const rng = new RandomState(17);
  *   rng.permutation(5)       // [4, 0, 2, 3, 1]  — as np.random.RandomState(17).permutation(5)
@@ -41,20 +40,10 @@ export class RandomState {
   /** Refills the state (the "twist"). */
   private generate(): void {
     const mt = this.mt;
-    const UPPER = 0x80000000;
-    const LOWER = 0x7fffffff;
-    const MATRIX_A = 0x9908b0df;
-    let kk = 0;
-    for (; kk < N - M; kk++) {
-      const y = (mt[kk] & UPPER) | (mt[kk + 1] & LOWER);
-      mt[kk] = mt[kk + M] ^ (y >>> 1) ^ (y & 1 ? MATRIX_A : 0);
+    for (let kk = 0; kk < N; kk++) {
+      const y = (mt[kk] & 0x80000000) | (mt[(kk + 1) % N] & 0x7fffffff);
+      mt[kk] = mt[(kk + M) % N] ^ (y >>> 1) ^ (y & 1 ? 0x9908b0df : 0);
     }
-    for (; kk < N - 1; kk++) {
-      const y = (mt[kk] & UPPER) | (mt[kk + 1] & LOWER);
-      mt[kk] = mt[kk + (M - N)] ^ (y >>> 1) ^ (y & 1 ? MATRIX_A : 0);
-    }
-    const y = (mt[N - 1] & UPPER) | (mt[0] & LOWER);
-    mt[N - 1] = mt[M - 1] ^ (y >>> 1) ^ (y & 1 ? MATRIX_A : 0);
     this.pos = 0;
   }
 
@@ -76,23 +65,14 @@ export class RandomState {
     return (a * 67108864.0 + b) / 9007199254740992.0;
   }
 
-  /**
-   * A uniform integer in [0, max] (inclusive), numpy's `random_interval`: draw 32 bits, mask to
-   * the smallest all-ones mask covering `max`, reject values above `max`.
-   */
+  /** A uniform integer in [0, max], numpy's `random_interval`: 32 bits, masked, values above max rejected. */
   randomInterval(max: number): number {
     if (!Number.isInteger(max) || max < 0)
       throw new Error(`randomInterval: max must be a non-negative integer, got ${max}`);
     if (max > 0xffffffff)
       throw new Error(`randomInterval: max ${max} needs 64-bit draws, which this port does not implement`);
     if (max === 0) return 0;
-    let mask = max;
-    mask |= mask >>> 1;
-    mask |= mask >>> 2;
-    mask |= mask >>> 4;
-    mask |= mask >>> 8;
-    mask |= mask >>> 16;
-    mask >>>= 0;
+    const mask = 2 ** (32 - Math.clz32(max)) - 1; // all ones up to max's highest bit
     let value: number;
     do value = (this.nextUint32() & mask) >>> 0; while (value > max);
     return value;
@@ -102,16 +82,11 @@ export class RandomState {
   shuffle<T>(x: T[]): void {
     for (let i = x.length - 1; i > 0; i--) {
       const j = this.randomInterval(i);
-      const t = x[i];
-      x[i] = x[j];
-      x[j] = t;
+      [x[i], x[j]] = [x[j], x[i]];
     }
   }
 
-  /**
-   * `permutation(n)`: a shuffled [0, n); `permutation(array)`: a shuffled copy (the input is not
-   * changed).
-   */
+  /** `permutation(n)`: a shuffled [0, n); `permutation(array)`: a shuffled copy (the input is not changed). */
   permutation(n: number): number[];
   permutation<T>(x: readonly T[]): T[];
   permutation<T>(x: number | readonly T[]): (number | T)[] {
@@ -120,10 +95,7 @@ export class RandomState {
     return arr;
   }
 
-  /**
-   * `choice(n, size, replace=False)` (no probabilities) of the legacy RandomState:
-   * `permutation(n)[:size]`. It consumes randomness even when size === n.
-   */
+  /** The legacy `choice(n, size, replace=False)`: `permutation(n)[:size]`, drawing even when size === n. */
   choiceWithoutReplacement(n: number, size: number): number[] {
     if (size > n) throw new Error(`Cannot take a larger sample (${size}) than population (${n}) when replace=false`);
     if (size < 0) throw new Error(`negative dimensions are not allowed (size ${size})`);

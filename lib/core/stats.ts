@@ -1,9 +1,7 @@
 /**
- * The paired t-test and its confidence interval, as SciPy computes them (`scipy.stats.ttest_rel`,
- * `.confidence_interval(0.95)`; test/stats.test.ts checks against a fixture SciPy wrote), with the
- * Student t distribution they need. Used by the bias probe (lib/analysis/bias.ts) and cross-validation
- * (lib/analysis/cv.ts). And the median the benchmarks report (robust to the odd slow run on a shared machine), and
- * NumPy's percentile (bootstrap intervals).
+ * The paired t-test and its confidence interval as SciPy computes them (`ttest_rel`, `.confidence_interval(0.95)`),
+ * with the Student t distribution they need, for the bias probe and cross-validation; the median the benchmarks
+ * report; NumPy's percentile (bootstrap intervals).
  *
  *   pairedTTest([0.61, 0.58, 0.66], [0.55, 0.57, 0.60])
  *   // { n: 3, meanA: 0.6167, meanB: 0.5733, meanDiff: 0.0433, sdDiff: 0.0289, df: 2,
@@ -17,10 +15,7 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/**
- * The q-th percentile (q in [0, 100]) as NumPy's `np.percentile(xs, q)` computes it (method "linear", with
- * NumPy's two-sided interpolation, so bootstrap intervals match a NumPy fixture to the last bit). Pure.
- */
+/** The q-th percentile (q in [0, 100]) to the last bit of `np.percentile(xs, q)` (its two-sided interpolation). */
 export function percentile(xs: readonly number[], q: number): number {
   if (xs.length === 0) throw new Error("percentile: no values");
   if (!(q >= 0 && q <= 100)) throw new Error(`percentile: q must be in [0, 100], got ${q}`);
@@ -140,8 +135,7 @@ export function pairedTTest(a: readonly number[], b: readonly number[]): PairedT
   });
   const d = a.map((x, i) => x - b[i]);
   const n = d.length, df = n - 1;
-  const md = mean(d);
-  const sd = Math.sqrt(d.reduce((s, x) => s + (x - md) ** 2, 0) / df);
+  const { mean: md, sd } = meanSd(d);
   const se = sd / Math.sqrt(n);
   const allZero = d.every((x) => x === 0);
   const t = allZero ? NaN : se === 0 ? Math.sign(md) * Infinity : md / se;
@@ -166,7 +160,6 @@ export interface MeanSd {
 
 /** Mean and sample standard deviation (n − 1; 0 for a single value). */
 export function meanSd(xs: readonly number[]): MeanSd {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
-  return { mean, sd };
+  const m = mean(xs);
+  return { mean: m, sd: xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1)) : 0 };
 }

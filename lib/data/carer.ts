@@ -1,8 +1,7 @@
 /**
- * CARER (Saravia et al., EMNLP 2018): 16,000 / 2,000 / 2,000 English tweets, each with one of six emotions
- * (sadness, joy, love, anger, fear, surprise). bertlab learns the task here first, then on SMILE's 1,481 tweets
- * (`--init-from`). Set-up copies the files from the course's shared folder, checked by sha256; they are for
- * education and research only, so they are never committed.
+ * CARER (Saravia et al., EMNLP 2018): 16,000 / 2,000 / 2,000 English tweets, each with one of six emotions. A model
+ * learns the task here first, then on SMILE's 1,481 tweets (`--init-from`). Set-up copies the files from the course's
+ * shared folder, checked by sha256; they are for education and research only, so never committed.
  *
  *   const data = loadTrainData(CARER_SOURCE);   // train 16,000, validation 2,000, test 2,000; labels in file order
  *   bertlab train --train-csv data/carer/train.csv --validation-csv data/carer/validation.csv \

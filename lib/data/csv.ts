@@ -1,7 +1,7 @@
 /**
- * Reading CSV and TSV files: an RFC 4180 parser (quoted fields may hold delimiters, doubled quotes
- * and newlines; CRLF or LF line ends), strict UTF-8 decoding, and `readLabelledTexts` for a
- * learner's own labelled data with named columns. Every error names the file and the row.
+ * Reading CSV and TSV files: an RFC 4180 parser (quoted fields may hold delimiters, doubled quotes and newlines; CRLF
+ * or LF line ends), strict UTF-8 decoding, and `readLabelledTexts` for a learner's own labelled data with named
+ * columns. Every error names the file and the row.
  *
  *   parseCsv('1,"a, ""quoted"" text",happy\n')   // [["1", 'a, "quoted" text', "happy"]]
  *   readLabelledTexts("my.tsv", { textColumn: "tweet", labelColumn: "emotion", idColumn: "id" })
@@ -35,6 +35,7 @@ export function parseCsvRecords(text: string, opts: ParseOptions = {}): CsvRecor
   if (d.length !== 1 || d === '"' || d === "\n" || d === "\r")
     throw new Error(`CSV delimiter must be one character other than a quote or newline, got ${JSON.stringify(d)}`);
   const where = (line: number) => `${opts.file ?? "CSV text"}: line ${line}`;
+  const endsField = (ch: string) => ch === d || ch === "\n" || ch === "\r";
   const records: CsvRecord[] = [];
   let fields: string[] = [];
   let field = "";
@@ -54,34 +55,17 @@ export function parseCsvRecords(text: string, opts: ParseOptions = {}): CsvRecor
     const c = text[i];
     if (c === '"' && field === "" && !quoted) {
       // 1) a quoted field: read to the closing quote, "" is a literal quote
-      const startLine = line;
-      i++;
-      let closed = false;
-      let start = i;
-      while (i < n) {
-        const q = text.indexOf('"', i);
-        if (q < 0) break;
-        for (let k = i; k < q; k++) if (text[k] === "\n") line++;
-        if (text[q + 1] === '"') {
-          field += text.slice(start, q + 1);
-          i = q + 2;
-          start = i;
-          continue;
-        }
-        field += text.slice(start, q);
-        i = q + 1;
-        closed = true;
-        break;
-      }
-      if (!closed) throw new Error(`${where(startLine)}: quoted field is never closed (a missing " ?)`);
+      let q = text.indexOf('"', i + 1);
+      while (q >= 0 && text[q + 1] === '"') q = text.indexOf('"', q + 2);
+      if (q < 0) throw new Error(`${where(line)}: quoted field is never closed (a missing " ?)`);
+      const body = text.slice(i + 1, q);
+      field = body.replaceAll('""', '"');
+      line += body.split("\n").length - 1;
+      i = q + 1;
       // 2) after the closing quote only a delimiter or a line end may follow
-      const next = text[i];
-      if (i < n && next !== d && next !== "\n" && next !== "\r") {
-        throw new Error(
-          `${where(line)}: unexpected ${
-            JSON.stringify(next)
-          } after a closing quote (quotes inside a quoted field must be doubled: "")`,
-        );
+      if (i < n && !endsField(text[i])) {
+        const what = `unexpected ${JSON.stringify(text[i])} after a closing quote`;
+        throw new Error(`${where(line)}: ${what} (quotes inside a quoted field must be doubled: "")`);
       }
       quoted = true;
       continue;
@@ -99,7 +83,7 @@ export function parseCsvRecords(text: string, opts: ParseOptions = {}): CsvRecor
     } else {
       // 3) an unquoted run up to the next delimiter or line end (quotes inside it are literal)
       let j = i;
-      while (j < n && text[j] !== d && text[j] !== "\n" && text[j] !== "\r") j++;
+      while (j < n && !endsField(text[j])) j++;
       field += text.slice(i, j);
       i = j;
     }
@@ -113,18 +97,14 @@ export function parseCsv(text: string, opts: ParseOptions = {}): string[][] {
   return parseCsvRecords(text, opts).map((r) => r.fields);
 }
 
-/**
- * Decodes UTF-8 strictly: invalid bytes are an error naming the file, byte offset and line,
- * instead of silently turning into U+FFFD. A leading byte-order mark is dropped.
- */
+/** Strict UTF-8: invalid bytes are an error naming the file, byte and line, not U+FFFD. A leading BOM is dropped. */
 export function decodeUtf8(bytes: Uint8Array, file = "input"): string {
   try {
     const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
     return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   } catch {
     const offset = firstInvalidUtf8(bytes);
-    let line = 1;
-    for (let k = 0; k < offset; k++) if (bytes[k] === 0x0a) line++;
+    const line = bytes.subarray(0, offset).filter((b) => b === 0x0a).length + 1;
     const hex = Array.from(bytes.subarray(offset, offset + 4), (b) => b.toString(16).padStart(2, "0")).join(" ");
     throw new Error(
       `${file}: not valid UTF-8 at byte ${offset} (line ${line}): bytes ${hex}. Re-save the file as UTF-8.`,
@@ -137,24 +117,10 @@ function firstInvalidUtf8(b: Uint8Array): number {
   let i = 0;
   while (i < b.length) {
     const c = b[i];
-    let len: number, min: number;
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    else if (c >= 0xc2 && c <= 0xdf) {
-      len = 1;
-      min = 0x80;
-    }
-    else if (c >= 0xe0 && c <= 0xef) {
-      len = 2;
-      min = 0x800;
-    }
-    else if (c >= 0xf0 && c <= 0xf4) {
-      len = 3;
-      min = 0x10000;
-    }
-    else return i;
+    // how many continuation bytes follow the lead byte c, and the least code point that needs that many
+    const len = c < 0x80 ? 0 : c < 0xc2 ? -1 : c <= 0xdf ? 1 : c <= 0xef ? 2 : c <= 0xf4 ? 3 : -1;
+    if (len < 0) return i;
+    const min = [0, 0x80, 0x800, 0x10000][len];
     let cp = c & (0x3f >> len);
     for (let k = 1; k <= len; k++) {
       const x = b[i + k];
@@ -174,16 +140,9 @@ export function inferDelimiter(file: string, text: string): string {
   if (ext === ".csv") return ",";
   const first = text.slice(0, text.search(/\r?\n|$/));
   const unquoted = first.replace(/"[^"]*"/g, "");
-  let best = ",";
-  let bestCount = 0;
-  for (const d of ["\t", ",", ";", "|"]) {
-    const count = unquoted.split(d).length - 1;
-    if (count > bestCount) {
-      best = d;
-      bestCount = count;
-    }
-  }
-  return best;
+  const count = (d: string) => unquoted.split(d).length - 1;
+  const best = ["\t", ",", ";", "|"].reduce((a, d) => (count(d) > count(a) ? d : a)); // the first of the most frequent
+  return count(best) > 0 ? best : ",";
 }
 
 function showDelimiter(d: string): string {
@@ -223,18 +182,14 @@ export function readCsv(file: string, opts: ReadCsvOptions = {}): CsvTable {
   const records = parseCsvRecords(text, { delimiter, file });
   if (records.length === 0) throw new Error(`${file}: the file is empty`);
   const header = opts.header ?? true;
-  const width = records[0].fields.length;
-  for (const r of records) {
-    if (r.fields.length !== width) {
-      const hint = width === 1 || r.fields.length === 1 ? " — is the delimiter right? (pass `delimiter`)" : "";
-      throw new Error(
-        `${file}: expected ${width} columns (delimiter ${showDelimiter(delimiter)}, as in line ${
-          records[0].line
-        }), line ${r.line} has ${r.fields.length}${hint}`,
-      );
-    }
+  const [first] = records, width = first.fields.length;
+  const bad = records.find((r) => r.fields.length !== width);
+  if (bad) {
+    const hint = width === 1 || bad.fields.length === 1 ? " — is the delimiter right? (pass `delimiter`)" : "";
+    const expected = `expected ${width} columns (delimiter ${showDelimiter(delimiter)}, as in line ${first.line})`;
+    throw new Error(`${file}: ${expected}, line ${bad.line} has ${bad.fields.length}${hint}`);
   }
-  const columns = header ? records[0].fields.map((c) => c.trim()) : records[0].fields.map((_, k) => String(k));
+  const columns = header ? first.fields.map((c) => c.trim()) : first.fields.map((_, k) => String(k));
   const data = header ? records.slice(1) : records;
   return { file, delimiter, columns, rows: data.map((r) => r.fields), lines: data.map((r) => r.line) };
 }
@@ -271,17 +226,12 @@ export function readLabelledTexts(file: string, opts: LabelledTextOptions): Labe
     const k = typeof col === "number"
       ? (col >= 0 && col < table.columns.length ? col : -1)
       : table.columns.indexOf(col);
-    if (k < 0) {
-      const single = table.columns.length === 1
-        ? ` (one column only: is the delimiter ${showDelimiter(table.delimiter)} right?)`
-        : "";
-      throw new Error(
-        `${file}: no ${role} column ${JSON.stringify(col)}; columns found: ${
-          table.columns.map((c) => JSON.stringify(c)).join(", ")
-        }${single}`,
-      );
-    }
-    return k;
+    if (k >= 0) return k;
+    const found = table.columns.map((c) => JSON.stringify(c)).join(", ");
+    const single = table.columns.length === 1
+      ? ` (one column only: is the delimiter ${showDelimiter(table.delimiter)} right?)`
+      : "";
+    throw new Error(`${file}: no ${role} column ${JSON.stringify(col)}; columns found: ${found}${single}`);
   };
   const t = find(opts.textColumn, "text");
   const l = find(opts.labelColumn, "label");

@@ -1,9 +1,7 @@
 /**
- * The labelled texts a run trains on and is scored on: `TextSet` and `TrainData` (train,
- * validation and, optionally, test), built by one helper (`trainData`) from split rows, from one
- * CSV split as the course splits, or from separate train / validation / test files; single-label
- * (one label a text) or multi-label (a set of labels a text, `happy|sad`); and the checks every
- * set passes before training (`checkData`), whose errors name the file, the line and the problem.
+ * The labelled texts a run trains on and is scored on: `TrainData` (train, validation and, optionally, test; one
+ * label a text, or a set of labels, `happy|sad`), from split rows (`trainData`) or from files (`loadTrainData`), and
+ * the checks it passes before training (`checkData`), whose errors name the file, the line and the problem.
  *
  *   const data = trainData(loadCourseData());          // SMILE, the course split (lib/data/smile.ts)
  *   data.train.texts.length, data.validation.labels[0]  // 1258, "happy"
@@ -13,7 +11,7 @@
  */
 import { readLabelledTexts, LabelledText } from "./csv";
 import { loadCourseData, loadMultiLabelCourseData } from "./smile";
-import { stratifiedSplit, multilabelStratifiedSplit } from "./split";
+import { stratifiedSplit, multilabelStratifiedSplit, Split } from "./split";
 import { multiHot, parseLabelSet } from "./labels";
 import { SMILE_CSV } from "../core/paths";
 
@@ -57,6 +55,7 @@ export type LabelSetRow = { text: string; id?: string; row?: number; labels: str
 /** One set from rows; `file` (with each row's `row`) lets errors name the line. */
 export function textSet(rows: readonly DataRow[], file?: string): TextSet;
 export function textSet(rows: readonly LabelSetRow[], file?: string): TextSet<string[]>;
+export function textSet(rows: readonly (DataRow | LabelSetRow)[], file?: string): TextSet<string | string[]>;
 export function textSet(rows: readonly (DataRow | LabelSetRow)[], file?: string): TextSet<string | string[]> {
   const set: TextSet<string | string[]> = {
     texts: rows.map((r) => r.text),
@@ -67,25 +66,19 @@ export function textSet(rows: readonly (DataRow | LabelSetRow)[], file?: string)
   return set;
 }
 
-type Split<R> = { labels?: string[]; train: readonly R[]; validation: readonly R[]; test?: readonly R[] };
+type SplitRows<R> = { labels?: string[]; train: readonly R[]; validation: readonly R[]; test?: readonly R[] };
 
-/**
- * TrainData from split rows: the course's `loadCourseData()` (labels in the course's order), its
- * `loadMultiLabelCourseData()`, or any rows with a text and a label (or label set). The one place
- * a TrainData is put together.
- */
-export function trainData(split: Split<LabelSetRow>): MultiLabelData;
-export function trainData(split: Split<DataRow>): SingleLabelData;
-export function trainData(split: Split<DataRow> | Split<LabelSetRow>): TrainData {
-  const labels = split.labels ? { labels: [...split.labels] } : {};
-  if (split.train.length > 0 && "labels" in split.train[0]) {
-    const s = split as Split<LabelSetRow>;
-    const test = s.test ? { test: textSet(s.test) } : {};
-    return { multiLabel: true, train: textSet(s.train), validation: textSet(s.validation), ...test, ...labels };
-  }
-  const s = split as Split<DataRow>;
-  const test = s.test ? { test: textSet(s.test) } : {};
-  return { train: textSet(s.train), validation: textSet(s.validation), ...test, ...labels };
+/** TrainData from split rows: `loadCourseData()`, `loadMultiLabelCourseData()`, or any rows with text and label(s). */
+export function trainData(split: SplitRows<LabelSetRow>): MultiLabelData;
+export function trainData(split: SplitRows<DataRow>): SingleLabelData;
+export function trainData(split: SplitRows<DataRow | LabelSetRow>): TrainData {
+  return {
+    ...(split.train.length > 0 && "labels" in split.train[0] ? { multiLabel: true } : {}),
+    train: textSet(split.train),
+    validation: textSet(split.validation),
+    ...(split.test ? { test: textSet(split.test) } : {}),
+    ...(split.labels ? { labels: [...split.labels] } : {}),
+  } as TrainData;
 }
 
 /** "data.tsv:12" when the example's line is known, else "validation example 3 (id …)". */
@@ -98,10 +91,9 @@ export function rowPlace(set: TextSet<unknown>, part: Part, i: number): string {
 const labelList = (l: string | string[]) => (Array.isArray(l) ? l : [l]);
 
 /**
- * Checks the data and returns the label names in id order. Errors name the file and line (or the
- * example) and the problem: sizes that disagree, no training data, a single class, an example
- * without a label, and a label that occurs in validation or test but never in training (the
- * model could never predict it).
+ * Checks the data and returns the label names in id order. Errors name the file and line (or the example) and the
+ * problem: sizes that disagree, no training data, a single class, an example without a label, and a label that
+ * occurs in validation or test but never in training (the model could never predict it).
  */
 export function checkData(data: TrainData): string[] {
   const sets = PARTS.map((part) => [part, data[part] as TextSet<string | string[]> | undefined] as const);
@@ -180,12 +172,7 @@ export function readSet(file: string, src: DataSource): LabelledText[] {
 /** Reads a multi-label file: each label cell split on the delimiter (an empty part is an error naming the line). */
 export function readLabelSets(file: string, src: DataSource): LabelSetRow[] {
   const d = src.labelDelimiter ?? "|";
-  return readSet(file, src).map((r) => ({
-    text: r.text,
-    id: r.id,
-    row: r.row,
-    labels: parseLabelSet(r.label, d, `${file}:${r.row}`),
-  }));
+  return readSet(file, src).map(({ label, ...r }) => ({ ...r, labels: parseLabelSet(label, d, `${file}:${r.row}`) }));
 }
 
 /** A file to score (evaluate --csv): single-label rows, or label sets for a multi-label model. */
@@ -201,9 +188,8 @@ export interface LoadOptions {
 }
 
 /**
- * Loads the data a run trains on: the course's SMILE split when no file is named, one file split
- * as the course splits (`csv`, or `trainCsv` alone; multi-label data by iterative stratification),
- * or separate train and validation files; plus a test file when `testCsv` is given. Checked by `checkData`.
+ * Loads the data a run trains on: the course's SMILE split when no file is named, one file split as the course splits
+ * (`csv`, or `trainCsv` alone), or separate train and validation files; plus `testCsv`. Checked by `checkData`.
  */
 export function loadTrainData(src: DataSource & { multiLabel: true }, opts: LoadOptions): LoadedData<MultiLabelData>;
 export function loadTrainData(src: DataSource & { multiLabel?: false }, opts: LoadOptions): LoadedData<SingleLabelData>;
@@ -211,98 +197,79 @@ export function loadTrainData(src: DataSource, opts: LoadOptions): LoadedData;
 export function loadTrainData(src: DataSource, opts: LoadOptions): LoadedData {
   if (src.csv && src.trainCsv)
     throw new Error("give either --csv (split into train and validation) or --train-csv, not both");
-  if (src.validationCsv && !src.trainCsv) {
+  if (src.validationCsv && !src.trainCsv)
     throw new Error(
-      `--validation-csv ${src.validationCsv} needs --train-csv ` + "(with --csv the validation part is split off)",
+      `--validation-csv ${src.validationCsv} needs --train-csv (with --csv the validation part is split off)`,
     );
-  }
-  const split = { validationSize: opts.validationSize, seed: opts.seed };
-  const data = src.multiLabel ? loadLabelSets(src, split, opts.warn) : loadSingleLabel(src, split);
+  const data = loadData(src, opts);
   const labels = checkData(data);
-  const parts = data as Parts<unknown>;
-  return {
-    ...data,
-    labels,
-    ids: {
-      train: parts.train.ids!,
-      validation: parts.validation.ids!,
-      ...(parts.test ? { test: parts.test.ids! } : {}),
-    },
-  } as LoadedData;
-}
-
-type SplitOpts = { validationSize: number; seed: number };
-
-function loadSingleLabel(src: DataSource, split: SplitOpts): SingleLabelData {
-  let data: SingleLabelData;
-  if (!src.csv && !src.trainCsv) {
-    data = trainData(loadCourseData(SMILE_CSV, split));
-  } else {
-    const trainFile = (src.csv ?? src.trainCsv)!;
-    const rows = readSet(trainFile, src);
-    if (src.validationCsv) {
-      const validation = textSet(readSet(src.validationCsv, src), src.validationCsv);
-      data = { train: textSet(rows, trainFile), validation };
-    } else {
-      const sorted = [...new Set(rows.map((r) => r.label))].sort();
-      const once = sorted.map((l) => rows.filter((r) => r.label === l)).filter((rs) => rs.length === 1).map((rs) =>
-        rs[0]
-      );
-      if (once.length) {
-        const which = once.map((r) => `${JSON.stringify(r.label)} (${trainFile}:${r.row})`).join(", ");
-        throw new Error(
-          `${trainFile}: ${once.length === 1 ? "a label occurs" : "labels occur"} only once: ${which}. The`
-            + " stratified split puts every label on both sides, so each needs at least 2 rows: add rows, remove these,"
-            + " or give the validation set yourself with --validation-csv",
-        );
-      }
-      let s;
-      try {
-        s = stratifiedSplit(rows, rows.map((r) => sorted.indexOf(r.label)), split);
-      } catch (e) { // too few rows for one of each label on both sides (scikit-learn's words)
-        throw new Error(
-          `${trainFile} (${rows.length} rows, ${sorted.length} labels, --validation-size ${split.validationSize}): ${
-            (e as Error).message
-          }`,
-          { cause: e },
-        );
-      }
-      data = { train: textSet(s.trainFileOrder, trainFile), validation: textSet(s.validationFileOrder, trainFile) };
-    }
-  }
-  if (src.testCsv) data.test = textSet(readSet(src.testCsv, src), src.testCsv);
-  return data;
+  const { train, validation, test } = data as Parts<unknown>;
+  const ids = { train: train.ids!, validation: validation.ids!, ...(test ? { test: test.ids! } : {}) };
+  return { ...data, labels, ids } as LoadedData;
 }
 
 const toStderr = (m: string) => {
   process.stderr.write(`warning: ${m}\n`);
 };
 
-function loadLabelSets(src: DataSource, split: SplitOpts, warn = toStderr): MultiLabelData {
-  let data: MultiLabelData;
+/** The sets of `loadTrainData`, single-label or label sets as `src.multiLabel` says. */
+function loadData(src: DataSource, split: LoadOptions): TrainData {
+  const multiLabel = src.multiLabel === true;
+  const read = (
+    file: string,
+  ): (DataRow | LabelSetRow)[] => (multiLabel ? readLabelSets(file, src) : readSet(file, src));
+  let data: Parts<string | string[]>;
   if (!src.csv && !src.trainCsv) {
-    data = trainData(loadMultiLabelCourseData(SMILE_CSV, split));
+    data = multiLabel
+      ? trainData(loadMultiLabelCourseData(SMILE_CSV, split))
+      : trainData(loadCourseData(SMILE_CSV, split));
   } else {
     const trainFile = (src.csv ?? src.trainCsv)!;
-    const rows = readLabelSets(trainFile, src);
-    if (rows.every((r) => r.labels.length === 1)) {
+    const rows = read(trainFile);
+    if (multiLabel && (rows as LabelSetRow[]).every((r) => r.labels.length === 1)) {
       const d = JSON.stringify(src.labelDelimiter ?? "|");
-      warn(
+      (split.warn ?? toStderr)(
         `${trainFile}: the label delimiter ${d} never occurs in its label column: `
           + "every row has one label, so the data is single-label (train without --multi-label for a softmax head, "
           + "or check --label-delimiter)",
       );
     }
     if (src.validationCsv) {
-      const validation = textSet(readLabelSets(src.validationCsv, src), src.validationCsv);
-      data = { multiLabel: true, train: textSet(rows, trainFile), validation };
+      data = { train: textSet(rows, trainFile), validation: textSet(read(src.validationCsv), src.validationCsv) };
     } else {
-      const labels = [...new Set(rows.flatMap((r) => r.labels))].sort();
-      const s = multilabelStratifiedSplit(rows, multiHot(rows.map((r) => r.labels), labels), split);
-      const [train, validation] = [textSet(s.trainFileOrder, trainFile), textSet(s.validationFileOrder, trainFile)];
-      data = { multiLabel: true, train, validation };
+      const s = multiLabel
+        ? splitLabelSets(rows as LabelSetRow[], split)
+        : splitSingleLabel(rows as LabelledText[], trainFile, split);
+      data = { train: textSet(s.trainFileOrder, trainFile), validation: textSet(s.validationFileOrder, trainFile) };
     }
   }
-  if (src.testCsv) data.test = textSet(readLabelSets(src.testCsv, src), src.testCsv);
-  return data;
+  if (src.testCsv) data.test = textSet(read(src.testCsv), src.testCsv);
+  return (multiLabel ? { multiLabel: true, ...data } : data) as TrainData;
+}
+
+/** The course's stratified split of one file, after checking that every label has the two rows it needs. */
+function splitSingleLabel(rows: LabelledText[], trainFile: string, split: LoadOptions): Split<LabelledText> {
+  const sorted = [...new Set(rows.map((r) => r.label))].sort();
+  const once = sorted.map((l) => rows.filter((r) => r.label === l)).filter((rs) => rs.length === 1).map((rs) => rs[0]);
+  if (once.length) {
+    const which = once.map((r) => `${JSON.stringify(r.label)} (${trainFile}:${r.row})`).join(", ");
+    throw new Error(
+      `${trainFile}: ${once.length === 1 ? "a label occurs" : "labels occur"} only once: ${which}. The`
+        + " stratified split puts every label on both sides, so each needs at least 2 rows: add rows, remove these,"
+        + " or give the validation set yourself with --validation-csv",
+    );
+  }
+  try {
+    return stratifiedSplit(rows, rows.map((r) => sorted.indexOf(r.label)), split);
+  } catch (e) { // too few rows for one of each label on both sides (scikit-learn's words)
+    const what =
+      `${trainFile} (${rows.length} rows, ${sorted.length} labels, --validation-size ${split.validationSize})`;
+    throw new Error(`${what}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** Iterative stratification of label sets (the labels sorted as the model numbers them). */
+function splitLabelSets(rows: LabelSetRow[], split: LoadOptions): Split<LabelSetRow> {
+  const labels = [...new Set(rows.flatMap((r) => r.labels))].sort();
+  return multilabelStratifiedSplit(rows, multiHot(rows.map((r) => r.labels), labels), split);
 }

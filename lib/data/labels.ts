@@ -6,10 +6,7 @@
  *   multiHot([["happy", "sad"], ["angry"]], ["happy", "angry", "sad"])   // [[1, 0, 1], [0, 1, 0]]
  */
 
-/**
- * One cell's labels: split on `delimiter`, trimmed. An empty part ("happy||sad", "happy|") names
- * the place and the problem.
- */
+/** One cell's labels, split on `delimiter` and trimmed; an empty part ("happy||sad", "happy|") is an error. */
 export function parseLabelSet(cell: string, delimiter: string, where: string): string[] {
   const parts = cell.split(delimiter).map((s) => s.trim());
   if (parts.some((p) => p === "")) {

@@ -1,15 +1,13 @@
 /**
- * The SMILE Twitter Emotion dataset as the course uses it: loading the headerless
- * `id,text,category` CSV (ids kept as strings: 18 digits do not fit a JavaScript number),
- * counting categories, dropping multi-label (`happy|sad`) and `nocode` rows, and numbering the
- * labels in order of first appearance. Taught in notebooks/01_eda.ipynb.
+ * The SMILE Twitter Emotion dataset as the course uses it: the headerless `id,text,category` CSV, its categories
+ * counted, multi-label (`happy|sad`) and `nocode` rows dropped, labels numbered in order of first appearance.
+ * Taught in notebooks/01_eda.ipynb.
  *
  *   const rows = loadSmile();                 // 3085 rows
  *   const course = filterForCourse(rows);     // 1481 rows
  *   labelDict(course)  // { happy: 0, "not-relevant": 1, angry: 2, disgust: 3, sad: 4, surprise: 5 }
  *   loadMultiLabelCourseData().train.length   // 1286 (label sets kept, only nocode dropped; notebook 08)
  */
-import { COURSE_SEED, COURSE_VALIDATION_SIZE } from "../config/config";
 import * as fs from "fs";
 import { readCsv } from "./csv";
 import { SMILE_CSV } from "../core/paths";
@@ -33,10 +31,7 @@ export interface LabelledRow extends SmileRow {
 /** The published file's sha256 (figshare record 10.6084/m9.figshare.3187909.v2). */
 export const SMILE_SHA256 = "d9288a574e13e0f1de65a8f482f71a85aaca8e9d4fceb8f9e8c8ed2e03e1c89f";
 
-/**
- * Reads the SMILE CSV (no header; fields id, text, category). A missing file says how to fetch it;
- * a row with an id that is not all digits, or an empty category, is an error naming the line.
- */
+/** Reads the SMILE CSV. A missing file says how to fetch it; a bad id or an empty category names the line. */
 export function loadSmile(file: string = SMILE_CSV): SmileRow[] {
   if (!fs.existsSync(file))
     throw new Error(`${file}: SMILE CSV not found. Fetch it with: npx tsx scripts/fetch-data.ts`);
@@ -64,10 +59,7 @@ export function isMultiLabel(category: string): boolean {
   return category.includes("|");
 }
 
-/**
- * The rows the course trains on: single-label rows that are not `nocode`
- * (3085 → 1481 rows). Returns a new array; `rows` is not changed.
- */
+/** The rows the course trains on: single-label rows that are not `nocode` (3085 → 1481 rows). Pure. */
 export function filterForCourse<T extends { category: string }>(rows: readonly T[]): T[] {
   return rows.filter((r) => !isMultiLabel(r.category) && r.category !== "nocode");
 }
@@ -95,14 +87,11 @@ export function withLabels<T extends SmileRow>(
   rows: readonly T[],
   dict: Record<string, number>,
 ): (T & { label: number })[] {
+  const known = Object.keys(dict).join(", ");
   return rows.map((r) => {
     const label = dict[r.category];
     if (label === undefined)
-      throw new Error(
-        `row id ${r.id}: category ${JSON.stringify(r.category)} is not in the label dict (${
-          Object.keys(dict).join(", ")
-        })`,
-      );
+      throw new Error(`row id ${r.id}: category ${JSON.stringify(r.category)} is not in the label dict (${known})`);
     return { ...r, label };
   });
 }
@@ -112,31 +101,21 @@ export interface CourseData {
   labelDict: Record<string, number>;
   /** labels[i] is the name of label id i. */
   labels: string[];
-  /** Training rows in file order (1258 for the SMILE file). */
+  /** Rows in file order (1258 and 223 for the SMILE file). */
   train: LabelledRow[];
-  /** Validation rows in file order (223). */
   validation: LabelledRow[];
 }
 
 /**
  * Everything notebooks 01–02 build, in one call: load, filter, number the labels, and split as
- * `train_test_split(test_size=0.15, random_state=17, stratify=labels)`. Rows stay in file order
- * (the order the course's DataFrame feeds them to the model).
+ * `train_test_split(test_size=0.15, random_state=17, stratify=labels)`. Rows stay in file order, as the course's.
  */
 export function loadCourseData(file: string = SMILE_CSV, opts: SplitOptions = {}): CourseData {
   const rows = filterForCourse(loadSmile(file));
   const dict = labelDict(rows);
   const labelled = withLabels(rows, dict);
-  const split = stratifiedSplit(labelled, labelled.map((r) => r.label), {
-    validationSize: opts.validationSize ?? COURSE_VALIDATION_SIZE,
-    seed: opts.seed ?? COURSE_SEED,
-  });
-  return {
-    labelDict: dict,
-    labels: labelNames(dict),
-    train: split.trainFileOrder,
-    validation: split.validationFileOrder,
-  };
+  const { trainFileOrder, validationFileOrder } = stratifiedSplit(labelled, labelled.map((r) => r.label), opts);
+  return { labelDict: dict, labels: labelNames(dict), train: trainFileOrder, validation: validationFileOrder };
 }
 
 /** A SMILE row with its set of emotions (`happy|sad` → ["happy", "sad"]). */
@@ -153,10 +132,8 @@ export interface MultiLabelCourseData {
 }
 
 /**
- * SMILE for multi-label training (notebook 08): every row but `nocode` (1,513: the course's 1,481
- * plus the 32 with several emotions), each category split on `|`, split by iterative stratification
- * (lib/data/split.ts, equal to iterstrat's MultilabelStratifiedShuffleSplit) with the course's 15 % and seed.
- * Rows stay in file order.
+ * SMILE for multi-label training (notebook 08): every row but `nocode` (1,513: the course's 1,481 plus the 32 with
+ * several emotions), split by iterative stratification with the course's 15 % and seed. Rows stay in file order.
  */
 export function loadMultiLabelCourseData(file: string = SMILE_CSV, opts: SplitOptions = {}): MultiLabelCourseData {
   const rows = loadSmile(file).filter((r) => r.category !== "nocode").map((r) => ({
@@ -165,9 +142,6 @@ export function loadMultiLabelCourseData(file: string = SMILE_CSV, opts: SplitOp
   }));
   const labels = [...new Set(rows.flatMap((r) => r.labels))];
   const y = multiHot(rows.map((r) => r.labels), labels);
-  const split = multilabelStratifiedSplit(rows, y, {
-    validationSize: opts.validationSize ?? COURSE_VALIDATION_SIZE,
-    seed: opts.seed ?? COURSE_SEED,
-  });
+  const split = multilabelStratifiedSplit(rows, y, opts);
   return { labels, train: split.trainFileOrder, validation: split.validationFileOrder };
 }

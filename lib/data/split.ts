@@ -1,13 +1,10 @@
 /**
- * The course's train/validation split, exactly as scikit-learn makes it:
- * `train_test_split(ids, labels, test_size=0.15, random_state=17, stratify=labels)` gives 1258
- * training and 223 validation ids of the SMILE rows, and `stratifiedSplit` gives the same ids in
- * the same order (it replays StratifiedShuffleSplit with NumPy's RandomState from lib/core/random.ts).
- * `randomSplit` is the unstratified version, to show a rare class going missing.
- * Taught in notebooks/02_split.ipynb. For label sets (multi-label data), `multilabelStratifiedSplit`
- * and `multilabelStratifiedKFold` are iterative stratification, equal to the `iterative-stratification`
- * package's splits fold for fold (notebooks/08_multilabel.ipynb). `repeatedStratifiedKFold` / `stratifiedKFold` are
- * scikit-learn's folds for cross-validation (lib/analysis/cv.ts).
+ * Splits and folds exactly as scikit-learn and iterstrat make them, replayed with NumPy's RandomState
+ * (lib/core/random.ts). `stratifiedSplit` is the course's `train_test_split(ids, labels, test_size=0.15,
+ * random_state=17, stratify=labels)`: the same ids in the same order; `randomSplit` the unstratified one, to show a
+ * rare class going missing (notebooks/02_split.ipynb). `multilabelStratifiedSplit` / `multilabelStratifiedKFold` are
+ * iterative stratification for label sets (notebooks/08_multilabel.ipynb); `repeatedStratifiedKFold` /
+ * `stratifiedKFold` the folds of cross-validation (lib/analysis/cv.ts).
  *
  *   const s = stratifiedSplit(ids, labels, { validationSize: 0.15, seed: 17 });
  *   s.train.length, s.validation.length   // 1258, 223
@@ -17,20 +14,15 @@ import { COURSE_SEED, COURSE_VALIDATION_SIZE } from "../config/config";
 import { RandomState } from "../core/random";
 
 export interface SplitOptions {
-  /**
-   * The held-out share: scikit-learn's `test_size`. A fraction in (0, 1) (validation gets
-   * ceil(fraction × n) samples, as scikit-learn), or a whole number of samples (1 means one sample,
-   * as scikit-learn's int 1). Default 0.15, the course's.
-   */
+  /** scikit-learn's `test_size`: a fraction in (0, 1) (ceil(fraction × n) samples) or a count. Default 0.15. */
   validationSize?: number;
-  /** The seed: scikit-learn's `random_state` (an int gives `RandomState(seed)`). Default 17. */
+  /** scikit-learn's `random_state` (an int gives `RandomState(seed)`). Default 17. */
   seed?: number;
 }
 
 export interface Split<T> {
-  /** Training items in scikit-learn's return order. */
+  /** Items in scikit-learn's return order (validation is its "test" part). */
   train: T[];
-  /** Validation items in scikit-learn's return order (its "test" part). */
   validation: T[];
   /** The same training items in input (file) order: the order the course feeds to the model. */
   trainFileOrder: T[];
@@ -42,10 +34,7 @@ export interface Split<T> {
 
 type Label = number | string;
 
-/**
- * scikit-learn's `_validate_shuffle_split` for a held-out size alone: [nTrain, nValidation]
- * (the errors keep scikit-learn's words, where the held-out part is `test_size`).
- */
+/** scikit-learn's `_validate_shuffle_split` for a held-out size alone: [nTrain, nValidation], in its words. */
 export function splitSizes(nSamples: number, validationSize: number): [number, number] {
   const isCount = Number.isInteger(validationSize) && validationSize >= 1;
   if (isCount) {
@@ -72,8 +61,15 @@ export function splitSizes(nSamples: number, validationSize: number): [number, n
 function uniqueSorted(labels: readonly Label[]): Label[] {
   const kinds = new Set(labels.map((l) => typeof l));
   if (kinds.size > 1) throw new Error("labels mix numbers and strings; use one kind");
-  const u = [...new Set(labels)];
-  return u.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return [...new Set(labels)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Each class's positions in `labels`, in input order (a stable argsort). */
+function rowsByClass(labels: readonly Label[], classes: readonly Label[]): number[][] {
+  const classOf = new Map(classes.map((c, i) => [c, i]));
+  const rows = classes.map((): number[] => []);
+  labels.forEach((l, i) => rows[classOf.get(l)!].push(i));
+  return rows;
 }
 
 /**
@@ -119,10 +115,8 @@ function assemble<T>(items: readonly T[], trainIndex: number[], validationIndex:
 }
 
 /**
- * Splits `items` into train and validation so that each class keeps its share in both, reproducing
- * `train_test_split(items, test_size, random_state=seed, stratify=labels)` exactly.
- * Throws scikit-learn's errors: a class with a single member, or a validation/train set smaller than
- * the number of classes. Pure: the inputs are not changed.
+ * `train_test_split(items, test_size, random_state=seed, stratify=labels)`: each class keeps its share on both
+ * sides. scikit-learn's errors: a class with one member, a side smaller than the number of classes. Pure.
  */
 export function stratifiedSplit<T>(items: readonly T[], labels: readonly Label[], opts: SplitOptions = {}): Split<T> {
   const { validationSize = COURSE_VALIDATION_SIZE, seed = COURSE_SEED } = opts;
@@ -132,9 +126,7 @@ export function stratifiedSplit<T>(items: readonly T[], labels: readonly Label[]
 
   // 1) classes in np.unique order, and each class's positions in input order (a stable argsort)
   const classes = uniqueSorted(labels);
-  const classOf = new Map<Label, number>(classes.map((c, i) => [c, i]));
-  const classIndices: number[][] = classes.map(() => []);
-  labels.forEach((l, i) => classIndices[classOf.get(l)!].push(i));
+  const classIndices = rowsByClass(labels, classes);
   const classCounts = classIndices.map((ix) => ix.length);
 
   // 2) the same checks, with the same words, as StratifiedShuffleSplit
@@ -146,12 +138,10 @@ export function stratifiedSplit<T>(items: readonly T[], labels: readonly Label[]
       }]`,
     );
   }
-  if (nTrain < classes.length)
-    throw new Error(
-      `The train_size = ${nTrain} should be greater or equal to the number of classes = ${classes.length}`,
-    );
-  if (nTest < classes.length)
-    throw new Error(`The test_size = ${nTest} should be greater or equal to the number of classes = ${classes.length}`);
+  for (const [name, size] of [["train_size", nTrain], ["test_size", nTest]] as const) {
+    if (size < classes.length)
+      throw new Error(`The ${name} = ${size} should be greater or equal to the number of classes = ${classes.length}`);
+  }
 
   // 3) per-class train and validation ("test") counts, drawn from one RandomState in scikit-learn's order
   const rng = new RandomState(seed);
@@ -160,9 +150,8 @@ export function stratifiedSplit<T>(items: readonly T[], labels: readonly Label[]
 
   // 4) shuffle each class, take its train part then its validation part
   const train: number[] = [], validation: number[] = [];
-  classes.forEach((_, i) => {
-    const perm = rng.permutation(classCounts[i]);
-    const shuffled = perm.map((p) => classIndices[i][p]);
+  classIndices.forEach((ix, i) => {
+    const shuffled = rng.permutation(ix);
     train.push(...shuffled.slice(0, nI[i]));
     validation.push(...shuffled.slice(nI[i], nI[i] + tI[i]));
   });
@@ -171,10 +160,7 @@ export function stratifiedSplit<T>(items: readonly T[], labels: readonly Label[]
   return assemble(items, rng.permutation(train), rng.permutation(validation));
 }
 
-/**
- * An unstratified split, `train_test_split(items, test_size, random_state=seed)`: one permutation,
- * the first nTest positions are validation. A rare class can end up entirely on one side.
- */
+/** `train_test_split(items, test_size, random_state=seed)`: a rare class can end up entirely on one side. */
 export function randomSplit<T>(items: readonly T[], opts: SplitOptions = {}): Split<T> {
   const { validationSize = COURSE_VALIDATION_SIZE, seed = COURSE_SEED } = opts;
   const [nTrain, nTest] = splitSizes(items.length, validationSize);
@@ -187,16 +173,14 @@ export function countLabels(labels: readonly Label[], names: readonly Label[]): 
   return names.map((n) => labels.filter((l) => l === n).length);
 }
 
-/**
- * Iterative stratification (Sechidis, Tsoumakas and Vlahavas, 2011) for multi-label data, exactly as
- * the `iterative-stratification` package (iterstrat) implements it, RandomState calls included: take
- * the label with the fewest examples left (ties at random), give each of its examples to the fold
- * that still wants the most of that label (ties: the fold that wants the most examples, then at
- * random), and repeat; examples without any label go last, to the folds that want most examples.
- * `labelSets` is a 0/1 matrix [examples, labels]; `r` each fold's share. Returns each example's fold.
- */
 type LabelMatrix = readonly (readonly number[])[];
 
+/**
+ * Iterative stratification (Sechidis et al., 2011) as iterstrat implements it, RandomState calls included: take the
+ * label with the fewest examples left (ties at random), give each of its examples to the fold that still wants the
+ * most of that label (ties: the fold that wants most examples, then at random), repeat; examples without a label go
+ * last. `labelSets` is a 0/1 matrix [examples, labels]; `r` each fold's share. Returns each example's fold.
+ */
 export function iterativeStratification(labelSets: LabelMatrix, r: readonly number[], rng: RandomState): number[] {
   const n = labelSets.length;
   const k = labelSets[0]?.length ?? 0;
@@ -213,16 +197,18 @@ export function iterativeStratification(labelSets: LabelMatrix, r: readonly numb
   // NumPy's RandomState.choice(n) draws like randomInterval(n - 1); iterstrat calls it only on a tie
   const pick = (c: number[]) => (c.length > 1 ? c[rng.randomInterval(c.length - 1)] : c[0]);
   let left = n;
+  const assign = (i: number, f: number) => {
+    folds[i] = f;
+    pending[i] = false;
+    left--;
+    labelSets[i].forEach((v, j) => (cFoldsLabels[f][j] -= v ? 1 : 0));
+    cFolds[f] -= 1;
+  };
   while (left > 0) {
     const remaining = totals.map((_, j) => labelSets.reduce((a, row, i) => a + (pending[i] && row[j] ? 1 : 0), 0));
     if (remaining.every((c) => c === 0)) {
       // only examples without labels are left: spread them over the folds that want most examples
-      for (let i = 0; i < n; i++) {
-        if (!pending[i]) continue;
-        const f = pick(argmaxAll(cFolds));
-        folds[i] = f;
-        cFolds[f] -= 1;
-      }
+      for (let i = 0; i < n; i++) if (pending[i]) assign(i, pick(argmaxAll(cFolds)));
       break;
     }
     // 1) the label with the fewest (but at least one) examples left
@@ -233,31 +219,21 @@ export function iterativeStratification(labelSets: LabelMatrix, r: readonly numb
       if (!pending[i] || !labelSets[i][label]) continue;
       let candidates = argmaxAll(cFoldsLabels.map((row) => row[label]));
       if (candidates.length > 1) candidates = argmaxAll(candidates.map((f) => cFolds[f])).map((c) => candidates[c]);
-      const f = pick(candidates);
-      folds[i] = f;
-      pending[i] = false;
-      left--;
-      labelSets[i].forEach((v, j) => {
-        if (v) cFoldsLabels[f][j] -= 1;
-      });
-      cFolds[f] -= 1;
+      assign(i, pick(candidates));
     }
   }
   return folds;
 }
 
-/** argsort of a permutation: where each original position went. */
-function inverse(perm: readonly number[]): number[] {
-  const inv = new Array<number>(perm.length);
-  for (let i = 0; i < perm.length; i++) inv[perm[i]] = i;
-  return inv;
+/** `iterativeStratification` of the examples taken in `order`, each example's fold given back in input order. */
+function foldsInInputOrder(labelSets: LabelMatrix, order: number[], r: readonly number[], rng: RandomState): number[] {
+  const folds = iterativeStratification(order.map((i) => labelSets[i]), r, rng);
+  const out = new Array<number>(order.length);
+  order.forEach((i, k) => (out[i] = folds[k]));
+  return out;
 }
 
-/**
- * iterstrat's `MultilabelStratifiedShuffleSplit(n_splits=1, test_size=validationSize,
- * random_state=seed)`: shuffle, then iterative stratification into a train and a validation part
- * sized as scikit-learn sizes them. Both parts in input order. Pure.
- */
+/** iterstrat's `MultilabelStratifiedShuffleSplit(n_splits=1, test_size, random_state=seed)`. Pure. */
 export function multilabelStratifiedSplit<T>(
   items: readonly T[],
   labelSets: LabelMatrix,
@@ -268,19 +244,16 @@ export function multilabelStratifiedSplit<T>(
     throw new Error(`multilabelStratifiedSplit: ${items.length} items but ${labelSets.length} label sets`);
   const [nTrain, nValidation] = splitSizes(items.length, validationSize);
   const rng = new RandomState(seed);
-  const order = rng.permutation(items.length);
   const shares = [nTrain / (nTrain + nValidation), nValidation / (nTrain + nValidation)];
-  const folds = iterativeStratification(order.map((i) => labelSets[i]), shares, rng);
-  const at = inverse(order);
+  const folds = foldsInInputOrder(labelSets, rng.permutation(items.length), shares, rng);
   const train: number[] = [], validation: number[] = [];
-  items.forEach((_, i) => (folds[at[i]] === 1 ? validation : train).push(i));
+  items.forEach((_, i) => (folds[i] === 1 ? validation : train).push(i));
   return assemble(items, train, validation);
 }
 
 /**
- * iterstrat's `MultilabelStratifiedKFold(n_splits=k, shuffle)`: each example's fold (0..k-1). Ties
- * are broken by RandomState(seed) with or without shuffling (iterstrat draws from NumPy's global one
- * when not shuffling; seeded, the same numbers).
+ * iterstrat's `MultilabelStratifiedKFold(n_splits=k, shuffle)`: each example's fold (0..k-1). Ties are broken by
+ * RandomState(seed) even without shuffling (where iterstrat draws from NumPy's global one: seeded, the same numbers).
  */
 export function multilabelStratifiedKFold(
   labelSets: LabelMatrix,
@@ -291,19 +264,14 @@ export function multilabelStratifiedKFold(
   const rng = new RandomState(opts.seed);
   const order = Array.from({ length: labelSets.length }, (_, i) => i);
   if (opts.shuffle) rng.shuffle(order);
-  const folds = iterativeStratification(order.map((i) => labelSets[i]), new Array(k).fill(1 / k), rng);
-  const at = inverse(order);
-  return labelSets.map((_, i) => folds[at[i]]);
+  return foldsInInputOrder(labelSets, order, new Array(k).fill(1 / k), rng);
 }
 
 /**
  * scikit-learn's `RepeatedStratifiedKFold(n_splits=k, n_repeats=repeats, random_state=seed)`: each row's fold
- * (0..k-1) in each repeat. One RandomState(seed) runs through all repeats, as scikit-learn passes its generator
- * from repeat to repeat, so repeat 0 is `StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)` and repeat
- * r is not that with seed + r. Per class (classes numbered by first appearance, as scikit-learn does), the fold
- * sizes come from dealing the sorted labels round robin; the class's fold numbers are then shuffled. Where
- * scikit-learn only warns, a class with fewer than k rows is an error here: some fold would not hold it.
- * Pure: `labels` is not changed.
+ * (0..k-1) in each repeat. One RandomState(seed) runs through all repeats, as in scikit-learn, so repeat 0 is
+ * `StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)` and repeat r is not that with seed + r. Where
+ * scikit-learn only warns, a class with fewer than k rows is an error: some fold would not hold it. Pure.
  *
  *   repeatedStratifiedKFold(["a", "b", "a", "b", "a", "b"], 3, 1, 0)   // [[2, 2, 1, 0, 0, 1]]
  */
@@ -318,15 +286,11 @@ export function repeatedStratifiedKFold(
     throw new Error(`folds: repeats must be an integer >= 1, got ${repeats}`);
   if (labels.length < k) throw new Error(`folds: ${k} folds need at least ${k} rows, got ${labels.length}`);
   uniqueSorted(labels); // one kind of label
-  // 1) classes by first appearance, each row's class, each class's size
-  const classOf = new Map<Label, number>();
-  const y = labels.map((l) => {
-    if (!classOf.has(l)) classOf.set(l, classOf.size);
-    return classOf.get(l)!;
-  });
-  const counts = new Array<number>(classOf.size).fill(0);
-  y.forEach((c) => counts[c]++);
-  const rare = [...classOf].filter(([, c]) => counts[c] < k).map(([l, c]) => `${describe(l)} (${counts[c]} rows)`);
+  // 1) classes by first appearance, each class's rows and size
+  const classes = [...new Set(labels)];
+  const rowsOf = rowsByClass(labels, classes);
+  const counts = rowsOf.map((rows) => rows.length);
+  const rare = classes.flatMap((l, c) => (counts[c] < k ? [`${describe(l)} (${counts[c]} rows)`] : []));
   if (rare.length) {
     const many = rare.length > 1;
     throw new Error(
@@ -334,14 +298,14 @@ export function repeatedStratifiedKFold(
         + ` fewer: use at most ${Math.min(...counts)} folds, or drop or merge ${many ? "these classes" : "that class"}`,
     );
   }
-  // 2) how many of each class each fold gets: fold f takes the sorted labels f, f + k, f + 2k, ...
-  const sorted = [...y].sort((a, b) => a - b);
+  // 2) how many of each class each fold gets: fold f takes the labels sorted by class f, f + k, f + 2k, ...
   const allocation = Array.from({ length: k }, () => new Array<number>(counts.length).fill(0));
-  sorted.forEach((c, i) => allocation[i % k][c]++);
+  let sorted = 0;
+  counts.forEach((n, c) => {
+    for (let j = 0; j < n; j++) allocation[sorted++ % k][c]++;
+  });
   // 3) per repeat and class: the class's fold numbers in blocks, shuffled, handed to its rows in order
   const rng = new RandomState(seed);
-  const rowsOf = counts.map(() => [] as number[]);
-  y.forEach((c, i) => rowsOf[c].push(i));
   return Array.from({ length: repeats }, () => {
     const folds = new Array<number>(labels.length);
     rowsOf.forEach((rows, c) => {

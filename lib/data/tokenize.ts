@@ -1,12 +1,11 @@
 /**
- * BERT's tokenizer, as the course uses it: text → WordPiece pieces → ids, with [CLS]/[SEP], padding,
- * truncation, token_type_ids and the attention mask. Taught in notebooks/03_tokenize.ipynb.
+ * BERT's tokenizer, as the course uses it: text → WordPiece pieces → ids, with [CLS]/[SEP], padding, truncation,
+ * token_type_ids and the attention mask. Taught in notebooks/03_tokenize.ipynb.
  *
- * The text → pieces → ids step is @huggingface/transformers' tokenizer, loaded offline from a model
- * folder's tokenizer.json. Truncation, special tokens and padding are done here, in a few plain
- * lines, because transformers.js cuts over-long texts after adding [SEP] (losing it) where Python
- * `transformers` cuts the text first and keeps [CLS] … [SEP]. test/tokenize.test.ts checks every id,
- * mask and token type against Python (test/fixtures/reference/tokenizer.json).
+ * Text → pieces → ids is @huggingface/transformers' tokenizer, loaded offline from a model folder's tokenizer.json.
+ * Truncation, special tokens and padding are done here because transformers.js cuts over-long texts after adding
+ * [SEP] (losing it) where Python `transformers` cuts the text first. test/tokenize.test.ts checks every id, mask and
+ * token type against Python.
  *
  *   const tok = await loadTokenizer("models/all-MiniLM-L6-v2");
  *   tok.tokenize("Loved the #museum 😀")   // ["loved", "the", "#", "museum", "[UNK]"]
@@ -34,15 +33,6 @@ export interface EncodeOptions {
   truncation?: boolean;
 }
 
-/** One row of `describeEncoding`: what the model sees at one position (a type, so tables take it). */
-export type PositionInfo = {
-  position: number;
-  token: string;
-  input_id: number;
-  token_type_id: number;
-  attention_mask: number;
-};
-
 /** A WordPiece (BERT) tokenizer loaded from a model folder. Create it with `loadTokenizer`. */
 export class Tokenizer {
   readonly vocabSize: number;
@@ -59,23 +49,18 @@ export class Tokenizer {
     this.vocabSize = vocab.size;
     this.idToTokenMap = [];
     for (const [token, id] of vocab) this.idToTokenMap[id] = token;
+    const configFile = path.join(modelDir, "tokenizer_config.json"), jsonFile = path.join(modelDir, "tokenizer.json");
     const need = (name: string, id: number | undefined) => {
-      if (typeof id !== "number") {
-        throw new Error(
-          `${
-            path.join(modelDir, "tokenizer_config.json")
-          }: no ${name} token in the vocabulary; a BERT tokenizer needs [CLS], [SEP] and [PAD]`,
-        );
-      }
-      return id;
+      if (typeof id === "number") return id;
+      throw new Error(
+        `${configFile}: no ${name} token in the vocabulary; a BERT tokenizer needs [CLS], [SEP] and [PAD]`,
+      );
     };
     this.padTokenId = need("pad", hf.pad_token_id);
     // tokenizer_config.json writes a token as a string or as { "__type": "AddedToken", "content": … }
     const cls = hf.config.cls_token;
-    this.clsTokenId = need(
-      "cls",
-      hf.convert_tokens_to_ids(String(cls && typeof cls === "object" ? cls.content : cls ?? "[CLS]")),
-    );
+    const clsToken = String(cls && typeof cls === "object" ? cls.content : cls ?? "[CLS]");
+    this.clsTokenId = need("cls", hf.convert_tokens_to_ids(clsToken));
     this.sepTokenId = need("sep", hf.sep_token_id);
     this.unkTokenId = need("unk", hf.unk_token_id);
     const max = Number(hf.model_max_length);
@@ -84,13 +69,10 @@ export class Tokenizer {
     // 1) the course relies on BERT's layout: [CLS] text [SEP]
     const probe = hf.encode("a", { add_special_tokens: true });
     const bare = hf.encode("a", { add_special_tokens: false });
-    if (probe.join() !== [this.clsTokenId, ...bare, this.sepTokenId].join()) {
+    if (probe.join() !== [this.clsTokenId, ...bare, this.sepTokenId].join())
       throw new Error(
-        `${path.join(modelDir, "tokenizer.json")}: not a BERT-style tokenizer (expected [CLS] text [SEP], got ids ${
-          probe.join(", ")
-        })`,
+        `${jsonFile}: not a BERT-style tokenizer (expected [CLS] text [SEP], got ids ${probe.join(", ")})`,
       );
-    }
   }
 
   /** WordPiece pieces of one text, without [CLS]/[SEP]: `"Loved it"` → `["loved", "it"]`. */
@@ -107,10 +89,7 @@ export class Tokenizer {
     });
   }
 
-  /**
-   * Encodes a batch of texts as the model reads them. Like Python `tokenizer(texts, padding=…,
-   * max_length=…, truncation=…)` for single sentences; never changes `texts`.
-   */
+  /** Encodes texts as the model reads them: Python's `tokenizer(texts, padding=…, max_length=…, truncation=…)`. */
   encode(texts: readonly string[], opts: EncodeOptions = {}): Encoded {
     if (!Array.isArray(texts)) throw new Error(`encode expects an array of texts, got ${typeof texts}`);
     const padding = opts.padding ?? "longest";
@@ -164,25 +143,19 @@ function checkText(t: unknown, i: number): string {
 }
 
 function readJson(file: string): Record<string, unknown> {
-  let text: string;
+  let text: string | undefined;
   try {
     text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    throw new Error(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
-      cause: e,
-    });
-  }
-  try {
     return JSON.parse(text);
   } catch (e) {
-    throw new Error(`${file}: not valid JSON (${(e as Error).message})`, { cause: e });
+    const why = text === undefined ?
+      `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`
+      : `not valid JSON (${(e as Error).message})`;
+    throw new Error(`${file}: ${why}`, { cause: e });
   }
 }
 
-/**
- * Loads the tokenizer of a model folder (tokenizer.json, plus tokenizer_config.json and
- * special_tokens_map.json when present) without touching the network.
- */
+/** Loads a model folder's tokenizer.json (and tokenizer_config.json, special_tokens_map.json) offline. */
 export async function loadTokenizer(modelDir: string): Promise<Tokenizer> {
   const file = path.join(modelDir, "tokenizer.json");
   if (!fs.existsSync(modelDir))
@@ -215,14 +188,14 @@ export async function loadTokenizer(modelDir: string): Promise<Tokenizer> {
 }
 
 /**
- * What the model sees for one row of an encoded batch, position by position: the token, its id,
- * its segment and whether attention may look at it (1) or it is padding (0).
+ * What the model sees for one row of an encoded batch, position by position: the token, its id, its segment and
+ * whether attention may look at it (1) or it is padding (0).
  *
  *   describeEncoding(tok, tok.encode(["Loved it!"], { padding: "max_length", maxLength: 6 }))
  *   // [{ position: 0, token: "[CLS]", input_id: 101, token_type_id: 0, attention_mask: 1 }, …,
  *   //  { position: 5, token: "[PAD]", input_id: 0, token_type_id: 0, attention_mask: 0 }]
  */
-export function describeEncoding(tok: Tokenizer, enc: Encoded, row = 0): PositionInfo[] {
+export function describeEncoding(tok: Tokenizer, enc: Encoded, row = 0) {
   const ids = enc.input_ids[row];
   if (!ids) throw new Error(`row ${row} is not in the batch (it has ${enc.input_ids.length} rows)`);
   const tokens = tok.idsToTokens(ids);

@@ -1,13 +1,10 @@
 /**
- * Chooses the TensorFlow.js backend for the course: native TensorFlow (tfjs-node-gpu when set-up
- * provisioned it for a GPU, else tfjs-node), then WebAssembly, then plain JavaScript ("cpu").
- * `BERTLAB_BACKEND=tensorflow|wasm|cpu` forces one.
+ * Chooses the TensorFlow.js backend: native TensorFlow (tfjs-node-gpu when set-up provisioned it for a GPU, else
+ * tfjs-node), then WebAssembly, then plain JavaScript ("cpu"). `BERTLAB_BACKEND=tensorflow|wasm|cpu` forces one.
  *
- * The native backend is a compiled binding (tfjs_binding.node) plus a 800 MB libtensorflow, which
- * scripts/provision-backend.ts lays out and checks. A half-built or corrupt binding could crash a
- * process that loads it, so it is only loaded here when the state file written by set-up vouches
- * for exactly these files (sizes and times unchanged), or after a child process has loaded it
- * without trouble. The state file also explains the choice:
+ * The native binding and its 800 MB libtensorflow are laid out by scripts/provision-backend.ts. A half-built binding
+ * could crash the process that loads it, so it is loaded only when set-up's state file vouches for exactly these
+ * files (sizes and times unchanged), or after a child process has loaded it without trouble:
  *
  *   const info = await initBackend();
  *   info.reason     // "native TensorFlow: tfjs-node built against PyPI tensorflow-cpu 2.21.0 (checked by set-up 2026-11-26)"
@@ -50,7 +47,7 @@ export interface BackendState {
     /** "@tensorflow/tfjs-node" or "@tensorflow/tfjs-node-gpu". */
     package?: string;
     packageDir?: string;
-    /** How the binding got there: "existing", "tfjs-node-gpu install script", "tfjs-node install script", "PyPI build". */
+    /** How the binding got there: "existing", "tfjs-node(-gpu) install script", "PyPI build". */
     method?: string;
     /** Where libtensorflow came from, e.g. "PyPI tensorflow-cpu 2.21.0". */
     source?: string;
@@ -93,15 +90,10 @@ export function nativePackageDir(pkg = "@tensorflow/tfjs-node"): string | undefi
 
 /** The binding files whose sizes and times say "unchanged since checked". */
 export function nativeFiles(pkgDir: string): string[] {
-  const lib = path.join(pkgDir, "deps", "lib");
-  const napi = fs.existsSync(path.join(pkgDir, "lib"))
-    ? fs.readdirSync(path.join(pkgDir, "lib")).filter((d) => d.startsWith("napi-v"))
-    : [];
-  return [
-    ...napi.map((d) => path.join(pkgDir, "lib", d, "tfjs_binding.node")),
-    path.join(lib, "libtensorflow.so.2"),
-    path.join(lib, "libtensorflow_framework.so.2"),
-  ];
+  const bindings = path.join(pkgDir, "lib");
+  const napi = fs.existsSync(bindings) ? fs.readdirSync(bindings).filter((d) => d.startsWith("napi-v")) : [];
+  const libs = ["libtensorflow.so.2", "libtensorflow_framework.so.2"].map((f) => path.join(pkgDir, "deps", "lib", f));
+  return [...napi.map((d) => path.join(bindings, d, "tfjs_binding.node")), ...libs];
 }
 
 /** "size:mtime" of each binding file ("-" when missing), so a rebuild or truncation is noticed. */
@@ -128,16 +120,13 @@ export interface NativeCheck {
  * Loads the native package in a child process and runs one op there. A crash (a truncated
  * library can kill the process that loads it) or an error ends the child, never the caller.
  */
-export function checkNativeInChild(pkgDir: string, opts: { timeoutMs?: number } = {}): NativeCheck {
+export function checkNativeInChild(pkgDir: string): NativeCheck {
   const script = `
     const tf = require(${JSON.stringify(pkgDir + path.sep)}); // tfjs-node re-exports the whole tfjs API
     const sum = tf.add(tf.scalar(2), tf.scalar(3)).dataSync()[0];
     const b = tf.backend().binding;
     console.log(JSON.stringify({ backend: tf.getBackend(), sum, tf: (b && b.TF_Version) || "?" }));`;
-  const env: NodeJS.ProcessEnv = { ...process.env, TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? "2" };
-  // A package copy outside node_modules finds @tensorflow/tfjs through NODE_PATH.
-  env.NODE_PATH = [path.join(ROOT, "node_modules"), env.NODE_PATH].filter(Boolean).join(path.delimiter);
-  const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", env, timeout: opts.timeoutMs ?? 60_000 });
+  const r = nodeChild(script, { TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? "2" });
   const last = (r.stdout ?? "").trim().split("\n").pop() ?? "";
   if (r.status === 0) {
     try {
@@ -152,6 +141,13 @@ export function checkNativeInChild(pkgDir: string, opts: { timeoutMs?: number } 
   if (r.error) return { ok: false, message: `check did not finish: ${r.error.message}` };
   if (r.signal) return { ok: false, message: `loading it killed the process (${r.signal})` };
   return { ok: false, message: firstErrorLine(r.stderr ?? "") || `exit status ${r.status}` };
+}
+
+/** Runs `script` in a child Node with `env` added (and NODE_PATH, for a tfjs-node copy outside node_modules). */
+export function nodeChild(script: string, env: NodeJS.ProcessEnv) {
+  const NODE_PATH = [path.join(ROOT, "node_modules"), process.env.NODE_PATH].filter(Boolean).join(path.delimiter);
+  const options = { encoding: "utf8", env: { ...process.env, ...env, NODE_PATH }, timeout: 60_000 } as const;
+  return spawnSync(process.execPath, ["-e", script], options);
 }
 
 /** The line of a Node error dump that says what went wrong (not TensorFlow's log chatter). */
@@ -169,11 +165,8 @@ export function nativeVerdict(): { ok: boolean; pkg: string; pkgDir?: string; wh
   const pkg = state?.native.ok && state.native.package ? state.native.package : "@tensorflow/tfjs-node";
   const pkgDir = nativePackageDir(pkg);
   if (!pkgDir) return { ok: false, pkg, why: `${pkg} is not installed` };
-  const how = state?.native.ok
-    ? `${state.native.package === "@tensorflow/tfjs-node-gpu" ? "tfjs-node-gpu" : "tfjs-node"}${
-      state.native.source ? ` built against ${state.native.source}` : ""
-    }`
-    : pkg.replace("@tensorflow/", "");
+  const source = state?.native.ok && state.native.source ? ` built against ${state.native.source}` : "";
+  const how = `${pkg.replace("@tensorflow/", "")}${source}`;
   const sameFiles = state && state.native.packageDir === pkgDir &&
     state.native.fingerprint === nativeFingerprint(pkgDir) &&
     state.nodeModules === process.versions.modules;
@@ -205,9 +198,8 @@ export async function initBackend(force: string | undefined = process.env.BERTLA
   const order: BackendName[] = forced ? [forced] : [...BACKENDS];
   const notes: string[] = [];
   for (const name of order) {
-    let why = forced ? `forced by BERTLAB_BACKEND=${forced}` : "";
-    let pkg: string | undefined;
-    let threads: number | undefined;
+    const why = forced ? [`forced by BERTLAB_BACKEND=${forced}`] : [];
+    let pkg = `@tensorflow/tfjs-backend-${name}`; // wasm and cpu
     if (name === "tensorflow") {
       const v = nativeVerdict();
       if (!v.ok || !v.pkgDir) {
@@ -223,16 +215,13 @@ export async function initBackend(force: string | undefined = process.env.BERTLA
         continue;
       }
       pkg = v.pkg;
-      threads = os.cpus().length;
-      why = why ? `${why}; ${v.why}` : v.why;
+      why.push(v.why);
     }
-    if (name === "wasm") {
-      const wasm = require("@tensorflow/tfjs-backend-wasm") as typeof import("@tensorflow/tfjs-backend-wasm");
-      // Node has no wasm threads in tfjs 4.x (tfjs issue #3830): this asks, the backend runs one.
-      wasm.setThreadsCount(os.cpus().length);
-      pkg = "@tensorflow/tfjs-backend-wasm";
-    }
-    if (name === "cpu") pkg = "@tensorflow/tfjs-backend-cpu";
+    const wasm = name === "wasm"
+      ? (require("@tensorflow/tfjs-backend-wasm") as typeof import("@tensorflow/tfjs-backend-wasm"))
+      : undefined;
+    // Node has no wasm threads in tfjs 4.x (tfjs issue #3830): this asks, the backend runs one.
+    wasm?.setThreadsCount(os.cpus().length);
     let ok: boolean;
     try {
       ok = await tf.setBackend(name);
@@ -245,13 +234,8 @@ export async function initBackend(force: string | undefined = process.env.BERTLA
       notes.push(`${name} failed to initialise`);
       continue;
     }
-    if (name === "wasm") {
-      const wasm = require("@tensorflow/tfjs-backend-wasm") as typeof import("@tensorflow/tfjs-backend-wasm");
-      threads = wasm.getThreadsCount();
-    }
-    if (name === "cpu") threads = 1;
-    const because = notes.length ? `${notes.join("; ")}` : "";
-    chosen = { name, reason: [because, why].filter(Boolean).join("; ") || "fastest available", package: pkg, threads };
+    const threads = name === "tensorflow" ? os.cpus().length : wasm ? wasm.getThreadsCount() : 1;
+    chosen = { name, reason: [...notes, ...why].join("; ") || "fastest available", package: pkg, threads };
     return chosen;
   }
   throw new Error(`No TensorFlow.js backend could be initialised: ${notes.join("; ")}`);

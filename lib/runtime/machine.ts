@@ -1,8 +1,7 @@
 /**
- * What a measurement ran on: the CPU (model, cores, the vector extensions that decide how fast a
- * matrix product can be) and the native TensorFlow build (its version, and the oneDNN library and
- * instruction set it dispatches to). The same model of BERT trains slower than PyTorch on one CPU and
- * faster on another (docs/benchmarks.md), so scripts/bench.ts records this beside every table.
+ * What a measurement ran on: the CPU (model, cores, the vector extensions that decide how fast a matrix product can
+ * be) and the native TensorFlow build (its version, and the oneDNN library and instruction set it dispatches to).
+ * BERT trains slower than PyTorch on one CPU and faster on another, so scripts/bench.ts records this beside every table.
  *
  *   cpuInfo()
  *     // { model: "AMD EPYC", vendor: "AuthenticAMD", logicalCpus: 2, physicalCores: 2,
@@ -16,9 +15,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { spawnSync } from "child_process";
-import { nativeVerdict, firstErrorLine } from "./backend";
-import { ROOT } from "../core/paths";
+import { nativeVerdict, firstErrorLine, nodeChild } from "./backend";
 
 /** The /proc/cpuinfo flags that matter for BERT's matrix products, in the order they were added to x86. */
 export const VECTOR_EXTENSIONS = [
@@ -117,9 +114,8 @@ export interface TensorFlowBuild {
 }
 
 /**
- * Loads native TensorFlow in a child process with ONEDNN_VERBOSE=1, runs one matrix product and
- * reads what oneDNN says about itself. A child, because the verbose setting must be in place
- * before the library loads and must not flood this process's output. About 2 s.
+ * Loads native TensorFlow in a child process with ONEDNN_VERBOSE=1, runs one matrix product and reads what oneDNN
+ * says about itself. A child, because the setting must be in place before the library loads. About 2 s.
  */
 export function tensorflowBuild(): TensorFlowBuild {
   const onednnOpts = !["0", "false"].includes((process.env.TF_ENABLE_ONEDNN_OPTS ?? "").toLowerCase());
@@ -130,9 +126,7 @@ export function tensorflowBuild(): TensorFlowBuild {
     const tf = require(${JSON.stringify(verdict.pkgDir + path.sep)});
     const a = tf.ones([64, 64]); tf.matMul(a, a).dataSync();
     console.log(JSON.stringify({ tf: tf.backend().binding.TF_Version, tfjsNode: tf.version["tfjs-node"] }));`;
-  const env: NodeJS.ProcessEnv = { ...process.env, ONEDNN_VERBOSE: "1", TF_CPP_MIN_LOG_LEVEL: "2" };
-  env.NODE_PATH = [path.join(ROOT, "node_modules"), env.NODE_PATH].filter(Boolean).join(path.delimiter);
-  const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", env, timeout: 60_000 });
+  const r = nodeChild(script, { ONEDNN_VERBOSE: "1", TF_CPP_MIN_LOG_LEVEL: "2" });
   const out = `${r.stdout ?? ""}\n${r.stderr ?? ""}`;
   const json = (r.stdout ?? "").split("\n").find((l) => l.startsWith('{"tf"'));
   if (r.status !== 0 || !json)
