@@ -100,7 +100,7 @@ export interface Run {
 }
 
 /** The layers a classifier adds on top of the encoder (or, as MiniLM's pooler, that start untrained). */
-export function isHead(name: string): boolean {
+function isHead(name: string): boolean {
   return name.startsWith("classifier.") || name.startsWith("bert.pooler.");
 }
 
@@ -130,7 +130,7 @@ export async function setUp(config: TrainConfig, opts: TrainOptions): Promise<Ru
   cfg.precision = precision.precision;
 
   // 0) The run folder: refuse to overwrite a finished or partial run unless resuming.
-  const { resumeFrom, saved } = openRun(runDir, Boolean(opts.resume), cfg);
+  const saved = openRun(runDir, Boolean(opts.resume), cfg);
 
   // 1) Data and sorted labels (a subset for quick runs, always the same one for a seed).
   const data = opts.data;
@@ -146,12 +146,12 @@ export async function setUp(config: TrainConfig, opts: TrainOptions): Promise<Ru
   let model = opts.model;
   let tokenizer = opts.tokenizer;
   let transfer: Transfer | undefined;
-  if (resumeFrom) {
+  if (saved) {
     // Resume: weights (head included) come from the checkpoint, which also holds the tokenizer files.
     if (model) throw new Error("resume loads the model from the checkpoint: do not pass opts.model with resume");
-    model = await loadBertForSequenceClassification(resumeFrom.dir, { labels, seed: cfg.seed });
-    tokenizer = tokenizer ?? (await loadTokenizer(resumeFrom.dir));
-    modelDir = modelDir ?? resumeFrom.dir;
+    model = await loadBertForSequenceClassification(saved.dir, { labels, seed: cfg.seed });
+    tokenizer = tokenizer ?? (await loadTokenizer(saved.dir));
+    modelDir = modelDir ?? saved.dir;
   } else if (!model || !tokenizer) {
     const start = await startingModel(cfg, labels, log);
     modelDir = modelDir ?? start.dir;
@@ -207,26 +207,18 @@ export async function setUp(config: TrainConfig, opts: TrainOptions): Promise<Ru
     warmupStepsFor(totalSteps, cfg.warmupSteps, cfg.warmupRatio),
     totalSteps,
   );
-  const swa = WeightAverage.open(
-    cfg,
-    resumeFrom && saved ? { dir: resumeFrom.dir, epoch: saved.state.epoch } : undefined,
-  );
+  const swa = WeightAverage.open(cfg, saved && { dir: saved.dir, epoch: saved.state.epoch });
   if (saved) {
     optimizer.setState(saved.optimizer);
     schedule.setState(saved.state.scheduler);
     sampler.setState(saved.state.sampler);
   }
-  // A resumed run keeps what its start said about --init-from (run.json is rewritten below).
-  const runJson = runDir ? path.join(runDir, "run.json") : undefined;
-  if (saved && runJson && fs.existsSync(runJson)) transfer = JSON.parse(fs.readFileSync(runJson, "utf8")).initFrom;
-  if (runJson) {
-    writeJsonAtomic(runJson, {
-      config: cfg,
-      labels,
-      model: cfg.model ?? "default",
-      ...(transfer ? { initFrom: transfer } : {}),
-      startedAt: new Date().toISOString(),
-    });
+  if (runDir) {
+    // A resumed run keeps what its start said about --init-from (JSON leaves out an undefined initFrom).
+    const runJson = path.join(runDir, "run.json");
+    if (saved && fs.existsSync(runJson)) transfer = JSON.parse(fs.readFileSync(runJson, "utf8")).initFrom;
+    const startedAt = new Date().toISOString();
+    writeJsonAtomic(runJson, { config: cfg, labels, model: cfg.model ?? "default", initFrom: transfer, startedAt });
   }
   return {
     cfg,
@@ -272,28 +264,30 @@ function subset(set: AnySet, n: number): AnySet {
   return { texts: idx.map((i) => set.texts[i]), labels: idx.map((i) => set.labels[i]) };
 }
 
-/** The run folder's state: a resume's last checkpoint and what it saved; a fresh run must not overwrite one. */
+/** A resume's last checkpoint (its folder and what it saved); a fresh run must not overwrite a run. */
 function openRun(runDir: string | undefined, resume: boolean, cfg: TrainConfig) {
-  const resumeFrom = runDir && resume ? lastCheckpoint(runDir) : undefined;
-  if (runDir && !resume && holdsRun(runDir))
+  if (!runDir) return undefined;
+  if (!resume && holdsRun(runDir))
     throw new Error(`${runDir} already holds a run: choose another --run-dir, or resume it`);
-  if (runDir && resume && !resumeFrom) throw new Error(`${runDir} has no complete checkpoint to resume from`);
-  const saved = resumeFrom ? readCheckpoint(resumeFrom.dir) : undefined;
-  if (saved && saved.state.config.seed !== cfg.seed)
+  const from = resume ? lastCheckpoint(runDir) : undefined;
+  if (resume && !from) throw new Error(`${runDir} has no complete checkpoint to resume from`);
+  if (!from) return undefined;
+  const saved = { dir: from.dir, ...readCheckpoint(from.dir) };
+  if (saved.state.config.seed !== cfg.seed)
     throw new Error(`the run in ${runDir} used seed ${saved.state.config.seed}, not ${cfg.seed}`);
   // Its checkpoints hold the bias shifted by that τ, which resuming takes back off.
-  const savedTau = saved?.state.config.posthocAdjustment ?? 0;
-  if (saved && savedTau !== cfg.posthocAdjustment)
+  const savedTau = saved.state.config.posthocAdjustment ?? 0;
+  if (savedTau !== cfg.posthocAdjustment)
     throw new Error(`the run in ${runDir} used --posthoc-adjustment ${savedTau}, not ${cfg.posthocAdjustment}`);
-  return { resumeFrom, saved };
+  return saved;
 }
 
 /** The model's label map must be the data's labels, in the data's order. */
 function checkModelLabels(modelLabels: readonly string[], labels: readonly string[]): void {
-  const missing = labels.filter((l) => !modelLabels.includes(l));
-  if (missing.length) {
+  const missing = labels.find((l) => !modelLabels.includes(l));
+  if (missing !== undefined) {
     throw new Error(
-      `label ${JSON.stringify(missing[0])} is missing from the model's label map (${modelLabels.join(", ")})`,
+      `label ${JSON.stringify(missing)} is missing from the model's label map (${modelLabels.join(", ")})`,
     );
   }
   if (modelLabels.join("\u0000") !== labels.join("\u0000")) {
