@@ -221,35 +221,22 @@ type NumberField = { [K in keyof TrainConfig]-?: TrainConfig[K] extends number ?
 
 /** Checks a config and throws an error naming the first bad field. Returns it unchanged. */
 export function validateConfig(c: TrainConfig): TrainConfig {
-  const check = (k: NumberField, ok: (v: number) => boolean, what: string) => {
-    if (!ok(c[k])) throw new Error(`config.${k} must be ${what}, got ${c[k]}`);
+  const check = (keys: NumberField[], ok: (v: number) => boolean, what: string) => {
+    const bad = keys.find((k) => !ok(c[k]));
+    if (bad) throw new Error(`config.${bad} must be ${what}, got ${c[bad]}`);
   };
-  const positive = (v: number) => v > 0 && Number.isFinite(v), atLeast0 = (v: number) => v >= 0 && Number.isFinite(v);
-  for (const k of ["maxLength", "batchSize", "evalBatchSize", "epochs", "gradAccumulation"] as const)
-    check(k, (v) => Number.isInteger(v) && v >= 1, "a positive integer");
-  const nonNegInt = [
-    "warmupSteps",
-    "maxStepsPerEpoch",
-    "maxTrainExamples",
-    "logSamples",
-    "seed",
-    "earlyStoppingPatience",
-    "reinitLayers",
-    "swaEpochs",
-  ] as const;
-  for (const k of nonNegInt)
-    check(k, (v) => Number.isInteger(v) && v >= 0, "a non-negative integer");
-  check("lr", positive, "a positive number");
-  check("headLrScale", positive, "a positive number");
-  check("eps", (v) => v > 0, "positive");
-  check("weightDecay", (v) => v >= 0, ">= 0");
-  check("clipNorm", (v) => v >= 0, ">= 0 (0 = off)");
-  check("warmupRatio", (v) => v >= 0 && v < 1, "in [0, 1)");
-  check("validationSize", (v) => v > 0 && v < 1, "in (0, 1)");
-  if (typeof c.groupByLength !== "boolean")
-    throw new Error(`config.groupByLength must be true or false, got ${JSON.stringify(c.groupByLength)}`);
-  if (c.padding !== "longest" && c.padding !== "max_length")
-    throw new Error(`config.padding must be "longest" or "max_length", got ${c.padding}`);
+  const positiveInt = (v: number) => Number.isInteger(v) && v >= 1;
+  const count = (v: number) => Number.isInteger(v) && v >= 0;
+  const atLeast0 = (v: number) => v >= 0 && Number.isFinite(v);
+  check(["maxLength", "batchSize", "evalBatchSize", "epochs", "gradAccumulation"], positiveInt, "a positive integer");
+  check(["warmupSteps", "maxStepsPerEpoch", "maxTrainExamples", "logSamples", "seed"], count, "a non-negative integer");
+  check(["earlyStoppingPatience", "reinitLayers", "swaEpochs"], count, "a non-negative integer");
+  check(["lr", "headLrScale"], (v) => v > 0 && Number.isFinite(v), "a positive number");
+  check(["eps"], (v) => v > 0, "positive");
+  check(["weightDecay"], (v) => v >= 0, ">= 0");
+  check(["clipNorm"], (v) => v >= 0, ">= 0 (0 = off)");
+  check(["warmupRatio"], (v) => v >= 0 && v < 1, "in [0, 1)");
+  check(["validationSize"], (v) => v > 0 && v < 1, "in (0, 1)");
   checkSelectMetric(c.selectMetric, "config.selectMetric");
   if (c.earlyStoppingPatience > 0 && c.selectMetric === "none") {
     throw new Error(
@@ -258,6 +245,8 @@ export function validateConfig(c: TrainConfig): TrainConfig {
     );
   }
   const choices = {
+    groupByLength: [true, false],
+    padding: ["longest", "max_length"],
     classWeights: ["none", "balanced"],
     loss: ["cross_entropy", "focal"],
     sampler: ["random", "weighted"],
@@ -265,21 +254,19 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   } as const;
   for (const [k, allowed] of Object.entries(choices)) {
     const v = c[k as keyof typeof choices];
-    if (!(allowed as readonly string[]).includes(v))
+    if (!(allowed as readonly unknown[]).includes(v))
       throw new Error(`config.${k} must be one of ${allowed.join(", ")}, got ${JSON.stringify(v)}`);
   }
-  check("logitAdjustment", atLeast0, "a number >= 0 (0 = off)");
-  check("posthocAdjustment", atLeast0, "a number >= 0 (0 = off)");
-  check("layerLrDecay", (v) => v > 0 && v <= 1, "in (0, 1] (1 = off)");
-  check("rdrop", atLeast0, "a number >= 0 (0 = off)");
+  check(["logitAdjustment", "posthocAdjustment", "rdrop"], atLeast0, "a number >= 0 (0 = off)");
+  check(["layerLrDecay"], (v) => v > 0 && v <= 1, "in (0, 1] (1 = off)");
   if (c.swaEpochs > c.epochs) throw new Error(`config.swaEpochs ${c.swaEpochs} is more than the ${c.epochs} epochs`);
   if (c.swaEpochs > 0 && c.selectMetric !== "none") {
     throw new Error(
       `config.swaEpochs averages the last epochs, config.selectMetric picks one of them: set one (--swa-epochs or --select-metric)`,
     );
   }
-  check("focalGamma", atLeast0, "a number >= 0");
-  check("labelSmoothing", (v) => v >= 0 && v < 1, "in [0, 1) (0 = off)");
+  check(["focalGamma"], atLeast0, "a number >= 0");
+  check(["labelSmoothing"], (v) => v >= 0 && v < 1, "in [0, 1) (0 = off)");
   if (c.labelSmoothing > 0 && c.loss !== "cross_entropy")
     throw new Error(`config.labelSmoothing is for the cross-entropy loss, not loss "${c.loss}": set one of them`);
   if (!Array.isArray(c.betas) || c.betas.length !== 2 || c.betas.some((b) => !(b >= 0 && b < 1)))
