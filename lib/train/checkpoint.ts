@@ -17,8 +17,7 @@ import * as tf from "@tensorflow/tfjs";
 import { replaceDirAtomic, writeFileAtomic } from "../core/fsutil";
 import { TOKENIZER_FILES, bestDir, checkpointsDir, listCheckpoints } from "../model/run_folder";
 import { BertForSequenceClassification, saveBertForSequenceClassification } from "../model/bert";
-import { AdamWState } from "../nn/optim";
-import { ScheduleState } from "../nn/optim";
+import { AdamWState, ScheduleState } from "../nn/optim";
 import { SamplerState } from "../data/loader";
 import { TrainConfig } from "../config/config";
 import { EvalMetrics } from "../eval/metrics";
@@ -83,10 +82,8 @@ export async function saveCheckpoint(
     }
     write(path.join(tmp, "optimizer.bin"), packMoments(optimizer));
     // trainer_state.json last: its presence marks a checkpoint as complete (listCheckpoints).
-    const s: TrainerState = {
-      ...state,
-      optimizer: { step: optimizer.step, names: optimizer.names, shapes: optimizer.shapes },
-    };
+    const { step, names, shapes } = optimizer;
+    const s: TrainerState = { ...state, optimizer: { step, names, shapes } };
     write(path.join(tmp, "trainer_state.json"), JSON.stringify(s, null, 2) + "\n");
   });
   if (opts.keep && opts.keep > 0) {
@@ -128,11 +125,10 @@ function packMoments(o: AdamWState): Uint8Array {
   const total = o.moments.reduce((a, m) => a + m.m.length + m.v.length, 0);
   const all = new Float32Array(total);
   let off = 0;
-  for (const m of o.moments) {
-    all.set(m.m, off);
-    off += m.m.length;
-    all.set(m.v, off);
-    off += m.v.length;
+  for (const { m, v } of o.moments) {
+    all.set(m, off);
+    all.set(v, off + m.length);
+    off += m.length + v.length;
   }
   return new Uint8Array(all.buffer);
 }
@@ -149,13 +145,8 @@ export function readCheckpoint(dir: string): { state: TrainerState; optimizer: A
   if (all.length !== expected)
     throw new Error(`${dir}/optimizer.bin holds ${all.length} values, trainer_state.json describes ${expected}`);
   let off = 0;
-  const moments = sizes.map((n) => {
-    const m = all.slice(off, off + n);
-    off += n;
-    const v = all.slice(off, off + n);
-    off += n;
-    return { m, v };
-  });
+  const take = (n: number) => all.slice(off, off += n);
+  const moments = sizes.map((n) => ({ m: take(n), v: take(n) }));
   return {
     state,
     optimizer: { step: state.optimizer.step, names: state.optimizer.names, shapes: state.optimizer.shapes, moments },

@@ -16,7 +16,6 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { RandomSampler } from "../data/loader";
-import { lossOnTape } from "../nn/losses";
 import { LossSpec } from "../nn/loss_def";
 import { TrainConfig } from "../config/config";
 
@@ -81,15 +80,11 @@ export class WeightedRandomSampler extends RandomSampler {
       throw new Error("cannot sample n_sample > prob_dist.size(-1) samples without replacement");
     if (!this.replacement && numSamples > positive) {
       throw new Error(
-        "invalid multinomial distribution (with replacement=False, " + "not enough non-negative category to sample)",
+        "invalid multinomial distribution (with replacement=False, not enough non-negative category to sample)",
       );
     }
-    this.cumulative = new Float64Array(weights.length);
     let sum = 0;
-    weights.forEach((w, i) => {
-      sum += w;
-      this.cumulative[i] = sum;
-    });
+    this.cumulative = Float64Array.from(weights, (w) => (sum += w));
   }
 
   /** The next epoch's indices (advances the generator: call once per epoch). */
@@ -139,8 +134,6 @@ export type Sampler = RandomSampler | WeightedRandomSampler;
 export interface Remedies {
   /** The training loss as the step runs it, on the graph or the tape (lib/nn/loss_def.ts). */
   spec: LossSpec;
-  /** The training loss of a batch, on the tape. */
-  loss: (logits: tf.Tensor2D, labels: tf.Tensor1D) => tf.Scalar;
   sampler: Sampler;
   /** The class weights in use (undefined: none). */
   classWeights?: number[];
@@ -167,21 +160,16 @@ export function logitOffsets(
  */
 export function remedies(cfg: TrainConfig, trainY: readonly number[], labels: readonly string[]): Remedies {
   const classWeights = cfg.classWeights === "balanced" ? computeClassWeight(trainY, labels.length, labels) : undefined;
-  const offsets = cfg.logitAdjustment > 0
-    ? logitOffsets(trainY, labels.length, cfg.logitAdjustment, labels)
-    : undefined;
-  const posthoc = cfg.posthocAdjustment > 0
-    ? logitOffsets(trainY, labels.length, cfg.posthocAdjustment, labels) :
-    undefined;
+  const offsetsFor = (tau: number) => (tau > 0 ? logitOffsets(trainY, labels.length, tau, labels) : undefined);
+  const offsets = offsetsFor(cfg.logitAdjustment);
+  const posthoc = offsetsFor(cfg.posthocAdjustment);
   const spec: LossSpec = cfg.loss === "focal"
     ? { kind: "focal", gamma: cfg.focalGamma, classWeights, logitOffsets: offsets }
     : { kind: "cross_entropy", classWeights, labelSmoothing: cfg.labelSmoothing, logitOffsets: offsets };
-  const loss = (logits: tf.Tensor2D, y: tf.Tensor1D) =>
-    lossOnTape(spec, y.arraySync() as number[], labels.length)(logits);
   const sampler = cfg.sampler === "weighted"
     ? new WeightedRandomSampler(balancedSampleWeights(trainY), trainY.length, { seed: cfg.seed })
     : new RandomSampler(trainY.length, cfg.seed);
-  return { spec, loss, sampler, classWeights, logitOffsets: offsets, posthocOffsets: posthoc };
+  return { spec, sampler, classWeights, logitOffsets: offsets, posthocOffsets: posthoc };
 }
 
 /**
