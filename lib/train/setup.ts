@@ -189,10 +189,8 @@ export async function setUp(config: TrainConfig, opts: TrainOptions): Promise<Ru
   if (saved) adjust(-1); // a checkpoint holds the adjusted bias; training resumes from the unadjusted one
   // The loss of every step, on the graph or the tape alike (lib/nn/loss_def.ts); label sets: binary cross-entropy.
   const loss: StepLossSpec = { ...(fix?.spec ?? { kind: "bce" }), ...(cfg.rdrop > 0 ? { rdrop: cfg.rdrop } : {}) };
-  const batchesPerEpoch = numBatches(trainSet.texts.length, cfg.batchSize);
-  const usedBatches = cfg.maxStepsPerEpoch > 0
-    ? Math.min(batchesPerEpoch, cfg.maxStepsPerEpoch * cfg.gradAccumulation)
-    : batchesPerEpoch;
+  const batchLimit = cfg.maxStepsPerEpoch > 0 ? cfg.maxStepsPerEpoch * cfg.gradAccumulation : Infinity;
+  const usedBatches = Math.min(numBatches(trainSet.texts.length, cfg.batchSize), batchLimit);
   const stepsPerEpoch = Math.ceil(usedBatches / cfg.gradAccumulation);
   const totalSteps = stepsPerEpoch * cfg.epochs;
   const optimizer = new AdamW(model.params, {
@@ -202,11 +200,8 @@ export async function setUp(config: TrainConfig, opts: TrainOptions): Promise<Ru
     weightDecay: cfg.weightDecay,
     lrScale: lrScales(cfg, model.config.num_hidden_layers),
   });
-  const schedule = new LinearScheduleWithWarmup(
-    cfg.lr,
-    warmupStepsFor(totalSteps, cfg.warmupSteps, cfg.warmupRatio),
-    totalSteps,
-  );
+  const warmup = warmupStepsFor(totalSteps, cfg.warmupSteps, cfg.warmupRatio);
+  const schedule = new LinearScheduleWithWarmup(cfg.lr, warmup, totalSteps);
   const swa = WeightAverage.open(cfg, saved && { dir: saved.dir, epoch: saved.state.epoch });
   if (saved) {
     optimizer.setState(saved.optimizer);

@@ -102,6 +102,7 @@ function trainEpoch(run: Run, epoch: number): { trainLoss: number; steps: number
     micro = [];
   };
   const targets = run.multi ? undefined : (run.trainTargets as number[]);
+  const stepOpts = { clipNorm: cfg.clipNorm, loss: run.loss, precision: run.precision };
   for (const b of batches(run.trainEnc, targets, order, { batchSize: cfg.batchSize, ...run.batchOpts })) {
     if (run.opts.signal?.aborted) {
       b.dispose();
@@ -114,13 +115,10 @@ function trainEpoch(run: Run, epoch: number): { trainLoss: number; steps: number
     const seen = lossCount + micro.length;
     if (micro.length < cfg.gradAccumulation && seen < run.usedBatches) continue;
     const lr = schedule.lr();
-    const r = trainStep(model, optimizer, micro, {
-      lr,
-      clipNorm: cfg.clipNorm,
-      loss: run.loss,
-      precision: run.precision,
-    });
-    const k = micro.length;
+    const r = trainStep(model, optimizer, micro, { ...stepOpts, lr });
+    // The epoch's loss is the mean over its batches (a group's loss counts once per micro-batch in it).
+    lossSum += r.loss * micro.length;
+    lossCount += micro.length;
     release();
     if (!Number.isFinite(r.loss)) {
       optimizer.dispose();
@@ -130,9 +128,6 @@ function trainEpoch(run: Run, epoch: number): { trainLoss: number; steps: number
         `loss became ${r.loss} at epoch ${epoch}, batch ${seen} (lr ${lr.toExponential(2)}): try a lower --lr; ${kept}`,
       );
     }
-    // The epoch's loss is the mean over its batches (a group's loss counts once per micro-batch in it).
-    lossSum += r.loss * k;
-    lossCount += k;
     schedule.step();
     step++;
     run.globalStep++;
@@ -196,17 +191,8 @@ async function saveEpoch(run: Run, record: EpochRecord, ev: ReturnType<typeof ev
 }
 
 function reportEpoch(run: Run, record: EpochRecord): void {
-  const v = record.validation;
-  run.emit({
-    type: "epoch",
-    epoch: record.epoch,
-    epochs: run.cfg.epochs,
-    trainLoss: record.trainLoss,
-    valLoss: v.loss,
-    f1Weighted: v.f1Weighted,
-    f1Macro: v.f1Macro,
-    seconds: record.seconds,
-  });
+  const { epoch, trainLoss, seconds, validation: { loss: valLoss, f1Weighted, f1Macro } } = record;
+  run.emit({ type: "epoch", epoch, epochs: run.cfg.epochs, trainLoss, valLoss, f1Weighted, f1Macro, seconds });
   if (run.selection?.stoppedAfter !== undefined) {
     run.log(`early stopping: ${describeSelection(run.selection, run.history, run.cfg.earlyStoppingPatience).why}`);
   }

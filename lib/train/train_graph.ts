@@ -30,33 +30,33 @@ export function graphTraining(): boolean {
 /** The course's loss: plain cross-entropy. */
 const CROSS_ENTROPY: StepLossSpec = { kind: "cross_entropy" };
 
-const sessions = new WeakMap<BertForSequenceClassification, Map<string, GraphSession | null>>();
+/** Sessions by model shape and graph options (GraphSession shares sessions by graph; this saves building it again). */
+const sessions = new Map<string, GraphSession | null>();
 let warned = false;
 
 /**
  * The model's training graph for a step's loss and precision (`adamw`: with clipping and AdamW; `accumulate`: adding
  * earlier micro-batches' gradients); null where graphs do not run here, or (after one warning per process) where it
- * cannot load. GraphSession shares sessions by graph; this memo saves building the graph again each step.
+ * cannot load.
  */
 function sessionFor(model: BertForSequenceClassification, opts: StepLoss, adamw: boolean, accumulate = false) {
   if (!graphTraining()) return null;
   const loss = opts.loss ?? CROSS_ENTROPY;
   const precision = opts.precision ?? "fp32";
   const graphOpts = { adamw, packed: true, loss: loss.kind, rdrop: (loss.rdrop ?? 0) > 0, accumulate, precision };
-  const key = JSON.stringify(graphOpts);
-  const own = sessions.get(model) ?? sessions.set(model, new Map()).get(model)!;
-  if (!own.has(key)) {
+  const key = JSON.stringify([model.config, graphOpts]);
+  if (!sessions.has(key)) {
     try {
-      own.set(key, GraphSession.load(trainingGraph(model.config, graphOpts)));
+      sessions.set(key, GraphSession.load(trainingGraph(model.config, graphOpts)));
     } catch (e) {
-      own.set(key, null);
+      sessions.set(key, null);
       const why = (e as Error).message;
       if (!warned)
         console.warn(`bertlab: the training graph is unavailable, training with the gradient tape instead (${why})`);
       warned = true;
     }
   }
-  return own.get(key)!;
+  return sessions.get(key)!;
 }
 
 /** Which loss a step minimises and how it is normalised; the dropout masks' seed. */
