@@ -16,11 +16,7 @@ import { SelectMetric, checkSelectMetric } from "./selection";
 export interface TrainConfig {
   /** Model folder or hub id (lib/model/models.ts resolveModel); undefined = the course default MiniLM. */
   model?: string;
-  /**
-   * A fine-tuned checkpoint (or run folder) to start from instead of the pretrained model: its encoder is kept,
-   * its classifier rows are kept for labels of the same name and initialised fresh for the rest. Learning the
-   * task first on a larger related corpus (CARER's 16,000 tweets) helps a small one (STILTs, Phang et al. 2018).
-   */
+  /** A fine-tuned checkpoint (or run folder) to start from instead of the pretrained model (lib/train/init_from.ts). */
   initFrom?: string;
   /**
    * Encoder layers at the top (and the pooler) re-initialised before training, 0 = none: their pretrained weights
@@ -116,10 +112,7 @@ export interface TrainConfig {
    * move. Costs a second forward and backward per step. 0 = off; the paper uses 0.3 to 5 for classification.
    */
   rdrop: number;
-  /**
-   * Stochastic weight averaging (Izmailov et al. 2018) over the last k epochs: the model the run ends with is the
-   * uniform average of the weights after each of them, evaluated as the last epoch. 0 = off (the last epoch's).
-   */
+  /** Stochastic weight averaging over the last k epochs (lib/train/swa.ts); 0 = off (the last epoch's weights). */
   swaEpochs: number;
   /**
    * "random" is the course's RandomSampler; "weighted" draws each epoch's examples with replacement,
@@ -139,11 +132,9 @@ export interface TrainConfig {
    */
   posthocAdjustment: number;
   /**
-   * What the TensorFlow graph's matrix products multiply in, training and inference. "bf16" casts their inputs
-   * to bfloat16 (8 bits of mantissa) and their results back; everything else, AdamW's weights and moments
-   * included, stays float32. CPUs with AVX512-BF16 or AMX multiply bfloat16 about twice as fast; elsewhere it is
-   * emulated and slower, so "bf16" there is an error. "auto" takes bf16 where this CPU and TensorFlow build run it
-   * (lib/graph/precision.ts), else fp32, and the run says which. fp32 by default: the course's numbers.
+   * What the TensorFlow graph's matrix products multiply in, training and inference: "bf16" casts their inputs to
+   * bfloat16 (8 bits of mantissa), everything else stays float32; "auto" takes bf16 only where this CPU runs it fast
+   * (lib/graph/precision.ts). fp32 by default: the course's numbers.
    */
   precision: Precision;
 }

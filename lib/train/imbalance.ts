@@ -1,14 +1,8 @@
 /**
- * Remedies for a rare class (SMILE's validation split holds 171 `happy` tweets and 1 `disgust`):
- *   - class weights as scikit-learn's `compute_class_weight("balanced")`: n / (classes × count);
- *   - a weighted random sampler with PyTorch's `WeightedRandomSampler` semantics (weights need not
- *     sum to 1; draws with replacement by default), seeded and resumable, to oversample rare classes;
- *   - the training loss a config asks for (lib/nn/loss_def.ts: weighted or smoothed cross-entropy, focal loss), with
- *     the logits adjusted by τ·log(class frequency) if asked (Menon et al. 2021);
- *   - or that adjustment after training instead (post-hoc): the classifier's bias shifted by
- *     −τ·log(class frequency), so the saved model itself predicts the rare classes more often.
- * Taught in notebooks/07_imbalance.ipynb; checked against scikit-learn and by a chi-square test
- * (test/imbalance.test.ts).
+ * Remedies for a rare class (SMILE's validation split holds 171 `happy` tweets and 1 `disgust`): scikit-learn's
+ * balanced class weights, PyTorch's weighted random sampler, the training loss a config asks for (lib/nn/loss_def.ts),
+ * and logit adjustment by τ·log(class frequency) (Menon et al. 2021), in the loss or after training in the classifier's
+ * bias. Taught in notebooks/07_imbalance.ipynb; checked against scikit-learn and by a chi-square test.
  *
  *   computeClassWeight([0, 0, 0, 1])           // [0.6667, 2]
  *   const s = new WeightedRandomSampler(balancedSampleWeights([0, 0, 0, 1]), 4, { seed: 17 });

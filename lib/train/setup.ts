@@ -77,8 +77,7 @@ export interface Run {
   valEnc: Encoded;
   /** Targets by training/validation row: label ids, or for multi-label data 0/1 rows over the labels. */
   trainTargets: (number | number[])[];
-  valY: number[];
-  valHot: number[][];
+  valTargets: (number | number[])[];
   sampler: Sampler | LengthGroupedSampler;
   loss: StepLossSpec;
   /** What the graph's matrix products multiply in (cfg.precision resolved for this CPU). */
@@ -231,8 +230,7 @@ export async function setUp(config: TrainConfig, opts: TrainOptions): Promise<Ru
     trainEnc,
     valEnc,
     trainTargets: multi ? hot(trainSet) : trainY,
-    valY: multi ? [] : ids(data.validation),
-    valHot: multi ? hot(data.validation) : [],
+    valTargets: multi ? hot(data.validation) : ids(data.validation),
     sampler,
     loss,
     precision: precision.precision,

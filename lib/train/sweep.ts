@@ -38,10 +38,9 @@ export interface SweepRun {
   bestByF1Macro: { epoch: number; f1Macro: number; f1Weighted: number };
   seconds: number;
   /**
-   * What the kept model said about each validation tweet (log-probabilities, 5 significant digits), their
-   * label ids, and log(class frequency) in training: enough to score any post-hoc τ without training again
-   * (`posthocCurve`). Runs saved before this field existed lack it, and so do multi-label runs and sweeps
-   * run with `logProbs: false`.
+   * The kept model's validation log-probabilities (5 significant digits), their label ids, and log(class frequency)
+   * in training: enough to score any post-hoc τ without training again (`posthocCurve`). Absent for multi-label runs,
+   * `logProbs: false` and runs saved before it existed.
    */
   validation?: { labelIds: number[]; logProbs: number[][]; logPrior: number[] };
 }
@@ -123,15 +122,13 @@ export async function sweep(
       });
       let validation: SweepRun["validation"];
       if (opts.logProbs !== false && !data.multiLabel) {
-        const ev = evaluateSet(r.model, r.tokenizer, data.validation, "validation");
-        const trainY = labelIds(data.train, "train", r.labels);
+        const { probabilities } = evaluateSet(r.model, r.tokenizer, data.validation, "validation");
+        // float32 probabilities can underflow to 0: its smallest normal number keeps the log finite
+        const logProb = (p: number) => Number(Math.log(Math.max(p, 1.2e-38)).toPrecision(5));
         validation = {
           labelIds: labelIds(data.validation, "validation", r.labels),
-          // float32 probabilities can underflow to 0: its smallest normal number keeps the log finite
-          logProbs: ev.probabilities.map((row) =>
-            row.map((p) => Number(Math.log(Math.max(p, 1.2e-38)).toPrecision(5)))
-          ),
-          logPrior: logitOffsets(trainY, r.labels.length, 1, r.labels),
+          logProbs: probabilities.map((row) => row.map(logProb)),
+          logPrior: logitOffsets(labelIds(data.train, "train", r.labels), r.labels.length, 1, r.labels),
         };
       }
       const run = record(variant, seed, r.history, r.seconds, validation);

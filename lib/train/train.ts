@@ -141,8 +141,8 @@ function evaluateEpoch(run: Run) {
   const { cfg, model } = run;
   const at = { batchSize: cfg.evalBatchSize, ...run.batchOpts };
   return run.multi
-    ? evaluateMultiLabel(model, run.valEnc, run.valHot, { ...at, thresholds: "tune" })
-    : evaluate(model, run.valEnc, run.valY, at);
+    ? evaluateMultiLabel(model, run.valEnc, run.valTargets as number[][], { ...at, thresholds: "tune" })
+    : evaluate(model, run.valEnc, run.valTargets as number[], at);
 }
 
 /** Model selection: is this the best epoch so far (then this session keeps a copy of its weights)? */

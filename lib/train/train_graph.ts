@@ -194,10 +194,8 @@ export function lossAndGrads(
   const nameOf = new Map([...model.params].map(([k, v]) => [v.name, k]));
   const trainable = [...model.params.values()].filter((v) => v.trainable);
   const loss = lossOnTape(opts.loss ?? CROSS_ENTROPY, targets, model.labels.length, opts.norm);
-  const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
-    const logits = model.forward(inputs, { training: opts.dropout !== false, seed: opts.seed });
-    return loss(logits);
-  }), trainable);
+  const forward = { training: opts.dropout !== false, seed: opts.seed };
+  const { value, grads } = tf.variableGrads(() => tf.tidy(() => loss(model.forward(inputs, forward))), trainable);
   return { value, grads: Object.fromEntries(Object.entries(grads).map(([vn, g]) => [nameOf.get(vn)!, g])) };
 }
 
