@@ -12,13 +12,10 @@
 import { meanSd, MeanSd } from "../core/stats";
 import * as fs from "fs";
 import { TrainConfig, DEFAULT_CONFIG } from "../config/config";
-import { train } from "./train";
+import { train, TrainResult } from "./train";
 import { loadTrainData, DataSource } from "../data/data";
 import { ProgressEvent } from "../view/progress";
-import { BertForSequenceClassification } from "../model/bert";
-import { TokenizerLike } from "../data/tokenize";
-import { EvalMetrics, scoreAll } from "../eval/metrics";
-import { MultiLabelMetrics } from "../eval/multilabel";
+import { scoreAll } from "../eval/metrics";
 import { plotText } from "../view/plot";
 import { evaluateSet, labelIds } from "../eval/evaluate";
 import { logitOffsets } from "./imbalance";
@@ -45,13 +42,8 @@ export interface SweepRun {
   validation?: { labelIds: number[]; logProbs: number[][]; logPrior: number[] };
 }
 
-function record(
-  variant: string,
-  seed: number,
-  history: { epoch: number; validation: EvalMetrics | MultiLabelMetrics }[],
-  seconds: number,
-  validation?: SweepRun["validation"],
-): SweepRun {
+function record(variant: string, seed: number, r: TrainResult, validation?: SweepRun["validation"]): SweepRun {
+  const { history, seconds } = r;
   const last = history[history.length - 1];
   const best = history.reduce((b, h) => (h.validation.f1Macro > b.validation.f1Macro ? h : b));
   const v = last.validation;
@@ -100,9 +92,9 @@ export async function sweep(
   seeds: readonly number[],
   base: TrainConfig = DEFAULT_CONFIG,
   opts: SweepOptions = {},
-): Promise<{ runs: SweepRun[]; kept?: { model: BertForSequenceClassification; tokenizer: TokenizerLike } }> {
+): Promise<{ runs: SweepRun[]; kept?: Pick<TrainResult, "model" | "tokenizer"> }> {
   const runs: SweepRun[] = [];
-  let kept: { model: BertForSequenceClassification; tokenizer: TokenizerLike } | undefined;
+  let kept: Pick<TrainResult, "model" | "tokenizer"> | undefined;
   for (const [variant, overrides] of Object.entries(variants)) {
     for (const seed of seeds) {
       const keep = opts.keep?.variant === variant && opts.keep.seed === seed;
@@ -131,7 +123,7 @@ export async function sweep(
           logPrior: logitOffsets(labelIds(data.train, "train", r.labels), r.labels.length, 1, r.labels),
         };
       }
-      const run = record(variant, seed, r.history, r.seconds, validation);
+      const run = record(variant, seed, r, validation);
       runs.push(run);
       opts.onRun?.(run);
       if (keep) kept = { model: r.model, tokenizer: r.tokenizer };

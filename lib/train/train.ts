@@ -207,23 +207,19 @@ function finish(run: Run, interrupted: boolean): TrainResult {
   run.optimizer.dispose();
   run.swa?.dispose();
   run.adjust(1);
-  if (selection && !interrupted && selection.bestEpoch !== history[history.length - 1]?.epoch) {
+  const lastEpoch = history[history.length - 1]?.epoch;
+  const modelEpoch = selection && !interrupted ? selection.bestEpoch : lastEpoch;
+  if (modelEpoch !== lastEpoch) {
     if (run.bestWeights) { for (const [name, v] of model.params) v.assign(run.bestWeights.get(name)!); }
     else if (runDir) loadWeightsInto(model, bestDir(runDir));
   }
   tf.dispose([...(run.bestWeights?.values() ?? [])]);
   // A multi-label model goes with the thresholds tuned at the epoch whose weights it holds.
-  const modelEpoch = selection && !interrupted ? selection.bestEpoch : history[history.length - 1]?.epoch;
   const tuned = history.find((h) => h.epoch === modelEpoch)?.validation;
   const thresholds = tuned && "f1Micro" in tuned ? tuned.labels.map((l) => l.threshold!) : undefined;
   const testSet = run.opts.data.test;
-  const test = testSet && !interrupted
-    ? evaluateSet(model, tokenizer, testSet, "test", {
-      maxLength: cfg.maxLength,
-      batchSize: cfg.evalBatchSize,
-      thresholds,
-    }).metrics
-    : undefined;
+  const at = { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize, thresholds };
+  const test = testSet && !interrupted ? evaluateSet(model, tokenizer, testSet, "test", at).metrics : undefined;
   const seconds = (Date.now() - run.t0) / 1000;
   if (runDir && test) writeRunFiles(runDir, { ...run, seconds, test });
   run.emit({ type: "done", seconds, interrupted });
