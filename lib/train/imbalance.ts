@@ -121,14 +121,12 @@ export class WeightedRandomSampler extends RandomSampler {
   }
 }
 
-/** A training sampler: the course's RandomSampler or the weighted one. */
-export type Sampler = RandomSampler | WeightedRandomSampler;
-
 /** What a config's remedies amount to for one training set (label ids `trainY`). */
 export interface Remedies {
   /** The training loss as the step runs it, on the graph or the tape (lib/nn/loss_def.ts). */
   spec: LossSpec;
-  sampler: Sampler;
+  /** The course's RandomSampler, or the weighted one (a RandomSampler too). */
+  sampler: RandomSampler;
   /** The class weights in use (undefined: none). */
   classWeights?: number[];
   /** What the loss adds to the logits: τ·log(class frequency) (undefined: no logit adjustment). */

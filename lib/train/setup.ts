@@ -15,19 +15,17 @@ import { RandomSampler, LengthGroupedSampler, deriveSeed, numBatches } from "../
 import { AdamW, LinearScheduleWithWarmup, warmupStepsFor } from "../nn/optim";
 import { ProgressEvent } from "../view/progress";
 import { BertForSequenceClassification, loadBertForSequenceClassification } from "../model/bert";
-import { remedies, shiftClassifierBias, Sampler } from "./imbalance";
+import { remedies, shiftClassifierBias } from "./imbalance";
 import { StepLossSpec } from "../nn/loss_def";
 import { multiHot } from "../data/labels";
 import { markMultiLabel, isMultiLabelModel, MULTI_LABEL } from "../eval/multilabel";
 import { loadTokenizer, TokenizerLike, encodeUnpadded } from "../data/tokenize";
 import { TrainData, TextSet, checkData } from "../data/data";
-import { EpochRecord, readCheckpoint, SaveOptions } from "./checkpoint";
+import { readCheckpoint, SaveOptions } from "./checkpoint";
 import { lastCheckpoint, holdsRun } from "../model/run_folder";
-import { SelectionState } from "../config/selection";
 import { writeJsonAtomic } from "../core/fsutil";
 import { startingModel, Transfer } from "./init_from";
 import { resolvePrecision, bf16Support, Bf16Support } from "../graph/precision";
-import { GraphPrecision } from "../graph/lowering";
 import { WeightAverage } from "./swa";
 
 export interface TrainOptions {
@@ -56,47 +54,8 @@ export interface TrainOptions {
   bf16Support?: Bf16Support;
 }
 
-type Encoded = ReturnType<typeof encodeUnpadded>;
-
 /** A run between set-up and its end: what the loop reads, and the little it changes (history, selection, step). */
-export interface Run {
-  cfg: TrainConfig;
-  opts: TrainOptions;
-  runDir?: string;
-  log: (line: string) => void;
-  emit: (e: ProgressEvent) => void;
-  t0: number;
-  multi: boolean;
-  labels: string[];
-  model: BertForSequenceClassification;
-  tokenizer: TokenizerLike;
-  /** The folder whose tokenizer files go into each checkpoint. */
-  modelDir?: string;
-  transfer?: Transfer;
-  trainEnc: Encoded;
-  valEnc: Encoded;
-  /** Targets by training/validation row: label ids, or for multi-label data 0/1 rows over the labels. */
-  trainTargets: (number | number[])[];
-  valTargets: (number | number[])[];
-  sampler: Sampler | LengthGroupedSampler;
-  loss: StepLossSpec;
-  /** What the graph's matrix products multiply in (cfg.precision resolved for this CPU). */
-  precision: GraphPrecision;
-  /** Post-hoc adjustment on (1) or off (−1): the model trains unadjusted and is evaluated and kept adjusted. */
-  adjust: (sign: 1 | -1) => void;
-  usedBatches: number;
-  stepsPerEpoch: number;
-  optimizer: AdamW;
-  schedule: LinearScheduleWithWarmup;
-  swa?: WeightAverage;
-  history: EpochRecord[];
-  selection?: SelectionState;
-  /** This session's copy of the best epoch's weights (a resumed run finds them in checkpoints/best/). */
-  bestWeights?: Map<string, tf.Tensor>;
-  globalStep: number;
-  batchOpts: { padding: TrainConfig["padding"]; maxLength: number; padTokenId: number };
-  startEpoch: number;
-}
+export type Run = Awaited<ReturnType<typeof setUp>>;
 
 /** The layers a classifier adds on top of the encoder (or, as MiniLM's pooler, that start untrained). */
 function isHead(name: string): boolean {
@@ -116,10 +75,10 @@ export function lrScales(cfg: TrainConfig, layers: number): (name: string) => nu
 }
 
 /** Steps 0–4 of the run: see the file comment. */
-export async function setUp(config: TrainConfig, opts: TrainOptions): Promise<Run> {
+export async function setUp(config: TrainConfig, opts: TrainOptions) {
   const t0 = Date.now();
   const log = opts.log ?? ((s: string) => console.log(s));
-  const emit = opts.onProgress ?? (() => {});
+  const emit: (e: ProgressEvent) => void = opts.onProgress ?? (() => {});
   const cfg = validateConfig({ ...DEFAULT_CONFIG, ...config });
   const runDir = opts.runDir ? path.resolve(opts.runDir) : undefined;
   // The graph's precision, before anything is loaded: "bf16" where this CPU cannot run it fast is an error,
@@ -182,6 +141,7 @@ export async function setUp(config: TrainConfig, opts: TrainOptions): Promise<Ru
     ? new LengthGroupedSampler(trainEnc.input_ids.map((r) => r.length), cfg.batchSize, cfg.seed)
     : fix?.sampler ?? new RandomSampler(trainSet.texts.length, cfg.seed);
   const posthoc = fix?.posthocOffsets;
+  // Post-hoc adjustment on (1) or off (−1): the model trains unadjusted and is evaluated and kept adjusted.
   const adjust = (sign: 1 | -1) => {
     if (posthoc) shiftClassifierBias(model!, posthoc, sign);
   };
@@ -225,15 +185,16 @@ export async function setUp(config: TrainConfig, opts: TrainOptions): Promise<Ru
     labels,
     model,
     tokenizer,
-    modelDir,
+    modelDir, // the folder whose tokenizer files go into each checkpoint
     transfer,
     trainEnc,
     valEnc,
-    trainTargets: multi ? hot(trainSet) : trainY,
-    valTargets: multi ? hot(data.validation) : ids(data.validation),
+    // Targets by training/validation row: label ids, or for multi-label data 0/1 rows over the labels.
+    trainTargets: (multi ? hot(trainSet) : trainY) as (number | number[])[],
+    valTargets: (multi ? hot(data.validation) : ids(data.validation)) as (number | number[])[],
     sampler,
     loss,
-    precision: precision.precision,
+    precision: precision.precision, // what the graph's matrix products multiply in, resolved for this CPU
     adjust,
     usedBatches,
     stepsPerEpoch,
@@ -242,6 +203,8 @@ export async function setUp(config: TrainConfig, opts: TrainOptions): Promise<Ru
     swa,
     history: saved ? saved.state.history : [],
     selection: saved?.state.selection,
+    // This session's copy of the best epoch's weights (a resumed run finds them in checkpoints/best/).
+    bestWeights: undefined as Map<string, tf.Tensor> | undefined,
     globalStep: saved?.state.globalStep ?? 0,
     batchOpts: { padding: cfg.padding, maxLength: cfg.maxLength, padTokenId: tokenizer.padTokenId },
     startEpoch: (saved?.state.epoch ?? 0) + 1,
