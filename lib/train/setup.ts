@@ -100,20 +100,18 @@ export async function setUp(config: TrainConfig, opts: TrainOptions) {
   const trainY = multi ? [] : ids(trainSet);
 
   // 2) Model and tokenizer (the head, if new, is initialised from the run seed).
-  let modelDir = opts.tokenizerDir;
-  let model = opts.model;
-  let tokenizer = opts.tokenizer;
+  let { model, tokenizer, tokenizerDir: modelDir } = opts;
   let transfer: Transfer | undefined;
   if (saved) {
     // Resume: weights (head included) come from the checkpoint, which also holds the tokenizer files.
     if (model) throw new Error("resume loads the model from the checkpoint: do not pass opts.model with resume");
     model = await loadBertForSequenceClassification(saved.dir, { labels, seed: cfg.seed });
-    tokenizer = tokenizer ?? (await loadTokenizer(saved.dir));
-    modelDir = modelDir ?? saved.dir;
+    tokenizer ??= await loadTokenizer(saved.dir);
+    modelDir ??= saved.dir;
   } else if (!model || !tokenizer) {
     const start = await startingModel(cfg, labels, log);
-    modelDir = modelDir ?? start.dir;
-    tokenizer = tokenizer ?? start.tokenizer;
+    modelDir ??= start.dir;
+    tokenizer ??= start.tokenizer;
     if (model) start.model.dispose();
     else model = start.model;
     transfer = start.transfer;

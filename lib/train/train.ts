@@ -255,10 +255,8 @@ function writeRunFiles(runDir: string, r: RunFiles): void {
   });
   // Charts are a convenience: failing to draw them must not stop a run that has its checkpoint.
   try {
-    writeFileAtomic(
-      path.join(runDir, "charts.html"),
-      chartsPage(`bertlab run ${path.basename(runDir)}`, runFigures(history)),
-    );
+    const page = chartsPage(`bertlab run ${path.basename(runDir)}`, runFigures(history));
+    writeFileAtomic(path.join(runDir, "charts.html"), page);
   } catch (e) {
     process.stderr.write(`warning: ${runDir}/charts.html not written: ${(e as Error).message.split("\n")[0]}\n`);
   }

@@ -131,11 +131,9 @@ function stepFeeds(
 }
 
 /**
- * A whole optimizer step in one graph call: loss, gradients (plus `acc`, earlier micro-batches' gradients by
- * name, when given), clipping to `clipNorm` (0: none) and `optimizer`'s AdamW update at learning rate `lr`,
- * written back into the model's weights and the optimizer's moments. Returns the loss and the gradient norm
- * before clipping; undefined where the graph cannot run (the caller takes lossAndGrads + clipGradNorm +
- * optimizer.step, which compute the same).
+ * A whole optimizer step in one graph call: loss, gradients (plus `acc`, earlier micro-batches' gradients by name),
+ * clipping to `clipNorm` (0: none) and `optimizer`'s AdamW update at `lr`, written back into the weights and moments.
+ * Returns the loss and the gradient norm before clipping; undefined where the graph cannot run (see trainStep).
  */
 export function graphTrainStep(
   model: BertForSequenceClassification,
