@@ -33,9 +33,8 @@ export interface TrainConfig {
   /** Tweets per training step (the course used 32). */
   batchSize: number;
   /**
-   * Group tweets of similar length into the same batches (Hugging Face's `group_by_length`: a seeded
-   * shuffle, then each mega-batch of up to 50 batches sorted by length), so that padding nearly
-   * vanishes and an epoch computes on fewer positions. Off: the course's plain random order.
+   * Group tweets of similar length into the same batches (Hugging Face's `group_by_length`, lib/data/loader.ts), so
+   * that padding nearly vanishes and an epoch computes on fewer positions. Off: the course's plain random order.
    */
   groupByLength: boolean;
   /** Tweets per validation batch: no gradients are kept, so larger batches fit. */

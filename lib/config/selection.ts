@@ -18,11 +18,7 @@ export const SELECT_METRICS = ["f1_macro", "f1_weighted", "loss"] as const;
 export type SelectMetric = (typeof SELECT_METRICS)[number];
 
 /** What every evaluation (single- or multi-label) reports, and selection reads. */
-export interface SelectableMetrics {
-  f1Macro: number;
-  f1Weighted: number;
-  loss: number;
-}
+export type SelectableMetrics = Record<"f1Macro" | "f1Weighted" | "loss", number>;
 
 export interface SelectionState {
   metric: SelectMetric;

@@ -97,14 +97,12 @@ export async function saveCheckpoint(
  * Copies checkpoint `from` to checkpoints/best/ atomically, leaving out the optimizer moments: a
  * model to evaluate and predict with, not a point to resume from.
  */
-export async function saveBest(runDir: string, from: string): Promise<string> {
-  const dir = bestDir(runDir);
-  await replaceDirAtomic(dir, (tmp) => {
+export async function saveBest(runDir: string, from: string): Promise<void> {
+  await replaceDirAtomic(bestDir(runDir), (tmp) => {
     for (const f of fs.readdirSync(from)) {
       if (f !== "optimizer.bin") fs.copyFileSync(path.join(from, f), path.join(tmp, f));
     }
   });
-  return dir;
 }
 
 /** Assigns the weights saved in `dir`/model.safetensors to `model`'s variables (same architecture and labels). */

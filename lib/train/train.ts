@@ -149,10 +149,8 @@ function evaluateEpoch(run: Run) {
 function selectEpoch(run: Run, epoch: number, metrics: EpochRecord["validation"]): boolean {
   const { cfg } = run;
   if (cfg.selectMetric === "none") return false;
-  const u = updateSelection(run.selection, epoch, metrics, {
-    metric: cfg.selectMetric,
-    patience: cfg.earlyStoppingPatience,
-  });
+  const rule = { metric: cfg.selectMetric, patience: cfg.earlyStoppingPatience };
+  const u = updateSelection(run.selection, epoch, metrics, rule);
   run.selection = u.state;
   if (u.improved) {
     tf.dispose([...(run.bestWeights?.values() ?? [])]);
