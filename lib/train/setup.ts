@@ -57,18 +57,14 @@ export interface TrainOptions {
 /** A run between set-up and its end: what the loop reads, and the little it changes (history, selection, step). */
 export type Run = Awaited<ReturnType<typeof setUp>>;
 
-/** The layers a classifier adds on top of the encoder (or, as MiniLM's pooler, that start untrained). */
-function isHead(name: string): boolean {
-  return name.startsWith("classifier.") || name.startsWith("bert.pooler.");
-}
-
 /**
- * Each weight's learning-rate multiplier: headLrScale for the head; with layer-wise decay ξ < 1, ξ^(L−i) for encoder
- * layer i of L and ξ^(L+1) for the embeddings, as Zhang et al.'s code (revisit-bert-finetuning) groups them.
+ * Each weight's learning-rate multiplier: headLrScale for the head (the classifier, and the pooler, which starts
+ * untrained in MiniLM); with layer-wise decay ξ < 1, ξ^(L−i) for encoder layer i of L and ξ^(L+1) for the embeddings,
+ * as Zhang et al.'s code (revisit-bert-finetuning) groups them.
  */
 export function lrScales(cfg: TrainConfig, layers: number): (name: string) => number {
   return (name) => {
-    if (isHead(name)) return cfg.headLrScale;
+    if (name.startsWith("classifier.") || name.startsWith("bert.pooler.")) return cfg.headLrScale;
     const layer = /^bert\.encoder\.layer\.(\d+)\./.exec(name);
     return cfg.layerLrDecay ** (layer ? layers - Number(layer[1]) : layers + 1);
   };
