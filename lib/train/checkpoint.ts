@@ -1,9 +1,8 @@
 /**
- * Checkpoints of a training run, one per epoch, each a complete Hugging Face model folder
- * (config.json with the label map, model.safetensors, tokenizer files) plus what resuming needs:
- * optimizer moments (optimizer.bin), scheduler, sampler and metrics history (trainer_state.json).
- * Each is written into a temporary folder and renamed into place (replaceDirAtomic), so a crash
- * or a full disk mid-save leaves the previous checkpoint as it was.
+ * Checkpoints of a training run, one per epoch, each a complete Hugging Face model folder (config.json with the label
+ * map, model.safetensors, tokenizer files) plus what resuming needs: optimizer moments (optimizer.bin), scheduler,
+ * sampler and metrics history (trainer_state.json). Each is written into a temporary folder and renamed into place
+ * (replaceDirAtomic), so a crash or a full disk mid-save leaves the previous checkpoint as it was.
  *
  *   runs/course/
  *     metrics.json            config, labels, per-epoch loss and F1, timing

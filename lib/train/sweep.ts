@@ -1,8 +1,7 @@
 /**
- * Training once per (variant, seed) and summarising the spread: how notebook 07 and
- * scripts/imbalance-sweep.ts compare imbalance remedies on SMILE, and `bertlab sweep` charts one config's
- * spread over seeds. Each seed gets its own stratified split, sampler order, dropout masks and head, so the
- * spread is what luck alone moves.
+ * Training once per (variant, seed) and summarising the spread: how notebook 07 and scripts/imbalance-sweep.ts compare
+ * imbalance remedies on SMILE, and `bertlab sweep` charts one config's spread over seeds. Each seed gets its own
+ * stratified split, sampler order, dropout masks and head, so the spread is what luck alone moves.
  *
  *   const runs = await sweep({ plain: {}, "weighted loss": { classWeights: "balanced" } }, [1, 2, 3], base);
  *   summarise(runs)[0]
