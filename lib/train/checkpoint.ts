@@ -144,8 +144,5 @@ export function readCheckpoint(dir: string): { state: TrainerState; optimizer: A
   let off = 0;
   const take = (n: number) => all.slice(off, off += n);
   const moments = sizes.map((n) => ({ m: take(n), v: take(n) }));
-  return {
-    state,
-    optimizer: { step: state.optimizer.step, names: state.optimizer.names, shapes: state.optimizer.shapes, moments },
-  };
+  return { state, optimizer: { ...state.optimizer, moments } };
 }

@@ -71,10 +71,7 @@ export interface SweepOptions {
   runDir?: (variant: string, seed: number) => string;
   /** Continue each run from the last complete checkpoint in its `runDir`. */
   resume?: boolean;
-  /**
-   * Score each single-label run's model on validation once more to keep its log-probabilities
-   * (`SweepRun.validation`, what `posthocCurve` reads); default true.
-   */
+  /** Keep single-label runs' validation log-probabilities (`SweepRun.validation`, for posthocCurve); default true. */
   logProbs?: boolean;
   onProgress?: (variant: string, seed: number) => ((e: ProgressEvent) => void) | undefined;
   /** Called after each run (e.g. to save partial results). */
