@@ -121,20 +121,6 @@ export class WeightedRandomSampler extends RandomSampler {
   }
 }
 
-/** What a config's remedies amount to for one training set (label ids `trainY`). */
-export interface Remedies {
-  /** The training loss as the step runs it, on the graph or the tape (lib/nn/loss_def.ts). */
-  spec: LossSpec;
-  /** The course's RandomSampler, or the weighted one (a RandomSampler too). */
-  sampler: RandomSampler;
-  /** The class weights in use (undefined: none). */
-  classWeights?: number[];
-  /** What the loss adds to the logits: τ·log(class frequency) (undefined: no logit adjustment). */
-  logitOffsets?: number[];
-  /** What the kept model subtracts from its logits: τ·log(class frequency) (undefined: no post-hoc adjustment). */
-  posthocOffsets?: number[];
-}
-
 /** τ·log(count / n) per class of training label ids `y`: the logit adjustment of Menon et al. (2021). */
 export function logitOffsets(
   y: readonly number[],
@@ -147,10 +133,12 @@ export function logitOffsets(
 }
 
 /**
- * The loss and sampler `cfg` asks for (classWeights, loss, focalGamma, labelSmoothing, sampler), for training label
- * ids `trainY` over `labels`. Validation always reports the plain loss, so runs compare.
+ * What a config's remedies amount to for training label ids `trainY` over `labels`: the loss `spec` the step runs
+ * (lib/nn/loss_def.ts) and the sampler; and, undefined where off, the class weights and the τ·log(class frequency)
+ * offsets that the loss adds to the logits (logitOffsets) or the kept model subtracts (posthocOffsets). Validation
+ * always reports the plain loss, so runs compare.
  */
-export function remedies(cfg: TrainConfig, trainY: readonly number[], labels: readonly string[]): Remedies {
+export function remedies(cfg: TrainConfig, trainY: readonly number[], labels: readonly string[]) {
   const classWeights = cfg.classWeights === "balanced" ? computeClassWeight(trainY, labels.length, labels) : undefined;
   const offsetsFor = (tau: number) => (tau > 0 ? logitOffsets(trainY, labels.length, tau, labels) : undefined);
   const offsets = offsetsFor(cfg.logitAdjustment);
