@@ -19,6 +19,7 @@ import {
   shiftClassifierBias,
 } from "../lib/train/imbalance";
 import { crossEntropyLoss } from "../lib/nn/ops";
+import { lossOnTape } from "../lib/nn/losses";
 import { classReport, scoreAll } from "../lib/eval/metrics";
 import { train } from "../lib/train/train";
 import { savedRuns, posthocCurve, SweepRun } from "../lib/train/sweep";
@@ -125,12 +126,11 @@ test("remedies: the config picks the loss and the sampler; the default is the co
   assert.equal(weighted.sampler.constructor.name, "WeightedRandomSampler");
   const before = tf.memory().numTensors;
   const logits = tf.tensor2d([[1, 0, -1], [0, 2, 0]]);
-  const labels = tf.tensor1d([0, 1], "int32");
-  const value = (r: ReturnType<typeof remedies>) => tf.tidy(() => r.loss(logits, labels).dataSync()[0]);
+  const value = (r: ReturnType<typeof remedies>) => tf.tidy(() => lossOnTape(r.spec, [0, 1], 3)(logits).dataSync()[0]);
   const focal = remedies({ ...DEFAULT_CONFIG, loss: "focal", focalGamma: 2 }, y, TOY_LABELS);
   assert.ok(value(focal) < value(plain), "focal loss discounts the easy examples");
   assert.notEqual(value(weighted), value(plain));
-  tf.dispose([logits, labels]);
+  logits.dispose();
   assert.equal(tf.memory().numTensors, before);
 });
 
@@ -148,7 +148,7 @@ test("logit adjustment: the loss sees logits + τ·log(class frequency) (Menon e
     const logits = tf.tensor2d([[1, 0, -1], [0, 2, 0], [0.5, 0.5, 3]]);
     const labels = tf.tensor1d([0, 1, 2], "int32");
     return [
-      la.loss(logits, labels).dataSync()[0],
+      lossOnTape(la.spec, [0, 1, 2], 3)(logits).dataSync()[0],
       crossEntropyLoss(tf.add(logits, tf.tensor1d(la.logitOffsets!)) as tf.Tensor2D, labels).dataSync()[0],
     ];
   });

@@ -16,11 +16,7 @@ import { SelectMetric, checkSelectMetric } from "./selection";
 export interface TrainConfig {
   /** Model folder or hub id (lib/model/models.ts resolveModel); undefined = the course default MiniLM. */
   model?: string;
-  /**
-   * A fine-tuned checkpoint (or run folder) to start from instead of the pretrained model: its encoder is kept,
-   * its classifier rows are kept for labels of the same name and initialised fresh for the rest. Learning the
-   * task first on a larger related corpus (CARER's 16,000 tweets) helps a small one (STILTs, Phang et al. 2018).
-   */
+  /** A fine-tuned checkpoint (or run folder) to start from instead of the pretrained model (lib/train/init_from.ts). */
   initFrom?: string;
   /**
    * Encoder layers at the top (and the pooler) re-initialised before training, 0 = none: their pretrained weights
@@ -37,9 +33,8 @@ export interface TrainConfig {
   /** Tweets per training step (the course used 32). */
   batchSize: number;
   /**
-   * Group tweets of similar length into the same batches (Hugging Face's `group_by_length`: a seeded
-   * shuffle, then each mega-batch of up to 50 batches sorted by length), so that padding nearly
-   * vanishes and an epoch computes on fewer positions. Off: the course's plain random order.
+   * Group tweets of similar length into the same batches (Hugging Face's `group_by_length`, lib/data/loader.ts), so
+   * that padding nearly vanishes and an epoch computes on fewer positions. Off: the course's plain random order.
    */
   groupByLength: boolean;
   /** Tweets per validation batch: no gradients are kept, so larger batches fit. */
@@ -116,10 +111,7 @@ export interface TrainConfig {
    * move. Costs a second forward and backward per step. 0 = off; the paper uses 0.3 to 5 for classification.
    */
   rdrop: number;
-  /**
-   * Stochastic weight averaging (Izmailov et al. 2018) over the last k epochs: the model the run ends with is the
-   * uniform average of the weights after each of them, evaluated as the last epoch. 0 = off (the last epoch's).
-   */
+  /** Stochastic weight averaging over the last k epochs (lib/train/swa.ts); 0 = off (the last epoch's weights). */
   swaEpochs: number;
   /**
    * "random" is the course's RandomSampler; "weighted" draws each epoch's examples with replacement,
@@ -139,11 +131,9 @@ export interface TrainConfig {
    */
   posthocAdjustment: number;
   /**
-   * What the TensorFlow graph's matrix products multiply in, training and inference. "bf16" casts their inputs
-   * to bfloat16 (8 bits of mantissa) and their results back; everything else, AdamW's weights and moments
-   * included, stays float32. CPUs with AVX512-BF16 or AMX multiply bfloat16 about twice as fast; elsewhere it is
-   * emulated and slower, so "bf16" there is an error. "auto" takes bf16 where this CPU and TensorFlow build run it
-   * (lib/graph/precision.ts), else fp32, and the run says which. fp32 by default: the course's numbers.
+   * What the TensorFlow graph's matrix products multiply in, training and inference: "bf16" casts their inputs to
+   * bfloat16 (8 bits of mantissa), everything else stays float32; "auto" takes bf16 only where this CPU runs it fast
+   * (lib/graph/precision.ts). fp32 by default: the course's numbers.
    */
   precision: Precision;
 }
@@ -221,35 +211,22 @@ type NumberField = { [K in keyof TrainConfig]-?: TrainConfig[K] extends number ?
 
 /** Checks a config and throws an error naming the first bad field. Returns it unchanged. */
 export function validateConfig(c: TrainConfig): TrainConfig {
-  const check = (k: NumberField, ok: (v: number) => boolean, what: string) => {
-    if (!ok(c[k])) throw new Error(`config.${k} must be ${what}, got ${c[k]}`);
+  const check = (keys: NumberField[], ok: (v: number) => boolean, what: string) => {
+    const bad = keys.find((k) => !ok(c[k]));
+    if (bad) throw new Error(`config.${bad} must be ${what}, got ${c[bad]}`);
   };
-  const positive = (v: number) => v > 0 && Number.isFinite(v), atLeast0 = (v: number) => v >= 0 && Number.isFinite(v);
-  for (const k of ["maxLength", "batchSize", "evalBatchSize", "epochs", "gradAccumulation"] as const)
-    check(k, (v) => Number.isInteger(v) && v >= 1, "a positive integer");
-  const nonNegInt = [
-    "warmupSteps",
-    "maxStepsPerEpoch",
-    "maxTrainExamples",
-    "logSamples",
-    "seed",
-    "earlyStoppingPatience",
-    "reinitLayers",
-    "swaEpochs",
-  ] as const;
-  for (const k of nonNegInt)
-    check(k, (v) => Number.isInteger(v) && v >= 0, "a non-negative integer");
-  check("lr", positive, "a positive number");
-  check("headLrScale", positive, "a positive number");
-  check("eps", (v) => v > 0, "positive");
-  check("weightDecay", (v) => v >= 0, ">= 0");
-  check("clipNorm", (v) => v >= 0, ">= 0 (0 = off)");
-  check("warmupRatio", (v) => v >= 0 && v < 1, "in [0, 1)");
-  check("validationSize", (v) => v > 0 && v < 1, "in (0, 1)");
-  if (typeof c.groupByLength !== "boolean")
-    throw new Error(`config.groupByLength must be true or false, got ${JSON.stringify(c.groupByLength)}`);
-  if (c.padding !== "longest" && c.padding !== "max_length")
-    throw new Error(`config.padding must be "longest" or "max_length", got ${c.padding}`);
+  const positiveInt = (v: number) => Number.isInteger(v) && v >= 1;
+  const count = (v: number) => Number.isInteger(v) && v >= 0;
+  const atLeast0 = (v: number) => v >= 0 && Number.isFinite(v);
+  check(["maxLength", "batchSize", "evalBatchSize", "epochs", "gradAccumulation"], positiveInt, "a positive integer");
+  check(["warmupSteps", "maxStepsPerEpoch", "maxTrainExamples", "logSamples", "seed"], count, "a non-negative integer");
+  check(["earlyStoppingPatience", "reinitLayers", "swaEpochs"], count, "a non-negative integer");
+  check(["lr", "headLrScale"], (v) => v > 0 && Number.isFinite(v), "a positive number");
+  check(["eps"], (v) => v > 0, "positive");
+  check(["weightDecay"], (v) => v >= 0, ">= 0");
+  check(["clipNorm"], (v) => v >= 0, ">= 0 (0 = off)");
+  check(["warmupRatio"], (v) => v >= 0 && v < 1, "in [0, 1)");
+  check(["validationSize"], (v) => v > 0 && v < 1, "in (0, 1)");
   checkSelectMetric(c.selectMetric, "config.selectMetric");
   if (c.earlyStoppingPatience > 0 && c.selectMetric === "none") {
     throw new Error(
@@ -258,6 +235,8 @@ export function validateConfig(c: TrainConfig): TrainConfig {
     );
   }
   const choices = {
+    groupByLength: [true, false],
+    padding: ["longest", "max_length"],
     classWeights: ["none", "balanced"],
     loss: ["cross_entropy", "focal"],
     sampler: ["random", "weighted"],
@@ -265,21 +244,19 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   } as const;
   for (const [k, allowed] of Object.entries(choices)) {
     const v = c[k as keyof typeof choices];
-    if (!(allowed as readonly string[]).includes(v))
+    if (!(allowed as readonly unknown[]).includes(v))
       throw new Error(`config.${k} must be one of ${allowed.join(", ")}, got ${JSON.stringify(v)}`);
   }
-  check("logitAdjustment", atLeast0, "a number >= 0 (0 = off)");
-  check("posthocAdjustment", atLeast0, "a number >= 0 (0 = off)");
-  check("layerLrDecay", (v) => v > 0 && v <= 1, "in (0, 1] (1 = off)");
-  check("rdrop", atLeast0, "a number >= 0 (0 = off)");
+  check(["logitAdjustment", "posthocAdjustment", "rdrop"], atLeast0, "a number >= 0 (0 = off)");
+  check(["layerLrDecay"], (v) => v > 0 && v <= 1, "in (0, 1] (1 = off)");
   if (c.swaEpochs > c.epochs) throw new Error(`config.swaEpochs ${c.swaEpochs} is more than the ${c.epochs} epochs`);
   if (c.swaEpochs > 0 && c.selectMetric !== "none") {
     throw new Error(
       `config.swaEpochs averages the last epochs, config.selectMetric picks one of them: set one (--swa-epochs or --select-metric)`,
     );
   }
-  check("focalGamma", atLeast0, "a number >= 0");
-  check("labelSmoothing", (v) => v >= 0 && v < 1, "in [0, 1) (0 = off)");
+  check(["focalGamma"], atLeast0, "a number >= 0");
+  check(["labelSmoothing"], (v) => v >= 0 && v < 1, "in [0, 1) (0 = off)");
   if (c.labelSmoothing > 0 && c.loss !== "cross_entropy")
     throw new Error(`config.labelSmoothing is for the cross-entropy loss, not loss "${c.loss}": set one of them`);
   if (!Array.isArray(c.betas) || c.betas.length !== 2 || c.betas.some((b) => !(b >= 0 && b < 1)))

@@ -18,11 +18,7 @@ export const SELECT_METRICS = ["f1_macro", "f1_weighted", "loss"] as const;
 export type SelectMetric = (typeof SELECT_METRICS)[number];
 
 /** What every evaluation (single- or multi-label) reports, and selection reads. */
-export interface SelectableMetrics {
-  f1Macro: number;
-  f1Weighted: number;
-  loss: number;
-}
+export type SelectableMetrics = Record<"f1Macro" | "f1Weighted" | "loss", number>;
 
 export interface SelectionState {
   metric: SelectMetric;
@@ -39,11 +35,6 @@ export function checkSelectMetric(name: string, flag = "--select-metric"): Selec
   if (name === "none" || (SELECT_METRICS as readonly string[]).includes(name)) return name as SelectMetric | "none";
   const known = SELECT_METRICS.join(", ");
   throw new Error(`${flag} ${JSON.stringify(name)} is not a metric a model can be selected by: use ${known} or none`);
-}
-
-/** Loss is better lower; F1 higher. */
-export function greaterIsBetter(metric: SelectMetric): boolean {
-  return metric !== "loss";
 }
 
 export function metricValue(m: SelectableMetrics, metric: SelectMetric): number {
@@ -65,7 +56,7 @@ export function updateSelection(
   const value = metricValue(metrics, opts.metric);
   if (!Number.isFinite(value))
     throw new Error(`validation ${opts.metric} is ${value} at epoch ${epoch}: cannot compare epochs`);
-  const better = !state || (greaterIsBetter(opts.metric) ? value > state.bestValue : value < state.bestValue);
+  const better = !state || (opts.metric === "loss" ? value < state.bestValue : value > state.bestValue);
   const next: SelectionState = better
     ? { metric: opts.metric, bestEpoch: epoch, bestValue: value, epochsWithoutImprovement: 0 }
     : { ...state!, epochsWithoutImprovement: state!.epochsWithoutImprovement + 1 };
@@ -89,7 +80,7 @@ export function describeSelection(
   patience: number,
 ): SelectionSummary {
   const values = history.map((h) => `${h.epoch}: ${metricValue(h.validation, s.metric).toFixed(4)}`).join(", ");
-  const best = greaterIsBetter(s.metric) ? "highest" : "lowest";
+  const best = s.metric === "loss" ? "lowest" : "highest";
   const ended = s.stoppedAfter !== undefined
     ? ` Stopped early after epoch ${s.stoppedAfter}: ${s.epochsWithoutImprovement} epochs without a better ${s.metric}`
       + ` (patience ${patience}).`

@@ -1,9 +1,8 @@
 /**
- * Checkpoints of a training run, one per epoch, each a complete Hugging Face model folder
- * (config.json with the label map, model.safetensors, tokenizer files) plus what resuming needs:
- * optimizer moments (optimizer.bin), scheduler, sampler and metrics history (trainer_state.json).
- * Each is written into a temporary folder and renamed into place (replaceDirAtomic), so a crash
- * or a full disk mid-save leaves the previous checkpoint as it was.
+ * Checkpoints of a training run, one per epoch, each a complete Hugging Face model folder (config.json with the label
+ * map, model.safetensors, tokenizer files) plus what resuming needs: optimizer moments (optimizer.bin), scheduler,
+ * sampler and metrics history (trainer_state.json). Each is written into a temporary folder and renamed into place
+ * (replaceDirAtomic), so a crash or a full disk mid-save leaves the previous checkpoint as it was.
  *
  *   runs/course/
  *     metrics.json            config, labels, per-epoch loss and F1, timing
@@ -17,8 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 import { replaceDirAtomic, writeFileAtomic } from "../core/fsutil";
 import { TOKENIZER_FILES, bestDir, checkpointsDir, listCheckpoints } from "../model/run_folder";
 import { BertForSequenceClassification, saveBertForSequenceClassification } from "../model/bert";
-import { AdamWState } from "../nn/optim";
-import { ScheduleState } from "../nn/optim";
+import { AdamWState, ScheduleState } from "../nn/optim";
 import { SamplerState } from "../data/loader";
 import { TrainConfig } from "../config/config";
 import { EvalMetrics } from "../eval/metrics";
@@ -83,10 +81,8 @@ export async function saveCheckpoint(
     }
     write(path.join(tmp, "optimizer.bin"), packMoments(optimizer));
     // trainer_state.json last: its presence marks a checkpoint as complete (listCheckpoints).
-    const s: TrainerState = {
-      ...state,
-      optimizer: { step: optimizer.step, names: optimizer.names, shapes: optimizer.shapes },
-    };
+    const { step, names, shapes } = optimizer;
+    const s: TrainerState = { ...state, optimizer: { step, names, shapes } };
     write(path.join(tmp, "trainer_state.json"), JSON.stringify(s, null, 2) + "\n");
   });
   if (opts.keep && opts.keep > 0) {
@@ -100,14 +96,12 @@ export async function saveCheckpoint(
  * Copies checkpoint `from` to checkpoints/best/ atomically, leaving out the optimizer moments: a
  * model to evaluate and predict with, not a point to resume from.
  */
-export async function saveBest(runDir: string, from: string): Promise<string> {
-  const dir = bestDir(runDir);
-  await replaceDirAtomic(dir, (tmp) => {
+export async function saveBest(runDir: string, from: string): Promise<void> {
+  await replaceDirAtomic(bestDir(runDir), (tmp) => {
     for (const f of fs.readdirSync(from)) {
       if (f !== "optimizer.bin") fs.copyFileSync(path.join(from, f), path.join(tmp, f));
     }
   });
-  return dir;
 }
 
 /** Assigns the weights saved in `dir`/model.safetensors to `model`'s variables (same architecture and labels). */
@@ -128,11 +122,10 @@ function packMoments(o: AdamWState): Uint8Array {
   const total = o.moments.reduce((a, m) => a + m.m.length + m.v.length, 0);
   const all = new Float32Array(total);
   let off = 0;
-  for (const m of o.moments) {
-    all.set(m.m, off);
-    off += m.m.length;
-    all.set(m.v, off);
-    off += m.v.length;
+  for (const { m, v } of o.moments) {
+    all.set(m, off);
+    all.set(v, off + m.length);
+    off += m.length + v.length;
   }
   return new Uint8Array(all.buffer);
 }
@@ -149,15 +142,7 @@ export function readCheckpoint(dir: string): { state: TrainerState; optimizer: A
   if (all.length !== expected)
     throw new Error(`${dir}/optimizer.bin holds ${all.length} values, trainer_state.json describes ${expected}`);
   let off = 0;
-  const moments = sizes.map((n) => {
-    const m = all.slice(off, off + n);
-    off += n;
-    const v = all.slice(off, off + n);
-    off += n;
-    return { m, v };
-  });
-  return {
-    state,
-    optimizer: { step: state.optimizer.step, names: state.optimizer.names, shapes: state.optimizer.shapes, moments },
-  };
+  const take = (n: number) => all.slice(off, off += n);
+  const moments = sizes.map((n) => ({ m: take(n), v: take(n) }));
+  return { state, optimizer: { ...state.optimizer, moments } };
 }

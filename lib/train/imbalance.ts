@@ -1,14 +1,8 @@
 /**
- * Remedies for a rare class (SMILE's validation split holds 171 `happy` tweets and 1 `disgust`):
- *   - class weights as scikit-learn's `compute_class_weight("balanced")`: n / (classes × count);
- *   - a weighted random sampler with PyTorch's `WeightedRandomSampler` semantics (weights need not
- *     sum to 1; draws with replacement by default), seeded and resumable, to oversample rare classes;
- *   - the training loss a config asks for (lib/nn/loss_def.ts: weighted or smoothed cross-entropy, focal loss), with
- *     the logits adjusted by τ·log(class frequency) if asked (Menon et al. 2021);
- *   - or that adjustment after training instead (post-hoc): the classifier's bias shifted by
- *     −τ·log(class frequency), so the saved model itself predicts the rare classes more often.
- * Taught in notebooks/07_imbalance.ipynb; checked against scikit-learn and by a chi-square test
- * (test/imbalance.test.ts).
+ * Remedies for a rare class (SMILE's validation split holds 171 `happy` tweets and 1 `disgust`): scikit-learn's
+ * balanced class weights, PyTorch's weighted random sampler, the training loss a config asks for (lib/nn/loss_def.ts),
+ * and logit adjustment by τ·log(class frequency) (Menon et al. 2021), in the loss or after training in the classifier's
+ * bias. Taught in notebooks/07_imbalance.ipynb; checked against scikit-learn and by a chi-square test.
  *
  *   computeClassWeight([0, 0, 0, 1])           // [0.6667, 2]
  *   const s = new WeightedRandomSampler(balancedSampleWeights([0, 0, 0, 1]), 4, { seed: 17 });
@@ -16,7 +10,6 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { RandomSampler } from "../data/loader";
-import { lossOnTape } from "../nn/losses";
 import { LossSpec } from "../nn/loss_def";
 import { TrainConfig } from "../config/config";
 
@@ -81,15 +74,11 @@ export class WeightedRandomSampler extends RandomSampler {
       throw new Error("cannot sample n_sample > prob_dist.size(-1) samples without replacement");
     if (!this.replacement && numSamples > positive) {
       throw new Error(
-        "invalid multinomial distribution (with replacement=False, " + "not enough non-negative category to sample)",
+        "invalid multinomial distribution (with replacement=False, not enough non-negative category to sample)",
       );
     }
-    this.cumulative = new Float64Array(weights.length);
     let sum = 0;
-    weights.forEach((w, i) => {
-      sum += w;
-      this.cumulative[i] = sum;
-    });
+    this.cumulative = Float64Array.from(weights, (w) => (sum += w));
   }
 
   /** The next epoch's indices (advances the generator: call once per epoch). */
@@ -132,24 +121,6 @@ export class WeightedRandomSampler extends RandomSampler {
   }
 }
 
-/** A training sampler: the course's RandomSampler or the weighted one. */
-export type Sampler = RandomSampler | WeightedRandomSampler;
-
-/** What a config's remedies amount to for one training set (label ids `trainY`). */
-export interface Remedies {
-  /** The training loss as the step runs it, on the graph or the tape (lib/nn/loss_def.ts). */
-  spec: LossSpec;
-  /** The training loss of a batch, on the tape. */
-  loss: (logits: tf.Tensor2D, labels: tf.Tensor1D) => tf.Scalar;
-  sampler: Sampler;
-  /** The class weights in use (undefined: none). */
-  classWeights?: number[];
-  /** What the loss adds to the logits: τ·log(class frequency) (undefined: no logit adjustment). */
-  logitOffsets?: number[];
-  /** What the kept model subtracts from its logits: τ·log(class frequency) (undefined: no post-hoc adjustment). */
-  posthocOffsets?: number[];
-}
-
 /** τ·log(count / n) per class of training label ids `y`: the logit adjustment of Menon et al. (2021). */
 export function logitOffsets(
   y: readonly number[],
@@ -162,26 +133,23 @@ export function logitOffsets(
 }
 
 /**
- * The loss and sampler `cfg` asks for (classWeights, loss, focalGamma, labelSmoothing, sampler), for training label
- * ids `trainY` over `labels`. Validation always reports the plain loss, so runs compare.
+ * What a config's remedies amount to for training label ids `trainY` over `labels`: the loss `spec` the step runs
+ * (lib/nn/loss_def.ts) and the sampler; and, undefined where off, the class weights and the τ·log(class frequency)
+ * offsets that the loss adds to the logits (logitOffsets) or the kept model subtracts (posthocOffsets). Validation
+ * always reports the plain loss, so runs compare.
  */
-export function remedies(cfg: TrainConfig, trainY: readonly number[], labels: readonly string[]): Remedies {
+export function remedies(cfg: TrainConfig, trainY: readonly number[], labels: readonly string[]) {
   const classWeights = cfg.classWeights === "balanced" ? computeClassWeight(trainY, labels.length, labels) : undefined;
-  const offsets = cfg.logitAdjustment > 0
-    ? logitOffsets(trainY, labels.length, cfg.logitAdjustment, labels)
-    : undefined;
-  const posthoc = cfg.posthocAdjustment > 0
-    ? logitOffsets(trainY, labels.length, cfg.posthocAdjustment, labels) :
-    undefined;
+  const offsetsFor = (tau: number) => (tau > 0 ? logitOffsets(trainY, labels.length, tau, labels) : undefined);
+  const offsets = offsetsFor(cfg.logitAdjustment);
+  const posthoc = offsetsFor(cfg.posthocAdjustment);
   const spec: LossSpec = cfg.loss === "focal"
     ? { kind: "focal", gamma: cfg.focalGamma, classWeights, logitOffsets: offsets }
     : { kind: "cross_entropy", classWeights, labelSmoothing: cfg.labelSmoothing, logitOffsets: offsets };
-  const loss = (logits: tf.Tensor2D, y: tf.Tensor1D) =>
-    lossOnTape(spec, y.arraySync() as number[], labels.length)(logits);
   const sampler = cfg.sampler === "weighted"
     ? new WeightedRandomSampler(balancedSampleWeights(trainY), trainY.length, { seed: cfg.seed })
     : new RandomSampler(trainY.length, cfg.seed);
-  return { spec, loss, sampler, classWeights, logitOffsets: offsets, posthocOffsets: posthoc };
+  return { spec, sampler, classWeights, logitOffsets: offsets, posthocOffsets: posthoc };
 }
 
 /**

@@ -44,37 +44,26 @@ export async function startingModel(
   labels: string[],
   log: (s: string) => void = () => {},
 ): Promise<Start> {
-  const start = await loadStart(cfg, labels, log);
+  const base = await resolveModel(cfg.model);
+  let transfer: Transfer | undefined;
+  if (cfg.initFrom) {
+    if (cfg.initFrom === CARER_RUN && !fs.existsSync(CARER_RUN))
+      throw new Error(`--init-from ${CARER_RUN}: there is no CARER model yet; train it first with npm run carer`);
+    const from = modelFolder(cfg.initFrom);
+    const difference = architectureDifference(base.dir, from);
+    if (difference) throw new Error(`--init-from ${cfg.initFrom} is not the model this run starts from: ${difference}`);
+    transfer = { from, ...headTransfer(labels, readLabels(from)) };
+    log(
+      `starting from ${from}: encoder kept; classifier rows kept for ${transfer.kept.join(", ") || "no label"}`
+        + `, fresh for ${transfer.fresh.join(", ") || "no label"}`,
+    );
+  }
+  const dir = transfer?.from ?? base.dir;
+  const transferHead = transfer !== undefined;
+  const model = await loadBertForSequenceClassification(dir, { labels, seed: cfg.seed, transferHead });
   if (cfg.reinitLayers > 0) {
-    const names = reinitTopLayers(start.model, cfg.reinitLayers, cfg.seed);
+    const names = reinitTopLayers(model, cfg.reinitLayers, cfg.seed);
     log(`re-initialised the top ${cfg.reinitLayers} encoder layer(s) and the pooler (${names.length} weights)`);
   }
-  return start;
-}
-
-async function loadStart(cfg: TrainConfig, labels: string[], log: (s: string) => void): Promise<Start> {
-  const base = await resolveModel(cfg.model);
-  if (!cfg.initFrom) {
-    return {
-      model: await loadBertForSequenceClassification(base.dir, { labels, seed: cfg.seed }),
-      tokenizer: await loadTokenizer(base.dir),
-      dir: base.dir,
-    };
-  }
-  if (cfg.initFrom === CARER_RUN && !fs.existsSync(CARER_RUN))
-    throw new Error(`--init-from ${CARER_RUN}: there is no CARER model yet; train it first with npm run carer`);
-  const from = modelFolder(cfg.initFrom);
-  const difference = architectureDifference(base.dir, from);
-  if (difference) throw new Error(`--init-from ${cfg.initFrom} is not the model this run starts from: ${difference}`);
-  const { kept, fresh } = headTransfer(labels, readLabels(from));
-  log(
-    `starting from ${from}: encoder kept; classifier rows kept for ${kept.join(", ") || "no label"}`
-      + `, fresh for ${fresh.join(", ") || "no label"}`,
-  );
-  return {
-    model: await loadBertForSequenceClassification(from, { labels, seed: cfg.seed, transferHead: true }),
-    tokenizer: await loadTokenizer(from),
-    dir: from,
-    transfer: { from, kept, fresh },
-  };
+  return { model, tokenizer: await loadTokenizer(dir), dir, transfer };
 }

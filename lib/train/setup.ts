@@ -15,19 +15,17 @@ import { RandomSampler, LengthGroupedSampler, deriveSeed, numBatches } from "../
 import { AdamW, LinearScheduleWithWarmup, warmupStepsFor } from "../nn/optim";
 import { ProgressEvent } from "../view/progress";
 import { BertForSequenceClassification, loadBertForSequenceClassification } from "../model/bert";
-import { remedies, shiftClassifierBias, Sampler } from "./imbalance";
+import { remedies, shiftClassifierBias } from "./imbalance";
 import { StepLossSpec } from "../nn/loss_def";
 import { multiHot } from "../data/labels";
 import { markMultiLabel, isMultiLabelModel, MULTI_LABEL } from "../eval/multilabel";
 import { loadTokenizer, TokenizerLike, encodeUnpadded } from "../data/tokenize";
 import { TrainData, TextSet, checkData } from "../data/data";
-import { EpochRecord, readCheckpoint, SaveOptions } from "./checkpoint";
+import { readCheckpoint, SaveOptions } from "./checkpoint";
 import { lastCheckpoint, holdsRun } from "../model/run_folder";
-import { SelectionState } from "../config/selection";
 import { writeJsonAtomic } from "../core/fsutil";
 import { startingModel, Transfer } from "./init_from";
 import { resolvePrecision, bf16Support, Bf16Support } from "../graph/precision";
-import { GraphPrecision } from "../graph/lowering";
 import { WeightAverage } from "./swa";
 
 export interface TrainOptions {
@@ -56,71 +54,27 @@ export interface TrainOptions {
   bf16Support?: Bf16Support;
 }
 
-type Encoded = ReturnType<typeof encodeUnpadded>;
-
 /** A run between set-up and its end: what the loop reads, and the little it changes (history, selection, step). */
-export interface Run {
-  cfg: TrainConfig;
-  opts: TrainOptions;
-  runDir?: string;
-  log: (line: string) => void;
-  emit: (e: ProgressEvent) => void;
-  t0: number;
-  multi: boolean;
-  labels: string[];
-  model: BertForSequenceClassification;
-  tokenizer: TokenizerLike;
-  /** The folder whose tokenizer files go into each checkpoint. */
-  modelDir?: string;
-  transfer?: Transfer;
-  trainEnc: Encoded;
-  valEnc: Encoded;
-  /** Targets by training/validation row: label ids, or for multi-label data 0/1 rows over the labels. */
-  trainTargets: (number | number[])[];
-  valY: number[];
-  valHot: number[][];
-  sampler: Sampler | LengthGroupedSampler;
-  loss: StepLossSpec;
-  /** What the graph's matrix products multiply in (cfg.precision resolved for this CPU). */
-  precision: GraphPrecision;
-  /** Post-hoc adjustment on (1) or off (−1): the model trains unadjusted and is evaluated and kept adjusted. */
-  adjust: (sign: 1 | -1) => void;
-  usedBatches: number;
-  stepsPerEpoch: number;
-  optimizer: AdamW;
-  schedule: LinearScheduleWithWarmup;
-  swa?: WeightAverage;
-  history: EpochRecord[];
-  selection?: SelectionState;
-  /** This session's copy of the best epoch's weights (a resumed run finds them in checkpoints/best/). */
-  bestWeights?: Map<string, tf.Tensor>;
-  globalStep: number;
-  batchOpts: { padding: TrainConfig["padding"]; maxLength: number; padTokenId: number };
-  startEpoch: number;
-}
-
-/** The layers a classifier adds on top of the encoder (or, as MiniLM's pooler, that start untrained). */
-export function isHead(name: string): boolean {
-  return name.startsWith("classifier.") || name.startsWith("bert.pooler.");
-}
+export type Run = Awaited<ReturnType<typeof setUp>>;
 
 /**
- * Each weight's learning-rate multiplier: headLrScale for the head; with layer-wise decay ξ < 1, ξ^(L−i) for encoder
- * layer i of L and ξ^(L+1) for the embeddings, as Zhang et al.'s code (revisit-bert-finetuning) groups them.
+ * Each weight's learning-rate multiplier: headLrScale for the head (the classifier, and the pooler, which starts
+ * untrained in MiniLM); with layer-wise decay ξ < 1, ξ^(L−i) for encoder layer i of L and ξ^(L+1) for the embeddings,
+ * as Zhang et al.'s code (revisit-bert-finetuning) groups them.
  */
 export function lrScales(cfg: TrainConfig, layers: number): (name: string) => number {
   return (name) => {
-    if (isHead(name)) return cfg.headLrScale;
+    if (name.startsWith("classifier.") || name.startsWith("bert.pooler.")) return cfg.headLrScale;
     const layer = /^bert\.encoder\.layer\.(\d+)\./.exec(name);
     return cfg.layerLrDecay ** (layer ? layers - Number(layer[1]) : layers + 1);
   };
 }
 
 /** Steps 0–4 of the run: see the file comment. */
-export async function setUp(config: TrainConfig, opts: TrainOptions): Promise<Run> {
+export async function setUp(config: TrainConfig, opts: TrainOptions) {
   const t0 = Date.now();
   const log = opts.log ?? ((s: string) => console.log(s));
-  const emit = opts.onProgress ?? (() => {});
+  const emit: (e: ProgressEvent) => void = opts.onProgress ?? (() => {});
   const cfg = validateConfig({ ...DEFAULT_CONFIG, ...config });
   const runDir = opts.runDir ? path.resolve(opts.runDir) : undefined;
   // The graph's precision, before anything is loaded: "bf16" where this CPU cannot run it fast is an error,
@@ -130,7 +84,7 @@ export async function setUp(config: TrainConfig, opts: TrainOptions): Promise<Ru
   cfg.precision = precision.precision;
 
   // 0) The run folder: refuse to overwrite a finished or partial run unless resuming.
-  const { resumeFrom, saved } = openRun(runDir, Boolean(opts.resume), cfg);
+  const saved = openRun(runDir, Boolean(opts.resume), cfg);
 
   // 1) Data and sorted labels (a subset for quick runs, always the same one for a seed).
   const data = opts.data;
@@ -142,20 +96,18 @@ export async function setUp(config: TrainConfig, opts: TrainOptions): Promise<Ru
   const trainY = multi ? [] : ids(trainSet);
 
   // 2) Model and tokenizer (the head, if new, is initialised from the run seed).
-  let modelDir = opts.tokenizerDir;
-  let model = opts.model;
-  let tokenizer = opts.tokenizer;
+  let { model, tokenizer, tokenizerDir: modelDir } = opts;
   let transfer: Transfer | undefined;
-  if (resumeFrom) {
+  if (saved) {
     // Resume: weights (head included) come from the checkpoint, which also holds the tokenizer files.
     if (model) throw new Error("resume loads the model from the checkpoint: do not pass opts.model with resume");
-    model = await loadBertForSequenceClassification(resumeFrom.dir, { labels, seed: cfg.seed });
-    tokenizer = tokenizer ?? (await loadTokenizer(resumeFrom.dir));
-    modelDir = modelDir ?? resumeFrom.dir;
+    model = await loadBertForSequenceClassification(saved.dir, { labels, seed: cfg.seed });
+    tokenizer ??= await loadTokenizer(saved.dir);
+    modelDir ??= saved.dir;
   } else if (!model || !tokenizer) {
     const start = await startingModel(cfg, labels, log);
-    modelDir = modelDir ?? start.dir;
-    tokenizer = tokenizer ?? start.tokenizer;
+    modelDir ??= start.dir;
+    tokenizer ??= start.tokenizer;
     if (model) start.model.dispose();
     else model = start.model;
     transfer = start.transfer;
@@ -183,16 +135,15 @@ export async function setUp(config: TrainConfig, opts: TrainOptions): Promise<Ru
     ? new LengthGroupedSampler(trainEnc.input_ids.map((r) => r.length), cfg.batchSize, cfg.seed)
     : fix?.sampler ?? new RandomSampler(trainSet.texts.length, cfg.seed);
   const posthoc = fix?.posthocOffsets;
+  // Post-hoc adjustment on (1) or off (−1): the model trains unadjusted and is evaluated and kept adjusted.
   const adjust = (sign: 1 | -1) => {
     if (posthoc) shiftClassifierBias(model!, posthoc, sign);
   };
   if (saved) adjust(-1); // a checkpoint holds the adjusted bias; training resumes from the unadjusted one
   // The loss of every step, on the graph or the tape alike (lib/nn/loss_def.ts); label sets: binary cross-entropy.
   const loss: StepLossSpec = { ...(fix?.spec ?? { kind: "bce" }), ...(cfg.rdrop > 0 ? { rdrop: cfg.rdrop } : {}) };
-  const batchesPerEpoch = numBatches(trainSet.texts.length, cfg.batchSize);
-  const usedBatches = cfg.maxStepsPerEpoch > 0
-    ? Math.min(batchesPerEpoch, cfg.maxStepsPerEpoch * cfg.gradAccumulation)
-    : batchesPerEpoch;
+  const batchLimit = cfg.maxStepsPerEpoch > 0 ? cfg.maxStepsPerEpoch * cfg.gradAccumulation : Infinity;
+  const usedBatches = Math.min(numBatches(trainSet.texts.length, cfg.batchSize), batchLimit);
   const stepsPerEpoch = Math.ceil(usedBatches / cfg.gradAccumulation);
   const totalSteps = stepsPerEpoch * cfg.epochs;
   const optimizer = new AdamW(model.params, {
@@ -202,31 +153,20 @@ export async function setUp(config: TrainConfig, opts: TrainOptions): Promise<Ru
     weightDecay: cfg.weightDecay,
     lrScale: lrScales(cfg, model.config.num_hidden_layers),
   });
-  const schedule = new LinearScheduleWithWarmup(
-    cfg.lr,
-    warmupStepsFor(totalSteps, cfg.warmupSteps, cfg.warmupRatio),
-    totalSteps,
-  );
-  const swa = WeightAverage.open(
-    cfg,
-    resumeFrom && saved ? { dir: resumeFrom.dir, epoch: saved.state.epoch } : undefined,
-  );
+  const warmup = warmupStepsFor(totalSteps, cfg.warmupSteps, cfg.warmupRatio);
+  const schedule = new LinearScheduleWithWarmup(cfg.lr, warmup, totalSteps);
+  const swa = WeightAverage.open(cfg, saved && { dir: saved.dir, epoch: saved.state.epoch });
   if (saved) {
     optimizer.setState(saved.optimizer);
     schedule.setState(saved.state.scheduler);
     sampler.setState(saved.state.sampler);
   }
-  // A resumed run keeps what its start said about --init-from (run.json is rewritten below).
-  const runJson = runDir ? path.join(runDir, "run.json") : undefined;
-  if (saved && runJson && fs.existsSync(runJson)) transfer = JSON.parse(fs.readFileSync(runJson, "utf8")).initFrom;
-  if (runJson) {
-    writeJsonAtomic(runJson, {
-      config: cfg,
-      labels,
-      model: cfg.model ?? "default",
-      ...(transfer ? { initFrom: transfer } : {}),
-      startedAt: new Date().toISOString(),
-    });
+  if (runDir) {
+    // A resumed run keeps what its start said about --init-from (JSON leaves out an undefined initFrom).
+    const runJson = path.join(runDir, "run.json");
+    if (saved && fs.existsSync(runJson)) transfer = JSON.parse(fs.readFileSync(runJson, "utf8")).initFrom;
+    const startedAt = new Date().toISOString();
+    writeJsonAtomic(runJson, { config: cfg, labels, model: cfg.model ?? "default", initFrom: transfer, startedAt });
   }
   return {
     cfg,
@@ -239,16 +179,16 @@ export async function setUp(config: TrainConfig, opts: TrainOptions): Promise<Ru
     labels,
     model,
     tokenizer,
-    modelDir,
+    modelDir, // the folder whose tokenizer files go into each checkpoint
     transfer,
     trainEnc,
     valEnc,
-    trainTargets: multi ? hot(trainSet) : trainY,
-    valY: multi ? [] : ids(data.validation),
-    valHot: multi ? hot(data.validation) : [],
+    // Targets by training/validation row: label ids, or for multi-label data 0/1 rows over the labels.
+    trainTargets: (multi ? hot(trainSet) : trainY) as (number | number[])[],
+    valTargets: (multi ? hot(data.validation) : ids(data.validation)) as (number | number[])[],
     sampler,
     loss,
-    precision: precision.precision,
+    precision: precision.precision, // what the graph's matrix products multiply in, resolved for this CPU
     adjust,
     usedBatches,
     stepsPerEpoch,
@@ -257,6 +197,8 @@ export async function setUp(config: TrainConfig, opts: TrainOptions): Promise<Ru
     swa,
     history: saved ? saved.state.history : [],
     selection: saved?.state.selection,
+    // This session's copy of the best epoch's weights (a resumed run finds them in checkpoints/best/).
+    bestWeights: undefined as Map<string, tf.Tensor> | undefined,
     globalStep: saved?.state.globalStep ?? 0,
     batchOpts: { padding: cfg.padding, maxLength: cfg.maxLength, padTokenId: tokenizer.padTokenId },
     startEpoch: (saved?.state.epoch ?? 0) + 1,
@@ -272,28 +214,30 @@ function subset(set: AnySet, n: number): AnySet {
   return { texts: idx.map((i) => set.texts[i]), labels: idx.map((i) => set.labels[i]) };
 }
 
-/** The run folder's state: a resume's last checkpoint and what it saved; a fresh run must not overwrite one. */
+/** A resume's last checkpoint (its folder and what it saved); a fresh run must not overwrite a run. */
 function openRun(runDir: string | undefined, resume: boolean, cfg: TrainConfig) {
-  const resumeFrom = runDir && resume ? lastCheckpoint(runDir) : undefined;
-  if (runDir && !resume && holdsRun(runDir))
+  if (!runDir) return undefined;
+  if (!resume && holdsRun(runDir))
     throw new Error(`${runDir} already holds a run: choose another --run-dir, or resume it`);
-  if (runDir && resume && !resumeFrom) throw new Error(`${runDir} has no complete checkpoint to resume from`);
-  const saved = resumeFrom ? readCheckpoint(resumeFrom.dir) : undefined;
-  if (saved && saved.state.config.seed !== cfg.seed)
+  const from = resume ? lastCheckpoint(runDir) : undefined;
+  if (resume && !from) throw new Error(`${runDir} has no complete checkpoint to resume from`);
+  if (!from) return undefined;
+  const saved = { dir: from.dir, ...readCheckpoint(from.dir) };
+  if (saved.state.config.seed !== cfg.seed)
     throw new Error(`the run in ${runDir} used seed ${saved.state.config.seed}, not ${cfg.seed}`);
   // Its checkpoints hold the bias shifted by that τ, which resuming takes back off.
-  const savedTau = saved?.state.config.posthocAdjustment ?? 0;
-  if (saved && savedTau !== cfg.posthocAdjustment)
+  const savedTau = saved.state.config.posthocAdjustment ?? 0;
+  if (savedTau !== cfg.posthocAdjustment)
     throw new Error(`the run in ${runDir} used --posthoc-adjustment ${savedTau}, not ${cfg.posthocAdjustment}`);
-  return { resumeFrom, saved };
+  return saved;
 }
 
 /** The model's label map must be the data's labels, in the data's order. */
 function checkModelLabels(modelLabels: readonly string[], labels: readonly string[]): void {
-  const missing = labels.filter((l) => !modelLabels.includes(l));
-  if (missing.length) {
+  const missing = labels.find((l) => !modelLabels.includes(l));
+  if (missing !== undefined) {
     throw new Error(
-      `label ${JSON.stringify(missing[0])} is missing from the model's label map (${modelLabels.join(", ")})`,
+      `label ${JSON.stringify(missing)} is missing from the model's label map (${modelLabels.join(", ")})`,
     );
   }
   if (modelLabels.join("\u0000") !== labels.join("\u0000")) {

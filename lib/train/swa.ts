@@ -34,10 +34,7 @@ export class WeightAverage {
     return swa;
   }
 
-  /**
-   * Adds the model's weights after `epoch` when it is in the window; after the last one, the model gets the mean
-   * (then true).
-   */
+  /** Adds the weights after `epoch` if it is in the window; after the last one, the model gets the mean (then true). */
   add(model: BertForSequenceClassification, epoch: number): boolean {
     if (epoch < this.from) return false;
     this.count++;

@@ -1,8 +1,7 @@
 /**
- * Training once per (variant, seed) and summarising the spread: how notebook 07 and
- * scripts/imbalance-sweep.ts compare imbalance remedies on SMILE, and `bertlab sweep` charts one config's
- * spread over seeds. Each seed gets its own stratified split, sampler order, dropout masks and head, so the
- * spread is what luck alone moves.
+ * Training once per (variant, seed) and summarising the spread: how notebook 07 and scripts/imbalance-sweep.ts compare
+ * imbalance remedies on SMILE, and `bertlab sweep` charts one config's spread over seeds. Each seed gets its own
+ * stratified split, sampler order, dropout masks and head, so the spread is what luck alone moves.
  *
  *   const runs = await sweep({ plain: {}, "weighted loss": { classWeights: "balanced" } }, [1, 2, 3], base);
  *   summarise(runs)[0]
@@ -12,13 +11,10 @@
 import { meanSd, MeanSd } from "../core/stats";
 import * as fs from "fs";
 import { TrainConfig, DEFAULT_CONFIG } from "../config/config";
-import { train } from "./train";
+import { train, TrainResult } from "./train";
 import { loadTrainData, DataSource } from "../data/data";
 import { ProgressEvent } from "../view/progress";
-import { BertForSequenceClassification } from "../model/bert";
-import { TokenizerLike } from "../data/tokenize";
-import { EvalMetrics, scoreAll } from "../eval/metrics";
-import { MultiLabelMetrics } from "../eval/multilabel";
+import { scoreAll } from "../eval/metrics";
 import { plotText } from "../view/plot";
 import { evaluateSet, labelIds } from "../eval/evaluate";
 import { logitOffsets } from "./imbalance";
@@ -38,21 +34,15 @@ export interface SweepRun {
   bestByF1Macro: { epoch: number; f1Macro: number; f1Weighted: number };
   seconds: number;
   /**
-   * What the kept model said about each validation tweet (log-probabilities, 5 significant digits), their
-   * label ids, and log(class frequency) in training: enough to score any post-hoc τ without training again
-   * (`posthocCurve`). Runs saved before this field existed lack it, and so do multi-label runs and sweeps
-   * run with `logProbs: false`.
+   * The kept model's validation log-probabilities (5 significant digits), their label ids, and log(class frequency)
+   * in training: enough to score any post-hoc τ without training again (`posthocCurve`). Absent for multi-label runs,
+   * `logProbs: false` and runs saved before it existed.
    */
   validation?: { labelIds: number[]; logProbs: number[][]; logPrior: number[] };
 }
 
-function record(
-  variant: string,
-  seed: number,
-  history: { epoch: number; validation: EvalMetrics | MultiLabelMetrics }[],
-  seconds: number,
-  validation?: SweepRun["validation"],
-): SweepRun {
+function record(variant: string, seed: number, r: TrainResult, validation?: SweepRun["validation"]): SweepRun {
+  const { history, seconds } = r;
   const last = history[history.length - 1];
   const best = history.reduce((b, h) => (h.validation.f1Macro > b.validation.f1Macro ? h : b));
   const v = last.validation;
@@ -81,10 +71,7 @@ export interface SweepOptions {
   runDir?: (variant: string, seed: number) => string;
   /** Continue each run from the last complete checkpoint in its `runDir`. */
   resume?: boolean;
-  /**
-   * Score each single-label run's model on validation once more to keep its log-probabilities
-   * (`SweepRun.validation`, what `posthocCurve` reads); default true.
-   */
+  /** Keep single-label runs' validation log-probabilities (`SweepRun.validation`, for posthocCurve); default true. */
   logProbs?: boolean;
   onProgress?: (variant: string, seed: number) => ((e: ProgressEvent) => void) | undefined;
   /** Called after each run (e.g. to save partial results). */
@@ -101,9 +88,9 @@ export async function sweep(
   seeds: readonly number[],
   base: TrainConfig = DEFAULT_CONFIG,
   opts: SweepOptions = {},
-): Promise<{ runs: SweepRun[]; kept?: { model: BertForSequenceClassification; tokenizer: TokenizerLike } }> {
+): Promise<{ runs: SweepRun[]; kept?: Pick<TrainResult, "model" | "tokenizer"> }> {
   const runs: SweepRun[] = [];
-  let kept: { model: BertForSequenceClassification; tokenizer: TokenizerLike } | undefined;
+  let kept: Pick<TrainResult, "model" | "tokenizer"> | undefined;
   for (const [variant, overrides] of Object.entries(variants)) {
     for (const seed of seeds) {
       const keep = opts.keep?.variant === variant && opts.keep.seed === seed;
@@ -123,18 +110,16 @@ export async function sweep(
       });
       let validation: SweepRun["validation"];
       if (opts.logProbs !== false && !data.multiLabel) {
-        const ev = evaluateSet(r.model, r.tokenizer, data.validation, "validation");
-        const trainY = labelIds(data.train, "train", r.labels);
+        const { probabilities } = evaluateSet(r.model, r.tokenizer, data.validation, "validation");
+        // float32 probabilities can underflow to 0: its smallest normal number keeps the log finite
+        const logProb = (p: number) => Number(Math.log(Math.max(p, 1.2e-38)).toPrecision(5));
         validation = {
           labelIds: labelIds(data.validation, "validation", r.labels),
-          // float32 probabilities can underflow to 0: its smallest normal number keeps the log finite
-          logProbs: ev.probabilities.map((row) =>
-            row.map((p) => Number(Math.log(Math.max(p, 1.2e-38)).toPrecision(5)))
-          ),
-          logPrior: logitOffsets(trainY, r.labels.length, 1, r.labels),
+          logProbs: probabilities.map((row) => row.map(logProb)),
+          logPrior: logitOffsets(labelIds(data.train, "train", r.labels), r.labels.length, 1, r.labels),
         };
       }
-      const run = record(variant, seed, r.history, r.seconds, validation);
+      const run = record(variant, seed, r, validation);
       runs.push(run);
       opts.onRun?.(run);
       if (keep) kept = { model: r.model, tokenizer: r.tokenizer };

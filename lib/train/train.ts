@@ -1,18 +1,16 @@
 /**
- * Fine-tuning end to end, in the order of Hugging Face's run_glue_no_trainer.py: set-up (seed, data, sorted
- * labels, tokenize, a few logged samples, AdamW with no decay on biases/LayerNorm, the linear schedule sized from the
- * total steps: lib/train/setup.ts); then per epoch: train mode (dropout) with fresh gradients each optimizer step,
- * clip to norm 1.0, step, schedule; eval mode on validation; metrics; selection; checkpoint. Notebook 05 builds the
- * loop inline first; evaluation is lib/eval/evaluate.ts (notebook 06). Beyond the course: a loss and sampler against
- * class imbalance (lib/train/imbalance.ts, notebook 07), keeping the best epoch and stopping early
- * (lib/config/selection.ts), weight averaging (lib/train/swa.ts), a test set scored at the end.
+ * Fine-tuning end to end, in the order of Hugging Face's run_glue_no_trainer.py: set-up (lib/train/setup.ts); then per
+ * epoch: train mode (dropout) with fresh gradients each optimizer step, clip, step, schedule; eval mode on validation;
+ * metrics; selection; checkpoint. Notebook 05 builds the loop inline first. Beyond the course: the rare-class remedies
+ * (lib/train/imbalance.ts), best epoch and early stopping (lib/config/selection.ts), weight averaging
+ * (lib/train/swa.ts), a test set scored at the end.
  *
  *   const run = await train({ ...DEFAULT_CONFIG, epochs: 1 }, { data, runDir: "runs/demo" });
  *   run.history[0].validation.f1Weighted   // e.g. 0.86
  *
- * One seed drives everything random: the sampler's orders, the dropout masks (a seed per step,
- * derived from the run seed, epoch and step) and the new classifier head. Same seed, machine
- * and backend → the same losses and metrics, also across an interruption and resume.
+ * One seed drives everything random: the sampler's orders, the dropout masks (a seed per step, derived from the run
+ * seed, epoch and step) and the new classifier head. Same seed, machine and backend → the same losses and metrics,
+ * also across an interruption and resume.
  */
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
@@ -33,14 +31,13 @@ import { evaluate, evaluateSet } from "../eval/evaluate";
 import { EvalMetrics } from "../eval/metrics";
 import { EpochRecord, TrainerState, saveCheckpoint, saveBest, loadWeightsInto } from "./checkpoint";
 import { lastCheckpoint, bestDir } from "../model/run_folder";
-import { updateSelection, describeSelection, SelectionState, SelectionSummary } from "../config/selection";
+import { updateSelection, describeSelection, SelectionSummary } from "../config/selection";
 import { writeJsonAtomic, writeFileAtomic } from "../core/fsutil";
 import { runFigures, chartsPage } from "../view/progress";
 import { MicroBatch, trainStep } from "./train_graph";
-import { Transfer } from "./init_from";
 import { Run, TrainOptions, setUp } from "./setup";
 
-export { isHead, lrScales, type TrainOptions } from "./setup";
+export { lrScales, type TrainOptions } from "./setup";
 
 /** What a run gives back; M is the metrics of its kind of data (single-label or multi-label). */
 export interface TrainResult<M = EvalMetrics | MultiLabelMetrics> {
@@ -73,13 +70,10 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   const { cfg, stepsPerEpoch, startEpoch } = run;
   run.emit({ type: "start", epochs: cfg.epochs, stepsPerEpoch, startEpoch });
   let interrupted = false;
-  for (let epoch = startEpoch; epoch <= cfg.epochs && run.selection?.stoppedAfter === undefined; epoch++) {
+  for (let epoch = startEpoch; epoch <= cfg.epochs && !interrupted && !run.selection?.stoppedAfter; epoch++) {
     const t = Date.now();
     const trained = trainEpoch(run, epoch);
-    if (!trained) {
-      interrupted = true;
-      break;
-    }
+    if (!trained) return finish(run, true);
     if (run.swa?.add(run.model, epoch)) run.log(run.swa.describe());
     run.adjust(1);
     const ev = evaluateEpoch(run);
@@ -89,10 +83,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     await saveEpoch(run, record, ev, improved);
     run.adjust(-1);
     reportEpoch(run, record);
-    if (opts.stopAfterEpoch === epoch && epoch < cfg.epochs) {
-      interrupted = true;
-      break;
-    }
+    interrupted = opts.stopAfterEpoch === epoch && epoch < cfg.epochs;
   }
   return finish(run, interrupted);
 }
@@ -111,6 +102,7 @@ function trainEpoch(run: Run, epoch: number): { trainLoss: number; steps: number
     micro = [];
   };
   const targets = run.multi ? undefined : (run.trainTargets as number[]);
+  const stepOpts = { clipNorm: cfg.clipNorm, loss: run.loss, precision: run.precision };
   for (const b of batches(run.trainEnc, targets, order, { batchSize: cfg.batchSize, ...run.batchOpts })) {
     if (run.opts.signal?.aborted) {
       b.dispose();
@@ -123,13 +115,10 @@ function trainEpoch(run: Run, epoch: number): { trainLoss: number; steps: number
     const seen = lossCount + micro.length;
     if (micro.length < cfg.gradAccumulation && seen < run.usedBatches) continue;
     const lr = schedule.lr();
-    const r = trainStep(model, optimizer, micro, {
-      lr,
-      clipNorm: cfg.clipNorm,
-      loss: run.loss,
-      precision: run.precision,
-    });
-    const k = micro.length;
+    const r = trainStep(model, optimizer, micro, { ...stepOpts, lr });
+    // The epoch's loss is the mean over its batches (a group's loss counts once per micro-batch in it).
+    lossSum += r.loss * micro.length;
+    lossCount += micro.length;
     release();
     if (!Number.isFinite(r.loss)) {
       optimizer.dispose();
@@ -139,9 +128,6 @@ function trainEpoch(run: Run, epoch: number): { trainLoss: number; steps: number
         `loss became ${r.loss} at epoch ${epoch}, batch ${seen} (lr ${lr.toExponential(2)}): try a lower --lr; ${kept}`,
       );
     }
-    // The epoch's loss is the mean over its batches (a group's loss counts once per micro-batch in it).
-    lossSum += r.loss * k;
-    lossCount += k;
     schedule.step();
     step++;
     run.globalStep++;
@@ -155,22 +141,20 @@ function evaluateEpoch(run: Run) {
   const { cfg, model } = run;
   const at = { batchSize: cfg.evalBatchSize, ...run.batchOpts };
   return run.multi
-    ? evaluateMultiLabel(model, run.valEnc, run.valHot, { ...at, thresholds: "tune" })
-    : evaluate(model, run.valEnc, run.valY, at);
+    ? evaluateMultiLabel(model, run.valEnc, run.valTargets as number[][], { ...at, thresholds: "tune" })
+    : evaluate(model, run.valEnc, run.valTargets as number[], at);
 }
 
 /** Model selection: is this the best epoch so far (then this session keeps a copy of its weights)? */
 function selectEpoch(run: Run, epoch: number, metrics: EpochRecord["validation"]): boolean {
   const { cfg } = run;
   if (cfg.selectMetric === "none") return false;
-  const u = updateSelection(run.selection, epoch, metrics, {
-    metric: cfg.selectMetric,
-    patience: cfg.earlyStoppingPatience,
-  });
+  const rule = { metric: cfg.selectMetric, patience: cfg.earlyStoppingPatience };
+  const u = updateSelection(run.selection, epoch, metrics, rule);
   run.selection = u.state;
   if (u.improved) {
     tf.dispose([...(run.bestWeights?.values() ?? [])]);
-    run.bestWeights = snapshot(run.model);
+    run.bestWeights = new Map([...run.model.params].map(([name, v]) => [name, tf.clone(v)]));
   }
   return u.improved;
 }
@@ -188,7 +172,7 @@ async function saveEpoch(run: Run, record: EpochRecord, ev: ReturnType<typeof ev
     sampler: run.sampler.getState(),
     history: run.history,
     optimizer: { step: 0, names: [], shapes: [] },
-    ...(run.selection ? { selection: run.selection } : {}),
+    selection: run.selection,
   };
   const files = {
     ...("thresholds" in ev ? { [THRESHOLDS_FILE]: thresholdsJson(labels, ev.thresholds) } : {}),
@@ -205,17 +189,8 @@ async function saveEpoch(run: Run, record: EpochRecord, ev: ReturnType<typeof ev
 }
 
 function reportEpoch(run: Run, record: EpochRecord): void {
-  const v = record.validation;
-  run.emit({
-    type: "epoch",
-    epoch: record.epoch,
-    epochs: run.cfg.epochs,
-    trainLoss: record.trainLoss,
-    valLoss: v.loss,
-    f1Weighted: v.f1Weighted,
-    f1Macro: v.f1Macro,
-    seconds: record.seconds,
-  });
+  const { epoch, trainLoss, seconds, validation: { loss: valLoss, f1Weighted, f1Macro } } = record;
+  run.emit({ type: "epoch", epoch, epochs: run.cfg.epochs, trainLoss, valLoss, f1Weighted, f1Macro, seconds });
   if (run.selection?.stoppedAfter !== undefined) {
     run.log(`early stopping: ${describeSelection(run.selection, run.history, run.cfg.earlyStoppingPatience).why}`);
   }
@@ -230,23 +205,19 @@ function finish(run: Run, interrupted: boolean): TrainResult {
   run.optimizer.dispose();
   run.swa?.dispose();
   run.adjust(1);
-  if (selection && !interrupted && selection.bestEpoch !== history[history.length - 1]?.epoch) {
+  const lastEpoch = history[history.length - 1]?.epoch;
+  const modelEpoch = selection && !interrupted ? selection.bestEpoch : lastEpoch;
+  if (modelEpoch !== lastEpoch) {
     if (run.bestWeights) { for (const [name, v] of model.params) v.assign(run.bestWeights.get(name)!); }
     else if (runDir) loadWeightsInto(model, bestDir(runDir));
   }
   tf.dispose([...(run.bestWeights?.values() ?? [])]);
   // A multi-label model goes with the thresholds tuned at the epoch whose weights it holds.
-  const modelEpoch = selection && !interrupted ? selection.bestEpoch : history[history.length - 1]?.epoch;
   const tuned = history.find((h) => h.epoch === modelEpoch)?.validation;
   const thresholds = tuned && "f1Micro" in tuned ? tuned.labels.map((l) => l.threshold!) : undefined;
   const testSet = run.opts.data.test;
-  const test = testSet && !interrupted
-    ? evaluateSet(model, tokenizer, testSet, "test", {
-      maxLength: cfg.maxLength,
-      batchSize: cfg.evalBatchSize,
-      thresholds,
-    }).metrics
-    : undefined;
+  const at = { maxLength: cfg.maxLength, batchSize: cfg.evalBatchSize, thresholds };
+  const test = testSet && !interrupted ? evaluateSet(model, tokenizer, testSet, "test", at).metrics : undefined;
   const seconds = (Date.now() - run.t0) / 1000;
   if (runDir && test) writeRunFiles(runDir, { ...run, seconds, test });
   run.emit({ type: "done", seconds, interrupted });
@@ -254,21 +225,7 @@ function finish(run: Run, interrupted: boolean): TrainResult {
   return { model, tokenizer, labels, history, test, best, thresholds, seconds, interrupted, runDir };
 }
 
-/** An independent copy of every weight (the variables change in place as training goes on). */
-function snapshot(model: BertForSequenceClassification): Map<string, tf.Tensor> {
-  return new Map([...model.params].map(([name, v]) => [name, tf.clone(v)]));
-}
-
-export interface RunFiles {
-  cfg: TrainConfig;
-  labels: string[];
-  history: EpochRecord[];
-  seconds: number;
-  selection?: SelectionState;
-  test?: EvalMetrics | MultiLabelMetrics;
-  /** What --init-from carried over, when the run started from a fine-tuned checkpoint. */
-  transfer?: Transfer;
-}
+type RunFiles = Pick<Run, "cfg" | "labels" | "history" | "selection" | "transfer"> & { seconds: number; test?: object };
 
 /** metrics.json's "final": the last epoch's headline numbers. */
 function headline(h: EpochRecord): object {
@@ -279,7 +236,7 @@ function headline(h: EpochRecord): object {
 }
 
 /** metrics.json (with the best epoch and why, and the test metrics when there are some) and charts.html of a run. */
-export function writeRunFiles(runDir: string, r: RunFiles): void {
+function writeRunFiles(runDir: string, r: RunFiles): void {
   const { cfg, labels, history, seconds, selection, test, transfer } = r;
   const last = history[history.length - 1];
   writeJsonAtomic(path.join(runDir, "metrics.json"), {
@@ -287,19 +244,17 @@ export function writeRunFiles(runDir: string, r: RunFiles): void {
     labels,
     seconds,
     backend: tf.getBackend(),
-    ...(transfer ? { initFrom: transfer } : {}),
+    initFrom: transfer, // these three are left out when undefined
     problemType: cfg && history[0] && "f1Micro" in history[0].validation ? MULTI_LABEL : "single_label_classification",
     final: last && headline(last),
-    ...(selection ? { best: describeSelection(selection, history, cfg.earlyStoppingPatience) } : {}),
-    ...(test ? { test } : {}),
+    best: selection && describeSelection(selection, history, cfg.earlyStoppingPatience),
+    test,
     history,
   });
   // Charts are a convenience: failing to draw them must not stop a run that has its checkpoint.
   try {
-    writeFileAtomic(
-      path.join(runDir, "charts.html"),
-      chartsPage(`bertlab run ${path.basename(runDir)}`, runFigures(history)),
-    );
+    const page = chartsPage(`bertlab run ${path.basename(runDir)}`, runFigures(history));
+    writeFileAtomic(path.join(runDir, "charts.html"), page);
   } catch (e) {
     process.stderr.write(`warning: ${runDir}/charts.html not written: ${(e as Error).message.split("\n")[0]}\n`);
   }

@@ -30,38 +30,33 @@ export function graphTraining(): boolean {
 /** The course's loss: plain cross-entropy. */
 const CROSS_ENTROPY: StepLossSpec = { kind: "cross_entropy" };
 
-const sessions = new WeakMap<BertForSequenceClassification, Map<string, GraphSession | null>>();
+/** Sessions by model shape and graph options (GraphSession shares sessions by graph; this saves building it again). */
+const sessions = new Map<string, GraphSession | null>();
 let warned = false;
 
 /**
- * The model's training graph for a loss and precision (`step`: with clipping and AdamW; `accumulate`: adding earlier
- * micro-batches' gradients); null, after one warning per process, where it cannot load.
+ * The model's training graph for a step's loss and precision (`adamw`: with clipping and AdamW; `accumulate`: adding
+ * earlier micro-batches' gradients); null where graphs do not run here, or (after one warning per process) where it
+ * cannot load.
  */
-function sessionFor(
-  model: BertForSequenceClassification,
-  kind: "grads" | "step",
-  loss: StepLossSpec,
-  accumulate = false,
-  precision: GraphPrecision = "fp32",
-): GraphSession | null {
-  const rdrop = (loss.rdrop ?? 0) > 0;
-  const key = `${kind}/${loss.kind}${rdrop ? "+rdrop" : ""}${accumulate ? "/accumulate" : ""}/${precision}`;
-  const own = sessions.get(model) ?? sessions.set(model, new Map()).get(model)!;
-  let s = own.get(key);
-  if (s === undefined) {
+function sessionFor(model: BertForSequenceClassification, opts: StepLoss, adamw: boolean, accumulate = false) {
+  if (!graphTraining()) return null;
+  const loss = opts.loss ?? CROSS_ENTROPY;
+  const precision = opts.precision ?? "fp32";
+  const graphOpts = { adamw, packed: true, loss: loss.kind, rdrop: (loss.rdrop ?? 0) > 0, accumulate, precision };
+  const key = JSON.stringify([model.config, graphOpts]);
+  if (!sessions.has(key)) {
     try {
-      const opts = { adamw: kind === "step", packed: true, loss: loss.kind, rdrop, accumulate, precision };
-      s = GraphSession.load(trainingGraph(model.config, opts));
+      sessions.set(key, GraphSession.load(trainingGraph(model.config, graphOpts)));
     } catch (e) {
-      s = null;
+      sessions.set(key, null);
       const why = (e as Error).message;
       if (!warned)
         console.warn(`bertlab: the training graph is unavailable, training with the gradient tape instead (${why})`);
       warned = true;
     }
-    own.set(key, s);
   }
-  return s;
+  return sessions.get(key)!;
 }
 
 /** Which loss a step minimises and how it is normalised; the dropout masks' seed. */
@@ -87,8 +82,7 @@ export function graphLossAndGrads(
   targets: Targets,
   opts: StepLoss,
 ): { value: tf.Scalar; grads: Record<string, tf.Tensor> } | undefined {
-  if (!graphTraining()) return undefined;
-  const session = sessionFor(model, "grads", opts.loss ?? CROSS_ENTROPY, false, opts.precision);
+  const session = sessionFor(model, opts, false);
   if (!session) return undefined;
   const names = [...model.params.keys()];
   const wanted = ["loss", ...names.map((n) => `grad/${n}` as const)] as GraphOutput[];
@@ -126,7 +120,6 @@ function stepFeeds(
       : d.of === "tanh"
       ? [b, c.hidden_size]
       : [b, s, c.hidden_size];
-    // `dropout: false` (the reference tests: PyTorch's masks cannot be matched) keeps every element.
     const n = shape.reduce((a, b) => a * b, 1);
     feeds[`dropout/${d.site}`] = tf.tensor(
       opts.dropout === false ? new Uint8Array(n).fill(1) : dropoutKeep(n, d.rate, siteSeed(opts.seed, d.site)),
@@ -138,11 +131,9 @@ function stepFeeds(
 }
 
 /**
- * A whole optimizer step in one graph call: loss, gradients (plus `acc`, earlier micro-batches' gradients by
- * name, when given), clipping to `clipNorm` (0: none) and `optimizer`'s AdamW update at learning rate `lr`,
- * written back into the model's weights and the optimizer's moments. Returns the loss and the gradient norm
- * before clipping; undefined where the graph cannot run (the caller takes lossAndGrads + clipGradNorm +
- * optimizer.step, which compute the same).
+ * A whole optimizer step in one graph call: loss, gradients (plus `acc`, earlier micro-batches' gradients by name),
+ * clipping to `clipNorm` (0: none) and `optimizer`'s AdamW update at `lr`, written back into the weights and moments.
+ * Returns the loss and the gradient norm before clipping; undefined where the graph cannot run (see trainStep).
  */
 export function graphTrainStep(
   model: BertForSequenceClassification,
@@ -151,14 +142,14 @@ export function graphTrainStep(
   targets: Targets,
   opts: StepLoss & { lr: number; clipNorm: number; acc?: Record<string, tf.Tensor> },
 ): { loss: number; norm: number } | undefined {
-  if (!graphTraining() || [...model.params.values()].some((v) => !v.trainable)) return undefined;
-  const session = sessionFor(model, "step", opts.loss ?? CROSS_ENTROPY, opts.acc !== undefined, opts.precision);
+  if ([...model.params.values()].some((v) => !v.trainable)) return undefined;
+  const session = sessionFor(model, opts, true, opts.acc !== undefined);
   if (!session) return undefined;
   const names = [...model.params.keys()];
   const outputs = [
     "loss",
     "grad_norm",
-    ...names.flatMap((n) => [`new/${n}`, `new_m/${n}`, `new_v/${n}`] as const),
+    ...names.flatMap((n) => [`new/${n}`, `new_m/${n}`, `new_v/${n}`]),
   ] as GraphOutput[];
   const out = tf.tidy(() => {
     const feeds = stepFeeds(session, model, inputs, targets, opts);
@@ -201,10 +192,8 @@ export function lossAndGrads(
   const nameOf = new Map([...model.params].map(([k, v]) => [v.name, k]));
   const trainable = [...model.params.values()].filter((v) => v.trainable);
   const loss = lossOnTape(opts.loss ?? CROSS_ENTROPY, targets, model.labels.length, opts.norm);
-  const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
-    const logits = model.forward(inputs, { training: opts.dropout !== false, seed: opts.seed });
-    return loss(logits);
-  }), trainable);
+  const forward = { training: opts.dropout !== false, seed: opts.seed };
+  const { value, grads } = tf.variableGrads(() => tf.tidy(() => loss(model.forward(inputs, forward))), trainable);
   return { value, grads: Object.fromEntries(Object.entries(grads).map(([vn, g]) => [nameOf.get(vn)!, g])) };
 }
 
@@ -230,14 +219,13 @@ export function trainStep(
   opts: { lr: number; clipNorm: number; loss?: StepLossSpec; precision?: GraphPrecision },
 ): { loss: number; norm: number } {
   if (micro.length === 0) throw new Error("trainStep: no micro-batches");
-  const spec = opts.loss ?? CROSS_ENTROPY;
-  if (!spec.rdrop) return stepOver(model, optimizer, micro, { ...opts, loss: spec });
+  const loss = opts.loss ?? CROSS_ENTROPY;
   // R-Drop: each batch runs as [x; x], so that the two halves get different dropout masks.
-  const twice = micro.map(stackedTwice);
+  const batches = loss.rdrop ? micro.map(stackedTwice) : micro;
   try {
-    return stepOver(model, optimizer, twice, { ...opts, loss: spec });
+    return stepOver(model, optimizer, batches, { ...opts, loss });
   } finally {
-    twice.forEach((m) => tf.dispose(Object.values(m.inputs)));
+    if (batches !== micro) batches.forEach((m) => tf.dispose(Object.values(m.inputs)));
   }
 }
 
@@ -256,39 +244,29 @@ function stepOver(
   micro: MicroBatch[],
   opts: { lr: number; clipNorm: number; loss: StepLossSpec; precision?: GraphPrecision },
 ): { loss: number; norm: number } {
-  const spec = opts.loss;
-  const norm = micro.reduce((s, m) => s + lossNorm(spec, m.targets, model.labels.length), 0);
+  const norm = micro.reduce((s, m) => s + lossNorm(opts.loss, m.targets, model.labels.length), 0);
   let loss = 0;
   let acc: Record<string, tf.Tensor> | undefined;
-  const add = (r: { value: tf.Scalar; grads: Record<string, tf.Tensor> }) => {
+  const add = (m: MicroBatch) => {
+    const r = lossAndGrads(model, m.inputs, m.targets, { ...opts, seed: m.seed, norm });
     loss += r.value.dataSync()[0];
     r.value.dispose();
-    if (!acc) {
-      acc = r.grads;
-      return;
-    }
-    const sum = tf.tidy(() => Object.fromEntries(Object.entries(acc!).map(([n, g]) => [n, tf.add(g, r.grads[n])])));
-    tf.dispose([...Object.values(acc), ...Object.values(r.grads)]);
-    acc = sum;
+    if (acc) {
+      const sum = tf.tidy(() => Object.fromEntries(Object.entries(acc!).map(([n, g]) => [n, tf.add(g, r.grads[n])])));
+      tf.dispose([...Object.values(acc), ...Object.values(r.grads)]);
+      acc = sum;
+    } else acc = r.grads;
   };
   // 1) every micro-batch but the last: loss and gradients, summed
-  const precision = opts.precision;
-  for (const m of micro.slice(0, -1))
-    add(lossAndGrads(model, m.inputs, m.targets, { seed: m.seed, loss: spec, norm, precision }));
+  micro.slice(0, -1).forEach(add);
   // 2) the last one's gradients, the sum clipped, AdamW: one graph call where it runs
   const last = micro[micro.length - 1];
-  const fused = graphTrainStep(model, optimizer, last.inputs, last.targets, {
-    ...opts,
-    seed: last.seed,
-    loss: spec,
-    norm,
-    acc,
-  });
+  const fused = graphTrainStep(model, optimizer, last.inputs, last.targets, { ...opts, seed: last.seed, norm, acc });
   if (fused) {
     if (acc) tf.dispose(Object.values(acc));
     return { loss: loss + fused.loss, norm: fused.norm };
   }
-  add(lossAndGrads(model, last.inputs, last.targets, { seed: last.seed, loss: spec, norm, precision }));
+  add(last);
   const grads = acc!;
   if (!Number.isFinite(loss)) {
     tf.dispose(Object.values(grads));
