@@ -10,7 +10,7 @@
  *   const [logits] = s.run({ input_ids, token_type_ids, mask, ...weights }, ["logits"]);
  *   const t = GraphSession.load(trainingGraph(config));        // + the loss and every weight's gradient
  *
- * The training graph adds reverse-mode gradients over the recorded blocks (lib/graph/bert_graph_grad.ts: one
+ * The training graph adds reverse-mode gradients over the recorded blocks (lib/graph/blocks.ts's `addGradients`: one
  * rule per block), so the backward pass is derived, not written again. Equal to the eager forward and
  * the tape's gradients within float32 rounding (test/bert_graph.test.ts), and so to PyTorch's.
  */
@@ -19,12 +19,19 @@ import { BertShape } from "../nn/bert_def";
 import { LossKind } from "../nn/loss_def";
 import { TfLowering, BertGraph, GraphPrecision } from "./lowering";
 import { dtype } from "./tfgraph";
-import { addGradients } from "./bert_graph_grad";
-import { addAdamW } from "./optim_graph";
-import { lowerLoss } from "./loss_graph";
-import { lowerNode } from "./blocks";
+import { addAdamW, lowerLoss } from "./step_graph";
+import { addGradients, lowerNode } from "./blocks";
 
 const F = dtype("float32");
+
+/** The recorded forward of `c` lowered block by block, its outputs named (training: dropout masks fed). */
+function lowered(c: BertShape, training: boolean, opts: { packed?: boolean; precision?: GraphPrecision }): TfLowering {
+  const ir = recordBert(c, { training });
+  const wanted = [ir.outputs.logits, ir.outputs.pooled];
+  const t = new TfLowering(ir, c, { packed: opts.packed, wanted, precision: opts.precision }).lower(lowerNode);
+  t.nameOutputs();
+  return t;
+}
 
 /**
  * The eval-mode forward (no dropout): outputs logits, pooled, last_hidden_state. With `packed`, only
@@ -32,20 +39,15 @@ const F = dtype("float32");
  * training graph; feed `packing(attention_mask)`).
  */
 export function inferenceGraph(c: BertShape, opts: { packed?: boolean; precision?: GraphPrecision } = {}): BertGraph {
-  const ir = recordBert(c, { training: false });
-  const wanted = [ir.outputs.logits, ir.outputs.pooled];
-  const t = new TfLowering(ir, c, { packed: opts.packed, wanted, precision: opts.precision }).lower(lowerNode);
-  t.nameOutputs();
-  return t.savedModel();
+  return lowered(c, false, opts).savedModel();
 }
 
 /**
- * The training step's graph: the train-mode forward (dropout masks fed), loss `loss` of the logits with its feeds
- * (lib/graph/loss_graph.ts; default the (class-weighted, smoothed, logit-adjusted) cross-entropy; `rdrop`: plus
- * R-Drop's term, the batch fed stacked twice), and
- * "grad/<weight>" for every weight, the backward pass starting from the loss's d loss / d logits.
- * With `adamw`, also the clipped AdamW update of every weight (lib/graph/optim_graph.ts): a whole optimizer step;
- * with `accumulate` as well, fed "acc/<weight>" (earlier micro-batches' gradients) are added before clipping.
+ * The training step's graph: the train-mode forward, loss `loss` of the logits with its feeds (lib/graph/step_graph.ts;
+ * default the (class-weighted, smoothed, logit-adjusted) cross-entropy; `rdrop`: plus R-Drop's term, the batch fed
+ * stacked twice), and "grad/<weight>" for every weight, the backward pass starting from d loss / d logits.
+ * With `adamw`, also the clipped AdamW update of every weight: a whole optimizer step; with `accumulate` as well,
+ * fed "acc/<weight>" (earlier micro-batches' gradients) are added before clipping.
  * With `packed`, padding rows are not computed, nor the last layer's rows that the classifier never
  * reads (see TfLowering; feed `packing(attention_mask)`); there is then no "last_hidden_state" output.
  * With `precision` "bf16", the products of the forward and backward passes multiply in bfloat16; the loss,
@@ -62,14 +64,11 @@ export function trainingGraph(
     precision?: GraphPrecision;
   } = {},
 ): BertGraph {
-  const ir = recordBert(c, { training: true });
-  const wanted = [ir.outputs.logits, ir.outputs.pooled];
-  const t = new TfLowering(ir, c, { packed: opts.packed, wanted, precision: opts.precision }).lower(lowerNode);
-  t.nameOutputs();
+  const t = lowered(c, true, opts);
   addGradients(t, lowerLoss(t, opts.loss ?? "cross_entropy", t.value.get(t.ir.outputs.logits)!, opts.rdrop));
-  if (opts.adamw && opts.accumulate) {
+  if (opts.adamw) {
     const total = (n: string) => t.op("AddV2", [`grad/${n}`, t.input(`acc/${n}`, "float32")], { T: F }, `total/${n}`);
-    addAdamW(t, t.ir.params, t.ir.params.map(total));
-  } else if (opts.adamw) addAdamW(t, t.ir.params);
+    addAdamW(t, t.ir.params, opts.accumulate ? t.ir.params.map(total) : undefined);
+  }
   return t.savedModel();
 }

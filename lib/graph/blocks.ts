@@ -1,8 +1,8 @@
 /**
  * Each block of BERT's recorded forward pass (lib/graph/graph_ir.ts) in TensorFlow operations: its lowering and its
  * gradient rule side by side, the way micrograd keeps an operation and its backward together. TfLowering
- * (lib/graph/lowering.ts) calls `lower` for every recorded node in order; addGradients (lib/graph/bert_graph_grad.ts)
- * walks the nodes last to first and calls `grad`, which gives each argument its share of the gradient. What a rule
+ * (lib/graph/lowering.ts) calls `lower` for every recorded node in order; `addGradients` walks the nodes last to
+ * first and calls `grad`, which gives each argument its share of the gradient. What a rule
  * needs of the forward it reads from the values the lowering saved (typed: `Saved`).
  *
  * The forward is lib/nn/ops.ts's eager blocks, operation for operation; the rules are the same calculus as ops.ts's
@@ -13,7 +13,7 @@
  * sequence's first row only (the last layer's rows that the classifier never reads are not computed).
  */
 import { dtype } from "./tfgraph";
-import type { IrNode, IrOp } from "./graph_ir";
+import { readers, type IrNode, type IrOp } from "./graph_ir";
 import type { TfLowering, Saved, LowerNode } from "./lowering";
 
 const F = dtype("float32"), I32 = dtype("int32"), B = dtype("bool");
@@ -218,6 +218,57 @@ export function blockOf(n: IrNode): Block {
 
 /** Every block's lowering, for TfLowering.lower. */
 export const lowerNode: LowerNode = (t, n, x, firstOnly) => blockOf(n).lower(t, n, x, firstOnly);
+
+/**
+ * Adds reverse-mode gradients to `t`'s graph from `dlogits`: the recorded blocks visited last to first, each block's
+ * rule adding the operations that carry the gradient to its inputs. A value read by several blocks sums what it
+ * receives, complete once all its readers have given theirs (reverse record order ensures it). Every weight's
+ * gradient becomes the output "grad/<Hugging Face name>". The rules' products go through TfLowering's `matMul` /
+ * `bmm`, so a bf16 graph's backward multiplies in bfloat16 like its forward, and each gradient is float32.
+ */
+export function addGradients(t: TfLowering, dlogits: string): void {
+  const ir = t.ir;
+  const pending = new Map<number, string[]>();
+  const give = (id: number, g: string) => {
+    if (ir.nodes[id].op === "input") return; // ids and the mask take no gradient
+    (pending.get(id) ?? pending.set(id, []).get(id)!).push(g);
+  };
+  const uses = readers(ir);
+  give(ir.outputs.logits, dlogits);
+  for (let id = ir.nodes.length - 1; id >= 0; id--) {
+    const parts = pending.get(id);
+    if (!parts) continue;
+    if (id !== ir.outputs.logits && parts.length !== uses[id])
+      throw new Error(`graph gradients: node ${id} got ${parts.length} of ${uses[id]} gradients`);
+    const dy = parts.length === 1 ? parts[0] : t.op("AddN", parts, { T: F, N: { i: parts.length } });
+    pending.delete(id);
+    const n = ir.nodes[id];
+    const aux = t.aux.get(id) ?? {};
+    blockOf(n).grad({
+      t,
+      n,
+      x: t.args.get(id)!,
+      y: t.value.get(id)!,
+      dy,
+      firstOnly: t.cut.has(id),
+      saved: (k) => aux[k] ?? unsaved(`graph gradients: ${n.op} node ${id} saved no ${k}`),
+      give,
+      // scattered back into every row where the block read only the first rows (TfLowering's `arg`)
+      giveArg: (arg, g) =>
+        give(
+          n.inputs[arg],
+          t.gathered.has(`${id}:${arg}`)
+            ? t.scatterRows(t.firsts!, g, t.op("Shape", [t.value.get(n.inputs[arg])!], { T: F, out_type: I32 }))
+            : g,
+        ),
+    });
+  }
+}
+
+/** A value a gradient rule wanted that the forward did not save: a lowering bug, said as such. */
+function unsaved(message: string): never {
+  throw new Error(message);
+}
 
 /** Σ of dy's rows per index into `table`'s rows: the gradient of gathering rows `ids` of `table`. */
 function segmentSum(t: TfLowering, dy: string, ids: string, table: string): string {

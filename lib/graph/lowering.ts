@@ -2,9 +2,9 @@
  * The lowering of BERT's recorded forward pass (lib/graph/graph_ir.ts) into TensorFlow operations
  * (lib/graph/tfgraph.ts): `TfLowering` holds the graph being built, the run-time shapes, the packing of real-token
  * rows and the values the gradient rules reuse, and writes the SavedModel. Each block's own operations, forward and
- * backward, are in blocks.ts; which rows each block computes (packing, the [CLS]-only cut) is rows.ts's pass. The
- * gradients (bert_graph_grad.ts), the losses (loss_graph.ts) and AdamW (optim_graph.ts) add their ops through it;
- * bert_graph.ts assembles whole graphs.
+ * backward, are in blocks.ts, with `addGradients`, which walks them back; which rows each block computes (packing, the
+ * [CLS]-only cut) is rows.ts's pass. The loss and AdamW (step_graph.ts) add their ops through it; bert_graph.ts
+ * assembles whole graphs.
  *
  *   const t = new TfLowering(recordBert(config, { training: false }), config, { packed: true }).lower(lowerNode);
  *   t.nameOutputs();
@@ -50,7 +50,7 @@ export interface BertGraph {
 const F = dtype("float32"), I32 = dtype("int32"), BF16 = dtype("bfloat16");
 
 /**
- * What a block's forward keeps for its gradient rule (bert_graph_grad.ts), by the node names of the values: the
+ * What a block's forward keeps for its gradient rule, by the node names of the values: the
  * embedding lookup's ids (and positions), LayerNorm's normalised input and 1/σ, dropout's mask, attention's heads.
  */
 export interface Saved {

@@ -1,7 +1,7 @@
 /**
- * The training losses, each defined once against a few operations (`LossOps`), as lib/nn/bert_def.ts defines the
+ * The training losses, each defined once against a few operations (`Ops`), as lib/nn/bert_def.ts defines the
  * forward pass: run eagerly on the gradient tape (lib/nn/losses.ts's `lossOnTape`) or lowered into the training
- * graph (lib/graph/loss_graph.ts). Each gives its value and its gradient with respect to the logits side by side:
+ * graph (lib/graph/step_graph.ts). Each gives its value and its gradient with respect to the logits side by side:
  * the graph's backward pass starts from that gradient, and the tape uses it as the loss's custom gradient, so
  * both run the same formula. Three kinds cover every option of TrainConfig:
  *   - "cross_entropy": −Σᵢⱼ Tᵢⱼ·log softmax(zᵢ + o)ⱼ with fed targets T. One-hot rows over N give the
@@ -17,25 +17,35 @@
  *   f.targets   // [[0.475, 0.025], [0.025, 0.475]]: (0.9·one-hot + 0.1/2) / 2 rows
  */
 
-/** The operations a loss is written with: tfjs functions (eager) or TensorFlow graph nodes. */
-export interface LossOps<T> {
+/**
+ * The operations the losses, clipping and AdamW (lib/nn/optim.ts) are written with: tfjs functions (lib/nn/losses.ts's
+ * `eagerOps`) or TensorFlow graph nodes (lib/graph/step_graph.ts).
+ */
+export interface Ops<T> {
   scalar(v: number): T;
   add(a: T, b: T): T;
   sub(a: T, b: T): T;
   mul(a: T, b: T): T;
+  div(a: T, b: T): T;
   neg(x: T): T;
   exp(x: T): T;
   log1p(x: T): T;
   abs(x: T): T;
   relu(x: T): T;
   sigmoid(x: T): T;
+  sqrt(x: T): T;
+  square(x: T): T;
   /** x^e elementwise. */
   pow(x: T, e: T): T;
   maximum(x: T, y: T): T;
   /** log softmax over the last axis. */
   logSoftmax(x: T): T;
-  /** Σ over `axis` (kept as size 1), or over everything to a scalar when `axis` is undefined. */
+  /** Σ over `axis` (kept as size 1), or over everything to a scalar when `axis` is undefined (at most 2-D). */
   sum(x: T, axis?: number): T;
+  /** Σ over every element of any rank, to a scalar. */
+  sumAll(x: T): T;
+  /** The elementwise sum of same-shaped values. */
+  addN(xs: T[]): T;
   /** The matrix product a·b (2-D). */
   matMul(a: T, b: T): T;
 }
@@ -76,7 +86,7 @@ export const LOSS_FEEDS: Record<LossKind, Record<string, (number | null)[]>> = {
  */
 export function lossDef<T>(
   kind: LossKind,
-  o: LossOps<T>,
+  o: Ops<T>,
   z: T,
   f: Record<string, T>,
   rdrop = false,
@@ -93,7 +103,7 @@ export function lossDef<T>(
  * mean symmetric KL ½(KL(p‖q) + KL(q‖p)) over the pairs. Row a meets z_a in its own term,
  * d KL(pₐ‖q)/d zₐ = pₐ·(log pₐ − log q − KLₐ), and in its twin's, d KL(q‖pₐ)/d zₐ = pₐ − q.
  */
-function rdropDef<T>(o: LossOps<T>, z: T, f: Record<string, T>): { value: T; dlogits: T } {
+function rdropDef<T>(o: Ops<T>, z: T, f: Record<string, T>): { value: T; dlogits: T } {
   const logp = o.logSoftmax(z);
   const p = o.exp(logp);
   const logq = o.matMul(f.twin, logp);
@@ -105,7 +115,7 @@ function rdropDef<T>(o: LossOps<T>, z: T, f: Record<string, T>): { value: T; dlo
   return { value, dlogits: o.add(own, twins) };
 }
 
-function baseLossDef<T>(kind: LossKind, o: LossOps<T>, z: T, f: Record<string, T>): { value: T; dlogits: T } {
+function baseLossDef<T>(kind: LossKind, o: Ops<T>, z: T, f: Record<string, T>): { value: T; dlogits: T } {
   switch (kind) {
     case "cross_entropy": {
       // value = −Σ T·log p, p = softmax(z + o); d/dz = p·Σⱼ Tᵢⱼ − T, row by row.
