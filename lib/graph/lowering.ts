@@ -301,7 +301,7 @@ export class TfLowering {
   }
 
   savedModel(): BertGraph {
-    const pb = this.g.savedModel({ inputs: {}, outputs: {} });
+    const pb = this.g.savedModel();
     const dropouts = this.ir.dropouts.map((d) => ({ site: d.site!, rate: d.rate!, of: this.ir.nodes[d.inputs[0]].op }));
     return { pb, precision: this.precision, feeds: this.feeds.slice(), dropouts };
   }

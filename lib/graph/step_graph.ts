@@ -81,7 +81,7 @@ export function lossGraph(kind: LossKind, rdrop = false): BertGraph {
   };
   const logits = input("logits", "float32", [null, null]);
   g.op("Identity", [lowerLoss({ g, input }, kind, logits, rdrop)], { T: F }, "dlogits");
-  return { pb: g.savedModel({ inputs: {}, outputs: {} }), precision: "fp32", feeds, dropouts: [] };
+  return { pb: g.savedModel(), precision: "fp32", feeds, dropouts: [] };
 }
 
 /**

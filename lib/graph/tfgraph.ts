@@ -101,13 +101,6 @@ function attrProto(a: Attr): Message {
 /** GraphDef version written (TF_GRAPH_DEF_VERSION; 2.21 is 2474): a TF 2.x one, which later releases read. */
 const PRODUCER = 1645;
 
-/** Names a graph's inputs and outputs for a SavedModel signature. */
-export interface SignatureTensor {
-  name: string;
-  dtype: GraphDType;
-  shape: (number | null)[] | null;
-}
-
 /** Builds a graph node by node; `op` returns the new node's first output ("name" = "name:0"). */
 export class GraphBuilder {
   private nodes: Message[] = [];
@@ -138,10 +131,6 @@ export class GraphBuilder {
     return this.op("Const", [], { dtype: dtype(t), value: { tensor: { dtype: t, shape, values } } }, name);
   }
 
-  get size(): number {
-    return this.nodes.length;
-  }
-
   /** The GraphDef, serialised. */
   graphDef(): Uint8Array {
     return this.graphDefMessage().serializeBinary();
@@ -152,23 +141,14 @@ export class GraphBuilder {
   }
 
   /**
-   * SavedModel (schema version 1) holding this graph with `tags` and one signature "serving_default".
+   * SavedModel (schema version 1) holding this graph with the tag "serve" and an empty signature "serving_default".
    * No variables: the weights are fed as inputs, so the file holds only the computation.
    */
-  savedModel(
-    signature: { inputs: Record<string, SignatureTensor>; outputs: Record<string, SignatureTensor> },
-    tags = ["serve"],
-  ): Uint8Array {
+  savedModel(): Uint8Array {
     const P = pb();
-    const info = (t: SignatureTensor) =>
-      new P.TensorInfo().setName(`${t.name}:0`).setDtype(DATA_TYPES[t.dtype]).setTensorShape(shapeProto(t.shape));
-    const sig = new P.SignatureDef().setMethodName("tensorflow/serving/predict");
-    for (const [k, t] of Object.entries(signature.inputs)) sig.getInputsMap().set(k, info(t));
-    for (const [k, t] of Object.entries(signature.outputs)) sig.getOutputsMap().set(k, info(t));
-    const meta = new P.MetaGraphDef().setMetaInfoDef(new P.MetaGraphDef.MetaInfoDef().setTagsList(tags)).setGraphDef(
-      this.graphDefMessage(),
-    );
-    meta.getSignatureDefMap().set("serving_default", sig);
+    const meta = new P.MetaGraphDef().setMetaInfoDef(new P.MetaGraphDef.MetaInfoDef().setTagsList(["serve"]))
+      .setGraphDef(this.graphDefMessage());
+    meta.getSignatureDefMap().set("serving_default", new P.SignatureDef().setMethodName("tensorflow/serving/predict"));
     const model = new P.SavedModel().setSavedModelSchemaVersion(1);
     model.addMetaGraphs(meta); // (returns the added message, not the model)
     return model.serializeBinary();

@@ -36,10 +36,8 @@ function explicit(): boolean {
 }
 
 /**
- * True while a gradient tape records (inside tf.grads / tf.variableGrads). When none does, the ops
- * below take inference paths with fewer kernels: on native TensorFlow each kernel pays a fixed call
- * through tfjs-node's binding whatever its size, so at batch 1 the count, not the arithmetic, sets
- * the latency. (The tape is what matters, not `training`: tests take gradients of eval-mode forwards.)
+ * True while a gradient tape records (inside tf.grads / tf.variableGrads); when none does, the ops take their
+ * shorter paths. (The tape is what matters, not `training`: tests take gradients of eval-mode forwards.)
  */
 export function recording(): boolean {
   // tfjs keeps no public flag for this; the engine's gradientDepth is what its own isTapeOn() reads.
@@ -216,8 +214,7 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, e
       }),
     };
   });
-  const out = f(x, gamma, beta);
-  return out;
+  return f(x, gamma, beta);
 }
 
 /**
