@@ -49,7 +49,7 @@ const BLOCKS: Record<Exclude<IrOp, "input">, Block> = {
   },
   embed: { // rows `ids` of the table; repeated ids add up: UnsortedSegmentSum over the table's rows
     lower(t, n, x) {
-      const ids = t.pack(t.flatIds(x[1]), I32);
+      const ids = t.pack(t.op("Reshape", [x[1], t.k([-1])], { T: I32, Tshape: I32 }), I32); // [batch·seq]
       t.aux.set(n.id, { ids });
       return t.gather(x[0], ids);
     },
@@ -71,7 +71,7 @@ const BLOCKS: Record<Exclude<IrOp, "input">, Block> = {
       if (pos) return give(n.inputs[0], segmentSum(t, dy, pos, x[0]));
       // summed over the batch, then zero rows for positions seq … max−1
       const perPosition = t.sum(t.reshape(dy, t.bsH), [0]);
-      const max = t.stridedSlice(t.op("Shape", [x[0]], { T: F, out_type: I32 }), I32, [0], [1]);
+      const max = t.stridedSlice(t.shape(x[0]), I32, [0], [1]);
       const pads = t.op("Reshape", [
         t.concat([t.k([0]), t.op("Sub", [max, t.seq], { T: I32 }), t.k([0, 0])]),
         t.k([2, 2]),
@@ -142,7 +142,7 @@ const BLOCKS: Record<Exclude<IrOp, "input">, Block> = {
       } else if (of === "token") {
         keep = t.pack(reshape(t.rows), B);
       } else {
-        keep = reshape(t.op("Shape", [x[0]], { T: F, out_type: I32 }));
+        keep = reshape(t.shape(x[0]));
       }
       // dropout_on (fed, 1 or 0): the reference tests switch dropout off (scale 1, every bit kept) in the same graph.
       const on = t.dropoutOn();
@@ -193,8 +193,7 @@ const BLOCKS: Record<Exclude<IrOp, "input">, Block> = {
     },
     grad({ t, n, x, dy, give }) {
       if (t.cut.has(n.inputs[0])) return give(n.inputs[0], dy);
-      if (t.firsts)
-        return give(n.inputs[0], t.scatterRows(t.firsts, dy, t.op("Shape", [x[0]], { T: F, out_type: I32 })));
+      if (t.firsts) return give(n.inputs[0], t.scatterRows(t.firsts, dy, t.shape(x[0])));
       const seqMinus1 = t.op("Sub", [t.seq, t.k([1])], { T: I32 });
       const pads = t.op("Reshape", [t.concat([t.k([0, 0, 0]), seqMinus1, t.k([0, 0])]), t.k([3, 2])], {
         T: I32,
@@ -257,9 +256,7 @@ export function addGradients(t: TfLowering, dlogits: string): void {
       giveArg: (arg, g) =>
         give(
           n.inputs[arg],
-          t.gathered.has(`${id}:${arg}`)
-            ? t.scatterRows(t.firsts!, g, t.op("Shape", [t.value.get(n.inputs[arg])!], { T: F, out_type: I32 }))
-            : g,
+          t.gathered.has(`${id}:${arg}`) ? t.scatterRows(t.firsts!, g, t.shape(t.value.get(n.inputs[arg])!)) : g,
         ),
     });
   }
@@ -272,6 +269,6 @@ function unsaved(message: string): never {
 
 /** Σ of dy's rows per index into `table`'s rows: the gradient of gathering rows `ids` of `table`. */
 function segmentSum(t: TfLowering, dy: string, ids: string, table: string): string {
-  const rows = t.stridedSlice(t.op("Shape", [table], { T: F, out_type: I32 }), I32, [0], [1], { shrink: 1 });
+  const rows = t.stridedSlice(t.shape(table), I32, [0], [1], { shrink: 1 });
   return t.op("UnsortedSegmentSum", [dy, ids, rows], { T: F, Tindices: I32, Tnumsegments: I32 });
 }

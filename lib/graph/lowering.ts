@@ -257,6 +257,11 @@ export class TfLowering {
     return this.transpose(this.reshape(x, this.concat([this.batch, this.k([1, this.heads, this.dh])])), [0, 2, 1, 3]);
   }
 
+  /** The shape of float32 `x`, as int32. */
+  shape(x: string): string {
+    return this.op("Shape", [x], { T: F, out_type: I32 });
+  }
+
   /** Argument `arg` of `n`: its value, or only its first rows where `n` is computed at those rows only. */
   private arg(n: IrNode, arg: number): string {
     const v = this.value.get(n.inputs[arg])!;
@@ -274,11 +279,6 @@ export class TfLowering {
       this.value.set(n.id, lowerNode(this, n, x, this.cut.has(n.id)));
     }
     return this;
-  }
-
-  /** Token ids [batch, seq] as one row of batch·seq. */
-  flatIds(ids: string): string {
-    return this.op("Reshape", [ids, this.k([-1])], { T: I32, Tshape: I32 });
   }
 
   /** The fed switch "dropout_on" (1 or 0), declared by the first dropout block that reads it. */

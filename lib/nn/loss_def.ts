@@ -21,34 +21,18 @@
  * The operations the losses, clipping and AdamW (lib/nn/optim.ts) are written with: tfjs functions (lib/nn/losses.ts's
  * `eagerOps`) or TensorFlow graph nodes (lib/graph/step_graph.ts).
  */
-export interface Ops<T> {
+export type Ops<T> = Record<UnaryOp, (x: T) => T> & Record<BinaryOp, (a: T, b: T) => T> & {
   scalar(v: number): T;
-  add(a: T, b: T): T;
-  sub(a: T, b: T): T;
-  mul(a: T, b: T): T;
-  div(a: T, b: T): T;
-  neg(x: T): T;
-  exp(x: T): T;
-  log1p(x: T): T;
-  abs(x: T): T;
-  relu(x: T): T;
-  sigmoid(x: T): T;
-  sqrt(x: T): T;
-  square(x: T): T;
-  /** x^e elementwise. */
-  pow(x: T, e: T): T;
-  maximum(x: T, y: T): T;
-  /** log softmax over the last axis. */
-  logSoftmax(x: T): T;
   /** Σ over `axis` (kept as size 1), or over everything to a scalar when `axis` is undefined (at most 2-D). */
   sum(x: T, axis?: number): T;
-  /** Σ over every element of any rank, to a scalar. */
-  sumAll(x: T): T;
   /** The elementwise sum of same-shaped values. */
   addN(xs: T[]): T;
-  /** The matrix product a·b (2-D). */
-  matMul(a: T, b: T): T;
-}
+};
+
+/** Elementwise, but for logSoftmax (over the last axis) and sumAll (Σ over every element, any rank, to a scalar). */
+type UnaryOp = "neg" | "exp" | "log1p" | "abs" | "relu" | "sigmoid" | "sqrt" | "square" | "logSoftmax" | "sumAll";
+/** Elementwise and broadcasting (pow: x^e), but for matMul, the matrix product a·b (2-D). */
+type BinaryOp = "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "matMul";
 
 export type LossKind = "cross_entropy" | "focal" | "bce";
 
@@ -209,8 +193,7 @@ export function lossFeeds(
 ): Record<string, number[][] | number[] | number> {
   checkLossSpec(spec, c);
   const n = norm ?? lossNorm(spec, targets, c);
-  if (spec.rdrop) return { ...baseFeeds(spec, targets, c, n), ...rdropFeeds(spec, targets as number[], c, n) };
-  return baseFeeds(spec, targets, c, n);
+  return { ...baseFeeds(spec, targets, c, n), ...(spec.rdrop ? rdropFeeds(spec, targets as number[], c, n) : {}) };
 }
 
 /** R-Drop's feeds for rows [x; x] (the first half's twins are the second half, in order). */
@@ -236,13 +219,8 @@ function baseFeeds(
     return { offsets, targets: y.map((t) => oneHot(t, c, 1)), rowWeights: y.map((t) => [w[t] / n]), gamma: spec.gamma };
   const eps = spec.labelSmoothing ?? 0;
   // Without smoothing, exactly the one-hot row scaled by w[yᵢ] / N (the course's targets).
-  const t = y.map((
-    yi,
-  ) => (eps === 0
-    ? oneHot(yi, c, w[yi] / n)
-    : w.map((wj, j) => ((j === yi ? (1 - eps) * w[yi] : 0) + (eps / c) * wj) / n))
-  );
-  return { offsets, targets: t };
+  const smoothed = (yi: number) => w.map((wj, j) => ((j === yi ? (1 - eps) * w[yi] : 0) + (eps / c) * wj) / n);
+  return { offsets, targets: y.map((yi) => (eps === 0 ? oneHot(yi, c, w[yi] / n) : smoothed(yi))) };
 }
 
 function oneHot(y: number, c: number, v: number): number[] {

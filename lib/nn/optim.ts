@@ -26,14 +26,11 @@ import type { Ops } from "./loss_def";
 import { eagerOps } from "./losses";
 
 /** The operations clipping's factor is written with: host numbers (eager) or TensorFlow graph nodes. */
-export interface ScalarOps<T> {
-  scalar(v: number): T;
-  add(a: T, b: T): T;
-  div(a: T, b: T): T;
+export type ScalarOps<T> = Pick<Ops<T>, "scalar" | "add" | "div"> & {
   minimum(a: T, b: T): T;
   /** `a` where `c` > 0, else `b`. */
   wherePositive(c: T, a: T, b: T): T;
-}
+};
 
 /** ScalarOps as host numbers: the clip factor of a norm read back, in double precision. */
 const hostOps: ScalarOps<number> = {
