@@ -13,7 +13,7 @@
  * sequence's first row only (the last layer's rows that the classifier never reads are not computed).
  */
 import { dtype } from "./tfgraph";
-import { readers, type IrNode, type IrOp } from "./graph_ir";
+import type { IrNode, IrOp } from "./graph_ir";
 import type { TfLowering, Saved, LowerNode } from "./lowering";
 
 const F = dtype("float32"), I32 = dtype("int32"), B = dtype("bool");
@@ -232,7 +232,8 @@ export function addGradients(t: TfLowering, dlogits: string): void {
     if (ir.nodes[id].op === "input") return; // ids and the mask take no gradient
     (pending.get(id) ?? pending.set(id, []).get(id)!).push(g);
   };
-  const uses = readers(ir);
+  const uses = new Array<number>(ir.nodes.length).fill(0); // how many blocks read each node
+  for (const n of ir.nodes) for (const i of n.inputs) uses[i]++;
   give(ir.outputs.logits, dlogits);
   for (let id = ir.nodes.length - 1; id >= 0; id--) {
     const parts = pending.get(id);

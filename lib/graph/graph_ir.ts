@@ -97,10 +97,3 @@ export function recordBert(config: BertShape, opts: { training: boolean }): IrGr
   const outputs = bertForward(ops, config, inputs);
   return { nodes, inputs, outputs, params: [...params.keys()], dropouts };
 }
-
-/** How many times each node is read (a value read twice gets two gradient contributions). */
-export function readers(ir: IrGraph): number[] {
-  const count = new Array<number>(ir.nodes.length).fill(0);
-  for (const n of ir.nodes) for (const i of n.inputs) count[i]++;
-  return count;
-}

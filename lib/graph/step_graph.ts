@@ -17,10 +17,7 @@ import type { BertGraph, TfLowering } from "./lowering";
 const F = dtype("float32"), I32 = dtype("int32");
 
 /** What lowering a loss needs of its graph: the builder and a way to declare a fed input. */
-export interface LossHost {
-  readonly g: GraphBuilder;
-  input(name: string, t: GraphDType, shape?: (number | null)[] | null): string;
-}
+export type LossHost = Pick<TfLowering, "g" | "input">;
 
 /** Ops and ScalarOps as TensorFlow graph nodes (float32). */
 function graphOps(g: GraphBuilder): Ops<string> & ScalarOps<string> {
