@@ -10,9 +10,8 @@
  *   const [logits] = s.run({ input_ids, token_type_ids, mask, ...weights }, ["logits"]);
  *   const t = GraphSession.load(trainingGraph(config));        // + the loss and every weight's gradient
  *
- * The training graph adds reverse-mode gradients over the recorded blocks (lib/graph/blocks.ts's `addGradients`: one
- * rule per block), so the backward pass is derived, not written again. Equal to the eager forward and
- * the tape's gradients within float32 rounding (test/bert_graph.test.ts), and so to PyTorch's.
+ * The training graph's backward pass is derived, one rule per recorded block (lib/graph/blocks.ts), not written
+ * again. Equal to the eager forward and the tape's gradients within float32 rounding (test/bert_graph.test.ts).
  */
 import { recordBert } from "./graph_ir";
 import { BertShape } from "../nn/bert_def";
@@ -48,10 +47,8 @@ export function inferenceGraph(c: BertShape, opts: { packed?: boolean; precision
  * stacked twice), and "grad/<weight>" for every weight, the backward pass starting from d loss / d logits.
  * With `adamw`, also the clipped AdamW update of every weight: a whole optimizer step; with `accumulate` as well,
  * fed "acc/<weight>" (earlier micro-batches' gradients) are added before clipping.
- * With `packed`, padding rows are not computed, nor the last layer's rows that the classifier never
- * reads (see TfLowering; feed `packing(attention_mask)`); there is then no "last_hidden_state" output.
- * With `precision` "bf16", the products of the forward and backward passes multiply in bfloat16; the loss,
- * the gradients they return and the AdamW update are float32 (AdamW reads and writes the float32 weights).
+ * `packed` as inferenceGraph's; with `precision` "bf16", the products of the forward and backward passes multiply
+ * in bfloat16, while the loss, the gradients and the AdamW update are float32 (see GraphPrecision).
  */
 export function trainingGraph(
   c: BertShape,

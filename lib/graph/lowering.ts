@@ -68,17 +68,13 @@ export interface Saved {
  * TensorFlow operations for the building blocks, with hidden values kept as rows [batch·seq, hidden]
  * (plain 2-D MatMul + BiasAdd, the pair Grappler fuses). `aux` keeps intermediates the gradient rules reuse.
  *
- * `packed`: hidden values hold only the real tokens' rows [tokens, hidden], not the padding's. Every
- * block but attention works token by token, so it runs on ~60% of the rows for SMILE's batches; attention
- * scatters its inputs back to [batch, seq] (the padding as zeros, which the mask hides exactly as before)
- * and gathers its output. The graph is then fed `tokens` (each kept row's index in batch·seq) and
- * `firsts` (each sequence's first row among them); see rows.ts's `packing`. Real tokens get the same values as
- * unpacked, padding rows are never computed, so the loss and gradients are the same within rounding.
+ * `packed` (rows.ts): hidden values hold only the real tokens' rows [tokens, hidden]; attention scatters its inputs
+ * back to [batch, seq] (the padding as zeros, which the mask hides) and gathers its output. The graph is then fed
+ * `tokens` and `firsts` (rows.ts's `packing`).
  *
- * `wanted` (packed graphs): the outputs the graph must make. What only they read at each sequence's first
- * token (graph_ir.ts's firstRowsOnly: a classifier's last layer, but for its keys and values) is computed
- * for those rows alone; `gathered` records where a block took the first rows of a full value, so that its
- * gradient is scattered back.
+ * `wanted` (packed graphs): the outputs the graph must make; what only they read at each sequence's first token
+ * (rows.ts's `firstRowsOnly`) is computed for those rows alone; `gathered` records where a block took the first
+ * rows of a full value, so that its gradient is scattered back.
  *
  * `precision` "bf16": `matMul` and `bmm` multiply in bfloat16 (see GraphPrecision). The gradient rules build
  * their products with the same two methods, so the backward pass follows the same casts.

@@ -25,12 +25,7 @@ function readsByRow(n: IrNode, arg: number): boolean {
   return arg === 0 && ["linear", "layerNorm", "attentionProbs", "attentionContext"].includes(n.op);
 }
 
-/**
- * The nodes whose value is needed only at each sequence's first token ([CLS]), given the outputs that
- * are wanted: for a classifier, the last layer's queries, attention, feed-forward block and norms
- * (the pooler reads one row per sequence; keys and values still need every token). A graph may compute
- * these for the first rows only: for MiniLM that is ~1/7 of a training step's matrix products.
- */
+/** The nodes whose value the `wanted` outputs need only at each sequence's first token ([CLS]): the cut. */
 export function firstRowsOnly(ir: IrGraph, wanted: number[]): Set<number> {
   const readersOf = new Map<number, { node: IrNode; arg: number }[]>();
   for (const n of ir.nodes)

@@ -11,7 +11,7 @@
  */
 import { GraphBuilder, GraphDType, dtype } from "./tfgraph";
 import { LossKind, Ops, LOSS_FEEDS, RDROP_FEEDS, lossDef } from "../nn/loss_def";
-import { AdamWStep, ScalarOps, adamwUpdate, clipFactor, gradNorm } from "../nn/optim";
+import { ScalarOps, adamwUpdate, clipFactor, gradNorm } from "../nn/optim";
 import type { BertGraph, TfLowering } from "./lowering";
 
 const F = dtype("float32"), I32 = dtype("int32");
@@ -100,15 +100,7 @@ export function addAdamW(t: TfLowering, names: string[], grads = names.map((n) =
   names.forEach((name, i) => {
     const g = o.mul(grads[i], coef);
     const m = t.input(`m/${name}`, "float32"), v = t.input(`v/${name}`, "float32");
-    const k: AdamWStep<string> = {
-      b1,
-      oneMinusB1,
-      b2,
-      oneMinusB2,
-      eps,
-      stepSize: at(hyper, 2 * i),
-      decay: at(hyper, 2 * i + 1),
-    };
+    const k = { b1, oneMinusB1, b2, oneMinusB2, eps, stepSize: at(hyper, 2 * i), decay: at(hyper, 2 * i + 1) };
     const next = adamwUpdate(o, { p: t.value.get(paramNode(t, name))!, g, m, v }, k);
     t.op("Identity", [next.p], { T: F }, `new/${name}`);
     t.op("Identity", [next.m], { T: F }, `new_m/${name}`);

@@ -3,10 +3,8 @@
  * SavedModel, which tfjs-node's binding loads into a TensorFlow session and runs in one call. Used by
  * lib/graph/bert_graph.ts for BERT's inference and training-step graphs on the native backend.
  *
- * Why: tfjs-node runs each operation as its own call from JavaScript into TensorFlow (a fixed cost
- * each, however small the operation), so a BERT forward of ~300 operations costs more in calls than in
- * arithmetic at batch 1, and a training step has ~1,000. A session runs the whole graph inside
- * TensorFlow: one call, and TensorFlow's graph optimiser (Grappler) may fuse operations on top.
+ * Why: tfjs-node pays a fixed cost per operation, however small; a session runs the whole graph inside TensorFlow in
+ * one call, and TensorFlow's graph optimiser (Grappler) may fuse operations on top.
  *
  *   const g = new GraphBuilder();
  *   const x = g.placeholder("x", "float32");
