@@ -11,11 +11,9 @@
  * On native TensorFlow the flags are free, so "auto" mode uses the built-in gradients there.
  * `setGradMode("explicit")` forces our own everywhere (the tests check both give the same numbers).
  *
- * When no gradient tape records (`recording()` false: evaluation, prediction), the ops take shorter
- * paths: on native every kernel pays a fixed call through tfjs-node whatever its size, so a batch-1
- * forward is bound by its kernel count, which these paths (3-D/4-D matMuls without reshapes, LayerNorm
- * without tf.moments, the id check and attention mask in JavaScript) cut by a third.
- * (On native, eval-mode forwards go further: lib/graph/bert_graph.ts runs them as one TensorFlow graph.)
+ * When no gradient tape records (`recording()` false), the ops take shorter paths: on native every kernel pays a
+ * fixed call whatever its size, so a batch-1 forward is bound by its kernel count, which these paths (3-D/4-D
+ * matMuls without reshapes, LayerNorm without tf.moments, the id check and mask in JavaScript) cut by a third.
  *
  * Weights keep Hugging Face's layout: a linear layer's weight is [out, in], as `nn.Linear` stores it.
  *
@@ -74,10 +72,9 @@ const linearExplicit = customGrad((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1
  */
 export function linear(x: tf.Tensor, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor {
   const [out, inF] = w.shape;
-  if (x.shape[x.rank - 1] !== inF)
-    throw new Error(
-      `linear: input's last dimension is ${x.shape[x.rank - 1]} but the weight [${w.shape}] expects ${inF}`,
-    );
+  const last = x.shape[x.rank - 1];
+  if (last !== inF)
+    throw new Error(`linear: input's last dimension is ${last} but the weight [${w.shape}] expects ${inF}`);
   // [b, s, in] × [out, in]ᵀ as one broadcast BatchMatMul: the two reshapes around a 2-D product cost
   // as much as the product at batch 1. Not under a tape: tfjs's gradient of a broadcast BatchMatMul
   // gives dw the batch's shape, [b, out, in], and fails.
