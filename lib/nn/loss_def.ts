@@ -64,17 +64,14 @@ export const LOSS_FEEDS: Record<LossKind, Record<string, (number | null)[]>> = {
   bce: { targets: [null, null], scale: [] },
 };
 
+/** A loss's value and its gradient with respect to the logits. */
+type LossDef<T> = { value: T; dlogits: T };
+
 /**
  * The value and d value / d logits of loss `kind` at logits `z` [batch, labels], given its feeds; with `rdrop`, plus
  * R-Drop's consistency term (`rdropDef`).
  */
-export function lossDef<T>(
-  kind: LossKind,
-  o: Ops<T>,
-  z: T,
-  f: Record<string, T>,
-  rdrop = false,
-): { value: T; dlogits: T } {
+export function lossDef<T>(kind: LossKind, o: Ops<T>, z: T, f: Record<string, T>, rdrop = false): LossDef<T> {
   const base = baseLossDef(kind, o, z, f);
   if (!rdrop) return base;
   const kl = rdropDef(o, z, f);
@@ -87,7 +84,7 @@ export function lossDef<T>(
  * mean symmetric KL ½(KL(p‖q) + KL(q‖p)) over the pairs. Row a meets z_a in its own term,
  * d KL(pₐ‖q)/d zₐ = pₐ·(log pₐ − log q − KLₐ), and in its twin's, d KL(q‖pₐ)/d zₐ = pₐ − q.
  */
-function rdropDef<T>(o: Ops<T>, z: T, f: Record<string, T>): { value: T; dlogits: T } {
+function rdropDef<T>(o: Ops<T>, z: T, f: Record<string, T>): LossDef<T> {
   const logp = o.logSoftmax(z);
   const p = o.exp(logp);
   const logq = o.matMul(f.twin, logp);
@@ -99,7 +96,7 @@ function rdropDef<T>(o: Ops<T>, z: T, f: Record<string, T>): { value: T; dlogits
   return { value, dlogits: o.add(own, twins) };
 }
 
-function baseLossDef<T>(kind: LossKind, o: Ops<T>, z: T, f: Record<string, T>): { value: T; dlogits: T } {
+function baseLossDef<T>(kind: LossKind, o: Ops<T>, z: T, f: Record<string, T>): LossDef<T> {
   switch (kind) {
     case "cross_entropy": {
       // value = −Σ T·log p, p = softmax(z + o); d/dz = p·Σⱼ Tᵢⱼ − T, row by row.
@@ -135,6 +132,9 @@ function baseLossDef<T>(kind: LossKind, o: Ops<T>, z: T, f: Record<string, T>): 
 
 /** Label ids (single-label) or multi-hot rows (multi-label) of one batch. */
 export type Targets = number[] | number[][];
+
+/** A loss's feeds by name (LOSS_FEEDS, RDROP_FEEDS), as plain numbers. */
+export type LossFeeds = Record<string, number[][] | number[] | number>;
 
 function ids(targets: Targets, c: number, what: string): number[] {
   return (targets as unknown[]).map((y, i) => {
@@ -185,12 +185,7 @@ export function lossNorm(spec: LossSpec, targets: Targets, c: number): number {
  * lossNorm). Cross-entropy with class weights w and label smoothing ε, as PyTorch's
  * `cross_entropy(weight=w, label_smoothing=ε)`: Tᵢⱼ = ((1 − ε)·w[yᵢ]·[j = yᵢ] + ε/C·wⱼ) / Σᵢ w[yᵢ].
  */
-export function lossFeeds(
-  spec: StepLossSpec,
-  targets: Targets,
-  c: number,
-  norm?: number,
-): Record<string, number[][] | number[] | number> {
+export function lossFeeds(spec: StepLossSpec, targets: Targets, c: number, norm?: number): LossFeeds {
   checkLossSpec(spec, c);
   const n = norm ?? lossNorm(spec, targets, c);
   return { ...baseFeeds(spec, targets, c, n), ...(spec.rdrop ? rdropFeeds(spec, targets as number[], c, n) : {}) };
@@ -205,12 +200,7 @@ function rdropFeeds(spec: StepLossSpec, targets: number[], c: number, n: number)
   return { twin, klWeights: ids(targets, c, "rdrop").map((y) => [(spec.rdrop! * (w ? w[y] : 1)) / n]) };
 }
 
-function baseFeeds(
-  spec: LossSpec,
-  targets: Targets,
-  c: number,
-  n: number,
-): Record<string, number[][] | number[] | number> {
+function baseFeeds(spec: LossSpec, targets: Targets, c: number, n: number): LossFeeds {
   if (spec.kind === "bce") return { targets: rows(targets, c, "bce"), scale: 1 / n };
   const y = ids(targets, c, spec.kind);
   const w = spec.classWeights ?? new Array<number>(c).fill(1);
