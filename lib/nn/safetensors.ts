@@ -90,26 +90,19 @@ export function parseHeader(
       continue;
     }
     const e = raw as Partial<HeaderEntry> | null;
-    const where = `tensor "${name}"`;
-    if (!e || typeof e !== "object") fail(source, `${where}: header entry is not an object`);
-    if (typeof e.dtype !== "string" || !(e.dtype in DTYPE_BYTES))
-      fail(source, `${where}: unsupported dtype ${JSON.stringify(e.dtype)}`);
+    const bad: (msg: string) => never = (msg) => fail(source, `tensor "${name}": ${msg}`);
+    if (!e || typeof e !== "object") bad("header entry is not an object");
+    if (typeof e.dtype !== "string" || !(e.dtype in DTYPE_BYTES)) bad(`unsupported dtype ${JSON.stringify(e.dtype)}`);
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0))
-      fail(source, `${where}: bad shape ${JSON.stringify(e.shape)}`);
+      bad(`bad shape ${JSON.stringify(e.shape)}`);
     const off = e.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isInteger(o) && o >= 0) || off[0] > off[1])
-      fail(source, `${where}: bad data_offsets ${JSON.stringify(off)}`);
+      bad(`bad data_offsets ${JSON.stringify(off)}`);
     if (off[1] > dataLen)
-      fail(
-        source,
-        `${where}: data_offsets ${JSON.stringify(off)} run past the ${dataLen} data bytes (truncated file?)`,
-      );
+      bad(`data_offsets ${JSON.stringify(off)} run past the ${dataLen} data bytes (truncated file?)`);
     const expected = e.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[e.dtype];
     if (off[1] - off[0] !== expected)
-      fail(
-        source,
-        `${where}: shape [${e.shape}] of ${e.dtype} needs ${expected} bytes but data_offsets give ${off[1] - off[0]}`,
-      );
+      bad(`shape [${e.shape}] of ${e.dtype} needs ${expected} bytes but data_offsets give ${off[1] - off[0]}`);
     entries.set(name, { dtype: e.dtype, shape: e.shape.slice(), data_offsets: [off[0], off[1]] });
     spans.push([off[0], off[1], name]);
   }
@@ -200,9 +193,12 @@ export function readSafetensorsHeader(file: string): Map<string, HeaderEntry> {
   }
 }
 
+/** Tensors to write, by name. */
+type Tensors = Map<string, SafeTensor> | Record<string, SafeTensor>;
+
 /** Serialises tensors (F32 or I32) to safetensors bytes: names sorted, header padded to 8 bytes. */
 export function serializeSafetensors(
-  tensors: Map<string, SafeTensor> | Record<string, SafeTensor>,
+  tensors: Tensors,
   metadata: Record<string, string> = { format: "pt" },
 ): Uint8Array {
   const map = tensors instanceof Map ? tensors : new Map(Object.entries(tensors));
@@ -222,10 +218,8 @@ export function serializeSafetensors(
     header[name] = { dtype: isFloat ? "F32" : "I32", shape: t.shape, data_offsets: [offset, offset + count * 4] };
     offset += count * 4;
   }
-  let json = JSON.stringify(header);
-  const pad = (8 - (Buffer.byteLength(json) % 8)) % 8;
-  json += " ".repeat(pad);
-  const hbytes = Buffer.from(json, "utf8");
+  const json = JSON.stringify(header);
+  const hbytes = Buffer.from(json + " ".repeat((8 - (Buffer.byteLength(json) % 8)) % 8), "utf8");
   const out = new Uint8Array(8 + hbytes.length + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(hbytes.length), true);
   out.set(hbytes, 8);
@@ -241,7 +235,7 @@ export function serializeSafetensors(
 /** Writes tensors to `file` atomically (a reader never sees half a file). */
 export function writeSafetensors(
   file: string,
-  tensors: Map<string, SafeTensor> | Record<string, SafeTensor>,
+  tensors: Tensors,
   metadata: Record<string, string> = { format: "pt" },
 ): void {
   writeFileAtomic(file, serializeSafetensors(tensors, metadata));
