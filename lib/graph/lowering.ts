@@ -49,6 +49,9 @@ export interface BertGraph {
 
 const F = dtype("float32"), I32 = dtype("int32"), BF16 = dtype("bfloat16");
 
+/** StridedSlice's bit masks (TfLowering.stridedSlice). */
+type SliceMasks = { begin?: number; end?: number; shrink?: number };
+
 /**
  * What a block's forward keeps for its gradient rule, by the node names of the values: the
  * embedding lookup's ids (and positions), LayerNorm's normalised input and 1/σ, dropout's mask, attention's heads.
@@ -224,13 +227,7 @@ export class TfLowering {
     });
   }
   /** x[begin:end] (stride 1) with TensorFlow's bit masks: bit i of begin/end ignores that bound on axis i; shrink drops axis i. */
-  stridedSlice(
-    x: string,
-    t: Attr,
-    begin: number[],
-    end: number[],
-    masks: { begin?: number; end?: number; shrink?: number } = {},
-  ): string {
+  stridedSlice(x: string, t: Attr, begin: number[], end: number[], masks: SliceMasks = {}): string {
     return this.op("StridedSlice", [x, this.k(begin), this.k(end), this.k(begin.map(() => 1))], {
       T: t,
       Index: I32,

@@ -120,6 +120,16 @@ export function checkIds(ids: tf.Tensor, rows: number, what: string): void {
   }
 }
 
+/** Rows `idx` of table `t`, gradient by scatterND. */
+const gatherExplicit = customGrad((t: tf.Tensor2D, idx: tf.Tensor1D, save: Saver) => {
+  save([idx]);
+  return {
+    value: tf.gather(t, idx),
+    // ids get no gradient, but customGrad wants a float32 one for every input.
+    gradFunc: (dy, [idx]) => [tf.scatterND(tf.reshape(idx, [-1, 1]), dy, t.shape), tf.zeros(idx.shape)],
+  };
+});
+
 /**
  * Embedding lookup: rows of `table` [vocab, dim] for integer `ids` of any shape → [...ids.shape, dim].
  * Its gradient is a scatterND (repeated ids add up), which wasm has, where `gather`'s is missing.
@@ -131,19 +141,7 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
   if (!recording()) return tf.gather(table, ids); // any shape of ids, no reshapes, when no gradient is wanted
   return tf.tidy(() => {
     const flat = tf.reshape(ids, [-1]) as tf.Tensor1D;
-    let rows: tf.Tensor;
-    if (!explicit()) rows = tf.gather(table, flat);
-    else {
-      const lookup = customGrad((t: tf.Tensor2D, idx: tf.Tensor1D, save: Saver) => {
-        save([idx]);
-        return {
-          value: tf.gather(t, idx),
-          // ids get no gradient, but customGrad wants a float32 one for every input.
-          gradFunc: (dy, [idx]) => [tf.scatterND(tf.reshape(idx, [-1, 1]), dy, [vocab, dim]), tf.zeros(idx.shape)],
-        };
-      });
-      rows = lookup(table, flat);
-    }
+    const rows = explicit() ? gatherExplicit(table, flat) : tf.gather(table, flat);
     return tf.reshape(rows, [...ids.shape, dim]);
   });
 }
