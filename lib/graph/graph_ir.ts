@@ -10,21 +10,8 @@
  */
 import { bertForward, BertOps, BertShape, BertForwardOutputs } from "../nn/bert_def";
 
-/** The building blocks of lib/nn/bert_def.ts, plus the graph's inputs and weights. */
-export type IrOp =
-  | "input"
-  | "param"
-  | "embed"
-  | "positions"
-  | "add"
-  | "linear"
-  | "layerNorm"
-  | "gelu"
-  | "tanh"
-  | "dropout"
-  | "attentionProbs"
-  | "attentionContext"
-  | "first";
+/** The building blocks of lib/nn/bert_def.ts (`param`: the weights), plus the graph's inputs. */
+export type IrOp = "input" | keyof BertOps<number>;
 
 export type IrInput = "input_ids" | "token_type_ids" | "mask";
 
