@@ -281,16 +281,11 @@ export class TfLowering {
 
   /** Names the standard outputs (Identity nodes "logits", "pooled", "last_hidden_state"). */
   nameOutputs(): void {
-    const o = this.ir.outputs;
-    this.op("Identity", [this.value.get(o.logits)!], { T: F }, "logits");
-    this.op("Identity", [this.value.get(o.pooled)!], { T: F }, "pooled");
-    if (!this.cut.has(o.lastHiddenState))
-      this.op(
-        "Identity",
-        [this.reshape(this.unpack(this.value.get(o.lastHiddenState)!), this.bsH)],
-        { T: F },
-        "last_hidden_state",
-      );
+    const o = this.ir.outputs, h = this.value.get(o.lastHiddenState)!;
+    const output = (x: string, name: GraphOutput) => this.op("Identity", [x], { T: F }, name);
+    output(this.value.get(o.logits)!, "logits");
+    output(this.value.get(o.pooled)!, "pooled");
+    if (!this.cut.has(o.lastHiddenState)) output(this.reshape(this.unpack(h), this.bsH), "last_hidden_state");
   }
 
   savedModel(): BertGraph {
