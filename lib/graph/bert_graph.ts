@@ -23,8 +23,11 @@ import { addGradients, lowerNode } from "./blocks";
 
 const F = dtype("float32");
 
+/** What every graph of the model may ask: packing (feed `packing(attention_mask)`) and the products' precision. */
+type GraphOptions = { packed?: boolean; precision?: GraphPrecision };
+
 /** The recorded forward of `c` lowered block by block, its outputs named (training: dropout masks fed). */
-function lowered(c: BertShape, training: boolean, opts: { packed?: boolean; precision?: GraphPrecision }): TfLowering {
+function lowered(c: BertShape, training: boolean, opts: GraphOptions): TfLowering {
   const ir = recordBert(c, { training });
   const wanted = [ir.outputs.logits, ir.outputs.pooled];
   const t = new TfLowering(ir, c, { packed: opts.packed, wanted, precision: opts.precision }).lower(lowerNode);
@@ -37,7 +40,7 @@ function lowered(c: BertShape, training: boolean, opts: { packed?: boolean; prec
  * logits and pooled, computed without the padding rows and the last layer's unread rows (as the
  * training graph; feed `packing(attention_mask)`).
  */
-export function inferenceGraph(c: BertShape, opts: { packed?: boolean; precision?: GraphPrecision } = {}): BertGraph {
+export function inferenceGraph(c: BertShape, opts: GraphOptions = {}): BertGraph {
   return lowered(c, false, opts).savedModel();
 }
 
@@ -52,14 +55,7 @@ export function inferenceGraph(c: BertShape, opts: { packed?: boolean; precision
  */
 export function trainingGraph(
   c: BertShape,
-  opts: {
-    adamw?: boolean;
-    packed?: boolean;
-    loss?: LossKind;
-    rdrop?: boolean;
-    accumulate?: boolean;
-    precision?: GraphPrecision;
-  } = {},
+  opts: GraphOptions & { adamw?: boolean; loss?: LossKind; rdrop?: boolean; accumulate?: boolean } = {},
 ): BertGraph {
   const t = lowered(c, true, opts);
   addGradients(t, lowerLoss(t, opts.loss ?? "cross_entropy", t.value.get(t.ir.outputs.logits)!, opts.rdrop));

@@ -56,16 +56,7 @@ type SliceMasks = { begin?: number; end?: number; shrink?: number };
  * What a block's forward keeps for its gradient rule, by the node names of the values: the
  * embedding lookup's ids (and positions), LayerNorm's normalised input and 1/σ, dropout's mask, attention's heads.
  */
-export interface Saved {
-  ids?: string;
-  pos?: string;
-  xhat?: string;
-  rstd?: string;
-  mask?: string;
-  qh?: string;
-  kh?: string;
-  vh?: string;
-}
+export type Saved = Partial<Record<"ids" | "pos" | "xhat" | "rstd" | "mask" | "qh" | "kh" | "vh", string>>;
 
 /**
  * TensorFlow operations for the building blocks, with hidden values kept as rows [batch·seq, hidden]

@@ -113,11 +113,8 @@ export function bmm(a: tf.Tensor3D, b: tf.Tensor3D, transposeB = false): tf.Tens
  * hundred ints and runs no kernel (a tf.min/tf.max check cost two kernels and two round trips).
  */
 export function checkIds(ids: tf.Tensor, rows: number, what: string): void {
-  const values = ids.dataSync();
-  for (let i = 0; i < values.length; i++) {
-    if (!(values[i] >= 0 && values[i] < rows))
-      throw new Error(`${what}: id ${values[i]} is outside the table's ${rows} rows`);
-  }
+  const bad = ids.dataSync().find((v) => !(v >= 0 && v < rows));
+  if (bad !== undefined) throw new Error(`${what}: id ${bad} is outside the table's ${rows} rows`);
 }
 
 /** Rows `idx` of table `t`, gradient by scatterND. */

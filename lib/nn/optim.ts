@@ -280,9 +280,7 @@ export function clipGradNorm(
   maxNorm: number,
 ): { grads: Record<string, tf.Tensor>; norm: number } {
   const names = Object.keys(grads);
-  const normT = tf.tidy(() => gradNorm(eagerOps, names.map((n) => grads[n])));
-  const norm = (normT.dataSync() as Float32Array)[0];
-  normT.dispose();
+  const norm = tf.tidy(() => gradNorm(eagerOps, names.map((n) => grads[n])).dataSync()[0]);
   const coef = clipFactor(hostOps, norm, maxNorm);
   const out: Record<string, tf.Tensor> = {};
   for (const n of names) out[n] = tf.tidy(() => (coef < 1 ? grads[n].mul(coef) : grads[n].clone()));
