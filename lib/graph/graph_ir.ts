@@ -76,11 +76,8 @@ export function recordBert(config: BertShape, opts: { training: boolean }): IrGr
     attentionContext: (probs, v, heads) => node("attentionContext", [probs, v], { heads }),
     first: (h) => node("first", [h]),
   };
-  const inputs = {
-    input_ids: node("input", [], { name: "input_ids" }),
-    token_type_ids: node("input", [], { name: "token_type_ids" }),
-    mask: node("input", [], { name: "mask" }),
-  };
+  const input = (name: IrInput) => node("input", [], { name });
+  const inputs = { input_ids: input("input_ids"), token_type_ids: input("token_type_ids"), mask: input("mask") };
   const outputs = bertForward(ops, config, inputs);
   return { nodes, inputs, outputs, params: [...params.keys()], dropouts };
 }
