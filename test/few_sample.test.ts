@@ -11,7 +11,7 @@ import { initBackend } from "../lib/runtime/backend";
 import { randomBert, BertConfig } from "../lib/model/bert";
 import { GraphOutput } from "../lib/graph/lowering";
 import { GraphSession } from "../lib/graph/session";
-import { lossGraph } from "../lib/graph/loss_graph";
+import { lossGraph } from "../lib/graph/step_graph";
 import { StepLossSpec, lossFeeds } from "../lib/nn/loss_def";
 import { lossOnTape } from "../lib/nn/losses";
 import { graphLossAndGrads, lossAndGrads, trainStep } from "../lib/train/train_graph";

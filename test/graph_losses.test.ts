@@ -1,4 +1,4 @@
-// Every training option on the graph step (lib/nn/loss_def.ts lowered by lib/graph/loss_graph.ts, driven by
+// Every training option on the graph step (lib/nn/loss_def.ts lowered by lib/graph/step_graph.ts, driven by
 // lib/train/train_graph.ts): each loss alone equals PyTorch's (fixtures: scripts/make_label_fixtures.py,
 // scripts/make_smoothing_fixtures.py); on the tiny BERT the graph's gradients equal the tape's; k micro-batches
 // equal one batch k× the size; multi-label and accumulated runs give the tape's metrics and resume exactly; the
@@ -12,7 +12,7 @@ import { initBackend } from "../lib/runtime/backend";
 import { randomBert, BertConfig, BertForSequenceClassification } from "../lib/model/bert";
 import { GraphOutput } from "../lib/graph/lowering";
 import { GraphSession } from "../lib/graph/session";
-import { lossGraph } from "../lib/graph/loss_graph";
+import { lossGraph } from "../lib/graph/step_graph";
 import { LossSpec, lossFeeds, lossNorm } from "../lib/nn/loss_def";
 import { graphLossAndGrads, graphTrainStep, lossAndGrads, trainStep, MicroBatch } from "../lib/train/train_graph";
 import { AdamW } from "../lib/nn/optim";

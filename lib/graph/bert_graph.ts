@@ -10,66 +10,58 @@
  *   const [logits] = s.run({ input_ids, token_type_ids, mask, ...weights }, ["logits"]);
  *   const t = GraphSession.load(trainingGraph(config));        // + the loss and every weight's gradient
  *
- * The training graph adds reverse-mode gradients over the recorded blocks (lib/graph/bert_graph_grad.ts: one
- * rule per block), so the backward pass is derived, not written again. Equal to the eager forward and
- * the tape's gradients within float32 rounding (test/bert_graph.test.ts), and so to PyTorch's.
+ * The training graph's backward pass is derived, one rule per recorded block (lib/graph/blocks.ts), not written
+ * again. Equal to the eager forward and the tape's gradients within float32 rounding (test/bert_graph.test.ts).
  */
 import { recordBert } from "./graph_ir";
 import { BertShape } from "../nn/bert_def";
 import { LossKind } from "../nn/loss_def";
 import { TfLowering, BertGraph, GraphPrecision } from "./lowering";
 import { dtype } from "./tfgraph";
-import { addGradients } from "./bert_graph_grad";
-import { addAdamW } from "./optim_graph";
-import { lowerLoss } from "./loss_graph";
-import { lowerNode } from "./blocks";
+import { addAdamW, lowerLoss } from "./step_graph";
+import { addGradients, lowerNode } from "./blocks";
 
 const F = dtype("float32");
+
+/** What every graph of the model may ask: packing (feed `packing(attention_mask)`) and the products' precision. */
+type GraphOptions = { packed?: boolean; precision?: GraphPrecision };
+
+/** The recorded forward of `c` lowered block by block, its outputs named (training: dropout masks fed). */
+function lowered(c: BertShape, training: boolean, opts: GraphOptions): TfLowering {
+  const ir = recordBert(c, { training });
+  const wanted = [ir.outputs.logits, ir.outputs.pooled];
+  const t = new TfLowering(ir, c, { packed: opts.packed, wanted, precision: opts.precision }).lower(lowerNode);
+  t.nameOutputs();
+  return t;
+}
 
 /**
  * The eval-mode forward (no dropout): outputs logits, pooled, last_hidden_state. With `packed`, only
  * logits and pooled, computed without the padding rows and the last layer's unread rows (as the
  * training graph; feed `packing(attention_mask)`).
  */
-export function inferenceGraph(c: BertShape, opts: { packed?: boolean; precision?: GraphPrecision } = {}): BertGraph {
-  const ir = recordBert(c, { training: false });
-  const wanted = [ir.outputs.logits, ir.outputs.pooled];
-  const t = new TfLowering(ir, c, { packed: opts.packed, wanted, precision: opts.precision }).lower(lowerNode);
-  t.nameOutputs();
-  return t.savedModel();
+export function inferenceGraph(c: BertShape, opts: GraphOptions = {}): BertGraph {
+  return lowered(c, false, opts).savedModel();
 }
 
 /**
- * The training step's graph: the train-mode forward (dropout masks fed), loss `loss` of the logits with its feeds
- * (lib/graph/loss_graph.ts; default the (class-weighted, smoothed, logit-adjusted) cross-entropy; `rdrop`: plus
- * R-Drop's term, the batch fed stacked twice), and
- * "grad/<weight>" for every weight, the backward pass starting from the loss's d loss / d logits.
- * With `adamw`, also the clipped AdamW update of every weight (lib/graph/optim_graph.ts): a whole optimizer step;
- * with `accumulate` as well, fed "acc/<weight>" (earlier micro-batches' gradients) are added before clipping.
- * With `packed`, padding rows are not computed, nor the last layer's rows that the classifier never
- * reads (see TfLowering; feed `packing(attention_mask)`); there is then no "last_hidden_state" output.
- * With `precision` "bf16", the products of the forward and backward passes multiply in bfloat16; the loss,
- * the gradients they return and the AdamW update are float32 (AdamW reads and writes the float32 weights).
+ * The training step's graph: the train-mode forward, loss `loss` of the logits with its feeds (lib/graph/step_graph.ts;
+ * default the (class-weighted, smoothed, logit-adjusted) cross-entropy; `rdrop`: plus R-Drop's term, the batch fed
+ * stacked twice), and "grad/<weight>" for every weight, the backward pass starting from d loss / d logits.
+ * With `adamw`, also the clipped AdamW update of every weight: a whole optimizer step; with `accumulate` as well,
+ * fed "acc/<weight>" (earlier micro-batches' gradients) are added before clipping.
+ * `packed` as inferenceGraph's; with `precision` "bf16", the products of the forward and backward passes multiply
+ * in bfloat16, while the loss, the gradients and the AdamW update are float32 (see GraphPrecision).
  */
 export function trainingGraph(
   c: BertShape,
-  opts: {
-    adamw?: boolean;
-    packed?: boolean;
-    loss?: LossKind;
-    rdrop?: boolean;
-    accumulate?: boolean;
-    precision?: GraphPrecision;
-  } = {},
+  opts: GraphOptions & { adamw?: boolean; loss?: LossKind; rdrop?: boolean; accumulate?: boolean } = {},
 ): BertGraph {
-  const ir = recordBert(c, { training: true });
-  const wanted = [ir.outputs.logits, ir.outputs.pooled];
-  const t = new TfLowering(ir, c, { packed: opts.packed, wanted, precision: opts.precision }).lower(lowerNode);
-  t.nameOutputs();
+  const t = lowered(c, true, opts);
   addGradients(t, lowerLoss(t, opts.loss ?? "cross_entropy", t.value.get(t.ir.outputs.logits)!, opts.rdrop));
-  if (opts.adamw && opts.accumulate) {
+  if (opts.adamw) {
     const total = (n: string) => t.op("AddV2", [`grad/${n}`, t.input(`acc/${n}`, "float32")], { T: F }, `total/${n}`);
-    addAdamW(t, t.ir.params, t.ir.params.map(total));
-  } else if (opts.adamw) addAdamW(t, t.ir.params);
+    addAdamW(t, t.ir.params, opts.accumulate ? t.ir.params.map(total) : undefined);
+  }
   return t.savedModel();
 }

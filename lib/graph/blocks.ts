@@ -1,8 +1,8 @@
 /**
  * Each block of BERT's recorded forward pass (lib/graph/graph_ir.ts) in TensorFlow operations: its lowering and its
  * gradient rule side by side, the way micrograd keeps an operation and its backward together. TfLowering
- * (lib/graph/lowering.ts) calls `lower` for every recorded node in order; addGradients (lib/graph/bert_graph_grad.ts)
- * walks the nodes last to first and calls `grad`, which gives each argument its share of the gradient. What a rule
+ * (lib/graph/lowering.ts) calls `lower` for every recorded node in order; `addGradients` walks the nodes last to
+ * first and calls `grad`, which gives each argument its share of the gradient. What a rule
  * needs of the forward it reads from the values the lowering saved (typed: `Saved`).
  *
  * The forward is lib/nn/ops.ts's eager blocks, operation for operation; the rules are the same calculus as ops.ts's
@@ -49,7 +49,7 @@ const BLOCKS: Record<Exclude<IrOp, "input">, Block> = {
   },
   embed: { // rows `ids` of the table; repeated ids add up: UnsortedSegmentSum over the table's rows
     lower(t, n, x) {
-      const ids = t.pack(t.flatIds(x[1]), I32);
+      const ids = t.pack(t.op("Reshape", [x[1], t.k([-1])], { T: I32, Tshape: I32 }), I32); // [batch·seq]
       t.aux.set(n.id, { ids });
       return t.gather(x[0], ids);
     },
@@ -71,7 +71,7 @@ const BLOCKS: Record<Exclude<IrOp, "input">, Block> = {
       if (pos) return give(n.inputs[0], segmentSum(t, dy, pos, x[0]));
       // summed over the batch, then zero rows for positions seq … max−1
       const perPosition = t.sum(t.reshape(dy, t.bsH), [0]);
-      const max = t.stridedSlice(t.op("Shape", [x[0]], { T: F, out_type: I32 }), I32, [0], [1]);
+      const max = t.stridedSlice(t.shape(x[0]), I32, [0], [1]);
       const pads = t.op("Reshape", [
         t.concat([t.k([0]), t.op("Sub", [max, t.seq], { T: I32 }), t.k([0, 0])]),
         t.k([2, 2]),
@@ -142,7 +142,7 @@ const BLOCKS: Record<Exclude<IrOp, "input">, Block> = {
       } else if (of === "token") {
         keep = t.pack(reshape(t.rows), B);
       } else {
-        keep = reshape(t.op("Shape", [x[0]], { T: F, out_type: I32 }));
+        keep = reshape(t.shape(x[0]));
       }
       // dropout_on (fed, 1 or 0): the reference tests switch dropout off (scale 1, every bit kept) in the same graph.
       const on = t.dropoutOn();
@@ -193,8 +193,7 @@ const BLOCKS: Record<Exclude<IrOp, "input">, Block> = {
     },
     grad({ t, n, x, dy, give }) {
       if (t.cut.has(n.inputs[0])) return give(n.inputs[0], dy);
-      if (t.firsts)
-        return give(n.inputs[0], t.scatterRows(t.firsts, dy, t.op("Shape", [x[0]], { T: F, out_type: I32 })));
+      if (t.firsts) return give(n.inputs[0], t.scatterRows(t.firsts, dy, t.shape(x[0])));
       const seqMinus1 = t.op("Sub", [t.seq, t.k([1])], { T: I32 });
       const pads = t.op("Reshape", [t.concat([t.k([0, 0, 0]), seqMinus1, t.k([0, 0])]), t.k([3, 2])], {
         T: I32,
@@ -219,8 +218,58 @@ export function blockOf(n: IrNode): Block {
 /** Every block's lowering, for TfLowering.lower. */
 export const lowerNode: LowerNode = (t, n, x, firstOnly) => blockOf(n).lower(t, n, x, firstOnly);
 
+/**
+ * Adds reverse-mode gradients to `t`'s graph from `dlogits`: the recorded blocks visited last to first, each block's
+ * rule adding the operations that carry the gradient to its inputs. A value read by several blocks sums what it
+ * receives, complete once all its readers have given theirs (reverse record order ensures it). Every weight's
+ * gradient becomes the output "grad/<Hugging Face name>". The rules' products go through TfLowering's `matMul` /
+ * `bmm`, so a bf16 graph's backward multiplies in bfloat16 like its forward, and each gradient is float32.
+ */
+export function addGradients(t: TfLowering, dlogits: string): void {
+  const ir = t.ir;
+  const pending = new Map<number, string[]>();
+  const give = (id: number, g: string) => {
+    if (ir.nodes[id].op === "input") return; // ids and the mask take no gradient
+    (pending.get(id) ?? pending.set(id, []).get(id)!).push(g);
+  };
+  const uses = new Array<number>(ir.nodes.length).fill(0); // how many blocks read each node
+  for (const n of ir.nodes) for (const i of n.inputs) uses[i]++;
+  give(ir.outputs.logits, dlogits);
+  for (let id = ir.nodes.length - 1; id >= 0; id--) {
+    const parts = pending.get(id);
+    if (!parts) continue;
+    if (id !== ir.outputs.logits && parts.length !== uses[id])
+      throw new Error(`graph gradients: node ${id} got ${parts.length} of ${uses[id]} gradients`);
+    const dy = parts.length === 1 ? parts[0] : t.op("AddN", parts, { T: F, N: { i: parts.length } });
+    pending.delete(id);
+    const n = ir.nodes[id];
+    const aux = t.aux.get(id) ?? {};
+    blockOf(n).grad({
+      t,
+      n,
+      x: t.args.get(id)!,
+      y: t.value.get(id)!,
+      dy,
+      firstOnly: t.cut.has(id),
+      saved: (k) => aux[k] ?? unsaved(`graph gradients: ${n.op} node ${id} saved no ${k}`),
+      give,
+      // scattered back into every row where the block read only the first rows (TfLowering's `arg`)
+      giveArg: (arg, g) =>
+        give(
+          n.inputs[arg],
+          t.gathered.has(`${id}:${arg}`) ? t.scatterRows(t.firsts!, g, t.shape(t.value.get(n.inputs[arg])!)) : g,
+        ),
+    });
+  }
+}
+
+/** A value a gradient rule wanted that the forward did not save: a lowering bug, said as such. */
+function unsaved(message: string): never {
+  throw new Error(message);
+}
+
 /** Σ of dy's rows per index into `table`'s rows: the gradient of gathering rows `ids` of `table`. */
 function segmentSum(t: TfLowering, dy: string, ids: string, table: string): string {
-  const rows = t.stridedSlice(t.op("Shape", [table], { T: F, out_type: I32 }), I32, [0], [1], { shrink: 1 });
+  const rows = t.stridedSlice(t.shape(table), I32, [0], [1], { shrink: 1 });
   return t.op("UnsortedSegmentSum", [dy, ids, rows], { T: F, Tindices: I32, Tnumsegments: I32 });
 }

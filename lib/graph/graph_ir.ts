@@ -10,21 +10,8 @@
  */
 import { bertForward, BertOps, BertShape, BertForwardOutputs } from "../nn/bert_def";
 
-/** The building blocks of lib/nn/bert_def.ts, plus the graph's inputs and weights. */
-export type IrOp =
-  | "input"
-  | "param"
-  | "embed"
-  | "positions"
-  | "add"
-  | "linear"
-  | "layerNorm"
-  | "gelu"
-  | "tanh"
-  | "dropout"
-  | "attentionProbs"
-  | "attentionContext"
-  | "first";
+/** The building blocks of lib/nn/bert_def.ts (`param`: the weights), plus the graph's inputs. */
+export type IrOp = "input" | keyof BertOps<number>;
 
 export type IrInput = "input_ids" | "token_type_ids" | "mask";
 
@@ -89,18 +76,8 @@ export function recordBert(config: BertShape, opts: { training: boolean }): IrGr
     attentionContext: (probs, v, heads) => node("attentionContext", [probs, v], { heads }),
     first: (h) => node("first", [h]),
   };
-  const inputs = {
-    input_ids: node("input", [], { name: "input_ids" }),
-    token_type_ids: node("input", [], { name: "token_type_ids" }),
-    mask: node("input", [], { name: "mask" }),
-  };
+  const input = (name: IrInput) => node("input", [], { name });
+  const inputs = { input_ids: input("input_ids"), token_type_ids: input("token_type_ids"), mask: input("mask") };
   const outputs = bertForward(ops, config, inputs);
   return { nodes, inputs, outputs, params: [...params.keys()], dropouts };
-}
-
-/** How many times each node is read (a value read twice gets two gradient contributions). */
-export function readers(ir: IrGraph): number[] {
-  const count = new Array<number>(ir.nodes.length).fill(0);
-  for (const n of ir.nodes) for (const i of n.inputs) count[i]++;
-  return count;
 }

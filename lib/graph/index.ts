@@ -5,11 +5,9 @@
  * May import: core, view, runtime, config, data, nn (test/layout.test.ts checks it).
  */
 export * from "./bert_graph";
-export * from "./bert_graph_grad";
 export * from "./graph_ir";
-export * from "./loss_graph";
+export * from "./step_graph";
 export * from "./lowering";
-export * from "./optim_graph";
 export * from "./precision";
 export * from "./rows";
 export * from "./session";

@@ -2,9 +2,9 @@
  * The lowering of BERT's recorded forward pass (lib/graph/graph_ir.ts) into TensorFlow operations
  * (lib/graph/tfgraph.ts): `TfLowering` holds the graph being built, the run-time shapes, the packing of real-token
  * rows and the values the gradient rules reuse, and writes the SavedModel. Each block's own operations, forward and
- * backward, are in blocks.ts; which rows each block computes (packing, the [CLS]-only cut) is rows.ts's pass. The
- * gradients (bert_graph_grad.ts), the losses (loss_graph.ts) and AdamW (optim_graph.ts) add their ops through it;
- * bert_graph.ts assembles whole graphs.
+ * backward, are in blocks.ts, with `addGradients`, which walks them back; which rows each block computes (packing, the
+ * [CLS]-only cut) is rows.ts's pass. The loss and AdamW (step_graph.ts) add their ops through it; bert_graph.ts
+ * assembles whole graphs.
  *
  *   const t = new TfLowering(recordBert(config, { training: false }), config, { packed: true }).lower(lowerNode);
  *   t.nameOutputs();
@@ -49,36 +49,26 @@ export interface BertGraph {
 
 const F = dtype("float32"), I32 = dtype("int32"), BF16 = dtype("bfloat16");
 
+/** StridedSlice's bit masks (TfLowering.stridedSlice). */
+type SliceMasks = { begin?: number; end?: number; shrink?: number };
+
 /**
- * What a block's forward keeps for its gradient rule (bert_graph_grad.ts), by the node names of the values: the
+ * What a block's forward keeps for its gradient rule, by the node names of the values: the
  * embedding lookup's ids (and positions), LayerNorm's normalised input and 1/σ, dropout's mask, attention's heads.
  */
-export interface Saved {
-  ids?: string;
-  pos?: string;
-  xhat?: string;
-  rstd?: string;
-  mask?: string;
-  qh?: string;
-  kh?: string;
-  vh?: string;
-}
+export type Saved = Partial<Record<"ids" | "pos" | "xhat" | "rstd" | "mask" | "qh" | "kh" | "vh", string>>;
 
 /**
  * TensorFlow operations for the building blocks, with hidden values kept as rows [batch·seq, hidden]
  * (plain 2-D MatMul + BiasAdd, the pair Grappler fuses). `aux` keeps intermediates the gradient rules reuse.
  *
- * `packed`: hidden values hold only the real tokens' rows [tokens, hidden], not the padding's. Every
- * block but attention works token by token, so it runs on ~60% of the rows for SMILE's batches; attention
- * scatters its inputs back to [batch, seq] (the padding as zeros, which the mask hides exactly as before)
- * and gathers its output. The graph is then fed `tokens` (each kept row's index in batch·seq) and
- * `firsts` (each sequence's first row among them); see rows.ts's `packing`. Real tokens get the same values as
- * unpacked, padding rows are never computed, so the loss and gradients are the same within rounding.
+ * `packed` (rows.ts): hidden values hold only the real tokens' rows [tokens, hidden]; attention scatters its inputs
+ * back to [batch, seq] (the padding as zeros, which the mask hides) and gathers its output. The graph is then fed
+ * `tokens` and `firsts` (rows.ts's `packing`).
  *
- * `wanted` (packed graphs): the outputs the graph must make. What only they read at each sequence's first
- * token (graph_ir.ts's firstRowsOnly: a classifier's last layer, but for its keys and values) is computed
- * for those rows alone; `gathered` records where a block took the first rows of a full value, so that its
- * gradient is scattered back.
+ * `wanted` (packed graphs): the outputs the graph must make; what only they read at each sequence's first token
+ * (rows.ts's `firstRowsOnly`) is computed for those rows alone; `gathered` records where a block took the first
+ * rows of a full value, so that its gradient is scattered back.
  *
  * `precision` "bf16": `matMul` and `bmm` multiply in bfloat16 (see GraphPrecision). The gradient rules build
  * their products with the same two methods, so the backward pass follows the same casts.
@@ -228,13 +218,7 @@ export class TfLowering {
     });
   }
   /** x[begin:end] (stride 1) with TensorFlow's bit masks: bit i of begin/end ignores that bound on axis i; shrink drops axis i. */
-  stridedSlice(
-    x: string,
-    t: Attr,
-    begin: number[],
-    end: number[],
-    masks: { begin?: number; end?: number; shrink?: number } = {},
-  ): string {
+  stridedSlice(x: string, t: Attr, begin: number[], end: number[], masks: SliceMasks = {}): string {
     return this.op("StridedSlice", [x, this.k(begin), this.k(end), this.k(begin.map(() => 1))], {
       T: t,
       Index: I32,
@@ -257,6 +241,11 @@ export class TfLowering {
     return this.transpose(this.reshape(x, this.concat([this.batch, this.k([1, this.heads, this.dh])])), [0, 2, 1, 3]);
   }
 
+  /** The shape of float32 `x`, as int32. */
+  shape(x: string): string {
+    return this.op("Shape", [x], { T: F, out_type: I32 });
+  }
+
   /** Argument `arg` of `n`: its value, or only its first rows where `n` is computed at those rows only. */
   private arg(n: IrNode, arg: number): string {
     const v = this.value.get(n.inputs[arg])!;
@@ -276,11 +265,6 @@ export class TfLowering {
     return this;
   }
 
-  /** Token ids [batch, seq] as one row of batch·seq. */
-  flatIds(ids: string): string {
-    return this.op("Reshape", [ids, this.k([-1])], { T: I32, Tshape: I32 });
-  }
-
   /** The fed switch "dropout_on" (1 or 0), declared by the first dropout block that reads it. */
   dropoutOn(): string {
     return this.dropoutSwitch ??= this.input("dropout_on", "float32", []);
@@ -288,20 +272,15 @@ export class TfLowering {
 
   /** Names the standard outputs (Identity nodes "logits", "pooled", "last_hidden_state"). */
   nameOutputs(): void {
-    const o = this.ir.outputs;
-    this.op("Identity", [this.value.get(o.logits)!], { T: F }, "logits");
-    this.op("Identity", [this.value.get(o.pooled)!], { T: F }, "pooled");
-    if (!this.cut.has(o.lastHiddenState))
-      this.op(
-        "Identity",
-        [this.reshape(this.unpack(this.value.get(o.lastHiddenState)!), this.bsH)],
-        { T: F },
-        "last_hidden_state",
-      );
+    const o = this.ir.outputs, h = this.value.get(o.lastHiddenState)!;
+    const output = (x: string, name: GraphOutput) => this.op("Identity", [x], { T: F }, name);
+    output(this.value.get(o.logits)!, "logits");
+    output(this.value.get(o.pooled)!, "pooled");
+    if (!this.cut.has(o.lastHiddenState)) output(this.reshape(this.unpack(h), this.bsH), "last_hidden_state");
   }
 
   savedModel(): BertGraph {
-    const pb = this.g.savedModel({ inputs: {}, outputs: {} });
+    const pb = this.g.savedModel();
     const dropouts = this.ir.dropouts.map((d) => ({ site: d.site!, rate: d.rate!, of: this.ir.nodes[d.inputs[0]].op }));
     return { pb, precision: this.precision, feeds: this.feeds.slice(), dropouts };
   }

@@ -63,7 +63,7 @@ function probeKernels(): boolean {
   g.op("Identity", [cast(mm, BF, F)], { T: F }, "logits");
   g.op("Identity", [cast(bmm, BF, F)], { T: F }, "pooled");
   const session = GraphSession.load({
-    pb: g.savedModel({ inputs: {}, outputs: {} }),
+    pb: g.savedModel(),
     precision: "bf16",
     feeds: [{ name: "a", dtype: "float32" }, { name: "b", dtype: "float32" }],
     dropouts: [],

@@ -9,41 +9,23 @@
  *   - **the [CLS]-only cut**: a classifier reads the last layer at each sequence's first token only, so the last
  *     layer's queries, attention output, feed-forward block and norms are computed at those rows
  *     (`firstRowsOnly`), while its keys and values still see every token.
- * `rowKinds` says what a value's rows are, `readsByRow` which arguments a block reads row by row, and
- * `takesFirstRows` where a cut block must take the first rows of a full value (and its gradient scatter them back).
+ * `rowKinds` says what a value's rows are, and `takesFirstRows` where a cut block must take the first rows of a full
+ * value (and its gradient scatter them back).
  *
  *   const cut = firstRowsOnly(recordBert(config, { training: true }), [ir.outputs.logits]);   // ~1/7 of the products
  *   const { tokens, firsts } = packing(batch.attention_mask);
  */
 import * as tf from "@tensorflow/tfjs";
-import type { IrGraph, IrNode } from "./graph_ir";
+import type { IrGraph, IrNode, IrOp } from "./graph_ir";
 
 /** Where a node's argument is read row by row (a row per token, or per sequence): the rows it needs are the rows it makes. */
-export function readsByRow(n: IrNode, arg: number): boolean {
-  switch (n.op) {
-    case "add":
-    case "gelu":
-    case "tanh":
-    case "dropout":
-      return true;
-    case "linear":
-    case "layerNorm":
-      return arg === 0;
-    case "attentionProbs":
-      return arg === 0; // the queries; every key is read
-    case "attentionContext":
-      return arg === 0; // the probabilities' query rows; every value is read
-    default:
-      return false;
-  }
+function readsByRow(n: IrNode, arg: number): boolean {
+  if (["add", "gelu", "tanh", "dropout"].includes(n.op)) return true;
+  // a linear layer's or LayerNorm's input; attention's queries, and the probabilities' query rows (not keys, values)
+  return arg === 0 && ["linear", "layerNorm", "attentionProbs", "attentionContext"].includes(n.op);
 }
 
-/**
- * The nodes whose value is needed only at each sequence's first token ([CLS]), given the outputs that
- * are wanted: for a classifier, the last layer's queries, attention, feed-forward block and norms
- * (the pooler reads one row per sequence; keys and values still need every token). A graph may compute
- * these for the first rows only: for MiniLM that is ~1/7 of a training step's matrix products.
- */
+/** The nodes whose value the `wanted` outputs need only at each sequence's first token ([CLS]): the cut. */
 export function firstRowsOnly(ir: IrGraph, wanted: number[]): Set<number> {
   const readersOf = new Map<number, { node: IrNode; arg: number }[]>();
   for (const n of ir.nodes)
@@ -79,29 +61,19 @@ export function takesFirstRows(ir: IrGraph, cut: Set<number>, kinds: RowKind[], 
  * token), or "none" (inputs, weights).
  */
 export type RowKind = "token" | "sequence" | "probs" | "none";
+const ROW_KIND: Partial<Record<IrOp, RowKind>> = {
+  input: "none",
+  param: "none",
+  embed: "token",
+  positions: "token",
+  attentionContext: "token",
+  first: "sequence",
+  attentionProbs: "probs",
+};
 export function rowKinds(ir: IrGraph): RowKind[] {
   const kinds: RowKind[] = [];
-  for (const n of ir.nodes) {
-    switch (n.op) {
-      case "input":
-      case "param":
-        kinds.push("none");
-        break;
-      case "embed":
-      case "positions":
-      case "attentionContext":
-        kinds.push("token");
-        break;
-      case "first":
-        kinds.push("sequence");
-        break;
-      case "attentionProbs":
-        kinds.push("probs");
-        break;
-      default:
-        kinds.push(kinds[n.inputs[0]]); // row by row: the rows of what it reads
-    }
-  }
+  // the rest work row by row: the rows of what they read
+  for (const n of ir.nodes) kinds.push(ROW_KIND[n.op] ?? kinds[n.inputs[0]]);
   return kinds;
 }
 

@@ -77,12 +77,8 @@ export class GraphSession {
   /** Runs the graph on `feeds` (every name of `graph.feeds`); returns the asked outputs. */
   run(feeds: Record<string, tf.Tensor>, outputs: GraphOutput[]): tf.Tensor[] {
     const missing = this.graph.feeds.filter((f) => !feeds[f.name]).map((f) => f.name);
-    if (missing.length)
-      throw new Error(
-        `graph: not fed ${missing.slice(0, 3).join(", ")}${
-          missing.length > 3 ? ` and ${missing.length - 3} more` : ""
-        }`,
-      );
+    const more = missing.length > 3 ? ` and ${missing.length - 3} more` : "";
+    if (missing.length) throw new Error(`graph: not fed ${missing.slice(0, 3).join(", ")}${more}`);
     const inputs = this.graph.feeds.map((f) => feeds[f.name]);
     return this.backend.runSavedModel(this.id, inputs, this.infos, outputs.map((o) => `${o}:0`));
   }

@@ -3,10 +3,8 @@
  * SavedModel, which tfjs-node's binding loads into a TensorFlow session and runs in one call. Used by
  * lib/graph/bert_graph.ts for BERT's inference and training-step graphs on the native backend.
  *
- * Why: tfjs-node runs each operation as its own call from JavaScript into TensorFlow (a fixed cost
- * each, however small the operation), so a BERT forward of ~300 operations costs more in calls than in
- * arithmetic at batch 1, and a training step has ~1,000. A session runs the whole graph inside
- * TensorFlow: one call, and TensorFlow's graph optimiser (Grappler) may fuse operations on top.
+ * Why: tfjs-node pays a fixed cost per operation, however small; a session runs the whole graph inside TensorFlow in
+ * one call, and TensorFlow's graph optimiser (Grappler) may fuse operations on top.
  *
  *   const g = new GraphBuilder();
  *   const x = g.placeholder("x", "float32");
@@ -101,13 +99,6 @@ function attrProto(a: Attr): Message {
 /** GraphDef version written (TF_GRAPH_DEF_VERSION; 2.21 is 2474): a TF 2.x one, which later releases read. */
 const PRODUCER = 1645;
 
-/** Names a graph's inputs and outputs for a SavedModel signature. */
-export interface SignatureTensor {
-  name: string;
-  dtype: GraphDType;
-  shape: (number | null)[] | null;
-}
-
 /** Builds a graph node by node; `op` returns the new node's first output ("name" = "name:0"). */
 export class GraphBuilder {
   private nodes: Message[] = [];
@@ -138,10 +129,6 @@ export class GraphBuilder {
     return this.op("Const", [], { dtype: dtype(t), value: { tensor: { dtype: t, shape, values } } }, name);
   }
 
-  get size(): number {
-    return this.nodes.length;
-  }
-
   /** The GraphDef, serialised. */
   graphDef(): Uint8Array {
     return this.graphDefMessage().serializeBinary();
@@ -152,23 +139,14 @@ export class GraphBuilder {
   }
 
   /**
-   * SavedModel (schema version 1) holding this graph with `tags` and one signature "serving_default".
+   * SavedModel (schema version 1) holding this graph with the tag "serve" and an empty signature "serving_default".
    * No variables: the weights are fed as inputs, so the file holds only the computation.
    */
-  savedModel(
-    signature: { inputs: Record<string, SignatureTensor>; outputs: Record<string, SignatureTensor> },
-    tags = ["serve"],
-  ): Uint8Array {
+  savedModel(): Uint8Array {
     const P = pb();
-    const info = (t: SignatureTensor) =>
-      new P.TensorInfo().setName(`${t.name}:0`).setDtype(DATA_TYPES[t.dtype]).setTensorShape(shapeProto(t.shape));
-    const sig = new P.SignatureDef().setMethodName("tensorflow/serving/predict");
-    for (const [k, t] of Object.entries(signature.inputs)) sig.getInputsMap().set(k, info(t));
-    for (const [k, t] of Object.entries(signature.outputs)) sig.getOutputsMap().set(k, info(t));
-    const meta = new P.MetaGraphDef().setMetaInfoDef(new P.MetaGraphDef.MetaInfoDef().setTagsList(tags)).setGraphDef(
-      this.graphDefMessage(),
-    );
-    meta.getSignatureDefMap().set("serving_default", sig);
+    const meta = new P.MetaGraphDef().setMetaInfoDef(new P.MetaGraphDef.MetaInfoDef().setTagsList(["serve"]))
+      .setGraphDef(this.graphDefMessage());
+    meta.getSignatureDefMap().set("serving_default", new P.SignatureDef().setMethodName("tensorflow/serving/predict"));
     const model = new P.SavedModel().setSavedModelSchemaVersion(1);
     model.addMetaGraphs(meta); // (returns the added message, not the model)
     return model.serializeBinary();

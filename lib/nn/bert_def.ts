@@ -7,7 +7,7 @@
  *   - a recorded graph (lib/graph/graph_ir.ts), which is lowered to a TensorFlow graph for fast inference and
  *     for the training step with its gradients (lib/graph/bert_graph.ts), and to ONNX (lib/serve/onnx_export.ts).
  *
- *   const { logits } = bertForward(eagerOps, config, { input_ids, token_type_ids, mask }, labels.length);
+ *   const { logits } = bertForward(blocks, config, { input_ids, token_type_ids, mask });
  *
  * The order of the dropout calls is part of the definition: implementations number dropout sites in call
  * order, so that a seed gives the same masks in every form.

@@ -9,6 +9,5 @@ export * from "./loss_def";
 export * from "./losses";
 export * from "./ops";
 export * from "./optim";
-export * from "./optim_def";
 export * from "./safetensors";
 export * from "./weights";

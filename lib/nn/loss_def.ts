@@ -1,7 +1,7 @@
 /**
- * The training losses, each defined once against a few operations (`LossOps`), as lib/nn/bert_def.ts defines the
+ * The training losses, each defined once against a few operations (`Ops`), as lib/nn/bert_def.ts defines the
  * forward pass: run eagerly on the gradient tape (lib/nn/losses.ts's `lossOnTape`) or lowered into the training
- * graph (lib/graph/loss_graph.ts). Each gives its value and its gradient with respect to the logits side by side:
+ * graph (lib/graph/step_graph.ts). Each gives its value and its gradient with respect to the logits side by side:
  * the graph's backward pass starts from that gradient, and the tape uses it as the loss's custom gradient, so
  * both run the same formula. Three kinds cover every option of TrainConfig:
  *   - "cross_entropy": −Σᵢⱼ Tᵢⱼ·log softmax(zᵢ + o)ⱼ with fed targets T. One-hot rows over N give the
@@ -17,28 +17,22 @@
  *   f.targets   // [[0.475, 0.025], [0.025, 0.475]]: (0.9·one-hot + 0.1/2) / 2 rows
  */
 
-/** The operations a loss is written with: tfjs functions (eager) or TensorFlow graph nodes. */
-export interface LossOps<T> {
+/**
+ * The operations the losses, clipping and AdamW (lib/nn/optim.ts) are written with: tfjs functions (lib/nn/losses.ts's
+ * `eagerOps`) or TensorFlow graph nodes (lib/graph/step_graph.ts).
+ */
+export type Ops<T> = Record<UnaryOp, (x: T) => T> & Record<BinaryOp, (a: T, b: T) => T> & {
   scalar(v: number): T;
-  add(a: T, b: T): T;
-  sub(a: T, b: T): T;
-  mul(a: T, b: T): T;
-  neg(x: T): T;
-  exp(x: T): T;
-  log1p(x: T): T;
-  abs(x: T): T;
-  relu(x: T): T;
-  sigmoid(x: T): T;
-  /** x^e elementwise. */
-  pow(x: T, e: T): T;
-  maximum(x: T, y: T): T;
-  /** log softmax over the last axis. */
-  logSoftmax(x: T): T;
-  /** Σ over `axis` (kept as size 1), or over everything to a scalar when `axis` is undefined. */
+  /** Σ over `axis` (kept as size 1), or over everything to a scalar when `axis` is undefined (at most 2-D). */
   sum(x: T, axis?: number): T;
-  /** The matrix product a·b (2-D). */
-  matMul(a: T, b: T): T;
-}
+  /** The elementwise sum of same-shaped values. */
+  addN(xs: T[]): T;
+};
+
+/** Elementwise, but for logSoftmax (over the last axis) and sumAll (Σ over every element, any rank, to a scalar). */
+type UnaryOp = "neg" | "exp" | "log1p" | "abs" | "relu" | "sigmoid" | "sqrt" | "square" | "logSoftmax" | "sumAll";
+/** Elementwise and broadcasting (pow: x^e), but for matMul, the matrix product a·b (2-D). */
+type BinaryOp = "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "matMul";
 
 export type LossKind = "cross_entropy" | "focal" | "bce";
 
@@ -70,17 +64,14 @@ export const LOSS_FEEDS: Record<LossKind, Record<string, (number | null)[]>> = {
   bce: { targets: [null, null], scale: [] },
 };
 
+/** A loss's value and its gradient with respect to the logits. */
+type LossDef<T> = { value: T; dlogits: T };
+
 /**
  * The value and d value / d logits of loss `kind` at logits `z` [batch, labels], given its feeds; with `rdrop`, plus
  * R-Drop's consistency term (`rdropDef`).
  */
-export function lossDef<T>(
-  kind: LossKind,
-  o: LossOps<T>,
-  z: T,
-  f: Record<string, T>,
-  rdrop = false,
-): { value: T; dlogits: T } {
+export function lossDef<T>(kind: LossKind, o: Ops<T>, z: T, f: Record<string, T>, rdrop = false): LossDef<T> {
   const base = baseLossDef(kind, o, z, f);
   if (!rdrop) return base;
   const kl = rdropDef(o, z, f);
@@ -93,7 +84,7 @@ export function lossDef<T>(
  * mean symmetric KL ½(KL(p‖q) + KL(q‖p)) over the pairs. Row a meets z_a in its own term,
  * d KL(pₐ‖q)/d zₐ = pₐ·(log pₐ − log q − KLₐ), and in its twin's, d KL(q‖pₐ)/d zₐ = pₐ − q.
  */
-function rdropDef<T>(o: LossOps<T>, z: T, f: Record<string, T>): { value: T; dlogits: T } {
+function rdropDef<T>(o: Ops<T>, z: T, f: Record<string, T>): LossDef<T> {
   const logp = o.logSoftmax(z);
   const p = o.exp(logp);
   const logq = o.matMul(f.twin, logp);
@@ -105,7 +96,7 @@ function rdropDef<T>(o: LossOps<T>, z: T, f: Record<string, T>): { value: T; dlo
   return { value, dlogits: o.add(own, twins) };
 }
 
-function baseLossDef<T>(kind: LossKind, o: LossOps<T>, z: T, f: Record<string, T>): { value: T; dlogits: T } {
+function baseLossDef<T>(kind: LossKind, o: Ops<T>, z: T, f: Record<string, T>): LossDef<T> {
   switch (kind) {
     case "cross_entropy": {
       // value = −Σ T·log p, p = softmax(z + o); d/dz = p·Σⱼ Tᵢⱼ − T, row by row.
@@ -141,6 +132,9 @@ function baseLossDef<T>(kind: LossKind, o: LossOps<T>, z: T, f: Record<string, T
 
 /** Label ids (single-label) or multi-hot rows (multi-label) of one batch. */
 export type Targets = number[] | number[][];
+
+/** A loss's feeds by name (LOSS_FEEDS, RDROP_FEEDS), as plain numbers. */
+export type LossFeeds = Record<string, number[][] | number[] | number>;
 
 function ids(targets: Targets, c: number, what: string): number[] {
   return (targets as unknown[]).map((y, i) => {
@@ -191,16 +185,10 @@ export function lossNorm(spec: LossSpec, targets: Targets, c: number): number {
  * lossNorm). Cross-entropy with class weights w and label smoothing ε, as PyTorch's
  * `cross_entropy(weight=w, label_smoothing=ε)`: Tᵢⱼ = ((1 − ε)·w[yᵢ]·[j = yᵢ] + ε/C·wⱼ) / Σᵢ w[yᵢ].
  */
-export function lossFeeds(
-  spec: StepLossSpec,
-  targets: Targets,
-  c: number,
-  norm?: number,
-): Record<string, number[][] | number[] | number> {
+export function lossFeeds(spec: StepLossSpec, targets: Targets, c: number, norm?: number): LossFeeds {
   checkLossSpec(spec, c);
   const n = norm ?? lossNorm(spec, targets, c);
-  if (spec.rdrop) return { ...baseFeeds(spec, targets, c, n), ...rdropFeeds(spec, targets as number[], c, n) };
-  return baseFeeds(spec, targets, c, n);
+  return { ...baseFeeds(spec, targets, c, n), ...(spec.rdrop ? rdropFeeds(spec, targets as number[], c, n) : {}) };
 }
 
 /** R-Drop's feeds for rows [x; x] (the first half's twins are the second half, in order). */
@@ -212,12 +200,7 @@ function rdropFeeds(spec: StepLossSpec, targets: number[], c: number, n: number)
   return { twin, klWeights: ids(targets, c, "rdrop").map((y) => [(spec.rdrop! * (w ? w[y] : 1)) / n]) };
 }
 
-function baseFeeds(
-  spec: LossSpec,
-  targets: Targets,
-  c: number,
-  n: number,
-): Record<string, number[][] | number[] | number> {
+function baseFeeds(spec: LossSpec, targets: Targets, c: number, n: number): LossFeeds {
   if (spec.kind === "bce") return { targets: rows(targets, c, "bce"), scale: 1 / n };
   const y = ids(targets, c, spec.kind);
   const w = spec.classWeights ?? new Array<number>(c).fill(1);
@@ -226,13 +209,8 @@ function baseFeeds(
     return { offsets, targets: y.map((t) => oneHot(t, c, 1)), rowWeights: y.map((t) => [w[t] / n]), gamma: spec.gamma };
   const eps = spec.labelSmoothing ?? 0;
   // Without smoothing, exactly the one-hot row scaled by w[yᵢ] / N (the course's targets).
-  const t = y.map((
-    yi,
-  ) => (eps === 0
-    ? oneHot(yi, c, w[yi] / n)
-    : w.map((wj, j) => ((j === yi ? (1 - eps) * w[yi] : 0) + (eps / c) * wj) / n))
-  );
-  return { offsets, targets: t };
+  const smoothed = (yi: number) => w.map((wj, j) => ((j === yi ? (1 - eps) * w[yi] : 0) + (eps / c) * wj) / n);
+  return { offsets, targets: y.map((yi) => (eps === 0 ? oneHot(yi, c, w[yi] / n) : smoothed(yi))) };
 }
 
 function oneHot(y: number, c: number, v: number): number[] {

@@ -1,31 +1,23 @@
 /**
- * The training losses on the gradient tape, each the lib/nn/loss_def.ts definition that the training graph also
- * lowers (its value, and its gradient with respect to the logits as the custom gradient), and each equal to
+ * The training losses on the gradient tape: lib/nn/loss_def.ts's definitions, which the training graph also lowers
+ * (the value, and the gradient with respect to the logits as the custom gradient). The named losses below are
  * PyTorch's within 1e-5, gradients included (test/losses.wasm.test.ts, fixtures from
- * scripts/make_label_fixtures.py):
- *   - class-weighted cross-entropy: `F.cross_entropy(logits, y, weight=w)`, i.e. Σ w[yᵢ]·nllᵢ / Σ w[yᵢ];
- *   - label smoothing: `F.cross_entropy(logits, y, weight=w, label_smoothing=ε)` (Hugging Face's
- *     `label_smoothing_factor` without weights): the target is (1 − ε)·one-hot + ε/classes;
- *   - focal loss (Lin et al. 2017), multi-class: Σ w[yᵢ]·(1 − pᵢ)^γ·nllᵢ / Σ w[yᵢ], where pᵢ is the
- *     probability of the true class (γ = 0 gives the weighted cross-entropy back; no weights: w = 1);
- *   - binary cross-entropy on logits for multi-label heads: `F.binary_cross_entropy_with_logits`
- *     (the mean over every example and label), as Hugging Face uses for
- *     problem_type "multi_label_classification".
- * Taught in notebooks/07_imbalance.ipynb and 08_multilabel.ipynb.
+ * scripts/make_label_fixtures.py). Taught in notebooks/07_imbalance.ipynb and 08_multilabel.ipynb.
  *
  *   weightedCrossEntropyLoss(tf.tensor2d([[2, 0], [0, 2]]), [0, 1], [1, 3]).dataSync()[0]   // 0.12693
  *   focalLoss(tf.tensor2d([[2, 0], [0, 2]]), [0, 0], 2).dataSync()[0]                         // 0.82594
  *   smoothedCrossEntropyLoss(tf.tensor2d([[2, 0], [0, 2]]), [0, 1], 0.1).dataSync()[0]        // 0.22693
  */
 import * as tf from "@tensorflow/tfjs";
-import { LossOps, LossSpec, StepLossSpec, Targets, lossDef, lossFeeds } from "./loss_def";
+import { Ops, StepLossSpec, Targets, lossDef, lossFeeds } from "./loss_def";
 
-/** LossOps as tfjs functions. */
-const eagerOps: LossOps<tf.Tensor> = {
+/** Ops as tfjs functions: the losses here, and clipping and AdamW in lib/nn/optim.ts. */
+export const eagerOps: Ops<tf.Tensor> = {
   scalar: (v) => tf.scalar(v),
   add: tf.add,
   sub: tf.sub,
   mul: tf.mul,
+  div: tf.div,
   pow: tf.pow,
   maximum: tf.maximum,
   neg: tf.neg,
@@ -34,8 +26,12 @@ const eagerOps: LossOps<tf.Tensor> = {
   abs: tf.abs,
   relu: tf.relu,
   sigmoid: tf.sigmoid,
+  sqrt: tf.sqrt,
+  square: tf.square,
   logSoftmax: (x) => tf.logSoftmax(x),
   sum: (x, axis) => (axis === undefined ? tf.sum(x) : tf.sum(x, axis, true)),
+  sumAll: (x) => tf.sum(x),
+  addN: (xs) => tf.addN(xs),
   matMul: (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
 };
 
@@ -72,8 +68,8 @@ function idsOf(labels: tf.Tensor1D | number[]): number[] {
 }
 
 /**
- * Focal loss of `logits` [batch, classes] against integer `labels`, with optional class `weights`;
- * gamma 0 is (weighted) cross-entropy.
+ * Focal loss (Lin et al. 2017) of `logits` [batch, classes] against integer `labels`, with optional class `weights`:
+ * Σ w[yᵢ]·(1 − pᵢ)^γ·nllᵢ / Σ w[yᵢ], pᵢ the true class's probability; gamma 0 is (weighted) cross-entropy.
  */
 export function focalLoss(
   logits: tf.Tensor2D,
@@ -81,8 +77,7 @@ export function focalLoss(
   gamma: number,
   weights?: readonly number[],
 ): tf.Scalar {
-  const spec: LossSpec = { kind: "focal", gamma, classWeights: weights };
-  return lossOnTape(spec, idsOf(labels).map(checkLabel("focalLoss", logits.shape[1])), logits.shape[1])(logits);
+  return lossOnTape({ kind: "focal", gamma, classWeights: weights }, idsOf(labels), logits.shape[1])(logits);
 }
 
 /** PyTorch's `F.cross_entropy(logits, labels, weight=weights)` (mean reduction: divided by the weights' sum). */
@@ -101,7 +96,7 @@ export function smoothedCrossEntropyLoss(
   epsilon: number,
   weights?: readonly number[],
 ): tf.Scalar {
-  const spec: LossSpec = { kind: "cross_entropy", labelSmoothing: epsilon, classWeights: weights };
+  const spec = { kind: "cross_entropy", labelSmoothing: epsilon, classWeights: weights } as const;
   return lossOnTape(spec, idsOf(labels), logits.shape[1])(logits);
 }
 
@@ -113,14 +108,5 @@ export function smoothedCrossEntropyLoss(
 export function bceWithLogitsLoss(logits: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
   if (logits.shape.join() !== targets.shape.join())
     throw new Error(`bceWithLogitsLoss: logits [${logits.shape}] but targets [${targets.shape}]`);
-  const y = targets.arraySync() as number[][];
-  return lossOnTape({ kind: "bce" }, y, logits.shape[1])(logits);
-}
-
-/** A label check that names the function, as PyTorch names the failing call. */
-function checkLabel(what: string, c: number) {
-  return (y: number) => {
-    if (!Number.isInteger(y) || y < 0 || y >= c) throw new Error(`${what}: label ${y} is not a class id in [0, ${c})`);
-    return y;
-  };
+  return lossOnTape({ kind: "bce" }, targets.arraySync() as number[][], logits.shape[1])(logits);
 }

@@ -11,11 +11,9 @@
  * On native TensorFlow the flags are free, so "auto" mode uses the built-in gradients there.
  * `setGradMode("explicit")` forces our own everywhere (the tests check both give the same numbers).
  *
- * When no gradient tape records (`recording()` false: evaluation, prediction), the ops take shorter
- * paths: on native every kernel pays a fixed call through tfjs-node whatever its size, so a batch-1
- * forward is bound by its kernel count, which these paths (3-D/4-D matMuls without reshapes, LayerNorm
- * without tf.moments, the id check and attention mask in JavaScript) cut by a third.
- * (On native, eval-mode forwards go further: lib/graph/bert_graph.ts runs them as one TensorFlow graph.)
+ * When no gradient tape records (`recording()` false), the ops take shorter paths: on native every kernel pays a
+ * fixed call whatever its size, so a batch-1 forward is bound by its kernel count, which these paths (3-D/4-D
+ * matMuls without reshapes, LayerNorm without tf.moments, the id check and mask in JavaScript) cut by a third.
  *
  * Weights keep Hugging Face's layout: a linear layer's weight is [out, in], as `nn.Linear` stores it.
  *
@@ -36,10 +34,8 @@ function explicit(): boolean {
 }
 
 /**
- * True while a gradient tape records (inside tf.grads / tf.variableGrads). When none does, the ops
- * below take inference paths with fewer kernels: on native TensorFlow each kernel pays a fixed call
- * through tfjs-node's binding whatever its size, so at batch 1 the count, not the arithmetic, sets
- * the latency. (The tape is what matters, not `training`: tests take gradients of eval-mode forwards.)
+ * True while a gradient tape records (inside tf.grads / tf.variableGrads); when none does, the ops take their
+ * shorter paths. (The tape is what matters, not `training`: tests take gradients of eval-mode forwards.)
  */
 export function recording(): boolean {
   // tfjs keeps no public flag for this; the engine's gradientDepth is what its own isTapeOn() reads.
@@ -76,10 +72,9 @@ const linearExplicit = customGrad((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1
  */
 export function linear(x: tf.Tensor, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor {
   const [out, inF] = w.shape;
-  if (x.shape[x.rank - 1] !== inF)
-    throw new Error(
-      `linear: input's last dimension is ${x.shape[x.rank - 1]} but the weight [${w.shape}] expects ${inF}`,
-    );
+  const last = x.shape[x.rank - 1];
+  if (last !== inF)
+    throw new Error(`linear: input's last dimension is ${last} but the weight [${w.shape}] expects ${inF}`);
   // [b, s, in] × [out, in]ᵀ as one broadcast BatchMatMul: the two reshapes around a 2-D product cost
   // as much as the product at batch 1. Not under a tape: tfjs's gradient of a broadcast BatchMatMul
   // gives dw the batch's shape, [b, out, in], and fails.
@@ -118,12 +113,19 @@ export function bmm(a: tf.Tensor3D, b: tf.Tensor3D, transposeB = false): tf.Tens
  * hundred ints and runs no kernel (a tf.min/tf.max check cost two kernels and two round trips).
  */
 export function checkIds(ids: tf.Tensor, rows: number, what: string): void {
-  const values = ids.dataSync();
-  for (let i = 0; i < values.length; i++) {
-    if (!(values[i] >= 0 && values[i] < rows))
-      throw new Error(`${what}: id ${values[i]} is outside the table's ${rows} rows`);
-  }
+  const bad = ids.dataSync().find((v) => !(v >= 0 && v < rows));
+  if (bad !== undefined) throw new Error(`${what}: id ${bad} is outside the table's ${rows} rows`);
 }
+
+/** Rows `idx` of table `t`, gradient by scatterND. */
+const gatherExplicit = customGrad((t: tf.Tensor2D, idx: tf.Tensor1D, save: Saver) => {
+  save([idx]);
+  return {
+    value: tf.gather(t, idx),
+    // ids get no gradient, but customGrad wants a float32 one for every input.
+    gradFunc: (dy, [idx]) => [tf.scatterND(tf.reshape(idx, [-1, 1]), dy, t.shape), tf.zeros(idx.shape)],
+  };
+});
 
 /**
  * Embedding lookup: rows of `table` [vocab, dim] for integer `ids` of any shape → [...ids.shape, dim].
@@ -136,19 +138,7 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
   if (!recording()) return tf.gather(table, ids); // any shape of ids, no reshapes, when no gradient is wanted
   return tf.tidy(() => {
     const flat = tf.reshape(ids, [-1]) as tf.Tensor1D;
-    let rows: tf.Tensor;
-    if (!explicit()) rows = tf.gather(table, flat);
-    else {
-      const lookup = customGrad((t: tf.Tensor2D, idx: tf.Tensor1D, save: Saver) => {
-        save([idx]);
-        return {
-          value: tf.gather(t, idx),
-          // ids get no gradient, but customGrad wants a float32 one for every input.
-          gradFunc: (dy, [idx]) => [tf.scatterND(tf.reshape(idx, [-1, 1]), dy, [vocab, dim]), tf.zeros(idx.shape)],
-        };
-      });
-      rows = lookup(table, flat);
-    }
+    const rows = explicit() ? gatherExplicit(table, flat) : tf.gather(table, flat);
     return tf.reshape(rows, [...ids.shape, dim]);
   });
 }
@@ -216,8 +206,7 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, e
       }),
     };
   });
-  const out = f(x, gamma, beta);
-  return out;
+  return f(x, gamma, beta);
 }
 
 /**

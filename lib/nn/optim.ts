@@ -1,27 +1,35 @@
 /**
- * The optimizer side of the course's loop: AdamW as `transformers.AdamW` (correct_bias=True),
- * the linear schedule with warm-up, and global gradient-norm clipping, on TensorFlow.js tensors. The clipping
- * and the update are lib/nn/optim_def.ts's, which the training graph runs too. Checked step by step
- * against PyTorch in test/optim.wasm.test.ts (fixtures from scripts/make_train_fixtures.py).
- * Notebook 05 writes one AdamW step inline first.
+ * The optimizer side of the course's loop: gradient clipping and AdamW, each defined once against a few operations
+ * (`Ops`, as lib/nn/loss_def.ts defines the losses) and run in two forms, eagerly on TensorFlow.js tensors
+ * (`clipGradNorm`, `AdamW.step`) or lowered into the training graph (lib/graph/step_graph.ts's `addAdamW`), so that
+ * a whole step in one TensorFlow call is the eager step's arithmetic in the eager step's order; and the linear
+ * schedule with warm-up. Checked step by step against PyTorch in test/optim.wasm.test.ts (fixtures from
+ * scripts/make_train_fixtures.py). Notebook 05 writes one AdamW step inline first.
+ *   1) clipping, as torch's clip_grad_norm_: the global norm ‖g‖ = √Σᵢ‖gᵢ‖², and the factor every gradient is
+ *      multiplied by, min(1, maxNorm / (‖g‖ + 1e-6)) where maxNorm > 0, else 1;
+ *   2) AdamW, as transformers v4's (correct_bias=True), for each weight p with gradient g at step t:
+ *        m = b1·m + (1 − b1)·g;  v = b2·v + (1 − b2)·g²
+ *        p −= stepSize · m / (√v + eps)    stepSize = lr·scale·√(1 − b2ᵗ)/(1 − b1ᵗ): eps after the square root
+ *        p −= decay · p                    decay = lr·scale·wd: decoupled, after the update
+ *      (torch.optim.AdamW decays first and adds eps after the bias correction: differences ~1e-5.)
+ * A step's constants are plain numbers worked out on the host in double precision (`adamwConstants`), 1 − b1 and
+ * 1 − b2 included, and reach both forms as the same float32 values.
  *
  *   const opt = new AdamW(model.params, { lr: 1e-4 });
  *   const { grads: clipped, norm } = clipGradNorm(grads, 1.0);   // norm: 3.81
  *   opt.step(clipped, schedule.lr());  schedule.step();
+ *   adamwConstants({ lr: 1e-3, betas: [0.9, 0.999], t: 1, scale: 1, weightDecay: 0.01 })
+ *   // { stepSize: 0.00031622776601683816, decay: 0.00001 }
  */
 import * as tf from "@tensorflow/tfjs";
-import { ScalarOps, TensorOps, adamwConstants, adamwUpdate, clipFactor, gradNorm } from "./optim_def";
+import type { Ops } from "./loss_def";
+import { eagerOps } from "./losses";
 
-/** TensorOps as TensorFlow.js functions. */
-const tensorOps: TensorOps<tf.Tensor> = {
-  add: tf.add,
-  sub: tf.sub,
-  mul: tf.mul,
-  div: tf.div,
-  sqrt: tf.sqrt,
-  square: tf.square,
-  sumAll: (x) => tf.sum(x),
-  addN: (xs) => tf.addN(xs),
+/** The operations clipping's factor is written with: host numbers (eager) or TensorFlow graph nodes. */
+export type ScalarOps<T> = Pick<Ops<T>, "scalar" | "add" | "div"> & {
+  minimum(a: T, b: T): T;
+  /** `a` where `c` > 0, else `b`. */
+  wherePositive(c: T, a: T, b: T): T;
 };
 
 /** ScalarOps as host numbers: the clip factor of a norm read back, in double precision. */
@@ -32,6 +40,48 @@ const hostOps: ScalarOps<number> = {
   minimum: (a, b) => Math.min(a, b),
   wherePositive: (c, a, b) => (c > 0 ? a : b),
 };
+
+/** The global L2 norm over all gradients: √Σᵢ‖gᵢ‖². */
+export function gradNorm<T>(o: Ops<T>, grads: T[]): T {
+  return o.sqrt(o.addN(grads.map((g) => o.sumAll(o.square(g)))));
+}
+
+/** clip_grad_norm_'s factor for a global `norm`: min(1, maxNorm / (norm + 1e-6)), or 1 where maxNorm is 0 (off). */
+export function clipFactor<T>(o: ScalarOps<T>, norm: T, maxNorm: T): T {
+  const one = o.scalar(1);
+  return o.wherePositive(maxNorm, o.minimum(one, o.div(maxNorm, o.add(norm, o.scalar(1e-6)))), one);
+}
+
+/** One weight's AdamW constants for a step (see the file comment); weights without decay pass weightDecay 0. */
+export function adamwConstants(
+  s: { lr: number; betas: readonly [number, number]; t: number; scale: number; weightDecay: number },
+): { stepSize: number; decay: number } {
+  const [b1, b2] = s.betas;
+  const stepSize = (s.lr * Math.sqrt(1 - b2 ** s.t)) / (1 - b1 ** s.t);
+  return { stepSize: stepSize * s.scale, decay: s.weightDecay > 0 ? s.lr * s.scale * s.weightDecay : 0 };
+}
+
+/** What one weight's update reads besides its values: the optimizer's betas and eps, the weight's step constants. */
+export interface AdamWStep<T> {
+  b1: T;
+  /** 1 − b1, worked out on the host. */
+  oneMinusB1: T;
+  b2: T;
+  oneMinusB2: T;
+  eps: T;
+  stepSize: T;
+  /** None: the decay step is left out (the graph, fed one value for every weight, multiplies by 0 instead). */
+  decay?: T;
+}
+
+/** AdamW's update of weight `p` with (clipped) gradient `g` and moments `m`, `v`: the new weight and moments. */
+export function adamwUpdate<T>(o: Ops<T>, w: { p: T; g: T; m: T; v: T }, k: AdamWStep<T>): { p: T; m: T; v: T } {
+  const m = o.add(o.mul(w.m, k.b1), o.mul(w.g, k.oneMinusB1));
+  const v = o.add(o.mul(w.v, k.b2), o.mul(o.square(w.g), k.oneMinusB2));
+  const stepped = o.sub(w.p, o.mul(o.div(m, o.add(o.sqrt(v), k.eps)), k.stepSize));
+  const p = k.decay === undefined ? stepped : o.sub(stepped, o.mul(stepped, k.decay));
+  return { p, m, v };
+}
 
 /** The course's no_decay list: names containing "bias" or "LayerNorm.weight" get no weight decay. */
 export function defaultNoDecay(name: string): boolean {
@@ -58,13 +108,7 @@ export interface AdamWState {
   moments: { m: Float32Array; v: Float32Array }[];
 }
 
-/**
- * AdamW, transformers v4's update for each parameter p with gradient g at step t (lib/nn/optim_def.ts):
- *   m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g²
- *   p -= lr * sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + eps)   // eps added after the square root
- *   p -= lr * wd * p                                          // decoupled decay, after the update
- * (torch.optim.AdamW decays first and adds eps after the bias correction: differences ~1e-5.)
- */
+/** AdamW (see the file comment), with a moment pair per parameter and a learning-rate scale per parameter. */
 export class AdamW {
   readonly betas: [number, number];
   readonly eps: number;
@@ -112,7 +156,7 @@ export class AdamW {
       const { stepSize, decay } = k.get(name)!;
       tf.tidy(() => {
         const next = adamwUpdate(
-          tensorOps,
+          eagerOps,
           { p, g, m, v },
           {
             b1: tf.scalar(b1),
@@ -131,12 +175,7 @@ export class AdamW {
     }
   }
 
-  /**
-   * Counts one step and returns each parameter's constants for it (optim_def.ts's `adamwConstants`): the
-   * bias-corrected step size lr·√(1−b2ᵗ)/(1−b1ᵗ)·scale and the decoupled decay lr·scale·wd (0 where none). `step`
-   * uses them, and so does the training graph (lib/train/train_graph.ts), which runs the same update inside
-   * TensorFlow.
-   */
+  /** Counts one step and returns each parameter's `adamwConstants` for it: what `step` and the training graph use. */
   beginStep(lr = this.lr): Map<string, { stepSize: number; decay: number }> {
     this.t++;
     return new Map([...this.params.keys()].map((name) => {
@@ -171,7 +210,7 @@ export class AdamW {
   }
 
   setState(s: AdamWState): void {
-    this.disposeMoments();
+    this.dispose();
     this.t = s.step;
     s.names.forEach((name, i) => {
       const p = this.params.get(name);
@@ -184,15 +223,11 @@ export class AdamW {
     });
   }
 
-  private disposeMoments(): void {
+  /** Frees the moment tensors (not the parameters). */
+  dispose(): void {
     for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
     this.m.clear();
     this.v.clear();
-  }
-
-  /** Frees the moment tensors (not the parameters). */
-  dispose(): void {
-    this.disposeMoments();
   }
 }
 
@@ -245,9 +280,7 @@ export function clipGradNorm(
   maxNorm: number,
 ): { grads: Record<string, tf.Tensor>; norm: number } {
   const names = Object.keys(grads);
-  const normT = tf.tidy(() => gradNorm(tensorOps, names.map((n) => grads[n])));
-  const norm = (normT.dataSync() as Float32Array)[0];
-  normT.dispose();
+  const norm = tf.tidy(() => gradNorm(eagerOps, names.map((n) => grads[n])).dataSync()[0]);
   const coef = clipFactor(hostOps, norm, maxNorm);
   const out: Record<string, tf.Tensor> = {};
   for (const n of names) out[n] = tf.tidy(() => (coef < 1 ? grads[n].mul(coef) : grads[n].clone()));

@@ -90,26 +90,19 @@ export function parseHeader(
       continue;
     }
     const e = raw as Partial<HeaderEntry> | null;
-    const where = `tensor "${name}"`;
-    if (!e || typeof e !== "object") fail(source, `${where}: header entry is not an object`);
-    if (typeof e.dtype !== "string" || !(e.dtype in DTYPE_BYTES))
-      fail(source, `${where}: unsupported dtype ${JSON.stringify(e.dtype)}`);
+    const bad: (msg: string) => never = (msg) => fail(source, `tensor "${name}": ${msg}`);
+    if (!e || typeof e !== "object") bad("header entry is not an object");
+    if (typeof e.dtype !== "string" || !(e.dtype in DTYPE_BYTES)) bad(`unsupported dtype ${JSON.stringify(e.dtype)}`);
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0))
-      fail(source, `${where}: bad shape ${JSON.stringify(e.shape)}`);
+      bad(`bad shape ${JSON.stringify(e.shape)}`);
     const off = e.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isInteger(o) && o >= 0) || off[0] > off[1])
-      fail(source, `${where}: bad data_offsets ${JSON.stringify(off)}`);
+      bad(`bad data_offsets ${JSON.stringify(off)}`);
     if (off[1] > dataLen)
-      fail(
-        source,
-        `${where}: data_offsets ${JSON.stringify(off)} run past the ${dataLen} data bytes (truncated file?)`,
-      );
+      bad(`data_offsets ${JSON.stringify(off)} run past the ${dataLen} data bytes (truncated file?)`);
     const expected = e.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[e.dtype];
     if (off[1] - off[0] !== expected)
-      fail(
-        source,
-        `${where}: shape [${e.shape}] of ${e.dtype} needs ${expected} bytes but data_offsets give ${off[1] - off[0]}`,
-      );
+      bad(`shape [${e.shape}] of ${e.dtype} needs ${expected} bytes but data_offsets give ${off[1] - off[0]}`);
     entries.set(name, { dtype: e.dtype, shape: e.shape.slice(), data_offsets: [off[0], off[1]] });
     spans.push([off[0], off[1], name]);
   }
@@ -130,45 +123,35 @@ function halfToFloat(h: number): number {
   return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
+/** Element i of each dtype (but F32, copied whole) as a number. */
+const READ: Record<string, (v: DataView, i: number) => number> = {
+  F64: (v, i) => v.getFloat64(i * 8, true),
+  F16: (v, i) => halfToFloat(v.getUint16(i * 2, true)),
+  BF16: (v, i) => new Float32Array(new Uint32Array([v.getUint16(i * 2, true) << 16]).buffer)[0],
+  I64: (v, i) => Number(v.getBigInt64(i * 8, true)),
+  I32: (v, i) => v.getInt32(i * 4, true),
+  I16: (v, i) => v.getInt16(i * 2, true),
+  I8: (v, i) => v.getInt8(i),
+  U8: (v, i) => v.getUint8(i),
+  BOOL: (v, i) => v.getUint8(i),
+};
+
 function decode(name: string, e: HeaderEntry, bytes: Uint8Array, source: string): SafeTensor {
   const count = e.shape.reduce((a, b) => a * b, 1);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const base = { shape: e.shape, sourceDtype: e.dtype };
-  switch (e.dtype) {
-    case "F32": { // copy: the file buffer may not be 4-byte aligned (and Buffer.slice would not copy)
-      const out = new Float32Array(count);
-      new Uint8Array(out.buffer).set(bytes);
-      return { ...base, dtype: "float32", data: out };
-    }
-    case "F64":
-    case "F16":
-    case "BF16": {
-      const out = new Float32Array(count);
-      for (let i = 0; i < count; i++) {
-        out[i] = e.dtype === "F64" ?
-          view.getFloat64(i * 8, true)
-          : e.dtype === "F16" ?
-          halfToFloat(view.getUint16(i * 2, true))
-          : new Float32Array(new Uint32Array([view.getUint16(i * 2, true) << 16]).buffer)[0];
-      }
-      return { ...base, dtype: "float32", data: out };
-    }
-    default: {
-      const out = new Int32Array(count);
-      for (let i = 0; i < count; i++) {
-        if (e.dtype === "I64") {
-          const v = view.getBigInt64(i * 8, true);
-          if (v > 2147483647n || v < -2147483648n)
-            fail(source, `tensor "${name}": I64 value ${v} at index ${i} does not fit in int32`);
-          out[i] = Number(v);
-        } else if (e.dtype === "I32") out[i] = view.getInt32(i * 4, true);
-        else if (e.dtype === "I16") out[i] = view.getInt16(i * 2, true);
-        else if (e.dtype === "I8") out[i] = view.getInt8(i);
-        else out[i] = view.getUint8(i); // U8, BOOL
-      }
-      return { ...base, dtype: "int32", data: out };
+  const float = e.dtype.startsWith("F") || e.dtype === "BF16";
+  const out = float ? new Float32Array(count) : new Int32Array(count);
+  // F32 is copied: the file buffer may not be 4-byte aligned (and Buffer.slice would not copy)
+  if (e.dtype === "F32") new Uint8Array(out.buffer).set(bytes);
+  else {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), read = READ[e.dtype];
+    for (let i = 0; i < count; i++) {
+      const v = read(view, i);
+      if (!float && (v > 2147483647 || v < -2147483648))
+        fail(source, `tensor "${name}": ${e.dtype} value ${v} at index ${i} does not fit in int32`);
+      out[i] = v;
     }
   }
+  return { dtype: float ? "float32" : "int32", shape: e.shape, data: out, sourceDtype: e.dtype };
 }
 
 /** Parses a whole safetensors buffer. `source` names it in errors (a file path). */
@@ -202,19 +185,20 @@ export function readSafetensorsHeader(file: string): Map<string, HeaderEntry> {
     const head = Buffer.alloc(8);
     fs.readSync(fd, head, 0, 8, 0);
     const n = Number(head.readBigUInt64LE(0));
-    if (n > MAX_HEADER || 8 + n > size)
-      fail(file, `header length ${n} runs past the end of the ${size}-byte file (truncated?)`);
-    const buf = Buffer.alloc(8 + n);
-    fs.readSync(fd, buf, 0, 8 + n, 0);
+    const buf = Buffer.alloc(n > MAX_HEADER ? 8 : Math.min(8 + n, size));
+    fs.readSync(fd, buf, 0, buf.length, 0);
     return parseHeader(buf, file, size).entries;
   } finally {
     fs.closeSync(fd);
   }
 }
 
+/** Tensors to write, by name. */
+type Tensors = Map<string, SafeTensor> | Record<string, SafeTensor>;
+
 /** Serialises tensors (F32 or I32) to safetensors bytes: names sorted, header padded to 8 bytes. */
 export function serializeSafetensors(
-  tensors: Map<string, SafeTensor> | Record<string, SafeTensor>,
+  tensors: Tensors,
   metadata: Record<string, string> = { format: "pt" },
 ): Uint8Array {
   const map = tensors instanceof Map ? tensors : new Map(Object.entries(tensors));
@@ -234,10 +218,8 @@ export function serializeSafetensors(
     header[name] = { dtype: isFloat ? "F32" : "I32", shape: t.shape, data_offsets: [offset, offset + count * 4] };
     offset += count * 4;
   }
-  let json = JSON.stringify(header);
-  const pad = (8 - (Buffer.byteLength(json) % 8)) % 8;
-  json += " ".repeat(pad);
-  const hbytes = Buffer.from(json, "utf8");
+  const json = JSON.stringify(header);
+  const hbytes = Buffer.from(json + " ".repeat((8 - (Buffer.byteLength(json) % 8)) % 8), "utf8");
   const out = new Uint8Array(8 + hbytes.length + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(hbytes.length), true);
   out.set(hbytes, 8);
@@ -253,7 +235,7 @@ export function serializeSafetensors(
 /** Writes tensors to `file` atomically (a reader never sees half a file). */
 export function writeSafetensors(
   file: string,
-  tensors: Map<string, SafeTensor> | Record<string, SafeTensor>,
+  tensors: Tensors,
   metadata: Record<string, string> = { format: "pt" },
 ): void {
   writeFileAtomic(file, serializeSafetensors(tensors, metadata));

@@ -24,12 +24,8 @@ export interface ShapeConfig {
 export function bertParamShapes(c: ShapeConfig, numLabels: number): Array<[string, number[]]> {
   const h = c.hidden_size;
   const out: Array<[string, number[]]> = [];
-  const linear = (n: string, o: number, i: number) => {
-    out.push([`${n}.weight`, [o, i]], [`${n}.bias`, [o]]);
-  };
-  const norm = (n: string) => {
-    out.push([`${n}.weight`, [h]], [`${n}.bias`, [h]]);
-  };
+  const linear = (n: string, o: number, i: number) => out.push([`${n}.weight`, [o, i]], [`${n}.bias`, [o]]);
+  const norm = (n: string) => out.push([`${n}.weight`, [h]], [`${n}.bias`, [h]]);
   out.push(["bert.embeddings.word_embeddings.weight", [c.vocab_size, h]]);
   out.push(["bert.embeddings.position_embeddings.weight", [c.max_position_embeddings, h]]);
   out.push(["bert.embeddings.token_type_embeddings.weight", [c.type_vocab_size, h]]);
@@ -110,13 +106,7 @@ export function countParameters(params: Map<string, { shape: number[] }>): Recor
   const out: Record<string, number> = {};
   for (const [name, v] of params) {
     const m = /^bert\.encoder\.layer\.(\d+)\./.exec(name);
-    const block = m
-      ? `layer ${m[1]}`
-      : name.startsWith("bert.embeddings.")
-      ? "embeddings"
-      : name.startsWith("bert.pooler.")
-      ? "pooler"
-      : name.split(".")[0];
+    const block = m ? `layer ${m[1]}` : /^bert\.(embeddings|pooler)\./.exec(name)?.[1] ?? name.split(".")[0];
     out[block] = (out[block] ?? 0) + v.shape.reduce((a, b) => a * b, 1);
   }
   return out;
