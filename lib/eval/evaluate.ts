@@ -8,15 +8,14 @@
  *   predict(model, tokenizer, ["What a wonderful exhibition!"])
  *   // [{ text: "What a wonderful exhibition!", label: "happy", probabilities: { happy: 0.97, … } }]
  */
-import * as fs from "fs";
-import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { SequentialSampler, batches, EncodedRows } from "../data/loader";
+import { EncodedRows, BatchOptions } from "../data/loader";
 import { multiHot } from "../data/labels";
 import { scoreAll, accuracyLines, EvalMetrics, ClassReport } from "./metrics";
 import {
   isMultiLabelModel,
   evaluateMultiLabel,
+  evalForward,
   readThresholds,
   MULTI_LABEL,
   MultiLabelEvaluation,
@@ -24,19 +23,12 @@ import {
 } from "./multilabel";
 import { BertForSequenceClassification, loadBertForSequenceClassification, crossEntropyLoss } from "../model/bert";
 import { loadTokenizer, Tokenizer, TokenizerLike, encodeUnpadded } from "../data/tokenize";
-import { modelFolder, readLabels } from "../model/run_folder";
+import { modelFolder, readConfig, readLabels } from "../model/run_folder";
 import { DEFAULT_CONFIG } from "../config/config";
 import { lengthOrder } from "../core/batching";
 import { TextSet, Part, rowPlace } from "../data/data";
 import { tableHtml } from "../core/html";
 import type { GraphPrecision } from "../graph/lowering";
-
-export interface EvalOptions {
-  batchSize: number;
-  padding?: "longest" | "max_length";
-  maxLength?: number;
-  padTokenId?: number;
-}
 
 export interface Evaluation {
   metrics: EvalMetrics;
@@ -52,41 +44,32 @@ export function evaluate(
   model: BertForSequenceClassification,
   enc: EncodedRows,
   labelIds: number[],
-  opts: EvalOptions,
+  opts: BatchOptions,
 ): Evaluation {
-  const order = new SequentialSampler(enc.input_ids.length).epochIndices();
-  let lossSum = 0, n = 0;
-  const predictions: number[] = [], probabilities: number[][] = [];
-  for (const b of batches(enc, labelIds, order, opts)) {
-    const [loss, probs] = tf.tidy(() => {
-      const logits = model.forward(b, { training: false });
-      return [crossEntropyLoss(logits, b.labels), tf.softmax(logits)];
-    });
-    lossSum += (loss.dataSync() as Float32Array)[0];
-    n++;
-    const p = probs.arraySync() as number[][];
-    tf.dispose([loss, probs]);
-    b.dispose();
-    for (const row of p) {
-      probabilities.push(row);
-      predictions.push(row.indexOf(Math.max(...row)));
-    }
-  }
-  return { metrics: scoreAll(labelIds, predictions, model.labels, lossSum / n), predictions, probabilities };
+  const { loss, probabilities } = evalForward(
+    model,
+    enc,
+    labelIds,
+    opts,
+    (logits, b) => [crossEntropyLoss(logits, b.labels), tf.softmax(logits)],
+  );
+  const predictions = probabilities.map((row) => row.indexOf(Math.max(...row)));
+  return { metrics: scoreAll(labelIds, predictions, model.labels, loss), predictions, probabilities };
 }
 
 /** Each example's label id in `labels` (the model's); a label the model does not know names the file and line. */
 export function labelIds(set: TextSet<string | string[]>, part: Part, labels: readonly string[]): number[] {
   const id = new Map(labels.map((l, i) => [l, i]));
-  const known = (l: string, i: number) => {
-    const k = id.get(l);
-    if (k === undefined) {
-      const known = labels.join(", ");
-      throw new Error(`${rowPlace(set, part, i)}: label ${JSON.stringify(l)} is not one the model knows (${known})`);
-    }
-    return k;
-  };
-  return set.labels.flatMap((l, i) => (Array.isArray(l) ? l : [l]).map((one) => known(one, i)));
+  return set.labels.flatMap((l, i) =>
+    (Array.isArray(l) ? l : [l]).map((one) => {
+      const k = id.get(one);
+      if (k === undefined)
+        throw new Error(
+          `${rowPlace(set, part, i)}: label ${JSON.stringify(one)} is not one the model knows (${labels.join(", ")})`,
+        );
+      return k;
+    })
+  );
 }
 
 const PASS = "pass the ones loadTrained returns (the model folder's thresholds.json)";
@@ -98,13 +81,13 @@ export interface EvaluateSetOptions {
   thresholds?: readonly number[];
 }
 
+type Model = BertForSequenceClassification;
+type AnySet = TextSet | TextSet<string[]>;
+type Options = EvaluateSetOptions;
 /**
  * Tokenizes and scores a whole set (a validation split or a test file) in eval mode: label ids for a
  * single-label model, label sets at the model's thresholds for a multi-label one.
  */
-type Model = BertForSequenceClassification;
-type AnySet = TextSet | TextSet<string[]>;
-type Options = EvaluateSetOptions;
 export function evaluateSet(model: Model, tok: TokenizerLike, set: TextSet, part: Part, opts?: Options): Evaluation;
 export function evaluateSet(
   model: Model,
@@ -276,8 +259,7 @@ export interface Trained {
 export async function loadTrained(dir: string, opts: { precision?: GraphPrecision } = {}): Promise<Trained> {
   const folder = modelFolder(dir);
   const labels = readLabels(folder);
-  const cfg = JSON.parse(fs.readFileSync(path.join(folder, "config.json"), "utf8"));
-  const thresholds = cfg.problem_type === MULTI_LABEL ? readThresholds(folder, labels) : undefined;
+  const thresholds = readConfig(folder).problem_type === MULTI_LABEL ? readThresholds(folder, labels) : undefined;
   const model = await loadBertForSequenceClassification(folder, { labels, seed: 0 });
   if (opts.precision) model.precision = opts.precision;
   return { model, tokenizer: await loadTokenizer(folder), dir: folder, ...(thresholds ? { thresholds } : {}) };

@@ -17,7 +17,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { BertForSequenceClassification } from "../model/bert";
-import { SequentialSampler, batches, EncodedRows, BatchOptions } from "../data/loader";
+import { SequentialSampler, batches, Batch, EncodedRows, BatchOptions } from "../data/loader";
 import { bceWithLogitsLoss } from "../nn/losses";
 import { ClassReport, perClassScores } from "./metrics";
 import { writeJsonAtomic } from "../core/fsutil";
@@ -135,6 +135,30 @@ export interface MultiLabelEvaluation {
 }
 
 /**
+ * Eval mode (no dropout, no gradients) over a set in file order: the mean of the batch losses `head` computes
+ * from the logits, and the probabilities it gives. lib/eval/evaluate.ts's single-label `evaluate` runs on it too.
+ */
+export function evalForward(
+  model: BertForSequenceClassification,
+  enc: EncodedRows,
+  labels: number[] | undefined,
+  opts: BatchOptions,
+  head: (logits: tf.Tensor2D, b: Batch) => [tf.Tensor, tf.Tensor],
+): { loss: number; probabilities: number[][] } {
+  let lossSum = 0, n = 0;
+  const probabilities: number[][] = [];
+  for (const b of batches(enc, labels, new SequentialSampler(enc.input_ids.length).epochIndices(), opts)) {
+    const [loss, probs] = tf.tidy(() => head(model.forward(b, { training: false }), b));
+    lossSum += (loss.dataSync() as Float32Array)[0];
+    n++;
+    probabilities.push(...(probs.arraySync() as number[][]));
+    tf.dispose([loss, probs]);
+    b.dispose();
+  }
+  return { loss: lossSum / n, probabilities };
+}
+
+/**
  * Eval mode over a set with multi-hot `targets`: BCE loss (mean of batch losses), sigmoid
  * probabilities, decisions at `thresholds` (or tuned here on these very targets with "tune": what
  * training does on validation each epoch), and the scores.
@@ -145,24 +169,13 @@ export function evaluateMultiLabel(
   targets: number[][],
   opts: BatchOptions & { thresholds: readonly number[] | "tune" },
 ): MultiLabelEvaluation {
-  const order = new SequentialSampler(enc.input_ids.length).epochIndices();
-  let lossSum = 0, n = 0;
-  const probabilities: number[][] = [];
-  for (const b of batches(enc, undefined, order, opts)) {
-    const [loss, probs] = tf.tidy(() => {
-      const logits = model.forward(b, { training: false });
-      const y = tf.tensor2d(b.indices.map((i) => targets[i]), [b.indices.length, model.labels.length]);
-      return [bceWithLogitsLoss(logits, y), tf.sigmoid(logits)];
-    });
-    lossSum += (loss.dataSync() as Float32Array)[0];
-    n++;
-    probabilities.push(...(probs.arraySync() as number[][]));
-    tf.dispose([loss, probs]);
-    b.dispose();
-  }
+  const { loss, probabilities } = evalForward(model, enc, undefined, opts, (logits, b) => {
+    const y = tf.tensor2d(b.indices.map((i) => targets[i]), [b.indices.length, model.labels.length]);
+    return [bceWithLogitsLoss(logits, y), tf.sigmoid(logits)];
+  });
   const thresholds = opts.thresholds === "tune" ? tuneThresholds(probabilities, targets) : [...opts.thresholds];
   const predictions = applyThresholds(probabilities, thresholds);
-  const metrics = { ...multiLabelScores(targets, predictions, model.labels), loss: lossSum / n };
+  const metrics = { ...multiLabelScores(targets, predictions, model.labels), loss };
   metrics.labels.forEach((l, k) => {
     l.threshold = thresholds[k];
   });

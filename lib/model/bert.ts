@@ -37,7 +37,7 @@ import { bertForward, BertOps } from "../nn/bert_def";
 import { bertParamShapes, readBertCheckpoint, checkShape, toSafeTensors } from "../nn/weights";
 import { writeSafetensors, SafeTensor } from "../nn/safetensors";
 import { writeJsonAtomic } from "../core/fsutil";
-import { labelsOf } from "./run_folder";
+import { labelsOf, readConfig } from "./run_folder";
 import { inferenceGraph } from "../graph/bert_graph";
 import { GraphOutput, GraphPrecision } from "../graph/lowering";
 import { packing } from "../graph/rows";
@@ -309,11 +309,6 @@ export class BertForSequenceClassification {
   }
 }
 
-/** N(0, std²) values from a seeded generator, as Hugging Face's `_init_weights` draws them. */
-function normalInit(shape: number[], std: number, seed: number): tf.Tensor {
-  return tf.randomNormal(shape, 0, std, "float32", seed);
-}
-
 /**
  * Initial value of one parameter as Hugging Face's `_init_weights`: weights of linear layers and
  * embeddings N(0, initializer_range²) (the padding row zero), biases 0, LayerNorm weight 1.
@@ -322,7 +317,7 @@ function initParam(name: string, shape: number[], c: BertConfig, seed: number): 
   if (/LayerNorm\.weight$/.test(name)) return tf.ones(shape);
   if (/\.bias$/.test(name)) return tf.zeros(shape);
   return tf.tidy(() => {
-    const w = normalInit(shape, c.initializer_range, seed);
+    const w = tf.randomNormal(shape, 0, c.initializer_range, "float32", seed);
     if (
       name === "bert.embeddings.word_embeddings.weight" && c.pad_token_id !== undefined && c.pad_token_id < shape[0]
     ) {
@@ -365,14 +360,7 @@ export async function loadBertForSequenceClassification(
 ): Promise<BertForSequenceClassification> {
   checkLabels(opts.labels);
   const cfgFile = path.join(modelDir, "config.json");
-  if (!fs.existsSync(cfgFile)) throw new Error(`${modelDir}: no config.json (is this a Hugging Face model folder?)`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(cfgFile, "utf8"));
-  } catch (e) {
-    throw new Error(`${cfgFile}: not valid JSON (${(e as Error).message})`, { cause: e });
-  }
-  const config = validateBertConfig(raw, cfgFile);
+  const config = validateBertConfig(readConfig(modelDir, "not a Hugging Face model folder"), cfgFile);
   const weightsFile = path.join(modelDir, "model.safetensors");
   if (!fs.existsSync(weightsFile))
     throw new Error(`${modelDir}: no model.safetensors (only safetensors weights are read)`);
@@ -449,17 +437,15 @@ function transferHead(
   return (name, shape, i) => {
     if (!name.startsWith("classifier.")) return undefined;
     const init = initParam(name, shape, config, siteSeed(seed, i));
-    const rows = init.arraySync() as number[][] | number[];
+    const values = init.dataSync().slice();
     init.dispose();
     const src = name === "classifier.weight" ? weight : bias;
     const width = shape.length === 2 ? shape[1] : 1;
     labels.forEach((l, r) => {
       const from = saved.indexOf(l);
-      if (from < 0 || !src) return;
-      const row = Array.from(src.data.subarray(from * width, (from + 1) * width));
-      if (shape.length === 2) (rows as number[][])[r] = row; else (rows as number[])[r] = row[0];
+      if (from >= 0 && src) values.set(src.data.subarray(from * width, (from + 1) * width), r * width);
     });
-    return tf.tensor(rows as number[][], shape, "float32");
+    return tf.tensor(values, shape, "float32");
   };
 }
 

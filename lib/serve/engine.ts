@@ -20,7 +20,8 @@ import * as path from "path";
 import * as ort from "onnxruntime-node";
 import { DEFAULT_CONFIG, Precision, PRECISIONS } from "../config/config";
 import type { GraphPrecision } from "../graph/lowering";
-import { loadOnnxClassifier, predictOnnx, evaluateOnnx, onnxThreads } from "./onnx_runtime";
+import { loadOnnxClassifier, predictOnnx, evaluateOnnx, onnxThreads, OnnxRunOptions } from "./onnx_runtime";
+import { encodeUnpadded } from "../data/tokenize";
 import type { Evaluation, Prediction } from "../eval/evaluate";
 
 export type EngineName = "onnx" | "tfjs" | "auto";
@@ -63,19 +64,14 @@ export function chooseEngine(
   return { engine, quantized, explicit, ...(opts.precision ? { precision } : {}) };
 }
 
-export interface RunOptions {
-  maxLength?: number;
-  batchSize?: number;
-}
-
 /** A loaded model behind either engine. */
 export interface Classifier {
   labels: string[];
   /** Which engine runs, for people: package, precision, threads, source. */
   engine: string;
-  predict(texts: string[], opts?: RunOptions): Promise<Prediction[]>;
+  predict(texts: string[], opts?: OnnxRunOptions): Promise<Prediction[]>;
   /** The course's metrics (lib/eval/metrics.ts) for labelled texts. */
-  evaluate(texts: string[], labelIds: number[], opts?: RunOptions): Promise<Evaluation>;
+  evaluate(texts: string[], labelIds: number[], opts?: OnnxRunOptions): Promise<Evaluation>;
   release(): Promise<void>;
 }
 
@@ -165,10 +161,11 @@ async function tfjsClassifier(dir: string, precision: GraphPrecision = "fp32"): 
     engine: `TensorFlow.js ${backend.name}${graphInference() ? ` (graph${bf16})` : ""} on ${dir}`,
     predict: async (texts, o = {}) => predict(model, tokenizer, texts, o),
     async evaluate(texts, ids, o = {}) {
-      const maxLength = o.maxLength ?? DEFAULT_CONFIG.maxLength;
-      const enc = tokenizer.encode(texts, { padding: false, truncation: true, maxLength });
-      const batchSize = o.batchSize ?? DEFAULT_CONFIG.evalBatchSize;
-      return evaluate(model, enc, ids, { batchSize, padTokenId: tokenizer.padTokenId });
+      const enc = encodeUnpadded(tokenizer, texts, o.maxLength ?? DEFAULT_CONFIG.maxLength);
+      return evaluate(model, enc, ids, {
+        batchSize: o.batchSize ?? DEFAULT_CONFIG.evalBatchSize,
+        padTokenId: tokenizer.padTokenId,
+      });
     },
     async release() {
       model.dispose();

@@ -47,33 +47,21 @@ class OnnxGraph {
     return out;
   }
 
-  floats(name: string, dims: number[], values: Float32Array): string {
-    this.initializers.push({
-      name,
-      dims,
-      dataType: T.FLOAT,
-      rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
-    });
+  /** An initializer (float32 unless `dataType` says otherwise). */
+  tensor(name: string, dims: number[], values: Float32Array | BigInt64Array, dataType: number = T.FLOAT): string {
+    const rawData = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+    this.initializers.push({ name, dims, dataType, rawData });
     return name;
   }
 
   /** An int64 constant: 1-D, or a scalar when `scalar`. */
   ints(values: number[], scalar = false): string {
-    const name = `const_${this.count++}`;
     const data = BigInt64Array.from(values.map(BigInt));
-    this.initializers.push({
-      name,
-      dims: scalar ? [] : [values.length],
-      dataType: T.INT64,
-      rawData: new Uint8Array(data.buffer),
-    });
-    return name;
+    return this.tensor(`const_${this.count++}`, scalar ? [] : [values.length], data, T.INT64);
   }
 
   scalar(v: number): string {
-    const name = `const_${this.count++}`;
-    this.initializers.push({ name, dims: [], dataType: T.FLOAT, rawData: new Uint8Array(Float32Array.of(v).buffer) });
-    return name;
+    return this.tensor(`const_${this.count++}`, [], Float32Array.of(v));
   }
 }
 
@@ -91,7 +79,6 @@ export function bertOnnx(model: BertForSequenceClassification): Uint8Array {
   const g = new OnnxGraph();
   const heads = c.num_attention_heads, dh = c.hidden_size / heads;
   const value = new Map<number, string>();
-  const weight = (name: string) => model.params.get(name)!;
   const read = (t: tf.Tensor) => t.dataSync() as Float32Array;
 
   // Inputs as transformers.js and Hugging Face's exporters name them; the additive mask is made in the graph.
@@ -120,12 +107,12 @@ export function bertOnnx(model: BertForSequenceClassification): Uint8Array {
     const x = n.inputs.map((_, j) => arg(n, j));
     switch (n.op) {
       case "param": {
-        const w = weight(n.name!);
-        if (!transposed.has(n.id)) return g.floats(n.name!, w.shape, read(w));
-        const wt = tf.tidy(() => tf.transpose(w));
-        const name = g.floats(`${n.name}.T`, wt.shape, read(wt));
-        wt.dispose();
-        return name;
+        const w = model.params.get(n.name!)!;
+        if (!transposed.has(n.id)) return g.tensor(n.name!, w.shape, read(w));
+        return tf.tidy(() => {
+          const wt = tf.transpose(w);
+          return g.tensor(`${n.name}.T`, wt.shape, read(wt));
+        });
       }
       case "embed":
         return g.op("Gather", [x[0], x[1]], [{ name: "axis", i: 0 }]);

@@ -19,7 +19,7 @@ import { DEFAULT_CONFIG } from "../config/config";
 import { readLabels, ONNX_MODEL, ONNX_MODEL_QUANTIZED, isOnnxExport } from "../model/run_folder";
 import { scoreAll } from "../eval/metrics";
 import { lengthSortedBatches } from "../core/batching";
-import { loadTokenizer, Tokenizer } from "../data/tokenize";
+import { loadTokenizer, encodeUnpadded, Tokenizer } from "../data/tokenize";
 import type { Evaluation, Prediction } from "../eval/evaluate";
 import type { TokenizerLike } from "../data/tokenize";
 
@@ -167,15 +167,11 @@ export async function classifyOnnx(
   texts: readonly string[],
   opts: OnnxRunOptions = {},
 ): Promise<number[][]> {
-  const maxLength = opts.maxLength ?? DEFAULT_CONFIG.maxLength;
-  const enc = clf.tokenizer.encode(texts.slice(), { padding: false, truncation: true, maxLength });
+  const ids = encodeUnpadded(clf.tokenizer, texts.slice(), opts.maxLength ?? DEFAULT_CONFIG.maxLength).input_ids;
   const out: number[][] = new Array(texts.length);
-  const lengths = enc.input_ids.map((r) => r.length);
-  for (const batch of lengthSortedBatches(lengths, opts.batchSize ?? DEFAULT_CONFIG.evalBatchSize)) {
-    const logits = await onnxLogits(clf.session, batch.map((i) => enc.input_ids[i]), clf.tokenizer.padTokenId);
-    batch.forEach((i, j) => {
-      out[i] = logits[j];
-    });
+  for (const batch of lengthSortedBatches(ids.map((r) => r.length), opts.batchSize ?? DEFAULT_CONFIG.evalBatchSize)) {
+    const logits = await onnxLogits(clf.session, batch.map((i) => ids[i]), clf.tokenizer.padTokenId);
+    for (const [j, i] of batch.entries()) out[i] = logits[j];
   }
   return out;
 }
@@ -226,8 +222,4 @@ function logSumExp(row: readonly number[]): number {
   return m + Math.log(row.reduce((a, x) => a + Math.exp(x - m), 0));
 }
 
-function argmax(p: readonly number[]): number {
-  let k = 0;
-  for (let i = 1; i < p.length; i++) if (p[i] > p[k]) k = i;
-  return k;
-}
+const argmax = (p: readonly number[]) => p.indexOf(Math.max(...p));

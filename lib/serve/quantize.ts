@@ -35,14 +35,6 @@ interface Quantized {
   zp: string;
 }
 
-/** The op types quantize_dynamic quantizes in a BERT (its IntegerOps registry, less the ops BERT lacks). */
-const OP_TYPES = ["MatMul", "Gather", "Transpose"];
-
-export interface QuantizeOptions {
-  /** Which op types to quantize (default: MatMul, Gather, Transpose, as quantize_dynamic's defaults do here). */
-  opTypes?: string[];
-}
-
 /** Integer range of each 8-bit type, and whether weights of it are quantized symmetrically. */
 const RANGE: Record<number, { qmin: number; qmax: number; symmetric: boolean }> = {
   [DataType.INT8]: { qmin: -127, qmax: 127, symmetric: true }, // symmetric int8 drops -128
@@ -80,15 +72,9 @@ export function quantizeTensor(
     rmin = -m;
     rmax = m;
   }
-  let scale64 = (rmax - rmin) / (range.qmax - range.qmin);
-  let zeroPoint: number;
-  if (scale64 < 1.1754943508222875e-38) {
-    scale64 = 1;
-    zeroPoint = 0;
-  }
-  // float32's smallest normal
-  else if (range.symmetric) zeroPoint = roundHalfEven((range.qmin + range.qmax) / 2);
-  else zeroPoint = roundHalfEven(range.qmin - rmin / scale64);
+  let scale64 = (rmax - rmin) / (range.qmax - range.qmin), zeroPoint = 0;
+  if (scale64 < 1.1754943508222875e-38) scale64 = 1; // below float32's smallest normal
+  else zeroPoint = roundHalfEven(range.symmetric ? (range.qmin + range.qmax) / 2 : range.qmin - rmin / scale64);
   const scale = Math.fround(scale64);
   const lo = type === DataType.INT8 ? -128 : 0, hi = type === DataType.INT8 ? 127 : 255;
   const values = type === DataType.INT8 ? new Int8Array(data.length) : new Uint8Array(data.length);
@@ -114,14 +100,9 @@ const dimsOf = (t: Tensor) => (t.dims ?? []).map(Number);
 const attr = (n: Node, name: string) => n.attribute?.find((x) => x.name === name);
 const intAttr = (n: Node, name: string, dflt: number) => Number(attr(n, name)?.i ?? dflt);
 const floatAttr = (n: Node, name: string, dflt: number) => Number(attr(n, name)?.f ?? dflt);
-type Attribute = onnx.IAttributeProto;
-const node = (opType: string, input: string[], output: string[], name: string, attribute: Attribute[] = []): Node => ({
-  opType,
-  input,
-  output,
-  name,
-  attribute,
-});
+function node(opType: string, input: string[], output: string[], name: string, attribute: onnx.IAttributeProto[] = []) {
+  return { opType, input, output, name, attribute };
+}
 
 /** The opset of the default ONNX domain. */
 function opsetOf(model: onnx.IModelProto): number {
@@ -133,7 +114,7 @@ function opsetOf(model: onnx.IModelProto): number {
  * The whole model, quantized; `model` (ModelProto bytes) is not changed. Throws, naming the problem,
  * for bytes that are not an ONNX model or a model below opset 11 (DynamicQuantizeLinear's).
  */
-export function quantizeDynamic(modelBytes: Uint8Array, opts: QuantizeOptions = {}): Uint8Array {
+export function quantizeDynamic(modelBytes: Uint8Array): Uint8Array {
   let model: onnx.ModelProto;
   try {
     model = onnx.ModelProto.decode(modelBytes);
@@ -144,8 +125,7 @@ export function quantizeDynamic(modelBytes: Uint8Array, opts: QuantizeOptions = 
   const opset = opsetOf(model);
   if (opset < 11)
     throw new Error(`quantizeDynamic: the model's opset is ${opset}; dynamic quantization needs opset 11 or newer`);
-  const q = new DynamicQuantizer(model.graph, opts.opTypes ?? OP_TYPES);
-  q.run();
+  new DynamicQuantizer(model.graph).run();
   model.producerName = "bertlab.quantize";
   model.producerVersion = "1";
   return onnx.ModelProto.encode(model).finish();
@@ -159,20 +139,21 @@ class DynamicQuantizer {
   private readonly out: Node[] = [];
   private readonly names = new Set<string>();
 
-  constructor(private readonly graph: onnx.IGraphProto, private readonly opTypes: string[]) {
+  constructor(private readonly graph: onnx.IGraphProto) {
     for (const t of graph.initializer ?? []) this.inits.set(t.name!, t);
     for (const i of graph.input ?? []) if (!this.inits.has(i.name!)) this.generated.add(i.name!);
     for (const t of graph.initializer ?? []) this.names.add(t.name!);
     for (const n of graph.node ?? []) [...(n.input ?? []), ...(n.output ?? [])].forEach((x) => this.names.add(x));
   }
 
+  /** Quantizes what quantize_dynamic quantizes in a BERT by default: MatMul, Gather, Transpose (see the file comment). */
   run(): void {
-    const nodes = this.gemmToMatMul(this.graph.node ?? []);
-    for (const n of nodes) {
-      const before = this.out.length;
-      if (n.opType === "MatMul" && this.wants(n) && this.floatInit(n.input![1])) this.matMul(n);
-      else if (n.opType === "Gather" && this.wants(n) && this.floatInit(n.input![0])) this.gather(n);
-      else if (n.opType === "Transpose" && this.wants(n) && this.quantized.has(n.input![0])) this.transpose(n);
+    for (const n of this.gemmToMatMul(this.graph.node ?? [])) {
+      const before = this.out.length, x = n.input![0];
+      if (n.opType === "MatMul" && this.floatInit(n.input![1])) this.matMul(n);
+      // GatherQuant: the table is an initializer here, quantized to uint8 as onnxruntime does
+      else if (n.opType === "Gather" && this.floatInit(x)) this.direct8Bit(n, this.quantizeActivation(x));
+      else if (n.opType === "Transpose" && this.quantized.has(x)) this.direct8Bit(n, this.quantized.get(x)!);
       else this.keep(n);
       for (const m of this.out.slice(before)) m.output?.forEach((o) => this.generated.add(o));
     }
@@ -181,9 +162,6 @@ class DynamicQuantizer {
     this.dropUnused();
   }
 
-  private wants(n: Node): boolean {
-    return this.opTypes.includes(n.opType!);
-  }
   private floatInit(name: string): Tensor | undefined {
     const t = this.inits.get(name);
     return t && t.dataType === DataType.FLOAT ? t : undefined;
@@ -276,17 +254,11 @@ class DynamicQuantizer {
     this.out.push(node("Mul", [`${int32}_cast_output`, scales.output![0]], [y], outName));
   }
 
-  /** onnxruntime's GatherQuant: gather 8-bit rows; consumers get them dequantized. */
-  private gather(n: Node): void {
-    const w = this.quantizeActivation(n.input![0]); // an initializer here: uint8, as onnxruntime does
-    const y = n.output![0];
-    this.quantized.set(y, { q: `${y}_quantized`, scale: w.scale, zp: w.zp });
-    this.out.push({ ...n, input: [w.q, ...n.input!.slice(1)], output: [`${y}_quantized`, ...n.output!.slice(1)] });
-  }
-
-  /** onnxruntime's Direct8BitOp: a Transpose of 8-bit values stays 8-bit, with the same scale. */
-  private transpose(n: Node): void {
-    const x = this.quantized.get(n.input![0])!;
+  /**
+   * onnxruntime's GatherQuant and Direct8BitOp: `n` runs on the integers of `x` (gathers 8-bit rows, transposes);
+   * its output stays 8-bit with x's scale, and consumers that need floats get it dequantized.
+   */
+  private direct8Bit(n: Node, x: Quantized): void {
     const y = n.output![0];
     this.quantized.set(y, { q: `${y}_quantized`, scale: x.scale, zp: x.zp });
     this.out.push({ ...n, input: [x.q, ...n.input!.slice(1)], output: [`${y}_quantized`, ...n.output!.slice(1)] });
@@ -312,9 +284,8 @@ class DynamicQuantizer {
     const used = new Set<string>();
     for (const n of this.graph.node ?? []) n.input?.forEach((i) => used.add(i));
     for (const o of this.graph.output ?? []) used.add(o.name!);
-    const keep = (this.graph.initializer ?? []).filter((t) => used.has(t.name!));
     const dropped = new Set((this.graph.initializer ?? []).filter((t) => !used.has(t.name!)).map((t) => t.name!));
-    this.graph.initializer = keep;
+    this.graph.initializer = (this.graph.initializer ?? []).filter((t) => used.has(t.name!));
     this.graph.input = (this.graph.input ?? []).filter((i) => !dropped.has(i.name!));
   }
 }
