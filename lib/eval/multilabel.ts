@@ -20,7 +20,6 @@ import { BertForSequenceClassification } from "../model/bert";
 import { SequentialSampler, batches, Batch, EncodedRows, BatchOptions } from "../data/loader";
 import { bceWithLogitsLoss } from "../nn/losses";
 import { ClassReport, perClassScores } from "./metrics";
-import { writeJsonAtomic } from "../core/fsutil";
 
 export const MULTI_LABEL = "multi_label_classification";
 
@@ -186,19 +185,9 @@ export function evaluateMultiLabel(
 export const THRESHOLDS_FILE = "thresholds.json";
 
 /** thresholds.json's content: { problem_type, tuned_on, thresholds: { label: value } }. */
-export function thresholdsJson(labels: readonly string[], thresholds: readonly number[], tunedOn = "validation") {
+export function thresholdsJson(labels: readonly string[], thresholds: readonly number[]) {
   const byLabel = Object.fromEntries(labels.map((l, k) => [l, thresholds[k]]));
-  return { problem_type: MULTI_LABEL, tuned_on: tunedOn, thresholds: byLabel };
-}
-
-/** Writes `dir`/thresholds.json atomically. */
-export function saveThresholds(
-  dir: string,
-  labels: readonly string[],
-  thresholds: readonly number[],
-  tunedOn = "validation",
-): void {
-  writeJsonAtomic(path.join(dir, THRESHOLDS_FILE), thresholdsJson(labels, thresholds, tunedOn));
+  return { problem_type: MULTI_LABEL, tuned_on: "validation", thresholds: byLabel };
 }
 
 /** Reads a multi-label model folder's thresholds, in `labels` order; missing file or label is an error. */

@@ -96,10 +96,7 @@ export interface ForwardOptions {
   training?: boolean;
   /** Makes the dropout masks reproducible; a random one is drawn when training without it. */
   seed?: number;
-  /**
-   * Eval mode on native TensorFlow runs the forward as one TensorFlow graph (lib/graph/bert_graph.ts),
-   * unless this is false or `BERTLAB_GRAPH=0`; operation by operation otherwise (as under a gradient tape).
-   */
+  /** false: eval mode runs op by op even where it could run as one graph (see the file comment). */
   graph?: boolean;
   /**
    * Also return every layer's attention probabilities [batch, heads, seq, seq] (as Hugging Face's
@@ -264,16 +261,15 @@ export class BertForSequenceClassification {
   }
 
   /**
-   * The graph sessions (lib/graph/bert_graph.ts), each loaded on first use: "full", and "packed" for logits and
-   * pooled alone, each per precision ("packed/bf16"). null when graphs could not be loaded (warned once): then op
-   * by op.
+   * The graph sessions by kind ("full" or "packed", per precision: "packed/bf16"), each loaded on first use: the
+   * lowering runs once per model, not per call. null when graphs could not be loaded: then op by op.
    */
   private sessions?: Map<string, GraphSession> | null;
 
   /**
-   * The eval-mode forward as one TensorFlow graph, fed this model's current weights; undefined
-   * (after one warning) if the graph cannot be loaded, so that prediction still works, op by op.
-   * Without "last_hidden_state" the packed graph runs: no padding rows, and the last layer at [CLS] only.
+   * The eval-mode forward as one TensorFlow graph, fed this model's current weights; undefined (after one
+   * warning) if the graph cannot be loaded, so that prediction still works, op by op. Without
+   * "last_hidden_state" the packed graph runs: no padding rows, and the last layer at [CLS] only.
    */
   private runGraph(inputs: BertInputs, outputs: GraphOutput[], precision = this.precision): tf.Tensor[] | undefined {
     const [b, s] = this.checkInputs(inputs);

@@ -50,11 +50,6 @@ interface Marker {
   missing: string[]; // optional files the repository does not have
 }
 
-/** The hub address in use, without a trailing slash. */
-export function hubEndpoint(endpoint = process.env.HF_ENDPOINT): string {
-  return (endpoint || "https://huggingface.co").replace(/\/+$/, "");
-}
-
 /** Checks a model id ("owner/name" or "name") and returns it; the error says what is wrong. */
 export function checkModelId(id: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/.test(id) || id.includes("..")) {
@@ -70,11 +65,6 @@ export function hubCacheDir(id: string, revision = "main", cacheDir = CACHE_DIR)
   checkModelId(id);
   // a revision like "refs/pr/1" must stay one path segment
   return path.join(cacheDir, "hub", id.replace("/", "--"), encodeURIComponent(revision));
-}
-
-/** The URL of one file of a model on the hub. */
-export function hubFileUrl(id: string, file: string, revision = "main", endpoint?: string): string {
-  return `${hubEndpoint(endpoint)}/${checkModelId(id)}/resolve/${encodeURIComponent(revision)}/${file}`;
 }
 
 /** True when `dir` holds a complete download: the marker, and every recorded file at its size. */
@@ -103,9 +93,9 @@ function httpStatus(e: Error): number | undefined {
  */
 export async function downloadFromHub(id: string, opts: HubOptions = {}): Promise<string> {
   const revision = opts.revision ?? "main";
-  const endpoint = hubEndpoint(opts.endpoint);
+  const endpoint = ((opts.endpoint ?? process.env.HF_ENDPOINT) || "https://huggingface.co").replace(/\/+$/, "");
   const token = opts.token ?? process.env.HF_TOKEN;
-  const dir = hubCacheDir(id, revision, opts.cacheDir);
+  const dir = hubCacheDir(id, revision, opts.cacheDir); // checks the id
   if (isCompleteDownload(dir)) return dir;
 
   const headers: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
@@ -115,7 +105,7 @@ export async function downloadFromHub(id: string, opts: HubOptions = {}): Promis
   await replaceDirAtomic(dir, async (tmp) => {
     const marker: Marker = { id, revision, endpoint, downloaded: new Date().toISOString(), files: {}, missing: [] };
     for (const file of [...REQUIRED_FILES, ...OPTIONAL_FILES]) {
-      const url = hubFileUrl(id, file, revision, endpoint);
+      const url = `${endpoint}/${id}/resolve/${encodeURIComponent(revision)}/${file}`;
       const required = REQUIRED_FILES.includes(file);
       try {
         await downloadFile(url, path.join(tmp, file), {

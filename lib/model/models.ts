@@ -49,23 +49,16 @@ export interface ModelConfigSummary {
 export function validateModelDir(dir: string): ModelConfigSummary {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`${dir}: model folder not found`);
   const config = readConfig<ModelConfigSummary | null>(dir, "a model folder needs its config.json");
-  if (config === null || typeof config !== "object" || config.model_type !== "bert") {
-    throw new Error(
-      `${path.join(dir, "config.json")}: model_type is ${
-        JSON.stringify(config?.model_type)
-      }, but bertlab's model code is BERT only (model_type "bert")`,
-    );
+  if (config?.model_type !== "bert") {
+    const file = path.join(dir, "config.json"), type = JSON.stringify(config?.model_type);
+    throw new Error(`${file}: model_type is ${type}, but bertlab's model code is BERT only (model_type "bert")`);
   }
   const weights = path.join(dir, "model.safetensors");
   if (!fs.existsSync(weights)) {
-    const bin = fs.existsSync(path.join(dir, "pytorch_model.bin"));
-    throw new Error(
-      `${weights} is missing${
-        bin
-          ? " (the folder has pytorch_model.bin: bertlab reads safetensors only; save it with safe_serialization=True)"
-          : ": the folder has no weights"
-      }`,
-    );
+    const why = fs.existsSync(path.join(dir, "pytorch_model.bin"))
+      ? " (the folder has pytorch_model.bin: bertlab reads safetensors only; save it with safe_serialization=True)"
+      : ": the folder has no weights";
+    throw new Error(`${weights} is missing${why}`);
   }
   const tokenizer = path.join(dir, "tokenizer.json");
   if (!fs.existsSync(tokenizer)) throw new Error(`${tokenizer} is missing: the tokenizer needs it`);

@@ -23,9 +23,6 @@ import { loadTokenizer, encodeUnpadded, Tokenizer } from "../data/tokenize";
 import type { Evaluation, Prediction } from "../eval/evaluate";
 import type { TokenizerLike } from "../data/tokenize";
 
-/** The inputs a BERT export takes, in Hugging Face's names. */
-const INPUTS = ["input_ids", "attention_mask", "token_type_ids"] as const;
-
 /** Threads for ONNX Runtime's operators: one per core (it spins them, so more would only contend). */
 export function onnxThreads(): number {
   return os.availableParallelism?.() ?? os.cpus().length;
@@ -46,24 +43,17 @@ export function onnxSpinning(): boolean {
  * where it fuses each bias and GELU into BiasGelu, the head into Gemm, and the int8 products). `name` names
  * the model in errors; a file that is missing, truncated or not ONNX gets an error naming it.
  */
-export interface SessionOptions {
-  threads?: number;
-  name?: string;
-  spin?: boolean;
-}
-
-export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<InferenceSession> {
+export async function createSession(
+  model: string | Uint8Array,
+  opts: { name?: string; spin?: boolean } = {},
+): Promise<InferenceSession> {
   const name = opts.name ?? (typeof model === "string" ? model : "ONNX model");
-  let bytes: Uint8Array;
-  if (typeof model === "string") {
-    if (!fs.existsSync(model))
-      throw new Error(`${model}: no such file (export the model first: bertlab export --checkpoint DIR --out DIR)`);
-    bytes = fs.readFileSync(model);
-  } else bytes = model;
+  if (typeof model === "string" && !fs.existsSync(model))
+    throw new Error(`${model}: no such file (export the model first: bertlab export --checkpoint DIR --out DIR)`);
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(bytes, {
-      intraOpNumThreads: opts.threads ?? onnxThreads(),
+    session = await ort.InferenceSession.create(typeof model === "string" ? fs.readFileSync(model) : model, {
+      intraOpNumThreads: onnxThreads(),
       interOpNumThreads: 1,
       graphOptimizationLevel: "all",
       executionMode: "sequential",
@@ -99,10 +89,7 @@ export interface OnnxClassifier {
  * folder without an export is exported in memory first (bertOnnx, and quantizeDynamic for `quantized`),
  * which loads TensorFlow.js and takes a few seconds: `bertlab export` once, then load the export.
  */
-export async function loadOnnxClassifier(
-  dir: string,
-  opts: { quantized?: boolean; threads?: number } = {},
-): Promise<OnnxClassifier> {
+export async function loadOnnxClassifier(dir: string, opts: { quantized?: boolean } = {}): Promise<OnnxClassifier> {
   const quantized = Boolean(opts.quantized);
   const labels = readLabels(dir);
   const tokenizer: Tokenizer = await loadTokenizer(dir);
@@ -111,13 +98,13 @@ export async function loadOnnxClassifier(
     source = path.join(dir, quantized ? ONNX_MODEL_QUANTIZED : ONNX_MODEL);
     if (quantized && !fs.existsSync(source))
       throw new Error(`${source} is missing: export with --quantize int8 for --quantized`);
-    session = await createSession(source, { threads: opts.threads });
+    session = await createSession(source);
   } else {
     // Imported here so that loading an export never starts TensorFlow.
     const { onnxBytesFromCheckpoint } = await import("./export");
     const bytes = await onnxBytesFromCheckpoint(dir, { quantize: quantized ? "int8" : undefined });
     source = `${dir} (exported in memory${quantized ? ", int8" : ""})`;
-    session = await createSession(quantized ? bytes.int8! : bytes.fp32, { threads: opts.threads, name: source });
+    session = await createSession(quantized ? bytes.int8! : bytes.fp32, { name: source });
   }
   return { session, labels, tokenizer, source, quantized, release: () => session.release() };
 }
@@ -131,15 +118,13 @@ export async function onnxLogits(
   const n = rows.length, width = Math.max(1, ...rows.map((r) => r.length));
   const ids = new BigInt64Array(n * width).fill(BigInt(padTokenId));
   const mask = new BigInt64Array(n * width), types = new BigInt64Array(n * width);
-  rows.forEach((r, i) =>
-    r.forEach((id, j) => {
-      ids[i * width + j] = BigInt(id);
-      mask[i * width + j] = 1n;
-    })
-  );
-  const data = { input_ids: ids, attention_mask: mask, token_type_ids: types };
+  rows.forEach((r, i) => {
+    ids.set(r.map(BigInt), i * width);
+    mask.fill(1n, i * width, i * width + r.length);
+  });
   const feeds: Record<string, ort.Tensor> = {};
-  for (const k of INPUTS) if (session.inputNames.includes(k)) feeds[k] = new ort.Tensor("int64", data[k], [n, width]);
+  for (const [k, v] of Object.entries({ input_ids: ids, attention_mask: mask, token_type_ids: types }))
+    if (session.inputNames.includes(k)) feeds[k] = new ort.Tensor("int64", v, [n, width]);
   const out = await session.run(feeds);
   const logits = out.logits;
   const k = logits.dims[1] as number, values = logits.data as Float32Array;
