@@ -11,7 +11,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { EncodedRows, BatchOptions } from "../data/loader";
 import { multiHot } from "../data/labels";
-import { scoreAll, accuracyLines, EvalMetrics, ClassReport } from "./metrics";
+import { scoreAll, accuracyLines, EvalMetrics } from "./metrics";
 import {
   isMultiLabelModel,
   evaluateMultiLabel,
@@ -20,6 +20,7 @@ import {
   MULTI_LABEL,
   MultiLabelEvaluation,
   MultiLabelMetrics,
+  LabelReport,
 } from "./multilabel";
 import { BertForSequenceClassification, loadBertForSequenceClassification, crossEntropyLoss } from "../model/bert";
 import { loadTokenizer, Tokenizer, TokenizerLike, encodeUnpadded } from "../data/tokenize";
@@ -129,7 +130,7 @@ export function reportLines(m: EvalMetrics | MultiLabelMetrics, labels: readonly
   const f = (v: number) => v.toFixed(4);
   // One row per class or label: precision, recall, F1, support (and a multi-label model's threshold).
   const table = (
-    rows: (ClassReport & { threshold?: number })[],
+    rows: LabelReport[],
   ) => [
     "label".padEnd(14) + ["precision", "recall", "F1", "support"].map((h) => h.padStart(10)).join("")
     + (rows[0]?.threshold !== undefined ? "  threshold" : ""),
@@ -216,6 +217,8 @@ export function predict(
   opts: { maxLength?: number; batchSize?: number; thresholds?: readonly number[] } = {},
 ): Prediction[] {
   if (texts.length === 0) return [];
+  const multi = isMultiLabelModel(model), thresholds = opts.thresholds;
+  if (multi && !thresholds) throw new Error(`a multi-label model predicts at its per-label thresholds: ${PASS}`);
   const all = encodeUnpadded(tokenizer, texts, opts.maxLength ?? DEFAULT_CONFIG.maxLength);
   const order = lengthOrder(all.input_ids.map((r) => r.length));
   const pick = (rows: number[][]) => order.map((i) => rows[i]);
@@ -225,21 +228,16 @@ export function predict(
     attention_mask: pick(all.attention_mask),
   };
   const batch = { batchSize: opts.batchSize ?? DEFAULT_CONFIG.evalBatchSize, padTokenId: tokenizer.padTokenId };
-  const named = (p: number[]) => Object.fromEntries(model.labels.map((l, k) => [l, p[k]]));
-  // The answer for the j-th text in length order.
-  let answer: (j: number) => Omit<Prediction, "text">;
-  if (isMultiLabelModel(model)) {
-    if (!opts.thresholds) throw new Error(`a multi-label model predicts at its per-label thresholds: ${PASS}`);
-    const none = texts.map(() => model.labels.map(() => 0)); // no truth here: only the probabilities are used
-    const ev = evaluateMultiLabel(model, enc, none, { ...batch, thresholds: opts.thresholds });
-    const over = (j: number) => model.labels.filter((_, k) => ev.predictions[j][k] === 1);
-    answer = (j) => ({ labels: over(j), probabilities: named(ev.probabilities[j]) });
-  } else {
-    const ev = evaluate(model, enc, texts.map(() => 0), batch);
-    answer = (j) => ({ label: model.labels[ev.predictions[j]], probabilities: named(ev.probabilities[j]) });
-  }
+  // No truth here, so no loss: only the probabilities, the j-th for the j-th text in length order.
+  const act = (logits: tf.Tensor2D) => (multi ? tf.sigmoid(logits) : tf.softmax(logits));
+  const { probabilities } = evalForward(model, enc, undefined, batch, (logits) => [tf.scalar(0), act(logits)]);
   const out: Prediction[] = new Array(texts.length);
-  for (const [j, i] of order.entries()) out[i] = { text: texts[i], ...answer(j) };
+  for (const [j, i] of order.entries()) {
+    const p = probabilities[j], named = Object.fromEntries(model.labels.map((l, k) => [l, p[k]]));
+    out[i] = thresholds && multi
+      ? { text: texts[i], labels: model.labels.filter((_, k) => p[k] >= thresholds[k]), probabilities: named }
+      : { text: texts[i], label: model.labels[p.indexOf(Math.max(...p))], probabilities: named };
+  }
   return out;
 }
 

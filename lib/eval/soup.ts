@@ -115,17 +115,17 @@ export async function greedySoup(
 ): Promise<GreedySoup> {
   const ingredients = soupIngredients(runs);
   const log = opts.log ?? (() => {});
-  const score = async (dir: string) => {
+  const f1 = async (dir: string) => {
     const t = await loadTrained(dir);
     try {
-      return evaluateSet(t.model, t.tokenizer, validation, "validation", { ...opts, thresholds: t.thresholds }).metrics;
+      return evaluateSet(t.model, t.tokenizer, validation, "validation", { ...opts, thresholds: t.thresholds }).metrics
+        .f1Weighted;
     } finally {
       t.model.dispose();
     }
   };
-  const f1 = (m: Awaited<ReturnType<typeof score>>) => m.f1Weighted;
   const ranked: { dir: string; f1: number }[] = [];
-  for (const dir of ingredients) ranked.push({ dir, f1: f1(await score(dir)) });
+  for (const dir of ingredients) ranked.push({ dir, f1: await f1(dir) });
   ranked.sort((a, b) => b.f1 - a.f1);
   const kept = [ranked[0].dir];
   const steps: GreedySoup["steps"] = [{ ...ranked[0], kept: true, soupF1: ranked[0].f1 }];
@@ -133,7 +133,7 @@ export async function greedySoup(
   let best = ranked[0].f1;
   for (const r of ranked.slice(1)) {
     await writeSoup([...kept, r.dir], out);
-    const soupF1 = f1(await score(out));
+    const soupF1 = await f1(out);
     const keep = soupF1 >= best;
     if (keep) {
       kept.push(r.dir);

@@ -52,11 +52,10 @@ interface Marker {
 
 /** Checks a model id ("owner/name" or "name") and returns it; the error says what is wrong. */
 export function checkModelId(id: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/.test(id) || id.includes("..")) {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/.test(id) || id.includes(".."))
     throw new Error(
-      `"${id}" is not a Hugging Face model id (expected "owner/name", e.g. "${"sentence-transformers/all-MiniLM-L6-v2"}")`,
+      `"${id}" is not a Hugging Face model id (expected "owner/name", e.g. "sentence-transformers/all-MiniLM-L6-v2")`,
     );
-  }
   return id;
 }
 
@@ -113,36 +112,22 @@ export async function downloadFromHub(id: string, opts: HubOptions = {}): Promis
           onProgress: opts.onProgress && ((done, total) => opts.onProgress!(file, done, total)),
         });
       } catch (e) {
-        const status = httpStatus(e as Error);
+        const status = httpStatus(e as Error), why = (e as Error).message;
         if (status === 404 && !required) {
           marker.missing.push(file);
           continue;
         }
-        if (status === 404) {
-          throw new Error(
-            `${id} (revision ${revision}) has no ${file} on ${endpoint} (HTTP 404 for ${url}). ` +
-              (file === "model.safetensors" ? "bertlab reads safetensors weights only. " : "") +
-              "Check the model id, or pass a local model folder.",
-            { cause: e },
-          );
-        }
-        if (status === 401 || status === 403) {
-          throw new Error(
-            `${url}: HTTP ${status}: the model is gated or private; set HF_TOKEN to a token with access to ${id}.`,
-            { cause: e },
-          );
-        }
-        if (
-          status === undefined &&
-          /fetch failed|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH/.test((e as Error).message)
-        ) {
-          throw new Error(`Cannot reach the Hugging Face hub at ${endpoint} (${(e as Error).message}). ${help}`, {
-            cause: e,
-          });
-        }
-        throw new Error(`Downloading ${file} of ${id} failed, nothing was kept: ${(e as Error).message}. ${help}`, {
-          cause: e,
-        });
+        const unreachable = /fetch failed|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH/.test(why);
+        const message = status === 404
+          ? `${id} (revision ${revision}) has no ${file} on ${endpoint} (HTTP 404 for ${url}). ` +
+            (file === "model.safetensors" ? "bertlab reads safetensors weights only. " : "") +
+            "Check the model id, or pass a local model folder."
+          : status === 401 || status === 403
+          ? `${url}: HTTP ${status}: the model is gated or private; set HF_TOKEN to a token with access to ${id}.`
+          : status === undefined && unreachable
+          ? `Cannot reach the Hugging Face hub at ${endpoint} (${why}). ${help}`
+          : `Downloading ${file} of ${id} failed, nothing was kept: ${why}. ${help}`;
+        throw new Error(message, { cause: e });
       }
       marker.files[file] = fs.statSync(path.join(tmp, file)).size;
     }

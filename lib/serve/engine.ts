@@ -1,19 +1,17 @@
 /**
  * Which engine `bertlab predict` and `bertlab evaluate` run on: ONNX Runtime (lib/serve/onnx_runtime.ts) or
- * TensorFlow.js (lib/train/train.ts's predict/evaluate on a checkpoint). `--engine onnx|tfjs|auto` or
- * `BERTLAB_ENGINE` chooses; `--quantized` means ONNX Runtime on the int8 model.
+ * TensorFlow.js (lib/eval/evaluate.ts on a checkpoint). `--engine onnx|tfjs|auto` or `BERTLAB_ENGINE` chooses;
+ * `--quantized` means ONNX Runtime on the int8 model.
  *
  *   const clf = await loadClassifier("out/export", chooseEngine());
  *   clf.engine   // "onnxruntime-node 1.30.0 (fp32, 2 threads) on out/export/onnx/model.onnx"
  *   await clf.predict(["What a wonderful exhibition!"], { maxLength: 256 })
  *   await clf.release();
  *
- * `auto` (the default) takes whichever was faster (the timings are in docs/serving.md): an export folder runs
- * on ONNX Runtime (no TensorFlow to start, and a lower batch-1 latency than the TensorFlow graph); a checkpoint
- * runs on TensorFlow.js where it has graph execution (native TensorFlow), which needs no export first and came out
- * even with exporting to ONNX Runtime in memory; elsewhere (wasm, cpu: an order of magnitude slower) a checkpoint
- * is exported in memory and runs on ONNX Runtime. If that export fails and no engine was asked for, prediction
- * continues on TensorFlow.js with a warning saying why.
+ * `auto` (the default) takes whichever was faster (docs/serving.md): an export folder runs on ONNX Runtime (no
+ * TensorFlow to start, a lower batch-1 latency); a checkpoint on TensorFlow.js where it has graph execution (no
+ * export first, and as fast), else exported in memory to ONNX Runtime; if that export fails and no engine was
+ * asked for, on TensorFlow.js with a warning saying why.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -26,7 +24,6 @@ import type { Evaluation, Prediction } from "../eval/evaluate";
 
 export type EngineName = "onnx" | "tfjs" | "auto";
 
-/** The default: per folder, the faster engine (see the file comment). */
 export const DEFAULT_ENGINE: EngineName = "auto";
 
 /**
@@ -84,15 +81,11 @@ export async function loadClassifier(
   const hasWeights = fs.existsSync(path.join(dir, "model.safetensors"));
   const precision = await graphPrecision(choice, hasWeights, dir, log);
   if (precision === "bf16") return tfjsClassifier(dir, precision);
-  if (choice.engine === "tfjs") {
-    if (!hasWeights) {
-      throw new Error(
-        `${dir} has no model.safetensors (an export folder?): TensorFlow.js needs a checkpoint; ` + "use --engine onnx",
-      );
-    }
-    return tfjsClassifier(dir);
-  }
-  if (choice.engine === "auto" && hasWeights && (await nativeGraph())) return tfjsClassifier(dir);
+  const exportOnly = `${dir} has no model.safetensors (an export folder?)`;
+  if (choice.engine === "tfjs" && !hasWeights)
+    throw new Error(`${exportOnly}: TensorFlow.js needs a checkpoint; use --engine onnx`);
+  const auto = choice.engine === "auto" && hasWeights;
+  if (choice.engine === "tfjs" || (auto && (await nativeGraph()))) return tfjsClassifier(dir);
   try {
     return await onnxClassifier(dir, choice.quantized);
   } catch (e) {

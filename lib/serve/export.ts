@@ -37,10 +37,7 @@ export interface ExportOptions {
   quantize?: "int8";
   /** Replace an existing export at `out`. */
   force?: boolean;
-  /**
-   * The fp32 ModelProto of the loaded model; default `bertOnnx`. Tests pass PyTorch's export of the same
-   * checkpoint here while bertOnnx is not available.
-   */
+  /** The fp32 ModelProto of the loaded model; default `bertOnnx` (tests may pass PyTorch's export). */
   onnxBytes?: (model: BertForSequenceClassification, checkpoint: string) => Uint8Array | Promise<Uint8Array>;
 }
 
