@@ -83,34 +83,20 @@ export interface EvaluateSetOptions {
 }
 
 type Model = BertForSequenceClassification;
-type AnySet = TextSet | TextSet<string[]>;
-type Options = EvaluateSetOptions;
+/** What scoring a set gives: a label-set file scores as multi-label. */
+type EvaluationOf<S> = S extends TextSet<string[]> ? MultiLabelEvaluation : Evaluation;
+
 /**
  * Tokenizes and scores a whole set (a validation split or a test file) in eval mode: label ids for a
  * single-label model, label sets at the model's thresholds for a multi-label one.
  */
-export function evaluateSet(model: Model, tok: TokenizerLike, set: TextSet, part: Part, opts?: Options): Evaluation;
-export function evaluateSet(
-  model: Model,
-  tok: TokenizerLike,
-  set: TextSet<string[]>,
-  part: Part,
-  opts?: Options,
-): MultiLabelEvaluation;
-export function evaluateSet(
-  model: Model,
-  tok: TokenizerLike,
-  set: AnySet,
-  part: Part,
-  opts?: Options,
-): Evaluation | MultiLabelEvaluation;
-export function evaluateSet(
+export function evaluateSet<S extends TextSet | TextSet<string[]>>(
   model: Model,
   tokenizer: TokenizerLike,
-  set: AnySet,
+  set: S,
   part: Part,
   opts: EvaluateSetOptions = {},
-): Evaluation | MultiLabelEvaluation {
+): EvaluationOf<S> {
   if (set.texts.length === 0) throw new Error(`the ${part} set is empty: nothing to score`);
   labelIds(set, part, model.labels); // every label known, or an error naming its line
   const enc = encodeUnpadded(tokenizer, set.texts, opts.maxLength ?? DEFAULT_CONFIG.maxLength);
@@ -118,11 +104,12 @@ export function evaluateSet(
   if (isMultiLabelModel(model)) {
     if (!opts.thresholds) throw new Error(`a multi-label model is scored at its per-label thresholds: ${PASS}`);
     const sets = set.labels.map((l) => (Array.isArray(l) ? l : [l]));
-    return evaluateMultiLabel(model, enc, multiHot(sets, model.labels), { ...batch, thresholds: opts.thresholds });
+    const targets = multiHot(sets, model.labels);
+    return evaluateMultiLabel(model, enc, targets, { ...batch, thresholds: opts.thresholds }) as EvaluationOf<S>;
   }
   if (set.labels.some((l) => Array.isArray(l)))
     throw new Error(`the ${part} set holds label sets, but this model is single-label`);
-  return evaluate(model, enc, labelIds(set, part, model.labels), batch);
+  return evaluate(model, enc, labelIds(set, part, model.labels), batch) as EvaluationOf<S>;
 }
 
 /** The report `bertlab evaluate` prints: loss and F1, per-class (or per-label) scores, the confusion matrix. */
@@ -250,9 +237,8 @@ export interface Trained {
 }
 
 /**
- * Loads a saved model (a model folder, a checkpoint, or a run folder: see lib/model/run_folder.ts `modelFolder`) with its
- * tokenizer, and for a multi-label model its per-label thresholds (thresholds.json; missing is an error).
- * `precision`: what its forwards on the TensorFlow graph multiply in (lib/graph/precision.ts chooses).
+ * Loads a saved model (a model, checkpoint or run folder: lib/model/run_folder.ts's `modelFolder`), its tokenizer
+ * and a multi-label model's thresholds (thresholds.json, required); `precision` sets the model's.
  */
 export async function loadTrained(dir: string, opts: { precision?: GraphPrecision } = {}): Promise<Trained> {
   const folder = modelFolder(dir);

@@ -36,12 +36,8 @@ export function soupIngredients(runs: readonly string[]): string[] {
   for (const d of dirs.slice(1)) {
     const difference = architectureDifference(dirs[0], d);
     if (difference) throw new Error(`cannot average ${d} with ${dirs[0]}: ${difference}`);
-    const other = readLabels(d);
-    if (other.join("\u0000") !== labels.join("\u0000")) {
-      throw new Error(
-        `cannot average ${d} with ${dirs[0]}: labels ${JSON.stringify(other)} vs ${JSON.stringify(labels)}`,
-      );
-    }
+    const [theirs, ours] = [JSON.stringify(readLabels(d)), JSON.stringify(labels)];
+    if (theirs !== ours) throw new Error(`cannot average ${d} with ${dirs[0]}: labels ${theirs} vs ${ours}`);
   }
   return dirs;
 }
@@ -65,12 +61,10 @@ export function averageWeights(dirs: readonly string[]): Map<string, SafeTensor>
     const extra = [...tensors.keys()].find((n) => !first.has(n));
     if (extra) throw new Error(`cannot average ${file} with ${files[0]}: "${extra}" is only in ${file}`);
   }
+  const mean = (name: string) => Float32Array.from(sums.get(name)!, (x) => x / dirs.length);
   const out = new Map<string, SafeTensor>();
-  for (const [name, t] of first) {
-    const s = sums.get(name)!;
-    const data = t.dtype === "int32" ? Int32Array.from(t.data) : Float32Array.from(s, (x) => x / dirs.length);
-    out.set(name, { dtype: t.dtype, shape: t.shape, data });
-  }
+  for (const [name, t] of first)
+    out.set(name, { dtype: t.dtype, shape: t.shape, data: t.dtype === "int32" ? Int32Array.from(t.data) : mean(name) });
   return out;
 }
 

@@ -456,10 +456,9 @@ export function reinitTopLayers(model: BertForSequenceClassification, k: number,
     throw new Error(`--reinit-layers wants 0 to ${layers} (this model's layers), got ${k}`);
   const top = (name: string) => {
     const m = /^bert\.encoder\.layer\.(\d+)\./.exec(name);
-    return m ? Number(m[1]) >= layers - k : name.startsWith("bert.pooler.");
+    return k > 0 && (m ? Number(m[1]) >= layers - k : name.startsWith("bert.pooler."));
   };
   const names: string[] = [];
-  if (k === 0) return names;
   bertParamShapes(model.config, model.labels.length).forEach(([name, shape], i) => {
     if (!top(name)) return;
     const fresh = initParam(name, shape, model.config, siteSeed(seed, i));

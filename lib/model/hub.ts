@@ -86,10 +86,7 @@ function httpStatus(e: Error): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/**
- * Downloads model `id` (REQUIRED_FILES, and OPTIONAL_FILES when present) into the cache and
- * returns its folder; a complete earlier download is reused without any request.
- */
+/** Downloads `id` (REQUIRED_FILES, OPTIONAL_FILES when present) into the cache, or reuses a complete download. */
 export async function downloadFromHub(id: string, opts: HubOptions = {}): Promise<string> {
   const revision = opts.revision ?? "main";
   const endpoint = ((opts.endpoint ?? process.env.HF_ENDPOINT) || "https://huggingface.co").replace(/\/+$/, "");

@@ -42,10 +42,7 @@ export interface ModelConfigSummary {
   vocab_size?: number;
 }
 
-/**
- * Checks that `dir` is a BERT model folder bertlab can load and returns its config.json.
- * Errors name the missing or wrong file.
- */
+/** Checks `dir` is a BERT model folder bertlab can load; returns its config.json. Errors name the file at fault. */
 export function validateModelDir(dir: string): ModelConfigSummary {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`${dir}: model folder not found`);
   const config = readConfig<ModelConfigSummary | null>(dir, "a model folder needs its config.json");
@@ -85,11 +82,7 @@ function looksLikeFolder(source: string): boolean {
   return fs.existsSync(source) || path.isAbsolute(source) || source.startsWith(".") || source.includes("\\");
 }
 
-/**
- * Finds the model folder for `source`: a local folder, a hub id (downloaded once into the cache),
- * or, when undefined, the course default (models/all-MiniLM-L6-v2 if set-up put it there, else
- * DEFAULT_MODEL from the hub).
- */
+/** The model folder for `source`: a local folder, a hub id (downloaded once), by default the course's model. */
 export async function resolveModel(source?: string, hub: HubOptions = {}): Promise<ResolvedModel> {
   // the course default, or its hub id: the copy set-up made, when there is one
   if ((source === undefined || source === DEFAULT_MODEL) && fs.existsSync(DEFAULT_MODEL_DIR)) {

@@ -36,8 +36,7 @@ export function listCheckpoints(runDir: string): { epoch: number; dir: string }[
 }
 
 export function lastCheckpoint(runDir: string): { epoch: number; dir: string } | undefined {
-  const all = listCheckpoints(runDir);
-  return all[all.length - 1];
+  return listCheckpoints(runDir).at(-1);
 }
 
 /** The best epoch's model folder of a run (written with a selectMetric). */
@@ -50,10 +49,7 @@ export function holdsRun(runDir: string): boolean {
   return fs.existsSync(path.join(runDir, "metrics.json")) || listCheckpoints(runDir).length > 0;
 }
 
-/**
- * The model folder `dir` stands for: itself (it has config.json), or for a run folder its
- * checkpoints/best/ (written with --select-metric), else its last checkpoint.
- */
+/** The model folder `dir` stands for: itself (it has config.json), a run's checkpoints/best/, else its last checkpoint. */
 export function modelFolder(dir: string): string {
   if (fs.existsSync(path.join(dir, "config.json"))) return dir;
   if (fs.existsSync(path.join(bestDir(dir), "config.json"))) return bestDir(dir);

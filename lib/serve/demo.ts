@@ -194,24 +194,17 @@ export async function startDemo(opts: DemoOptions): Promise<DemoServer> {
   return { url, modelDir, close };
 }
 
-/**
- * The demo for a checkpoint or an export folder: a checkpoint is exported first into a temporary folder
- * (removed on close).
- */
+/** The demo for an export folder, or a checkpoint (exported first into a temporary folder, removed on close). */
 export async function demo(dir: string, opts: Omit<DemoOptions, "modelDir"> = {}): Promise<DemoServer> {
   if (isOnnxExport(dir)) return startDemo({ ...opts, modelDir: dir });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-demo-"));
-  const out = path.join(tmp, "export");
+  const out = path.join(tmp, "export"), drop = () => fs.rmSync(tmp, { recursive: true, force: true });
   try {
     await exportOnnx(modelFolder(dir), out, { quantize: opts.quantized ? "int8" : undefined });
     const server = await startDemo({ ...opts, modelDir: out });
-    const close = async () => {
-      await server.close();
-      fs.rmSync(tmp, { recursive: true, force: true });
-    };
-    return { ...server, close };
+    return { ...server, close: () => server.close().then(drop) };
   } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true });
+    drop();
     throw e;
   }
 }

@@ -43,10 +43,9 @@ export function chooseEngine(
   opts: { quantized?: boolean; env?: string; precision?: string } = {},
 ): EngineChoice {
   const raw = flag ?? opts.env ?? process.env.BERTLAB_ENGINE;
+  const named = flag !== undefined ? "--engine" : "BERTLAB_ENGINE";
   if (raw !== undefined && raw !== "onnx" && raw !== "tfjs" && raw !== "auto")
-    throw new Error(
-      `${flag !== undefined ? "--engine" : "BERTLAB_ENGINE"} wants onnx, tfjs or auto, ` + `got ${JSON.stringify(raw)}`,
-    );
+    throw new Error(`${named} wants onnx, tfjs or auto, got ${JSON.stringify(raw)}`);
   const quantized = Boolean(opts.quantized);
   if (quantized && raw === "tfjs") throw new Error("--quantized runs the int8 ONNX model: it needs --engine onnx");
   const engine = quantized ? "onnx" : (raw as EngineName | undefined) ?? DEFAULT_ENGINE;
@@ -160,8 +159,6 @@ async function tfjsClassifier(dir: string, precision: GraphPrecision = "fp32"): 
         padTokenId: tokenizer.padTokenId,
       });
     },
-    async release() {
-      model.dispose();
-    },
+    release: async () => model.dispose(),
   };
 }

@@ -49,10 +49,7 @@ export interface ExportResult {
   seconds: number;
 }
 
-/**
- * Checks that `dir` is a fine-tuned BERT checkpoint (config.json with model_type "bert" and id2label,
- * model.safetensors, tokenizer.json) whose weights fit one .onnx file; returns its label names.
- */
+/** Checks `dir` is a fine-tuned BERT checkpoint whose weights fit one .onnx file; returns its label names. */
 export function checkExportable(dir: string): string[] {
   const config = validateModelDir(dir) as unknown as ShapeConfig & { id2label?: Record<string, string> };
   const labels = readLabels(dir);
@@ -135,10 +132,8 @@ export async function exportOnnx(checkpoint: string, out: string, opts: ExportOp
       if (int8) put(ONNX_MODEL_QUANTIZED, int8);
     });
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`cannot write the export to ${out} (${code ?? (e as Error).message}): nothing was left behind`, {
-      cause: e,
-    });
+    const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new Error(`cannot write the export to ${out} (${why}): nothing was left behind`, { cause: e });
   }
   return { out, files, fp32Bytes: fp32.length, int8Bytes: int8?.length, seconds: (Date.now() - t0) / 1000 };
 }

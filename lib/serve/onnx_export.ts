@@ -36,13 +36,7 @@ class OnnxGraph {
 
   op(opType: string, inputs: string[], attrs: Attr[] = [], outputName?: string): string {
     const out = outputName ?? `${opType}_${this.count++}`;
-    const attribute = attrs.map((a) =>
-      a.ints ?
-        { name: a.name, type: A.INTS, ints: a.ints }
-        : a.f !== undefined
-        ? { name: a.name, type: A.FLOAT, f: a.f }
-        : { name: a.name, type: A.INT, i: a.i }
-    );
+    const attribute = attrs.map((a) => ({ ...a, type: a.ints ? A.INTS : a.f !== undefined ? A.FLOAT : A.INT }));
     this.nodes.push({ opType, input: inputs, output: [out], name: out, attribute });
     return out;
   }
@@ -153,11 +147,10 @@ export function bertOnnx(model: BertForSequenceClassification): Uint8Array {
   const logits = g.op("Identity", [value.get(ir.outputs.logits)!], [], "logits");
 
   const size = g.initializers.reduce((a, t) => a + (t.rawData?.byteLength ?? 0), 0);
+  const gib = (size / 2 ** 30).toFixed(2);
   if (size > PROTOBUF_LIMIT)
     throw new Error(
-      `onnx: the weights take ${
-        (size / 2 ** 30).toFixed(2)
-      } GiB, over protobuf's 2 GiB limit for one file (external data is not written)`,
+      `onnx: the weights take ${gib} GiB, over protobuf's 2 GiB limit for one file (external data is not written)`,
     );
   const proto = onnx.ModelProto.create({
     irVersion: IR_VERSION,
@@ -167,11 +160,10 @@ export function bertOnnx(model: BertForSequenceClassification): Uint8Array {
       name: "bert_for_sequence_classification",
       node: g.nodes,
       initializer: g.initializers,
-      input: [
-        { name: ids, type: dynamic(T.INT64, ["batch_size", "sequence_length"]) },
-        { name: attention, type: dynamic(T.INT64, ["batch_size", "sequence_length"]) },
-        { name: types, type: dynamic(T.INT64, ["batch_size", "sequence_length"]) },
-      ],
+      input: [ids, attention, types].map((name) => ({
+        name,
+        type: dynamic(T.INT64, ["batch_size", "sequence_length"]),
+      })),
       output: [{ name: logits, type: dynamic(T.FLOAT, ["batch_size", model.labels.length]) }],
     },
   });

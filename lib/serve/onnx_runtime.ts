@@ -80,7 +80,6 @@ export interface OnnxClassifier {
   tokenizer: TokenizerLike;
   /** The file it came from, or how it was made. */
   source: string;
-  quantized: boolean;
   release(): Promise<void>;
 }
 
@@ -106,7 +105,7 @@ export async function loadOnnxClassifier(dir: string, opts: { quantized?: boolea
     source = `${dir} (exported in memory${quantized ? ", int8" : ""})`;
     session = await createSession(quantized ? bytes.int8! : bytes.fp32, { name: source });
   }
-  return { session, labels, tokenizer, source, quantized, release: () => session.release() };
+  return { session, labels, tokenizer, source, release: () => session.release() };
 }
 
 /** Logits [rows][labels] of one batch of token-id rows, padded here to the longest (int64, as exported). */
@@ -161,7 +160,7 @@ export async function classifyOnnx(
   return out;
 }
 
-/** Labels and class probabilities for new texts, in input order (lib/train/train.ts's `predict`, on ONNX Runtime). */
+/** Labels and class probabilities for new texts, in input order (lib/eval/evaluate.ts's `predict`, on ONNX Runtime). */
 export async function predictOnnx(
   clf: OnnxClassifier,
   texts: readonly string[],
@@ -176,7 +175,7 @@ export async function predictOnnx(
 }
 
 /**
- * The course's metrics over labelled texts (lib/train/train.ts's `evaluate`, on ONNX Runtime). The loss is the
+ * The course's metrics over labelled texts (lib/eval/evaluate.ts's `evaluate`, on ONNX Runtime). The loss is the
  * course's: the mean over batches of `batchSize` in file order of each batch's mean cross-entropy, whatever
  * order the batches ran in.
  */

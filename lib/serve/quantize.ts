@@ -104,16 +104,7 @@ function node(opType: string, input: string[], output: string[], name: string, a
   return { opType, input, output, name, attribute };
 }
 
-/** The opset of the default ONNX domain. */
-function opsetOf(model: onnx.IModelProto): number {
-  const o = (model.opsetImport ?? []).find((x) => !x.domain || x.domain === "ai.onnx");
-  return o ? Number(o.version) : 0;
-}
-
-/**
- * The whole model, quantized; `model` (ModelProto bytes) is not changed. Throws, naming the problem,
- * for bytes that are not an ONNX model or a model below opset 11 (DynamicQuantizeLinear's).
- */
+/** The whole model quantized (the bytes given are not changed); errors for non-ONNX bytes or opset below 11. */
 export function quantizeDynamic(modelBytes: Uint8Array): Uint8Array {
   let model: onnx.ModelProto;
   try {
@@ -122,7 +113,7 @@ export function quantizeDynamic(modelBytes: Uint8Array): Uint8Array {
     throw new Error(`quantizeDynamic: not an ONNX model (${(e as Error).message})`, { cause: e });
   }
   if (!model.graph) throw new Error("quantizeDynamic: the model has no graph");
-  const opset = opsetOf(model);
+  const opset = Number((model.opsetImport ?? []).find((o) => !o.domain || o.domain === "ai.onnx")?.version ?? 0);
   if (opset < 11)
     throw new Error(`quantizeDynamic: the model's opset is ${opset}; dynamic quantization needs opset 11 or newer`);
   new DynamicQuantizer(model.graph).run();
@@ -245,13 +236,11 @@ class DynamicQuantizer {
     const toFloat = { name: "to", type: onnx.AttributeProto.AttributeType.INT, i: DataType.FLOAT };
     this.out.push(node("Cast", [int32], [`${int32}_cast_output`], `${int32}_cast`, [toFloat]));
     const mulName = base ? `${base}_scales_mul` : `${a.scale}_${w.scale}_mul`;
-    let scales = this.out.find((m) => m.name === mulName);
-    if (!scales) {
-      scales = node("Mul", [a.scale, w.scale], [`${mulName}:0`], mulName);
-      this.out.push(scales);
-    }
+    // the product of the two scales, once per pair
+    if (!this.out.some((m) => m.name === mulName))
+      this.out.push(node("Mul", [a.scale, w.scale], [`${mulName}:0`], mulName));
     const outName = base ? `${base}_output_scale_mul` : "";
-    this.out.push(node("Mul", [`${int32}_cast_output`, scales.output![0]], [y], outName));
+    this.out.push(node("Mul", [`${int32}_cast_output`, `${mulName}:0`], [y], outName));
   }
 
   /**
