@@ -9,7 +9,7 @@
  *   // [{ text: "What a wonderful exhibition!", label: "happy", probabilities: { happy: 0.97, … } }]
  */
 import * as tf from "@tensorflow/tfjs";
-import { EncodedRows, BatchOptions } from "../data/loader";
+import { Batch, EncodedRows, BatchOptions } from "../data/loader";
 import { multiHot } from "../data/labels";
 import { scoreAll, accuracyLines, EvalMetrics } from "./metrics";
 import {
@@ -31,6 +31,8 @@ import { TextSet, Part, rowPlace } from "../data/data";
 import { tableHtml } from "../core/html";
 import type { GraphPrecision } from "../graph/lowering";
 
+type Model = BertForSequenceClassification;
+
 export interface Evaluation {
   metrics: EvalMetrics;
   predictions: number[];
@@ -41,19 +43,12 @@ export interface Evaluation {
  * Eval mode over a set: no dropout, no gradients; returns the course's metrics plus the
  * predictions. Loss = mean of the batch losses (the course's loss_val_total / len(loader)).
  */
-export function evaluate(
-  model: BertForSequenceClassification,
-  enc: EncodedRows,
-  labelIds: number[],
-  opts: BatchOptions,
-): Evaluation {
-  const { loss, probabilities } = evalForward(
-    model,
-    enc,
-    labelIds,
-    opts,
-    (logits, b) => [crossEntropyLoss(logits, b.labels), tf.softmax(logits)],
-  );
+export function evaluate(model: Model, enc: EncodedRows, labelIds: number[], opts: BatchOptions): Evaluation {
+  const head = (
+    logits: tf.Tensor2D,
+    b: Batch,
+  ): [tf.Tensor, tf.Tensor] => [crossEntropyLoss(logits, b.labels), tf.softmax(logits)];
+  const { loss, probabilities } = evalForward(model, enc, labelIds, opts, head);
   const predictions = probabilities.map((row) => row.indexOf(Math.max(...row)));
   return { metrics: scoreAll(labelIds, predictions, model.labels, loss), predictions, probabilities };
 }
@@ -82,7 +77,6 @@ export interface EvaluateSetOptions {
   thresholds?: readonly number[];
 }
 
-type Model = BertForSequenceClassification;
 /** What scoring a set gives: a label-set file scores as multi-label. */
 type EvaluationOf<S> = S extends TextSet<string[]> ? MultiLabelEvaluation : Evaluation;
 

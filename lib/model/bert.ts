@@ -365,15 +365,11 @@ export async function loadBertForSequenceClassification(
   const hasHead = tensors.has("classifier.weight");
   const names = labelsOf(config);
   // A trained head must belong to these labels (generic LABEL_i names say nothing, so pass), unless it moves to them.
-  if (
-    hasHead && !opts.transferHead && names.length === opts.labels.length &&
-    !names.every((l) => /^LABEL_\d+$/.test(l)) && names.some((l, i) => l !== opts.labels[i])
-  )
-    throw new Error(
-      `${cfgFile}: the checkpoint's classifier was trained for labels ${JSON.stringify(names)}, not ${
-        JSON.stringify(opts.labels)
-      }`,
-    );
+  const generic = names.every((l) => /^LABEL_\d+$/.test(l)), same = names.every((l, i) => l === opts.labels[i]);
+  if (hasHead && !opts.transferHead && names.length === opts.labels.length && !generic && !same) {
+    const [saved, wanted] = [JSON.stringify(names), JSON.stringify(opts.labels)];
+    throw new Error(`${cfgFile}: the checkpoint's classifier was trained for labels ${saved}, not ${wanted}`);
+  }
   const moved = hasHead && opts.transferHead
     ? transferHead(config, opts.labels, names, tensors, weightsFile, opts.seed)
     : undefined;

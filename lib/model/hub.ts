@@ -68,10 +68,8 @@ export function hubCacheDir(id: string, revision = "main", cacheDir = CACHE_DIR)
 
 /** True when `dir` holds a complete download: the marker, and every recorded file at its size. */
 export function isCompleteDownload(dir: string): boolean {
-  const markerFile = path.join(dir, COMPLETE_MARKER);
-  if (!fs.existsSync(markerFile)) return false;
   try {
-    const marker = JSON.parse(fs.readFileSync(markerFile, "utf8")) as Marker;
+    const marker = JSON.parse(fs.readFileSync(path.join(dir, COMPLETE_MARKER), "utf8")) as Marker;
     return Object.entries(marker.files).every(([name, size]) => {
       const f = path.join(dir, name);
       return fs.existsSync(f) && fs.statSync(f).size === size;
@@ -128,7 +126,7 @@ export async function downloadFromHub(id: string, opts: HubOptions = {}): Promis
       }
       marker.files[file] = fs.statSync(path.join(tmp, file)).size;
     }
-    // 2) the marker last: only now is the folder a complete download
+    // the marker last: only now is the folder a complete download
     writeJsonAtomic(path.join(tmp, COMPLETE_MARKER), marker);
   });
   return dir;

@@ -29,10 +29,10 @@ export function listCheckpoints(runDir: string): { epoch: number; dir: string }[
   const d = checkpointsDir(runDir);
   if (!fs.existsSync(d)) return [];
   const all = fs.readdirSync(d).flatMap((n) => {
-    const m = /^epoch-(\d+)$/.exec(n);
-    return m ? [{ epoch: Number(m[1]), dir: path.join(d, n) }] : [];
+    const m = /^epoch-(\d+)$/.exec(n), dir = path.join(d, n);
+    return m && fs.existsSync(path.join(dir, "trainer_state.json")) ? [{ epoch: Number(m[1]), dir }] : [];
   });
-  return all.filter((c) => fs.existsSync(path.join(c.dir, "trainer_state.json"))).sort((a, b) => a.epoch - b.epoch);
+  return all.sort((a, b) => a.epoch - b.epoch);
 }
 
 export function lastCheckpoint(runDir: string): { epoch: number; dir: string } | undefined {
@@ -53,7 +53,7 @@ export function holdsRun(runDir: string): boolean {
 export function modelFolder(dir: string): string {
   if (fs.existsSync(path.join(dir, "config.json"))) return dir;
   if (fs.existsSync(path.join(bestDir(dir), "config.json"))) return bestDir(dir);
-  const last = fs.existsSync(dir) ? lastCheckpoint(dir) : undefined;
+  const last = lastCheckpoint(dir);
   if (!last) throw new Error(`${dir} is neither a model folder (config.json) nor a run folder with checkpoints`);
   return last.dir;
 }

@@ -62,16 +62,11 @@ export function quantizeTensor(
   const range = RANGE[type];
   if (!range) throw new Error(`quantizeTensor: type ${DataType[type] ?? type} is not INT8 or UINT8`);
   let rmin = 0, rmax = 0; // 0 is always representable
-  for (let i = 0; i < data.length; i++) {
-    const x = data[i];
+  for (const x of data) {
     if (x < rmin) rmin = x;
     if (x > rmax) rmax = x;
   }
-  if (range.symmetric) {
-    const m = Math.max(-rmin, rmax);
-    rmin = -m;
-    rmax = m;
-  }
+  if (range.symmetric) [rmin, rmax] = [-Math.max(-rmin, rmax), Math.max(-rmin, rmax)];
   let scale64 = (rmax - rmin) / (range.qmax - range.qmin), zeroPoint = 0;
   if (scale64 < 1.1754943508222875e-38) scale64 = 1; // below float32's smallest normal
   else zeroPoint = roundHalfEven(range.symmetric ? (range.qmin + range.qmax) / 2 : range.qmin - rmin / scale64);
