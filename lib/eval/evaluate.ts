@@ -169,12 +169,10 @@ export function misclassified(set: TextSet, ev: Evaluation, labels: readonly str
   return rows.sort((a, b) => b.pPredicted - a.pPredicted);
 }
 
-const ERROR_COLUMNS = ["id", "text", "true", "predicted", "pPredicted", "pTrue"] as const;
-
 /** The table as HTML, every cell escaped (tweets are data, not markup: lib/core/html.ts). */
 export function errorTableHtml(rows: readonly Misclassified[], caption = `${rows.length} misclassified`): string {
   const rounded = rows.map((r) => ({ ...r, pPredicted: +r.pPredicted.toFixed(3), pTrue: +r.pTrue.toFixed(3) }));
-  return tableHtml(rounded, ERROR_COLUMNS, { caption });
+  return tableHtml(rounded, ["id", "text", "true", "predicted", "pPredicted", "pTrue"], { caption });
 }
 
 /** A single-label prediction: the most probable label; a multi-label one: every label over its threshold. */

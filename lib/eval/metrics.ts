@@ -1,8 +1,7 @@
 /**
- * Evaluation metrics of the course: weighted F1 (the course's f1_score_func), macro F1,
- * accuracy per class ("Class: angry — Accuracy: 7/9"), per-class precision, recall and F1
- * (notebook 07) and the confusion matrix. Same numbers
- * as scikit-learn with zero_division=0 (test/metrics.test.ts checks against it). Notebook 06.
+ * Evaluation metrics of the course: weighted F1 (the course's f1_score_func), macro F1, accuracy per class
+ * ("Class: angry — Accuracy: 7/9"), per-class precision, recall and F1 (notebook 07) and the confusion matrix.
+ * Same numbers as scikit-learn with zero_division=0 (test/metrics.test.ts checks against it). Notebook 06.
  *
  *   f1Weighted([0, 0, 1, 2], [0, 1, 1, 2])   // 0.8333...
  */

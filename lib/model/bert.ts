@@ -142,10 +142,9 @@ export function validateBertConfig(raw: unknown, source = "config"): BertConfig 
     throw new Error(`${source}: hidden_size ${hidden} is not a multiple of num_attention_heads ${heads}`);
   if (c.hidden_act !== "gelu")
     throw new Error(`${source}: hidden_act "${c.hidden_act}" is not supported (only "gelu", exact, as BERT uses)`);
-  if (c.position_embedding_type !== undefined && c.position_embedding_type !== "absolute")
-    throw new Error(
-      `${source}: position_embedding_type "${c.position_embedding_type}" is not supported (only "absolute")`,
-    );
+  const positions = c.position_embedding_type;
+  if (positions !== undefined && positions !== "absolute")
+    throw new Error(`${source}: position_embedding_type "${positions}" is not supported (only "absolute")`);
   return c as unknown as BertConfig;
 }
 

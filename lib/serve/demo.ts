@@ -178,13 +178,12 @@ export async function startDemo(opts: DemoOptions): Promise<DemoServer> {
       else fs.createReadStream(file).pipe(res);
     }
   });
+  const port = opts.port ?? 0;
   await new Promise<void>((resolve, reject) => {
-    server.once(
-      "error",
-      (e: NodeJS.ErrnoException) =>
-        reject(new Error(`demo: cannot listen on 127.0.0.1:${opts.port ?? 0} (${e.code ?? e.message})`)),
-    );
-    server.listen(opts.port ?? 0, "127.0.0.1", resolve);
+    const fail = (e: NodeJS.ErrnoException) =>
+      new Error(`demo: cannot listen on 127.0.0.1:${port} (${e.code ?? e.message})`);
+    server.once("error", (e) => reject(fail(e)));
+    server.listen(port, "127.0.0.1", resolve);
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   const close = () => new Promise<void>((resolve) => {

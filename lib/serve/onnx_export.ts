@@ -59,12 +59,10 @@ class OnnxGraph {
   }
 }
 
-const dynamic = (elemType: number, dims: (string | number)[]): onnx.ITypeProto => ({
-  tensorType: {
-    elemType,
-    shape: { dim: dims.map((d) => (typeof d === "string" ? { dimParam: d } : { dimValue: d })) },
-  },
-});
+function dynamic(elemType: number, dims: (string | number)[]): onnx.ITypeProto {
+  const dim = dims.map((d) => (typeof d === "string" ? { dimParam: d } : { dimValue: d }));
+  return { tensorType: { elemType, shape: { dim } } };
+}
 
 /** The model's current weights and eval-mode forward as an ONNX ModelProto (bytes). */
 export function bertOnnx(model: BertForSequenceClassification): Uint8Array {
