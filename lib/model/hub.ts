@@ -79,11 +79,6 @@ export function isCompleteDownload(dir: string): boolean {
   }
 }
 
-function httpStatus(e: Error): number | undefined {
-  const m = /failed: HTTP (\d{3})/.exec(e.message);
-  return m ? Number(m[1]) : undefined;
-}
-
 /** Downloads `id` (REQUIRED_FILES, OPTIONAL_FILES when present) into the cache, or reuses a complete download. */
 export async function downloadFromHub(id: string, opts: HubOptions = {}): Promise<string> {
   const revision = opts.revision ?? "main";
@@ -107,17 +102,17 @@ export async function downloadFromHub(id: string, opts: HubOptions = {}): Promis
           onProgress: opts.onProgress && ((done, total) => opts.onProgress!(file, done, total)),
         });
       } catch (e) {
-        const status = httpStatus(e as Error), why = (e as Error).message;
-        if (status === 404 && !required) {
+        const why = (e as Error).message, status = /failed: HTTP (\d{3})/.exec(why)?.[1]; // as lib/core/download.ts words it
+        if (status === "404" && !required) {
           marker.missing.push(file);
           continue;
         }
         const unreachable = /fetch failed|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH/.test(why);
-        const message = status === 404
+        const message = status === "404"
           ? `${id} (revision ${revision}) has no ${file} on ${endpoint} (HTTP 404 for ${url}). ` +
             (file === "model.safetensors" ? "bertlab reads safetensors weights only. " : "") +
             "Check the model id, or pass a local model folder."
-          : status === 401 || status === 403
+          : status === "401" || status === "403"
           ? `${url}: HTTP ${status}: the model is gated or private; set HF_TOKEN to a token with access to ${id}.`
           : status === undefined && unreachable
           ? `Cannot reach the Hugging Face hub at ${endpoint} (${why}). ${help}`

@@ -94,11 +94,10 @@ function checkDestination(checkpoint: string, out: string, force: boolean): void
   if (!fs.statSync(out).isDirectory()) throw new Error(`${out} exists and is not a folder`);
   if (fs.existsSync(path.join(out, "model.safetensors")))
     throw new Error(`${out} holds a checkpoint (model.safetensors): export elsewhere`);
-  if (isOnnxExport(out)) {
-    if (!force) throw new Error(`${out} already holds an export (${ONNX_MODEL}): pass --force to replace it`);
-    return;
-  }
-  if (fs.readdirSync(out).length > 0)
+  const holdsExport = isOnnxExport(out);
+  if (holdsExport && !force)
+    throw new Error(`${out} already holds an export (${ONNX_MODEL}): pass --force to replace it`);
+  if (!holdsExport && fs.readdirSync(out).length > 0)
     throw new Error(`${out} is not empty and holds no export: choose a new or empty folder`);
 }
 
