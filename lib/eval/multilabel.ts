@@ -115,10 +115,7 @@ export function tuneThresholds(
       const f1 = perClassScores(t, pred, 2)[1].f1;
       const [d, dBest] = [Math.abs(th - 0.5), Math.abs(best - 0.5)];
       const closer = d < dBest || (d === dBest && th < best);
-      if (f1 > bestF1 || (f1 === bestF1 && closer)) {
-        best = th;
-        bestF1 = f1;
-      }
+      if (f1 > bestF1 || (f1 === bestF1 && closer)) [best, bestF1] = [th, f1];
     }
     return best;
   });
@@ -175,9 +172,7 @@ export function evaluateMultiLabel(
   const thresholds = opts.thresholds === "tune" ? tuneThresholds(probabilities, targets) : [...opts.thresholds];
   const predictions = applyThresholds(probabilities, thresholds);
   const metrics = { ...multiLabelScores(targets, predictions, model.labels), loss };
-  metrics.labels.forEach((l, k) => {
-    l.threshold = thresholds[k];
-  });
+  for (const [k, l] of metrics.labels.entries()) l.threshold = thresholds[k];
   return { metrics, probabilities, predictions, thresholds };
 }
 

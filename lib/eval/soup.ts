@@ -180,9 +180,8 @@ export function ensemblePredict(
   const labels = checkEnsemble(models);
   const each = models.map((t) => predict(t.model, t.tokenizer, [...texts], opts));
   return texts.map((text, i) => {
-    const probabilities = Object.fromEntries(
-      labels.map((l) => [l, each.reduce((s, p) => s + p[i].probabilities[l], 0) / each.length]),
-    );
+    const mean = (l: string) => each.reduce((s, p) => s + p[i].probabilities[l], 0) / each.length;
+    const probabilities = Object.fromEntries(labels.map((l) => [l, mean(l)]));
     const label = labels.reduce((a, b) => (probabilities[b] > probabilities[a] ? b : a));
     return { text, label, probabilities };
   });

@@ -107,6 +107,9 @@ export interface ForwardOptions {
   precision?: GraphPrecision;
 }
 
+/** What `forward` returns with `outputAttentions`: the logits and one [batch, heads, seq, seq] tensor per layer. */
+type WithAttentions = { logits: tf.Tensor2D; attentions: tf.Tensor4D[] };
+
 /** Whether eval-mode forwards may use graph execution (`BERTLAB_GRAPH=0` turns it off). */
 export function graphInference(opts: ForwardOptions = {}): boolean {
   return opts.graph !== false && !opts.outputAttentions && process.env.BERTLAB_GRAPH !== "0" && !opts.training &&
@@ -203,19 +206,10 @@ export class BertForSequenceClassification {
     return { lastHiddenState: last as tf.Tensor3D, pooled: pooled as tf.Tensor2D };
   }
 
-  /**
-   * Logits [batch, num_labels]. Call inside tf.variableGrads / tf.grads to train. With
-   * `outputAttentions`, `{ logits, attentions }`: one [batch, heads, seq, seq] tensor per layer.
-   */
-  forward(
-    inputs: BertInputs,
-    opts: ForwardOptions & { outputAttentions: true },
-  ): { logits: tf.Tensor2D; attentions: tf.Tensor4D[] };
+  /** Logits [batch, num_labels] (with `outputAttentions`, WithAttentions). Call inside tf.variableGrads to train. */
+  forward(inputs: BertInputs, opts: ForwardOptions & { outputAttentions: true }): WithAttentions;
   forward(inputs: BertInputs, opts?: ForwardOptions): tf.Tensor2D;
-  forward(
-    inputs: BertInputs,
-    opts: ForwardOptions = {},
-  ): tf.Tensor2D | { logits: tf.Tensor2D; attentions: tf.Tensor4D[] } {
+  forward(inputs: BertInputs, opts: ForwardOptions = {}): tf.Tensor2D | WithAttentions {
     const viaGraph = graphInference(opts) && this.runGraph(inputs, ["logits"], opts.precision);
     if (viaGraph) return viaGraph[0] as tf.Tensor2D;
     const out = tf.tidy(() => {

@@ -125,8 +125,7 @@ export async function onnxLogits(
   for (const [k, v] of Object.entries({ input_ids: ids, attention_mask: mask, token_type_ids: types }))
     if (session.inputNames.includes(k)) feeds[k] = new ort.Tensor("int64", v, [n, width]);
   const out = await session.run(feeds);
-  const logits = out.logits;
-  const k = logits.dims[1] as number, values = logits.data as Float32Array;
+  const k = out.logits.dims[1] as number, values = out.logits.data as Float32Array;
   for (const t of Object.values(out)) t.dispose();
   return Array.from({ length: n }, (_, i) => Array.from(values.subarray(i * k, (i + 1) * k)));
 }
