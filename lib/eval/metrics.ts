@@ -91,9 +91,7 @@ export function accuracyLines(acc: ClassAccuracy[]): string[] {
 }
 
 /** One row of scikit-learn's classification_report: a class's precision, recall, F1 and support. */
-export interface ClassReport extends ClassScores {
-  label: string;
-}
+export type ClassReport = ClassScores & { label: string };
 
 /** precision_recall_fscore_support(average=None, labels=all, zero_division=0), named by class. */
 export function classReport(yTrue: number[], yPred: number[], labels: readonly string[]): ClassReport[] {

@@ -35,9 +35,8 @@ export function markMultiLabel(model: BertForSequenceClassification): void {
   (model.config as WithProblemType).problem_type = MULTI_LABEL;
 }
 
-export interface LabelReport extends ClassReport {
-  threshold?: number;
-}
+/** One label's row of the report: its scores and the threshold it was decided at. */
+export type LabelReport = ClassReport & { threshold?: number };
 
 export interface MultiLabelMetrics {
   loss: number;

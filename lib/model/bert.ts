@@ -306,14 +306,10 @@ function initParam(name: string, shape: number[], c: BertConfig, seed: number): 
   if (/LayerNorm\.weight$/.test(name)) return tf.ones(shape);
   if (/\.bias$/.test(name)) return tf.zeros(shape);
   return tf.tidy(() => {
-    const w = tf.randomNormal(shape, 0, c.initializer_range, "float32", seed);
-    if (
-      name === "bert.embeddings.word_embeddings.weight" && c.pad_token_id !== undefined && c.pad_token_id < shape[0]
-    ) {
-      const keep = tf.oneHot(tf.tensor1d([c.pad_token_id], "int32"), shape[0]).reshape([shape[0], 1]);
-      return tf.mul(w, tf.sub(1, keep));
-    }
-    return w;
+    const w = tf.randomNormal(shape, 0, c.initializer_range, "float32", seed), pad = c.pad_token_id;
+    if (name !== "bert.embeddings.word_embeddings.weight" || pad === undefined || pad >= shape[0]) return w;
+    const keep = tf.oneHot(tf.tensor1d([pad], "int32"), shape[0]).reshape([shape[0], 1]);
+    return tf.mul(w, tf.sub(1, keep));
   });
 }
 

@@ -14,14 +14,12 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as ort from "onnxruntime-node";
-import type { InferenceSession } from "onnxruntime-node";
 import { DEFAULT_CONFIG } from "../config/config";
 import { readLabels, ONNX_MODEL, ONNX_MODEL_QUANTIZED, isOnnxExport } from "../model/run_folder";
 import { scoreAll } from "../eval/metrics";
 import { lengthSortedBatches } from "../core/batching";
-import { loadTokenizer, encodeUnpadded, Tokenizer } from "../data/tokenize";
+import { loadTokenizer, encodeUnpadded, TokenizerLike } from "../data/tokenize";
 import type { Evaluation, Prediction } from "../eval/evaluate";
-import type { TokenizerLike } from "../data/tokenize";
 
 /** Threads for ONNX Runtime's operators: one per core (it spins them, so more would only contend). */
 export function onnxThreads(): number {
@@ -46,7 +44,7 @@ export function onnxSpinning(): boolean {
 export async function createSession(
   model: string | Uint8Array,
   opts: { name?: string; spin?: boolean } = {},
-): Promise<InferenceSession> {
+): Promise<ort.InferenceSession> {
   const name = opts.name ?? (typeof model === "string" ? model : "ONNX model");
   if (typeof model === "string" && !fs.existsSync(model))
     throw new Error(`${model}: no such file (export the model first: bertlab export --checkpoint DIR --out DIR)`);
@@ -60,7 +58,8 @@ export async function createSession(
       extra: { session: { intra_op: { allow_spinning: (opts.spin ?? onnxSpinning()) ? "1" : "0" } } },
     });
   } catch (e) {
-    throw new Error(`${name}: not a loadable ONNX model, truncated or corrupt? (${firstLine(e)})`, { cause: e });
+    const why = String((e as Error)?.message ?? e).split("\n")[0];
+    throw new Error(`${name}: not a loadable ONNX model, truncated or corrupt? (${why})`, { cause: e });
   }
   const missing = ["input_ids", "attention_mask"].filter((i) => !session.inputNames.includes(i));
   if (missing.length || !session.outputNames.includes("logits")) {
@@ -70,8 +69,6 @@ export async function createSession(
   }
   return session;
 }
-
-const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split("\n")[0];
 
 /** A session with what predicting needs around it: the label names and the tokenizer. */
 export interface OnnxClassifier {
@@ -91,7 +88,7 @@ export interface OnnxClassifier {
 export async function loadOnnxClassifier(dir: string, opts: { quantized?: boolean } = {}): Promise<OnnxClassifier> {
   const quantized = Boolean(opts.quantized);
   const labels = readLabels(dir);
-  const tokenizer: Tokenizer = await loadTokenizer(dir);
+  const tokenizer = await loadTokenizer(dir);
   let session: ort.InferenceSession, source: string;
   if (isOnnxExport(dir)) {
     source = path.join(dir, quantized ? ONNX_MODEL_QUANTIZED : ONNX_MODEL);

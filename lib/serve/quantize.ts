@@ -91,7 +91,6 @@ export function floatValues(t: Tensor): Float32Array {
   return Float32Array.from(t.floatData ?? []);
 }
 
-const dimsOf = (t: Tensor) => (t.dims ?? []).map(Number);
 const attr = (n: Node, name: string) => n.attribute?.find((x) => x.name === name);
 const intAttr = (n: Node, name: string, dflt: number) => Number(attr(n, name)?.i ?? dflt);
 const floatAttr = (n: Node, name: string, dflt: number) => Number(attr(n, name)?.f ?? dflt);
@@ -276,8 +275,8 @@ class DynamicQuantizer {
 
 /** A 2-D float initializer, transposed, under a new name. */
 function transpose2d(t: Tensor, name: string): Tensor {
-  const [rows, cols] = dimsOf(t);
-  if (dimsOf(t).length !== 2) throw new Error(`Gemm weight ${t.name} has dims [${dimsOf(t)}], not 2-D`);
+  const dims = (t.dims ?? []).map(Number), [rows, cols] = dims;
+  if (dims.length !== 2) throw new Error(`Gemm weight ${t.name} has dims [${dims}], not 2-D`);
   const x = floatValues(t), y = new Float32Array(x.length);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) y[c * rows + r] = x[r * cols + c];
   return { name, dataType: DataType.FLOAT, dims: [cols, rows], rawData: new Uint8Array(y.buffer) };
