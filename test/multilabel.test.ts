@@ -17,7 +17,8 @@ import {
   applyThresholds,
   THRESHOLD_GRID,
   readThresholds,
-  saveThresholds,
+  thresholdsJson,
+  THRESHOLDS_FILE,
   isMultiLabelModel,
   evaluateMultiLabel,
   MULTI_LABEL,
@@ -126,7 +127,7 @@ test("thresholds: the best F1 per label on validation, ties to the one nearest 0
   assert.equal(THRESHOLD_GRID.length, 19);
   assert.deepEqual([THRESHOLD_GRID[0], THRESHOLD_GRID[9], THRESHOLD_GRID[18]], [0.05, 0.5, 0.95]);
   const dir = tmp();
-  saveThresholds(dir, ["a", "b", "c"], t);
+  fs.writeFileSync(path.join(dir, THRESHOLDS_FILE), JSON.stringify(thresholdsJson(["a", "b", "c"], t)));
   assert.deepEqual(readThresholds(dir, ["c", "a", "b"]), [0.5, 0.4, 0.3]);
   assert.throws(() => readThresholds(dir, ["a", "z"]), /no threshold in \(0, 1\) for label "z"/);
   assert.throws(

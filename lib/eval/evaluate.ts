@@ -8,35 +8,30 @@
  *   predict(model, tokenizer, ["What a wonderful exhibition!"])
  *   // [{ text: "What a wonderful exhibition!", label: "happy", probabilities: { happy: 0.97, … } }]
  */
-import * as fs from "fs";
-import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { SequentialSampler, batches, EncodedRows } from "../data/loader";
+import { Batch, EncodedRows, BatchOptions } from "../data/loader";
 import { multiHot } from "../data/labels";
-import { scoreAll, accuracyLines, EvalMetrics, ClassReport } from "./metrics";
+import { scoreAll, accuracyLines, EvalMetrics } from "./metrics";
 import {
   isMultiLabelModel,
   evaluateMultiLabel,
+  evalForward,
   readThresholds,
   MULTI_LABEL,
   MultiLabelEvaluation,
   MultiLabelMetrics,
+  LabelReport,
 } from "./multilabel";
 import { BertForSequenceClassification, loadBertForSequenceClassification, crossEntropyLoss } from "../model/bert";
 import { loadTokenizer, Tokenizer, TokenizerLike, encodeUnpadded } from "../data/tokenize";
-import { modelFolder, readLabels } from "../model/run_folder";
+import { modelFolder, readConfig, readLabels } from "../model/run_folder";
 import { DEFAULT_CONFIG } from "../config/config";
 import { lengthOrder } from "../core/batching";
 import { TextSet, Part, rowPlace } from "../data/data";
 import { tableHtml } from "../core/html";
 import type { GraphPrecision } from "../graph/lowering";
 
-export interface EvalOptions {
-  batchSize: number;
-  padding?: "longest" | "max_length";
-  maxLength?: number;
-  padTokenId?: number;
-}
+type Model = BertForSequenceClassification;
 
 export interface Evaluation {
   metrics: EvalMetrics;
@@ -48,45 +43,29 @@ export interface Evaluation {
  * Eval mode over a set: no dropout, no gradients; returns the course's metrics plus the
  * predictions. Loss = mean of the batch losses (the course's loss_val_total / len(loader)).
  */
-export function evaluate(
-  model: BertForSequenceClassification,
-  enc: EncodedRows,
-  labelIds: number[],
-  opts: EvalOptions,
-): Evaluation {
-  const order = new SequentialSampler(enc.input_ids.length).epochIndices();
-  let lossSum = 0, n = 0;
-  const predictions: number[] = [], probabilities: number[][] = [];
-  for (const b of batches(enc, labelIds, order, opts)) {
-    const [loss, probs] = tf.tidy(() => {
-      const logits = model.forward(b, { training: false });
-      return [crossEntropyLoss(logits, b.labels), tf.softmax(logits)];
-    });
-    lossSum += (loss.dataSync() as Float32Array)[0];
-    n++;
-    const p = probs.arraySync() as number[][];
-    tf.dispose([loss, probs]);
-    b.dispose();
-    for (const row of p) {
-      probabilities.push(row);
-      predictions.push(row.indexOf(Math.max(...row)));
-    }
-  }
-  return { metrics: scoreAll(labelIds, predictions, model.labels, lossSum / n), predictions, probabilities };
+export function evaluate(model: Model, enc: EncodedRows, labelIds: number[], opts: BatchOptions): Evaluation {
+  const head = (
+    logits: tf.Tensor2D,
+    b: Batch,
+  ): [tf.Tensor, tf.Tensor] => [crossEntropyLoss(logits, b.labels), tf.softmax(logits)];
+  const { loss, probabilities } = evalForward(model, enc, labelIds, opts, head);
+  const predictions = probabilities.map((row) => row.indexOf(Math.max(...row)));
+  return { metrics: scoreAll(labelIds, predictions, model.labels, loss), predictions, probabilities };
 }
 
 /** Each example's label id in `labels` (the model's); a label the model does not know names the file and line. */
 export function labelIds(set: TextSet<string | string[]>, part: Part, labels: readonly string[]): number[] {
   const id = new Map(labels.map((l, i) => [l, i]));
-  const known = (l: string, i: number) => {
-    const k = id.get(l);
-    if (k === undefined) {
-      const known = labels.join(", ");
-      throw new Error(`${rowPlace(set, part, i)}: label ${JSON.stringify(l)} is not one the model knows (${known})`);
-    }
-    return k;
-  };
-  return set.labels.flatMap((l, i) => (Array.isArray(l) ? l : [l]).map((one) => known(one, i)));
+  return set.labels.flatMap((l, i) =>
+    (Array.isArray(l) ? l : [l]).map((one) => {
+      const k = id.get(one);
+      if (k === undefined)
+        throw new Error(
+          `${rowPlace(set, part, i)}: label ${JSON.stringify(one)} is not one the model knows (${labels.join(", ")})`,
+        );
+      return k;
+    })
+  );
 }
 
 const PASS = "pass the ones loadTrained returns (the model folder's thresholds.json)";
@@ -98,35 +77,20 @@ export interface EvaluateSetOptions {
   thresholds?: readonly number[];
 }
 
+/** What scoring a set gives: a label-set file scores as multi-label. */
+type EvaluationOf<S> = S extends TextSet<string[]> ? MultiLabelEvaluation : Evaluation;
+
 /**
  * Tokenizes and scores a whole set (a validation split or a test file) in eval mode: label ids for a
  * single-label model, label sets at the model's thresholds for a multi-label one.
  */
-type Model = BertForSequenceClassification;
-type AnySet = TextSet | TextSet<string[]>;
-type Options = EvaluateSetOptions;
-export function evaluateSet(model: Model, tok: TokenizerLike, set: TextSet, part: Part, opts?: Options): Evaluation;
-export function evaluateSet(
-  model: Model,
-  tok: TokenizerLike,
-  set: TextSet<string[]>,
-  part: Part,
-  opts?: Options,
-): MultiLabelEvaluation;
-export function evaluateSet(
-  model: Model,
-  tok: TokenizerLike,
-  set: AnySet,
-  part: Part,
-  opts?: Options,
-): Evaluation | MultiLabelEvaluation;
-export function evaluateSet(
+export function evaluateSet<S extends TextSet | TextSet<string[]>>(
   model: Model,
   tokenizer: TokenizerLike,
-  set: AnySet,
+  set: S,
   part: Part,
   opts: EvaluateSetOptions = {},
-): Evaluation | MultiLabelEvaluation {
+): EvaluationOf<S> {
   if (set.texts.length === 0) throw new Error(`the ${part} set is empty: nothing to score`);
   labelIds(set, part, model.labels); // every label known, or an error naming its line
   const enc = encodeUnpadded(tokenizer, set.texts, opts.maxLength ?? DEFAULT_CONFIG.maxLength);
@@ -134,11 +98,12 @@ export function evaluateSet(
   if (isMultiLabelModel(model)) {
     if (!opts.thresholds) throw new Error(`a multi-label model is scored at its per-label thresholds: ${PASS}`);
     const sets = set.labels.map((l) => (Array.isArray(l) ? l : [l]));
-    return evaluateMultiLabel(model, enc, multiHot(sets, model.labels), { ...batch, thresholds: opts.thresholds });
+    const targets = multiHot(sets, model.labels);
+    return evaluateMultiLabel(model, enc, targets, { ...batch, thresholds: opts.thresholds }) as EvaluationOf<S>;
   }
   if (set.labels.some((l) => Array.isArray(l)))
     throw new Error(`the ${part} set holds label sets, but this model is single-label`);
-  return evaluate(model, enc, labelIds(set, part, model.labels), batch);
+  return evaluate(model, enc, labelIds(set, part, model.labels), batch) as EvaluationOf<S>;
 }
 
 /** The report `bertlab evaluate` prints: loss and F1, per-class (or per-label) scores, the confusion matrix. */
@@ -146,7 +111,7 @@ export function reportLines(m: EvalMetrics | MultiLabelMetrics, labels: readonly
   const f = (v: number) => v.toFixed(4);
   // One row per class or label: precision, recall, F1, support (and a multi-label model's threshold).
   const table = (
-    rows: (ClassReport & { threshold?: number })[],
+    rows: LabelReport[],
   ) => [
     "label".padEnd(14) + ["precision", "recall", "F1", "support"].map((h) => h.padStart(10)).join("")
     + (rows[0]?.threshold !== undefined ? "  threshold" : ""),
@@ -204,12 +169,10 @@ export function misclassified(set: TextSet, ev: Evaluation, labels: readonly str
   return rows.sort((a, b) => b.pPredicted - a.pPredicted);
 }
 
-const ERROR_COLUMNS = ["id", "text", "true", "predicted", "pPredicted", "pTrue"] as const;
-
 /** The table as HTML, every cell escaped (tweets are data, not markup: lib/core/html.ts). */
 export function errorTableHtml(rows: readonly Misclassified[], caption = `${rows.length} misclassified`): string {
   const rounded = rows.map((r) => ({ ...r, pPredicted: +r.pPredicted.toFixed(3), pTrue: +r.pTrue.toFixed(3) }));
-  return tableHtml(rounded, ERROR_COLUMNS, { caption });
+  return tableHtml(rounded, ["id", "text", "true", "predicted", "pPredicted", "pTrue"], { caption });
 }
 
 /** A single-label prediction: the most probable label; a multi-label one: every label over its threshold. */
@@ -233,6 +196,8 @@ export function predict(
   opts: { maxLength?: number; batchSize?: number; thresholds?: readonly number[] } = {},
 ): Prediction[] {
   if (texts.length === 0) return [];
+  const multi = isMultiLabelModel(model), thresholds = opts.thresholds;
+  if (multi && !thresholds) throw new Error(`a multi-label model predicts at its per-label thresholds: ${PASS}`);
   const all = encodeUnpadded(tokenizer, texts, opts.maxLength ?? DEFAULT_CONFIG.maxLength);
   const order = lengthOrder(all.input_ids.map((r) => r.length));
   const pick = (rows: number[][]) => order.map((i) => rows[i]);
@@ -242,21 +207,16 @@ export function predict(
     attention_mask: pick(all.attention_mask),
   };
   const batch = { batchSize: opts.batchSize ?? DEFAULT_CONFIG.evalBatchSize, padTokenId: tokenizer.padTokenId };
-  const named = (p: number[]) => Object.fromEntries(model.labels.map((l, k) => [l, p[k]]));
-  // The answer for the j-th text in length order.
-  let answer: (j: number) => Omit<Prediction, "text">;
-  if (isMultiLabelModel(model)) {
-    if (!opts.thresholds) throw new Error(`a multi-label model predicts at its per-label thresholds: ${PASS}`);
-    const none = texts.map(() => model.labels.map(() => 0)); // no truth here: only the probabilities are used
-    const ev = evaluateMultiLabel(model, enc, none, { ...batch, thresholds: opts.thresholds });
-    const over = (j: number) => model.labels.filter((_, k) => ev.predictions[j][k] === 1);
-    answer = (j) => ({ labels: over(j), probabilities: named(ev.probabilities[j]) });
-  } else {
-    const ev = evaluate(model, enc, texts.map(() => 0), batch);
-    answer = (j) => ({ label: model.labels[ev.predictions[j]], probabilities: named(ev.probabilities[j]) });
-  }
+  // No truth here, so no loss: only the probabilities, the j-th for the j-th text in length order.
+  const act = (logits: tf.Tensor2D) => (multi ? tf.sigmoid(logits) : tf.softmax(logits));
+  const { probabilities } = evalForward(model, enc, undefined, batch, (logits) => [tf.scalar(0), act(logits)]);
   const out: Prediction[] = new Array(texts.length);
-  for (const [j, i] of order.entries()) out[i] = { text: texts[i], ...answer(j) };
+  for (const [j, i] of order.entries()) {
+    const p = probabilities[j], named = Object.fromEntries(model.labels.map((l, k) => [l, p[k]]));
+    out[i] = thresholds && multi
+      ? { text: texts[i], labels: model.labels.filter((_, k) => p[k] >= thresholds[k]), probabilities: named }
+      : { text: texts[i], label: model.labels[p.indexOf(Math.max(...p))], probabilities: named };
+  }
   return out;
 }
 
@@ -269,15 +229,13 @@ export interface Trained {
 }
 
 /**
- * Loads a saved model (a model folder, a checkpoint, or a run folder: see lib/model/run_folder.ts `modelFolder`) with its
- * tokenizer, and for a multi-label model its per-label thresholds (thresholds.json; missing is an error).
- * `precision`: what its forwards on the TensorFlow graph multiply in (lib/graph/precision.ts chooses).
+ * Loads a saved model (a model, checkpoint or run folder: lib/model/run_folder.ts's `modelFolder`), its tokenizer
+ * and a multi-label model's thresholds (thresholds.json, required); `precision` sets the model's.
  */
 export async function loadTrained(dir: string, opts: { precision?: GraphPrecision } = {}): Promise<Trained> {
   const folder = modelFolder(dir);
   const labels = readLabels(folder);
-  const cfg = JSON.parse(fs.readFileSync(path.join(folder, "config.json"), "utf8"));
-  const thresholds = cfg.problem_type === MULTI_LABEL ? readThresholds(folder, labels) : undefined;
+  const thresholds = readConfig(folder).problem_type === MULTI_LABEL ? readThresholds(folder, labels) : undefined;
   const model = await loadBertForSequenceClassification(folder, { labels, seed: 0 });
   if (opts.precision) model.precision = opts.precision;
   return { model, tokenizer: await loadTokenizer(folder), dir: folder, ...(thresholds ? { thresholds } : {}) };

@@ -1,8 +1,7 @@
 /**
- * Evaluation metrics of the course: weighted F1 (the course's f1_score_func), macro F1,
- * accuracy per class ("Class: angry — Accuracy: 7/9"), per-class precision, recall and F1
- * (notebook 07) and the confusion matrix. Same numbers
- * as scikit-learn with zero_division=0 (test/metrics.test.ts checks against it). Notebook 06.
+ * Evaluation metrics of the course: weighted F1 (the course's f1_score_func), macro F1, accuracy per class
+ * ("Class: angry — Accuracy: 7/9"), per-class precision, recall and F1 (notebook 07) and the confusion matrix.
+ * Same numbers as scikit-learn with zero_division=0 (test/metrics.test.ts checks against it). Notebook 06.
  *
  *   f1Weighted([0, 0, 1, 2], [0, 1, 1, 2])   // 0.8333...
  */
@@ -50,11 +49,6 @@ export function perClassScores(yTrue: number[], yPred: number[], numClasses?: nu
   });
 }
 
-/** Classes sklearn scores by default: those present in yTrue or yPred. */
-function presentClasses(yTrue: number[], yPred: number[]): number[] {
-  return [...new Set([...yTrue, ...yPred])].sort((a, b) => a - b);
-}
-
 /** f1_score(average="weighted"): per-class F1 weighted by each class's number of true examples. */
 export function f1Weighted(yTrue: number[], yPred: number[]): number {
   const s = perClassScores(yTrue, yPred);
@@ -67,7 +61,7 @@ export function f1Weighted(yTrue: number[], yPred: number[]): number {
  * list (sklearn's default), or over `labels` when given (rare classes then count as 0 if missed).
  */
 export function f1Macro(yTrue: number[], yPred: number[], labels?: number[]): number {
-  const classes = labels ?? presentClasses(yTrue, yPred);
+  const classes = labels ?? [...new Set([...yTrue, ...yPred])].sort((a, b) => a - b);
   const n = Math.max(...yTrue, ...yPred, ...classes) + 1;
   const s = perClassScores(yTrue, yPred, n);
   return classes.reduce((a, c) => a + s[c].f1, 0) / classes.length;
@@ -87,9 +81,8 @@ export interface ClassAccuracy {
 /** The course's accuracy_per_class: for each class with examples, how many were predicted right. */
 export function accuracyPerClass(yTrue: number[], yPred: number[], labels: string[]): ClassAccuracy[] {
   const cm = confusionMatrix(yTrue, yPred, labels.length);
-  return labels.map((label, c) => ({ label, correct: cm[c][c], total: cm[c].reduce((a, b) => a + b, 0) })).filter((a) =>
-    a.total > 0
-  );
+  const all = labels.map((label, c) => ({ label, correct: cm[c][c], total: cm[c].reduce((a, b) => a + b, 0) }));
+  return all.filter((a) => a.total > 0);
 }
 
 /** The course's printed lines: "Class: angry — Accuracy: 7/9". */
@@ -98,9 +91,7 @@ export function accuracyLines(acc: ClassAccuracy[]): string[] {
 }
 
 /** One row of scikit-learn's classification_report: a class's precision, recall, F1 and support. */
-export interface ClassReport extends ClassScores {
-  label: string;
-}
+export type ClassReport = ClassScores & { label: string };
 
 /** precision_recall_fscore_support(average=None, labels=all, zero_division=0), named by class. */
 export function classReport(yTrue: number[], yPred: number[], labels: readonly string[]): ClassReport[] {

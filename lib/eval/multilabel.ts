@@ -17,10 +17,9 @@ import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { BertForSequenceClassification } from "../model/bert";
-import { SequentialSampler, batches, EncodedRows, BatchOptions } from "../data/loader";
+import { SequentialSampler, batches, Batch, EncodedRows, BatchOptions } from "../data/loader";
 import { bceWithLogitsLoss } from "../nn/losses";
 import { ClassReport, perClassScores } from "./metrics";
-import { writeJsonAtomic } from "../core/fsutil";
 
 export const MULTI_LABEL = "multi_label_classification";
 
@@ -36,9 +35,8 @@ export function markMultiLabel(model: BertForSequenceClassification): void {
   (model.config as WithProblemType).problem_type = MULTI_LABEL;
 }
 
-export interface LabelReport extends ClassReport {
-  threshold?: number;
-}
+/** One label's row of the report: its scores and the threshold it was decided at. */
+export type LabelReport = ClassReport & { threshold?: number };
 
 export interface MultiLabelMetrics {
   loss: number;
@@ -116,10 +114,7 @@ export function tuneThresholds(
       const f1 = perClassScores(t, pred, 2)[1].f1;
       const [d, dBest] = [Math.abs(th - 0.5), Math.abs(best - 0.5)];
       const closer = d < dBest || (d === dBest && th < best);
-      if (f1 > bestF1 || (f1 === bestF1 && closer)) {
-        best = th;
-        bestF1 = f1;
-      }
+      if (f1 > bestF1 || (f1 === bestF1 && closer)) [best, bestF1] = [th, f1];
     }
     return best;
   });
@@ -135,6 +130,30 @@ export interface MultiLabelEvaluation {
 }
 
 /**
+ * Eval mode (no dropout, no gradients) over a set in file order: the mean of the batch losses `head` computes
+ * from the logits, and the probabilities it gives. lib/eval/evaluate.ts's single-label `evaluate` runs on it too.
+ */
+export function evalForward(
+  model: BertForSequenceClassification,
+  enc: EncodedRows,
+  labels: number[] | undefined,
+  opts: BatchOptions,
+  head: (logits: tf.Tensor2D, b: Batch) => [tf.Tensor, tf.Tensor],
+): { loss: number; probabilities: number[][] } {
+  let lossSum = 0, n = 0;
+  const probabilities: number[][] = [];
+  for (const b of batches(enc, labels, new SequentialSampler(enc.input_ids.length).epochIndices(), opts)) {
+    const [loss, probs] = tf.tidy(() => head(model.forward(b, { training: false }), b));
+    lossSum += (loss.dataSync() as Float32Array)[0];
+    n++;
+    probabilities.push(...(probs.arraySync() as number[][]));
+    tf.dispose([loss, probs]);
+    b.dispose();
+  }
+  return { loss: lossSum / n, probabilities };
+}
+
+/**
  * Eval mode over a set with multi-hot `targets`: BCE loss (mean of batch losses), sigmoid
  * probabilities, decisions at `thresholds` (or tuned here on these very targets with "tune": what
  * training does on validation each epoch), and the scores.
@@ -145,27 +164,14 @@ export function evaluateMultiLabel(
   targets: number[][],
   opts: BatchOptions & { thresholds: readonly number[] | "tune" },
 ): MultiLabelEvaluation {
-  const order = new SequentialSampler(enc.input_ids.length).epochIndices();
-  let lossSum = 0, n = 0;
-  const probabilities: number[][] = [];
-  for (const b of batches(enc, undefined, order, opts)) {
-    const [loss, probs] = tf.tidy(() => {
-      const logits = model.forward(b, { training: false });
-      const y = tf.tensor2d(b.indices.map((i) => targets[i]), [b.indices.length, model.labels.length]);
-      return [bceWithLogitsLoss(logits, y), tf.sigmoid(logits)];
-    });
-    lossSum += (loss.dataSync() as Float32Array)[0];
-    n++;
-    probabilities.push(...(probs.arraySync() as number[][]));
-    tf.dispose([loss, probs]);
-    b.dispose();
-  }
+  const { loss, probabilities } = evalForward(model, enc, undefined, opts, (logits, b) => {
+    const y = tf.tensor2d(b.indices.map((i) => targets[i]), [b.indices.length, model.labels.length]);
+    return [bceWithLogitsLoss(logits, y), tf.sigmoid(logits)];
+  });
   const thresholds = opts.thresholds === "tune" ? tuneThresholds(probabilities, targets) : [...opts.thresholds];
   const predictions = applyThresholds(probabilities, thresholds);
-  const metrics = { ...multiLabelScores(targets, predictions, model.labels), loss: lossSum / n };
-  metrics.labels.forEach((l, k) => {
-    l.threshold = thresholds[k];
-  });
+  const metrics = { ...multiLabelScores(targets, predictions, model.labels), loss };
+  for (const [k, l] of metrics.labels.entries()) l.threshold = thresholds[k];
   return { metrics, probabilities, predictions, thresholds };
 }
 
@@ -173,19 +179,9 @@ export function evaluateMultiLabel(
 export const THRESHOLDS_FILE = "thresholds.json";
 
 /** thresholds.json's content: { problem_type, tuned_on, thresholds: { label: value } }. */
-export function thresholdsJson(labels: readonly string[], thresholds: readonly number[], tunedOn = "validation") {
+export function thresholdsJson(labels: readonly string[], thresholds: readonly number[]) {
   const byLabel = Object.fromEntries(labels.map((l, k) => [l, thresholds[k]]));
-  return { problem_type: MULTI_LABEL, tuned_on: tunedOn, thresholds: byLabel };
-}
-
-/** Writes `dir`/thresholds.json atomically. */
-export function saveThresholds(
-  dir: string,
-  labels: readonly string[],
-  thresholds: readonly number[],
-  tunedOn = "validation",
-): void {
-  writeJsonAtomic(path.join(dir, THRESHOLDS_FILE), thresholdsJson(labels, thresholds, tunedOn));
+  return { problem_type: MULTI_LABEL, tuned_on: "validation", thresholds: byLabel };
 }
 
 /** Reads a multi-label model folder's thresholds, in `labels` order; missing file or label is an error. */

@@ -36,12 +36,8 @@ export function soupIngredients(runs: readonly string[]): string[] {
   for (const d of dirs.slice(1)) {
     const difference = architectureDifference(dirs[0], d);
     if (difference) throw new Error(`cannot average ${d} with ${dirs[0]}: ${difference}`);
-    const other = readLabels(d);
-    if (other.join("\u0000") !== labels.join("\u0000")) {
-      throw new Error(
-        `cannot average ${d} with ${dirs[0]}: labels ${JSON.stringify(other)} vs ${JSON.stringify(labels)}`,
-      );
-    }
+    const [theirs, ours] = [JSON.stringify(readLabels(d)), JSON.stringify(labels)];
+    if (theirs !== ours) throw new Error(`cannot average ${d} with ${dirs[0]}: labels ${theirs} vs ${ours}`);
   }
   return dirs;
 }
@@ -65,12 +61,10 @@ export function averageWeights(dirs: readonly string[]): Map<string, SafeTensor>
     const extra = [...tensors.keys()].find((n) => !first.has(n));
     if (extra) throw new Error(`cannot average ${file} with ${files[0]}: "${extra}" is only in ${file}`);
   }
+  const mean = (name: string) => Float32Array.from(sums.get(name)!, (x) => x / dirs.length);
   const out = new Map<string, SafeTensor>();
-  for (const [name, t] of first) {
-    const s = sums.get(name)!;
-    const data = t.dtype === "int32" ? Int32Array.from(t.data) : Float32Array.from(s, (x) => x / dirs.length);
-    out.set(name, { dtype: t.dtype, shape: t.shape, data });
-  }
+  for (const [name, t] of first)
+    out.set(name, { dtype: t.dtype, shape: t.shape, data: t.dtype === "int32" ? Int32Array.from(t.data) : mean(name) });
   return out;
 }
 
@@ -115,17 +109,17 @@ export async function greedySoup(
 ): Promise<GreedySoup> {
   const ingredients = soupIngredients(runs);
   const log = opts.log ?? (() => {});
-  const score = async (dir: string) => {
+  const f1 = async (dir: string) => {
     const t = await loadTrained(dir);
     try {
-      return evaluateSet(t.model, t.tokenizer, validation, "validation", { ...opts, thresholds: t.thresholds }).metrics;
+      return evaluateSet(t.model, t.tokenizer, validation, "validation", { ...opts, thresholds: t.thresholds }).metrics
+        .f1Weighted;
     } finally {
       t.model.dispose();
     }
   };
-  const f1 = (m: Awaited<ReturnType<typeof score>>) => m.f1Weighted;
   const ranked: { dir: string; f1: number }[] = [];
-  for (const dir of ingredients) ranked.push({ dir, f1: f1(await score(dir)) });
+  for (const dir of ingredients) ranked.push({ dir, f1: await f1(dir) });
   ranked.sort((a, b) => b.f1 - a.f1);
   const kept = [ranked[0].dir];
   const steps: GreedySoup["steps"] = [{ ...ranked[0], kept: true, soupF1: ranked[0].f1 }];
@@ -133,7 +127,7 @@ export async function greedySoup(
   let best = ranked[0].f1;
   for (const r of ranked.slice(1)) {
     await writeSoup([...kept, r.dir], out);
-    const soupF1 = f1(await score(out));
+    const soupF1 = await f1(out);
     const keep = soupF1 >= best;
     if (keep) {
       kept.push(r.dir);
@@ -186,9 +180,8 @@ export function ensemblePredict(
   const labels = checkEnsemble(models);
   const each = models.map((t) => predict(t.model, t.tokenizer, [...texts], opts));
   return texts.map((text, i) => {
-    const probabilities = Object.fromEntries(
-      labels.map((l) => [l, each.reduce((s, p) => s + p[i].probabilities[l], 0) / each.length]),
-    );
+    const mean = (l: string) => each.reduce((s, p) => s + p[i].probabilities[l], 0) / each.length;
+    const probabilities = Object.fromEntries(labels.map((l) => [l, mean(l)]));
     const label = labels.reduce((a, b) => (probabilities[b] > probabilities[a] ? b : a));
     return { text, label, probabilities };
   });

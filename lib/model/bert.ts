@@ -37,7 +37,7 @@ import { bertForward, BertOps } from "../nn/bert_def";
 import { bertParamShapes, readBertCheckpoint, checkShape, toSafeTensors } from "../nn/weights";
 import { writeSafetensors, SafeTensor } from "../nn/safetensors";
 import { writeJsonAtomic } from "../core/fsutil";
-import { labelsOf } from "./run_folder";
+import { labelsOf, readConfig } from "./run_folder";
 import { inferenceGraph } from "../graph/bert_graph";
 import { GraphOutput, GraphPrecision } from "../graph/lowering";
 import { packing } from "../graph/rows";
@@ -96,10 +96,7 @@ export interface ForwardOptions {
   training?: boolean;
   /** Makes the dropout masks reproducible; a random one is drawn when training without it. */
   seed?: number;
-  /**
-   * Eval mode on native TensorFlow runs the forward as one TensorFlow graph (lib/graph/bert_graph.ts),
-   * unless this is false or `BERTLAB_GRAPH=0`; operation by operation otherwise (as under a gradient tape).
-   */
+  /** false: eval mode runs op by op even where it could run as one graph (see the file comment). */
   graph?: boolean;
   /**
    * Also return every layer's attention probabilities [batch, heads, seq, seq] (as Hugging Face's
@@ -109,6 +106,9 @@ export interface ForwardOptions {
   /** What the graph's matrix products multiply in (lib/graph/bert_graph.ts); default the model's `precision`. */
   precision?: GraphPrecision;
 }
+
+/** What `forward` returns with `outputAttentions`: the logits and one [batch, heads, seq, seq] tensor per layer. */
+type WithAttentions = { logits: tf.Tensor2D; attentions: tf.Tensor4D[] };
 
 /** Whether eval-mode forwards may use graph execution (`BERTLAB_GRAPH=0` turns it off). */
 export function graphInference(opts: ForwardOptions = {}): boolean {
@@ -145,10 +145,9 @@ export function validateBertConfig(raw: unknown, source = "config"): BertConfig 
     throw new Error(`${source}: hidden_size ${hidden} is not a multiple of num_attention_heads ${heads}`);
   if (c.hidden_act !== "gelu")
     throw new Error(`${source}: hidden_act "${c.hidden_act}" is not supported (only "gelu", exact, as BERT uses)`);
-  if (c.position_embedding_type !== undefined && c.position_embedding_type !== "absolute")
-    throw new Error(
-      `${source}: position_embedding_type "${c.position_embedding_type}" is not supported (only "absolute")`,
-    );
+  const positions = c.position_embedding_type;
+  if (positions !== undefined && positions !== "absolute")
+    throw new Error(`${source}: position_embedding_type "${positions}" is not supported (only "absolute")`);
   return c as unknown as BertConfig;
 }
 
@@ -207,19 +206,10 @@ export class BertForSequenceClassification {
     return { lastHiddenState: last as tf.Tensor3D, pooled: pooled as tf.Tensor2D };
   }
 
-  /**
-   * Logits [batch, num_labels]. Call inside tf.variableGrads / tf.grads to train. With
-   * `outputAttentions`, `{ logits, attentions }`: one [batch, heads, seq, seq] tensor per layer.
-   */
-  forward(
-    inputs: BertInputs,
-    opts: ForwardOptions & { outputAttentions: true },
-  ): { logits: tf.Tensor2D; attentions: tf.Tensor4D[] };
+  /** Logits [batch, num_labels] (with `outputAttentions`, WithAttentions). Call inside tf.variableGrads to train. */
+  forward(inputs: BertInputs, opts: ForwardOptions & { outputAttentions: true }): WithAttentions;
   forward(inputs: BertInputs, opts?: ForwardOptions): tf.Tensor2D;
-  forward(
-    inputs: BertInputs,
-    opts: ForwardOptions = {},
-  ): tf.Tensor2D | { logits: tf.Tensor2D; attentions: tf.Tensor4D[] } {
+  forward(inputs: BertInputs, opts: ForwardOptions = {}): tf.Tensor2D | WithAttentions {
     const viaGraph = graphInference(opts) && this.runGraph(inputs, ["logits"], opts.precision);
     if (viaGraph) return viaGraph[0] as tf.Tensor2D;
     const out = tf.tidy(() => {
@@ -264,16 +254,15 @@ export class BertForSequenceClassification {
   }
 
   /**
-   * The graph sessions (lib/graph/bert_graph.ts), each loaded on first use: "full", and "packed" for logits and
-   * pooled alone, each per precision ("packed/bf16"). null when graphs could not be loaded (warned once): then op
-   * by op.
+   * The graph sessions by kind ("full" or "packed", per precision: "packed/bf16"), each loaded on first use: the
+   * lowering runs once per model, not per call. null when graphs could not be loaded: then op by op.
    */
   private sessions?: Map<string, GraphSession> | null;
 
   /**
-   * The eval-mode forward as one TensorFlow graph, fed this model's current weights; undefined
-   * (after one warning) if the graph cannot be loaded, so that prediction still works, op by op.
-   * Without "last_hidden_state" the packed graph runs: no padding rows, and the last layer at [CLS] only.
+   * The eval-mode forward as one TensorFlow graph, fed this model's current weights; undefined (after one
+   * warning) if the graph cannot be loaded, so that prediction still works, op by op. Without
+   * "last_hidden_state" the packed graph runs: no padding rows, and the last layer at [CLS] only.
    */
   private runGraph(inputs: BertInputs, outputs: GraphOutput[], precision = this.precision): tf.Tensor[] | undefined {
     const [b, s] = this.checkInputs(inputs);
@@ -309,11 +298,6 @@ export class BertForSequenceClassification {
   }
 }
 
-/** N(0, std²) values from a seeded generator, as Hugging Face's `_init_weights` draws them. */
-function normalInit(shape: number[], std: number, seed: number): tf.Tensor {
-  return tf.randomNormal(shape, 0, std, "float32", seed);
-}
-
 /**
  * Initial value of one parameter as Hugging Face's `_init_weights`: weights of linear layers and
  * embeddings N(0, initializer_range²) (the padding row zero), biases 0, LayerNorm weight 1.
@@ -322,14 +306,10 @@ function initParam(name: string, shape: number[], c: BertConfig, seed: number): 
   if (/LayerNorm\.weight$/.test(name)) return tf.ones(shape);
   if (/\.bias$/.test(name)) return tf.zeros(shape);
   return tf.tidy(() => {
-    const w = normalInit(shape, c.initializer_range, seed);
-    if (
-      name === "bert.embeddings.word_embeddings.weight" && c.pad_token_id !== undefined && c.pad_token_id < shape[0]
-    ) {
-      const keep = tf.oneHot(tf.tensor1d([c.pad_token_id], "int32"), shape[0]).reshape([shape[0], 1]);
-      return tf.mul(w, tf.sub(1, keep));
-    }
-    return w;
+    const w = tf.randomNormal(shape, 0, c.initializer_range, "float32", seed), pad = c.pad_token_id;
+    if (name !== "bert.embeddings.word_embeddings.weight" || pad === undefined || pad >= shape[0]) return w;
+    const keep = tf.oneHot(tf.tensor1d([pad], "int32"), shape[0]).reshape([shape[0], 1]);
+    return tf.mul(w, tf.sub(1, keep));
   });
 }
 
@@ -365,14 +345,7 @@ export async function loadBertForSequenceClassification(
 ): Promise<BertForSequenceClassification> {
   checkLabels(opts.labels);
   const cfgFile = path.join(modelDir, "config.json");
-  if (!fs.existsSync(cfgFile)) throw new Error(`${modelDir}: no config.json (is this a Hugging Face model folder?)`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(cfgFile, "utf8"));
-  } catch (e) {
-    throw new Error(`${cfgFile}: not valid JSON (${(e as Error).message})`, { cause: e });
-  }
-  const config = validateBertConfig(raw, cfgFile);
+  const config = validateBertConfig(readConfig(modelDir, "not a Hugging Face model folder"), cfgFile);
   const weightsFile = path.join(modelDir, "model.safetensors");
   if (!fs.existsSync(weightsFile))
     throw new Error(`${modelDir}: no model.safetensors (only safetensors weights are read)`);
@@ -381,15 +354,11 @@ export async function loadBertForSequenceClassification(
   const hasHead = tensors.has("classifier.weight");
   const names = labelsOf(config);
   // A trained head must belong to these labels (generic LABEL_i names say nothing, so pass), unless it moves to them.
-  if (
-    hasHead && !opts.transferHead && names.length === opts.labels.length &&
-    !names.every((l) => /^LABEL_\d+$/.test(l)) && names.some((l, i) => l !== opts.labels[i])
-  )
-    throw new Error(
-      `${cfgFile}: the checkpoint's classifier was trained for labels ${JSON.stringify(names)}, not ${
-        JSON.stringify(opts.labels)
-      }`,
-    );
+  const generic = names.every((l) => /^LABEL_\d+$/.test(l)), same = names.every((l, i) => l === opts.labels[i]);
+  if (hasHead && !opts.transferHead && names.length === opts.labels.length && !generic && !same) {
+    const [saved, wanted] = [JSON.stringify(names), JSON.stringify(opts.labels)];
+    throw new Error(`${cfgFile}: the checkpoint's classifier was trained for labels ${saved}, not ${wanted}`);
+  }
   const moved = hasHead && opts.transferHead
     ? transferHead(config, opts.labels, names, tensors, weightsFile, opts.seed)
     : undefined;
@@ -449,17 +418,15 @@ function transferHead(
   return (name, shape, i) => {
     if (!name.startsWith("classifier.")) return undefined;
     const init = initParam(name, shape, config, siteSeed(seed, i));
-    const rows = init.arraySync() as number[][] | number[];
+    const values = init.dataSync().slice();
     init.dispose();
     const src = name === "classifier.weight" ? weight : bias;
     const width = shape.length === 2 ? shape[1] : 1;
     labels.forEach((l, r) => {
       const from = saved.indexOf(l);
-      if (from < 0 || !src) return;
-      const row = Array.from(src.data.subarray(from * width, (from + 1) * width));
-      if (shape.length === 2) (rows as number[][])[r] = row; else (rows as number[])[r] = row[0];
+      if (from >= 0 && src) values.set(src.data.subarray(from * width, (from + 1) * width), r * width);
     });
-    return tf.tensor(rows as number[][], shape, "float32");
+    return tf.tensor(values, shape, "float32");
   };
 }
 
@@ -474,10 +441,9 @@ export function reinitTopLayers(model: BertForSequenceClassification, k: number,
     throw new Error(`--reinit-layers wants 0 to ${layers} (this model's layers), got ${k}`);
   const top = (name: string) => {
     const m = /^bert\.encoder\.layer\.(\d+)\./.exec(name);
-    return m ? Number(m[1]) >= layers - k : name.startsWith("bert.pooler.");
+    return k > 0 && (m ? Number(m[1]) >= layers - k : name.startsWith("bert.pooler."));
   };
   const names: string[] = [];
-  if (k === 0) return names;
   bertParamShapes(model.config, model.labels.length).forEach(([name, shape], i) => {
     if (!top(name)) return;
     const fresh = initParam(name, shape, model.config, siteSeed(seed, i));

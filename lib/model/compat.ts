@@ -7,6 +7,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { readConfig } from "./run_folder";
 
 /** config.json fields that fix the weights' shapes and the meaning of the token ids. */
 const ARCHITECTURE = [
@@ -21,10 +22,8 @@ const ARCHITECTURE = [
   "hidden_act",
 ] as const;
 
-const readJson = (file: string) => JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
-
 export function architectureDifference(aDir: string, bDir: string): string | undefined {
-  const a = readJson(path.join(aDir, "config.json")), b = readJson(path.join(bDir, "config.json"));
+  const a = readConfig(aDir), b = readConfig(bDir);
   for (const k of ARCHITECTURE) {
     if (a[k] !== b[k])
       return `config.json ${k}: ${JSON.stringify(a[k])} in ${aDir}, ${JSON.stringify(b[k])} in ${bDir}`;

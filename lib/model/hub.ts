@@ -50,18 +50,12 @@ interface Marker {
   missing: string[]; // optional files the repository does not have
 }
 
-/** The hub address in use, without a trailing slash. */
-export function hubEndpoint(endpoint = process.env.HF_ENDPOINT): string {
-  return (endpoint || "https://huggingface.co").replace(/\/+$/, "");
-}
-
 /** Checks a model id ("owner/name" or "name") and returns it; the error says what is wrong. */
 export function checkModelId(id: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/.test(id) || id.includes("..")) {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/.test(id) || id.includes(".."))
     throw new Error(
-      `"${id}" is not a Hugging Face model id (expected "owner/name", e.g. "${"sentence-transformers/all-MiniLM-L6-v2"}")`,
+      `"${id}" is not a Hugging Face model id (expected "owner/name", e.g. "sentence-transformers/all-MiniLM-L6-v2")`,
     );
-  }
   return id;
 }
 
@@ -72,17 +66,10 @@ export function hubCacheDir(id: string, revision = "main", cacheDir = CACHE_DIR)
   return path.join(cacheDir, "hub", id.replace("/", "--"), encodeURIComponent(revision));
 }
 
-/** The URL of one file of a model on the hub. */
-export function hubFileUrl(id: string, file: string, revision = "main", endpoint?: string): string {
-  return `${hubEndpoint(endpoint)}/${checkModelId(id)}/resolve/${encodeURIComponent(revision)}/${file}`;
-}
-
 /** True when `dir` holds a complete download: the marker, and every recorded file at its size. */
 export function isCompleteDownload(dir: string): boolean {
-  const markerFile = path.join(dir, COMPLETE_MARKER);
-  if (!fs.existsSync(markerFile)) return false;
   try {
-    const marker = JSON.parse(fs.readFileSync(markerFile, "utf8")) as Marker;
+    const marker = JSON.parse(fs.readFileSync(path.join(dir, COMPLETE_MARKER), "utf8")) as Marker;
     return Object.entries(marker.files).every(([name, size]) => {
       const f = path.join(dir, name);
       return fs.existsSync(f) && fs.statSync(f).size === size;
@@ -92,20 +79,12 @@ export function isCompleteDownload(dir: string): boolean {
   }
 }
 
-function httpStatus(e: Error): number | undefined {
-  const m = /failed: HTTP (\d{3})/.exec(e.message);
-  return m ? Number(m[1]) : undefined;
-}
-
-/**
- * Downloads model `id` (REQUIRED_FILES, and OPTIONAL_FILES when present) into the cache and
- * returns its folder; a complete earlier download is reused without any request.
- */
+/** Downloads `id` (REQUIRED_FILES, OPTIONAL_FILES when present) into the cache, or reuses a complete download. */
 export async function downloadFromHub(id: string, opts: HubOptions = {}): Promise<string> {
   const revision = opts.revision ?? "main";
-  const endpoint = hubEndpoint(opts.endpoint);
+  const endpoint = ((opts.endpoint ?? process.env.HF_ENDPOINT) || "https://huggingface.co").replace(/\/+$/, "");
   const token = opts.token ?? process.env.HF_TOKEN;
-  const dir = hubCacheDir(id, revision, opts.cacheDir);
+  const dir = hubCacheDir(id, revision, opts.cacheDir); // checks the id
   if (isCompleteDownload(dir)) return dir;
 
   const headers: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
@@ -115,7 +94,7 @@ export async function downloadFromHub(id: string, opts: HubOptions = {}): Promis
   await replaceDirAtomic(dir, async (tmp) => {
     const marker: Marker = { id, revision, endpoint, downloaded: new Date().toISOString(), files: {}, missing: [] };
     for (const file of [...REQUIRED_FILES, ...OPTIONAL_FILES]) {
-      const url = hubFileUrl(id, file, revision, endpoint);
+      const url = `${endpoint}/${id}/resolve/${encodeURIComponent(revision)}/${file}`;
       const required = REQUIRED_FILES.includes(file);
       try {
         await downloadFile(url, path.join(tmp, file), {
@@ -123,40 +102,26 @@ export async function downloadFromHub(id: string, opts: HubOptions = {}): Promis
           onProgress: opts.onProgress && ((done, total) => opts.onProgress!(file, done, total)),
         });
       } catch (e) {
-        const status = httpStatus(e as Error);
-        if (status === 404 && !required) {
+        const why = (e as Error).message, status = /failed: HTTP (\d{3})/.exec(why)?.[1]; // as lib/core/download.ts words it
+        if (status === "404" && !required) {
           marker.missing.push(file);
           continue;
         }
-        if (status === 404) {
-          throw new Error(
-            `${id} (revision ${revision}) has no ${file} on ${endpoint} (HTTP 404 for ${url}). ` +
-              (file === "model.safetensors" ? "bertlab reads safetensors weights only. " : "") +
-              "Check the model id, or pass a local model folder.",
-            { cause: e },
-          );
-        }
-        if (status === 401 || status === 403) {
-          throw new Error(
-            `${url}: HTTP ${status}: the model is gated or private; set HF_TOKEN to a token with access to ${id}.`,
-            { cause: e },
-          );
-        }
-        if (
-          status === undefined &&
-          /fetch failed|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH/.test((e as Error).message)
-        ) {
-          throw new Error(`Cannot reach the Hugging Face hub at ${endpoint} (${(e as Error).message}). ${help}`, {
-            cause: e,
-          });
-        }
-        throw new Error(`Downloading ${file} of ${id} failed, nothing was kept: ${(e as Error).message}. ${help}`, {
-          cause: e,
-        });
+        const unreachable = /fetch failed|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH/.test(why);
+        const message = status === "404"
+          ? `${id} (revision ${revision}) has no ${file} on ${endpoint} (HTTP 404 for ${url}). ` +
+            (file === "model.safetensors" ? "bertlab reads safetensors weights only. " : "") +
+            "Check the model id, or pass a local model folder."
+          : status === "401" || status === "403"
+          ? `${url}: HTTP ${status}: the model is gated or private; set HF_TOKEN to a token with access to ${id}.`
+          : status === undefined && unreachable
+          ? `Cannot reach the Hugging Face hub at ${endpoint} (${why}). ${help}`
+          : `Downloading ${file} of ${id} failed, nothing was kept: ${why}. ${help}`;
+        throw new Error(message, { cause: e });
       }
       marker.files[file] = fs.statSync(path.join(tmp, file)).size;
     }
-    // 2) the marker last: only now is the folder a complete download
+    // the marker last: only now is the folder a complete download
     writeJsonAtomic(path.join(tmp, COMPLETE_MARKER), marker);
   });
   return dir;

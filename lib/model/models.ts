@@ -16,6 +16,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { MODELS_DIR, ROOT } from "../core/paths";
 import { downloadFromHub, HubOptions } from "./hub";
+import { readConfig } from "./run_folder";
 
 /** The course's pretrained model on the hub (a 6-layer BERT, uncased, Apache-2.0). */
 export const DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2";
@@ -41,37 +42,20 @@ export interface ModelConfigSummary {
   vocab_size?: number;
 }
 
-/**
- * Checks that `dir` is a BERT model folder bertlab can load and returns its config.json.
- * Errors name the missing or wrong file.
- */
+/** Checks `dir` is a BERT model folder bertlab can load; returns its config.json. Errors name the file at fault. */
 export function validateModelDir(dir: string): ModelConfigSummary {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`${dir}: model folder not found`);
-  const configFile = path.join(dir, "config.json");
-  if (!fs.existsSync(configFile)) throw new Error(`${configFile} is missing: a model folder needs its config.json`);
-  let config: ModelConfigSummary;
-  try {
-    config = JSON.parse(fs.readFileSync(configFile, "utf8"));
-  } catch (e) {
-    throw new Error(`${configFile}: not valid JSON (${(e as Error).message})`, { cause: e });
-  }
-  if (config === null || typeof config !== "object" || config.model_type !== "bert") {
-    throw new Error(
-      `${configFile}: model_type is ${
-        JSON.stringify(config?.model_type)
-      }, but bertlab's model code is BERT only (model_type "bert")`,
-    );
+  const config = readConfig<ModelConfigSummary | null>(dir, "a model folder needs its config.json");
+  if (config?.model_type !== "bert") {
+    const file = path.join(dir, "config.json"), type = JSON.stringify(config?.model_type);
+    throw new Error(`${file}: model_type is ${type}, but bertlab's model code is BERT only (model_type "bert")`);
   }
   const weights = path.join(dir, "model.safetensors");
   if (!fs.existsSync(weights)) {
-    const bin = fs.existsSync(path.join(dir, "pytorch_model.bin"));
-    throw new Error(
-      `${weights} is missing${
-        bin
-          ? " (the folder has pytorch_model.bin: bertlab reads safetensors only; save it with safe_serialization=True)"
-          : ": the folder has no weights"
-      }`,
-    );
+    const why = fs.existsSync(path.join(dir, "pytorch_model.bin"))
+      ? " (the folder has pytorch_model.bin: bertlab reads safetensors only; save it with safe_serialization=True)"
+      : ": the folder has no weights";
+    throw new Error(`${weights} is missing${why}`);
   }
   const tokenizer = path.join(dir, "tokenizer.json");
   if (!fs.existsSync(tokenizer)) throw new Error(`${tokenizer} is missing: the tokenizer needs it`);
@@ -98,45 +82,38 @@ function looksLikeFolder(source: string): boolean {
   return fs.existsSync(source) || path.isAbsolute(source) || source.startsWith(".") || source.includes("\\");
 }
 
-/**
- * Finds the model folder for `source`: a local folder, a hub id (downloaded once into the cache),
- * or, when undefined, the course default (models/all-MiniLM-L6-v2 if set-up put it there, else
- * DEFAULT_MODEL from the hub).
- */
+/** The model folder for `source`: a local folder, a hub id (downloaded once), by default the course's model. */
 export async function resolveModel(source?: string, hub: HubOptions = {}): Promise<ResolvedModel> {
   // the course default, or its hub id: the copy set-up made, when there is one
-  if (source === undefined || source === DEFAULT_MODEL) {
-    if (fs.existsSync(DEFAULT_MODEL_DIR)) {
-      let config: ModelConfigSummary;
-      try {
-        config = validateModelDir(DEFAULT_MODEL_DIR);
-      } catch (e) {
-        throw new Error(
-          `The course model folder is incomplete: ${(e as Error).message}. Run \`npm run setup\` to restore it.`,
-          { cause: e },
-        );
-      }
-      return {
-        dir: DEFAULT_MODEL_DIR,
-        source: DEFAULT_MODEL,
-        description: `${describeConfig(config)}, in ${shown(DEFAULT_MODEL_DIR)}`,
-      };
-    }
-    source = DEFAULT_MODEL;
+  if ((source === undefined || source === DEFAULT_MODEL) && fs.existsSync(DEFAULT_MODEL_DIR)) {
+    const config = checked(
+      DEFAULT_MODEL_DIR,
+      (m) => `The course model folder is incomplete: ${m}. Run \`npm run setup\` to restore it.`,
+    );
+    return {
+      dir: DEFAULT_MODEL_DIR,
+      source: DEFAULT_MODEL,
+      description: `${describeConfig(config)}, in ${shown(DEFAULT_MODEL_DIR)}`,
+    };
   }
+  source ??= DEFAULT_MODEL;
   if (typeof source !== "string" || source.trim() === "")
     throw new Error(`model source must be a folder or a hub id, got ${JSON.stringify(source)}`);
   if (looksLikeFolder(source)) {
     const dir = path.resolve(source);
-    const config = validateModelDir(dir);
-    return { dir, source, description: `${describeConfig(config)}, in ${shown(dir)}` };
+    return { dir, source, description: `${describeConfig(validateModelDir(dir))}, in ${shown(dir)}` };
   }
-  const dir = await downloadFromHub(source, hub);
-  let config: ModelConfigSummary;
-  try {
-    config = validateModelDir(dir);
-  } catch (e) {
-    throw new Error(`${source} from the hub is not a model bertlab can use: ${(e as Error).message}`, { cause: e });
-  }
+  const id = source;
+  const dir = await downloadFromHub(id, hub);
+  const config = checked(dir, (m) => `${id} from the hub is not a model bertlab can use: ${m}`);
   return { dir, source, description: `${describeConfig(config)}, ${source} from the hub, cached in ${shown(dir)}` };
+}
+
+/** validateModelDir, its error reworded by `wrap`. */
+function checked(dir: string, wrap: (message: string) => string): ModelConfigSummary {
+  try {
+    return validateModelDir(dir);
+  } catch (e) {
+    throw new Error(wrap((e as Error).message), { cause: e });
+  }
 }

@@ -28,16 +28,15 @@ export function checkpointsDir(runDir: string): string {
 export function listCheckpoints(runDir: string): { epoch: number; dir: string }[] {
   const d = checkpointsDir(runDir);
   if (!fs.existsSync(d)) return [];
-  return fs.readdirSync(d).map((n) => /^epoch-(\d+)$/.exec(n)).filter((m): m is RegExpExecArray => m !== null).map((
-    m,
-  ) => ({ epoch: Number(m[1]), dir: path.join(d, m[0]) })).filter((c) =>
-    fs.existsSync(path.join(c.dir, "trainer_state.json"))
-  ).sort((a, b) => a.epoch - b.epoch);
+  const all = fs.readdirSync(d).flatMap((n) => {
+    const m = /^epoch-(\d+)$/.exec(n), dir = path.join(d, n);
+    return m && fs.existsSync(path.join(dir, "trainer_state.json")) ? [{ epoch: Number(m[1]), dir }] : [];
+  });
+  return all.sort((a, b) => a.epoch - b.epoch);
 }
 
 export function lastCheckpoint(runDir: string): { epoch: number; dir: string } | undefined {
-  const all = listCheckpoints(runDir);
-  return all[all.length - 1];
+  return listCheckpoints(runDir).at(-1);
 }
 
 /** The best epoch's model folder of a run (written with a selectMetric). */
@@ -50,14 +49,11 @@ export function holdsRun(runDir: string): boolean {
   return fs.existsSync(path.join(runDir, "metrics.json")) || listCheckpoints(runDir).length > 0;
 }
 
-/**
- * The model folder `dir` stands for: itself (it has config.json), or for a run folder its
- * checkpoints/best/ (written with --select-metric), else its last checkpoint.
- */
+/** The model folder `dir` stands for: itself (it has config.json), a run's checkpoints/best/, else its last checkpoint. */
 export function modelFolder(dir: string): string {
   if (fs.existsSync(path.join(dir, "config.json"))) return dir;
   if (fs.existsSync(path.join(bestDir(dir), "config.json"))) return bestDir(dir);
-  const last = fs.existsSync(dir) ? lastCheckpoint(dir) : undefined;
+  const last = lastCheckpoint(dir);
   if (!last) throw new Error(`${dir} is neither a model folder (config.json) nor a run folder with checkpoints`);
   return last.dir;
 }
@@ -68,18 +64,22 @@ export function labelsOf(config: { id2label?: Record<string, string> }): string[
   return Object.keys(ids).sort((a, b) => Number(a) - Number(b)).map((k) => ids[k]);
 }
 
-/** Label names in id order from a model folder's config.json (id2label): the one place a checkpoint's labels are read. */
-export function readLabels(dir: string): string[] {
+/** A model folder's config.json, parsed; `missing` ends the error when there is none. */
+export function readConfig<T = Record<string, unknown>>(dir: string, missing = "not a model folder"): T {
   const file = path.join(dir, "config.json");
-  if (!fs.existsSync(file)) throw new Error(`${file} is missing: not a model folder`);
-  let cfg: { id2label?: Record<string, string> };
+  if (!fs.existsSync(file)) throw new Error(`${file} is missing: ${missing}`);
   try {
-    cfg = JSON.parse(fs.readFileSync(file, "utf8"));
+    return JSON.parse(fs.readFileSync(file, "utf8"));
   } catch (e) {
     throw new Error(`${file}: not valid JSON (${(e as Error).message.split("\n")[0]})`, { cause: e });
   }
-  const labels = labelsOf(cfg);
-  if (labels.length === 0) throw new Error(`${file} has no id2label: not a fine-tuned classifier`);
+}
+
+/** Label names in id order from a model folder's config.json (id2label): the one place a checkpoint's labels are read. */
+export function readLabels(dir: string): string[] {
+  const labels = labelsOf(readConfig<{ id2label?: Record<string, string> }>(dir));
+  if (labels.length === 0)
+    throw new Error(`${path.join(dir, "config.json")} has no id2label: not a fine-tuned classifier`);
   return labels;
 }
 

@@ -66,10 +66,8 @@ export interface DemoServer {
 
 /** The page: a form, a result table, and the script that runs the model with transformers.js. */
 export function demoPage(opts: { title: string; labels: string[]; maxLength: number; quantized: boolean }): string {
-  const settings = JSON.stringify({ maxLength: opts.maxLength, dtype: opts.quantized ? "q8" : "fp32" }).replace(
-    /</g,
-    "\\u003c",
-  ); // never "</script>" inside the script element
+  // "<" escaped where it goes in: never "</script>" inside the script element
+  const settings = JSON.stringify({ maxLength: opts.maxLength, dtype: opts.quantized ? "q8" : "fp32" });
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(opts.title)}</title>
 <style>
@@ -83,7 +81,7 @@ The model runs in this browser (transformers.js, ONNX Runtime Web).</p>
 <form id="form"><textarea id="input" placeholder="Type a tweet…"></textarea><br>
 <button id="go" type="submit" disabled>Classify</button> <span id="status">loading the model…</span></form>
 <p id="text"></p><table id="result"><tbody></tbody></table>
-<script id="settings" type="application/json">${settings}</script>
+<script id="settings" type="application/json">${settings.replace(/</g, "\\u003c")}</script>
 <script type="module">
 import { env, AutoTokenizer, AutoModelForSequenceClassification, Tensor } from "/js/transformers.min.js";
 const settings = JSON.parse(document.getElementById("settings").textContent);
@@ -166,39 +164,26 @@ export async function startDemo(opts: DemoOptions): Promise<DemoServer> {
     res.setHeader("Cross-Origin-Opener-Policy", "same-origin");
     res.setHeader("Cross-Origin-Embedder-Policy", "require-corp");
     res.setHeader("Cross-Origin-Resource-Policy", "same-origin");
-    const url = new URL(req.url ?? "/", "http://127.0.0.1");
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      res.writeHead(405).end();
-      return;
-    }
-    if (url.pathname === "/" || url.pathname === "/index.html") {
+    const { pathname } = new URL(req.url ?? "/", "http://127.0.0.1");
+    const file = files.get(pathname);
+    if (req.method !== "GET" && req.method !== "HEAD") res.writeHead(405).end();
+    else if (pathname === "/" || pathname === "/index.html")
       res.writeHead(200, { "Content-Type": TYPES[".html"] }).end(page);
-      return;
+    else if (pathname === "/favicon.ico") res.writeHead(204).end(); // browsers ask; there is none
+    else if (!file || !fs.existsSync(file)) res.writeHead(404, { "Content-Type": TYPES[".txt"] }).end("not found");
+    else {
+      const type = TYPES[path.extname(file)] ?? "application/octet-stream";
+      res.writeHead(200, { "Content-Type": type, "Content-Length": fs.statSync(file).size });
+      if (req.method === "HEAD") res.end();
+      else fs.createReadStream(file).pipe(res);
     }
-    if (url.pathname === "/favicon.ico") {
-      res.writeHead(204).end();
-      return;
-    } // browsers ask; there is none
-    const file = files.get(url.pathname);
-    if (!file || !fs.existsSync(file)) {
-      res.writeHead(404, { "Content-Type": TYPES[".txt"] }).end("not found");
-      return;
-    }
-    const type = TYPES[path.extname(file)] ?? "application/octet-stream";
-    res.writeHead(200, { "Content-Type": type, "Content-Length": fs.statSync(file).size });
-    if (req.method === "HEAD") {
-      res.end();
-      return;
-    }
-    fs.createReadStream(file).pipe(res);
   });
+  const port = opts.port ?? 0;
   await new Promise<void>((resolve, reject) => {
-    server.once(
-      "error",
-      (e: NodeJS.ErrnoException) =>
-        reject(new Error(`demo: cannot listen on 127.0.0.1:${opts.port ?? 0} (${e.code ?? e.message})`)),
-    );
-    server.listen(opts.port ?? 0, "127.0.0.1", resolve);
+    const fail = (e: NodeJS.ErrnoException) =>
+      new Error(`demo: cannot listen on 127.0.0.1:${port} (${e.code ?? e.message})`);
+    server.once("error", (e) => reject(fail(e)));
+    server.listen(port, "127.0.0.1", resolve);
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   const close = () => new Promise<void>((resolve) => {
@@ -208,24 +193,17 @@ export async function startDemo(opts: DemoOptions): Promise<DemoServer> {
   return { url, modelDir, close };
 }
 
-/**
- * The demo for a checkpoint or an export folder: a checkpoint is exported first into a temporary folder
- * (removed on close).
- */
+/** The demo for an export folder, or a checkpoint (exported first into a temporary folder, removed on close). */
 export async function demo(dir: string, opts: Omit<DemoOptions, "modelDir"> = {}): Promise<DemoServer> {
   if (isOnnxExport(dir)) return startDemo({ ...opts, modelDir: dir });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bertlab-demo-"));
-  const out = path.join(tmp, "export");
+  const out = path.join(tmp, "export"), drop = () => fs.rmSync(tmp, { recursive: true, force: true });
   try {
     await exportOnnx(modelFolder(dir), out, { quantize: opts.quantized ? "int8" : undefined });
     const server = await startDemo({ ...opts, modelDir: out });
-    const close = async () => {
-      await server.close();
-      fs.rmSync(tmp, { recursive: true, force: true });
-    };
-    return { ...server, close };
+    return { ...server, close: () => server.close().then(drop) };
   } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true });
+    drop();
     throw e;
   }
 }

@@ -1,31 +1,29 @@
 /**
  * Which engine `bertlab predict` and `bertlab evaluate` run on: ONNX Runtime (lib/serve/onnx_runtime.ts) or
- * TensorFlow.js (lib/train/train.ts's predict/evaluate on a checkpoint). `--engine onnx|tfjs|auto` or
- * `BERTLAB_ENGINE` chooses; `--quantized` means ONNX Runtime on the int8 model.
+ * TensorFlow.js (lib/eval/evaluate.ts on a checkpoint). `--engine onnx|tfjs|auto` or `BERTLAB_ENGINE` chooses;
+ * `--quantized` means ONNX Runtime on the int8 model.
  *
  *   const clf = await loadClassifier("out/export", chooseEngine());
  *   clf.engine   // "onnxruntime-node 1.30.0 (fp32, 2 threads) on out/export/onnx/model.onnx"
  *   await clf.predict(["What a wonderful exhibition!"], { maxLength: 256 })
  *   await clf.release();
  *
- * `auto` (the default) takes whichever was faster (the timings are in docs/serving.md): an export folder runs
- * on ONNX Runtime (no TensorFlow to start, and a lower batch-1 latency than the TensorFlow graph); a checkpoint
- * runs on TensorFlow.js where it has graph execution (native TensorFlow), which needs no export first and came out
- * even with exporting to ONNX Runtime in memory; elsewhere (wasm, cpu: an order of magnitude slower) a checkpoint
- * is exported in memory and runs on ONNX Runtime. If that export fails and no engine was asked for, prediction
- * continues on TensorFlow.js with a warning saying why.
+ * `auto` (the default) takes whichever was faster (docs/serving.md): an export folder runs on ONNX Runtime (no
+ * TensorFlow to start, a lower batch-1 latency); a checkpoint on TensorFlow.js where it has graph execution (no
+ * export first, and as fast), else exported in memory to ONNX Runtime; if that export fails and no engine was
+ * asked for, on TensorFlow.js with a warning saying why.
  */
 import * as fs from "fs";
 import * as path from "path";
 import * as ort from "onnxruntime-node";
 import { DEFAULT_CONFIG, Precision, PRECISIONS } from "../config/config";
 import type { GraphPrecision } from "../graph/lowering";
-import { loadOnnxClassifier, predictOnnx, evaluateOnnx, onnxThreads } from "./onnx_runtime";
+import { loadOnnxClassifier, predictOnnx, evaluateOnnx, onnxThreads, OnnxRunOptions } from "./onnx_runtime";
+import { encodeUnpadded } from "../data/tokenize";
 import type { Evaluation, Prediction } from "../eval/evaluate";
 
 export type EngineName = "onnx" | "tfjs" | "auto";
 
-/** The default: per folder, the faster engine (see the file comment). */
 export const DEFAULT_ENGINE: EngineName = "auto";
 
 /**
@@ -45,10 +43,9 @@ export function chooseEngine(
   opts: { quantized?: boolean; env?: string; precision?: string } = {},
 ): EngineChoice {
   const raw = flag ?? opts.env ?? process.env.BERTLAB_ENGINE;
+  const named = flag !== undefined ? "--engine" : "BERTLAB_ENGINE";
   if (raw !== undefined && raw !== "onnx" && raw !== "tfjs" && raw !== "auto")
-    throw new Error(
-      `${flag !== undefined ? "--engine" : "BERTLAB_ENGINE"} wants onnx, tfjs or auto, ` + `got ${JSON.stringify(raw)}`,
-    );
+    throw new Error(`${named} wants onnx, tfjs or auto, got ${JSON.stringify(raw)}`);
   const quantized = Boolean(opts.quantized);
   if (quantized && raw === "tfjs") throw new Error("--quantized runs the int8 ONNX model: it needs --engine onnx");
   const engine = quantized ? "onnx" : (raw as EngineName | undefined) ?? DEFAULT_ENGINE;
@@ -63,19 +60,14 @@ export function chooseEngine(
   return { engine, quantized, explicit, ...(opts.precision ? { precision } : {}) };
 }
 
-export interface RunOptions {
-  maxLength?: number;
-  batchSize?: number;
-}
-
 /** A loaded model behind either engine. */
 export interface Classifier {
   labels: string[];
   /** Which engine runs, for people: package, precision, threads, source. */
   engine: string;
-  predict(texts: string[], opts?: RunOptions): Promise<Prediction[]>;
+  predict(texts: string[], opts?: OnnxRunOptions): Promise<Prediction[]>;
   /** The course's metrics (lib/eval/metrics.ts) for labelled texts. */
-  evaluate(texts: string[], labelIds: number[], opts?: RunOptions): Promise<Evaluation>;
+  evaluate(texts: string[], labelIds: number[], opts?: OnnxRunOptions): Promise<Evaluation>;
   release(): Promise<void>;
 }
 
@@ -88,15 +80,11 @@ export async function loadClassifier(
   const hasWeights = fs.existsSync(path.join(dir, "model.safetensors"));
   const precision = await graphPrecision(choice, hasWeights, dir, log);
   if (precision === "bf16") return tfjsClassifier(dir, precision);
-  if (choice.engine === "tfjs") {
-    if (!hasWeights) {
-      throw new Error(
-        `${dir} has no model.safetensors (an export folder?): TensorFlow.js needs a checkpoint; ` + "use --engine onnx",
-      );
-    }
-    return tfjsClassifier(dir);
-  }
-  if (choice.engine === "auto" && hasWeights && (await nativeGraph())) return tfjsClassifier(dir);
+  const exportOnly = `${dir} has no model.safetensors (an export folder?)`;
+  if (choice.engine === "tfjs" && !hasWeights)
+    throw new Error(`${exportOnly}: TensorFlow.js needs a checkpoint; use --engine onnx`);
+  const auto = choice.engine === "auto" && hasWeights;
+  if (choice.engine === "tfjs" || (auto && (await nativeGraph()))) return tfjsClassifier(dir);
   try {
     return await onnxClassifier(dir, choice.quantized);
   } catch (e) {
@@ -165,13 +153,12 @@ async function tfjsClassifier(dir: string, precision: GraphPrecision = "fp32"): 
     engine: `TensorFlow.js ${backend.name}${graphInference() ? ` (graph${bf16})` : ""} on ${dir}`,
     predict: async (texts, o = {}) => predict(model, tokenizer, texts, o),
     async evaluate(texts, ids, o = {}) {
-      const maxLength = o.maxLength ?? DEFAULT_CONFIG.maxLength;
-      const enc = tokenizer.encode(texts, { padding: false, truncation: true, maxLength });
-      const batchSize = o.batchSize ?? DEFAULT_CONFIG.evalBatchSize;
-      return evaluate(model, enc, ids, { batchSize, padTokenId: tokenizer.padTokenId });
+      const enc = encodeUnpadded(tokenizer, texts, o.maxLength ?? DEFAULT_CONFIG.maxLength);
+      return evaluate(model, enc, ids, {
+        batchSize: o.batchSize ?? DEFAULT_CONFIG.evalBatchSize,
+        padTokenId: tokenizer.padTokenId,
+      });
     },
-    async release() {
-      model.dispose();
-    },
+    release: async () => model.dispose(),
   };
 }

@@ -37,10 +37,7 @@ export interface ExportOptions {
   quantize?: "int8";
   /** Replace an existing export at `out`. */
   force?: boolean;
-  /**
-   * The fp32 ModelProto of the loaded model; default `bertOnnx`. Tests pass PyTorch's export of the same
-   * checkpoint here while bertOnnx is not available.
-   */
+  /** The fp32 ModelProto of the loaded model; default `bertOnnx` (tests may pass PyTorch's export). */
   onnxBytes?: (model: BertForSequenceClassification, checkpoint: string) => Uint8Array | Promise<Uint8Array>;
 }
 
@@ -52,10 +49,7 @@ export interface ExportResult {
   seconds: number;
 }
 
-/**
- * Checks that `dir` is a fine-tuned BERT checkpoint (config.json with model_type "bert" and id2label,
- * model.safetensors, tokenizer.json) whose weights fit one .onnx file; returns its label names.
- */
+/** Checks `dir` is a fine-tuned BERT checkpoint whose weights fit one .onnx file; returns its label names. */
 export function checkExportable(dir: string): string[] {
   const config = validateModelDir(dir) as unknown as ShapeConfig & { id2label?: Record<string, string> };
   const labels = readLabels(dir);
@@ -100,11 +94,10 @@ function checkDestination(checkpoint: string, out: string, force: boolean): void
   if (!fs.statSync(out).isDirectory()) throw new Error(`${out} exists and is not a folder`);
   if (fs.existsSync(path.join(out, "model.safetensors")))
     throw new Error(`${out} holds a checkpoint (model.safetensors): export elsewhere`);
-  if (isOnnxExport(out)) {
-    if (!force) throw new Error(`${out} already holds an export (${ONNX_MODEL}): pass --force to replace it`);
-    return;
-  }
-  if (fs.readdirSync(out).length > 0)
+  const holdsExport = isOnnxExport(out);
+  if (holdsExport && !force)
+    throw new Error(`${out} already holds an export (${ONNX_MODEL}): pass --force to replace it`);
+  if (!holdsExport && fs.readdirSync(out).length > 0)
     throw new Error(`${out} is not empty and holds no export: choose a new or empty folder`);
 }
 
@@ -138,10 +131,8 @@ export async function exportOnnx(checkpoint: string, out: string, opts: ExportOp
       if (int8) put(ONNX_MODEL_QUANTIZED, int8);
     });
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`cannot write the export to ${out} (${code ?? (e as Error).message}): nothing was left behind`, {
-      cause: e,
-    });
+    const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new Error(`cannot write the export to ${out} (${why}): nothing was left behind`, { cause: e });
   }
   return { out, files, fp32Bytes: fp32.length, int8Bytes: int8?.length, seconds: (Date.now() - t0) / 1000 };
 }

@@ -36,53 +36,33 @@ class OnnxGraph {
 
   op(opType: string, inputs: string[], attrs: Attr[] = [], outputName?: string): string {
     const out = outputName ?? `${opType}_${this.count++}`;
-    const attribute = attrs.map((a) =>
-      a.ints ?
-        { name: a.name, type: A.INTS, ints: a.ints }
-        : a.f !== undefined
-        ? { name: a.name, type: A.FLOAT, f: a.f }
-        : { name: a.name, type: A.INT, i: a.i }
-    );
+    const attribute = attrs.map((a) => ({ ...a, type: a.ints ? A.INTS : a.f !== undefined ? A.FLOAT : A.INT }));
     this.nodes.push({ opType, input: inputs, output: [out], name: out, attribute });
     return out;
   }
 
-  floats(name: string, dims: number[], values: Float32Array): string {
-    this.initializers.push({
-      name,
-      dims,
-      dataType: T.FLOAT,
-      rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
-    });
+  /** An initializer (float32 unless `dataType` says otherwise). */
+  tensor(name: string, dims: number[], values: Float32Array | BigInt64Array, dataType: number = T.FLOAT): string {
+    const rawData = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+    this.initializers.push({ name, dims, dataType, rawData });
     return name;
   }
 
   /** An int64 constant: 1-D, or a scalar when `scalar`. */
   ints(values: number[], scalar = false): string {
-    const name = `const_${this.count++}`;
     const data = BigInt64Array.from(values.map(BigInt));
-    this.initializers.push({
-      name,
-      dims: scalar ? [] : [values.length],
-      dataType: T.INT64,
-      rawData: new Uint8Array(data.buffer),
-    });
-    return name;
+    return this.tensor(`const_${this.count++}`, scalar ? [] : [values.length], data, T.INT64);
   }
 
   scalar(v: number): string {
-    const name = `const_${this.count++}`;
-    this.initializers.push({ name, dims: [], dataType: T.FLOAT, rawData: new Uint8Array(Float32Array.of(v).buffer) });
-    return name;
+    return this.tensor(`const_${this.count++}`, [], Float32Array.of(v));
   }
 }
 
-const dynamic = (elemType: number, dims: (string | number)[]): onnx.ITypeProto => ({
-  tensorType: {
-    elemType,
-    shape: { dim: dims.map((d) => (typeof d === "string" ? { dimParam: d } : { dimValue: d })) },
-  },
-});
+function dynamic(elemType: number, dims: (string | number)[]): onnx.ITypeProto {
+  const dim = dims.map((d) => (typeof d === "string" ? { dimParam: d } : { dimValue: d }));
+  return { tensorType: { elemType, shape: { dim } } };
+}
 
 /** The model's current weights and eval-mode forward as an ONNX ModelProto (bytes). */
 export function bertOnnx(model: BertForSequenceClassification): Uint8Array {
@@ -91,7 +71,6 @@ export function bertOnnx(model: BertForSequenceClassification): Uint8Array {
   const g = new OnnxGraph();
   const heads = c.num_attention_heads, dh = c.hidden_size / heads;
   const value = new Map<number, string>();
-  const weight = (name: string) => model.params.get(name)!;
   const read = (t: tf.Tensor) => t.dataSync() as Float32Array;
 
   // Inputs as transformers.js and Hugging Face's exporters name them; the additive mask is made in the graph.
@@ -120,12 +99,12 @@ export function bertOnnx(model: BertForSequenceClassification): Uint8Array {
     const x = n.inputs.map((_, j) => arg(n, j));
     switch (n.op) {
       case "param": {
-        const w = weight(n.name!);
-        if (!transposed.has(n.id)) return g.floats(n.name!, w.shape, read(w));
-        const wt = tf.tidy(() => tf.transpose(w));
-        const name = g.floats(`${n.name}.T`, wt.shape, read(wt));
-        wt.dispose();
-        return name;
+        const w = model.params.get(n.name!)!;
+        if (!transposed.has(n.id)) return g.tensor(n.name!, w.shape, read(w));
+        return tf.tidy(() => {
+          const wt = tf.transpose(w);
+          return g.tensor(`${n.name}.T`, wt.shape, read(wt));
+        });
       }
       case "embed":
         return g.op("Gather", [x[0], x[1]], [{ name: "axis", i: 0 }]);
@@ -166,11 +145,10 @@ export function bertOnnx(model: BertForSequenceClassification): Uint8Array {
   const logits = g.op("Identity", [value.get(ir.outputs.logits)!], [], "logits");
 
   const size = g.initializers.reduce((a, t) => a + (t.rawData?.byteLength ?? 0), 0);
+  const gib = (size / 2 ** 30).toFixed(2);
   if (size > PROTOBUF_LIMIT)
     throw new Error(
-      `onnx: the weights take ${
-        (size / 2 ** 30).toFixed(2)
-      } GiB, over protobuf's 2 GiB limit for one file (external data is not written)`,
+      `onnx: the weights take ${gib} GiB, over protobuf's 2 GiB limit for one file (external data is not written)`,
     );
   const proto = onnx.ModelProto.create({
     irVersion: IR_VERSION,
@@ -180,11 +158,10 @@ export function bertOnnx(model: BertForSequenceClassification): Uint8Array {
       name: "bert_for_sequence_classification",
       node: g.nodes,
       initializer: g.initializers,
-      input: [
-        { name: ids, type: dynamic(T.INT64, ["batch_size", "sequence_length"]) },
-        { name: attention, type: dynamic(T.INT64, ["batch_size", "sequence_length"]) },
-        { name: types, type: dynamic(T.INT64, ["batch_size", "sequence_length"]) },
-      ],
+      input: [ids, attention, types].map((name) => ({
+        name,
+        type: dynamic(T.INT64, ["batch_size", "sequence_length"]),
+      })),
       output: [{ name: logits, type: dynamic(T.FLOAT, ["batch_size", model.labels.length]) }],
     },
   });

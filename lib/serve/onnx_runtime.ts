@@ -14,17 +14,12 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as ort from "onnxruntime-node";
-import type { InferenceSession } from "onnxruntime-node";
 import { DEFAULT_CONFIG } from "../config/config";
 import { readLabels, ONNX_MODEL, ONNX_MODEL_QUANTIZED, isOnnxExport } from "../model/run_folder";
 import { scoreAll } from "../eval/metrics";
 import { lengthSortedBatches } from "../core/batching";
-import { loadTokenizer, Tokenizer } from "../data/tokenize";
+import { loadTokenizer, encodeUnpadded, TokenizerLike } from "../data/tokenize";
 import type { Evaluation, Prediction } from "../eval/evaluate";
-import type { TokenizerLike } from "../data/tokenize";
-
-/** The inputs a BERT export takes, in Hugging Face's names. */
-const INPUTS = ["input_ids", "attention_mask", "token_type_ids"] as const;
 
 /** Threads for ONNX Runtime's operators: one per core (it spins them, so more would only contend). */
 export function onnxThreads(): number {
@@ -46,31 +41,25 @@ export function onnxSpinning(): boolean {
  * where it fuses each bias and GELU into BiasGelu, the head into Gemm, and the int8 products). `name` names
  * the model in errors; a file that is missing, truncated or not ONNX gets an error naming it.
  */
-export interface SessionOptions {
-  threads?: number;
-  name?: string;
-  spin?: boolean;
-}
-
-export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<InferenceSession> {
+export async function createSession(
+  model: string | Uint8Array,
+  opts: { name?: string; spin?: boolean } = {},
+): Promise<ort.InferenceSession> {
   const name = opts.name ?? (typeof model === "string" ? model : "ONNX model");
-  let bytes: Uint8Array;
-  if (typeof model === "string") {
-    if (!fs.existsSync(model))
-      throw new Error(`${model}: no such file (export the model first: bertlab export --checkpoint DIR --out DIR)`);
-    bytes = fs.readFileSync(model);
-  } else bytes = model;
+  if (typeof model === "string" && !fs.existsSync(model))
+    throw new Error(`${model}: no such file (export the model first: bertlab export --checkpoint DIR --out DIR)`);
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(bytes, {
-      intraOpNumThreads: opts.threads ?? onnxThreads(),
+    session = await ort.InferenceSession.create(typeof model === "string" ? fs.readFileSync(model) : model, {
+      intraOpNumThreads: onnxThreads(),
       interOpNumThreads: 1,
       graphOptimizationLevel: "all",
       executionMode: "sequential",
       extra: { session: { intra_op: { allow_spinning: (opts.spin ?? onnxSpinning()) ? "1" : "0" } } },
     });
   } catch (e) {
-    throw new Error(`${name}: not a loadable ONNX model, truncated or corrupt? (${firstLine(e)})`, { cause: e });
+    const why = String((e as Error)?.message ?? e).split("\n")[0];
+    throw new Error(`${name}: not a loadable ONNX model, truncated or corrupt? (${why})`, { cause: e });
   }
   const missing = ["input_ids", "attention_mask"].filter((i) => !session.inputNames.includes(i));
   if (missing.length || !session.outputNames.includes("logits")) {
@@ -81,8 +70,6 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
   return session;
 }
 
-const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split("\n")[0];
-
 /** A session with what predicting needs around it: the label names and the tokenizer. */
 export interface OnnxClassifier {
   session: ort.InferenceSession;
@@ -90,7 +77,6 @@ export interface OnnxClassifier {
   tokenizer: TokenizerLike;
   /** The file it came from, or how it was made. */
   source: string;
-  quantized: boolean;
   release(): Promise<void>;
 }
 
@@ -99,27 +85,24 @@ export interface OnnxClassifier {
  * folder without an export is exported in memory first (bertOnnx, and quantizeDynamic for `quantized`),
  * which loads TensorFlow.js and takes a few seconds: `bertlab export` once, then load the export.
  */
-export async function loadOnnxClassifier(
-  dir: string,
-  opts: { quantized?: boolean; threads?: number } = {},
-): Promise<OnnxClassifier> {
+export async function loadOnnxClassifier(dir: string, opts: { quantized?: boolean } = {}): Promise<OnnxClassifier> {
   const quantized = Boolean(opts.quantized);
   const labels = readLabels(dir);
-  const tokenizer: Tokenizer = await loadTokenizer(dir);
+  const tokenizer = await loadTokenizer(dir);
   let session: ort.InferenceSession, source: string;
   if (isOnnxExport(dir)) {
     source = path.join(dir, quantized ? ONNX_MODEL_QUANTIZED : ONNX_MODEL);
     if (quantized && !fs.existsSync(source))
       throw new Error(`${source} is missing: export with --quantize int8 for --quantized`);
-    session = await createSession(source, { threads: opts.threads });
+    session = await createSession(source);
   } else {
     // Imported here so that loading an export never starts TensorFlow.
     const { onnxBytesFromCheckpoint } = await import("./export");
     const bytes = await onnxBytesFromCheckpoint(dir, { quantize: quantized ? "int8" : undefined });
     source = `${dir} (exported in memory${quantized ? ", int8" : ""})`;
-    session = await createSession(quantized ? bytes.int8! : bytes.fp32, { threads: opts.threads, name: source });
+    session = await createSession(quantized ? bytes.int8! : bytes.fp32, { name: source });
   }
-  return { session, labels, tokenizer, source, quantized, release: () => session.release() };
+  return { session, labels, tokenizer, source, release: () => session.release() };
 }
 
 /** Logits [rows][labels] of one batch of token-id rows, padded here to the longest (int64, as exported). */
@@ -131,18 +114,15 @@ export async function onnxLogits(
   const n = rows.length, width = Math.max(1, ...rows.map((r) => r.length));
   const ids = new BigInt64Array(n * width).fill(BigInt(padTokenId));
   const mask = new BigInt64Array(n * width), types = new BigInt64Array(n * width);
-  rows.forEach((r, i) =>
-    r.forEach((id, j) => {
-      ids[i * width + j] = BigInt(id);
-      mask[i * width + j] = 1n;
-    })
-  );
-  const data = { input_ids: ids, attention_mask: mask, token_type_ids: types };
+  rows.forEach((r, i) => {
+    ids.set(r.map(BigInt), i * width);
+    mask.fill(1n, i * width, i * width + r.length);
+  });
   const feeds: Record<string, ort.Tensor> = {};
-  for (const k of INPUTS) if (session.inputNames.includes(k)) feeds[k] = new ort.Tensor("int64", data[k], [n, width]);
+  for (const [k, v] of Object.entries({ input_ids: ids, attention_mask: mask, token_type_ids: types }))
+    if (session.inputNames.includes(k)) feeds[k] = new ort.Tensor("int64", v, [n, width]);
   const out = await session.run(feeds);
-  const logits = out.logits;
-  const k = logits.dims[1] as number, values = logits.data as Float32Array;
+  const k = out.logits.dims[1] as number, values = out.logits.data as Float32Array;
   for (const t of Object.values(out)) t.dispose();
   return Array.from({ length: n }, (_, i) => Array.from(values.subarray(i * k, (i + 1) * k)));
 }
@@ -167,20 +147,16 @@ export async function classifyOnnx(
   texts: readonly string[],
   opts: OnnxRunOptions = {},
 ): Promise<number[][]> {
-  const maxLength = opts.maxLength ?? DEFAULT_CONFIG.maxLength;
-  const enc = clf.tokenizer.encode(texts.slice(), { padding: false, truncation: true, maxLength });
+  const ids = encodeUnpadded(clf.tokenizer, texts.slice(), opts.maxLength ?? DEFAULT_CONFIG.maxLength).input_ids;
   const out: number[][] = new Array(texts.length);
-  const lengths = enc.input_ids.map((r) => r.length);
-  for (const batch of lengthSortedBatches(lengths, opts.batchSize ?? DEFAULT_CONFIG.evalBatchSize)) {
-    const logits = await onnxLogits(clf.session, batch.map((i) => enc.input_ids[i]), clf.tokenizer.padTokenId);
-    batch.forEach((i, j) => {
-      out[i] = logits[j];
-    });
+  for (const batch of lengthSortedBatches(ids.map((r) => r.length), opts.batchSize ?? DEFAULT_CONFIG.evalBatchSize)) {
+    const logits = await onnxLogits(clf.session, batch.map((i) => ids[i]), clf.tokenizer.padTokenId);
+    for (const [j, i] of batch.entries()) out[i] = logits[j];
   }
   return out;
 }
 
-/** Labels and class probabilities for new texts, in input order (lib/train/train.ts's `predict`, on ONNX Runtime). */
+/** Labels and class probabilities for new texts, in input order (lib/eval/evaluate.ts's `predict`, on ONNX Runtime). */
 export async function predictOnnx(
   clf: OnnxClassifier,
   texts: readonly string[],
@@ -195,7 +171,7 @@ export async function predictOnnx(
 }
 
 /**
- * The course's metrics over labelled texts (lib/train/train.ts's `evaluate`, on ONNX Runtime). The loss is the
+ * The course's metrics over labelled texts (lib/eval/evaluate.ts's `evaluate`, on ONNX Runtime). The loss is the
  * course's: the mean over batches of `batchSize` in file order of each batch's mean cross-entropy, whatever
  * order the batches ran in.
  */
@@ -226,8 +202,4 @@ function logSumExp(row: readonly number[]): number {
   return m + Math.log(row.reduce((a, x) => a + Math.exp(x - m), 0));
 }
 
-function argmax(p: readonly number[]): number {
-  let k = 0;
-  for (let i = 1; i < p.length; i++) if (p[i] > p[k]) k = i;
-  return k;
-}
+const argmax = (p: readonly number[]) => p.indexOf(Math.max(...p));

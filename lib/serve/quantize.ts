@@ -35,14 +35,6 @@ interface Quantized {
   zp: string;
 }
 
-/** The op types quantize_dynamic quantizes in a BERT (its IntegerOps registry, less the ops BERT lacks). */
-const OP_TYPES = ["MatMul", "Gather", "Transpose"];
-
-export interface QuantizeOptions {
-  /** Which op types to quantize (default: MatMul, Gather, Transpose, as quantize_dynamic's defaults do here). */
-  opTypes?: string[];
-}
-
 /** Integer range of each 8-bit type, and whether weights of it are quantized symmetrically. */
 const RANGE: Record<number, { qmin: number; qmax: number; symmetric: boolean }> = {
   [DataType.INT8]: { qmin: -127, qmax: 127, symmetric: true }, // symmetric int8 drops -128
@@ -70,25 +62,14 @@ export function quantizeTensor(
   const range = RANGE[type];
   if (!range) throw new Error(`quantizeTensor: type ${DataType[type] ?? type} is not INT8 or UINT8`);
   let rmin = 0, rmax = 0; // 0 is always representable
-  for (let i = 0; i < data.length; i++) {
-    const x = data[i];
+  for (const x of data) {
     if (x < rmin) rmin = x;
     if (x > rmax) rmax = x;
   }
-  if (range.symmetric) {
-    const m = Math.max(-rmin, rmax);
-    rmin = -m;
-    rmax = m;
-  }
-  let scale64 = (rmax - rmin) / (range.qmax - range.qmin);
-  let zeroPoint: number;
-  if (scale64 < 1.1754943508222875e-38) {
-    scale64 = 1;
-    zeroPoint = 0;
-  }
-  // float32's smallest normal
-  else if (range.symmetric) zeroPoint = roundHalfEven((range.qmin + range.qmax) / 2);
-  else zeroPoint = roundHalfEven(range.qmin - rmin / scale64);
+  if (range.symmetric) [rmin, rmax] = [-Math.max(-rmin, rmax), Math.max(-rmin, rmax)];
+  let scale64 = (rmax - rmin) / (range.qmax - range.qmin), zeroPoint = 0;
+  if (scale64 < 1.1754943508222875e-38) scale64 = 1; // below float32's smallest normal
+  else zeroPoint = roundHalfEven(range.symmetric ? (range.qmin + range.qmax) / 2 : range.qmin - rmin / scale64);
   const scale = Math.fround(scale64);
   const lo = type === DataType.INT8 ? -128 : 0, hi = type === DataType.INT8 ? 127 : 255;
   const values = type === DataType.INT8 ? new Int8Array(data.length) : new Uint8Array(data.length);
@@ -110,30 +91,15 @@ export function floatValues(t: Tensor): Float32Array {
   return Float32Array.from(t.floatData ?? []);
 }
 
-const dimsOf = (t: Tensor) => (t.dims ?? []).map(Number);
 const attr = (n: Node, name: string) => n.attribute?.find((x) => x.name === name);
 const intAttr = (n: Node, name: string, dflt: number) => Number(attr(n, name)?.i ?? dflt);
 const floatAttr = (n: Node, name: string, dflt: number) => Number(attr(n, name)?.f ?? dflt);
-type Attribute = onnx.IAttributeProto;
-const node = (opType: string, input: string[], output: string[], name: string, attribute: Attribute[] = []): Node => ({
-  opType,
-  input,
-  output,
-  name,
-  attribute,
-});
-
-/** The opset of the default ONNX domain. */
-function opsetOf(model: onnx.IModelProto): number {
-  const o = (model.opsetImport ?? []).find((x) => !x.domain || x.domain === "ai.onnx");
-  return o ? Number(o.version) : 0;
+function node(opType: string, input: string[], output: string[], name: string, attribute: onnx.IAttributeProto[] = []) {
+  return { opType, input, output, name, attribute };
 }
 
-/**
- * The whole model, quantized; `model` (ModelProto bytes) is not changed. Throws, naming the problem,
- * for bytes that are not an ONNX model or a model below opset 11 (DynamicQuantizeLinear's).
- */
-export function quantizeDynamic(modelBytes: Uint8Array, opts: QuantizeOptions = {}): Uint8Array {
+/** The whole model quantized (the bytes given are not changed); errors for non-ONNX bytes or opset below 11. */
+export function quantizeDynamic(modelBytes: Uint8Array): Uint8Array {
   let model: onnx.ModelProto;
   try {
     model = onnx.ModelProto.decode(modelBytes);
@@ -141,11 +107,10 @@ export function quantizeDynamic(modelBytes: Uint8Array, opts: QuantizeOptions = 
     throw new Error(`quantizeDynamic: not an ONNX model (${(e as Error).message})`, { cause: e });
   }
   if (!model.graph) throw new Error("quantizeDynamic: the model has no graph");
-  const opset = opsetOf(model);
+  const opset = Number((model.opsetImport ?? []).find((o) => !o.domain || o.domain === "ai.onnx")?.version ?? 0);
   if (opset < 11)
     throw new Error(`quantizeDynamic: the model's opset is ${opset}; dynamic quantization needs opset 11 or newer`);
-  const q = new DynamicQuantizer(model.graph, opts.opTypes ?? OP_TYPES);
-  q.run();
+  new DynamicQuantizer(model.graph).run();
   model.producerName = "bertlab.quantize";
   model.producerVersion = "1";
   return onnx.ModelProto.encode(model).finish();
@@ -159,20 +124,21 @@ class DynamicQuantizer {
   private readonly out: Node[] = [];
   private readonly names = new Set<string>();
 
-  constructor(private readonly graph: onnx.IGraphProto, private readonly opTypes: string[]) {
+  constructor(private readonly graph: onnx.IGraphProto) {
     for (const t of graph.initializer ?? []) this.inits.set(t.name!, t);
     for (const i of graph.input ?? []) if (!this.inits.has(i.name!)) this.generated.add(i.name!);
     for (const t of graph.initializer ?? []) this.names.add(t.name!);
     for (const n of graph.node ?? []) [...(n.input ?? []), ...(n.output ?? [])].forEach((x) => this.names.add(x));
   }
 
+  /** Quantizes what quantize_dynamic quantizes in a BERT by default: MatMul, Gather, Transpose (see the file comment). */
   run(): void {
-    const nodes = this.gemmToMatMul(this.graph.node ?? []);
-    for (const n of nodes) {
-      const before = this.out.length;
-      if (n.opType === "MatMul" && this.wants(n) && this.floatInit(n.input![1])) this.matMul(n);
-      else if (n.opType === "Gather" && this.wants(n) && this.floatInit(n.input![0])) this.gather(n);
-      else if (n.opType === "Transpose" && this.wants(n) && this.quantized.has(n.input![0])) this.transpose(n);
+    for (const n of this.gemmToMatMul(this.graph.node ?? [])) {
+      const before = this.out.length, x = n.input![0];
+      if (n.opType === "MatMul" && this.floatInit(n.input![1])) this.matMul(n);
+      // GatherQuant: the table is an initializer here, quantized to uint8 as onnxruntime does
+      else if (n.opType === "Gather" && this.floatInit(x)) this.direct8Bit(n, this.quantizeActivation(x));
+      else if (n.opType === "Transpose" && this.quantized.has(x)) this.direct8Bit(n, this.quantized.get(x)!);
       else this.keep(n);
       for (const m of this.out.slice(before)) m.output?.forEach((o) => this.generated.add(o));
     }
@@ -181,9 +147,6 @@ class DynamicQuantizer {
     this.dropUnused();
   }
 
-  private wants(n: Node): boolean {
-    return this.opTypes.includes(n.opType!);
-  }
   private floatInit(name: string): Tensor | undefined {
     const t = this.inits.get(name);
     return t && t.dataType === DataType.FLOAT ? t : undefined;
@@ -267,26 +230,18 @@ class DynamicQuantizer {
     const toFloat = { name: "to", type: onnx.AttributeProto.AttributeType.INT, i: DataType.FLOAT };
     this.out.push(node("Cast", [int32], [`${int32}_cast_output`], `${int32}_cast`, [toFloat]));
     const mulName = base ? `${base}_scales_mul` : `${a.scale}_${w.scale}_mul`;
-    let scales = this.out.find((m) => m.name === mulName);
-    if (!scales) {
-      scales = node("Mul", [a.scale, w.scale], [`${mulName}:0`], mulName);
-      this.out.push(scales);
-    }
+    // the product of the two scales, once per pair
+    if (!this.out.some((m) => m.name === mulName))
+      this.out.push(node("Mul", [a.scale, w.scale], [`${mulName}:0`], mulName));
     const outName = base ? `${base}_output_scale_mul` : "";
-    this.out.push(node("Mul", [`${int32}_cast_output`, scales.output![0]], [y], outName));
+    this.out.push(node("Mul", [`${int32}_cast_output`, `${mulName}:0`], [y], outName));
   }
 
-  /** onnxruntime's GatherQuant: gather 8-bit rows; consumers get them dequantized. */
-  private gather(n: Node): void {
-    const w = this.quantizeActivation(n.input![0]); // an initializer here: uint8, as onnxruntime does
-    const y = n.output![0];
-    this.quantized.set(y, { q: `${y}_quantized`, scale: w.scale, zp: w.zp });
-    this.out.push({ ...n, input: [w.q, ...n.input!.slice(1)], output: [`${y}_quantized`, ...n.output!.slice(1)] });
-  }
-
-  /** onnxruntime's Direct8BitOp: a Transpose of 8-bit values stays 8-bit, with the same scale. */
-  private transpose(n: Node): void {
-    const x = this.quantized.get(n.input![0])!;
+  /**
+   * onnxruntime's GatherQuant and Direct8BitOp: `n` runs on the integers of `x` (gathers 8-bit rows, transposes);
+   * its output stays 8-bit with x's scale, and consumers that need floats get it dequantized.
+   */
+  private direct8Bit(n: Node, x: Quantized): void {
     const y = n.output![0];
     this.quantized.set(y, { q: `${y}_quantized`, scale: x.scale, zp: x.zp });
     this.out.push({ ...n, input: [x.q, ...n.input!.slice(1)], output: [`${y}_quantized`, ...n.output!.slice(1)] });
@@ -312,17 +267,16 @@ class DynamicQuantizer {
     const used = new Set<string>();
     for (const n of this.graph.node ?? []) n.input?.forEach((i) => used.add(i));
     for (const o of this.graph.output ?? []) used.add(o.name!);
-    const keep = (this.graph.initializer ?? []).filter((t) => used.has(t.name!));
     const dropped = new Set((this.graph.initializer ?? []).filter((t) => !used.has(t.name!)).map((t) => t.name!));
-    this.graph.initializer = keep;
+    this.graph.initializer = (this.graph.initializer ?? []).filter((t) => used.has(t.name!));
     this.graph.input = (this.graph.input ?? []).filter((i) => !dropped.has(i.name!));
   }
 }
 
 /** A 2-D float initializer, transposed, under a new name. */
 function transpose2d(t: Tensor, name: string): Tensor {
-  const [rows, cols] = dimsOf(t);
-  if (dimsOf(t).length !== 2) throw new Error(`Gemm weight ${t.name} has dims [${dimsOf(t)}], not 2-D`);
+  const dims = (t.dims ?? []).map(Number), [rows, cols] = dims;
+  if (dims.length !== 2) throw new Error(`Gemm weight ${t.name} has dims [${dims}], not 2-D`);
   const x = floatValues(t), y = new Float32Array(x.length);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) y[c * rows + r] = x[r * cols + c];
   return { name, dataType: DataType.FLOAT, dims: [cols, rows], rawData: new Uint8Array(y.buffer) };
