@@ -229,15 +229,6 @@ export function dropoutKeep(n: number, rate: number, seed: number): Uint8Array {
   return out;
 }
 
-/** A seeded dropout mask: each element 0 with probability `rate`, else 1/(1−rate) (the elements `dropoutKeep` keeps). */
-export function dropoutMask(shape: number[], rate: number, seed: number): tf.Tensor {
-  const keep = dropoutKeep(shape.reduce((a, b) => a * b, 1), rate, seed);
-  const scale = Math.fround(1 / (1 - rate));
-  const out = new Float32Array(keep.length);
-  for (let i = 0; i < keep.length; i++) out[i] = keep[i] * scale;
-  return tf.tensor(out, shape);
-}
-
 /**
  * A 32-bit mix of two integers (murmur3's finaliser): distinct, unrelated seeds per dropout site (the
  * model's dropout calls, counted in order) and per initialised weight, all from one run seed.
@@ -259,7 +250,10 @@ export function siteSeed(seed: number, site: number): number {
 export function dropout(x: tf.Tensor, rate: number, seed: number): tf.Tensor {
   if (!(rate >= 0 && rate < 1)) throw new Error(`dropout: rate must be in [0, 1), got ${rate}`);
   if (rate === 0) return x;
-  return tf.tidy(() => tf.mul(x, dropoutMask(x.shape, rate, seed)));
+  const keep = dropoutKeep(x.size, rate, seed), scale = Math.fround(1 / (1 - rate));
+  const mask = new Float32Array(keep.length);
+  for (let i = 0; i < keep.length; i++) mask[i] = keep[i] * scale;
+  return tf.tidy(() => tf.mul(x, tf.tensor(mask, x.shape)));
 }
 
 /** Smallest float32, the value Hugging Face adds to masked attention scores (torch.finfo(float32).min). */
@@ -292,22 +286,14 @@ function splitHeads(t: tf.Tensor, numHeads: number, flat: boolean): tf.Tensor {
  */
 export function attentionProbs(q: tf.Tensor3D, k: tf.Tensor3D, mask: tf.Tensor4D, numHeads: number): tf.Tensor4D {
   const [b, s, h] = q.shape;
-  const dh = h / numHeads;
   return tf.tidy(() => {
-    const qs = tf.mul(q, 1 / Math.sqrt(dh));
+    const qs = tf.mul(q, 1 / Math.sqrt(h / numHeads));
     // Native, no tape: BatchMatMul takes [b, heads, s, dh] as it is (3 reshapes fewer per q/k/v/ctx).
     // (TensorFlow's Einsum would also drop the transposes, but is slower at batch 1.)
-    const scores = fastInference()
-      ? tf.matMul(
-        splitHeads(qs, numHeads, false) as tf.Tensor4D,
-        splitHeads(k, numHeads, false) as tf.Tensor4D,
-        false,
-        true,
-      )
-      : tf.reshape(
-        bmm(splitHeads(qs, numHeads, true) as tf.Tensor3D, splitHeads(k, numHeads, true) as tf.Tensor3D, true),
-        [b, numHeads, s, s],
-      );
+    const fast = fastInference(), [qh, kh] = [qs, k].map((t) => splitHeads(t, numHeads, !fast));
+    const scores = fast
+      ? tf.matMul(qh as tf.Tensor4D, kh as tf.Tensor4D, false, true)
+      : tf.reshape(bmm(qh as tf.Tensor3D, kh as tf.Tensor3D, true), [b, numHeads, s, s]);
     return tf.softmax(tf.add(scores, mask)) as tf.Tensor4D;
   });
 }
