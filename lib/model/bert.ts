@@ -320,12 +320,8 @@ export function randomBert(
 ): BertForSequenceClassification {
   const c = validateBertConfig(config);
   checkLabels(opts.labels);
-  return modelFrom(
-    c,
-    opts.labels,
-    bertParamShapes(c, opts.labels.length),
-    (name, shape, i) => initParam(name, shape, c, siteSeed(opts.seed, i)),
-  );
+  const init = (name: string, shape: number[], i: number) => initParam(name, shape, c, siteSeed(opts.seed, i));
+  return modelFrom(c, opts.labels, bertParamShapes(c, opts.labels.length), init);
 }
 
 /**

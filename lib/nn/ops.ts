@@ -59,10 +59,7 @@ const linearExplicit = customGrad((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1
   save([x, w]);
   return {
     value: tf.add(tf.matMul(x, tf.transpose(w)), b),
-    gradFunc: (
-      dy,
-      [x, w],
-    ) => [tf.matMul(dy as tf.Tensor2D, w as tf.Tensor2D), tf.matMul(tf.transpose(dy), x as tf.Tensor2D), tf.sum(dy, 0)],
+    gradFunc: (dy, [x, w]) => [tf.matMul(dy, w), tf.matMul(tf.transpose(dy), x), tf.sum(dy, 0)],
   };
 });
 
@@ -91,13 +88,7 @@ const bmmExplicit = customGrad((a: tf.Tensor3D, b: tf.Tensor3D, save: Saver) => 
   save([a, b]);
   return {
     value: tf.matMul(a, b),
-    gradFunc: (
-      dy,
-      [a, b],
-    ) => [
-      tf.matMul(dy as tf.Tensor3D, tf.transpose(b, [0, 2, 1])),
-      tf.matMul(tf.transpose(a, [0, 2, 1]), dy as tf.Tensor3D),
-    ],
+    gradFunc: (dy, [a, b]) => [tf.matMul(dy, tf.transpose(b, [0, 2, 1])), tf.matMul(tf.transpose(a, [0, 2, 1]), dy)],
   };
 });
 
@@ -143,13 +134,12 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
   });
 }
 
-const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
 /** 0.5·x·(1 + erf(x/√2)), as 0.5x + 0.5x·erf(x/√2): five kernels. */
 const geluValue = (x: tf.Tensor) => tf.tidy(() => {
   const half = tf.mul(x, 0.5);
-  return tf.add(half, tf.mul(half, tf.erf(tf.mul(x, SQRT1_2))));
+  return tf.add(half, tf.mul(half, tf.erf(tf.mul(x, Math.SQRT1_2))));
 });
 
 /** Exact GELU as Hugging Face's "gelu": x·Φ(x) = 0.5·x·(1 + erf(x/√2)); gradient Φ(x) + x·φ(x). */
@@ -162,7 +152,7 @@ const geluGrad = customGrad((x: tf.Tensor, save: Saver) => {
   return {
     value: geluValue(x),
     gradFunc: (dy, [x]) => tf.tidy(() => {
-      const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, SQRT1_2))));
+      const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
       const pdf = tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(tf.square(x), -0.5)));
       return tf.mul(dy, tf.add(cdf, tf.mul(x, pdf)));
     }),
@@ -292,7 +282,7 @@ export function attentionProbs(q: tf.Tensor3D, k: tf.Tensor3D, mask: tf.Tensor4D
     // (TensorFlow's Einsum would also drop the transposes, but is slower at batch 1.)
     const fast = fastInference(), [qh, kh] = [qs, k].map((t) => splitHeads(t, numHeads, !fast));
     const scores = fast
-      ? tf.matMul(qh as tf.Tensor4D, kh as tf.Tensor4D, false, true)
+      ? tf.matMul(qh, kh, false, true)
       : tf.reshape(bmm(qh as tf.Tensor3D, kh as tf.Tensor3D, true), [b, numHeads, s, s]);
     return tf.softmax(tf.add(scores, mask)) as tf.Tensor4D;
   });
@@ -304,7 +294,7 @@ export function attentionContext(probs: tf.Tensor4D, v: tf.Tensor3D, numHeads: n
   const dh = h / numHeads;
   return tf.tidy(() => {
     const ctx = fastInference()
-      ? tf.matMul(probs, splitHeads(v, numHeads, false) as tf.Tensor4D)
+      ? tf.matMul(probs, splitHeads(v, numHeads, false))
       : tf.reshape(
         bmm(tf.reshape(probs, [b * numHeads, s, s]) as tf.Tensor3D, splitHeads(v, numHeads, true) as tf.Tensor3D),
         [b, numHeads, s, dh],
