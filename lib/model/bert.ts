@@ -33,7 +33,7 @@ import {
   checkIds,
   siteSeed,
 } from "../nn/ops";
-import { bertForward, BertOps } from "../nn/bert_def";
+import { bertForward, BertForwardInputs, BertOps } from "../nn/bert_def";
 import { bertParamShapes, readBertCheckpoint, checkShape, toSafeTensors } from "../nn/weights";
 import { writeSafetensors, SafeTensor } from "../nn/safetensors";
 import { writeJsonAtomic } from "../core/fsutil";
@@ -245,12 +245,7 @@ export class BertForSequenceClassification {
       attentionContext: (probs, v, heads) => attentionContext(probs as tf.Tensor4D, v as tf.Tensor3D, heads),
       first: (h) => tf.reshape(tf.slice(h, [0, 0, 0], [b, 1, H]), [b, H]),
     };
-    const token_type_ids = inputs.token_type_ids ?? tf.zeros([b, s], "int32");
-    return bertForward(ops, this.config, {
-      input_ids: inputs.input_ids,
-      token_type_ids,
-      mask: additiveMask(inputs.attention_mask),
-    });
+    return bertForward(ops, this.config, forwardInputs(inputs));
   }
 
   /**
@@ -265,7 +260,7 @@ export class BertForSequenceClassification {
    * "last_hidden_state" the packed graph runs: no padding rows, and the last layer at [CLS] only.
    */
   private runGraph(inputs: BertInputs, outputs: GraphOutput[], precision = this.precision): tf.Tensor[] | undefined {
-    const [b, s] = this.checkInputs(inputs);
+    this.checkInputs(inputs);
     const packed = !outputs.includes("last_hidden_state");
     const kind = `${packed ? "packed" : "full"}/${precision}`;
     if (this.sessions !== null && !this.sessions?.has(kind)) {
@@ -281,12 +276,7 @@ export class BertForSequenceClassification {
     checkIds(inputs.input_ids, this.config.vocab_size, "embedding");
     if (inputs.token_type_ids) checkIds(inputs.token_type_ids, this.config.type_vocab_size, "embedding");
     return tf.tidy(() => {
-      const feeds = {
-        input_ids: inputs.input_ids,
-        token_type_ids: inputs.token_type_ids ?? tf.zeros([b, s], "int32"),
-        mask: additiveMask(inputs.attention_mask),
-        ...(packed ? packing(inputs.attention_mask) : {}),
-      };
+      const feeds = { ...forwardInputs(inputs), ...(packed ? packing(inputs.attention_mask) : {}) };
       return session.run({ ...feeds, ...Object.fromEntries(this.params) }, outputs);
     });
   }
@@ -296,6 +286,11 @@ export class BertForSequenceClassification {
     for (const v of this.params.values()) v.dispose();
     this.params.clear();
   }
+}
+
+/** bertForward's inputs for the model's (token type 0 where none are given); call inside tf.tidy. */
+function forwardInputs({ input_ids, attention_mask, token_type_ids }: BertInputs): BertForwardInputs<tf.Tensor> {
+  return { input_ids, token_type_ids: token_type_ids ?? tf.zerosLike(input_ids), mask: additiveMask(attention_mask) };
 }
 
 /**
@@ -325,12 +320,8 @@ export function randomBert(
 ): BertForSequenceClassification {
   const c = validateBertConfig(config);
   checkLabels(opts.labels);
-  return modelFrom(
-    c,
-    opts.labels,
-    bertParamShapes(c, opts.labels.length),
-    (name, shape, i) => initParam(name, shape, c, siteSeed(opts.seed, i)),
-  );
+  const init = (name: string, shape: number[], i: number) => initParam(name, shape, c, siteSeed(opts.seed, i));
+  return modelFrom(c, opts.labels, bertParamShapes(c, opts.labels.length), init);
 }
 
 /**
@@ -351,21 +342,24 @@ export async function loadBertForSequenceClassification(
     throw new Error(`${modelDir}: no model.safetensors (only safetensors weights are read)`);
   const shapes = bertParamShapes(config, opts.labels.length);
   const { tensors } = readBertCheckpoint(weightsFile, new Set(shapes.map(([n]) => n)));
-  const hasHead = tensors.has("classifier.weight");
-  const names = labelsOf(config);
+  const head = tensors.get("classifier.weight"), names = labelsOf(config);
   // A trained head must belong to these labels (generic LABEL_i names say nothing, so pass), unless it moves to them.
   const generic = names.every((l) => /^LABEL_\d+$/.test(l)), same = names.every((l, i) => l === opts.labels[i]);
-  if (hasHead && !opts.transferHead && names.length === opts.labels.length && !generic && !same) {
+  if (head && !opts.transferHead && names.length === opts.labels.length && !generic && !same) {
     const [saved, wanted] = [JSON.stringify(names), JSON.stringify(opts.labels)];
     throw new Error(`${cfgFile}: the checkpoint's classifier was trained for labels ${saved}, not ${wanted}`);
   }
-  const moved = hasHead && opts.transferHead
-    ? transferHead(config, opts.labels, names, tensors, weightsFile, opts.seed)
-    : undefined;
+  const moveHead = head && opts.transferHead;
+  if (moveHead && head.shape[0] !== names.length)
+    throw new Error(
+      `${weightsFile}: classifier.weight has ${head.shape[0]} rows for ${names.length} labels in config.json`,
+    );
   return modelFrom(config, opts.labels, shapes, (name, shape, i) => {
-    const t = tensors.get(name), head = moved?.(name, shape, i);
-    if (head) return head;
-    if (!t && name.startsWith("classifier.")) return initParam(name, shape, config, siteSeed(opts.seed, i));
+    const t = tensors.get(name);
+    if (name.startsWith("classifier.") && (!t || moveHead)) {
+      const fresh = initParam(name, shape, config, siteSeed(opts.seed, i));
+      return t ? moveRows(fresh, t, names, opts.labels) : fresh;
+    }
     if (!t) throw new Error(`${weightsFile}: weight "${name}" is missing (nor found without the "bert." prefix)`);
     checkShape(name, shape, t.shape, weightsFile);
     return tf.tensor(t.data, t.shape, "float32");
@@ -394,40 +388,17 @@ function modelFrom(
 }
 
 /**
- * A fine-tuned classifier moved to another label set (`--init-from`): the classifier rows of labels whose names
- * match copied to their new places, the other rows initialised as a fresh head (seeded); undefined for the
- * encoder's weights, which load as saved.
- *
- *   // saved for CARER's [sadness, joy, love, anger, fear, surprise], loaded for SMILE's labels:
- *   headTransfer(smileLabels, carerLabels)   // { kept: ["surprise"], fresh: ["happy", "not-relevant", "angry", …] }
+ * A fine-tuned classifier moved to another label set (`--init-from`): `fresh` (a new head's weight or bias) with
+ * the rows of labels that `saved` also has copied from the saved head `src` to their new places.
  */
-function transferHead(
-  config: BertConfig,
-  labels: string[],
-  saved: string[],
-  tensors: Map<string, SafeTensor>,
-  weightsFile: string,
-  seed: number,
-): (name: string, shape: number[], i: number) => tf.Tensor | undefined {
-  const weight = tensors.get("classifier.weight")!, bias = tensors.get("classifier.bias");
-  if (weight.shape[0] !== saved.length) {
-    throw new Error(
-      `${weightsFile}: classifier.weight has ${weight.shape[0]} rows for ${saved.length} labels in config.json`,
-    );
-  }
-  return (name, shape, i) => {
-    if (!name.startsWith("classifier.")) return undefined;
-    const init = initParam(name, shape, config, siteSeed(seed, i));
-    const values = init.dataSync().slice();
-    init.dispose();
-    const src = name === "classifier.weight" ? weight : bias;
-    const width = shape.length === 2 ? shape[1] : 1;
-    labels.forEach((l, r) => {
-      const from = saved.indexOf(l);
-      if (from >= 0 && src) values.set(src.data.subarray(from * width, (from + 1) * width), r * width);
-    });
-    return tf.tensor(values, shape, "float32");
-  };
+function moveRows(fresh: tf.Tensor, src: SafeTensor, saved: string[], labels: string[]): tf.Tensor {
+  const values = fresh.dataSync().slice(), width = fresh.shape[1] ?? 1;
+  fresh.dispose();
+  labels.forEach((l, r) => {
+    const from = saved.indexOf(l);
+    if (from >= 0) values.set(src.data.subarray(from * width, (from + 1) * width), r * width);
+  });
+  return tf.tensor(values, fresh.shape, "float32");
 }
 
 /**
@@ -454,7 +425,12 @@ export function reinitTopLayers(model: BertForSequenceClassification, k: number,
   return names;
 }
 
-/** Which of `labels` keep a trained classifier row from a head saved for `saved` (same name), which start fresh. */
+/**
+ * Which of `labels` keep a trained classifier row from a head saved for `saved` (same name), which start fresh.
+ *
+ *   // saved for CARER's [sadness, joy, love, anger, fear, surprise], loaded for SMILE's labels:
+ *   headTransfer(smileLabels, carerLabels)   // { kept: ["surprise"], fresh: ["happy", "not-relevant", "angry", …] }
+ */
 export function headTransfer(labels: readonly string[], saved: readonly string[]): { kept: string[]; fresh: string[] } {
   return { kept: labels.filter((l) => saved.includes(l)), fresh: labels.filter((l) => !saved.includes(l)) };
 }

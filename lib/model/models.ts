@@ -103,9 +103,8 @@ export async function resolveModel(source?: string, hub: HubOptions = {}): Promi
     const dir = path.resolve(source);
     return { dir, source, description: `${describeConfig(validateModelDir(dir))}, in ${shown(dir)}` };
   }
-  const id = source;
-  const dir = await downloadFromHub(id, hub);
-  const config = checked(dir, (m) => `${id} from the hub is not a model bertlab can use: ${m}`);
+  const dir = await downloadFromHub(source, hub);
+  const config = checked(dir, (m) => `${source} from the hub is not a model bertlab can use: ${m}`);
   return { dir, source, description: `${describeConfig(config)}, ${source} from the hub, cached in ${shown(dir)}` };
 }
 

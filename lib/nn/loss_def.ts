@@ -100,11 +100,9 @@ function baseLossDef<T>(kind: LossKind, o: Ops<T>, z: T, f: Record<string, T>): 
   switch (kind) {
     case "cross_entropy": {
       // value = −Σ T·log p, p = softmax(z + o); d/dz = p·Σⱼ Tᵢⱼ − T, row by row.
-      const logits = o.add(z, f.offsets);
-      const targets = f.targets;
-      const logp = o.logSoftmax(logits);
-      const value = o.neg(o.sum(o.mul(targets, logp)));
-      return { value, dlogits: o.sub(o.mul(o.exp(logp), o.sum(targets, 1)), targets) };
+      const logp = o.logSoftmax(o.add(z, f.offsets));
+      const value = o.neg(o.sum(o.mul(f.targets, logp)));
+      return { value, dlogits: o.sub(o.mul(o.exp(logp), o.sum(f.targets, 1)), f.targets) };
     }
     case "focal": {
       // value = −Σ a·q^γ·log p (q = 1 − p, p = the true class's probability, one-hot rows H);

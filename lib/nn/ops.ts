@@ -59,10 +59,7 @@ const linearExplicit = customGrad((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1
   save([x, w]);
   return {
     value: tf.add(tf.matMul(x, tf.transpose(w)), b),
-    gradFunc: (
-      dy,
-      [x, w],
-    ) => [tf.matMul(dy as tf.Tensor2D, w as tf.Tensor2D), tf.matMul(tf.transpose(dy), x as tf.Tensor2D), tf.sum(dy, 0)],
+    gradFunc: (dy, [x, w]) => [tf.matMul(dy, w), tf.matMul(tf.transpose(dy), x), tf.sum(dy, 0)],
   };
 });
 
@@ -91,13 +88,7 @@ const bmmExplicit = customGrad((a: tf.Tensor3D, b: tf.Tensor3D, save: Saver) => 
   save([a, b]);
   return {
     value: tf.matMul(a, b),
-    gradFunc: (
-      dy,
-      [a, b],
-    ) => [
-      tf.matMul(dy as tf.Tensor3D, tf.transpose(b, [0, 2, 1])),
-      tf.matMul(tf.transpose(a, [0, 2, 1]), dy as tf.Tensor3D),
-    ],
+    gradFunc: (dy, [a, b]) => [tf.matMul(dy, tf.transpose(b, [0, 2, 1])), tf.matMul(tf.transpose(a, [0, 2, 1]), dy)],
   };
 });
 
@@ -143,13 +134,12 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
   });
 }
 
-const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
 /** 0.5·x·(1 + erf(x/√2)), as 0.5x + 0.5x·erf(x/√2): five kernels. */
 const geluValue = (x: tf.Tensor) => tf.tidy(() => {
   const half = tf.mul(x, 0.5);
-  return tf.add(half, tf.mul(half, tf.erf(tf.mul(x, SQRT1_2))));
+  return tf.add(half, tf.mul(half, tf.erf(tf.mul(x, Math.SQRT1_2))));
 });
 
 /** Exact GELU as Hugging Face's "gelu": x·Φ(x) = 0.5·x·(1 + erf(x/√2)); gradient Φ(x) + x·φ(x). */
@@ -162,7 +152,7 @@ const geluGrad = customGrad((x: tf.Tensor, save: Saver) => {
   return {
     value: geluValue(x),
     gradFunc: (dy, [x]) => tf.tidy(() => {
-      const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, SQRT1_2))));
+      const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
       const pdf = tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(tf.square(x), -0.5)));
       return tf.mul(dy, tf.add(cdf, tf.mul(x, pdf)));
     }),
@@ -229,15 +219,6 @@ export function dropoutKeep(n: number, rate: number, seed: number): Uint8Array {
   return out;
 }
 
-/** A seeded dropout mask: each element 0 with probability `rate`, else 1/(1−rate) (the elements `dropoutKeep` keeps). */
-export function dropoutMask(shape: number[], rate: number, seed: number): tf.Tensor {
-  const keep = dropoutKeep(shape.reduce((a, b) => a * b, 1), rate, seed);
-  const scale = Math.fround(1 / (1 - rate));
-  const out = new Float32Array(keep.length);
-  for (let i = 0; i < keep.length; i++) out[i] = keep[i] * scale;
-  return tf.tensor(out, shape);
-}
-
 /**
  * A 32-bit mix of two integers (murmur3's finaliser): distinct, unrelated seeds per dropout site (the
  * model's dropout calls, counted in order) and per initialised weight, all from one run seed.
@@ -259,7 +240,10 @@ export function siteSeed(seed: number, site: number): number {
 export function dropout(x: tf.Tensor, rate: number, seed: number): tf.Tensor {
   if (!(rate >= 0 && rate < 1)) throw new Error(`dropout: rate must be in [0, 1), got ${rate}`);
   if (rate === 0) return x;
-  return tf.tidy(() => tf.mul(x, dropoutMask(x.shape, rate, seed)));
+  const keep = dropoutKeep(x.size, rate, seed), scale = Math.fround(1 / (1 - rate));
+  const mask = new Float32Array(keep.length);
+  for (let i = 0; i < keep.length; i++) mask[i] = keep[i] * scale;
+  return tf.tidy(() => tf.mul(x, tf.tensor(mask, x.shape)));
 }
 
 /** Smallest float32, the value Hugging Face adds to masked attention scores (torch.finfo(float32).min). */
@@ -292,22 +276,14 @@ function splitHeads(t: tf.Tensor, numHeads: number, flat: boolean): tf.Tensor {
  */
 export function attentionProbs(q: tf.Tensor3D, k: tf.Tensor3D, mask: tf.Tensor4D, numHeads: number): tf.Tensor4D {
   const [b, s, h] = q.shape;
-  const dh = h / numHeads;
   return tf.tidy(() => {
-    const qs = tf.mul(q, 1 / Math.sqrt(dh));
+    const qs = tf.mul(q, 1 / Math.sqrt(h / numHeads));
     // Native, no tape: BatchMatMul takes [b, heads, s, dh] as it is (3 reshapes fewer per q/k/v/ctx).
     // (TensorFlow's Einsum would also drop the transposes, but is slower at batch 1.)
-    const scores = fastInference()
-      ? tf.matMul(
-        splitHeads(qs, numHeads, false) as tf.Tensor4D,
-        splitHeads(k, numHeads, false) as tf.Tensor4D,
-        false,
-        true,
-      )
-      : tf.reshape(
-        bmm(splitHeads(qs, numHeads, true) as tf.Tensor3D, splitHeads(k, numHeads, true) as tf.Tensor3D, true),
-        [b, numHeads, s, s],
-      );
+    const fast = fastInference(), [qh, kh] = [qs, k].map((t) => splitHeads(t, numHeads, !fast));
+    const scores = fast
+      ? tf.matMul(qh, kh, false, true)
+      : tf.reshape(bmm(qh as tf.Tensor3D, kh as tf.Tensor3D, true), [b, numHeads, s, s]);
     return tf.softmax(tf.add(scores, mask)) as tf.Tensor4D;
   });
 }
@@ -318,7 +294,7 @@ export function attentionContext(probs: tf.Tensor4D, v: tf.Tensor3D, numHeads: n
   const dh = h / numHeads;
   return tf.tidy(() => {
     const ctx = fastInference()
-      ? tf.matMul(probs, splitHeads(v, numHeads, false) as tf.Tensor4D)
+      ? tf.matMul(probs, splitHeads(v, numHeads, false))
       : tf.reshape(
         bmm(tf.reshape(probs, [b * numHeads, s, s]) as tf.Tensor3D, splitHeads(v, numHeads, true) as tf.Tensor3D),
         [b, numHeads, s, dh],

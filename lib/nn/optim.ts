@@ -144,30 +144,24 @@ export class AdamW {
    * PyTorch skips p.grad None). `lr` overrides the current learning rate (the scheduler's value).
    */
   step(grads: Record<string, tf.Tensor>, lr = this.lr): void {
-    for (const name of Object.keys(grads)) {
-      if (!this.params.has(name)) throw new Error(`AdamW.step: gradient for unknown parameter "${name}"`);
-    }
+    const unknown = Object.keys(grads).find((name) => !this.params.has(name));
+    if (unknown !== undefined) throw new Error(`AdamW.step: gradient for unknown parameter "${unknown}"`);
     const [b1, b2] = this.betas;
-    const k = this.beginStep(lr);
-    for (const [name, p] of this.params) {
+    for (const [name, { stepSize, decay }] of this.beginStep(lr)) {
       const g = grads[name];
       if (!g) continue;
-      const [m, v] = this.moments(name);
-      const { stepSize, decay } = k.get(name)!;
+      const p = this.params.get(name)!, [m, v] = this.moments(name);
       tf.tidy(() => {
-        const next = adamwUpdate(
-          eagerOps,
-          { p, g, m, v },
-          {
-            b1: tf.scalar(b1),
-            oneMinusB1: tf.scalar(1 - b1),
-            b2: tf.scalar(b2),
-            oneMinusB2: tf.scalar(1 - b2),
-            eps: tf.scalar(this.eps),
-            stepSize: tf.scalar(stepSize),
-            decay: decay ? tf.scalar(decay) : undefined,
-          },
-        );
+        const k = {
+          b1: tf.scalar(b1),
+          oneMinusB1: tf.scalar(1 - b1),
+          b2: tf.scalar(b2),
+          oneMinusB2: tf.scalar(1 - b2),
+          eps: tf.scalar(this.eps),
+          stepSize: tf.scalar(stepSize),
+          decay: decay ? tf.scalar(decay) : undefined,
+        };
+        const next = adamwUpdate(eagerOps, { p, g, m, v }, k);
         m.assign(next.m);
         v.assign(next.v);
         p.assign(next.p);

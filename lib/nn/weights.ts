@@ -56,30 +56,21 @@ export function canonicalName(name: string): string {
   return n;
 }
 
-export interface CheckpointTensors {
-  /** Tensors by canonical Hugging Face name. */
-  tensors: Map<string, SafeTensor>;
-  /** Names in the file that the model does not use (position_ids, MLM heads...). */
-  ignored: string[];
-}
-
-/** Reads a model.safetensors and keys its tensors by canonical name, keeping only the model's own. */
-export function readBertCheckpoint(file: string, wanted: Set<string>): CheckpointTensors {
-  const { tensors } = readSafetensors(file);
-  const out = new Map<string, SafeTensor>();
-  const ignored: string[] = [];
-  for (const [name, t] of tensors) {
+/**
+ * Reads a model.safetensors and keys its tensors by canonical name, keeping only the model's own (`wanted`): extras
+ * such as position_ids or pretraining heads are skipped.
+ */
+export function readBertCheckpoint(file: string, wanted: Set<string>): { tensors: Map<string, SafeTensor> } {
+  const tensors = new Map<string, SafeTensor>();
+  for (const [name, t] of readSafetensors(file).tensors) {
     const c = canonicalName(name);
-    if (!wanted.has(c)) {
-      ignored.push(name);
-      continue;
-    }
-    if (out.has(c)) throw new Error(`${file}: tensors "${name}" and another both map to "${c}"`);
+    if (!wanted.has(c)) continue;
+    if (tensors.has(c)) throw new Error(`${file}: tensors "${name}" and another both map to "${c}"`);
     if (t.dtype !== "float32")
       throw new Error(`${file}: tensor "${name}" is ${t.sourceDtype}, expected a floating-point weight`);
-    out.set(c, t);
+    tensors.set(c, t);
   }
-  return { tensors: out, ignored };
+  return { tensors };
 }
 
 /** Checks a tensor's shape against the expected one; the error names the tensor and both shapes. */
