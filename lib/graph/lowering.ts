@@ -180,8 +180,8 @@ export class TfLowering {
   mul(a: string, b: string): string {
     return this.op("Mul", [a, b]);
   }
-  reshape(x: string, shape: string): string {
-    return this.op("Reshape", [x, shape], { T: F, Tshape: I32 });
+  reshape(x: string, shape: string, t: Attr = F): string {
+    return this.op("Reshape", [x, shape], { T: t, Tshape: I32 });
   }
   transpose(x: string, perm: number[]): string {
     return this.op("Transpose", [x, this.k(perm)], { T: F, Tperm: I32 });
