@@ -186,11 +186,8 @@ const BLOCKS: Record<Exclude<IrOp, "input">, Block> = {
     lower(t, n, x) {
       if (t.cut.has(n.inputs[0])) return x[0];
       if (t.firsts) return t.gather(x[0], t.firsts);
-      return t.stridedSlice(t.reshape(x[0], t.bsH), F, [0, 0, 0], [0, 1, 0], {
-        begin: 0b101,
-        end: 0b101,
-        shrink: 0b010,
-      });
+      const h = t.reshape(x[0], t.bsH); // [batch, seq, hidden]
+      return t.stridedSlice(h, F, [0, 0, 0], [0, 1, 0], { begin: 0b101, end: 0b101, shrink: 0b010 });
     },
     grad({ t, n, x, dy, give }) {
       if (t.cut.has(n.inputs[0])) return give(n.inputs[0], dy);
