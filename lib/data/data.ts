@@ -158,15 +158,10 @@ export type LoadedData<D extends TrainData = TrainData> = D & {
 
 /** Reads one labelled file with the source's column settings. */
 export function readSet(file: string, src: DataSource): LabelledText[] {
-  if (src.textColumn === undefined || src.labelColumn === undefined)
+  const { textColumn, labelColumn } = src;
+  if (textColumn === undefined || labelColumn === undefined)
     throw new Error(`${file} needs --text-column and --label-column`);
-  return readLabelledTexts(file, {
-    textColumn: src.textColumn,
-    labelColumn: src.labelColumn,
-    idColumn: src.idColumn,
-    delimiter: src.delimiter,
-    header: src.header ?? true,
-  });
+  return readLabelledTexts(file, { ...src, textColumn, labelColumn });
 }
 
 /** Reads a multi-label file: each label cell split on the delimiter (an empty part is an error naming the line). */
