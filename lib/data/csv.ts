@@ -221,10 +221,8 @@ export interface LabelledTextOptions {
 export function readLabelledTexts(file: string, opts: LabelledTextOptions): LabelledText[] {
   const table = readCsv(file, { delimiter: opts.delimiter, header: opts.header });
   const find = (col: string | number, role: string): number => {
-    const k = typeof col === "number"
-      ? (col >= 0 && col < table.columns.length ? col : -1)
-      : table.columns.indexOf(col);
-    if (k >= 0) return k;
+    const k = typeof col === "number" ? col : table.columns.indexOf(col);
+    if (k >= 0 && k < table.columns.length) return k;
     const found = table.columns.map((c) => JSON.stringify(c)).join(", ");
     const single = table.columns.length === 1
       ? ` (one column only: is the delimiter ${showDelimiter(table.delimiter)} right?)`

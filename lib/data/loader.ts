@@ -149,8 +149,6 @@ export interface Batch {
   labels: tf.Tensor1D;
   /** Which examples (row numbers of the encoded set) are in it. */
   indices: number[];
-  /** Real (non-padding) tokens in the batch. */
-  realTokens: number;
   dispose(): void;
 }
 
@@ -177,7 +175,6 @@ export function makeBatch(
   const mask = new Int32Array(n * width);
   const types = new Int32Array(n * width);
   const labelArr = new Int32Array(n);
-  let realTokens = 0;
   indices.forEach((i, r) => {
     const row = enc.input_ids[i];
     const m = enc.attention_mask?.[i];
@@ -186,7 +183,6 @@ export function makeBatch(
       ids[r * width + c] = row[c];
       mask[r * width + c] = m ? m[c] : 1;
       types[r * width + c] = tt ? tt[c] : 0;
-      realTokens += m ? m[c] : 1;
     }
     if (!labels) return;
     if (!Number.isInteger(labels[i])) throw new Error(`label of example ${i} is ${labels[i]}, not an integer class id`);
@@ -198,7 +194,6 @@ export function makeBatch(
     token_type_ids: tf.tensor2d(types, [n, width], "int32"),
     labels: tf.tensor1d(labelArr, "int32"),
     indices,
-    realTokens,
     dispose() {
       tf.dispose([b.input_ids, b.attention_mask, b.token_type_ids, b.labels]);
     },
