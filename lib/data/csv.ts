@@ -211,22 +211,18 @@ export interface LabelledTextOptions {
   /** Inferred from .tsv/.csv, else sniffed. */
   delimiter?: string;
   header?: boolean;
-  /** When given, a label outside this set is an error. */
-  labels?: readonly string[];
 }
 
 /**
  * Reads labelled texts from a CSV/TSV with named columns, for fine-tuning on your own data.
  * Errors: missing file, wrong delimiter, missing column (lists the columns found), empty text
- * (file:line), duplicate id (both lines), unknown label (when `labels` is given).
+ * (file:line), duplicate id (both lines).
  */
 export function readLabelledTexts(file: string, opts: LabelledTextOptions): LabelledText[] {
   const table = readCsv(file, { delimiter: opts.delimiter, header: opts.header });
   const find = (col: string | number, role: string): number => {
-    const k = typeof col === "number"
-      ? (col >= 0 && col < table.columns.length ? col : -1)
-      : table.columns.indexOf(col);
-    if (k >= 0) return k;
+    const k = typeof col === "number" ? col : table.columns.indexOf(col);
+    if (k >= 0 && k < table.columns.length) return k;
     const found = table.columns.map((c) => JSON.stringify(c)).join(", ");
     const single = table.columns.length === 1
       ? ` (one column only: is the delimiter ${showDelimiter(table.delimiter)} right?)`
@@ -236,7 +232,6 @@ export function readLabelledTexts(file: string, opts: LabelledTextOptions): Labe
   const t = find(opts.textColumn, "text");
   const l = find(opts.labelColumn, "label");
   const idc = opts.idColumn === undefined ? -1 : find(opts.idColumn, "id");
-  const known = opts.labels ? new Set(opts.labels) : undefined;
   const seen = new Map<string, number>();
   return table.rows.map((fields, r) => {
     const row = table.lines[r];
@@ -244,10 +239,6 @@ export function readLabelledTexts(file: string, opts: LabelledTextOptions): Labe
     const label = fields[l].trim();
     if (text.trim() === "") throw new Error(`${file}:${row}: empty text in column ${JSON.stringify(table.columns[t])}`);
     if (label === "") throw new Error(`${file}:${row}: empty label in column ${JSON.stringify(table.columns[l])}`);
-    if (known && !known.has(label))
-      throw new Error(
-        `${file}:${row}: unknown label ${JSON.stringify(label)}; expected one of ${[...known].join(", ")}`,
-      );
     const id = idc >= 0 ? fields[idc].trim() : String(row);
     if (idc >= 0) {
       if (id === "") throw new Error(`${file}:${row}: empty id in column ${JSON.stringify(table.columns[idc])}`);

@@ -158,15 +158,10 @@ export type LoadedData<D extends TrainData = TrainData> = D & {
 
 /** Reads one labelled file with the source's column settings. */
 export function readSet(file: string, src: DataSource): LabelledText[] {
-  if (src.textColumn === undefined || src.labelColumn === undefined)
+  const { textColumn, labelColumn } = src;
+  if (textColumn === undefined || labelColumn === undefined)
     throw new Error(`${file} needs --text-column and --label-column`);
-  return readLabelledTexts(file, {
-    textColumn: src.textColumn,
-    labelColumn: src.labelColumn,
-    idColumn: src.idColumn,
-    delimiter: src.delimiter,
-    header: src.header ?? true,
-  });
+  return readLabelledTexts(file, { ...src, textColumn, labelColumn });
 }
 
 /** Reads a multi-label file: each label cell split on the delimiter (an empty part is an error naming the line). */
@@ -175,7 +170,7 @@ export function readLabelSets(file: string, src: DataSource): LabelSetRow[] {
   return readSet(file, src).map(({ label, ...r }) => ({ ...r, labels: parseLabelSet(label, d, `${file}:${r.row}`) }));
 }
 
-/** A file to score (evaluate --csv): single-label rows, or label sets for a multi-label model. */
+/** One file's examples: single-label rows, or label sets (evaluate --csv; loadTrainData's validation and test files). */
 export function readEvalSet(file: string, src: DataSource, multiLabel: boolean): TextSet | TextSet<string[]> {
   return multiLabel ? textSet(readLabelSets(file, src), file) : textSet(readSet(file, src), file);
 }
@@ -215,9 +210,6 @@ const toStderr = (m: string) => {
 /** The sets of `loadTrainData`, single-label or label sets as `src.multiLabel` says. */
 function loadData(src: DataSource, split: LoadOptions): TrainData {
   const multiLabel = src.multiLabel === true;
-  const read = (
-    file: string,
-  ): (DataRow | LabelSetRow)[] => (multiLabel ? readLabelSets(file, src) : readSet(file, src));
   let data: Parts<string | string[]>;
   if (!src.csv && !src.trainCsv) {
     data = multiLabel
@@ -225,7 +217,7 @@ function loadData(src: DataSource, split: LoadOptions): TrainData {
       : trainData(loadCourseData(SMILE_CSV, split));
   } else {
     const trainFile = (src.csv ?? src.trainCsv)!;
-    const rows = read(trainFile);
+    const rows = multiLabel ? readLabelSets(trainFile, src) : readSet(trainFile, src);
     if (multiLabel && (rows as LabelSetRow[]).every((r) => r.labels.length === 1)) {
       const d = JSON.stringify(src.labelDelimiter ?? "|");
       (split.warn ?? toStderr)(
@@ -235,7 +227,7 @@ function loadData(src: DataSource, split: LoadOptions): TrainData {
       );
     }
     if (src.validationCsv) {
-      data = { train: textSet(rows, trainFile), validation: textSet(read(src.validationCsv), src.validationCsv) };
+      data = { train: textSet(rows, trainFile), validation: readEvalSet(src.validationCsv, src, multiLabel) };
     } else {
       const s = multiLabel
         ? splitLabelSets(rows as LabelSetRow[], split)
@@ -243,7 +235,7 @@ function loadData(src: DataSource, split: LoadOptions): TrainData {
       data = { train: textSet(s.trainFileOrder, trainFile), validation: textSet(s.validationFileOrder, trainFile) };
     }
   }
-  if (src.testCsv) data.test = textSet(read(src.testCsv), src.testCsv);
+  if (src.testCsv) data.test = readEvalSet(src.testCsv, src, multiLabel);
   return (multiLabel ? { multiLabel: true, ...data } : data) as TrainData;
 }
 

@@ -196,15 +196,13 @@ export function iterativeStratification(labelSets: LabelMatrix, r: readonly numb
   };
   // NumPy's RandomState.choice(n) draws like randomInterval(n - 1); iterstrat calls it only on a tie
   const pick = (c: number[]) => (c.length > 1 ? c[rng.randomInterval(c.length - 1)] : c[0]);
-  let left = n;
   const assign = (i: number, f: number) => {
     folds[i] = f;
     pending[i] = false;
-    left--;
     labelSets[i].forEach((v, j) => (cFoldsLabels[f][j] -= v ? 1 : 0));
     cFolds[f] -= 1;
   };
-  while (left > 0) {
+  while (pending.includes(true)) {
     const remaining = totals.map((_, j) => labelSets.reduce((a, row, i) => a + (pending[i] && row[j] ? 1 : 0), 0));
     if (remaining.every((c) => c === 0)) {
       // only examples without labels are left: spread them over the folds that want most examples

@@ -114,11 +114,8 @@ export class Tokenizer {
       return [this.clsTokenId, ...r, this.sepTokenId];
     });
     // 3) pad on the right with [PAD]; the mask says which positions are real
-    const target = padding === "max_length"
-      ? maxLength
-      : padding === "longest"
-      ? Math.max(0, ...ids.map((r) => r.length))
-      : 0;
+    const longest = Math.max(0, ...ids.map((r) => r.length));
+    const target = padding === "max_length" ? maxLength : padding === "longest" ? longest : 0;
     const out: Encoded = { input_ids: [], token_type_ids: [], attention_mask: [] };
     for (const r of ids) {
       const pad = Math.max(0, target - r.length);

@@ -49,7 +49,7 @@ const BLOCKS: Record<Exclude<IrOp, "input">, Block> = {
   },
   embed: { // rows `ids` of the table; repeated ids add up: UnsortedSegmentSum over the table's rows
     lower(t, n, x) {
-      const ids = t.pack(t.op("Reshape", [x[1], t.k([-1])], { T: I32, Tshape: I32 }), I32); // [batch·seq]
+      const ids = t.pack(t.reshape(x[1], t.k([-1]), I32), I32); // [batch·seq]
       t.aux.set(n.id, { ids });
       return t.gather(x[0], ids);
     },
@@ -72,10 +72,11 @@ const BLOCKS: Record<Exclude<IrOp, "input">, Block> = {
       // summed over the batch, then zero rows for positions seq … max−1
       const perPosition = t.sum(t.reshape(dy, t.bsH), [0]);
       const max = t.stridedSlice(t.shape(x[0]), I32, [0], [1]);
-      const pads = t.op("Reshape", [
+      const pads = t.reshape(
         t.concat([t.k([0]), t.op("Sub", [max, t.seq], { T: I32 }), t.k([0, 0])]),
         t.k([2, 2]),
-      ], { T: I32, Tshape: I32 });
+        I32,
+      );
       give(n.inputs[0], t.op("Pad", [perPosition, pads], { T: F, Tpaddings: I32 }));
     },
   },
@@ -132,7 +133,7 @@ const BLOCKS: Record<Exclude<IrOp, "input">, Block> = {
       // Fed as keep bits (bool), cast and scaled by 1/(1 − rate) here: the eager model's mask, a quarter of the bytes.
       const fed = t.input(`dropout/${n.site}`, "bool");
       const of = t.kinds[n.inputs[0]];
-      const reshape = (shape: string) => t.op("Reshape", [fed, shape], { T: B, Tshape: I32 });
+      const reshape = (shape: string) => t.reshape(fed, shape, B);
       let keep: string;
       if (firstOnly && of === "probs") { // [batch, heads, seq, seq] → the first query row [batch, heads, 1, seq]
         const full = reshape(t.concat([t.batch, t.k([t.heads]), t.seq, t.seq]));
@@ -185,26 +186,16 @@ const BLOCKS: Record<Exclude<IrOp, "input">, Block> = {
     lower(t, n, x) {
       if (t.cut.has(n.inputs[0])) return x[0];
       if (t.firsts) return t.gather(x[0], t.firsts);
-      return t.stridedSlice(t.reshape(x[0], t.bsH), F, [0, 0, 0], [0, 1, 0], {
-        begin: 0b101,
-        end: 0b101,
-        shrink: 0b010,
-      });
+      const h = t.reshape(x[0], t.bsH); // [batch, seq, hidden]
+      return t.stridedSlice(h, F, [0, 0, 0], [0, 1, 0], { begin: 0b101, end: 0b101, shrink: 0b010 });
     },
     grad({ t, n, x, dy, give }) {
       if (t.cut.has(n.inputs[0])) return give(n.inputs[0], dy);
       if (t.firsts) return give(n.inputs[0], t.scatterRows(t.firsts, dy, t.shape(x[0])));
       const seqMinus1 = t.op("Sub", [t.seq, t.k([1])], { T: I32 });
-      const pads = t.op("Reshape", [t.concat([t.k([0, 0, 0]), seqMinus1, t.k([0, 0])]), t.k([3, 2])], {
-        T: I32,
-        Tshape: I32,
-      });
-      const padded = t.op(
-        "Pad",
-        [t.op("ExpandDims", [dy, t.g.constant([1], [], "int32")], { T: F, Tdim: I32 }), pads],
-        { T: F, Tpaddings: I32 },
-      );
-      give(n.inputs[0], t.reshape(padded, t.rows));
+      const pads = t.reshape(t.concat([t.k([0, 0, 0]), seqMinus1, t.k([0, 0])]), t.k([3, 2]), I32);
+      const dy3 = t.op("ExpandDims", [dy, t.g.constant([1], [], "int32")], { T: F, Tdim: I32 }); // [batch, 1, hidden]
+      give(n.inputs[0], t.reshape(t.op("Pad", [dy3, pads], { T: F, Tpaddings: I32 }), t.rows));
     },
   },
 };

@@ -128,10 +128,8 @@ export class TfLowering {
     if (opts.packed) {
       this.tokens = this.input("tokens", "int32", [null]);
       this.firsts = this.input("firsts", "int32", [null]);
-      this.paddedRows = this.concat([
-        this.op("Prod", [this.bs, this.k([0])], { T: I32, Tidx: I32, keep_dims: { b: true } }),
-        this.k([this.H]),
-      ]);
+      const batchSeq = this.op("Prod", [this.bs, this.k([0])], { T: I32, Tidx: I32, keep_dims: { b: true } });
+      this.paddedRows = this.concat([batchSeq, this.k([this.H])]);
     }
   }
 
@@ -144,12 +142,8 @@ export class TfLowering {
     return this.tokens ? this.scatterRows(this.tokens, x, this.paddedRows!) : x;
   }
   gather(x: string, rows: string, t: Attr = F): string {
-    return this.op("GatherV2", [x, rows, this.g.constant([0], [], "int32")], {
-      Tparams: t,
-      Tindices: I32,
-      Taxis: I32,
-      batch_dims: { i: 0 },
-    });
+    const axis = this.g.constant([0], [], "int32");
+    return this.op("GatherV2", [x, rows, axis], { Tparams: t, Tindices: I32, Taxis: I32, batch_dims: { i: 0 } });
   }
   /** A zero tensor of `shape` with rows[i] set to x[i] (the adjoint of gather). */
   scatterRows(rows: string, x: string, shape: string): string {
@@ -180,8 +174,8 @@ export class TfLowering {
   mul(a: string, b: string): string {
     return this.op("Mul", [a, b]);
   }
-  reshape(x: string, shape: string): string {
-    return this.op("Reshape", [x, shape], { T: F, Tshape: I32 });
+  reshape(x: string, shape: string, t: Attr = F): string {
+    return this.op("Reshape", [x, shape], { T: t, Tshape: I32 });
   }
   transpose(x: string, perm: number[]): string {
     return this.op("Transpose", [x, this.k(perm)], { T: F, Tperm: I32 });
@@ -211,11 +205,8 @@ export class TfLowering {
     return v;
   }
   concat(parts: string[]): string {
-    return this.op("ConcatV2", [...parts, this.g.constant([0], [], "int32")], {
-      N: { i: parts.length },
-      T: I32,
-      Tidx: I32,
-    });
+    const axis = this.g.constant([0], [], "int32");
+    return this.op("ConcatV2", [...parts, axis], { N: { i: parts.length }, T: I32, Tidx: I32 });
   }
   /** x[begin:end] (stride 1) with TensorFlow's bit masks: bit i of begin/end ignores that bound on axis i; shrink drops axis i. */
   stridedSlice(x: string, t: Attr, begin: number[], end: number[], masks: SliceMasks = {}): string {

@@ -264,9 +264,7 @@ class DynamicQuantizer {
 
   /** Initializers no node reads any more (the float weights that now exist in 8 bits) are removed. */
   private dropUnused(): void {
-    const used = new Set<string>();
-    for (const n of this.graph.node ?? []) n.input?.forEach((i) => used.add(i));
-    for (const o of this.graph.output ?? []) used.add(o.name!);
+    const used = new Set([...this.out.flatMap((n) => n.input ?? []), ...(this.graph.output ?? []).map((o) => o.name!)]);
     const dropped = new Set((this.graph.initializer ?? []).filter((t) => !used.has(t.name!)).map((t) => t.name!));
     this.graph.initializer = (this.graph.initializer ?? []).filter((t) => used.has(t.name!));
     this.graph.input = (this.graph.input ?? []).filter((i) => !dropped.has(i.name!));
