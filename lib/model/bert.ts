@@ -392,13 +392,13 @@ function modelFrom(
  * the rows of labels that `saved` also has copied from the saved head `src` to their new places.
  */
 function moveRows(fresh: tf.Tensor, src: SafeTensor, saved: string[], labels: string[]): tf.Tensor {
-  const values = fresh.dataSync().slice(), width = fresh.shape[1] ?? 1;
+  const values = fresh.dataSync().slice(), shape = fresh.shape, width = shape[1] ?? 1;
   fresh.dispose();
   labels.forEach((l, r) => {
     const from = saved.indexOf(l);
     if (from >= 0) values.set(src.data.subarray(from * width, (from + 1) * width), r * width);
   });
-  return tf.tensor(values, fresh.shape, "float32");
+  return tf.tensor(values, shape, "float32");
 }
 
 /**
