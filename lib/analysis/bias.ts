@@ -191,7 +191,7 @@ export function probeBias(
   opts: ProbeOptions = {},
 ): BiasReport {
   const map = { ...BIAS_EMOTION_MAP };
-  checkEmotionLabels(model.labels, opts.checkpoint ?? "the model");
+  checkEmotionLabels(model.labels, opts.checkpoint);
   const every = opts.every ?? 1;
   if (!Number.isInteger(every) || every < 1)
     throw new Error(`probeBias: every must be a whole number ≥ 1, got ${every}`);

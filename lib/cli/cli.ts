@@ -17,7 +17,7 @@ import { train } from "../train/train";
 import { sweep, summarise, seedsFigure, SweepRun } from "../train/sweep";
 import { predict, loadTrained, evaluateSet, reportLines, labelIds, Trained } from "../eval/evaluate";
 import { writeSoup, greedySoup, ensembleEvaluate, ensemblePredict } from "../eval/soup";
-import { modelFolder } from "../model/run_folder";
+import { modelFolder, readConfig } from "../model/run_folder";
 import { loadTrainData, readEvalSet, LoadedData, TextSet } from "../data/data";
 import { decodeUtf8 } from "../data/csv";
 import { MULTI_LABEL, MultiLabelMetrics } from "../eval/multilabel";
@@ -132,20 +132,15 @@ function loadData(values: Values, cfg: TrainConfig): LoadedData {
   return loadTrainData(dataSource(values), { validationSize: cfg.validationSize, seed: cfg.seed });
 }
 
-function checkpointArg(values: Values): string {
+/** --checkpoint as a model folder: a run folder means its best/ model, else its last checkpoint. */
+function checkpointDir(values: Values): string {
   const c = str(values, "checkpoint");
   if (c === undefined) throw new Error("this command needs --checkpoint DIR (a saved model folder or a run folder)");
-  return c;
+  return modelFolder(c);
 }
 
 /** A multi-label model (config.json's problem_type), scored with its thresholds. */
-function isMultiLabelFolder(dir: string): boolean {
-  const cfg = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
-  return cfg.problem_type === MULTI_LABEL;
-}
-
-/** --checkpoint as a model folder: a run folder means its best/ model, else its last checkpoint. */
-const checkpointDir = (values: Values): string => modelFolder(checkpointArg(values));
+const isMultiLabelFolder = (dir: string) => readConfig(dir).problem_type === MULTI_LABEL;
 
 const out = (s: string) => process.stdout.write(s + "\n");
 
@@ -155,7 +150,7 @@ async function loadEnsemble(list: string): Promise<Trained[]> {
   if (dirs.length === 0) throw new Error("--ensemble wants comma-separated model or run folders");
   await initBackend();
   const models: Trained[] = [];
-  for (const d of dirs) models.push(await loadTrained(modelFolder(d)));
+  for (const d of dirs) models.push(await loadTrained(d));
   return models;
 }
 
@@ -334,29 +329,26 @@ export async function main(argv: string[]): Promise<number> {
       const { mean, sd } = summarise(runs)[0].f1Weighted;
       const file = path.join(runDir, "sweep.json");
       writeJsonAtomic(file, { config: cfg, results: runs.map(line), f1WeightedMean: mean, f1WeightedSd: sd });
-      writeFileAtomic(
-        path.join(runDir, "sweep.html"),
-        chartsPage(`F1 over seeds ${seeds.join(", ")}`, [seedsFigure(runs)]),
-      );
+      const page = chartsPage(`F1 over seeds ${seeds.join(", ")}`, [seedsFigure(runs)]);
+      writeFileAtomic(path.join(runDir, "sweep.html"), page);
       out(`F1 weighted over seeds ${seeds.join(",")}: mean ${mean.toFixed(4)} ± ${sd.toFixed(4)} → ${file}`);
       return 0;
     }
     case "soup": {
       if (positionals.length === 0) throw new Error("soup needs runs: bertlab soup RUN RUN ... --out DIR");
       if (typeof values.out !== "string") throw new Error("soup needs --out DIR: the folder to write the soup to");
-      if (values.greedy) await initBackend();
-      const soup = values.greedy
-        ? await greedySoup(positionals, values.out, loadData(values, cfg).validation as TextSet, {
-          ...evalOpts,
-          log: out,
-        })
-        : await writeSoup(positionals, values.out);
+      let soup;
+      if (values.greedy) {
+        await initBackend();
+        const validation = loadData(values, cfg).validation as TextSet;
+        soup = await greedySoup(positionals, values.out, validation, { ...evalOpts, log: out });
+      } else soup = await writeSoup(positionals, values.out);
       out(`soup of ${soup.ingredients.length} → ${soup.out} (${soup.ingredients.join(", ")})`);
       return 0;
     }
     case "probe-bias": {
       await initBackend();
-      const report = await probeBiasCheckpoint(checkpointArg(values), { batchSize: cfg.evalBatchSize });
+      const report = await probeBiasCheckpoint(checkpointDir(values), { batchSize: cfg.evalBatchSize });
       const files = writeBiasReport(report, str(values, "out") ?? path.join(runDir, "bias.json"));
       biasSummaryLines(report).forEach(out);
       out(`report → ${files.json}, chart → ${files.html}`);

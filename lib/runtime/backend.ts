@@ -89,7 +89,7 @@ export function nativePackageDir(pkg = "@tensorflow/tfjs-node"): string | undefi
 }
 
 /** The binding files whose sizes and times say "unchanged since checked". */
-export function nativeFiles(pkgDir: string): string[] {
+function nativeFiles(pkgDir: string): string[] {
   const bindings = path.join(pkgDir, "lib");
   const napi = fs.existsSync(bindings) ? fs.readdirSync(bindings).filter((d) => d.startsWith("napi-v")) : [];
   const libs = ["libtensorflow.so.2", "libtensorflow_framework.so.2"].map((f) => path.join(pkgDir, "deps", "lib", f));
