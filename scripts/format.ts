@@ -22,16 +22,22 @@ function files(dir: string): string[] {
   });
 }
 
+/** `text` (the file `filePath`) as the house formatter writes it. */
+export function formatter(): (filePath: string, text: string) => string {
+  const wasm = fs.readFileSync(require.resolve("@dprint/typescript/plugin.wasm"));
+  const f = createFromBuffer(wasm);
+  const { lineWidth, indentWidth } = config;
+  f.setConfig({ lineWidth, indentWidth }, config.typescript);
+  return (filePath, fileText) => f.formatText({ filePath, fileText });
+}
+
 /** The files under `folders` whose text the formatter would change (rewritten unless `check`). */
 export function format(check: boolean, folders = FOLDERS): string[] {
-  const wasm = fs.readFileSync(require.resolve("@dprint/typescript/plugin.wasm"));
-  const formatter = createFromBuffer(wasm);
-  const { lineWidth, indentWidth } = config;
-  formatter.setConfig({ lineWidth, indentWidth }, config.typescript);
+  const formatText = formatter();
   const changed: string[] = [];
   for (const file of folders.flatMap((f) => files(path.join(ROOT, f)))) {
     const text = fs.readFileSync(file, "utf8");
-    const formatted = formatter.formatText({ filePath: file, fileText: text });
+    const formatted = formatText(file, text);
     if (formatted === text) continue;
     changed.push(path.relative(ROOT, file));
     if (!check) fs.writeFileSync(file, formatted);
