@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { DEFAULT_CONFIG, TrainConfig } from "../config/config";
 import { initBackend } from "../runtime/backend";
-import { SMILE_CSV } from "../core/paths";
+import { SMILE_CSV, fromRoot } from "../core/paths";
 import { DEFAULT_MODEL_DIR } from "../model/models";
 import { writeJsonAtomic, writeFileAtomic } from "../core/fsutil";
 import { train } from "../train/train";
@@ -28,7 +28,7 @@ import { quizMain } from "../teach/quiz_cli";
 import { chooseEngine, loadClassifier } from "../serve/engine";
 import { exportOnnx } from "../serve/export";
 import { demo } from "../serve/demo";
-import { doctorMain, fromRoot } from "./doctor";
+import { doctorMain } from "./doctor";
 import {
   Values,
   kebab,

@@ -17,7 +17,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { spawnSync } from "child_process";
-import { ROOT, SMILE_CSV, VENV_DIR, VENV_PYTHON } from "../core/paths";
+import { ROOT, SMILE_CSV, VENV_DIR, VENV_PYTHON, fromRoot } from "../core/paths";
 import { sha256File } from "../core/download";
 import { findChromium } from "../core/browser";
 import { SMILE_SHA256 } from "../data/smile";
@@ -53,12 +53,6 @@ export interface Finding {
   found: string;
   fix?: string;
   without?: string;
-}
-
-/** A path from the project root when inside it, so that the report and --help read the same from any folder. */
-export function fromRoot(p: string): string {
-  const r = path.relative(ROOT, p);
-  return r && !r.startsWith("..") && !path.isAbsolute(r) ? r : p;
 }
 
 /** What `f` returns, or the message of what it throws. */

@@ -40,3 +40,9 @@ export const SHARED_CARER_DIR = path.resolve(ROOT, "..", "shared", "data", "care
 
 /** CARER, the larger emotion corpus a model can learn from before SMILE (train/validation/test CSVs). */
 export const CARER_DIR = path.join(DATA_DIR, "carer");
+
+/** A path from the project root when inside it, so that the report and --help read the same from any folder. */
+export function fromRoot(p: string): string {
+  const r = path.relative(ROOT, p);
+  return r && !r.startsWith("..") && !path.isAbsolute(r) ? r : p;
+}
