@@ -312,7 +312,16 @@ test(
     const refused = await cli(["cv", "--compare", path.join(seed, "cv.json"), path.join(whole, "cv.json")]);
     assert.match(refused.stderr, /seed and whole were not run on the same folds: seed 6 in seed, 5 in whole/);
 
-    // 4) bad input: more folds than the rarest class has rows
+    // 4) two models a fold: the lines for one model, the soup and the ensemble
+    const duo = await cli([...args(path.join(dir, "duo")), "--members", "2", "--repeats", "1", "--epochs", "1"]);
+    assert.equal(duo.status, 0, duo.stderr);
+    assert.match(duo.stderr, /model 2 of 2 \(seed 6\)/);
+    assert.match(duo.stdout, /one model \(the first\), \S+member-1\/cv\.json:\n {2}pooled over 36 tweets × 1 repeat/);
+    assert.match(duo.stdout, /the soup, \S+soup\/cv\.json:\n {2}pooled over 36 tweets/);
+    assert.match(duo.stdout, /the ensemble of 2, \S+duo\/cv\.json:\npooled over 36 tweets/);
+    assert.match((await cli([...args(path.join(dir, "none")), "--members", "0"])).stderr, /--members wants a whole/);
+
+    // 5) bad input: more folds than the rarest class has rows
     const few = await cli(args(path.join(dir, "few"), "--folds", "13"));
     assert.match(few.stderr, /data\.tsv \(36 rows\): 13 folds need at least 13 rows of every class, but /);
     assert.match(few.stderr, /but 'neg' \(12 rows\), 'neu' \(12 rows\), '<b>pos<\/b>' \(12 rows\) have fewer/);
@@ -324,7 +333,7 @@ test(
 
 test(
   "runCv in process: no tensor left behind; a selecting config selects on an inner split of each fold's training "
-    + "rows, never on the fold it scores",
+    + "rows, never on the fold it scores; members: ensemble, soup and the first model alone",
   async () => {
     await initBackend();
     const toy = toyData(36, 3);
@@ -360,6 +369,25 @@ test(
     const inner = JSON.parse(fs.readFileSync(foldFile(path.join(dir, "select"), 0, 0), "utf8"));
     assert.equal(inner.innerValidation, Math.ceil(0.15 * 24), "validationSize of the fold's 24 training rows");
     assert.deepEqual(inner.rows, fold.rows, "the same folds");
+    // two models per fold: the ensemble pooled in cv.json, the first model alone (= the plain run) and the soup
+    const duo = path.join(dir, "duo");
+    const ens = await runCv(config, { ...common, members: 2, runDir: duo });
+    assert.equal(tf.memory().numTensors, before, "the members and the soup's weight sums are freed");
+    const both = JSON.parse(fs.readFileSync(foldFile(duo, 0, 0), "utf8"));
+    assert.deepEqual(both.members[0], fold.probabilities, "model 1 of 2 is the plain run's model");
+    assert.notDeepEqual(both.members[1], fold.probabilities, "model 2 trains with the next seed");
+    both.probabilities.forEach((p: number[], i: number) =>
+      p.forEach((x, c) => assert.ok(Math.abs(x - (both.members[0][i][c] + both.members[1][i][c]) / 2) < 1e-12))
+    );
+    assert.ok(both.soup.every((p: number[]) => Math.abs(p.reduce((a, x) => a + x, 0) - 1) < 1e-5));
+    const one = JSON.parse(fs.readFileSync(path.join(duo, "member-1", "cv.json"), "utf8"));
+    assert.deepEqual(one.predictions, plain.predictions, "member-1/cv.json pools the first models: the plain run");
+    assert.deepEqual(ens.folds, plain.folds);
+    assert.ok(fs.existsSync(path.join(duo, "soup", "cv.json")) && fs.existsSync(path.join(duo, "soup", "report.html")));
+    await assert.rejects(
+      runCv(config, { ...common, members: 3, runDir: duo, resume: true }),
+      /other settings \(members differ\)/,
+    );
     assert.equal(picked.report.examples, 36);
     assert.equal(plain.report.classes.reduce((a, c) => a + c.support, 0), 36);
     assert.deepEqual(plain.ids, data.rows.ids);

@@ -12,9 +12,15 @@
  * keeps the model after its last epoch, and the held-out fold is train()'s validation set only to show each epoch's
  * numbers on it (they choose nothing). With a selectMetric or early stopping, each fold splits its training rows
  * again (stratified, validationSize, the config's seed) and selects on that inner validation part.
+ *
+ * With `members` n > 1 each fold trains n models from the same start (seeds seed … seed + n − 1) and is scored by
+ * their ensemble (the mean of their probabilities). The run also pools the uniform soup of the n models' weights
+ * (soup/cv.json) and the first model alone (member-1/cv.json, the recipe as one model), so `bertlab cv --compare`
+ * measures both on the same folds without another run.
  */
 import * as fs from "fs";
 import * as path from "path";
+import * as tf from "@tensorflow/tfjs";
 import { TrainConfig, DEFAULT_CONFIG, validateConfig } from "../config/config";
 import { writeJsonAtomic, writeFileAtomic } from "../core/fsutil";
 import { repeatedStratifiedKFold, stratifiedSplit } from "../data/split";
@@ -23,6 +29,7 @@ import { TextSet } from "../data/data";
 import { TokenizerLike } from "../data/tokenize";
 import { BertForSequenceClassification } from "../model/bert";
 import { evaluateSet } from "../eval/evaluate";
+import { meanProbabilities } from "../eval/soup";
 import { ProgressEvent } from "../view/progress";
 import { train } from "../train/train";
 import { cvReport, CvFile, OutOfFold } from "./cv";
@@ -64,6 +71,8 @@ export interface CvOptions {
   seed: number;
   runDir: string;
   resume?: boolean;
+  /** Models trained per fold, scored as an ensemble and a soup (default 1: one model). See the file comment. */
+  members?: number;
   /** B for the bootstrap intervals (default 1000). */
   resamples?: number;
   /** A fresh model per fold (e.g. randomBert in tests); otherwise config.model is loaded for each fold. */
@@ -89,6 +98,10 @@ export interface FoldResult {
   /** Inner validation rows when the config selects an epoch (0: no selection). */
   innerValidation: number;
   seconds: number;
+  /** With members > 1: each model's probabilities (predictions and probabilities above are their ensemble's)… */
+  members?: number[][][];
+  /** …and the probabilities of the uniform soup of their weights. */
+  soup?: number[][];
 }
 
 const PLAN = "cv-run.json";
@@ -120,7 +133,10 @@ export async function runCv(config: TrainConfig, opts: CvOptions): Promise<CvFil
 
   // 1) The run folder: its plan, refused if it holds another run, or if resuming a different one.
   // (not the source's name: the same file may be named another way when resuming; its rows are what count)
-  const plan = { seed, k, repeats, config: cfg, labels: data.labels, ids, yTrue };
+  const members = opts.members ?? 1;
+  if (!Number.isInteger(members) || members < 1) throw new Error(`members wants a whole number >= 1, got ${members}`);
+  // (members only when > 1, so that runs saved before it existed still resume)
+  const plan = { seed, k, repeats, ...(members > 1 ? { members } : {}), config: cfg, labels: data.labels, ids, yTrue };
   const planFile = path.join(runDir, PLAN);
   if (fs.existsSync(planFile)) {
     if (!opts.resume) {
@@ -176,64 +192,103 @@ export async function runCv(config: TrainConfig, opts: CvOptions): Promise<CvFil
       }
       const onProgress = opts.onFold?.(info, false);
       const t0 = Date.now();
+      let trainLoss: number[] = [];
+      let epoch = 0;
       const inner = selects
         ? stratifiedSplit(rest, rest.map((i) => yTrue[i]), { validationSize: cfg.validationSize, seed: cfg.seed })
         : { trainFileOrder: rest, validationFileOrder: held };
-      const run = await train(cfg, {
-        data: { train: set(inner.trainFileOrder), validation: set(inner.validationFileOrder), labels: data.labels },
-        model: opts.model?.(),
-        tokenizer: opts.tokenizer,
-        onProgress,
-        log: opts.log ?? (() => {}),
-      });
-      try {
-        const ev = evaluateSet(run.model, run.tokenizer, set(held), "validation", evalOpts);
-        results.push({
-          repeat: r + 1,
-          fold: f + 1,
-          rows: held,
-          ids: held.map((i) => ids[i]),
-          predictions: ev.predictions,
-          probabilities: ev.probabilities,
-          trainLoss: run.history.map((h) => h.trainLoss),
-          epoch: run.best?.epoch ?? run.history[run.history.length - 1].epoch,
-          innerValidation: selects ? inner.validationFileOrder.length : 0,
-          seconds: (Date.now() - t0) / 1000,
+      const scored: number[][][] = [];
+      const sum = new Map<string, tf.Tensor>(); // the members' weights, summed for the soup
+      let soup: number[][] | undefined;
+      for (let m = 0; m < members; m++) {
+        if (members > 1) (opts.log ?? (() => {}))(`model ${m + 1} of ${members} (seed ${cfg.seed + m})`);
+        const run = await train(m ? { ...cfg, seed: cfg.seed + m } : cfg, {
+          data: { train: set(inner.trainFileOrder), validation: set(inner.validationFileOrder), labels: data.labels },
+          model: opts.model?.(),
+          tokenizer: opts.tokenizer,
+          onProgress,
+          log: opts.log ?? (() => {}),
         });
-      } finally {
-        run.model.dispose();
+        try {
+          scored.push(evaluateSet(run.model, run.tokenizer, set(held), "validation", evalOpts).probabilities);
+          if (m === 0) {
+            trainLoss = run.history.map((h) => h.trainLoss);
+            epoch = run.best?.epoch ?? run.history[run.history.length - 1].epoch;
+          }
+          if (members > 1) {
+            for (const [name, w] of run.model.params) {
+              const old = sum.get(name);
+              sum.set(name, old ? tf.add(old, w) : tf.clone(w));
+              old?.dispose();
+            }
+          }
+          if (members > 1 && m === members - 1) {
+            tf.tidy(() => {
+              for (const [name, w] of run.model.params) w.assign(sum.get(name)!.div(members));
+            });
+            soup = evaluateSet(run.model, run.tokenizer, set(held), "validation", evalOpts).probabilities;
+          }
+        } finally {
+          run.model.dispose();
+          if (m === members - 1) tf.dispose([...sum.values()]);
+        }
       }
+      const probabilities = members > 1 ? meanProbabilities(scored) : scored[0];
+      results.push({
+        repeat: r + 1,
+        fold: f + 1,
+        rows: held,
+        ids: held.map((i) => ids[i]),
+        predictions: probabilities.map(argmax),
+        probabilities,
+        trainLoss,
+        epoch,
+        innerValidation: selects ? inner.validationFileOrder.length : 0,
+        seconds: (Date.now() - t0) / 1000,
+        ...(members > 1 ? { members: scored, soup } : {}),
+      });
       writeJsonAtomic(file, results[results.length - 1]);
     }
   }
 
-  // 3) Pool every fold's predictions into cv.json and report.html.
-  const predictions = folds.map(() => new Array<number>(ids.length).fill(-1));
-  for (const res of results)
-    res.rows.forEach((i, j) => {
-      predictions[res.repeat - 1][i] = res.predictions[j];
-    });
-  const oof: OutOfFold = { labels: data.labels, ids, yTrue, folds, predictions };
-  const report = cvReport(oof, { resamples: opts.resamples ?? 1000, seed });
-  const out: CvFile = {
-    kind: "bertlab-cv",
-    seed,
-    k,
-    repeats,
-    source: data.source,
-    config: cfg,
-    ...oof,
-    report,
-    seconds: results.reduce((a, x) => a + x.seconds, 0),
+  // 3) Pool every fold's predictions into cv.json and report.html (with members, also the soup's and one model's).
+  const pool = (dir: string, scores: (res: FoldResult) => number[][]) => {
+    const predictions = folds.map(() => new Array<number>(ids.length).fill(-1));
+    for (const res of results) {
+      const p = scores(res);
+      res.rows.forEach((i, j) => {
+        predictions[res.repeat - 1][i] = argmax(p[j]);
+      });
+    }
+    const oof: OutOfFold = { labels: data.labels, ids, yTrue, folds, predictions };
+    const report = cvReport(oof, { resamples: opts.resamples ?? 1000, seed });
+    const out: CvFile = {
+      kind: "bertlab-cv",
+      seed,
+      k,
+      repeats,
+      source: data.source,
+      config: cfg,
+      ...oof,
+      report,
+      seconds: results.reduce((a, x) => a + x.seconds, 0),
+    };
+    writeJsonAtomic(path.join(dir, "cv.json"), out);
+    try {
+      writeFileAtomic(path.join(dir, "report.html"), cvPage(out));
+    } catch (e) { // the page is a convenience: cv.json holds everything
+      process.stderr.write(`warning: ${dir}/report.html not written: ${(e as Error).message.split("\n")[0]}\n`);
+    }
+    return out;
   };
-  writeJsonAtomic(path.join(runDir, "cv.json"), out);
-  try {
-    writeFileAtomic(path.join(runDir, "report.html"), cvPage(out));
-  } catch (e) { // the page is a convenience: cv.json holds everything
-    process.stderr.write(`warning: ${runDir}/report.html not written: ${(e as Error).message.split("\n")[0]}\n`);
+  if (members > 1) {
+    pool(path.join(runDir, "soup"), (res) => res.soup!);
+    pool(path.join(runDir, "member-1"), (res) => res.members![0]);
   }
-  return out;
+  return pool(runDir, (res) => res.probabilities);
 }
+
+const argmax = (p: readonly number[]) => p.indexOf(Math.max(...p));
 
 /** Reads a cv.json for a comparison; an error names the file and what is missing. */
 export function readCvFile(file: string): CvFile {

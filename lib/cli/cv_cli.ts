@@ -23,12 +23,14 @@ export const CV_HELP = `bertlab cv — stratified k-fold cross-validation: each 
 
 Usage:
   bertlab cv [--csv FILE --text-column C --label-column C [--id-column C]] [--folds 5] [--repeats 1] [--seed 17]
-             [--run-dir DIR] [--resume] [--resamples 1000] [any training flag of bertlab --help]
+             [--members 1] [--run-dir DIR] [--resume] [--resamples 1000] [any training flag of bertlab --help]
   bertlab cv --compare A/cv.json B/cv.json [--resamples 1000] [--out FILE]
 
   --folds K        folds per repeat (default 5); every class needs at least K rows
   --repeats R      repeats with fresh folds (scikit-learn's RepeatedStratifiedKFold; default 1)
   --seed S         seeds the folds, the bootstrap and every fold's training (default 17)
+  --members N      train N models per fold (seeds S … S+N−1): cv.json scores their ensemble (mean probabilities),
+                   soup/cv.json the uniform soup of their weights, member-1/cv.json the first alone (default 1)
   --run-dir DIR    fold-<repeat>-<fold>.json per finished fold, then cv.json and report.html (default runs/cv-<seed>)
   --resume         skip the folds already finished in --run-dir
   --resamples B    bootstrap resamples of the tweets for the 95% intervals (default 1000)
@@ -41,7 +43,7 @@ Without --csv: SMILE's 1,481 single-label course tweets. A fold keeps the model 
 fold it scores.`;
 
 export const CV_FLAGS = {
-  ...flagsOf("string", ["folds", "repeats", "resamples", "out", "run-dir"]),
+  ...flagsOf("string", ["folds", "repeats", "members", "resamples", "out", "run-dir"]),
   ...flagsOf("boolean", ["compare", "resume", "help"]),
 };
 
@@ -96,6 +98,7 @@ export async function cvMain(argv: string[]): Promise<number> {
     throw new Error(`bertlab cv takes no texts (got ${JSON.stringify(positionals[0])}): see bertlab cv --help`);
   const k = count(values.folds, "folds", 5, 2);
   const repeats = count(values.repeats, "repeats", 1, 1);
+  const members = count(values.members, "members", 1, 1);
   const runDir = runDirFlag(values, "cv", cfg.seed);
   const data = cvData(values);
   let label = "";
@@ -114,6 +117,7 @@ export async function cvMain(argv: string[]): Promise<number> {
     data,
     k,
     repeats,
+    members,
     seed: cfg.seed,
     runDir,
     resume: Boolean(values.resume),
@@ -128,6 +132,13 @@ export async function cvMain(argv: string[]): Promise<number> {
     },
     log: (l) => process.stderr.write(l + "\n"),
   });
+  if (members > 1) {
+    for (const [what, sub] of [["one model (the first)", "member-1"], ["the soup", "soup"]]) {
+      out(`${what}, ${path.join(runDir, sub, "cv.json")}:`);
+      cvLines(readCvFile(path.join(runDir, sub, "cv.json"))).slice(0, 1).forEach((l) => out(`  ${l}`));
+    }
+    out(`the ensemble of ${members}, ${path.join(runDir, "cv.json")}:`);
+  }
   cvLines(cv).forEach(out);
   out(`this session ${((Date.now() - t0) / 60000).toFixed(1)} min · cv.json and report.html → ${runDir}`);
   return 0;

@@ -153,6 +153,11 @@ function checkEnsemble(models: readonly Trained[]): string[] {
   return labels;
 }
 
+/** The ensemble's probabilities: the element-wise mean of several models' [rows, classes] tables. */
+export function meanProbabilities(tables: readonly number[][][]): number[][] {
+  return tables[0].map((row, i) => row.map((_, c) => tables.reduce((s, t) => s + t[i][c], 0) / tables.length));
+}
+
 /** Scores a set with the mean of the models' probabilities (loss: the mean negative log of it at the true label). */
 export function ensembleEvaluate(
   models: readonly Trained[],
@@ -161,9 +166,8 @@ export function ensembleEvaluate(
   opts: EvaluateSetOptions = {},
 ): Evaluation {
   const labels = checkEnsemble(models);
-  const each = models.map((t) => evaluateSet(t.model, t.tokenizer, set, part, opts));
-  const probabilities = each[0].probabilities.map((row, i) =>
-    row.map((_, k) => each.reduce((s, e) => s + e.probabilities[i][k], 0) / each.length)
+  const probabilities = meanProbabilities(
+    models.map((t) => evaluateSet(t.model, t.tokenizer, set, part, opts).probabilities),
   );
   const yTrue = labelIds(set, part, labels);
   const predictions = probabilities.map((p) => p.indexOf(Math.max(...p)));
