@@ -15,13 +15,13 @@ import { scoreAll, accuracyLines, EvalMetrics } from "./metrics";
 import {
   isMultiLabelModel,
   evaluateMultiLabel,
-  evalForward,
   readThresholds,
   MULTI_LABEL,
   MultiLabelEvaluation,
   MultiLabelMetrics,
   LabelReport,
 } from "./multilabel";
+import { evalForward } from "./eval_loop";
 import { BertForSequenceClassification, loadBertForSequenceClassification, crossEntropyLoss } from "../model/bert";
 import { loadTokenizer, Tokenizer, TokenizerLike, encodeUnpadded } from "../data/tokenize";
 import { modelFolder, readConfig, readLabels } from "../model/run_folder";

@@ -5,6 +5,7 @@
  * May import: core, view, runtime, config, data, nn, graph, model (test/layout.test.ts checks it).
  */
 export * from "./evaluate";
+export * from "./eval_loop";
 export * from "./metrics";
 export * from "./multilabel";
 export * from "./soup";

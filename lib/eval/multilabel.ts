@@ -17,7 +17,8 @@ import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { BertForSequenceClassification } from "../model/bert";
-import { SequentialSampler, batches, Batch, EncodedRows, BatchOptions } from "../data/loader";
+import { EncodedRows, BatchOptions } from "../data/loader";
+import { evalForward } from "./eval_loop";
 import { bceWithLogitsLoss } from "../nn/losses";
 import { ClassReport, perClassScores } from "./metrics";
 
@@ -127,30 +128,6 @@ export interface MultiLabelEvaluation {
   /** 0/1 decisions at `thresholds`. */
   predictions: number[][];
   thresholds: number[];
-}
-
-/**
- * Eval mode (no dropout, no gradients) over a set in file order: the mean of the batch losses `head` computes
- * from the logits, and the probabilities it gives. lib/eval/evaluate.ts's single-label `evaluate` runs on it too.
- */
-export function evalForward(
-  model: BertForSequenceClassification,
-  enc: EncodedRows,
-  labels: number[] | undefined,
-  opts: BatchOptions,
-  head: (logits: tf.Tensor2D, b: Batch) => [tf.Tensor, tf.Tensor],
-): { loss: number; probabilities: number[][] } {
-  let lossSum = 0, n = 0;
-  const probabilities: number[][] = [];
-  for (const b of batches(enc, labels, new SequentialSampler(enc.input_ids.length).epochIndices(), opts)) {
-    const [loss, probs] = tf.tidy(() => head(model.forward(b, { training: false }), b));
-    lossSum += (loss.dataSync() as Float32Array)[0];
-    n++;
-    probabilities.push(...(probs.arraySync() as number[][]));
-    tf.dispose([loss, probs]);
-    b.dispose();
-  }
-  return { loss: lossSum / n, probabilities };
 }
 
 /**
