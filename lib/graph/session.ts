@@ -3,7 +3,7 @@
  * precision and hash, loaded once per process, then one call per batch with the weights fed from the model's own
  * tensors. The one session cache for inference and training.
  *
- *   const s = GraphSession.load(inferenceGraph(config));
+ *   const s = GraphSession.memo(key, () => inferenceGraph(config), warn);   // or GraphSession.load(graph)
  *   const [logits] = s.run({ input_ids, token_type_ids, mask, ...weights }, ["logits"]);
  */
 import * as crypto from "crypto";
@@ -32,6 +32,7 @@ export const GRAPH_CACHE_DIR = path.join(CACHE_DIR, "graphs");
 /** A graph loaded into a TensorFlow session; sessions are shared by graph within the process. */
 export class GraphSession {
   private static sessions = new Map<string, GraphSession>();
+  private static built = new Map<string, GraphSession | undefined>();
   private readonly infos: { name: string; tfDtype: string }[];
 
   private constructor(private readonly backend: NodeBackend, private readonly id: number, readonly graph: BertGraph) {
@@ -52,6 +53,26 @@ export class GraphSession {
     if (tf.getBackend() !== "tensorflow") return false;
     const b = tf.backend() as unknown as Partial<NodeBackend>;
     return typeof b.runSavedModel === "function" && b.isUsingGpuDevice !== true;
+  }
+
+  /**
+   * The session of the graph `build` lowers, lowered once per `key` in this process (lowering costs far more than a
+   * lookup): inference keys by model shape, kind and precision, training by shape and step options. undefined where
+   * graphs do not run here, or where this one cannot load: `warn` hears why, once per key, and it is not retried, so
+   * that the caller runs op by op.
+   */
+  static memo(key: string, build: () => BertGraph, warn: (e: Error) => void): GraphSession | undefined {
+    if (!GraphSession.available()) return undefined;
+    if (!GraphSession.built.has(key)) {
+      let session: GraphSession | undefined;
+      try {
+        session = GraphSession.load(build());
+      } catch (e) {
+        warn(e as Error);
+      }
+      GraphSession.built.set(key, session);
+    }
+    return GraphSession.built.get(key);
   }
 
   /** Loads `graph` (written to the cache folder first if it is not there). Throws when no native backend runs. */

@@ -249,12 +249,6 @@ export class BertForSequenceClassification {
   }
 
   /**
-   * The graph sessions by kind ("full" or "packed", per precision: "packed/bf16"), each loaded on first use: the
-   * lowering runs once per model, not per call. null when graphs could not be loaded: then op by op.
-   */
-  private sessions?: Map<string, GraphSession> | null;
-
-  /**
    * The eval-mode forward as one TensorFlow graph, fed this model's current weights; undefined (after one
    * warning) if the graph cannot be loaded, so that prediction still works, op by op. Without
    * "last_hidden_state" the packed graph runs: no padding rows, and the last layer at [CLS] only.
@@ -262,16 +256,11 @@ export class BertForSequenceClassification {
   private runGraph(inputs: BertInputs, outputs: GraphOutput[], precision = this.precision): tf.Tensor[] | undefined {
     this.checkInputs(inputs);
     const packed = !outputs.includes("last_hidden_state");
-    const kind = `${packed ? "packed" : "full"}/${precision}`;
-    if (this.sessions !== null && !this.sessions?.has(kind)) {
-      try {
-        (this.sessions ??= new Map()).set(kind, GraphSession.load(inferenceGraph(this.config, { packed, precision })));
-      } catch (e) {
-        this.sessions = null;
-        console.warn(`bertlab: graph execution unavailable, predicting op by op instead (${(e as Error).message})`);
-      }
-    }
-    const session = this.sessions?.get(kind);
+    const session = GraphSession.memo(
+      JSON.stringify(["inference", this.config, packed, precision]),
+      () => inferenceGraph(this.config, { packed, precision }),
+      (e) => console.warn(`bertlab: graph execution unavailable, predicting op by op instead (${e.message})`),
+    );
     if (!session) return undefined;
     checkIds(inputs.input_ids, this.config.vocab_size, "embedding");
     if (inputs.token_type_ids) checkIds(inputs.token_type_ids, this.config.type_vocab_size, "embedding");

@@ -30,8 +30,6 @@ export function graphTraining(): boolean {
 /** The course's loss: plain cross-entropy. */
 const CROSS_ENTROPY: StepLossSpec = { kind: "cross_entropy" };
 
-/** Sessions by model shape and graph options (GraphSession shares sessions by graph; this saves building it again). */
-const sessions = new Map<string, GraphSession | null>();
 let warned = false;
 
 /**
@@ -44,19 +42,18 @@ function sessionFor(model: BertForSequenceClassification, opts: StepLoss, adamw:
   const loss = opts.loss ?? CROSS_ENTROPY;
   const precision = opts.precision ?? "fp32";
   const graphOpts = { adamw, packed: true, loss: loss.kind, rdrop: (loss.rdrop ?? 0) > 0, accumulate, precision };
-  const key = JSON.stringify([model.config, graphOpts]);
-  if (!sessions.has(key)) {
-    try {
-      sessions.set(key, GraphSession.load(trainingGraph(model.config, graphOpts)));
-    } catch (e) {
-      sessions.set(key, null);
-      const why = (e as Error).message;
+  const session = GraphSession.memo(
+    JSON.stringify(["training", model.config, graphOpts]),
+    () => trainingGraph(model.config, graphOpts),
+    (e) => {
       if (!warned)
-        console.warn(`bertlab: the training graph is unavailable, training with the gradient tape instead (${why})`);
+        console.warn(
+          `bertlab: the training graph is unavailable, training with the gradient tape instead (${e.message})`,
+        );
       warned = true;
-    }
-  }
-  return sessions.get(key)!;
+    },
+  );
+  return session ?? null;
 }
 
 /** Which loss a step minimises and how it is normalised; the dropout masks' seed. */
