@@ -23,6 +23,7 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { TrainConfig, DEFAULT_CONFIG, validateConfig } from "../config/config";
 import { writeJsonAtomic, writeFileAtomic } from "../core/fsutil";
+import { argmax } from "../core/stats";
 import { repeatedStratifiedKFold, stratifiedSplit } from "../data/split";
 import { filterForCourse, labelDict, labelNames, loadSmile } from "../data/smile";
 import { TextSet } from "../data/data";
@@ -134,6 +135,7 @@ export async function runCv(config: TrainConfig, opts: CvOptions): Promise<CvFil
   // 1) The run folder: its plan, refused if it holds another run, or if resuming a different one.
   // (not the source's name: the same file may be named another way when resuming; its rows are what count)
   const members = opts.members ?? 1;
+  const log = opts.log ?? (() => {});
   if (!Number.isInteger(members) || members < 1) throw new Error(`members wants a whole number >= 1, got ${members}`);
   // (members only when > 1, so that runs saved before it existed still resume)
   const plan = { seed, k, repeats, ...(members > 1 ? { members } : {}), config: cfg, labels: data.labels, ids, yTrue };
@@ -201,13 +203,13 @@ export async function runCv(config: TrainConfig, opts: CvOptions): Promise<CvFil
       const sum = new Map<string, tf.Tensor>(); // the members' weights, summed for the soup
       let soup: number[][] | undefined;
       for (let m = 0; m < members; m++) {
-        if (members > 1) (opts.log ?? (() => {}))(`model ${m + 1} of ${members} (seed ${cfg.seed + m})`);
+        if (members > 1) log(`model ${m + 1} of ${members} (seed ${cfg.seed + m})`);
         const run = await train(m ? { ...cfg, seed: cfg.seed + m } : cfg, {
           data: { train: set(inner.trainFileOrder), validation: set(inner.validationFileOrder), labels: data.labels },
           model: opts.model?.(),
           tokenizer: opts.tokenizer,
           onProgress,
-          log: opts.log ?? (() => {}),
+          log,
         });
         try {
           scored.push(evaluateSet(run.model, run.tokenizer, set(held), "validation", evalOpts).probabilities);
@@ -287,8 +289,6 @@ export async function runCv(config: TrainConfig, opts: CvOptions): Promise<CvFil
   }
   return pool(runDir, (res) => res.probabilities);
 }
-
-const argmax = (p: readonly number[]) => p.indexOf(Math.max(...p));
 
 /** Reads a cv.json for a comparison; an error names the file and what is missing. */
 export function readCvFile(file: string): CvFile {

@@ -1,12 +1,17 @@
 /**
  * The paired t-test and its confidence interval as SciPy computes them (`ttest_rel`, `.confidence_interval(0.95)`),
  * with the Student t distribution they need, for the bias probe and cross-validation; the median the benchmarks
- * report; NumPy's percentile (bootstrap intervals).
+ * report; NumPy's percentile (bootstrap intervals); argmax, a prediction from probabilities.
  *
  *   pairedTTest([0.61, 0.58, 0.66], [0.55, 0.57, 0.60])
  *   // { n: 3, meanA: 0.6167, meanB: 0.5733, meanDiff: 0.0433, sdDiff: 0.0289, df: 2,
  *   //   t: 2.6, p: 0.1215, ci95: [-0.0284, 0.1150] }
  */
+
+/** The index of the largest value (the first, on a tie: NumPy's argmax); a prediction from probabilities. Pure. */
+export function argmax(xs: readonly number[]): number {
+  return xs.indexOf(Math.max(...xs));
+}
 
 /** The median (the mean of the middle two for an even count); NaN for none. Pure. */
 export function median(xs: readonly number[]): number {

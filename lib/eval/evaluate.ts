@@ -27,6 +27,7 @@ import { loadTokenizer, Tokenizer, TokenizerLike, encodeUnpadded } from "../data
 import { modelFolder, readConfig, readLabels } from "../model/run_folder";
 import { DEFAULT_CONFIG } from "../config/config";
 import { lengthOrder } from "../core/batching";
+import { argmax } from "../core/stats";
 import { TextSet, Part, rowPlace } from "../data/data";
 import { tableHtml } from "../core/html";
 import type { GraphPrecision } from "../graph/lowering";
@@ -49,7 +50,7 @@ export function evaluate(model: Model, enc: EncodedRows, labelIds: number[], opt
     b: Batch,
   ): [tf.Tensor, tf.Tensor] => [crossEntropyLoss(logits, b.labels), tf.softmax(logits)];
   const { loss, probabilities } = evalForward(model, enc, labelIds, opts, head);
-  const predictions = probabilities.map((row) => row.indexOf(Math.max(...row)));
+  const predictions = probabilities.map(argmax);
   return { metrics: scoreAll(labelIds, predictions, model.labels, loss), predictions, probabilities };
 }
 
@@ -215,7 +216,7 @@ export function predict(
     const p = probabilities[j], named = Object.fromEntries(model.labels.map((l, k) => [l, p[k]]));
     out[i] = thresholds && multi
       ? { text: texts[i], labels: model.labels.filter((_, k) => p[k] >= thresholds[k]), probabilities: named }
-      : { text: texts[i], label: model.labels[p.indexOf(Math.max(...p))], probabilities: named };
+      : { text: texts[i], label: model.labels[argmax(p)], probabilities: named };
   }
   return out;
 }

@@ -11,6 +11,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { replaceDirAtomic, writeJsonAtomic } from "../core/fsutil";
+import { argmax } from "../core/stats";
 import { TextSet, Part } from "../data/data";
 import { readSafetensors, writeSafetensors, SafeTensor } from "../nn/safetensors";
 import { modelFolder, readLabels, TOKENIZER_FILES } from "../model/run_folder";
@@ -170,7 +171,7 @@ export function ensembleEvaluate(
     models.map((t) => evaluateSet(t.model, t.tokenizer, set, part, opts).probabilities),
   );
   const yTrue = labelIds(set, part, labels);
-  const predictions = probabilities.map((p) => p.indexOf(Math.max(...p)));
+  const predictions = probabilities.map(argmax);
   const loss = -yTrue.reduce((s, y, i) => s + Math.log(Math.max(probabilities[i][y], 1e-12)), 0) / yTrue.length;
   return { metrics: scoreAll(yTrue, predictions, labels, loss), predictions, probabilities };
 }

@@ -18,6 +18,7 @@ import { DEFAULT_CONFIG } from "../config/config";
 import { readLabels, ONNX_MODEL, ONNX_MODEL_QUANTIZED, isOnnxExport } from "../model/run_folder";
 import { scoreAll } from "../eval/metrics";
 import { lengthSortedBatches } from "../core/batching";
+import { argmax } from "../core/stats";
 import { loadTokenizer, encodeUnpadded, TokenizerLike } from "../data/tokenize";
 import type { Evaluation, Prediction } from "../eval/evaluate";
 
@@ -201,5 +202,3 @@ function logSumExp(row: readonly number[]): number {
   const m = Math.max(...row);
   return m + Math.log(row.reduce((a, x) => a + Math.exp(x - m), 0));
 }
-
-const argmax = (p: readonly number[]) => p.indexOf(Math.max(...p));

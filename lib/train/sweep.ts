@@ -8,7 +8,7 @@
  *   // { variant: "plain", runs: 3, f1Macro: { mean, sd }, f1Weighted: { mean, sd },
  *   //   recall: { happy: { mean, sd }, … }, … }
  */
-import { meanSd, MeanSd } from "../core/stats";
+import { argmax, meanSd, MeanSd } from "../core/stats";
 import * as fs from "fs";
 import { TrainConfig, DEFAULT_CONFIG } from "../config/config";
 import { train, TrainResult } from "./train";
@@ -233,8 +233,7 @@ export function posthocCurve(runs: readonly SweepRun[], taus: readonly number[])
     const scores = withLogits.map((r) => {
       const v = r.validation!, labels = Object.keys(r.last.recall);
       const predicted = v.logProbs.map((row) => {
-        const shifted = row.map((lp, k) => lp - tau * v.logPrior[k]);
-        return shifted.indexOf(Math.max(...shifted));
+        return argmax(row.map((lp, k) => lp - tau * v.logPrior[k]));
       });
       return scoreAll(v.labelIds, predicted, labels, NaN);
     });
